@@ -1,0 +1,1 @@
+//! Aerie auth service: not built yet; its issue builds it here.

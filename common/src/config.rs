@@ -1,0 +1,294 @@
+//! One typed configuration for every process: defaults, then the YAML file
+//! given with `-c`, then environment variables. Unknown keys are an error.
+//!
+//! Every key has one environment variable: `AERIE_` followed by the key path
+//! upper-cased with `.` and `-` turned into `_`, for example
+//! `aerie.server.http-port` ↔ `AERIE_SERVER_HTTP_PORT`. Only the variables of
+//! [`KEYS`] are read, so unrelated `AERIE_*` variables are left alone.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized};
+use serde::{Deserialize, Serialize};
+
+use crate::tenant::TenantPolicy;
+
+/// Every configuration key below `aerie.`, as written in YAML.
+pub const KEYS: &[&str] = &[
+    "tenants.enabled",
+    "tenants.default-tenant",
+    "server.host",
+    "server.http-port",
+    "server.grpc-port",
+    "server.max-request-size",
+    "data-dir",
+    "database.tenant.url",
+    "endpoints.tenant",
+];
+
+/// The whole file: everything lives under `aerie:`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    aerie: Config,
+}
+
+/// Aerie's configuration (`aerie.*`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields, default)]
+pub struct Config {
+    pub tenants: TenantsConfig,
+    pub server: ServerConfig,
+    /// Where the embedded default keeps SQLite files and local storage.
+    pub data_dir: PathBuf,
+    pub database: DatabaseConfig,
+    pub endpoints: EndpointsConfig,
+}
+
+/// `aerie.tenants.*`: the three modes of multi-tenancy.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields, default)]
+pub struct TenantsConfig {
+    pub enabled: bool,
+    pub default_tenant: bool,
+}
+
+/// `aerie.server.*`: where this process listens.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Address both listeners bind to; loopback until authentication exists.
+    pub host: IpAddr,
+    pub http_port: u16,
+    pub grpc_port: u16,
+    /// Largest REST request body in bytes; larger ones answer 413.
+    pub max_request_size: usize,
+}
+
+/// `aerie.database.*`: one database per service.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    pub tenant: DatabaseUrl,
+}
+
+/// One service's database; unset means SQLite under `data-dir`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields, default)]
+pub struct DatabaseUrl {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+}
+
+/// `aerie.endpoints.*`: where other processes find each service's gRPC API;
+/// unset means this machine's `grpc-port` (the standalone layout).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields, default)]
+pub struct EndpointsConfig {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
+}
+
+impl Default for TenantsConfig {
+    fn default() -> Self {
+        TenantsConfig {
+            enabled: false,
+            default_tenant: true,
+        }
+    }
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            host: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            http_port: 8080,
+            grpc_port: 50051,
+            max_request_size: 10 * 1024 * 1024,
+        }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            tenants: TenantsConfig::default(),
+            server: ServerConfig::default(),
+            data_dir: PathBuf::from("./data"),
+            database: DatabaseConfig::default(),
+            endpoints: EndpointsConfig::default(),
+        }
+    }
+}
+
+/// Why the configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("config file {0} does not exist")]
+    Missing(PathBuf),
+    #[error("invalid configuration: {0}")]
+    Invalid(#[from] Box<figment::Error>),
+}
+
+impl Config {
+    /// Loads defaults, then the YAML file (if given), then the environment.
+    pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(File::default()));
+        if let Some(path) = file {
+            if !path.is_file() {
+                return Err(ConfigError::Missing(path.to_owned()));
+            }
+            figment = figment.merge(serde_saphyr::figment::Yaml::file_exact(path));
+        }
+        let env = Env::raw().filter_map(|name| {
+            KEYS.iter()
+                .find(|key| name.as_str().eq_ignore_ascii_case(&env_var_for(key)))
+                .map(|key| format!("aerie.{key}").into())
+        });
+        let file: File = figment
+            .merge(env)
+            .extract()
+            .map_err(|e| ConfigError::Invalid(Box::new(e)))?;
+        Ok(file.aerie)
+    }
+
+    /// Which tenants exist under this configuration.
+    pub fn tenant_policy(&self) -> TenantPolicy {
+        TenantPolicy {
+            multi_tenancy: self.tenants.enabled,
+            default_tenant: self.tenants.default_tenant,
+        }
+    }
+
+    /// The gRPC listen address.
+    pub fn grpc_addr(&self) -> SocketAddr {
+        SocketAddr::new(self.server.host, self.server.grpc_port)
+    }
+
+    /// The REST listen address.
+    pub fn http_addr(&self) -> SocketAddr {
+        SocketAddr::new(self.server.host, self.server.http_port)
+    }
+
+    /// The tenant service's database: the configured URL, or a SQLite file
+    /// under `data-dir`.
+    pub fn tenant_database_url(&self) -> String {
+        self.database
+            .tenant
+            .url
+            .clone()
+            .unwrap_or_else(|| self.sqlite_url("tenant"))
+    }
+
+    /// Where the tenant service's gRPC API is reached.
+    pub fn tenant_endpoint(&self) -> String {
+        self.endpoints
+            .tenant
+            .clone()
+            .unwrap_or_else(|| format!("http://127.0.0.1:{}", self.server.grpc_port))
+    }
+
+    fn sqlite_url(&self, service: &str) -> String {
+        let dir = std::path::absolute(&self.data_dir).unwrap_or_else(|_| self.data_dir.clone());
+        format!("sqlite://{}?mode=rwc", dir.join(format!("{service}.db")).display())
+    }
+}
+
+/// The environment variable that overrides a key (`server.http-port` →
+/// `AERIE_SERVER_HTTP_PORT`).
+pub fn env_var_for(key: &str) -> String {
+    format!("AERIE_{key}")
+        .to_ascii_uppercase()
+        .replace(['.', '-'], "_")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &tempfile::TempDir, yaml: &str) -> PathBuf {
+        let path = dir.path().join("aerie.yml");
+        std::fs::write(&path, yaml).expect("write config");
+        path
+    }
+
+    #[test]
+    fn defaults_match_the_design() {
+        let config = Config::default();
+        assert!(!config.tenants.enabled);
+        assert!(config.tenants.default_tenant);
+        assert_eq!(config.server.http_port, 8080);
+        assert_eq!(config.server.grpc_port, 50051);
+        assert_eq!(config.server.host, IpAddr::V4(Ipv4Addr::LOCALHOST));
+        assert_eq!(config.data_dir, PathBuf::from("./data"));
+        assert_eq!(config.tenant_endpoint(), "http://127.0.0.1:50051");
+    }
+
+    #[test]
+    fn reads_every_key_from_yaml() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = write(
+            &dir,
+            "aerie:\n  tenants:\n    enabled: true\n    default-tenant: false\n  server:\n    host: 0.0.0.0\n    http-port: 9090\n    grpc-port: 9091\n    max-request-size: 1024\n  data-dir: /var/lib/aerie\n  database:\n    tenant:\n      url: postgres://db/aerie\n  endpoints:\n    tenant: http://tenant:50051\n",
+        );
+        let config = Config::load(Some(&path)).expect("valid config");
+        assert!(config.tenants.enabled && !config.tenants.default_tenant);
+        assert_eq!(config.server.http_port, 9090);
+        assert_eq!(config.server.grpc_port, 9091);
+        assert_eq!(config.server.max_request_size, 1024);
+        assert_eq!(config.server.host.to_string(), "0.0.0.0");
+        assert_eq!(config.data_dir, PathBuf::from("/var/lib/aerie"));
+        assert_eq!(config.tenant_database_url(), "postgres://db/aerie");
+        assert_eq!(config.tenant_endpoint(), "http://tenant:50051");
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = write(&dir, "aerie:\n  server:\n    http-prot: 9090\n");
+        let err = Config::load(Some(&path)).expect_err("typo must fail");
+        assert!(err.to_string().contains("http-prot"), "{err}");
+        let path = write(&dir, "other: 1\n");
+        assert!(Config::load(Some(&path)).is_err());
+    }
+
+    #[test]
+    fn missing_file_is_an_error() {
+        let err = Config::load(Some(Path::new("/nonexistent/aerie.yml"))).expect_err("missing");
+        assert!(matches!(err, ConfigError::Missing(_)));
+    }
+
+    #[test]
+    fn every_key_has_an_environment_variable() {
+        assert_eq!(env_var_for("server.http-port"), "AERIE_SERVER_HTTP_PORT");
+        assert_eq!(env_var_for("data-dir"), "AERIE_DATA_DIR");
+        assert_eq!(
+            env_var_for("tenants.default-tenant"),
+            "AERIE_TENANTS_DEFAULT_TENANT"
+        );
+        // Every key in KEYS is a real key: a YAML file setting it is accepted.
+        let dir = tempfile::tempdir().expect("tempdir");
+        for key in KEYS {
+            let mut yaml = String::from("aerie:\n");
+            let parts: Vec<&str> = key.split('.').collect();
+            for (depth, part) in parts.iter().enumerate() {
+                let indent = "  ".repeat(depth + 1);
+                if depth + 1 == parts.len() {
+                    let value = match *key {
+                        "tenants.enabled" | "tenants.default-tenant" => "true",
+                        "server.host" => "127.0.0.2",
+                        k if k.ends_with("port") || k.ends_with("size") => "1",
+                        _ => "x",
+                    };
+                    yaml.push_str(&format!("{indent}{part}: {value}\n"));
+                } else {
+                    yaml.push_str(&format!("{indent}{part}:\n"));
+                }
+            }
+            let path = write(&dir, &yaml);
+            assert!(Config::load(Some(&path)).is_ok(), "{key} rejected:\n{yaml}");
+        }
+    }
+}

@@ -1,0 +1,78 @@
+//! Database connection and migration for SQLite and PostgreSQL.
+
+use std::time::Duration;
+
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr};
+use sea_orm_migration::MigratorTrait;
+
+/// Connects to a `sqlite://` or `postgres://` URL. SQLite files are created
+/// when missing and run in WAL mode with a busy timeout, so that concurrent
+/// writers wait instead of failing.
+pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
+    if let Some(path) = url.strip_prefix("sqlite://")
+        && let Some(dir) = std::path::Path::new(path.split('?').next().unwrap_or(path)).parent()
+    {
+        std::fs::create_dir_all(dir).map_err(|e| {
+            DbErr::Custom(format!("cannot create database directory {}: {e}", dir.display()))
+        })?;
+    }
+    let mut options = ConnectOptions::new(url);
+    options
+        .sqlx_logging(false)
+        .connect_timeout(Duration::from_secs(10))
+        .acquire_timeout(Duration::from_secs(10))
+        .map_sqlx_sqlite_opts(|opts| {
+            opts.create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(10))
+                .foreign_keys(true)
+        });
+    if url.starts_with("sqlite:") {
+        options.max_connections(8).min_connections(1);
+    } else {
+        options.max_connections(16).min_connections(1);
+    }
+    Database::connect(options).await
+}
+
+/// Connects and brings the schema up to date. On PostgreSQL the migration
+/// runs on a dedicated single connection under a session advisory lock named
+/// after the service, so that replicas starting together migrate one at a
+/// time (lock, migration and unlock must share one connection).
+pub async fn connect_and_migrate<M: MigratorTrait>(
+    url: &str,
+    service: &str,
+) -> Result<DatabaseConnection, DbErr> {
+    let db = connect(url).await?;
+    if db.get_database_backend() == DbBackend::Postgres {
+        let mut options = ConnectOptions::new(url);
+        options.sqlx_logging(false).max_connections(1).min_connections(1);
+        let lock_db = Database::connect(options).await?;
+        let key = advisory_key(service);
+        lock_db
+            .execute_unprepared(&format!("SELECT pg_advisory_lock({key})"))
+            .await?;
+        let result = M::up(&lock_db, None).await;
+        lock_db
+            .execute_unprepared(&format!("SELECT pg_advisory_unlock({key})"))
+            .await?;
+        lock_db.close().await?;
+        result?;
+    } else {
+        M::up(&db, None).await?;
+    }
+    Ok(db)
+}
+
+/// A stable 63-bit key per service name (FNV-1a), so each service's
+/// migrations serialise only with their own replicas.
+fn advisory_key(service: &str) -> i64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in format!("aerie-migrate:{service}").bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    (hash >> 1) as i64
+}

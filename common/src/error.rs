@@ -1,0 +1,113 @@
+//! Errors, mapped in one place each: [`ServiceError`] → `tonic::Status` for
+//! every service, and `tonic::Code` → HTTP status + `{"message"}` for the
+//! gateway.
+
+use serde::{Deserialize, Serialize};
+use tonic::{Code, Status};
+
+/// What can go wrong in a service call, by how the caller should react.
+/// Messages say what was wrong and what is allowed; internal details are
+/// logged, never returned.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error("{0}")]
+    InvalidArgument(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    AlreadyExists(String),
+    #[error("{0}")]
+    FailedPrecondition(String),
+    #[error("{0}")]
+    PermissionDenied(String),
+    #[error("{0}")]
+    Unauthenticated(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<sea_orm::DbErr> for ServiceError {
+    fn from(err: sea_orm::DbErr) -> Self {
+        ServiceError::Internal(format!("database: {err}"))
+    }
+}
+
+impl From<ServiceError> for Status {
+    fn from(err: ServiceError) -> Self {
+        match err {
+            ServiceError::InvalidArgument(m) => Status::invalid_argument(m),
+            ServiceError::NotFound(m) => Status::not_found(m),
+            ServiceError::AlreadyExists(m) => Status::already_exists(m),
+            ServiceError::FailedPrecondition(m) => Status::failed_precondition(m),
+            ServiceError::PermissionDenied(m) => Status::permission_denied(m),
+            ServiceError::Unauthenticated(m) => Status::unauthenticated(m),
+            ServiceError::Internal(detail) => {
+                tracing::error!(%detail, "internal error");
+                Status::internal("internal error; the server log has the details")
+            }
+        }
+    }
+}
+
+/// The JSON body of every REST error.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ErrorBody {
+    pub message: String,
+}
+
+/// The HTTP status that answers a gRPC code.
+pub fn http_status(code: Code) -> http::StatusCode {
+    use http::StatusCode as H;
+    match code {
+        Code::Ok => H::OK,
+        Code::InvalidArgument => H::UNPROCESSABLE_ENTITY,
+        Code::OutOfRange | Code::FailedPrecondition => H::BAD_REQUEST,
+        Code::NotFound => H::NOT_FOUND,
+        Code::AlreadyExists | Code::Aborted => H::CONFLICT,
+        Code::PermissionDenied => H::FORBIDDEN,
+        Code::Unauthenticated => H::UNAUTHORIZED,
+        Code::ResourceExhausted => H::TOO_MANY_REQUESTS,
+        Code::Unimplemented => H::NOT_IMPLEMENTED,
+        Code::Unavailable | Code::Cancelled => H::SERVICE_UNAVAILABLE,
+        Code::DeadlineExceeded => H::GATEWAY_TIMEOUT,
+        Code::Unknown | Code::Internal | Code::DataLoss => H::INTERNAL_SERVER_ERROR,
+    }
+}
+
+/// A gRPC status as the REST gateway answers it.
+pub fn http_error(status: &Status) -> (http::StatusCode, ErrorBody) {
+    let code = http_status(status.code());
+    let message = match status.code() {
+        // A transport failure's message names addresses and hyper internals.
+        Code::Unavailable => {
+            tracing::warn!(detail = %status.message(), "backend unavailable");
+            "a backend service is unavailable; retry shortly".to_owned()
+        }
+        _ => status.message().to_owned(),
+    };
+    (code, ErrorBody { message })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_details_never_reach_the_caller() {
+        let status: Status = ServiceError::Internal("SELECT * FROM secret_table".into()).into();
+        assert_eq!(status.code(), Code::Internal);
+        assert!(!status.message().contains("secret_table"));
+    }
+
+    #[test]
+    fn codes_map_to_http() {
+        assert_eq!(http_status(Code::InvalidArgument), 422);
+        assert_eq!(http_status(Code::NotFound), 404);
+        assert_eq!(http_status(Code::AlreadyExists), 409);
+        assert_eq!(http_status(Code::PermissionDenied), 403);
+        assert_eq!(http_status(Code::Unauthenticated), 401);
+        let (code, body) = http_error(&Status::not_found("tenant 'x' not found"));
+        assert_eq!(code, 404);
+        assert_eq!(body.message, "tenant 'x' not found");
+    }
+}

@@ -1,0 +1,84 @@
+//! Assembles a gRPC server the same way for every process: the given
+//! services behind [`TenantLayer`], plus `grpc.health.v1.Health` and server
+//! reflection (v1 and v1alpha) so that `grpcurl` works without proto files.
+
+use std::convert::Infallible;
+
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tokio_util::sync::CancellationToken;
+use tonic::server::NamedService;
+use tonic::service::RoutesBuilder;
+use tonic_health::ServingStatus;
+
+use crate::tenant::TenantLayer;
+
+/// The services one process serves over gRPC.
+#[derive(Default)]
+pub struct GrpcServices {
+    routes: RoutesBuilder,
+    names: Vec<&'static str>,
+}
+
+impl GrpcServices {
+    /// Adds one service; health reports it SERVING while the server runs.
+    pub fn add<S>(&mut self, service: S) -> &mut Self
+    where
+        S: tower::Service<
+                http::Request<tonic::body::Body>,
+                Response = http::Response<tonic::body::Body>,
+                Error = Infallible,
+            > + NamedService
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Future: Send + 'static,
+    {
+        self.routes.add_service(service);
+        self.names.push(S::NAME);
+        self
+    }
+
+    /// Serves until `shutdown` is cancelled; health turns NOT_SERVING first,
+    /// then in-flight calls finish.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: CancellationToken,
+    ) -> Result<(), tonic::transport::Error> {
+        let (health, health_service) = tonic_health::server::health_reporter();
+        let reflection_v1 = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(aerie_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1()
+            .expect("descriptor sets are generated at build time and always decode");
+        let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(aerie_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1alpha()
+            .expect("descriptor sets are generated at build time and always decode");
+
+        let mut routes = self.routes;
+        routes
+            .add_service(health_service)
+            .add_service(reflection_v1)
+            .add_service(reflection_v1alpha);
+        for name in self.names.iter().copied().chain([""]) {
+            health.set_service_status(name, ServingStatus::Serving).await;
+        }
+
+        let names = self.names;
+        let stop = async move {
+            shutdown.cancelled().await;
+            for name in names.iter().copied().chain([""]) {
+                health.set_service_status(name, ServingStatus::NotServing).await;
+            }
+        };
+        tonic::transport::Server::builder()
+            .layer(TenantLayer)
+            .add_routes(routes.routes())
+            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), stop)
+            .await
+    }
+}

@@ -1,0 +1,15 @@
+//! What every Aerie service shares, written once: the tenant type and its
+//! propagation, error mapping, configuration, database set-up, telemetry,
+//! gRPC server assembly and graceful shutdown.
+
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod grpc;
+pub mod shutdown;
+pub mod telemetry;
+pub mod tenant;
+pub mod tenant_directory;
+
+pub use error::ServiceError;
+pub use tenant::{TenantId, TenantPolicy};

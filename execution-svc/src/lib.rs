@@ -1,0 +1,1 @@
+//! Aerie execution service: not built yet; its issue builds it here.

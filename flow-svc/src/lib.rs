@@ -1,0 +1,1 @@
+//! Aerie flow service: not built yet; its issue builds it here.

@@ -1,0 +1,23 @@
+//! Compiles `proto/` with protox (pure Rust) and generates prost + tonic code.
+
+use std::path::PathBuf;
+
+const PROTOS: &[&str] = &["aerie/tenant/v1/tenant.proto"];
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?);
+    let out = PathBuf::from(std::env::var("OUT_DIR")?);
+    println!("cargo:rerun-if-changed={}", root.join("aerie").display());
+    println!("cargo:rerun-if-changed={}", root.join("google").display());
+
+    let fds = protox::compile(PROTOS, [&root])?;
+    std::fs::write(
+        out.join("aerie_descriptor.bin"),
+        prost::Message::encode_to_vec(&fds),
+    )?;
+    tonic_prost_build::configure()
+        .build_client(true)
+        .build_server(true)
+        .compile_fds(fds)?;
+    Ok(())
+}

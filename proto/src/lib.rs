@@ -1,0 +1,21 @@
+//! Aerie's wire contract, generated from `proto/` at build time with protox
+//! (no system `protoc`), plus the encoded descriptor set that server
+//! reflection publishes.
+
+/// Every Aerie proto file and its imports, encoded as a `FileDescriptorSet`.
+pub const FILE_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/aerie_descriptor.bin"));
+
+/// `aerie.tenant.v1`: tenants.
+pub mod tenant {
+    pub mod v1 {
+        tonic::include_proto!("aerie.tenant.v1");
+    }
+}
+
+/// `google.api`: the HTTP mapping option carried by every RPC.
+pub mod google {
+    pub mod api {
+        tonic::include_proto!("google.api");
+    }
+}
