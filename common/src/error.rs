@@ -1,8 +1,7 @@
 //! Errors, mapped in one place each: [`ServiceError`] → `tonic::Status` for
-//! every service, and `tonic::Code` → HTTP status + `{"message"}` for the
-//! gateway.
+//! every service, and `tonic::Code` → HTTP status and message for the
+//! gateway (which wraps it in `{"message"}`).
 
-use serde::{Deserialize, Serialize};
 use tonic::{Code, Status};
 
 /// What can go wrong in a service call, by how the caller should react.
@@ -49,12 +48,6 @@ impl From<ServiceError> for Status {
     }
 }
 
-/// The JSON body of every REST error.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct ErrorBody {
-    pub message: String,
-}
-
 /// The HTTP status that answers a gRPC code.
 pub fn http_status(code: Code) -> http::StatusCode {
     use http::StatusCode as H;
@@ -74,8 +67,8 @@ pub fn http_status(code: Code) -> http::StatusCode {
     }
 }
 
-/// A gRPC status as the REST gateway answers it.
-pub fn http_error(status: &Status) -> (http::StatusCode, ErrorBody) {
+/// A gRPC status as the REST gateway answers it: HTTP status and message.
+pub fn http_error(status: &Status) -> (http::StatusCode, String) {
     let code = http_status(status.code());
     let message = match status.code() {
         // A transport failure's message names addresses and hyper internals.
@@ -85,7 +78,7 @@ pub fn http_error(status: &Status) -> (http::StatusCode, ErrorBody) {
         }
         _ => status.message().to_owned(),
     };
-    (code, ErrorBody { message })
+    (code, message)
 }
 
 #[cfg(test)]
@@ -106,8 +99,8 @@ mod tests {
         assert_eq!(http_status(Code::AlreadyExists), 409);
         assert_eq!(http_status(Code::PermissionDenied), 403);
         assert_eq!(http_status(Code::Unauthenticated), 401);
-        let (code, body) = http_error(&Status::not_found("tenant 'x' not found"));
+        let (code, message) = http_error(&Status::not_found("tenant 'x' not found"));
         assert_eq!(code, 404);
-        assert_eq!(body.message, "tenant 'x' not found");
+        assert_eq!(message, "tenant 'x' not found");
     }
 }

@@ -6,10 +6,13 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod grpc;
+pub mod paging;
 pub mod shutdown;
 pub mod telemetry;
 pub mod tenant;
 pub mod tenant_directory;
+#[cfg(feature = "testkit")]
+pub mod testkit;
 
 pub use error::ServiceError;
 pub use tenant::{TenantId, TenantPolicy};

@@ -1,0 +1,138 @@
+//! `aerie`: run Aerie's servers and administer an instance.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use aerie::{admin, server};
+use aerie_common::config::Config;
+use clap::{Args, Parser, Subcommand};
+
+/// Aerie: multi-tenant workflow orchestration control plane.
+#[derive(Debug, Parser)]
+#[command(name = "aerie", version, about, propagate_version = true)]
+struct Cli {
+    #[command(flatten)]
+    global: Global,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Args)]
+struct Global {
+    /// Configuration file (YAML); environment variables AERIE_* override it.
+    #[arg(short = 'c', long = "config", global = true, env = "AERIE_CONFIG")]
+    config: Option<PathBuf>,
+    /// Log level or filter (error, warn, info, debug, trace); default info
+    /// for servers, warn for admin commands.
+    #[arg(short = 'l', long = "log-level", global = true)]
+    log_level: Option<String>,
+    /// More log output (-v debug, -vv trace); overrides --log-level.
+    #[arg(short = 'v', long = "verbose", global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run servers.
+    #[command(subcommand)]
+    Server(ServerCommand),
+    /// Manage tenants.
+    #[command(subcommand)]
+    Tenants(TenantsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ServerCommand {
+    /// Every service and the gateway in one process (SQLite under data-dir by default).
+    Standalone,
+    /// The REST gateway alone; finds services at aerie.endpoints.*.
+    Gateway,
+    /// The tenant service alone.
+    Tenant,
+}
+
+#[derive(Debug, Subcommand)]
+enum TenantsCommand {
+    /// Create a tenant.
+    Create {
+        /// Tenant id: ^[a-z0-9][a-z0-9_-]{0,99}$.
+        #[arg(long)]
+        tenant: String,
+        /// Display name.
+        #[arg(long)]
+        name: String,
+    },
+    /// List live tenants.
+    List,
+    /// Delete a tenant (soft: data is kept, the id is never reused).
+    Delete {
+        #[arg(long)]
+        tenant: String,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let default_level = match cli.command {
+        Command::Server(_) => "info",
+        Command::Tenants(_) => "warn",
+    };
+    let level = match cli.global.verbose {
+        0 => cli.global.log_level.as_deref().unwrap_or(default_level),
+        1 => "debug",
+        _ => "trace",
+    };
+    aerie_common::telemetry::init(level);
+    let config = match Config::load(cli.global.config.as_deref()) {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command, config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command, config: Config) -> Result<(), server::BoxError> {
+    match command {
+        Command::Server(which) => {
+            let shutdown = aerie_common::shutdown::on_signal();
+            match which {
+                ServerCommand::Standalone => server::run_standalone(config, shutdown).await,
+                ServerCommand::Gateway => server::run_gateway(config, shutdown).await,
+                ServerCommand::Tenant => server::run_tenant(config, shutdown).await,
+            }
+        }
+        Command::Tenants(TenantsCommand::Create { tenant, name }) => {
+            let created = admin::create_tenant(&config, &tenant, &name).await?;
+            println!("created tenant {} ({})", created.id, created.name);
+            Ok(())
+        }
+        Command::Tenants(TenantsCommand::List) => {
+            let tenants = admin::list_tenants(&config).await?;
+            println!("{:<30} NAME", "ID");
+            for tenant in tenants {
+                println!("{:<30} {}", tenant.id, tenant.name);
+            }
+            Ok(())
+        }
+        Command::Tenants(TenantsCommand::Delete { tenant }) => {
+            admin::delete_tenant(&config, &tenant).await?;
+            println!("deleted tenant {tenant}");
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,116 @@
+//! `aerie server ...`: every service in one process, or one per process.
+
+use std::net::SocketAddr;
+
+use aerie_common::config::Config;
+use aerie_common::grpc::GrpcServices;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// Any startup or serving failure, as a message for the operator.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A running standalone server.
+pub struct Standalone {
+    /// Where the REST gateway listens.
+    pub http_addr: SocketAddr,
+    /// Where every gRPC service listens.
+    pub grpc_addr: SocketAddr,
+    /// Ends when both servers have stopped.
+    pub task: JoinHandle<Result<(), BoxError>>,
+}
+
+async fn bind(addr: SocketAddr, what: &str) -> Result<TcpListener, BoxError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("cannot listen for {what} on {addr}: {e}").into())
+}
+
+/// Starts every service and the gateway in this process: gRPC on
+/// `grpc-port`, REST on `http-port` (0 picks a free port), SQLite and files
+/// under `data-dir` unless configured otherwise. Returns once both listen.
+pub async fn start_standalone(
+    mut config: Config,
+    shutdown: CancellationToken,
+) -> Result<Standalone, BoxError> {
+    std::fs::create_dir_all(&config.data_dir).map_err(|e| {
+        format!("cannot create data-dir {}: {e}", config.data_dir.display())
+    })?;
+    let grpc = bind(config.grpc_addr(), "gRPC").await?;
+    let http = bind(config.http_addr(), "HTTP").await?;
+    let grpc_addr = grpc.local_addr()?;
+    let http_addr = http.local_addr()?;
+    // The gateway reaches the services over loopback on the port actually bound.
+    config
+        .endpoints
+        .tenant
+        .get_or_insert_with(|| format!("http://127.0.0.1:{}", grpc_addr.port()));
+
+    let tenants = aerie_tenant_svc::open(&config).await?;
+    let mut services = GrpcServices::default();
+    aerie_tenant_svc::register(&mut services, tenants);
+
+    let grpc_task = {
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move { Ok(services.serve(grpc, shutdown).await?) })
+    };
+    let gateway = {
+        let shutdown = shutdown.clone();
+        async move { aerie_gateway::serve(&config, http, shutdown).await }
+    };
+    let gateway_task = tokio::spawn(gateway);
+    // Whichever server stops first (shutdown, error or panic) stops the other:
+    // a half-running standalone process would look healthy and serve nothing.
+    let task = tokio::spawn(async move {
+        let stop_after = |task: JoinHandle<Result<(), BoxError>>| {
+            let shutdown = shutdown.clone();
+            async move {
+                let result = flatten(task.await);
+                shutdown.cancel();
+                result
+            }
+        };
+        let (grpc, gateway) = tokio::join!(stop_after(grpc_task), stop_after(gateway_task));
+        grpc.and(gateway)
+    });
+    Ok(Standalone {
+        http_addr,
+        grpc_addr,
+        task,
+    })
+}
+
+fn flatten(result: Result<Result<(), BoxError>, tokio::task::JoinError>) -> Result<(), BoxError> {
+    match result {
+        Ok(inner) => inner,
+        Err(join) => Err(format!("server task failed: {join}").into()),
+    }
+}
+
+/// `aerie server standalone`.
+pub async fn run_standalone(config: Config, shutdown: CancellationToken) -> Result<(), BoxError> {
+    let started = std::time::Instant::now();
+    let server = start_standalone(config, shutdown).await?;
+    tracing::info!(
+        http = %server.http_addr,
+        grpc = %server.grpc_addr,
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "aerie standalone ready"
+    );
+    server.task.await?
+}
+
+/// `aerie server tenant`.
+pub async fn run_tenant(config: Config, shutdown: CancellationToken) -> Result<(), BoxError> {
+    let listener = bind(config.grpc_addr(), "gRPC").await?;
+    tracing::info!(grpc = %listener.local_addr()?, "tenant service ready");
+    aerie_tenant_svc::serve(&config, listener, shutdown).await
+}
+
+/// `aerie server gateway`.
+pub async fn run_gateway(config: Config, shutdown: CancellationToken) -> Result<(), BoxError> {
+    let listener = bind(config.http_addr(), "HTTP").await?;
+    tracing::info!(http = %listener.local_addr()?, tenant = %config.tenant_endpoint(), "gateway ready");
+    aerie_gateway::serve(&config, listener, shutdown).await
+}

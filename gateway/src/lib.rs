@@ -1,0 +1,136 @@
+//! The REST gateway: resolves the tenant from the URL, forwards gRPC to the
+//! services, maps errors to JSON and serves the OpenAPI document of exactly
+//! the routes it serves.
+
+pub mod error;
+pub mod routes;
+pub mod state;
+pub mod tenant_scope;
+
+use std::sync::Arc;
+
+use aerie_common::config::Config;
+use axum::body::Body;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{Request, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router, middleware};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tracing::Level;
+use utoipa::openapi::{InfoBuilder, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::error::ApiError;
+pub use crate::state::AppState;
+
+/// Header carrying the request id, set when the caller sends none.
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// The gateway with every route Aerie serves.
+pub fn app(state: AppState) -> Router {
+    app_with_scoped_routes(state, OpenApiRouter::new())
+}
+
+/// The gateway, with `scoped` (paths relative to the tenant) mounted behind
+/// tenant resolution under the URL forms the configuration allows.
+pub fn app_with_scoped_routes(state: AppState, scoped: OpenApiRouter<AppState>) -> Router {
+    let policy = state.directory.policy();
+    let mut api = OpenApiRouter::new().merge(routes::meta::routes());
+    if policy.multi_tenancy {
+        api = api.merge(routes::tenants::routes());
+    }
+    let (router, mut doc) = api.split_for_parts();
+    let (scoped, scoped_doc) = scoped.split_for_parts();
+    add_tenant_forms(&mut doc, scoped_doc, policy.multi_tenancy);
+    doc.info = InfoBuilder::new()
+        .title("Aerie")
+        .version(env!("CARGO_PKG_VERSION"))
+        .description(Some("Multi-tenant workflow orchestration control plane"))
+        .build();
+    let doc = Arc::new(doc);
+
+    let limit = state.max_request_size;
+    router
+        .merge(tenant_scope::mount(scoped, &state))
+        .route(
+            "/api/v1/openapi.json",
+            get(move || async move { Json(doc.as_ref().clone()) }),
+        )
+        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such route") })
+        .layer(middleware::map_response(json_errors))
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(RequestBodyLimitLayer::new(limit))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|request: &Request<Body>| {
+                    let id = request
+                        .headers()
+                        .get(REQUEST_ID_HEADER)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("-");
+                    tracing::info_span!("http", method = %request.method(), uri = %request.uri(), request_id = %id)
+                })
+                .on_response(DefaultOnResponse::new().level(Level::INFO)),
+        )
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .with_state(state)
+}
+
+/// Tenant-scoped paths are documented once per URL form that exists.
+fn add_tenant_forms(doc: &mut OpenApi, mut scoped: OpenApi, multi_tenancy: bool) {
+    let paths = std::mem::take(&mut scoped.paths.paths);
+    doc.merge(scoped);
+    for (path, item) in paths {
+        if multi_tenancy {
+            doc.paths
+                .paths
+                .insert(format!("/api/v1/{{tenant}}{path}"), item.clone());
+        }
+        doc.paths.paths.insert(format!("/api/v1{path}"), item);
+    }
+}
+
+/// Errors made outside our handlers (405, 413, axum's own) become
+/// `{"message"}` like every other error.
+async fn json_errors(response: Response) -> Response {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let message = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => "request body is too large".to_owned(),
+        StatusCode::METHOD_NOT_ALLOWED => "method not allowed on this route".to_owned(),
+        other => other
+            .canonical_reason()
+            .unwrap_or("request failed")
+            .to_lowercase(),
+    };
+    let mut json = ApiError::new(status, message).into_response();
+    if let Some(allow) = response.headers().get(header::ALLOW) {
+        json.headers_mut().insert(header::ALLOW, allow.clone());
+    }
+    json
+}
+
+/// Runs the gateway on `listener` until `shutdown`.
+pub async fn serve(
+    config: &Config,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let state = AppState::new(config)?;
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await?;
+    Ok(())
+}

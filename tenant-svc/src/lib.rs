@@ -1,0 +1,42 @@
+//! tenant-svc: owns tenants (id, name, soft delete) in its own schema and
+//! serves `aerie.tenant.v1.TenantService`.
+
+pub mod api;
+pub mod domain;
+pub mod migration;
+pub mod repo;
+
+use aerie_common::config::Config;
+use aerie_common::db;
+use aerie_common::grpc::GrpcServices;
+use aerie_proto::tenant::v1::tenant_service_server::TenantServiceServer;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+pub use api::TenantApi;
+
+/// Connects to this service's database, migrates it and builds the API.
+pub async fn open(config: &Config) -> Result<TenantApi, sea_orm::DbErr> {
+    let db =
+        db::connect_and_migrate::<migration::Migrator>(&config.tenant_database_url(), "tenant")
+            .await?;
+    Ok(TenantApi::new(db, config.tenant_policy()))
+}
+
+/// Adds this service to a gRPC server being assembled.
+pub fn register(services: &mut GrpcServices, api: TenantApi) {
+    services.add(TenantServiceServer::new(api));
+}
+
+/// Runs tenant-svc alone on `listener` until `shutdown` (`aerie server tenant`).
+pub async fn serve(
+    config: &Config,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let api = open(config).await?;
+    let mut services = GrpcServices::default();
+    register(&mut services, api);
+    services.serve(listener, shutdown).await?;
+    Ok(())
+}

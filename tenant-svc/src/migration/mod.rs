@@ -1,0 +1,19 @@
+//! tenant-svc's schema, and nothing else's. Its own migration table keeps
+//! it apart from other services sharing a PostgreSQL database.
+
+use sea_orm_migration::prelude::*;
+
+mod m0001_create_tenants;
+
+/// Every migration of tenant-svc, oldest first.
+pub struct Migrator;
+
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m0001_create_tenants::Migration)]
+    }
+
+    fn migration_table_name() -> DynIden {
+        "tenant_svc_migrations".into_iden()
+    }
+}

@@ -1,0 +1,165 @@
+//! sea-orm queries on tenant-svc's own tables. Tenants are instance-level
+//! rows keyed by their [`TenantId`]; only valid ids reach this module.
+
+use aerie_common::TenantId;
+use aerie_common::paging::{PageRequest, Sort};
+use chrono::{DateTime, SubsecRound, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, Order, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, SqlErr,
+};
+
+use crate::domain::Tenant;
+
+/// The `tenants` table.
+pub mod tenants {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "tenants")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub name: String,
+        pub deleted: bool,
+        pub create_time: ChronoDateTimeUtc,
+        pub update_time: ChronoDateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+use tenants::{ActiveModel, Column, Entity};
+
+impl From<tenants::Model> for Tenant {
+    fn from(row: tenants::Model) -> Self {
+        Tenant {
+            id: row.id,
+            name: row.name,
+            deleted: row.deleted,
+            create_time: row.create_time,
+            update_time: row.update_time,
+        }
+    }
+}
+
+/// Why an insert did not happen.
+#[derive(Debug)]
+pub enum InsertError {
+    /// The id is taken; `deleted` tells whether by a deleted tenant.
+    Taken { deleted: bool },
+    Db(DbErr),
+}
+
+/// Now, at the precision every backend stores (microseconds), so that what
+/// an insert returns equals what a later read returns.
+fn now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(6)
+}
+
+/// Inserts a new tenant. Two racing inserts of one id: exactly one succeeds,
+/// the other gets [`InsertError::Taken`] (the primary key decides).
+pub async fn insert(
+    db: &DatabaseConnection,
+    id: &TenantId,
+    name: &str,
+) -> Result<Tenant, InsertError> {
+    let key = id.storage_key().to_owned();
+    let time = now();
+    let row = ActiveModel {
+        id: Set(key.clone()),
+        name: Set(name.to_owned()),
+        deleted: Set(false),
+        create_time: Set(time),
+        update_time: Set(time),
+    };
+    match Entity::insert(row).exec_without_returning(db).await {
+        Ok(_) => Ok(Tenant {
+            id: key,
+            name: name.to_owned(),
+            deleted: false,
+            create_time: time,
+            update_time: time,
+        }),
+        Err(err) if matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
+            let existing = Entity::find_by_id(key).one(db).await.map_err(InsertError::Db)?;
+            Err(InsertError::Taken {
+                deleted: existing.is_some_and(|row| row.deleted),
+            })
+        }
+        Err(err) => Err(InsertError::Db(err)),
+    }
+}
+
+/// The tenant if it exists and is not deleted.
+pub async fn find_live(db: &DatabaseConnection, id: &TenantId) -> Result<Option<Tenant>, DbErr> {
+    Ok(Entity::find_by_id(id.storage_key())
+        .filter(Column::Deleted.eq(false))
+        .one(db)
+        .await?
+        .map(Tenant::from))
+}
+
+/// One page of live tenants and the number of live tenants.
+pub async fn list_live(
+    db: &DatabaseConnection,
+    page: PageRequest,
+    sort: Sort<'_>,
+) -> Result<(Vec<Tenant>, u64), DbErr> {
+    let live = Entity::find().filter(Column::Deleted.eq(false));
+    let total = live.clone().count(db).await?;
+    let column = match sort.field {
+        "name" => Column::Name,
+        "createTime" => Column::CreateTime,
+        _ => Column::Id,
+    };
+    let order = if sort.descending {
+        Order::Desc
+    } else {
+        Order::Asc
+    };
+    let rows = live
+        .order_by(column, order.clone())
+        // Ties (same name or time) still page deterministically.
+        .order_by(Column::Id, order)
+        .offset(page.offset())
+        .limit(u64::from(page.size))
+        .all(db)
+        .await?;
+    Ok((rows.into_iter().map(Tenant::from).collect(), total))
+}
+
+/// Renames a live tenant; `None` when there is none.
+pub async fn rename(
+    db: &DatabaseConnection,
+    id: &TenantId,
+    name: &str,
+) -> Result<Option<Tenant>, DbErr> {
+    let updated = Entity::update_many()
+        .col_expr(Column::Name, Expr::value(name))
+        .col_expr(Column::UpdateTime, Expr::value(now()))
+        .filter(Column::Id.eq(id.storage_key()))
+        .filter(Column::Deleted.eq(false))
+        .exec(db)
+        .await?;
+    if updated.rows_affected == 0 {
+        return Ok(None);
+    }
+    find_live(db, id).await
+}
+
+/// Marks a live tenant deleted; false when there was none.
+pub async fn soft_delete(db: &DatabaseConnection, id: &TenantId) -> Result<bool, DbErr> {
+    let updated = Entity::update_many()
+        .col_expr(Column::Deleted, Expr::value(true))
+        .col_expr(Column::UpdateTime, Expr::value(now()))
+        .filter(Column::Id.eq(id.storage_key()))
+        .filter(Column::Deleted.eq(false))
+        .exec(db)
+        .await?;
+    Ok(updated.rows_affected > 0)
+}
