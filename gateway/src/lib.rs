@@ -62,9 +62,9 @@ pub fn app_with_scoped_routes(state: AppState, scoped: OpenApiRouter<AppState>) 
             get(move || async move { Json(doc.as_ref().clone()) }),
         )
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such route") })
-        .layer(middleware::map_response(json_errors))
         .layer(DefaultBodyLimit::max(limit))
         .layer(RequestBodyLimitLayer::new(limit))
+        .layer(middleware::map_response(move |response| json_errors(response, limit)))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(|request: &Request<Body>| {
@@ -98,7 +98,7 @@ fn add_tenant_forms(doc: &mut OpenApi, mut scoped: OpenApi, multi_tenancy: bool)
 
 /// Errors made outside our handlers (405, 413, axum's own) become
 /// `{"message"}` like every other error.
-async fn json_errors(response: Response) -> Response {
+async fn json_errors(response: Response, body_limit: usize) -> Response {
     let status = response.status();
     let is_json = response
         .headers()
@@ -108,7 +108,9 @@ async fn json_errors(response: Response) -> Response {
         return response;
     }
     let message = match status {
-        StatusCode::PAYLOAD_TOO_LARGE => "request body is too large".to_owned(),
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            format!("request body is too large: at most {body_limit} bytes")
+        }
         StatusCode::METHOD_NOT_ALLOWED => "method not allowed on this route".to_owned(),
         other => other
             .canonical_reason()

@@ -1,0 +1,162 @@
+//! The `aerie` binary: admin commands with only the config file, config
+//! errors, and the standalone server as a real process.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::app::{Mode, TestApp};
+
+fn aerie() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_aerie"))
+}
+
+fn run(command: &mut Command) -> (bool, String, String) {
+    let output = command.output().expect("run aerie");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn cli_created_tenant_is_served_by_the_running_server() {
+    let app = TestApp::start(Mode::MultiWithDefault).await;
+    let config = app.config_path.clone();
+    let (ok, stdout, stderr) = tokio::task::spawn_blocking(move || {
+        run(aerie().arg("-c").arg(&config).args(["tenants", "create", "--tenant", "stage", "--name", "Staging"]))
+    })
+    .await
+    .expect("join");
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("created tenant stage"), "{stdout}");
+
+    let (status, body) = app.get("/api/v1/tenants/stage").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["name"], "Staging");
+
+    let config = app.config_path.clone();
+    let (ok, stdout, _) = tokio::task::spawn_blocking(move || run(aerie().arg("--config").arg(&config).args(["tenants", "list"])))
+        .await
+        .expect("join");
+    assert!(ok);
+    assert!(stdout.lines().any(|l| l.starts_with("stage ") && l.ends_with("Staging")), "{stdout}");
+
+    let config = app.config_path.clone();
+    let (ok, _, stderr) = tokio::task::spawn_blocking(move || {
+        run(aerie().arg("-c").arg(&config).args(["tenants", "create", "--tenant", "stage", "--name", "Again"]))
+    })
+    .await
+    .expect("join");
+    assert!(!ok);
+    assert!(stderr.contains("tenant 'stage' already exists"), "{stderr}");
+
+    let config = app.config_path.clone();
+    let (ok, stdout, stderr) = tokio::task::spawn_blocking(move || {
+        run(aerie().arg("-c").arg(&config).args(["tenants", "delete", "--tenant", "stage"]))
+    })
+    .await
+    .expect("join");
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("deleted tenant stage"));
+    let (status, _) = app.get("/api/v1/tenants/stage").await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn environment_overrides_the_config_file() {
+    let app = TestApp::start(Mode::MultiWithDefault).await;
+    let config = app.config_path.clone();
+    let (ok, _, stderr) = tokio::task::spawn_blocking(move || {
+        run(aerie()
+            .arg("-c")
+            .arg(&config)
+            .env("AERIE_TENANTS_ENABLED", "false")
+            .args(["tenants", "create", "--tenant", "stage", "--name", "S"]))
+    })
+    .await
+    .expect("join");
+    assert!(!ok, "multi-tenancy was switched off by the environment");
+    assert!(stderr.contains("multi-tenancy is disabled"), "{stderr}");
+}
+
+#[test]
+fn unknown_config_keys_and_missing_files_stop_the_cli() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("aerie.yml");
+    std::fs::write(&path, "aerie:\n  server:\n    http-prot: 1\n").expect("write");
+    let (ok, _, stderr) = run(aerie().arg("-c").arg(&path).args(["tenants", "list"]));
+    assert!(!ok);
+    assert!(stderr.contains("http-prot"), "{stderr}");
+    let (ok, _, stderr) = run(aerie().args(["-c", "/nonexistent/aerie.yml", "tenants", "list"]));
+    assert!(!ok);
+    assert!(stderr.contains("does not exist"), "{stderr}");
+}
+
+#[test]
+fn version_and_help() {
+    let (ok, stdout, _) = run(aerie().arg("-V"));
+    assert!(ok);
+    assert_eq!(stdout.trim(), format!("aerie {}", env!("CARGO_PKG_VERSION")));
+    let (ok, stdout, _) = run(aerie().args(["tenants", "create", "-h"]));
+    assert!(ok);
+    for flag in ["--tenant", "--name", "-c, --config", "-l, --log-level", "-v, --verbose"] {
+        assert!(stdout.contains(flag), "{flag} missing from help:\n{stdout}");
+    }
+}
+
+#[test]
+fn standalone_binary_starts_serves_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("aerie.yml");
+    let config = format!(
+        "aerie:\n  tenants:\n    enabled: true\n  server:\n    http-port: 0\n    grpc-port: 0\n  data-dir: {}\n",
+        dir.path().join("data").display()
+    );
+    std::fs::write(&path, config).expect("write");
+    let mut child = aerie()
+        .arg("-c")
+        .arg(&path)
+        .args(["server", "standalone"])
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let started = Instant::now();
+    let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
+    let ready = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find(|line| line.contains("aerie standalone ready"))
+        .expect("ready line");
+    let http = ready
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("http="))
+        .expect("http address in ready line")
+        .to_owned();
+    assert!(started.elapsed() < Duration::from_secs(30));
+
+    let body = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Runtime::new().expect("runtime");
+        runtime.block_on(async move {
+            reqwest::get(format!("http://{http}/health"))
+                .await
+                .expect("GET /health")
+                .status()
+                .as_u16()
+        })
+    })
+    .join()
+    .expect("client thread");
+    assert_eq!(body, 200);
+    assert!(dir.path().join("data").join("tenant.db").exists(), "SQLite lives under data-dir");
+
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let exit = child.wait().expect("wait");
+    assert!(exit.success(), "graceful shutdown exits 0: {exit:?}");
+}

@@ -1,0 +1,8 @@
+//! End-to-end tests: the standalone server (gRPC services + REST gateway)
+//! started in-process on 127.0.0.1:0, real HTTP, real gRPC, and the `aerie`
+//! binary, against SQLite or (with AERIE_TEST_DATABASE_URL) PostgreSQL.
+
+mod app;
+mod cli;
+mod modes;
+mod rest;

@@ -1,0 +1,317 @@
+//! tenant-svc over real gRPC on 127.0.0.1:0, against SQLite or (with
+//! AERIE_TEST_DATABASE_URL) PostgreSQL.
+
+use aerie_common::config::Config;
+use aerie_common::testkit::TestDatabase;
+use aerie_proto::tenant::v1 as pb;
+use aerie_proto::tenant::v1::tenant_service_client::TenantServiceClient;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tonic::Code;
+use tonic::transport::Channel;
+
+/// One tenant-svc server with its own fresh database.
+struct TestService {
+    client: TenantServiceClient<Channel>,
+    channel: Channel,
+    shutdown: CancellationToken,
+    _db: TestDatabase,
+}
+
+impl Drop for TestService {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+async fn start(multi_tenancy: bool) -> TestService {
+    let db = TestDatabase::new("tenant").await;
+    let mut config = Config::default();
+    config.tenants.enabled = multi_tenancy;
+    config.database.tenant.url = Some(db.url.clone());
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let shutdown = CancellationToken::new();
+    let api = aerie_tenant_svc::open(&config).await.expect("open tenant-svc");
+    let mut services = aerie_common::grpc::GrpcServices::default();
+    aerie_tenant_svc::register(&mut services, api);
+    tokio::spawn(services.serve(listener, shutdown.clone()));
+    let channel = Channel::from_shared(format!("http://{addr}"))
+        .expect("uri")
+        .connect()
+        .await
+        .expect("connect");
+    TestService {
+        client: TenantServiceClient::new(channel.clone()),
+        channel,
+        shutdown,
+        _db: db,
+    }
+}
+
+fn create(id: &str, name: &str) -> pb::CreateTenantRequest {
+    pb::CreateTenantRequest {
+        id: id.to_owned(),
+        name: name.to_owned(),
+    }
+}
+
+#[tokio::test]
+async fn tenant_crud_over_grpc() {
+    let svc = start(true).await;
+    let mut client = svc.client.clone();
+
+    let created = client
+        .create_tenant(create("stage", "Staging"))
+        .await
+        .expect("create")
+        .into_inner();
+    assert_eq!((created.id.as_str(), created.name.as_str()), ("stage", "Staging"));
+    assert!(!created.deleted);
+    assert!(created.create_time.is_some());
+
+    let got = client
+        .get_tenant(pb::GetTenantRequest { id: "stage".into() })
+        .await
+        .expect("get")
+        .into_inner();
+    assert_eq!(got, created);
+
+    let renamed = client
+        .update_tenant(pb::UpdateTenantRequest {
+            id: "stage".into(),
+            name: "Staging EU".into(),
+        })
+        .await
+        .expect("update")
+        .into_inner();
+    assert_eq!(renamed.name, "Staging EU");
+
+    let list = client
+        .list_tenants(pb::ListTenantsRequest::default())
+        .await
+        .expect("list")
+        .into_inner();
+    assert_eq!(list.total, 1);
+    assert_eq!(list.results[0].name, "Staging EU");
+
+    client
+        .delete_tenant(pb::DeleteTenantRequest { id: "stage".into() })
+        .await
+        .expect("delete");
+    let gone = client
+        .get_tenant(pb::GetTenantRequest { id: "stage".into() })
+        .await
+        .expect_err("deleted tenant must be gone");
+    assert_eq!(gone.code(), Code::NotFound);
+    assert!(gone.message().contains("'stage'"), "{}", gone.message());
+    let list = client
+        .list_tenants(pb::ListTenantsRequest::default())
+        .await
+        .expect("list")
+        .into_inner();
+    assert_eq!(list.total, 0);
+    assert!(list.results.is_empty());
+
+    for err in [
+        client
+            .update_tenant(pb::UpdateTenantRequest {
+                id: "stage".into(),
+                name: "x".into(),
+            })
+            .await
+            .expect_err("update deleted"),
+        client
+            .delete_tenant(pb::DeleteTenantRequest { id: "stage".into() })
+            .await
+            .expect_err("delete twice"),
+    ] {
+        assert_eq!(err.code(), Code::NotFound);
+    }
+}
+
+#[tokio::test]
+async fn every_invalid_id_class_is_invalid_argument() {
+    let svc = start(true).await;
+    let mut client = svc.client.clone();
+    let long = "a".repeat(101);
+    for (id, expected) in [
+        ("Stage", "must match"),
+        ("-stage", "must match"),
+        ("tenants", "reserved"),
+        ("flows", "reserved"),
+        (long.as_str(), "longer than 100"),
+        ("", "must not be empty"),
+    ] {
+        let err = client
+            .create_tenant(create(id, "Name"))
+            .await
+            .expect_err(id);
+        assert_eq!(err.code(), Code::InvalidArgument, "{id}");
+        assert!(err.message().contains(expected), "{id}: {}", err.message());
+        let err = client
+            .get_tenant(pb::GetTenantRequest { id: id.into() })
+            .await
+            .expect_err(id);
+        assert_eq!(err.code(), Code::InvalidArgument, "{id}");
+    }
+    // 100 characters is the limit, not past it.
+    client
+        .create_tenant(create(&"a".repeat(100), "Longest"))
+        .await
+        .expect("100 characters is valid");
+}
+
+#[tokio::test]
+async fn name_is_required_and_bounded() {
+    let svc = start(true).await;
+    let mut client = svc.client.clone();
+    for name in ["", "   ", &"n".repeat(201)] {
+        let err = client
+            .create_tenant(create("named", name))
+            .await
+            .expect_err("bad name");
+        assert_eq!(err.code(), Code::InvalidArgument);
+    }
+    let err = client
+        .get_tenant(pb::GetTenantRequest { id: "named".into() })
+        .await
+        .expect_err("nothing was written");
+    assert_eq!(err.code(), Code::NotFound);
+}
+
+#[tokio::test]
+async fn duplicate_and_deleted_ids_already_exist() {
+    let svc = start(true).await;
+    let mut client = svc.client.clone();
+    client.create_tenant(create("dup", "One")).await.expect("first");
+    let err = client
+        .create_tenant(create("dup", "Two"))
+        .await
+        .expect_err("second");
+    assert_eq!(err.code(), Code::AlreadyExists);
+    let kept = client
+        .get_tenant(pb::GetTenantRequest { id: "dup".into() })
+        .await
+        .expect("get")
+        .into_inner();
+    assert_eq!(kept.name, "One", "the loser must not overwrite the winner");
+
+    client
+        .delete_tenant(pb::DeleteTenantRequest { id: "dup".into() })
+        .await
+        .expect("delete");
+    let err = client
+        .create_tenant(create("dup", "Again"))
+        .await
+        .expect_err("deleted ids are not reused");
+    assert_eq!(err.code(), Code::AlreadyExists);
+    assert!(err.message().contains("deleted"), "{}", err.message());
+}
+
+#[tokio::test]
+async fn fifty_concurrent_creates_of_one_id_have_exactly_one_winner() {
+    let svc = start(true).await;
+    let attempts = (0..50).map(|i| {
+        let mut client = svc.client.clone();
+        async move { client.create_tenant(create("race", &format!("Racer {i}"))).await }
+    });
+    let results = futures::future::join_all(attempts).await;
+    let winners = results.iter().filter(|r| r.is_ok()).count();
+    assert_eq!(winners, 1, "{results:?}");
+    for result in &results {
+        if let Err(status) = result {
+            assert_eq!(status.code(), Code::AlreadyExists, "{status:?}");
+        }
+    }
+    let list = svc
+        .client
+        .clone()
+        .list_tenants(pb::ListTenantsRequest::default())
+        .await
+        .expect("list")
+        .into_inner();
+    assert_eq!(list.total, 1);
+}
+
+#[tokio::test]
+async fn list_pages_and_sorts() {
+    let svc = start(true).await;
+    let mut client = svc.client.clone();
+    for (id, name) in [("c-one", "Alpha"), ("a-two", "Charlie"), ("b-three", "Bravo")] {
+        client.create_tenant(create(id, name)).await.expect("create");
+    }
+    let page = |page, size, sort: &str| pb::ListTenantsRequest {
+        page,
+        size,
+        sort: sort.to_owned(),
+    };
+    let ids = |r: pb::ListTenantsResponse| r.results.into_iter().map(|t| t.id).collect::<Vec<_>>();
+
+    let first = client.list_tenants(page(1, 2, "")).await.expect("p1").into_inner();
+    assert_eq!(first.total, 3);
+    assert_eq!(ids(first), ["a-two", "b-three"]);
+    let second = client.list_tenants(page(2, 2, "")).await.expect("p2").into_inner();
+    assert_eq!(ids(second), ["c-one"]);
+    let by_name = client
+        .list_tenants(page(1, 10, "name:desc"))
+        .await
+        .expect("sorted")
+        .into_inner();
+    assert_eq!(ids(by_name), ["a-two", "b-three", "c-one"]);
+
+    for bad in [page(1, 5000, ""), page(1, 10, "password"), page(1, 10, "id:sideways")] {
+        let err = client.list_tenants(bad).await.expect_err("bad paging");
+        assert_eq!(err.code(), Code::InvalidArgument);
+    }
+}
+
+#[tokio::test]
+async fn tenant_management_is_refused_without_multi_tenancy() {
+    let svc = start(false).await;
+    let err = svc
+        .client
+        .clone()
+        .create_tenant(create("stage", "Staging"))
+        .await
+        .expect_err("disabled");
+    assert_eq!(err.code(), Code::FailedPrecondition);
+    assert!(err.message().contains("aerie.tenants.enabled"), "{}", err.message());
+}
+
+#[tokio::test]
+async fn malformed_tenant_header_is_rejected_before_any_handler() {
+    let svc = start(true).await;
+    let mut request = tonic::Request::new(pb::ListTenantsRequest::default());
+    request
+        .metadata_mut()
+        .insert("x-aerie-tenant", "Not_Valid".parse().expect("ascii"));
+    let err = svc
+        .client
+        .clone()
+        .list_tenants(request)
+        .await
+        .expect_err("malformed header");
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert!(err.message().contains("Not_Valid"), "{}", err.message());
+}
+
+#[tokio::test]
+async fn health_reports_the_tenant_service_serving() {
+    use tonic_health::pb::HealthCheckRequest;
+    use tonic_health::pb::health_check_response::ServingStatus;
+    use tonic_health::pb::health_client::HealthClient;
+    let svc = start(true).await;
+    let mut health = HealthClient::new(svc.channel.clone());
+    for service in ["", "aerie.tenant.v1.TenantService"] {
+        let status = health
+            .check(HealthCheckRequest {
+                service: service.to_owned(),
+            })
+            .await
+            .expect("health")
+            .into_inner()
+            .status();
+        assert_eq!(status, ServingStatus::Serving, "{service:?}");
+    }
+}
