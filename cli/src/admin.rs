@@ -16,7 +16,11 @@ pub async fn create_tenant(config: &Config, id: &str, name: &str) -> Result<pb::
         id: id.to_owned(),
         name: name.to_owned(),
     });
-    Ok(api.create_tenant(request).await.map_err(message)?.into_inner())
+    Ok(api
+        .create_tenant(request)
+        .await
+        .map_err(message)?
+        .into_inner())
 }
 
 /// `aerie tenants list`: every live tenant, all pages.
@@ -29,7 +33,11 @@ pub async fn list_tenants(config: &Config) -> Result<Vec<pb::Tenant>, BoxError> 
             size: 1000,
             sort: String::new(),
         });
-        let response = api.list_tenants(request).await.map_err(message)?.into_inner();
+        let response = api
+            .list_tenants(request)
+            .await
+            .map_err(message)?
+            .into_inner();
         let done = response.results.len() < 1000;
         all.extend(response.results);
         if done {

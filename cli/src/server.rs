@@ -34,9 +34,8 @@ pub async fn start_standalone(
     mut config: Config,
     shutdown: CancellationToken,
 ) -> Result<Standalone, BoxError> {
-    std::fs::create_dir_all(&config.data_dir).map_err(|e| {
-        format!("cannot create data-dir {}: {e}", config.data_dir.display())
-    })?;
+    std::fs::create_dir_all(&config.data_dir)
+        .map_err(|e| format!("cannot create data-dir {}: {e}", config.data_dir.display()))?;
     let grpc = bind(config.grpc_addr(), "gRPC").await?;
     let http = bind(config.http_addr(), "HTTP").await?;
     let grpc_addr = grpc.local_addr()?;

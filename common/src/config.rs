@@ -192,7 +192,10 @@ impl Config {
 
     fn sqlite_url(&self, service: &str) -> String {
         let dir = std::path::absolute(&self.data_dir).unwrap_or_else(|_| self.data_dir.clone());
-        format!("sqlite://{}?mode=rwc", dir.join(format!("{service}.db")).display())
+        format!(
+            "sqlite://{}?mode=rwc",
+            dir.join(format!("{service}.db")).display()
+        )
     }
 }
 

@@ -14,7 +14,10 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
         && let Some(dir) = std::path::Path::new(path.split('?').next().unwrap_or(path)).parent()
     {
         std::fs::create_dir_all(dir).map_err(|e| {
-            DbErr::Custom(format!("cannot create database directory {}: {e}", dir.display()))
+            DbErr::Custom(format!(
+                "cannot create database directory {}: {e}",
+                dir.display()
+            ))
         })?;
     }
     let mut options = ConnectOptions::new(url);
@@ -48,7 +51,10 @@ pub async fn connect_and_migrate<M: MigratorTrait>(
     let db = connect(url).await?;
     if db.get_database_backend() == DbBackend::Postgres {
         let mut options = ConnectOptions::new(url);
-        options.sqlx_logging(false).max_connections(1).min_connections(1);
+        options
+            .sqlx_logging(false)
+            .max_connections(1)
+            .min_connections(1);
         let lock_db = Database::connect(options).await?;
         let key = advisory_key(service);
         lock_db

@@ -65,14 +65,18 @@ impl GrpcServices {
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha);
         for name in self.names.iter().copied().chain([""]) {
-            health.set_service_status(name, ServingStatus::Serving).await;
+            health
+                .set_service_status(name, ServingStatus::Serving)
+                .await;
         }
 
         let names = self.names;
         let stop = async move {
             shutdown.cancelled().await;
             for name in names.iter().copied().chain([""]) {
-                health.set_service_status(name, ServingStatus::NotServing).await;
+                health
+                    .set_service_status(name, ServingStatus::NotServing)
+                    .await;
             }
         };
         tonic::transport::Server::builder()

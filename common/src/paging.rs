@@ -64,12 +64,16 @@ impl<'a> Sort<'a> {
         let field = if name.is_empty() {
             allowed[0]
         } else {
-            allowed.iter().copied().find(|f| *f == name).ok_or_else(|| {
-                ServiceError::InvalidArgument(format!(
-                    "cannot sort by '{name}': use one of {}",
-                    allowed.join(", ")
-                ))
-            })?
+            allowed
+                .iter()
+                .copied()
+                .find(|f| *f == name)
+                .ok_or_else(|| {
+                    ServiceError::InvalidArgument(format!(
+                        "cannot sort by '{name}': use one of {}",
+                        allowed.join(", ")
+                    ))
+                })?
         };
         Ok(Sort { field, descending })
     }
@@ -102,7 +106,11 @@ mod tests {
                 descending: false
             }
         );
-        assert!(Sort::parse("name:desc", &allowed).expect("valid").descending);
+        assert!(
+            Sort::parse("name:desc", &allowed)
+                .expect("valid")
+                .descending
+        );
         assert!(Sort::parse("password:asc", &allowed).is_err());
         assert!(Sort::parse("name:up", &allowed).is_err());
     }

@@ -293,7 +293,9 @@ mod tests {
             TenantId::parse(&"a".repeat(101)),
             Err(InvalidTenantId::TooLong(_))
         ));
-        for bad in ["Stage", "-stage", "_stage", "st age", "stage.x", "é", "st/age"] {
+        for bad in [
+            "Stage", "-stage", "_stage", "st age", "stage.x", "é", "st/age",
+        ] {
             assert!(
                 matches!(TenantId::parse(bad), Err(InvalidTenantId::Syntax(_))),
                 "{bad}"

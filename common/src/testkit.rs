@@ -23,7 +23,11 @@ impl TestDatabase {
             Ok(base) if !base.is_empty() => {
                 let schema = format!(
                     "t_{service}_{}",
-                    uuid::Uuid::new_v4().simple().to_string().get(..12).unwrap_or("x")
+                    uuid::Uuid::new_v4()
+                        .simple()
+                        .to_string()
+                        .get(..12)
+                        .unwrap_or("x")
                 );
                 let admin = Database::connect(base.as_str())
                     .await

@@ -16,12 +16,12 @@ use std::collections::HashMap;
 
 use aerie_common::TenantId;
 use aerie_common::tenant::TENANT_HEADER;
+use axum::Router;
 use axum::extract::{FromRequestParts, Path, Request, State};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::Router;
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -68,9 +68,10 @@ pub fn mount(routes: Router<AppState>, state: &AppState) -> Router<AppState> {
     let policy = state.directory.policy();
     let mut router = Router::new().nest(
         "/api/v1",
-        routes
-            .clone()
-            .route_layer(middleware::from_fn_with_state(state.clone(), default_tenant)),
+        routes.clone().route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            default_tenant,
+        )),
     );
     if policy.multi_tenancy {
         router = router.nest(

@@ -1,8 +1,8 @@
 //! The gRPC face of tenant-svc: decode, check, call the repository, encode.
 //! The CLI calls these same methods in-process, so both share every rule.
 
-use aerie_common::{ServiceError, TenantId, TenantPolicy};
 use aerie_common::paging::{PageRequest, Sort};
+use aerie_common::{ServiceError, TenantId, TenantPolicy};
 use aerie_proto::tenant::v1 as pb;
 use aerie_proto::tenant::v1::tenant_service_server::TenantService;
 use sea_orm::DatabaseConnection;

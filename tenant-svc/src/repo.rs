@@ -51,7 +51,9 @@ impl From<tenants::Model> for Tenant {
 #[derive(Debug)]
 pub enum InsertError {
     /// The id is taken; `deleted` tells whether by a deleted tenant.
-    Taken { deleted: bool },
+    Taken {
+        deleted: bool,
+    },
     Db(DbErr),
 }
 
@@ -86,7 +88,10 @@ pub async fn insert(
             update_time: time,
         }),
         Err(err) if matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
-            let existing = Entity::find_by_id(key).one(db).await.map_err(InsertError::Db)?;
+            let existing = Entity::find_by_id(key)
+                .one(db)
+                .await
+                .map_err(InsertError::Db)?;
             Err(InsertError::Taken {
                 deleted: existing.is_some_and(|row| row.deleted),
             })

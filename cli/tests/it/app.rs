@@ -121,7 +121,10 @@ impl TestApp {
     /// Creates a tenant through REST and asserts it worked.
     pub async fn create_tenant(&self, id: &str) {
         let (status, body) = self
-            .post("/api/v1/tenants", serde_json::json!({"id": id, "name": id.to_uppercase()}))
+            .post(
+                "/api/v1/tenants",
+                serde_json::json!({"id": id, "name": id.to_uppercase()}),
+            )
             .await;
         assert_eq!(status, 201, "{body}");
     }

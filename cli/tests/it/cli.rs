@@ -25,7 +25,9 @@ async fn cli_created_tenant_is_served_by_the_running_server() {
     let app = TestApp::start(Mode::MultiWithDefault).await;
     let config = app.config_path.clone();
     let (ok, stdout, stderr) = tokio::task::spawn_blocking(move || {
-        run(aerie().arg("-c").arg(&config).args(["tenants", "create", "--tenant", "stage", "--name", "Staging"]))
+        run(aerie().arg("-c").arg(&config).args([
+            "tenants", "create", "--tenant", "stage", "--name", "Staging",
+        ]))
     })
     .await
     .expect("join");
@@ -37,15 +39,28 @@ async fn cli_created_tenant_is_served_by_the_running_server() {
     assert_eq!(body["name"], "Staging");
 
     let config = app.config_path.clone();
-    let (ok, stdout, _) = tokio::task::spawn_blocking(move || run(aerie().arg("--config").arg(&config).args(["tenants", "list"])))
-        .await
-        .expect("join");
+    let (ok, stdout, _) = tokio::task::spawn_blocking(move || {
+        run(aerie()
+            .arg("--config")
+            .arg(&config)
+            .args(["tenants", "list"]))
+    })
+    .await
+    .expect("join");
     assert!(ok);
-    assert!(stdout.lines().any(|l| l.starts_with("stage ") && l.ends_with("Staging")), "{stdout}");
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with("stage ") && l.ends_with("Staging")),
+        "{stdout}"
+    );
 
     let config = app.config_path.clone();
     let (ok, _, stderr) = tokio::task::spawn_blocking(move || {
-        run(aerie().arg("-c").arg(&config).args(["tenants", "create", "--tenant", "stage", "--name", "Again"]))
+        run(aerie()
+            .arg("-c")
+            .arg(&config)
+            .args(["tenants", "create", "--tenant", "stage", "--name", "Again"]))
     })
     .await
     .expect("join");
@@ -54,7 +69,10 @@ async fn cli_created_tenant_is_served_by_the_running_server() {
 
     let config = app.config_path.clone();
     let (ok, stdout, stderr) = tokio::task::spawn_blocking(move || {
-        run(aerie().arg("-c").arg(&config).args(["tenants", "delete", "--tenant", "stage"]))
+        run(aerie()
+            .arg("-c")
+            .arg(&config)
+            .args(["tenants", "delete", "--tenant", "stage"]))
     })
     .await
     .expect("join");
@@ -98,10 +116,19 @@ fn unknown_config_keys_and_missing_files_stop_the_cli() {
 fn version_and_help() {
     let (ok, stdout, _) = run(aerie().arg("-V"));
     assert!(ok);
-    assert_eq!(stdout.trim(), format!("aerie {}", env!("CARGO_PKG_VERSION")));
+    assert_eq!(
+        stdout.trim(),
+        format!("aerie {}", env!("CARGO_PKG_VERSION"))
+    );
     let (ok, stdout, _) = run(aerie().args(["tenants", "create", "-h"]));
     assert!(ok);
-    for flag in ["--tenant", "--name", "-c, --config", "-l, --log-level", "-v, --verbose"] {
+    for flag in [
+        "--tenant",
+        "--name",
+        "-c, --config",
+        "-l, --log-level",
+        "-v, --verbose",
+    ] {
         assert!(stdout.contains(flag), "{flag} missing from help:\n{stdout}");
     }
 }
@@ -150,7 +177,10 @@ fn standalone_binary_starts_serves_and_stops_on_sigterm() {
     .join()
     .expect("client thread");
     assert_eq!(body, 200);
-    assert!(dir.path().join("data").join("tenant.db").exists(), "SQLite lives under data-dir");
+    assert!(
+        dir.path().join("data").join("tenant.db").exists(),
+        "SQLite lives under data-dir"
+    );
 
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])

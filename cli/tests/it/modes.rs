@@ -55,7 +55,10 @@ async fn single_tenant_mode_has_only_the_default_tenant_form() {
     assert_eq!(status, 200);
     assert_eq!(body, json!({"tenant": null, "header": null}));
     let (status, _) = get(&gateway, "/api/v1/stage/probe").await;
-    assert_eq!(status, 404, "no tenant segment exists with multi-tenancy off");
+    assert_eq!(
+        status, 404,
+        "no tenant segment exists with multi-tenancy off"
+    );
     let (status, body) = app.get("/api/v1/tenants").await;
     assert_eq!(status, 404, "no tenant management either: {body}");
     let (status, _) = app
@@ -86,7 +89,11 @@ async fn multi_tenant_mode_with_default_serves_both_forms() {
 
     let (_, doc) = get(&gateway, "/api/v1/openapi.json").await;
     let paths = doc["paths"].as_object().expect("paths");
-    assert!(paths.contains_key("/api/v1/{tenant}/probe"), "{:?}", paths.keys());
+    assert!(
+        paths.contains_key("/api/v1/{tenant}/probe"),
+        "{:?}",
+        paths.keys()
+    );
     assert!(paths.contains_key("/api/v1/probe"));
 }
 
@@ -98,7 +105,10 @@ async fn multi_tenant_mode_without_default_refuses_the_default_form() {
     let (status, body) = get(&gateway, "/api/v1/probe").await;
     assert_eq!(status, 404);
     assert!(
-        body["message"].as_str().expect("message").contains("default tenant is disabled"),
+        body["message"]
+            .as_str()
+            .expect("message")
+            .contains("default tenant is disabled"),
         "{body}"
     );
     let (status, body) = get(&gateway, "/api/v1/prod/probe").await;
@@ -125,12 +135,17 @@ async fn deleting_a_tenant_drops_its_cached_resolution() {
     assert_eq!(response.status(), 204);
     let (status, body) = get(&gateway, "/api/v1/short-lived/probe").await;
     assert_eq!(status, 404, "{body}");
-    assert_eq!(get(&gateway, "/api/v1/elsewhere/probe").await.0, 200, "other tenants keep their entry");
+    assert_eq!(
+        get(&gateway, "/api/v1/elsewhere/probe").await.0,
+        200,
+        "other tenants keep their entry"
+    );
 
     // Deleted through another process: gone once the cache entry expires.
     let (status, _) = app.delete("/api/v1/tenants/elsewhere").await;
     assert_eq!(status, 204);
-    let deadline = Instant::now() + aerie_common::tenant_directory::LIVE_TENANT_TTL + Duration::from_secs(2);
+    let deadline =
+        Instant::now() + aerie_common::tenant_directory::LIVE_TENANT_TTL + Duration::from_secs(2);
     loop {
         let (status, _) = get(&gateway, "/api/v1/elsewhere/probe").await;
         if status == 404 {

@@ -29,7 +29,9 @@ async fn tenant_crud_through_rest() {
     assert_eq!(status, 200, "{renamed}");
     assert_eq!(renamed["name"], "Staging EU");
 
-    let (status, page) = app.get("/api/v1/tenants?page=1&size=10&sort=name:asc").await;
+    let (status, page) = app
+        .get("/api/v1/tenants?page=1&size=10&sort=name:asc")
+        .await;
     assert_eq!(status, 200);
     assert_eq!(page["total"], 1);
     assert_eq!(page["results"][0]["name"], "Staging EU");
@@ -88,8 +90,16 @@ async fn duplicate_is_409_and_concurrent_creates_have_one_winner() {
         .into_iter()
         .map(|(status, _)| status)
         .collect();
-    assert_eq!(statuses.iter().filter(|s| **s == 201).count(), 1, "{statuses:?}");
-    assert_eq!(statuses.iter().filter(|s| **s == 409).count(), 49, "{statuses:?}");
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 201).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 409).count(),
+        49,
+        "{statuses:?}"
+    );
 }
 
 #[tokio::test]
@@ -121,7 +131,8 @@ async fn grpc_and_rest_see_the_same_tenants() {
 
 #[tokio::test]
 async fn bad_bodies_get_clear_json_errors() {
-    let app = TestApp::start_with(Mode::MultiWithDefault, |c| c.server.max_request_size = 1024).await;
+    let app =
+        TestApp::start_with(Mode::MultiWithDefault, |c| c.server.max_request_size = 1024).await;
     let post_raw = |body: String, content_type: &'static str| {
         app.client
             .post(app.url("/api/v1/tenants"))
@@ -129,14 +140,22 @@ async fn bad_bodies_get_clear_json_errors() {
             .body(body)
             .send()
     };
-    let (status, body) = read(post_raw("{\"id\": \"x\"".into(), "application/json").await.expect("send")).await;
+    let (status, body) = read(
+        post_raw("{\"id\": \"x\"".into(), "application/json")
+            .await
+            .expect("send"),
+    )
+    .await;
     assert_eq!(status, 400, "{body}");
     assert!(body["message"].as_str().expect("message").contains("JSON"));
 
     let (status, body) = read(
-        post_raw(r#"{"id":"x","name":"X","owner":"me"}"#.into(), "application/json")
-            .await
-            .expect("send"),
+        post_raw(
+            r#"{"id":"x","name":"X","owner":"me"}"#.into(),
+            "application/json",
+        )
+        .await
+        .expect("send"),
     )
     .await;
     assert_eq!(status, 422, "unknown fields are refused: {body}");
@@ -149,7 +168,10 @@ async fn bad_bodies_get_clear_json_errors() {
     let huge = format!(r#"{{"id":"big","name":"{}"}}"#, "n".repeat(4096));
     let (status, body) = read(post_raw(huge, "application/json").await.expect("send")).await;
     assert_eq!(status, 413, "{body}");
-    assert_eq!(body["message"], "request body is too large: at most 1024 bytes");
+    assert_eq!(
+        body["message"],
+        "request body is too large: at most 1024 bytes"
+    );
     let (status, _) = app.get("/api/v1/tenants/big").await;
     assert_eq!(status, 404, "an oversized create must not be written");
 
@@ -180,8 +202,16 @@ async fn unknown_routes_and_methods_answer_json() {
 #[tokio::test]
 async fn every_response_carries_a_request_id() {
     let app = TestApp::start(Mode::MultiWithDefault).await;
-    let response = app.client.get(app.url("/health")).send().await.expect("GET");
-    let generated = response.headers()["x-request-id"].to_str().expect("ascii").to_owned();
+    let response = app
+        .client
+        .get(app.url("/health"))
+        .send()
+        .await
+        .expect("GET");
+    let generated = response.headers()["x-request-id"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
     assert_eq!(generated.len(), 36, "a UUID: {generated}");
     let response = app
         .client
@@ -209,7 +239,11 @@ async fn openapi_documents_exactly_the_served_routes() {
     assert!(doc["openapi"].as_str().expect("version").starts_with("3."));
     let paths = doc["paths"].as_object().expect("paths");
     for path in ["/api/v1/tenants", "/api/v1/tenants/{id}", "/health"] {
-        assert!(paths.contains_key(path), "{path} missing: {:?}", paths.keys());
+        assert!(
+            paths.contains_key(path),
+            "{path} missing: {:?}",
+            paths.keys()
+        );
     }
     assert!(doc["paths"]["/api/v1/tenants"]["post"].is_object());
     assert!(doc["paths"]["/api/v1/tenants/{id}"]["delete"].is_object());
@@ -217,7 +251,10 @@ async fn openapi_documents_exactly_the_served_routes() {
     let single = TestApp::start(Mode::SingleTenant).await;
     let (_, doc) = single.get("/api/v1/openapi.json").await;
     assert!(
-        !doc["paths"].as_object().expect("paths").contains_key("/api/v1/tenants"),
+        !doc["paths"]
+            .as_object()
+            .expect("paths")
+            .contains_key("/api/v1/tenants"),
         "tenant routes are not served with multi-tenancy off, so not documented"
     );
 }

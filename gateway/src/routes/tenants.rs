@@ -3,9 +3,9 @@
 
 use aerie_common::TenantId;
 use aerie_proto::tenant::v1 as pb;
+use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;

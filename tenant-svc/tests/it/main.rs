@@ -32,7 +32,9 @@ async fn start(multi_tenancy: bool) -> TestService {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     let shutdown = CancellationToken::new();
-    let api = aerie_tenant_svc::open(&config).await.expect("open tenant-svc");
+    let api = aerie_tenant_svc::open(&config)
+        .await
+        .expect("open tenant-svc");
     let mut services = aerie_common::grpc::GrpcServices::default();
     aerie_tenant_svc::register(&mut services, api);
     tokio::spawn(services.serve(listener, shutdown.clone()));
@@ -66,7 +68,10 @@ async fn tenant_crud_over_grpc() {
         .await
         .expect("create")
         .into_inner();
-    assert_eq!((created.id.as_str(), created.name.as_str()), ("stage", "Staging"));
+    assert_eq!(
+        (created.id.as_str(), created.name.as_str()),
+        ("stage", "Staging")
+    );
     assert!(!created.deleted);
     assert!(created.create_time.is_some());
 
@@ -184,7 +189,10 @@ async fn name_is_required_and_bounded() {
 async fn duplicate_and_deleted_ids_already_exist() {
     let svc = start(true).await;
     let mut client = svc.client.clone();
-    client.create_tenant(create("dup", "One")).await.expect("first");
+    client
+        .create_tenant(create("dup", "One"))
+        .await
+        .expect("first");
     let err = client
         .create_tenant(create("dup", "Two"))
         .await
@@ -214,7 +222,11 @@ async fn fifty_concurrent_creates_of_one_id_have_exactly_one_winner() {
     let svc = start(true).await;
     let attempts = (0..50).map(|i| {
         let mut client = svc.client.clone();
-        async move { client.create_tenant(create("race", &format!("Racer {i}"))).await }
+        async move {
+            client
+                .create_tenant(create("race", &format!("Racer {i}")))
+                .await
+        }
     });
     let results = futures::future::join_all(attempts).await;
     let winners = results.iter().filter(|r| r.is_ok()).count();
@@ -238,8 +250,15 @@ async fn fifty_concurrent_creates_of_one_id_have_exactly_one_winner() {
 async fn list_pages_and_sorts() {
     let svc = start(true).await;
     let mut client = svc.client.clone();
-    for (id, name) in [("c-one", "Alpha"), ("a-two", "Charlie"), ("b-three", "Bravo")] {
-        client.create_tenant(create(id, name)).await.expect("create");
+    for (id, name) in [
+        ("c-one", "Alpha"),
+        ("a-two", "Charlie"),
+        ("b-three", "Bravo"),
+    ] {
+        client
+            .create_tenant(create(id, name))
+            .await
+            .expect("create");
     }
     let page = |page, size, sort: &str| pb::ListTenantsRequest {
         page,
@@ -248,10 +267,18 @@ async fn list_pages_and_sorts() {
     };
     let ids = |r: pb::ListTenantsResponse| r.results.into_iter().map(|t| t.id).collect::<Vec<_>>();
 
-    let first = client.list_tenants(page(1, 2, "")).await.expect("p1").into_inner();
+    let first = client
+        .list_tenants(page(1, 2, ""))
+        .await
+        .expect("p1")
+        .into_inner();
     assert_eq!(first.total, 3);
     assert_eq!(ids(first), ["a-two", "b-three"]);
-    let second = client.list_tenants(page(2, 2, "")).await.expect("p2").into_inner();
+    let second = client
+        .list_tenants(page(2, 2, ""))
+        .await
+        .expect("p2")
+        .into_inner();
     assert_eq!(ids(second), ["c-one"]);
     let by_name = client
         .list_tenants(page(1, 10, "name:desc"))
@@ -260,7 +287,11 @@ async fn list_pages_and_sorts() {
         .into_inner();
     assert_eq!(ids(by_name), ["a-two", "b-three", "c-one"]);
 
-    for bad in [page(1, 5000, ""), page(1, 10, "password"), page(1, 10, "id:sideways")] {
+    for bad in [
+        page(1, 5000, ""),
+        page(1, 10, "password"),
+        page(1, 10, "id:sideways"),
+    ] {
         let err = client.list_tenants(bad).await.expect_err("bad paging");
         assert_eq!(err.code(), Code::InvalidArgument);
     }
@@ -276,7 +307,11 @@ async fn tenant_management_is_refused_without_multi_tenancy() {
         .await
         .expect_err("disabled");
     assert_eq!(err.code(), Code::FailedPrecondition);
-    assert!(err.message().contains("aerie.tenants.enabled"), "{}", err.message());
+    assert!(
+        err.message().contains("aerie.tenants.enabled"),
+        "{}",
+        err.message()
+    );
 }
 
 #[tokio::test]
