@@ -1,1 +1,66 @@
-//! Aerie auth service: not built yet; its issue builds it here.
+//! auth-svc: users (argon2id), the super admin, Ed25519 signing keys and
+//! JWKS, tokens, per-tenant roles and bindings, and access decisions.
+
+pub mod api;
+pub mod core;
+pub mod domain;
+pub mod migration;
+pub mod repo;
+pub mod throttle;
+pub mod tokens;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aerie_common::config::Config;
+use aerie_common::db;
+use aerie_common::grpc::GrpcServices;
+use aerie_proto::auth::v1::auth_service_server::AuthServiceServer;
+use aerie_proto::auth::v1::rbac_service_server::RbacServiceServer;
+use aerie_proto::auth::v1::user_service_server::UserServiceServer;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+pub use api::AuthApi;
+pub use core::{AuthCore, Core};
+
+/// Connects, migrates, makes sure a signing key exists and the configured
+/// super admin is present.
+pub async fn open(config: &Config) -> Result<Core, Box<dyn std::error::Error + Send + Sync>> {
+    let db = db::connect_and_migrate::<migration::Migrator>(&config.auth_database_url(), "auth").await?;
+    let core = Arc::new(AuthCore {
+        db,
+        policy: config.tenant_policy(),
+        token_ttl: Duration::from_secs(config.security.token_ttl.max(1)),
+        throttle: throttle::Throttle::default(),
+    });
+    core.ensure_signing_key().await?;
+    if let (Some(username), Some(password)) = (
+        &config.security.super_admin.username,
+        &config.security.super_admin.password,
+    ) {
+        core.ensure_super_admin(username, password).await?;
+    }
+    Ok(core)
+}
+
+/// Adds this service's gRPC APIs to a server being assembled.
+pub fn register(services: &mut GrpcServices, core: Core) {
+    let api = AuthApi::new(core);
+    services.add(AuthServiceServer::new(api.clone()));
+    services.add(UserServiceServer::new(api.clone()));
+    services.add(RbacServiceServer::new(api));
+}
+
+/// Runs auth-svc alone on `listener` until `shutdown` (`aerie server auth`).
+pub async fn serve(
+    config: &Config,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let core = open(config).await?;
+    let mut services = GrpcServices::new(aerie_common::auth::verifier_for(config)?);
+    register(&mut services, core);
+    services.serve(listener, shutdown).await?;
+    Ok(())
+}

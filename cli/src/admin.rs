@@ -1,45 +1,65 @@
 //! Admin commands that work with only the config file: each opens the
-//! owning service's database through that service's own code and calls the
-//! same API methods the server runs.
+//! owning service's database through that service's own code. Holding the
+//! configuration (and so the databases) is the credential here.
 
+use aerie_common::TenantId;
 use aerie_common::config::Config;
-use aerie_proto::tenant::v1 as pb;
-use aerie_proto::tenant::v1::tenant_service_server::TenantService;
-use tonic::Request;
+use aerie_common::paging::PageRequest;
 
 use crate::server::BoxError;
 
-/// `aerie tenants create`.
-pub async fn create_tenant(config: &Config, id: &str, name: &str) -> Result<pb::Tenant, BoxError> {
-    let api = aerie_tenant_svc::open(config).await?;
-    let request = Request::new(pb::CreateTenantRequest {
-        id: id.to_owned(),
-        name: name.to_owned(),
-    });
-    Ok(api
-        .create_tenant(request)
-        .await
-        .map_err(message)?
-        .into_inner())
+/// `aerie tenants create`, optionally binding `admin_username` to Admin.
+pub async fn create_tenant(
+    config: &Config,
+    id: &str,
+    name: &str,
+    admin_username: Option<&str>,
+) -> Result<aerie_tenant_svc::domain::Tenant, BoxError> {
+    let tenants = aerie_tenant_svc::open(config).await?;
+    let auth = match admin_username {
+        Some(_) => Some(aerie_auth_svc::open(config).await?),
+        None => None,
+    };
+    let tenant = tenants.create(id, name).await?;
+    if let (Some(auth), Some(username)) = (auth, admin_username) {
+        let tenant_id = TenantId::parse(&tenant.id)?;
+        if let Err(err) = auth.grant_admin(&tenant_id, username).await {
+            tenants.remove_unfinished(&tenant.id).await?;
+            return Err(err.into());
+        }
+    }
+    Ok(tenant)
 }
 
-/// `aerie tenants list`: every live tenant, all pages.
-pub async fn list_tenants(config: &Config) -> Result<Vec<pb::Tenant>, BoxError> {
-    let api = aerie_tenant_svc::open(config).await?;
+/// `aerie tenants list`: every live tenant.
+pub async fn list_tenants(config: &Config) -> Result<Vec<aerie_tenant_svc::domain::Tenant>, BoxError> {
+    Ok(aerie_tenant_svc::open(config).await?.list_all().await?)
+}
+
+/// `aerie tenants delete`.
+pub async fn delete_tenant(config: &Config, id: &str) -> Result<(), BoxError> {
+    Ok(aerie_tenant_svc::open(config).await?.delete(id).await?)
+}
+
+/// `aerie auths users create`.
+pub async fn create_user(
+    config: &Config,
+    username: &str,
+    password: &str,
+    super_admin: bool,
+) -> Result<aerie_auth_svc::core::User, BoxError> {
+    let auth = aerie_auth_svc::open(config).await?;
+    Ok(auth.create_user(username, password, super_admin).await?)
+}
+
+/// `aerie auths users list`: every user.
+pub async fn list_users(config: &Config) -> Result<Vec<aerie_auth_svc::core::User>, BoxError> {
+    let auth = aerie_auth_svc::open(config).await?;
     let mut all = Vec::new();
     for page in 1.. {
-        let request = Request::new(pb::ListTenantsRequest {
-            page,
-            size: 1000,
-            sort: String::new(),
-        });
-        let response = api
-            .list_tenants(request)
-            .await
-            .map_err(message)?
-            .into_inner();
-        let done = response.results.len() < 1000;
-        all.extend(response.results);
+        let (users, _) = auth.list_users(PageRequest::new(page, 1000)?).await?;
+        let done = users.len() < 1000;
+        all.extend(users);
         if done {
             break;
         }
@@ -47,15 +67,8 @@ pub async fn list_tenants(config: &Config) -> Result<Vec<pb::Tenant>, BoxError> 
     Ok(all)
 }
 
-/// `aerie tenants delete`.
-pub async fn delete_tenant(config: &Config, id: &str) -> Result<(), BoxError> {
-    let api = aerie_tenant_svc::open(config).await?;
-    let request = Request::new(pb::DeleteTenantRequest { id: id.to_owned() });
-    api.delete_tenant(request).await.map_err(message)?;
-    Ok(())
-}
-
-/// The operator needs the reason, not the gRPC envelope.
-fn message(status: tonic::Status) -> BoxError {
-    status.message().to_owned().into()
+/// `aerie auths keys rotate`: returns the new key id.
+pub async fn rotate_key(config: &Config) -> Result<String, BoxError> {
+    let auth = aerie_auth_svc::open(config).await?;
+    Ok(auth.rotate_key().await?.kid)
 }

@@ -39,6 +39,42 @@ enum Command {
     /// Manage tenants.
     #[command(subcommand)]
     Tenants(TenantsCommand),
+    /// Manage users and signing keys.
+    #[command(subcommand)]
+    Auths(AuthsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum AuthsCommand {
+    /// Users.
+    #[command(subcommand)]
+    Users(UsersCommand),
+    /// Token signing keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum UsersCommand {
+    /// Create a user.
+    Create {
+        #[arg(long)]
+        username: String,
+        /// 8 to 256 characters.
+        #[arg(long, env = "AERIE_USER_PASSWORD", hide_env_values = true)]
+        password: String,
+        /// Make the user a super admin.
+        #[arg(long)]
+        super_admin: bool,
+    },
+    /// List users.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Sign new tokens with a new key; tokens of older keys stay valid until they expire.
+    Rotate,
 }
 
 #[derive(Debug, Subcommand)]
@@ -49,6 +85,8 @@ enum ServerCommand {
     Gateway,
     /// The tenant service alone.
     Tenant,
+    /// The auth service alone.
+    Auth,
 }
 
 #[derive(Debug, Subcommand)]
@@ -61,6 +99,9 @@ enum TenantsCommand {
         /// Display name.
         #[arg(long)]
         name: String,
+        /// Give this user the tenant's Admin role at once.
+        #[arg(long)]
+        admin_username: Option<String>,
     },
     /// List live tenants.
     List,
@@ -75,7 +116,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let default_level = match cli.command {
         Command::Server(_) => "info",
-        Command::Tenants(_) => "warn",
+        Command::Tenants(_) | Command::Auths(_) => "warn",
     };
     let level = match cli.global.verbose {
         0 => cli.global.log_level.as_deref().unwrap_or(default_level),
@@ -117,10 +158,15 @@ async fn run(command: Command, config: Config) -> Result<(), server::BoxError> {
                 ServerCommand::Standalone => server::run_standalone(config, shutdown).await,
                 ServerCommand::Gateway => server::run_gateway(config, shutdown).await,
                 ServerCommand::Tenant => server::run_tenant(config, shutdown).await,
+                ServerCommand::Auth => server::run_auth(config, shutdown).await,
             }
         }
-        Command::Tenants(TenantsCommand::Create { tenant, name }) => {
-            let created = admin::create_tenant(&config, &tenant, &name).await?;
+        Command::Tenants(TenantsCommand::Create {
+            tenant,
+            name,
+            admin_username,
+        }) => {
+            let created = admin::create_tenant(&config, &tenant, &name, admin_username.as_deref()).await?;
             println!("created tenant {} ({})", created.id, created.name);
             Ok(())
         }
@@ -135,6 +181,28 @@ async fn run(command: Command, config: Config) -> Result<(), server::BoxError> {
         Command::Tenants(TenantsCommand::Delete { tenant }) => {
             admin::delete_tenant(&config, &tenant).await?;
             println!("deleted tenant {tenant}");
+            Ok(())
+        }
+        Command::Auths(AuthsCommand::Users(UsersCommand::Create {
+            username,
+            password,
+            super_admin,
+        })) => {
+            let user = admin::create_user(&config, &username, &password, super_admin).await?;
+            let kind = if user.super_admin { " (super admin)" } else { "" };
+            println!("created user {}{kind}", user.username);
+            Ok(())
+        }
+        Command::Auths(AuthsCommand::Users(UsersCommand::List)) => {
+            println!("{:<40} SUPER-ADMIN", "USERNAME");
+            for user in admin::list_users(&config).await? {
+                println!("{:<40} {}", user.username, user.super_admin);
+            }
+            Ok(())
+        }
+        Command::Auths(AuthsCommand::Keys(KeysCommand::Rotate)) => {
+            let kid = admin::rotate_key(&config).await?;
+            println!("new signing key {kid}");
             Ok(())
         }
     }

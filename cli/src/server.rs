@@ -41,13 +41,12 @@ pub async fn start_standalone(
     let grpc_addr = grpc.local_addr()?;
     let http_addr = http.local_addr()?;
     // The gateway reaches the services over loopback on the port actually bound.
-    config
-        .endpoints
-        .tenant
-        .get_or_insert_with(|| format!("http://127.0.0.1:{}", grpc_addr.port()));
+    config.default_endpoints_to(grpc_addr.port());
 
+    let auth = aerie_auth_svc::open(&config).await?;
     let tenants = aerie_tenant_svc::open(&config).await?;
-    let mut services = GrpcServices::default();
+    let mut services = GrpcServices::new(aerie_common::auth::verifier_for(&config)?);
+    aerie_auth_svc::register(&mut services, auth);
     aerie_tenant_svc::register(&mut services, tenants);
 
     let grpc_task = {
@@ -105,6 +104,13 @@ pub async fn run_tenant(config: Config, shutdown: CancellationToken) -> Result<(
     let listener = bind(config.grpc_addr(), "gRPC").await?;
     tracing::info!(grpc = %listener.local_addr()?, "tenant service ready");
     aerie_tenant_svc::serve(&config, listener, shutdown).await
+}
+
+/// `aerie server auth`.
+pub async fn run_auth(config: Config, shutdown: CancellationToken) -> Result<(), BoxError> {
+    let listener = bind(config.grpc_addr(), "gRPC").await?;
+    tracing::info!(grpc = %listener.local_addr()?, "auth service ready");
+    aerie_auth_svc::serve(&config, listener, shutdown).await
 }
 
 /// `aerie server gateway`.

@@ -23,9 +23,14 @@ pub const KEYS: &[&str] = &[
     "server.http-port",
     "server.grpc-port",
     "server.max-request-size",
+    "security.super-admin.username",
+    "security.super-admin.password",
+    "security.token-ttl",
     "data-dir",
     "database.tenant.url",
+    "database.auth.url",
     "endpoints.tenant",
+    "endpoints.auth",
 ];
 
 /// The whole file: everything lives under `aerie:`.
@@ -40,6 +45,7 @@ struct File {
 #[serde(rename_all = "kebab-case", deny_unknown_fields, default)]
 pub struct Config {
     pub tenants: TenantsConfig,
+    pub security: SecurityConfig,
     pub server: ServerConfig,
     /// Where the embedded default keeps SQLite files and local storage.
     pub data_dir: PathBuf,
@@ -53,6 +59,44 @@ pub struct Config {
 pub struct TenantsConfig {
     pub enabled: bool,
     pub default_tenant: bool,
+}
+
+/// `aerie.security.*`: the bootstrap super admin and token lifetime.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields, default)]
+pub struct SecurityConfig {
+    pub super_admin: SuperAdminConfig,
+    /// Lifetime of issued access tokens, in seconds.
+    pub token_ttl: u64,
+}
+
+/// `aerie.security.super-admin.*`: created or updated at start when both are set.
+#[derive(Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields, default)]
+pub struct SuperAdminConfig {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+}
+
+/// The password never reaches a log line through `{:?}`.
+impl std::fmt::Debug for SuperAdminConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SuperAdminConfig")
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
+impl Default for SecurityConfig {
+    fn default() -> Self {
+        SecurityConfig {
+            super_admin: SuperAdminConfig::default(),
+            token_ttl: 900,
+        }
+    }
 }
 
 /// `aerie.server.*`: where this process listens.
@@ -72,6 +116,7 @@ pub struct ServerConfig {
 #[serde(rename_all = "kebab-case", deny_unknown_fields, default)]
 pub struct DatabaseConfig {
     pub tenant: DatabaseUrl,
+    pub auth: DatabaseUrl,
 }
 
 /// One service's database; unset means SQLite under `data-dir`.
@@ -89,6 +134,8 @@ pub struct DatabaseUrl {
 pub struct EndpointsConfig {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tenant: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auth: Option<String>,
 }
 
 impl Default for TenantsConfig {
@@ -115,6 +162,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             tenants: TenantsConfig::default(),
+            security: SecurityConfig::default(),
             server: ServerConfig::default(),
             data_dir: PathBuf::from("./data"),
             database: DatabaseConfig::default(),
@@ -182,10 +230,35 @@ impl Config {
             .unwrap_or_else(|| self.sqlite_url("tenant"))
     }
 
+    /// auth-svc's database: the configured URL, or a SQLite file under `data-dir`.
+    pub fn auth_database_url(&self) -> String {
+        self.database
+            .auth
+            .url
+            .clone()
+            .unwrap_or_else(|| self.sqlite_url("auth"))
+    }
+
     /// Where the tenant service's gRPC API is reached.
     pub fn tenant_endpoint(&self) -> String {
-        self.endpoints
-            .tenant
+        self.endpoint(&self.endpoints.tenant)
+    }
+
+    /// Where auth-svc's gRPC API is reached.
+    pub fn auth_endpoint(&self) -> String {
+        self.endpoint(&self.endpoints.auth)
+    }
+
+    /// Points every unset endpoint at this machine's gRPC port (standalone).
+    pub fn default_endpoints_to(&mut self, grpc_port: u16) {
+        let local = format!("http://127.0.0.1:{grpc_port}");
+        for endpoint in [&mut self.endpoints.tenant, &mut self.endpoints.auth] {
+            endpoint.get_or_insert_with(|| local.clone());
+        }
+    }
+
+    fn endpoint(&self, configured: &Option<String>) -> String {
+        configured
             .clone()
             .unwrap_or_else(|| format!("http://127.0.0.1:{}", self.server.grpc_port))
     }
@@ -282,7 +355,7 @@ mod tests {
                     let value = match *key {
                         "tenants.enabled" | "tenants.default-tenant" => "true",
                         "server.host" => "127.0.0.2",
-                        k if k.ends_with("port") || k.ends_with("size") => "1",
+                        k if k.ends_with("port") || k.ends_with("size") || k.ends_with("ttl") => "1",
                         _ => "x",
                     };
                     yaml.push_str(&format!("{indent}{part}: {value}\n"));

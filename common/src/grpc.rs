@@ -1,8 +1,9 @@
 //! Assembles a gRPC server the same way for every process: the given
-//! services behind [`TenantLayer`], plus `grpc.health.v1.Health` and server
+//! services behind [`TenantLayer`] and [`AuthLayer`], plus `grpc.health.v1.Health` and server
 //! reflection (v1 and v1alpha) so that `grpcurl` works without proto files.
 
 use std::convert::Infallible;
+use std::sync::Arc;
 
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
@@ -11,16 +12,35 @@ use tonic::server::NamedService;
 use tonic::service::RoutesBuilder;
 use tonic_health::ServingStatus;
 
+use crate::auth::{AuthLayer, TokenVerifier};
 use crate::tenant::TenantLayer;
 
+/// A lazily connected channel to a configured service endpoint.
+pub fn lazy_channel(endpoint: &str) -> Result<tonic::transport::Channel, tonic::transport::Error> {
+    Ok(tonic::transport::Endpoint::from_shared(endpoint.to_owned())?
+        .connect_timeout(std::time::Duration::from_secs(3))
+        .timeout(std::time::Duration::from_secs(30))
+        .tcp_nodelay(true)
+        .connect_lazy())
+}
+
 /// The services one process serves over gRPC.
-#[derive(Default)]
 pub struct GrpcServices {
     routes: RoutesBuilder,
     names: Vec<&'static str>,
+    verifier: Arc<TokenVerifier>,
 }
 
 impl GrpcServices {
+    /// An empty server whose calls are authenticated by `verifier`.
+    pub fn new(verifier: Arc<TokenVerifier>) -> GrpcServices {
+        GrpcServices {
+            routes: RoutesBuilder::default(),
+            names: Vec::new(),
+            verifier,
+        }
+    }
+
     /// Adds one service; health reports it SERVING while the server runs.
     pub fn add<S>(&mut self, service: S) -> &mut Self
     where
@@ -81,6 +101,7 @@ impl GrpcServices {
         };
         tonic::transport::Server::builder()
             .layer(TenantLayer)
+            .layer(AuthLayer::new(self.verifier))
             .add_routes(routes.routes())
             .serve_with_incoming_shutdown(TcpListenerStream::new(listener), stop)
             .await

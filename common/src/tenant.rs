@@ -256,6 +256,13 @@ where
     }
 }
 
+/// The tenant of this call, admitted by `policy` (NOT_FOUND otherwise).
+pub fn scoped_tenant<T>(request: &tonic::Request<T>, policy: &TenantPolicy) -> Result<TenantId, Status> {
+    let tenant = tenant_of(request)?;
+    policy.admit(&tenant).map_err(Status::not_found)?;
+    Ok(tenant)
+}
+
 /// The tenant [`TenantLayer`] stored for this call.
 pub fn tenant_of<T>(request: &tonic::Request<T>) -> Result<TenantId, Status> {
     request

@@ -10,6 +10,7 @@ use moka::future::Cache;
 use tonic::transport::Channel;
 use tonic::{Code, Status};
 
+use crate::auth::Caller;
 use crate::tenant::{TenantId, TenantPolicy};
 
 /// How long a tenant found live is trusted without asking again. Deletes
@@ -17,12 +18,13 @@ use crate::tenant::{TenantId, TenantPolicy};
 /// deletes made elsewhere within this time.
 pub const LIVE_TENANT_TTL: Duration = Duration::from_secs(5);
 
-/// Resolves tenants under a [`TenantPolicy`], with a per-tenant cache.
+/// Resolves tenants under a [`TenantPolicy`] for a caller, with a cache
+/// keyed by tenant and caller (whether a tenant is visible depends on who asks).
 #[derive(Clone)]
 pub struct TenantDirectory {
     policy: TenantPolicy,
     client: TenantServiceClient<Channel>,
-    live: Cache<TenantId, ()>,
+    live: Cache<(TenantId, std::sync::Arc<str>), ()>,
 }
 
 impl TenantDirectory {
@@ -34,6 +36,7 @@ impl TenantDirectory {
             live: Cache::builder()
                 .max_capacity(100_000)
                 .time_to_live(LIVE_TENANT_TTL)
+                .support_invalidation_closures()
                 .build(),
         }
     }
@@ -43,24 +46,23 @@ impl TenantDirectory {
         self.policy
     }
 
-    /// Ok when `tenant` may be used now: admitted by the policy and, for a
-    /// named tenant, existing and not deleted. NOT_FOUND names the tenant.
-    pub async fn resolve(&self, tenant: &TenantId) -> Result<(), Status> {
+    /// Ok when `caller` may address `tenant` now: admitted by the policy
+    /// and, for a named tenant, existing, not deleted and visible to the
+    /// caller. NOT_FOUND names the tenant either way.
+    pub async fn resolve(&self, tenant: &TenantId, caller: &Caller) -> Result<(), Status> {
         self.policy.admit(tenant).map_err(Status::not_found)?;
         let Some(id) = tenant.as_named() else {
             return Ok(());
         };
-        if self.live.contains_key(tenant) {
+        let key = (tenant.clone(), caller.id.clone());
+        if self.live.contains_key(&key) {
             return Ok(());
         }
-        let lookup = self
-            .client
-            .clone()
-            .get_tenant(GetTenantRequest { id: id.to_owned() })
-            .await;
+        let request = caller.request(GetTenantRequest { id: id.to_owned() }, None);
+        let lookup = self.client.clone().get_tenant(request).await;
         match lookup {
             Ok(_) => {
-                self.live.insert(tenant.clone(), ()).await;
+                self.live.insert(key, ()).await;
                 Ok(())
             }
             Err(status) if status.code() == Code::NotFound => {
@@ -70,8 +72,10 @@ impl TenantDirectory {
         }
     }
 
-    /// Drops what is cached for `tenant` (after a delete).
-    pub async fn forget(&self, tenant: &TenantId) {
-        self.live.invalidate(tenant).await;
+    /// Drops what is cached for `tenant`, for every caller (after a delete).
+    pub fn forget(&self, tenant: &TenantId) {
+        let tenant = tenant.clone();
+        // Entries are few per tenant; the predicate runs lazily in moka.
+        let _ = self.live.invalidate_entries_if(move |(t, _), _| *t == tenant);
     }
 }

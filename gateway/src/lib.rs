@@ -2,6 +2,7 @@
 //! services, maps errors to JSON and serves the OpenAPI document of exactly
 //! the routes it serves.
 
+pub mod authn;
 pub mod error;
 pub mod routes;
 pub mod state;
@@ -33,14 +34,17 @@ pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
 /// The gateway with every route Aerie serves.
 pub fn app(state: AppState) -> Router {
-    app_with_scoped_routes(state, OpenApiRouter::new())
+    app_with_scoped_routes(state, routes::rbac::routes())
 }
 
 /// The gateway, with `scoped` (paths relative to the tenant) mounted behind
 /// tenant resolution under the URL forms the configuration allows.
 pub fn app_with_scoped_routes(state: AppState, scoped: OpenApiRouter<AppState>) -> Router {
     let policy = state.directory.policy();
-    let mut api = OpenApiRouter::new().merge(routes::meta::routes());
+    let mut api = OpenApiRouter::new()
+        .merge(routes::meta::routes())
+        .merge(routes::auth::routes())
+        .merge(routes::users::routes());
     if policy.multi_tenancy {
         api = api.merge(routes::tenants::routes());
     }
@@ -62,6 +66,7 @@ pub fn app_with_scoped_routes(state: AppState, scoped: OpenApiRouter<AppState>) 
             get(move || async move { Json(doc.as_ref().clone()) }),
         )
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such route") })
+        .layer(middleware::from_fn_with_state(state.clone(), authn::authenticate))
         .layer(DefaultBodyLimit::max(limit))
         .layer(RequestBodyLimitLayer::new(limit))
         .layer(middleware::map_response(move |response| json_errors(response, limit)))
@@ -131,7 +136,8 @@ pub async fn serve(
     shutdown: CancellationToken,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let state = AppState::new(config)?;
-    axum::serve(listener, app(state))
+    let app = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
         .await?;
     Ok(())

@@ -1,38 +1,46 @@
-//! What every handler shares: the clients of the backend services and the
-//! tenant directory.
+//! What every handler shares: the clients of the backend services, the
+//! token verifier and the tenant directory.
 
+use std::sync::Arc;
+
+use aerie_common::auth::TokenVerifier;
 use aerie_common::config::Config;
+use aerie_common::grpc::lazy_channel;
 use aerie_common::tenant_directory::TenantDirectory;
+use aerie_proto::auth::v1::auth_service_client::AuthServiceClient;
+use aerie_proto::auth::v1::rbac_service_client::RbacServiceClient;
+use aerie_proto::auth::v1::user_service_client::UserServiceClient;
 use aerie_proto::tenant::v1::tenant_service_client::TenantServiceClient;
-use std::time::Duration;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 use tonic_health::pb::health_client::HealthClient;
 
 /// Shared state of the gateway.
 #[derive(Clone)]
 pub struct AppState {
     pub tenants: TenantServiceClient<Channel>,
+    pub auth: AuthServiceClient<Channel>,
+    pub users: UserServiceClient<Channel>,
+    pub rbac: RbacServiceClient<Channel>,
     pub tenant_health: HealthClient<Channel>,
+    pub auth_health: HealthClient<Channel>,
+    pub verifier: Arc<TokenVerifier>,
     pub directory: TenantDirectory,
     pub max_request_size: usize,
-}
-
-/// A lazily connected channel to a configured service endpoint.
-fn channel(endpoint: &str) -> Result<Channel, tonic::transport::Error> {
-    Ok(Endpoint::from_shared(endpoint.to_owned())?
-        .connect_timeout(Duration::from_secs(3))
-        .timeout(Duration::from_secs(30))
-        .tcp_nodelay(true)
-        .connect_lazy())
 }
 
 impl AppState {
     /// Connects (lazily) to the services named in `config.endpoints`.
     pub fn new(config: &Config) -> Result<Self, tonic::transport::Error> {
-        let tenant = channel(&config.tenant_endpoint())?;
+        let tenant = lazy_channel(&config.tenant_endpoint())?;
+        let auth = lazy_channel(&config.auth_endpoint())?;
         Ok(AppState {
             tenants: TenantServiceClient::new(tenant.clone()),
+            auth: AuthServiceClient::new(auth.clone()),
+            users: UserServiceClient::new(auth.clone()),
+            rbac: RbacServiceClient::new(auth.clone()),
             tenant_health: HealthClient::new(tenant.clone()),
+            auth_health: HealthClient::new(auth.clone()),
+            verifier: Arc::new(TokenVerifier::new(auth)),
             directory: TenantDirectory::new(config.tenant_policy(), tenant),
             max_request_size: config.server.max_request_size,
         })

@@ -8,14 +8,14 @@
 //! | true | true | named tenant | default tenant |
 //! | true | false | named tenant | 404, says the default tenant is disabled |
 //!
-//! An unknown, deleted or malformed tenant answers 404 naming it. Handlers
-//! read the result with the [`Tenant`] extractor and forward it as
-//! `x-aerie-tenant`.
+//! An unknown, deleted, invisible or malformed tenant answers 404 naming
+//! it. Handlers read the result with the [`Tenant`] extractor and forward
+//! it as `x-aerie-tenant` together with the caller's credential.
 
 use std::collections::HashMap;
 
 use aerie_common::TenantId;
-use aerie_common::tenant::TENANT_HEADER;
+use aerie_common::auth::Caller;
 use axum::Router;
 use axum::extract::{FromRequestParts, Path, Request, State};
 use axum::http::StatusCode;
@@ -26,22 +26,18 @@ use axum::response::Response;
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// The tenant a request was resolved to.
+/// The tenant a request was resolved to, and the caller acting in it.
 #[derive(Debug, Clone)]
-pub struct Tenant(pub TenantId);
+pub struct Tenant {
+    pub id: TenantId,
+    pub caller: Caller,
+}
 
 impl Tenant {
-    /// A gRPC request for this tenant: the message plus `x-aerie-tenant`
-    /// (absent for the default tenant).
+    /// A gRPC request in this tenant on the caller's behalf: the message
+    /// plus `authorization` and `x-aerie-tenant` (absent for the default tenant).
     pub fn request<T>(&self, message: T) -> tonic::Request<T> {
-        let mut request = tonic::Request::new(message);
-        if let Some(id) = self.0.as_named() {
-            let value = id
-                .parse()
-                .expect("a parsed tenant id is ASCII and always a valid metadata value");
-            request.metadata_mut().insert(TENANT_HEADER, value);
-        }
-        request
+        self.caller.request(message, Some(&self.id))
     }
 }
 
@@ -111,7 +107,12 @@ async fn resolve(
     mut request: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
-    state.directory.resolve(&tenant).await?;
-    request.extensions_mut().insert(Tenant(tenant));
+    let caller = request
+        .extensions()
+        .get::<Caller>()
+        .cloned()
+        .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "authentication required"))?;
+    state.directory.resolve(&tenant, &caller).await?;
+    request.extensions_mut().insert(Tenant { id: tenant, caller });
     Ok(next.run(request).await)
 }

@@ -13,6 +13,13 @@ pub mod tenant {
     }
 }
 
+/// `aerie.auth.v1`: users, tokens, RBAC.
+pub mod auth {
+    pub mod v1 {
+        tonic::include_proto!("aerie.auth.v1");
+    }
+}
+
 /// `google.api`: the HTTP mapping option carried by every RPC.
 pub mod google {
     pub mod api {

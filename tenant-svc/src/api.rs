@@ -1,27 +1,47 @@
-//! The gRPC face of tenant-svc: decode, check, call the repository, encode.
-//! The CLI calls these same methods in-process, so both share every rule.
+//! The gRPC face of tenant-svc: decode, authorize the caller, call the
+//! repository, encode. The admin CLI calls the `TenantApi` operations
+//! directly (it is trusted by holding the configuration).
 
+use aerie_common::auth::{AccessClient, Caller, caller_of};
 use aerie_common::paging::{PageRequest, Sort};
 use aerie_common::{ServiceError, TenantId, TenantPolicy};
+use aerie_proto::auth::v1::auth_service_client::AuthServiceClient;
+use aerie_proto::auth::v1::{GetMeRequest, GrantTenantCreatorRequest};
 use aerie_proto::tenant::v1 as pb;
 use aerie_proto::tenant::v1::tenant_service_server::TenantService;
 use sea_orm::DatabaseConnection;
+use tonic::transport::Channel;
 use tonic::{Request, Response, Status};
 
-use crate::domain::{self, SORT_FIELDS};
-use crate::repo::{self, InsertError};
+use crate::domain::{self, SORT_FIELDS, Tenant};
+use crate::repo::{self, InsertError, Visible};
 
 /// Implements `aerie.tenant.v1.TenantService`.
 #[derive(Clone)]
 pub struct TenantApi {
     db: DatabaseConnection,
     policy: TenantPolicy,
+    access: AccessClient,
+    auth: AuthServiceClient<Channel>,
+}
+
+fn parse_id(id: &str) -> Result<TenantId, ServiceError> {
+    TenantId::parse(id).map_err(|e| ServiceError::InvalidArgument(e.to_string()))
+}
+
+fn not_found(id: &TenantId) -> ServiceError {
+    ServiceError::NotFound(format!("tenant {id} not found"))
 }
 
 impl TenantApi {
-    /// The API over an already migrated database.
-    pub fn new(db: DatabaseConnection, policy: TenantPolicy) -> Self {
-        TenantApi { db, policy }
+    /// The API over an already migrated database; `auth` reaches auth-svc.
+    pub fn new(db: DatabaseConnection, policy: TenantPolicy, auth: Channel) -> Self {
+        TenantApi {
+            db,
+            policy,
+            access: AccessClient::new(auth.clone()),
+            auth: AuthServiceClient::new(auth),
+        }
     }
 
     /// Tenant management exists only with multi-tenancy on.
@@ -35,14 +55,69 @@ impl TenantApi {
             ))
         }
     }
-}
 
-fn parse_id(id: &str) -> Result<TenantId, ServiceError> {
-    TenantId::parse(id).map_err(|e| ServiceError::InvalidArgument(e.to_string()))
-}
+    /// Creates a tenant (no caller check: callers are checked by the gRPC
+    /// method, the CLI is trusted).
+    pub async fn create(&self, id: &str, name: &str) -> Result<Tenant, ServiceError> {
+        self.require_multi_tenancy()?;
+        let id = parse_id(id)?;
+        let name = domain::parse_name(name)?;
+        match repo::insert(&self.db, &id, &name).await {
+            Ok(tenant) => {
+                tracing::info!(tenant = %id, "tenant created");
+                Ok(tenant)
+            }
+            Err(InsertError::Taken { deleted: false }) => {
+                Err(ServiceError::AlreadyExists(format!("tenant {id} already exists")))
+            }
+            Err(InsertError::Taken { deleted: true }) => Err(ServiceError::AlreadyExists(format!(
+                "tenant {id} was deleted; ids of deleted tenants are not reused"
+            ))),
+            Err(InsertError::Db(err)) => Err(err.into()),
+        }
+    }
 
-fn not_found(id: &TenantId) -> ServiceError {
-    ServiceError::NotFound(format!("tenant {id} not found"))
+    /// Undoes a create whose set-up failed.
+    pub async fn remove_unfinished(&self, id: &str) -> Result<(), ServiceError> {
+        Ok(repo::remove_unfinished(&self.db, &parse_id(id)?).await?)
+    }
+
+    /// Every live tenant (the CLI's listing).
+    pub async fn list_all(&self) -> Result<Vec<Tenant>, ServiceError> {
+        self.require_multi_tenancy()?;
+        let mut all = Vec::new();
+        for page in 1.. {
+            let page = PageRequest::new(page, 1000)?;
+            let (tenants, _) = repo::list_live(&self.db, Visible::All, page, Sort::parse("", SORT_FIELDS)?).await?;
+            let done = tenants.len() < 1000;
+            all.extend(tenants);
+            if done {
+                break;
+            }
+        }
+        Ok(all)
+    }
+
+    /// Soft-deletes a tenant.
+    pub async fn delete(&self, id: &str) -> Result<(), ServiceError> {
+        self.require_multi_tenancy()?;
+        let id = parse_id(id)?;
+        if !repo::soft_delete(&self.db, &id).await? {
+            return Err(not_found(&id));
+        }
+        tracing::info!(tenant = %id, "tenant deleted");
+        Ok(())
+    }
+
+    /// Whether the caller may see this tenant at all: a super admin or a
+    /// holder of any binding there. Others get NOT_FOUND, never a hint.
+    async fn require_visible(&self, caller: &Caller, id: &TenantId) -> Result<(), Status> {
+        if self.access.allowed(caller, id, "", "", None).await? {
+            Ok(())
+        } else {
+            Err(not_found(id).into())
+        }
+    }
 }
 
 #[tonic::async_trait]
@@ -52,23 +127,27 @@ impl TenantService for TenantApi {
         request: Request<pb::CreateTenantRequest>,
     ) -> Result<Response<pb::Tenant>, Status> {
         self.require_multi_tenancy()?;
-        let request = request.into_inner();
-        let id = parse_id(&request.id)?;
-        let name = domain::parse_name(&request.name)?;
-        match repo::insert(&self.db, &id, &name).await {
-            Ok(tenant) => {
-                tracing::info!(tenant = %id, "tenant created");
-                Ok(Response::new(tenant.into()))
+        let caller = caller_of(&request)?;
+        self.access
+            .require(&caller, &TenantId::default_tenant(), "TENANT", "CREATE", None)
+            .await?;
+        let body = request.into_inner();
+        let tenant = self.create(&body.id, &body.name).await?;
+        let grant = caller.request(
+            GrantTenantCreatorRequest {
+                tenant: tenant.id.clone(),
+                admin_username: body.admin_username,
+            },
+            None,
+        );
+        if let Err(status) = self.auth.clone().grant_tenant_creator(grant).await {
+            // A tenant nobody was meant to administer must not linger.
+            if let Err(err) = self.remove_unfinished(&tenant.id).await {
+                tracing::error!(tenant = %tenant.id, %err, "cannot undo a failed tenant create");
             }
-            Err(InsertError::Taken { deleted: false }) => {
-                Err(ServiceError::AlreadyExists(format!("tenant {id} already exists")).into())
-            }
-            Err(InsertError::Taken { deleted: true }) => Err(ServiceError::AlreadyExists(format!(
-                "tenant {id} was deleted; ids of deleted tenants are not reused"
-            ))
-            .into()),
-            Err(InsertError::Db(err)) => Err(ServiceError::from(err).into()),
+            return Err(status);
         }
+        Ok(Response::new(tenant.into()))
     }
 
     async fn get_tenant(
@@ -76,7 +155,9 @@ impl TenantService for TenantApi {
         request: Request<pb::GetTenantRequest>,
     ) -> Result<Response<pb::Tenant>, Status> {
         self.require_multi_tenancy()?;
+        let caller = caller_of(&request)?;
         let id = parse_id(&request.into_inner().id)?;
+        self.require_visible(&caller, &id).await?;
         let tenant = repo::find_live(&self.db, &id)
             .await
             .map_err(ServiceError::from)?
@@ -89,10 +170,27 @@ impl TenantService for TenantApi {
         request: Request<pb::ListTenantsRequest>,
     ) -> Result<Response<pb::ListTenantsResponse>, Status> {
         self.require_multi_tenancy()?;
-        let request = request.into_inner();
-        let page = PageRequest::new(request.page, request.size)?;
-        let sort = Sort::parse(&request.sort, SORT_FIELDS)?;
-        let (tenants, total) = repo::list_live(&self.db, page, sort)
+        let caller = caller_of(&request)?;
+        let me = self
+            .auth
+            .clone()
+            .get_me(caller.request(GetMeRequest {}, None))
+            .await?
+            .into_inner();
+        let body = request.into_inner();
+        let page = PageRequest::new(body.page, body.size)?;
+        let sort = Sort::parse(&body.sort, SORT_FIELDS)?;
+        let accessible: Vec<TenantId> = me
+            .tenants
+            .iter()
+            .filter_map(|t| TenantId::parse(&t.id).ok())
+            .collect();
+        let visible = if me.super_admin {
+            Visible::All
+        } else {
+            Visible::Among(&accessible)
+        };
+        let (tenants, total) = repo::list_live(&self.db, visible, page, sort)
             .await
             .map_err(ServiceError::from)?;
         Ok(Response::new(pb::ListTenantsResponse {
@@ -106,9 +204,12 @@ impl TenantService for TenantApi {
         request: Request<pb::UpdateTenantRequest>,
     ) -> Result<Response<pb::Tenant>, Status> {
         self.require_multi_tenancy()?;
-        let request = request.into_inner();
-        let id = parse_id(&request.id)?;
-        let name = domain::parse_name(&request.name)?;
+        let caller = caller_of(&request)?;
+        let body = request.into_inner();
+        let id = parse_id(&body.id)?;
+        self.require_visible(&caller, &id).await?;
+        self.access.require(&caller, &id, "TENANT", "UPDATE", None).await?;
+        let name = domain::parse_name(&body.name)?;
         let tenant = repo::rename(&self.db, &id, &name)
             .await
             .map_err(ServiceError::from)?
@@ -122,14 +223,12 @@ impl TenantService for TenantApi {
         request: Request<pb::DeleteTenantRequest>,
     ) -> Result<Response<pb::DeleteTenantResponse>, Status> {
         self.require_multi_tenancy()?;
-        let id = parse_id(&request.into_inner().id)?;
-        if !repo::soft_delete(&self.db, &id)
-            .await
-            .map_err(ServiceError::from)?
-        {
-            return Err(not_found(&id).into());
-        }
-        tracing::info!(tenant = %id, "tenant deleted");
+        let caller = caller_of(&request)?;
+        let id = request.into_inner().id;
+        let tenant = parse_id(&id)?;
+        self.require_visible(&caller, &tenant).await?;
+        self.access.require(&caller, &tenant, "TENANT", "DELETE", None).await?;
+        self.delete(&id).await?;
         Ok(Response::new(pb::DeleteTenantResponse {}))
     }
 }

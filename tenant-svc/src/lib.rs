@@ -16,11 +16,12 @@ use tokio_util::sync::CancellationToken;
 pub use api::TenantApi;
 
 /// Connects to this service's database, migrates it and builds the API.
-pub async fn open(config: &Config) -> Result<TenantApi, sea_orm::DbErr> {
+pub async fn open(config: &Config) -> Result<TenantApi, Box<dyn std::error::Error + Send + Sync>> {
     let db =
         db::connect_and_migrate::<migration::Migrator>(&config.tenant_database_url(), "tenant")
             .await?;
-    Ok(TenantApi::new(db, config.tenant_policy()))
+    let auth = aerie_common::grpc::lazy_channel(&config.auth_endpoint())?;
+    Ok(TenantApi::new(db, config.tenant_policy(), auth))
 }
 
 /// Adds this service to a gRPC server being assembled.
@@ -35,7 +36,7 @@ pub async fn serve(
     shutdown: CancellationToken,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let api = open(config).await?;
-    let mut services = GrpcServices::default();
+    let mut services = GrpcServices::new(aerie_common::auth::verifier_for(config)?);
     register(&mut services, api);
     services.serve(listener, shutdown).await?;
     Ok(())

@@ -109,13 +109,25 @@ pub async fn find_live(db: &DatabaseConnection, id: &TenantId) -> Result<Option<
         .map(Tenant::from))
 }
 
-/// One page of live tenants and the number of live tenants.
+/// Which tenants a listing may show.
+pub enum Visible<'a> {
+    /// Every tenant (a super admin's view).
+    All,
+    /// Only these (the tenants a user holds bindings in).
+    Among(&'a [TenantId]),
+}
+
+/// One page of the visible live tenants and how many there are.
 pub async fn list_live(
     db: &DatabaseConnection,
+    visible: Visible<'_>,
     page: PageRequest,
     sort: Sort<'_>,
 ) -> Result<(Vec<Tenant>, u64), DbErr> {
-    let live = Entity::find().filter(Column::Deleted.eq(false));
+    let mut live = Entity::find().filter(Column::Deleted.eq(false));
+    if let Visible::Among(ids) = visible {
+        live = live.filter(Column::Id.is_in(ids.iter().map(|t| t.storage_key().to_owned())));
+    }
     let total = live.clone().count(db).await?;
     let column = match sort.field {
         "name" => Column::Name,
@@ -155,6 +167,13 @@ pub async fn rename(
         return Ok(None);
     }
     find_live(db, id).await
+}
+
+/// Removes a tenant created moments ago whose set-up failed, so that a
+/// failed create leaves nothing behind.
+pub async fn remove_unfinished(db: &DatabaseConnection, id: &TenantId) -> Result<(), DbErr> {
+    Entity::delete_by_id(id.storage_key()).exec(db).await?;
+    Ok(())
 }
 
 /// Marks a live tenant deleted; false when there was none.

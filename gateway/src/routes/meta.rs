@@ -36,17 +36,18 @@ pub fn routes() -> OpenApiRouter<AppState> {
 #[utoipa::path(get, path = "/health", tag = "meta",
     responses((status = 200, body = Health), (status = 503, body = Health)))]
 async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
-    let mut client = state.tenant_health.clone();
-    let check = client.check(HealthCheckRequest {
-        service: "aerie.tenant.v1.TenantService".to_owned(),
-    });
-    let tenant_up = matches!(
-        tokio::time::timeout(BACKEND_CHECK_TIMEOUT, check).await,
-        Ok(Ok(response)) if response.get_ref().status() == ServingStatus::Serving
+    let (tenant_up, auth_up) = tokio::join!(
+        serving(state.tenant_health.clone(), "aerie.tenant.v1.TenantService"),
+        serving(state.auth_health.clone(), "aerie.auth.v1.AuthService"),
     );
     let word = |up: bool| if up { "UP" } else { "DOWN" }.to_owned();
-    let services = [("tenant".to_owned(), word(tenant_up))].into();
-    let code = if tenant_up {
+    let all_up = tenant_up && auth_up;
+    let services = [
+        ("tenant".to_owned(), word(tenant_up)),
+        ("auth".to_owned(), word(auth_up)),
+    ]
+    .into();
+    let code = if all_up {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
@@ -54,8 +55,22 @@ async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
     (
         code,
         Json(Health {
-            status: word(tenant_up),
+            status: word(all_up),
             services,
         }),
+    )
+}
+
+/// Whether one backend answers SERVING within the timeout.
+async fn serving(
+    mut client: tonic_health::pb::health_client::HealthClient<tonic::transport::Channel>,
+    service: &str,
+) -> bool {
+    let check = client.check(HealthCheckRequest {
+        service: service.to_owned(),
+    });
+    matches!(
+        tokio::time::timeout(BACKEND_CHECK_TIMEOUT, check).await,
+        Ok(Ok(response)) if response.get_ref().status() == ServingStatus::Serving
     )
 }

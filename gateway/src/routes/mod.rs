@@ -1,4 +1,7 @@
 //! REST routes, one module per backend service.
 
+pub mod auth;
 pub mod meta;
+pub mod rbac;
 pub mod tenants;
+pub mod users;

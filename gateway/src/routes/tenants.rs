@@ -11,6 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::authn::Authenticated;
 use crate::error::{ApiError, ErrorBody, JsonBody};
 use crate::state::AppState;
 
@@ -35,6 +36,8 @@ pub struct CreateTenant {
     pub id: String,
     /// 1 to 200 characters.
     pub name: String,
+    /// Optional: this user gets the tenant's Admin role at once.
+    pub admin_username: Option<String>,
 }
 
 /// Body of `PUT /api/v1/tenants/{id}`.
@@ -67,7 +70,8 @@ pub struct TenantPage {
     pub total: u64,
 }
 
-fn rfc3339(time: Option<prost_types::Timestamp>) -> Option<String> {
+/// A protobuf timestamp as RFC 3339 (milliseconds, UTC).
+pub fn rfc3339(time: Option<prost_types::Timestamp>) -> Option<String> {
     let time = time?;
     let nanos = u32::try_from(time.nanos).ok()?;
     chrono::DateTime::from_timestamp(time.seconds, nanos)
@@ -98,15 +102,18 @@ pub fn routes() -> OpenApiRouter<AppState> {
     responses((status = 201, body = Tenant), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn create_tenant(
     State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
     JsonBody(body): JsonBody<CreateTenant>,
 ) -> Result<(StatusCode, Json<Tenant>), ApiError> {
+    let request = pb::CreateTenantRequest {
+        id: body.id,
+        name: body.name,
+        admin_username: body.admin_username.unwrap_or_default(),
+    };
     let tenant = state
         .tenants
         .clone()
-        .create_tenant(pb::CreateTenantRequest {
-            id: body.id,
-            name: body.name,
-        })
+        .create_tenant(caller.request(request, None))
         .await?
         .into_inner();
     Ok((StatusCode::CREATED, Json(tenant.into())))
@@ -117,16 +124,18 @@ async fn create_tenant(
     responses((status = 200, body = TenantPage), (status = 422, body = ErrorBody)))]
 async fn list_tenants(
     State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
     Query(query): Query<ListQuery>,
 ) -> Result<Json<TenantPage>, ApiError> {
+    let request = pb::ListTenantsRequest {
+        page: query.page.unwrap_or(0),
+        size: query.size.unwrap_or(0),
+        sort: query.sort.unwrap_or_default(),
+    };
     let page = state
         .tenants
         .clone()
-        .list_tenants(pb::ListTenantsRequest {
-            page: query.page.unwrap_or(0),
-            size: query.size.unwrap_or(0),
-            sort: query.sort.unwrap_or_default(),
-        })
+        .list_tenants(caller.request(request, None))
         .await?
         .into_inner();
     Ok(Json(TenantPage {
@@ -140,12 +149,13 @@ async fn list_tenants(
     responses((status = 200, body = Tenant), (status = 404, body = ErrorBody)))]
 async fn get_tenant(
     State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
     Path(id): Path<String>,
 ) -> Result<Json<Tenant>, ApiError> {
     let tenant = state
         .tenants
         .clone()
-        .get_tenant(pb::GetTenantRequest { id })
+        .get_tenant(caller.request(pb::GetTenantRequest { id }, None))
         .await?
         .into_inner();
     Ok(Json(tenant.into()))
@@ -157,6 +167,7 @@ async fn get_tenant(
     responses((status = 200, body = Tenant), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn update_tenant(
     State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<UpdateTenant>,
 ) -> Result<Json<Tenant>, ApiError> {
@@ -169,10 +180,7 @@ async fn update_tenant(
     let tenant = state
         .tenants
         .clone()
-        .update_tenant(pb::UpdateTenantRequest {
-            id,
-            name: body.name,
-        })
+        .update_tenant(caller.request(pb::UpdateTenantRequest { id, name: body.name }, None))
         .await?
         .into_inner();
     Ok(Json(tenant.into()))
@@ -183,15 +191,16 @@ async fn update_tenant(
     responses((status = 204), (status = 404, body = ErrorBody)))]
 async fn delete_tenant(
     State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     state
         .tenants
         .clone()
-        .delete_tenant(pb::DeleteTenantRequest { id: id.clone() })
+        .delete_tenant(caller.request(pb::DeleteTenantRequest { id: id.clone() }, None))
         .await?;
     if let Ok(tenant) = TenantId::parse(&id) {
-        state.directory.forget(&tenant).await;
+        state.directory.forget(&tenant);
     }
     Ok(StatusCode::NO_CONTENT)
 }

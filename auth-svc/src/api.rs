@@ -1,0 +1,404 @@
+//! The gRPC face of auth-svc: decode, authorize the caller, call the core,
+//! encode. AuthService, UserService and RbacService.
+
+use aerie_common::auth::caller_of;
+use aerie_common::paging::PageRequest;
+use aerie_common::tenant::scoped_tenant;
+use aerie_common::{ServiceError, TenantId};
+use aerie_proto::auth::v1 as pb;
+use aerie_proto::auth::v1::auth_service_server::AuthService;
+use aerie_proto::auth::v1::rbac_service_server::RbacService;
+use aerie_proto::auth::v1::user_service_server::UserService;
+use chrono::{DateTime, Utc};
+use tonic::{Request, Response, Status};
+
+use crate::core::{Core, User};
+use crate::domain::{self, ADMIN_ROLE, Action, Grant, Permission, SubjectType};
+use crate::repo;
+
+/// Implements AuthService, UserService and RbacService over one core.
+#[derive(Clone)]
+pub struct AuthApi {
+    core: Core,
+}
+
+impl AuthApi {
+    pub fn new(core: Core) -> AuthApi {
+        AuthApi { core }
+    }
+
+    /// The live user behind the verified caller: a deleted user's tokens
+    /// stop working here even before they expire.
+    async fn caller_user<T>(&self, request: &Request<T>) -> Result<User, Status> {
+        let caller = caller_of(request)?;
+        repo::find_user(&self.core.db, &caller.id)
+            .await
+            .map_err(ServiceError::from)?
+            .ok_or_else(|| Status::unauthenticated("this token's user no longer exists"))
+    }
+
+    async fn require_super_admin<T>(&self, request: &Request<T>) -> Result<User, Status> {
+        let user = self.caller_user(request).await?;
+        if user.super_admin {
+            Ok(user)
+        } else {
+            Err(Status::permission_denied("only a super admin may manage users and keys"))
+        }
+    }
+
+    /// The request's tenant and its live caller, authorized for `permission:action`.
+    async fn authorize<T>(
+        &self,
+        request: &Request<T>,
+        permission: Permission,
+        action: Action,
+    ) -> Result<(TenantId, User), Status> {
+        let tenant = scoped_tenant(request, &self.core.policy)?;
+        let user = self.caller_user(request).await?;
+        let grant = Grant { permission, action };
+        if !self.core.evaluate(&user, &tenant, Some(grant), None).await? {
+            return Err(Status::permission_denied(format!(
+                "{} may not {} {} in {tenant}",
+                user.username,
+                action.as_str(),
+                permission.as_str()
+            )));
+        }
+        Ok((tenant, user))
+    }
+}
+
+fn timestamp(time: DateTime<Utc>) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: time.timestamp(),
+        nanos: i32::try_from(time.timestamp_subsec_nanos()).unwrap_or(0),
+    }
+}
+
+fn user_pb(user: User) -> pb::User {
+    pb::User {
+        id: user.id,
+        username: user.username,
+        super_admin: user.super_admin,
+        create_time: Some(timestamp(user.create_time)),
+    }
+}
+
+/// Where a login attempt comes from, for throttling: the gateway's
+/// `x-forwarded-for`, else the peer address.
+fn source_of<T>(request: &Request<T>) -> String {
+    request
+        .metadata()
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .map(|v| v.trim().to_owned())
+        .or_else(|| request.remote_addr().map(|a| a.ip().to_string()))
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
+#[tonic::async_trait]
+impl AuthService for AuthApi {
+    async fn issue_token(
+        &self,
+        request: Request<pb::IssueTokenRequest>,
+    ) -> Result<Response<pb::IssueTokenResponse>, Status> {
+        let source = source_of(&request);
+        let body = request.into_inner();
+        let token = self.core.login(&body.username, &body.password, &source).await?;
+        Ok(Response::new(pb::IssueTokenResponse {
+            access_token: token,
+            token_type: "Bearer".to_owned(),
+            expires_in: self.core.token_ttl.as_secs(),
+        }))
+    }
+
+    async fn get_jwks(&self, _: Request<pb::GetJwksRequest>) -> Result<Response<pb::Jwks>, Status> {
+        let keys = self.core.published_keys().await?;
+        Ok(Response::new(pb::Jwks {
+            keys: keys.iter().map(crate::tokens::jwk).collect(),
+        }))
+    }
+
+    async fn rotate_signing_key(
+        &self,
+        request: Request<pb::RotateSigningKeyRequest>,
+    ) -> Result<Response<pb::SigningKeyInfo>, Status> {
+        self.require_super_admin(&request).await?;
+        let key = self.core.rotate_key().await?;
+        Ok(Response::new(pb::SigningKeyInfo {
+            kid: key.kid,
+            create_time: Some(timestamp(key.create_time)),
+        }))
+    }
+
+    async fn get_me(&self, request: Request<pb::GetMeRequest>) -> Result<Response<pb::Me>, Status> {
+        let user = self.caller_user(&request).await?;
+        let tenants = self.core.tenants_of(&user).await?;
+        Ok(Response::new(pb::Me {
+            username: user.username,
+            super_admin: user.super_admin,
+            tenants: tenants
+                .iter()
+                .map(|t| pb::TenantRef {
+                    id: t.as_named().unwrap_or_default().to_owned(),
+                    name: String::new(),
+                })
+                .collect(),
+        }))
+    }
+
+    async fn check_access(
+        &self,
+        request: Request<pb::CheckAccessRequest>,
+    ) -> Result<Response<pb::CheckAccessResponse>, Status> {
+        let user = self.caller_user(&request).await?;
+        let grant = if request.get_ref().permission.is_empty() {
+            None
+        } else {
+            Some(Grant {
+                permission: Permission::parse(&request.get_ref().permission)?,
+                action: Action::parse(&request.get_ref().action)?,
+            })
+        };
+        let tenant_creation = grant
+            == Some(Grant {
+                permission: Permission::Tenant,
+                action: Action::Create,
+            });
+        // Who may create tenants is decided in the default tenant, also when
+        // the default tenant is not reachable for data.
+        let tenant = if tenant_creation {
+            TenantId::default_tenant()
+        } else {
+            scoped_tenant(&request, &self.core.policy)?
+        };
+        let body = request.into_inner();
+        let namespace = (!body.namespace.is_empty()).then_some(body.namespace.as_str());
+        let allowed = self.core.evaluate(&user, &tenant, grant, namespace).await?;
+        Ok(Response::new(pb::CheckAccessResponse { allowed }))
+    }
+
+    async fn grant_tenant_creator(
+        &self,
+        request: Request<pb::GrantTenantCreatorRequest>,
+    ) -> Result<Response<pb::GrantTenantCreatorResponse>, Status> {
+        let user = self.caller_user(&request).await?;
+        let create = Grant {
+            permission: Permission::Tenant,
+            action: Action::Create,
+        };
+        if !self
+            .core
+            .evaluate(&user, &TenantId::default_tenant(), Some(create), None)
+            .await?
+        {
+            return Err(Status::permission_denied(format!("{} may not create tenants", user.username)));
+        }
+        let body = request.into_inner();
+        let tenant = TenantId::parse(&body.tenant).map_err(|e| ServiceError::InvalidArgument(e.to_string()))?;
+        // A super admin assigns roles explicitly; anyone else who creates a
+        // tenant becomes its Admin.
+        if !user.super_admin {
+            self.core.bind_user(&tenant, &user, ADMIN_ROLE, None).await?;
+        }
+        if !body.admin_username.is_empty() {
+            self.core.grant_admin(&tenant, &body.admin_username).await?;
+        }
+        Ok(Response::new(pb::GrantTenantCreatorResponse {}))
+    }
+}
+
+#[tonic::async_trait]
+impl UserService for AuthApi {
+    async fn create_user(&self, request: Request<pb::CreateUserRequest>) -> Result<Response<pb::User>, Status> {
+        self.require_super_admin(&request).await?;
+        let body = request.into_inner();
+        let user = self.core.create_user(&body.username, &body.password, body.super_admin).await?;
+        Ok(Response::new(user_pb(user)))
+    }
+
+    async fn get_user(&self, request: Request<pb::GetUserRequest>) -> Result<Response<pb::User>, Status> {
+        self.require_super_admin(&request).await?;
+        let user = self.core.find_user(&request.into_inner().id).await?;
+        Ok(Response::new(user_pb(user)))
+    }
+
+    async fn list_users(
+        &self,
+        request: Request<pb::ListUsersRequest>,
+    ) -> Result<Response<pb::ListUsersResponse>, Status> {
+        self.require_super_admin(&request).await?;
+        let body = request.into_inner();
+        let (users, total) = self.core.list_users(PageRequest::new(body.page, body.size)?).await?;
+        Ok(Response::new(pb::ListUsersResponse {
+            results: users.into_iter().map(user_pb).collect(),
+            total,
+        }))
+    }
+
+    async fn update_user(&self, request: Request<pb::UpdateUserRequest>) -> Result<Response<pb::User>, Status> {
+        let me = self.require_super_admin(&request).await?;
+        let body = request.into_inner();
+        let user = self.core.find_user(&body.id).await?;
+        if user.id == me.id && body.super_admin == Some(false) {
+            return Err(Status::failed_precondition("a super admin cannot remove their own super-admin flag"));
+        }
+        let hash = if body.password.is_empty() {
+            None
+        } else {
+            domain::check_password(&body.password)?;
+            Some(crate::core::hash_password(body.password).await?)
+        };
+        repo::update_user(&self.core.db, &user.id, hash, body.super_admin)
+            .await
+            .map_err(ServiceError::from)?;
+        let user = self.core.find_user(&user.id).await?;
+        Ok(Response::new(user_pb(user)))
+    }
+
+    async fn delete_user(
+        &self,
+        request: Request<pb::DeleteUserRequest>,
+    ) -> Result<Response<pb::DeleteUserResponse>, Status> {
+        let me = self.require_super_admin(&request).await?;
+        let user = self.core.find_user(&request.into_inner().id).await?;
+        if user.id == me.id {
+            return Err(Status::failed_precondition("a super admin cannot delete themself"));
+        }
+        repo::delete_user(&self.core.db, &user.id).await.map_err(ServiceError::from)?;
+        tracing::info!(username = %user.username, "user deleted");
+        Ok(Response::new(pb::DeleteUserResponse {}))
+    }
+}
+
+fn role_pb(name: String, permissions: Vec<String>, predefined: bool) -> pb::Role {
+    pb::Role {
+        name,
+        permissions,
+        predefined,
+    }
+}
+
+#[tonic::async_trait]
+impl RbacService for AuthApi {
+    async fn create_role(&self, request: Request<pb::CreateRoleRequest>) -> Result<Response<pb::Role>, Status> {
+        let (tenant, _) = self.authorize(&request, Permission::Role, Action::Create).await?;
+        let body = request.into_inner();
+        let name = domain::parse_role_name(&body.name)?;
+        if name == ADMIN_ROLE {
+            return Err(Status::already_exists("role 'Admin' is predefined"));
+        }
+        let grants = domain::parse_grants(&body.permissions)?;
+        let texts: Vec<String> = grants.iter().map(ToString::to_string).collect();
+        match repo::insert_role(&self.core.db, &tenant, &name, &texts.join(",")).await {
+            Ok(()) => Ok(Response::new(role_pb(name, texts, false))),
+            Err(err) if repo::is_conflict(&err) => {
+                Err(Status::already_exists(format!("role '{name}' already exists in {tenant}")))
+            }
+            Err(err) => Err(ServiceError::from(err).into()),
+        }
+    }
+
+    async fn list_roles(&self, request: Request<pb::ListRolesRequest>) -> Result<Response<pb::ListRolesResponse>, Status> {
+        let (tenant, _) = self.authorize(&request, Permission::Role, Action::Read).await?;
+        let admin = role_pb(
+            ADMIN_ROLE.to_owned(),
+            domain::all_grants().iter().map(ToString::to_string).collect(),
+            true,
+        );
+        let custom = repo::list_roles(&self.core.db, &tenant)
+            .await
+            .map_err(ServiceError::from)?
+            .into_iter()
+            .map(|row| role_pb(row.name, row.permissions.split(',').map(str::to_owned).collect(), false));
+        let results: Vec<pb::Role> = std::iter::once(admin).chain(custom).collect();
+        Ok(Response::new(pb::ListRolesResponse {
+            total: results.len() as u64,
+            results,
+        }))
+    }
+
+    async fn delete_role(&self, request: Request<pb::DeleteRoleRequest>) -> Result<Response<pb::DeleteRoleResponse>, Status> {
+        let (tenant, _) = self.authorize(&request, Permission::Role, Action::Delete).await?;
+        let name = request.into_inner().name;
+        if name == ADMIN_ROLE {
+            return Err(Status::failed_precondition("role 'Admin' is predefined and cannot be deleted"));
+        }
+        match repo::delete_unused_role(&self.core.db, &tenant, &name).await.map_err(ServiceError::from)? {
+            None => Err(Status::not_found(format!("role '{name}' not found"))),
+            Some(false) => Err(Status::failed_precondition(format!(
+                "role '{name}' is used by bindings; delete them first"
+            ))),
+            Some(true) => Ok(Response::new(pb::DeleteRoleResponse {})),
+        }
+    }
+
+    async fn create_binding(&self, request: Request<pb::CreateBindingRequest>) -> Result<Response<pb::Binding>, Status> {
+        let (tenant, _) = self.authorize(&request, Permission::Binding, Action::Create).await?;
+        let body = request.into_inner();
+        if SubjectType::parse(&body.r#type)? != SubjectType::User {
+            return Err(Status::invalid_argument(format!(
+                "binding type '{}' is not available: groups and service accounts are not built yet; use USER",
+                body.r#type
+            )));
+        }
+        let namespace = if body.namespace.is_empty() {
+            None
+        } else {
+            Some(domain::parse_namespace(&body.namespace)?)
+        };
+        let user = repo::find_user_by_name(&self.core.db, &body.subject)
+            .await
+            .map_err(ServiceError::from)?
+            .ok_or_else(|| Status::invalid_argument(format!("user '{}' does not exist", body.subject)))?;
+        let binding = self.core.bind_user(&tenant, &user, &body.role, namespace).await?;
+        Ok(Response::new(pb::Binding {
+            id: binding.id,
+            r#type: binding.subject_type,
+            subject: user.username,
+            role: binding.role,
+            namespace: binding.namespace.unwrap_or_default(),
+        }))
+    }
+
+    async fn list_bindings(
+        &self,
+        request: Request<pb::ListBindingsRequest>,
+    ) -> Result<Response<pb::ListBindingsResponse>, Status> {
+        let (tenant, _) = self.authorize(&request, Permission::Binding, Action::Read).await?;
+        let rows = repo::list_bindings(&self.core.db, &tenant).await.map_err(ServiceError::from)?;
+        let mut results = Vec::with_capacity(rows.len());
+        for row in rows {
+            let subject = repo::find_user(&self.core.db, &row.subject_id)
+                .await
+                .map_err(ServiceError::from)?
+                .map(|u| u.username)
+                .unwrap_or_default();
+            results.push(pb::Binding {
+                id: row.id,
+                r#type: row.subject_type,
+                subject,
+                role: row.role,
+                namespace: row.namespace.unwrap_or_default(),
+            });
+        }
+        Ok(Response::new(pb::ListBindingsResponse {
+            total: results.len() as u64,
+            results,
+        }))
+    }
+
+    async fn delete_binding(
+        &self,
+        request: Request<pb::DeleteBindingRequest>,
+    ) -> Result<Response<pb::DeleteBindingResponse>, Status> {
+        let (tenant, _) = self.authorize(&request, Permission::Binding, Action::Delete).await?;
+        let id = request.into_inner().id;
+        if !repo::delete_binding(&self.core.db, &tenant, &id).await.map_err(ServiceError::from)? {
+            return Err(Status::not_found(format!("binding '{id}' not found")));
+        }
+        tracing::info!(%tenant, binding = %id, "binding deleted");
+        Ok(Response::new(pb::DeleteBindingResponse {}))
+    }
+}

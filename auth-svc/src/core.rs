@@ -1,0 +1,270 @@
+//! The operations of auth-svc, shared by its gRPC API and the admin CLI:
+//! users, keys, access evaluation and bindings. Authorization of the caller
+//! happens in `api.rs`; nothing here trusts or checks a caller.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aerie_common::paging::PageRequest;
+use aerie_common::{ServiceError, TenantId, TenantPolicy};
+use argon2::password_hash::rand_core::OsRng;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use sea_orm::DatabaseConnection;
+
+use crate::domain::{self, ADMIN_ROLE, EffectiveBinding, Grant, SubjectType};
+use crate::repo::{self, bindings, now, users};
+use crate::throttle::Throttle;
+use crate::tokens;
+
+/// auth-svc's state.
+pub struct AuthCore {
+    pub db: DatabaseConnection,
+    pub policy: TenantPolicy,
+    pub token_ttl: Duration,
+    pub throttle: Throttle,
+}
+
+/// What a changed user record looks like to callers.
+pub type User = users::Model;
+
+/// Hashes a password with argon2id off the async threads.
+pub async fn hash_password(password: String) -> Result<String, ServiceError> {
+    tokio::task::spawn_blocking(move || {
+        let salt = SaltString::generate(&mut OsRng);
+        Argon2::default()
+            .hash_password(password.as_bytes(), &salt)
+            .map(|hash| hash.to_string())
+            .map_err(|e| ServiceError::Internal(format!("password hashing: {e}")))
+    })
+    .await
+    .map_err(|e| ServiceError::Internal(format!("password hashing task: {e}")))?
+}
+
+/// Checks a password against a stored hash off the async threads.
+pub async fn verify_password(password: String, hash: String) -> bool {
+    tokio::task::spawn_blocking(move || {
+        PasswordHash::new(&hash)
+            .map(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+            .unwrap_or(false)
+    })
+    .await
+    .unwrap_or(false)
+}
+
+/// A valid argon2id hash of a random password: unknown usernames are
+/// checked against it so that they take as long as known ones.
+static DUMMY_HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+impl AuthCore {
+    /// Makes sure a signing key exists (first start).
+    pub async fn ensure_signing_key(&self) -> Result<(), ServiceError> {
+        if repo::active_keys(&self.db).await?.is_empty() {
+            let key = tokens::generate_key().map_err(ServiceError::Internal)?;
+            repo::insert_key(&self.db, key).await?;
+        }
+        Ok(())
+    }
+
+    /// Creates a new signing key and retires the others; their tokens keep
+    /// verifying until they expire.
+    pub async fn rotate_key(&self) -> Result<repo::signing_keys::Model, ServiceError> {
+        let key = tokens::generate_key().map_err(ServiceError::Internal)?;
+        repo::insert_key(&self.db, key.clone()).await?;
+        repo::retire_keys_except(&self.db, &key.kid).await?;
+        tracing::info!(kid = %key.kid, "signing key rotated");
+        Ok(key)
+    }
+
+    /// Keys a verifier needs: active ones and those retired less than a
+    /// token lifetime (plus leeway) ago.
+    pub async fn published_keys(&self) -> Result<Vec<repo::signing_keys::Model>, ServiceError> {
+        let horizon = self.token_ttl + Duration::from_secs(aerie_common::auth::token::LEEWAY_SECS);
+        let since = now() - chrono::Duration::from_std(horizon).unwrap_or(chrono::Duration::hours(1));
+        Ok(repo::published_keys(&self.db, since).await?)
+    }
+
+    /// Verifies a username and password and signs a token. Every failure
+    /// answers the same, and failures slow further attempts down.
+    pub async fn login(&self, username: &str, password: &str, source: &str) -> Result<String, ServiceError> {
+        let user_key = format!("user:{username}");
+        let keys = [user_key.clone(), format!("source:{source}")];
+        let delay = self.throttle.delay(&keys);
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
+        let user = repo::find_user_by_name(&self.db, username).await?;
+        let hash = match &user {
+            Some(user) => user.password_hash.clone(),
+            None => match DUMMY_HASH.get() {
+                Some(hash) => hash.clone(),
+                None => {
+                    let hash = hash_password(uuid::Uuid::new_v4().to_string()).await?;
+                    DUMMY_HASH.get_or_init(|| hash).clone()
+                }
+            },
+        };
+        let valid = verify_password(password.to_owned(), hash).await;
+        let Some(user) = user.filter(|_| valid) else {
+            self.throttle.failed(&keys);
+            tracing::info!(%source, "failed login");
+            return Err(ServiceError::Unauthenticated("invalid username or password".to_owned()));
+        };
+        self.throttle.succeeded(&user_key);
+        let key = repo::active_keys(&self.db)
+            .await?
+            .into_iter()
+            .next()
+            .ok_or_else(|| ServiceError::Internal("no active signing key".to_owned()))?;
+        tokens::issue(&key, &user.id, &user.username, self.token_ttl.as_secs()).map_err(ServiceError::Internal)
+    }
+
+    /// Creates a user. ALREADY_EXISTS when the username is taken.
+    pub async fn create_user(&self, username: &str, password: &str, super_admin: bool) -> Result<User, ServiceError> {
+        let username = domain::parse_username(username)?;
+        domain::check_password(password)?;
+        let time = now();
+        let user = users::Model {
+            id: uuid::Uuid::new_v4().to_string(),
+            username,
+            password_hash: hash_password(password.to_owned()).await?,
+            super_admin,
+            create_time: time,
+            update_time: time,
+        };
+        match repo::insert_user(&self.db, user.clone()).await {
+            Ok(()) => {
+                tracing::info!(username = %user.username, super_admin, "user created");
+                Ok(user)
+            }
+            Err(err) if repo::is_conflict(&err) => Err(ServiceError::AlreadyExists(format!(
+                "user '{}' already exists",
+                user.username
+            ))),
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    /// Creates the configured super admin, or brings its password and flag
+    /// up to date.
+    pub async fn ensure_super_admin(&self, username: &str, password: &str) -> Result<(), ServiceError> {
+        match repo::find_user_by_name(&self.db, username).await? {
+            None => match self.create_user(username, password, true).await {
+                Ok(_) | Err(ServiceError::AlreadyExists(_)) => Ok(()),
+                Err(err) => Err(err),
+            },
+            Some(user) => {
+                let password_ok = verify_password(password.to_owned(), user.password_hash.clone()).await;
+                if password_ok && user.super_admin {
+                    return Ok(());
+                }
+                domain::check_password(password)?;
+                let hash = if password_ok { None } else { Some(hash_password(password.to_owned()).await?) };
+                repo::update_user(&self.db, &user.id, hash, Some(true)).await?;
+                tracing::info!(%username, "super admin updated from configuration");
+                Ok(())
+            }
+        }
+    }
+
+    /// A user by id or username.
+    pub async fn find_user(&self, id_or_name: &str) -> Result<User, ServiceError> {
+        let by_id = repo::find_user(&self.db, id_or_name).await?;
+        let user = match by_id {
+            Some(user) => Some(user),
+            None => repo::find_user_by_name(&self.db, id_or_name).await?,
+        };
+        user.ok_or_else(|| ServiceError::NotFound(format!("user '{id_or_name}' not found")))
+    }
+
+    pub async fn list_users(&self, page: PageRequest) -> Result<(Vec<User>, u64), ServiceError> {
+        Ok(repo::list_users(&self.db, page).await?)
+    }
+
+    /// The grants of a role in a tenant; `None` when there is no such role.
+    async fn role_grants(&self, tenant: &TenantId, role: &str) -> Result<Option<Vec<Grant>>, ServiceError> {
+        if role == ADMIN_ROLE {
+            return Ok(Some(domain::all_grants()));
+        }
+        let Some(row) = repo::find_role(&self.db, tenant, role).await? else {
+            return Ok(None);
+        };
+        let texts: Vec<String> = row.permissions.split(',').map(str::to_owned).collect();
+        Ok(Some(domain::parse_grants(&texts)?))
+    }
+
+    /// Whether `user` may do `grant` in `tenant` (on `namespace`); with no
+    /// grant, whether it may use the tenant at all. A super admin may
+    /// administer every tenant but sees no tenant's data without a binding.
+    pub async fn evaluate(
+        &self,
+        user: &User,
+        tenant: &TenantId,
+        grant: Option<Grant>,
+        namespace: Option<&str>,
+    ) -> Result<bool, ServiceError> {
+        let rows = repo::user_bindings(&self.db, tenant, &user.id).await?;
+        let Some(grant) = grant else {
+            return Ok(user.super_admin || !rows.is_empty());
+        };
+        if user.super_admin && grant.permission.is_instance_administration() {
+            return Ok(true);
+        }
+        let mut effective = Vec::with_capacity(rows.len());
+        for row in rows {
+            if let Some(grants) = self.role_grants(tenant, &row.role).await? {
+                effective.push(EffectiveBinding {
+                    grants,
+                    namespace: row.namespace,
+                });
+            }
+        }
+        Ok(domain::allows(&effective, grant, namespace))
+    }
+
+    /// Binds `role` to a user in `tenant` (idempotent for identical bindings).
+    pub async fn bind_user(
+        &self,
+        tenant: &TenantId,
+        user: &User,
+        role: &str,
+        namespace: Option<String>,
+    ) -> Result<bindings::Model, ServiceError> {
+        if self.role_grants(tenant, role).await?.is_none() {
+            return Err(ServiceError::InvalidArgument(format!("role '{role}' does not exist in {tenant}")));
+        }
+        let existing = repo::user_bindings(&self.db, tenant, &user.id).await?;
+        if let Some(same) = existing.into_iter().find(|b| b.role == role && b.namespace == namespace) {
+            return Ok(same);
+        }
+        let binding = bindings::Model {
+            id: uuid::Uuid::new_v4().to_string(),
+            tenant: tenant.storage_key().to_owned(),
+            subject_type: SubjectType::User.as_str().to_owned(),
+            subject_id: user.id.clone(),
+            role: role.to_owned(),
+            namespace,
+            create_time: now(),
+        };
+        repo::insert_binding(&self.db, tenant, binding.clone()).await?;
+        tracing::info!(%tenant, username = %user.username, %role, "binding created");
+        Ok(binding)
+    }
+
+    /// Gives `username` the Admin role of `tenant` (tenant creation).
+    pub async fn grant_admin(&self, tenant: &TenantId, username: &str) -> Result<(), ServiceError> {
+        let user = repo::find_user_by_name(&self.db, username)
+            .await?
+            .ok_or_else(|| ServiceError::InvalidArgument(format!("user '{username}' does not exist")))?;
+        self.bind_user(tenant, &user, ADMIN_ROLE, None).await?;
+        Ok(())
+    }
+
+    /// The tenants in which a user holds a binding.
+    pub async fn tenants_of(&self, user: &User) -> Result<Vec<TenantId>, ServiceError> {
+        Ok(repo::tenants_of_user(&self.db, &user.id).await?)
+    }
+}
+
+/// auth-svc state shared by its gRPC services.
+pub type Core = Arc<AuthCore>;

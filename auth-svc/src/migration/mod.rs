@@ -1,0 +1,18 @@
+//! auth-svc's schema, and nothing else's.
+
+use sea_orm_migration::prelude::*;
+
+mod m0001_create_auth;
+
+/// Every migration of auth-svc, oldest first.
+pub struct Migrator;
+
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m0001_create_auth::Migration)]
+    }
+
+    fn migration_table_name() -> DynIden {
+        "auth_svc_migrations".into_iden()
+    }
+}

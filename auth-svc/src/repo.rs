@@ -1,0 +1,335 @@
+//! sea-orm queries on auth-svc's own tables. Users and signing keys are
+//! instance-level; every query of roles and bindings takes the tenant.
+
+use aerie_common::TenantId;
+use aerie_common::paging::PageRequest;
+use chrono::{DateTime, SubsecRound, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, Order,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, SqlErr, TransactionTrait,
+};
+
+/// Now, at the precision every backend stores.
+pub fn now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(6)
+}
+
+/// True when `err` is a unique-constraint violation.
+pub fn is_conflict(err: &DbErr) -> bool {
+    matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
+}
+
+pub mod users {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "users")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        #[sea_orm(unique)]
+        pub username: String,
+        pub password_hash: String,
+        pub super_admin: bool,
+        pub create_time: ChronoDateTimeUtc,
+        pub update_time: ChronoDateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod signing_keys {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "signing_keys")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub kid: String,
+        pub private_der: Vec<u8>,
+        pub public_key: Vec<u8>,
+        pub create_time: ChronoDateTimeUtc,
+        pub retire_time: Option<ChronoDateTimeUtc>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod roles {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "roles")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub tenant: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub name: String,
+        /// Comma-separated `PERMISSION:ACTION` grants.
+        pub permissions: String,
+        pub create_time: ChronoDateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod bindings {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "bindings")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub tenant: String,
+        pub subject_type: String,
+        /// The user id (never the username, so a re-created username
+        /// inherits nothing).
+        pub subject_id: String,
+        pub role: String,
+        pub namespace: Option<String>,
+        pub create_time: ChronoDateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+// ---- users (instance level) ----
+
+pub async fn insert_user(db: &impl ConnectionTrait, user: users::Model) -> Result<(), DbErr> {
+    let row = users::ActiveModel {
+        id: Set(user.id),
+        username: Set(user.username),
+        password_hash: Set(user.password_hash),
+        super_admin: Set(user.super_admin),
+        create_time: Set(user.create_time),
+        update_time: Set(user.update_time),
+    };
+    users::Entity::insert(row).exec_without_returning(db).await?;
+    Ok(())
+}
+
+pub async fn find_user_by_name(db: &impl ConnectionTrait, username: &str) -> Result<Option<users::Model>, DbErr> {
+    users::Entity::find()
+        .filter(users::Column::Username.eq(username))
+        .one(db)
+        .await
+}
+
+pub async fn find_user(db: &impl ConnectionTrait, id: &str) -> Result<Option<users::Model>, DbErr> {
+    users::Entity::find_by_id(id).one(db).await
+}
+
+pub async fn list_users(db: &DatabaseConnection, page: PageRequest) -> Result<(Vec<users::Model>, u64), DbErr> {
+    let total = users::Entity::find().count(db).await?;
+    let rows = users::Entity::find()
+        .order_by(users::Column::Username, Order::Asc)
+        .offset(page.offset())
+        .limit(u64::from(page.size))
+        .all(db)
+        .await?;
+    Ok((rows, total))
+}
+
+pub async fn update_user(
+    db: &impl ConnectionTrait,
+    id: &str,
+    password_hash: Option<String>,
+    super_admin: Option<bool>,
+) -> Result<(), DbErr> {
+    let mut update = users::Entity::update_many()
+        .col_expr(users::Column::UpdateTime, Expr::value(now()))
+        .filter(users::Column::Id.eq(id));
+    if let Some(hash) = password_hash {
+        update = update.col_expr(users::Column::PasswordHash, Expr::value(hash));
+    }
+    if let Some(flag) = super_admin {
+        update = update.col_expr(users::Column::SuperAdmin, Expr::value(flag));
+    }
+    update.exec(db).await?;
+    Ok(())
+}
+
+/// Deletes a user and, in the same transaction, every binding naming it.
+pub async fn delete_user(db: &DatabaseConnection, id: &str) -> Result<bool, DbErr> {
+    let txn = db.begin().await?;
+    bindings::Entity::delete_many()
+        .filter(bindings::Column::SubjectType.eq("USER"))
+        .filter(bindings::Column::SubjectId.eq(id))
+        .exec(&txn)
+        .await?;
+    let deleted = users::Entity::delete_by_id(id).exec(&txn).await?;
+    txn.commit().await?;
+    Ok(deleted.rows_affected > 0)
+}
+
+// ---- signing keys (instance level) ----
+
+pub async fn insert_key(db: &DatabaseConnection, key: signing_keys::Model) -> Result<(), DbErr> {
+    let row = signing_keys::ActiveModel {
+        kid: Set(key.kid),
+        private_der: Set(key.private_der),
+        public_key: Set(key.public_key),
+        create_time: Set(key.create_time),
+        retire_time: Set(key.retire_time),
+    };
+    signing_keys::Entity::insert(row).exec_without_returning(db).await?;
+    Ok(())
+}
+
+/// Keys not retired, newest first: the first one signs.
+pub async fn active_keys(db: &DatabaseConnection) -> Result<Vec<signing_keys::Model>, DbErr> {
+    signing_keys::Entity::find()
+        .filter(signing_keys::Column::RetireTime.is_null())
+        .order_by(signing_keys::Column::CreateTime, Order::Desc)
+        .all(db)
+        .await
+}
+
+/// Keys that can still verify a live token: active ones, and retired ones
+/// retired after `since`.
+pub async fn published_keys(db: &DatabaseConnection, since: DateTime<Utc>) -> Result<Vec<signing_keys::Model>, DbErr> {
+    signing_keys::Entity::find()
+        .filter(
+            Condition::any()
+                .add(signing_keys::Column::RetireTime.is_null())
+                .add(signing_keys::Column::RetireTime.gt(since)),
+        )
+        .order_by(signing_keys::Column::CreateTime, Order::Desc)
+        .all(db)
+        .await
+}
+
+/// Retires every active key except `keep`.
+pub async fn retire_keys_except(db: &DatabaseConnection, keep: &str) -> Result<(), DbErr> {
+    signing_keys::Entity::update_many()
+        .col_expr(signing_keys::Column::RetireTime, Expr::value(now()))
+        .filter(signing_keys::Column::RetireTime.is_null())
+        .filter(signing_keys::Column::Kid.ne(keep))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+// ---- roles (per tenant) ----
+
+pub async fn insert_role(db: &DatabaseConnection, tenant: &TenantId, name: &str, permissions: &str) -> Result<(), DbErr> {
+    let row = roles::ActiveModel {
+        tenant: Set(tenant.storage_key().to_owned()),
+        name: Set(name.to_owned()),
+        permissions: Set(permissions.to_owned()),
+        create_time: Set(now()),
+    };
+    roles::Entity::insert(row).exec_without_returning(db).await?;
+    Ok(())
+}
+
+pub async fn list_roles(db: &DatabaseConnection, tenant: &TenantId) -> Result<Vec<roles::Model>, DbErr> {
+    roles::Entity::find()
+        .filter(roles::Column::Tenant.eq(tenant.storage_key()))
+        .order_by(roles::Column::Name, Order::Asc)
+        .all(db)
+        .await
+}
+
+pub async fn find_role(db: &impl ConnectionTrait, tenant: &TenantId, name: &str) -> Result<Option<roles::Model>, DbErr> {
+    roles::Entity::find_by_id((tenant.storage_key().to_owned(), name.to_owned()))
+        .one(db)
+        .await
+}
+
+/// Deletes a role unless a binding uses it: `Ok(None)` when it does not
+/// exist, `Ok(Some(false))` when it is in use.
+pub async fn delete_unused_role(db: &DatabaseConnection, tenant: &TenantId, name: &str) -> Result<Option<bool>, DbErr> {
+    let txn = db.begin().await?;
+    if find_role(&txn, tenant, name).await?.is_none() {
+        return Ok(None);
+    }
+    let in_use = bindings::Entity::find()
+        .filter(bindings::Column::Tenant.eq(tenant.storage_key()))
+        .filter(bindings::Column::Role.eq(name))
+        .count(&txn)
+        .await?;
+    if in_use > 0 {
+        return Ok(Some(false));
+    }
+    roles::Entity::delete_by_id((tenant.storage_key().to_owned(), name.to_owned()))
+        .exec(&txn)
+        .await?;
+    txn.commit().await?;
+    Ok(Some(true))
+}
+
+// ---- bindings (per tenant) ----
+
+pub async fn insert_binding(db: &impl ConnectionTrait, tenant: &TenantId, binding: bindings::Model) -> Result<(), DbErr> {
+    let row = bindings::ActiveModel {
+        id: Set(binding.id),
+        tenant: Set(tenant.storage_key().to_owned()),
+        subject_type: Set(binding.subject_type),
+        subject_id: Set(binding.subject_id),
+        role: Set(binding.role),
+        namespace: Set(binding.namespace),
+        create_time: Set(binding.create_time),
+    };
+    bindings::Entity::insert(row).exec_without_returning(db).await?;
+    Ok(())
+}
+
+pub async fn list_bindings(db: &DatabaseConnection, tenant: &TenantId) -> Result<Vec<bindings::Model>, DbErr> {
+    bindings::Entity::find()
+        .filter(bindings::Column::Tenant.eq(tenant.storage_key()))
+        .order_by(bindings::Column::CreateTime, Order::Asc)
+        .all(db)
+        .await
+}
+
+/// A user's bindings in one tenant.
+pub async fn user_bindings(db: &impl ConnectionTrait, tenant: &TenantId, user_id: &str) -> Result<Vec<bindings::Model>, DbErr> {
+    bindings::Entity::find()
+        .filter(bindings::Column::Tenant.eq(tenant.storage_key()))
+        .filter(bindings::Column::SubjectType.eq("USER"))
+        .filter(bindings::Column::SubjectId.eq(user_id))
+        .all(db)
+        .await
+}
+
+pub async fn delete_binding(db: &DatabaseConnection, tenant: &TenantId, id: &str) -> Result<bool, DbErr> {
+    let deleted = bindings::Entity::delete_many()
+        .filter(bindings::Column::Tenant.eq(tenant.storage_key()))
+        .filter(bindings::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(deleted.rows_affected > 0)
+}
+
+/// System scan named as such: the tenants in which one user holds any
+/// binding (for `/me` and tenant listing), each yielded with its tenant.
+pub async fn tenants_of_user(db: &DatabaseConnection, user_id: &str) -> Result<Vec<TenantId>, DbErr> {
+    let keys: Vec<String> = bindings::Entity::find()
+        .select_only()
+        .column(bindings::Column::Tenant)
+        .distinct()
+        .filter(bindings::Column::SubjectType.eq("USER"))
+        .filter(bindings::Column::SubjectId.eq(user_id))
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(keys
+        .iter()
+        .filter_map(|key| TenantId::from_storage_key(key).ok())
+        .collect())
+}

@@ -1,0 +1,93 @@
+//! Signing keys and access tokens: Ed25519 keys generated here, JWTs with
+//! `kid`, `iss`, `aud`, `exp`, `iat`, `nbf`; public keys as JWKs.
+
+use aerie_common::auth::{ALGORITHM, AUDIENCE, Claims, ISSUER};
+use aerie_common::auth::token::now_secs;
+use aerie_proto::auth::v1 as pb;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use ed25519_dalek::pkcs8::EncodePrivateKey;
+use jsonwebtoken::{EncodingKey, Header};
+use sha2::{Digest, Sha256};
+
+use crate::repo::{now, signing_keys};
+
+/// A fresh signing key; the kid is derived from the public key.
+pub fn generate_key() -> Result<signing_keys::Model, String> {
+    let seed: [u8; 32] = rand::random();
+    let key = ed25519_dalek::SigningKey::from_bytes(&seed);
+    let der = key
+        .to_pkcs8_der()
+        .map_err(|e| format!("cannot encode signing key: {e}"))?;
+    let public = key.verifying_key().to_bytes();
+    let kid = URL_SAFE_NO_PAD.encode(&Sha256::digest(public)[..12]);
+    Ok(signing_keys::Model {
+        kid,
+        private_der: der.as_bytes().to_vec(),
+        public_key: public.to_vec(),
+        create_time: now(),
+        retire_time: None,
+    })
+}
+
+/// Signs an access token for a user.
+pub fn issue(
+    key: &signing_keys::Model,
+    user_id: &str,
+    username: &str,
+    ttl_secs: u64,
+) -> Result<String, String> {
+    let now = now_secs();
+    let claims = Claims {
+        iss: ISSUER.to_owned(),
+        aud: AUDIENCE.to_owned(),
+        sub: user_id.to_owned(),
+        name: username.to_owned(),
+        iat: now,
+        nbf: now,
+        exp: now + ttl_secs,
+        jti: uuid::Uuid::new_v4().to_string(),
+    };
+    let mut header = Header::new(ALGORITHM);
+    header.kid = Some(key.kid.clone());
+    jsonwebtoken::encode(&header, &claims, &EncodingKey::from_ed_der(&key.private_der))
+        .map_err(|e| format!("cannot sign token: {e}"))
+}
+
+/// The public half of a key, as a JWK.
+pub fn jwk(key: &signing_keys::Model) -> pb::Jwk {
+    pb::Jwk {
+        kty: "OKP".to_owned(),
+        crv: "Ed25519".to_owned(),
+        x: URL_SAFE_NO_PAD.encode(&key.public_key),
+        kid: key.kid.clone(),
+        alg: "EdDSA".to_owned(),
+        r#use: "sig".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jsonwebtoken::{DecodingKey, Validation};
+
+    #[test]
+    fn issued_tokens_verify_with_the_published_key() {
+        let key = generate_key().expect("key");
+        let token = issue(&key, "user-1", "alice", 60).expect("token");
+        let header = jsonwebtoken::decode_header(&token).expect("header");
+        assert_eq!(header.kid.as_deref(), Some(key.kid.as_str()));
+        assert_eq!(header.alg, ALGORITHM);
+        let jwk = jwk(&key);
+        let decoding = DecodingKey::from_ed_components(&jwk.x).expect("jwk");
+        let mut validation = Validation::new(ALGORITHM);
+        validation.set_issuer(&[ISSUER]);
+        validation.set_audience(&[AUDIENCE]);
+        let data = jsonwebtoken::decode::<Claims>(&token, &decoding, &validation).expect("valid");
+        assert_eq!(data.claims.sub, "user-1");
+        assert_eq!(data.claims.exp - data.claims.iat, 60);
+        let other = generate_key().expect("key");
+        let wrong = DecodingKey::from_ed_components(&super::jwk(&other).x).expect("jwk");
+        assert!(jsonwebtoken::decode::<Claims>(&token, &wrong, &validation).is_err());
+    }
+}

@@ -1,0 +1,94 @@
+//! Authorization decisions, asked of auth-svc and cached briefly with the
+//! tenant and the principal in the key, so that a revoked binding or a
+//! deleted user stops working everywhere within seconds.
+
+use aerie_proto::auth::v1::CheckAccessRequest;
+use aerie_proto::auth::v1::auth_service_client::AuthServiceClient;
+use moka::future::Cache;
+use tonic::transport::Channel;
+use tonic::Status;
+
+use super::{Caller, DECISION_TTL};
+use crate::tenant::TenantId;
+
+/// What a decision is about; `permission` empty means "use the tenant at all".
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct DecisionKey {
+    principal: std::sync::Arc<str>,
+    tenant: TenantId,
+    permission: &'static str,
+    action: &'static str,
+    namespace: Option<String>,
+}
+
+/// Asks auth-svc whether callers may act, with a short per-decision cache.
+#[derive(Clone)]
+pub struct AccessClient {
+    auth: AuthServiceClient<Channel>,
+    decisions: Cache<DecisionKey, bool>,
+}
+
+impl AccessClient {
+    pub fn new(channel: Channel) -> AccessClient {
+        AccessClient {
+            auth: AuthServiceClient::new(channel),
+            decisions: Cache::builder()
+                .max_capacity(200_000)
+                .time_to_live(DECISION_TTL)
+                .build(),
+        }
+    }
+
+    /// Whether `caller` holds `permission:action` in `tenant` (on
+    /// `namespace` when given). Empty `permission`: whether it may use the
+    /// tenant at all.
+    pub async fn allowed(
+        &self,
+        caller: &Caller,
+        tenant: &TenantId,
+        permission: &'static str,
+        action: &'static str,
+        namespace: Option<&str>,
+    ) -> Result<bool, Status> {
+        let key = DecisionKey {
+            principal: caller.id.clone(),
+            tenant: tenant.clone(),
+            permission,
+            action,
+            namespace: namespace.map(str::to_owned),
+        };
+        if let Some(allowed) = self.decisions.get(&key).await {
+            return Ok(allowed);
+        }
+        let request = caller.request(
+            CheckAccessRequest {
+                permission: permission.to_owned(),
+                action: action.to_owned(),
+                namespace: namespace.unwrap_or_default().to_owned(),
+            },
+            Some(tenant),
+        );
+        let allowed = self.auth.clone().check_access(request).await?.into_inner().allowed;
+        self.decisions.insert(key, allowed).await;
+        Ok(allowed)
+    }
+
+    /// Like [`AccessClient::allowed`], answering PERMISSION_DENIED when not.
+    pub async fn require(
+        &self,
+        caller: &Caller,
+        tenant: &TenantId,
+        permission: &'static str,
+        action: &'static str,
+        namespace: Option<&str>,
+    ) -> Result<(), Status> {
+        if self.allowed(caller, tenant, permission, action, namespace).await? {
+            Ok(())
+        } else {
+            Err(Status::permission_denied(format!(
+                "{} may not {action} {permission} in {tenant}",
+                caller.name
+            )))
+        }
+    }
+}

@@ -1,0 +1,98 @@
+//! Authentication and authorization, enforced the same way by the gateway
+//! and by every service: a verified caller per request, and one call for
+//! handlers to authorize an action in the request's tenant.
+
+pub mod access;
+pub mod layer;
+pub mod token;
+
+use std::sync::Arc;
+
+use tonic::metadata::MetadataValue;
+use tonic::Status;
+
+pub use access::AccessClient;
+pub use layer::AuthLayer;
+pub use token::{Claims, TokenVerifier};
+
+use crate::tenant::{TENANT_HEADER, TenantId};
+
+/// Issuer of every Aerie access token.
+pub const ISSUER: &str = "aerie";
+/// Audience of every Aerie access token.
+pub const AUDIENCE: &str = "aerie-api";
+/// The only signing algorithm accepted (Ed25519).
+pub const ALGORITHM: jsonwebtoken::Algorithm = jsonwebtoken::Algorithm::EdDSA;
+/// Longest time a cached authorization answer is trusted: revocations take
+/// effect everywhere within this (plus one call).
+pub const DECISION_TTL: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// A verified caller: who it is and the credential to forward on its behalf.
+#[derive(Clone)]
+pub struct Caller {
+    /// The user id.
+    pub id: Arc<str>,
+    /// The username.
+    pub name: Arc<str>,
+    /// The `authorization` value this caller sent, forwarded as is.
+    bearer: Arc<str>,
+}
+
+impl std::fmt::Debug for Caller {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Caller")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Caller {
+    pub fn new(id: &str, name: &str, bearer: &str) -> Caller {
+        Caller {
+            id: Arc::from(id),
+            name: Arc::from(name),
+            bearer: Arc::from(bearer),
+        }
+    }
+
+    /// A gRPC request on this caller's behalf: the message plus its
+    /// `authorization`, and `x-aerie-tenant` when a tenant is given.
+    pub fn request<T>(&self, message: T, tenant: Option<&TenantId>) -> tonic::Request<T> {
+        let mut request = tonic::Request::new(message);
+        self.decorate(request.metadata_mut(), tenant);
+        request
+    }
+
+    /// Adds this caller's credential (and the tenant) to outgoing metadata.
+    pub fn decorate(&self, metadata: &mut tonic::metadata::MetadataMap, tenant: Option<&TenantId>) {
+        if let Ok(value) = MetadataValue::try_from(&*self.bearer) {
+            metadata.insert("authorization", value);
+        }
+        if let Some(id) = tenant.and_then(TenantId::as_named)
+            && let Ok(value) = MetadataValue::try_from(id)
+        {
+            metadata.insert(TENANT_HEADER, value);
+        }
+    }
+}
+
+/// A verifier fetching keys from the configured auth endpoint.
+pub fn verifier_for(config: &crate::config::Config) -> Result<Arc<TokenVerifier>, tonic::transport::Error> {
+    let channel = crate::grpc::lazy_channel(&config.auth_endpoint())?;
+    Ok(Arc::new(TokenVerifier::new(channel)))
+}
+
+/// An access client asking the configured auth endpoint.
+pub fn access_for(config: &crate::config::Config) -> Result<AccessClient, tonic::transport::Error> {
+    Ok(AccessClient::new(crate::grpc::lazy_channel(&config.auth_endpoint())?))
+}
+
+/// The caller the auth layer verified for this gRPC request.
+pub fn caller_of<T>(request: &tonic::Request<T>) -> Result<Caller, Status> {
+    request
+        .extensions()
+        .get::<Caller>()
+        .cloned()
+        .ok_or_else(|| Status::unauthenticated("authentication required"))
+}

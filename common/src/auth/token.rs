@@ -1,0 +1,178 @@
+//! Verifying bearer credentials: Ed25519 JWTs checked locally against the
+//! published keys (algorithm pinned, `exp`/`iss`/`aud`/`nbf` required, small
+//! leeway, verified tokens cached until expiry).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use aerie_proto::auth::v1::auth_service_client::AuthServiceClient;
+use aerie_proto::auth::v1::GetJwksRequest;
+use jsonwebtoken::{DecodingKey, Validation};
+use moka::future::Cache;
+use serde::{Deserialize, Serialize};
+use tonic::transport::Channel;
+use tonic::Status;
+
+use super::{ALGORITHM, AUDIENCE, Caller, ISSUER};
+
+/// Clock skew tolerated on `exp` and `nbf`.
+pub const LEEWAY_SECS: u64 = 30;
+/// At most one JWKS refresh per this interval, so that tokens with made-up
+/// key ids cannot turn into a flood of key fetches.
+const JWKS_REFRESH_INTERVAL: Duration = Duration::from_secs(2);
+
+/// The claims of an Aerie access token.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Claims {
+    pub iss: String,
+    pub aud: String,
+    /// The user id.
+    pub sub: String,
+    /// The username, for logs and `/me`.
+    pub name: String,
+    pub iat: u64,
+    pub nbf: u64,
+    pub exp: u64,
+    /// Unique token id.
+    pub jti: String,
+}
+
+/// Seconds since the Unix epoch.
+pub fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// Verifies bearer credentials for one process.
+pub struct TokenVerifier {
+    auth: AuthServiceClient<Channel>,
+    keys: RwLock<HashMap<String, Arc<DecodingKey>>>,
+    last_refresh: Mutex<Option<Instant>>,
+    refresh_lock: tokio::sync::Mutex<()>,
+    validation: Validation,
+    /// Verified JWTs: token → (caller, exp).
+    verified: Cache<Arc<str>, (Caller, u64)>,
+}
+
+fn unauthenticated(reason: &str) -> Status {
+    Status::unauthenticated(format!("invalid credentials: {reason}"))
+}
+
+impl TokenVerifier {
+    /// A verifier that fetches keys from the auth service behind `channel`.
+    pub fn new(channel: Channel) -> TokenVerifier {
+        let mut validation = Validation::new(ALGORITHM);
+        validation.algorithms = vec![ALGORITHM];
+        validation.leeway = LEEWAY_SECS;
+        validation.validate_exp = true;
+        validation.validate_nbf = true;
+        validation.set_issuer(&[ISSUER]);
+        validation.set_audience(&[AUDIENCE]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub", "nbf"]);
+        TokenVerifier {
+            auth: AuthServiceClient::new(channel),
+            keys: RwLock::new(HashMap::new()),
+            last_refresh: Mutex::new(None),
+            refresh_lock: tokio::sync::Mutex::new(()),
+            validation,
+            verified: Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(Duration::from_secs(300))
+                .build(),
+        }
+    }
+
+    /// Verifies an `authorization` header value (`Bearer <token>`).
+    pub async fn authenticate(&self, authorization: Option<&str>) -> Result<Caller, Status> {
+        let header = authorization.ok_or_else(|| Status::unauthenticated("authentication required: send authorization: Bearer <token>"))?;
+        let token = header
+            .strip_prefix("Bearer ")
+            .or_else(|| header.strip_prefix("bearer "))
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| unauthenticated("expected 'Bearer <token>'"))?;
+        self.authenticate_jwt(token, header).await
+    }
+
+    async fn authenticate_jwt(&self, token: &str, header: &str) -> Result<Caller, Status> {
+        if let Some((caller, exp)) = self.verified.get(token).await
+            && exp + LEEWAY_SECS > now_secs()
+        {
+            return Ok(caller);
+        }
+        let jwt_header = jsonwebtoken::decode_header(token).map_err(|_| unauthenticated("malformed token"))?;
+        if jwt_header.alg != ALGORITHM {
+            return Err(unauthenticated("unexpected signing algorithm"));
+        }
+        let kid = jwt_header.kid.ok_or_else(|| unauthenticated("token has no key id"))?;
+        let key = self.key(&kid).await?;
+        let data = jsonwebtoken::decode::<Claims>(token, &key, &self.validation).map_err(|e| {
+            use jsonwebtoken::errors::ErrorKind as K;
+            let reason = match e.kind() {
+                K::ExpiredSignature => "token expired",
+                K::ImmatureSignature => "token not valid yet",
+                K::InvalidAudience => "wrong audience",
+                K::InvalidIssuer => "wrong issuer",
+                K::MissingRequiredClaim(_) => "required claim missing",
+                K::InvalidSignature => "bad signature",
+                _ => "token rejected",
+            };
+            unauthenticated(reason)
+        })?;
+        let claims = data.claims;
+        let caller = Caller::new(&claims.sub, &claims.name, header);
+        self.verified
+            .insert(Arc::from(token), (caller.clone(), claims.exp))
+            .await;
+        Ok(caller)
+    }
+
+    async fn key(&self, kid: &str) -> Result<Arc<DecodingKey>, Status> {
+        if let Some(key) = self.cached_key(kid) {
+            return Ok(key);
+        }
+        let _one_refresh_at_a_time = self.refresh_lock.lock().await;
+        if let Some(key) = self.cached_key(kid) {
+            return Ok(key);
+        }
+        let due = self
+            .last_refresh
+            .lock()
+            .map(|last| last.is_none_or(|t| t.elapsed() >= JWKS_REFRESH_INTERVAL))
+            .unwrap_or(true);
+        if due {
+            self.refresh().await?;
+        }
+        self.cached_key(kid).ok_or_else(|| unauthenticated("unknown signing key"))
+    }
+
+    fn cached_key(&self, kid: &str) -> Option<Arc<DecodingKey>> {
+        self.keys.read().ok().and_then(|keys| keys.get(kid).cloned())
+    }
+
+    /// Reloads the published keys from auth-svc.
+    async fn refresh(&self) -> Result<(), Status> {
+        if let Ok(mut last) = self.last_refresh.lock() {
+            *last = Some(Instant::now());
+        }
+        let jwks = self.auth.clone().get_jwks(GetJwksRequest {}).await?.into_inner();
+        let mut fresh = HashMap::new();
+        for jwk in jwks.keys {
+            if jwk.kty == "OKP" && jwk.crv == "Ed25519" && jwk.alg == "EdDSA" {
+                match DecodingKey::from_ed_components(&jwk.x) {
+                    Ok(key) => {
+                        fresh.insert(jwk.kid, Arc::new(key));
+                    }
+                    Err(err) => tracing::warn!(kid = %jwk.kid, %err, "unusable published key"),
+                }
+            }
+        }
+        if let Ok(mut keys) = self.keys.write() {
+            *keys = fresh;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,200 @@
+//! `/api/v1{t}/roles` and `/api/v1{t}/bindings`: per-tenant RBAC, mounted
+//! behind tenant resolution and forwarded to auth-svc.
+
+use aerie_proto::auth::v1 as pb;
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::error::{ApiError, ErrorBody, JsonBody};
+use crate::state::AppState;
+use crate::tenant_scope::Tenant;
+
+/// A role: a named set of `PERMISSION:ACTION` grants.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Role {
+    pub name: String,
+    pub permissions: Vec<String>,
+    /// True for the built-in Admin role.
+    pub predefined: bool,
+}
+
+/// Body of `POST .../roles`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateRole {
+    pub name: String,
+    /// e.g. `["FLOW:READ", "EXECUTION:CREATE"]`.
+    pub permissions: Vec<String>,
+}
+
+/// A binding of a role to a subject, optionally limited to a namespace
+/// and its children.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Binding {
+    pub id: String,
+    /// USER.
+    #[serde(rename = "type")]
+    pub type_: String,
+    pub subject: String,
+    pub role: String,
+    pub namespace: Option<String>,
+}
+
+/// Body of `POST .../bindings`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateBinding {
+    #[serde(rename = "type")]
+    pub type_: String,
+    pub subject: String,
+    pub role: String,
+    pub namespace: Option<String>,
+}
+
+/// The role named in the path.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct RoleName {
+    pub name: String,
+}
+
+/// The binding named in the path.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct BindingId {
+    pub id: String,
+}
+
+/// A list of roles or bindings.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Page<T> {
+    pub results: Vec<T>,
+    pub total: u64,
+}
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_role, list_roles))
+        .routes(routes!(delete_role))
+        .routes(routes!(create_binding, list_bindings))
+        .routes(routes!(delete_binding))
+}
+
+fn role(role: pb::Role) -> Role {
+    Role {
+        name: role.name,
+        permissions: role.permissions,
+        predefined: role.predefined,
+    }
+}
+
+fn binding(binding: pb::Binding) -> Binding {
+    Binding {
+        id: binding.id,
+        type_: binding.r#type,
+        subject: binding.subject,
+        role: binding.role,
+        namespace: (!binding.namespace.is_empty()).then_some(binding.namespace),
+    }
+}
+
+/// Create a custom role in the tenant.
+#[utoipa::path(post, path = "/roles", tag = "rbac", request_body = CreateRole,
+    responses((status = 201, body = Role), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn create_role(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    JsonBody(body): JsonBody<CreateRole>,
+) -> Result<(StatusCode, Json<Role>), ApiError> {
+    let request = tenant.request(pb::CreateRoleRequest {
+        name: body.name,
+        permissions: body.permissions,
+    });
+    let created = state.rbac.clone().create_role(request).await?.into_inner();
+    Ok((StatusCode::CREATED, Json(role(created))))
+}
+
+/// List the tenant's roles, Admin included.
+#[utoipa::path(get, path = "/roles", tag = "rbac", responses((status = 200, body = Page<Role>)))]
+async fn list_roles(State(state): State<AppState>, tenant: Tenant) -> Result<Json<Page<Role>>, ApiError> {
+    let roles = state
+        .rbac
+        .clone()
+        .list_roles(tenant.request(pb::ListRolesRequest {}))
+        .await?
+        .into_inner();
+    Ok(Json(Page {
+        results: roles.results.into_iter().map(role).collect(),
+        total: roles.total,
+    }))
+}
+
+/// Delete an unused custom role.
+#[utoipa::path(delete, path = "/roles/{name}", tag = "rbac", params(RoleName),
+    responses((status = 204), (status = 404, body = ErrorBody)))]
+async fn delete_role(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    Path(RoleName { name }): Path<RoleName>,
+) -> Result<StatusCode, ApiError> {
+    state
+        .rbac
+        .clone()
+        .delete_role(tenant.request(pb::DeleteRoleRequest { name }))
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Bind a role to a user in the tenant.
+#[utoipa::path(post, path = "/bindings", tag = "rbac", request_body = CreateBinding,
+    responses((status = 201, body = Binding), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn create_binding(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    JsonBody(body): JsonBody<CreateBinding>,
+) -> Result<(StatusCode, Json<Binding>), ApiError> {
+    let request = tenant.request(pb::CreateBindingRequest {
+        r#type: body.type_,
+        subject: body.subject,
+        role: body.role,
+        namespace: body.namespace.unwrap_or_default(),
+    });
+    let created = state.rbac.clone().create_binding(request).await?.into_inner();
+    Ok((StatusCode::CREATED, Json(binding(created))))
+}
+
+/// List the tenant's bindings.
+#[utoipa::path(get, path = "/bindings", tag = "rbac", responses((status = 200, body = Page<Binding>)))]
+async fn list_bindings(State(state): State<AppState>, tenant: Tenant) -> Result<Json<Page<Binding>>, ApiError> {
+    let bindings = state
+        .rbac
+        .clone()
+        .list_bindings(tenant.request(pb::ListBindingsRequest {}))
+        .await?
+        .into_inner();
+    Ok(Json(Page {
+        results: bindings.results.into_iter().map(binding).collect(),
+        total: bindings.total,
+    }))
+}
+
+/// Delete a binding; access it gave ends within seconds everywhere.
+#[utoipa::path(delete, path = "/bindings/{id}", tag = "rbac", params(BindingId),
+    responses((status = 204), (status = 404, body = ErrorBody)))]
+async fn delete_binding(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    Path(BindingId { id }): Path<BindingId>,
+) -> Result<StatusCode, ApiError> {
+    state
+        .rbac
+        .clone()
+        .delete_binding(tenant.request(pb::DeleteBindingRequest { id }))
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
