@@ -7,12 +7,18 @@ set -euo pipefail
 aerie=${AERIE_BIN:-target/debug/aerie}
 grpcurl=${GRPCURL:-grpcurl}
 work=$(mktemp -d)
-trap 'kill "${pid:-0}" 2>/dev/null || true; rm -rf "$work"' EXIT
+pid=""
+# Only our server: `kill 0` would signal the whole process group, CI included.
+trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$work"' EXIT
 
 cat >"$work/aerie.yml" <<YAML
 aerie:
   tenants:
     enabled: true
+  security:
+    super-admin:
+      username: admin
+      password: smoke-test-password
   server:
     http-port: 0
     grpc-port: 0
@@ -32,25 +38,35 @@ echo "standalone ready: grpc=$grpc http=$http"
 
 fail() { echo "smoke: $*" >&2; cat "$work/server.log" >&2; exit 1; }
 
+token=$(curl -fsS -XPOST "http://$http/api/v1/auths/token" -H 'content-type: application/json' \
+  -d '{"username":"admin","password":"smoke-test-password"}' | sed -E 's/.*"access_token":"([^"]+)".*/\1/')
+[ -n "$token" ] || fail "no token"
+auth=(-H "authorization: Bearer $token")
+
 services=$("$grpcurl" -plaintext "$grpc" list)
-for s in aerie.tenant.v1.TenantService grpc.health.v1.Health grpc.reflection.v1.ServerReflection; do
+for s in aerie.tenant.v1.TenantService aerie.auth.v1.AuthService aerie.auth.v1.UserService \
+  aerie.auth.v1.RbacService grpc.health.v1.Health grpc.reflection.v1.ServerReflection; do
   grep -qx "$s" <<<"$services" || fail "grpcurl list lacks $s: $services"
 done
 "$grpcurl" -plaintext "$grpc" describe aerie.tenant.v1.TenantService | grep -q "rpc CreateTenant" \
   || fail "describe lacks CreateTenant"
-created=$("$grpcurl" -plaintext -d '{"id":"smoke","name":"Smoke test"}' "$grpc" aerie.tenant.v1.TenantService/CreateTenant)
+if "$grpcurl" -plaintext -d '{}' "$grpc" aerie.tenant.v1.TenantService/ListTenants 2>"$work/err"; then
+  fail "a call without a token was served"
+fi
+grep -q Unauthenticated "$work/err" || fail "no token: $(cat "$work/err")"
+created=$("$grpcurl" -plaintext "${auth[@]}" -d '{"id":"smoke","name":"Smoke test"}' "$grpc" aerie.tenant.v1.TenantService/CreateTenant)
 grep -q '"id": "smoke"' <<<"$created" || fail "CreateTenant answered $created"
 health=$("$grpcurl" -plaintext "$grpc" grpc.health.v1.Health/Check)
 grep -q SERVING <<<"$health" || fail "health answered $health"
-if "$grpcurl" -plaintext -d '{"id":"Bad","name":"x"}' "$grpc" aerie.tenant.v1.TenantService/CreateTenant 2>"$work/err"; then
+if "$grpcurl" -plaintext "${auth[@]}" -d '{"id":"Bad","name":"x"}' "$grpc" aerie.tenant.v1.TenantService/CreateTenant 2>"$work/err"; then
   fail "invalid id accepted"
 fi
 grep -q InvalidArgument "$work/err" || fail "invalid id: $(cat "$work/err")"
 
-curl -fsS "http://$http/api/v1/tenants/smoke" | grep -q '"name":"Smoke test"' || fail "REST does not see the tenant"
+curl -fsS "http://$http/api/v1/tenants/smoke" -H "authorization: Bearer $token" | grep -q '"name":"Smoke test"' || fail "REST does not see the tenant"
 curl -fsS "http://$http/health" | grep -q '"status":"UP"' || fail "health not UP"
 
 kill -TERM "$pid"
 wait "$pid" || fail "standalone did not exit cleanly on SIGTERM"
-pid=0
+pid=""
 echo "smoke: 1 passed, 0 failed"

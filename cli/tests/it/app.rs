@@ -18,14 +18,20 @@ pub enum Mode {
     MultiWithoutDefault,
 }
 
+/// The super admin every test app starts with.
+pub const ADMIN: (&str, &str) = ("admin", "admin-password");
+
 pub struct TestApp {
     pub http: String,
+    /// A token of the super admin.
+    pub admin: String,
     pub grpc: String,
     pub config: Config,
     pub config_path: PathBuf,
     pub client: reqwest::Client,
     pub shutdown: CancellationToken,
     _db: TestDatabase,
+    _auth_db: TestDatabase,
     _dir: tempfile::TempDir,
 }
 
@@ -44,6 +50,7 @@ impl TestApp {
     pub async fn start_with(mode: Mode, adjust: impl FnOnce(&mut Config)) -> TestApp {
         let dir = tempfile::tempdir().expect("tempdir");
         let db = TestDatabase::new("tenant").await;
+        let auth_db = TestDatabase::new("auth").await;
         let mut config = Config::default();
         (config.tenants.enabled, config.tenants.default_tenant) = match mode {
             Mode::SingleTenant => (false, true),
@@ -54,6 +61,9 @@ impl TestApp {
         config.server.grpc_port = 0;
         config.data_dir = dir.path().join("data");
         config.database.tenant.url = Some(db.url.clone());
+        config.database.auth.url = Some(auth_db.url.clone());
+        config.security.super_admin.username = Some(ADMIN.0.to_owned());
+        config.security.super_admin.password = Some(ADMIN.1.to_owned());
         adjust(&mut config);
 
         // JSON is YAML: the same configuration as a file, for the CLI.
@@ -65,14 +75,18 @@ impl TestApp {
         let server = start_standalone(config.clone(), shutdown.clone())
             .await
             .expect("standalone starts");
+        let http = format!("http://{}", server.http_addr);
+        let admin = login(&http, ADMIN.0, ADMIN.1).await;
         TestApp {
-            http: format!("http://{}", server.http_addr),
+            http,
+            admin,
             grpc: format!("http://{}", server.grpc_addr),
             config,
             config_path,
             client: reqwest::Client::new(),
             shutdown,
             _db: db,
+            _auth_db: auth_db,
             _dir: dir,
         }
     }
@@ -81,41 +95,64 @@ impl TestApp {
         format!("{}{path}", self.http)
     }
 
+    /// Sends a request with `token` (none: anonymous) and reads the JSON answer.
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        let mut request = self.client.request(method, self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        read(request.send().await.expect("request")).await
+    }
+
     pub async fn get(&self, path: &str) -> (u16, serde_json::Value) {
-        let response = self.client.get(self.url(path)).send().await.expect("GET");
-        read(response).await
+        self.send(reqwest::Method::GET, path, Some(&self.admin), None).await
     }
 
     pub async fn post(&self, path: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
-        let response = self
-            .client
-            .post(self.url(path))
-            .json(&body)
-            .send()
-            .await
-            .expect("POST");
-        read(response).await
+        self.send(reqwest::Method::POST, path, Some(&self.admin), Some(body)).await
     }
 
     pub async fn put(&self, path: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
-        let response = self
-            .client
-            .put(self.url(path))
-            .json(&body)
-            .send()
-            .await
-            .expect("PUT");
-        read(response).await
+        self.send(reqwest::Method::PUT, path, Some(&self.admin), Some(body)).await
     }
 
     pub async fn delete(&self, path: &str) -> (u16, serde_json::Value) {
-        let response = self
-            .client
-            .delete(self.url(path))
-            .send()
-            .await
-            .expect("DELETE");
-        read(response).await
+        self.send(reqwest::Method::DELETE, path, Some(&self.admin), None).await
+    }
+
+    /// Creates a user (as the super admin) and returns a token of theirs.
+    pub async fn user(&self, username: &str) -> String {
+        let password = format!("{username}-password");
+        let (status, body) = self
+            .post("/api/v1/users", serde_json::json!({"username": username, "password": password}))
+            .await;
+        assert_eq!(status, 201, "{body}");
+        login(&self.http, username, &password).await
+    }
+
+    /// Binds `role` to `username` in `tenant` (None: default tenant) as the super admin.
+    pub async fn bind(&self, tenant: Option<&str>, username: &str, role: &str, namespace: Option<&str>) -> String {
+        let path = match tenant {
+            Some(t) => format!("/api/v1/{t}/bindings"),
+            None => "/api/v1/bindings".to_owned(),
+        };
+        let (status, body) = self
+            .post(
+                &path,
+                serde_json::json!({"type": "USER", "subject": username, "role": role, "namespace": namespace}),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+        body["id"].as_str().expect("binding id").to_owned()
     }
 
     /// Creates a tenant through REST and asserts it worked.
@@ -128,6 +165,19 @@ impl TestApp {
             .await;
         assert_eq!(status, 201, "{body}");
     }
+}
+
+/// Logs in through REST and returns the access token.
+pub async fn login(http: &str, username: &str, password: &str) -> String {
+    let response = reqwest::Client::new()
+        .post(format!("{http}/api/v1/auths/token"))
+        .json(&serde_json::json!({"username": username, "password": password}))
+        .send()
+        .await
+        .expect("login");
+    let (status, body) = read(response).await;
+    assert_eq!(status, 200, "login of {username}: {body}");
+    body["access_token"].as_str().expect("token").to_owned()
 }
 
 /// Status and JSON body; every answer of the gateway, errors included, is JSON.

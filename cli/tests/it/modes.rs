@@ -23,13 +23,14 @@ async fn probe(tenant: Tenant) -> Json<Value> {
         .metadata()
         .get("x-aerie-tenant")
         .map(|v| v.to_str().expect("ascii").to_owned());
-    Json(json!({ "tenant": tenant.0, "header": header }))
+    Json(json!({ "tenant": tenant.id, "header": header }))
 }
 
 /// A second gateway in front of `app`'s services, with the probe mounted.
 async fn probe_gateway(app: &TestApp) -> String {
     let mut config = app.config.clone();
     config.endpoints.tenant = Some(app.grpc.clone());
+    config.endpoints.auth = Some(app.grpc.clone());
     let state = AppState::new(&config).expect("state");
     let router = app_with_scoped_routes(state, OpenApiRouter::new().routes(routes!(probe)));
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
@@ -43,18 +44,25 @@ async fn probe_gateway(app: &TestApp) -> String {
     format!("http://{addr}")
 }
 
-async fn get(base: &str, path: &str) -> (u16, Value) {
-    read(reqwest::get(format!("{base}{path}")).await.expect("GET")).await
+/// GET through the probe gateway as `app`'s super admin.
+async fn get(app: &TestApp, base: &str, path: &str) -> (u16, Value) {
+    let response = reqwest::Client::new()
+        .get(format!("{base}{path}"))
+        .bearer_auth(&app.admin)
+        .send()
+        .await
+        .expect("GET");
+    read(response).await
 }
 
 #[tokio::test]
 async fn single_tenant_mode_has_only_the_default_tenant_form() {
     let app = TestApp::start(Mode::SingleTenant).await;
     let gateway = probe_gateway(&app).await;
-    let (status, body) = get(&gateway, "/api/v1/probe").await;
+    let (status, body) = get(&app, &gateway, "/api/v1/probe").await;
     assert_eq!(status, 200);
     assert_eq!(body, json!({"tenant": null, "header": null}));
-    let (status, _) = get(&gateway, "/api/v1/stage/probe").await;
+    let (status, _) = get(&app, &gateway, "/api/v1/stage/probe").await;
     assert_eq!(
         status, 404,
         "no tenant segment exists with multi-tenancy off"
@@ -73,21 +81,21 @@ async fn multi_tenant_mode_with_default_serves_both_forms() {
     let gateway = probe_gateway(&app).await;
     app.create_tenant("stage").await;
 
-    let (status, body) = get(&gateway, "/api/v1/stage/probe").await;
+    let (status, body) = get(&app, &gateway, "/api/v1/stage/probe").await;
     assert_eq!(status, 200);
     assert_eq!(body, json!({"tenant": "stage", "header": "stage"}));
-    let (status, body) = get(&gateway, "/api/v1/probe").await;
+    let (status, body) = get(&app, &gateway, "/api/v1/probe").await;
     assert_eq!(status, 200);
     assert_eq!(body, json!({"tenant": null, "header": null}));
 
-    let (status, body) = get(&gateway, "/api/v1/unknown/probe").await;
+    let (status, body) = get(&app, &gateway, "/api/v1/unknown/probe").await;
     assert_eq!(status, 404);
     assert_eq!(body["message"], "tenant 'unknown' not found");
-    let (status, body) = get(&gateway, "/api/v1/Bad_Id/probe").await;
+    let (status, body) = get(&app, &gateway, "/api/v1/Bad_Id/probe").await;
     assert_eq!(status, 404);
     assert_eq!(body["message"], "tenant 'Bad_Id' not found");
 
-    let (_, doc) = get(&gateway, "/api/v1/openapi.json").await;
+    let (_, doc) = get(&app, &gateway, "/api/v1/openapi.json").await;
     let paths = doc["paths"].as_object().expect("paths");
     assert!(
         paths.contains_key("/api/v1/{tenant}/probe"),
@@ -102,7 +110,7 @@ async fn multi_tenant_mode_without_default_refuses_the_default_form() {
     let app = TestApp::start(Mode::MultiWithoutDefault).await;
     let gateway = probe_gateway(&app).await;
     app.create_tenant("prod").await;
-    let (status, body) = get(&gateway, "/api/v1/probe").await;
+    let (status, body) = get(&app, &gateway, "/api/v1/probe").await;
     assert_eq!(status, 404);
     assert!(
         body["message"]
@@ -111,7 +119,7 @@ async fn multi_tenant_mode_without_default_refuses_the_default_form() {
             .contains("default tenant is disabled"),
         "{body}"
     );
-    let (status, body) = get(&gateway, "/api/v1/prod/probe").await;
+    let (status, body) = get(&app, &gateway, "/api/v1/prod/probe").await;
     assert_eq!(status, 200);
     assert_eq!(body["tenant"], "prod");
 }
@@ -123,20 +131,21 @@ async fn deleting_a_tenant_drops_its_cached_resolution() {
     app.create_tenant("short-lived").await;
     app.create_tenant("elsewhere").await;
     // Both resolutions are now cached by the probe gateway.
-    assert_eq!(get(&gateway, "/api/v1/short-lived/probe").await.0, 200);
-    assert_eq!(get(&gateway, "/api/v1/elsewhere/probe").await.0, 200);
+    assert_eq!(get(&app, &gateway, "/api/v1/short-lived/probe").await.0, 200);
+    assert_eq!(get(&app, &gateway, "/api/v1/elsewhere/probe").await.0, 200);
 
     // Deleted through this gateway: gone at once.
     let response = reqwest::Client::new()
         .delete(format!("{gateway}/api/v1/tenants/short-lived"))
+        .bearer_auth(&app.admin)
         .send()
         .await
         .expect("DELETE");
     assert_eq!(response.status(), 204);
-    let (status, body) = get(&gateway, "/api/v1/short-lived/probe").await;
+    let (status, body) = get(&app, &gateway, "/api/v1/short-lived/probe").await;
     assert_eq!(status, 404, "{body}");
     assert_eq!(
-        get(&gateway, "/api/v1/elsewhere/probe").await.0,
+        get(&app, &gateway, "/api/v1/elsewhere/probe").await.0,
         200,
         "other tenants keep their entry"
     );
@@ -147,7 +156,7 @@ async fn deleting_a_tenant_drops_its_cached_resolution() {
     let deadline =
         Instant::now() + aerie_common::tenant_directory::LIVE_TENANT_TTL + Duration::from_secs(2);
     loop {
-        let (status, _) = get(&gateway, "/api/v1/elsewhere/probe").await;
+        let (status, _) = get(&app, &gateway, "/api/v1/elsewhere/probe").await;
         if status == 404 {
             break;
         }

@@ -108,10 +108,17 @@ async fn grpc_and_rest_see_the_same_tenants() {
     let mut grpc = TenantServiceClient::connect(app.grpc.clone())
         .await
         .expect("connect gRPC");
-    grpc.create_tenant(pb::CreateTenantRequest {
+    fn bearer<T>(token: &str, message: T) -> tonic::Request<T> {
+        let mut request = tonic::Request::new(message);
+        let value = format!("Bearer {token}").parse().expect("ascii");
+        request.metadata_mut().insert("authorization", value);
+        request
+    }
+    grpc.create_tenant(bearer(&app.admin, pb::CreateTenantRequest {
         id: "via-grpc".into(),
         name: "Made over gRPC".into(),
-    })
+        admin_username: String::new(),
+    }))
     .await
     .expect("create over gRPC");
     let (status, body) = app.get("/api/v1/tenants/via-grpc").await;
@@ -120,9 +127,9 @@ async fn grpc_and_rest_see_the_same_tenants() {
 
     app.create_tenant("via-rest").await;
     let got = grpc
-        .get_tenant(pb::GetTenantRequest {
+        .get_tenant(bearer(&app.admin, pb::GetTenantRequest {
             id: "via-rest".into(),
-        })
+        }))
         .await
         .expect("get over gRPC")
         .into_inner();
@@ -136,6 +143,7 @@ async fn bad_bodies_get_clear_json_errors() {
     let post_raw = |body: String, content_type: &'static str| {
         app.client
             .post(app.url("/api/v1/tenants"))
+            .bearer_auth(&app.admin)
             .header("content-type", content_type)
             .body(body)
             .send()
@@ -184,12 +192,17 @@ async fn bad_bodies_get_clear_json_errors() {
 #[tokio::test]
 async fn unknown_routes_and_methods_answer_json() {
     let app = TestApp::start(Mode::MultiWithDefault).await;
+    let (status, _) = app.get("/no/such/route").await;
+    assert_eq!(status, 404);
+    let (status, _) = app.send(reqwest::Method::GET, "/no/such/route", None, None).await;
+    assert_eq!(status, 401, "without a token nothing is revealed, not even 404");
     let (status, body) = app.get("/no/such/route").await;
     assert_eq!(status, 404);
     assert!(body["message"].is_string());
     let response = app
         .client
         .patch(app.url("/api/v1/tenants"))
+        .bearer_auth(&app.admin)
         .send()
         .await
         .expect("PATCH");
@@ -216,6 +229,7 @@ async fn every_response_carries_a_request_id() {
     let response = app
         .client
         .get(app.url("/api/v1/tenants/nope"))
+        .bearer_auth(&app.admin)
         .header("x-request-id", "caller-chosen-42")
         .send()
         .await
@@ -228,7 +242,10 @@ async fn health_reports_up_with_its_backends() {
     let app = TestApp::start(Mode::SingleTenant).await;
     let (status, body) = app.get("/health").await;
     assert_eq!(status, 200);
-    assert_eq!(body, json!({"status": "UP", "services": {"tenant": "UP"}}));
+    assert_eq!(
+        body,
+        json!({"status": "UP", "services": {"tenant": "UP", "auth": "UP"}})
+    );
 }
 
 #[tokio::test]

@@ -1,4 +1,5 @@
-//! tenant-svc over real gRPC on 127.0.0.1:0, against SQLite or (with
+//! tenant-svc over real gRPC on 127.0.0.1:0 (with auth-svc beside it, as
+//! every call is authenticated), against SQLite or (with
 //! AERIE_TEST_DATABASE_URL) PostgreSQL.
 
 use aerie_common::config::Config;
@@ -8,14 +9,31 @@ use aerie_proto::tenant::v1::tenant_service_client::TenantServiceClient;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tonic::Code;
+use tonic::metadata::MetadataValue;
+use tonic::service::Interceptor;
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 
-/// One tenant-svc server with its own fresh database.
+/// Adds the super admin's bearer token to every call.
+#[derive(Clone)]
+struct Bearer(MetadataValue<tonic::metadata::Ascii>);
+
+impl Interceptor for Bearer {
+    fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+        request.metadata_mut().insert("authorization", self.0.clone());
+        Ok(request)
+    }
+}
+
+type Client = TenantServiceClient<InterceptedService<Channel, Bearer>>;
+
+/// One tenant-svc server (plus auth-svc) with fresh databases.
 struct TestService {
-    client: TenantServiceClient<Channel>,
+    client: Client,
     channel: Channel,
     shutdown: CancellationToken,
     _db: TestDatabase,
+    _auth_db: TestDatabase,
 }
 
 impl Drop for TestService {
@@ -26,16 +44,22 @@ impl Drop for TestService {
 
 async fn start(multi_tenancy: bool) -> TestService {
     let db = TestDatabase::new("tenant").await;
+    let auth_db = TestDatabase::new("auth").await;
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
     let mut config = Config::default();
     config.tenants.enabled = multi_tenancy;
     config.database.tenant.url = Some(db.url.clone());
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
+    config.database.auth.url = Some(auth_db.url.clone());
+    config.security.super_admin.username = Some("admin".into());
+    config.security.super_admin.password = Some("admin-password".into());
+    config.default_endpoints_to(addr.port());
     let shutdown = CancellationToken::new();
-    let api = aerie_tenant_svc::open(&config)
-        .await
-        .expect("open tenant-svc");
-    let mut services = aerie_common::grpc::GrpcServices::default();
+    let auth = aerie_auth_svc::open(&config).await.expect("open auth-svc");
+    let api = aerie_tenant_svc::open(&config).await.expect("open tenant-svc");
+    let verifier = aerie_common::auth::verifier_for(&config).expect("verifier");
+    let mut services = aerie_common::grpc::GrpcServices::new(verifier);
+    aerie_auth_svc::register(&mut services, auth);
     aerie_tenant_svc::register(&mut services, api);
     tokio::spawn(services.serve(listener, shutdown.clone()));
     let channel = Channel::from_shared(format!("http://{addr}"))
@@ -43,11 +67,22 @@ async fn start(multi_tenancy: bool) -> TestService {
         .connect()
         .await
         .expect("connect");
+    let token = aerie_proto::auth::v1::auth_service_client::AuthServiceClient::new(channel.clone())
+        .issue_token(aerie_proto::auth::v1::IssueTokenRequest {
+            username: "admin".into(),
+            password: "admin-password".into(),
+        })
+        .await
+        .expect("login")
+        .into_inner()
+        .access_token;
+    let bearer = Bearer(format!("Bearer {token}").parse().expect("ascii"));
     TestService {
-        client: TenantServiceClient::new(channel.clone()),
+        client: TenantServiceClient::with_interceptor(channel.clone(), bearer),
         channel,
         shutdown,
         _db: db,
+        _auth_db: auth_db,
     }
 }
 
@@ -55,6 +90,7 @@ fn create(id: &str, name: &str) -> pb::CreateTenantRequest {
     pb::CreateTenantRequest {
         id: id.to_owned(),
         name: name.to_owned(),
+        admin_username: String::new(),
     }
 }
 
@@ -329,6 +365,22 @@ async fn malformed_tenant_header_is_rejected_before_any_handler() {
         .expect_err("malformed header");
     assert_eq!(err.code(), Code::InvalidArgument);
     assert!(err.message().contains("Not_Valid"), "{}", err.message());
+}
+
+#[tokio::test]
+async fn calls_without_a_token_are_unauthenticated() {
+    let svc = start(true).await;
+    let mut anonymous = TenantServiceClient::new(svc.channel.clone());
+    let err = anonymous
+        .list_tenants(pb::ListTenantsRequest::default())
+        .await
+        .expect_err("anonymous");
+    assert_eq!(err.code(), Code::Unauthenticated);
+    let err = anonymous
+        .create_tenant(create("sneaky", "S"))
+        .await
+        .expect_err("anonymous");
+    assert_eq!(err.code(), Code::Unauthenticated);
 }
 
 #[tokio::test]
