@@ -3,6 +3,7 @@
 //! binary, against SQLite or (with AERIE_TEST_DATABASE_URL) PostgreSQL.
 
 mod app;
+mod auth;
 mod cli;
 mod modes;
 mod rest;

@@ -69,7 +69,11 @@ impl AccessClient {
             Some(tenant),
         );
         let allowed = self.auth.clone().check_access(request).await?.into_inner().allowed;
-        self.decisions.insert(key, allowed).await;
+        // Only grants are cached: a new binding works at once, a revoked one
+        // stops within DECISION_TTL.
+        if allowed {
+            self.decisions.insert(key, true).await;
+        }
         Ok(allowed)
     }
 

@@ -19,8 +19,9 @@ use super::{ALGORITHM, AUDIENCE, Caller, ISSUER};
 /// Clock skew tolerated on `exp` and `nbf`.
 pub const LEEWAY_SECS: u64 = 30;
 /// At most one JWKS refresh per this interval, so that tokens with made-up
-/// key ids cannot turn into a flood of key fetches.
-const JWKS_REFRESH_INTERVAL: Duration = Duration::from_secs(2);
+/// key ids cannot turn into a flood of key fetches. A token of a key just
+/// rotated in waits at most this long for the refresh.
+const JWKS_REFRESH_INTERVAL: Duration = Duration::from_millis(500);
 
 /// The claims of an Aerie access token.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -138,14 +139,17 @@ impl TokenVerifier {
         if let Some(key) = self.cached_key(kid) {
             return Ok(key);
         }
-        let due = self
+        let wait = self
             .last_refresh
             .lock()
-            .map(|last| last.is_none_or(|t| t.elapsed() >= JWKS_REFRESH_INTERVAL))
-            .unwrap_or(true);
-        if due {
-            self.refresh().await?;
+            .ok()
+            .and_then(|last| *last)
+            .map(|t| JWKS_REFRESH_INTERVAL.saturating_sub(t.elapsed()))
+            .unwrap_or_default();
+        if !wait.is_zero() {
+            tokio::time::sleep(wait).await;
         }
+        self.refresh().await?;
         self.cached_key(kid).ok_or_else(|| unauthenticated("unknown signing key"))
     }
 

@@ -1,0 +1,523 @@
+//! Authentication and authorization end to end: no token, forged tokens,
+//! cross-tenant access through the gateway and straight to the services,
+//! Kestra's tenant-creation rules, namespace-limited bindings, revocation,
+//! key rotation and login throttling.
+
+use std::time::{Duration, Instant};
+
+use aerie_proto::auth::v1 as auth_pb;
+use aerie_proto::auth::v1::auth_service_client::AuthServiceClient;
+use aerie_proto::auth::v1::rbac_service_client::RbacServiceClient;
+use aerie_proto::auth::v1::user_service_client::UserServiceClient;
+use aerie_proto::tenant::v1 as tenant_pb;
+use aerie_proto::tenant::v1::tenant_service_client::TenantServiceClient;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use reqwest::Method;
+use serde_json::{Value, json};
+use tonic::Code;
+use tonic::transport::Channel;
+
+use crate::app::{Mode, TestApp, login};
+
+/// A gRPC request with an optional bearer token and tenant header.
+fn call<T>(message: T, token: Option<&str>, tenant: Option<&str>) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    if let Some(token) = token {
+        let value = format!("Bearer {token}").parse().expect("ascii");
+        request.metadata_mut().insert("authorization", value);
+    }
+    if let Some(tenant) = tenant {
+        request.metadata_mut().insert("x-aerie-tenant", tenant.parse().expect("ascii"));
+    }
+    request
+}
+
+async fn channel(app: &TestApp) -> Channel {
+    Channel::from_shared(app.grpc.clone())
+        .expect("uri")
+        .connect()
+        .await
+        .expect("connect")
+}
+
+#[tokio::test]
+async fn every_route_and_method_without_a_token_is_unauthenticated() {
+    let app = TestApp::start(Mode::MultiWithDefault).await;
+    app.create_tenant("acme").await;
+    let routes = [
+        (Method::GET, "/api/v1/tenants"),
+        (Method::POST, "/api/v1/tenants"),
+        (Method::GET, "/api/v1/tenants/acme"),
+        (Method::PUT, "/api/v1/tenants/acme"),
+        (Method::DELETE, "/api/v1/tenants/acme"),
+        (Method::GET, "/api/v1/me"),
+        (Method::POST, "/api/v1/auths/keys/rotate"),
+        (Method::GET, "/api/v1/users"),
+        (Method::POST, "/api/v1/users"),
+        (Method::GET, "/api/v1/users/admin"),
+        (Method::PUT, "/api/v1/users/admin"),
+        (Method::DELETE, "/api/v1/users/admin"),
+        (Method::GET, "/api/v1/acme/roles"),
+        (Method::POST, "/api/v1/acme/roles"),
+        (Method::DELETE, "/api/v1/acme/roles/x"),
+        (Method::GET, "/api/v1/acme/bindings"),
+        (Method::POST, "/api/v1/acme/bindings"),
+        (Method::DELETE, "/api/v1/acme/bindings/x"),
+        (Method::GET, "/api/v1/roles"),
+        (Method::GET, "/api/v1/bindings"),
+    ];
+    for (method, path) in routes {
+        let (status, body) = app.send(method.clone(), path, None, Some(json!({}))).await;
+        assert_eq!(status, 401, "{method} {path}: {body}");
+        let (status, _) = app.send(method.clone(), path, Some("not-a-token"), Some(json!({}))).await;
+        assert_eq!(status, 401, "{method} {path} with garbage");
+    }
+
+    let channel = channel(&app).await;
+    let mut tenants = TenantServiceClient::new(channel.clone());
+    let mut auth = AuthServiceClient::new(channel.clone());
+    let mut users = UserServiceClient::new(channel.clone());
+    let mut rbac = RbacServiceClient::new(channel);
+    let codes = [
+        tenants.create_tenant(tenant_pb::CreateTenantRequest::default()).await.err(),
+        tenants.get_tenant(tenant_pb::GetTenantRequest::default()).await.err(),
+        tenants.list_tenants(tenant_pb::ListTenantsRequest::default()).await.err(),
+        tenants.update_tenant(tenant_pb::UpdateTenantRequest::default()).await.err(),
+        tenants.delete_tenant(tenant_pb::DeleteTenantRequest::default()).await.err(),
+        auth.rotate_signing_key(auth_pb::RotateSigningKeyRequest {}).await.err(),
+        auth.get_me(auth_pb::GetMeRequest {}).await.err(),
+        auth.check_access(auth_pb::CheckAccessRequest::default()).await.err(),
+        auth.grant_tenant_creator(auth_pb::GrantTenantCreatorRequest::default()).await.err(),
+        users.create_user(auth_pb::CreateUserRequest::default()).await.err(),
+        users.get_user(auth_pb::GetUserRequest::default()).await.err(),
+        users.list_users(auth_pb::ListUsersRequest::default()).await.err(),
+        users.update_user(auth_pb::UpdateUserRequest::default()).await.err(),
+        users.delete_user(auth_pb::DeleteUserRequest::default()).await.err(),
+        rbac.create_role(auth_pb::CreateRoleRequest::default()).await.err(),
+        rbac.list_roles(auth_pb::ListRolesRequest {}).await.err(),
+        rbac.delete_role(auth_pb::DeleteRoleRequest::default()).await.err(),
+        rbac.create_binding(auth_pb::CreateBindingRequest::default()).await.err(),
+        rbac.list_bindings(auth_pb::ListBindingsRequest {}).await.err(),
+        rbac.delete_binding(auth_pb::DeleteBindingRequest::default()).await.err(),
+    ];
+    for (index, status) in codes.into_iter().enumerate() {
+        let status = status.unwrap_or_else(|| panic!("call #{index} was served without a token"));
+        assert_eq!(status.code(), Code::Unauthenticated, "call #{index}: {status:?}");
+    }
+}
+
+/// The signing key currently in use, read through auth-svc's own code.
+async fn signing_key(app: &TestApp) -> (String, Vec<u8>) {
+    let db = aerie_common::db::connect(&app.config.auth_database_url())
+        .await
+        .expect("auth database");
+    let key = aerie_auth_svc::repo::active_keys(&db)
+        .await
+        .expect("keys")
+        .into_iter()
+        .next()
+        .expect("an active key");
+    (key.kid, key.private_der)
+}
+
+fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+#[tokio::test]
+async fn forged_and_invalid_tokens_are_all_rejected() {
+    let app = TestApp::start(Mode::MultiWithDefault).await;
+    let (kid, der) = signing_key(&app).await;
+    let key = EncodingKey::from_ed_der(&der);
+    let admin_id = {
+        let (_, me) = app.get("/api/v1/users/admin").await;
+        me["id"].as_str().expect("id").to_owned()
+    };
+    let good = json!({
+        "iss": "aerie", "aud": "aerie-api", "sub": admin_id, "name": "admin",
+        "iat": now(), "nbf": now(), "exp": now() + 600, "jti": "x"
+    });
+    let sign = |claims: &Value, kid: Option<&str>| {
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = kid.map(str::to_owned);
+        jsonwebtoken::encode(&header, claims, &key).expect("sign")
+    };
+    let with = |field: &str, value: Value| {
+        let mut claims = good.clone();
+        claims[field] = value;
+        claims
+    };
+    let without = |field: &str| {
+        let mut claims = good.clone();
+        claims.as_object_mut().expect("object").remove(field);
+        claims
+    };
+
+    // Sanity: a token signed exactly like ours is accepted, so each rejection
+    // below is caused by its one defect.
+    let valid = sign(&good, Some(&kid));
+    let (status, body) = app.send(Method::GET, "/api/v1/me", Some(&valid), None).await;
+    assert_eq!(status, 200, "{body}");
+
+    let b64 = |v: &Value| URL_SAFE_NO_PAD.encode(v.to_string());
+    let alg_none = format!("{}.{}.", b64(&json!({"alg": "none", "typ": "JWT", "kid": kid})), b64(&good));
+    let public_key = {
+        let (_, jwks) = app.send(Method::GET, "/.well-known/jwks.json", None, None).await;
+        jwks["keys"][0]["x"].as_str().expect("x").to_owned()
+    };
+    let hs256_with_public_key = {
+        let mut header = Header::new(Algorithm::HS256);
+        header.kid = Some(kid.clone());
+        jsonwebtoken::encode(&header, &good, &EncodingKey::from_secret(public_key.as_bytes()).expect("hmac key")).expect("hs256")
+    };
+    let tampered = {
+        let mut parts: Vec<String> = valid.split('.').map(str::to_owned).collect();
+        parts[1] = b64(&with("name", json!("someone-else")));
+        parts.join(".")
+    };
+    let user_token = app.user("doomed").await;
+    let (status, _) = app.delete("/api/v1/users/doomed").await;
+    assert_eq!(status, 204);
+
+    let attacks = [
+        ("alg none", alg_none),
+        ("HS256 signed with the public key", hs256_with_public_key),
+        ("expired", sign(&with("exp", json!(now() - 3600)), Some(&kid))),
+        ("nbf in the future", sign(&with("nbf", json!(now() + 3600)), Some(&kid))),
+        ("wrong aud", sign(&with("aud", json!("someone-else")), Some(&kid))),
+        ("wrong iss", sign(&with("iss", json!("evil")), Some(&kid))),
+        ("missing exp", sign(&without("exp"), Some(&kid))),
+        ("exp as a string", sign(&with("exp", json!((now() + 600).to_string())), Some(&kid))),
+        ("tampered payload", tampered),
+        ("unknown kid", sign(&good, Some("no-such-key"))),
+        ("no kid", sign(&good, None)),
+        ("deleted user", user_token),
+    ];
+    let channel = channel(&app).await;
+    for (name, token) in attacks {
+        let (status, body) = app.send(Method::GET, "/api/v1/me", Some(&token), None).await;
+        assert_eq!(status, 401, "{name} through the gateway: {body}");
+        let err = AuthServiceClient::new(channel.clone())
+            .get_me(call(auth_pb::GetMeRequest {}, Some(&token), None))
+            .await
+            .expect_err(name);
+        assert_eq!(err.code(), Code::Unauthenticated, "{name} straight to auth-svc: {err:?}");
+        let err = TenantServiceClient::new(channel.clone())
+            .list_tenants(call(tenant_pb::ListTenantsRequest::default(), Some(&token), None))
+            .await
+            .expect_err(name);
+        assert_eq!(err.code(), Code::Unauthenticated, "{name} straight to tenant-svc: {err:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_user_of_tenant_a_reaches_nothing_of_tenant_b() {
+    let app = TestApp::start(Mode::MultiWithDefault).await;
+    app.create_tenant("tenant-a").await;
+    app.create_tenant("tenant-b").await;
+    let alice = app.user("alice").await;
+    app.bind(Some("tenant-a"), "alice", "Admin", None).await;
+
+    let (status, me) = app.send(Method::GET, "/api/v1/me", Some(&alice), None).await;
+    assert_eq!(status, 200);
+    assert_eq!(me["tenants"], json!([{"id": "tenant-a", "name": "TENANT-A"}]));
+    let (_, listed) = app.send(Method::GET, "/api/v1/tenants", Some(&alice), None).await;
+    assert_eq!(listed["total"], 1);
+    let (status, _) = app.send(Method::GET, "/api/v1/tenant-a/roles", Some(&alice), None).await;
+    assert_eq!(status, 200, "alice works in her own tenant");
+
+    let routes = [
+        (Method::GET, "/api/v1/tenant-b/roles", None),
+        (Method::POST, "/api/v1/tenant-b/roles", Some(json!({"name": "x", "permissions": ["FLOW:READ"]}))),
+        (Method::DELETE, "/api/v1/tenant-b/roles/x", None),
+        (Method::GET, "/api/v1/tenant-b/bindings", None),
+        (Method::POST, "/api/v1/tenant-b/bindings", Some(json!({"type": "USER", "subject": "alice", "role": "Admin"}))),
+        (Method::DELETE, "/api/v1/tenant-b/bindings/x", None),
+        (Method::GET, "/api/v1/tenants/tenant-b", None),
+        (Method::PUT, "/api/v1/tenants/tenant-b", Some(json!({"name": "Mine now"}))),
+        (Method::DELETE, "/api/v1/tenants/tenant-b", None),
+        (Method::GET, "/api/v1/roles", None),
+        (Method::POST, "/api/v1/bindings", Some(json!({"type": "USER", "subject": "alice", "role": "Admin"}))),
+    ];
+    for (method, path, body) in routes {
+        let (status, answer) = app.send(method.clone(), path, Some(&alice), body).await;
+        assert!(matches!(status, 403 | 404), "{method} {path}: {status} {answer}");
+        assert!(answer.get("results").is_none() && answer.get("id").is_none(), "{method} {path} leaked {answer}");
+    }
+
+    // The same calls straight to the services, with a spoofed tenant header.
+    let channel = channel(&app).await;
+    let mut rbac = RbacServiceClient::new(channel.clone());
+    let spoof = Some("tenant-b");
+    let denied = [
+        rbac.list_roles(call(auth_pb::ListRolesRequest {}, Some(&alice), spoof)).await.err(),
+        rbac.create_role(call(
+            auth_pb::CreateRoleRequest { name: "x".into(), permissions: vec!["FLOW:READ".into()] },
+            Some(&alice),
+            spoof,
+        ))
+        .await
+        .err(),
+        rbac.list_bindings(call(auth_pb::ListBindingsRequest {}, Some(&alice), spoof)).await.err(),
+        rbac.create_binding(call(
+            auth_pb::CreateBindingRequest {
+                r#type: "USER".into(),
+                subject: "alice".into(),
+                role: "Admin".into(),
+                namespace: String::new(),
+            },
+            Some(&alice),
+            spoof,
+        ))
+        .await
+        .err(),
+        rbac.delete_binding(call(auth_pb::DeleteBindingRequest { id: "x".into() }, Some(&alice), spoof)).await.err(),
+    ];
+    for (index, status) in denied.into_iter().enumerate() {
+        let status = status.unwrap_or_else(|| panic!("spoofed call #{index} was served"));
+        assert!(
+            matches!(status.code(), Code::PermissionDenied | Code::NotFound),
+            "spoofed call #{index}: {status:?}"
+        );
+    }
+    let mut tenants = TenantServiceClient::new(channel.clone());
+    let err = tenants
+        .get_tenant(call(tenant_pb::GetTenantRequest { id: "tenant-b".into() }, Some(&alice), None))
+        .await
+        .expect_err("invisible tenant");
+    assert_eq!(err.code(), Code::NotFound);
+    let allowed = AuthServiceClient::new(channel)
+        .check_access(call(
+            auth_pb::CheckAccessRequest { permission: "ROLE".into(), action: "READ".into(), namespace: String::new() },
+            Some(&alice),
+            spoof,
+        ))
+        .await
+        .expect("check")
+        .into_inner()
+        .allowed;
+    assert!(!allowed);
+    let (_, bindings) = app.get("/api/v1/tenant-b/bindings").await;
+    assert_eq!(bindings["total"], 0, "nothing was written in tenant B");
+}
+
+#[tokio::test]
+async fn tenant_creators_become_admin_but_super_admins_do_not() {
+    let app = TestApp::start(Mode::MultiWithDefault).await;
+    let bob = app.user("bob").await;
+    let (status, _) = app
+        .send(Method::POST, "/api/v1/tenants", Some(&bob), Some(json!({"id": "bobs", "name": "Bob's"})))
+        .await;
+    assert_eq!(status, 403, "bob may not create tenants yet");
+    let (status, body) = app
+        .post("/api/v1/roles", json!({"name": "tenant-creator", "permissions": ["TENANT:CREATE"]}))
+        .await;
+    assert_eq!(status, 201, "{body}");
+    app.bind(None, "bob", "tenant-creator", None).await;
+    let (status, body) = app
+        .send(Method::POST, "/api/v1/tenants", Some(&bob), Some(json!({"id": "bobs", "name": "Bob's"})))
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let (_, me) = app.send(Method::GET, "/api/v1/me", Some(&bob), None).await;
+    assert_eq!(me["tenants"], json!([{"id": "bobs", "name": "Bob's"}]));
+    let (status, bindings) = app.send(Method::GET, "/api/v1/bobs/bindings", Some(&bob), None).await;
+    assert_eq!(status, 200, "bob administers his tenant: {bindings}");
+    assert_eq!(bindings["results"][0]["role"], "Admin");
+    assert_eq!(bindings["results"][0]["subject"], "bob");
+
+    // The super admin creates a tenant: no binding for anyone...
+    app.create_tenant("plain").await;
+    let (_, bindings) = app.get("/api/v1/plain/bindings").await;
+    assert_eq!(bindings["total"], 0);
+    // ...may administer it, but holds no data permission there.
+    let channel = channel(&app).await;
+    let check = |permission: &str, action: &str| {
+        let mut auth = AuthServiceClient::new(channel.clone());
+        let request = call(
+            auth_pb::CheckAccessRequest { permission: permission.into(), action: action.into(), namespace: String::new() },
+            Some(&app.admin),
+            Some("plain"),
+        );
+        async move { auth.check_access(request).await.expect("check").into_inner().allowed }
+    };
+    assert!(check("BINDING", "CREATE").await);
+    assert!(!check("FLOW", "READ").await, "a super admin without a binding sees no flows");
+    assert!(!check("EXECUTION", "READ").await);
+
+    // adminUsername binds the named user at once.
+    let carol = app.user("carol").await;
+    let (status, body) = app
+        .post("/api/v1/tenants", json!({"id": "carols", "name": "Carol's", "adminUsername": "carol"}))
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let (_, me) = app.send(Method::GET, "/api/v1/me", Some(&carol), None).await;
+    assert_eq!(me["tenants"][0]["id"], "carols");
+    let (status, body) = app
+        .post("/api/v1/tenants", json!({"id": "ghosts", "name": "G", "adminUsername": "nobody"}))
+        .await;
+    assert_eq!(status, 422, "{body}");
+    let (status, _) = app.get("/api/v1/tenants/ghosts").await;
+    assert_eq!(status, 404, "a failed create leaves no tenant behind");
+}
+
+#[tokio::test]
+async fn namespace_limited_binding_covers_children_only() {
+    let app = TestApp::start(Mode::MultiWithDefault).await;
+    app.create_tenant("acme").await;
+    let (status, _) = app
+        .post("/api/v1/acme/roles", json!({"name": "reader", "permissions": ["FLOW:READ"]}))
+        .await;
+    assert_eq!(status, 201);
+    let dave = app.user("dave").await;
+    app.bind(Some("acme"), "dave", "reader", Some("prod")).await;
+    let channel = channel(&app).await;
+    for (permission, namespace, expected) in [
+        ("FLOW:READ", "prod", true),
+        ("FLOW:READ", "prod.team", true),
+        ("FLOW:READ", "prod.team.etl", true),
+        ("FLOW:READ", "production", false),
+        ("FLOW:READ", "dev", false),
+        ("FLOW:READ", "", false),
+        ("FLOW:UPDATE", "prod", false),
+    ] {
+        let (permission, action) = permission.split_once(':').expect("pair");
+        let allowed = AuthServiceClient::new(channel.clone())
+            .check_access(call(
+                auth_pb::CheckAccessRequest {
+                    permission: permission.into(),
+                    action: action.into(),
+                    namespace: namespace.into(),
+                },
+                Some(&dave),
+                Some("acme"),
+            ))
+            .await
+            .expect("check")
+            .into_inner()
+            .allowed;
+        assert_eq!(allowed, expected, "{permission}:{action} on '{namespace}'");
+    }
+}
+
+#[tokio::test]
+async fn revoked_binding_and_deleted_user_stop_working_within_five_seconds() {
+    let app = TestApp::start(Mode::MultiWithDefault).await;
+    app.create_tenant("acme").await;
+    let erin = app.user("erin").await;
+    let binding = app.bind(Some("acme"), "erin", "Admin", None).await;
+    let (status, _) = app.send(Method::GET, "/api/v1/acme/roles", Some(&erin), None).await;
+    assert_eq!(status, 200, "works, and every cache now holds erin's access");
+
+    let (status, _) = app.delete(&format!("/api/v1/acme/bindings/{binding}")).await;
+    assert_eq!(status, 204);
+    let revoked = Instant::now();
+    loop {
+        let (status, _) = app.send(Method::GET, "/api/v1/acme/roles", Some(&erin), None).await;
+        if matches!(status, 403 | 404) {
+            break;
+        }
+        assert!(revoked.elapsed() < Duration::from_secs(5), "binding still honoured after 5 s");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let frank = app.user("frank").await;
+    app.bind(Some("acme"), "frank", "Admin", None).await;
+    let (status, _) = app.send(Method::GET, "/api/v1/acme/roles", Some(&frank), None).await;
+    assert_eq!(status, 200);
+    let (status, _) = app.delete("/api/v1/users/frank").await;
+    assert_eq!(status, 204);
+    let deleted = Instant::now();
+    loop {
+        let (status, _) = app.send(Method::GET, "/api/v1/acme/roles", Some(&frank), None).await;
+        if matches!(status, 401 | 403 | 404) {
+            break;
+        }
+        assert!(deleted.elapsed() < Duration::from_secs(5), "deleted user still served after 5 s");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn rotated_keys_keep_old_tokens_valid_and_sign_new_ones() {
+    let app = TestApp::start(Mode::MultiWithDefault).await;
+    let old_kid = jsonwebtoken::decode_header(&app.admin).expect("header").kid.expect("kid");
+    let (status, rotated) = app.post("/api/v1/auths/keys/rotate", json!({})).await;
+    assert_eq!(status, 200, "{rotated}");
+    let new_kid = rotated["kid"].as_str().expect("kid").to_owned();
+    assert_ne!(new_kid, old_kid);
+    let (_, jwks) = app.send(Method::GET, "/.well-known/jwks.json", None, None).await;
+    let kids: Vec<&str> = jwks["keys"].as_array().expect("keys").iter().filter_map(|k| k["kid"].as_str()).collect();
+    assert!(kids.contains(&old_kid.as_str()) && kids.contains(&new_kid.as_str()), "{kids:?}");
+    let (status, _) = app.get("/api/v1/me").await;
+    assert_eq!(status, 200, "a token of the old key stays valid until it expires");
+    let fresh = login(&app.http, "admin", "admin-password").await;
+    let fresh_kid = jsonwebtoken::decode_header(&fresh).expect("header").kid.expect("kid");
+    assert_eq!(fresh_kid, new_kid);
+    let (status, _) = app.send(Method::GET, "/api/v1/me", Some(&fresh), None).await;
+    assert_eq!(status, 200);
+
+    let user = app.user("grace").await;
+    let (status, _) = app.send(Method::POST, "/api/v1/auths/keys/rotate", Some(&user), Some(json!({}))).await;
+    assert_eq!(status, 403, "only a super admin rotates keys");
+}
+
+#[tokio::test]
+async fn failed_logins_slow_further_attempts_down() {
+    let app = TestApp::start(Mode::SingleTenant).await;
+    app.user("henry").await;
+    let attempt = |password: &'static str| {
+        let request = app
+            .client
+            .post(app.url("/api/v1/auths/token"))
+            .json(&json!({"username": "henry", "password": password}));
+        async move {
+            let started = Instant::now();
+            let status = request.send().await.expect("login").status().as_u16();
+            (status, started.elapsed())
+        }
+    };
+    for _ in 0..3 {
+        let (status, _) = attempt("wrong-password").await;
+        assert_eq!(status, 401);
+    }
+    let (status, slowed) = attempt("wrong-password").await;
+    assert_eq!(status, 401);
+    assert!(slowed >= Duration::from_millis(250), "fourth failure answered in {slowed:?}");
+    let (status, _) = attempt("henry-password").await;
+    assert_eq!(status, 200, "the right password still works");
+    let (status, body) = app
+        .send(Method::POST, "/api/v1/auths/token", None, Some(json!({"username": "nobody", "password": "whatever-it-is"})))
+        .await;
+    assert_eq!(status, 401);
+    assert_eq!(body["message"], "invalid username or password", "unknown users look like wrong passwords");
+}
+
+#[tokio::test]
+async fn user_management_is_for_super_admins() {
+    let app = TestApp::start(Mode::SingleTenant).await;
+    let ivan = app.user("ivan").await;
+    let (status, _) = app.send(Method::GET, "/api/v1/users", Some(&ivan), None).await;
+    assert_eq!(status, 403);
+    let (status, _) = app
+        .send(Method::POST, "/api/v1/users", Some(&ivan), Some(json!({"username": "x", "password": "long-enough"})))
+        .await;
+    assert_eq!(status, 403);
+
+    let (status, page) = app.get("/api/v1/users").await;
+    assert_eq!(status, 200);
+    assert_eq!(page["total"], 2);
+    assert!(page.to_string().find("password").is_none(), "no password or hash is ever returned");
+    let (status, _) = app.post("/api/v1/users", json!({"username": "ivan", "password": "long-enough"})).await;
+    assert_eq!(status, 409);
+    let (status, body) = app.post("/api/v1/users", json!({"username": "judy", "password": "short"})).await;
+    assert_eq!(status, 422, "{body}");
+    let (status, body) = app.post("/api/v1/users", json!({"username": "bad name", "password": "long-enough"})).await;
+    assert_eq!(status, 422, "{body}");
+    let (status, body) = app.put("/api/v1/users/ivan", json!({"password": "a-new-password"})).await;
+    assert_eq!(status, 200, "{body}");
+    login(&app.http, "ivan", "a-new-password").await;
+    let (status, _) = app.delete("/api/v1/users/admin").await;
+    assert_eq!(status, 400, "a super admin cannot delete themself");
+}
