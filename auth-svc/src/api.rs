@@ -42,7 +42,9 @@ impl AuthApi {
         if user.super_admin {
             Ok(user)
         } else {
-            Err(Status::permission_denied("only a super admin may manage users and keys"))
+            Err(Status::permission_denied(
+                "only a super admin may manage users and keys",
+            ))
         }
     }
 
@@ -56,7 +58,11 @@ impl AuthApi {
         let tenant = scoped_tenant(request, &self.core.policy)?;
         let user = self.caller_user(request).await?;
         let grant = Grant { permission, action };
-        if !self.core.evaluate(&user, &tenant, Some(grant), None).await? {
+        if !self
+            .core
+            .evaluate(&user, &tenant, Some(grant), None)
+            .await?
+        {
             return Err(Status::permission_denied(format!(
                 "{} may not {} {} in {tenant}",
                 user.username,
@@ -105,7 +111,10 @@ impl AuthService for AuthApi {
     ) -> Result<Response<pb::IssueTokenResponse>, Status> {
         let source = source_of(&request);
         let body = request.into_inner();
-        let token = self.core.login(&body.username, &body.password, &source).await?;
+        let token = self
+            .core
+            .login(&body.username, &body.password, &source)
+            .await?;
         Ok(Response::new(pb::IssueTokenResponse {
             access_token: token,
             token_type: "Bearer".to_owned(),
@@ -193,14 +202,20 @@ impl AuthService for AuthApi {
             .evaluate(&user, &TenantId::default_tenant(), Some(create), None)
             .await?
         {
-            return Err(Status::permission_denied(format!("{} may not create tenants", user.username)));
+            return Err(Status::permission_denied(format!(
+                "{} may not create tenants",
+                user.username
+            )));
         }
         let body = request.into_inner();
-        let tenant = TenantId::parse(&body.tenant).map_err(|e| ServiceError::InvalidArgument(e.to_string()))?;
+        let tenant = TenantId::parse(&body.tenant)
+            .map_err(|e| ServiceError::InvalidArgument(e.to_string()))?;
         // A super admin assigns roles explicitly; anyone else who creates a
         // tenant becomes its Admin.
         if !user.super_admin {
-            self.core.bind_user(&tenant, &user, ADMIN_ROLE, None).await?;
+            self.core
+                .bind_user(&tenant, &user, ADMIN_ROLE, None)
+                .await?;
         }
         if !body.admin_username.is_empty() {
             self.core.grant_admin(&tenant, &body.admin_username).await?;
@@ -211,14 +226,23 @@ impl AuthService for AuthApi {
 
 #[tonic::async_trait]
 impl UserService for AuthApi {
-    async fn create_user(&self, request: Request<pb::CreateUserRequest>) -> Result<Response<pb::User>, Status> {
+    async fn create_user(
+        &self,
+        request: Request<pb::CreateUserRequest>,
+    ) -> Result<Response<pb::User>, Status> {
         self.require_super_admin(&request).await?;
         let body = request.into_inner();
-        let user = self.core.create_user(&body.username, &body.password, body.super_admin).await?;
+        let user = self
+            .core
+            .create_user(&body.username, &body.password, body.super_admin)
+            .await?;
         Ok(Response::new(user_pb(user)))
     }
 
-    async fn get_user(&self, request: Request<pb::GetUserRequest>) -> Result<Response<pb::User>, Status> {
+    async fn get_user(
+        &self,
+        request: Request<pb::GetUserRequest>,
+    ) -> Result<Response<pb::User>, Status> {
         self.require_super_admin(&request).await?;
         let user = self.core.find_user(&request.into_inner().id).await?;
         Ok(Response::new(user_pb(user)))
@@ -230,19 +254,27 @@ impl UserService for AuthApi {
     ) -> Result<Response<pb::ListUsersResponse>, Status> {
         self.require_super_admin(&request).await?;
         let body = request.into_inner();
-        let (users, total) = self.core.list_users(PageRequest::new(body.page, body.size)?).await?;
+        let (users, total) = self
+            .core
+            .list_users(PageRequest::new(body.page, body.size)?)
+            .await?;
         Ok(Response::new(pb::ListUsersResponse {
             results: users.into_iter().map(user_pb).collect(),
             total,
         }))
     }
 
-    async fn update_user(&self, request: Request<pb::UpdateUserRequest>) -> Result<Response<pb::User>, Status> {
+    async fn update_user(
+        &self,
+        request: Request<pb::UpdateUserRequest>,
+    ) -> Result<Response<pb::User>, Status> {
         let me = self.require_super_admin(&request).await?;
         let body = request.into_inner();
         let user = self.core.find_user(&body.id).await?;
         if user.id == me.id && body.super_admin == Some(false) {
-            return Err(Status::failed_precondition("a super admin cannot remove their own super-admin flag"));
+            return Err(Status::failed_precondition(
+                "a super admin cannot remove their own super-admin flag",
+            ));
         }
         let hash = if body.password.is_empty() {
             None
@@ -264,9 +296,13 @@ impl UserService for AuthApi {
         let me = self.require_super_admin(&request).await?;
         let user = self.core.find_user(&request.into_inner().id).await?;
         if user.id == me.id {
-            return Err(Status::failed_precondition("a super admin cannot delete themself"));
+            return Err(Status::failed_precondition(
+                "a super admin cannot delete themself",
+            ));
         }
-        repo::delete_user(&self.core.db, &user.id).await.map_err(ServiceError::from)?;
+        repo::delete_user(&self.core.db, &user.id)
+            .await
+            .map_err(ServiceError::from)?;
         tracing::info!(username = %user.username, "user deleted");
         Ok(Response::new(pb::DeleteUserResponse {}))
     }
@@ -282,8 +318,13 @@ fn role_pb(name: String, permissions: Vec<String>, predefined: bool) -> pb::Role
 
 #[tonic::async_trait]
 impl RbacService for AuthApi {
-    async fn create_role(&self, request: Request<pb::CreateRoleRequest>) -> Result<Response<pb::Role>, Status> {
-        let (tenant, _) = self.authorize(&request, Permission::Role, Action::Create).await?;
+    async fn create_role(
+        &self,
+        request: Request<pb::CreateRoleRequest>,
+    ) -> Result<Response<pb::Role>, Status> {
+        let (tenant, _) = self
+            .authorize(&request, Permission::Role, Action::Create)
+            .await?;
         let body = request.into_inner();
         let name = domain::parse_role_name(&body.name)?;
         if name == ADMIN_ROLE {
@@ -293,25 +334,39 @@ impl RbacService for AuthApi {
         let texts: Vec<String> = grants.iter().map(ToString::to_string).collect();
         match repo::insert_role(&self.core.db, &tenant, &name, &texts.join(",")).await {
             Ok(()) => Ok(Response::new(role_pb(name, texts, false))),
-            Err(err) if repo::is_conflict(&err) => {
-                Err(Status::already_exists(format!("role '{name}' already exists in {tenant}")))
-            }
+            Err(err) if repo::is_conflict(&err) => Err(Status::already_exists(format!(
+                "role '{name}' already exists in {tenant}"
+            ))),
             Err(err) => Err(ServiceError::from(err).into()),
         }
     }
 
-    async fn list_roles(&self, request: Request<pb::ListRolesRequest>) -> Result<Response<pb::ListRolesResponse>, Status> {
-        let (tenant, _) = self.authorize(&request, Permission::Role, Action::Read).await?;
+    async fn list_roles(
+        &self,
+        request: Request<pb::ListRolesRequest>,
+    ) -> Result<Response<pb::ListRolesResponse>, Status> {
+        let (tenant, _) = self
+            .authorize(&request, Permission::Role, Action::Read)
+            .await?;
         let admin = role_pb(
             ADMIN_ROLE.to_owned(),
-            domain::all_grants().iter().map(ToString::to_string).collect(),
+            domain::all_grants()
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
             true,
         );
         let custom = repo::list_roles(&self.core.db, &tenant)
             .await
             .map_err(ServiceError::from)?
             .into_iter()
-            .map(|row| role_pb(row.name, row.permissions.split(',').map(str::to_owned).collect(), false));
+            .map(|row| {
+                role_pb(
+                    row.name,
+                    row.permissions.split(',').map(str::to_owned).collect(),
+                    false,
+                )
+            });
         let results: Vec<pb::Role> = std::iter::once(admin).chain(custom).collect();
         Ok(Response::new(pb::ListRolesResponse {
             total: results.len() as u64,
@@ -319,13 +374,23 @@ impl RbacService for AuthApi {
         }))
     }
 
-    async fn delete_role(&self, request: Request<pb::DeleteRoleRequest>) -> Result<Response<pb::DeleteRoleResponse>, Status> {
-        let (tenant, _) = self.authorize(&request, Permission::Role, Action::Delete).await?;
+    async fn delete_role(
+        &self,
+        request: Request<pb::DeleteRoleRequest>,
+    ) -> Result<Response<pb::DeleteRoleResponse>, Status> {
+        let (tenant, _) = self
+            .authorize(&request, Permission::Role, Action::Delete)
+            .await?;
         let name = request.into_inner().name;
         if name == ADMIN_ROLE {
-            return Err(Status::failed_precondition("role 'Admin' is predefined and cannot be deleted"));
+            return Err(Status::failed_precondition(
+                "role 'Admin' is predefined and cannot be deleted",
+            ));
         }
-        match repo::delete_unused_role(&self.core.db, &tenant, &name).await.map_err(ServiceError::from)? {
+        match repo::delete_unused_role(&self.core.db, &tenant, &name)
+            .await
+            .map_err(ServiceError::from)?
+        {
             None => Err(Status::not_found(format!("role '{name}' not found"))),
             Some(false) => Err(Status::failed_precondition(format!(
                 "role '{name}' is used by bindings; delete them first"
@@ -334,8 +399,13 @@ impl RbacService for AuthApi {
         }
     }
 
-    async fn create_binding(&self, request: Request<pb::CreateBindingRequest>) -> Result<Response<pb::Binding>, Status> {
-        let (tenant, _) = self.authorize(&request, Permission::Binding, Action::Create).await?;
+    async fn create_binding(
+        &self,
+        request: Request<pb::CreateBindingRequest>,
+    ) -> Result<Response<pb::Binding>, Status> {
+        let (tenant, _) = self
+            .authorize(&request, Permission::Binding, Action::Create)
+            .await?;
         let body = request.into_inner();
         if SubjectType::parse(&body.r#type)? != SubjectType::User {
             return Err(Status::invalid_argument(format!(
@@ -351,8 +421,13 @@ impl RbacService for AuthApi {
         let user = repo::find_user_by_name(&self.core.db, &body.subject)
             .await
             .map_err(ServiceError::from)?
-            .ok_or_else(|| Status::invalid_argument(format!("user '{}' does not exist", body.subject)))?;
-        let binding = self.core.bind_user(&tenant, &user, &body.role, namespace).await?;
+            .ok_or_else(|| {
+                Status::invalid_argument(format!("user '{}' does not exist", body.subject))
+            })?;
+        let binding = self
+            .core
+            .bind_user(&tenant, &user, &body.role, namespace)
+            .await?;
         Ok(Response::new(pb::Binding {
             id: binding.id,
             r#type: binding.subject_type,
@@ -366,8 +441,12 @@ impl RbacService for AuthApi {
         &self,
         request: Request<pb::ListBindingsRequest>,
     ) -> Result<Response<pb::ListBindingsResponse>, Status> {
-        let (tenant, _) = self.authorize(&request, Permission::Binding, Action::Read).await?;
-        let rows = repo::list_bindings(&self.core.db, &tenant).await.map_err(ServiceError::from)?;
+        let (tenant, _) = self
+            .authorize(&request, Permission::Binding, Action::Read)
+            .await?;
+        let rows = repo::list_bindings(&self.core.db, &tenant)
+            .await
+            .map_err(ServiceError::from)?;
         let mut results = Vec::with_capacity(rows.len());
         for row in rows {
             let subject = repo::find_user(&self.core.db, &row.subject_id)
@@ -393,9 +472,14 @@ impl RbacService for AuthApi {
         &self,
         request: Request<pb::DeleteBindingRequest>,
     ) -> Result<Response<pb::DeleteBindingResponse>, Status> {
-        let (tenant, _) = self.authorize(&request, Permission::Binding, Action::Delete).await?;
+        let (tenant, _) = self
+            .authorize(&request, Permission::Binding, Action::Delete)
+            .await?;
         let id = request.into_inner().id;
-        if !repo::delete_binding(&self.core.db, &tenant, &id).await.map_err(ServiceError::from)? {
+        if !repo::delete_binding(&self.core.db, &tenant, &id)
+            .await
+            .map_err(ServiceError::from)?
+        {
             return Err(Status::not_found(format!("binding '{id}' not found")));
         }
         tracing::info!(%tenant, binding = %id, "binding deleted");

@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use aerie_common::paging::PageRequest;
 use aerie_common::{ServiceError, TenantId, TenantPolicy};
+use argon2::Argon2;
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::Argon2;
 use sea_orm::DatabaseConnection;
 
 use crate::domain::{self, ADMIN_ROLE, EffectiveBinding, Grant, SubjectType};
@@ -45,7 +45,11 @@ pub async fn hash_password(password: String) -> Result<String, ServiceError> {
 pub async fn verify_password(password: String, hash: String) -> bool {
     tokio::task::spawn_blocking(move || {
         PasswordHash::new(&hash)
-            .map(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+            .map(|parsed| {
+                Argon2::default()
+                    .verify_password(password.as_bytes(), &parsed)
+                    .is_ok()
+            })
             .unwrap_or(false)
     })
     .await
@@ -80,13 +84,19 @@ impl AuthCore {
     /// token lifetime (plus leeway) ago.
     pub async fn published_keys(&self) -> Result<Vec<repo::signing_keys::Model>, ServiceError> {
         let horizon = self.token_ttl + Duration::from_secs(aerie_common::auth::token::LEEWAY_SECS);
-        let since = now() - chrono::Duration::from_std(horizon).unwrap_or(chrono::Duration::hours(1));
+        let since =
+            now() - chrono::Duration::from_std(horizon).unwrap_or(chrono::Duration::hours(1));
         Ok(repo::published_keys(&self.db, since).await?)
     }
 
     /// Verifies a username and password and signs a token. Every failure
     /// answers the same, and failures slow further attempts down.
-    pub async fn login(&self, username: &str, password: &str, source: &str) -> Result<String, ServiceError> {
+    pub async fn login(
+        &self,
+        username: &str,
+        password: &str,
+        source: &str,
+    ) -> Result<String, ServiceError> {
         let user_key = format!("user:{username}");
         let keys = [user_key.clone(), format!("source:{source}")];
         let delay = self.throttle.delay(&keys);
@@ -108,7 +118,9 @@ impl AuthCore {
         let Some(user) = user.filter(|_| valid) else {
             self.throttle.failed(&keys);
             tracing::info!(%source, "failed login");
-            return Err(ServiceError::Unauthenticated("invalid username or password".to_owned()));
+            return Err(ServiceError::Unauthenticated(
+                "invalid username or password".to_owned(),
+            ));
         };
         self.throttle.succeeded(&user_key);
         let key = repo::active_keys(&self.db)
@@ -116,11 +128,17 @@ impl AuthCore {
             .into_iter()
             .next()
             .ok_or_else(|| ServiceError::Internal("no active signing key".to_owned()))?;
-        tokens::issue(&key, &user.id, &user.username, self.token_ttl.as_secs()).map_err(ServiceError::Internal)
+        tokens::issue(&key, &user.id, &user.username, self.token_ttl.as_secs())
+            .map_err(ServiceError::Internal)
     }
 
     /// Creates a user. ALREADY_EXISTS when the username is taken.
-    pub async fn create_user(&self, username: &str, password: &str, super_admin: bool) -> Result<User, ServiceError> {
+    pub async fn create_user(
+        &self,
+        username: &str,
+        password: &str,
+        super_admin: bool,
+    ) -> Result<User, ServiceError> {
         let username = domain::parse_username(username)?;
         domain::check_password(password)?;
         let time = now();
@@ -147,19 +165,28 @@ impl AuthCore {
 
     /// Creates the configured super admin, or brings its password and flag
     /// up to date.
-    pub async fn ensure_super_admin(&self, username: &str, password: &str) -> Result<(), ServiceError> {
+    pub async fn ensure_super_admin(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> Result<(), ServiceError> {
         match repo::find_user_by_name(&self.db, username).await? {
             None => match self.create_user(username, password, true).await {
                 Ok(_) | Err(ServiceError::AlreadyExists(_)) => Ok(()),
                 Err(err) => Err(err),
             },
             Some(user) => {
-                let password_ok = verify_password(password.to_owned(), user.password_hash.clone()).await;
+                let password_ok =
+                    verify_password(password.to_owned(), user.password_hash.clone()).await;
                 if password_ok && user.super_admin {
                     return Ok(());
                 }
                 domain::check_password(password)?;
-                let hash = if password_ok { None } else { Some(hash_password(password.to_owned()).await?) };
+                let hash = if password_ok {
+                    None
+                } else {
+                    Some(hash_password(password.to_owned()).await?)
+                };
                 repo::update_user(&self.db, &user.id, hash, Some(true)).await?;
                 tracing::info!(%username, "super admin updated from configuration");
                 Ok(())
@@ -182,7 +209,11 @@ impl AuthCore {
     }
 
     /// The grants of a role in a tenant; `None` when there is no such role.
-    async fn role_grants(&self, tenant: &TenantId, role: &str) -> Result<Option<Vec<Grant>>, ServiceError> {
+    async fn role_grants(
+        &self,
+        tenant: &TenantId,
+        role: &str,
+    ) -> Result<Option<Vec<Grant>>, ServiceError> {
         if role == ADMIN_ROLE {
             return Ok(Some(domain::all_grants()));
         }
@@ -231,10 +262,15 @@ impl AuthCore {
         namespace: Option<String>,
     ) -> Result<bindings::Model, ServiceError> {
         if self.role_grants(tenant, role).await?.is_none() {
-            return Err(ServiceError::InvalidArgument(format!("role '{role}' does not exist in {tenant}")));
+            return Err(ServiceError::InvalidArgument(format!(
+                "role '{role}' does not exist in {tenant}"
+            )));
         }
         let existing = repo::user_bindings(&self.db, tenant, &user.id).await?;
-        if let Some(same) = existing.into_iter().find(|b| b.role == role && b.namespace == namespace) {
+        if let Some(same) = existing
+            .into_iter()
+            .find(|b| b.role == role && b.namespace == namespace)
+        {
             return Ok(same);
         }
         let binding = bindings::Model {
@@ -255,7 +291,9 @@ impl AuthCore {
     pub async fn grant_admin(&self, tenant: &TenantId, username: &str) -> Result<(), ServiceError> {
         let user = repo::find_user_by_name(&self.db, username)
             .await?
-            .ok_or_else(|| ServiceError::InvalidArgument(format!("user '{username}' does not exist")))?;
+            .ok_or_else(|| {
+                ServiceError::InvalidArgument(format!("user '{username}' does not exist"))
+            })?;
         self.bind_user(tenant, &user, ADMIN_ROLE, None).await?;
         Ok(())
     }

@@ -131,9 +131,7 @@ impl fmt::Display for Grant {
 impl Grant {
     pub fn parse(text: &str) -> Result<Grant, ServiceError> {
         let (permission, action) = text.split_once(':').ok_or_else(|| {
-            ServiceError::InvalidArgument(format!(
-                "permission '{text}' must look like FLOW:READ"
-            ))
+            ServiceError::InvalidArgument(format!("permission '{text}' must look like FLOW:READ"))
         })?;
         Ok(Grant {
             permission: Permission::parse(permission)?,
@@ -257,7 +255,8 @@ pub fn parse_namespace(namespace: &str) -> Result<String, ServiceError> {
         && chars
             .next()
             .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
-        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'));
+        && chars
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'));
     if ok {
         Ok(namespace.to_owned())
     } else {

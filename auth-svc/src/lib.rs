@@ -27,7 +27,8 @@ pub use core::{AuthCore, Core};
 /// Connects, migrates, makes sure a signing key exists and the configured
 /// super admin is present.
 pub async fn open(config: &Config) -> Result<Core, Box<dyn std::error::Error + Send + Sync>> {
-    let db = db::connect_and_migrate::<migration::Migrator>(&config.auth_database_url(), "auth").await?;
+    let db =
+        db::connect_and_migrate::<migration::Migrator>(&config.auth_database_url(), "auth").await?;
     let core = Arc::new(AuthCore {
         db,
         policy: config.tenant_policy(),

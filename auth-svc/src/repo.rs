@@ -6,8 +6,9 @@ use aerie_common::paging::PageRequest;
 use chrono::{DateTime, SubsecRound, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, Order,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, SqlErr, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr,
+    EntityTrait, Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, SqlErr,
+    TransactionTrait,
 };
 
 /// Now, at the precision every backend stores.
@@ -118,11 +119,16 @@ pub async fn insert_user(db: &impl ConnectionTrait, user: users::Model) -> Resul
         create_time: Set(user.create_time),
         update_time: Set(user.update_time),
     };
-    users::Entity::insert(row).exec_without_returning(db).await?;
+    users::Entity::insert(row)
+        .exec_without_returning(db)
+        .await?;
     Ok(())
 }
 
-pub async fn find_user_by_name(db: &impl ConnectionTrait, username: &str) -> Result<Option<users::Model>, DbErr> {
+pub async fn find_user_by_name(
+    db: &impl ConnectionTrait,
+    username: &str,
+) -> Result<Option<users::Model>, DbErr> {
     users::Entity::find()
         .filter(users::Column::Username.eq(username))
         .one(db)
@@ -133,7 +139,10 @@ pub async fn find_user(db: &impl ConnectionTrait, id: &str) -> Result<Option<use
     users::Entity::find_by_id(id).one(db).await
 }
 
-pub async fn list_users(db: &DatabaseConnection, page: PageRequest) -> Result<(Vec<users::Model>, u64), DbErr> {
+pub async fn list_users(
+    db: &DatabaseConnection,
+    page: PageRequest,
+) -> Result<(Vec<users::Model>, u64), DbErr> {
     let total = users::Entity::find().count(db).await?;
     let rows = users::Entity::find()
         .order_by(users::Column::Username, Order::Asc)
@@ -186,7 +195,9 @@ pub async fn insert_key(db: &DatabaseConnection, key: signing_keys::Model) -> Re
         create_time: Set(key.create_time),
         retire_time: Set(key.retire_time),
     };
-    signing_keys::Entity::insert(row).exec_without_returning(db).await?;
+    signing_keys::Entity::insert(row)
+        .exec_without_returning(db)
+        .await?;
     Ok(())
 }
 
@@ -201,7 +212,10 @@ pub async fn active_keys(db: &DatabaseConnection) -> Result<Vec<signing_keys::Mo
 
 /// Keys that can still verify a live token: active ones, and retired ones
 /// retired after `since`.
-pub async fn published_keys(db: &DatabaseConnection, since: DateTime<Utc>) -> Result<Vec<signing_keys::Model>, DbErr> {
+pub async fn published_keys(
+    db: &DatabaseConnection,
+    since: DateTime<Utc>,
+) -> Result<Vec<signing_keys::Model>, DbErr> {
     signing_keys::Entity::find()
         .filter(
             Condition::any()
@@ -226,18 +240,28 @@ pub async fn retire_keys_except(db: &DatabaseConnection, keep: &str) -> Result<(
 
 // ---- roles (per tenant) ----
 
-pub async fn insert_role(db: &DatabaseConnection, tenant: &TenantId, name: &str, permissions: &str) -> Result<(), DbErr> {
+pub async fn insert_role(
+    db: &DatabaseConnection,
+    tenant: &TenantId,
+    name: &str,
+    permissions: &str,
+) -> Result<(), DbErr> {
     let row = roles::ActiveModel {
         tenant: Set(tenant.storage_key().to_owned()),
         name: Set(name.to_owned()),
         permissions: Set(permissions.to_owned()),
         create_time: Set(now()),
     };
-    roles::Entity::insert(row).exec_without_returning(db).await?;
+    roles::Entity::insert(row)
+        .exec_without_returning(db)
+        .await?;
     Ok(())
 }
 
-pub async fn list_roles(db: &DatabaseConnection, tenant: &TenantId) -> Result<Vec<roles::Model>, DbErr> {
+pub async fn list_roles(
+    db: &DatabaseConnection,
+    tenant: &TenantId,
+) -> Result<Vec<roles::Model>, DbErr> {
     roles::Entity::find()
         .filter(roles::Column::Tenant.eq(tenant.storage_key()))
         .order_by(roles::Column::Name, Order::Asc)
@@ -245,7 +269,11 @@ pub async fn list_roles(db: &DatabaseConnection, tenant: &TenantId) -> Result<Ve
         .await
 }
 
-pub async fn find_role(db: &impl ConnectionTrait, tenant: &TenantId, name: &str) -> Result<Option<roles::Model>, DbErr> {
+pub async fn find_role(
+    db: &impl ConnectionTrait,
+    tenant: &TenantId,
+    name: &str,
+) -> Result<Option<roles::Model>, DbErr> {
     roles::Entity::find_by_id((tenant.storage_key().to_owned(), name.to_owned()))
         .one(db)
         .await
@@ -253,7 +281,11 @@ pub async fn find_role(db: &impl ConnectionTrait, tenant: &TenantId, name: &str)
 
 /// Deletes a role unless a binding uses it: `Ok(None)` when it does not
 /// exist, `Ok(Some(false))` when it is in use.
-pub async fn delete_unused_role(db: &DatabaseConnection, tenant: &TenantId, name: &str) -> Result<Option<bool>, DbErr> {
+pub async fn delete_unused_role(
+    db: &DatabaseConnection,
+    tenant: &TenantId,
+    name: &str,
+) -> Result<Option<bool>, DbErr> {
     let txn = db.begin().await?;
     if find_role(&txn, tenant, name).await?.is_none() {
         return Ok(None);
@@ -275,7 +307,11 @@ pub async fn delete_unused_role(db: &DatabaseConnection, tenant: &TenantId, name
 
 // ---- bindings (per tenant) ----
 
-pub async fn insert_binding(db: &impl ConnectionTrait, tenant: &TenantId, binding: bindings::Model) -> Result<(), DbErr> {
+pub async fn insert_binding(
+    db: &impl ConnectionTrait,
+    tenant: &TenantId,
+    binding: bindings::Model,
+) -> Result<(), DbErr> {
     let row = bindings::ActiveModel {
         id: Set(binding.id),
         tenant: Set(tenant.storage_key().to_owned()),
@@ -285,11 +321,16 @@ pub async fn insert_binding(db: &impl ConnectionTrait, tenant: &TenantId, bindin
         namespace: Set(binding.namespace),
         create_time: Set(binding.create_time),
     };
-    bindings::Entity::insert(row).exec_without_returning(db).await?;
+    bindings::Entity::insert(row)
+        .exec_without_returning(db)
+        .await?;
     Ok(())
 }
 
-pub async fn list_bindings(db: &DatabaseConnection, tenant: &TenantId) -> Result<Vec<bindings::Model>, DbErr> {
+pub async fn list_bindings(
+    db: &DatabaseConnection,
+    tenant: &TenantId,
+) -> Result<Vec<bindings::Model>, DbErr> {
     bindings::Entity::find()
         .filter(bindings::Column::Tenant.eq(tenant.storage_key()))
         .order_by(bindings::Column::CreateTime, Order::Asc)
@@ -298,7 +339,11 @@ pub async fn list_bindings(db: &DatabaseConnection, tenant: &TenantId) -> Result
 }
 
 /// A user's bindings in one tenant.
-pub async fn user_bindings(db: &impl ConnectionTrait, tenant: &TenantId, user_id: &str) -> Result<Vec<bindings::Model>, DbErr> {
+pub async fn user_bindings(
+    db: &impl ConnectionTrait,
+    tenant: &TenantId,
+    user_id: &str,
+) -> Result<Vec<bindings::Model>, DbErr> {
     bindings::Entity::find()
         .filter(bindings::Column::Tenant.eq(tenant.storage_key()))
         .filter(bindings::Column::SubjectType.eq("USER"))
@@ -307,7 +352,11 @@ pub async fn user_bindings(db: &impl ConnectionTrait, tenant: &TenantId, user_id
         .await
 }
 
-pub async fn delete_binding(db: &DatabaseConnection, tenant: &TenantId, id: &str) -> Result<bool, DbErr> {
+pub async fn delete_binding(
+    db: &DatabaseConnection,
+    tenant: &TenantId,
+    id: &str,
+) -> Result<bool, DbErr> {
     let deleted = bindings::Entity::delete_many()
         .filter(bindings::Column::Tenant.eq(tenant.storage_key()))
         .filter(bindings::Column::Id.eq(id))
@@ -318,7 +367,10 @@ pub async fn delete_binding(db: &DatabaseConnection, tenant: &TenantId, id: &str
 
 /// System scan named as such: the tenants in which one user holds any
 /// binding (for `/me` and tenant listing), each yielded with its tenant.
-pub async fn tenants_of_user(db: &DatabaseConnection, user_id: &str) -> Result<Vec<TenantId>, DbErr> {
+pub async fn tenants_of_user(
+    db: &DatabaseConnection,
+    user_id: &str,
+) -> Result<Vec<TenantId>, DbErr> {
     let keys: Vec<String> = bindings::Entity::find()
         .select_only()
         .column(bindings::Column::Tenant)

@@ -1,8 +1,8 @@
 //! Signing keys and access tokens: Ed25519 keys generated here, JWTs with
 //! `kid`, `iss`, `aud`, `exp`, `iat`, `nbf`; public keys as JWKs.
 
-use aerie_common::auth::{ALGORITHM, AUDIENCE, Claims, ISSUER};
 use aerie_common::auth::token::now_secs;
+use aerie_common::auth::{ALGORITHM, AUDIENCE, Claims, ISSUER};
 use aerie_proto::auth::v1 as pb;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -50,8 +50,12 @@ pub fn issue(
     };
     let mut header = Header::new(ALGORITHM);
     header.kid = Some(key.kid.clone());
-    jsonwebtoken::encode(&header, &claims, &EncodingKey::from_ed_der(&key.private_der))
-        .map_err(|e| format!("cannot sign token: {e}"))
+    jsonwebtoken::encode(
+        &header,
+        &claims,
+        &EncodingKey::from_ed_der(&key.private_der),
+    )
+    .map_err(|e| format!("cannot sign token: {e}"))
 }
 
 /// The public half of a key, as a JWK.

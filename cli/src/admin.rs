@@ -32,7 +32,9 @@ pub async fn create_tenant(
 }
 
 /// `aerie tenants list`: every live tenant.
-pub async fn list_tenants(config: &Config) -> Result<Vec<aerie_tenant_svc::domain::Tenant>, BoxError> {
+pub async fn list_tenants(
+    config: &Config,
+) -> Result<Vec<aerie_tenant_svc::domain::Tenant>, BoxError> {
     Ok(aerie_tenant_svc::open(config).await?.list_all().await?)
 }
 

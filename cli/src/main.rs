@@ -166,7 +166,8 @@ async fn run(command: Command, config: Config) -> Result<(), server::BoxError> {
             name,
             admin_username,
         }) => {
-            let created = admin::create_tenant(&config, &tenant, &name, admin_username.as_deref()).await?;
+            let created =
+                admin::create_tenant(&config, &tenant, &name, admin_username.as_deref()).await?;
             println!("created tenant {} ({})", created.id, created.name);
             Ok(())
         }
@@ -189,7 +190,11 @@ async fn run(command: Command, config: Config) -> Result<(), server::BoxError> {
             super_admin,
         })) => {
             let user = admin::create_user(&config, &username, &password, super_admin).await?;
-            let kind = if user.super_admin { " (super admin)" } else { "" };
+            let kind = if user.super_admin {
+                " (super admin)"
+            } else {
+                ""
+            };
             println!("created user {}{kind}", user.username);
             Ok(())
         }

@@ -355,7 +355,9 @@ mod tests {
                     let value = match *key {
                         "tenants.enabled" | "tenants.default-tenant" => "true",
                         "server.host" => "127.0.0.2",
-                        k if k.ends_with("port") || k.ends_with("size") || k.ends_with("ttl") => "1",
+                        k if k.ends_with("port") || k.ends_with("size") || k.ends_with("ttl") => {
+                            "1"
+                        }
                         _ => "x",
                     };
                     yaml.push_str(&format!("{indent}{part}: {value}\n"));

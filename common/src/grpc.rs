@@ -17,11 +17,13 @@ use crate::tenant::TenantLayer;
 
 /// A lazily connected channel to a configured service endpoint.
 pub fn lazy_channel(endpoint: &str) -> Result<tonic::transport::Channel, tonic::transport::Error> {
-    Ok(tonic::transport::Endpoint::from_shared(endpoint.to_owned())?
-        .connect_timeout(std::time::Duration::from_secs(3))
-        .timeout(std::time::Duration::from_secs(30))
-        .tcp_nodelay(true)
-        .connect_lazy())
+    Ok(
+        tonic::transport::Endpoint::from_shared(endpoint.to_owned())?
+            .connect_timeout(std::time::Duration::from_secs(3))
+            .timeout(std::time::Duration::from_secs(30))
+            .tcp_nodelay(true)
+            .connect_lazy(),
+    )
 }
 
 /// The services one process serves over gRPC.

@@ -257,7 +257,10 @@ where
 }
 
 /// The tenant of this call, admitted by `policy` (NOT_FOUND otherwise).
-pub fn scoped_tenant<T>(request: &tonic::Request<T>, policy: &TenantPolicy) -> Result<TenantId, Status> {
+pub fn scoped_tenant<T>(
+    request: &tonic::Request<T>,
+    policy: &TenantPolicy,
+) -> Result<TenantId, Status> {
     let tenant = tenant_of(request)?;
     policy.admit(&tenant).map_err(Status::not_found)?;
     Ok(tenant)

@@ -76,6 +76,8 @@ impl TenantDirectory {
     pub fn forget(&self, tenant: &TenantId) {
         let tenant = tenant.clone();
         // Entries are few per tenant; the predicate runs lazily in moka.
-        let _ = self.live.invalidate_entries_if(move |(t, _), _| *t == tenant);
+        let _ = self
+            .live
+            .invalidate_entries_if(move |(t, _), _| *t == tenant);
     }
 }

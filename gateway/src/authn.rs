@@ -39,7 +39,11 @@ impl<S: Send + Sync> FromRequestParts<S> for Authenticated {
 }
 
 /// Middleware: verifies the bearer token of every non-public request.
-pub async fn authenticate(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+pub async fn authenticate(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
     if PUBLIC_PATHS.contains(&request.uri().path()) {
         return next.run(request).await;
     }

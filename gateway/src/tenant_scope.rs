@@ -113,6 +113,8 @@ async fn resolve(
         .cloned()
         .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "authentication required"))?;
     state.directory.resolve(&tenant, &caller).await?;
-    request.extensions_mut().insert(Tenant { id: tenant, caller });
+    request
+        .extensions_mut()
+        .insert(Tenant { id: tenant, caller });
     Ok(next.run(request).await)
 }

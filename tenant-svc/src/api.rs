@@ -67,9 +67,9 @@ impl TenantApi {
                 tracing::info!(tenant = %id, "tenant created");
                 Ok(tenant)
             }
-            Err(InsertError::Taken { deleted: false }) => {
-                Err(ServiceError::AlreadyExists(format!("tenant {id} already exists")))
-            }
+            Err(InsertError::Taken { deleted: false }) => Err(ServiceError::AlreadyExists(
+                format!("tenant {id} already exists"),
+            )),
             Err(InsertError::Taken { deleted: true }) => Err(ServiceError::AlreadyExists(format!(
                 "tenant {id} was deleted; ids of deleted tenants are not reused"
             ))),
@@ -88,7 +88,9 @@ impl TenantApi {
         let mut all = Vec::new();
         for page in 1.. {
             let page = PageRequest::new(page, 1000)?;
-            let (tenants, _) = repo::list_live(&self.db, Visible::All, page, Sort::parse("", SORT_FIELDS)?).await?;
+            let (tenants, _) =
+                repo::list_live(&self.db, Visible::All, page, Sort::parse("", SORT_FIELDS)?)
+                    .await?;
             let done = tenants.len() < 1000;
             all.extend(tenants);
             if done {
@@ -129,7 +131,13 @@ impl TenantService for TenantApi {
         self.require_multi_tenancy()?;
         let caller = caller_of(&request)?;
         self.access
-            .require(&caller, &TenantId::default_tenant(), "TENANT", "CREATE", None)
+            .require(
+                &caller,
+                &TenantId::default_tenant(),
+                "TENANT",
+                "CREATE",
+                None,
+            )
             .await?;
         let body = request.into_inner();
         let tenant = self.create(&body.id, &body.name).await?;
@@ -208,7 +216,9 @@ impl TenantService for TenantApi {
         let body = request.into_inner();
         let id = parse_id(&body.id)?;
         self.require_visible(&caller, &id).await?;
-        self.access.require(&caller, &id, "TENANT", "UPDATE", None).await?;
+        self.access
+            .require(&caller, &id, "TENANT", "UPDATE", None)
+            .await?;
         let name = domain::parse_name(&body.name)?;
         let tenant = repo::rename(&self.db, &id, &name)
             .await
@@ -227,7 +237,9 @@ impl TenantService for TenantApi {
         let id = request.into_inner().id;
         let tenant = parse_id(&id)?;
         self.require_visible(&caller, &tenant).await?;
-        self.access.require(&caller, &tenant, "TENANT", "DELETE", None).await?;
+        self.access
+            .require(&caller, &tenant, "TENANT", "DELETE", None)
+            .await?;
         self.delete(&id).await?;
         Ok(Response::new(pb::DeleteTenantResponse {}))
     }

@@ -114,33 +114,46 @@ impl TestApp {
     }
 
     pub async fn get(&self, path: &str) -> (u16, serde_json::Value) {
-        self.send(reqwest::Method::GET, path, Some(&self.admin), None).await
+        self.send(reqwest::Method::GET, path, Some(&self.admin), None)
+            .await
     }
 
     pub async fn post(&self, path: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
-        self.send(reqwest::Method::POST, path, Some(&self.admin), Some(body)).await
+        self.send(reqwest::Method::POST, path, Some(&self.admin), Some(body))
+            .await
     }
 
     pub async fn put(&self, path: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
-        self.send(reqwest::Method::PUT, path, Some(&self.admin), Some(body)).await
+        self.send(reqwest::Method::PUT, path, Some(&self.admin), Some(body))
+            .await
     }
 
     pub async fn delete(&self, path: &str) -> (u16, serde_json::Value) {
-        self.send(reqwest::Method::DELETE, path, Some(&self.admin), None).await
+        self.send(reqwest::Method::DELETE, path, Some(&self.admin), None)
+            .await
     }
 
     /// Creates a user (as the super admin) and returns a token of theirs.
     pub async fn user(&self, username: &str) -> String {
         let password = format!("{username}-password");
         let (status, body) = self
-            .post("/api/v1/users", serde_json::json!({"username": username, "password": password}))
+            .post(
+                "/api/v1/users",
+                serde_json::json!({"username": username, "password": password}),
+            )
             .await;
         assert_eq!(status, 201, "{body}");
         login(&self.http, username, &password).await
     }
 
     /// Binds `role` to `username` in `tenant` (None: default tenant) as the super admin.
-    pub async fn bind(&self, tenant: Option<&str>, username: &str, role: &str, namespace: Option<&str>) -> String {
+    pub async fn bind(
+        &self,
+        tenant: Option<&str>,
+        username: &str,
+        role: &str,
+        namespace: Option<&str>,
+    ) -> String {
         let path = match tenant {
             Some(t) => format!("/api/v1/{t}/bindings"),
             None => "/api/v1/bindings".to_owned(),

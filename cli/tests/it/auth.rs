@@ -29,7 +29,9 @@ fn call<T>(message: T, token: Option<&str>, tenant: Option<&str>) -> tonic::Requ
         request.metadata_mut().insert("authorization", value);
     }
     if let Some(tenant) = tenant {
-        request.metadata_mut().insert("x-aerie-tenant", tenant.parse().expect("ascii"));
+        request
+            .metadata_mut()
+            .insert("x-aerie-tenant", tenant.parse().expect("ascii"));
     }
     request
 }
@@ -71,7 +73,9 @@ async fn every_route_and_method_without_a_token_is_unauthenticated() {
     for (method, path) in routes {
         let (status, body) = app.send(method.clone(), path, None, Some(json!({}))).await;
         assert_eq!(status, 401, "{method} {path}: {body}");
-        let (status, _) = app.send(method.clone(), path, Some("not-a-token"), Some(json!({}))).await;
+        let (status, _) = app
+            .send(method.clone(), path, Some("not-a-token"), Some(json!({})))
+            .await;
         assert_eq!(status, 401, "{method} {path} with garbage");
     }
 
@@ -81,30 +85,80 @@ async fn every_route_and_method_without_a_token_is_unauthenticated() {
     let mut users = UserServiceClient::new(channel.clone());
     let mut rbac = RbacServiceClient::new(channel);
     let codes = [
-        tenants.create_tenant(tenant_pb::CreateTenantRequest::default()).await.err(),
-        tenants.get_tenant(tenant_pb::GetTenantRequest::default()).await.err(),
-        tenants.list_tenants(tenant_pb::ListTenantsRequest::default()).await.err(),
-        tenants.update_tenant(tenant_pb::UpdateTenantRequest::default()).await.err(),
-        tenants.delete_tenant(tenant_pb::DeleteTenantRequest::default()).await.err(),
-        auth.rotate_signing_key(auth_pb::RotateSigningKeyRequest {}).await.err(),
+        tenants
+            .create_tenant(tenant_pb::CreateTenantRequest::default())
+            .await
+            .err(),
+        tenants
+            .get_tenant(tenant_pb::GetTenantRequest::default())
+            .await
+            .err(),
+        tenants
+            .list_tenants(tenant_pb::ListTenantsRequest::default())
+            .await
+            .err(),
+        tenants
+            .update_tenant(tenant_pb::UpdateTenantRequest::default())
+            .await
+            .err(),
+        tenants
+            .delete_tenant(tenant_pb::DeleteTenantRequest::default())
+            .await
+            .err(),
+        auth.rotate_signing_key(auth_pb::RotateSigningKeyRequest {})
+            .await
+            .err(),
         auth.get_me(auth_pb::GetMeRequest {}).await.err(),
-        auth.check_access(auth_pb::CheckAccessRequest::default()).await.err(),
-        auth.grant_tenant_creator(auth_pb::GrantTenantCreatorRequest::default()).await.err(),
-        users.create_user(auth_pb::CreateUserRequest::default()).await.err(),
-        users.get_user(auth_pb::GetUserRequest::default()).await.err(),
-        users.list_users(auth_pb::ListUsersRequest::default()).await.err(),
-        users.update_user(auth_pb::UpdateUserRequest::default()).await.err(),
-        users.delete_user(auth_pb::DeleteUserRequest::default()).await.err(),
-        rbac.create_role(auth_pb::CreateRoleRequest::default()).await.err(),
+        auth.check_access(auth_pb::CheckAccessRequest::default())
+            .await
+            .err(),
+        auth.grant_tenant_creator(auth_pb::GrantTenantCreatorRequest::default())
+            .await
+            .err(),
+        users
+            .create_user(auth_pb::CreateUserRequest::default())
+            .await
+            .err(),
+        users
+            .get_user(auth_pb::GetUserRequest::default())
+            .await
+            .err(),
+        users
+            .list_users(auth_pb::ListUsersRequest::default())
+            .await
+            .err(),
+        users
+            .update_user(auth_pb::UpdateUserRequest::default())
+            .await
+            .err(),
+        users
+            .delete_user(auth_pb::DeleteUserRequest::default())
+            .await
+            .err(),
+        rbac.create_role(auth_pb::CreateRoleRequest::default())
+            .await
+            .err(),
         rbac.list_roles(auth_pb::ListRolesRequest {}).await.err(),
-        rbac.delete_role(auth_pb::DeleteRoleRequest::default()).await.err(),
-        rbac.create_binding(auth_pb::CreateBindingRequest::default()).await.err(),
-        rbac.list_bindings(auth_pb::ListBindingsRequest {}).await.err(),
-        rbac.delete_binding(auth_pb::DeleteBindingRequest::default()).await.err(),
+        rbac.delete_role(auth_pb::DeleteRoleRequest::default())
+            .await
+            .err(),
+        rbac.create_binding(auth_pb::CreateBindingRequest::default())
+            .await
+            .err(),
+        rbac.list_bindings(auth_pb::ListBindingsRequest {})
+            .await
+            .err(),
+        rbac.delete_binding(auth_pb::DeleteBindingRequest::default())
+            .await
+            .err(),
     ];
     for (index, status) in codes.into_iter().enumerate() {
         let status = status.unwrap_or_else(|| panic!("call #{index} was served without a token"));
-        assert_eq!(status.code(), Code::Unauthenticated, "call #{index}: {status:?}");
+        assert_eq!(
+            status.code(),
+            Code::Unauthenticated,
+            "call #{index}: {status:?}"
+        );
     }
 }
 
@@ -158,19 +212,32 @@ async fn forged_and_invalid_tokens_are_all_rejected() {
     // Sanity: a token signed exactly like ours is accepted, so each rejection
     // below is caused by its one defect.
     let valid = sign(&good, Some(&kid));
-    let (status, body) = app.send(Method::GET, "/api/v1/me", Some(&valid), None).await;
+    let (status, body) = app
+        .send(Method::GET, "/api/v1/me", Some(&valid), None)
+        .await;
     assert_eq!(status, 200, "{body}");
 
     let b64 = |v: &Value| URL_SAFE_NO_PAD.encode(v.to_string());
-    let alg_none = format!("{}.{}.", b64(&json!({"alg": "none", "typ": "JWT", "kid": kid})), b64(&good));
+    let alg_none = format!(
+        "{}.{}.",
+        b64(&json!({"alg": "none", "typ": "JWT", "kid": kid})),
+        b64(&good)
+    );
     let public_key = {
-        let (_, jwks) = app.send(Method::GET, "/.well-known/jwks.json", None, None).await;
+        let (_, jwks) = app
+            .send(Method::GET, "/.well-known/jwks.json", None, None)
+            .await;
         jwks["keys"][0]["x"].as_str().expect("x").to_owned()
     };
     let hs256_with_public_key = {
         let mut header = Header::new(Algorithm::HS256);
         header.kid = Some(kid.clone());
-        jsonwebtoken::encode(&header, &good, &EncodingKey::from_secret(public_key.as_bytes()).expect("hmac key")).expect("hs256")
+        jsonwebtoken::encode(
+            &header,
+            &good,
+            &EncodingKey::from_secret(public_key.as_bytes()).expect("hmac key"),
+        )
+        .expect("hs256")
     };
     let tampered = {
         let mut parts: Vec<String> = valid.split('.').map(str::to_owned).collect();
@@ -184,12 +251,24 @@ async fn forged_and_invalid_tokens_are_all_rejected() {
     let attacks = [
         ("alg none", alg_none),
         ("HS256 signed with the public key", hs256_with_public_key),
-        ("expired", sign(&with("exp", json!(now() - 3600)), Some(&kid))),
-        ("nbf in the future", sign(&with("nbf", json!(now() + 3600)), Some(&kid))),
-        ("wrong aud", sign(&with("aud", json!("someone-else")), Some(&kid))),
+        (
+            "expired",
+            sign(&with("exp", json!(now() - 3600)), Some(&kid)),
+        ),
+        (
+            "nbf in the future",
+            sign(&with("nbf", json!(now() + 3600)), Some(&kid)),
+        ),
+        (
+            "wrong aud",
+            sign(&with("aud", json!("someone-else")), Some(&kid)),
+        ),
         ("wrong iss", sign(&with("iss", json!("evil")), Some(&kid))),
         ("missing exp", sign(&without("exp"), Some(&kid))),
-        ("exp as a string", sign(&with("exp", json!((now() + 600).to_string())), Some(&kid))),
+        (
+            "exp as a string",
+            sign(&with("exp", json!((now() + 600).to_string())), Some(&kid)),
+        ),
         ("tampered payload", tampered),
         ("unknown kid", sign(&good, Some("no-such-key"))),
         ("no kid", sign(&good, None)),
@@ -197,18 +276,32 @@ async fn forged_and_invalid_tokens_are_all_rejected() {
     ];
     let channel = channel(&app).await;
     for (name, token) in attacks {
-        let (status, body) = app.send(Method::GET, "/api/v1/me", Some(&token), None).await;
+        let (status, body) = app
+            .send(Method::GET, "/api/v1/me", Some(&token), None)
+            .await;
         assert_eq!(status, 401, "{name} through the gateway: {body}");
         let err = AuthServiceClient::new(channel.clone())
             .get_me(call(auth_pb::GetMeRequest {}, Some(&token), None))
             .await
             .expect_err(name);
-        assert_eq!(err.code(), Code::Unauthenticated, "{name} straight to auth-svc: {err:?}");
+        assert_eq!(
+            err.code(),
+            Code::Unauthenticated,
+            "{name} straight to auth-svc: {err:?}"
+        );
         let err = TenantServiceClient::new(channel.clone())
-            .list_tenants(call(tenant_pb::ListTenantsRequest::default(), Some(&token), None))
+            .list_tenants(call(
+                tenant_pb::ListTenantsRequest::default(),
+                Some(&token),
+                None,
+            ))
             .await
             .expect_err(name);
-        assert_eq!(err.code(), Code::Unauthenticated, "{name} straight to tenant-svc: {err:?}");
+        assert_eq!(
+            err.code(),
+            Code::Unauthenticated,
+            "{name} straight to tenant-svc: {err:?}"
+        );
     }
 }
 
@@ -220,31 +313,62 @@ async fn a_user_of_tenant_a_reaches_nothing_of_tenant_b() {
     let alice = app.user("alice").await;
     app.bind(Some("tenant-a"), "alice", "Admin", None).await;
 
-    let (status, me) = app.send(Method::GET, "/api/v1/me", Some(&alice), None).await;
+    let (status, me) = app
+        .send(Method::GET, "/api/v1/me", Some(&alice), None)
+        .await;
     assert_eq!(status, 200);
-    assert_eq!(me["tenants"], json!([{"id": "tenant-a", "name": "TENANT-A"}]));
-    let (_, listed) = app.send(Method::GET, "/api/v1/tenants", Some(&alice), None).await;
+    assert_eq!(
+        me["tenants"],
+        json!([{"id": "tenant-a", "name": "TENANT-A"}])
+    );
+    let (_, listed) = app
+        .send(Method::GET, "/api/v1/tenants", Some(&alice), None)
+        .await;
     assert_eq!(listed["total"], 1);
-    let (status, _) = app.send(Method::GET, "/api/v1/tenant-a/roles", Some(&alice), None).await;
+    let (status, _) = app
+        .send(Method::GET, "/api/v1/tenant-a/roles", Some(&alice), None)
+        .await;
     assert_eq!(status, 200, "alice works in her own tenant");
 
     let routes = [
         (Method::GET, "/api/v1/tenant-b/roles", None),
-        (Method::POST, "/api/v1/tenant-b/roles", Some(json!({"name": "x", "permissions": ["FLOW:READ"]}))),
+        (
+            Method::POST,
+            "/api/v1/tenant-b/roles",
+            Some(json!({"name": "x", "permissions": ["FLOW:READ"]})),
+        ),
         (Method::DELETE, "/api/v1/tenant-b/roles/x", None),
         (Method::GET, "/api/v1/tenant-b/bindings", None),
-        (Method::POST, "/api/v1/tenant-b/bindings", Some(json!({"type": "USER", "subject": "alice", "role": "Admin"}))),
+        (
+            Method::POST,
+            "/api/v1/tenant-b/bindings",
+            Some(json!({"type": "USER", "subject": "alice", "role": "Admin"})),
+        ),
         (Method::DELETE, "/api/v1/tenant-b/bindings/x", None),
         (Method::GET, "/api/v1/tenants/tenant-b", None),
-        (Method::PUT, "/api/v1/tenants/tenant-b", Some(json!({"name": "Mine now"}))),
+        (
+            Method::PUT,
+            "/api/v1/tenants/tenant-b",
+            Some(json!({"name": "Mine now"})),
+        ),
         (Method::DELETE, "/api/v1/tenants/tenant-b", None),
         (Method::GET, "/api/v1/roles", None),
-        (Method::POST, "/api/v1/bindings", Some(json!({"type": "USER", "subject": "alice", "role": "Admin"}))),
+        (
+            Method::POST,
+            "/api/v1/bindings",
+            Some(json!({"type": "USER", "subject": "alice", "role": "Admin"})),
+        ),
     ];
     for (method, path, body) in routes {
         let (status, answer) = app.send(method.clone(), path, Some(&alice), body).await;
-        assert!(matches!(status, 403 | 404), "{method} {path}: {status} {answer}");
-        assert!(answer.get("results").is_none() && answer.get("id").is_none(), "{method} {path} leaked {answer}");
+        assert!(
+            matches!(status, 403 | 404),
+            "{method} {path}: {status} {answer}"
+        );
+        assert!(
+            answer.get("results").is_none() && answer.get("id").is_none(),
+            "{method} {path} leaked {answer}"
+        );
     }
 
     // The same calls straight to the services, with a spoofed tenant header.
@@ -252,15 +376,22 @@ async fn a_user_of_tenant_a_reaches_nothing_of_tenant_b() {
     let mut rbac = RbacServiceClient::new(channel.clone());
     let spoof = Some("tenant-b");
     let denied = [
-        rbac.list_roles(call(auth_pb::ListRolesRequest {}, Some(&alice), spoof)).await.err(),
+        rbac.list_roles(call(auth_pb::ListRolesRequest {}, Some(&alice), spoof))
+            .await
+            .err(),
         rbac.create_role(call(
-            auth_pb::CreateRoleRequest { name: "x".into(), permissions: vec!["FLOW:READ".into()] },
+            auth_pb::CreateRoleRequest {
+                name: "x".into(),
+                permissions: vec!["FLOW:READ".into()],
+            },
             Some(&alice),
             spoof,
         ))
         .await
         .err(),
-        rbac.list_bindings(call(auth_pb::ListBindingsRequest {}, Some(&alice), spoof)).await.err(),
+        rbac.list_bindings(call(auth_pb::ListBindingsRequest {}, Some(&alice), spoof))
+            .await
+            .err(),
         rbac.create_binding(call(
             auth_pb::CreateBindingRequest {
                 r#type: "USER".into(),
@@ -273,7 +404,13 @@ async fn a_user_of_tenant_a_reaches_nothing_of_tenant_b() {
         ))
         .await
         .err(),
-        rbac.delete_binding(call(auth_pb::DeleteBindingRequest { id: "x".into() }, Some(&alice), spoof)).await.err(),
+        rbac.delete_binding(call(
+            auth_pb::DeleteBindingRequest { id: "x".into() },
+            Some(&alice),
+            spoof,
+        ))
+        .await
+        .err(),
     ];
     for (index, status) in denied.into_iter().enumerate() {
         let status = status.unwrap_or_else(|| panic!("spoofed call #{index} was served"));
@@ -284,13 +421,23 @@ async fn a_user_of_tenant_a_reaches_nothing_of_tenant_b() {
     }
     let mut tenants = TenantServiceClient::new(channel.clone());
     let err = tenants
-        .get_tenant(call(tenant_pb::GetTenantRequest { id: "tenant-b".into() }, Some(&alice), None))
+        .get_tenant(call(
+            tenant_pb::GetTenantRequest {
+                id: "tenant-b".into(),
+            },
+            Some(&alice),
+            None,
+        ))
         .await
         .expect_err("invisible tenant");
     assert_eq!(err.code(), Code::NotFound);
     let allowed = AuthServiceClient::new(channel)
         .check_access(call(
-            auth_pb::CheckAccessRequest { permission: "ROLE".into(), action: "READ".into(), namespace: String::new() },
+            auth_pb::CheckAccessRequest {
+                permission: "ROLE".into(),
+                action: "READ".into(),
+                namespace: String::new(),
+            },
             Some(&alice),
             spoof,
         ))
@@ -308,21 +455,36 @@ async fn tenant_creators_become_admin_but_super_admins_do_not() {
     let app = TestApp::start(Mode::MultiWithDefault).await;
     let bob = app.user("bob").await;
     let (status, _) = app
-        .send(Method::POST, "/api/v1/tenants", Some(&bob), Some(json!({"id": "bobs", "name": "Bob's"})))
+        .send(
+            Method::POST,
+            "/api/v1/tenants",
+            Some(&bob),
+            Some(json!({"id": "bobs", "name": "Bob's"})),
+        )
         .await;
     assert_eq!(status, 403, "bob may not create tenants yet");
     let (status, body) = app
-        .post("/api/v1/roles", json!({"name": "tenant-creator", "permissions": ["TENANT:CREATE"]}))
+        .post(
+            "/api/v1/roles",
+            json!({"name": "tenant-creator", "permissions": ["TENANT:CREATE"]}),
+        )
         .await;
     assert_eq!(status, 201, "{body}");
     app.bind(None, "bob", "tenant-creator", None).await;
     let (status, body) = app
-        .send(Method::POST, "/api/v1/tenants", Some(&bob), Some(json!({"id": "bobs", "name": "Bob's"})))
+        .send(
+            Method::POST,
+            "/api/v1/tenants",
+            Some(&bob),
+            Some(json!({"id": "bobs", "name": "Bob's"})),
+        )
         .await;
     assert_eq!(status, 201, "{body}");
     let (_, me) = app.send(Method::GET, "/api/v1/me", Some(&bob), None).await;
     assert_eq!(me["tenants"], json!([{"id": "bobs", "name": "Bob's"}]));
-    let (status, bindings) = app.send(Method::GET, "/api/v1/bobs/bindings", Some(&bob), None).await;
+    let (status, bindings) = app
+        .send(Method::GET, "/api/v1/bobs/bindings", Some(&bob), None)
+        .await;
     assert_eq!(status, 200, "bob administers his tenant: {bindings}");
     assert_eq!(bindings["results"][0]["role"], "Admin");
     assert_eq!(bindings["results"][0]["subject"], "bob");
@@ -336,26 +498,47 @@ async fn tenant_creators_become_admin_but_super_admins_do_not() {
     let check = |permission: &str, action: &str| {
         let mut auth = AuthServiceClient::new(channel.clone());
         let request = call(
-            auth_pb::CheckAccessRequest { permission: permission.into(), action: action.into(), namespace: String::new() },
+            auth_pb::CheckAccessRequest {
+                permission: permission.into(),
+                action: action.into(),
+                namespace: String::new(),
+            },
             Some(&app.admin),
             Some("plain"),
         );
-        async move { auth.check_access(request).await.expect("check").into_inner().allowed }
+        async move {
+            auth.check_access(request)
+                .await
+                .expect("check")
+                .into_inner()
+                .allowed
+        }
     };
     assert!(check("BINDING", "CREATE").await);
-    assert!(!check("FLOW", "READ").await, "a super admin without a binding sees no flows");
+    assert!(
+        !check("FLOW", "READ").await,
+        "a super admin without a binding sees no flows"
+    );
     assert!(!check("EXECUTION", "READ").await);
 
     // adminUsername binds the named user at once.
     let carol = app.user("carol").await;
     let (status, body) = app
-        .post("/api/v1/tenants", json!({"id": "carols", "name": "Carol's", "adminUsername": "carol"}))
+        .post(
+            "/api/v1/tenants",
+            json!({"id": "carols", "name": "Carol's", "adminUsername": "carol"}),
+        )
         .await;
     assert_eq!(status, 201, "{body}");
-    let (_, me) = app.send(Method::GET, "/api/v1/me", Some(&carol), None).await;
+    let (_, me) = app
+        .send(Method::GET, "/api/v1/me", Some(&carol), None)
+        .await;
     assert_eq!(me["tenants"][0]["id"], "carols");
     let (status, body) = app
-        .post("/api/v1/tenants", json!({"id": "ghosts", "name": "G", "adminUsername": "nobody"}))
+        .post(
+            "/api/v1/tenants",
+            json!({"id": "ghosts", "name": "G", "adminUsername": "nobody"}),
+        )
         .await;
     assert_eq!(status, 422, "{body}");
     let (status, _) = app.get("/api/v1/tenants/ghosts").await;
@@ -367,7 +550,10 @@ async fn namespace_limited_binding_covers_children_only() {
     let app = TestApp::start(Mode::MultiWithDefault).await;
     app.create_tenant("acme").await;
     let (status, _) = app
-        .post("/api/v1/acme/roles", json!({"name": "reader", "permissions": ["FLOW:READ"]}))
+        .post(
+            "/api/v1/acme/roles",
+            json!({"name": "reader", "permissions": ["FLOW:READ"]}),
+        )
         .await;
     assert_eq!(status, 201);
     let dave = app.user("dave").await;
@@ -407,34 +593,53 @@ async fn revoked_binding_and_deleted_user_stop_working_within_five_seconds() {
     app.create_tenant("acme").await;
     let erin = app.user("erin").await;
     let binding = app.bind(Some("acme"), "erin", "Admin", None).await;
-    let (status, _) = app.send(Method::GET, "/api/v1/acme/roles", Some(&erin), None).await;
-    assert_eq!(status, 200, "works, and every cache now holds erin's access");
+    let (status, _) = app
+        .send(Method::GET, "/api/v1/acme/roles", Some(&erin), None)
+        .await;
+    assert_eq!(
+        status, 200,
+        "works, and every cache now holds erin's access"
+    );
 
-    let (status, _) = app.delete(&format!("/api/v1/acme/bindings/{binding}")).await;
+    let (status, _) = app
+        .delete(&format!("/api/v1/acme/bindings/{binding}"))
+        .await;
     assert_eq!(status, 204);
     let revoked = Instant::now();
     loop {
-        let (status, _) = app.send(Method::GET, "/api/v1/acme/roles", Some(&erin), None).await;
+        let (status, _) = app
+            .send(Method::GET, "/api/v1/acme/roles", Some(&erin), None)
+            .await;
         if matches!(status, 403 | 404) {
             break;
         }
-        assert!(revoked.elapsed() < Duration::from_secs(5), "binding still honoured after 5 s");
+        assert!(
+            revoked.elapsed() < Duration::from_secs(5),
+            "binding still honoured after 5 s"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
     let frank = app.user("frank").await;
     app.bind(Some("acme"), "frank", "Admin", None).await;
-    let (status, _) = app.send(Method::GET, "/api/v1/acme/roles", Some(&frank), None).await;
+    let (status, _) = app
+        .send(Method::GET, "/api/v1/acme/roles", Some(&frank), None)
+        .await;
     assert_eq!(status, 200);
     let (status, _) = app.delete("/api/v1/users/frank").await;
     assert_eq!(status, 204);
     let deleted = Instant::now();
     loop {
-        let (status, _) = app.send(Method::GET, "/api/v1/acme/roles", Some(&frank), None).await;
+        let (status, _) = app
+            .send(Method::GET, "/api/v1/acme/roles", Some(&frank), None)
+            .await;
         if matches!(status, 401 | 403 | 404) {
             break;
         }
-        assert!(deleted.elapsed() < Duration::from_secs(5), "deleted user still served after 5 s");
+        assert!(
+            deleted.elapsed() < Duration::from_secs(5),
+            "deleted user still served after 5 s"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -442,24 +647,52 @@ async fn revoked_binding_and_deleted_user_stop_working_within_five_seconds() {
 #[tokio::test]
 async fn rotated_keys_keep_old_tokens_valid_and_sign_new_ones() {
     let app = TestApp::start(Mode::MultiWithDefault).await;
-    let old_kid = jsonwebtoken::decode_header(&app.admin).expect("header").kid.expect("kid");
+    let old_kid = jsonwebtoken::decode_header(&app.admin)
+        .expect("header")
+        .kid
+        .expect("kid");
     let (status, rotated) = app.post("/api/v1/auths/keys/rotate", json!({})).await;
     assert_eq!(status, 200, "{rotated}");
     let new_kid = rotated["kid"].as_str().expect("kid").to_owned();
     assert_ne!(new_kid, old_kid);
-    let (_, jwks) = app.send(Method::GET, "/.well-known/jwks.json", None, None).await;
-    let kids: Vec<&str> = jwks["keys"].as_array().expect("keys").iter().filter_map(|k| k["kid"].as_str()).collect();
-    assert!(kids.contains(&old_kid.as_str()) && kids.contains(&new_kid.as_str()), "{kids:?}");
+    let (_, jwks) = app
+        .send(Method::GET, "/.well-known/jwks.json", None, None)
+        .await;
+    let kids: Vec<&str> = jwks["keys"]
+        .as_array()
+        .expect("keys")
+        .iter()
+        .filter_map(|k| k["kid"].as_str())
+        .collect();
+    assert!(
+        kids.contains(&old_kid.as_str()) && kids.contains(&new_kid.as_str()),
+        "{kids:?}"
+    );
     let (status, _) = app.get("/api/v1/me").await;
-    assert_eq!(status, 200, "a token of the old key stays valid until it expires");
+    assert_eq!(
+        status, 200,
+        "a token of the old key stays valid until it expires"
+    );
     let fresh = login(&app.http, "admin", "admin-password").await;
-    let fresh_kid = jsonwebtoken::decode_header(&fresh).expect("header").kid.expect("kid");
+    let fresh_kid = jsonwebtoken::decode_header(&fresh)
+        .expect("header")
+        .kid
+        .expect("kid");
     assert_eq!(fresh_kid, new_kid);
-    let (status, _) = app.send(Method::GET, "/api/v1/me", Some(&fresh), None).await;
+    let (status, _) = app
+        .send(Method::GET, "/api/v1/me", Some(&fresh), None)
+        .await;
     assert_eq!(status, 200);
 
     let user = app.user("grace").await;
-    let (status, _) = app.send(Method::POST, "/api/v1/auths/keys/rotate", Some(&user), Some(json!({}))).await;
+    let (status, _) = app
+        .send(
+            Method::POST,
+            "/api/v1/auths/keys/rotate",
+            Some(&user),
+            Some(json!({})),
+        )
+        .await;
     assert_eq!(status, 403, "only a super admin rotates keys");
 }
 
@@ -484,38 +717,76 @@ async fn failed_logins_slow_further_attempts_down() {
     }
     let (status, slowed) = attempt("wrong-password").await;
     assert_eq!(status, 401);
-    assert!(slowed >= Duration::from_millis(250), "fourth failure answered in {slowed:?}");
+    assert!(
+        slowed >= Duration::from_millis(250),
+        "fourth failure answered in {slowed:?}"
+    );
     let (status, _) = attempt("henry-password").await;
     assert_eq!(status, 200, "the right password still works");
     let (status, body) = app
-        .send(Method::POST, "/api/v1/auths/token", None, Some(json!({"username": "nobody", "password": "whatever-it-is"})))
+        .send(
+            Method::POST,
+            "/api/v1/auths/token",
+            None,
+            Some(json!({"username": "nobody", "password": "whatever-it-is"})),
+        )
         .await;
     assert_eq!(status, 401);
-    assert_eq!(body["message"], "invalid username or password", "unknown users look like wrong passwords");
+    assert_eq!(
+        body["message"], "invalid username or password",
+        "unknown users look like wrong passwords"
+    );
 }
 
 #[tokio::test]
 async fn user_management_is_for_super_admins() {
     let app = TestApp::start(Mode::SingleTenant).await;
     let ivan = app.user("ivan").await;
-    let (status, _) = app.send(Method::GET, "/api/v1/users", Some(&ivan), None).await;
+    let (status, _) = app
+        .send(Method::GET, "/api/v1/users", Some(&ivan), None)
+        .await;
     assert_eq!(status, 403);
     let (status, _) = app
-        .send(Method::POST, "/api/v1/users", Some(&ivan), Some(json!({"username": "x", "password": "long-enough"})))
+        .send(
+            Method::POST,
+            "/api/v1/users",
+            Some(&ivan),
+            Some(json!({"username": "x", "password": "long-enough"})),
+        )
         .await;
     assert_eq!(status, 403);
 
     let (status, page) = app.get("/api/v1/users").await;
     assert_eq!(status, 200);
     assert_eq!(page["total"], 2);
-    assert!(page.to_string().find("password").is_none(), "no password or hash is ever returned");
-    let (status, _) = app.post("/api/v1/users", json!({"username": "ivan", "password": "long-enough"})).await;
+    assert!(
+        page.to_string().find("password").is_none(),
+        "no password or hash is ever returned"
+    );
+    let (status, _) = app
+        .post(
+            "/api/v1/users",
+            json!({"username": "ivan", "password": "long-enough"}),
+        )
+        .await;
     assert_eq!(status, 409);
-    let (status, body) = app.post("/api/v1/users", json!({"username": "judy", "password": "short"})).await;
+    let (status, body) = app
+        .post(
+            "/api/v1/users",
+            json!({"username": "judy", "password": "short"}),
+        )
+        .await;
     assert_eq!(status, 422, "{body}");
-    let (status, body) = app.post("/api/v1/users", json!({"username": "bad name", "password": "long-enough"})).await;
+    let (status, body) = app
+        .post(
+            "/api/v1/users",
+            json!({"username": "bad name", "password": "long-enough"}),
+        )
+        .await;
     assert_eq!(status, 422, "{body}");
-    let (status, body) = app.put("/api/v1/users/ivan", json!({"password": "a-new-password"})).await;
+    let (status, body) = app
+        .put("/api/v1/users/ivan", json!({"password": "a-new-password"}))
+        .await;
     assert_eq!(status, 200, "{body}");
     login(&app.http, "ivan", "a-new-password").await;
     let (status, _) = app.delete("/api/v1/users/admin").await;

@@ -131,7 +131,10 @@ async fn deleting_a_tenant_drops_its_cached_resolution() {
     app.create_tenant("short-lived").await;
     app.create_tenant("elsewhere").await;
     // Both resolutions are now cached by the probe gateway.
-    assert_eq!(get(&app, &gateway, "/api/v1/short-lived/probe").await.0, 200);
+    assert_eq!(
+        get(&app, &gateway, "/api/v1/short-lived/probe").await.0,
+        200
+    );
     assert_eq!(get(&app, &gateway, "/api/v1/elsewhere/probe").await.0, 200);
 
     // Deleted through this gateway: gone at once.

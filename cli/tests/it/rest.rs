@@ -114,11 +114,14 @@ async fn grpc_and_rest_see_the_same_tenants() {
         request.metadata_mut().insert("authorization", value);
         request
     }
-    grpc.create_tenant(bearer(&app.admin, pb::CreateTenantRequest {
-        id: "via-grpc".into(),
-        name: "Made over gRPC".into(),
-        admin_username: String::new(),
-    }))
+    grpc.create_tenant(bearer(
+        &app.admin,
+        pb::CreateTenantRequest {
+            id: "via-grpc".into(),
+            name: "Made over gRPC".into(),
+            admin_username: String::new(),
+        },
+    ))
     .await
     .expect("create over gRPC");
     let (status, body) = app.get("/api/v1/tenants/via-grpc").await;
@@ -127,9 +130,12 @@ async fn grpc_and_rest_see_the_same_tenants() {
 
     app.create_tenant("via-rest").await;
     let got = grpc
-        .get_tenant(bearer(&app.admin, pb::GetTenantRequest {
-            id: "via-rest".into(),
-        }))
+        .get_tenant(bearer(
+            &app.admin,
+            pb::GetTenantRequest {
+                id: "via-rest".into(),
+            },
+        ))
         .await
         .expect("get over gRPC")
         .into_inner();
@@ -194,8 +200,13 @@ async fn unknown_routes_and_methods_answer_json() {
     let app = TestApp::start(Mode::MultiWithDefault).await;
     let (status, _) = app.get("/no/such/route").await;
     assert_eq!(status, 404);
-    let (status, _) = app.send(reqwest::Method::GET, "/no/such/route", None, None).await;
-    assert_eq!(status, 401, "without a token nothing is revealed, not even 404");
+    let (status, _) = app
+        .send(reqwest::Method::GET, "/no/such/route", None, None)
+        .await;
+    assert_eq!(
+        status, 401,
+        "without a token nothing is revealed, not even 404"
+    );
     let (status, body) = app.get("/no/such/route").await;
     assert_eq!(status, 404);
     assert!(body["message"].is_string());

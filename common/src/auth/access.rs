@@ -5,8 +5,8 @@
 use aerie_proto::auth::v1::CheckAccessRequest;
 use aerie_proto::auth::v1::auth_service_client::AuthServiceClient;
 use moka::future::Cache;
-use tonic::transport::Channel;
 use tonic::Status;
+use tonic::transport::Channel;
 
 use super::{Caller, DECISION_TTL};
 use crate::tenant::TenantId;
@@ -68,7 +68,13 @@ impl AccessClient {
             },
             Some(tenant),
         );
-        let allowed = self.auth.clone().check_access(request).await?.into_inner().allowed;
+        let allowed = self
+            .auth
+            .clone()
+            .check_access(request)
+            .await?
+            .into_inner()
+            .allowed;
         // Only grants are cached: a new binding works at once, a revoked one
         // stops within DECISION_TTL.
         if allowed {
@@ -86,7 +92,10 @@ impl AccessClient {
         action: &'static str,
         namespace: Option<&str>,
     ) -> Result<(), Status> {
-        if self.allowed(caller, tenant, permission, action, namespace).await? {
+        if self
+            .allowed(caller, tenant, permission, action, namespace)
+            .await?
+        {
             Ok(())
         } else {
             Err(Status::permission_denied(format!(

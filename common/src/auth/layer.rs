@@ -20,7 +20,9 @@ const PUBLIC_PREFIXES: &[&str] = &[
 
 /// Whether a gRPC path needs no credential.
 pub fn is_public(path: &str) -> bool {
-    PUBLIC_PREFIXES.iter().any(|prefix| path.starts_with(prefix))
+    PUBLIC_PREFIXES
+        .iter()
+        .any(|prefix| path.starts_with(prefix))
 }
 
 /// Authenticates every non-public gRPC call.
@@ -82,10 +84,10 @@ where
         }
         let verifier = self.verifier.clone();
         Box::pin(async move {
-            let header = request
-                .headers()
-                .get(http::header::AUTHORIZATION)
-                .map(|v| v.to_str().map_err(|_| Status::unauthenticated("authorization must be ASCII")));
+            let header = request.headers().get(http::header::AUTHORIZATION).map(|v| {
+                v.to_str()
+                    .map_err(|_| Status::unauthenticated("authorization must be ASCII"))
+            });
             let authenticated = match header.transpose() {
                 Ok(value) => verifier.authenticate(value).await,
                 Err(status) => Err(status),

@@ -8,8 +8,8 @@ pub mod token;
 
 use std::sync::Arc;
 
-use tonic::metadata::MetadataValue;
 use tonic::Status;
+use tonic::metadata::MetadataValue;
 
 pub use access::AccessClient;
 pub use layer::AuthLayer;
@@ -78,14 +78,18 @@ impl Caller {
 }
 
 /// A verifier fetching keys from the configured auth endpoint.
-pub fn verifier_for(config: &crate::config::Config) -> Result<Arc<TokenVerifier>, tonic::transport::Error> {
+pub fn verifier_for(
+    config: &crate::config::Config,
+) -> Result<Arc<TokenVerifier>, tonic::transport::Error> {
     let channel = crate::grpc::lazy_channel(&config.auth_endpoint())?;
     Ok(Arc::new(TokenVerifier::new(channel)))
 }
 
 /// An access client asking the configured auth endpoint.
 pub fn access_for(config: &crate::config::Config) -> Result<AccessClient, tonic::transport::Error> {
-    Ok(AccessClient::new(crate::grpc::lazy_channel(&config.auth_endpoint())?))
+    Ok(AccessClient::new(crate::grpc::lazy_channel(
+        &config.auth_endpoint(),
+    )?))
 }
 
 /// The caller the auth layer verified for this gRPC request.

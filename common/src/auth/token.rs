@@ -6,13 +6,13 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use aerie_proto::auth::v1::auth_service_client::AuthServiceClient;
 use aerie_proto::auth::v1::GetJwksRequest;
+use aerie_proto::auth::v1::auth_service_client::AuthServiceClient;
 use jsonwebtoken::{DecodingKey, Validation};
 use moka::future::Cache;
 use serde::{Deserialize, Serialize};
-use tonic::transport::Channel;
 use tonic::Status;
+use tonic::transport::Channel;
 
 use super::{ALGORITHM, AUDIENCE, Caller, ISSUER};
 
@@ -88,7 +88,9 @@ impl TokenVerifier {
 
     /// Verifies an `authorization` header value (`Bearer <token>`).
     pub async fn authenticate(&self, authorization: Option<&str>) -> Result<Caller, Status> {
-        let header = authorization.ok_or_else(|| Status::unauthenticated("authentication required: send authorization: Bearer <token>"))?;
+        let header = authorization.ok_or_else(|| {
+            Status::unauthenticated("authentication required: send authorization: Bearer <token>")
+        })?;
         let token = header
             .strip_prefix("Bearer ")
             .or_else(|| header.strip_prefix("bearer "))
@@ -104,11 +106,14 @@ impl TokenVerifier {
         {
             return Ok(caller);
         }
-        let jwt_header = jsonwebtoken::decode_header(token).map_err(|_| unauthenticated("malformed token"))?;
+        let jwt_header =
+            jsonwebtoken::decode_header(token).map_err(|_| unauthenticated("malformed token"))?;
         if jwt_header.alg != ALGORITHM {
             return Err(unauthenticated("unexpected signing algorithm"));
         }
-        let kid = jwt_header.kid.ok_or_else(|| unauthenticated("token has no key id"))?;
+        let kid = jwt_header
+            .kid
+            .ok_or_else(|| unauthenticated("token has no key id"))?;
         let key = self.key(&kid).await?;
         let data = jsonwebtoken::decode::<Claims>(token, &key, &self.validation).map_err(|e| {
             use jsonwebtoken::errors::ErrorKind as K;
@@ -150,11 +155,15 @@ impl TokenVerifier {
             tokio::time::sleep(wait).await;
         }
         self.refresh().await?;
-        self.cached_key(kid).ok_or_else(|| unauthenticated("unknown signing key"))
+        self.cached_key(kid)
+            .ok_or_else(|| unauthenticated("unknown signing key"))
     }
 
     fn cached_key(&self, kid: &str) -> Option<Arc<DecodingKey>> {
-        self.keys.read().ok().and_then(|keys| keys.get(kid).cloned())
+        self.keys
+            .read()
+            .ok()
+            .and_then(|keys| keys.get(kid).cloned())
     }
 
     /// Reloads the published keys from auth-svc.
@@ -162,7 +171,12 @@ impl TokenVerifier {
         if let Ok(mut last) = self.last_refresh.lock() {
             *last = Some(Instant::now());
         }
-        let jwks = self.auth.clone().get_jwks(GetJwksRequest {}).await?.into_inner();
+        let jwks = self
+            .auth
+            .clone()
+            .get_jwks(GetJwksRequest {})
+            .await?
+            .into_inner();
         let mut fresh = HashMap::new();
         for jwk in jwks.keys {
             if jwk.kty == "OKP" && jwk.crv == "Ed25519" && jwk.alg == "EdDSA" {

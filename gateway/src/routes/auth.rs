@@ -110,7 +110,12 @@ async fn issue_token(
 /// The public keys that verify access tokens.
 #[utoipa::path(get, path = "/.well-known/jwks.json", tag = "auth", responses((status = 200, body = Jwks)))]
 async fn jwks(State(state): State<AppState>) -> Result<Json<Jwks>, ApiError> {
-    let jwks = state.auth.clone().get_jwks(pb::GetJwksRequest {}).await?.into_inner();
+    let jwks = state
+        .auth
+        .clone()
+        .get_jwks(pb::GetJwksRequest {})
+        .await?
+        .into_inner();
     Ok(Json(Jwks {
         keys: jwks
             .keys
@@ -130,7 +135,10 @@ async fn jwks(State(state): State<AppState>) -> Result<Json<Jwks>, ApiError> {
 /// Who the caller is and which tenants it can access.
 #[utoipa::path(get, path = "/api/v1/me", tag = "auth",
     responses((status = 200, body = Me), (status = 401, body = ErrorBody)))]
-async fn me(State(state): State<AppState>, Authenticated(caller): Authenticated) -> Result<Json<Me>, ApiError> {
+async fn me(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+) -> Result<Json<Me>, ApiError> {
     let me = state
         .auth
         .clone()
@@ -151,7 +159,10 @@ async fn me(State(state): State<AppState>, Authenticated(caller): Authenticated)
             .into_inner()
             .results
             .into_iter()
-            .map(|t| TenantRef { id: t.id, name: t.name })
+            .map(|t| TenantRef {
+                id: t.id,
+                name: t.name,
+            })
             .collect()
     } else {
         Vec::new()

@@ -121,7 +121,10 @@ async fn create_role(
 
 /// List the tenant's roles, Admin included.
 #[utoipa::path(get, path = "/roles", tag = "rbac", responses((status = 200, body = Page<Role>)))]
-async fn list_roles(State(state): State<AppState>, tenant: Tenant) -> Result<Json<Page<Role>>, ApiError> {
+async fn list_roles(
+    State(state): State<AppState>,
+    tenant: Tenant,
+) -> Result<Json<Page<Role>>, ApiError> {
     let roles = state
         .rbac
         .clone()
@@ -164,13 +167,21 @@ async fn create_binding(
         role: body.role,
         namespace: body.namespace.unwrap_or_default(),
     });
-    let created = state.rbac.clone().create_binding(request).await?.into_inner();
+    let created = state
+        .rbac
+        .clone()
+        .create_binding(request)
+        .await?
+        .into_inner();
     Ok((StatusCode::CREATED, Json(binding(created))))
 }
 
 /// List the tenant's bindings.
 #[utoipa::path(get, path = "/bindings", tag = "rbac", responses((status = 200, body = Page<Binding>)))]
-async fn list_bindings(State(state): State<AppState>, tenant: Tenant) -> Result<Json<Page<Binding>>, ApiError> {
+async fn list_bindings(
+    State(state): State<AppState>,
+    tenant: Tenant,
+) -> Result<Json<Page<Binding>>, ApiError> {
     let bindings = state
         .rbac
         .clone()

@@ -180,7 +180,13 @@ async fn update_tenant(
     let tenant = state
         .tenants
         .clone()
-        .update_tenant(caller.request(pb::UpdateTenantRequest { id, name: body.name }, None))
+        .update_tenant(caller.request(
+            pb::UpdateTenantRequest {
+                id,
+                name: body.name,
+            },
+            None,
+        ))
         .await?
         .into_inner();
     Ok(Json(tenant.into()))

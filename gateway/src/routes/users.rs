@@ -90,7 +90,11 @@ async fn create_user(
         password: body.password,
         super_admin: body.super_admin,
     };
-    let user = state.users.clone().create_user(caller.request(request, None)).await?;
+    let user = state
+        .users
+        .clone()
+        .create_user(caller.request(request, None))
+        .await?;
     Ok((StatusCode::CREATED, Json(user.into_inner().into())))
 }
 
@@ -106,7 +110,12 @@ async fn list_users(
         page: query.page.unwrap_or(0),
         size: query.size.unwrap_or(0),
     };
-    let page = state.users.clone().list_users(caller.request(request, None)).await?.into_inner();
+    let page = state
+        .users
+        .clone()
+        .list_users(caller.request(request, None))
+        .await?
+        .into_inner();
     Ok(Json(UserPage {
         results: page.results.into_iter().map(Into::into).collect(),
         total: page.total,
@@ -121,7 +130,11 @@ async fn get_user(
     Authenticated(caller): Authenticated,
     Path(id): Path<String>,
 ) -> Result<Json<User>, ApiError> {
-    let user = state.users.clone().get_user(caller.request(pb::GetUserRequest { id }, None)).await?;
+    let user = state
+        .users
+        .clone()
+        .get_user(caller.request(pb::GetUserRequest { id }, None))
+        .await?;
     Ok(Json(user.into_inner().into()))
 }
 
@@ -139,7 +152,11 @@ async fn update_user(
         password: body.password.unwrap_or_default(),
         super_admin: body.super_admin,
     };
-    let user = state.users.clone().update_user(caller.request(request, None)).await?;
+    let user = state
+        .users
+        .clone()
+        .update_user(caller.request(request, None))
+        .await?;
     Ok(Json(user.into_inner().into()))
 }
 
@@ -151,6 +168,10 @@ async fn delete_user(
     Authenticated(caller): Authenticated,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    state.users.clone().delete_user(caller.request(pb::DeleteUserRequest { id }, None)).await?;
+    state
+        .users
+        .clone()
+        .delete_user(caller.request(pb::DeleteUserRequest { id }, None))
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -19,8 +19,13 @@ use tonic::transport::Channel;
 struct Bearer(MetadataValue<tonic::metadata::Ascii>);
 
 impl Interceptor for Bearer {
-    fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
-        request.metadata_mut().insert("authorization", self.0.clone());
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
+        request
+            .metadata_mut()
+            .insert("authorization", self.0.clone());
         Ok(request)
     }
 }
@@ -56,7 +61,9 @@ async fn start(multi_tenancy: bool) -> TestService {
     config.default_endpoints_to(addr.port());
     let shutdown = CancellationToken::new();
     let auth = aerie_auth_svc::open(&config).await.expect("open auth-svc");
-    let api = aerie_tenant_svc::open(&config).await.expect("open tenant-svc");
+    let api = aerie_tenant_svc::open(&config)
+        .await
+        .expect("open tenant-svc");
     let verifier = aerie_common::auth::verifier_for(&config).expect("verifier");
     let mut services = aerie_common::grpc::GrpcServices::new(verifier);
     aerie_auth_svc::register(&mut services, auth);
