@@ -407,31 +407,44 @@ impl RbacService for AuthApi {
             .authorize(&request, Permission::Binding, Action::Create)
             .await?;
         let body = request.into_inner();
-        if SubjectType::parse(&body.r#type)? != SubjectType::User {
-            return Err(Status::invalid_argument(format!(
-                "binding type '{}' is not available: groups and service accounts are not built yet; use USER",
-                body.r#type
-            )));
-        }
+        let subject_type = SubjectType::parse(&body.r#type)?;
         let namespace = if body.namespace.is_empty() {
             None
         } else {
             Some(domain::parse_namespace(&body.namespace)?)
         };
-        let user = repo::find_user_by_name(&self.core.db, &body.subject)
-            .await
-            .map_err(ServiceError::from)?
-            .ok_or_else(|| {
-                Status::invalid_argument(format!("user '{}' does not exist", body.subject))
-            })?;
+        let subject_id = match subject_type {
+            SubjectType::User => repo::find_user_by_name(&self.core.db, &body.subject)
+                .await
+                .map_err(ServiceError::from)?
+                .map(|u| u.id)
+                .ok_or_else(|| {
+                    Status::invalid_argument(format!("user '{}' does not exist", body.subject))
+                })?,
+            SubjectType::Group => repo::find_group(&self.core.db, &tenant, &body.subject)
+                .await
+                .map_err(ServiceError::from)?
+                .map(|g| g.id)
+                .ok_or_else(|| {
+                    Status::invalid_argument(format!(
+                        "group '{}' does not exist in {tenant}",
+                        body.subject
+                    ))
+                })?,
+            SubjectType::ServiceAccount => {
+                return Err(Status::invalid_argument(
+                    "binding type SERVICE_ACCOUNT is not available: service accounts are not built yet; use USER or GROUP",
+                ));
+            }
+        };
         let binding = self
             .core
-            .bind_user(&tenant, &user, &body.role, namespace)
+            .bind(&tenant, subject_type, &subject_id, &body.role, namespace)
             .await?;
         Ok(Response::new(pb::Binding {
             id: binding.id,
             r#type: binding.subject_type,
-            subject: user.username,
+            subject: body.subject,
             role: binding.role,
             namespace: binding.namespace.unwrap_or_default(),
         }))
@@ -449,11 +462,18 @@ impl RbacService for AuthApi {
             .map_err(ServiceError::from)?;
         let mut results = Vec::with_capacity(rows.len());
         for row in rows {
-            let subject = repo::find_user(&self.core.db, &row.subject_id)
-                .await
-                .map_err(ServiceError::from)?
-                .map(|u| u.username)
-                .unwrap_or_default();
+            let subject = if row.subject_type == SubjectType::Group.as_str() {
+                repo::find_group_by_id(&self.core.db, &tenant, &row.subject_id)
+                    .await
+                    .map_err(ServiceError::from)?
+                    .map(|g| g.name)
+            } else {
+                repo::find_user(&self.core.db, &row.subject_id)
+                    .await
+                    .map_err(ServiceError::from)?
+                    .map(|u| u.username)
+            }
+            .unwrap_or_default();
             results.push(pb::Binding {
                 id: row.id,
                 r#type: row.subject_type,
@@ -484,5 +504,145 @@ impl RbacService for AuthApi {
         }
         tracing::info!(%tenant, binding = %id, "binding deleted");
         Ok(Response::new(pb::DeleteBindingResponse {}))
+    }
+
+    async fn create_group(
+        &self,
+        request: Request<pb::CreateGroupRequest>,
+    ) -> Result<Response<pb::Group>, Status> {
+        let (tenant, _) = self
+            .authorize(&request, Permission::Group, Action::Create)
+            .await?;
+        let name = domain::parse_role_name(&request.into_inner().name).map_err(|_| {
+            Status::invalid_argument(
+                "group name must be 1 to 100 characters of letters, digits and ._-",
+            )
+        })?;
+        match repo::insert_group(&self.core.db, &tenant, &name).await {
+            Ok(_) => Ok(Response::new(pb::Group {
+                name,
+                members: Vec::new(),
+            })),
+            Err(err) if repo::is_conflict(&err) => Err(Status::already_exists(format!(
+                "group '{name}' already exists in {tenant}"
+            ))),
+            Err(err) => Err(ServiceError::from(err).into()),
+        }
+    }
+
+    async fn list_groups(
+        &self,
+        request: Request<pb::ListGroupsRequest>,
+    ) -> Result<Response<pb::ListGroupsResponse>, Status> {
+        let (tenant, _) = self
+            .authorize(&request, Permission::Group, Action::Read)
+            .await?;
+        let groups = repo::list_groups(&self.core.db, &tenant)
+            .await
+            .map_err(ServiceError::from)?;
+        let mut results = Vec::with_capacity(groups.len());
+        for group in groups {
+            let members = repo::member_names(&self.core.db, &tenant, &group.id)
+                .await
+                .map_err(ServiceError::from)?;
+            results.push(pb::Group {
+                name: group.name,
+                members,
+            });
+        }
+        Ok(Response::new(pb::ListGroupsResponse {
+            total: results.len() as u64,
+            results,
+        }))
+    }
+
+    async fn delete_group(
+        &self,
+        request: Request<pb::DeleteGroupRequest>,
+    ) -> Result<Response<pb::DeleteGroupResponse>, Status> {
+        let (tenant, _) = self
+            .authorize(&request, Permission::Group, Action::Delete)
+            .await?;
+        let name = request.into_inner().name;
+        if !repo::delete_group(&self.core.db, &tenant, &name)
+            .await
+            .map_err(ServiceError::from)?
+        {
+            return Err(Status::not_found(format!("group '{name}' not found")));
+        }
+        Ok(Response::new(pb::DeleteGroupResponse {}))
+    }
+
+    async fn add_group_member(
+        &self,
+        request: Request<pb::AddGroupMemberRequest>,
+    ) -> Result<Response<pb::Group>, Status> {
+        let (tenant, _) = self
+            .authorize(&request, Permission::Group, Action::Update)
+            .await?;
+        let body = request.into_inner();
+        let (group, user) = self
+            .group_and_user(&tenant, &body.group, &body.username)
+            .await?;
+        repo::add_member(&self.core.db, &tenant, &group.id, &user.id)
+            .await
+            .map_err(ServiceError::from)?;
+        self.group_pb(&tenant, group).await
+    }
+
+    async fn remove_group_member(
+        &self,
+        request: Request<pb::RemoveGroupMemberRequest>,
+    ) -> Result<Response<pb::Group>, Status> {
+        let (tenant, _) = self
+            .authorize(&request, Permission::Group, Action::Update)
+            .await?;
+        let body = request.into_inner();
+        let (group, user) = self
+            .group_and_user(&tenant, &body.group, &body.username)
+            .await?;
+        if !repo::remove_member(&self.core.db, &tenant, &group.id, &user.id)
+            .await
+            .map_err(ServiceError::from)?
+        {
+            return Err(Status::not_found(format!(
+                "user '{}' is not a member of group '{}'",
+                body.username, body.group
+            )));
+        }
+        self.group_pb(&tenant, group).await
+    }
+}
+
+impl AuthApi {
+    async fn group_and_user(
+        &self,
+        tenant: &TenantId,
+        group: &str,
+        username: &str,
+    ) -> Result<(repo::groups::Model, User), Status> {
+        let group = repo::find_group(&self.core.db, tenant, group)
+            .await
+            .map_err(ServiceError::from)?
+            .ok_or_else(|| Status::not_found(format!("group '{group}' not found")))?;
+        let user = repo::find_user_by_name(&self.core.db, username)
+            .await
+            .map_err(ServiceError::from)?
+            .ok_or_else(|| Status::invalid_argument(format!("user '{username}' does not exist")))?;
+        Ok((group, user))
+    }
+
+    async fn group_pb(
+        &self,
+        tenant: &TenantId,
+        group: repo::groups::Model,
+    ) -> Result<Response<pb::Group>, Status> {
+        let members = repo::member_names(&self.core.db, tenant, &group.id)
+            .await
+            .map_err(ServiceError::from)?;
+        Ok(Response::new(pb::Group {
+            name: group.name,
+            members,
+        }))
     }
 }

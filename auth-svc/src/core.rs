@@ -261,29 +261,45 @@ impl AuthCore {
         role: &str,
         namespace: Option<String>,
     ) -> Result<bindings::Model, ServiceError> {
+        self.bind(tenant, SubjectType::User, &user.id, role, namespace)
+            .await
+    }
+
+    /// Binds `role` to a subject (user or group id) in `tenant`; an
+    /// identical binding is returned instead of a second one.
+    pub async fn bind(
+        &self,
+        tenant: &TenantId,
+        subject_type: SubjectType,
+        subject_id: &str,
+        role: &str,
+        namespace: Option<String>,
+    ) -> Result<bindings::Model, ServiceError> {
         if self.role_grants(tenant, role).await?.is_none() {
             return Err(ServiceError::InvalidArgument(format!(
                 "role '{role}' does not exist in {tenant}"
             )));
         }
-        let existing = repo::user_bindings(&self.db, tenant, &user.id).await?;
-        if let Some(same) = existing
-            .into_iter()
-            .find(|b| b.role == role && b.namespace == namespace)
-        {
+        let existing = repo::list_bindings(&self.db, tenant).await?;
+        if let Some(same) = existing.into_iter().find(|b| {
+            b.subject_type == subject_type.as_str()
+                && b.subject_id == subject_id
+                && b.role == role
+                && b.namespace == namespace
+        }) {
             return Ok(same);
         }
         let binding = bindings::Model {
             id: uuid::Uuid::new_v4().to_string(),
             tenant: tenant.storage_key().to_owned(),
-            subject_type: SubjectType::User.as_str().to_owned(),
-            subject_id: user.id.clone(),
+            subject_type: subject_type.as_str().to_owned(),
+            subject_id: subject_id.to_owned(),
             role: role.to_owned(),
             namespace,
             create_time: now(),
         };
         repo::insert_binding(&self.db, tenant, binding.clone()).await?;
-        tracing::info!(%tenant, username = %user.username, %role, "binding created");
+        tracing::info!(%tenant, subject = %subject_id, %role, "binding created");
         Ok(binding)
     }
 

@@ -108,6 +108,44 @@ pub mod bindings {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
+pub mod groups {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "groups")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub tenant: String,
+        pub name: String,
+        pub create_time: ChronoDateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod group_members {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "group_members")]
+    pub struct Model {
+        pub tenant: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub group_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub user_id: String,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
 // ---- users (instance level) ----
 
 pub async fn insert_user(db: &impl ConnectionTrait, user: users::Model) -> Result<(), DbErr> {
@@ -172,9 +210,14 @@ pub async fn update_user(
     Ok(())
 }
 
-/// Deletes a user and, in the same transaction, every binding naming it.
+/// Deletes a user and, in the same transaction, every binding naming it
+/// and every group membership.
 pub async fn delete_user(db: &DatabaseConnection, id: &str) -> Result<bool, DbErr> {
     let txn = db.begin().await?;
+    group_members::Entity::delete_many()
+        .filter(group_members::Column::UserId.eq(id))
+        .exec(&txn)
+        .await?;
     bindings::Entity::delete_many()
         .filter(bindings::Column::SubjectType.eq("USER"))
         .filter(bindings::Column::SubjectId.eq(id))
@@ -338,18 +381,42 @@ pub async fn list_bindings(
         .await
 }
 
-/// A user's bindings in one tenant.
+/// A user's bindings in one tenant: its own and those of its groups there.
 pub async fn user_bindings(
     db: &impl ConnectionTrait,
     tenant: &TenantId,
     user_id: &str,
 ) -> Result<Vec<bindings::Model>, DbErr> {
+    let group_ids: Vec<String> = group_members::Entity::find()
+        .select_only()
+        .column(group_members::Column::GroupId)
+        .filter(group_members::Column::Tenant.eq(tenant.storage_key()))
+        .filter(group_members::Column::UserId.eq(user_id))
+        .into_tuple()
+        .all(db)
+        .await?;
     bindings::Entity::find()
         .filter(bindings::Column::Tenant.eq(tenant.storage_key()))
-        .filter(bindings::Column::SubjectType.eq("USER"))
-        .filter(bindings::Column::SubjectId.eq(user_id))
+        .filter(subjects_of(user_id, group_ids))
         .all(db)
         .await
+}
+
+/// Bindings naming the user itself or one of `group_ids`.
+fn subjects_of(user_id: &str, group_ids: Vec<String>) -> Condition {
+    let mut subjects = Condition::any().add(
+        Condition::all()
+            .add(bindings::Column::SubjectType.eq("USER"))
+            .add(bindings::Column::SubjectId.eq(user_id)),
+    );
+    if !group_ids.is_empty() {
+        subjects = subjects.add(
+            Condition::all()
+                .add(bindings::Column::SubjectType.eq("GROUP"))
+                .add(bindings::Column::SubjectId.is_in(group_ids)),
+        );
+    }
+    subjects
 }
 
 pub async fn delete_binding(
@@ -366,17 +433,23 @@ pub async fn delete_binding(
 }
 
 /// System scan named as such: the tenants in which one user holds any
-/// binding (for `/me` and tenant listing), each yielded with its tenant.
+/// binding, its own or through a group (for `/me` and tenant listing).
 pub async fn tenants_of_user(
     db: &DatabaseConnection,
     user_id: &str,
 ) -> Result<Vec<TenantId>, DbErr> {
+    let group_ids: Vec<String> = group_members::Entity::find()
+        .select_only()
+        .column(group_members::Column::GroupId)
+        .filter(group_members::Column::UserId.eq(user_id))
+        .into_tuple()
+        .all(db)
+        .await?;
     let keys: Vec<String> = bindings::Entity::find()
         .select_only()
         .column(bindings::Column::Tenant)
         .distinct()
-        .filter(bindings::Column::SubjectType.eq("USER"))
-        .filter(bindings::Column::SubjectId.eq(user_id))
+        .filter(subjects_of(user_id, group_ids))
         .into_tuple()
         .all(db)
         .await?;
@@ -384,4 +457,151 @@ pub async fn tenants_of_user(
         .iter()
         .filter_map(|key| TenantId::from_storage_key(key).ok())
         .collect())
+}
+
+// ---- groups (per tenant) ----
+
+pub async fn insert_group(
+    db: &DatabaseConnection,
+    tenant: &TenantId,
+    name: &str,
+) -> Result<groups::Model, DbErr> {
+    let group = groups::Model {
+        id: uuid::Uuid::new_v4().to_string(),
+        tenant: tenant.storage_key().to_owned(),
+        name: name.to_owned(),
+        create_time: now(),
+    };
+    let row = groups::ActiveModel {
+        id: Set(group.id.clone()),
+        tenant: Set(group.tenant.clone()),
+        name: Set(group.name.clone()),
+        create_time: Set(group.create_time),
+    };
+    groups::Entity::insert(row)
+        .exec_without_returning(db)
+        .await?;
+    Ok(group)
+}
+
+pub async fn find_group(
+    db: &impl ConnectionTrait,
+    tenant: &TenantId,
+    name: &str,
+) -> Result<Option<groups::Model>, DbErr> {
+    groups::Entity::find()
+        .filter(groups::Column::Tenant.eq(tenant.storage_key()))
+        .filter(groups::Column::Name.eq(name))
+        .one(db)
+        .await
+}
+
+pub async fn find_group_by_id(
+    db: &impl ConnectionTrait,
+    tenant: &TenantId,
+    id: &str,
+) -> Result<Option<groups::Model>, DbErr> {
+    groups::Entity::find()
+        .filter(groups::Column::Tenant.eq(tenant.storage_key()))
+        .filter(groups::Column::Id.eq(id))
+        .one(db)
+        .await
+}
+
+pub async fn list_groups(
+    db: &DatabaseConnection,
+    tenant: &TenantId,
+) -> Result<Vec<groups::Model>, DbErr> {
+    groups::Entity::find()
+        .filter(groups::Column::Tenant.eq(tenant.storage_key()))
+        .order_by(groups::Column::Name, Order::Asc)
+        .all(db)
+        .await
+}
+
+/// Deletes a group with its members and bindings, in one transaction.
+pub async fn delete_group(
+    db: &DatabaseConnection,
+    tenant: &TenantId,
+    name: &str,
+) -> Result<bool, DbErr> {
+    let txn = db.begin().await?;
+    let Some(group) = find_group(&txn, tenant, name).await? else {
+        return Ok(false);
+    };
+    group_members::Entity::delete_many()
+        .filter(group_members::Column::Tenant.eq(tenant.storage_key()))
+        .filter(group_members::Column::GroupId.eq(&group.id))
+        .exec(&txn)
+        .await?;
+    bindings::Entity::delete_many()
+        .filter(bindings::Column::Tenant.eq(tenant.storage_key()))
+        .filter(bindings::Column::SubjectType.eq("GROUP"))
+        .filter(bindings::Column::SubjectId.eq(&group.id))
+        .exec(&txn)
+        .await?;
+    groups::Entity::delete_by_id(group.id).exec(&txn).await?;
+    txn.commit().await?;
+    Ok(true)
+}
+
+/// Adds a member; adding an existing member changes nothing.
+pub async fn add_member(
+    db: &DatabaseConnection,
+    tenant: &TenantId,
+    group_id: &str,
+    user_id: &str,
+) -> Result<(), DbErr> {
+    let row = group_members::ActiveModel {
+        tenant: Set(tenant.storage_key().to_owned()),
+        group_id: Set(group_id.to_owned()),
+        user_id: Set(user_id.to_owned()),
+    };
+    match group_members::Entity::insert(row)
+        .exec_without_returning(db)
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(err) if is_conflict(&err) => Ok(()),
+        Err(err) => Err(err),
+    }
+}
+
+pub async fn remove_member(
+    db: &DatabaseConnection,
+    tenant: &TenantId,
+    group_id: &str,
+    user_id: &str,
+) -> Result<bool, DbErr> {
+    let deleted = group_members::Entity::delete_many()
+        .filter(group_members::Column::Tenant.eq(tenant.storage_key()))
+        .filter(group_members::Column::GroupId.eq(group_id))
+        .filter(group_members::Column::UserId.eq(user_id))
+        .exec(db)
+        .await?;
+    Ok(deleted.rows_affected > 0)
+}
+
+/// The usernames of a group's members.
+pub async fn member_names(
+    db: &DatabaseConnection,
+    tenant: &TenantId,
+    group_id: &str,
+) -> Result<Vec<String>, DbErr> {
+    let ids: Vec<String> = group_members::Entity::find()
+        .select_only()
+        .column(group_members::Column::UserId)
+        .filter(group_members::Column::Tenant.eq(tenant.storage_key()))
+        .filter(group_members::Column::GroupId.eq(group_id))
+        .into_tuple()
+        .all(db)
+        .await?;
+    users::Entity::find()
+        .select_only()
+        .column(users::Column::Username)
+        .filter(users::Column::Id.is_in(ids))
+        .order_by(users::Column::Username, Order::Asc)
+        .into_tuple()
+        .all(db)
+        .await
 }

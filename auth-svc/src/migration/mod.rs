@@ -3,13 +3,17 @@
 use sea_orm_migration::prelude::*;
 
 mod m0001_create_auth;
+mod m0002_create_groups;
 
 /// Every migration of auth-svc, oldest first.
 pub struct Migrator;
 
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m0001_create_auth::Migration)]
+        vec![
+            Box::new(m0001_create_auth::Migration),
+            Box::new(m0002_create_groups::Migration),
+        ]
     }
 
     fn migration_table_name() -> DynIden {

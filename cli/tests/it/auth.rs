@@ -67,6 +67,11 @@ async fn every_route_and_method_without_a_token_is_unauthenticated() {
         (Method::GET, "/api/v1/acme/bindings"),
         (Method::POST, "/api/v1/acme/bindings"),
         (Method::DELETE, "/api/v1/acme/bindings/x"),
+        (Method::GET, "/api/v1/acme/groups"),
+        (Method::POST, "/api/v1/acme/groups"),
+        (Method::DELETE, "/api/v1/acme/groups/g"),
+        (Method::POST, "/api/v1/acme/groups/g/members"),
+        (Method::DELETE, "/api/v1/acme/groups/g/members/u"),
         (Method::GET, "/api/v1/roles"),
         (Method::GET, "/api/v1/bindings"),
     ];
@@ -791,4 +796,87 @@ async fn user_management_is_for_super_admins() {
     login(&app.http, "ivan", "a-new-password").await;
     let (status, _) = app.delete("/api/v1/users/admin").await;
     assert_eq!(status, 400, "a super admin cannot delete themself");
+}
+
+#[tokio::test]
+async fn group_bindings_give_members_access() {
+    let app = TestApp::start(Mode::MultiWithDefault).await;
+    app.create_tenant("acme").await;
+    app.create_tenant("other").await;
+    let kim = app.user("kim").await;
+    let (status, body) = app
+        .post("/api/v1/acme/groups", json!({"name": "ops"}))
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = app
+        .post("/api/v1/acme/groups", json!({"name": "ops"}))
+        .await;
+    assert_eq!(status, 409, "{body}");
+    let (status, body) = app
+        .post(
+            "/api/v1/acme/bindings",
+            json!({"type": "GROUP", "subject": "ops", "role": "Admin"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let (status, _) = app
+        .send(Method::GET, "/api/v1/acme/roles", Some(&kim), None)
+        .await;
+    assert!(matches!(status, 403 | 404), "not a member yet: {status}");
+
+    let (status, group) = app
+        .post(
+            "/api/v1/acme/groups/ops/members",
+            json!({"username": "kim"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{group}");
+    assert_eq!(group["members"], json!(["kim"]));
+    let (status, _) = app
+        .send(Method::GET, "/api/v1/acme/roles", Some(&kim), None)
+        .await;
+    assert_eq!(status, 200, "membership grants the group's role");
+    let (_, me) = app.send(Method::GET, "/api/v1/me", Some(&kim), None).await;
+    assert_eq!(me["tenants"][0]["id"], "acme");
+    let (_, bindings) = app.get("/api/v1/acme/bindings").await;
+    assert_eq!(bindings["results"][0]["type"], "GROUP");
+    assert_eq!(bindings["results"][0]["subject"], "ops");
+    let (status, _) = app
+        .send(Method::GET, "/api/v1/other/roles", Some(&kim), None)
+        .await;
+    assert!(
+        matches!(status, 403 | 404),
+        "a group of acme grants nothing in other"
+    );
+    let (status, body) = app
+        .post(
+            "/api/v1/other/bindings",
+            json!({"type": "GROUP", "subject": "ops", "role": "Admin"}),
+        )
+        .await;
+    assert_eq!(status, 422, "groups are per tenant: {body}");
+
+    let (status, _) = app.delete("/api/v1/acme/groups/ops/members/kim").await;
+    assert_eq!(status, 200);
+    let removed = Instant::now();
+    loop {
+        let (status, _) = app
+            .send(Method::GET, "/api/v1/acme/roles", Some(&kim), None)
+            .await;
+        if matches!(status, 403 | 404) {
+            break;
+        }
+        assert!(
+            removed.elapsed() < Duration::from_secs(5),
+            "membership still honoured after 5 s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (status, _) = app.delete("/api/v1/acme/groups/ops").await;
+    assert_eq!(status, 204);
+    let (_, bindings) = app.get("/api/v1/acme/bindings").await;
+    assert_eq!(
+        bindings["total"], 0,
+        "a deleted group's bindings go with it"
+    );
 }

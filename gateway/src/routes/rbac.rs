@@ -1,4 +1,4 @@
-//! `/api/v1{t}/roles` and `/api/v1{t}/bindings`: per-tenant RBAC, mounted
+//! `/api/v1{t}/roles`, `/bindings` and `/groups`: per-tenant RBAC, mounted
 //! behind tenant resolution and forwarded to auth-svc.
 
 use aerie_proto::auth::v1 as pb;
@@ -37,7 +37,7 @@ pub struct CreateRole {
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct Binding {
     pub id: String,
-    /// USER.
+    /// USER or GROUP.
     #[serde(rename = "type")]
     pub type_: String,
     pub subject: String,
@@ -83,6 +83,149 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(delete_role))
         .routes(routes!(create_binding, list_bindings))
         .routes(routes!(delete_binding))
+        .routes(routes!(create_group, list_groups))
+        .routes(routes!(delete_group))
+        .routes(routes!(add_member))
+        .routes(routes!(remove_member))
+}
+
+/// A group of users; bindings to the group apply to every member.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Group {
+    pub name: String,
+    /// Usernames.
+    pub members: Vec<String>,
+}
+
+/// Body of `POST .../groups`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateGroup {
+    pub name: String,
+}
+
+/// Body of `POST .../groups/{group}/members`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddMember {
+    pub username: String,
+}
+
+/// The group named in the path.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct GroupName {
+    pub group: String,
+}
+
+/// The group and member named in the path.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct GroupMember {
+    pub group: String,
+    pub username: String,
+}
+
+fn group(group: pb::Group) -> Group {
+    Group {
+        name: group.name,
+        members: group.members,
+    }
+}
+
+/// Create a group in the tenant.
+#[utoipa::path(post, path = "/groups", tag = "rbac", request_body = CreateGroup,
+    responses((status = 201, body = Group), (status = 409, body = ErrorBody)))]
+async fn create_group(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    JsonBody(body): JsonBody<CreateGroup>,
+) -> Result<(StatusCode, Json<Group>), ApiError> {
+    let created = state
+        .rbac
+        .clone()
+        .create_group(tenant.request(pb::CreateGroupRequest { name: body.name }))
+        .await?
+        .into_inner();
+    Ok((StatusCode::CREATED, Json(group(created))))
+}
+
+/// List the tenant's groups with their members.
+#[utoipa::path(get, path = "/groups", tag = "rbac", responses((status = 200, body = Page<Group>)))]
+async fn list_groups(
+    State(state): State<AppState>,
+    tenant: Tenant,
+) -> Result<Json<Page<Group>>, ApiError> {
+    let groups = state
+        .rbac
+        .clone()
+        .list_groups(tenant.request(pb::ListGroupsRequest {}))
+        .await?
+        .into_inner();
+    Ok(Json(Page {
+        results: groups.results.into_iter().map(group).collect(),
+        total: groups.total,
+    }))
+}
+
+/// Delete a group, its memberships and its bindings.
+#[utoipa::path(delete, path = "/groups/{group}", tag = "rbac", params(GroupName),
+    responses((status = 204), (status = 404, body = ErrorBody)))]
+async fn delete_group(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    Path(GroupName { group }): Path<GroupName>,
+) -> Result<StatusCode, ApiError> {
+    state
+        .rbac
+        .clone()
+        .delete_group(tenant.request(pb::DeleteGroupRequest { name: group }))
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Add a user to a group.
+#[utoipa::path(post, path = "/groups/{group}/members", tag = "rbac", params(GroupName), request_body = AddMember,
+    responses((status = 200, body = Group), (status = 404, body = ErrorBody)))]
+async fn add_member(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    Path(GroupName { group: name }): Path<GroupName>,
+    JsonBody(body): JsonBody<AddMember>,
+) -> Result<Json<Group>, ApiError> {
+    let updated = state
+        .rbac
+        .clone()
+        .add_group_member(tenant.request(pb::AddGroupMemberRequest {
+            group: name,
+            username: body.username,
+        }))
+        .await?
+        .into_inner();
+    Ok(Json(group(updated)))
+}
+
+/// Remove a user from a group.
+#[utoipa::path(delete, path = "/groups/{group}/members/{username}", tag = "rbac", params(GroupMember),
+    responses((status = 200, body = Group), (status = 404, body = ErrorBody)))]
+async fn remove_member(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    Path(GroupMember {
+        group: name,
+        username,
+    }): Path<GroupMember>,
+) -> Result<Json<Group>, ApiError> {
+    let updated = state
+        .rbac
+        .clone()
+        .remove_group_member(tenant.request(pb::RemoveGroupMemberRequest {
+            group: name,
+            username,
+        }))
+        .await?
+        .into_inner();
+    Ok(Json(group(updated)))
 }
 
 fn role(role: pb::Role) -> Role {
