@@ -1,15 +1,18 @@
 //! The gRPC face of auth-svc: decode, authorize the caller, call the core,
 //! encode. AuthService, UserService and RbacService.
 
+use aerie_common::audit::AuditEntry;
 use aerie_common::auth::caller_of;
 use aerie_common::paging::PageRequest;
 use aerie_common::tenant::scoped_tenant;
 use aerie_common::{ServiceError, TenantId};
 use aerie_proto::auth::v1 as pb;
+use aerie_proto::auth::v1::audit_service_server::AuditService;
 use aerie_proto::auth::v1::auth_service_server::AuthService;
 use aerie_proto::auth::v1::rbac_service_server::RbacService;
 use aerie_proto::auth::v1::user_service_server::UserService;
 use chrono::{DateTime, Utc};
+use sea_orm::{DatabaseTransaction, TransactionTrait};
 use tonic::{Request, Response, Status};
 
 use crate::core::{Core, User};
@@ -133,8 +136,8 @@ impl AuthService for AuthApi {
         &self,
         request: Request<pb::RotateSigningKeyRequest>,
     ) -> Result<Response<pb::SigningKeyInfo>, Status> {
-        self.require_super_admin(&request).await?;
-        let key = self.core.rotate_key().await?;
+        let me = self.require_super_admin(&request).await?;
+        let key = self.core.rotate_key(&me.username).await?;
         Ok(Response::new(pb::SigningKeyInfo {
             kid: key.kid,
             create_time: Some(timestamp(key.create_time)),
@@ -214,11 +217,13 @@ impl AuthService for AuthApi {
         // tenant becomes its Admin.
         if !user.super_admin {
             self.core
-                .bind_user(&tenant, &user, ADMIN_ROLE, None)
+                .bind_user(&tenant, &user, ADMIN_ROLE, None, &user.username)
                 .await?;
         }
         if !body.admin_username.is_empty() {
-            self.core.grant_admin(&tenant, &body.admin_username).await?;
+            self.core
+                .grant_admin(&tenant, &body.admin_username, &user.username)
+                .await?;
         }
         Ok(Response::new(pb::GrantTenantCreatorResponse {}))
     }
@@ -230,11 +235,16 @@ impl UserService for AuthApi {
         &self,
         request: Request<pb::CreateUserRequest>,
     ) -> Result<Response<pb::User>, Status> {
-        self.require_super_admin(&request).await?;
+        let me = self.require_super_admin(&request).await?;
         let body = request.into_inner();
         let user = self
             .core
-            .create_user(&body.username, &body.password, body.super_admin)
+            .create_user(
+                &body.username,
+                &body.password,
+                body.super_admin,
+                &me.username,
+            )
             .await?;
         Ok(Response::new(user_pb(user)))
     }
@@ -282,9 +292,14 @@ impl UserService for AuthApi {
             domain::check_password(&body.password)?;
             Some(crate::core::hash_password(body.password).await?)
         };
-        repo::update_user(&self.core.db, &user.id, hash, body.super_admin)
+        let txn = self.begin().await?;
+        let password_changed = hash.is_some();
+        repo::update_user(&txn, &user.id, hash, body.super_admin)
             .await
             .map_err(ServiceError::from)?;
+        let entry = AuditEntry::new(&TenantId::default_tenant(), "USER", &user.username, "UPDATE", &me.username)
+            .with_details(serde_json::json!({"passwordChanged": password_changed, "superAdmin": body.super_admin}));
+        self.commit(txn, entry).await?;
         let user = self.core.find_user(&user.id).await?;
         Ok(Response::new(user_pb(user)))
     }
@@ -300,9 +315,18 @@ impl UserService for AuthApi {
                 "a super admin cannot delete themself",
             ));
         }
-        repo::delete_user(&self.core.db, &user.id)
+        let txn = self.begin().await?;
+        repo::delete_user(&txn, &user.id)
             .await
             .map_err(ServiceError::from)?;
+        let entry = AuditEntry::new(
+            &TenantId::default_tenant(),
+            "USER",
+            &user.username,
+            "DELETE",
+            &me.username,
+        );
+        self.commit(txn, entry).await?;
         tracing::info!(username = %user.username, "user deleted");
         Ok(Response::new(pb::DeleteUserResponse {}))
     }
@@ -322,7 +346,7 @@ impl RbacService for AuthApi {
         &self,
         request: Request<pb::CreateRoleRequest>,
     ) -> Result<Response<pb::Role>, Status> {
-        let (tenant, _) = self
+        let (tenant, me) = self
             .authorize(&request, Permission::Role, Action::Create)
             .await?;
         let body = request.into_inner();
@@ -332,8 +356,14 @@ impl RbacService for AuthApi {
         }
         let grants = domain::parse_grants(&body.permissions)?;
         let texts: Vec<String> = grants.iter().map(ToString::to_string).collect();
-        match repo::insert_role(&self.core.db, &tenant, &name, &texts.join(",")).await {
-            Ok(()) => Ok(Response::new(role_pb(name, texts, false))),
+        let txn = self.begin().await?;
+        match repo::insert_role(&txn, &tenant, &name, &texts.join(",")).await {
+            Ok(()) => {
+                let entry = AuditEntry::new(&tenant, "ROLE", &name, "CREATE", &me.username)
+                    .with_details(serde_json::json!({"permissions": texts}));
+                self.commit(txn, entry).await?;
+                Ok(Response::new(role_pb(name, texts, false)))
+            }
             Err(err) if repo::is_conflict(&err) => Err(Status::already_exists(format!(
                 "role '{name}' already exists in {tenant}"
             ))),
@@ -378,7 +408,7 @@ impl RbacService for AuthApi {
         &self,
         request: Request<pb::DeleteRoleRequest>,
     ) -> Result<Response<pb::DeleteRoleResponse>, Status> {
-        let (tenant, _) = self
+        let (tenant, me) = self
             .authorize(&request, Permission::Role, Action::Delete)
             .await?;
         let name = request.into_inner().name;
@@ -387,7 +417,8 @@ impl RbacService for AuthApi {
                 "role 'Admin' is predefined and cannot be deleted",
             ));
         }
-        match repo::delete_unused_role(&self.core.db, &tenant, &name)
+        let txn = self.begin().await?;
+        match repo::delete_unused_role(&txn, &tenant, &name)
             .await
             .map_err(ServiceError::from)?
         {
@@ -395,7 +426,11 @@ impl RbacService for AuthApi {
             Some(false) => Err(Status::failed_precondition(format!(
                 "role '{name}' is used by bindings; delete them first"
             ))),
-            Some(true) => Ok(Response::new(pb::DeleteRoleResponse {})),
+            Some(true) => {
+                let entry = AuditEntry::new(&tenant, "ROLE", &name, "DELETE", &me.username);
+                self.commit(txn, entry).await?;
+                Ok(Response::new(pb::DeleteRoleResponse {}))
+            }
         }
     }
 
@@ -403,7 +438,7 @@ impl RbacService for AuthApi {
         &self,
         request: Request<pb::CreateBindingRequest>,
     ) -> Result<Response<pb::Binding>, Status> {
-        let (tenant, _) = self
+        let (tenant, me) = self
             .authorize(&request, Permission::Binding, Action::Create)
             .await?;
         let body = request.into_inner();
@@ -439,7 +474,14 @@ impl RbacService for AuthApi {
         };
         let binding = self
             .core
-            .bind(&tenant, subject_type, &subject_id, &body.role, namespace)
+            .bind(
+                &tenant,
+                subject_type,
+                &subject_id,
+                &body.role,
+                namespace,
+                &me.username,
+            )
             .await?;
         Ok(Response::new(pb::Binding {
             id: binding.id,
@@ -492,16 +534,22 @@ impl RbacService for AuthApi {
         &self,
         request: Request<pb::DeleteBindingRequest>,
     ) -> Result<Response<pb::DeleteBindingResponse>, Status> {
-        let (tenant, _) = self
+        let (tenant, me) = self
             .authorize(&request, Permission::Binding, Action::Delete)
             .await?;
         let id = request.into_inner().id;
-        if !repo::delete_binding(&self.core.db, &tenant, &id)
+        let txn = self.begin().await?;
+        if !repo::delete_binding(&txn, &tenant, &id)
             .await
             .map_err(ServiceError::from)?
         {
             return Err(Status::not_found(format!("binding '{id}' not found")));
         }
+        self.commit(
+            txn,
+            AuditEntry::new(&tenant, "BINDING", &id, "DELETE", &me.username),
+        )
+        .await?;
         tracing::info!(%tenant, binding = %id, "binding deleted");
         Ok(Response::new(pb::DeleteBindingResponse {}))
     }
@@ -510,7 +558,7 @@ impl RbacService for AuthApi {
         &self,
         request: Request<pb::CreateGroupRequest>,
     ) -> Result<Response<pb::Group>, Status> {
-        let (tenant, _) = self
+        let (tenant, me) = self
             .authorize(&request, Permission::Group, Action::Create)
             .await?;
         let name = domain::parse_role_name(&request.into_inner().name).map_err(|_| {
@@ -518,11 +566,19 @@ impl RbacService for AuthApi {
                 "group name must be 1 to 100 characters of letters, digits and ._-",
             )
         })?;
-        match repo::insert_group(&self.core.db, &tenant, &name).await {
-            Ok(_) => Ok(Response::new(pb::Group {
-                name,
-                members: Vec::new(),
-            })),
+        let txn = self.begin().await?;
+        match repo::insert_group(&txn, &tenant, &name).await {
+            Ok(_) => {
+                self.commit(
+                    txn,
+                    AuditEntry::new(&tenant, "GROUP", &name, "CREATE", &me.username),
+                )
+                .await?;
+                Ok(Response::new(pb::Group {
+                    name,
+                    members: Vec::new(),
+                }))
+            }
             Err(err) if repo::is_conflict(&err) => Err(Status::already_exists(format!(
                 "group '{name}' already exists in {tenant}"
             ))),
@@ -560,16 +616,22 @@ impl RbacService for AuthApi {
         &self,
         request: Request<pb::DeleteGroupRequest>,
     ) -> Result<Response<pb::DeleteGroupResponse>, Status> {
-        let (tenant, _) = self
+        let (tenant, me) = self
             .authorize(&request, Permission::Group, Action::Delete)
             .await?;
         let name = request.into_inner().name;
-        if !repo::delete_group(&self.core.db, &tenant, &name)
+        let txn = self.begin().await?;
+        if !repo::delete_group(&txn, &tenant, &name)
             .await
             .map_err(ServiceError::from)?
         {
             return Err(Status::not_found(format!("group '{name}' not found")));
         }
+        self.commit(
+            txn,
+            AuditEntry::new(&tenant, "GROUP", &name, "DELETE", &me.username),
+        )
+        .await?;
         Ok(Response::new(pb::DeleteGroupResponse {}))
     }
 
@@ -577,16 +639,20 @@ impl RbacService for AuthApi {
         &self,
         request: Request<pb::AddGroupMemberRequest>,
     ) -> Result<Response<pb::Group>, Status> {
-        let (tenant, _) = self
+        let (tenant, me) = self
             .authorize(&request, Permission::Group, Action::Update)
             .await?;
         let body = request.into_inner();
         let (group, user) = self
             .group_and_user(&tenant, &body.group, &body.username)
             .await?;
-        repo::add_member(&self.core.db, &tenant, &group.id, &user.id)
+        let txn = self.begin().await?;
+        repo::add_member(&txn, &tenant, &group.id, &user.id)
             .await
             .map_err(ServiceError::from)?;
+        let entry = AuditEntry::new(&tenant, "GROUP", &group.name, "UPDATE", &me.username)
+            .with_details(serde_json::json!({"added": user.username}));
+        self.commit(txn, entry).await?;
         self.group_pb(&tenant, group).await
     }
 
@@ -594,14 +660,15 @@ impl RbacService for AuthApi {
         &self,
         request: Request<pb::RemoveGroupMemberRequest>,
     ) -> Result<Response<pb::Group>, Status> {
-        let (tenant, _) = self
+        let (tenant, me) = self
             .authorize(&request, Permission::Group, Action::Update)
             .await?;
         let body = request.into_inner();
         let (group, user) = self
             .group_and_user(&tenant, &body.group, &body.username)
             .await?;
-        if !repo::remove_member(&self.core.db, &tenant, &group.id, &user.id)
+        let txn = self.begin().await?;
+        if !repo::remove_member(&txn, &tenant, &group.id, &user.id)
             .await
             .map_err(ServiceError::from)?
         {
@@ -610,11 +677,107 @@ impl RbacService for AuthApi {
                 body.username, body.group
             )));
         }
+        let entry = AuditEntry::new(&tenant, "GROUP", &group.name, "UPDATE", &me.username)
+            .with_details(serde_json::json!({"removed": user.username}));
+        self.commit(txn, entry).await?;
         self.group_pb(&tenant, group).await
     }
 }
 
+#[tonic::async_trait]
+impl AuditService for AuthApi {
+    async fn record_audit_entries(
+        &self,
+        request: Request<pb::RecordAuditEntriesRequest>,
+    ) -> Result<Response<pb::RecordAuditEntriesResponse>, Status> {
+        let presented = request
+            .metadata()
+            .get(aerie_common::audit::SERVICE_TOKEN_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        if !aerie_common::audit::service_token_matches(presented, &self.core.service_token) {
+            return Err(Status::unauthenticated("a service credential is required"));
+        }
+        let mut stored = 0;
+        for entry in request.into_inner().entries {
+            let tenant = if entry.tenant.is_empty() {
+                TenantId::default_tenant()
+            } else {
+                TenantId::parse(&entry.tenant)
+                    .map_err(|e| Status::invalid_argument(e.to_string()))?
+            };
+            let row = repo::audit_logs::Model {
+                id: entry.id,
+                tenant: tenant.storage_key().to_owned(),
+                resource_type: entry.resource_type,
+                resource_id: entry.resource_id,
+                action: entry.action,
+                actor: entry.actor,
+                time: aerie_common::audit::time_of(entry.time.as_ref()),
+                details: entry.details,
+            };
+            if repo::insert_audit(&self.core.db, &tenant, row)
+                .await
+                .map_err(ServiceError::from)?
+            {
+                stored += 1;
+            }
+        }
+        Ok(Response::new(pb::RecordAuditEntriesResponse { stored }))
+    }
+
+    async fn search_audit_logs(
+        &self,
+        request: Request<pb::SearchAuditLogsRequest>,
+    ) -> Result<Response<pb::SearchAuditLogsResponse>, Status> {
+        let (tenant, _) = self
+            .authorize(&request, Permission::Auditlog, Action::Read)
+            .await?;
+        let body = request.into_inner();
+        let page = PageRequest::new(body.page, body.size)?;
+        let filter = |text: &str| (!text.is_empty()).then_some(text.to_owned());
+        let (rows, total) = repo::search_audit(
+            &self.core.db,
+            &tenant,
+            filter(&body.resource_type).as_deref(),
+            filter(&body.resource_id).as_deref(),
+            page,
+        )
+        .await
+        .map_err(ServiceError::from)?;
+        Ok(Response::new(pb::SearchAuditLogsResponse {
+            results: rows
+                .into_iter()
+                .map(|row| pb::AuditEntry {
+                    id: row.id,
+                    tenant: tenant.as_named().unwrap_or_default().to_owned(),
+                    resource_type: row.resource_type,
+                    resource_id: row.resource_id,
+                    action: row.action,
+                    actor: row.actor,
+                    time: Some(timestamp(row.time)),
+                    details: row.details,
+                })
+                .collect(),
+            total,
+        }))
+    }
+}
+
 impl AuthApi {
+    async fn begin(&self) -> Result<DatabaseTransaction, Status> {
+        Ok(self.core.db.begin().await.map_err(ServiceError::from)?)
+    }
+
+    /// Records `entry` in `txn` and commits both: no change without its entry.
+    async fn commit(&self, txn: DatabaseTransaction, entry: AuditEntry) -> Result<(), Status> {
+        repo::record(&txn, entry)
+            .await
+            .map_err(ServiceError::from)?;
+        txn.commit().await.map_err(ServiceError::from)?;
+        Ok(())
+    }
+
     async fn group_and_user(
         &self,
         tenant: &TenantId,

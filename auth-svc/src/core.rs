@@ -5,17 +5,21 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use aerie_common::audit::AuditEntry;
 use aerie_common::paging::PageRequest;
 use aerie_common::{ServiceError, TenantId, TenantPolicy};
 use argon2::Argon2;
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use sea_orm::DatabaseConnection;
+use sea_orm::{DatabaseConnection, TransactionTrait};
 
 use crate::domain::{self, ADMIN_ROLE, EffectiveBinding, Grant, SubjectType};
 use crate::repo::{self, bindings, now, users};
 use crate::throttle::Throttle;
 use crate::tokens;
+
+/// The actor recorded for changes made from the configuration at start.
+pub const CONFIG_ACTOR: &str = "config";
 
 /// auth-svc's state.
 pub struct AuthCore {
@@ -23,6 +27,8 @@ pub struct AuthCore {
     pub policy: TenantPolicy,
     pub token_ttl: Duration,
     pub throttle: Throttle,
+    /// The internal credential services present to deliver audit entries.
+    pub service_token: String,
 }
 
 /// What a changed user record looks like to callers.
@@ -72,10 +78,20 @@ impl AuthCore {
 
     /// Creates a new signing key and retires the others; their tokens keep
     /// verifying until they expire.
-    pub async fn rotate_key(&self) -> Result<repo::signing_keys::Model, ServiceError> {
+    pub async fn rotate_key(&self, actor: &str) -> Result<repo::signing_keys::Model, ServiceError> {
         let key = tokens::generate_key().map_err(ServiceError::Internal)?;
-        repo::insert_key(&self.db, key.clone()).await?;
-        repo::retire_keys_except(&self.db, &key.kid).await?;
+        let txn = self.db.begin().await?;
+        repo::insert_key(&txn, key.clone()).await?;
+        repo::retire_keys_except(&txn, &key.kid).await?;
+        let entry = AuditEntry::new(
+            &TenantId::default_tenant(),
+            "SIGNING_KEY",
+            &key.kid,
+            "CREATE",
+            actor,
+        );
+        repo::record(&txn, entry).await?;
+        txn.commit().await?;
         tracing::info!(kid = %key.kid, "signing key rotated");
         Ok(key)
     }
@@ -138,6 +154,7 @@ impl AuthCore {
         username: &str,
         password: &str,
         super_admin: bool,
+        actor: &str,
     ) -> Result<User, ServiceError> {
         let username = domain::parse_username(username)?;
         domain::check_password(password)?;
@@ -150,8 +167,19 @@ impl AuthCore {
             create_time: time,
             update_time: time,
         };
-        match repo::insert_user(&self.db, user.clone()).await {
+        let txn = self.db.begin().await?;
+        match repo::insert_user(&txn, user.clone()).await {
             Ok(()) => {
+                let entry = AuditEntry::new(
+                    &TenantId::default_tenant(),
+                    "USER",
+                    &user.username,
+                    "CREATE",
+                    actor,
+                )
+                .with_details(serde_json::json!({"superAdmin": super_admin}));
+                repo::record(&txn, entry).await?;
+                txn.commit().await?;
                 tracing::info!(username = %user.username, super_admin, "user created");
                 Ok(user)
             }
@@ -171,7 +199,10 @@ impl AuthCore {
         password: &str,
     ) -> Result<(), ServiceError> {
         match repo::find_user_by_name(&self.db, username).await? {
-            None => match self.create_user(username, password, true).await {
+            None => match self
+                .create_user(username, password, true, CONFIG_ACTOR)
+                .await
+            {
                 Ok(_) | Err(ServiceError::AlreadyExists(_)) => Ok(()),
                 Err(err) => Err(err),
             },
@@ -187,7 +218,18 @@ impl AuthCore {
                 } else {
                     Some(hash_password(password.to_owned()).await?)
                 };
-                repo::update_user(&self.db, &user.id, hash, Some(true)).await?;
+                let txn = self.db.begin().await?;
+                repo::update_user(&txn, &user.id, hash, Some(true)).await?;
+                let entry = AuditEntry::new(
+                    &TenantId::default_tenant(),
+                    "USER",
+                    username,
+                    "UPDATE",
+                    CONFIG_ACTOR,
+                )
+                .with_details(serde_json::json!({"superAdmin": true}));
+                repo::record(&txn, entry).await?;
+                txn.commit().await?;
                 tracing::info!(%username, "super admin updated from configuration");
                 Ok(())
             }
@@ -260,8 +302,9 @@ impl AuthCore {
         user: &User,
         role: &str,
         namespace: Option<String>,
+        actor: &str,
     ) -> Result<bindings::Model, ServiceError> {
-        self.bind(tenant, SubjectType::User, &user.id, role, namespace)
+        self.bind(tenant, SubjectType::User, &user.id, role, namespace, actor)
             .await
     }
 
@@ -274,6 +317,7 @@ impl AuthCore {
         subject_id: &str,
         role: &str,
         namespace: Option<String>,
+        actor: &str,
     ) -> Result<bindings::Model, ServiceError> {
         if self.role_grants(tenant, role).await?.is_none() {
             return Err(ServiceError::InvalidArgument(format!(
@@ -298,19 +342,36 @@ impl AuthCore {
             namespace,
             create_time: now(),
         };
-        repo::insert_binding(&self.db, tenant, binding.clone()).await?;
+        let txn = self.db.begin().await?;
+        repo::insert_binding(&txn, tenant, binding.clone()).await?;
+        let entry = AuditEntry::new(tenant, "BINDING", &binding.id, "CREATE", actor).with_details(
+            serde_json::json!({
+                "type": subject_type.as_str(),
+                "subjectId": subject_id,
+                "role": role,
+                "namespace": binding.namespace,
+            }),
+        );
+        repo::record(&txn, entry).await?;
+        txn.commit().await?;
         tracing::info!(%tenant, subject = %subject_id, %role, "binding created");
         Ok(binding)
     }
 
     /// Gives `username` the Admin role of `tenant` (tenant creation).
-    pub async fn grant_admin(&self, tenant: &TenantId, username: &str) -> Result<(), ServiceError> {
+    pub async fn grant_admin(
+        &self,
+        tenant: &TenantId,
+        username: &str,
+        actor: &str,
+    ) -> Result<(), ServiceError> {
         let user = repo::find_user_by_name(&self.db, username)
             .await?
             .ok_or_else(|| {
                 ServiceError::InvalidArgument(format!("user '{username}' does not exist"))
             })?;
-        self.bind_user(tenant, &user, ADMIN_ROLE, None).await?;
+        self.bind_user(tenant, &user, ADMIN_ROLE, None, actor)
+            .await?;
         Ok(())
     }
 

@@ -15,6 +15,7 @@ use std::time::Duration;
 use aerie_common::config::Config;
 use aerie_common::db;
 use aerie_common::grpc::GrpcServices;
+use aerie_proto::auth::v1::audit_service_server::AuditServiceServer;
 use aerie_proto::auth::v1::auth_service_server::AuthServiceServer;
 use aerie_proto::auth::v1::rbac_service_server::RbacServiceServer;
 use aerie_proto::auth::v1::user_service_server::UserServiceServer;
@@ -34,6 +35,7 @@ pub async fn open(config: &Config) -> Result<Core, Box<dyn std::error::Error + S
         policy: config.tenant_policy(),
         token_ttl: Duration::from_secs(config.security.token_ttl.max(1)),
         throttle: throttle::Throttle::default(),
+        service_token: config.service_token()?,
     });
     core.ensure_signing_key().await?;
     if let (Some(username), Some(password)) = (
@@ -50,7 +52,8 @@ pub fn register(services: &mut GrpcServices, core: Core) {
     let api = AuthApi::new(core);
     services.add(AuthServiceServer::new(api.clone()));
     services.add(UserServiceServer::new(api.clone()));
-    services.add(RbacServiceServer::new(api));
+    services.add(RbacServiceServer::new(api.clone()));
+    services.add(AuditServiceServer::new(api));
 }
 
 /// Runs auth-svc alone on `listener` until `shutdown` (`aerie server auth`).

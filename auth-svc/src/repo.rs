@@ -6,9 +6,9 @@ use aerie_common::paging::PageRequest;
 use chrono::{DateTime, SubsecRound, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr,
-    EntityTrait, Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, SqlErr,
-    TransactionTrait,
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection,
+    DatabaseTransaction, DbErr, EntityTrait, Order, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, SqlErr,
 };
 
 /// Now, at the precision every backend stores.
@@ -212,25 +212,23 @@ pub async fn update_user(
 
 /// Deletes a user and, in the same transaction, every binding naming it
 /// and every group membership.
-pub async fn delete_user(db: &DatabaseConnection, id: &str) -> Result<bool, DbErr> {
-    let txn = db.begin().await?;
+pub async fn delete_user(txn: &DatabaseTransaction, id: &str) -> Result<bool, DbErr> {
     group_members::Entity::delete_many()
         .filter(group_members::Column::UserId.eq(id))
-        .exec(&txn)
+        .exec(txn)
         .await?;
     bindings::Entity::delete_many()
         .filter(bindings::Column::SubjectType.eq("USER"))
         .filter(bindings::Column::SubjectId.eq(id))
-        .exec(&txn)
+        .exec(txn)
         .await?;
-    let deleted = users::Entity::delete_by_id(id).exec(&txn).await?;
-    txn.commit().await?;
+    let deleted = users::Entity::delete_by_id(id).exec(txn).await?;
     Ok(deleted.rows_affected > 0)
 }
 
 // ---- signing keys (instance level) ----
 
-pub async fn insert_key(db: &DatabaseConnection, key: signing_keys::Model) -> Result<(), DbErr> {
+pub async fn insert_key(db: &impl ConnectionTrait, key: signing_keys::Model) -> Result<(), DbErr> {
     let row = signing_keys::ActiveModel {
         kid: Set(key.kid),
         private_der: Set(key.private_der),
@@ -271,7 +269,7 @@ pub async fn published_keys(
 }
 
 /// Retires every active key except `keep`.
-pub async fn retire_keys_except(db: &DatabaseConnection, keep: &str) -> Result<(), DbErr> {
+pub async fn retire_keys_except(db: &impl ConnectionTrait, keep: &str) -> Result<(), DbErr> {
     signing_keys::Entity::update_many()
         .col_expr(signing_keys::Column::RetireTime, Expr::value(now()))
         .filter(signing_keys::Column::RetireTime.is_null())
@@ -284,7 +282,7 @@ pub async fn retire_keys_except(db: &DatabaseConnection, keep: &str) -> Result<(
 // ---- roles (per tenant) ----
 
 pub async fn insert_role(
-    db: &DatabaseConnection,
+    db: &impl ConnectionTrait,
     tenant: &TenantId,
     name: &str,
     permissions: &str,
@@ -325,26 +323,24 @@ pub async fn find_role(
 /// Deletes a role unless a binding uses it: `Ok(None)` when it does not
 /// exist, `Ok(Some(false))` when it is in use.
 pub async fn delete_unused_role(
-    db: &DatabaseConnection,
+    txn: &DatabaseTransaction,
     tenant: &TenantId,
     name: &str,
 ) -> Result<Option<bool>, DbErr> {
-    let txn = db.begin().await?;
-    if find_role(&txn, tenant, name).await?.is_none() {
+    if find_role(txn, tenant, name).await?.is_none() {
         return Ok(None);
     }
     let in_use = bindings::Entity::find()
         .filter(bindings::Column::Tenant.eq(tenant.storage_key()))
         .filter(bindings::Column::Role.eq(name))
-        .count(&txn)
+        .count(txn)
         .await?;
     if in_use > 0 {
         return Ok(Some(false));
     }
     roles::Entity::delete_by_id((tenant.storage_key().to_owned(), name.to_owned()))
-        .exec(&txn)
+        .exec(txn)
         .await?;
-    txn.commit().await?;
     Ok(Some(true))
 }
 
@@ -420,7 +416,7 @@ fn subjects_of(user_id: &str, group_ids: Vec<String>) -> Condition {
 }
 
 pub async fn delete_binding(
-    db: &DatabaseConnection,
+    db: &impl ConnectionTrait,
     tenant: &TenantId,
     id: &str,
 ) -> Result<bool, DbErr> {
@@ -462,7 +458,7 @@ pub async fn tenants_of_user(
 // ---- groups (per tenant) ----
 
 pub async fn insert_group(
-    db: &DatabaseConnection,
+    db: &impl ConnectionTrait,
     tenant: &TenantId,
     name: &str,
 ) -> Result<groups::Model, DbErr> {
@@ -521,33 +517,31 @@ pub async fn list_groups(
 
 /// Deletes a group with its members and bindings, in one transaction.
 pub async fn delete_group(
-    db: &DatabaseConnection,
+    txn: &DatabaseTransaction,
     tenant: &TenantId,
     name: &str,
 ) -> Result<bool, DbErr> {
-    let txn = db.begin().await?;
-    let Some(group) = find_group(&txn, tenant, name).await? else {
+    let Some(group) = find_group(txn, tenant, name).await? else {
         return Ok(false);
     };
     group_members::Entity::delete_many()
         .filter(group_members::Column::Tenant.eq(tenant.storage_key()))
         .filter(group_members::Column::GroupId.eq(&group.id))
-        .exec(&txn)
+        .exec(txn)
         .await?;
     bindings::Entity::delete_many()
         .filter(bindings::Column::Tenant.eq(tenant.storage_key()))
         .filter(bindings::Column::SubjectType.eq("GROUP"))
         .filter(bindings::Column::SubjectId.eq(&group.id))
-        .exec(&txn)
+        .exec(txn)
         .await?;
-    groups::Entity::delete_by_id(group.id).exec(&txn).await?;
-    txn.commit().await?;
+    groups::Entity::delete_by_id(group.id).exec(txn).await?;
     Ok(true)
 }
 
 /// Adds a member; adding an existing member changes nothing.
 pub async fn add_member(
-    db: &DatabaseConnection,
+    db: &impl ConnectionTrait,
     tenant: &TenantId,
     group_id: &str,
     user_id: &str,
@@ -568,7 +562,7 @@ pub async fn add_member(
 }
 
 pub async fn remove_member(
-    db: &DatabaseConnection,
+    db: &impl ConnectionTrait,
     tenant: &TenantId,
     group_id: &str,
     user_id: &str,
@@ -604,4 +598,103 @@ pub async fn member_names(
         .into_tuple()
         .all(db)
         .await
+}
+
+// ---- audit log (per tenant) ----
+
+pub mod audit_logs {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "audit_logs")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub tenant: String,
+        pub resource_type: String,
+        pub resource_id: String,
+        pub action: String,
+        pub actor: String,
+        pub time: ChronoDateTimeUtc,
+        pub details: String,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// Stores an entry unless its id is already stored; true when new.
+pub async fn insert_audit(
+    db: &impl ConnectionTrait,
+    tenant: &TenantId,
+    entry: audit_logs::Model,
+) -> Result<bool, DbErr> {
+    let row = audit_logs::ActiveModel {
+        id: Set(entry.id),
+        tenant: Set(tenant.storage_key().to_owned()),
+        resource_type: Set(entry.resource_type),
+        resource_id: Set(entry.resource_id),
+        action: Set(entry.action),
+        actor: Set(entry.actor),
+        time: Set(entry.time),
+        details: Set(entry.details),
+    };
+    let insert = audit_logs::Entity::insert(row)
+        .on_conflict(
+            sea_orm::sea_query::OnConflict::column(audit_logs::Column::Id)
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(db)
+        .await?;
+    Ok(insert > 0)
+}
+
+/// One page of a tenant's entries, newest first, optionally filtered.
+pub async fn search_audit(
+    db: &DatabaseConnection,
+    tenant: &TenantId,
+    resource_type: Option<&str>,
+    resource_id: Option<&str>,
+    page: PageRequest,
+) -> Result<(Vec<audit_logs::Model>, u64), DbErr> {
+    let mut query =
+        audit_logs::Entity::find().filter(audit_logs::Column::Tenant.eq(tenant.storage_key()));
+    if let Some(kind) = resource_type {
+        query = query.filter(audit_logs::Column::ResourceType.eq(kind));
+    }
+    if let Some(id) = resource_id {
+        query = query.filter(audit_logs::Column::ResourceId.eq(id));
+    }
+    let total = query.clone().count(db).await?;
+    let rows = query
+        .order_by(audit_logs::Column::Time, Order::Desc)
+        .order_by(audit_logs::Column::Id, Order::Desc)
+        .offset(page.offset())
+        .limit(u64::from(page.size))
+        .all(db)
+        .await?;
+    Ok((rows, total))
+}
+
+/// Writes one of auth-svc's own entries; call it inside the mutation's transaction.
+pub async fn record(
+    db: &impl ConnectionTrait,
+    entry: aerie_common::audit::AuditEntry,
+) -> Result<(), DbErr> {
+    let tenant = entry.tenant.clone();
+    let row = audit_logs::Model {
+        id: uuid::Uuid::new_v4().to_string(),
+        tenant: tenant.storage_key().to_owned(),
+        resource_type: entry.resource_type.to_owned(),
+        resource_id: entry.resource_id,
+        action: entry.action.to_owned(),
+        actor: entry.actor,
+        time: now(),
+        details: entry.details.to_string(),
+    };
+    insert_audit(db, &tenant, row).await?;
+    Ok(())
 }

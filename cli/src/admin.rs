@@ -8,6 +8,9 @@ use aerie_common::paging::PageRequest;
 
 use crate::server::BoxError;
 
+/// The actor the audit log records for admin commands.
+const CLI_ACTOR: &str = "cli";
+
 /// `aerie tenants create`, optionally binding `admin_username` to Admin.
 pub async fn create_tenant(
     config: &Config,
@@ -20,11 +23,11 @@ pub async fn create_tenant(
         Some(_) => Some(aerie_auth_svc::open(config).await?),
         None => None,
     };
-    let tenant = tenants.create(id, name).await?;
+    let tenant = tenants.create(id, name, CLI_ACTOR).await?;
     if let (Some(auth), Some(username)) = (auth, admin_username) {
         let tenant_id = TenantId::parse(&tenant.id)?;
-        if let Err(err) = auth.grant_admin(&tenant_id, username).await {
-            tenants.remove_unfinished(&tenant.id).await?;
+        if let Err(err) = auth.grant_admin(&tenant_id, username, CLI_ACTOR).await {
+            tenants.remove_unfinished(&tenant.id, CLI_ACTOR).await?;
             return Err(err.into());
         }
     }
@@ -40,7 +43,10 @@ pub async fn list_tenants(
 
 /// `aerie tenants delete`.
 pub async fn delete_tenant(config: &Config, id: &str) -> Result<(), BoxError> {
-    Ok(aerie_tenant_svc::open(config).await?.delete(id).await?)
+    Ok(aerie_tenant_svc::open(config)
+        .await?
+        .delete(id, CLI_ACTOR)
+        .await?)
 }
 
 /// `aerie auths users create`.
@@ -51,7 +57,9 @@ pub async fn create_user(
     super_admin: bool,
 ) -> Result<aerie_auth_svc::core::User, BoxError> {
     let auth = aerie_auth_svc::open(config).await?;
-    Ok(auth.create_user(username, password, super_admin).await?)
+    Ok(auth
+        .create_user(username, password, super_admin, CLI_ACTOR)
+        .await?)
 }
 
 /// `aerie auths users list`: every user.
@@ -72,5 +80,5 @@ pub async fn list_users(config: &Config) -> Result<Vec<aerie_auth_svc::core::Use
 /// `aerie auths keys rotate`: returns the new key id.
 pub async fn rotate_key(config: &Config) -> Result<String, BoxError> {
     let auth = aerie_auth_svc::open(config).await?;
-    Ok(auth.rotate_key().await?.kid)
+    Ok(auth.rotate_key(CLI_ACTOR).await?.kid)
 }

@@ -45,6 +45,7 @@ pub async fn start_standalone(
 
     let auth = aerie_auth_svc::open(&config).await?;
     let tenants = aerie_tenant_svc::open(&config).await?;
+    aerie_tenant_svc::spawn_audit_relay(&tenants, &config, shutdown.clone())?;
     let mut services = GrpcServices::new(aerie_common::auth::verifier_for(&config)?);
     aerie_auth_svc::register(&mut services, auth);
     aerie_tenant_svc::register(&mut services, tenants);

@@ -26,6 +26,7 @@ pub const KEYS: &[&str] = &[
     "security.super-admin.username",
     "security.super-admin.password",
     "security.token-ttl",
+    "security.service-token",
     "data-dir",
     "database.tenant.url",
     "database.auth.url",
@@ -62,12 +63,16 @@ pub struct TenantsConfig {
 }
 
 /// `aerie.security.*`: the bootstrap super admin and token lifetime.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields, default)]
 pub struct SecurityConfig {
     pub super_admin: SuperAdminConfig,
     /// Lifetime of issued access tokens, in seconds.
     pub token_ttl: u64,
+    /// Credential services use among themselves (audit delivery); unset in
+    /// standalone means one generated under `data-dir`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service_token: Option<String>,
 }
 
 /// `aerie.security.super-admin.*`: created or updated at start when both are set.
@@ -78,6 +83,20 @@ pub struct SuperAdminConfig {
     pub username: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub password: Option<String>,
+}
+
+/// Secrets never reach a log line through `{:?}`.
+impl std::fmt::Debug for SecurityConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecurityConfig")
+            .field("super_admin", &self.super_admin)
+            .field("token_ttl", &self.token_ttl)
+            .field(
+                "service_token",
+                &self.service_token.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
 }
 
 /// The password never reaches a log line through `{:?}`.
@@ -95,6 +114,7 @@ impl Default for SecurityConfig {
         SecurityConfig {
             super_admin: SuperAdminConfig::default(),
             token_ttl: 900,
+            service_token: None,
         }
     }
 }
@@ -247,6 +267,11 @@ impl Config {
     /// Where auth-svc's gRPC API is reached.
     pub fn auth_endpoint(&self) -> String {
         self.endpoint(&self.endpoints.auth)
+    }
+
+    /// The internal service credential (see [`crate::audit::service_token`]).
+    pub fn service_token(&self) -> std::io::Result<String> {
+        crate::audit::service_token(self.security.service_token.as_deref(), &self.data_dir)
     }
 
     /// Points every unset endpoint at this machine's gRPC port (standalone).

@@ -2,6 +2,7 @@
 //! propagation, error mapping, configuration, database set-up, telemetry,
 //! gRPC server assembly and graceful shutdown.
 
+pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod db;

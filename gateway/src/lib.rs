@@ -34,7 +34,7 @@ pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
 /// The gateway with every route Aerie serves.
 pub fn app(state: AppState) -> Router {
-    app_with_scoped_routes(state, routes::rbac::routes())
+    app_with_scoped_routes(state, routes::rbac::routes().merge(routes::audit::routes()))
 }
 
 /// The gateway, with `scoped` (paths relative to the tenant) mounted behind

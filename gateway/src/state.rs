@@ -7,6 +7,7 @@ use aerie_common::auth::TokenVerifier;
 use aerie_common::config::Config;
 use aerie_common::grpc::lazy_channel;
 use aerie_common::tenant_directory::TenantDirectory;
+use aerie_proto::auth::v1::audit_service_client::AuditServiceClient;
 use aerie_proto::auth::v1::auth_service_client::AuthServiceClient;
 use aerie_proto::auth::v1::rbac_service_client::RbacServiceClient;
 use aerie_proto::auth::v1::user_service_client::UserServiceClient;
@@ -21,6 +22,7 @@ pub struct AppState {
     pub auth: AuthServiceClient<Channel>,
     pub users: UserServiceClient<Channel>,
     pub rbac: RbacServiceClient<Channel>,
+    pub audit: AuditServiceClient<Channel>,
     pub tenant_health: HealthClient<Channel>,
     pub auth_health: HealthClient<Channel>,
     pub verifier: Arc<TokenVerifier>,
@@ -38,6 +40,7 @@ impl AppState {
             auth: AuthServiceClient::new(auth.clone()),
             users: UserServiceClient::new(auth.clone()),
             rbac: RbacServiceClient::new(auth.clone()),
+            audit: AuditServiceClient::new(auth.clone()),
             tenant_health: HealthClient::new(tenant.clone()),
             auth_health: HealthClient::new(auth.clone()),
             verifier: Arc::new(TokenVerifier::new(auth)),

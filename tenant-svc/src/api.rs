@@ -2,6 +2,7 @@
 //! repository, encode. The admin CLI calls the `TenantApi` operations
 //! directly (it is trusted by holding the configuration).
 
+use aerie_common::audit::{self, AuditEntry};
 use aerie_common::auth::{AccessClient, Caller, caller_of};
 use aerie_common::paging::{PageRequest, Sort};
 use aerie_common::{ServiceError, TenantId, TenantPolicy};
@@ -9,7 +10,7 @@ use aerie_proto::auth::v1::auth_service_client::AuthServiceClient;
 use aerie_proto::auth::v1::{GetMeRequest, GrantTenantCreatorRequest};
 use aerie_proto::tenant::v1 as pb;
 use aerie_proto::tenant::v1::tenant_service_server::TenantService;
-use sea_orm::DatabaseConnection;
+use sea_orm::{DatabaseConnection, TransactionTrait};
 use tonic::transport::Channel;
 use tonic::{Request, Response, Status};
 
@@ -56,14 +57,24 @@ impl TenantApi {
         }
     }
 
+    /// The database, for the audit relay.
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
     /// Creates a tenant (no caller check: callers are checked by the gRPC
-    /// method, the CLI is trusted).
-    pub async fn create(&self, id: &str, name: &str) -> Result<Tenant, ServiceError> {
+    /// method, the CLI is trusted); `actor` goes into the audit entry.
+    pub async fn create(&self, id: &str, name: &str, actor: &str) -> Result<Tenant, ServiceError> {
         self.require_multi_tenancy()?;
         let id = parse_id(id)?;
         let name = domain::parse_name(name)?;
-        match repo::insert(&self.db, &id, &name).await {
+        let txn = self.db.begin().await?;
+        match repo::insert(&txn, &id, &name).await {
             Ok(tenant) => {
+                let entry = AuditEntry::new(&id, "TENANT", &tenant.id, "CREATE", actor)
+                    .with_details(serde_json::json!({"name": tenant.name}));
+                audit::enqueue(&txn, entry).await?;
+                txn.commit().await?;
                 tracing::info!(tenant = %id, "tenant created");
                 Ok(tenant)
             }
@@ -77,9 +88,22 @@ impl TenantApi {
         }
     }
 
-    /// Undoes a create whose set-up failed.
-    pub async fn remove_unfinished(&self, id: &str) -> Result<(), ServiceError> {
-        Ok(repo::remove_unfinished(&self.db, &parse_id(id)?).await?)
+    /// Undoes a create whose set-up failed, and says so in the audit log.
+    pub async fn remove_unfinished(&self, id: &str, actor: &str) -> Result<(), ServiceError> {
+        let id = parse_id(id)?;
+        let txn = self.db.begin().await?;
+        repo::remove_unfinished(&txn, &id).await?;
+        let entry = AuditEntry::new(
+            &id,
+            "TENANT",
+            id.as_named().unwrap_or_default(),
+            "DELETE",
+            actor,
+        )
+        .with_details(serde_json::json!({"reason": "creation rolled back"}));
+        audit::enqueue(&txn, entry).await?;
+        txn.commit().await?;
+        Ok(())
     }
 
     /// Every live tenant (the CLI's listing).
@@ -101,12 +125,22 @@ impl TenantApi {
     }
 
     /// Soft-deletes a tenant.
-    pub async fn delete(&self, id: &str) -> Result<(), ServiceError> {
+    pub async fn delete(&self, id: &str, actor: &str) -> Result<(), ServiceError> {
         self.require_multi_tenancy()?;
         let id = parse_id(id)?;
-        if !repo::soft_delete(&self.db, &id).await? {
+        let txn = self.db.begin().await?;
+        if !repo::soft_delete(&txn, &id).await? {
             return Err(not_found(&id));
         }
+        let entry = AuditEntry::new(
+            &id,
+            "TENANT",
+            id.as_named().unwrap_or_default(),
+            "DELETE",
+            actor,
+        );
+        audit::enqueue(&txn, entry).await?;
+        txn.commit().await?;
         tracing::info!(tenant = %id, "tenant deleted");
         Ok(())
     }
@@ -140,7 +174,7 @@ impl TenantService for TenantApi {
             )
             .await?;
         let body = request.into_inner();
-        let tenant = self.create(&body.id, &body.name).await?;
+        let tenant = self.create(&body.id, &body.name, &caller.name).await?;
         let grant = caller.request(
             GrantTenantCreatorRequest {
                 tenant: tenant.id.clone(),
@@ -150,7 +184,7 @@ impl TenantService for TenantApi {
         );
         if let Err(status) = self.auth.clone().grant_tenant_creator(grant).await {
             // A tenant nobody was meant to administer must not linger.
-            if let Err(err) = self.remove_unfinished(&tenant.id).await {
+            if let Err(err) = self.remove_unfinished(&tenant.id, &caller.name).await {
                 tracing::error!(tenant = %tenant.id, %err, "cannot undo a failed tenant create");
             }
             return Err(status);
@@ -220,10 +254,17 @@ impl TenantService for TenantApi {
             .require(&caller, &id, "TENANT", "UPDATE", None)
             .await?;
         let name = domain::parse_name(&body.name)?;
-        let tenant = repo::rename(&self.db, &id, &name)
+        let txn = self.db.begin().await.map_err(ServiceError::from)?;
+        let tenant = repo::rename(&txn, &id, &name)
             .await
             .map_err(ServiceError::from)?
             .ok_or_else(|| not_found(&id))?;
+        let entry = AuditEntry::new(&id, "TENANT", &tenant.id, "UPDATE", &*caller.name)
+            .with_details(serde_json::json!({"name": tenant.name}));
+        audit::enqueue(&txn, entry)
+            .await
+            .map_err(ServiceError::from)?;
+        txn.commit().await.map_err(ServiceError::from)?;
         tracing::info!(tenant = %id, "tenant renamed");
         Ok(Response::new(tenant.into()))
     }
@@ -240,7 +281,7 @@ impl TenantService for TenantApi {
         self.access
             .require(&caller, &tenant, "TENANT", "DELETE", None)
             .await?;
-        self.delete(&id).await?;
+        self.delete(&id, &caller.name).await?;
         Ok(Response::new(pb::DeleteTenantResponse {}))
     }
 }

@@ -24,6 +24,22 @@ pub async fn open(config: &Config) -> Result<TenantApi, Box<dyn std::error::Erro
     Ok(TenantApi::new(db, config.tenant_policy(), auth))
 }
 
+/// Starts delivering this service's audit outbox to auth-svc until `shutdown`.
+pub fn spawn_audit_relay(
+    api: &TenantApi,
+    config: &Config,
+    shutdown: CancellationToken,
+) -> Result<tokio::task::JoinHandle<()>, Box<dyn std::error::Error + Send + Sync>> {
+    let channel = aerie_common::grpc::lazy_channel(&config.auth_endpoint())?;
+    let token = config.service_token()?;
+    Ok(tokio::spawn(aerie_common::audit::run_relay(
+        api.db().clone(),
+        channel,
+        token,
+        shutdown,
+    )))
+}
+
 /// Adds this service to a gRPC server being assembled.
 pub fn register(services: &mut GrpcServices, api: TenantApi) {
     services.add(TenantServiceServer::new(api));
@@ -36,6 +52,7 @@ pub async fn serve(
     shutdown: CancellationToken,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let api = open(config).await?;
+    spawn_audit_relay(&api, config, shutdown.clone())?;
     let mut services = GrpcServices::new(aerie_common::auth::verifier_for(config)?);
     register(&mut services, api);
     services.serve(listener, shutdown).await?;

@@ -6,8 +6,8 @@ use aerie_common::paging::{PageRequest, Sort};
 use chrono::{DateTime, SubsecRound, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, Order, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, SqlErr,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, Order,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, SqlErr,
 };
 
 use crate::domain::Tenant;
@@ -66,7 +66,7 @@ fn now() -> DateTime<Utc> {
 /// Inserts a new tenant. Two racing inserts of one id: exactly one succeeds,
 /// the other gets [`InsertError::Taken`] (the primary key decides).
 pub async fn insert(
-    db: &DatabaseConnection,
+    db: &impl ConnectionTrait,
     id: &TenantId,
     name: &str,
 ) -> Result<Tenant, InsertError> {
@@ -101,7 +101,7 @@ pub async fn insert(
 }
 
 /// The tenant if it exists and is not deleted.
-pub async fn find_live(db: &DatabaseConnection, id: &TenantId) -> Result<Option<Tenant>, DbErr> {
+pub async fn find_live(db: &impl ConnectionTrait, id: &TenantId) -> Result<Option<Tenant>, DbErr> {
     Ok(Entity::find_by_id(id.storage_key())
         .filter(Column::Deleted.eq(false))
         .one(db)
@@ -152,7 +152,7 @@ pub async fn list_live(
 
 /// Renames a live tenant; `None` when there is none.
 pub async fn rename(
-    db: &DatabaseConnection,
+    db: &impl ConnectionTrait,
     id: &TenantId,
     name: &str,
 ) -> Result<Option<Tenant>, DbErr> {
@@ -171,13 +171,13 @@ pub async fn rename(
 
 /// Removes a tenant created moments ago whose set-up failed, so that a
 /// failed create leaves nothing behind.
-pub async fn remove_unfinished(db: &DatabaseConnection, id: &TenantId) -> Result<(), DbErr> {
+pub async fn remove_unfinished(db: &impl ConnectionTrait, id: &TenantId) -> Result<(), DbErr> {
     Entity::delete_by_id(id.storage_key()).exec(db).await?;
     Ok(())
 }
 
 /// Marks a live tenant deleted; false when there was none.
-pub async fn soft_delete(db: &DatabaseConnection, id: &TenantId) -> Result<bool, DbErr> {
+pub async fn soft_delete(db: &impl ConnectionTrait, id: &TenantId) -> Result<bool, DbErr> {
     let updated = Entity::update_many()
         .col_expr(Column::Deleted, Expr::value(true))
         .col_expr(Column::UpdateTime, Expr::value(now()))

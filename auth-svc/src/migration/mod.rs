@@ -4,6 +4,7 @@ use sea_orm_migration::prelude::*;
 
 mod m0001_create_auth;
 mod m0002_create_groups;
+mod m0003_create_audit_logs;
 
 /// Every migration of auth-svc, oldest first.
 pub struct Migrator;
@@ -13,6 +14,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m0001_create_auth::Migration),
             Box::new(m0002_create_groups::Migration),
+            Box::new(m0003_create_audit_logs::Migration),
         ]
     }
 

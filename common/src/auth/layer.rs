@@ -13,6 +13,8 @@ use super::TokenVerifier;
 const PUBLIC_PREFIXES: &[&str] = &[
     "/aerie.auth.v1.AuthService/IssueToken",
     "/aerie.auth.v1.AuthService/GetJwks",
+    // Checked against the internal service credential by its handler.
+    "/aerie.auth.v1.AuditService/RecordAuditEntries",
     "/grpc.health.v1.Health/",
     "/grpc.reflection.v1.ServerReflection/",
     "/grpc.reflection.v1alpha.ServerReflection/",

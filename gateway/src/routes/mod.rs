@@ -1,5 +1,6 @@
 //! REST routes, one module per backend service.
 
+pub mod audit;
 pub mod auth;
 pub mod meta;
 pub mod rbac;

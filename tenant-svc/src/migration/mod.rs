@@ -4,13 +4,17 @@
 use sea_orm_migration::prelude::*;
 
 mod m0001_create_tenants;
+mod m0002_create_audit_outbox;
 
 /// Every migration of tenant-svc, oldest first.
 pub struct Migrator;
 
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m0001_create_tenants::Migration)]
+        vec![
+            Box::new(m0001_create_tenants::Migration),
+            Box::new(m0002_create_audit_outbox::Migration),
+        ]
     }
 
     fn migration_table_name() -> DynIden {

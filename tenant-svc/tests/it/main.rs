@@ -37,8 +37,10 @@ struct TestService {
     client: Client,
     channel: Channel,
     shutdown: CancellationToken,
+    service_token: String,
     _db: TestDatabase,
     _auth_db: TestDatabase,
+    _data: tempfile::TempDir,
 }
 
 impl Drop for TestService {
@@ -59,6 +61,8 @@ async fn start(multi_tenancy: bool) -> TestService {
     config.security.super_admin.username = Some("admin".into());
     config.security.super_admin.password = Some("admin-password".into());
     config.default_endpoints_to(addr.port());
+    let data = tempfile::tempdir().expect("tempdir");
+    config.data_dir = data.path().to_owned();
     let shutdown = CancellationToken::new();
     let auth = aerie_auth_svc::open(&config).await.expect("open auth-svc");
     let api = aerie_tenant_svc::open(&config)
@@ -88,8 +92,10 @@ async fn start(multi_tenancy: bool) -> TestService {
         client: TenantServiceClient::with_interceptor(channel.clone(), bearer),
         channel,
         shutdown,
+        service_token: config.service_token().expect("service token"),
         _db: db,
         _auth_db: auth_db,
+        _data: data,
     }
 }
 
@@ -407,5 +413,153 @@ async fn health_reports_the_tenant_service_serving() {
             .into_inner()
             .status();
         assert_eq!(status, ServingStatus::Serving, "{service:?}");
+    }
+}
+
+/// auth-svc alone on a fixed address, stoppable and restartable.
+async fn start_auth(config: &Config, addr: std::net::SocketAddr) -> CancellationToken {
+    let shutdown = CancellationToken::new();
+    let listener = TcpListener::bind(addr).await.expect("bind auth");
+    let core = aerie_auth_svc::open(config).await.expect("open auth-svc");
+    let verifier = aerie_common::auth::verifier_for(config).expect("verifier");
+    let mut services = aerie_common::grpc::GrpcServices::new(verifier);
+    aerie_auth_svc::register(&mut services, core);
+    tokio::spawn(services.serve(listener, shutdown.clone()));
+    shutdown
+}
+
+/// CREATE entries for `tenant` in auth-svc's log, read through its own code.
+async fn creates_logged(config: &Config, tenant: &str) -> u64 {
+    let db = aerie_common::db::connect(&config.auth_database_url())
+        .await
+        .expect("auth db");
+    let tenant = aerie_common::TenantId::parse(tenant).expect("tenant");
+    let page = aerie_common::paging::PageRequest::new(1, 100).expect("page");
+    let (rows, _) = aerie_auth_svc::repo::search_audit(&db, &tenant, Some("TENANT"), None, page)
+        .await
+        .expect("search");
+    rows.iter().filter(|r| r.action == "CREATE").count() as u64
+}
+
+#[tokio::test]
+async fn no_audit_entry_is_lost_while_auth_svc_is_down() {
+    let db = TestDatabase::new("tenant").await;
+    let auth_db = TestDatabase::new("auth").await;
+    let data = tempfile::tempdir().expect("tempdir");
+    let auth_addr = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("probe")
+        .local_addr()
+        .expect("addr");
+    let mut config = Config::default();
+    config.tenants.enabled = true;
+    config.data_dir = data.path().to_owned();
+    config.database.tenant.url = Some(db.url.clone());
+    config.database.auth.url = Some(auth_db.url.clone());
+    config.endpoints.auth = Some(format!("http://{auth_addr}"));
+
+    let auth = start_auth(&config, auth_addr).await;
+    let tenants = aerie_tenant_svc::open(&config)
+        .await
+        .expect("open tenant-svc");
+    let relay_stop = CancellationToken::new();
+    aerie_tenant_svc::spawn_audit_relay(&tenants, &config, relay_stop.clone()).expect("relay");
+
+    tenants
+        .create("before", "Before", "cli")
+        .await
+        .expect("create");
+    wait_until(|| async { creates_logged(&config, "before").await == 1 }).await;
+
+    // auth-svc goes away; changes keep their entries in the outbox.
+    auth.cancel();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    for id in ["during-1", "during-2", "during-3"] {
+        tenants
+            .create(id, "While down", "cli")
+            .await
+            .expect("create while auth is down");
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+    let waiting = aerie_common::audit::backlog(tenants.db())
+        .await
+        .expect("backlog");
+    assert_eq!(
+        waiting, 3,
+        "entries wait in the outbox while auth-svc is down"
+    );
+
+    // auth-svc comes back: everything arrives, each entry once.
+    let auth = start_auth(&config, auth_addr).await;
+    wait_until(|| async {
+        aerie_common::audit::backlog(tenants.db())
+            .await
+            .expect("backlog")
+            == 0
+    })
+    .await;
+    for id in ["before", "during-1", "during-2", "during-3"] {
+        assert_eq!(creates_logged(&config, id).await, 1, "{id}");
+    }
+    relay_stop.cancel();
+    auth.cancel();
+}
+
+#[tokio::test]
+async fn redelivered_audit_entries_are_stored_once() {
+    let svc = start(true).await;
+    let mut audit =
+        aerie_proto::auth::v1::audit_service_client::AuditServiceClient::new(svc.channel.clone());
+    let entry = aerie_proto::auth::v1::AuditEntry {
+        id: "0b6f3a52-2f4e-4d7c-9a51-8d0d6f1c2b11".into(),
+        tenant: String::new(),
+        resource_type: "TENANT".into(),
+        resource_id: "x".into(),
+        action: "CREATE".into(),
+        actor: "test".into(),
+        time: None,
+        details: "{}".into(),
+    };
+    let send = |token: &str| {
+        let mut request = tonic::Request::new(aerie_proto::auth::v1::RecordAuditEntriesRequest {
+            entries: vec![entry.clone()],
+        });
+        request.metadata_mut().insert(
+            aerie_common::audit::SERVICE_TOKEN_HEADER,
+            token.parse().expect("ascii"),
+        );
+        request
+    };
+    let err = audit
+        .record_audit_entries(send("forged"))
+        .await
+        .expect_err("forged");
+    assert_eq!(err.code(), Code::Unauthenticated);
+    let token = svc.service_token.clone();
+    let first = audit
+        .record_audit_entries(send(&token))
+        .await
+        .expect("first")
+        .into_inner();
+    let again = audit
+        .record_audit_entries(send(&token))
+        .await
+        .expect("again")
+        .into_inner();
+    assert_eq!((first.stored, again.stored), (1, 0));
+}
+
+async fn wait_until<F, Fut>(mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while !check().await {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "condition not reached in 15 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
 }

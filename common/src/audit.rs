@@ -1,0 +1,305 @@
+//! The audit trail: every mutation writes an entry into its own service's
+//! `audit_outbox` table in the same transaction as the change, and a relay
+//! delivers the outbox to auth-svc, which keeps the immutable log. An entry
+//! is deleted from the outbox only after auth-svc has stored it; auth-svc
+//! stores each entry id once, so redelivery after a crash adds nothing.
+
+use std::path::Path;
+use std::time::Duration;
+
+use aerie_proto::auth::v1 as pb;
+use aerie_proto::auth::v1::audit_service_client::AuditServiceClient;
+use chrono::{DateTime, SubsecRound, Utc};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, Order,
+    QueryFilter, QueryOrder, QuerySelect,
+};
+use sea_orm_migration::prelude::{DeriveIden, SchemaManager, Table};
+use sea_orm_migration::schema::{string_len, text, timestamp_with_time_zone};
+use tokio_util::sync::CancellationToken;
+use tonic::transport::Channel;
+
+use crate::tenant::TenantId;
+
+/// Metadata entry carrying the internal service credential.
+pub const SERVICE_TOKEN_HEADER: &str = "x-aerie-service-token";
+
+/// One audited mutation.
+#[derive(Debug, Clone)]
+pub struct AuditEntry {
+    pub tenant: TenantId,
+    /// `TENANT`, `USER`, `ROLE`, `BINDING`, `GROUP`, `KEY`, ...
+    pub resource_type: &'static str,
+    pub resource_id: String,
+    /// `CREATE`, `UPDATE` or `DELETE`.
+    pub action: &'static str,
+    /// Username of whoever did it (`cli` for the admin CLI).
+    pub actor: String,
+    /// What changed, as JSON; never a password, token or secret value.
+    pub details: serde_json::Value,
+}
+
+impl AuditEntry {
+    pub fn new(
+        tenant: &TenantId,
+        resource_type: &'static str,
+        resource_id: impl Into<String>,
+        action: &'static str,
+        actor: impl Into<String>,
+    ) -> AuditEntry {
+        AuditEntry {
+            tenant: tenant.clone(),
+            resource_type,
+            resource_id: resource_id.into(),
+            action,
+            actor: actor.into(),
+            details: serde_json::Value::Null,
+        }
+    }
+
+    pub fn with_details(mut self, details: serde_json::Value) -> AuditEntry {
+        self.details = details;
+        self
+    }
+}
+
+/// The outbox table, the same in every service's own schema.
+pub mod outbox {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "audit_outbox")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub tenant: String,
+        pub resource_type: String,
+        pub resource_id: String,
+        pub action: String,
+        pub actor: String,
+        pub time: ChronoDateTimeUtc,
+        pub details: String,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+#[derive(DeriveIden)]
+enum AuditOutbox {
+    Table,
+    Id,
+    Tenant,
+    ResourceType,
+    ResourceId,
+    Action,
+    Actor,
+    Time,
+    Details,
+}
+
+/// Creates the outbox in a service's schema (called from its migrations).
+pub async fn create_outbox_table(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
+    manager
+        .create_table(
+            Table::create()
+                .table(AuditOutbox::Table)
+                .if_not_exists()
+                .col(string_len(AuditOutbox::Id, 36).primary_key())
+                .col(string_len(AuditOutbox::Tenant, 100))
+                .col(string_len(AuditOutbox::ResourceType, 40))
+                .col(string_len(AuditOutbox::ResourceId, 200))
+                .col(string_len(AuditOutbox::Action, 20))
+                .col(string_len(AuditOutbox::Actor, 100))
+                .col(timestamp_with_time_zone(AuditOutbox::Time))
+                .col(text(AuditOutbox::Details))
+                .to_owned(),
+        )
+        .await
+}
+
+/// Writes an entry into the outbox; call it inside the mutation's transaction.
+pub async fn enqueue(conn: &impl ConnectionTrait, entry: AuditEntry) -> Result<(), DbErr> {
+    let row = outbox::ActiveModel {
+        id: Set(uuid::Uuid::new_v4().to_string()),
+        tenant: Set(entry.tenant.storage_key().to_owned()),
+        resource_type: Set(entry.resource_type.to_owned()),
+        resource_id: Set(entry.resource_id),
+        action: Set(entry.action.to_owned()),
+        actor: Set(entry.actor),
+        time: Set(Utc::now().trunc_subsecs(6)),
+        details: Set(entry.details.to_string()),
+    };
+    outbox::Entity::insert(row)
+        .exec_without_returning(conn)
+        .await?;
+    Ok(())
+}
+
+/// Entries delivered per call.
+const BATCH: u64 = 100;
+
+fn to_pb(row: &outbox::Model) -> pb::AuditEntry {
+    pb::AuditEntry {
+        id: row.id.clone(),
+        tenant: TenantId::from_storage_key(&row.tenant)
+            .ok()
+            .and_then(|t| t.as_named().map(str::to_owned))
+            .unwrap_or_default(),
+        resource_type: row.resource_type.clone(),
+        resource_id: row.resource_id.clone(),
+        action: row.action.clone(),
+        actor: row.actor.clone(),
+        time: Some(prost_types::Timestamp {
+            seconds: row.time.timestamp(),
+            nanos: i32::try_from(row.time.timestamp_subsec_nanos()).unwrap_or(0),
+        }),
+        details: row.details.clone(),
+    }
+}
+
+/// Delivers one batch; returns how many entries were delivered.
+pub async fn deliver_once(
+    db: &DatabaseConnection,
+    client: &mut AuditServiceClient<Channel>,
+    service_token: &str,
+) -> Result<usize, tonic::Status> {
+    // A system scan, named as such: the outbox holds every tenant's entries
+    // and each row carries its tenant, which auth-svc stores it under.
+    let rows = outbox::Entity::find()
+        .order_by(outbox::Column::Time, Order::Asc)
+        .limit(BATCH)
+        .all(db)
+        .await
+        .map_err(|e| tonic::Status::internal(format!("outbox read: {e}")))?;
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    let mut request = tonic::Request::new(pb::RecordAuditEntriesRequest {
+        entries: rows.iter().map(to_pb).collect(),
+    });
+    if let Ok(value) = service_token.parse() {
+        request.metadata_mut().insert(SERVICE_TOKEN_HEADER, value);
+    }
+    client.record_audit_entries(request).await?;
+    let ids: Vec<String> = rows.into_iter().map(|r| r.id).collect();
+    let delivered = ids.len();
+    outbox::Entity::delete_many()
+        .filter(outbox::Column::Id.is_in(ids))
+        .exec(db)
+        .await
+        .map_err(|e| tonic::Status::internal(format!("outbox delete: {e}")))?;
+    Ok(delivered)
+}
+
+/// Runs the relay until `shutdown`: delivers whatever the outbox holds,
+/// retrying with backoff while auth-svc is unreachable.
+pub async fn run_relay(
+    db: DatabaseConnection,
+    channel: Channel,
+    service_token: String,
+    shutdown: CancellationToken,
+) {
+    let mut client = AuditServiceClient::new(channel);
+    let mut backoff = Duration::from_millis(200);
+    loop {
+        let pause = match deliver_once(&db, &mut client, &service_token).await {
+            Ok(n) if n as u64 == BATCH => Duration::ZERO,
+            Ok(_) => {
+                backoff = Duration::from_millis(200);
+                Duration::from_millis(200)
+            }
+            Err(status) => {
+                tracing::warn!(code = ?status.code(), message = %status.message(), "audit relay: delivery failed, will retry");
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+                backoff
+            }
+        };
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(pause) => {}
+        }
+    }
+}
+
+/// Entries still waiting in a service's outbox (for tests and metrics).
+pub async fn backlog(db: &DatabaseConnection) -> Result<u64, DbErr> {
+    use sea_orm::PaginatorTrait;
+    outbox::Entity::find().count(db).await
+}
+
+/// The internal service credential: `aerie.security.service-token` when
+/// set, else a random token created once under `data-dir` (standalone).
+pub fn service_token(configured: Option<&str>, data_dir: &Path) -> std::io::Result<String> {
+    if let Some(token) = configured {
+        return Ok(token.to_owned());
+    }
+    let path = data_dir.join("service-token");
+    match std::fs::read_to_string(&path) {
+        Ok(token) if !token.trim().is_empty() => Ok(token.trim().to_owned()),
+        _ => {
+            std::fs::create_dir_all(data_dir)?;
+            let token = format!(
+                "{}{}",
+                uuid::Uuid::new_v4().simple(),
+                uuid::Uuid::new_v4().simple()
+            );
+            write_private(&path, &token)?;
+            // Another process may have won the race: the file decides.
+            Ok(std::fs::read_to_string(&path)?.trim().to_owned())
+        }
+    }
+}
+
+/// Writes a file readable by its owner only, without replacing one that exists.
+fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(mut file) => file.write_all(contents.as_bytes()),
+        Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(err) => Err(err),
+    }
+}
+
+/// Compares a presented service token with the expected one in constant time.
+pub fn service_token_matches(presented: &str, expected: &str) -> bool {
+    let (a, b) = (presented.as_bytes(), expected.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Timestamps of stored entries (shared by sender and receiver).
+pub fn time_of(timestamp: Option<&prost_types::Timestamp>) -> DateTime<Utc> {
+    timestamp
+        .and_then(|t| DateTime::from_timestamp(t.seconds, u32::try_from(t.nanos).unwrap_or(0)))
+        .unwrap_or_else(Utc::now)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn service_token_is_created_once_and_compared_in_constant_time() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let first = service_token(None, dir.path()).expect("token");
+        let again = service_token(None, dir.path()).expect("token");
+        assert_eq!(first, again);
+        assert_eq!(first.len(), 64);
+        assert_eq!(
+            service_token(Some("configured"), dir.path()).expect("token"),
+            "configured"
+        );
+        assert!(service_token_matches(&first, &again));
+        assert!(!service_token_matches(&first, "short"));
+        assert!(!service_token_matches(&first, &"x".repeat(64)));
+    }
+}
