@@ -880,3 +880,189 @@ async fn group_bindings_give_members_access() {
         "a deleted group's bindings go with it"
     );
 }
+
+/// Polls a tenant's audit log (as `token`) until `wanted` entries are there.
+async fn audit_log(app: &TestApp, tenant_path: &str, token: &str, wanted: usize) -> Vec<Value> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (status, page) = app
+            .send(
+                Method::GET,
+                &format!("{tenant_path}/auditlogs/search?size=100"),
+                Some(token),
+                None,
+            )
+            .await;
+        assert_eq!(status, 200, "{page}");
+        let results = page["results"].as_array().cloned().unwrap_or_default();
+        if results.len() >= wanted || Instant::now() > deadline {
+            return results;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn has(entries: &[Value], resource_type: &str, action: &str, actor: &str) -> bool {
+    entries
+        .iter()
+        .any(|e| e["resourceType"] == resource_type && e["action"] == action && e["actor"] == actor)
+}
+
+#[tokio::test]
+async fn every_mutation_is_audited_in_its_own_tenant_only() {
+    let app = TestApp::start(Mode::MultiWithDefault).await;
+    let lena = app.user("lena").await;
+    let (status, _) = app
+        .post(
+            "/api/v1/tenants",
+            json!({"id": "acme", "name": "Acme", "adminUsername": "lena"}),
+        )
+        .await;
+    assert_eq!(status, 201);
+    app.create_tenant("other").await;
+    let (status, _) = app
+        .put("/api/v1/tenants/acme", json!({"name": "Acme Corp"}))
+        .await;
+    assert_eq!(status, 200);
+    let steps = [
+        (
+            Method::POST,
+            "/api/v1/acme/roles",
+            Some(json!({"name": "viewer", "permissions": ["FLOW:READ"]})),
+        ),
+        (
+            Method::POST,
+            "/api/v1/acme/groups",
+            Some(json!({"name": "ops"})),
+        ),
+        (
+            Method::POST,
+            "/api/v1/acme/groups/ops/members",
+            Some(json!({"username": "lena"})),
+        ),
+        (Method::DELETE, "/api/v1/acme/groups/ops/members/lena", None),
+        (Method::DELETE, "/api/v1/acme/groups/ops", None),
+    ];
+    for (method, path, body) in steps {
+        let (status, answer) = app.send(method.clone(), path, Some(&lena), body).await;
+        assert!(status < 300, "{method} {path}: {answer}");
+    }
+    let (status, binding) = app
+        .send(
+            Method::POST,
+            "/api/v1/acme/bindings",
+            Some(&lena),
+            Some(json!({"type": "USER", "subject": "lena", "role": "viewer", "namespace": "prod"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{binding}");
+    let id = binding["id"].as_str().expect("id");
+    let (status, _) = app
+        .send(
+            Method::DELETE,
+            &format!("/api/v1/acme/bindings/{id}"),
+            Some(&lena),
+            None,
+        )
+        .await;
+    assert_eq!(status, 204);
+    let (status, _) = app
+        .send(
+            Method::DELETE,
+            "/api/v1/acme/roles/viewer",
+            Some(&lena),
+            None,
+        )
+        .await;
+    assert_eq!(status, 204);
+
+    let entries = audit_log(&app, "/api/v1/acme", &lena, 11).await;
+    for (kind, action, actor) in [
+        ("TENANT", "CREATE", "admin"),
+        ("TENANT", "UPDATE", "admin"),
+        ("BINDING", "CREATE", "admin"),
+        ("ROLE", "CREATE", "lena"),
+        ("GROUP", "CREATE", "lena"),
+        ("GROUP", "UPDATE", "lena"),
+        ("GROUP", "DELETE", "lena"),
+        ("BINDING", "CREATE", "lena"),
+        ("BINDING", "DELETE", "lena"),
+        ("ROLE", "DELETE", "lena"),
+    ] {
+        assert!(
+            has(&entries, kind, action, actor),
+            "{kind} {action} by {actor} missing: {entries:#?}"
+        );
+    }
+    assert!(entries.iter().all(|e| e["tenantId"] == "acme"));
+    assert!(
+        entries.iter().all(|e| !e.to_string().contains("password")),
+        "no secret in any entry"
+    );
+
+    // Instance-level changes land in the default tenant's log.
+    let (status, _) = app
+        .put(
+            "/api/v1/users/lena",
+            json!({"password": "another-password"}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, _) = app.post("/api/v1/auths/keys/rotate", json!({})).await;
+    assert_eq!(status, 200);
+    let (status, _) = app
+        .post(
+            "/api/v1/bindings",
+            json!({"type": "USER", "subject": "admin", "role": "Admin"}),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let instance = audit_log(&app, "/api/v1", &app.admin, 5).await;
+    for (kind, action) in [
+        ("USER", "CREATE"),
+        ("USER", "UPDATE"),
+        ("SIGNING_KEY", "CREATE"),
+    ] {
+        assert!(
+            has(&instance, kind, action, "admin"),
+            "{kind} {action} missing: {instance:#?}"
+        );
+    }
+    assert!(
+        !instance.iter().any(|e| e["tenantId"] == "acme"),
+        "acme's entries stay in acme"
+    );
+
+    // Another tenant sees none of acme's entries, through any door.
+    let (status, _) = app
+        .post(
+            "/api/v1/other/bindings",
+            json!({"type": "USER", "subject": "admin", "role": "Admin"}),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let other = audit_log(&app, "/api/v1/other", &app.admin, 2).await;
+    assert!(other.iter().all(|e| e["tenantId"] == "other"), "{other:#?}");
+    assert!(!other.iter().any(|e| e["resourceId"] == "acme"));
+    let mira = app.user("mira").await;
+    app.bind(Some("other"), "mira", "Admin", None).await;
+    let (status, _) = app
+        .send(
+            Method::GET,
+            "/api/v1/acme/auditlogs/search",
+            Some(&mira),
+            None,
+        )
+        .await;
+    assert!(matches!(status, 403 | 404));
+    let err =
+        aerie_proto::auth::v1::audit_service_client::AuditServiceClient::new(channel(&app).await)
+            .search_audit_logs(call(
+                auth_pb::SearchAuditLogsRequest::default(),
+                Some(&mira),
+                Some("acme"),
+            ))
+            .await
+            .expect_err("spoofed tenant");
+    assert_eq!(err.code(), Code::PermissionDenied);
+}
