@@ -2,7 +2,7 @@
 //! encode. AuthService, UserService and RbacService.
 
 use aerie_common::audit::AuditEntry;
-use aerie_common::auth::caller_of;
+use aerie_common::auth::{PrincipalKind, caller_of};
 use aerie_common::paging::PageRequest;
 use aerie_common::tenant::scoped_tenant;
 use aerie_common::{ServiceError, TenantId};
@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::{DatabaseTransaction, TransactionTrait};
 use tonic::{Request, Response, Status};
 
-use crate::core::{Core, User};
+use crate::core::{Core, Principal, User};
 use crate::domain::{self, ADMIN_ROLE, Action, Grant, Permission, SubjectType};
 use crate::repo;
 
@@ -30,18 +30,35 @@ impl AuthApi {
         AuthApi { core }
     }
 
-    /// The live user behind the verified caller: a deleted user's tokens
-    /// stop working here even before they expire.
-    async fn caller_user<T>(&self, request: &Request<T>) -> Result<User, Status> {
+    /// The live principal behind the verified caller: a deleted user's or
+    /// service account's tokens stop working here even before they expire.
+    async fn caller_principal<T>(&self, request: &Request<T>) -> Result<Principal, Status> {
         let caller = caller_of(request)?;
-        repo::find_user(&self.core.db, &caller.id)
-            .await
-            .map_err(ServiceError::from)?
-            .ok_or_else(|| Status::unauthenticated("this token's user no longer exists"))
+        let gone = || Status::unauthenticated("this token's principal no longer exists");
+        match caller.kind {
+            PrincipalKind::User => repo::find_user(&self.core.db, &caller.id)
+                .await
+                .map_err(ServiceError::from)?
+                .map(Principal::from)
+                .ok_or_else(gone),
+            PrincipalKind::ServiceAccount => {
+                let account = repo::find_service_account_by_id(&self.core.db, &caller.id)
+                    .await
+                    .map_err(ServiceError::from)?
+                    .ok_or_else(gone)?;
+                Ok(Principal {
+                    kind: PrincipalKind::ServiceAccount,
+                    home: TenantId::from_storage_key(&account.tenant).ok(),
+                    id: account.id,
+                    name: account.name,
+                    super_admin: account.super_admin,
+                })
+            }
+        }
     }
 
-    async fn require_super_admin<T>(&self, request: &Request<T>) -> Result<User, Status> {
-        let user = self.caller_user(request).await?;
+    async fn require_super_admin<T>(&self, request: &Request<T>) -> Result<Principal, Status> {
+        let user = self.caller_principal(request).await?;
         if user.super_admin {
             Ok(user)
         } else {
@@ -57,9 +74,9 @@ impl AuthApi {
         request: &Request<T>,
         permission: Permission,
         action: Action,
-    ) -> Result<(TenantId, User), Status> {
+    ) -> Result<(TenantId, Principal), Status> {
         let tenant = scoped_tenant(request, &self.core.policy)?;
-        let user = self.caller_user(request).await?;
+        let user = self.caller_principal(request).await?;
         let grant = Grant { permission, action };
         if !self
             .core
@@ -68,7 +85,7 @@ impl AuthApi {
         {
             return Err(Status::permission_denied(format!(
                 "{} may not {} {} in {tenant}",
-                user.username,
+                user.name,
                 action.as_str(),
                 permission.as_str()
             )));
@@ -137,7 +154,7 @@ impl AuthService for AuthApi {
         request: Request<pb::RotateSigningKeyRequest>,
     ) -> Result<Response<pb::SigningKeyInfo>, Status> {
         let me = self.require_super_admin(&request).await?;
-        let key = self.core.rotate_key(&me.username).await?;
+        let key = self.core.rotate_key(&me.name).await?;
         Ok(Response::new(pb::SigningKeyInfo {
             kid: key.kid,
             create_time: Some(timestamp(key.create_time)),
@@ -145,10 +162,10 @@ impl AuthService for AuthApi {
     }
 
     async fn get_me(&self, request: Request<pb::GetMeRequest>) -> Result<Response<pb::Me>, Status> {
-        let user = self.caller_user(&request).await?;
+        let user = self.caller_principal(&request).await?;
         let tenants = self.core.tenants_of(&user).await?;
         Ok(Response::new(pb::Me {
-            username: user.username,
+            username: user.name,
             super_admin: user.super_admin,
             tenants: tenants
                 .iter()
@@ -164,7 +181,7 @@ impl AuthService for AuthApi {
         &self,
         request: Request<pb::CheckAccessRequest>,
     ) -> Result<Response<pb::CheckAccessResponse>, Status> {
-        let user = self.caller_user(&request).await?;
+        let user = self.caller_principal(&request).await?;
         let grant = if request.get_ref().permission.is_empty() {
             None
         } else {
@@ -191,11 +208,34 @@ impl AuthService for AuthApi {
         Ok(Response::new(pb::CheckAccessResponse { allowed }))
     }
 
+    async fn authenticate_api_token(
+        &self,
+        request: Request<pb::AuthenticateApiTokenRequest>,
+    ) -> Result<Response<pb::Principal>, Status> {
+        let rejected = || Status::unauthenticated("unknown, expired or revoked API token");
+        let hash = crate::tokens::api_token_hash(&request.into_inner().token);
+        let token = repo::find_api_token_by_hash(&self.core.db, &hash)
+            .await
+            .map_err(ServiceError::from)?
+            .filter(|t| !t.revoked && t.expire_time.is_none_or(|e| e > chrono::Utc::now()))
+            .ok_or_else(rejected)?;
+        let account = repo::find_service_account_by_id(&self.core.db, &token.service_account_id)
+            .await
+            .map_err(ServiceError::from)?
+            .filter(|a| a.tenant == token.tenant)
+            .ok_or_else(rejected)?;
+        Ok(Response::new(pb::Principal {
+            kind: PrincipalKind::ServiceAccount.as_str().to_owned(),
+            id: account.id,
+            name: account.name,
+        }))
+    }
+
     async fn grant_tenant_creator(
         &self,
         request: Request<pb::GrantTenantCreatorRequest>,
     ) -> Result<Response<pb::GrantTenantCreatorResponse>, Status> {
-        let user = self.caller_user(&request).await?;
+        let user = self.caller_principal(&request).await?;
         let create = Grant {
             permission: Permission::Tenant,
             action: Action::Create,
@@ -207,22 +247,30 @@ impl AuthService for AuthApi {
         {
             return Err(Status::permission_denied(format!(
                 "{} may not create tenants",
-                user.username
+                user.name
             )));
         }
         let body = request.into_inner();
         let tenant = TenantId::parse(&body.tenant)
             .map_err(|e| ServiceError::InvalidArgument(e.to_string()))?;
-        // A super admin assigns roles explicitly; anyone else who creates a
-        // tenant becomes its Admin.
-        if !user.super_admin {
+        // A super admin assigns roles explicitly; a user who creates a
+        // tenant becomes its Admin. A service account belongs to its own
+        // tenant and is bound nowhere else.
+        if user.kind == PrincipalKind::User && !user.super_admin {
             self.core
-                .bind_user(&tenant, &user, ADMIN_ROLE, None, &user.username)
+                .bind(
+                    &tenant,
+                    SubjectType::User,
+                    &user.id,
+                    ADMIN_ROLE,
+                    None,
+                    &user.name,
+                )
                 .await?;
         }
         if !body.admin_username.is_empty() {
             self.core
-                .grant_admin(&tenant, &body.admin_username, &user.username)
+                .grant_admin(&tenant, &body.admin_username, &user.name)
                 .await?;
         }
         Ok(Response::new(pb::GrantTenantCreatorResponse {}))
@@ -239,12 +287,7 @@ impl UserService for AuthApi {
         let body = request.into_inner();
         let user = self
             .core
-            .create_user(
-                &body.username,
-                &body.password,
-                body.super_admin,
-                &me.username,
-            )
+            .create_user(&body.username, &body.password, body.super_admin, &me.name)
             .await?;
         Ok(Response::new(user_pb(user)))
     }
@@ -297,7 +340,7 @@ impl UserService for AuthApi {
         repo::update_user(&txn, &user.id, hash, body.super_admin)
             .await
             .map_err(ServiceError::from)?;
-        let entry = AuditEntry::new(&TenantId::default_tenant(), "USER", &user.username, "UPDATE", &me.username)
+        let entry = AuditEntry::new(&TenantId::default_tenant(), "USER", &user.username, "UPDATE", &me.name)
             .with_details(serde_json::json!({"passwordChanged": password_changed, "superAdmin": body.super_admin}));
         self.commit(txn, entry).await?;
         let user = self.core.find_user(&user.id).await?;
@@ -324,7 +367,7 @@ impl UserService for AuthApi {
             "USER",
             &user.username,
             "DELETE",
-            &me.username,
+            &me.name,
         );
         self.commit(txn, entry).await?;
         tracing::info!(username = %user.username, "user deleted");
@@ -359,7 +402,7 @@ impl RbacService for AuthApi {
         let txn = self.begin().await?;
         match repo::insert_role(&txn, &tenant, &name, &texts.join(",")).await {
             Ok(()) => {
-                let entry = AuditEntry::new(&tenant, "ROLE", &name, "CREATE", &me.username)
+                let entry = AuditEntry::new(&tenant, "ROLE", &name, "CREATE", &me.name)
                     .with_details(serde_json::json!({"permissions": texts}));
                 self.commit(txn, entry).await?;
                 Ok(Response::new(role_pb(name, texts, false)))
@@ -427,7 +470,7 @@ impl RbacService for AuthApi {
                 "role '{name}' is used by bindings; delete them first"
             ))),
             Some(true) => {
-                let entry = AuditEntry::new(&tenant, "ROLE", &name, "DELETE", &me.username);
+                let entry = AuditEntry::new(&tenant, "ROLE", &name, "DELETE", &me.name);
                 self.commit(txn, entry).await?;
                 Ok(Response::new(pb::DeleteRoleResponse {}))
             }
@@ -467,9 +510,16 @@ impl RbacService for AuthApi {
                     ))
                 })?,
             SubjectType::ServiceAccount => {
-                return Err(Status::invalid_argument(
-                    "binding type SERVICE_ACCOUNT is not available: service accounts are not built yet; use USER or GROUP",
-                ));
+                repo::find_service_account(&self.core.db, &tenant, &body.subject)
+                    .await
+                    .map_err(ServiceError::from)?
+                    .map(|a| a.id)
+                    .ok_or_else(|| {
+                        Status::invalid_argument(format!(
+                            "service account '{}' does not exist in {tenant}",
+                            body.subject
+                        ))
+                    })?
             }
         };
         let binding = self
@@ -480,7 +530,7 @@ impl RbacService for AuthApi {
                 &subject_id,
                 &body.role,
                 namespace,
-                &me.username,
+                &me.name,
             )
             .await?;
         Ok(Response::new(pb::Binding {
@@ -504,16 +554,23 @@ impl RbacService for AuthApi {
             .map_err(ServiceError::from)?;
         let mut results = Vec::with_capacity(rows.len());
         for row in rows {
-            let subject = if row.subject_type == SubjectType::Group.as_str() {
-                repo::find_group_by_id(&self.core.db, &tenant, &row.subject_id)
+            let subject = match SubjectType::parse(&row.subject_type)? {
+                SubjectType::Group => {
+                    repo::find_group_by_id(&self.core.db, &tenant, &row.subject_id)
+                        .await
+                        .map_err(ServiceError::from)?
+                        .map(|g| g.name)
+                }
+                SubjectType::ServiceAccount => {
+                    repo::find_service_account_by_id(&self.core.db, &row.subject_id)
+                        .await
+                        .map_err(ServiceError::from)?
+                        .map(|a| a.name)
+                }
+                SubjectType::User => repo::find_user(&self.core.db, &row.subject_id)
                     .await
                     .map_err(ServiceError::from)?
-                    .map(|g| g.name)
-            } else {
-                repo::find_user(&self.core.db, &row.subject_id)
-                    .await
-                    .map_err(ServiceError::from)?
-                    .map(|u| u.username)
+                    .map(|u| u.username),
             }
             .unwrap_or_default();
             results.push(pb::Binding {
@@ -547,7 +604,7 @@ impl RbacService for AuthApi {
         }
         self.commit(
             txn,
-            AuditEntry::new(&tenant, "BINDING", &id, "DELETE", &me.username),
+            AuditEntry::new(&tenant, "BINDING", &id, "DELETE", &me.name),
         )
         .await?;
         tracing::info!(%tenant, binding = %id, "binding deleted");
@@ -571,7 +628,7 @@ impl RbacService for AuthApi {
             Ok(_) => {
                 self.commit(
                     txn,
-                    AuditEntry::new(&tenant, "GROUP", &name, "CREATE", &me.username),
+                    AuditEntry::new(&tenant, "GROUP", &name, "CREATE", &me.name),
                 )
                 .await?;
                 Ok(Response::new(pb::Group {
@@ -629,7 +686,7 @@ impl RbacService for AuthApi {
         }
         self.commit(
             txn,
-            AuditEntry::new(&tenant, "GROUP", &name, "DELETE", &me.username),
+            AuditEntry::new(&tenant, "GROUP", &name, "DELETE", &me.name),
         )
         .await?;
         Ok(Response::new(pb::DeleteGroupResponse {}))
@@ -650,7 +707,7 @@ impl RbacService for AuthApi {
         repo::add_member(&txn, &tenant, &group.id, &user.id)
             .await
             .map_err(ServiceError::from)?;
-        let entry = AuditEntry::new(&tenant, "GROUP", &group.name, "UPDATE", &me.username)
+        let entry = AuditEntry::new(&tenant, "GROUP", &group.name, "UPDATE", &me.name)
             .with_details(serde_json::json!({"added": user.username}));
         self.commit(txn, entry).await?;
         self.group_pb(&tenant, group).await
@@ -677,10 +734,190 @@ impl RbacService for AuthApi {
                 body.username, body.group
             )));
         }
-        let entry = AuditEntry::new(&tenant, "GROUP", &group.name, "UPDATE", &me.username)
+        let entry = AuditEntry::new(&tenant, "GROUP", &group.name, "UPDATE", &me.name)
             .with_details(serde_json::json!({"removed": user.username}));
         self.commit(txn, entry).await?;
         self.group_pb(&tenant, group).await
+    }
+
+    async fn create_service_account(
+        &self,
+        request: Request<pb::CreateServiceAccountRequest>,
+    ) -> Result<Response<pb::ServiceAccount>, Status> {
+        let (tenant, me) = self
+            .authorize(&request, Permission::ServiceAccount, Action::Create)
+            .await?;
+        let body = request.into_inner();
+        if body.super_admin && !me.super_admin {
+            return Err(Status::permission_denied(
+                "only a super admin may create a super-admin service account",
+            ));
+        }
+        let name = domain::parse_role_name(&body.name).map_err(|_| {
+            Status::invalid_argument(
+                "service account name must be 1 to 100 characters of letters, digits and ._-",
+            )
+        })?;
+        let txn = self.begin().await?;
+        match repo::insert_service_account(&txn, &tenant, &name, body.super_admin).await {
+            Ok(account) => {
+                let entry = AuditEntry::new(&tenant, "SERVICE_ACCOUNT", &name, "CREATE", &me.name)
+                    .with_details(serde_json::json!({"superAdmin": body.super_admin}));
+                self.commit(txn, entry).await?;
+                Ok(Response::new(service_account_pb(account)))
+            }
+            Err(err) if repo::is_conflict(&err) => Err(Status::already_exists(format!(
+                "service account '{name}' already exists in {tenant}"
+            ))),
+            Err(err) => Err(ServiceError::from(err).into()),
+        }
+    }
+
+    async fn list_service_accounts(
+        &self,
+        request: Request<pb::ListServiceAccountsRequest>,
+    ) -> Result<Response<pb::ListServiceAccountsResponse>, Status> {
+        let (tenant, _) = self
+            .authorize(&request, Permission::ServiceAccount, Action::Read)
+            .await?;
+        let accounts = repo::list_service_accounts(&self.core.db, &tenant)
+            .await
+            .map_err(ServiceError::from)?;
+        Ok(Response::new(pb::ListServiceAccountsResponse {
+            total: accounts.len() as u64,
+            results: accounts.into_iter().map(service_account_pb).collect(),
+        }))
+    }
+
+    async fn delete_service_account(
+        &self,
+        request: Request<pb::DeleteServiceAccountRequest>,
+    ) -> Result<Response<pb::DeleteServiceAccountResponse>, Status> {
+        let (tenant, me) = self
+            .authorize(&request, Permission::ServiceAccount, Action::Delete)
+            .await?;
+        let name = request.into_inner().name;
+        let txn = self.begin().await?;
+        if !repo::delete_service_account(&txn, &tenant, &name)
+            .await
+            .map_err(ServiceError::from)?
+        {
+            return Err(Status::not_found(format!(
+                "service account '{name}' not found"
+            )));
+        }
+        let entry = AuditEntry::new(&tenant, "SERVICE_ACCOUNT", &name, "DELETE", &me.name);
+        self.commit(txn, entry).await?;
+        Ok(Response::new(pb::DeleteServiceAccountResponse {}))
+    }
+
+    async fn create_api_token(
+        &self,
+        request: Request<pb::CreateApiTokenRequest>,
+    ) -> Result<Response<pb::CreatedApiToken>, Status> {
+        let (tenant, me) = self
+            .authorize(&request, Permission::ServiceAccount, Action::Update)
+            .await?;
+        let body = request.into_inner();
+        let account = self.service_account(&tenant, &body.service_account).await?;
+        let name = if body.name.is_empty() {
+            "token".to_owned()
+        } else {
+            domain::parse_role_name(&body.name).map_err(|_| {
+                Status::invalid_argument(
+                    "token name must be 1 to 100 characters of letters, digits and ._-",
+                )
+            })?
+        };
+        let value = crate::tokens::new_api_token();
+        let created = repo::now();
+        let expire_time = (body.expires_in > 0).then(|| {
+            created
+                + chrono::Duration::seconds(
+                    i64::try_from(body.expires_in).unwrap_or(i64::MAX / 1000),
+                )
+        });
+        let token = repo::api_tokens::Model {
+            id: uuid::Uuid::new_v4().to_string(),
+            tenant: tenant.storage_key().to_owned(),
+            service_account_id: account.id,
+            name,
+            prefix: value.chars().take(12).collect(),
+            hash: crate::tokens::api_token_hash(&value),
+            create_time: created,
+            expire_time,
+            revoked: false,
+        };
+        let txn = self.begin().await?;
+        repo::insert_api_token(&txn, &tenant, token.clone())
+            .await
+            .map_err(ServiceError::from)?;
+        let entry = AuditEntry::new(&tenant, "API_TOKEN", &token.id, "CREATE", &me.name).with_details(
+            serde_json::json!({"serviceAccount": account.name, "name": token.name, "prefix": token.prefix}),
+        );
+        self.commit(txn, entry).await?;
+        Ok(Response::new(pb::CreatedApiToken {
+            token: Some(api_token_pb(token)),
+            value,
+        }))
+    }
+
+    async fn list_api_tokens(
+        &self,
+        request: Request<pb::ListApiTokensRequest>,
+    ) -> Result<Response<pb::ListApiTokensResponse>, Status> {
+        let (tenant, _) = self
+            .authorize(&request, Permission::ServiceAccount, Action::Read)
+            .await?;
+        let account = self
+            .service_account(&tenant, &request.into_inner().service_account)
+            .await?;
+        let tokens = repo::list_api_tokens(&self.core.db, &tenant, &account.id)
+            .await
+            .map_err(ServiceError::from)?;
+        Ok(Response::new(pb::ListApiTokensResponse {
+            total: tokens.len() as u64,
+            results: tokens.into_iter().map(api_token_pb).collect(),
+        }))
+    }
+
+    async fn revoke_api_token(
+        &self,
+        request: Request<pb::RevokeApiTokenRequest>,
+    ) -> Result<Response<pb::ApiToken>, Status> {
+        let (tenant, me) = self
+            .authorize(&request, Permission::ServiceAccount, Action::Update)
+            .await?;
+        let body = request.into_inner();
+        let account = self.service_account(&tenant, &body.service_account).await?;
+        let txn = self.begin().await?;
+        let token = repo::revoke_api_token(&txn, &tenant, &account.id, &body.id)
+            .await
+            .map_err(ServiceError::from)?
+            .ok_or_else(|| Status::not_found(format!("API token '{}' not found", body.id)))?;
+        let entry = AuditEntry::new(&tenant, "API_TOKEN", &token.id, "DELETE", &me.name)
+            .with_details(serde_json::json!({"serviceAccount": account.name, "revoked": true}));
+        self.commit(txn, entry).await?;
+        Ok(Response::new(api_token_pb(token)))
+    }
+}
+
+fn service_account_pb(account: repo::service_accounts::Model) -> pb::ServiceAccount {
+    pb::ServiceAccount {
+        name: account.name,
+        super_admin: account.super_admin,
+        create_time: Some(timestamp(account.create_time)),
+    }
+}
+
+fn api_token_pb(token: repo::api_tokens::Model) -> pb::ApiToken {
+    pb::ApiToken {
+        id: token.id,
+        name: token.name,
+        prefix: token.prefix,
+        create_time: Some(timestamp(token.create_time)),
+        expire_time: token.expire_time.map(timestamp),
+        revoked: token.revoked,
     }
 }
 
@@ -765,6 +1002,17 @@ impl AuditService for AuthApi {
 }
 
 impl AuthApi {
+    async fn service_account(
+        &self,
+        tenant: &TenantId,
+        name: &str,
+    ) -> Result<repo::service_accounts::Model, Status> {
+        repo::find_service_account(&self.core.db, tenant, name)
+            .await
+            .map_err(ServiceError::from)?
+            .ok_or_else(|| Status::not_found(format!("service account '{name}' not found")))
+    }
+
     async fn begin(&self) -> Result<DatabaseTransaction, Status> {
         Ok(self.core.db.begin().await.map_err(ServiceError::from)?)
     }

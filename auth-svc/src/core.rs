@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aerie_common::audit::AuditEntry;
+use aerie_common::auth::PrincipalKind;
 use aerie_common::paging::PageRequest;
 use aerie_common::{ServiceError, TenantId, TenantPolicy};
 use argon2::Argon2;
@@ -33,6 +34,29 @@ pub struct AuthCore {
 
 /// What a changed user record looks like to callers.
 pub type User = users::Model;
+
+/// Who is acting: a live user or service account.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub kind: PrincipalKind,
+    pub id: String,
+    pub name: String,
+    pub super_admin: bool,
+    /// A service account's own tenant; it acts nowhere else.
+    pub home: Option<TenantId>,
+}
+
+impl From<User> for Principal {
+    fn from(user: User) -> Principal {
+        Principal {
+            kind: PrincipalKind::User,
+            id: user.id,
+            name: user.username,
+            super_admin: user.super_admin,
+            home: None,
+        }
+    }
+}
 
 /// Hashes a password with argon2id off the async threads.
 pub async fn hash_password(password: String) -> Result<String, ServiceError> {
@@ -271,12 +295,18 @@ impl AuthCore {
     /// administer every tenant but sees no tenant's data without a binding.
     pub async fn evaluate(
         &self,
-        user: &User,
+        user: &Principal,
         tenant: &TenantId,
         grant: Option<Grant>,
         namespace: Option<&str>,
     ) -> Result<bool, ServiceError> {
-        let rows = repo::user_bindings(&self.db, tenant, &user.id).await?;
+        let rows = match (&user.kind, &user.home) {
+            (PrincipalKind::User, _) => repo::user_bindings(&self.db, tenant, &user.id).await?,
+            (PrincipalKind::ServiceAccount, Some(home)) if home == tenant => {
+                repo::service_account_bindings(&self.db, tenant, &user.id).await?
+            }
+            (PrincipalKind::ServiceAccount, _) => Vec::new(),
+        };
         let Some(grant) = grant else {
             return Ok(user.super_admin || !rows.is_empty());
         };
@@ -375,9 +405,12 @@ impl AuthCore {
         Ok(())
     }
 
-    /// The tenants in which a user holds a binding.
-    pub async fn tenants_of(&self, user: &User) -> Result<Vec<TenantId>, ServiceError> {
-        Ok(repo::tenants_of_user(&self.db, &user.id).await?)
+    /// The tenants a principal holds bindings in (a service account: its own).
+    pub async fn tenants_of(&self, principal: &Principal) -> Result<Vec<TenantId>, ServiceError> {
+        match principal.kind {
+            PrincipalKind::User => Ok(repo::tenants_of_user(&self.db, &principal.id).await?),
+            PrincipalKind::ServiceAccount => Ok(principal.home.iter().cloned().collect()),
+        }
     }
 }
 

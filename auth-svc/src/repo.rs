@@ -698,3 +698,214 @@ pub async fn record(
     insert_audit(db, &tenant, row).await?;
     Ok(())
 }
+
+// ---- service accounts and API tokens (per tenant) ----
+
+pub mod service_accounts {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "service_accounts")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub tenant: String,
+        pub name: String,
+        pub super_admin: bool,
+        pub create_time: ChronoDateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod api_tokens {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "api_tokens")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub tenant: String,
+        pub service_account_id: String,
+        pub name: String,
+        pub prefix: String,
+        /// SHA-256 of the token, hex.
+        pub hash: String,
+        pub create_time: ChronoDateTimeUtc,
+        pub expire_time: Option<ChronoDateTimeUtc>,
+        pub revoked: bool,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub async fn insert_service_account(
+    db: &impl ConnectionTrait,
+    tenant: &TenantId,
+    name: &str,
+    super_admin: bool,
+) -> Result<service_accounts::Model, DbErr> {
+    let account = service_accounts::Model {
+        id: uuid::Uuid::new_v4().to_string(),
+        tenant: tenant.storage_key().to_owned(),
+        name: name.to_owned(),
+        super_admin,
+        create_time: now(),
+    };
+    let row = service_accounts::ActiveModel {
+        id: Set(account.id.clone()),
+        tenant: Set(account.tenant.clone()),
+        name: Set(account.name.clone()),
+        super_admin: Set(super_admin),
+        create_time: Set(account.create_time),
+    };
+    service_accounts::Entity::insert(row)
+        .exec_without_returning(db)
+        .await?;
+    Ok(account)
+}
+
+pub async fn find_service_account(
+    db: &impl ConnectionTrait,
+    tenant: &TenantId,
+    name: &str,
+) -> Result<Option<service_accounts::Model>, DbErr> {
+    service_accounts::Entity::find()
+        .filter(service_accounts::Column::Tenant.eq(tenant.storage_key()))
+        .filter(service_accounts::Column::Name.eq(name))
+        .one(db)
+        .await
+}
+
+/// A service account by id; the row carries its tenant.
+pub async fn find_service_account_by_id(
+    db: &impl ConnectionTrait,
+    id: &str,
+) -> Result<Option<service_accounts::Model>, DbErr> {
+    service_accounts::Entity::find_by_id(id).one(db).await
+}
+
+pub async fn list_service_accounts(
+    db: &DatabaseConnection,
+    tenant: &TenantId,
+) -> Result<Vec<service_accounts::Model>, DbErr> {
+    service_accounts::Entity::find()
+        .filter(service_accounts::Column::Tenant.eq(tenant.storage_key()))
+        .order_by(service_accounts::Column::Name, Order::Asc)
+        .all(db)
+        .await
+}
+
+/// Deletes a service account with its tokens and bindings.
+pub async fn delete_service_account(
+    txn: &DatabaseTransaction,
+    tenant: &TenantId,
+    name: &str,
+) -> Result<bool, DbErr> {
+    let Some(account) = find_service_account(txn, tenant, name).await? else {
+        return Ok(false);
+    };
+    api_tokens::Entity::delete_many()
+        .filter(api_tokens::Column::Tenant.eq(tenant.storage_key()))
+        .filter(api_tokens::Column::ServiceAccountId.eq(&account.id))
+        .exec(txn)
+        .await?;
+    bindings::Entity::delete_many()
+        .filter(bindings::Column::Tenant.eq(tenant.storage_key()))
+        .filter(bindings::Column::SubjectType.eq("SERVICE_ACCOUNT"))
+        .filter(bindings::Column::SubjectId.eq(&account.id))
+        .exec(txn)
+        .await?;
+    service_accounts::Entity::delete_by_id(account.id)
+        .exec(txn)
+        .await?;
+    Ok(true)
+}
+
+/// A service account's bindings in one tenant.
+pub async fn service_account_bindings(
+    db: &impl ConnectionTrait,
+    tenant: &TenantId,
+    account_id: &str,
+) -> Result<Vec<bindings::Model>, DbErr> {
+    bindings::Entity::find()
+        .filter(bindings::Column::Tenant.eq(tenant.storage_key()))
+        .filter(bindings::Column::SubjectType.eq("SERVICE_ACCOUNT"))
+        .filter(bindings::Column::SubjectId.eq(account_id))
+        .all(db)
+        .await
+}
+
+pub async fn insert_api_token(
+    db: &impl ConnectionTrait,
+    tenant: &TenantId,
+    token: api_tokens::Model,
+) -> Result<(), DbErr> {
+    let row = api_tokens::ActiveModel {
+        id: Set(token.id),
+        tenant: Set(tenant.storage_key().to_owned()),
+        service_account_id: Set(token.service_account_id),
+        name: Set(token.name),
+        prefix: Set(token.prefix),
+        hash: Set(token.hash),
+        create_time: Set(token.create_time),
+        expire_time: Set(token.expire_time),
+        revoked: Set(false),
+    };
+    api_tokens::Entity::insert(row)
+        .exec_without_returning(db)
+        .await?;
+    Ok(())
+}
+
+pub async fn list_api_tokens(
+    db: &DatabaseConnection,
+    tenant: &TenantId,
+    account_id: &str,
+) -> Result<Vec<api_tokens::Model>, DbErr> {
+    api_tokens::Entity::find()
+        .filter(api_tokens::Column::Tenant.eq(tenant.storage_key()))
+        .filter(api_tokens::Column::ServiceAccountId.eq(account_id))
+        .order_by(api_tokens::Column::CreateTime, Order::Asc)
+        .all(db)
+        .await
+}
+
+/// Marks a token revoked; `None` when the account has no such token.
+pub async fn revoke_api_token(
+    db: &impl ConnectionTrait,
+    tenant: &TenantId,
+    account_id: &str,
+    id: &str,
+) -> Result<Option<api_tokens::Model>, DbErr> {
+    let updated = api_tokens::Entity::update_many()
+        .col_expr(api_tokens::Column::Revoked, Expr::value(true))
+        .filter(api_tokens::Column::Tenant.eq(tenant.storage_key()))
+        .filter(api_tokens::Column::ServiceAccountId.eq(account_id))
+        .filter(api_tokens::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    if updated.rows_affected == 0 {
+        return Ok(None);
+    }
+    api_tokens::Entity::find_by_id(id).one(db).await
+}
+
+/// System lookup named as such: the token with this hash, whatever its
+/// tenant (the row carries it).
+pub async fn find_api_token_by_hash(
+    db: &DatabaseConnection,
+    hash: &str,
+) -> Result<Option<api_tokens::Model>, DbErr> {
+    api_tokens::Entity::find()
+        .filter(api_tokens::Column::Hash.eq(hash))
+        .one(db)
+        .await
+}

@@ -58,6 +58,25 @@ pub fn issue(
     .map_err(|e| format!("cannot sign token: {e}"))
 }
 
+/// A new service-account API token: the prefix, then 256 random bits.
+pub fn new_api_token() -> String {
+    let bytes: [u8; 32] = rand::random();
+    format!(
+        "{}{}",
+        aerie_common::auth::API_TOKEN_PREFIX,
+        URL_SAFE_NO_PAD.encode(bytes)
+    )
+}
+
+/// How an API token is stored: SHA-256, hex. The token has 256 random bits,
+/// so a fast hash is enough (no password-style stretching needed).
+pub fn api_token_hash(token: &str) -> String {
+    Sha256::digest(token.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// The public half of a key, as a JWK.
 pub fn jwk(key: &signing_keys::Model) -> pb::Jwk {
     pb::Jwk {

@@ -24,7 +24,7 @@ pub const LIVE_TENANT_TTL: Duration = Duration::from_secs(5);
 pub struct TenantDirectory {
     policy: TenantPolicy,
     client: TenantServiceClient<Channel>,
-    live: Cache<(TenantId, std::sync::Arc<str>), ()>,
+    live: Cache<(TenantId, crate::auth::PrincipalKind, std::sync::Arc<str>), ()>,
 }
 
 impl TenantDirectory {
@@ -54,7 +54,7 @@ impl TenantDirectory {
         let Some(id) = tenant.as_named() else {
             return Ok(());
         };
-        let key = (tenant.clone(), caller.id.clone());
+        let key = (tenant.clone(), caller.kind, caller.id.clone());
         if self.live.contains_key(&key) {
             return Ok(());
         }
@@ -78,6 +78,6 @@ impl TenantDirectory {
         // Entries are few per tenant; the predicate runs lazily in moka.
         let _ = self
             .live
-            .invalidate_entries_if(move |(t, _), _| *t == tenant);
+            .invalidate_entries_if(move |(t, _, _), _| *t == tenant);
     }
 }

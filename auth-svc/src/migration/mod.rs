@@ -5,6 +5,7 @@ use sea_orm_migration::prelude::*;
 mod m0001_create_auth;
 mod m0002_create_groups;
 mod m0003_create_audit_logs;
+mod m0004_create_service_accounts;
 
 /// Every migration of auth-svc, oldest first.
 pub struct Migrator;
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0001_create_auth::Migration),
             Box::new(m0002_create_groups::Migration),
             Box::new(m0003_create_audit_logs::Migration),
+            Box::new(m0004_create_service_accounts::Migration),
         ]
     }
 

@@ -72,6 +72,13 @@ async fn every_route_and_method_without_a_token_is_unauthenticated() {
         (Method::DELETE, "/api/v1/acme/groups/g"),
         (Method::POST, "/api/v1/acme/groups/g/members"),
         (Method::DELETE, "/api/v1/acme/groups/g/members/u"),
+        (Method::GET, "/api/v1/acme/service-accounts"),
+        (Method::POST, "/api/v1/acme/service-accounts"),
+        (Method::DELETE, "/api/v1/acme/service-accounts/s"),
+        (Method::GET, "/api/v1/acme/service-accounts/s/tokens"),
+        (Method::POST, "/api/v1/acme/service-accounts/s/tokens"),
+        (Method::DELETE, "/api/v1/acme/service-accounts/s/tokens/t"),
+        (Method::GET, "/api/v1/acme/auditlogs/search"),
         (Method::GET, "/api/v1/roles"),
         (Method::GET, "/api/v1/bindings"),
     ];
@@ -1065,4 +1072,141 @@ async fn every_mutation_is_audited_in_its_own_tenant_only() {
             .await
             .expect_err("spoofed tenant");
     assert_eq!(err.code(), Code::PermissionDenied);
+}
+
+#[tokio::test]
+async fn service_account_tokens_work_in_their_tenant_until_revoked_or_expired() {
+    let app = TestApp::start(Mode::MultiWithDefault).await;
+    app.create_tenant("acme").await;
+    app.create_tenant("other").await;
+    let (status, body) = app
+        .post("/api/v1/acme/service-accounts", json!({"name": "ci-bot"}))
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = app
+        .post(
+            "/api/v1/acme/bindings",
+            json!({"type": "SERVICE_ACCOUNT", "subject": "ci-bot", "role": "Admin"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let (status, created) = app
+        .post(
+            "/api/v1/acme/service-accounts/ci-bot/tokens",
+            json!({"name": "deploy"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let token = created["token"].as_str().expect("token value").to_owned();
+    assert!(token.starts_with("aerie_") && token.len() > 40);
+
+    let (status, me) = app
+        .send(Method::GET, "/api/v1/me", Some(&token), None)
+        .await;
+    assert_eq!(status, 200, "{me}");
+    assert_eq!(me["username"], "ci-bot");
+    assert_eq!(me["tenants"], json!([{"id": "acme", "name": "ACME"}]));
+    let (status, _) = app
+        .send(Method::GET, "/api/v1/acme/roles", Some(&token), None)
+        .await;
+    assert_eq!(status, 200);
+    let (status, _) = app
+        .send(Method::GET, "/api/v1/other/roles", Some(&token), None)
+        .await;
+    assert!(
+        matches!(status, 403 | 404),
+        "a service account acts in its own tenant only"
+    );
+    let err = RbacServiceClient::new(channel(&app).await)
+        .list_roles(call(
+            auth_pb::ListRolesRequest {},
+            Some(&token),
+            Some("other"),
+        ))
+        .await
+        .expect_err("spoofed tenant");
+    assert_eq!(err.code(), Code::PermissionDenied);
+    let (status, listed) = app.get("/api/v1/acme/service-accounts/ci-bot/tokens").await;
+    assert_eq!(status, 200);
+    assert!(
+        !listed.to_string().contains(&token),
+        "a token's value is shown once only"
+    );
+    assert_eq!(listed["results"][0]["prefix"], token[..12]);
+
+    // Revoked: stops within 5 s everywhere.
+    let id = created["id"].as_str().expect("id");
+    let (status, body) = app
+        .delete(&format!("/api/v1/acme/service-accounts/ci-bot/tokens/{id}"))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["revoked"], true);
+    let revoked = Instant::now();
+    loop {
+        let (status, _) = app
+            .send(Method::GET, "/api/v1/acme/roles", Some(&token), None)
+            .await;
+        if status == 401 {
+            break;
+        }
+        assert!(
+            revoked.elapsed() < Duration::from_secs(5),
+            "revoked token still works after 5 s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let err = AuthServiceClient::new(channel(&app).await)
+        .get_me(call(auth_pb::GetMeRequest {}, Some(&token), None))
+        .await
+        .expect_err("revoked");
+    assert_eq!(err.code(), Code::Unauthenticated);
+
+    // Expiring: works, then stops.
+    let (_, short) = app
+        .post(
+            "/api/v1/acme/service-accounts/ci-bot/tokens",
+            json!({"name": "short", "expiresIn": 1}),
+        )
+        .await;
+    let short = short["token"].as_str().expect("token").to_owned();
+    let (status, _) = app
+        .send(Method::GET, "/api/v1/me", Some(&short), None)
+        .await;
+    assert_eq!(status, 200);
+    tokio::time::sleep(Duration::from_millis(4200)).await;
+    let (status, _) = app
+        .send(Method::GET, "/api/v1/me", Some(&short), None)
+        .await;
+    assert_eq!(status, 401, "an expired API token is refused");
+
+    let (status, _) = app
+        .send(
+            Method::GET,
+            "/api/v1/me",
+            Some("aerie_made-up-token-value"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 401);
+
+    // Only a super admin makes super-admin service accounts.
+    let nina = app.user("nina").await;
+    app.bind(Some("acme"), "nina", "Admin", None).await;
+    let (status, _) = app
+        .send(
+            Method::POST,
+            "/api/v1/acme/service-accounts",
+            Some(&nina),
+            Some(json!({"name": "root-bot", "superAdmin": true})),
+        )
+        .await;
+    assert_eq!(status, 403);
+    let (status, _) = app.delete("/api/v1/acme/service-accounts/ci-bot").await;
+    assert_eq!(status, 204);
+    let (_, bindings) = app.get("/api/v1/acme/bindings").await;
+    let results = bindings["results"].as_array().expect("results");
+    assert!(
+        results.iter().all(|b| b["type"] != "SERVICE_ACCOUNT"),
+        "a deleted service account's bindings go with it: {bindings}"
+    );
 }

@@ -14,7 +14,7 @@ use crate::tenant::TenantId;
 /// What a decision is about; `permission` empty means "use the tenant at all".
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct DecisionKey {
-    principal: std::sync::Arc<str>,
+    principal: (super::PrincipalKind, std::sync::Arc<str>),
     tenant: TenantId,
     permission: &'static str,
     action: &'static str,
@@ -51,7 +51,7 @@ impl AccessClient {
         namespace: Option<&str>,
     ) -> Result<bool, Status> {
         let key = DecisionKey {
-            principal: caller.id.clone(),
+            principal: (caller.kind, caller.id.clone()),
             tenant: tenant.clone(),
             permission,
             action,

@@ -13,6 +13,8 @@ use super::TokenVerifier;
 const PUBLIC_PREFIXES: &[&str] = &[
     "/aerie.auth.v1.AuthService/IssueToken",
     "/aerie.auth.v1.AuthService/GetJwks",
+    // The token in the body is the credential.
+    "/aerie.auth.v1.AuthService/AuthenticateApiToken",
     // Checked against the internal service credential by its handler.
     "/aerie.auth.v1.AuditService/RecordAuditEntries",
     "/grpc.health.v1.Health/",

@@ -23,16 +23,35 @@ pub const ISSUER: &str = "aerie";
 pub const AUDIENCE: &str = "aerie-api";
 /// The only signing algorithm accepted (Ed25519).
 pub const ALGORITHM: jsonwebtoken::Algorithm = jsonwebtoken::Algorithm::EdDSA;
-/// Longest time a cached authorization answer is trusted: revocations take
-/// effect everywhere within this (plus one call).
+/// Prefix of service-account API tokens, which are opaque, not JWTs.
+pub const API_TOKEN_PREFIX: &str = "aerie_";
+/// Longest time a cached authorization answer or API-token resolution is
+/// trusted: revocations take effect everywhere within this (plus one call).
 pub const DECISION_TTL: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// What kind of principal is calling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PrincipalKind {
+    User,
+    ServiceAccount,
+}
+
+impl PrincipalKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PrincipalKind::User => "USER",
+            PrincipalKind::ServiceAccount => "SERVICE_ACCOUNT",
+        }
+    }
+}
 
 /// A verified caller: who it is and the credential to forward on its behalf.
 #[derive(Clone)]
 pub struct Caller {
-    /// The user id.
+    pub kind: PrincipalKind,
+    /// The user id or service-account id.
     pub id: Arc<str>,
-    /// The username.
+    /// The username or service-account name.
     pub name: Arc<str>,
     /// The `authorization` value this caller sent, forwarded as is.
     bearer: Arc<str>,
@@ -41,6 +60,7 @@ pub struct Caller {
 impl std::fmt::Debug for Caller {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Caller")
+            .field("kind", &self.kind)
             .field("id", &self.id)
             .field("name", &self.name)
             .finish_non_exhaustive()
@@ -48,8 +68,9 @@ impl std::fmt::Debug for Caller {
 }
 
 impl Caller {
-    pub fn new(id: &str, name: &str, bearer: &str) -> Caller {
+    pub fn new(kind: PrincipalKind, id: &str, name: &str, bearer: &str) -> Caller {
         Caller {
+            kind,
             id: Arc::from(id),
             name: Arc::from(name),
             bearer: Arc::from(bearer),

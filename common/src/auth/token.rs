@@ -1,20 +1,22 @@
 //! Verifying bearer credentials: Ed25519 JWTs checked locally against the
 //! published keys (algorithm pinned, `exp`/`iss`/`aud`/`nbf` required, small
-//! leeway, verified tokens cached until expiry).
+//! leeway, verified tokens cached until expiry), and service-account API
+//! tokens resolved by auth-svc (cached for [`DECISION_TTL`] only, so a
+//! revoked token stops working within seconds).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use aerie_proto::auth::v1::GetJwksRequest;
 use aerie_proto::auth::v1::auth_service_client::AuthServiceClient;
+use aerie_proto::auth::v1::{AuthenticateApiTokenRequest, GetJwksRequest};
 use jsonwebtoken::{DecodingKey, Validation};
 use moka::future::Cache;
 use serde::{Deserialize, Serialize};
-use tonic::Status;
 use tonic::transport::Channel;
+use tonic::{Code, Status};
 
-use super::{ALGORITHM, AUDIENCE, Caller, ISSUER};
+use super::{ALGORITHM, API_TOKEN_PREFIX, AUDIENCE, Caller, DECISION_TTL, ISSUER, PrincipalKind};
 
 /// Clock skew tolerated on `exp` and `nbf`.
 pub const LEEWAY_SECS: u64 = 30;
@@ -56,6 +58,8 @@ pub struct TokenVerifier {
     validation: Validation,
     /// Verified JWTs: token → (caller, exp).
     verified: Cache<Arc<str>, (Caller, u64)>,
+    /// Resolved API tokens (successes only).
+    api_tokens: Cache<Arc<str>, Caller>,
 }
 
 fn unauthenticated(reason: &str) -> Status {
@@ -83,6 +87,10 @@ impl TokenVerifier {
                 .max_capacity(100_000)
                 .time_to_live(Duration::from_secs(300))
                 .build(),
+            api_tokens: Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(DECISION_TTL)
+                .build(),
         }
     }
 
@@ -97,7 +105,41 @@ impl TokenVerifier {
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .ok_or_else(|| unauthenticated("expected 'Bearer <token>'"))?;
-        self.authenticate_jwt(token, header).await
+        if token.starts_with(API_TOKEN_PREFIX) {
+            self.authenticate_api_token(token, header).await
+        } else {
+            self.authenticate_jwt(token, header).await
+        }
+    }
+
+    async fn authenticate_api_token(&self, token: &str, header: &str) -> Result<Caller, Status> {
+        if let Some(caller) = self.api_tokens.get(token).await {
+            return Ok(caller);
+        }
+        let principal = self
+            .auth
+            .clone()
+            .authenticate_api_token(AuthenticateApiTokenRequest {
+                token: token.to_owned(),
+            })
+            .await
+            .map_err(|status| match status.code() {
+                Code::Unauthenticated | Code::NotFound => {
+                    unauthenticated("unknown, expired or revoked API token")
+                }
+                _ => status,
+            })?
+            .into_inner();
+        let caller = Caller::new(
+            PrincipalKind::ServiceAccount,
+            &principal.id,
+            &principal.name,
+            header,
+        );
+        self.api_tokens
+            .insert(Arc::from(token), caller.clone())
+            .await;
+        Ok(caller)
     }
 
     async fn authenticate_jwt(&self, token: &str, header: &str) -> Result<Caller, Status> {
@@ -129,7 +171,7 @@ impl TokenVerifier {
             unauthenticated(reason)
         })?;
         let claims = data.claims;
-        let caller = Caller::new(&claims.sub, &claims.name, header);
+        let caller = Caller::new(PrincipalKind::User, &claims.sub, &claims.name, header);
         self.verified
             .insert(Arc::from(token), (caller.clone(), claims.exp))
             .await;

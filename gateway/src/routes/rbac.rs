@@ -11,6 +11,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::error::{ApiError, ErrorBody, JsonBody};
+use crate::routes::tenants::rfc3339;
 use crate::state::AppState;
 use crate::tenant_scope::Tenant;
 
@@ -37,7 +38,7 @@ pub struct CreateRole {
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct Binding {
     pub id: String,
-    /// USER or GROUP.
+    /// USER, GROUP or SERVICE_ACCOUNT.
     #[serde(rename = "type")]
     pub type_: String,
     pub subject: String,
@@ -87,6 +88,224 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(delete_group))
         .routes(routes!(add_member))
         .routes(routes!(remove_member))
+        .routes(routes!(create_service_account, list_service_accounts))
+        .routes(routes!(delete_service_account))
+        .routes(routes!(create_api_token, list_api_tokens))
+        .routes(routes!(revoke_api_token))
+}
+
+/// A service account: a principal of this tenant that authenticates with
+/// API tokens.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceAccount {
+    pub name: String,
+    pub super_admin: bool,
+    pub create_time: Option<String>,
+}
+
+/// Body of `POST .../service-accounts`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateServiceAccount {
+    pub name: String,
+    /// Only a super admin may set it.
+    #[serde(default)]
+    pub super_admin: bool,
+}
+
+/// An API token as listed: never its value.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiToken {
+    pub id: String,
+    pub name: String,
+    /// First characters of the value.
+    pub prefix: String,
+    pub create_time: Option<String>,
+    pub expire_time: Option<String>,
+    pub revoked: bool,
+}
+
+/// A new API token; `token` is shown this once.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct CreatedApiToken {
+    #[serde(flatten)]
+    pub info: ApiToken,
+    pub token: String,
+}
+
+/// Body of `POST .../service-accounts/{name}/tokens`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateApiToken {
+    pub name: Option<String>,
+    /// Lifetime in seconds; absent: no expiry.
+    pub expires_in: Option<u64>,
+}
+
+/// The service account named in the path.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct AccountName {
+    pub name: String,
+}
+
+/// The service account and token named in the path.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct AccountToken {
+    pub name: String,
+    pub id: String,
+}
+
+fn service_account(account: pb::ServiceAccount) -> ServiceAccount {
+    ServiceAccount {
+        name: account.name,
+        super_admin: account.super_admin,
+        create_time: rfc3339(account.create_time),
+    }
+}
+
+fn api_token(token: pb::ApiToken) -> ApiToken {
+    ApiToken {
+        id: token.id,
+        name: token.name,
+        prefix: token.prefix,
+        create_time: rfc3339(token.create_time),
+        expire_time: rfc3339(token.expire_time),
+        revoked: token.revoked,
+    }
+}
+
+/// Create a service account in the tenant.
+#[utoipa::path(post, path = "/service-accounts", tag = "rbac", request_body = CreateServiceAccount,
+    responses((status = 201, body = ServiceAccount), (status = 409, body = ErrorBody)))]
+async fn create_service_account(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    JsonBody(body): JsonBody<CreateServiceAccount>,
+) -> Result<(StatusCode, Json<ServiceAccount>), ApiError> {
+    let created = state
+        .rbac
+        .clone()
+        .create_service_account(tenant.request(pb::CreateServiceAccountRequest {
+            name: body.name,
+            super_admin: body.super_admin,
+        }))
+        .await?
+        .into_inner();
+    Ok((StatusCode::CREATED, Json(service_account(created))))
+}
+
+/// List the tenant's service accounts.
+#[utoipa::path(get, path = "/service-accounts", tag = "rbac", responses((status = 200, body = Page<ServiceAccount>)))]
+async fn list_service_accounts(
+    State(state): State<AppState>,
+    tenant: Tenant,
+) -> Result<Json<Page<ServiceAccount>>, ApiError> {
+    let accounts = state
+        .rbac
+        .clone()
+        .list_service_accounts(tenant.request(pb::ListServiceAccountsRequest {}))
+        .await?
+        .into_inner();
+    Ok(Json(Page {
+        results: accounts.results.into_iter().map(service_account).collect(),
+        total: accounts.total,
+    }))
+}
+
+/// Delete a service account with its tokens and bindings.
+#[utoipa::path(delete, path = "/service-accounts/{name}", tag = "rbac", params(AccountName),
+    responses((status = 204), (status = 404, body = ErrorBody)))]
+async fn delete_service_account(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    Path(AccountName { name }): Path<AccountName>,
+) -> Result<StatusCode, ApiError> {
+    state
+        .rbac
+        .clone()
+        .delete_service_account(tenant.request(pb::DeleteServiceAccountRequest { name }))
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Create an API token for a service account; its value is shown once.
+#[utoipa::path(post, path = "/service-accounts/{name}/tokens", tag = "rbac", params(AccountName),
+    request_body = CreateApiToken, responses((status = 201, body = CreatedApiToken), (status = 404, body = ErrorBody)))]
+async fn create_api_token(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    Path(AccountName { name }): Path<AccountName>,
+    JsonBody(body): JsonBody<CreateApiToken>,
+) -> Result<(StatusCode, Json<CreatedApiToken>), ApiError> {
+    let created = state
+        .rbac
+        .clone()
+        .create_api_token(tenant.request(pb::CreateApiTokenRequest {
+            service_account: name,
+            name: body.name.unwrap_or_default(),
+            expires_in: body.expires_in.unwrap_or(0),
+        }))
+        .await?
+        .into_inner();
+    let info = created.token.map(api_token).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "auth-svc answered without the token",
+        )
+    })?;
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedApiToken {
+            info,
+            token: created.value,
+        }),
+    ))
+}
+
+/// List a service account's API tokens (never their values).
+#[utoipa::path(get, path = "/service-accounts/{name}/tokens", tag = "rbac", params(AccountName),
+    responses((status = 200, body = Page<ApiToken>)))]
+async fn list_api_tokens(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    Path(AccountName { name }): Path<AccountName>,
+) -> Result<Json<Page<ApiToken>>, ApiError> {
+    let tokens = state
+        .rbac
+        .clone()
+        .list_api_tokens(tenant.request(pb::ListApiTokensRequest {
+            service_account: name,
+        }))
+        .await?
+        .into_inner();
+    Ok(Json(Page {
+        results: tokens.results.into_iter().map(api_token).collect(),
+        total: tokens.total,
+    }))
+}
+
+/// Revoke an API token; it stops working everywhere within seconds.
+#[utoipa::path(delete, path = "/service-accounts/{name}/tokens/{id}", tag = "rbac", params(AccountToken),
+    responses((status = 200, body = ApiToken), (status = 404, body = ErrorBody)))]
+async fn revoke_api_token(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    Path(AccountToken { name, id }): Path<AccountToken>,
+) -> Result<Json<ApiToken>, ApiError> {
+    let revoked = state
+        .rbac
+        .clone()
+        .revoke_api_token(tenant.request(pb::RevokeApiTokenRequest {
+            service_account: name,
+            id,
+        }))
+        .await?
+        .into_inner();
+    Ok(Json(api_token(revoked)))
 }
 
 /// A group of users; bindings to the group apply to every member.
