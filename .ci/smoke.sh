@@ -45,7 +45,7 @@ auth=(-H "authorization: Bearer $token")
 
 services=$("$grpcurl" -plaintext "$grpc" list)
 for s in aerie.tenant.v1.TenantService aerie.auth.v1.AuthService aerie.auth.v1.UserService \
-  aerie.auth.v1.RbacService grpc.health.v1.Health grpc.reflection.v1.ServerReflection; do
+  aerie.auth.v1.RbacService aerie.auth.v1.AuditService grpc.health.v1.Health grpc.reflection.v1.ServerReflection; do
   grep -qx "$s" <<<"$services" || fail "grpcurl list lacks $s: $services"
 done
 "$grpcurl" -plaintext "$grpc" describe aerie.tenant.v1.TenantService | grep -q "rpc CreateTenant" \
