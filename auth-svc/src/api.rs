@@ -5,13 +5,13 @@ use aerie_common::audit::AuditEntry;
 use aerie_common::auth::{PrincipalKind, caller_of};
 use aerie_common::paging::PageRequest;
 use aerie_common::tenant::scoped_tenant;
+use aerie_common::time::to_timestamp as timestamp;
 use aerie_common::{ServiceError, TenantId};
 use aerie_proto::auth::v1 as pb;
 use aerie_proto::auth::v1::audit_service_server::AuditService;
 use aerie_proto::auth::v1::auth_service_server::AuthService;
 use aerie_proto::auth::v1::rbac_service_server::RbacService;
 use aerie_proto::auth::v1::user_service_server::UserService;
-use chrono::{DateTime, Utc};
 use sea_orm::{DatabaseTransaction, TransactionTrait};
 use tonic::{Request, Response, Status};
 
@@ -91,13 +91,6 @@ impl AuthApi {
             )));
         }
         Ok((tenant, user))
-    }
-}
-
-fn timestamp(time: DateTime<Utc>) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: time.timestamp(),
-        nanos: i32::try_from(time.timestamp_subsec_nanos()).unwrap_or(0),
     }
 }
 
@@ -950,7 +943,8 @@ impl AuditService for AuthApi {
                 resource_id: entry.resource_id,
                 action: entry.action,
                 actor: entry.actor,
-                time: aerie_common::audit::time_of(entry.time.as_ref()),
+                time: aerie_common::time::from_timestamp(entry.time.as_ref())
+                    .unwrap_or_else(repo::now),
                 details: entry.details,
             };
             if repo::insert_audit(&self.core.db, &tenant, row)

@@ -43,7 +43,10 @@ impl Drop for Server {
 fn start_server(dir: &std::path::Path) -> (Server, String, String) {
     let exe = std::env::current_exe().expect("own path");
     let aerie = exe.with_file_name("aerie");
-    assert!(aerie.exists(), "build the server first: cargo build --release -p aerie");
+    assert!(
+        aerie.exists(),
+        "build the server first: cargo build --release -p aerie"
+    );
     let config = dir.join("aerie.yml");
     std::fs::write(
         &config,
@@ -62,11 +65,14 @@ fn start_server(dir: &std::path::Path) -> (Server, String, String) {
         .spawn()
         .expect("start aerie");
     let stderr = child.stderr.take().expect("stderr");
-    let ready = BufReader::new(stderr)
-        .lines()
+    let mut lines = BufReader::new(stderr).lines();
+    let ready = lines
+        .by_ref()
         .map_while(Result::ok)
         .find(|l| l.contains("aerie standalone ready"))
         .expect("server ready line");
+    // Keep draining the server's log so that it never blocks or fails on a full pipe.
+    std::thread::spawn(move || lines.map_while(Result::ok).for_each(drop));
     let field = |name: &str| {
         ready
             .split_whitespace()
@@ -75,7 +81,11 @@ fn start_server(dir: &std::path::Path) -> (Server, String, String) {
             .to_owned()
     };
     let (http, grpc) = (field("http="), field("grpc="));
-    (Server(child), format!("http://{http}"), format!("http://{grpc}"))
+    (
+        Server(child),
+        format!("http://{http}"),
+        format!("http://{grpc}"),
+    )
 }
 
 /// Latencies and count of one phase.
@@ -169,7 +179,11 @@ async fn main() {
         .send()
         .await
         .expect("create tenant");
-    assert!(created.status().is_success(), "create tenant: {}", created.status());
+    assert!(
+        created.status().is_success(),
+        "create tenant: {}",
+        created.status()
+    );
 
     let duration = Duration::from_secs(options.seconds);
     let warmup = Duration::from_secs(options.warmup);
@@ -178,7 +192,12 @@ async fn main() {
         let (client, url, token) = (client.clone(), url.clone(), token.clone());
         move || {
             let request = client.get(&url).bearer_auth(&token).send();
-            async move { request.await.map(|r| r.status().is_success()).unwrap_or(false) }
+            async move {
+                request
+                    .await
+                    .map(|r| r.status().is_success())
+                    .unwrap_or(false)
+            }
         }
     };
     let channel = Channel::from_shared(grpc.clone())
@@ -186,13 +205,16 @@ async fn main() {
         .connect()
         .await
         .expect("connect gRPC");
-    let bearer: tonic::metadata::MetadataValue<_> = format!("Bearer {token}").parse().expect("ascii");
+    let bearer: tonic::metadata::MetadataValue<_> =
+        format!("Bearer {token}").parse().expect("ascii");
     let direct = {
         let (channel, bearer) = (channel.clone(), bearer.clone());
         move || {
             let mut client = TenantServiceClient::new(channel.clone());
             let mut request = tonic::Request::new(GetTenantRequest { id: "bench".into() });
-            request.metadata_mut().insert("authorization", bearer.clone());
+            request
+                .metadata_mut()
+                .insert("authorization", bearer.clone());
             async move { client.get_tenant(request).await.is_ok() }
         }
     };
@@ -202,9 +224,21 @@ async fn main() {
         options.concurrency, options.seconds, options.warmup
     );
     drive("warm-up", options.concurrency, warmup, direct.clone()).await;
-    let grpc_phase = drive("direct gRPC GetTenant", options.concurrency, duration, direct).await;
+    let grpc_phase = drive(
+        "direct gRPC GetTenant",
+        options.concurrency,
+        duration,
+        direct,
+    )
+    .await;
     drive("warm-up", options.concurrency, warmup, rest.clone()).await;
-    let rest_phase = drive("gateway GET /tenants/{id}", options.concurrency, duration, rest).await;
+    let rest_phase = drive(
+        "gateway GET /tenants/{id}",
+        options.concurrency,
+        duration,
+        rest,
+    )
+    .await;
     grpc_phase.report();
     rest_phase.report();
     println!(

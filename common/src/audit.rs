@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use aerie_proto::auth::v1 as pb;
 use aerie_proto::auth::v1::audit_service_client::AuditServiceClient;
-use chrono::{DateTime, SubsecRound, Utc};
+use chrono::{SubsecRound, Utc};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, Order,
     QueryFilter, QueryOrder, QuerySelect,
@@ -152,10 +152,7 @@ fn to_pb(row: &outbox::Model) -> pb::AuditEntry {
         resource_id: row.resource_id.clone(),
         action: row.action.clone(),
         actor: row.actor.clone(),
-        time: Some(prost_types::Timestamp {
-            seconds: row.time.timestamp(),
-            nanos: i32::try_from(row.time.timestamp_subsec_nanos()).unwrap_or(0),
-        }),
+        time: Some(crate::time::to_timestamp(row.time)),
         details: row.details.clone(),
     }
 }
@@ -274,13 +271,6 @@ pub fn service_token_matches(presented: &str, expected: &str) -> bool {
         return false;
     }
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-/// Timestamps of stored entries (shared by sender and receiver).
-pub fn time_of(timestamp: Option<&prost_types::Timestamp>) -> DateTime<Utc> {
-    timestamp
-        .and_then(|t| DateTime::from_timestamp(t.seconds, u32::try_from(t.nanos).unwrap_or(0)))
-        .unwrap_or_else(Utc::now)
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ pub mod tenant;
 pub mod tenant_directory;
 #[cfg(feature = "testkit")]
 pub mod testkit;
+pub mod time;
 
 pub use error::ServiceError;
 pub use tenant::{TenantId, TenantPolicy};

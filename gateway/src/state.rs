@@ -15,9 +15,22 @@ use aerie_proto::tenant::v1::tenant_service_client::TenantServiceClient;
 use tonic::transport::Channel;
 use tonic_health::pb::health_client::HealthClient;
 
-/// Shared state of the gateway.
+/// Shared state of the gateway. Cloned per request by axum, so it is one
+/// pointer: cloning the gRPC clients inside is what costs (each holds a
+/// channel handle), and a handler clones only the client it calls.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Clients>);
+
+impl std::ops::Deref for AppState {
+    type Target = Clients;
+
+    fn deref(&self) -> &Clients {
+        &self.0
+    }
+}
+
+/// The clients and caches behind [`AppState`].
+pub struct Clients {
     pub tenants: TenantServiceClient<Channel>,
     pub auth: AuthServiceClient<Channel>,
     pub users: UserServiceClient<Channel>,
@@ -35,7 +48,7 @@ impl AppState {
     pub fn new(config: &Config) -> Result<Self, tonic::transport::Error> {
         let tenant = lazy_channel(&config.tenant_endpoint())?;
         let auth = lazy_channel(&config.auth_endpoint())?;
-        Ok(AppState {
+        Ok(AppState(Arc::new(Clients {
             tenants: TenantServiceClient::new(tenant.clone()),
             auth: AuthServiceClient::new(auth.clone()),
             users: UserServiceClient::new(auth.clone()),
@@ -46,6 +59,6 @@ impl AppState {
             verifier: Arc::new(TokenVerifier::new(auth)),
             directory: TenantDirectory::new(config.tenant_policy(), tenant),
             max_request_size: config.server.max_request_size,
-        })
+        })))
     }
 }

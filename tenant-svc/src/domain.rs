@@ -2,6 +2,7 @@
 //! look on the wire.
 
 use aerie_common::ServiceError;
+use aerie_common::time::to_timestamp;
 use aerie_proto::tenant::v1 as pb;
 use chrono::{DateTime, Utc};
 
@@ -42,21 +43,14 @@ pub fn parse_name(name: &str) -> Result<String, ServiceError> {
     Ok(name.to_owned())
 }
 
-fn timestamp(time: DateTime<Utc>) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: time.timestamp(),
-        nanos: i32::try_from(time.timestamp_subsec_nanos()).unwrap_or(0),
-    }
-}
-
 impl From<Tenant> for pb::Tenant {
     fn from(tenant: Tenant) -> Self {
         pb::Tenant {
             id: tenant.id,
             name: tenant.name,
             deleted: tenant.deleted,
-            create_time: Some(timestamp(tenant.create_time)),
-            update_time: Some(timestamp(tenant.update_time)),
+            create_time: Some(to_timestamp(tenant.create_time)),
+            update_time: Some(to_timestamp(tenant.update_time)),
         }
     }
 }

@@ -190,3 +190,130 @@ fn standalone_binary_starts_serves_and_stops_on_sigterm() {
     let exit = child.wait().expect("wait");
     assert!(exit.success(), "graceful shutdown exits 0: {exit:?}");
 }
+
+/// A free loopback port (bound, then released for a child to take).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+/// Child processes stopped with SIGTERM when the test ends; each must exit 0.
+struct Processes(Vec<std::process::Child>);
+
+impl Processes {
+    fn stop(mut self) {
+        for child in &self.0 {
+            let _ = Command::new("kill")
+                .args(["-TERM", &child.id().to_string()])
+                .status();
+        }
+        for child in &mut self.0 {
+            let status = child.wait().expect("wait");
+            assert!(
+                status.success(),
+                "a service did not stop cleanly: {status:?}"
+            );
+        }
+        self.0.clear();
+    }
+}
+
+impl Drop for Processes {
+    fn drop(&mut self) {
+        for child in &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+#[tokio::test]
+async fn one_service_per_process_serves_the_same_api() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (auth_port, tenant_port, http_port) = (free_port(), free_port(), free_port());
+    let path = dir.path().join("aerie.yml");
+    std::fs::write(
+        &path,
+        format!(
+            "aerie:\n  tenants:\n    enabled: true\n  security:\n    super-admin:\n      username: admin\n      password: admin-password\n    service-token: shared-service-token-for-this-test\n  data-dir: {}\n  endpoints:\n    auth: http://127.0.0.1:{auth_port}\n    tenant: http://127.0.0.1:{tenant_port}\n",
+            dir.path().join("data").display()
+        ),
+    )
+    .expect("write config");
+    let spawn = |service: &str, env: (&str, u16)| {
+        aerie()
+            .arg("-c")
+            .arg(&path)
+            .args(["-l", "warn", "server", service])
+            .env(env.0, env.1.to_string())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn")
+    };
+    let processes = Processes(vec![
+        spawn("auth", ("AERIE_SERVER_GRPC_PORT", auth_port)),
+        spawn("tenant", ("AERIE_SERVER_GRPC_PORT", tenant_port)),
+        spawn("gateway", ("AERIE_SERVER_HTTP_PORT", http_port)),
+    ]);
+    let http = format!("http://127.0.0.1:{http_port}");
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let healthy = client
+            .get(format!("{http}/health"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == 200);
+        if healthy {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the three processes never became healthy"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    let token = crate::app::login(&http, "admin", "admin-password").await;
+    let send = |method: reqwest::Method, path: &str, body: Option<serde_json::Value>| {
+        let mut request = client
+            .request(method, format!("{http}{path}"))
+            .bearer_auth(&token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        async move { crate::app::read(request.send().await.expect("request")).await }
+    };
+    let (status, body) = send(
+        reqwest::Method::POST,
+        "/api/v1/tenants",
+        Some(serde_json::json!({"id": "split", "name": "Split", "adminUsername": "admin"})),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = send(reqwest::Method::GET, "/api/v1/tenants/split", None).await;
+    assert_eq!(status, 200, "{body}");
+    // The audit entry travels from the tenant process's outbox to the auth process.
+    loop {
+        let (status, log) =
+            send(reqwest::Method::GET, "/api/v1/split/auditlogs/search", None).await;
+        assert_eq!(status, 200, "{log}");
+        let delivered = log["results"].as_array().is_some_and(|r| {
+            r.iter()
+                .any(|e| e["resourceType"] == "TENANT" && e["action"] == "CREATE")
+        });
+        if delivered {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "audit entry never crossed processes: {log}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    processes.stop();
+}

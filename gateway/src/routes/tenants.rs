@@ -72,10 +72,7 @@ pub struct TenantPage {
 
 /// A protobuf timestamp as RFC 3339 (milliseconds, UTC).
 pub fn rfc3339(time: Option<prost_types::Timestamp>) -> Option<String> {
-    let time = time?;
-    let nanos = u32::try_from(time.nanos).ok()?;
-    chrono::DateTime::from_timestamp(time.seconds, nanos)
-        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+    aerie_common::time::rfc3339(time.as_ref())
 }
 
 impl From<pb::Tenant> for Tenant {

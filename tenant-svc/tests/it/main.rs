@@ -563,3 +563,74 @@ where
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
 }
+
+#[tokio::test]
+async fn reflection_v1_and_v1alpha_both_list_every_service() {
+    let svc = start(true).await;
+    let expected = [
+        "aerie.tenant.v1.TenantService",
+        "aerie.auth.v1.AuthService",
+        "aerie.auth.v1.RbacService",
+        "grpc.health.v1.Health",
+    ];
+
+    use tonic_reflection::pb::v1;
+    let request = v1::ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(v1::server_reflection_request::MessageRequest::ListServices(
+            String::new(),
+        )),
+    };
+    let mut stream = v1::server_reflection_client::ServerReflectionClient::new(svc.channel.clone())
+        .server_reflection_info(tokio_stream::iter(vec![request]))
+        .await
+        .expect("v1 reflection")
+        .into_inner();
+    let Some(v1::server_reflection_response::MessageResponse::ListServicesResponse(list)) = stream
+        .message()
+        .await
+        .expect("v1 answer")
+        .expect("one message")
+        .message_response
+    else {
+        panic!("v1 did not list services");
+    };
+    let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
+    for name in expected {
+        assert!(
+            names.iter().any(|n| n == name),
+            "v1 lacks {name}: {names:?}"
+        );
+    }
+
+    use tonic_reflection::pb::v1alpha as alpha;
+    let request = alpha::ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(
+            alpha::server_reflection_request::MessageRequest::ListServices(String::new()),
+        ),
+    };
+    let mut stream =
+        alpha::server_reflection_client::ServerReflectionClient::new(svc.channel.clone())
+            .server_reflection_info(tokio_stream::iter(vec![request]))
+            .await
+            .expect("v1alpha reflection")
+            .into_inner();
+    let Some(alpha::server_reflection_response::MessageResponse::ListServicesResponse(list)) =
+        stream
+            .message()
+            .await
+            .expect("v1alpha answer")
+            .expect("one message")
+            .message_response
+    else {
+        panic!("v1alpha did not list services");
+    };
+    let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
+    for name in expected {
+        assert!(
+            names.iter().any(|n| n == name),
+            "v1alpha lacks {name}: {names:?}"
+        );
+    }
+}
