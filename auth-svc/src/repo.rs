@@ -551,14 +551,20 @@ pub async fn add_member(
         group_id: Set(group_id.to_owned()),
         user_id: Set(user_id.to_owned()),
     };
-    match group_members::Entity::insert(row)
+    // ON CONFLICT, not a caught error: on PostgreSQL a failed statement
+    // would abort the surrounding transaction.
+    group_members::Entity::insert(row)
+        .on_conflict(
+            sea_orm::sea_query::OnConflict::columns([
+                group_members::Column::GroupId,
+                group_members::Column::UserId,
+            ])
+            .do_nothing()
+            .to_owned(),
+        )
         .exec_without_returning(db)
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(err) if is_conflict(&err) => Ok(()),
-        Err(err) => Err(err),
-    }
+        .await?;
+    Ok(())
 }
 
 pub async fn remove_member(

@@ -78,12 +78,16 @@ impl TenantApi {
                 tracing::info!(tenant = %id, "tenant created");
                 Ok(tenant)
             }
-            Err(InsertError::Taken { deleted: false }) => Err(ServiceError::AlreadyExists(
-                format!("tenant {id} already exists"),
-            )),
-            Err(InsertError::Taken { deleted: true }) => Err(ServiceError::AlreadyExists(format!(
-                "tenant {id} was deleted; ids of deleted tenants are not reused"
-            ))),
+            Err(InsertError::Taken) => {
+                // The failed insert aborted the transaction (PostgreSQL): ask outside it.
+                drop(txn);
+                let message = if repo::is_deleted(&self.db, &id).await? {
+                    format!("tenant {id} was deleted; ids of deleted tenants are not reused")
+                } else {
+                    format!("tenant {id} already exists")
+                };
+                Err(ServiceError::AlreadyExists(message))
+            }
             Err(InsertError::Db(err)) => Err(err.into()),
         }
     }

@@ -50,10 +50,9 @@ impl From<tenants::Model> for Tenant {
 /// Why an insert did not happen.
 #[derive(Debug)]
 pub enum InsertError {
-    /// The id is taken; `deleted` tells whether by a deleted tenant.
-    Taken {
-        deleted: bool,
-    },
+    /// The id is taken (see [`is_deleted`] for by whom). On PostgreSQL the
+    /// surrounding transaction is aborted and must be dropped.
+    Taken,
     Db(DbErr),
 }
 
@@ -88,16 +87,18 @@ pub async fn insert(
             update_time: time,
         }),
         Err(err) if matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
-            let existing = Entity::find_by_id(key)
-                .one(db)
-                .await
-                .map_err(InsertError::Db)?;
-            Err(InsertError::Taken {
-                deleted: existing.is_some_and(|row| row.deleted),
-            })
+            Err(InsertError::Taken)
         }
         Err(err) => Err(InsertError::Db(err)),
     }
+}
+
+/// Whether a tenant with this id exists and was deleted.
+pub async fn is_deleted(db: &impl ConnectionTrait, id: &TenantId) -> Result<bool, DbErr> {
+    Ok(Entity::find_by_id(id.storage_key())
+        .one(db)
+        .await?
+        .is_some_and(|row| row.deleted))
 }
 
 /// The tenant if it exists and is not deleted.

@@ -827,6 +827,17 @@ async fn group_bindings_give_members_access() {
         .await;
     assert_eq!(status, 200, "{group}");
     assert_eq!(group["members"], json!(["kim"]));
+    let (status, again) = app
+        .post(
+            "/api/v1/acme/groups/ops/members",
+            json!({"username": "kim"}),
+        )
+        .await;
+    assert_eq!(
+        status, 200,
+        "adding a member twice changes nothing: {again}"
+    );
+    assert_eq!(again["members"], json!(["kim"]));
     let (status, _) = app
         .send(Method::GET, "/api/v1/acme/roles", Some(&kim), None)
         .await;
