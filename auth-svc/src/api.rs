@@ -228,6 +228,10 @@ impl AuthService for AuthApi {
         &self,
         request: Request<pb::GrantTenantCreatorRequest>,
     ) -> Result<Response<pb::GrantTenantCreatorResponse>, Status> {
+        // Only tenant-svc, creating the tenant right now, may ask: otherwise
+        // anyone allowed to create tenants could make themself Admin of an
+        // existing one.
+        self.require_service(&request)?;
         let user = self.caller_principal(&request).await?;
         let create = Grant {
             permission: Permission::Tenant,
@@ -920,14 +924,7 @@ impl AuditService for AuthApi {
         &self,
         request: Request<pb::RecordAuditEntriesRequest>,
     ) -> Result<Response<pb::RecordAuditEntriesResponse>, Status> {
-        let presented = request
-            .metadata()
-            .get(aerie_common::audit::SERVICE_TOKEN_HEADER)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default();
-        if !aerie_common::audit::service_token_matches(presented, &self.core.service_token) {
-            return Err(Status::unauthenticated("a service credential is required"));
-        }
+        self.require_service(&request)?;
         let mut stored = 0;
         for entry in request.into_inner().entries {
             let tenant = if entry.tenant.is_empty() {
@@ -996,6 +993,22 @@ impl AuditService for AuthApi {
 }
 
 impl AuthApi {
+    /// Calls only another Aerie service may make (internal credential).
+    fn require_service<T>(&self, request: &Request<T>) -> Result<(), Status> {
+        let presented = request
+            .metadata()
+            .get(aerie_common::audit::SERVICE_TOKEN_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        if aerie_common::audit::service_token_matches(presented, &self.core.service_token) {
+            Ok(())
+        } else {
+            Err(Status::permission_denied(
+                "this call is reserved to Aerie's own services",
+            ))
+        }
+    }
+
     async fn service_account(
         &self,
         tenant: &TenantId,

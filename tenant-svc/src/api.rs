@@ -24,6 +24,8 @@ pub struct TenantApi {
     policy: TenantPolicy,
     access: AccessClient,
     auth: AuthServiceClient<Channel>,
+    /// Proves to auth-svc that a creator grant comes from tenant creation.
+    service_token: String,
 }
 
 fn parse_id(id: &str) -> Result<TenantId, ServiceError> {
@@ -36,12 +38,18 @@ fn not_found(id: &TenantId) -> ServiceError {
 
 impl TenantApi {
     /// The API over an already migrated database; `auth` reaches auth-svc.
-    pub fn new(db: DatabaseConnection, policy: TenantPolicy, auth: Channel) -> Self {
+    pub fn new(
+        db: DatabaseConnection,
+        policy: TenantPolicy,
+        auth: Channel,
+        service_token: String,
+    ) -> Self {
         TenantApi {
             db,
             policy,
             access: AccessClient::new(auth.clone()),
             auth: AuthServiceClient::new(auth),
+            service_token,
         }
     }
 
@@ -186,6 +194,12 @@ impl TenantService for TenantApi {
             },
             None,
         );
+        let mut grant = grant;
+        if let Ok(value) = self.service_token.parse() {
+            grant
+                .metadata_mut()
+                .insert(aerie_common::audit::SERVICE_TOKEN_HEADER, value);
+        }
         if let Err(status) = self.auth.clone().grant_tenant_creator(grant).await {
             // A tenant nobody was meant to administer must not linger.
             if let Err(err) = self.remove_unfinished(&tenant.id, &caller.name).await {

@@ -21,7 +21,12 @@ pub async fn open(config: &Config) -> Result<TenantApi, Box<dyn std::error::Erro
         db::connect_and_migrate::<migration::Migrator>(&config.tenant_database_url(), "tenant")
             .await?;
     let auth = aerie_common::grpc::lazy_channel(&config.auth_endpoint())?;
-    Ok(TenantApi::new(db, config.tenant_policy(), auth))
+    Ok(TenantApi::new(
+        db,
+        config.tenant_policy(),
+        auth,
+        config.service_token()?,
+    ))
 }
 
 /// Starts delivering this service's audit outbox to auth-svc until `shutdown`.

@@ -494,6 +494,25 @@ async fn tenant_creators_become_admin_but_super_admins_do_not() {
     assert_eq!(status, 201, "{body}");
     let (_, me) = app.send(Method::GET, "/api/v1/me", Some(&bob), None).await;
     assert_eq!(me["tenants"], json!([{"id": "bobs", "name": "Bob's"}]));
+    // Creating tenants does not let bob claim an existing one by asking
+    // auth-svc directly for the creator's grant.
+    app.create_tenant("someone-elses").await;
+    let err = AuthServiceClient::new(channel(&app).await)
+        .grant_tenant_creator(call(
+            auth_pb::GrantTenantCreatorRequest {
+                tenant: "someone-elses".into(),
+                admin_username: "bob".into(),
+            },
+            Some(&bob),
+            None,
+        ))
+        .await
+        .expect_err("reserved to tenant-svc");
+    assert_eq!(err.code(), Code::PermissionDenied);
+    let (status, _) = app
+        .send(Method::GET, "/api/v1/someone-elses/roles", Some(&bob), None)
+        .await;
+    assert!(matches!(status, 403 | 404));
     let (status, bindings) = app
         .send(Method::GET, "/api/v1/bobs/bindings", Some(&bob), None)
         .await;

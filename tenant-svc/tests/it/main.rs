@@ -534,7 +534,7 @@ async fn redelivered_audit_entries_are_stored_once() {
         .record_audit_entries(send("forged"))
         .await
         .expect_err("forged");
-    assert_eq!(err.code(), Code::Unauthenticated);
+    assert_eq!(err.code(), Code::PermissionDenied);
     let token = svc.service_token.clone();
     let first = audit
         .record_audit_entries(send(&token))
