@@ -18,4 +18,8 @@ pub mod testkit;
 pub mod time;
 
 pub use error::ServiceError;
+
+/// The future type of the tower middlewares here (tenant, auth).
+pub(crate) type BoxFuture<T, E> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, E>> + Send + 'static>>;
 pub use tenant::{TenantId, TenantPolicy};

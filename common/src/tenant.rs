@@ -228,7 +228,7 @@ where
 {
     type Response = S::Response;
     type Error = S::Error;
-    type Future = futures_util::BoxFuture<Self::Response, Self::Error>;
+    type Future = crate::BoxFuture<Self::Response, Self::Error>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -273,14 +273,6 @@ pub fn tenant_of<T>(request: &tonic::Request<T>) -> Result<TenantId, Status> {
         .get::<TenantId>()
         .cloned()
         .ok_or_else(|| Status::internal("tenant layer missing from this server"))
-}
-
-/// Small boxed-future alias, so this crate needs no `futures` dependency.
-mod futures_util {
-    use std::future::Future;
-    use std::pin::Pin;
-
-    pub type BoxFuture<T, E> = Pin<Box<dyn Future<Output = Result<T, E>> + Send + 'static>>;
 }
 
 #[cfg(test)]
