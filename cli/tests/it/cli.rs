@@ -317,3 +317,139 @@ async fn one_service_per_process_serves_the_same_api() {
     }
     processes.stop();
 }
+
+#[tokio::test]
+async fn auth_admin_commands_work_with_only_the_config_file() {
+    let app = TestApp::start(Mode::MultiWithDefault).await;
+    let config = app.config_path.clone();
+    let run_cli = |args: Vec<String>| {
+        let config = config.clone();
+        tokio::task::spawn_blocking(move || run(aerie().arg("-c").arg(&config).args(args)))
+    };
+    let args = |list: &[&str]| list.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+
+    let (ok, stdout, stderr) = run_cli(args(&[
+        "auths",
+        "users",
+        "create",
+        "--username",
+        "olga",
+        "--password",
+        "olga-password",
+    ]))
+    .await
+    .expect("join");
+    assert!(ok, "{stderr}");
+    assert_eq!(stdout.trim(), "created user olga");
+    let (ok, _, stderr) = run_cli(args(&[
+        "auths",
+        "users",
+        "create",
+        "--username",
+        "olga",
+        "--password",
+        "olga-password",
+    ]))
+    .await
+    .expect("join");
+    assert!(!ok);
+    assert!(stderr.contains("user 'olga' already exists"), "{stderr}");
+    let (ok, _, stderr) = run_cli(args(&[
+        "auths",
+        "users",
+        "create",
+        "--username",
+        "weak",
+        "--password",
+        "short",
+    ]))
+    .await
+    .expect("join");
+    assert!(!ok);
+    assert!(stderr.contains("8 to 256"), "{stderr}");
+    let (ok, stdout, _) = run_cli(args(&["auths", "users", "list"]))
+        .await
+        .expect("join");
+    assert!(ok);
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with("olga ") && l.ends_with("false")),
+        "{stdout}"
+    );
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with("admin ") && l.ends_with("true")),
+        "{stdout}"
+    );
+    let olga = crate::app::login(&app.http, "olga", "olga-password").await;
+
+    // A tenant created from the CLI with --admin-username is administered by that user.
+    let (ok, _, stderr) = run_cli(args(&[
+        "tenants",
+        "create",
+        "--tenant",
+        "olgas",
+        "--name",
+        "Olga's",
+        "--admin-username",
+        "olga",
+    ]))
+    .await
+    .expect("join");
+    assert!(ok, "{stderr}");
+    let (status, roles) = app
+        .send(
+            reqwest::Method::GET,
+            "/api/v1/olgas/roles",
+            Some(&olga),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{roles}");
+    let (ok, _, stderr) = run_cli(args(&[
+        "tenants",
+        "create",
+        "--tenant",
+        "nobodys",
+        "--name",
+        "N",
+        "--admin-username",
+        "nobody",
+    ]))
+    .await
+    .expect("join");
+    assert!(!ok);
+    assert!(stderr.contains("user 'nobody' does not exist"), "{stderr}");
+    let (status, _) = app.get("/api/v1/tenants/nobodys").await;
+    assert_eq!(status, 404, "a failed create leaves no tenant behind");
+
+    let (ok, stdout, stderr) = run_cli(args(&["auths", "keys", "rotate"]))
+        .await
+        .expect("join");
+    assert!(ok, "{stderr}");
+    let kid = stdout
+        .trim()
+        .strip_prefix("new signing key ")
+        .expect("kid line")
+        .to_owned();
+    let (_, jwks) = app
+        .send(reqwest::Method::GET, "/.well-known/jwks.json", None, None)
+        .await;
+    let kids: Vec<&str> = jwks["keys"]
+        .as_array()
+        .expect("keys")
+        .iter()
+        .filter_map(|k| k["kid"].as_str())
+        .collect();
+    assert!(kids.contains(&kid.as_str()), "{kids:?}");
+    assert_eq!(
+        kids.len(),
+        2,
+        "the old key stays published while its tokens live"
+    );
+    let fresh = crate::app::login(&app.http, "olga", "olga-password").await;
+    let header = jsonwebtoken::decode_header(&fresh).expect("header");
+    assert_eq!(header.kid.as_deref(), Some(kid.as_str()));
+}
