@@ -390,7 +390,7 @@ impl RbacService for AuthApi {
             .authorize(&request, Permission::Role, Action::Create)
             .await?;
         let body = request.into_inner();
-        let name = domain::parse_role_name(&body.name)?;
+        let name = domain::parse_name("role", &body.name)?;
         if name == ADMIN_ROLE {
             return Err(Status::already_exists("role 'Admin' is predefined"));
         }
@@ -615,11 +615,7 @@ impl RbacService for AuthApi {
         let (tenant, me) = self
             .authorize(&request, Permission::Group, Action::Create)
             .await?;
-        let name = domain::parse_role_name(&request.into_inner().name).map_err(|_| {
-            Status::invalid_argument(
-                "group name must be 1 to 100 characters of letters, digits and ._-",
-            )
-        })?;
+        let name = domain::parse_name("group", &request.into_inner().name)?;
         let txn = self.begin().await?;
         match repo::insert_group(&txn, &tenant, &name).await {
             Ok(_) => {
@@ -750,11 +746,7 @@ impl RbacService for AuthApi {
                 "only a super admin may create a super-admin service account",
             ));
         }
-        let name = domain::parse_role_name(&body.name).map_err(|_| {
-            Status::invalid_argument(
-                "service account name must be 1 to 100 characters of letters, digits and ._-",
-            )
-        })?;
+        let name = domain::parse_name("service account", &body.name)?;
         let txn = self.begin().await?;
         match repo::insert_service_account(&txn, &tenant, &name, body.super_admin).await {
             Ok(account) => {
@@ -820,11 +812,7 @@ impl RbacService for AuthApi {
         let name = if body.name.is_empty() {
             "token".to_owned()
         } else {
-            domain::parse_role_name(&body.name).map_err(|_| {
-                Status::invalid_argument(
-                    "token name must be 1 to 100 characters of letters, digits and ._-",
-                )
-            })?
+            domain::parse_name("token", &body.name)?
         };
         let value = crate::tokens::new_api_token();
         let created = repo::now();

@@ -354,13 +354,16 @@ impl AuthCore {
                 "role '{role}' does not exist in {tenant}"
             )));
         }
-        let existing = repo::list_bindings(&self.db, tenant).await?;
-        if let Some(same) = existing.into_iter().find(|b| {
-            b.subject_type == subject_type.as_str()
-                && b.subject_id == subject_id
-                && b.role == role
-                && b.namespace == namespace
-        }) {
+        if let Some(same) = repo::find_binding(
+            &self.db,
+            tenant,
+            subject_type.as_str(),
+            subject_id,
+            role,
+            namespace.as_deref(),
+        )
+        .await?
+        {
             return Ok(same);
         }
         let binding = bindings::Model {

@@ -231,8 +231,9 @@ pub fn check_password(password: &str) -> Result<(), ServiceError> {
     }
 }
 
-/// Role names: 1 to 100 characters of letters, digits and `._-`.
-pub fn parse_role_name(name: &str) -> Result<String, ServiceError> {
+/// Names of roles, groups, service accounts and API tokens (`what` says
+/// which, for the message): 1 to 100 characters of letters, digits and `._-`.
+pub fn parse_name(what: &str, name: &str) -> Result<String, ServiceError> {
     let ok = !name.is_empty()
         && name.len() <= 100
         && name
@@ -242,7 +243,7 @@ pub fn parse_role_name(name: &str) -> Result<String, ServiceError> {
         Ok(name.to_owned())
     } else {
         Err(ServiceError::InvalidArgument(format!(
-            "role name '{}' must be 1 to 100 characters of letters, digits and ._-",
+            "{what} name '{}' must be 1 to 100 characters of letters, digits and ._-",
             name.chars().take(100).collect::<String>()
         )))
     }
@@ -352,7 +353,12 @@ mod tests {
         assert!(check_password("long enough").is_ok());
         assert!(parse_namespace("company.team").is_ok());
         assert!(parse_namespace("Company").is_err());
-        assert!(parse_role_name("Viewer").is_ok());
+        assert!(parse_name("role", "Viewer").is_ok());
+        let err = parse_name("group", "no spaces").expect_err("invalid");
+        assert!(
+            err.to_string().starts_with("group name 'no spaces'"),
+            "{err}"
+        );
         assert!(SubjectType::parse("ROBOT").is_err());
     }
 }

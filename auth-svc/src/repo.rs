@@ -415,6 +415,29 @@ fn subjects_of(user_id: &str, group_ids: Vec<String>) -> Condition {
     subjects
 }
 
+/// The binding of exactly this subject, role and namespace, if any.
+pub async fn find_binding(
+    db: &impl ConnectionTrait,
+    tenant: &TenantId,
+    subject_type: &str,
+    subject_id: &str,
+    role: &str,
+    namespace: Option<&str>,
+) -> Result<Option<bindings::Model>, DbErr> {
+    let scope = match namespace {
+        Some(ns) => bindings::Column::Namespace.eq(ns),
+        None => bindings::Column::Namespace.is_null(),
+    };
+    bindings::Entity::find()
+        .filter(bindings::Column::Tenant.eq(tenant.storage_key()))
+        .filter(bindings::Column::SubjectType.eq(subject_type))
+        .filter(bindings::Column::SubjectId.eq(subject_id))
+        .filter(bindings::Column::Role.eq(role))
+        .filter(scope)
+        .one(db)
+        .await
+}
+
 pub async fn delete_binding(
     db: &impl ConnectionTrait,
     tenant: &TenantId,

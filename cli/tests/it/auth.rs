@@ -588,7 +588,18 @@ async fn namespace_limited_binding_covers_children_only() {
         .await;
     assert_eq!(status, 201);
     let dave = app.user("dave").await;
-    app.bind(Some("acme"), "dave", "reader", Some("prod")).await;
+    let first = app.bind(Some("acme"), "dave", "reader", Some("prod")).await;
+    let again = app.bind(Some("acme"), "dave", "reader", Some("prod")).await;
+    assert_eq!(first, again, "an identical binding is not made twice");
+    let tenant_wide = app.bind(Some("acme"), "dave", "reader", None).await;
+    assert_ne!(
+        first, tenant_wide,
+        "a different scope is a different binding"
+    );
+    let (status, _) = app
+        .delete(&format!("/api/v1/acme/bindings/{tenant_wide}"))
+        .await;
+    assert_eq!(status, 204);
     let channel = channel(&app).await;
     for (permission, namespace, expected) in [
         ("FLOW:READ", "prod", true),
