@@ -2,7 +2,11 @@
 
 use std::path::PathBuf;
 
-const PROTOS: &[&str] = &["aerie/tenant/v1/tenant.proto", "aerie/auth/v1/auth.proto"];
+const PROTOS: &[&str] = &[
+    "aerie/tenant/v1/tenant.proto",
+    "aerie/auth/v1/auth.proto",
+    "aerie/flow/v1/flow.proto",
+];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?);

@@ -201,6 +201,24 @@ impl AuthService for AuthApi {
         Ok(Response::new(pb::CheckAccessResponse { allowed }))
     }
 
+    async fn get_granted_namespaces(
+        &self,
+        request: Request<pb::GetGrantedNamespacesRequest>,
+    ) -> Result<Response<pb::GetGrantedNamespacesResponse>, Status> {
+        let user = self.caller_principal(&request).await?;
+        let tenant = scoped_tenant(&request, &self.core.policy)?;
+        let body = request.into_inner();
+        let grant = Grant {
+            permission: Permission::parse(&body.permission)?,
+            action: Action::parse(&body.action)?,
+        };
+        let granted = self.core.granted_namespaces(&user, &tenant, grant).await?;
+        Ok(Response::new(pb::GetGrantedNamespacesResponse {
+            everywhere: granted.is_none(),
+            namespaces: granted.unwrap_or_default(),
+        }))
+    }
+
     async fn authenticate_api_token(
         &self,
         request: Request<pb::AuthenticateApiTokenRequest>,

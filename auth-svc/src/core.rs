@@ -300,19 +300,51 @@ impl AuthCore {
         grant: Option<Grant>,
         namespace: Option<&str>,
     ) -> Result<bool, ServiceError> {
-        let rows = match (&user.kind, &user.home) {
+        let Some(grant) = grant else {
+            return Ok(user.super_admin || !self.principal_bindings(user, tenant).await?.is_empty());
+        };
+        if user.super_admin && grant.permission.is_instance_administration() {
+            return Ok(true);
+        }
+        let effective = self.effective_bindings(user, tenant).await?;
+        Ok(domain::allows(&effective, grant, namespace))
+    }
+
+    /// Where `user` holds `grant` in `tenant`: `None` everywhere, else the
+    /// namespace scopes (possibly none).
+    pub async fn granted_namespaces(
+        &self,
+        user: &Principal,
+        tenant: &TenantId,
+        grant: Grant,
+    ) -> Result<Option<Vec<String>>, ServiceError> {
+        if user.super_admin && grant.permission.is_instance_administration() {
+            return Ok(None);
+        }
+        let effective = self.effective_bindings(user, tenant).await?;
+        Ok(domain::granted_namespaces(&effective, grant))
+    }
+
+    async fn principal_bindings(
+        &self,
+        user: &Principal,
+        tenant: &TenantId,
+    ) -> Result<Vec<bindings::Model>, ServiceError> {
+        Ok(match (&user.kind, &user.home) {
             (PrincipalKind::User, _) => repo::user_bindings(&self.db, tenant, &user.id).await?,
             (PrincipalKind::ServiceAccount, Some(home)) if home == tenant => {
                 repo::service_account_bindings(&self.db, tenant, &user.id).await?
             }
             (PrincipalKind::ServiceAccount, _) => Vec::new(),
-        };
-        let Some(grant) = grant else {
-            return Ok(user.super_admin || !rows.is_empty());
-        };
-        if user.super_admin && grant.permission.is_instance_administration() {
-            return Ok(true);
-        }
+        })
+    }
+
+    async fn effective_bindings(
+        &self,
+        user: &Principal,
+        tenant: &TenantId,
+    ) -> Result<Vec<EffectiveBinding>, ServiceError> {
+        let rows = self.principal_bindings(user, tenant).await?;
         let mut effective = Vec::with_capacity(rows.len());
         for row in rows {
             if let Some(grants) = self.role_grants(tenant, &row.role).await? {
@@ -322,7 +354,7 @@ impl AuthCore {
                 });
             }
         }
-        Ok(domain::allows(&effective, grant, namespace))
+        Ok(effective)
     }
 
     /// Binds `role` to a user in `tenant` (idempotent for identical bindings).

@@ -202,6 +202,21 @@ pub fn allows(bindings: &[EffectiveBinding], grant: Grant, namespace: Option<&st
     })
 }
 
+/// Where `bindings` grant `grant`: `None` everywhere, else the namespace
+/// scopes (each covering its children), deduplicated and sorted.
+pub fn granted_namespaces(bindings: &[EffectiveBinding], grant: Grant) -> Option<Vec<String>> {
+    let mut scopes = Vec::new();
+    for binding in bindings.iter().filter(|b| b.grants.contains(&grant)) {
+        match &binding.namespace {
+            None => return None,
+            Some(scope) => scopes.push(scope.clone()),
+        }
+    }
+    scopes.sort();
+    scopes.dedup();
+    Some(scopes)
+}
+
 /// Usernames: 1 to 100 characters of letters, digits and `._@-`.
 pub fn parse_username(username: &str) -> Result<String, ServiceError> {
     let ok = !username.is_empty()

@@ -233,35 +233,13 @@ pub fn service_token(configured: Option<&str>, data_dir: &Path) -> std::io::Resu
     if let Some(token) = configured {
         return Ok(token.to_owned());
     }
-    let path = data_dir.join("service-token");
-    match std::fs::read_to_string(&path) {
-        Ok(token) if !token.trim().is_empty() => Ok(token.trim().to_owned()),
-        _ => {
-            std::fs::create_dir_all(data_dir)?;
-            let token = format!(
-                "{}{}",
-                uuid::Uuid::new_v4().simple(),
-                uuid::Uuid::new_v4().simple()
-            );
-            write_private(&path, &token)?;
-            // Another process may have won the race: the file decides.
-            Ok(std::fs::read_to_string(&path)?.trim().to_owned())
-        }
-    }
-}
-
-/// Writes a file readable by its owner only, without replacing one that exists.
-fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    match options.open(path) {
-        Ok(mut file) => file.write_all(contents.as_bytes()),
-        Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-        Err(err) => Err(err),
-    }
+    crate::local_secret::created_once(data_dir, "service-token", || {
+        format!(
+            "{}{}",
+            uuid::Uuid::new_v4().simple(),
+            uuid::Uuid::new_v4().simple()
+        )
+    })
 }
 
 /// Compares a presented service token with the expected one in constant time.

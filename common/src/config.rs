@@ -27,11 +27,14 @@ pub const KEYS: &[&str] = &[
     "security.super-admin.password",
     "security.token-ttl",
     "security.service-token",
+    "security.secrets-master-key",
     "data-dir",
     "database.tenant.url",
     "database.auth.url",
+    "database.flow.url",
     "endpoints.tenant",
     "endpoints.auth",
+    "endpoints.flow",
 ];
 
 /// The whole file: everything lives under `aerie:`.
@@ -73,6 +76,10 @@ pub struct SecurityConfig {
     /// standalone means one generated under `data-dir`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub service_token: Option<String>,
+    /// AES-256 key (base64 of 32 bytes) encrypting tenants' secrets; unset
+    /// in standalone means one generated under `data-dir`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secrets_master_key: Option<String>,
 }
 
 /// `aerie.security.super-admin.*`: created or updated at start when both are set.
@@ -95,6 +102,10 @@ impl std::fmt::Debug for SecurityConfig {
                 "service_token",
                 &self.service_token.as_ref().map(|_| "<redacted>"),
             )
+            .field(
+                "secrets_master_key",
+                &self.secrets_master_key.as_ref().map(|_| "<redacted>"),
+            )
             .finish()
     }
 }
@@ -115,6 +126,7 @@ impl Default for SecurityConfig {
             super_admin: SuperAdminConfig::default(),
             token_ttl: 900,
             service_token: None,
+            secrets_master_key: None,
         }
     }
 }
@@ -137,6 +149,7 @@ pub struct ServerConfig {
 pub struct DatabaseConfig {
     pub tenant: DatabaseUrl,
     pub auth: DatabaseUrl,
+    pub flow: DatabaseUrl,
 }
 
 /// One service's database; unset means SQLite under `data-dir`.
@@ -156,6 +169,8 @@ pub struct EndpointsConfig {
     pub tenant: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub auth: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub flow: Option<String>,
 }
 
 impl Default for TenantsConfig {
@@ -259,6 +274,15 @@ impl Config {
             .unwrap_or_else(|| self.sqlite_url("auth"))
     }
 
+    /// flow-svc's database: the configured URL, or a SQLite file under `data-dir`.
+    pub fn flow_database_url(&self) -> String {
+        self.database
+            .flow
+            .url
+            .clone()
+            .unwrap_or_else(|| self.sqlite_url("flow"))
+    }
+
     /// Where the tenant service's gRPC API is reached.
     pub fn tenant_endpoint(&self) -> String {
         self.endpoint(&self.endpoints.tenant)
@@ -269,6 +293,24 @@ impl Config {
         self.endpoint(&self.endpoints.auth)
     }
 
+    /// Where flow-svc's gRPC API is reached.
+    pub fn flow_endpoint(&self) -> String {
+        self.endpoint(&self.endpoints.flow)
+    }
+
+    /// The secrets master key, base64 as configured or as generated once
+    /// under `data-dir` (the embedded default).
+    pub fn secrets_master_key(&self) -> std::io::Result<String> {
+        if let Some(key) = &self.security.secrets_master_key {
+            return Ok(key.clone());
+        }
+        crate::local_secret::created_once(&self.data_dir, "secrets-master-key", || {
+            use base64::Engine;
+            let key: [u8; 32] = rand::random();
+            base64::engine::general_purpose::STANDARD.encode(key)
+        })
+    }
+
     /// The internal service credential (see [`crate::audit::service_token`]).
     pub fn service_token(&self) -> std::io::Result<String> {
         crate::audit::service_token(self.security.service_token.as_deref(), &self.data_dir)
@@ -277,7 +319,11 @@ impl Config {
     /// Points every unset endpoint at this machine's gRPC port (standalone).
     pub fn default_endpoints_to(&mut self, grpc_port: u16) {
         let local = format!("http://127.0.0.1:{grpc_port}");
-        for endpoint in [&mut self.endpoints.tenant, &mut self.endpoints.auth] {
+        for endpoint in [
+            &mut self.endpoints.tenant,
+            &mut self.endpoints.auth,
+            &mut self.endpoints.flow,
+        ] {
             endpoint.get_or_insert_with(|| local.clone());
         }
     }

@@ -82,3 +82,69 @@ fn advisory_key(service: &str) -> i64 {
     }
     (hash >> 1) as i64
 }
+
+/// The PostgreSQL setting row-level security policies compare `tenant_id`
+/// with; set per transaction, so a pooled connection never carries it over.
+pub const TENANT_SETTING: &str = "aerie.tenant";
+
+/// A transaction bound to one tenant: every repository function of
+/// tenant-owned data takes one, filters by its tenant, and on PostgreSQL the
+/// tenant is also set for row-level security (the second line of isolation).
+pub struct TenantTxn {
+    txn: sea_orm::DatabaseTransaction,
+    tenant: crate::TenantId,
+}
+
+impl TenantTxn {
+    /// Begins a transaction for `tenant`.
+    pub async fn begin(db: &DatabaseConnection, tenant: &crate::TenantId) -> Result<Self, DbErr> {
+        use sea_orm::TransactionTrait;
+        let txn = db.begin().await?;
+        if txn.get_database_backend() == DbBackend::Postgres {
+            txn.execute_raw(sea_orm::Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT set_config($1, $2, true)",
+                [TENANT_SETTING.into(), tenant.storage_key().into()],
+            ))
+            .await?;
+        }
+        Ok(TenantTxn {
+            txn,
+            tenant: tenant.clone(),
+        })
+    }
+
+    /// The tenant every query in this transaction is about.
+    pub fn tenant(&self) -> &crate::TenantId {
+        &self.tenant
+    }
+
+    /// The storage key of the tenant, for `tenant_id` columns.
+    pub fn tenant_key(&self) -> &str {
+        self.tenant.storage_key()
+    }
+
+    /// The connection to run queries on.
+    pub fn conn(&self) -> &sea_orm::DatabaseTransaction {
+        &self.txn
+    }
+
+    pub async fn commit(self) -> Result<(), DbErr> {
+        self.txn.commit().await
+    }
+}
+
+/// The statements that turn on row-level security for a tenant-owned table
+/// on PostgreSQL (none on SQLite): rows are visible and writable only while
+/// [`TENANT_SETTING`] names their tenant, for the table owner too.
+pub fn row_level_security(table: &str) -> [String; 3] {
+    [
+        format!("ALTER TABLE {table} ENABLE ROW LEVEL SECURITY"),
+        format!("ALTER TABLE {table} FORCE ROW LEVEL SECURITY"),
+        format!(
+            "CREATE POLICY {table}_tenant_isolation ON {table} \
+             USING (tenant_id = current_setting('{TENANT_SETTING}', true)) \
+             WITH CHECK (tenant_id = current_setting('{TENANT_SETTING}', true))"
+        ),
+    ]
+}

@@ -1,1 +1,3 @@
-//! Aerie flow service: not built yet; its issue builds it here.
+//! tmp
+pub mod crypto;
+pub mod domain;

@@ -26,3 +26,10 @@ pub mod google {
         tonic::include_proto!("google.api");
     }
 }
+
+/// `aerie.flow.v1`: flows, revisions, secrets, KV, trigger definitions.
+pub mod flow {
+    pub mod v1 {
+        tonic::include_proto!("aerie.flow.v1");
+    }
+}

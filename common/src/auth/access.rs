@@ -2,8 +2,8 @@
 //! tenant and the principal in the key, so that a revoked binding or a
 //! deleted user stops working everywhere within seconds.
 
-use aerie_proto::auth::v1::CheckAccessRequest;
 use aerie_proto::auth::v1::auth_service_client::AuthServiceClient;
+use aerie_proto::auth::v1::{CheckAccessRequest, GetGrantedNamespacesRequest};
 use moka::future::Cache;
 use tonic::Status;
 use tonic::transport::Channel;
@@ -19,6 +19,30 @@ struct DecisionKey {
     permission: &'static str,
     action: &'static str,
     namespace: Option<String>,
+}
+
+/// Where a caller holds a permission inside one tenant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NamespaceScope {
+    /// Every namespace.
+    Everywhere,
+    /// These namespaces and their children; empty means none.
+    Within(Vec<String>),
+}
+
+impl NamespaceScope {
+    /// Whether `namespace` is inside the scope.
+    pub fn covers(&self, namespace: &str) -> bool {
+        match self {
+            NamespaceScope::Everywhere => true,
+            NamespaceScope::Within(scopes) => scopes.iter().any(|scope| {
+                namespace == scope
+                    || namespace
+                        .strip_prefix(scope.as_str())
+                        .is_some_and(|rest| rest.starts_with('.'))
+            }),
+        }
+    }
 }
 
 /// Asks auth-svc whether callers may act, with a short per-decision cache.
@@ -83,6 +107,46 @@ impl AccessClient {
         Ok(allowed)
     }
 
+    /// Where `caller` holds `permission:action` in `tenant`, for filtering
+    /// listings. Only "everywhere" is cached, like grants in `allowed`.
+    pub async fn granted_namespaces(
+        &self,
+        caller: &Caller,
+        tenant: &TenantId,
+        permission: &'static str,
+        action: &'static str,
+    ) -> Result<NamespaceScope, Status> {
+        let key = DecisionKey {
+            principal: (caller.kind, caller.id.clone()),
+            tenant: tenant.clone(),
+            permission,
+            action,
+            namespace: None,
+        };
+        if self.decisions.get(&key).await == Some(true) {
+            return Ok(NamespaceScope::Everywhere);
+        }
+        let request = caller.request(
+            GetGrantedNamespacesRequest {
+                permission: permission.to_owned(),
+                action: action.to_owned(),
+            },
+            Some(tenant),
+        );
+        let granted = self
+            .auth
+            .clone()
+            .get_granted_namespaces(request)
+            .await?
+            .into_inner();
+        if granted.everywhere {
+            self.decisions.insert(key, true).await;
+            Ok(NamespaceScope::Everywhere)
+        } else {
+            Ok(NamespaceScope::Within(granted.namespaces))
+        }
+    }
+
     /// Like [`AccessClient::allowed`], answering PERMISSION_DENIED when not.
     pub async fn require(
         &self,
@@ -103,5 +167,22 @@ impl AccessClient {
                 caller.name
             )))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::NamespaceScope;
+
+    #[test]
+    fn a_scope_covers_its_namespaces_and_their_children_only() {
+        let scope = NamespaceScope::Within(vec!["prod".to_owned(), "dev.a".to_owned()]);
+        assert!(scope.covers("prod"));
+        assert!(scope.covers("prod.team"));
+        assert!(scope.covers("dev.a.b"));
+        assert!(!scope.covers("production"));
+        assert!(!scope.covers("dev"));
+        assert!(!NamespaceScope::Within(Vec::new()).covers("prod"));
+        assert!(NamespaceScope::Everywhere.covers("anything"));
     }
 }

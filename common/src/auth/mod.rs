@@ -11,7 +11,7 @@ use std::sync::Arc;
 use tonic::Status;
 use tonic::metadata::MetadataValue;
 
-pub use access::AccessClient;
+pub use access::{AccessClient, NamespaceScope};
 pub use layer::AuthLayer;
 pub use token::{Claims, TokenVerifier};
 

@@ -1,0 +1,1035 @@
+//! Flow validation: the rules a Kestra flow must follow to be stored. Every
+//! problem found becomes a [`Finding`]; a flow with none becomes a
+//! [`ParsedFlow`], whose parts the repository stores beside the source.
+
+use std::collections::{BTreeMap, HashMap};
+use std::str::FromStr;
+
+use super::document::{self, Finding, Located, Node};
+use super::duration::parse_iso_duration;
+use super::{id_problem, namespace_problem, shorten};
+
+/// A valid flow: what is stored beside its source.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParsedFlow {
+    pub namespace: String,
+    pub id: String,
+    pub description: String,
+    pub labels: BTreeMap<String, String>,
+    pub disabled: bool,
+    pub triggers: Vec<TriggerDefinition>,
+}
+
+/// A trigger as declared in a flow.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TriggerDefinition {
+    pub id: String,
+    pub kind: String,
+    pub cron: String,
+    pub timezone: String,
+    pub disabled: bool,
+    /// The trigger's properties, as JSON.
+    pub definition: serde_json::Value,
+}
+
+/// What validation says about a source.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Report {
+    /// The id and namespace when the YAML names them as strings.
+    pub id: String,
+    pub namespace: String,
+    pub findings: Vec<Finding>,
+    pub flow: Option<ParsedFlow>,
+}
+
+/// The core task types (and the legacy names Kestra still accepts).
+pub mod task_types {
+    pub const LOG: &str = "io.kestra.plugin.core.log.Log";
+    pub const RETURN: &str = "io.kestra.plugin.core.debug.Return";
+    pub const OUTPUT_VALUES: &str = "io.kestra.plugin.core.output.OutputValues";
+    pub const SEQUENTIAL: &str = "io.kestra.plugin.core.flow.Sequential";
+    pub const PARALLEL: &str = "io.kestra.plugin.core.flow.Parallel";
+    pub const IF: &str = "io.kestra.plugin.core.flow.If";
+    pub const FOR_EACH: &str = "io.kestra.plugin.core.flow.ForEach";
+    pub const SLEEP: &str = "io.kestra.plugin.core.flow.Sleep";
+    pub const FAIL: &str = "io.kestra.plugin.core.execution.Fail";
+    pub const KV_SET: &str = "io.kestra.plugin.core.kv.Set";
+    pub const KV_GET: &str = "io.kestra.plugin.core.kv.Get";
+    pub const WRITE: &str = "io.kestra.plugin.core.storage.Write";
+
+    /// Older names of the same tasks.
+    pub const ALIASES: &[(&str, &str)] = &[
+        ("io.kestra.core.tasks.log.Log", LOG),
+        ("io.kestra.core.tasks.debugs.Return", RETURN),
+        ("io.kestra.core.tasks.flows.Sequential", SEQUENTIAL),
+        ("io.kestra.core.tasks.flows.Parallel", PARALLEL),
+        ("io.kestra.core.tasks.flows.If", IF),
+        ("io.kestra.core.tasks.executions.Fail", FAIL),
+    ];
+}
+
+/// The trigger types.
+pub mod trigger_types {
+    pub const SCHEDULE: &str = "io.kestra.plugin.core.trigger.Schedule";
+    pub const WEBHOOK: &str = "io.kestra.plugin.core.trigger.Webhook";
+}
+
+/// The input types.
+pub const INPUT_TYPES: &[&str] = &[
+    "STRING", "INT", "FLOAT", "BOOLEAN", "DATETIME", "JSON", "FILE",
+];
+
+/// What a task type takes: required and optional properties, and which of
+/// them hold lists of child tasks.
+struct TaskSpec {
+    required: &'static [&'static str],
+    optional: &'static [&'static str],
+    child_lists: &'static [&'static str],
+}
+
+/// Properties every task may carry.
+const COMMON_TASK_PROPERTIES: &[&str] = &[
+    "id",
+    "type",
+    "description",
+    "disabled",
+    "timeout",
+    "retry",
+    "allowFailure",
+    "allowWarning",
+    "logLevel",
+    "logToFile",
+    "runIf",
+    "workerGroup",
+];
+
+const FLOWABLE_EXTRAS: &[&str] = &["errors", "finally"];
+
+/// The canonical name and spec of a task type, aliases resolved.
+fn task_spec(kind: &str) -> Option<(&'static str, TaskSpec)> {
+    use task_types::*;
+    let kind = ALIASES
+        .iter()
+        .find(|(alias, _)| *alias == kind)
+        .map_or(kind, |(_, canonical)| canonical);
+    let spec = |required, optional, child_lists| TaskSpec {
+        required,
+        optional,
+        child_lists,
+    };
+    let (name, spec) = match kind {
+        LOG => (LOG, spec(&["message"], &["level"], &[])),
+        RETURN => (RETURN, spec(&[], &["format"], &[])),
+        OUTPUT_VALUES => (OUTPUT_VALUES, spec(&["values"], &[], &[])),
+        SEQUENTIAL => (
+            SEQUENTIAL,
+            spec(&["tasks"], FLOWABLE_EXTRAS, &["tasks", "errors", "finally"]),
+        ),
+        PARALLEL => (
+            PARALLEL,
+            spec(
+                &["tasks"],
+                &["concurrent", "errors", "finally"],
+                &["tasks", "errors", "finally"],
+            ),
+        ),
+        IF => (
+            IF,
+            spec(
+                &["condition", "then"],
+                &["else", "errors", "finally"],
+                &["then", "else", "errors", "finally"],
+            ),
+        ),
+        FOR_EACH => (
+            FOR_EACH,
+            spec(
+                &["values", "tasks"],
+                &["concurrencyLimit", "errors", "finally"],
+                &["tasks", "errors", "finally"],
+            ),
+        ),
+        SLEEP => (SLEEP, spec(&["duration"], &[], &[])),
+        FAIL => (FAIL, spec(&[], &["condition", "errorMessage"], &[])),
+        KV_SET => (
+            KV_SET,
+            spec(
+                &["key", "value"],
+                &["namespace", "overwrite", "ttl", "kvType", "kvDescription"],
+                &[],
+            ),
+        ),
+        KV_GET => (
+            KV_GET,
+            spec(&["key"], &["namespace", "errorOnMissing"], &[]),
+        ),
+        WRITE => (WRITE, spec(&["content"], &["extension"], &[])),
+        _ => return None,
+    };
+    Some((name, spec))
+}
+
+const FLOW_PROPERTIES: &[&str] = &[
+    "id",
+    "namespace",
+    "revision",
+    "description",
+    "labels",
+    "inputs",
+    "outputs",
+    "variables",
+    "tasks",
+    "errors",
+    "finally",
+    "afterExecution",
+    "triggers",
+    "disabled",
+    "deleted",
+    "concurrency",
+    "retry",
+    "pluginDefaults",
+    "taskDefaults",
+    "sla",
+    "checks",
+    "workerGroup",
+];
+
+const SCHEDULE_PROPERTIES: &[&str] = &[
+    "id",
+    "type",
+    "description",
+    "disabled",
+    "cron",
+    "timezone",
+    "withSeconds",
+    "inputs",
+    "conditions",
+    "backfill",
+    "lateMaximumDelay",
+    "recoverMissedSchedules",
+    "stopAfter",
+    "labels",
+];
+
+const WEBHOOK_PROPERTIES: &[&str] = &[
+    "id",
+    "type",
+    "description",
+    "disabled",
+    "key",
+    "wait",
+    "returnOutputs",
+    "inputs",
+    "conditions",
+    "stopAfter",
+];
+
+/// Validates a flow source: every finding, and the flow when there is none.
+pub fn check(source: &str) -> Report {
+    let mut checker = Checker::default();
+    let root = match document::parse(source) {
+        Ok(root) => root,
+        Err(finding) => {
+            return Report {
+                id: String::new(),
+                namespace: String::new(),
+                findings: vec![finding],
+                flow: None,
+            };
+        }
+    };
+    let flow = checker.flow(&root);
+    let text = |key| {
+        root.value
+            .get(key)
+            .and_then(|n| n.value.as_str())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let findings = checker.findings;
+    Report {
+        id: text("id"),
+        namespace: text("namespace"),
+        flow: flow.filter(|_| findings.is_empty()),
+        findings,
+    }
+}
+
+#[derive(Default)]
+struct Checker {
+    findings: Vec<Finding>,
+    /// Task ids seen so far, with the path of the first use.
+    task_ids: HashMap<String, String>,
+}
+
+impl Checker {
+    fn report(&mut self, path: &str, at: (u32, u32), message: impl Into<String>) {
+        self.findings.push(Finding {
+            path: path.to_owned(),
+            line: at.0,
+            column: at.1,
+            message: message.into(),
+        });
+    }
+
+    fn flow(&mut self, root: &Located<Node>) -> Option<ParsedFlow> {
+        let Node::Map(entries) = &root.value else {
+            self.report(
+                "",
+                at(root),
+                format!("a flow must be a mapping, not {}", root.value.kind()),
+            );
+            return None;
+        };
+        for (key, _) in entries {
+            if !FLOW_PROPERTIES.contains(&key.value.as_str()) {
+                self.report(
+                    &key.value,
+                    (key.line, key.column),
+                    format!("unknown flow property '{}'", shorten(&key.value)),
+                );
+            }
+        }
+        let id = self.required_string(root, "", "id");
+        if let Some(id) = &id
+            && let Some(problem) = id_problem("flow id", &id.value, 100)
+        {
+            self.report("id", at(id), problem);
+        }
+        let namespace = self.required_string(root, "", "namespace");
+        if let Some(namespace) = &namespace
+            && let Some(problem) = namespace_problem(&namespace.value)
+        {
+            self.report("namespace", at(namespace), problem);
+        }
+        let description = self.optional_string(root, "", "description");
+        let disabled = self.optional_bool(root, "", "disabled");
+        let labels = self.labels(root);
+        self.inputs(root);
+        match root.value.get("tasks") {
+            None => self.report(
+                "tasks",
+                at(root),
+                "a flow needs tasks: a list of at least one task",
+            ),
+            Some(tasks) => self.task_list(tasks, "tasks", true),
+        }
+        for key in ["errors", "finally", "afterExecution"] {
+            if let Some(tasks) = root.value.get(key) {
+                self.task_list(tasks, key, false);
+            }
+        }
+        if let Some(variables) = root.value.get("variables")
+            && !matches!(variables.value, Node::Map(_))
+        {
+            self.report("variables", at(variables), "variables must be a mapping");
+        }
+        let triggers = self.triggers(root);
+        self.templates(root, "");
+        Some(ParsedFlow {
+            namespace: namespace?.value,
+            id: id?.value,
+            description: description.unwrap_or_default(),
+            labels,
+            disabled: disabled.unwrap_or(false),
+            triggers,
+        })
+    }
+
+    fn required_string(
+        &mut self,
+        node: &Located<Node>,
+        path: &str,
+        key: &str,
+    ) -> Option<Located<String>> {
+        let full = join(path, key);
+        match node.value.get(key) {
+            None => {
+                self.report(&full, at(node), format!("'{key}' is required"));
+                None
+            }
+            Some(value) => match &value.value {
+                Node::Str(text) if !text.is_empty() => Some(Located {
+                    value: text.clone(),
+                    line: value.line,
+                    column: value.column,
+                }),
+                other => {
+                    self.report(
+                        &full,
+                        at(value),
+                        format!("'{key}' must be a non-empty string, not {}", other.kind()),
+                    );
+                    None
+                }
+            },
+        }
+    }
+
+    fn optional_string(&mut self, node: &Located<Node>, path: &str, key: &str) -> Option<String> {
+        let value = node.value.get(key)?;
+        match &value.value {
+            Node::Str(text) => Some(text.clone()),
+            Node::Null => None,
+            other => {
+                self.report(
+                    &join(path, key),
+                    at(value),
+                    format!("'{key}' must be a string, not {}", other.kind()),
+                );
+                None
+            }
+        }
+    }
+
+    fn optional_bool(&mut self, node: &Located<Node>, path: &str, key: &str) -> Option<bool> {
+        let value = node.value.get(key)?;
+        match &value.value {
+            Node::Bool(b) => Some(*b),
+            other => {
+                self.report(
+                    &join(path, key),
+                    at(value),
+                    format!("'{key}' must be true or false, not {}", other.kind()),
+                );
+                None
+            }
+        }
+    }
+
+    fn labels(&mut self, root: &Located<Node>) -> BTreeMap<String, String> {
+        let mut labels = BTreeMap::new();
+        let Some(node) = root.value.get("labels") else {
+            return labels;
+        };
+        match &node.value {
+            Node::Map(entries) => {
+                for (key, value) in entries {
+                    match scalar_text(&value.value) {
+                        Some(text) => {
+                            labels.insert(key.value.clone(), text);
+                        }
+                        None => self.report(
+                            &format!("labels.{}", key.value),
+                            at(value),
+                            "a label value must be a string, number or boolean",
+                        ),
+                    }
+                }
+            }
+            // The older list form: [{key: k, value: v}].
+            Node::Seq(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    let key = item.value.get("key").and_then(|k| scalar_text(&k.value));
+                    let value = item.value.get("value").and_then(|v| scalar_text(&v.value));
+                    match (key, value) {
+                        (Some(key), Some(value)) if !key.is_empty() => {
+                            labels.insert(key, value);
+                        }
+                        _ => self.report(
+                            &format!("labels[{i}]"),
+                            at(item),
+                            "a label must have a key and a value",
+                        ),
+                    }
+                }
+            }
+            other => self.report(
+                "labels",
+                at(node),
+                format!("labels must be a mapping, not {}", other.kind()),
+            ),
+        }
+        labels
+    }
+
+    fn inputs(&mut self, root: &Located<Node>) {
+        let Some(node) = root.value.get("inputs") else {
+            return;
+        };
+        let Node::Seq(items) = &node.value else {
+            self.report("inputs", at(node), "inputs must be a list");
+            return;
+        };
+        let mut seen = HashMap::new();
+        for (i, input) in items.iter().enumerate() {
+            let path = format!("inputs[{i}]");
+            if !matches!(input.value, Node::Map(_)) {
+                self.report(
+                    &path,
+                    at(input),
+                    "an input must be a mapping with an id and a type",
+                );
+                continue;
+            }
+            if let Some(id) = self.required_string(input, &path, "id") {
+                if let Some(problem) = id_problem("input id", &id.value, 100) {
+                    self.report(&join(&path, "id"), at(&id), problem);
+                } else if let Some(first) = seen.insert(id.value.clone(), path.clone()) {
+                    self.report(
+                        &join(&path, "id"),
+                        at(&id),
+                        format!("input id '{}' is already used by {first}", id.value),
+                    );
+                }
+            }
+            let kind = self.required_string(input, &path, "type");
+            if let Some(kind) = &kind
+                && !INPUT_TYPES.contains(&kind.value.as_str())
+            {
+                self.report(
+                    &join(&path, "type"),
+                    at(kind),
+                    format!(
+                        "unknown input type '{}'; known: {}",
+                        shorten(&kind.value),
+                        INPUT_TYPES.join(", ")
+                    ),
+                );
+            }
+            self.optional_bool(input, &path, "required");
+            if let (Some(kind), Some(default)) = (&kind, input.value.get("defaults")) {
+                if let Some(problem) = default_problem(&kind.value, &default.value) {
+                    self.report(&join(&path, "defaults"), at(default), problem);
+                }
+            }
+        }
+    }
+
+    fn task_list(&mut self, node: &Located<Node>, path: &str, non_empty: bool) {
+        let Node::Seq(items) = &node.value else {
+            self.report(
+                path,
+                at(node),
+                format!("{path} must be a list of tasks, not {}", node.value.kind()),
+            );
+            return;
+        };
+        if non_empty && items.is_empty() {
+            self.report(
+                path,
+                at(node),
+                format!("{path} must hold at least one task"),
+            );
+        }
+        for (i, task) in items.iter().enumerate() {
+            self.task(task, &format!("{path}[{i}]"));
+        }
+    }
+
+    fn task(&mut self, task: &Located<Node>, path: &str) {
+        let Node::Map(entries) = &task.value else {
+            self.report(
+                path,
+                at(task),
+                format!("a task must be a mapping, not {}", task.value.kind()),
+            );
+            return;
+        };
+        if let Some(id) = self.required_string(task, path, "id") {
+            if let Some(problem) = id_problem("task id", &id.value, 100) {
+                self.report(&join(path, "id"), at(&id), problem);
+            } else if let Some(first) = self.task_ids.insert(id.value.clone(), path.to_owned()) {
+                self.report(
+                    &join(path, "id"),
+                    at(&id),
+                    format!("task id '{}' is already used by {first}; task ids must be unique in a flow", id.value),
+                );
+            }
+        }
+        let Some(kind) = self.required_string(task, path, "type") else {
+            return;
+        };
+        let Some((name, spec)) = task_spec(&kind.value) else {
+            self.report(
+                &join(path, "type"),
+                at(&kind),
+                format!("unknown task type '{}'", shorten(&kind.value)),
+            );
+            return;
+        };
+        for (key, _) in entries {
+            let known = COMMON_TASK_PROPERTIES.contains(&key.value.as_str())
+                || spec.required.contains(&key.value.as_str())
+                || spec.optional.contains(&key.value.as_str());
+            if !known {
+                self.report(
+                    &join(path, &key.value),
+                    (key.line, key.column),
+                    format!("unknown property '{}' for {name}", shorten(&key.value)),
+                );
+            }
+        }
+        for required in spec.required {
+            if task.value.get(required).is_none() {
+                self.report(
+                    &join(path, required),
+                    at(task),
+                    format!("'{required}' is required for {name}"),
+                );
+            }
+        }
+        for list in spec.child_lists {
+            if let Some(children) = task.value.get(list) {
+                let required = spec.required.contains(list);
+                self.task_list(children, &join(path, list), required);
+            }
+        }
+        self.task_properties(task, path, name);
+    }
+
+    /// Checks that need to know the property's meaning.
+    fn task_properties(&mut self, task: &Located<Node>, path: &str, name: &str) {
+        use task_types::*;
+        for key in ["timeout"] {
+            self.duration(task, path, key);
+        }
+        match name {
+            LOG => {
+                if let Some(message) = task.value.get("message") {
+                    let ok = match &message.value {
+                        Node::Str(_) => true,
+                        Node::Seq(items) => items.iter().all(|i| matches!(i.value, Node::Str(_))),
+                        _ => false,
+                    };
+                    if !ok {
+                        self.report(
+                            &join(path, "message"),
+                            at(message),
+                            "message must be a string or a list of strings",
+                        );
+                    }
+                }
+                if let Some(level) = task.value.get("level") {
+                    const LEVELS: &[&str] = &["TRACE", "DEBUG", "INFO", "WARN", "ERROR"];
+                    if !level.value.as_str().is_some_and(|l| LEVELS.contains(&l)) {
+                        self.report(
+                            &join(path, "level"),
+                            at(level),
+                            format!("level must be one of {}", LEVELS.join(", ")),
+                        );
+                    }
+                }
+            }
+            OUTPUT_VALUES => {
+                if let Some(values) = task.value.get("values")
+                    && !matches!(values.value, Node::Map(_))
+                {
+                    self.report(
+                        &join(path, "values"),
+                        at(values),
+                        "values must be a mapping of output names to values",
+                    );
+                }
+            }
+            PARALLEL => self.non_negative(task, path, "concurrent"),
+            FOR_EACH => {
+                self.non_negative(task, path, "concurrencyLimit");
+                if let Some(values) = task.value.get("values")
+                    && !matches!(values.value, Node::Seq(_) | Node::Str(_))
+                {
+                    self.report(
+                        &join(path, "values"),
+                        at(values),
+                        "values must be a list or a string holding a JSON list",
+                    );
+                }
+            }
+            IF => {
+                if let Some(condition) = task.value.get("condition")
+                    && !matches!(condition.value, Node::Str(_) | Node::Bool(_))
+                {
+                    self.report(
+                        &join(path, "condition"),
+                        at(condition),
+                        "condition must be a string or a boolean",
+                    );
+                }
+            }
+            SLEEP => self.duration(task, path, "duration"),
+            KV_SET => self.duration(task, path, "ttl"),
+            _ => {}
+        }
+    }
+
+    /// An ISO-8601 duration, or a template resolved at run time.
+    fn duration(&mut self, node: &Located<Node>, path: &str, key: &str) {
+        let Some(value) = node.value.get(key) else {
+            return;
+        };
+        let ok = value
+            .value
+            .as_str()
+            .is_some_and(|text| is_template(text) || parse_iso_duration(text).is_some());
+        if !ok {
+            self.report(
+                &join(path, key),
+                at(value),
+                format!("{key} must be an ISO-8601 duration such as PT30S or PT1H"),
+            );
+        }
+    }
+
+    fn non_negative(&mut self, node: &Located<Node>, path: &str, key: &str) {
+        if let Some(value) = node.value.get(key)
+            && !matches!(value.value, Node::Int(n) if n >= 0)
+        {
+            self.report(
+                &join(path, key),
+                at(value),
+                format!("{key} must be a whole number, 0 or more"),
+            );
+        }
+    }
+
+    fn triggers(&mut self, root: &Located<Node>) -> Vec<TriggerDefinition> {
+        let mut triggers = Vec::new();
+        let Some(node) = root.value.get("triggers") else {
+            return triggers;
+        };
+        let Node::Seq(items) = &node.value else {
+            self.report("triggers", at(node), "triggers must be a list");
+            return triggers;
+        };
+        let mut seen = HashMap::new();
+        for (i, trigger) in items.iter().enumerate() {
+            let path = format!("triggers[{i}]");
+            let Node::Map(entries) = &trigger.value else {
+                self.report(&path, at(trigger), "a trigger must be a mapping");
+                continue;
+            };
+            let id = self.required_string(trigger, &path, "id");
+            if let Some(id) = &id {
+                if let Some(problem) = id_problem("trigger id", &id.value, 100) {
+                    self.report(&join(&path, "id"), at(id), problem);
+                } else if let Some(first) = seen.insert(id.value.clone(), path.clone()) {
+                    self.report(
+                        &join(&path, "id"),
+                        at(id),
+                        format!("trigger id '{}' is already used by {first}", id.value),
+                    );
+                }
+            }
+            let Some(kind) = self.required_string(trigger, &path, "type") else {
+                continue;
+            };
+            let allowed = match kind.value.as_str() {
+                trigger_types::SCHEDULE => SCHEDULE_PROPERTIES,
+                trigger_types::WEBHOOK => WEBHOOK_PROPERTIES,
+                other => {
+                    self.report(
+                        &join(&path, "type"),
+                        at(&kind),
+                        format!("unknown trigger type '{}'", shorten(other)),
+                    );
+                    continue;
+                }
+            };
+            for (key, _) in entries {
+                if !allowed.contains(&key.value.as_str()) {
+                    self.report(
+                        &join(&path, &key.value),
+                        (key.line, key.column),
+                        format!(
+                            "unknown property '{}' for {}",
+                            shorten(&key.value),
+                            kind.value
+                        ),
+                    );
+                }
+            }
+            let disabled = self
+                .optional_bool(trigger, &path, "disabled")
+                .unwrap_or(false);
+            let (mut cron, mut timezone) = (String::new(), String::new());
+            if kind.value == trigger_types::SCHEDULE {
+                let with_seconds = self
+                    .optional_bool(trigger, &path, "withSeconds")
+                    .unwrap_or(false);
+                if let Some(expression) = self.required_string(trigger, &path, "cron") {
+                    match cron_problem(&expression.value, with_seconds) {
+                        Some(problem) => {
+                            self.report(&join(&path, "cron"), at(&expression), problem)
+                        }
+                        None => cron = expression.value,
+                    }
+                }
+                if let Some(zone) = self.optional_string(trigger, &path, "timezone") {
+                    if chrono_tz::Tz::from_str(&zone).is_ok() {
+                        timezone = zone;
+                    } else if let Some(node) = trigger.value.get("timezone") {
+                        self.report(
+                            &join(&path, "timezone"),
+                            at(node),
+                            format!(
+                                "unknown time zone '{}'; use an IANA name such as Europe/Paris",
+                                shorten(&zone)
+                            ),
+                        );
+                    }
+                }
+            } else if let Some(key) = self.required_string(trigger, &path, "key")
+                && key.value.len() > 256
+            {
+                self.report(
+                    &join(&path, "key"),
+                    at(&key),
+                    "a webhook key is at most 256 characters",
+                );
+            }
+            if let Some(id) = id {
+                triggers.push(TriggerDefinition {
+                    id: id.value,
+                    kind: kind.value,
+                    cron,
+                    timezone,
+                    disabled,
+                    definition: trigger.value.to_json(),
+                });
+            }
+        }
+        triggers
+    }
+
+    /// Every string holding `{{`, `{%` or `{#` must be a well-formed template.
+    fn templates(&mut self, node: &Located<Node>, path: &str) {
+        match &node.value {
+            Node::Str(text) if is_template(text) => {
+                if let Some(problem) = template_problem(text) {
+                    self.report(path, at(node), problem);
+                }
+            }
+            Node::Seq(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    self.templates(item, &format!("{path}[{i}]"));
+                }
+            }
+            Node::Map(entries) => {
+                for (key, value) in entries {
+                    self.templates(value, &join(path, &key.value));
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn at<T>(node: &Located<T>) -> (u32, u32) {
+    (node.line, node.column)
+}
+
+fn join(path: &str, key: &str) -> String {
+    if path.is_empty() {
+        key.to_owned()
+    } else {
+        format!("{path}.{key}")
+    }
+}
+
+fn scalar_text(node: &Node) -> Option<String> {
+    match node {
+        Node::Str(s) => Some(s.clone()),
+        Node::Int(i) => Some(i.to_string()),
+        Node::Float(x) => Some(x.to_string()),
+        Node::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+fn is_template(text: &str) -> bool {
+    text.contains("{{") || text.contains("{%") || text.contains("{#")
+}
+
+/// Why `text` is not a well-formed template (syntax only: names are
+/// resolved when a flow runs).
+pub fn template_problem(text: &str) -> Option<String> {
+    let env = minijinja::Environment::new();
+    env.template_from_str(text).err().map(|err| {
+        let line = err
+            .line()
+            .map(|l| format!(" at template line {l}"))
+            .unwrap_or_default();
+        let detail = err.detail().unwrap_or("syntax error");
+        format!("invalid template{line}: {detail}")
+    })
+}
+
+/// Why a cron expression is not acceptable: five fields (six with
+/// `withSeconds: true`) or a nickname such as `@daily`.
+pub fn cron_problem(expression: &str, with_seconds: bool) -> Option<String> {
+    let trimmed = expression.trim();
+    let fields = trimmed.split_whitespace().count();
+    let expected = if with_seconds { 6 } else { 5 };
+    if !trimmed.starts_with('@') && fields != expected {
+        return Some(format!(
+            "cron '{}' must have {expected} fields (minute hour day-of-month month day-of-week{})",
+            shorten(expression),
+            if with_seconds {
+                ", preceded by seconds"
+            } else {
+                ""
+            }
+        ));
+    }
+    croner::Cron::from_str(trimmed)
+        .err()
+        .map(|err| format!("invalid cron '{}': {err}", shorten(expression)))
+}
+
+/// Why an input default does not fit its type (templates are not checked).
+fn default_problem(kind: &str, value: &Node) -> Option<String> {
+    if value.as_str().is_some_and(is_template) {
+        return None;
+    }
+    let ok = match kind {
+        "STRING" | "FILE" => matches!(value, Node::Str(_)),
+        "INT" => matches!(value, Node::Int(_)),
+        "FLOAT" => matches!(value, Node::Int(_) | Node::Float(_)),
+        "BOOLEAN" => matches!(value, Node::Bool(_)),
+        "DATETIME" => value
+            .as_str()
+            .is_some_and(|s| chrono::DateTime::parse_from_rfc3339(s).is_ok()),
+        _ => true,
+    };
+    (!ok).then(|| {
+        format!(
+            "the default {} does not fit the input type {kind}",
+            value.kind()
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HELLO: &str = r#"id: hello
+namespace: company.team
+labels:
+  env: prod
+inputs:
+  - id: user
+    type: STRING
+    defaults: world
+tasks:
+  - id: greet
+    type: io.kestra.plugin.core.log.Log
+    message: "Hello {{ inputs.user }} from {{ flow.namespace }}"
+  - id: branch
+    type: io.kestra.plugin.core.flow.Parallel
+    tasks:
+      - id: nap
+        type: io.kestra.plugin.core.flow.Sleep
+        duration: PT1S
+      - id: out
+        type: io.kestra.plugin.core.debug.Return
+        format: "{{ execution.id }}"
+triggers:
+  - id: daily
+    type: io.kestra.plugin.core.trigger.Schedule
+    cron: "0 9 * * *"
+    timezone: Europe/Paris
+  - id: hook
+    type: io.kestra.plugin.core.trigger.Webhook
+    key: s3cr3t
+"#;
+
+    fn findings(source: &str) -> Vec<Finding> {
+        check(source).findings
+    }
+
+    fn only(source: &str) -> Finding {
+        let mut all = findings(source);
+        assert_eq!(all.len(), 1, "{all:?}");
+        all.remove(0)
+    }
+
+    #[test]
+    fn the_design_example_is_valid() {
+        let report = check(HELLO);
+        assert!(report.findings.is_empty(), "{:?}", report.findings);
+        let flow = report.flow.expect("flow");
+        assert_eq!(
+            (flow.namespace.as_str(), flow.id.as_str()),
+            ("company.team", "hello")
+        );
+        assert_eq!(flow.labels.get("env").map(String::as_str), Some("prod"));
+        assert_eq!(flow.triggers.len(), 2);
+        assert_eq!(flow.triggers[0].cron, "0 9 * * *");
+        assert_eq!(flow.triggers[0].timezone, "Europe/Paris");
+        assert_eq!(flow.triggers[1].definition["key"], "s3cr3t");
+    }
+
+    #[test]
+    fn each_class_of_mistake_is_found_with_its_place() {
+        let unknown = only(&HELLO.replace("core.log.Log", "core.log.Nope"));
+        assert_eq!(
+            (unknown.path.as_str(), unknown.line, unknown.column),
+            ("tasks[0].type", 11, 11)
+        );
+        assert!(unknown.message.contains("unknown task type"));
+
+        let duplicate = only(&HELLO.replace("id: out", "id: greet"));
+        assert_eq!(duplicate.path, "tasks[1].tasks[1].id");
+        assert!(
+            duplicate.message.contains("already used by tasks[0]"),
+            "{duplicate}"
+        );
+
+        let cron = only(&HELLO.replace("0 9 * * *", "0 25 * * *"));
+        assert_eq!(cron.path, "triggers[0].cron");
+        let fields = only(&HELLO.replace("0 9 * * *", "0 9 * *"));
+        assert!(fields.message.contains("5 fields"), "{fields}");
+        let zone = only(&HELLO.replace("Europe/Paris", "Mars/Olympus"));
+        assert_eq!(zone.path, "triggers[0].timezone");
+
+        let template = only(&HELLO.replace("{{ inputs.user }}", "{{ inputs.user "));
+        assert_eq!(template.path, "tasks[0].message");
+        assert!(
+            template.message.starts_with("invalid template"),
+            "{template}"
+        );
+
+        let missing = only(&HELLO.replace("        duration: PT1S\n", ""));
+        assert_eq!(missing.path, "tasks[1].tasks[0].duration");
+        let duration = only(&HELLO.replace("PT1S", "one second"));
+        assert!(duration.message.contains("ISO-8601"));
+
+        let namespace = only(&HELLO.replace("company.team", "Company"));
+        assert_eq!(namespace.path, "namespace");
+        let id = only(&HELLO.replace("id: hello", "id: _hello"));
+        assert_eq!(id.path, "id");
+        let property = only(&HELLO.replace("    format:", "    formatt:"));
+        assert!(
+            property.message.contains("unknown property 'formatt'"),
+            "{property}"
+        );
+        let input = only(&HELLO.replace("type: STRING", "type: STRIN"));
+        assert_eq!(input.path, "inputs[0].type");
+        let default = only(&HELLO.replace("defaults: world", "defaults: [1]"));
+        assert_eq!(default.path, "inputs[0].defaults");
+        let trigger = only(&HELLO.replace("trigger.Webhook", "trigger.Hook"));
+        assert_eq!(trigger.path, "triggers[1].type");
+        let top = only(&format!("{HELLO}colour: blue\n"));
+        assert_eq!(top.path, "colour");
+    }
+
+    #[test]
+    fn broken_documents_are_one_finding() {
+        let syntax = only("id: [hello\nnamespace: }\n");
+        assert!(syntax.message.starts_with("invalid YAML"));
+        assert!(syntax.line > 0);
+        let scalar = only("just a string");
+        assert!(scalar.message.contains("must be a mapping"));
+        let no_tasks = findings("id: a\nnamespace: b\n");
+        assert!(no_tasks.iter().any(|f| f.path == "tasks"), "{no_tasks:?}");
+    }
+
+    #[test]
+    fn cron_nicknames_and_seconds_are_accepted() {
+        assert_eq!(cron_problem("@daily", false), None);
+        assert_eq!(cron_problem("*/5 * * * *", false), None);
+        assert_eq!(cron_problem("0 */5 * * * *", true), None);
+        assert!(cron_problem("0 */5 * * * *", false).is_some());
+    }
+}
