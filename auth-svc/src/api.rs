@@ -1001,18 +1001,7 @@ impl AuditService for AuthApi {
 impl AuthApi {
     /// Calls only another Aerie service may make (internal credential).
     fn require_service<T>(&self, request: &Request<T>) -> Result<(), Status> {
-        let presented = request
-            .metadata()
-            .get(aerie_common::audit::SERVICE_TOKEN_HEADER)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default();
-        if aerie_common::audit::service_token_matches(presented, &self.core.service_token) {
-            Ok(())
-        } else {
-            Err(Status::permission_denied(
-                "this call is reserved to Aerie's own services",
-            ))
-        }
+        aerie_common::audit::require_service_token(request, &self.core.service_token)
     }
 
     async fn service_account(

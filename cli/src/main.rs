@@ -87,6 +87,8 @@ enum ServerCommand {
     Tenant,
     /// The auth service alone.
     Auth,
+    /// The flow service alone (flows, secrets, KV, trigger definitions).
+    Flow,
 }
 
 #[derive(Debug, Subcommand)]
@@ -159,6 +161,7 @@ async fn run(command: Command, config: Config) -> Result<(), server::BoxError> {
                 ServerCommand::Gateway => server::run_gateway(config, shutdown).await,
                 ServerCommand::Tenant => server::run_tenant(config, shutdown).await,
                 ServerCommand::Auth => server::run_auth(config, shutdown).await,
+                ServerCommand::Flow => server::run_flow(config, shutdown).await,
             }
         }
         Command::Tenants(TenantsCommand::Create {

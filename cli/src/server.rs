@@ -46,9 +46,12 @@ pub async fn start_standalone(
     let auth = aerie_auth_svc::open(&config).await?;
     let tenants = aerie_tenant_svc::open(&config).await?;
     aerie_tenant_svc::spawn_audit_relay(&tenants, &config, shutdown.clone())?;
+    let flows = aerie_flow_svc::open(&config).await?;
+    aerie_flow_svc::spawn_audit_relay(&flows, &config, shutdown.clone())?;
     let mut services = GrpcServices::new(aerie_common::auth::verifier_for(&config)?);
     aerie_auth_svc::register(&mut services, auth);
     aerie_tenant_svc::register(&mut services, tenants);
+    aerie_flow_svc::register(&mut services, flows);
 
     let grpc_task = {
         let shutdown = shutdown.clone();
@@ -112,6 +115,13 @@ pub async fn run_auth(config: Config, shutdown: CancellationToken) -> Result<(),
     let listener = bind(config.grpc_addr(), "gRPC").await?;
     tracing::info!(grpc = %listener.local_addr()?, "auth service ready");
     aerie_auth_svc::serve(&config, listener, shutdown).await
+}
+
+/// `aerie server flow`.
+pub async fn run_flow(config: Config, shutdown: CancellationToken) -> Result<(), BoxError> {
+    let listener = bind(config.grpc_addr(), "gRPC").await?;
+    tracing::info!(grpc = %listener.local_addr()?, "flow service ready");
+    aerie_flow_svc::serve(&config, listener, shutdown).await
 }
 
 /// `aerie server gateway`.

@@ -242,6 +242,26 @@ pub fn service_token(configured: Option<&str>, data_dir: &Path) -> std::io::Resu
     })
 }
 
+/// Admits a call only another Aerie service may make: it must carry the
+/// internal service credential.
+pub fn require_service_token<T>(
+    request: &tonic::Request<T>,
+    expected: &str,
+) -> Result<(), tonic::Status> {
+    let presented = request
+        .metadata()
+        .get(SERVICE_TOKEN_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if service_token_matches(presented, expected) {
+        Ok(())
+    } else {
+        Err(tonic::Status::permission_denied(
+            "this call is reserved to Aerie's own services",
+        ))
+    }
+}
+
 /// Compares a presented service token with the expected one in constant time.
 pub fn service_token_matches(presented: &str, expected: &str) -> bool {
     let (a, b) = (presented.as_bytes(), expected.as_bytes());

@@ -17,6 +17,9 @@ pub enum ServiceError {
     AlreadyExists(String),
     #[error("{0}")]
     FailedPrecondition(String),
+    /// A concurrent change won; retrying may succeed (409).
+    #[error("{0}")]
+    Conflict(String),
     #[error("{0}")]
     PermissionDenied(String),
     #[error("{0}")]
@@ -38,6 +41,7 @@ impl From<ServiceError> for Status {
             ServiceError::NotFound(m) => Status::not_found(m),
             ServiceError::AlreadyExists(m) => Status::already_exists(m),
             ServiceError::FailedPrecondition(m) => Status::failed_precondition(m),
+            ServiceError::Conflict(m) => Status::aborted(m),
             ServiceError::PermissionDenied(m) => Status::permission_denied(m),
             ServiceError::Unauthenticated(m) => Status::unauthenticated(m),
             ServiceError::Internal(detail) => {

@@ -1,3 +1,77 @@
-//! tmp
+//! flow-svc: owns flows (YAML source, revisions), namespaces, secrets, KV
+//! and trigger definitions in its own schema, and serves
+//! `aerie.flow.v1.{FlowService, SecretService, KvService, TriggerService,
+//! FlowInternalService}`.
+
+pub mod api;
 pub mod crypto;
 pub mod domain;
+pub mod migration;
+pub mod repo;
+
+use aerie_common::config::Config;
+use aerie_common::db;
+use aerie_common::grpc::GrpcServices;
+use aerie_proto::flow::v1::flow_internal_service_server::FlowInternalServiceServer;
+use aerie_proto::flow::v1::flow_service_server::FlowServiceServer;
+use aerie_proto::flow::v1::kv_service_server::KvServiceServer;
+use aerie_proto::flow::v1::secret_service_server::SecretServiceServer;
+use aerie_proto::flow::v1::trigger_service_server::TriggerServiceServer;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+pub use api::FlowApi;
+
+/// Connects to this service's database, migrates it and builds the API.
+pub async fn open(config: &Config) -> Result<FlowApi, Box<dyn std::error::Error + Send + Sync>> {
+    let secrets = crypto::SecretBox::new(&config.secrets_master_key()?)?;
+    let db = db::connect_and_migrate::<migration::Migrator>(&config.flow_database_url(), "flow")
+        .await?;
+    let auth = aerie_common::grpc::lazy_channel(&config.auth_endpoint())?;
+    Ok(FlowApi::new(
+        db,
+        config.tenant_policy(),
+        auth,
+        secrets,
+        config.service_token()?,
+    ))
+}
+
+/// Starts delivering this service's audit outbox to auth-svc until `shutdown`.
+pub fn spawn_audit_relay(
+    api: &FlowApi,
+    config: &Config,
+    shutdown: CancellationToken,
+) -> Result<tokio::task::JoinHandle<()>, Box<dyn std::error::Error + Send + Sync>> {
+    let channel = aerie_common::grpc::lazy_channel(&config.auth_endpoint())?;
+    let token = config.service_token()?;
+    Ok(tokio::spawn(aerie_common::audit::run_relay(
+        api.db().clone(),
+        channel,
+        token,
+        shutdown,
+    )))
+}
+
+/// Adds this service's gRPC services to a server being assembled.
+pub fn register(services: &mut GrpcServices, api: FlowApi) {
+    services.add(FlowServiceServer::new(api.clone()));
+    services.add(SecretServiceServer::new(api.clone()));
+    services.add(KvServiceServer::new(api.clone()));
+    services.add(TriggerServiceServer::new(api.clone()));
+    services.add(FlowInternalServiceServer::new(api));
+}
+
+/// Runs flow-svc alone on `listener` until `shutdown` (`aerie server flow`).
+pub async fn serve(
+    config: &Config,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let api = open(config).await?;
+    spawn_audit_relay(&api, config, shutdown.clone())?;
+    let mut services = GrpcServices::new(aerie_common::auth::verifier_for(config)?);
+    register(&mut services, api);
+    services.serve(listener, shutdown).await?;
+    Ok(())
+}

@@ -71,3 +71,57 @@ where
         }
     }
 }
+
+/// A flow source: the raw YAML body (`application/x-yaml`, `application/yaml`
+/// or `text/yaml`), as UTF-8 text kept byte for byte.
+#[derive(Debug, Clone)]
+pub struct YamlBody(pub String);
+
+/// Media types a YAML body may be sent as.
+const YAML_TYPES: &[&str] = &["application/x-yaml", "application/yaml", "text/yaml", "text/x-yaml"];
+
+impl<S: Send + Sync> FromRequest<S> for YamlBody {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let media_type = request
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .map(|v| v.trim().to_ascii_lowercase())
+            .unwrap_or_default();
+        if !YAML_TYPES.contains(&media_type.as_str()) {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                format!(
+                    "send the flow as YAML with Content-Type: application/x-yaml (got '{}')",
+                    if media_type.is_empty() { "none" } else { &media_type }
+                ),
+            ));
+        }
+        let bytes = axum::body::Bytes::from_request(request, state)
+            .await
+            .map_err(|rejection| ApiError::new(rejection.status(), rejection.body_text()))?;
+        String::from_utf8(bytes.to_vec())
+            .map(YamlBody)
+            .map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, "the flow source is not UTF-8 text"))
+    }
+}
+
+/// A raw text body (a KV value), UTF-8.
+#[derive(Debug, Clone)]
+pub struct TextBody(pub String);
+
+impl<S: Send + Sync> FromRequest<S> for TextBody {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = axum::body::Bytes::from_request(request, state)
+            .await
+            .map_err(|rejection| ApiError::new(rejection.status(), rejection.body_text()))?;
+        String::from_utf8(bytes.to_vec())
+            .map(TextBody)
+            .map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, "the body is not UTF-8 text"))
+    }
+}

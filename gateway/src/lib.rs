@@ -34,7 +34,12 @@ pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
 /// The gateway with every route Aerie serves.
 pub fn app(state: AppState) -> Router {
-    app_with_scoped_routes(state, routes::rbac::routes().merge(routes::audit::routes()))
+    let scoped = routes::rbac::routes()
+        .merge(routes::audit::routes())
+        .merge(routes::flows::routes())
+        .merge(routes::namespaces::routes())
+        .merge(routes::triggers::routes());
+    app_with_scoped_routes(state, scoped)
 }
 
 /// The gateway, with `scoped` (paths relative to the tenant) mounted behind

@@ -11,6 +11,10 @@ use aerie_proto::auth::v1::audit_service_client::AuditServiceClient;
 use aerie_proto::auth::v1::auth_service_client::AuthServiceClient;
 use aerie_proto::auth::v1::rbac_service_client::RbacServiceClient;
 use aerie_proto::auth::v1::user_service_client::UserServiceClient;
+use aerie_proto::flow::v1::flow_service_client::FlowServiceClient;
+use aerie_proto::flow::v1::kv_service_client::KvServiceClient;
+use aerie_proto::flow::v1::secret_service_client::SecretServiceClient;
+use aerie_proto::flow::v1::trigger_service_client::TriggerServiceClient;
 use aerie_proto::tenant::v1::tenant_service_client::TenantServiceClient;
 use tonic::transport::Channel;
 use tonic_health::pb::health_client::HealthClient;
@@ -36,8 +40,13 @@ pub struct Clients {
     pub users: UserServiceClient<Channel>,
     pub rbac: RbacServiceClient<Channel>,
     pub audit: AuditServiceClient<Channel>,
+    pub flows: FlowServiceClient<Channel>,
+    pub secrets: SecretServiceClient<Channel>,
+    pub kv: KvServiceClient<Channel>,
+    pub triggers: TriggerServiceClient<Channel>,
     pub tenant_health: HealthClient<Channel>,
     pub auth_health: HealthClient<Channel>,
+    pub flow_health: HealthClient<Channel>,
     pub verifier: Arc<TokenVerifier>,
     pub directory: TenantDirectory,
     pub max_request_size: usize,
@@ -48,14 +57,20 @@ impl AppState {
     pub fn new(config: &Config) -> Result<Self, tonic::transport::Error> {
         let tenant = lazy_channel(&config.tenant_endpoint())?;
         let auth = lazy_channel(&config.auth_endpoint())?;
+        let flow = lazy_channel(&config.flow_endpoint())?;
         Ok(AppState(Arc::new(Clients {
             tenants: TenantServiceClient::new(tenant.clone()),
             auth: AuthServiceClient::new(auth.clone()),
             users: UserServiceClient::new(auth.clone()),
             rbac: RbacServiceClient::new(auth.clone()),
             audit: AuditServiceClient::new(auth.clone()),
+            flows: FlowServiceClient::new(flow.clone()),
+            secrets: SecretServiceClient::new(flow.clone()),
+            kv: KvServiceClient::new(flow.clone()),
+            triggers: TriggerServiceClient::new(flow.clone()),
             tenant_health: HealthClient::new(tenant.clone()),
             auth_health: HealthClient::new(auth.clone()),
+            flow_health: HealthClient::new(flow),
             verifier: Arc::new(TokenVerifier::new(auth)),
             directory: TenantDirectory::new(config.tenant_policy(), tenant),
             max_request_size: config.server.max_request_size,

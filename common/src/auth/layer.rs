@@ -17,6 +17,7 @@ const PUBLIC_PREFIXES: &[&str] = &[
     "/aerie.auth.v1.AuthService/AuthenticateApiToken",
     // Checked against the internal service credential by its handler.
     "/aerie.auth.v1.AuditService/RecordAuditEntries",
+    "/aerie.flow.v1.FlowInternalService/",
     "/grpc.health.v1.Health/",
     "/grpc.reflection.v1.ServerReflection/",
     "/grpc.reflection.v1alpha.ServerReflection/",

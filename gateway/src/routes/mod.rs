@@ -2,7 +2,10 @@
 
 pub mod audit;
 pub mod auth;
+pub mod flows;
 pub mod meta;
+pub mod namespaces;
 pub mod rbac;
 pub mod tenants;
+pub mod triggers;
 pub mod users;

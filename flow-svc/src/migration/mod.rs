@@ -1,0 +1,38 @@
+//! flow-svc's schema, and nothing else's. Its own migration table keeps it
+//! apart from other services sharing a PostgreSQL database.
+
+use sea_orm_migration::prelude::*;
+
+mod m0001_create_flows;
+mod m0002_create_namespace_stores;
+mod m0003_create_audit_outbox;
+mod m0004_row_level_security;
+
+/// The tables holding tenant data; each has a `tenant_id` column and, on
+/// PostgreSQL, row-level security.
+pub const TENANT_TABLES: &[&str] = &[
+    "flows",
+    "flow_revisions",
+    "flow_labels",
+    "triggers",
+    "secrets",
+    "kv_entries",
+];
+
+/// Every migration of flow-svc, oldest first.
+pub struct Migrator;
+
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m0001_create_flows::Migration),
+            Box::new(m0002_create_namespace_stores::Migration),
+            Box::new(m0003_create_audit_outbox::Migration),
+            Box::new(m0004_row_level_security::Migration),
+        ]
+    }
+
+    fn migration_table_name() -> DynIden {
+        "flow_svc_migrations".into_iden()
+    }
+}
