@@ -90,6 +90,21 @@ pub struct Validation {
     pub findings: Vec<Finding>,
 }
 
+/// A flow's address in the path.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct FlowPath {
+    pub namespace: String,
+    pub id: String,
+}
+
+/// A namespace in the path.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct NamespacePath {
+    pub namespace: String,
+}
+
 /// `?revision=N` of a read.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -181,12 +196,12 @@ async fn create(
 }
 
 /// Read a flow: the latest revision, or `?revision=N`.
-#[utoipa::path(get, path = "/flows/{namespace}/{id}", tag = "flows", params(RevisionQuery),
+#[utoipa::path(get, path = "/flows/{namespace}/{id}", tag = "flows", params(FlowPath, RevisionQuery),
     responses((status = 200, body = Flow), (status = 404, body = ErrorBody)))]
 async fn get(
     State(state): State<AppState>,
     tenant: Tenant,
-    Path((namespace, id)): Path<(String, String)>,
+    Path(FlowPath { namespace, id }): Path<FlowPath>,
     Query(query): Query<RevisionQuery>,
 ) -> Result<Json<Flow>, ApiError> {
     let revision = match query.revision {
@@ -205,14 +220,14 @@ async fn get(
 }
 
 /// Replace a flow's YAML; a changed source becomes the next revision.
-#[utoipa::path(put, path = "/flows/{namespace}/{id}", tag = "flows",
+#[utoipa::path(put, path = "/flows/{namespace}/{id}", tag = "flows", params(FlowPath),
     request_body(content = String, content_type = "application/x-yaml"),
     responses((status = 200, body = Flow), (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn update(
     State(state): State<AppState>,
     tenant: Tenant,
-    Path((namespace, id)): Path<(String, String)>,
+    Path(FlowPath { namespace, id }): Path<FlowPath>,
     YamlBody(source): YamlBody,
 ) -> Result<Json<Flow>, ApiError> {
     let request = tenant.request(pb::UpdateFlowRequest {
@@ -225,12 +240,12 @@ async fn update(
 }
 
 /// Soft-delete a flow; its revisions stay readable.
-#[utoipa::path(delete, path = "/flows/{namespace}/{id}", tag = "flows",
+#[utoipa::path(delete, path = "/flows/{namespace}/{id}", tag = "flows", params(FlowPath),
     responses((status = 204), (status = 404, body = ErrorBody)))]
 async fn delete(
     State(state): State<AppState>,
     tenant: Tenant,
-    Path((namespace, id)): Path<(String, String)>,
+    Path(FlowPath { namespace, id }): Path<FlowPath>,
 ) -> Result<StatusCode, ApiError> {
     let request = tenant.request(pb::DeleteFlowRequest { namespace, id });
     state.flows.clone().delete_flow(request).await?;
@@ -238,12 +253,12 @@ async fn delete(
 }
 
 /// Every revision of a flow, oldest first.
-#[utoipa::path(get, path = "/flows/{namespace}/{id}/revisions", tag = "flows",
+#[utoipa::path(get, path = "/flows/{namespace}/{id}/revisions", tag = "flows", params(FlowPath),
     responses((status = 200, body = [Flow]), (status = 404, body = ErrorBody)))]
 async fn revisions(
     State(state): State<AppState>,
     tenant: Tenant,
-    Path((namespace, id)): Path<(String, String)>,
+    Path(FlowPath { namespace, id }): Path<FlowPath>,
 ) -> Result<Json<Vec<Flow>>, ApiError> {
     let request = tenant.request(pb::ListFlowRevisionsRequest { namespace, id });
     let list = state
@@ -256,12 +271,12 @@ async fn revisions(
 }
 
 /// The live flows of one namespace.
-#[utoipa::path(get, path = "/flows/{namespace}", tag = "flows",
+#[utoipa::path(get, path = "/flows/{namespace}", tag = "flows", params(NamespacePath),
     responses((status = 200, body = [Flow])))]
 async fn list_namespace(
     State(state): State<AppState>,
     tenant: Tenant,
-    Path(namespace): Path<String>,
+    Path(NamespacePath { namespace }): Path<NamespacePath>,
 ) -> Result<Json<Vec<Flow>>, ApiError> {
     let request = tenant.request(pb::ListFlowsRequest { namespace });
     let list = state.flows.clone().list_flows(request).await?.into_inner();

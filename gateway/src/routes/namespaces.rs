@@ -6,7 +6,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -14,6 +14,21 @@ use crate::error::{ApiError, ErrorBody, JsonBody, TextBody};
 use crate::routes::tenants::rfc3339;
 use crate::state::AppState;
 use crate::tenant_scope::Tenant;
+
+/// A secret's or KV entry's address in the path.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct EntryPath {
+    pub namespace: String,
+    pub key: String,
+}
+
+/// A namespace in the path.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct NamespacePath {
+    pub namespace: String,
+}
 
 /// Body of `PUT .../secrets/{key}`.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -84,13 +99,13 @@ pub fn routes() -> OpenApiRouter<AppState> {
 }
 
 /// Create or replace a secret (SECRET:CREATE or UPDATE).
-#[utoipa::path(put, path = "/namespaces/{namespace}/secrets/{key}", tag = "secrets",
+#[utoipa::path(put, path = "/namespaces/{namespace}/secrets/{key}", tag = "secrets", params(EntryPath),
     request_body = SecretValue,
     responses((status = 200, body = SecretKey), (status = 422, body = ErrorBody)))]
 async fn put_secret(
     State(state): State<AppState>,
     tenant: Tenant,
-    Path((namespace, key)): Path<(String, String)>,
+    Path(EntryPath { namespace, key }): Path<EntryPath>,
     JsonBody(body): JsonBody<SecretValue>,
 ) -> Result<Json<SecretKey>, ApiError> {
     let request = tenant.request(pb::PutSecretRequest {
@@ -107,12 +122,12 @@ async fn put_secret(
 }
 
 /// The keys of a namespace's secrets, never their values.
-#[utoipa::path(get, path = "/namespaces/{namespace}/secrets", tag = "secrets",
+#[utoipa::path(get, path = "/namespaces/{namespace}/secrets", tag = "secrets", params(NamespacePath),
     responses((status = 200, body = SecretKeys)))]
 async fn list_secrets(
     State(state): State<AppState>,
     tenant: Tenant,
-    Path(namespace): Path<String>,
+    Path(NamespacePath { namespace }): Path<NamespacePath>,
 ) -> Result<Json<SecretKeys>, ApiError> {
     let request = tenant.request(pb::ListSecretsRequest { namespace });
     let list = state.secrets.clone().list_secrets(request).await?.into_inner();
@@ -132,12 +147,12 @@ async fn list_secrets(
 }
 
 /// Delete a secret.
-#[utoipa::path(delete, path = "/namespaces/{namespace}/secrets/{key}", tag = "secrets",
+#[utoipa::path(delete, path = "/namespaces/{namespace}/secrets/{key}", tag = "secrets", params(EntryPath),
     responses((status = 204), (status = 404, body = ErrorBody)))]
 async fn delete_secret(
     State(state): State<AppState>,
     tenant: Tenant,
-    Path((namespace, key)): Path<(String, String)>,
+    Path(EntryPath { namespace, key }): Path<EntryPath>,
 ) -> Result<StatusCode, ApiError> {
     let request = tenant.request(pb::DeleteSecretRequest { namespace, key });
     state.secrets.clone().delete_secret(request).await?;
@@ -149,13 +164,13 @@ async fn delete_secret(
 /// STRING; the `ttl` header sets an expiry, `kv-type` forces a type.
 #[utoipa::path(put, path = "/namespaces/{namespace}/kv/{key}", tag = "kv",
     request_body(content = String, content_type = "text/plain"),
-    params(("ttl" = Option<String>, Header, description = "ISO-8601 time to live"),
+    params(EntryPath, ("ttl" = Option<String>, Header, description = "ISO-8601 time to live"),
         ("kv-type" = Option<String>, Header, description = "declared type")),
     responses((status = 200, body = KvEntry), (status = 422, body = ErrorBody)))]
 async fn put_kv(
     State(state): State<AppState>,
     tenant: Tenant,
-    Path((namespace, key)): Path<(String, String)>,
+    Path(EntryPath { namespace, key }): Path<EntryPath>,
     headers: HeaderMap,
     TextBody(value): TextBody,
 ) -> Result<Json<KvEntry>, ApiError> {
@@ -178,12 +193,12 @@ async fn put_kv(
 }
 
 /// Read a KV entry with its type; 404 when absent or expired.
-#[utoipa::path(get, path = "/namespaces/{namespace}/kv/{key}", tag = "kv",
+#[utoipa::path(get, path = "/namespaces/{namespace}/kv/{key}", tag = "kv", params(EntryPath),
     responses((status = 200, body = KvEntry), (status = 404, body = ErrorBody)))]
 async fn get_kv(
     State(state): State<AppState>,
     tenant: Tenant,
-    Path((namespace, key)): Path<(String, String)>,
+    Path(EntryPath { namespace, key }): Path<EntryPath>,
 ) -> Result<Json<KvEntry>, ApiError> {
     let request = tenant.request(pb::GetKvRequest { namespace, key });
     let entry = state.kv.clone().get_kv(request).await?.into_inner();
@@ -191,12 +206,12 @@ async fn get_kv(
 }
 
 /// The live KV entries of a namespace, without values.
-#[utoipa::path(get, path = "/namespaces/{namespace}/kv", tag = "kv",
+#[utoipa::path(get, path = "/namespaces/{namespace}/kv", tag = "kv", params(NamespacePath),
     responses((status = 200, body = [KvEntry])))]
 async fn list_kv(
     State(state): State<AppState>,
     tenant: Tenant,
-    Path(namespace): Path<String>,
+    Path(NamespacePath { namespace }): Path<NamespacePath>,
 ) -> Result<Json<Vec<KvEntry>>, ApiError> {
     let request = tenant.request(pb::ListKvRequest { namespace });
     let list = state.kv.clone().list_kv(request).await?.into_inner();
@@ -209,12 +224,12 @@ async fn list_kv(
 }
 
 /// Delete a KV entry.
-#[utoipa::path(delete, path = "/namespaces/{namespace}/kv/{key}", tag = "kv",
+#[utoipa::path(delete, path = "/namespaces/{namespace}/kv/{key}", tag = "kv", params(EntryPath),
     responses((status = 204), (status = 404, body = ErrorBody)))]
 async fn delete_kv(
     State(state): State<AppState>,
     tenant: Tenant,
-    Path((namespace, key)): Path<(String, String)>,
+    Path(EntryPath { namespace, key }): Path<EntryPath>,
 ) -> Result<StatusCode, ApiError> {
     let request = tenant.request(pb::DeleteKvRequest { namespace, key });
     state.kv.clone().delete_kv(request).await?;
