@@ -78,7 +78,12 @@ where
 pub struct YamlBody(pub String);
 
 /// Media types a YAML body may be sent as.
-const YAML_TYPES: &[&str] = &["application/x-yaml", "application/yaml", "text/yaml", "text/x-yaml"];
+const YAML_TYPES: &[&str] = &[
+    "application/x-yaml",
+    "application/yaml",
+    "text/yaml",
+    "text/x-yaml",
+];
 
 impl<S: Send + Sync> FromRequest<S> for YamlBody {
     type Rejection = ApiError;
@@ -96,7 +101,11 @@ impl<S: Send + Sync> FromRequest<S> for YamlBody {
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 format!(
                     "send the flow as YAML with Content-Type: application/x-yaml (got '{}')",
-                    if media_type.is_empty() { "none" } else { &media_type }
+                    if media_type.is_empty() {
+                        "none"
+                    } else {
+                        &media_type
+                    }
                 ),
             ));
         }
@@ -105,7 +114,9 @@ impl<S: Send + Sync> FromRequest<S> for YamlBody {
             .map_err(|rejection| ApiError::new(rejection.status(), rejection.body_text()))?;
         String::from_utf8(bytes.to_vec())
             .map(YamlBody)
-            .map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, "the flow source is not UTF-8 text"))
+            .map_err(|_| {
+                ApiError::new(StatusCode::BAD_REQUEST, "the flow source is not UTF-8 text")
+            })
     }
 }
 

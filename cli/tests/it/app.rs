@@ -30,6 +30,8 @@ pub struct TestApp {
     pub config_path: PathBuf,
     pub client: reqwest::Client,
     pub shutdown: CancellationToken,
+    /// flow-svc's database, for tests that look underneath the API.
+    pub flow_db: TestDatabase,
     _db: TestDatabase,
     _auth_db: TestDatabase,
     _dir: tempfile::TempDir,
@@ -51,6 +53,7 @@ impl TestApp {
         let dir = tempfile::tempdir().expect("tempdir");
         let db = TestDatabase::new("tenant").await;
         let auth_db = TestDatabase::new("auth").await;
+        let flow_db = TestDatabase::new("flow").await;
         let mut config = Config::default();
         (config.tenants.enabled, config.tenants.default_tenant) = match mode {
             Mode::SingleTenant => (false, true),
@@ -62,6 +65,7 @@ impl TestApp {
         config.data_dir = dir.path().join("data");
         config.database.tenant.url = Some(db.url.clone());
         config.database.auth.url = Some(auth_db.url.clone());
+        config.database.flow.url = Some(flow_db.url.clone());
         config.security.super_admin.username = Some(ADMIN.0.to_owned());
         config.security.super_admin.password = Some(ADMIN.1.to_owned());
         adjust(&mut config);
@@ -85,6 +89,7 @@ impl TestApp {
             config_path,
             client: reqwest::Client::new(),
             shutdown,
+            flow_db,
             _db: db,
             _auth_db: auth_db,
             _dir: dir,
@@ -133,6 +138,32 @@ impl TestApp {
             .await
     }
 
+    /// Sends a YAML body (a flow) with `token` and reads the JSON answer.
+    pub async fn yaml(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        source: &str,
+    ) -> (u16, serde_json::Value) {
+        let request = self
+            .client
+            .request(method, self.url(path))
+            .bearer_auth(token)
+            .header("content-type", "application/x-yaml")
+            .body(source.to_owned());
+        read(request.send().await.expect("request")).await
+    }
+
+    /// A gRPC channel to the services.
+    pub async fn channel(&self) -> tonic::transport::Channel {
+        tonic::transport::Channel::from_shared(self.grpc.clone())
+            .expect("uri")
+            .connect()
+            .await
+            .expect("connect")
+    }
+
     /// Creates a user (as the super admin) and returns a token of theirs.
     pub async fn user(&self, username: &str) -> String {
         let password = format!("{username}-password");
@@ -178,6 +209,21 @@ impl TestApp {
             .await;
         assert_eq!(status, 201, "{body}");
     }
+}
+
+/// A gRPC request with an optional bearer token and tenant header.
+pub fn call<T>(message: T, token: Option<&str>, tenant: Option<&str>) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    if let Some(token) = token {
+        let value = format!("Bearer {token}").parse().expect("ascii");
+        request.metadata_mut().insert("authorization", value);
+    }
+    if let Some(tenant) = tenant {
+        request
+            .metadata_mut()
+            .insert("x-aerie-tenant", tenant.parse().expect("ascii"));
+    }
+    request
 }
 
 /// Logs in through REST and returns the access token.

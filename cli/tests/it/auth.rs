@@ -19,29 +19,10 @@ use serde_json::{Value, json};
 use tonic::Code;
 use tonic::transport::Channel;
 
-use crate::app::{Mode, TestApp, login};
-
-/// A gRPC request with an optional bearer token and tenant header.
-fn call<T>(message: T, token: Option<&str>, tenant: Option<&str>) -> tonic::Request<T> {
-    let mut request = tonic::Request::new(message);
-    if let Some(token) = token {
-        let value = format!("Bearer {token}").parse().expect("ascii");
-        request.metadata_mut().insert("authorization", value);
-    }
-    if let Some(tenant) = tenant {
-        request
-            .metadata_mut()
-            .insert("x-aerie-tenant", tenant.parse().expect("ascii"));
-    }
-    request
-}
+use crate::app::{Mode, TestApp, call, login};
 
 async fn channel(app: &TestApp) -> Channel {
-    Channel::from_shared(app.grpc.clone())
-        .expect("uri")
-        .connect()
-        .await
-        .expect("connect")
+    app.channel().await
 }
 
 #[tokio::test]

@@ -233,12 +233,13 @@ impl Drop for Processes {
 #[tokio::test]
 async fn one_service_per_process_serves_the_same_api() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (auth_port, tenant_port, http_port) = (free_port(), free_port(), free_port());
+    let (auth_port, tenant_port, flow_port, http_port) =
+        (free_port(), free_port(), free_port(), free_port());
     let path = dir.path().join("aerie.yml");
     std::fs::write(
         &path,
         format!(
-            "aerie:\n  tenants:\n    enabled: true\n  security:\n    super-admin:\n      username: admin\n      password: admin-password\n    service-token: shared-service-token-for-this-test\n  data-dir: {}\n  endpoints:\n    auth: http://127.0.0.1:{auth_port}\n    tenant: http://127.0.0.1:{tenant_port}\n",
+            "aerie:\n  tenants:\n    enabled: true\n  security:\n    super-admin:\n      username: admin\n      password: admin-password\n    service-token: shared-service-token-for-this-test\n  data-dir: {}\n  endpoints:\n    auth: http://127.0.0.1:{auth_port}\n    tenant: http://127.0.0.1:{tenant_port}\n    flow: http://127.0.0.1:{flow_port}\n",
             dir.path().join("data").display()
         ),
     )
@@ -257,6 +258,7 @@ async fn one_service_per_process_serves_the_same_api() {
     let processes = Processes(vec![
         spawn("auth", ("AERIE_SERVER_GRPC_PORT", auth_port)),
         spawn("tenant", ("AERIE_SERVER_GRPC_PORT", tenant_port)),
+        spawn("flow", ("AERIE_SERVER_GRPC_PORT", flow_port)),
         spawn("gateway", ("AERIE_SERVER_HTTP_PORT", http_port)),
     ]);
     let http = format!("http://127.0.0.1:{http_port}");
@@ -273,7 +275,7 @@ async fn one_service_per_process_serves_the_same_api() {
         }
         assert!(
             Instant::now() < deadline,
-            "the three processes never became healthy"
+            "the four processes never became healthy"
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
@@ -297,14 +299,28 @@ async fn one_service_per_process_serves_the_same_api() {
     assert_eq!(status, 201, "{body}");
     let (status, body) = send(reqwest::Method::GET, "/api/v1/tenants/split", None).await;
     assert_eq!(status, 200, "{body}");
+    let flow = client
+        .post(format!("{http}/api/v1/split/flows"))
+        .bearer_auth(&token)
+        .header("content-type", "application/x-yaml")
+        .body("id: hello\nnamespace: split.team\ntasks:\n  - id: hi\n    type: io.kestra.plugin.core.log.Log\n    message: hi\n")
+        .send()
+        .await
+        .expect("create flow");
+    let (status, body) = crate::app::read(flow).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["tenantId"], "split");
     // The audit entry travels from the tenant process's outbox to the auth process.
     loop {
         let (status, log) =
             send(reqwest::Method::GET, "/api/v1/split/auditlogs/search", None).await;
         assert_eq!(status, 200, "{log}");
+        // From the tenant process and from the flow process.
         let delivered = log["results"].as_array().is_some_and(|r| {
-            r.iter()
-                .any(|e| e["resourceType"] == "TENANT" && e["action"] == "CREATE")
+            ["TENANT", "FLOW"].iter().all(|kind| {
+                r.iter()
+                    .any(|e| e["resourceType"] == *kind && e["action"] == "CREATE")
+            })
         });
         if delivered {
             break;

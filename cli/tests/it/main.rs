@@ -5,5 +5,6 @@
 mod app;
 mod auth;
 mod cli;
+mod flows;
 mod modes;
 mod rest;

@@ -93,12 +93,18 @@ impl FlowApi {
         action: &'static str,
         revision: i32,
     ) -> Result<(), ServiceError> {
-        let entry = AuditEntry::new(&call.tenant, "FLOW", key.to_string(), action, &*call.caller.name)
-            .with_details(serde_json::json!({
-                "namespace": key.namespace.as_str(),
-                "flowId": key.id.as_str(),
-                "revision": revision,
-            }));
+        let entry = AuditEntry::new(
+            &call.tenant,
+            "FLOW",
+            key.to_string(),
+            action,
+            &*call.caller.name,
+        )
+        .with_details(serde_json::json!({
+            "namespace": key.namespace.as_str(),
+            "flowId": key.id.as_str(),
+            "revision": revision,
+        }));
         Ok(audit::enqueue(tx.conn(), entry).await?)
     }
 }
@@ -126,7 +132,8 @@ impl FlowService for FlowApi {
         let flow = repo::save(&tx, &key, &parsed, &source, existing.as_ref())
             .await
             .map_err(|e| save_failed(&key, e, true))?;
-        self.audit_flow(&tx, &call, &key, "CREATE", flow.revision).await?;
+        self.audit_flow(&tx, &call, &key, "CREATE", flow.revision)
+            .await?;
         tx.commit().await.map_err(ServiceError::from)?;
         tracing::info!(tenant = %call.tenant, flow = %key, revision = flow.revision, "flow created");
         Ok(Response::new(flow_message(flow)))
@@ -139,8 +146,10 @@ impl FlowService for FlowApi {
         let call = self.call(&request)?;
         let body = request.into_inner();
         let key = FlowKey::parse(&body.namespace, &body.id)?;
-        self.authorize(&call, "FLOW", "READ", key.namespace.as_str(), || not_found(&key))
-            .await?;
+        self.authorize(&call, "FLOW", "READ", key.namespace.as_str(), || {
+            not_found(&key)
+        })
+        .await?;
         let tx = self.begin(&call.tenant).await?;
         let current = repo::find(&tx, &key).await.map_err(ServiceError::from)?;
         if body.revision <= 0 {
@@ -167,8 +176,14 @@ impl FlowService for FlowApi {
             namespace: old.namespace,
             id: old.flow_id,
             revision: old.revision,
-            description: summary.as_ref().map(|s| s.description.clone()).unwrap_or_default(),
-            labels: summary.as_ref().map(|s| s.labels.clone()).unwrap_or_default(),
+            description: summary
+                .as_ref()
+                .map(|s| s.description.clone())
+                .unwrap_or_default(),
+            labels: summary
+                .as_ref()
+                .map(|s| s.labels.clone())
+                .unwrap_or_default(),
             disabled: summary.is_some_and(|s| s.disabled),
             source: old.source,
             deleted: current.deleted,
@@ -202,8 +217,10 @@ impl FlowService for FlowApi {
         let call = self.call(&request)?;
         let body = request.into_inner();
         let key = FlowKey::parse(&body.namespace, &body.id)?;
-        self.authorize(&call, "FLOW", "UPDATE", key.namespace.as_str(), || not_found(&key))
-            .await?;
+        self.authorize(&call, "FLOW", "UPDATE", key.namespace.as_str(), || {
+            not_found(&key)
+        })
+        .await?;
         let parsed = parse_source(&body.source)?;
         if parsed.namespace != key.namespace.as_str() || parsed.id != key.id.as_str() {
             return Err(ServiceError::InvalidArgument(format!(
@@ -226,7 +243,8 @@ impl FlowService for FlowApi {
         let flow = repo::save(&tx, &key, &parsed, &body.source, Some(&current))
             .await
             .map_err(|e| save_failed(&key, e, false))?;
-        self.audit_flow(&tx, &call, &key, "UPDATE", flow.revision).await?;
+        self.audit_flow(&tx, &call, &key, "UPDATE", flow.revision)
+            .await?;
         tx.commit().await.map_err(ServiceError::from)?;
         tracing::info!(tenant = %call.tenant, flow = %key, revision = flow.revision, "flow updated");
         Ok(Response::new(flow_message(flow)))
@@ -239,14 +257,17 @@ impl FlowService for FlowApi {
         let call = self.call(&request)?;
         let body = request.into_inner();
         let key = FlowKey::parse(&body.namespace, &body.id)?;
-        self.authorize(&call, "FLOW", "DELETE", key.namespace.as_str(), || not_found(&key))
-            .await?;
+        self.authorize(&call, "FLOW", "DELETE", key.namespace.as_str(), || {
+            not_found(&key)
+        })
+        .await?;
         let tx = self.begin(&call.tenant).await?;
         let revision = repo::soft_delete(&tx, &key)
             .await
             .map_err(ServiceError::from)?
             .ok_or_else(|| ServiceError::NotFound(not_found(&key)))?;
-        self.audit_flow(&tx, &call, &key, "DELETE", revision).await?;
+        self.audit_flow(&tx, &call, &key, "DELETE", revision)
+            .await?;
         tx.commit().await.map_err(ServiceError::from)?;
         tracing::info!(tenant = %call.tenant, flow = %key, "flow deleted");
         Ok(Response::new(pb::DeleteFlowResponse {}))
@@ -259,15 +280,19 @@ impl FlowService for FlowApi {
         let call = self.call(&request)?;
         let body = request.into_inner();
         let key = FlowKey::parse(&body.namespace, &body.id)?;
-        self.authorize(&call, "FLOW", "READ", key.namespace.as_str(), || not_found(&key))
-            .await?;
+        self.authorize(&call, "FLOW", "READ", key.namespace.as_str(), || {
+            not_found(&key)
+        })
+        .await?;
         let tx = self.begin(&call.tenant).await?;
         let deleted = repo::find(&tx, &key)
             .await
             .map_err(ServiceError::from)?
             .ok_or_else(|| ServiceError::NotFound(not_found(&key)))?
             .deleted;
-        let rows = repo::revisions(&tx, &key).await.map_err(ServiceError::from)?;
+        let rows = repo::revisions(&tx, &key)
+            .await
+            .map_err(ServiceError::from)?;
         let revisions = rows
             .into_iter()
             .map(|row| {
@@ -277,8 +302,14 @@ impl FlowService for FlowApi {
                     namespace: row.namespace,
                     id: row.flow_id,
                     revision: row.revision,
-                    description: summary.as_ref().map(|s| s.description.clone()).unwrap_or_default(),
-                    labels: summary.as_ref().map(|s| s.labels.clone()).unwrap_or_default(),
+                    description: summary
+                        .as_ref()
+                        .map(|s| s.description.clone())
+                        .unwrap_or_default(),
+                    labels: summary
+                        .as_ref()
+                        .map(|s| s.labels.clone())
+                        .unwrap_or_default(),
                     disabled: summary.is_some_and(|s| s.disabled),
                     source: row.source,
                     deleted,
@@ -329,7 +360,11 @@ impl FlowService for FlowApi {
         request: Request<pb::ValidateFlowRequest>,
     ) -> Result<Response<pb::ValidateFlowResponse>, Status> {
         let call = self.call(&request)?;
-        if !self.access.allowed(&call.caller, &call.tenant, "", "", None).await? {
+        if !self
+            .access
+            .allowed(&call.caller, &call.tenant, "", "", None)
+            .await?
+        {
             return Err(Status::not_found(format!("{} not found", call.tenant)));
         }
         let source = request.into_inner().source;

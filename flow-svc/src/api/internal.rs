@@ -64,7 +64,10 @@ impl FlowInternalService for FlowApi {
             .await
             .map_err(ServiceError::from)?;
         Ok(Response::new(pb::GetFlowTriggersResponse {
-            triggers: rows.into_iter().map(|row| trigger_message(row, true)).collect(),
+            triggers: rows
+                .into_iter()
+                .map(|row| trigger_message(row, true))
+                .collect(),
         }))
     }
 }

@@ -23,7 +23,11 @@ fn entry_message(row: kv_entries::Model, with_value: bool) -> pb::KvEntry {
         namespace: row.namespace,
         key: row.key,
         r#type: row.kind,
-        value_json: if with_value { row.value_json } else { String::new() },
+        value_json: if with_value {
+            row.value_json
+        } else {
+            String::new()
+        },
         expiration_date: row.expire_time.and_then(timestamp),
         update_time: timestamp(row.update_time),
     }
@@ -141,7 +145,10 @@ impl KvService for FlowApi {
             .await
             .map_err(ServiceError::from)?;
         Ok(Response::new(pb::ListKvResponse {
-            entries: rows.into_iter().map(|row| entry_message(row, false)).collect(),
+            entries: rows
+                .into_iter()
+                .map(|row| entry_message(row, false))
+                .collect(),
         }))
     }
 
@@ -164,7 +171,8 @@ impl KvService for FlowApi {
         {
             return Err(Status::not_found(not_found(&namespace, &key)));
         }
-        self.audit_kv(&tx, &call, &namespace, &key, "DELETE").await?;
+        self.audit_kv(&tx, &call, &namespace, &key, "DELETE")
+            .await?;
         tx.commit().await.map_err(ServiceError::from)?;
         Ok(Response::new(pb::DeleteKvResponse {}))
     }

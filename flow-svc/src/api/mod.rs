@@ -81,12 +81,20 @@ impl FlowApi {
     ) -> Result<(), Status> {
         let allowed = self
             .access
-            .allowed(&call.caller, &call.tenant, permission, action, Some(namespace))
+            .allowed(
+                &call.caller,
+                &call.tenant,
+                permission,
+                action,
+                Some(namespace),
+            )
             .await?;
         if allowed {
             return Ok(());
         }
-        Err(self.denial(call, permission, action, namespace, missing).await)
+        Err(self
+            .denial(call, permission, action, namespace, missing)
+            .await)
     }
 
     async fn denial(
@@ -97,7 +105,11 @@ impl FlowApi {
         namespace: &str,
         missing: impl FnOnce() -> String,
     ) -> Status {
-        match self.access.allowed(&call.caller, &call.tenant, "", "", None).await {
+        match self
+            .access
+            .allowed(&call.caller, &call.tenant, "", "", None)
+            .await
+        {
             Ok(true) => Status::permission_denied(format!(
                 "{} may not {action} {permission} in namespace {namespace} of {}",
                 call.caller.name, call.tenant
@@ -122,7 +134,9 @@ impl FlowApi {
         if scope == NamespaceScope::Within(Vec::new()) {
             let tenant = call.tenant.clone();
             return Err(self
-                .denial(call, permission, action, "any", || format!("{tenant} not found"))
+                .denial(call, permission, action, "any", || {
+                    format!("{tenant} not found")
+                })
                 .await);
         }
         Ok(scope)

@@ -69,7 +69,8 @@ impl SecretService for FlowApi {
         let time = stores::put_secret(&tx, namespace.as_str(), key.as_str(), sealed)
             .await
             .map_err(ServiceError::from)?;
-        self.audit_secret(&tx, &call, &namespace, &key, action).await?;
+        self.audit_secret(&tx, &call, &namespace, &key, action)
+            .await?;
         tx.commit().await.map_err(ServiceError::from)?;
         tracing::info!(tenant = %call.tenant, %namespace, %key, "secret stored");
         Ok(Response::new(pb::SecretKey {
@@ -124,7 +125,8 @@ impl SecretService for FlowApi {
         {
             return Err(Status::not_found(not_found(&namespace, &key)));
         }
-        self.audit_secret(&tx, &call, &namespace, &key, "DELETE").await?;
+        self.audit_secret(&tx, &call, &namespace, &key, "DELETE")
+            .await?;
         tx.commit().await.map_err(ServiceError::from)?;
         tracing::info!(tenant = %call.tenant, %namespace, %key, "secret deleted");
         Ok(Response::new(pb::DeleteSecretResponse {}))

@@ -62,7 +62,10 @@ impl TriggerService for FlowApi {
         .await
         .map_err(ServiceError::from)?;
         Ok(Response::new(pb::SearchTriggersResponse {
-            results: rows.into_iter().map(|row| trigger_message(row, false)).collect(),
+            results: rows
+                .into_iter()
+                .map(|row| trigger_message(row, false))
+                .collect(),
             total,
         }))
     }

@@ -495,10 +495,10 @@ impl Checker {
                 );
             }
             self.optional_bool(input, &path, "required");
-            if let (Some(kind), Some(default)) = (&kind, input.value.get("defaults")) {
-                if let Some(problem) = default_problem(&kind.value, &default.value) {
-                    self.report(&join(&path, "defaults"), at(default), problem);
-                }
+            if let (Some(kind), Some(default)) = (&kind, input.value.get("defaults"))
+                && let Some(problem) = default_problem(&kind.value, &default.value)
+            {
+                self.report(&join(&path, "defaults"), at(default), problem);
             }
         }
     }
@@ -588,9 +588,7 @@ impl Checker {
     /// Checks that need to know the property's meaning.
     fn task_properties(&mut self, task: &Located<Node>, path: &str, name: &str) {
         use task_types::*;
-        for key in ["timeout"] {
-            self.duration(task, path, key);
-        }
+        self.duration(task, path, "timeout");
         match name {
             LOG => {
                 if let Some(message) = task.value.get("message") {

@@ -1,7 +1,9 @@
 //! Per-namespace stores: encrypted secrets and typed KV entries.
 
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::schema::{binary, string_len, text, timestamp_with_time_zone, timestamp_with_time_zone_null};
+use sea_orm_migration::schema::{
+    binary, string_len, text, timestamp_with_time_zone, timestamp_with_time_zone_null,
+};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;

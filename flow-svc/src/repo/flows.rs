@@ -77,7 +77,8 @@ pub async fn save(
 ) -> Result<Flow, SaveError> {
     let revision = previous.map_or(1, |p| p.revision + 1);
     let time = now();
-    let labels = serde_json::to_string(&parsed.labels).map_err(|e| SaveError::Db(DbErr::Custom(e.to_string())))?;
+    let labels = serde_json::to_string(&parsed.labels)
+        .map_err(|e| SaveError::Db(DbErr::Custom(e.to_string())))?;
     match previous {
         None => {
             flows::Entity::insert(flows::ActiveModel {
@@ -99,7 +100,10 @@ pub async fn save(
             let updated = flows::Entity::update_many()
                 .col_expr(flows::Column::Revision, Expr::value(revision))
                 .col_expr(flows::Column::Source, Expr::value(source))
-                .col_expr(flows::Column::Description, Expr::value(parsed.description.clone()))
+                .col_expr(
+                    flows::Column::Description,
+                    Expr::value(parsed.description.clone()),
+                )
                 .col_expr(flows::Column::Labels, Expr::value(labels.clone()))
                 .col_expr(flows::Column::Disabled, Expr::value(parsed.disabled))
                 .col_expr(flows::Column::Deleted, Expr::value(false))
@@ -247,7 +251,7 @@ pub async fn search(
     page: PageRequest,
     sort: Sort<'_>,
 ) -> Result<(Vec<Flow>, u64), DbErr> {
-    let column = || Expr::col((flows::Entity, flows::Column::Namespace)).into();
+    let column = || Expr::col((flows::Entity, flows::Column::Namespace));
     let mut query = flows::Entity::find()
         .filter(flows::Column::TenantId.eq(tx.tenant_key()))
         .filter(flows::Column::Deleted.eq(false));
@@ -260,10 +264,13 @@ pub async fn search(
     if !filter.text.is_empty() {
         query = query.filter(
             Condition::any()
-                .add(contains_text(Expr::col((flows::Entity, flows::Column::FlowId)).into(), filter.text))
+                .add(contains_text(
+                    Expr::col((flows::Entity, flows::Column::FlowId)),
+                    filter.text,
+                ))
                 .add(contains_text(column(), filter.text))
                 .add(contains_text(
-                    Expr::col((flows::Entity, flows::Column::Description)).into(),
+                    Expr::col((flows::Entity, flows::Column::Description)),
                     filter.text,
                 )),
         );
@@ -285,12 +292,18 @@ pub async fn search(
                     .equals((flows::Entity, flows::Column::FlowId)),
             )
             .and_where(Expr::col((flow_labels::Entity, flow_labels::Column::Key)).eq(key.as_str()))
-            .and_where(Expr::col((flow_labels::Entity, flow_labels::Column::Value)).eq(value.as_str()))
+            .and_where(
+                Expr::col((flow_labels::Entity, flow_labels::Column::Value)).eq(value.as_str()),
+            )
             .to_owned();
         query = query.filter(Expr::exists(carries));
     }
     let total = query.clone().count(tx.conn()).await?;
-    let order = if sort.descending { Order::Desc } else { Order::Asc };
+    let order = if sort.descending {
+        Order::Desc
+    } else {
+        Order::Asc
+    };
     let first = match sort.field {
         "namespace" => flows::Column::Namespace,
         "revision" => flows::Column::Revision,
@@ -306,7 +319,10 @@ pub async fn search(
         .limit(u64::from(page.size))
         .all(tx.conn())
         .await?;
-    Ok((rows.into_iter().map(|row| to_flow(tx, row)).collect(), total))
+    Ok((
+        rows.into_iter().map(|row| to_flow(tx, row)).collect(),
+        total,
+    ))
 }
 
 /// The distinct namespaces of live flows inside `scope`, containing `text`.
@@ -315,7 +331,7 @@ pub async fn namespaces(
     text: &str,
     scope: &NamespaceScope,
 ) -> Result<Vec<String>, DbErr> {
-    let column = || Expr::col((flows::Entity, flows::Column::Namespace)).into();
+    let column = || Expr::col((flows::Entity, flows::Column::Namespace));
     let mut query = flows::Entity::find()
         .select_only()
         .column(flows::Column::Namespace)

@@ -57,9 +57,8 @@ fn in_scope(column: impl Fn() -> SimpleExpr, scope: &NamespaceScope) -> Option<C
 
 /// `column`, lower-cased, contains `text` (case-insensitive on both backends).
 fn contains_text(column: SimpleExpr, text: &str) -> SimpleExpr {
-    Expr::expr(sea_orm::sea_query::Func::lower(column)).like(
-        LikeExpr::new(format!("%{}%", like_escaped(&text.to_lowercase()))).escape('\\'),
-    )
+    Expr::expr(sea_orm::sea_query::Func::lower(column))
+        .like(LikeExpr::new(format!("%{}%", like_escaped(&text.to_lowercase()))).escape('\\'))
 }
 
 #[cfg(test)]

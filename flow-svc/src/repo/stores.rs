@@ -3,7 +3,9 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
-use sea_orm::{ActiveValue::Set, ColumnTrait, Condition, DbErr, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, Condition, DbErr, EntityTrait, QueryFilter, QueryOrder,
+};
 
 use super::entities::{kv_entries, secrets};
 use super::{TenantTxn, now};
@@ -96,7 +98,11 @@ pub async fn nearest_secret(
 }
 
 /// The KV entry if it exists and has not expired.
-pub async fn live_kv(tx: &TenantTxn, namespace: &str, key: &str) -> Result<Option<kv_entries::Model>, DbErr> {
+pub async fn live_kv(
+    tx: &TenantTxn,
+    namespace: &str,
+    key: &str,
+) -> Result<Option<kv_entries::Model>, DbErr> {
     Ok(kv_entries::Entity::find()
         .filter(kv_at(tx, namespace, key))
         .one(tx.conn())

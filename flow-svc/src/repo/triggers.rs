@@ -66,7 +66,7 @@ pub async fn search(
     text: &str,
     page: PageRequest,
 ) -> Result<(Vec<triggers::Model>, u64), DbErr> {
-    let column = || Expr::col((triggers::Entity, triggers::Column::Namespace)).into();
+    let column = || Expr::col((triggers::Entity, triggers::Column::Namespace));
     let mut query = triggers::Entity::find().filter(triggers::Column::TenantId.eq(tx.tenant_key()));
     if let Some(scope) = in_scope(column, scope) {
         query = query.filter(scope);
@@ -77,8 +77,14 @@ pub async fn search(
     if !text.is_empty() {
         query = query.filter(
             Condition::any()
-                .add(contains_text(Expr::col((triggers::Entity, triggers::Column::FlowId)).into(), text))
-                .add(contains_text(Expr::col((triggers::Entity, triggers::Column::TriggerId)).into(), text)),
+                .add(contains_text(
+                    Expr::col((triggers::Entity, triggers::Column::FlowId)),
+                    text,
+                ))
+                .add(contains_text(
+                    Expr::col((triggers::Entity, triggers::Column::TriggerId)),
+                    text,
+                )),
         );
     }
     let total = query.clone().count(tx.conn()).await?;

@@ -136,7 +136,10 @@ impl SearchQuery {
         let mut query = SearchQuery::default();
         let number = |name: &str, value: &str| {
             value.parse::<u32>().map_err(|_| {
-                ApiError::new(StatusCode::BAD_REQUEST, format!("{name} must be a whole number"))
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    format!("{name} must be a whole number"),
+                )
             })
         };
         for (key, value) in form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
@@ -206,7 +209,10 @@ async fn get(
 ) -> Result<Json<Flow>, ApiError> {
     let revision = match query.revision {
         Some(n) if n < 1 => {
-            return Err(ApiError::new(StatusCode::BAD_REQUEST, "revision starts at 1"));
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "revision starts at 1",
+            ));
         }
         other => other.unwrap_or(0),
     };
@@ -300,7 +306,12 @@ async fn search(
         size: query.size.unwrap_or(0),
         sort: query.sort.unwrap_or_default(),
     });
-    let page = state.flows.clone().search_flows(request).await?.into_inner();
+    let page = state
+        .flows
+        .clone()
+        .search_flows(request)
+        .await?
+        .into_inner();
     Ok(Json(FlowPage {
         results: page.results.into_iter().map(Into::into).collect(),
         total: page.total,
@@ -317,7 +328,12 @@ async fn validate(
     YamlBody(source): YamlBody,
 ) -> Result<Json<Validation>, ApiError> {
     let request = tenant.request(pb::ValidateFlowRequest { source });
-    let report = state.flows.clone().validate_flow(request).await?.into_inner();
+    let report = state
+        .flows
+        .clone()
+        .validate_flow(request)
+        .await?
+        .into_inner();
     Ok(Json(Validation {
         valid: report.valid,
         id: (!report.id.is_empty()).then_some(report.id),

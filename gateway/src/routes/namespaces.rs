@@ -77,8 +77,9 @@ impl KvEntry {
             namespace: entry.namespace,
             key: entry.key,
             kind: entry.r#type,
-            value: with_value
-                .then(|| serde_json::from_str(&entry.value_json).unwrap_or(serde_json::Value::Null)),
+            value: with_value.then(|| {
+                serde_json::from_str(&entry.value_json).unwrap_or(serde_json::Value::Null)
+            }),
             expiration_date: rfc3339(entry.expiration_date),
             updated: rfc3339(entry.update_time),
         }
@@ -113,7 +114,12 @@ async fn put_secret(
         key,
         value: body.value,
     });
-    let stored = state.secrets.clone().put_secret(request).await?.into_inner();
+    let stored = state
+        .secrets
+        .clone()
+        .put_secret(request)
+        .await?
+        .into_inner();
     Ok(Json(SecretKey {
         namespace: stored.namespace,
         key: stored.key,
@@ -130,7 +136,12 @@ async fn list_secrets(
     Path(NamespacePath { namespace }): Path<NamespacePath>,
 ) -> Result<Json<SecretKeys>, ApiError> {
     let request = tenant.request(pb::ListSecretsRequest { namespace });
-    let list = state.secrets.clone().list_secrets(request).await?.into_inner();
+    let list = state
+        .secrets
+        .clone()
+        .list_secrets(request)
+        .await?
+        .into_inner();
     let results: Vec<SecretKey> = list
         .secrets
         .into_iter()
@@ -177,7 +188,10 @@ async fn put_kv(
     let header = |name: &str| -> Result<String, ApiError> {
         headers.get(name).map_or(Ok(String::new()), |v| {
             v.to_str().map(str::to_owned).map_err(|_| {
-                ApiError::new(StatusCode::BAD_REQUEST, format!("header {name} is not text"))
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    format!("header {name} is not text"),
+                )
             })
         })
     };
