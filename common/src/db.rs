@@ -96,10 +96,30 @@ pub struct TenantTxn {
 }
 
 impl TenantTxn {
-    /// Begins a transaction for `tenant`.
-    pub async fn begin(db: &DatabaseConnection, tenant: &crate::TenantId) -> Result<Self, DbErr> {
-        use sea_orm::TransactionTrait;
-        let txn = db.begin().await?;
+    /// Begins a transaction for `tenant` that only reads.
+    pub async fn read(db: &DatabaseConnection, tenant: &crate::TenantId) -> Result<Self, DbErr> {
+        Self::begin(db, tenant, false).await
+    }
+
+    /// Begins a transaction for `tenant` that will write. On SQLite it takes
+    /// the write lock at once (`BEGIN IMMEDIATE`): a transaction that read
+    /// first and then wrote would fail outright, without waiting, whenever
+    /// another writer committed in between.
+    pub async fn write(db: &DatabaseConnection, tenant: &crate::TenantId) -> Result<Self, DbErr> {
+        Self::begin(db, tenant, true).await
+    }
+
+    async fn begin(
+        db: &DatabaseConnection,
+        tenant: &crate::TenantId,
+        writes: bool,
+    ) -> Result<Self, DbErr> {
+        use sea_orm::{SqliteTransactionMode, TransactionOptions, TransactionTrait};
+        let mut options = TransactionOptions::default();
+        if writes && db.get_database_backend() == DbBackend::Sqlite {
+            options.sqlite_transaction_mode = Some(SqliteTransactionMode::Immediate);
+        }
+        let txn = db.begin_with_options(options).await?;
         if txn.get_database_backend() == DbBackend::Postgres {
             txn.execute_raw(sea_orm::Statement::from_sql_and_values(
                 DbBackend::Postgres,

@@ -123,7 +123,7 @@ impl FlowService for FlowApi {
             format!("{} not found", call.tenant)
         })
         .await?;
-        let tx = self.begin(&call.tenant).await?;
+        let tx = self.write(&call.tenant).await?;
         let existing = repo::find(&tx, &key).await.map_err(ServiceError::from)?;
         if existing.as_ref().is_some_and(|f| !f.deleted) {
             return Err(ServiceError::AlreadyExists(format!("flow {key} already exists")).into());
@@ -150,7 +150,7 @@ impl FlowService for FlowApi {
             not_found(&key)
         })
         .await?;
-        let tx = self.begin(&call.tenant).await?;
+        let tx = self.read(&call.tenant).await?;
         let current = repo::find(&tx, &key).await.map_err(ServiceError::from)?;
         if body.revision <= 0 {
             let live = current
@@ -201,7 +201,7 @@ impl FlowService for FlowApi {
             format!("namespace {namespace} not found")
         })
         .await?;
-        let tx = self.begin(&call.tenant).await?;
+        let tx = self.read(&call.tenant).await?;
         let flows = repo::in_namespace(&tx, namespace.as_str())
             .await
             .map_err(ServiceError::from)?;
@@ -230,7 +230,7 @@ impl FlowService for FlowApi {
             ))
             .into());
         }
-        let tx = self.begin(&call.tenant).await?;
+        let tx = self.write(&call.tenant).await?;
         let current = repo::find(&tx, &key)
             .await
             .map_err(ServiceError::from)?
@@ -261,7 +261,7 @@ impl FlowService for FlowApi {
             not_found(&key)
         })
         .await?;
-        let tx = self.begin(&call.tenant).await?;
+        let tx = self.write(&call.tenant).await?;
         let revision = repo::soft_delete(&tx, &key)
             .await
             .map_err(ServiceError::from)?
@@ -284,7 +284,7 @@ impl FlowService for FlowApi {
             not_found(&key)
         })
         .await?;
-        let tx = self.begin(&call.tenant).await?;
+        let tx = self.read(&call.tenant).await?;
         let deleted = repo::find(&tx, &key)
             .await
             .map_err(ServiceError::from)?
@@ -339,7 +339,7 @@ impl FlowService for FlowApi {
             .map(|l| domain::parse_label_filter(l))
             .collect::<Result<Vec<_>, _>>()?;
         let scope = self.scope(&call, "FLOW", "READ").await?;
-        let tx = self.begin(&call.tenant).await?;
+        let tx = self.read(&call.tenant).await?;
         let filter = SearchFilter {
             text: &body.q,
             namespace: namespace.as_ref().map(Namespace::as_str),
@@ -390,7 +390,7 @@ impl FlowService for FlowApi {
         let call = self.call(&request)?;
         let text = request.into_inner().q;
         let scope = self.scope(&call, "FLOW", "READ").await?;
-        let tx = self.begin(&call.tenant).await?;
+        let tx = self.read(&call.tenant).await?;
         let namespaces = repo::namespaces(&tx, &text, &scope)
             .await
             .map_err(ServiceError::from)?;

@@ -25,7 +25,7 @@ impl FlowInternalService for FlowApi {
         let body = request.into_inner();
         let namespace = Namespace::parse(&body.namespace)?;
         let key = EntryKey::parse("secret key", &body.key)?;
-        let tx = self.begin(&tenant).await?;
+        let tx = self.read(&tenant).await?;
         let row = stores::nearest_secret(&tx, &namespace.with_parents(), key.as_str())
             .await
             .map_err(ServiceError::from)?
@@ -52,7 +52,7 @@ impl FlowInternalService for FlowApi {
         let tenant = scoped_tenant(&request, &self.policy)?;
         let body = request.into_inner();
         let key = FlowKey::parse(&body.namespace, &body.flow_id)?;
-        let tx = self.begin(&tenant).await?;
+        let tx = self.read(&tenant).await?;
         let live = flows::find(&tx, &key)
             .await
             .map_err(ServiceError::from)?

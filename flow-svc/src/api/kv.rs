@@ -85,7 +85,7 @@ impl KvService for FlowApi {
             Some(Utc::now() + ttl)
         };
         let exists = {
-            let tx = self.begin(&call.tenant).await?;
+            let tx = self.read(&call.tenant).await?;
             stores::live_kv(&tx, namespace.as_str(), key.as_str())
                 .await
                 .map_err(ServiceError::from)?
@@ -96,7 +96,7 @@ impl KvService for FlowApi {
             format!("namespace {namespace} not found")
         })
         .await?;
-        let tx = self.begin(&call.tenant).await?;
+        let tx = self.write(&call.tenant).await?;
         let write = KvWrite {
             kind: typed.kind,
             value_json: typed.value.to_string(),
@@ -122,7 +122,7 @@ impl KvService for FlowApi {
             not_found(&namespace, &key)
         })
         .await?;
-        let tx = self.begin(&call.tenant).await?;
+        let tx = self.read(&call.tenant).await?;
         let row = stores::live_kv(&tx, namespace.as_str(), key.as_str())
             .await
             .map_err(ServiceError::from)?
@@ -140,7 +140,7 @@ impl KvService for FlowApi {
             format!("namespace {namespace} not found")
         })
         .await?;
-        let tx = self.begin(&call.tenant).await?;
+        let tx = self.read(&call.tenant).await?;
         let rows = stores::kv_in(&tx, namespace.as_str())
             .await
             .map_err(ServiceError::from)?;
@@ -164,7 +164,7 @@ impl KvService for FlowApi {
             not_found(&namespace, &key)
         })
         .await?;
-        let tx = self.begin(&call.tenant).await?;
+        let tx = self.write(&call.tenant).await?;
         if !stores::delete_kv(&tx, namespace.as_str(), key.as_str())
             .await
             .map_err(ServiceError::from)?

@@ -64,8 +64,12 @@ impl FlowApi {
         })
     }
 
-    async fn begin(&self, tenant: &TenantId) -> Result<TenantTxn, ServiceError> {
-        Ok(TenantTxn::begin(&self.db, tenant).await?)
+    async fn read(&self, tenant: &TenantId) -> Result<TenantTxn, ServiceError> {
+        Ok(TenantTxn::read(&self.db, tenant).await?)
+    }
+
+    async fn write(&self, tenant: &TenantId) -> Result<TenantTxn, ServiceError> {
+        Ok(TenantTxn::write(&self.db, tenant).await?)
     }
 
     /// Requires `permission:action` on `namespace`. A caller who may not use

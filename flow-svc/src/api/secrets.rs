@@ -52,7 +52,7 @@ impl SecretService for FlowApi {
             )));
         }
         let exists = {
-            let tx = self.begin(&call.tenant).await?;
+            let tx = self.read(&call.tenant).await?;
             stores::secret_exists(&tx, namespace.as_str(), key.as_str())
                 .await
                 .map_err(ServiceError::from)?
@@ -65,7 +65,7 @@ impl SecretService for FlowApi {
         let sealed = self
             .secrets
             .seal(&call.tenant, namespace.as_str(), key.as_str(), &body.value);
-        let tx = self.begin(&call.tenant).await?;
+        let tx = self.write(&call.tenant).await?;
         let time = stores::put_secret(&tx, namespace.as_str(), key.as_str(), sealed)
             .await
             .map_err(ServiceError::from)?;
@@ -90,7 +90,7 @@ impl SecretService for FlowApi {
             format!("namespace {namespace} not found")
         })
         .await?;
-        let tx = self.begin(&call.tenant).await?;
+        let tx = self.read(&call.tenant).await?;
         let rows = stores::secrets_in(&tx, namespace.as_str())
             .await
             .map_err(ServiceError::from)?;
@@ -118,7 +118,7 @@ impl SecretService for FlowApi {
             not_found(&namespace, &key)
         })
         .await?;
-        let tx = self.begin(&call.tenant).await?;
+        let tx = self.write(&call.tenant).await?;
         if !stores::delete_secret(&tx, namespace.as_str(), key.as_str())
             .await
             .map_err(ServiceError::from)?

@@ -51,7 +51,7 @@ impl TriggerService for FlowApi {
             Some(Namespace::parse(&body.namespace)?)
         };
         let scope = self.scope(&call, "FLOW", "READ").await?;
-        let tx = self.begin(&call.tenant).await?;
+        let tx = self.read(&call.tenant).await?;
         let (rows, total) = repo::search(
             &tx,
             &scope,
