@@ -45,7 +45,8 @@ auth=(-H "authorization: Bearer $token")
 
 services=$("$grpcurl" -plaintext "$grpc" list)
 for s in aerie.tenant.v1.TenantService aerie.auth.v1.AuthService aerie.auth.v1.UserService \
-  aerie.auth.v1.RbacService aerie.auth.v1.AuditService grpc.health.v1.Health grpc.reflection.v1.ServerReflection; do
+  aerie.auth.v1.RbacService aerie.auth.v1.AuditService aerie.flow.v1.FlowService aerie.flow.v1.SecretService \
+  aerie.flow.v1.KvService aerie.flow.v1.TriggerService grpc.health.v1.Health grpc.reflection.v1.ServerReflection; do
   grep -qx "$s" <<<"$services" || fail "grpcurl list lacks $s: $services"
 done
 "$grpcurl" -plaintext "$grpc" describe aerie.tenant.v1.TenantService | grep -q "rpc CreateTenant" \
@@ -54,7 +55,7 @@ if "$grpcurl" -plaintext -d '{}' "$grpc" aerie.tenant.v1.TenantService/ListTenan
   fail "a call without a token was served"
 fi
 grep -q Unauthenticated "$work/err" || fail "no token: $(cat "$work/err")"
-created=$("$grpcurl" -plaintext "${auth[@]}" -d '{"id":"smoke","name":"Smoke test"}' "$grpc" aerie.tenant.v1.TenantService/CreateTenant)
+created=$("$grpcurl" -plaintext "${auth[@]}" -d '{"id":"smoke","name":"Smoke test","admin_username":"admin"}' "$grpc" aerie.tenant.v1.TenantService/CreateTenant)
 grep -q '"id": "smoke"' <<<"$created" || fail "CreateTenant answered $created"
 health=$("$grpcurl" -plaintext "$grpc" grpc.health.v1.Health/Check)
 grep -q SERVING <<<"$health" || fail "health answered $health"
@@ -62,6 +63,18 @@ if "$grpcurl" -plaintext "${auth[@]}" -d '{"id":"Bad","name":"x"}' "$grpc" aerie
   fail "invalid id accepted"
 fi
 grep -q InvalidArgument "$work/err" || fail "invalid id: $(cat "$work/err")"
+
+# A flow over gRPC in the new tenant, read back over REST byte for byte.
+flow='id: hello\nnamespace: smoke.team\ntasks:\n  - id: greet\n    type: io.kestra.plugin.core.log.Log\n    message: Hello\n'
+made=$("$grpcurl" -plaintext "${auth[@]}" -H 'x-aerie-tenant: smoke' -d "{\"source\": \"$flow\"}" "$grpc" aerie.flow.v1.FlowService/CreateFlow)
+grep -q '"revision": 1' <<<"$made" || fail "CreateFlow answered $made"
+source=$(curl -fsS "http://$http/api/v1/smoke/flows/smoke.team/hello" -H "authorization: Bearer $token")
+grep -qF '"source":"id: hello\nnamespace: smoke.team\n' <<<"$source" || fail "REST flow: $source"
+if "$grpcurl" -plaintext "${auth[@]}" -H 'x-aerie-tenant: smoke' -d '{"source": "id: x\nnamespace: smoke\ntasks: []\n"}' \
+  "$grpc" aerie.flow.v1.FlowService/CreateFlow 2>"$work/err"; then
+  fail "an invalid flow was accepted"
+fi
+grep -q InvalidArgument "$work/err" || fail "invalid flow: $(cat "$work/err")"
 
 curl -fsS "http://$http/api/v1/tenants/smoke" -H "authorization: Bearer $token" | grep -q '"name":"Smoke test"' || fail "REST does not see the tenant"
 curl -fsS "http://$http/health" | grep -q '"status":"UP"' || fail "health not UP"
