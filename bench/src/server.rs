@@ -1,0 +1,77 @@
+//! The `aerie server standalone` process a benchmark runs against.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+/// Kills the server when the bench ends, however it ends.
+pub struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+pub fn start_server(dir: &std::path::Path) -> (Server, String, String) {
+    let exe = std::env::current_exe().expect("own path");
+    let aerie = exe.with_file_name("aerie");
+    assert!(
+        aerie.exists(),
+        "build the server first: cargo build --release -p aerie"
+    );
+    let config = dir.join("aerie.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "aerie:\n  tenants:\n    enabled: true\n  security:\n    super-admin:\n      username: bench\n      password: bench-password\n    token-ttl: 7200\n  server:\n    http-port: 0\n    grpc-port: 0\n  data-dir: {}\n",
+            dir.join("data").display()
+        ),
+    )
+    .expect("write config");
+    let mut child = Command::new(aerie)
+        .arg("-c")
+        .arg(&config)
+        .args(["-l", "warn,aerie=info", "server", "standalone"])
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("start aerie");
+    let stderr = child.stderr.take().expect("stderr");
+    let mut lines = BufReader::new(stderr).lines();
+    let ready = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find(|l| l.contains("aerie standalone ready"))
+        .expect("server ready line");
+    // Keep draining the server's log so that it never blocks or fails on a full pipe.
+    std::thread::spawn(move || lines.map_while(Result::ok).for_each(drop));
+    let field = |name: &str| {
+        ready
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix(name))
+            .expect("address in ready line")
+            .to_owned()
+    };
+    let (http, grpc) = (field("http="), field("grpc="));
+    (
+        Server(child),
+        format!("http://{http}"),
+        format!("http://{grpc}"),
+    )
+}
+
+
+/// The bench super admin's access token.
+pub async fn login(client: &reqwest::Client, http: &str) -> String {
+    let login: serde_json::Value = client
+        .post(format!("{http}/api/v1/auths/token"))
+        .json(&serde_json::json!({"username": "bench", "password": "bench-password"}))
+        .send()
+        .await
+        .expect("login")
+        .json()
+        .await
+        .expect("token json");
+    login["access_token"].as_str().expect("token").to_owned()
+}
