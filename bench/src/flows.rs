@@ -68,7 +68,11 @@ async fn load(http: &str, token: &str, options: &Options, from: usize, to: usize
             .send()
             .await
             .expect("create tenant");
-        assert!(created.status().is_success(), "create tenant: {}", created.status());
+        assert!(
+            created.status().is_success(),
+            "create tenant: {}",
+            created.status()
+        );
         jobs.extend((0..options.flows).map(|f| (t, f)));
     }
     let jobs = Arc::new(jobs);
@@ -80,7 +84,9 @@ async fn load(http: &str, token: &str, options: &Options, from: usize, to: usize
         workers.push(tokio::spawn(async move {
             loop {
                 let index = next.fetch_add(1, Ordering::Relaxed) as usize;
-                let Some(&(t, f)) = jobs.get(index) else { break };
+                let Some(&(t, f)) = jobs.get(index) else {
+                    break;
+                };
                 let response = client
                     .post(format!("{http}/api/v1/{}/flows", tenant_id(t)))
                     .bearer_auth(&token)
@@ -89,7 +95,11 @@ async fn load(http: &str, token: &str, options: &Options, from: usize, to: usize
                     .send()
                     .await
                     .expect("create flow");
-                assert!(response.status().is_success(), "create flow: {}", response.status());
+                assert!(
+                    response.status().is_success(),
+                    "create flow: {}",
+                    response.status()
+                );
             }
         }));
     }
@@ -102,6 +112,32 @@ async fn load(http: &str, token: &str, options: &Options, from: usize, to: usize
         "loaded tenants {from}..{to}: {count} flows in {elapsed:.1} s ({:.0} flows/s)",
         count as f64 / elapsed
     );
+    // Measure a quiet system: the audit relay delivers entries oldest
+    // first, so the last tenant's complete log means an empty outbox.
+    let drained = Instant::now();
+    let url = format!(
+        "{http}/api/v1/{}/auditlogs/search?resourceType=FLOW&size=1",
+        tenant_id(to - 1)
+    );
+    loop {
+        let page: serde_json::Value = client
+            .get(&url)
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("audit search")
+            .json()
+            .await
+            .expect("audit json");
+        if page["total"].as_u64() >= Some(options.flows as u64) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    println!(
+        "audit outbox drained {:.1} s after loading",
+        drained.elapsed().as_secs_f64()
+    );
 }
 
 /// Measures both reads over the first `tenants` tenants.
@@ -111,17 +147,31 @@ async fn measure(http: &str, token: &str, options: &Options, tenants: usize) {
     let seed = Arc::new(AtomicU64::new(0x9e37_79b9_7f4a_7c15));
     let (flows, namespaces) = (options.flows, options.namespaces);
     let get = {
-        let (client, http, token, seed) = (client.clone(), http.to_owned(), token.to_owned(), seed.clone());
+        let (client, http, token, seed) = (
+            client.clone(),
+            http.to_owned(),
+            token.to_owned(),
+            seed.clone(),
+        );
         move || {
             let mut random = Random(seed.fetch_add(0x9e37_79b9, Ordering::Relaxed) | 1);
             let (t, f) = (random.below(tenants), random.below(flows));
-            let url = format!("{http}/api/v1/{}/flows/bench.ns{:02}/flow{f:03}", tenant_id(t), f % namespaces);
+            let url = format!(
+                "{http}/api/v1/{}/flows/bench.ns{:02}/flow{f:03}",
+                tenant_id(t),
+                f % namespaces
+            );
             let request = client.get(url).bearer_auth(&token).send();
             async move { request.await.is_ok_and(|r| r.status().is_success()) }
         }
     };
     let list = {
-        let (client, http, token, seed) = (client.clone(), http.to_owned(), token.to_owned(), seed.clone());
+        let (client, http, token, seed) = (
+            client.clone(),
+            http.to_owned(),
+            token.to_owned(),
+            seed.clone(),
+        );
         move || {
             let mut random = Random(seed.fetch_add(0x7f4a_7c15, Ordering::Relaxed) | 1);
             let (t, n) = (random.below(tenants), random.below(namespaces));
@@ -130,9 +180,21 @@ async fn measure(http: &str, token: &str, options: &Options, tenants: usize) {
             async move { request.await.is_ok_and(|r| r.status().is_success()) }
         }
     };
-    drive("warm-up", options.concurrency, Duration::from_secs(2), get.clone()).await;
+    drive(
+        "warm-up",
+        options.concurrency,
+        Duration::from_secs(2),
+        get.clone(),
+    )
+    .await;
     let get_phase = drive("GET /flows/{ns}/{id}", options.concurrency, duration, get).await;
-    drive("warm-up", options.concurrency, Duration::from_secs(2), list.clone()).await;
+    drive(
+        "warm-up",
+        options.concurrency,
+        Duration::from_secs(2),
+        list.clone(),
+    )
+    .await;
     let list_phase = drive("GET /flows/{ns}", options.concurrency, duration, list).await;
     println!("-- with {tenants} tenants x {flows} flows in play:");
     get_phase.report();

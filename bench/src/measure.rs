@@ -36,7 +36,12 @@ impl Phase {
 }
 
 /// Runs `call` from `concurrency` tasks for `duration`, collecting latencies.
-pub async fn drive<F, Fut>(name: &'static str, concurrency: usize, duration: Duration, call: F) -> Phase
+pub async fn drive<F, Fut>(
+    name: &'static str,
+    concurrency: usize,
+    duration: Duration,
+    call: F,
+) -> Phase
 where
     F: Fn() -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = bool> + Send,
@@ -68,4 +73,3 @@ where
         latencies,
     }
 }
-

@@ -61,7 +61,6 @@ pub fn start_server(dir: &std::path::Path) -> (Server, String, String) {
     )
 }
 
-
 /// The bench super admin's access token.
 pub async fn login(client: &reqwest::Client, http: &str) -> String {
     let login: serde_json::Value = client

@@ -45,11 +45,23 @@ impl NamespaceScope {
     }
 }
 
-/// Asks auth-svc whether callers may act, with a short per-decision cache.
+/// Whose scope for which permission a cached [`NamespaceScope`] is.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct ScopeKey {
+    principal: (super::PrincipalKind, std::sync::Arc<str>),
+    tenant: TenantId,
+    permission: &'static str,
+    action: &'static str,
+}
+
+/// Asks auth-svc whether callers may act, with short caches: one entry per
+/// decision, and for namespace questions one scope per (principal, tenant,
+/// permission), which answers every namespace of the tenant at once.
 #[derive(Clone)]
 pub struct AccessClient {
     auth: AuthServiceClient<Channel>,
     decisions: Cache<DecisionKey, bool>,
+    scopes: Cache<ScopeKey, std::sync::Arc<NamespaceScope>>,
 }
 
 impl AccessClient {
@@ -57,6 +69,10 @@ impl AccessClient {
         AccessClient {
             auth: AuthServiceClient::new(channel),
             decisions: Cache::builder()
+                .max_capacity(200_000)
+                .time_to_live(DECISION_TTL)
+                .build(),
+            scopes: Cache::builder()
                 .max_capacity(200_000)
                 .time_to_live(DECISION_TTL)
                 .build(),
@@ -74,6 +90,13 @@ impl AccessClient {
         action: &'static str,
         namespace: Option<&str>,
     ) -> Result<bool, Status> {
+        if let Some(namespace) = namespace
+            && !permission.is_empty()
+        {
+            return self
+                .allowed_in_namespace(caller, tenant, permission, action, namespace)
+                .await;
+        }
         let key = DecisionKey {
             principal: (caller.kind, caller.id.clone()),
             tenant: tenant.clone(),
@@ -107,8 +130,30 @@ impl AccessClient {
         Ok(allowed)
     }
 
+    /// A namespace question, answered from the caller's cached scope when
+    /// it covers the namespace. Anything else asks auth-svc afresh, so that a
+    /// new binding works at once; a revoked one stops within DECISION_TTL.
+    async fn allowed_in_namespace(
+        &self,
+        caller: &Caller,
+        tenant: &TenantId,
+        permission: &'static str,
+        action: &'static str,
+        namespace: &str,
+    ) -> Result<bool, Status> {
+        let key = Self::scope_key(caller, tenant, permission, action);
+        if let Some(cached) = self.scopes.get(&key).await
+            && cached.covers(namespace)
+        {
+            return Ok(true);
+        }
+        let scope = self.fetch_scope(caller, key).await?;
+        Ok(scope.covers(namespace))
+    }
+
     /// Where `caller` holds `permission:action` in `tenant`, for filtering
-    /// listings. Only "everywhere" is cached, like grants in `allowed`.
+    /// listings. A cached "everywhere" is used; anything narrower is asked
+    /// afresh, so that new bindings show at once.
     pub async fn granted_namespaces(
         &self,
         caller: &Caller,
@@ -116,22 +161,36 @@ impl AccessClient {
         permission: &'static str,
         action: &'static str,
     ) -> Result<NamespaceScope, Status> {
-        let key = DecisionKey {
+        let key = Self::scope_key(caller, tenant, permission, action);
+        if let Some(cached) = self.scopes.get(&key).await
+            && *cached == NamespaceScope::Everywhere
+        {
+            return Ok(NamespaceScope::Everywhere);
+        }
+        self.fetch_scope(caller, key).await
+    }
+
+    fn scope_key(
+        caller: &Caller,
+        tenant: &TenantId,
+        permission: &'static str,
+        action: &'static str,
+    ) -> ScopeKey {
+        ScopeKey {
             principal: (caller.kind, caller.id.clone()),
             tenant: tenant.clone(),
             permission,
             action,
-            namespace: None,
-        };
-        if self.decisions.get(&key).await == Some(true) {
-            return Ok(NamespaceScope::Everywhere);
         }
+    }
+
+    async fn fetch_scope(&self, caller: &Caller, key: ScopeKey) -> Result<NamespaceScope, Status> {
         let request = caller.request(
             GetGrantedNamespacesRequest {
-                permission: permission.to_owned(),
-                action: action.to_owned(),
+                permission: key.permission.to_owned(),
+                action: key.action.to_owned(),
             },
-            Some(tenant),
+            Some(&key.tenant),
         );
         let granted = self
             .auth
@@ -139,12 +198,15 @@ impl AccessClient {
             .get_granted_namespaces(request)
             .await?
             .into_inner();
-        if granted.everywhere {
-            self.decisions.insert(key, true).await;
-            Ok(NamespaceScope::Everywhere)
+        let scope = if granted.everywhere {
+            NamespaceScope::Everywhere
         } else {
-            Ok(NamespaceScope::Within(granted.namespaces))
-        }
+            NamespaceScope::Within(granted.namespaces)
+        };
+        self.scopes
+            .insert(key, std::sync::Arc::new(scope.clone()))
+            .await;
+        Ok(scope)
     }
 
     /// Like [`AccessClient::allowed`], answering PERMISSION_DENIED when not.

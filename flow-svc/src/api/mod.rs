@@ -123,6 +123,20 @@ impl FlowApi {
         }
     }
 
+    /// The caller may use the tenant at all; otherwise the tenant is "not
+    /// found", exactly like one that does not exist.
+    async fn require_tenant_use(&self, call: &Call) -> Result<(), Status> {
+        if self
+            .access
+            .allowed(&call.caller, &call.tenant, "", "", None)
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(Status::not_found(format!("{} not found", call.tenant)))
+        }
+    }
+
     /// Where the caller may use `permission:action`, for listings; nowhere
     /// at all is a denial like [`FlowApi::authorize`]'s.
     async fn scope(
