@@ -191,6 +191,18 @@ pub async fn deliver_once(
     Ok(delivered)
 }
 
+/// Starts delivering a service's outbox (in `db`) to the auth-svc of
+/// `config` until `shutdown`.
+pub fn spawn_relay(
+    db: DatabaseConnection,
+    config: &crate::config::Config,
+    shutdown: CancellationToken,
+) -> Result<tokio::task::JoinHandle<()>, Box<dyn std::error::Error + Send + Sync>> {
+    let channel = crate::grpc::lazy_channel(&config.auth_endpoint())?;
+    let token = config.service_token()?;
+    Ok(tokio::spawn(run_relay(db, channel, token, shutdown)))
+}
+
 /// Runs the relay until `shutdown`: delivers whatever the outbox holds,
 /// retrying with backoff while auth-svc is unreachable.
 pub async fn run_relay(

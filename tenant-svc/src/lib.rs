@@ -35,14 +35,7 @@ pub fn spawn_audit_relay(
     config: &Config,
     shutdown: CancellationToken,
 ) -> Result<tokio::task::JoinHandle<()>, Box<dyn std::error::Error + Send + Sync>> {
-    let channel = aerie_common::grpc::lazy_channel(&config.auth_endpoint())?;
-    let token = config.service_token()?;
-    Ok(tokio::spawn(aerie_common::audit::run_relay(
-        api.db().clone(),
-        channel,
-        token,
-        shutdown,
-    )))
+    aerie_common::audit::spawn_relay(api.db().clone(), config, shutdown)
 }
 
 /// Adds this service to a gRPC server being assembled.

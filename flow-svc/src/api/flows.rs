@@ -1,8 +1,8 @@
 //! `aerie.flow.v1.FlowService`.
 
-use aerie_common::ServiceError;
 use aerie_common::audit::{self, AuditEntry};
 use aerie_common::paging::{PageRequest, Sort};
+use aerie_common::{ServiceError, TenantId};
 use aerie_proto::flow::v1 as pb;
 use aerie_proto::flow::v1::flow_service_server::FlowService;
 use tonic::{Request, Response, Status};
@@ -11,6 +11,7 @@ use super::{Call, FlowApi, timestamp};
 use crate::domain::document::Finding;
 use crate::domain::validate::{self, ParsedFlow};
 use crate::domain::{self, FLOW_SORT_FIELDS, Flow, FlowKey, MAX_SOURCE_BYTES, Namespace};
+use crate::repo::entities::flow_revisions;
 use crate::repo::flows::{self as repo, SaveError, SearchFilter};
 
 /// How many findings an error message lists before "and N more".
@@ -32,6 +33,24 @@ pub(super) fn flow_message(flow: Flow) -> pb::Flow {
         description: flow.description,
         labels: flow.labels.into_iter().collect(),
         update_time: timestamp(flow.update_time),
+    }
+}
+
+/// A stored revision as a flow; its description and labels are read back
+/// from its own source.
+fn past_revision(tenant: &TenantId, row: flow_revisions::Model, deleted: bool) -> Flow {
+    let summary = validate::summarize(&row.source).unwrap_or_default();
+    Flow {
+        tenant: tenant.clone(),
+        namespace: row.namespace,
+        id: row.flow_id,
+        revision: row.revision,
+        description: summary.description,
+        labels: summary.labels,
+        disabled: summary.disabled,
+        source: row.source,
+        deleted,
+        update_time: row.create_time,
     }
 }
 
@@ -172,25 +191,11 @@ impl FlowService for FlowApi {
             ))
             .into());
         };
-        let summary = validate::summarize(&old.source);
-        Ok(Response::new(flow_message(Flow {
-            tenant: call.tenant.clone(),
-            namespace: old.namespace,
-            id: old.flow_id,
-            revision: old.revision,
-            description: summary
-                .as_ref()
-                .map(|s| s.description.clone())
-                .unwrap_or_default(),
-            labels: summary
-                .as_ref()
-                .map(|s| s.labels.clone())
-                .unwrap_or_default(),
-            disabled: summary.is_some_and(|s| s.disabled),
-            source: old.source,
-            deleted: current.deleted,
-            update_time: old.create_time,
-        })))
+        Ok(Response::new(flow_message(past_revision(
+            &call.tenant,
+            old,
+            current.deleted,
+        ))))
     }
 
     async fn list_flows(
@@ -297,27 +302,7 @@ impl FlowService for FlowApi {
             .map_err(ServiceError::from)?;
         let revisions = rows
             .into_iter()
-            .map(|row| {
-                let summary = validate::summarize(&row.source);
-                flow_message(Flow {
-                    tenant: call.tenant.clone(),
-                    namespace: row.namespace,
-                    id: row.flow_id,
-                    revision: row.revision,
-                    description: summary
-                        .as_ref()
-                        .map(|s| s.description.clone())
-                        .unwrap_or_default(),
-                    labels: summary
-                        .as_ref()
-                        .map(|s| s.labels.clone())
-                        .unwrap_or_default(),
-                    disabled: summary.is_some_and(|s| s.disabled),
-                    source: row.source,
-                    deleted,
-                    update_time: row.create_time,
-                })
-            })
+            .map(|row| flow_message(past_revision(&call.tenant, row, deleted)))
             .collect();
         Ok(Response::new(pb::ListFlowRevisionsResponse { revisions }))
     }

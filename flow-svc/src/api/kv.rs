@@ -1,13 +1,12 @@
 //! `aerie.flow.v1.KvService`.
 
 use aerie_common::ServiceError;
-use aerie_common::audit::{self, AuditEntry};
 use aerie_proto::flow::v1 as pb;
 use aerie_proto::flow::v1::kv_service_server::KvService;
 use chrono::Utc;
 use tonic::{Request, Response, Status};
 
-use super::{Call, FlowApi, timestamp};
+use super::{FlowApi, timestamp};
 use crate::domain::duration::parse_iso_duration;
 use crate::domain::kv::typed_value;
 use crate::domain::{EntryKey, MAX_KV_BYTES, Namespace};
@@ -30,27 +29,6 @@ fn entry_message(row: kv_entries::Model, with_value: bool) -> pb::KvEntry {
         },
         expiration_date: row.expire_time.and_then(timestamp),
         update_time: timestamp(row.update_time),
-    }
-}
-
-impl FlowApi {
-    async fn audit_kv(
-        &self,
-        tx: &crate::repo::TenantTxn,
-        call: &Call,
-        namespace: &Namespace,
-        key: &EntryKey,
-        action: &'static str,
-    ) -> Result<(), ServiceError> {
-        let entry = AuditEntry::new(
-            &call.tenant,
-            "KVSTORE",
-            format!("{namespace}/{key}"),
-            action,
-            &*call.caller.name,
-        )
-        .with_details(serde_json::json!({"namespace": namespace.as_str(), "key": key.as_str()}));
-        Ok(audit::enqueue(tx.conn(), entry).await?)
     }
 }
 
@@ -105,7 +83,8 @@ impl KvService for FlowApi {
         let row = stores::put_kv(&tx, namespace.as_str(), key.as_str(), write)
             .await
             .map_err(ServiceError::from)?;
-        self.audit_kv(&tx, &call, &namespace, &key, action).await?;
+        self.audit_entry(&tx, &call, "KVSTORE", &namespace, &key, action)
+            .await?;
         tx.commit().await.map_err(ServiceError::from)?;
         Ok(Response::new(entry_message(row, true)))
     }
@@ -171,7 +150,7 @@ impl KvService for FlowApi {
         {
             return Err(Status::not_found(not_found(&namespace, &key)));
         }
-        self.audit_kv(&tx, &call, &namespace, &key, "DELETE")
+        self.audit_entry(&tx, &call, "KVSTORE", &namespace, &key, "DELETE")
             .await?;
         tx.commit().await.map_err(ServiceError::from)?;
         Ok(Response::new(pb::DeleteKvResponse {}))

@@ -161,6 +161,29 @@ impl FlowApi {
     }
 }
 
+impl FlowApi {
+    /// Audits a change of a secret or KV entry (its key, never its value).
+    async fn audit_entry(
+        &self,
+        tx: &TenantTxn,
+        call: &Call,
+        resource_type: &'static str,
+        namespace: &crate::domain::Namespace,
+        key: &crate::domain::EntryKey,
+        action: &'static str,
+    ) -> Result<(), ServiceError> {
+        let entry = aerie_common::audit::AuditEntry::new(
+            &call.tenant,
+            resource_type,
+            format!("{namespace}/{key}"),
+            action,
+            &*call.caller.name,
+        )
+        .with_details(serde_json::json!({"namespace": namespace.as_str(), "key": key.as_str()}));
+        Ok(aerie_common::audit::enqueue(tx.conn(), entry).await?)
+    }
+}
+
 fn timestamp(time: chrono::DateTime<chrono::Utc>) -> Option<prost_types::Timestamp> {
     Some(aerie_common::time::to_timestamp(time))
 }

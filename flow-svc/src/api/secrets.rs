@@ -2,38 +2,16 @@
 //! (only `FlowInternalService.ResolveSecret` opens them, for Aerie itself).
 
 use aerie_common::ServiceError;
-use aerie_common::audit::{self, AuditEntry};
 use aerie_proto::flow::v1 as pb;
 use aerie_proto::flow::v1::secret_service_server::SecretService;
 use tonic::{Request, Response, Status};
 
-use super::{Call, FlowApi, timestamp};
+use super::{FlowApi, timestamp};
 use crate::domain::{EntryKey, MAX_SECRET_BYTES, Namespace};
 use crate::repo::stores;
 
 fn not_found(namespace: &Namespace, key: &EntryKey) -> String {
     format!("secret {key} not found in namespace {namespace}")
-}
-
-impl FlowApi {
-    async fn audit_secret(
-        &self,
-        tx: &crate::repo::TenantTxn,
-        call: &Call,
-        namespace: &Namespace,
-        key: &EntryKey,
-        action: &'static str,
-    ) -> Result<(), ServiceError> {
-        let entry = AuditEntry::new(
-            &call.tenant,
-            "SECRET",
-            format!("{namespace}/{key}"),
-            action,
-            &*call.caller.name,
-        )
-        .with_details(serde_json::json!({"namespace": namespace.as_str(), "key": key.as_str()}));
-        Ok(audit::enqueue(tx.conn(), entry).await?)
-    }
 }
 
 #[tonic::async_trait]
@@ -69,7 +47,7 @@ impl SecretService for FlowApi {
         let time = stores::put_secret(&tx, namespace.as_str(), key.as_str(), sealed)
             .await
             .map_err(ServiceError::from)?;
-        self.audit_secret(&tx, &call, &namespace, &key, action)
+        self.audit_entry(&tx, &call, "SECRET", &namespace, &key, action)
             .await?;
         tx.commit().await.map_err(ServiceError::from)?;
         tracing::info!(tenant = %call.tenant, %namespace, %key, "secret stored");
@@ -125,7 +103,7 @@ impl SecretService for FlowApi {
         {
             return Err(Status::not_found(not_found(&namespace, &key)));
         }
-        self.audit_secret(&tx, &call, &namespace, &key, "DELETE")
+        self.audit_entry(&tx, &call, "SECRET", &namespace, &key, "DELETE")
             .await?;
         tx.commit().await.map_err(ServiceError::from)?;
         tracing::info!(tenant = %call.tenant, %namespace, %key, "secret deleted");

@@ -10,7 +10,7 @@ use super::duration::parse_iso_duration;
 use super::{id_problem, namespace_problem, shorten};
 
 /// A valid flow: what is stored beside its source.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct ParsedFlow {
     pub namespace: String,
     pub id: String,
