@@ -28,10 +28,12 @@ pub async fn open(config: &Config) -> Result<FlowApi, Box<dyn std::error::Error 
     let db =
         db::connect_and_migrate::<migration::Migrator>(&config.flow_database_url(), "flow").await?;
     let auth = aerie_common::grpc::lazy_channel(&config.auth_endpoint())?;
+    let tenants = aerie_common::grpc::lazy_channel(&config.tenant_endpoint())?;
     Ok(FlowApi::new(
         db,
         config.tenant_policy(),
         auth,
+        tenants,
         secrets,
         config.service_token()?,
     ))

@@ -894,7 +894,7 @@ async fn group_bindings_give_members_access() {
 
 /// Polls a tenant's audit log (as `token`) until `wanted` entries are there.
 async fn audit_log(app: &TestApp, tenant_path: &str, token: &str, wanted: usize) -> Vec<Value> {
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let (status, page) = app
             .send(

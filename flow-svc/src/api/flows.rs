@@ -134,7 +134,7 @@ impl FlowService for FlowApi {
         &self,
         request: Request<pb::CreateFlowRequest>,
     ) -> Result<Response<pb::Flow>, Status> {
-        let call = self.call(&request)?;
+        let call = self.call(&request).await?;
         // Outsiders learn nothing, not even what is wrong with their YAML.
         self.require_tenant_use(&call).await?;
         let source = request.into_inner().source;
@@ -164,7 +164,7 @@ impl FlowService for FlowApi {
         &self,
         request: Request<pb::GetFlowRequest>,
     ) -> Result<Response<pb::Flow>, Status> {
-        let call = self.call(&request)?;
+        let call = self.call(&request).await?;
         let body = request.into_inner();
         let key = FlowKey::parse(&body.namespace, &body.id)?;
         self.authorize(&call, "FLOW", "READ", key.namespace.as_str(), || {
@@ -202,7 +202,7 @@ impl FlowService for FlowApi {
         &self,
         request: Request<pb::ListFlowsRequest>,
     ) -> Result<Response<pb::ListFlowsResponse>, Status> {
-        let call = self.call(&request)?;
+        let call = self.call(&request).await?;
         let namespace = Namespace::parse(&request.into_inner().namespace)?;
         self.authorize(&call, "FLOW", "READ", namespace.as_str(), || {
             format!("namespace {namespace} not found")
@@ -221,7 +221,7 @@ impl FlowService for FlowApi {
         &self,
         request: Request<pb::UpdateFlowRequest>,
     ) -> Result<Response<pb::Flow>, Status> {
-        let call = self.call(&request)?;
+        let call = self.call(&request).await?;
         let body = request.into_inner();
         let key = FlowKey::parse(&body.namespace, &body.id)?;
         self.authorize(&call, "FLOW", "UPDATE", key.namespace.as_str(), || {
@@ -261,7 +261,7 @@ impl FlowService for FlowApi {
         &self,
         request: Request<pb::DeleteFlowRequest>,
     ) -> Result<Response<pb::DeleteFlowResponse>, Status> {
-        let call = self.call(&request)?;
+        let call = self.call(&request).await?;
         let body = request.into_inner();
         let key = FlowKey::parse(&body.namespace, &body.id)?;
         self.authorize(&call, "FLOW", "DELETE", key.namespace.as_str(), || {
@@ -284,7 +284,7 @@ impl FlowService for FlowApi {
         &self,
         request: Request<pb::ListFlowRevisionsRequest>,
     ) -> Result<Response<pb::ListFlowRevisionsResponse>, Status> {
-        let call = self.call(&request)?;
+        let call = self.call(&request).await?;
         let body = request.into_inner();
         let key = FlowKey::parse(&body.namespace, &body.id)?;
         self.authorize(&call, "FLOW", "READ", key.namespace.as_str(), || {
@@ -311,7 +311,7 @@ impl FlowService for FlowApi {
         &self,
         request: Request<pb::SearchFlowsRequest>,
     ) -> Result<Response<pb::SearchFlowsResponse>, Status> {
-        let call = self.call(&request)?;
+        let call = self.call(&request).await?;
         let body = request.into_inner();
         let page = PageRequest::new(body.page, body.size)?;
         let sort = Sort::parse(&body.sort, FLOW_SORT_FIELDS)?;
@@ -346,7 +346,7 @@ impl FlowService for FlowApi {
         &self,
         request: Request<pb::ValidateFlowRequest>,
     ) -> Result<Response<pb::ValidateFlowResponse>, Status> {
-        let call = self.call(&request)?;
+        let call = self.call(&request).await?;
         self.require_tenant_use(&call).await?;
         let source = request.into_inner().source;
         if source.len() > MAX_SOURCE_BYTES {
@@ -368,7 +368,7 @@ impl FlowService for FlowApi {
         &self,
         request: Request<pb::ListNamespacesRequest>,
     ) -> Result<Response<pb::ListNamespacesResponse>, Status> {
-        let call = self.call(&request)?;
+        let call = self.call(&request).await?;
         let text = request.into_inner().q;
         let scope = self.scope(&call, "FLOW", "READ").await?;
         let tx = self.read(&call.tenant).await?;

@@ -38,7 +38,7 @@ impl KvService for FlowApi {
         &self,
         request: Request<pb::PutKvRequest>,
     ) -> Result<Response<pb::KvEntry>, Status> {
-        let call = self.call(&request)?;
+        let call = self.call(&request).await?;
         let body = request.into_inner();
         let namespace = Namespace::parse(&body.namespace)?;
         let key = EntryKey::parse("KV key", &body.key)?;
@@ -93,7 +93,7 @@ impl KvService for FlowApi {
         &self,
         request: Request<pb::GetKvRequest>,
     ) -> Result<Response<pb::KvEntry>, Status> {
-        let call = self.call(&request)?;
+        let call = self.call(&request).await?;
         let body = request.into_inner();
         let namespace = Namespace::parse(&body.namespace)?;
         let key = EntryKey::parse("KV key", &body.key)?;
@@ -113,7 +113,7 @@ impl KvService for FlowApi {
         &self,
         request: Request<pb::ListKvRequest>,
     ) -> Result<Response<pb::ListKvResponse>, Status> {
-        let call = self.call(&request)?;
+        let call = self.call(&request).await?;
         let namespace = Namespace::parse(&request.into_inner().namespace)?;
         self.authorize(&call, "KVSTORE", "READ", namespace.as_str(), || {
             format!("namespace {namespace} not found")
@@ -135,7 +135,7 @@ impl KvService for FlowApi {
         &self,
         request: Request<pb::DeleteKvRequest>,
     ) -> Result<Response<pb::DeleteKvResponse>, Status> {
-        let call = self.call(&request)?;
+        let call = self.call(&request).await?;
         let body = request.into_inner();
         let namespace = Namespace::parse(&body.namespace)?;
         let key = EntryKey::parse("KV key", &body.key)?;

@@ -10,6 +10,7 @@ mod triggers;
 use aerie_common::auth::{AccessClient, Caller, NamespaceScope, caller_of};
 use aerie_common::db::TenantTxn;
 use aerie_common::tenant::scoped_tenant;
+use aerie_common::tenant_directory::TenantDirectory;
 use aerie_common::{ServiceError, TenantId, TenantPolicy};
 use sea_orm::DatabaseConnection;
 use tonic::transport::Channel;
@@ -23,6 +24,9 @@ pub struct FlowApi {
     db: DatabaseConnection,
     policy: TenantPolicy,
     access: AccessClient,
+    /// Whether a named tenant still exists: a deleted tenant's data stays
+    /// unreachable also for its former members calling this service directly.
+    tenants: TenantDirectory,
     secrets: SecretBox,
     /// Admits Aerie's own services to `FlowInternalService`.
     service_token: String,
@@ -35,11 +39,13 @@ struct Call {
 }
 
 impl FlowApi {
-    /// The API over an already migrated database; `auth` reaches auth-svc.
+    /// The API over an already migrated database; `auth` reaches auth-svc,
+    /// `tenants` tenant-svc.
     pub fn new(
         db: DatabaseConnection,
         policy: TenantPolicy,
         auth: Channel,
+        tenants: Channel,
         secrets: SecretBox,
         service_token: String,
     ) -> FlowApi {
@@ -47,6 +53,7 @@ impl FlowApi {
             db,
             policy,
             access: AccessClient::new(auth),
+            tenants: TenantDirectory::new(policy, tenants),
             secrets,
             service_token,
         }
@@ -57,11 +64,14 @@ impl FlowApi {
         &self.db
     }
 
-    fn call<T>(&self, request: &Request<T>) -> Result<Call, Status> {
-        Ok(Call {
+    /// The caller and the tenant of a call; a named tenant must exist.
+    async fn call<T>(&self, request: &Request<T>) -> Result<Call, Status> {
+        let call = Call {
             caller: caller_of(request)?,
             tenant: scoped_tenant(request, &self.policy)?,
-        })
+        };
+        self.tenants.resolve(&call.tenant, &call.caller).await?;
+        Ok(call)
     }
 
     async fn read(&self, tenant: &TenantId) -> Result<TenantTxn, ServiceError> {

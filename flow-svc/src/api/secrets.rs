@@ -20,7 +20,7 @@ impl SecretService for FlowApi {
         &self,
         request: Request<pb::PutSecretRequest>,
     ) -> Result<Response<pb::SecretKey>, Status> {
-        let call = self.call(&request)?;
+        let call = self.call(&request).await?;
         let body = request.into_inner();
         let namespace = Namespace::parse(&body.namespace)?;
         let key = EntryKey::parse("secret key", &body.key)?;
@@ -62,7 +62,7 @@ impl SecretService for FlowApi {
         &self,
         request: Request<pb::ListSecretsRequest>,
     ) -> Result<Response<pb::ListSecretsResponse>, Status> {
-        let call = self.call(&request)?;
+        let call = self.call(&request).await?;
         let namespace = Namespace::parse(&request.into_inner().namespace)?;
         self.authorize(&call, "SECRET", "READ", namespace.as_str(), || {
             format!("namespace {namespace} not found")
@@ -88,7 +88,7 @@ impl SecretService for FlowApi {
         &self,
         request: Request<pb::DeleteSecretRequest>,
     ) -> Result<Response<pb::DeleteSecretResponse>, Status> {
-        let call = self.call(&request)?;
+        let call = self.call(&request).await?;
         let body = request.into_inner();
         let namespace = Namespace::parse(&body.namespace)?;
         let key = EntryKey::parse("secret key", &body.key)?;

@@ -42,7 +42,7 @@ impl TriggerService for FlowApi {
         &self,
         request: Request<pb::SearchTriggersRequest>,
     ) -> Result<Response<pb::SearchTriggersResponse>, Status> {
-        let call = self.call(&request)?;
+        let call = self.call(&request).await?;
         let body = request.into_inner();
         let page = PageRequest::new(body.page, body.size)?;
         let namespace = if body.namespace.is_empty() {
