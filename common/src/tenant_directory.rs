@@ -18,21 +18,43 @@ use crate::tenant::{TenantId, TenantPolicy};
 /// deletes made elsewhere within this time.
 pub const LIVE_TENANT_TTL: Duration = Duration::from_secs(5);
 
+/// A tenant, and who asked (none when only existence matters).
+type LiveKey = (
+    TenantId,
+    Option<(crate::auth::PrincipalKind, std::sync::Arc<str>)>,
+);
+
 /// Resolves tenants under a [`TenantPolicy`] for a caller, with a cache
-/// keyed by tenant and caller (whether a tenant is visible depends on who asks).
+/// keyed by tenant and caller (whether a tenant is visible depends on who
+/// asks), or by tenant alone for a service that checks access itself.
 #[derive(Clone)]
 pub struct TenantDirectory {
     policy: TenantPolicy,
     client: TenantServiceClient<Channel>,
-    live: Cache<(TenantId, crate::auth::PrincipalKind, std::sync::Arc<str>), ()>,
+    /// Set for services: existence only, asked with this credential.
+    service_token: Option<String>,
+    live: Cache<LiveKey, ()>,
 }
 
 impl TenantDirectory {
-    /// A directory that asks the tenant service behind `channel`.
+    /// A directory that asks the tenant service behind `channel` whether
+    /// each caller may see a tenant (the gateway's view).
     pub fn new(policy: TenantPolicy, channel: Channel) -> Self {
+        Self::build(policy, channel, None)
+    }
+
+    /// A directory for a service that authorizes callers itself: it asks
+    /// only whether a tenant exists, once per tenant, with the internal
+    /// service credential.
+    pub fn for_service(policy: TenantPolicy, channel: Channel, service_token: String) -> Self {
+        Self::build(policy, channel, Some(service_token))
+    }
+
+    fn build(policy: TenantPolicy, channel: Channel, service_token: Option<String>) -> Self {
         TenantDirectory {
             policy,
             client: TenantServiceClient::new(channel),
+            service_token,
             live: Cache::builder()
                 .max_capacity(100_000)
                 .time_to_live(LIVE_TENANT_TTL)
@@ -54,11 +76,22 @@ impl TenantDirectory {
         let Some(id) = tenant.as_named() else {
             return Ok(());
         };
-        let key = (tenant.clone(), caller.kind, caller.id.clone());
+        let principal = match self.service_token {
+            Some(_) => None,
+            None => Some((caller.kind, caller.id.clone())),
+        };
+        let key = (tenant.clone(), principal);
         if self.live.contains_key(&key) {
             return Ok(());
         }
-        let request = caller.request(GetTenantRequest { id: id.to_owned() }, None);
+        let mut request = caller.request(GetTenantRequest { id: id.to_owned() }, None);
+        if let Some(token) = &self.service_token
+            && let Ok(value) = token.parse()
+        {
+            request
+                .metadata_mut()
+                .insert(crate::audit::SERVICE_TOKEN_HEADER, value);
+        }
         let lookup = self.client.clone().get_tenant(request).await;
         match lookup {
             Ok(_) => {
@@ -78,6 +111,6 @@ impl TenantDirectory {
         // Entries are few per tenant; the predicate runs lazily in moka.
         let _ = self
             .live
-            .invalidate_entries_if(move |(t, _, _), _| *t == tenant);
+            .invalidate_entries_if(move |(t, _), _| *t == tenant);
     }
 }

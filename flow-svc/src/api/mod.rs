@@ -53,7 +53,7 @@ impl FlowApi {
             db,
             policy,
             access: AccessClient::new(auth),
-            tenants: TenantDirectory::new(policy, tenants),
+            tenants: TenantDirectory::for_service(policy, tenants, service_token.clone()),
             secrets,
             service_token,
         }
