@@ -6,6 +6,7 @@ const PROTOS: &[&str] = &[
     "aerie/tenant/v1/tenant.proto",
     "aerie/auth/v1/auth.proto",
     "aerie/flow/v1/flow.proto",
+    "aerie/execution/v1/execution.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

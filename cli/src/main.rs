@@ -89,6 +89,8 @@ enum ServerCommand {
     Auth,
     /// The flow service alone (flows, secrets, KV, trigger definitions).
     Flow,
+    /// The execution service alone (executions, executor, logs, storage, triggers).
+    Execution,
 }
 
 #[derive(Debug, Subcommand)]
@@ -162,6 +164,7 @@ async fn run(command: Command, config: Config) -> Result<(), server::BoxError> {
                 ServerCommand::Tenant => server::run_tenant(config, shutdown).await,
                 ServerCommand::Auth => server::run_auth(config, shutdown).await,
                 ServerCommand::Flow => server::run_flow(config, shutdown).await,
+                ServerCommand::Execution => server::run_execution(config, shutdown).await,
             }
         }
         Command::Tenants(TenantsCommand::Create {

@@ -48,10 +48,13 @@ pub async fn start_standalone(
     aerie_tenant_svc::spawn_audit_relay(&tenants, &config, shutdown.clone())?;
     let flows = aerie_flow_svc::open(&config).await?;
     aerie_flow_svc::spawn_audit_relay(&flows, &config, shutdown.clone())?;
+    let executions = aerie_execution_svc::open(&config).await?;
+    aerie_execution_svc::spawn_background(&executions, &config, shutdown.clone())?;
     let mut services = GrpcServices::new(aerie_common::auth::verifier_for(&config)?);
     aerie_auth_svc::register(&mut services, auth);
     aerie_tenant_svc::register(&mut services, tenants);
     aerie_flow_svc::register(&mut services, flows);
+    aerie_execution_svc::register(&mut services, executions);
 
     let grpc_task = {
         let shutdown = shutdown.clone();
@@ -122,6 +125,13 @@ pub async fn run_flow(config: Config, shutdown: CancellationToken) -> Result<(),
     let listener = bind(config.grpc_addr(), "gRPC").await?;
     tracing::info!(grpc = %listener.local_addr()?, "flow service ready");
     aerie_flow_svc::serve(&config, listener, shutdown).await
+}
+
+/// `aerie server execution`.
+pub async fn run_execution(config: Config, shutdown: CancellationToken) -> Result<(), BoxError> {
+    let listener = bind(config.grpc_addr(), "gRPC").await?;
+    tracing::info!(grpc = %listener.local_addr()?, "execution service ready");
+    aerie_execution_svc::serve(&config, listener, shutdown).await
 }
 
 /// `aerie server gateway`.

@@ -35,6 +35,20 @@ pub const KEYS: &[&str] = &[
     "endpoints.tenant",
     "endpoints.auth",
     "endpoints.flow",
+    "database.execution.url",
+    "endpoints.execution",
+    "storage.type",
+    "storage.local.base-path",
+    "storage.s3.bucket",
+    "storage.s3.region",
+    "storage.s3.endpoint",
+    "storage.s3.access-key-id",
+    "storage.s3.secret-access-key",
+    "storage.s3.allow-http",
+    "executor.workers",
+    "executor.lease-seconds",
+    "executor.poll-interval-ms",
+    "executor.scheduler",
 ];
 
 /// The whole file: everything lives under `aerie:`.
@@ -55,6 +69,98 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub database: DatabaseConfig,
     pub endpoints: EndpointsConfig,
+    pub storage: StorageConfig,
+    pub executor: ExecutorConfig,
+}
+
+/// `aerie.storage.*`: where execution files live (internal storage).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields, default)]
+pub struct StorageConfig {
+    /// `local` (a directory, the default) or `s3`.
+    #[serde(rename = "type")]
+    pub kind: StorageKind,
+    pub local: LocalStorageConfig,
+    pub s3: S3StorageConfig,
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum StorageKind {
+    #[default]
+    Local,
+    S3,
+}
+
+/// `aerie.storage.local.*`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields, default)]
+pub struct LocalStorageConfig {
+    /// Unset: `<data-dir>/storage`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub base_path: Option<PathBuf>,
+}
+
+/// `aerie.storage.s3.*`: an S3-compatible object store.
+#[derive(Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields, default)]
+pub struct S3StorageConfig {
+    pub bucket: String,
+    pub region: String,
+    /// Unset: AWS; set for MinIO and other S3-compatible stores.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub access_key_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret_access_key: Option<String>,
+    /// Allows a plain `http://` endpoint (a store on a private network).
+    pub allow_http: bool,
+}
+
+/// The secret key never reaches a log line through `{:?}`.
+impl std::fmt::Debug for S3StorageConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("S3StorageConfig")
+            .field("bucket", &self.bucket)
+            .field("region", &self.region)
+            .field("endpoint", &self.endpoint)
+            .field("access_key_id", &self.access_key_id)
+            .field(
+                "secret_access_key",
+                &self.secret_access_key.as_ref().map(|_| "<redacted>"),
+            )
+            .field("allow_http", &self.allow_http)
+            .finish()
+    }
+}
+
+/// `aerie.executor.*`: how this process runs executions.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields, default)]
+pub struct ExecutorConfig {
+    /// Executions this process runs at once; 0 makes an API-only replica
+    /// that accepts executions and leaves running them to others.
+    pub workers: usize,
+    /// How long a claimed execution stays this process's without a renewal;
+    /// after a crash, another replica resumes it once this has passed.
+    pub lease_seconds: u64,
+    /// How often idle workers look for queued work another process created.
+    pub poll_interval_ms: u64,
+    /// Whether this process fires Schedule triggers (every replica may; each
+    /// tick fires once).
+    pub scheduler: bool,
+}
+
+impl Default for ExecutorConfig {
+    fn default() -> Self {
+        ExecutorConfig {
+            workers: 256,
+            lease_seconds: 30,
+            poll_interval_ms: 200,
+            scheduler: true,
+        }
+    }
 }
 
 /// `aerie.tenants.*`: the three modes of multi-tenancy.
@@ -150,6 +256,7 @@ pub struct DatabaseConfig {
     pub tenant: DatabaseUrl,
     pub auth: DatabaseUrl,
     pub flow: DatabaseUrl,
+    pub execution: DatabaseUrl,
 }
 
 /// One service's database; unset means SQLite under `data-dir`.
@@ -171,6 +278,8 @@ pub struct EndpointsConfig {
     pub auth: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub flow: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub execution: Option<String>,
 }
 
 impl Default for TenantsConfig {
@@ -202,6 +311,8 @@ impl Default for Config {
             data_dir: PathBuf::from("./data"),
             database: DatabaseConfig::default(),
             endpoints: EndpointsConfig::default(),
+            storage: StorageConfig::default(),
+            executor: ExecutorConfig::default(),
         }
     }
 }
@@ -293,6 +404,29 @@ impl Config {
         self.endpoint(&self.endpoints.auth)
     }
 
+    /// execution-svc's database: the configured URL, or a SQLite file under `data-dir`.
+    pub fn execution_database_url(&self) -> String {
+        self.database
+            .execution
+            .url
+            .clone()
+            .unwrap_or_else(|| self.sqlite_url("execution"))
+    }
+
+    /// Where execution-svc's gRPC API is reached.
+    pub fn execution_endpoint(&self) -> String {
+        self.endpoint(&self.endpoints.execution)
+    }
+
+    /// The directory of local internal storage.
+    pub fn local_storage_path(&self) -> PathBuf {
+        self.storage
+            .local
+            .base_path
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("storage"))
+    }
+
     /// Where flow-svc's gRPC API is reached.
     pub fn flow_endpoint(&self) -> String {
         self.endpoint(&self.endpoints.flow)
@@ -323,6 +457,7 @@ impl Config {
             &mut self.endpoints.tenant,
             &mut self.endpoints.auth,
             &mut self.endpoints.flow,
+            &mut self.endpoints.execution,
         ] {
             endpoint.get_or_insert_with(|| local.clone());
         }

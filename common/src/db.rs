@@ -4,7 +4,11 @@ use std::time::Duration;
 
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr};
+use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr, SimpleExpr};
+use sea_orm::Condition;
 use sea_orm_migration::MigratorTrait;
+
+use crate::auth::NamespaceScope;
 
 /// Connects to a `sqlite://` or `postgres://` URL. SQLite files are created
 /// when missing and run in WAL mode with a busy timeout, so that concurrent
@@ -172,4 +176,48 @@ pub fn row_level_security(table: &str) -> [String; 3] {
              WITH CHECK (tenant_id = current_setting('{TENANT_SETTING}', true))"
         ),
     ]
+}
+
+// Query helpers shared by the services' repositories.
+
+/// `text` with LIKE's wildcards and the escape character escaped.
+pub fn like_escaped(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped
+}
+
+/// `column` is `namespace` or one of its children.
+pub fn within_namespace(column: SimpleExpr, namespace: &str) -> Condition {
+    Condition::any()
+        .add(column.clone().eq(namespace))
+        .add(column.like(LikeExpr::new(format!("{}.%", like_escaped(namespace))).escape('\\')))
+}
+
+/// `column` is inside the caller's namespace scope (`None`: everywhere).
+pub fn in_scope(column: impl Fn() -> SimpleExpr, scope: &NamespaceScope) -> Option<Condition> {
+    match scope {
+        NamespaceScope::Everywhere => None,
+        NamespaceScope::Within(namespaces) => Some(namespaces.iter().fold(
+            // No namespace at all: nothing matches.
+            Condition::any().add(Expr::val(1).eq(0)),
+            |any, namespace| any.add(within_namespace(column(), namespace)),
+        )),
+    }
+}
+
+
+#[cfg(test)]
+mod filter_tests {
+    use super::like_escaped;
+
+    #[test]
+    fn like_wildcards_are_escaped() {
+        assert_eq!(like_escaped("a_b%c\\d"), "a\\_b\\%c\\\\d");
+    }
 }

@@ -8,6 +8,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod grpc;
+pub mod kestra;
 pub mod local_secret;
 pub mod paging;
 pub mod shutdown;

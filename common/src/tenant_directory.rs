@@ -4,8 +4,9 @@
 
 use std::time::Duration;
 
-use aerie_proto::tenant::v1::GetTenantRequest;
+use aerie_proto::tenant::v1::tenant_internal_service_client::TenantInternalServiceClient;
 use aerie_proto::tenant::v1::tenant_service_client::TenantServiceClient;
+use aerie_proto::tenant::v1::{GetTenantRequest, TenantExistsRequest};
 use moka::future::Cache;
 use tonic::transport::Channel;
 use tonic::{Code, Status};
@@ -31,6 +32,7 @@ type LiveKey = (
 pub struct TenantDirectory {
     policy: TenantPolicy,
     client: TenantServiceClient<Channel>,
+    channel: Channel,
     /// Set for services: existence only, asked with this credential.
     service_token: Option<String>,
     live: Cache<LiveKey, ()>,
@@ -53,7 +55,8 @@ impl TenantDirectory {
     fn build(policy: TenantPolicy, channel: Channel, service_token: Option<String>) -> Self {
         TenantDirectory {
             policy,
-            client: TenantServiceClient::new(channel),
+            client: TenantServiceClient::new(channel.clone()),
+            channel,
             service_token,
             live: Cache::builder()
                 .max_capacity(100_000)
@@ -103,6 +106,37 @@ impl TenantDirectory {
             }
             Err(status) => Err(status),
         }
+    }
+
+    /// Ok when `tenant` is admitted by the policy and, if named, exists:
+    /// for a service's calls that carry no caller (webhooks).
+    pub async fn exists(&self, tenant: &TenantId) -> Result<(), Status> {
+        self.policy.admit(tenant).map_err(Status::not_found)?;
+        let Some(id) = tenant.as_named() else {
+            return Ok(());
+        };
+        let key = (tenant.clone(), None);
+        if self.live.contains_key(&key) {
+            return Ok(());
+        }
+        let Some(token) = &self.service_token else {
+            return Err(Status::internal("tenant existence needs the service credential"));
+        };
+        let request = crate::audit::service_request(
+            TenantExistsRequest { id: id.to_owned() },
+            &TenantId::default_tenant(),
+            token,
+        );
+        let exists = TenantInternalServiceClient::new(self.channel.clone())
+            .tenant_exists(request)
+            .await?
+            .into_inner()
+            .exists;
+        if !exists {
+            return Err(Status::not_found(format!("tenant {tenant} not found")));
+        }
+        self.live.insert(key, ()).await;
+        Ok(())
     }
 
     /// Drops what is cached for `tenant`, for every caller (after a delete).

@@ -1,1 +1,87 @@
-//! Aerie execution service: not built yet; its issue builds it here.
+//! execution-svc: owns executions, task runs, logs and internal storage in
+//! its own schema, runs them (the executor) and fires Schedule and Webhook
+//! triggers; serves `aerie.execution.v1.{ExecutionService, WebhookService}`.
+
+pub mod api;
+pub mod domain;
+pub mod executor;
+pub mod migration;
+pub mod repo;
+pub mod scheduler;
+pub mod storage;
+
+use aerie_common::config::Config;
+use aerie_common::db;
+use aerie_common::grpc::GrpcServices;
+use aerie_proto::execution::v1::execution_service_server::ExecutionServiceServer;
+use aerie_proto::execution::v1::webhook_service_server::WebhookServiceServer;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+pub use api::ExecutionApi;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Connects to this service's database, migrates it and builds the API
+/// and its executor (not started yet: see [`spawn_background`]).
+pub async fn open(config: &Config) -> Result<ExecutionApi, BoxError> {
+    let db = db::connect_and_migrate::<migration::Migrator>(
+        &config.execution_database_url(),
+        "execution",
+    )
+    .await?;
+    let storage = storage::Storage::from_config(config)?;
+    let flows = aerie_common::grpc::lazy_channel(&config.flow_endpoint())?;
+    let engine = executor::Engine::new(
+        db.clone(),
+        storage,
+        flows,
+        config.service_token()?,
+        &config.executor,
+    );
+    let auth = aerie_common::grpc::lazy_channel(&config.auth_endpoint())?;
+    let tenants = aerie_common::grpc::lazy_channel(&config.tenant_endpoint())?;
+    Ok(ExecutionApi::new(
+        db,
+        config.tenant_policy(),
+        auth,
+        tenants,
+        engine,
+        config.service_token()?,
+    ))
+}
+
+/// Starts the executor, the scheduler (unless turned off) and the audit
+/// relay until `shutdown`.
+pub fn spawn_background(
+    api: &ExecutionApi,
+    config: &Config,
+    shutdown: CancellationToken,
+) -> Result<(), BoxError> {
+    api.engine().spawn(shutdown.clone());
+    if config.executor.scheduler {
+        scheduler::Scheduler::new(api.engine().clone(), config)?.spawn(shutdown.clone());
+    }
+    aerie_common::audit::spawn_relay(api.db().clone(), config, shutdown)?;
+    Ok(())
+}
+
+/// Adds this service's gRPC services to a server being assembled.
+pub fn register(services: &mut GrpcServices, api: ExecutionApi) {
+    services.add(ExecutionServiceServer::new(api.clone()));
+    services.add(WebhookServiceServer::new(api));
+}
+
+/// Runs execution-svc alone on `listener` until `shutdown` (`aerie server execution`).
+pub async fn serve(
+    config: &Config,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> Result<(), BoxError> {
+    let api = open(config).await?;
+    spawn_background(&api, config, shutdown.clone())?;
+    let mut services = GrpcServices::new(aerie_common::auth::verifier_for(config)?);
+    register(&mut services, api);
+    services.serve(listener, shutdown).await?;
+    Ok(())
+}

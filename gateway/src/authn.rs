@@ -44,7 +44,8 @@ pub async fn authenticate(
     mut request: Request,
     next: Next,
 ) -> Response {
-    if PUBLIC_PATHS.contains(&request.uri().path()) {
+    let path = request.uri().path();
+    if PUBLIC_PATHS.contains(&path) || crate::routes::executions::webhooks::is_webhook_path(path) {
         return next.run(request).await;
     }
     let header = request

@@ -38,7 +38,8 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::audit::routes())
         .merge(routes::flows::routes())
         .merge(routes::namespaces::routes())
-        .merge(routes::triggers::routes());
+        .merge(routes::triggers::routes())
+        .merge(routes::executions::routes());
     app_with_scoped_routes(state, scoped)
 }
 
@@ -66,6 +67,7 @@ pub fn app_with_scoped_routes(state: AppState, scoped: OpenApiRouter<AppState>) 
     let limit = state.max_request_size;
     router
         .merge(tenant_scope::mount(scoped, &state))
+        .merge(routes::executions::webhooks::routes(policy.multi_tenancy))
         .route(
             "/api/v1/openapi.json",
             get(move || async move { Json(doc.as_ref().clone()) }),

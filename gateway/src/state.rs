@@ -11,6 +11,8 @@ use aerie_proto::auth::v1::audit_service_client::AuditServiceClient;
 use aerie_proto::auth::v1::auth_service_client::AuthServiceClient;
 use aerie_proto::auth::v1::rbac_service_client::RbacServiceClient;
 use aerie_proto::auth::v1::user_service_client::UserServiceClient;
+use aerie_proto::execution::v1::execution_service_client::ExecutionServiceClient;
+use aerie_proto::execution::v1::webhook_service_client::WebhookServiceClient;
 use aerie_proto::flow::v1::flow_service_client::FlowServiceClient;
 use aerie_proto::flow::v1::kv_service_client::KvServiceClient;
 use aerie_proto::flow::v1::secret_service_client::SecretServiceClient;
@@ -44,9 +46,12 @@ pub struct Clients {
     pub secrets: SecretServiceClient<Channel>,
     pub kv: KvServiceClient<Channel>,
     pub triggers: TriggerServiceClient<Channel>,
+    pub executions: ExecutionServiceClient<Channel>,
+    pub webhooks: WebhookServiceClient<Channel>,
     pub tenant_health: HealthClient<Channel>,
     pub auth_health: HealthClient<Channel>,
     pub flow_health: HealthClient<Channel>,
+    pub execution_health: HealthClient<Channel>,
     pub verifier: Arc<TokenVerifier>,
     pub directory: TenantDirectory,
     pub max_request_size: usize,
@@ -58,6 +63,7 @@ impl AppState {
         let tenant = lazy_channel(&config.tenant_endpoint())?;
         let auth = lazy_channel(&config.auth_endpoint())?;
         let flow = lazy_channel(&config.flow_endpoint())?;
+        let execution = lazy_channel(&config.execution_endpoint())?;
         Ok(AppState(Arc::new(Clients {
             tenants: TenantServiceClient::new(tenant.clone()),
             auth: AuthServiceClient::new(auth.clone()),
@@ -68,9 +74,12 @@ impl AppState {
             secrets: SecretServiceClient::new(flow.clone()),
             kv: KvServiceClient::new(flow.clone()),
             triggers: TriggerServiceClient::new(flow.clone()),
+            executions: ExecutionServiceClient::new(execution.clone()),
+            webhooks: WebhookServiceClient::new(execution.clone()),
             tenant_health: HealthClient::new(tenant.clone()),
             auth_health: HealthClient::new(auth.clone()),
             flow_health: HealthClient::new(flow),
+            execution_health: HealthClient::new(execution),
             verifier: Arc::new(TokenVerifier::new(auth)),
             directory: TenantDirectory::new(config.tenant_policy(), tenant),
             max_request_size: config.server.max_request_size,

@@ -33,3 +33,10 @@ pub mod flow {
         tonic::include_proto!("aerie.flow.v1");
     }
 }
+
+/// `aerie.execution.v1`: executions, task runs, logs, files, webhooks.
+pub mod execution {
+    pub mod v1 {
+        tonic::include_proto!("aerie.execution.v1");
+    }
+}

@@ -309,3 +309,30 @@ impl TenantService for TenantApi {
         Ok(Response::new(pb::DeleteTenantResponse {}))
     }
 }
+
+#[tonic::async_trait]
+impl aerie_proto::tenant::v1::tenant_internal_service_server::TenantInternalService for TenantApi {
+    async fn list_live_tenant_ids(
+        &self,
+        request: Request<pb::ListLiveTenantIdsRequest>,
+    ) -> Result<Response<pb::ListLiveTenantIdsResponse>, Status> {
+        aerie_common::audit::require_service_token(&request, &self.service_token)?;
+        let ids = repo::live_ids(&self.db)
+            .await
+            .map_err(ServiceError::from)?;
+        Ok(Response::new(pb::ListLiveTenantIdsResponse { ids }))
+    }
+
+    async fn tenant_exists(
+        &self,
+        request: Request<pb::TenantExistsRequest>,
+    ) -> Result<Response<pb::TenantExistsResponse>, Status> {
+        aerie_common::audit::require_service_token(&request, &self.service_token)?;
+        let id = parse_id(&request.into_inner().id)?;
+        let exists = repo::find_live(&self.db, &id)
+            .await
+            .map_err(ServiceError::from)?
+            .is_some();
+        Ok(Response::new(pb::TenantExistsResponse { exists }))
+    }
+}

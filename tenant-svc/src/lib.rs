@@ -9,6 +9,7 @@ pub mod repo;
 use aerie_common::config::Config;
 use aerie_common::db;
 use aerie_common::grpc::GrpcServices;
+use aerie_proto::tenant::v1::tenant_internal_service_server::TenantInternalServiceServer;
 use aerie_proto::tenant::v1::tenant_service_server::TenantServiceServer;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -40,7 +41,8 @@ pub fn spawn_audit_relay(
 
 /// Adds this service to a gRPC server being assembled.
 pub fn register(services: &mut GrpcServices, api: TenantApi) {
-    services.add(TenantServiceServer::new(api));
+    services.add(TenantServiceServer::new(api.clone()));
+    services.add(TenantInternalServiceServer::new(api));
 }
 
 /// Runs tenant-svc alone on `listener` until `shutdown` (`aerie server tenant`).

@@ -110,6 +110,19 @@ pub async fn find_live(db: &impl ConnectionTrait, id: &TenantId) -> Result<Optio
         .map(Tenant::from))
 }
 
+/// The storage keys of every live named tenant (the scheduler's round).
+pub async fn live_ids(db: &DatabaseConnection) -> Result<Vec<String>, DbErr> {
+    use sea_orm::QuerySelect;
+    Entity::find()
+        .select_only()
+        .column(Column::Id)
+        .filter(Column::Deleted.eq(false))
+        .order_by_asc(Column::Id)
+        .into_tuple()
+        .all(db)
+        .await
+}
+
 /// Which tenants a listing may show.
 pub enum Visible<'a> {
     /// Every tenant (a super admin's view).

@@ -32,6 +32,8 @@ pub struct TestApp {
     pub shutdown: CancellationToken,
     /// flow-svc's database, for tests that look underneath the API.
     pub flow_db: TestDatabase,
+    /// execution-svc's database, shared with extra execution processes.
+    pub execution_db: TestDatabase,
     _db: TestDatabase,
     _auth_db: TestDatabase,
     _dir: tempfile::TempDir,
@@ -54,6 +56,7 @@ impl TestApp {
         let db = TestDatabase::new("tenant").await;
         let auth_db = TestDatabase::new("auth").await;
         let flow_db = TestDatabase::new("flow").await;
+        let execution_db = TestDatabase::new("execution").await;
         let mut config = Config::default();
         (config.tenants.enabled, config.tenants.default_tenant) = match mode {
             Mode::SingleTenant => (false, true),
@@ -66,6 +69,7 @@ impl TestApp {
         config.database.tenant.url = Some(db.url.clone());
         config.database.auth.url = Some(auth_db.url.clone());
         config.database.flow.url = Some(flow_db.url.clone());
+        config.database.execution.url = Some(execution_db.url.clone());
         config.security.super_admin.username = Some(ADMIN.0.to_owned());
         config.security.super_admin.password = Some(ADMIN.1.to_owned());
         adjust(&mut config);
@@ -90,6 +94,7 @@ impl TestApp {
             client: reqwest::Client::new(),
             shutdown,
             flow_db,
+            execution_db,
             _db: db,
             _auth_db: auth_db,
             _dir: dir,

@@ -233,13 +233,13 @@ impl Drop for Processes {
 #[tokio::test]
 async fn one_service_per_process_serves_the_same_api() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (auth_port, tenant_port, flow_port, http_port) =
-        (free_port(), free_port(), free_port(), free_port());
+    let (auth_port, tenant_port, flow_port, execution_port, http_port) =
+        (free_port(), free_port(), free_port(), free_port(), free_port());
     let path = dir.path().join("aerie.yml");
     std::fs::write(
         &path,
         format!(
-            "aerie:\n  tenants:\n    enabled: true\n  security:\n    super-admin:\n      username: admin\n      password: admin-password\n    service-token: shared-service-token-for-this-test\n  data-dir: {}\n  endpoints:\n    auth: http://127.0.0.1:{auth_port}\n    tenant: http://127.0.0.1:{tenant_port}\n    flow: http://127.0.0.1:{flow_port}\n",
+            "aerie:\n  tenants:\n    enabled: true\n  security:\n    super-admin:\n      username: admin\n      password: admin-password\n    service-token: shared-service-token-for-this-test\n  data-dir: {}\n  endpoints:\n    auth: http://127.0.0.1:{auth_port}\n    tenant: http://127.0.0.1:{tenant_port}\n    flow: http://127.0.0.1:{flow_port}\n    execution: http://127.0.0.1:{execution_port}\n",
             dir.path().join("data").display()
         ),
     )
@@ -259,6 +259,7 @@ async fn one_service_per_process_serves_the_same_api() {
         spawn("auth", ("AERIE_SERVER_GRPC_PORT", auth_port)),
         spawn("tenant", ("AERIE_SERVER_GRPC_PORT", tenant_port)),
         spawn("flow", ("AERIE_SERVER_GRPC_PORT", flow_port)),
+        spawn("execution", ("AERIE_SERVER_GRPC_PORT", execution_port)),
         spawn("gateway", ("AERIE_SERVER_HTTP_PORT", http_port)),
     ]);
     let http = format!("http://127.0.0.1:{http_port}");
@@ -275,7 +276,7 @@ async fn one_service_per_process_serves_the_same_api() {
         }
         assert!(
             Instant::now() < deadline,
-            "the four processes never became healthy"
+            "the five processes never became healthy"
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }

@@ -5,6 +5,7 @@
 mod app;
 mod auth;
 mod cli;
+mod executions;
 mod flows;
 mod modes;
 mod rest;

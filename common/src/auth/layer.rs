@@ -18,6 +18,9 @@ const PUBLIC_PREFIXES: &[&str] = &[
     // Checked against the internal service credential by its handler.
     "/aerie.auth.v1.AuditService/RecordAuditEntries",
     "/aerie.flow.v1.FlowInternalService/",
+    "/aerie.tenant.v1.TenantInternalService/",
+    // The webhook key in the request is the credential.
+    "/aerie.execution.v1.WebhookService/",
     "/grpc.health.v1.Health/",
     "/grpc.reflection.v1.ServerReflection/",
     "/grpc.reflection.v1alpha.ServerReflection/",

@@ -3,6 +3,7 @@
 //! handlers to authorize an action in the request's tenant.
 
 pub mod access;
+pub mod guard;
 pub mod layer;
 pub mod token;
 
@@ -12,6 +13,7 @@ use tonic::Status;
 use tonic::metadata::MetadataValue;
 
 pub use access::{AccessClient, NamespaceScope};
+pub use guard::{Call, TenantGuard};
 pub use layer::AuthLayer;
 pub use token::{Claims, TokenVerifier};
 

@@ -7,7 +7,7 @@ use aerie_proto::flow::v1 as pb;
 use aerie_proto::flow::v1::flow_service_server::FlowService;
 use tonic::{Request, Response, Status};
 
-use super::{Call, FlowApi, timestamp};
+use super::{FlowApi, timestamp};
 use crate::domain::document::Finding;
 use crate::domain::validate::{self, ParsedFlow};
 use crate::domain::{self, FLOW_SORT_FIELDS, Flow, FlowKey, MAX_SOURCE_BYTES, Namespace};
@@ -51,6 +51,35 @@ fn past_revision(tenant: &TenantId, row: flow_revisions::Model, deleted: bool) -
         source: row.source,
         deleted,
         update_time: row.create_time,
+    }
+}
+
+impl FlowApi {
+    /// The live flow (`revision` <= 0), or one of its revisions, which stay
+    /// readable after a delete.
+    pub(super) async fn flow_at(
+        &self,
+        tenant: &TenantId,
+        key: &FlowKey,
+        revision: i32,
+    ) -> Result<pb::Flow, Status> {
+        let tx = self.read(tenant).await?;
+        let current = repo::find(&tx, key).await.map_err(ServiceError::from)?;
+        if revision <= 0 {
+            let live = current
+                .filter(|f| !f.deleted)
+                .ok_or_else(|| ServiceError::NotFound(not_found(key)))?;
+            return Ok(flow_message(repo::to_flow(&tx, live)));
+        }
+        let (Some(current), Some(old)) = (
+            current,
+            repo::revision(&tx, key, revision)
+                .await
+                .map_err(ServiceError::from)?,
+        ) else {
+            return Err(ServiceError::NotFound(format!("flow {key} has no revision {revision}")).into());
+        };
+        Ok(flow_message(past_revision(tenant, old, current.deleted)))
     }
 }
 
@@ -107,7 +136,7 @@ impl FlowApi {
     async fn audit_flow(
         &self,
         tx: &crate::repo::TenantTxn,
-        call: &Call,
+        call: &aerie_common::auth::Call,
         key: &FlowKey,
         action: &'static str,
         revision: i32,
@@ -134,13 +163,13 @@ impl FlowService for FlowApi {
         &self,
         request: Request<pb::CreateFlowRequest>,
     ) -> Result<Response<pb::Flow>, Status> {
-        let call = self.call(&request).await?;
+        let call = self.guard.call(&request).await?;
         // Outsiders learn nothing, not even what is wrong with their YAML.
-        self.require_tenant_use(&call).await?;
+        self.guard.require_tenant_use(&call).await?;
         let source = request.into_inner().source;
         let parsed = parse_source(&source)?;
         let key = FlowKey::parse(&parsed.namespace, &parsed.id)?;
-        self.authorize(&call, "FLOW", "CREATE", key.namespace.as_str(), || {
+        self.guard.authorize(&call, "FLOW", "CREATE", key.namespace.as_str(), || {
             format!("{} not found", call.tenant)
         })
         .await?;
@@ -164,47 +193,25 @@ impl FlowService for FlowApi {
         &self,
         request: Request<pb::GetFlowRequest>,
     ) -> Result<Response<pb::Flow>, Status> {
-        let call = self.call(&request).await?;
+        let call = self.guard.call(&request).await?;
         let body = request.into_inner();
         let key = FlowKey::parse(&body.namespace, &body.id)?;
-        self.authorize(&call, "FLOW", "READ", key.namespace.as_str(), || {
+        self.guard.authorize(&call, "FLOW", "READ", key.namespace.as_str(), || {
             not_found(&key)
         })
         .await?;
-        let tx = self.read(&call.tenant).await?;
-        let current = repo::find(&tx, &key).await.map_err(ServiceError::from)?;
-        if body.revision <= 0 {
-            let live = current
-                .filter(|f| !f.deleted)
-                .ok_or_else(|| ServiceError::NotFound(not_found(&key)))?;
-            return Ok(Response::new(flow_message(repo::to_flow(&tx, live))));
-        }
-        let (Some(current), Some(old)) = (
-            current,
-            repo::revision(&tx, &key, body.revision)
-                .await
-                .map_err(ServiceError::from)?,
-        ) else {
-            return Err(ServiceError::NotFound(format!(
-                "flow {key} has no revision {}",
-                body.revision
-            ))
-            .into());
-        };
-        Ok(Response::new(flow_message(past_revision(
-            &call.tenant,
-            old,
-            current.deleted,
-        ))))
+        Ok(Response::new(
+            self.flow_at(&call.tenant, &key, body.revision).await?,
+        ))
     }
 
     async fn list_flows(
         &self,
         request: Request<pb::ListFlowsRequest>,
     ) -> Result<Response<pb::ListFlowsResponse>, Status> {
-        let call = self.call(&request).await?;
+        let call = self.guard.call(&request).await?;
         let namespace = Namespace::parse(&request.into_inner().namespace)?;
-        self.authorize(&call, "FLOW", "READ", namespace.as_str(), || {
+        self.guard.authorize(&call, "FLOW", "READ", namespace.as_str(), || {
             format!("namespace {namespace} not found")
         })
         .await?;
@@ -221,10 +228,10 @@ impl FlowService for FlowApi {
         &self,
         request: Request<pb::UpdateFlowRequest>,
     ) -> Result<Response<pb::Flow>, Status> {
-        let call = self.call(&request).await?;
+        let call = self.guard.call(&request).await?;
         let body = request.into_inner();
         let key = FlowKey::parse(&body.namespace, &body.id)?;
-        self.authorize(&call, "FLOW", "UPDATE", key.namespace.as_str(), || {
+        self.guard.authorize(&call, "FLOW", "UPDATE", key.namespace.as_str(), || {
             not_found(&key)
         })
         .await?;
@@ -261,10 +268,10 @@ impl FlowService for FlowApi {
         &self,
         request: Request<pb::DeleteFlowRequest>,
     ) -> Result<Response<pb::DeleteFlowResponse>, Status> {
-        let call = self.call(&request).await?;
+        let call = self.guard.call(&request).await?;
         let body = request.into_inner();
         let key = FlowKey::parse(&body.namespace, &body.id)?;
-        self.authorize(&call, "FLOW", "DELETE", key.namespace.as_str(), || {
+        self.guard.authorize(&call, "FLOW", "DELETE", key.namespace.as_str(), || {
             not_found(&key)
         })
         .await?;
@@ -284,10 +291,10 @@ impl FlowService for FlowApi {
         &self,
         request: Request<pb::ListFlowRevisionsRequest>,
     ) -> Result<Response<pb::ListFlowRevisionsResponse>, Status> {
-        let call = self.call(&request).await?;
+        let call = self.guard.call(&request).await?;
         let body = request.into_inner();
         let key = FlowKey::parse(&body.namespace, &body.id)?;
-        self.authorize(&call, "FLOW", "READ", key.namespace.as_str(), || {
+        self.guard.authorize(&call, "FLOW", "READ", key.namespace.as_str(), || {
             not_found(&key)
         })
         .await?;
@@ -311,7 +318,7 @@ impl FlowService for FlowApi {
         &self,
         request: Request<pb::SearchFlowsRequest>,
     ) -> Result<Response<pb::SearchFlowsResponse>, Status> {
-        let call = self.call(&request).await?;
+        let call = self.guard.call(&request).await?;
         let body = request.into_inner();
         let page = PageRequest::new(body.page, body.size)?;
         let sort = Sort::parse(&body.sort, FLOW_SORT_FIELDS)?;
@@ -325,7 +332,7 @@ impl FlowService for FlowApi {
             .iter()
             .map(|l| domain::parse_label_filter(l))
             .collect::<Result<Vec<_>, _>>()?;
-        let scope = self.scope(&call, "FLOW", "READ").await?;
+        let scope = self.guard.scope(&call, "FLOW", "READ").await?;
         let tx = self.read(&call.tenant).await?;
         let filter = SearchFilter {
             text: &body.q,
@@ -346,8 +353,8 @@ impl FlowService for FlowApi {
         &self,
         request: Request<pb::ValidateFlowRequest>,
     ) -> Result<Response<pb::ValidateFlowResponse>, Status> {
-        let call = self.call(&request).await?;
-        self.require_tenant_use(&call).await?;
+        let call = self.guard.call(&request).await?;
+        self.guard.require_tenant_use(&call).await?;
         let source = request.into_inner().source;
         if source.len() > MAX_SOURCE_BYTES {
             return Err(parse_source(&source).err().map_or_else(
@@ -368,9 +375,9 @@ impl FlowService for FlowApi {
         &self,
         request: Request<pb::ListNamespacesRequest>,
     ) -> Result<Response<pb::ListNamespacesResponse>, Status> {
-        let call = self.call(&request).await?;
+        let call = self.guard.call(&request).await?;
         let text = request.into_inner().q;
-        let scope = self.scope(&call, "FLOW", "READ").await?;
+        let scope = self.guard.scope(&call, "FLOW", "READ").await?;
         let tx = self.read(&call.tenant).await?;
         let namespaces = repo::namespaces(&tx, &text, &scope)
             .await

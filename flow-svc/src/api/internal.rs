@@ -9,8 +9,9 @@ use aerie_proto::flow::v1 as pb;
 use aerie_proto::flow::v1::flow_internal_service_server::FlowInternalService;
 use tonic::{Request, Response, Status};
 
-use super::FlowApi;
+use super::{FlowApi, kv};
 use super::triggers::trigger_message;
+use crate::domain::validate::trigger_types;
 use crate::domain::{EntryKey, FlowKey, Namespace};
 use crate::repo::{flows, stores, triggers};
 
@@ -69,5 +70,72 @@ impl FlowInternalService for FlowApi {
                 .map(|row| trigger_message(row, true))
                 .collect(),
         }))
+    }
+
+    async fn get_flow_for_execution(
+        &self,
+        request: Request<pb::GetFlowRequest>,
+    ) -> Result<Response<pb::Flow>, Status> {
+        require_service_token(&request, &self.service_token)?;
+        let tenant = scoped_tenant(&request, &self.policy)?;
+        let body = request.into_inner();
+        let key = FlowKey::parse(&body.namespace, &body.id)?;
+        let flow = self.flow_at(&tenant, &key, body.revision).await?;
+        if flow.deleted {
+            return Err(Status::not_found(format!("flow {key} not found")));
+        }
+        Ok(Response::new(flow))
+    }
+
+    async fn list_schedule_triggers(
+        &self,
+        request: Request<pb::ListScheduleTriggersRequest>,
+    ) -> Result<Response<pb::ListScheduleTriggersResponse>, Status> {
+        require_service_token(&request, &self.service_token)?;
+        let tenant = scoped_tenant(&request, &self.policy)?;
+        let tx = self.read(&tenant).await?;
+        let rows = triggers::enabled_of_kind(&tx, trigger_types::SCHEDULE)
+            .await
+            .map_err(ServiceError::from)?;
+        Ok(Response::new(pb::ListScheduleTriggersResponse {
+            triggers: rows
+                .into_iter()
+                .map(|row| trigger_message(row, true))
+                .collect(),
+        }))
+    }
+
+    async fn get_kv_for_execution(
+        &self,
+        request: Request<pb::GetKvRequest>,
+    ) -> Result<Response<pb::KvEntry>, Status> {
+        require_service_token(&request, &self.service_token)?;
+        let tenant = scoped_tenant(&request, &self.policy)?;
+        let body = request.into_inner();
+        let namespace = Namespace::parse(&body.namespace)?;
+        let key = EntryKey::parse("KV key", &body.key)?;
+        let tx = self.read(&tenant).await?;
+        let row = stores::live_kv(&tx, namespace.as_str(), key.as_str())
+            .await
+            .map_err(ServiceError::from)?
+            .ok_or_else(|| Status::not_found(kv::not_found(&namespace, &key)))?;
+        Ok(Response::new(kv::entry_message(row, true)))
+    }
+
+    async fn put_kv_for_execution(
+        &self,
+        request: Request<pb::PutKvForExecutionRequest>,
+    ) -> Result<Response<pb::KvEntry>, Status> {
+        require_service_token(&request, &self.service_token)?;
+        let tenant = scoped_tenant(&request, &self.policy)?;
+        let body = request.into_inner();
+        let entry = kv::KvEntryWrite::parse(&body.entry.unwrap_or_default())?;
+        let actor = if body.actor.is_empty() {
+            "system"
+        } else {
+            &body.actor
+        };
+        let row = self.store_kv(&tenant, actor, entry, body.overwrite).await?;
+        Ok(Response::new(kv::entry_message(row, true)))
     }
 }

@@ -13,33 +13,21 @@ use crate::domain::{EntryKey, MAX_KV_BYTES, Namespace};
 use crate::repo::entities::kv_entries;
 use crate::repo::stores::{self, KvWrite};
 
-fn not_found(namespace: &Namespace, key: &EntryKey) -> String {
+pub(super) fn not_found(namespace: &Namespace, key: &EntryKey) -> String {
     format!("KV entry {key} not found in namespace {namespace}")
 }
 
-fn entry_message(row: kv_entries::Model, with_value: bool) -> pb::KvEntry {
-    pb::KvEntry {
-        namespace: row.namespace,
-        key: row.key,
-        r#type: row.kind,
-        value_json: if with_value {
-            row.value_json
-        } else {
-            String::new()
-        },
-        expiration_date: row.expire_time.and_then(timestamp),
-        update_time: timestamp(row.update_time),
-    }
+/// A checked KV write: where, and the typed value with its expiry.
+pub(super) struct KvEntryWrite {
+    pub namespace: Namespace,
+    pub key: EntryKey,
+    kind: &'static str,
+    value: serde_json::Value,
+    expire_time: Option<chrono::DateTime<Utc>>,
 }
 
-#[tonic::async_trait]
-impl KvService for FlowApi {
-    async fn put_kv(
-        &self,
-        request: Request<pb::PutKvRequest>,
-    ) -> Result<Response<pb::KvEntry>, Status> {
-        let call = self.call(&request).await?;
-        let body = request.into_inner();
+impl KvEntryWrite {
+    pub fn parse(body: &pb::PutKvRequest) -> Result<KvEntryWrite, Status> {
         let namespace = Namespace::parse(&body.namespace)?;
         let key = EntryKey::parse("KV key", &body.key)?;
         if body.value_json.len() > MAX_KV_BYTES {
@@ -62,30 +50,90 @@ impl KvService for FlowApi {
                 })?;
             Some(Utc::now() + ttl)
         };
+        Ok(KvEntryWrite {
+            namespace,
+            key,
+            kind: typed.kind,
+            value: typed.value,
+            expire_time,
+        })
+    }
+}
+
+impl FlowApi {
+    /// Stores a checked entry and audits it as `actor`'s. Without
+    /// `overwrite`, a live entry already there is FAILED_PRECONDITION.
+    pub(super) async fn store_kv(
+        &self,
+        tenant: &aerie_common::TenantId,
+        actor: &str,
+        entry: KvEntryWrite,
+        overwrite: bool,
+    ) -> Result<kv_entries::Model, Status> {
+        let tx = self.write(tenant).await?;
+        let (namespace, key) = (&entry.namespace, &entry.key);
+        let existing = stores::live_kv(&tx, namespace.as_str(), key.as_str())
+            .await
+            .map_err(ServiceError::from)?;
+        if existing.is_some() && !overwrite {
+            return Err(Status::failed_precondition(format!(
+                "KV entry {key} already exists in namespace {namespace}"
+            )));
+        }
+        let action = if existing.is_some() { "UPDATE" } else { "CREATE" };
+        let write = KvWrite {
+            kind: entry.kind,
+            value_json: entry.value.to_string(),
+            expire_time: entry.expire_time,
+        };
+        let row = stores::put_kv(&tx, namespace.as_str(), key.as_str(), write)
+            .await
+            .map_err(ServiceError::from)?;
+        self.audit_entry(&tx, actor, "KVSTORE", namespace, key, action)
+            .await?;
+        tx.commit().await.map_err(ServiceError::from)?;
+        Ok(row)
+    }
+}
+
+pub(super) fn entry_message(row: kv_entries::Model, with_value: bool) -> pb::KvEntry {
+    pb::KvEntry {
+        namespace: row.namespace,
+        key: row.key,
+        r#type: row.kind,
+        value_json: if with_value {
+            row.value_json
+        } else {
+            String::new()
+        },
+        expiration_date: row.expire_time.and_then(timestamp),
+        update_time: timestamp(row.update_time),
+    }
+}
+
+#[tonic::async_trait]
+impl KvService for FlowApi {
+    async fn put_kv(
+        &self,
+        request: Request<pb::PutKvRequest>,
+    ) -> Result<Response<pb::KvEntry>, Status> {
+        let call = self.guard.call(&request).await?;
+        let body = request.into_inner();
+        let entry = KvEntryWrite::parse(&body)?;
         let exists = {
             let tx = self.read(&call.tenant).await?;
-            stores::live_kv(&tx, namespace.as_str(), key.as_str())
+            stores::live_kv(&tx, entry.namespace.as_str(), entry.key.as_str())
                 .await
                 .map_err(ServiceError::from)?
                 .is_some()
         };
         let action = if exists { "UPDATE" } else { "CREATE" };
-        self.authorize(&call, "KVSTORE", action, namespace.as_str(), || {
+        let namespace = &entry.namespace;
+        self.guard.authorize(&call, "KVSTORE", action, namespace.as_str(), || {
             format!("namespace {namespace} not found")
         })
         .await?;
-        let tx = self.write(&call.tenant).await?;
-        let write = KvWrite {
-            kind: typed.kind,
-            value_json: typed.value.to_string(),
-            expire_time,
-        };
-        let row = stores::put_kv(&tx, namespace.as_str(), key.as_str(), write)
-            .await
-            .map_err(ServiceError::from)?;
-        self.audit_entry(&tx, &call, "KVSTORE", &namespace, &key, action)
-            .await?;
-        tx.commit().await.map_err(ServiceError::from)?;
+        let row = self.store_kv(&call.tenant, &call.caller.name, entry, true).await?;
         Ok(Response::new(entry_message(row, true)))
     }
 
@@ -93,11 +141,11 @@ impl KvService for FlowApi {
         &self,
         request: Request<pb::GetKvRequest>,
     ) -> Result<Response<pb::KvEntry>, Status> {
-        let call = self.call(&request).await?;
+        let call = self.guard.call(&request).await?;
         let body = request.into_inner();
         let namespace = Namespace::parse(&body.namespace)?;
         let key = EntryKey::parse("KV key", &body.key)?;
-        self.authorize(&call, "KVSTORE", "READ", namespace.as_str(), || {
+        self.guard.authorize(&call, "KVSTORE", "READ", namespace.as_str(), || {
             not_found(&namespace, &key)
         })
         .await?;
@@ -113,9 +161,9 @@ impl KvService for FlowApi {
         &self,
         request: Request<pb::ListKvRequest>,
     ) -> Result<Response<pb::ListKvResponse>, Status> {
-        let call = self.call(&request).await?;
+        let call = self.guard.call(&request).await?;
         let namespace = Namespace::parse(&request.into_inner().namespace)?;
-        self.authorize(&call, "KVSTORE", "READ", namespace.as_str(), || {
+        self.guard.authorize(&call, "KVSTORE", "READ", namespace.as_str(), || {
             format!("namespace {namespace} not found")
         })
         .await?;
@@ -135,11 +183,11 @@ impl KvService for FlowApi {
         &self,
         request: Request<pb::DeleteKvRequest>,
     ) -> Result<Response<pb::DeleteKvResponse>, Status> {
-        let call = self.call(&request).await?;
+        let call = self.guard.call(&request).await?;
         let body = request.into_inner();
         let namespace = Namespace::parse(&body.namespace)?;
         let key = EntryKey::parse("KV key", &body.key)?;
-        self.authorize(&call, "KVSTORE", "DELETE", namespace.as_str(), || {
+        self.guard.authorize(&call, "KVSTORE", "DELETE", namespace.as_str(), || {
             not_found(&namespace, &key)
         })
         .await?;
@@ -150,7 +198,7 @@ impl KvService for FlowApi {
         {
             return Err(Status::not_found(not_found(&namespace, &key)));
         }
-        self.audit_entry(&tx, &call, "KVSTORE", &namespace, &key, "DELETE")
+        self.audit_entry(&tx, &call.caller.name, "KVSTORE", &namespace, &key, "DELETE")
             .await?;
         tx.commit().await.map_err(ServiceError::from)?;
         Ok(Response::new(pb::DeleteKvResponse {}))

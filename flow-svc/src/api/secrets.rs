@@ -20,7 +20,7 @@ impl SecretService for FlowApi {
         &self,
         request: Request<pb::PutSecretRequest>,
     ) -> Result<Response<pb::SecretKey>, Status> {
-        let call = self.call(&request).await?;
+        let call = self.guard.call(&request).await?;
         let body = request.into_inner();
         let namespace = Namespace::parse(&body.namespace)?;
         let key = EntryKey::parse("secret key", &body.key)?;
@@ -36,7 +36,7 @@ impl SecretService for FlowApi {
                 .map_err(ServiceError::from)?
         };
         let action = if exists { "UPDATE" } else { "CREATE" };
-        self.authorize(&call, "SECRET", action, namespace.as_str(), || {
+        self.guard.authorize(&call, "SECRET", action, namespace.as_str(), || {
             format!("namespace {namespace} not found")
         })
         .await?;
@@ -47,7 +47,7 @@ impl SecretService for FlowApi {
         let time = stores::put_secret(&tx, namespace.as_str(), key.as_str(), sealed)
             .await
             .map_err(ServiceError::from)?;
-        self.audit_entry(&tx, &call, "SECRET", &namespace, &key, action)
+        self.audit_entry(&tx, &call.caller.name, "SECRET", &namespace, &key, action)
             .await?;
         tx.commit().await.map_err(ServiceError::from)?;
         tracing::info!(tenant = %call.tenant, %namespace, %key, "secret stored");
@@ -62,9 +62,9 @@ impl SecretService for FlowApi {
         &self,
         request: Request<pb::ListSecretsRequest>,
     ) -> Result<Response<pb::ListSecretsResponse>, Status> {
-        let call = self.call(&request).await?;
+        let call = self.guard.call(&request).await?;
         let namespace = Namespace::parse(&request.into_inner().namespace)?;
-        self.authorize(&call, "SECRET", "READ", namespace.as_str(), || {
+        self.guard.authorize(&call, "SECRET", "READ", namespace.as_str(), || {
             format!("namespace {namespace} not found")
         })
         .await?;
@@ -88,11 +88,11 @@ impl SecretService for FlowApi {
         &self,
         request: Request<pb::DeleteSecretRequest>,
     ) -> Result<Response<pb::DeleteSecretResponse>, Status> {
-        let call = self.call(&request).await?;
+        let call = self.guard.call(&request).await?;
         let body = request.into_inner();
         let namespace = Namespace::parse(&body.namespace)?;
         let key = EntryKey::parse("secret key", &body.key)?;
-        self.authorize(&call, "SECRET", "DELETE", namespace.as_str(), || {
+        self.guard.authorize(&call, "SECRET", "DELETE", namespace.as_str(), || {
             not_found(&namespace, &key)
         })
         .await?;
@@ -103,7 +103,7 @@ impl SecretService for FlowApi {
         {
             return Err(Status::not_found(not_found(&namespace, &key)));
         }
-        self.audit_entry(&tx, &call, "SECRET", &namespace, &key, "DELETE")
+        self.audit_entry(&tx, &call.caller.name, "SECRET", &namespace, &key, "DELETE")
             .await?;
         tx.commit().await.map_err(ServiceError::from)?;
         tracing::info!(tenant = %call.tenant, %namespace, %key, "secret deleted");

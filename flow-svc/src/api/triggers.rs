@@ -42,7 +42,7 @@ impl TriggerService for FlowApi {
         &self,
         request: Request<pb::SearchTriggersRequest>,
     ) -> Result<Response<pb::SearchTriggersResponse>, Status> {
-        let call = self.call(&request).await?;
+        let call = self.guard.call(&request).await?;
         let body = request.into_inner();
         let page = PageRequest::new(body.page, body.size)?;
         let namespace = if body.namespace.is_empty() {
@@ -50,7 +50,7 @@ impl TriggerService for FlowApi {
         } else {
             Some(Namespace::parse(&body.namespace)?)
         };
-        let scope = self.scope(&call, "FLOW", "READ").await?;
+        let scope = self.guard.scope(&call, "FLOW", "READ").await?;
         let tx = self.read(&call.tenant).await?;
         let (rows, total) = repo::search(
             &tx,

@@ -3,7 +3,7 @@
 //! durations.
 
 pub mod document;
-pub mod duration;
+pub use aerie_common::kestra::duration;
 pub mod kv;
 pub mod validate;
 

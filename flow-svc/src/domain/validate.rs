@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::str::FromStr;
 
 use super::document::{self, Finding, Located, Node};
-use super::duration::parse_iso_duration;
+use aerie_common::kestra::duration::parse_iso_duration;
 use super::{id_problem, namespace_problem, shorten};
 
 /// A valid flow: what is stored beside its source.
@@ -42,42 +42,7 @@ pub struct Report {
     pub flow: Option<ParsedFlow>,
 }
 
-/// The core task types (and the legacy names Kestra still accepts).
-pub mod task_types {
-    pub const LOG: &str = "io.kestra.plugin.core.log.Log";
-    pub const RETURN: &str = "io.kestra.plugin.core.debug.Return";
-    pub const OUTPUT_VALUES: &str = "io.kestra.plugin.core.output.OutputValues";
-    pub const SEQUENTIAL: &str = "io.kestra.plugin.core.flow.Sequential";
-    pub const PARALLEL: &str = "io.kestra.plugin.core.flow.Parallel";
-    pub const IF: &str = "io.kestra.plugin.core.flow.If";
-    pub const FOR_EACH: &str = "io.kestra.plugin.core.flow.ForEach";
-    pub const SLEEP: &str = "io.kestra.plugin.core.flow.Sleep";
-    pub const FAIL: &str = "io.kestra.plugin.core.execution.Fail";
-    pub const KV_SET: &str = "io.kestra.plugin.core.kv.Set";
-    pub const KV_GET: &str = "io.kestra.plugin.core.kv.Get";
-    pub const WRITE: &str = "io.kestra.plugin.core.storage.Write";
-
-    /// Older names of the same tasks.
-    pub const ALIASES: &[(&str, &str)] = &[
-        ("io.kestra.core.tasks.log.Log", LOG),
-        ("io.kestra.core.tasks.debugs.Return", RETURN),
-        ("io.kestra.core.tasks.flows.Sequential", SEQUENTIAL),
-        ("io.kestra.core.tasks.flows.Parallel", PARALLEL),
-        ("io.kestra.core.tasks.flows.If", IF),
-        ("io.kestra.core.tasks.executions.Fail", FAIL),
-    ];
-}
-
-/// The trigger types.
-pub mod trigger_types {
-    pub const SCHEDULE: &str = "io.kestra.plugin.core.trigger.Schedule";
-    pub const WEBHOOK: &str = "io.kestra.plugin.core.trigger.Webhook";
-}
-
-/// The input types.
-pub const INPUT_TYPES: &[&str] = &[
-    "STRING", "INT", "FLOAT", "BOOLEAN", "DATETIME", "JSON", "FILE",
-];
+pub use aerie_common::kestra::{INPUT_TYPES, task_types, trigger_types};
 
 /// What a task type takes: required and optional properties, and which of
 /// them hold lists of child tasks.

@@ -57,6 +57,20 @@ pub async fn of_flow(tx: &TenantTxn, key: &FlowKey) -> Result<Vec<triggers::Mode
         .await
 }
 
+/// The enabled triggers of one type in the tenant (those of live flows:
+/// deleting a flow removes its triggers).
+pub async fn enabled_of_kind(tx: &TenantTxn, kind: &str) -> Result<Vec<triggers::Model>, DbErr> {
+    triggers::Entity::find()
+        .filter(triggers::Column::TenantId.eq(tx.tenant_key()))
+        .filter(triggers::Column::Kind.eq(kind))
+        .filter(triggers::Column::Disabled.eq(false))
+        .order_by_asc(triggers::Column::Namespace)
+        .order_by_asc(triggers::Column::FlowId)
+        .order_by_asc(triggers::Column::TriggerId)
+        .all(tx.conn())
+        .await
+}
+
 /// One page of triggers inside `scope` (and `namespace` and its children),
 /// whose flow or trigger id contains `text`.
 pub async fn search(

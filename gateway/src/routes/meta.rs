@@ -36,17 +36,22 @@ pub fn routes() -> OpenApiRouter<AppState> {
 #[utoipa::path(get, path = "/health", tag = "meta",
     responses((status = 200, body = Health), (status = 503, body = Health)))]
 async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
-    let (tenant_up, auth_up, flow_up) = tokio::join!(
+    let (tenant_up, auth_up, flow_up, execution_up) = tokio::join!(
         serving(state.tenant_health.clone(), "aerie.tenant.v1.TenantService"),
         serving(state.auth_health.clone(), "aerie.auth.v1.AuthService"),
         serving(state.flow_health.clone(), "aerie.flow.v1.FlowService"),
+        serving(
+            state.execution_health.clone(),
+            "aerie.execution.v1.ExecutionService"
+        ),
     );
     let word = |up: bool| if up { "UP" } else { "DOWN" }.to_owned();
-    let all_up = tenant_up && auth_up && flow_up;
+    let all_up = tenant_up && auth_up && flow_up && execution_up;
     let services = [
         ("tenant".to_owned(), word(tenant_up)),
         ("auth".to_owned(), word(auth_up)),
         ("flow".to_owned(), word(flow_up)),
+        ("execution".to_owned(), word(execution_up)),
     ]
     .into();
     let code = if all_up {

@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod executions;
 pub mod flows;
 pub mod meta;
 pub mod namespaces;

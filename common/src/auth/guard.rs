@@ -1,0 +1,153 @@
+//! The checks every tenant-scoped handler starts with, written once: who
+//! calls, in which tenant (admitted by the policy and still existing), and
+//! whether they may act there. A caller who may not use the tenant at all
+//! learns nothing: the resource is "not found", whether or not it exists.
+
+use tonic::transport::Channel;
+use tonic::{Request, Status};
+
+use super::{AccessClient, Caller, NamespaceScope, caller_of};
+use crate::tenant::{TenantId, TenantPolicy, scoped_tenant};
+use crate::tenant_directory::TenantDirectory;
+
+/// Who calls, in which tenant.
+pub struct Call {
+    pub caller: Caller,
+    pub tenant: TenantId,
+}
+
+/// Authorizes callers of one service in the tenant of each call.
+#[derive(Clone)]
+pub struct TenantGuard {
+    policy: TenantPolicy,
+    access: AccessClient,
+    /// Whether a named tenant still exists: a deleted tenant's data stays
+    /// unreachable also for its former members calling a service directly.
+    tenants: TenantDirectory,
+}
+
+impl TenantGuard {
+    /// `auth` reaches auth-svc, `tenants` tenant-svc (asked with the
+    /// internal service credential).
+    pub fn new(
+        policy: TenantPolicy,
+        auth: Channel,
+        tenants: Channel,
+        service_token: String,
+    ) -> TenantGuard {
+        TenantGuard {
+            policy,
+            access: AccessClient::new(auth),
+            tenants: TenantDirectory::for_service(policy, tenants, service_token),
+        }
+    }
+
+    pub fn policy(&self) -> &TenantPolicy {
+        &self.policy
+    }
+
+    /// The caller and the tenant of a call; a named tenant must exist.
+    pub async fn call<T>(&self, request: &Request<T>) -> Result<Call, Status> {
+        let call = Call {
+            caller: caller_of(request)?,
+            tenant: scoped_tenant(request, &self.policy)?,
+        };
+        self.tenants.resolve(&call.tenant, &call.caller).await?;
+        Ok(call)
+    }
+
+    /// The tenant of a call that carries no caller (a webhook, whose key is
+    /// the credential); it must be admitted and exist.
+    pub async fn anonymous_tenant<T>(&self, request: &Request<T>) -> Result<TenantId, Status> {
+        let tenant = scoped_tenant(request, &self.policy)?;
+        self.tenants.exists(&tenant).await?;
+        Ok(tenant)
+    }
+
+    /// Requires `permission:action` on `namespace`; `missing` describes the
+    /// resource as not found for a caller without access to the tenant.
+    pub async fn authorize(
+        &self,
+        call: &Call,
+        permission: &'static str,
+        action: &'static str,
+        namespace: &str,
+        missing: impl FnOnce() -> String,
+    ) -> Result<(), Status> {
+        let allowed = self
+            .access
+            .allowed(
+                &call.caller,
+                &call.tenant,
+                permission,
+                action,
+                Some(namespace),
+            )
+            .await?;
+        if allowed {
+            return Ok(());
+        }
+        Err(self
+            .denial(call, permission, action, namespace, missing)
+            .await)
+    }
+
+    async fn denial(
+        &self,
+        call: &Call,
+        permission: &'static str,
+        action: &'static str,
+        namespace: &str,
+        missing: impl FnOnce() -> String,
+    ) -> Status {
+        match self
+            .access
+            .allowed(&call.caller, &call.tenant, "", "", None)
+            .await
+        {
+            Ok(true) => Status::permission_denied(format!(
+                "{} may not {action} {permission} in namespace {namespace} of {}",
+                call.caller.name, call.tenant
+            )),
+            Ok(false) => Status::not_found(missing()),
+            Err(status) => status,
+        }
+    }
+
+    /// The caller may use the tenant at all; otherwise the tenant is "not
+    /// found", exactly like one that does not exist.
+    pub async fn require_tenant_use(&self, call: &Call) -> Result<(), Status> {
+        if self
+            .access
+            .allowed(&call.caller, &call.tenant, "", "", None)
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(Status::not_found(format!("{} not found", call.tenant)))
+        }
+    }
+
+    /// Where the caller may use `permission:action`, for listings; nowhere
+    /// at all is a denial like [`TenantGuard::authorize`]'s.
+    pub async fn scope(
+        &self,
+        call: &Call,
+        permission: &'static str,
+        action: &'static str,
+    ) -> Result<NamespaceScope, Status> {
+        let scope = self
+            .access
+            .granted_namespaces(&call.caller, &call.tenant, permission, action)
+            .await?;
+        if scope == NamespaceScope::Within(Vec::new()) {
+            let tenant = call.tenant.clone();
+            return Err(self
+                .denial(call, permission, action, "any", || {
+                    format!("{tenant} not found")
+                })
+                .await);
+        }
+        Ok(scope)
+    }
+}

@@ -1,0 +1,49 @@
+//! Kestra's vocabulary, shared by the service that validates flows and the
+//! one that runs them: task, trigger and input type names, ISO-8601 durations.
+
+pub mod duration;
+
+/// The core task types (and the legacy names Kestra still accepts).
+pub mod task_types {
+    pub const LOG: &str = "io.kestra.plugin.core.log.Log";
+    pub const RETURN: &str = "io.kestra.plugin.core.debug.Return";
+    pub const OUTPUT_VALUES: &str = "io.kestra.plugin.core.output.OutputValues";
+    pub const SEQUENTIAL: &str = "io.kestra.plugin.core.flow.Sequential";
+    pub const PARALLEL: &str = "io.kestra.plugin.core.flow.Parallel";
+    pub const IF: &str = "io.kestra.plugin.core.flow.If";
+    pub const FOR_EACH: &str = "io.kestra.plugin.core.flow.ForEach";
+    pub const SLEEP: &str = "io.kestra.plugin.core.flow.Sleep";
+    pub const FAIL: &str = "io.kestra.plugin.core.execution.Fail";
+    pub const KV_SET: &str = "io.kestra.plugin.core.kv.Set";
+    pub const KV_GET: &str = "io.kestra.plugin.core.kv.Get";
+    pub const WRITE: &str = "io.kestra.plugin.core.storage.Write";
+
+    /// Older names of the same tasks.
+    pub const ALIASES: &[(&str, &str)] = &[
+        ("io.kestra.core.tasks.log.Log", LOG),
+        ("io.kestra.core.tasks.debugs.Return", RETURN),
+        ("io.kestra.core.tasks.flows.Sequential", SEQUENTIAL),
+        ("io.kestra.core.tasks.flows.Parallel", PARALLEL),
+        ("io.kestra.core.tasks.flows.If", IF),
+        ("io.kestra.core.tasks.executions.Fail", FAIL),
+    ];
+}
+
+/// The trigger types.
+pub mod trigger_types {
+    pub const SCHEDULE: &str = "io.kestra.plugin.core.trigger.Schedule";
+    pub const WEBHOOK: &str = "io.kestra.plugin.core.trigger.Webhook";
+}
+
+/// The input types.
+pub const INPUT_TYPES: &[&str] = &[
+    "STRING", "INT", "FLOAT", "BOOLEAN", "DATETIME", "JSON", "FILE",
+];
+
+/// The current name of a task type, older names resolved.
+pub fn canonical_task_type(kind: &str) -> &str {
+    task_types::ALIASES
+        .iter()
+        .find(|(alias, _)| *alias == kind)
+        .map_or(kind, |(_, canonical)| canonical)
+}

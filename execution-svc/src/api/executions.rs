@@ -1,0 +1,406 @@
+//! `aerie.execution.v1.ExecutionService`.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use aerie_common::ServiceError;
+use aerie_common::audit::{self, AuditEntry};
+use aerie_common::auth::Call;
+use aerie_common::paging::{PageRequest, Sort};
+use aerie_proto::execution::v1 as pb;
+use aerie_proto::execution::v1::execution_service_server::ExecutionService;
+use serde_json::{Map, Value, json};
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Response, Status};
+
+use super::{ExecutionApi, execution_message, next_change, not_found};
+use crate::domain::plan::Plan;
+use crate::domain::{ExecutionId, LOG_LEVELS, State, execution_folder, inputs, log_level_rank, push_history};
+use crate::executor::{NewExecution, StartedBy};
+use crate::repo::entities::executions as execution_rows;
+use crate::repo::executions::{self as repo, Filter, SORT_FIELDS, StateChange};
+use crate::repo::queue;
+use crate::storage::{StoragePath, safe_file_name};
+
+/// Largest file served by GetExecutionFile.
+const MAX_DOWNLOAD_BYTES: usize = 64 * 1024 * 1024;
+
+impl ExecutionApi {
+    /// The execution `id` of the call's tenant, once the caller may
+    /// `action` executions in its namespace.
+    async fn authorized_execution(
+        &self,
+        call: &Call,
+        id: &ExecutionId,
+        action: &'static str,
+    ) -> Result<execution_rows::Model, Status> {
+        let row = {
+            let tx = self.read(&call.tenant).await?;
+            repo::find(&tx, id).await.map_err(ServiceError::from)?
+        };
+        let Some(row) = row else {
+            // Whether or not the caller may use the tenant, the answer is
+            // the same: nothing here by that id.
+            return Err(Status::not_found(not_found(id)));
+        };
+        self.guard
+            .authorize(call, "EXECUTION", action, &row.namespace, || not_found(id))
+            .await?;
+        Ok(row)
+    }
+}
+
+#[tonic::async_trait]
+impl ExecutionService for ExecutionApi {
+    async fn create_execution(
+        &self,
+        request: Request<pb::CreateExecutionRequest>,
+    ) -> Result<Response<pb::Execution>, Status> {
+        let call = self.guard.call(&request).await?;
+        let body = request.into_inner();
+        self.guard
+            .authorize(&call, "EXECUTION", "CREATE", &body.namespace, || {
+                format!("flow {}/{} not found", body.namespace, body.flow_id)
+            })
+            .await?;
+        let flow = self
+            .flow_to_run(&call.tenant, &body.namespace, &body.flow_id, body.revision)
+            .await?;
+        let plan = Plan::parse(&flow.source)
+            .map_err(|err| Status::failed_precondition(format!("the flow cannot run: {err}")))?;
+        let given = match body.inputs_json.trim() {
+            "" => Map::new(),
+            text => match serde_json::from_str(text) {
+                Ok(Value::Object(map)) => map,
+                _ => return Err(Status::invalid_argument("inputs must be a JSON object")),
+            },
+        };
+        let id = ExecutionId::generate();
+        let folder = execution_folder(&flow.namespace, &flow.id, &id);
+        let mut uploads = Vec::new();
+        let mut files = BTreeMap::new();
+        for file in body.files {
+            let path = StoragePath::parse(&format!(
+                "{folder}/inputs/{}/{}",
+                safe_file_name(&file.input),
+                safe_file_name(&file.filename)
+            ))?;
+            files.insert(file.input.clone(), path.uri());
+            uploads.push((path, file.content));
+        }
+        let resolved = inputs::resolve(&plan.inputs, &given, &files)
+            .map_err(|problems| Status::invalid_argument(problems.join("; ")))?;
+        for (path, content) in &uploads {
+            self.engine
+                .storage
+                .put(&call.tenant, path, content.clone().into())
+                .await?;
+        }
+        let new = NewExecution {
+            id: id.clone(),
+            namespace: flow.namespace,
+            flow_id: flow.id,
+            flow_revision: flow.revision,
+            flow_source: flow.source,
+            inputs: resolved,
+            labels: body.labels.into_iter().collect(),
+            started_by: StartedBy::Caller(call.caller.name.to_string()),
+        };
+        let accepted = async {
+            let tx = self.write(&call.tenant).await?;
+            let row = self.engine.accept(&tx, new).await?;
+            tx.commit().await?;
+            Ok::<_, ServiceError>(row)
+        }
+        .await;
+        let row = match accepted {
+            Ok(row) => row,
+            Err(err) => {
+                // Nothing was accepted: the uploads must not linger.
+                for (path, _) in &uploads {
+                    let _ = self.engine.storage.delete(&call.tenant, path).await;
+                }
+                return Err(err.into());
+            }
+        };
+        self.engine.wake();
+        tracing::info!(execution = %id, tenant = %call.tenant, namespace = %row.namespace,
+            flow = %row.flow_id, by = %call.caller.name, "execution created");
+        if body.wait {
+            return Ok(Response::new(self.wait_for_end(&call.tenant, &id).await?));
+        }
+        Ok(Response::new(execution_message(row, Vec::new())))
+    }
+
+    async fn get_execution(
+        &self,
+        request: Request<pb::GetExecutionRequest>,
+    ) -> Result<Response<pb::Execution>, Status> {
+        let call = self.guard.call(&request).await?;
+        let id = ExecutionId::parse(&request.into_inner().id)?;
+        self.authorized_execution(&call, &id, "READ").await?;
+        let (row, runs) = self
+            .load(&call.tenant, &id)
+            .await?
+            .ok_or_else(|| Status::not_found(not_found(&id)))?;
+        Ok(Response::new(execution_message(row, runs)))
+    }
+
+    async fn search_executions(
+        &self,
+        request: Request<pb::SearchExecutionsRequest>,
+    ) -> Result<Response<pb::SearchExecutionsResponse>, Status> {
+        let call = self.guard.call(&request).await?;
+        let body = request.into_inner();
+        let scope = self.guard.scope(&call, "EXECUTION", "READ").await?;
+        let page = PageRequest::new(body.page, body.size)?;
+        let sort = if body.sort.is_empty() {
+            "created:desc"
+        } else {
+            &body.sort
+        };
+        let sort = Sort::parse(sort, SORT_FIELDS)?;
+        for state in &body.state {
+            if State::parse(state).is_none() {
+                return Err(Status::invalid_argument(format!(
+                    "unknown state '{}'",
+                    state.chars().take(32).collect::<String>()
+                )));
+            }
+        }
+        let filter = Filter {
+            scope: &scope,
+            namespace: Some(body.namespace.as_str()).filter(|n| !n.is_empty()),
+            flow_id: Some(body.flow_id.as_str()).filter(|f| !f.is_empty()),
+            states: &body.state,
+        };
+        let tx = self.read(&call.tenant).await?;
+        let (rows, total) = repo::search(&tx, filter, page, &sort)
+            .await
+            .map_err(ServiceError::from)?;
+        Ok(Response::new(pb::SearchExecutionsResponse {
+            results: rows
+                .into_iter()
+                .map(|row| execution_message(row, Vec::new()))
+                .collect(),
+            total,
+        }))
+    }
+
+    async fn kill_execution(
+        &self,
+        request: Request<pb::KillExecutionRequest>,
+    ) -> Result<Response<pb::Execution>, Status> {
+        let call = self.guard.call(&request).await?;
+        let id = ExecutionId::parse(&request.into_inner().id)?;
+        let row = self.authorized_execution(&call, &id, "UPDATE").await?;
+        let state = State::parse(&row.state).unwrap_or(State::Failed);
+        if state.is_terminal() {
+            return Err(Status::failed_precondition(format!(
+                "execution {id} has already ended ({})",
+                row.state
+            )));
+        }
+        if state != State::Killing {
+            let tx = self.write(&call.tenant).await?;
+            let current = repo::find(&tx, &id)
+                .await
+                .map_err(ServiceError::from)?
+                .ok_or_else(|| Status::not_found(not_found(&id)))?;
+            if State::parse(&current.state).is_some_and(State::is_terminal) {
+                return Err(Status::failed_precondition(format!(
+                    "execution {id} has already ended ({})",
+                    current.state
+                )));
+            }
+            let now = crate::repo::now();
+            let change = StateChange {
+                state: State::Killing.as_str(),
+                histories: push_history(&current.histories, State::Killing, now),
+                outputs: None,
+                update_time: now,
+            };
+            repo::set_state(&tx, &id, change).await.map_err(ServiceError::from)?;
+            queue::request_kill(&tx, &id).await.map_err(ServiceError::from)?;
+            enqueue_audit(&tx, &call, &id, &current, "KILL").await?;
+            tx.commit().await.map_err(ServiceError::from)?;
+            self.engine.changed(&id);
+            self.engine.kill_local(&id);
+            tracing::info!(execution = %id, tenant = %call.tenant, by = %call.caller.name, "kill requested");
+        }
+        let (row, runs) = self
+            .load(&call.tenant, &id)
+            .await?
+            .ok_or_else(|| Status::not_found(not_found(&id)))?;
+        Ok(Response::new(execution_message(row, runs)))
+    }
+
+    async fn restart_execution(
+        &self,
+        request: Request<pb::RestartExecutionRequest>,
+    ) -> Result<Response<pb::Execution>, Status> {
+        let call = self.guard.call(&request).await?;
+        let id = ExecutionId::parse(&request.into_inner().id)?;
+        self.authorized_execution(&call, &id, "UPDATE").await?;
+        let tx = self.write(&call.tenant).await?;
+        let current = repo::find(&tx, &id)
+            .await
+            .map_err(ServiceError::from)?
+            .ok_or_else(|| Status::not_found(not_found(&id)))?;
+        if !matches!(
+            State::parse(&current.state),
+            Some(State::Failed | State::Killed)
+        ) {
+            return Err(Status::failed_precondition(format!(
+                "only a FAILED or KILLED execution can be restarted; {id} is {}",
+                current.state
+            )));
+        }
+        let now = crate::repo::now();
+        let change = StateChange {
+            state: State::Restarted.as_str(),
+            histories: push_history(&current.histories, State::Restarted, now),
+            outputs: None,
+            update_time: now,
+        };
+        repo::set_state(&tx, &id, change).await.map_err(ServiceError::from)?;
+        queue::enqueue(&tx, &id, crate::repo::now_millis())
+            .await
+            .map_err(ServiceError::from)?;
+        enqueue_audit(&tx, &call, &id, &current, "RESTART").await?;
+        tx.commit().await.map_err(ServiceError::from)?;
+        self.engine.changed(&id);
+        self.engine.wake();
+        tracing::info!(execution = %id, tenant = %call.tenant, by = %call.caller.name, "execution restarted");
+        let (row, runs) = self
+            .load(&call.tenant, &id)
+            .await?
+            .ok_or_else(|| Status::not_found(not_found(&id)))?;
+        Ok(Response::new(execution_message(row, runs)))
+    }
+
+    type FollowExecutionStream = ReceiverStream<Result<pb::Execution, Status>>;
+
+    async fn follow_execution(
+        &self,
+        request: Request<pb::FollowExecutionRequest>,
+    ) -> Result<Response<Self::FollowExecutionStream>, Status> {
+        let call = self.guard.call(&request).await?;
+        let id = ExecutionId::parse(&request.into_inner().id)?;
+        self.authorized_execution(&call, &id, "READ").await?;
+        let (sender, receiver) = tokio::sync::mpsc::channel(16);
+        let api = self.clone();
+        tokio::spawn(async move {
+            let mut changes = api.engine.subscribe();
+            let mut last: Option<pb::Execution> = None;
+            loop {
+                let loaded = api.load(&call.tenant, &id).await;
+                let message = match loaded {
+                    Ok(Some((row, runs))) => execution_message(row, runs),
+                    Ok(None) => return,
+                    Err(err) => {
+                        let _ = sender.send(Err(err.into())).await;
+                        return;
+                    }
+                };
+                let ended = message
+                    .state
+                    .as_ref()
+                    .and_then(|s| State::parse(&s.current))
+                    .is_some_and(State::is_terminal);
+                if last.as_ref() != Some(&message) {
+                    if sender.send(Ok(message.clone())).await.is_err() {
+                        return;
+                    }
+                    last = Some(message);
+                }
+                if ended {
+                    return;
+                }
+                tokio::select! {
+                    _ = next_change(&mut changes, &id, Duration::from_millis(500)) => {}
+                    _ = sender.closed() => return,
+                }
+            }
+        });
+        Ok(Response::new(ReceiverStream::new(receiver)))
+    }
+
+    async fn list_logs(
+        &self,
+        request: Request<pb::ListLogsRequest>,
+    ) -> Result<Response<pb::ListLogsResponse>, Status> {
+        let call = self.guard.call(&request).await?;
+        let body = request.into_inner();
+        let id = ExecutionId::parse(&body.execution_id)?;
+        let lowest = if body.min_level.is_empty() {
+            0
+        } else {
+            log_level_rank(&body.min_level)?
+        };
+        self.authorized_execution(&call, &id, "READ").await?;
+        let tx = self.read(&call.tenant).await?;
+        let lines = repo::logs(&tx, &id, &LOG_LEVELS[lowest..])
+            .await
+            .map_err(ServiceError::from)?;
+        Ok(Response::new(pb::ListLogsResponse {
+            logs: lines
+                .into_iter()
+                .map(|line| pb::LogLine {
+                    execution_id: line.execution_id,
+                    task_run_id: line.task_run_id,
+                    task_id: line.task_id,
+                    level: line.level,
+                    timestamp: Some(aerie_common::time::to_timestamp(line.time)),
+                    message: line.message,
+                })
+                .collect(),
+        }))
+    }
+
+    async fn get_execution_file(
+        &self,
+        request: Request<pb::GetExecutionFileRequest>,
+    ) -> Result<Response<pb::ExecutionFile>, Status> {
+        let call = self.guard.call(&request).await?;
+        let body = request.into_inner();
+        let id = ExecutionId::parse(&body.id)?;
+        let path = StoragePath::from_uri(&body.path)?;
+        let row = self.authorized_execution(&call, &id, "READ").await?;
+        if !path.is_within(&execution_folder(&row.namespace, &row.flow_id, &id)) {
+            return Err(Status::invalid_argument(format!(
+                "{} is not a file of execution {id}",
+                path.uri()
+            )));
+        }
+        let content = self
+            .engine
+            .storage
+            .get(&call.tenant, &path, MAX_DOWNLOAD_BYTES)
+            .await?;
+        Ok(Response::new(pb::ExecutionFile {
+            filename: path.file_name().to_owned(),
+            content: content.to_vec(),
+        }))
+    }
+}
+
+/// Audits a kill or restart in the transaction making it.
+async fn enqueue_audit(
+    tx: &crate::repo::TenantTxn,
+    call: &Call,
+    id: &ExecutionId,
+    row: &execution_rows::Model,
+    operation: &str,
+) -> Result<(), Status> {
+    let entry = AuditEntry::new(&call.tenant, "EXECUTION", id.as_str(), "UPDATE", &*call.caller.name)
+        .with_details(json!({
+            "operation": operation,
+            "namespace": row.namespace,
+            "flowId": row.flow_id,
+            "previousState": row.state,
+        }));
+    audit::enqueue(tx.conn(), entry)
+        .await
+        .map_err(|e| ServiceError::from(e).into())
+}

@@ -1,0 +1,197 @@
+//! The gRPC face of execution-svc: decode, authorize the caller in the
+//! tenant of the call, run the repository in a tenant transaction, audit,
+//! encode.
+
+mod executions;
+mod webhook;
+
+use std::time::Duration;
+
+use aerie_common::auth::TenantGuard;
+use aerie_common::db::TenantTxn;
+use aerie_common::{ServiceError, TenantId, TenantPolicy};
+use aerie_proto::execution::v1 as pb;
+use aerie_proto::flow::v1 as flow_pb;
+use sea_orm::DatabaseConnection;
+use tonic::Status;
+use tonic::transport::Channel;
+
+use crate::domain::{ExecutionId, State, parse_histories};
+use crate::executor::Engine;
+use crate::repo::entities::{executions as execution_rows, task_runs};
+
+/// Implements every execution-svc gRPC service.
+#[derive(Clone)]
+pub struct ExecutionApi {
+    db: DatabaseConnection,
+    guard: TenantGuard,
+    engine: Engine,
+}
+
+impl ExecutionApi {
+    /// The API over an already migrated database; `auth` reaches auth-svc,
+    /// `tenants` tenant-svc.
+    pub fn new(
+        db: DatabaseConnection,
+        policy: TenantPolicy,
+        auth: Channel,
+        tenants: Channel,
+        engine: Engine,
+        service_token: String,
+    ) -> ExecutionApi {
+        ExecutionApi {
+            db,
+            guard: TenantGuard::new(policy, auth, tenants, service_token),
+            engine,
+        }
+    }
+
+    /// The database, for the audit relay.
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    /// The executor behind this API.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    async fn read(&self, tenant: &TenantId) -> Result<TenantTxn, ServiceError> {
+        Ok(TenantTxn::read(&self.db, tenant).await?)
+    }
+
+    async fn write(&self, tenant: &TenantId) -> Result<TenantTxn, ServiceError> {
+        Ok(TenantTxn::write(&self.db, tenant).await?)
+    }
+
+    /// The live flow to execute, read by Aerie itself in `tenant` (the
+    /// caller's own right to execute it was checked before).
+    async fn flow_to_run(
+        &self,
+        tenant: &TenantId,
+        namespace: &str,
+        flow_id: &str,
+        revision: i32,
+    ) -> Result<flow_pb::Flow, Status> {
+        let request = flow_pb::GetFlowRequest {
+            namespace: namespace.to_owned(),
+            id: flow_id.to_owned(),
+            revision,
+        };
+        let flow = self
+            .engine
+            .flows
+            .clone()
+            .get_flow_for_execution(self.engine.internal(tenant, request))
+            .await?
+            .into_inner();
+        if flow.disabled {
+            return Err(Status::failed_precondition(format!(
+                "flow {namespace}/{flow_id} is disabled"
+            )));
+        }
+        Ok(flow)
+    }
+
+    /// The execution with its task runs.
+    async fn load(
+        &self,
+        tenant: &TenantId,
+        id: &ExecutionId,
+    ) -> Result<Option<(execution_rows::Model, Vec<task_runs::Model>)>, ServiceError> {
+        let tx = self.read(tenant).await?;
+        let Some(row) = crate::repo::executions::find(&tx, id).await? else {
+            return Ok(None);
+        };
+        let runs = crate::repo::executions::task_runs(&tx, id).await?;
+        Ok(Some((row, runs)))
+    }
+
+    /// Waits until the execution has ended; changes made in this process
+    /// wake the wait at once, others are seen within half a second.
+    async fn wait_for_end(&self, tenant: &TenantId, id: &ExecutionId) -> Result<pb::Execution, Status> {
+        let mut changes = self.engine.subscribe();
+        loop {
+            let (row, runs) = self
+                .load(tenant, id)
+                .await?
+                .ok_or_else(|| Status::not_found(format!("execution {id} not found")))?;
+            if State::parse(&row.state).is_some_and(State::is_terminal) {
+                return Ok(execution_message(row, runs));
+            }
+            next_change(&mut changes, id, Duration::from_millis(500)).await;
+        }
+    }
+}
+
+/// Returns when `id` changes in this process, or after `at_most`.
+async fn next_change(
+    changes: &mut tokio::sync::broadcast::Receiver<String>,
+    id: &ExecutionId,
+    at_most: Duration,
+) {
+    let wait = async {
+        loop {
+            match changes.recv().await {
+                Ok(changed) if changed == id.as_str() => return,
+                Ok(_) => {}
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => return,
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => {
+                    tokio::time::sleep(at_most).await;
+                    return;
+                }
+            }
+        }
+    };
+    let _ = tokio::time::timeout(at_most, wait).await;
+}
+
+fn not_found(id: &ExecutionId) -> String {
+    format!("execution {id} not found")
+}
+
+fn state_message(state: &str, histories: &str) -> pb::State {
+    pb::State {
+        current: state.to_owned(),
+        histories: parse_histories(histories)
+            .into_iter()
+            .map(|h| pb::StateHistory {
+                state: h.state,
+                date: Some(aerie_common::time::to_timestamp(h.date)),
+            })
+            .collect(),
+    }
+}
+
+/// An execution as every API shows it (`runs` empty in listings).
+fn execution_message(row: execution_rows::Model, runs: Vec<task_runs::Model>) -> pb::Execution {
+    let tenant = TenantId::from_storage_key(&row.tenant_id).ok();
+    pb::Execution {
+        state: Some(state_message(&row.state, &row.histories)),
+        task_runs: runs
+            .into_iter()
+            .map(|run| pb::TaskRun {
+                state: Some(state_message(&run.state, &run.histories)),
+                id: run.id,
+                task_id: run.task_id,
+                parent_task_run_id: run.parent_id,
+                value: run.value,
+                outputs_json: run.outputs,
+                attempts: run.attempts.max(0) as u32,
+            })
+            .collect(),
+        labels: serde_json::from_str(&row.labels).unwrap_or_default(),
+        tenant_id: tenant.and_then(|t| t.as_named().map(str::to_owned)),
+        id: row.id,
+        namespace: row.namespace,
+        flow_id: row.flow_id,
+        flow_revision: row.flow_revision,
+        inputs_json: row.inputs,
+        outputs_json: row.outputs,
+        trigger_json: if row.trigger == "{}" {
+            String::new()
+        } else {
+            row.trigger
+        },
+    }
+}

@@ -1,0 +1,187 @@
+//! What executions are, with no I/O: ids, states and their history, the
+//! executable form of a flow, input checking and templates.
+
+pub mod inputs;
+pub mod plan;
+pub mod template;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use tonic::Status;
+
+/// An execution id: a UUID in its hyphenated lower-case form.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ExecutionId(String);
+
+impl ExecutionId {
+    pub fn generate() -> ExecutionId {
+        ExecutionId(uuid::Uuid::new_v4().to_string())
+    }
+
+    /// INVALID_ARGUMENT unless `id` is a UUID.
+    pub fn parse(id: &str) -> Result<ExecutionId, Status> {
+        uuid::Uuid::parse_str(id)
+            .ok()
+            .filter(|parsed| parsed.hyphenated().to_string() == id)
+            .map(|_| ExecutionId(id.to_owned()))
+            .ok_or_else(|| {
+                Status::invalid_argument(format!(
+                    "execution id '{}' is not a UUID",
+                    id.chars().take(64).collect::<String>()
+                ))
+            })
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for ExecutionId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The states of executions and task runs (Kestra's names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum State {
+    Created,
+    Running,
+    Success,
+    Warning,
+    Failed,
+    Killing,
+    Killed,
+    Restarted,
+    Skipped,
+}
+
+impl State {
+    pub const ALL: [State; 9] = [
+        State::Created,
+        State::Running,
+        State::Success,
+        State::Warning,
+        State::Failed,
+        State::Killing,
+        State::Killed,
+        State::Restarted,
+        State::Skipped,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Created => "CREATED",
+            State::Running => "RUNNING",
+            State::Success => "SUCCESS",
+            State::Warning => "WARNING",
+            State::Failed => "FAILED",
+            State::Killing => "KILLING",
+            State::Killed => "KILLED",
+            State::Restarted => "RESTARTED",
+            State::Skipped => "SKIPPED",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<State> {
+        State::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+
+    /// Nothing more happens to an execution or task run in this state
+    /// (until a restart).
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            State::Success | State::Warning | State::Failed | State::Killed | State::Skipped
+        )
+    }
+
+    /// A task run in this state is done for good: a resumed or restarted
+    /// execution keeps it and its outputs.
+    pub fn is_done(self) -> bool {
+        matches!(self, State::Success | State::Warning | State::Skipped)
+    }
+}
+
+/// One state change.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct History {
+    pub state: String,
+    pub date: DateTime<Utc>,
+}
+
+/// `histories` (stored as JSON) with `state` appended at `now`.
+pub fn push_history(histories: &str, state: State, now: DateTime<Utc>) -> String {
+    let mut list = parse_histories(histories);
+    list.push(History {
+        state: state.as_str().to_owned(),
+        date: now,
+    });
+    serde_json::to_string(&list).unwrap_or_else(|_| "[]".to_owned())
+}
+
+pub fn parse_histories(histories: &str) -> Vec<History> {
+    serde_json::from_str(histories).unwrap_or_default()
+}
+
+/// Log levels, lowest first.
+pub const LOG_LEVELS: [&str; 5] = ["TRACE", "DEBUG", "INFO", "WARN", "ERROR"];
+
+/// The rank of a level in [`LOG_LEVELS`]; INVALID_ARGUMENT for anything else.
+pub fn log_level_rank(level: &str) -> Result<usize, Status> {
+    LOG_LEVELS
+        .iter()
+        .position(|l| l.eq_ignore_ascii_case(level))
+        .ok_or_else(|| {
+            Status::invalid_argument(format!(
+                "log level must be one of {}",
+                LOG_LEVELS.join(", ")
+            ))
+        })
+}
+
+/// The internal-storage URI scheme, as Kestra writes it.
+pub const STORAGE_SCHEME: &str = "kestra:///";
+
+/// Where an execution's files live, inside its tenant's storage:
+/// `<namespace as folders>/<flow id>/executions/<execution id>`.
+pub fn execution_folder(namespace: &str, flow_id: &str, execution: &ExecutionId) -> String {
+    format!(
+        "{}/{flow_id}/executions/{execution}",
+        namespace.replace('.', "/")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn execution_ids_are_canonical_uuids() {
+        let id = ExecutionId::generate();
+        assert_eq!(ExecutionId::parse(id.as_str()).unwrap(), id);
+        for bad in ["", "x", "../etc", &id.as_str().to_uppercase(), &format!("{id}0")] {
+            assert_eq!(
+                ExecutionId::parse(bad).unwrap_err().code(),
+                tonic::Code::InvalidArgument,
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn states_round_trip_and_histories_append() {
+        for state in State::ALL {
+            assert_eq!(State::parse(state.as_str()), Some(state));
+        }
+        let now = Utc::now();
+        let one = push_history("[]", State::Created, now);
+        let two = push_history(&one, State::Running, now);
+        let list = parse_histories(&two);
+        assert_eq!(
+            list.iter().map(|h| h.state.as_str()).collect::<Vec<_>>(),
+            ["CREATED", "RUNNING"]
+        );
+    }
+}

@@ -1,0 +1,297 @@
+//! A flow's YAML turned into what the executor walks: tasks with their
+//! kinds, properties and child lists. flow-svc validated the source when it
+//! was saved; what is checked here is only what running it needs.
+
+use std::time::Duration;
+
+use aerie_common::kestra::{canonical_task_type, duration::parse_iso_duration, task_types};
+use serde_json::{Map, Value};
+
+/// The executable form of one flow revision.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub id: String,
+    pub namespace: String,
+    pub inputs: Vec<InputSpec>,
+    pub variables: Map<String, Value>,
+    pub tasks: Vec<Task>,
+    pub errors: Vec<Task>,
+    pub finally: Vec<Task>,
+    /// Flow outputs: id and value template, rendered when the tasks end.
+    pub outputs: Vec<(String, Value)>,
+}
+
+/// One declared input.
+#[derive(Debug, Clone)]
+pub struct InputSpec {
+    pub id: String,
+    pub kind: String,
+    pub required: bool,
+    pub defaults: Option<Value>,
+}
+
+/// What a task does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskKind {
+    Log,
+    Return,
+    OutputValues,
+    Sequential,
+    Parallel,
+    If,
+    ForEach,
+    Sleep,
+    Fail,
+    KvSet,
+    KvGet,
+    Write,
+}
+
+impl TaskKind {
+    fn of(kind: &str) -> Option<TaskKind> {
+        use task_types::*;
+        Some(match canonical_task_type(kind) {
+            LOG => TaskKind::Log,
+            RETURN => TaskKind::Return,
+            OUTPUT_VALUES => TaskKind::OutputValues,
+            SEQUENTIAL => TaskKind::Sequential,
+            PARALLEL => TaskKind::Parallel,
+            IF => TaskKind::If,
+            FOR_EACH => TaskKind::ForEach,
+            SLEEP => TaskKind::Sleep,
+            FAIL => TaskKind::Fail,
+            KV_SET => TaskKind::KvSet,
+            KV_GET => TaskKind::KvGet,
+            WRITE => TaskKind::Write,
+            _ => return None,
+        })
+    }
+}
+
+/// One task with its properties; flowable tasks carry child lists.
+#[derive(Debug, Clone)]
+pub struct Task {
+    pub id: String,
+    pub kind: TaskKind,
+    /// The full type name as written.
+    pub type_name: String,
+    pub props: Map<String, Value>,
+    /// `tasks`, or `then` for If.
+    pub tasks: Vec<Task>,
+    /// `else` of If.
+    pub otherwise: Vec<Task>,
+    pub errors: Vec<Task>,
+    pub finally: Vec<Task>,
+    pub disabled: bool,
+    pub allow_failure: bool,
+    pub timeout: Option<Duration>,
+    /// `runIf`: a template; a false value skips the task.
+    pub run_if: Option<String>,
+}
+
+impl Task {
+    /// A string property as written (a template, usually).
+    pub fn text(&self, name: &str) -> Option<String> {
+        match self.props.get(name)? {
+            Value::String(s) => Some(s.clone()),
+            Value::Null => None,
+            other => Some(other.to_string()),
+        }
+    }
+}
+
+/// Why a flow cannot run.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct PlanError(String);
+
+impl Plan {
+    pub fn parse(source: &str) -> Result<Plan, PlanError> {
+        let root: Value = serde_saphyr::from_str(source)
+            .map_err(|err| PlanError(format!("the flow's YAML cannot be read: {err}")))?;
+        let Value::Object(root) = root else {
+            return Err(PlanError("a flow is a YAML mapping".into()));
+        };
+        let string = |key: &str| root.get(key).and_then(Value::as_str).unwrap_or_default();
+        let inputs = match root.get("inputs") {
+            Some(Value::Array(list)) => list.iter().map(input_spec).collect::<Result<_, _>>()?,
+            _ => Vec::new(),
+        };
+        let outputs = match root.get("outputs") {
+            Some(Value::Array(list)) => list
+                .iter()
+                .filter_map(|o| {
+                    Some((
+                        o.get("id")?.as_str()?.to_owned(),
+                        o.get("value").cloned().unwrap_or(Value::Null),
+                    ))
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        Ok(Plan {
+            id: string("id").to_owned(),
+            namespace: string("namespace").to_owned(),
+            inputs,
+            variables: match root.get("variables") {
+                Some(Value::Object(vars)) => vars.clone(),
+                _ => Map::new(),
+            },
+            tasks: task_list(root.get("tasks"))?,
+            errors: task_list(root.get("errors"))?,
+            finally: task_list(root.get("finally"))?,
+            outputs,
+        })
+    }
+
+    /// Every task id at any depth, for checks such as "does this task exist".
+    pub fn contains_task(&self, id: &str) -> bool {
+        fn walk(tasks: &[Task], id: &str) -> bool {
+            tasks.iter().any(|t| {
+                t.id == id
+                    || walk(&t.tasks, id)
+                    || walk(&t.otherwise, id)
+                    || walk(&t.errors, id)
+                    || walk(&t.finally, id)
+            })
+        }
+        walk(&self.tasks, id) || walk(&self.errors, id) || walk(&self.finally, id)
+    }
+}
+
+fn input_spec(input: &Value) -> Result<InputSpec, PlanError> {
+    let id = input
+        .get("id")
+        .and_then(Value::as_str)
+        .ok_or_else(|| PlanError("an input has no id".into()))?;
+    Ok(InputSpec {
+        id: id.to_owned(),
+        kind: input
+            .get("type")
+            .and_then(Value::as_str)
+            .unwrap_or("STRING")
+            .to_owned(),
+        required: input
+            .get("required")
+            .and_then(Value::as_bool)
+            .unwrap_or(true),
+        defaults: input.get("defaults").filter(|v| !v.is_null()).cloned(),
+    })
+}
+
+fn task_list(value: Option<&Value>) -> Result<Vec<Task>, PlanError> {
+    match value {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Array(items)) => items.iter().map(task).collect(),
+        Some(_) => Err(PlanError("a task list must be a YAML sequence".into())),
+    }
+}
+
+fn task(value: &Value) -> Result<Task, PlanError> {
+    let Value::Object(props) = value else {
+        return Err(PlanError("a task must be a YAML mapping".into()));
+    };
+    let id = props
+        .get("id")
+        .and_then(Value::as_str)
+        .ok_or_else(|| PlanError("a task has no id".into()))?
+        .to_owned();
+    let type_name = props
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let kind = TaskKind::of(&type_name)
+        .ok_or_else(|| PlanError(format!("task {id}: unknown type '{type_name}'")))?;
+    let flag = |name: &str| props.get(name).and_then(Value::as_bool).unwrap_or(false);
+    let timeout = match props.get("timeout").and_then(Value::as_str) {
+        Some(text) => Some(
+            parse_iso_duration(text)
+                .ok_or_else(|| PlanError(format!("task {id}: timeout '{text}' is not a duration")))?,
+        ),
+        None => None,
+    };
+    let children = if kind == TaskKind::If {
+        props.get("then")
+    } else {
+        props.get("tasks")
+    };
+    Ok(Task {
+        tasks: task_list(children)?,
+        otherwise: task_list(props.get("else"))?,
+        errors: task_list(props.get("errors"))?,
+        finally: task_list(props.get("finally"))?,
+        disabled: flag("disabled"),
+        allow_failure: flag("allowFailure"),
+        timeout,
+        run_if: props.get("runIf").map(|v| match v {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        }),
+        id,
+        kind,
+        type_name,
+        props: props.clone(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nested_tasks_and_inputs_are_read() {
+        let plan = Plan::parse(
+            r#"id: f
+namespace: a.b
+inputs:
+  - id: who
+    type: STRING
+    defaults: world
+  - id: n
+    type: INT
+    required: false
+variables:
+  greeting: hi
+tasks:
+  - id: branch
+    type: io.kestra.plugin.core.flow.If
+    condition: "{{ inputs.n > 1 }}"
+    then:
+      - id: yes
+        type: io.kestra.core.tasks.log.Log
+        message: big
+    else:
+      - id: no
+        type: io.kestra.plugin.core.log.Log
+        message: small
+        timeout: PT5S
+        allowFailure: true
+outputs:
+  - id: result
+    type: STRING
+    value: "{{ inputs.who }}"
+"#,
+        )
+        .expect("plan");
+        assert_eq!((plan.id.as_str(), plan.namespace.as_str()), ("f", "a.b"));
+        assert_eq!(plan.inputs.len(), 2);
+        assert!(plan.inputs[0].required && !plan.inputs[1].required);
+        assert_eq!(plan.inputs[0].defaults, Some(Value::from("world")));
+        let branch = &plan.tasks[0];
+        assert_eq!(branch.kind, TaskKind::If);
+        assert_eq!(branch.tasks[0].kind, TaskKind::Log, "legacy name resolved");
+        assert_eq!(branch.otherwise[0].timeout, Some(Duration::from_secs(5)));
+        assert!(branch.otherwise[0].allow_failure);
+        assert!(plan.contains_task("no") && !plan.contains_task("maybe"));
+        assert_eq!(plan.outputs[0].0, "result");
+        assert_eq!(plan.variables["greeting"], "hi");
+    }
+
+    #[test]
+    fn unknown_task_types_cannot_run() {
+        let err = Plan::parse("id: f\nnamespace: a\ntasks:\n  - id: t\n    type: x.Y\n")
+            .expect_err("unknown type");
+        assert!(err.to_string().contains("unknown type 'x.Y'"), "{err}");
+    }
+}

@@ -1,0 +1,152 @@
+//! Templates (`{{ ... }}`, `{% ... %}`) rendered with minijinja against the
+//! execution's variables, with `secret('KEY')` and `kv('KEY')` answered by
+//! the execution's own tenant and namespace. An undefined variable is an
+//! error, so a typo fails the task instead of rendering nothing.
+
+use std::sync::Arc;
+
+use minijinja::{Environment, Error, ErrorKind, UndefinedBehavior};
+use serde_json::Value;
+
+/// Where `secret()` and `kv()` find their values. Implementations block:
+/// templates that call them are rendered off the async threads.
+pub trait Lookups: Send + Sync {
+    fn secret(&self, key: &str) -> Result<String, String>;
+    fn kv(&self, key: &str, namespace: Option<&str>) -> Result<Value, String>;
+}
+
+/// Instructions one render may execute (a loop of about 100k steps).
+const TEMPLATE_FUEL: u64 = 1_000_000;
+
+/// Renders templates for one execution.
+#[derive(Clone)]
+pub struct Renderer {
+    env: Arc<Environment<'static>>,
+}
+
+/// Whether `text` holds template syntax at all (plain text is used as is).
+pub fn is_template(text: &str) -> bool {
+    text.contains("{{") || text.contains("{%")
+}
+
+/// Whether rendering `text` may call out for a secret or a KV value.
+pub fn needs_lookups(text: &str) -> bool {
+    is_template(text) && (text.contains("secret(") || text.contains("kv("))
+}
+
+impl Renderer {
+    pub fn new(lookups: Arc<dyn Lookups>) -> Renderer {
+        let mut env = Environment::new();
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        // Templates are tenant input: bound the work one render may do.
+        env.set_fuel(Some(TEMPLATE_FUEL));
+        let secrets = lookups.clone();
+        env.add_function("secret", move |key: String| {
+            secrets
+                .secret(&key)
+                .map_err(|why| Error::new(ErrorKind::InvalidOperation, why))
+        });
+        env.add_function("kv", move |key: String, namespace: Option<String>| {
+            lookups
+                .kv(&key, namespace.as_deref())
+                .map(|value| minijinja::Value::from(minijinja::value::Serde(value)))
+                .map_err(|why| Error::new(ErrorKind::InvalidOperation, why))
+        });
+        Renderer { env: Arc::new(env) }
+    }
+
+    /// `template` rendered against `context`.
+    pub fn render(&self, template: &str, context: &Value) -> Result<String, String> {
+        if !is_template(template) {
+            return Ok(template.to_owned());
+        }
+        self.env
+            .render_str(template, minijinja::Value::from(minijinja::value::Serde(context)))
+            .map_err(|err| describe(&err))
+    }
+
+    /// Every string inside `value` rendered; other values unchanged.
+    pub fn render_value(&self, value: &Value, context: &Value) -> Result<Value, String> {
+        Ok(match value {
+            Value::String(s) => Value::String(self.render(s, context)?),
+            Value::Array(items) => Value::Array(
+                items
+                    .iter()
+                    .map(|v| self.render_value(v, context))
+                    .collect::<Result<_, _>>()?,
+            ),
+            Value::Object(map) => Value::Object(
+                map.iter()
+                    .map(|(k, v)| Ok((k.clone(), self.render_value(v, context)?)))
+                    .collect::<Result<_, String>>()?,
+            ),
+            other => other.clone(),
+        })
+    }
+}
+
+/// The error with its causes, on one line.
+fn describe(err: &Error) -> String {
+    let mut text = format!("template error: {err}");
+    let mut source = std::error::Error::source(err);
+    while let Some(cause) = source {
+        text.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    text
+}
+
+/// Whether a rendered condition counts as true (Kestra: anything but an
+/// empty string, `false`, `0` or `null`).
+pub fn is_truthy(rendered: &str) -> bool {
+    !matches!(
+        rendered.trim().to_ascii_lowercase().as_str(),
+        "" | "false" | "0" | "null" | "none"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    struct Fixed;
+
+    impl Lookups for Fixed {
+        fn secret(&self, key: &str) -> Result<String, String> {
+            match key {
+                "TOKEN" => Ok("s3cr3t".into()),
+                _ => Err(format!("secret {key} not found")),
+            }
+        }
+        fn kv(&self, key: &str, namespace: Option<&str>) -> Result<Value, String> {
+            Ok(json!({"key": key, "ns": namespace}))
+        }
+    }
+
+    #[test]
+    fn variables_functions_and_errors() {
+        let r = Renderer::new(Arc::new(Fixed));
+        let ctx = json!({"inputs": {"user": "ann", "n": 3}, "outputs": {"t": {"value": "x"}},
+                         "flow": {"namespace": "a.b"}, "execution": {"id": "e1"}});
+        assert_eq!(
+            r.render("Hello {{ inputs.user }} from {{ flow.namespace }}", &ctx).unwrap(),
+            "Hello ann from a.b"
+        );
+        assert_eq!(r.render("{{ outputs.t.value }}-{{ execution.id }}", &ctx).unwrap(), "x-e1");
+        assert_eq!(r.render("{{ inputs.n > 1 }}", &ctx).unwrap(), "true");
+        assert_eq!(r.render("{% for i in range(3) %}{{ i }}{% endfor %}", &ctx).unwrap(), "012");
+        assert_eq!(r.render("{{ secret('TOKEN') }}", &ctx).unwrap(), "s3cr3t");
+        assert_eq!(r.render("{{ kv('k').ns }}|{{ kv('k', 'o').ns }}", &ctx).unwrap(), "none|o");
+        assert!(r.render("{{ secret('NOPE') }}", &ctx).unwrap_err().contains("secret NOPE not found"));
+        assert!(r.render("{{ inputs.missing }}", &ctx).unwrap_err().contains("undefined"));
+        assert!(r.render("{{ unclosed", &ctx).is_err());
+        assert_eq!(r.render("plain {not a template}", &ctx).unwrap(), "plain {not a template}");
+        assert_eq!(
+            r.render_value(&json!({"a": ["{{ inputs.user }}", 1]}), &ctx).unwrap(),
+            json!({"a": ["ann", 1]})
+        );
+        assert!(is_truthy("true") && is_truthy("yes") && !is_truthy(" False ") && !is_truthy("0"));
+        assert!(needs_lookups("{{ secret('A') }}") && !needs_lookups("secret('A')"));
+    }
+}

@@ -1,0 +1,315 @@
+//! The executor: workers that claim queued executions, run their tasks and
+//! record every step, so that an execution once accepted always ends.
+//!
+//! One worker holds one execution at a time under a lease (see
+//! [`crate::repo::queue`]); its Parallel and ForEach branches run
+//! concurrently inside that worker. A heartbeat renews the leases of
+//! running executions every second and picks up kill requests made through
+//! other replicas. Every task-run write re-checks the lease, so a worker
+//! that lost an execution (paused too long, partitioned away) stops writing
+//! and the replica that took over is the only one running its task runs.
+
+mod create;
+mod run;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use aerie_common::TenantId;
+use aerie_common::config::ExecutorConfig;
+use aerie_proto::flow::v1::flow_internal_service_client::FlowInternalServiceClient;
+use sea_orm::{DatabaseConnection, DbBackend};
+use tokio::sync::{Notify, Semaphore, broadcast};
+use tokio_util::sync::CancellationToken;
+use tonic::transport::Channel;
+
+pub use create::{NewExecution, StartedBy};
+
+use crate::domain::ExecutionId;
+use crate::repo::queue;
+use crate::storage::Storage;
+
+/// Why a running execution was asked to stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum StopReason {
+    None = 0,
+    /// A user killed it: it ends KILLED.
+    Kill = 1,
+    /// This process is shutting down: the execution stays queued and is
+    /// resumed, here after a restart or by another replica.
+    Shutdown = 2,
+    /// Another worker holds it now: write nothing more.
+    LeaseLost = 3,
+}
+
+/// The stop signal of one running execution.
+pub struct Stop {
+    token: CancellationToken,
+    reason: AtomicU8,
+}
+
+impl Stop {
+    fn new() -> Arc<Stop> {
+        Arc::new(Stop {
+            token: CancellationToken::new(),
+            reason: AtomicU8::new(StopReason::None as u8),
+        })
+    }
+
+    /// Stops the execution; the first reason given wins.
+    pub fn stop(&self, reason: StopReason) {
+        let _ = self.reason.compare_exchange(
+            StopReason::None as u8,
+            reason as u8,
+            Ordering::SeqCst,
+            Ordering::SeqCst,
+        );
+        self.token.cancel();
+    }
+
+    pub fn reason(&self) -> StopReason {
+        match self.reason.load(Ordering::SeqCst) {
+            1 => StopReason::Kill,
+            2 => StopReason::Shutdown,
+            3 => StopReason::LeaseLost,
+            _ => StopReason::None,
+        }
+    }
+
+    pub fn is_stopped(&self) -> bool {
+        self.token.is_cancelled()
+    }
+
+    pub async fn stopped(&self) {
+        self.token.cancelled().await
+    }
+}
+
+/// The executor of one process; cheap to clone.
+#[derive(Clone)]
+pub struct Engine(Arc<Inner>);
+
+pub struct Inner {
+    pub(crate) db: DatabaseConnection,
+    pub(crate) storage: Storage,
+    pub(crate) flows: FlowInternalServiceClient<Channel>,
+    pub(crate) service_token: String,
+    /// This process's name on the leases it holds.
+    owner: String,
+    lease_ms: i64,
+    poll: Duration,
+    workers: Arc<Semaphore>,
+    wake: Notify,
+    running: Mutex<HashMap<String, Arc<Stop>>>,
+    /// Ids of executions that changed, for followers in this process.
+    events: broadcast::Sender<String>,
+}
+
+impl std::ops::Deref for Engine {
+    type Target = Inner;
+
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl Engine {
+    pub fn new(
+        db: DatabaseConnection,
+        storage: Storage,
+        flows: Channel,
+        service_token: String,
+        config: &ExecutorConfig,
+    ) -> Engine {
+        let (events, _) = broadcast::channel(4096);
+        Engine(Arc::new(Inner {
+            db,
+            storage,
+            flows: FlowInternalServiceClient::new(flows),
+            service_token,
+            owner: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()),
+            lease_ms: (config.lease_seconds.max(1) * 1000) as i64,
+            poll: Duration::from_millis(config.poll_interval_ms.max(10)),
+            workers: Arc::new(Semaphore::new(config.workers)),
+            wake: Notify::new(),
+            running: Mutex::new(HashMap::new()),
+            events,
+        }))
+    }
+
+    /// A request to another service in `tenant`, as Aerie itself.
+    pub(crate) fn internal<T>(&self, tenant: &TenantId, message: T) -> tonic::Request<T> {
+        aerie_common::audit::service_request(message, tenant, &self.service_token)
+    }
+
+    /// Tells idle workers in this process that work was queued.
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Changes of executions in this process, by id.
+    pub fn subscribe(&self) -> broadcast::Receiver<String> {
+        self.events.subscribe()
+    }
+
+    pub(crate) fn changed(&self, id: &ExecutionId) {
+        let _ = self.events.send(id.as_str().to_owned());
+    }
+
+    /// Stops the execution if this process runs it; false otherwise (the
+    /// heartbeat of the replica running it sees the kill request).
+    pub fn kill_local(&self, id: &ExecutionId) -> bool {
+        let stop = self.running_stop(id.as_str());
+        if let Some(stop) = &stop {
+            stop.stop(StopReason::Kill);
+        }
+        stop.is_some()
+    }
+
+    fn running_stop(&self, id: &str) -> Option<Arc<Stop>> {
+        self.running
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .get(id)
+            .cloned()
+    }
+
+    fn running_ids(&self) -> Vec<String> {
+        self.running
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .keys()
+            .cloned()
+            .collect()
+    }
+
+    /// Starts the workers and the heartbeat until `shutdown`.
+    pub fn spawn(&self, shutdown: CancellationToken) -> tokio::task::JoinHandle<()> {
+        let engine = self.clone();
+        tokio::spawn(async move { engine.work(shutdown).await })
+    }
+
+    async fn work(self, shutdown: CancellationToken) {
+        if self.workers.available_permits() == 0 {
+            tracing::info!("executor.workers is 0: this process runs no executions");
+            return;
+        }
+        if self.db.get_database_backend() == DbBackend::Sqlite {
+            // One process per SQLite file: leases from an earlier run of it
+            // are stale, and its executions resume now rather than later.
+            match queue::release_all(&self.db).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(executions = n, "resuming executions left running"),
+                Err(err) => tracing::error!(%err, "cannot release stale leases"),
+            }
+        }
+        let heartbeat = tokio::spawn(self.clone().heartbeat(shutdown.clone()));
+        while !shutdown.is_cancelled() {
+            let free = self.workers.available_permits();
+            let mut claimed = 0;
+            if free > 0 {
+                match queue::claim(&self.db, &self.owner, self.lease_ms, free.min(64)).await {
+                    Ok(jobs) => {
+                        claimed = jobs.len();
+                        for job in jobs {
+                            self.start(job).await;
+                        }
+                    }
+                    Err(err) => tracing::warn!(%err, "cannot claim queued executions"),
+                }
+            }
+            if claimed == 0 || claimed == free {
+                tokio::select! {
+                    _ = self.wake.notified() => {}
+                    _ = tokio::time::sleep(self.poll) => {}
+                    _ = shutdown.cancelled() => {}
+                }
+            }
+        }
+        // Running executions stay queued; on SQLite the next start resumes
+        // them, on PostgreSQL another replica does once their lease expires.
+        for id in self.running_ids() {
+            if let Some(stop) = self.running_stop(&id) {
+                stop.stop(StopReason::Shutdown);
+            }
+        }
+        heartbeat.abort();
+    }
+
+    async fn start(&self, job: queue::Claimed) {
+        let Ok(permit) = self.workers.clone().acquire_owned().await else {
+            return;
+        };
+        let stop = Stop::new();
+        self.running
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .insert(job.execution.as_str().to_owned(), stop.clone());
+        let engine = self.clone();
+        tokio::spawn(async move {
+            let id = job.execution.clone();
+            if let Err(err) = run::execute(&engine, &job, &stop).await {
+                tracing::warn!(execution = %id, tenant = %job.tenant, %err,
+                    "execution interrupted; it is tried again shortly");
+                if let Err(err) = queue::retry_later(&engine.db, &id, &engine.owner, 2_000).await {
+                    tracing::warn!(execution = %id, %err, "cannot requeue; its lease will expire");
+                }
+            }
+            engine
+                .running
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .remove(id.as_str());
+            drop(permit);
+            engine.wake();
+        });
+    }
+
+    /// Renews the leases of running executions every second (or a third of
+    /// the lease, if shorter); stops those killed elsewhere or lost.
+    async fn heartbeat(self, shutdown: CancellationToken) {
+        let every = Duration::from_millis((self.lease_ms as u64 / 3).clamp(50, 1000));
+        let mut ticks = tokio::time::interval(every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = ticks.tick() => {}
+                _ = shutdown.cancelled() => return,
+            }
+            let running = self.running_ids();
+            if running.is_empty() {
+                continue;
+            }
+            match queue::renew(&self.db, &self.owner, self.lease_ms, &running).await {
+                Ok(held) => {
+                    let held: HashMap<_, _> = held
+                        .into_iter()
+                        .map(|h| (h.execution_id, h.kill_requested))
+                        .collect();
+                    for id in running {
+                        let reason = match held.get(&id) {
+                            None => StopReason::LeaseLost,
+                            Some(true) => StopReason::Kill,
+                            Some(false) => continue,
+                        };
+                        if let Some(stop) = self.running_stop(&id) {
+                            stop.stop(reason);
+                        }
+                    }
+                }
+                Err(err) => tracing::warn!(%err, "cannot renew execution leases"),
+            }
+        }
+    }
+
+    pub(crate) fn owner(&self) -> &str {
+        &self.owner
+    }
+
+    pub(crate) fn lease_ms(&self) -> i64 {
+        self.lease_ms
+    }
+}

@@ -1,0 +1,918 @@
+//! Running one claimed execution: walk its tasks, record each task run as
+//! it starts and ends, and end the execution in a final state.
+//!
+//! Resuming is the same walk: a task run already SUCCESS, WARNING or
+//! SKIPPED keeps its outputs and is not run again; anything else runs
+//! again as a new attempt of the same task run (a Sleep only for what is
+//! left of its duration).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use aerie_common::TenantId;
+use aerie_proto::flow::v1 as flow_pb;
+use futures::future::BoxFuture;
+use futures::{StreamExt, stream};
+use sea_orm::DbErr;
+use serde_json::{Map, Value, json};
+
+use super::{Engine, Stop, StopReason};
+use crate::domain::plan::{Plan, Task, TaskKind};
+use crate::domain::template::{Lookups, Renderer, is_truthy, needs_lookups};
+use crate::domain::{ExecutionId, State, execution_folder, push_history};
+use crate::repo::entities::{executions, task_runs};
+use crate::repo::executions::{NewLog, StateChange};
+use crate::repo::queue::{self, Claimed};
+use crate::repo::{self, TenantTxn};
+use crate::storage::StoragePath;
+
+/// Why a run stopped writing before its end.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Db(#[from] DbErr),
+    #[error("another worker holds this execution now")]
+    LeaseLost,
+}
+
+/// How a task, a list of tasks or the execution ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Outcome {
+    Success,
+    Warning,
+    Failed,
+    Killed,
+    /// Shutting down or lost the lease: nothing more is written.
+    Stopped,
+}
+
+impl Outcome {
+    fn of(state: State) -> Outcome {
+        match state {
+            State::Success | State::Skipped => Outcome::Success,
+            State::Warning => Outcome::Warning,
+            State::Killed => Outcome::Killed,
+            _ => Outcome::Failed,
+        }
+    }
+
+    fn state(self) -> State {
+        match self {
+            Outcome::Success => State::Success,
+            Outcome::Warning => State::Warning,
+            Outcome::Failed => State::Failed,
+            Outcome::Killed | Outcome::Stopped => State::Killed,
+        }
+    }
+
+    /// Whether the tasks after this one still run.
+    fn goes_on(self) -> bool {
+        matches!(self, Outcome::Success | Outcome::Warning)
+    }
+}
+
+/// Why a task body did not produce outputs.
+enum Failure {
+    Error(String),
+    Stopped,
+}
+
+impl From<String> for Failure {
+    fn from(message: String) -> Self {
+        Failure::Error(message)
+    }
+}
+
+/// What a task body produced.
+struct Done {
+    outputs: Value,
+    /// Flowable tasks: how their children ended.
+    outcome: Outcome,
+}
+
+fn leaf(outputs: Value) -> Done {
+    Done {
+        outputs,
+        outcome: Outcome::Success,
+    }
+}
+
+/// Largest file the Write task stores.
+const MAX_WRITE_BYTES: usize = 10 * 1024 * 1024;
+
+/// Runs `job` to its end, or until it is stopped.
+pub(super) async fn execute(engine: &Engine, job: &Claimed, stop: &Arc<Stop>) -> Result<(), RunError> {
+    let (tenant, id) = (&job.tenant, &job.execution);
+    let (row, previous) = {
+        let tx = TenantTxn::read(&engine.db, tenant).await?;
+        let row = repo::executions::find(&tx, id).await?;
+        let runs = repo::executions::task_runs(&tx, id).await?;
+        tx.commit().await?;
+        (row, runs)
+    };
+    let Some(row) = row else {
+        let tx = TenantTxn::write(&engine.db, tenant).await?;
+        queue::remove(&tx, id).await?;
+        return Ok(tx.commit().await?);
+    };
+    let state = State::parse(&row.state).unwrap_or(State::Failed);
+    if state.is_terminal() {
+        let tx = TenantTxn::write(&engine.db, tenant).await?;
+        queue::remove(&tx, id).await?;
+        return Ok(tx.commit().await?);
+    }
+    let run = Run::new(engine, tenant, id, stop, &row, previous);
+    if state == State::Killing {
+        return run.end(Outcome::Killed, None, Vec::new()).await;
+    }
+    let plan = match Plan::parse(&row.flow_source) {
+        Ok(plan) => plan,
+        Err(err) => {
+            let line = run.log_line("", "", "ERROR", format!("the flow cannot run: {err}"));
+            return run.end(Outcome::Failed, None, vec![line]).await;
+        }
+    };
+    if state != State::Running {
+        run.change_state(State::Running).await?;
+    }
+    let outcome = run
+        .block(&plan.tasks, &plan.errors, &plan.finally, "", &Value::Null)
+        .await;
+    if let Some(err) = run.failure.lock().unwrap_or_else(|p| p.into_inner()).take() {
+        return Err(err);
+    }
+    if outcome == Outcome::Stopped && stop.reason() != StopReason::Kill {
+        return Ok(());
+    }
+    let mut outcome = if stop.reason() == StopReason::Kill {
+        Outcome::Killed
+    } else {
+        outcome
+    };
+    let mut logs = Vec::new();
+    let mut outputs = None;
+    if outcome.goes_on() && !plan.outputs.is_empty() {
+        match run.flow_outputs(&plan).await {
+            Ok(values) => outputs = Some(values),
+            Err(message) => {
+                logs.push(run.log_line("", "", "ERROR", format!("flow outputs: {message}")));
+                outcome = Outcome::Failed;
+            }
+        }
+    }
+    run.end(outcome, outputs, logs).await
+}
+
+type RunKey = (String, String, String);
+
+/// One execution being run by this worker.
+struct Run<'e> {
+    engine: &'e Engine,
+    tenant: &'e TenantId,
+    id: &'e ExecutionId,
+    stop: &'e Stop,
+    namespace: String,
+    flow_id: String,
+    /// inputs, flow, execution, trigger, vars and labels.
+    base: Map<String, Value>,
+    outputs: Mutex<Map<String, Value>>,
+    runs: Mutex<HashMap<RunKey, task_runs::Model>>,
+    renderer: Renderer,
+    /// Secret values resolved so far, masked in every log line.
+    masks: Arc<Mutex<Vec<String>>>,
+    /// The first write that failed; the run stops and is retried.
+    failure: Mutex<Option<RunError>>,
+}
+
+impl<'e> Run<'e> {
+    fn new(
+        engine: &'e Engine,
+        tenant: &'e TenantId,
+        id: &'e ExecutionId,
+        stop: &'e Stop,
+        row: &executions::Model,
+        previous: Vec<task_runs::Model>,
+    ) -> Run<'e> {
+        let masks = Arc::new(Mutex::new(Vec::new()));
+        let lookups = TenantLookups {
+            handle: tokio::runtime::Handle::current(),
+            engine: engine.clone(),
+            tenant: tenant.clone(),
+            namespace: row.namespace.clone(),
+            masks: masks.clone(),
+        };
+        let parse = |text: &str| serde_json::from_str::<Value>(text).unwrap_or_else(|_| json!({}));
+        let plan_vars = Plan::parse(&row.flow_source)
+            .map(|plan| Value::Object(plan.variables))
+            .unwrap_or_else(|_| json!({}));
+        let mut base = Map::new();
+        base.insert("inputs".into(), parse(&row.inputs));
+        base.insert("trigger".into(), parse(&row.trigger));
+        base.insert("labels".into(), parse(&row.labels));
+        base.insert("vars".into(), plan_vars);
+        base.insert(
+            "flow".into(),
+            json!({"id": row.flow_id, "namespace": row.namespace, "revision": row.flow_revision,
+                   "tenantId": tenant.as_named()}),
+        );
+        base.insert(
+            "execution".into(),
+            json!({"id": row.id, "startDate": row.create_time.to_rfc3339()}),
+        );
+        let runs = previous
+            .into_iter()
+            .map(|r| ((r.parent_id.clone(), r.task_id.clone(), r.value.clone()), r))
+            .collect();
+        Run {
+            engine,
+            tenant,
+            id,
+            stop,
+            namespace: row.namespace.clone(),
+            flow_id: row.flow_id.clone(),
+            base,
+            outputs: Mutex::new(Map::new()),
+            runs: Mutex::new(runs),
+            renderer: Renderer::new(Arc::new(lookups)),
+            masks,
+            failure: Mutex::new(None),
+        }
+    }
+
+    /// Runs `tasks` one after the other, then `errors` if one failed, then
+    /// `finally`.
+    fn block<'a>(
+        &'a self,
+        tasks: &'a [Task],
+        errors: &'a [Task],
+        finally: &'a [Task],
+        parent: &'a str,
+        value: &'a Value,
+    ) -> BoxFuture<'a, Outcome> {
+        Box::pin(async move {
+            let outcome = self.sequence(tasks, parent, value).await;
+            self.conclude(outcome, errors, finally, parent, value).await
+        })
+    }
+
+    fn sequence<'a>(
+        &'a self,
+        tasks: &'a [Task],
+        parent: &'a str,
+        value: &'a Value,
+    ) -> BoxFuture<'a, Outcome> {
+        Box::pin(async move {
+            let mut outcome = Outcome::Success;
+            for task in tasks.iter().filter(|t| !t.disabled) {
+                outcome = outcome.max(self.task(task, parent, value).await);
+                if !outcome.goes_on() {
+                    break;
+                }
+            }
+            outcome
+        })
+    }
+
+    async fn conclude(
+        &self,
+        mut outcome: Outcome,
+        errors: &[Task],
+        finally: &[Task],
+        parent: &str,
+        value: &Value,
+    ) -> Outcome {
+        if outcome == Outcome::Failed && !errors.is_empty() {
+            // The error branch runs; the list stays failed whatever it does.
+            let handled = self.sequence(errors, parent, value).await;
+            outcome = outcome.max(handled);
+        }
+        if !finally.is_empty() && outcome <= Outcome::Failed {
+            outcome = outcome.max(self.sequence(finally, parent, value).await);
+        }
+        outcome
+    }
+
+    /// Runs one task (once per ForEach value), unless it is already done.
+    fn task<'a>(&'a self, task: &'a Task, parent: &'a str, value: &'a Value) -> BoxFuture<'a, Outcome> {
+        Box::pin(async move {
+            let value_key = value_key(value);
+            let key = (parent.to_owned(), task.id.clone(), value_key.clone());
+            let existing = self.lock_runs().get(&key).cloned();
+            if let Some(done) = existing
+                .as_ref()
+                .and_then(|r| State::parse(&r.state).filter(|s| s.is_done()).map(|s| (r, s)))
+            {
+                self.record_outputs(task, &value_key, parse_object(&done.0.outputs));
+                return Outcome::of(done.1);
+            }
+            if self.stop.is_stopped() {
+                return self.stopped();
+            }
+            let now = repo::now();
+            let mut row = existing.unwrap_or_else(|| task_runs::Model {
+                tenant_id: String::new(),
+                id: uuid::Uuid::new_v4().to_string(),
+                execution_id: self.id.as_str().to_owned(),
+                parent_id: parent.to_owned(),
+                task_id: task.id.clone(),
+                value: value_key.clone(),
+                state: State::Created.as_str().to_owned(),
+                histories: push_history("[]", State::Created, now),
+                outputs: "{}".to_owned(),
+                attempts: 0,
+                start_time: None,
+                update_time: now,
+            });
+            // A run interrupted while RUNNING resumes with its start time, so
+            // a Sleep only waits for what is left.
+            if row.state != State::Running.as_str() || row.start_time.is_none() {
+                row.start_time = Some(now);
+            }
+            row.attempts += 1;
+            row.state = State::Running.as_str().to_owned();
+            row.histories = push_history(&row.histories, State::Running, now);
+            row.update_time = now;
+            let context = self.context(&row, task);
+            if let Some(condition) = &task.run_if {
+                match self.render(condition, &context).await {
+                    Ok(rendered) if !is_truthy(&rendered) => {
+                        return self.finish(row, key, task, State::Skipped, json!({}), Vec::new()).await;
+                    }
+                    Ok(_) => {}
+                    Err(Failure::Error(message)) => {
+                        let line = self.log_line(&row.id, &task.id, "ERROR", format!("runIf: {message}"));
+                        return self.fail(row, key, task, vec![line]).await;
+                    }
+                    Err(Failure::Stopped) => return self.stopped(),
+                }
+            }
+            if !is_instant(task.kind) {
+                self.lock_runs().insert(key.clone(), row.clone());
+                if !self.persist(row.clone(), Vec::new()).await {
+                    return Outcome::Stopped;
+                }
+            }
+            let mut logs = Vec::new();
+            let body = self.body(task, &row, value, &context, &mut logs);
+            let result = match task.timeout {
+                Some(limit) => tokio::time::timeout(limit, body).await.unwrap_or_else(|_| {
+                    Err(Failure::Error(format!("timed out after {}s", limit.as_secs_f64())))
+                }),
+                None => body.await,
+            };
+            match result {
+                Ok(done) => match done.outcome {
+                    Outcome::Stopped => Outcome::Stopped,
+                    Outcome::Failed if task.allow_failure => {
+                        self.finish(row, key, task, State::Warning, done.outputs, logs).await
+                    }
+                    outcome => self.finish(row, key, task, outcome.state(), done.outputs, logs).await,
+                },
+                Err(Failure::Error(message)) => {
+                    logs.push(self.log_line(&row.id, &task.id, "ERROR", message));
+                    self.fail(row, key, task, logs).await
+                }
+                Err(Failure::Stopped) => match self.stopped() {
+                    Outcome::Killed => {
+                        self.finish(row, key, task, State::Killed, json!({}), logs).await
+                    }
+                    other => other,
+                },
+            }
+        })
+    }
+
+    async fn fail(&self, row: task_runs::Model, key: RunKey, task: &Task, logs: Vec<NewLog>) -> Outcome {
+        let state = if task.allow_failure {
+            State::Warning
+        } else {
+            State::Failed
+        };
+        self.finish(row, key, task, state, json!({}), logs).await
+    }
+
+    /// Records the end of a task run and its outputs.
+    async fn finish(
+        &self,
+        mut row: task_runs::Model,
+        key: RunKey,
+        task: &Task,
+        state: State,
+        outputs: Value,
+        logs: Vec<NewLog>,
+    ) -> Outcome {
+        let now = repo::now();
+        row.state = state.as_str().to_owned();
+        row.histories = push_history(&row.histories, state, now);
+        row.outputs = outputs.to_string();
+        row.update_time = now;
+        let value_key = key.2.clone();
+        self.lock_runs().insert(key, row.clone());
+        if !self.persist(row, logs).await {
+            return Outcome::Stopped;
+        }
+        if state.is_done() {
+            self.record_outputs(task, &value_key, outputs);
+        }
+        Outcome::of(state)
+    }
+
+    /// The body of one task.
+    fn body<'a>(
+        &'a self,
+        task: &'a Task,
+        row: &'a task_runs::Model,
+        value: &'a Value,
+        context: &'a Value,
+        logs: &'a mut Vec<NewLog>,
+    ) -> BoxFuture<'a, Result<Done, Failure>> {
+        Box::pin(async move {
+            match task.kind {
+                TaskKind::Log => {
+                    let level = task.text("level").unwrap_or_else(|| "INFO".into()).to_uppercase();
+                    let level = crate::domain::LOG_LEVELS
+                        .iter()
+                        .find(|l| **l == level)
+                        .copied()
+                        .unwrap_or("INFO");
+                    let messages = match task.props.get("message") {
+                        Some(Value::Array(items)) => items.clone(),
+                        Some(other) => vec![other.clone()],
+                        None => Vec::new(),
+                    };
+                    for message in messages {
+                        let text = match message {
+                            Value::String(s) => self.render(&s, context).await?,
+                            other => other.to_string(),
+                        };
+                        logs.push(self.log_line(&row.id, &task.id, level, text));
+                    }
+                    Ok(leaf(json!({})))
+                }
+                TaskKind::Return => {
+                    let format = task.text("format").unwrap_or_default();
+                    Ok(leaf(json!({"value": self.render(&format, context).await?})))
+                }
+                TaskKind::OutputValues => {
+                    let values = task.props.get("values").cloned().unwrap_or(json!({}));
+                    Ok(leaf(json!({"values": self.render_value(&values, context).await?})))
+                }
+                TaskKind::Sequential => Ok(Done {
+                    outcome: self.block(&task.tasks, &task.errors, &task.finally, &row.id, value).await,
+                    outputs: json!({}),
+                }),
+                TaskKind::Parallel => {
+                    let limit = task
+                        .props
+                        .get("concurrent")
+                        .and_then(Value::as_u64)
+                        .filter(|n| *n > 0)
+                        .map_or(task.tasks.len().max(1), |n| n as usize);
+                    // The futures are built first: no closure is held across an await.
+                    let branches: Vec<_> = task
+                        .tasks
+                        .iter()
+                        .filter(|t| !t.disabled)
+                        .map(|child| self.task(child, &row.id, value))
+                        .collect();
+                    let outcome = stream::iter(branches)
+                        .buffer_unordered(limit)
+                        .collect::<Vec<Outcome>>()
+                        .await
+                        .into_iter()
+                        .fold(Outcome::Success, Outcome::max);
+                    Ok(Done {
+                        outcome: self.conclude(outcome, &task.errors, &task.finally, &row.id, value).await,
+                        outputs: json!({}),
+                    })
+                }
+                TaskKind::If => {
+                    let condition = task.text("condition").unwrap_or_default();
+                    let chosen = is_truthy(&self.render(&condition, context).await?);
+                    let branch = if chosen { &task.tasks } else { &task.otherwise };
+                    Ok(Done {
+                        outcome: self.block(branch, &task.errors, &task.finally, &row.id, value).await,
+                        outputs: json!({"evaluationResult": chosen}),
+                    })
+                }
+                TaskKind::ForEach => {
+                    let values = self.for_each_values(task, context).await?;
+                    let limit = match task.props.get("concurrencyLimit").and_then(Value::as_u64) {
+                        Some(0) => values.len().max(1),
+                        Some(n) => n as usize,
+                        None => 1,
+                    };
+                    let iterations: Vec<_> = values
+                        .iter()
+                        .map(|item| self.sequence(&task.tasks, &row.id, item))
+                        .collect();
+                    let outcome = stream::iter(iterations)
+                        .buffered(limit)
+                        .collect::<Vec<Outcome>>()
+                        .await
+                        .into_iter()
+                        .fold(Outcome::Success, Outcome::max);
+                    Ok(Done {
+                        outcome: self.conclude(outcome, &task.errors, &task.finally, &row.id, value).await,
+                        outputs: json!({}),
+                    })
+                }
+                TaskKind::Sleep => {
+                    let text = self.render(&task.text("duration").unwrap_or_default(), context).await?;
+                    let total = aerie_common::kestra::duration::parse_iso_duration(&text)
+                        .ok_or_else(|| format!("duration '{text}' is not an ISO-8601 duration"))?;
+                    let started = row.start_time.unwrap_or_else(repo::now);
+                    let elapsed = (repo::now() - started).to_std().unwrap_or_default();
+                    tokio::select! {
+                        _ = tokio::time::sleep(total.saturating_sub(elapsed)) => Ok(leaf(json!({}))),
+                        _ = self.stop.stopped() => Err(Failure::Stopped),
+                    }
+                }
+                TaskKind::Fail => {
+                    if let Some(condition) = task.text("condition")
+                        && !is_truthy(&self.render(&condition, context).await?)
+                    {
+                        return Ok(leaf(json!({})));
+                    }
+                    let message = match task.text("errorMessage") {
+                        Some(text) => self.render(&text, context).await?,
+                        None => "Flow failed".to_owned(),
+                    };
+                    Err(Failure::Error(message))
+                }
+                TaskKind::KvSet => self.kv_set(task, context).await,
+                TaskKind::KvGet => self.kv_get(task, context).await,
+                TaskKind::Write => self.write_file(task, row, context).await,
+            }
+        })
+    }
+
+    async fn for_each_values(&self, task: &Task, context: &Value) -> Result<Vec<Value>, Failure> {
+        match task.props.get("values") {
+            Some(Value::Array(items)) => {
+                let mut values = Vec::with_capacity(items.len());
+                for item in items {
+                    values.push(self.render_value(item, context).await?);
+                }
+                Ok(values)
+            }
+            Some(Value::String(text)) => {
+                let rendered = self.render(text, context).await?;
+                match serde_json::from_str(&rendered) {
+                    Ok(Value::Array(items)) => Ok(items),
+                    _ => Err(Failure::Error(format!(
+                        "ForEach values must be a list or a JSON array, got '{}'",
+                        rendered.chars().take(100).collect::<String>()
+                    ))),
+                }
+            }
+            _ => Err(Failure::Error("ForEach values must be a list".into())),
+        }
+    }
+
+    async fn kv_set(&self, task: &Task, context: &Value) -> Result<Done, Failure> {
+        let key = self.render(&task.text("key").unwrap_or_default(), context).await?;
+        let namespace = match task.text("namespace") {
+            Some(ns) => self.render(&ns, context).await?,
+            None => self.namespace.clone(),
+        };
+        let value = self
+            .render_value(task.props.get("value").unwrap_or(&Value::Null), context)
+            .await?;
+        let ttl = match task.text("ttl") {
+            Some(ttl) => self.render(&ttl, context).await?,
+            None => String::new(),
+        };
+        let request = flow_pb::PutKvForExecutionRequest {
+            entry: Some(flow_pb::PutKvRequest {
+                namespace,
+                key,
+                value_json: value.to_string(),
+                r#type: task.text("kvType").unwrap_or_default(),
+                ttl,
+            }),
+            actor: format!("execution {}", self.id),
+            overwrite: task.props.get("overwrite").and_then(Value::as_bool).unwrap_or(true),
+        };
+        self.engine
+            .flows
+            .clone()
+            .put_kv_for_execution(self.engine.internal(self.tenant, request))
+            .await
+            .map_err(|status| format!("kv.Set: {}", status.message()))?;
+        Ok(leaf(json!({})))
+    }
+
+    async fn kv_get(&self, task: &Task, context: &Value) -> Result<Done, Failure> {
+        let key = self.render(&task.text("key").unwrap_or_default(), context).await?;
+        let namespace = match task.text("namespace") {
+            Some(ns) => self.render(&ns, context).await?,
+            None => self.namespace.clone(),
+        };
+        let request = flow_pb::GetKvRequest { namespace, key };
+        let found = self
+            .engine
+            .flows
+            .clone()
+            .get_kv_for_execution(self.engine.internal(self.tenant, request))
+            .await;
+        match found {
+            Ok(entry) => Ok(leaf(json!({
+                "value": serde_json::from_str::<Value>(&entry.into_inner().value_json).unwrap_or(Value::Null)
+            }))),
+            Err(status)
+                if status.code() == tonic::Code::NotFound
+                    && !task.props.get("errorOnMissing").and_then(Value::as_bool).unwrap_or(false) =>
+            {
+                Ok(leaf(json!({"value": null})))
+            }
+            Err(status) => Err(Failure::Error(format!("kv.Get: {}", status.message()))),
+        }
+    }
+
+    async fn write_file(&self, task: &Task, row: &task_runs::Model, context: &Value) -> Result<Done, Failure> {
+        let content = self.render(&task.text("content").unwrap_or_default(), context).await?;
+        if content.len() > MAX_WRITE_BYTES {
+            return Err(Failure::Error(format!("content is larger than {MAX_WRITE_BYTES} bytes")));
+        }
+        let extension = task.text("extension").unwrap_or_else(|| ".ion".into());
+        let name = crate::storage::safe_file_name(&format!(
+            "{}{}{}",
+            uuid::Uuid::new_v4().simple(),
+            if extension.starts_with('.') { "" } else { "." },
+            extension
+        ));
+        let path = format!(
+            "{}/tasks/{}/{}/{name}",
+            execution_folder(&self.namespace, &self.flow_id, self.id),
+            task.id,
+            row.id
+        );
+        let path = StoragePath::parse(&path).map_err(|e| e.to_string())?;
+        self.engine
+            .storage
+            .put(self.tenant, &path, bytes::Bytes::from(content))
+            .await
+            .map_err(|e| format!("storage.Write: {e}"))?;
+        Ok(leaf(json!({"uri": path.uri()})))
+    }
+
+    async fn flow_outputs(&self, plan: &Plan) -> Result<Value, String> {
+        let context = Value::Object(self.snapshot());
+        let mut values = Map::new();
+        for (id, template) in &plan.outputs {
+            let value = self.render_value(template, &context).await.map_err(|f| match f {
+                Failure::Error(message) => message,
+                Failure::Stopped => "stopped".into(),
+            })?;
+            values.insert(id.clone(), value);
+        }
+        Ok(Value::Object(values))
+    }
+
+    fn snapshot(&self) -> Map<String, Value> {
+        let mut context = self.base.clone();
+        context.insert(
+            "outputs".into(),
+            Value::Object(self.outputs.lock().unwrap_or_else(|p| p.into_inner()).clone()),
+        );
+        context
+    }
+
+    fn context(&self, row: &task_runs::Model, task: &Task) -> Value {
+        let mut context = self.snapshot();
+        context.insert(
+            "taskrun".into(),
+            json!({"id": row.id, "value": (!row.value.is_empty()).then_some(&row.value),
+                   "attemptsCount": row.attempts}),
+        );
+        context.insert("task".into(), json!({"id": task.id, "type": task.type_name}));
+        Value::Object(context)
+    }
+
+    async fn render(&self, text: &str, context: &Value) -> Result<String, Failure> {
+        if !needs_lookups(text) {
+            return Ok(self.renderer.render(text, context)?);
+        }
+        let (renderer, text, context) = (self.renderer.clone(), text.to_owned(), context.clone());
+        // secret() and kv() block on a gRPC call: render off the async threads.
+        let rendered = tokio::task::spawn_blocking(move || renderer.render(&text, &context))
+            .await
+            .map_err(|e| format!("template: {e}"))?;
+        Ok(rendered?)
+    }
+
+    async fn render_value(&self, value: &Value, context: &Value) -> Result<Value, Failure> {
+        if !needs_lookups(&value.to_string()) {
+            return Ok(self.renderer.render_value(value, context)?);
+        }
+        let (renderer, value, context) = (self.renderer.clone(), value.clone(), context.clone());
+        let rendered = tokio::task::spawn_blocking(move || renderer.render_value(&value, &context))
+            .await
+            .map_err(|e| format!("template: {e}"))?;
+        Ok(rendered?)
+    }
+
+    fn record_outputs(&self, task: &Task, value_key: &str, outputs: Value) {
+        let mut all = self.outputs.lock().unwrap_or_else(|p| p.into_inner());
+        if value_key.is_empty() {
+            all.insert(task.id.clone(), outputs);
+        } else {
+            let per_value = all
+                .entry(task.id.clone())
+                .or_insert_with(|| Value::Object(Map::new()));
+            if let Value::Object(map) = per_value {
+                map.insert(value_key.to_owned(), outputs);
+            }
+        }
+    }
+
+    fn lock_runs(&self) -> std::sync::MutexGuard<'_, HashMap<RunKey, task_runs::Model>> {
+        self.runs.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn stopped(&self) -> Outcome {
+        if self.stop.reason() == StopReason::Kill {
+            Outcome::Killed
+        } else {
+            Outcome::Stopped
+        }
+    }
+
+    fn log_line(&self, task_run_id: &str, task_id: &str, level: &'static str, message: String) -> NewLog {
+        NewLog {
+            task_run_id: task_run_id.to_owned(),
+            task_id: task_id.to_owned(),
+            level,
+            time: repo::now(),
+            message,
+        }
+    }
+
+    /// `message` with every secret value resolved so far replaced.
+    fn masked(&self, mut message: String) -> String {
+        for secret in self.masks.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+            if !secret.is_empty() {
+                message = message.replace(secret.as_str(), "******");
+            }
+        }
+        message
+    }
+
+    /// Writes a task run and its log lines while this worker holds the
+    /// lease; false (and the run stops) otherwise.
+    async fn persist(&self, row: task_runs::Model, logs: Vec<NewLog>) -> bool {
+        let logs = logs
+            .into_iter()
+            .map(|mut line| {
+                line.message = self.masked(line.message);
+                line
+            })
+            .collect();
+        let written = async {
+            let tx = TenantTxn::write(&self.engine.db, self.tenant).await?;
+            if !queue::hold(&tx, self.id, self.engine.owner(), self.engine.lease_ms()).await? {
+                return Err(RunError::LeaseLost);
+            }
+            repo::executions::save_task_run(&tx, row).await?;
+            repo::executions::append_logs(&tx, self.id, logs).await?;
+            tx.commit().await?;
+            Ok(())
+        }
+        .await;
+        match written {
+            Ok(()) => {
+                self.engine.changed(self.id);
+                true
+            }
+            Err(err) => {
+                self.stop.stop(StopReason::LeaseLost);
+                let mut failure = self.failure.lock().unwrap_or_else(|p| p.into_inner());
+                failure.get_or_insert(err);
+                false
+            }
+        }
+    }
+
+    /// Moves the execution to `state`, recorded in its history.
+    async fn change_state(&self, state: State) -> Result<(), RunError> {
+        let tx = TenantTxn::write(&self.engine.db, self.tenant).await?;
+        if !queue::hold(&tx, self.id, self.engine.owner(), self.engine.lease_ms()).await? {
+            return Err(RunError::LeaseLost);
+        }
+        let current = repo::executions::find(&tx, self.id).await?.map(|r| r.histories);
+        let now = repo::now();
+        let change = StateChange {
+            state: state.as_str(),
+            histories: push_history(current.as_deref().unwrap_or("[]"), state, now),
+            outputs: None,
+            update_time: now,
+        };
+        repo::executions::set_state(&tx, self.id, change).await?;
+        tx.commit().await?;
+        self.engine.changed(self.id);
+        Ok(())
+    }
+
+    /// Ends the execution and removes it from the queue, in one write.
+    async fn end(&self, outcome: Outcome, outputs: Option<Value>, logs: Vec<NewLog>) -> Result<(), RunError> {
+        let state = outcome.state();
+        let tx = TenantTxn::write(&self.engine.db, self.tenant).await?;
+        if !queue::finish(&tx, self.id, self.engine.owner()).await? {
+            return Err(RunError::LeaseLost);
+        }
+        let current = repo::executions::find(&tx, self.id).await?.map(|r| r.histories);
+        let now = repo::now();
+        let change = StateChange {
+            state: state.as_str(),
+            histories: push_history(current.as_deref().unwrap_or("[]"), state, now),
+            outputs: outputs.map(|o| o.to_string()),
+            update_time: now,
+        };
+        repo::executions::set_state(&tx, self.id, change).await?;
+        let logs = logs.into_iter().map(|mut l| {
+            l.message = self.masked(l.message);
+            l
+        });
+        repo::executions::append_logs(&tx, self.id, logs.collect()).await?;
+        tx.commit().await?;
+        self.engine.changed(self.id);
+        tracing::debug!(execution = %self.id, tenant = %self.tenant, state = state.as_str(), "execution ended");
+        Ok(())
+    }
+}
+
+/// Tasks that finish at once and touch nothing outside the execution:
+/// recorded once, when they end (re-run after a crash, harmlessly).
+fn is_instant(kind: TaskKind) -> bool {
+    matches!(
+        kind,
+        TaskKind::Log | TaskKind::Return | TaskKind::OutputValues | TaskKind::Fail
+    )
+}
+
+/// The key of a ForEach value among task runs: strings as they are, other
+/// values as JSON; empty outside ForEach.
+fn value_key(value: &Value) -> String {
+    match value {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn parse_object(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or_else(|_| json!({}))
+}
+
+/// `secret()` and `kv()` of one execution: its tenant, its namespace.
+struct TenantLookups {
+    handle: tokio::runtime::Handle,
+    engine: Engine,
+    tenant: TenantId,
+    namespace: String,
+    masks: Arc<Mutex<Vec<String>>>,
+}
+
+impl Lookups for TenantLookups {
+    fn secret(&self, key: &str) -> Result<String, String> {
+        let request = flow_pb::ResolveSecretRequest {
+            namespace: self.namespace.clone(),
+            key: key.to_owned(),
+        };
+        let value = self
+            .handle
+            .block_on(
+                self.engine
+                    .flows
+                    .clone()
+                    .resolve_secret(self.engine.internal(&self.tenant, request)),
+            )
+            .map_err(|status| format!("secret('{key}'): {}", status.message()))?
+            .into_inner()
+            .value;
+        self.masks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(value.clone());
+        Ok(value)
+    }
+
+    fn kv(&self, key: &str, namespace: Option<&str>) -> Result<Value, String> {
+        let request = flow_pb::GetKvRequest {
+            namespace: namespace.unwrap_or(&self.namespace).to_owned(),
+            key: key.to_owned(),
+        };
+        let entry = self
+            .handle
+            .block_on(
+                self.engine
+                    .flows
+                    .clone()
+                    .get_kv_for_execution(self.engine.internal(&self.tenant, request)),
+            )
+            .map_err(|status| format!("kv('{key}'): {}", status.message()))?
+            .into_inner();
+        serde_json::from_str(&entry.value_json).map_err(|e| format!("kv('{key}'): {e}"))
+    }
+}

@@ -1,0 +1,37 @@
+//! execution-svc's schema, and nothing else's. Its own migration table keeps
+//! it apart from other services sharing a PostgreSQL database.
+
+use sea_orm_migration::prelude::*;
+
+mod m0001_create_executions;
+mod m0002_create_queue;
+mod m0003_create_audit_outbox;
+mod m0004_row_level_security;
+
+/// The tables holding tenant data; each has a `tenant_id` column and, on
+/// PostgreSQL, row-level security. The work queue is not among them: it
+/// holds only ids and leases, and every replica's workers scan all of it.
+pub const TENANT_TABLES: &[&str] = &[
+    "executions",
+    "task_runs",
+    "execution_logs",
+    "schedule_cursors",
+];
+
+/// Every migration of execution-svc, oldest first.
+pub struct Migrator;
+
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m0001_create_executions::Migration),
+            Box::new(m0002_create_queue::Migration),
+            Box::new(m0003_create_audit_outbox::Migration),
+            Box::new(m0004_row_level_security::Migration),
+        ]
+    }
+
+    fn migration_table_name() -> DynIden {
+        "execution_svc_migrations".into_iden()
+    }
+}

@@ -1,0 +1,193 @@
+//! Executions, task runs and log lines of one tenant.
+
+use aerie_common::auth::NamespaceScope;
+use aerie_common::db::{in_scope, within_namespace};
+use aerie_common::paging::PageRequest;
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, DbErr, EntityTrait, Order, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect,
+};
+
+use super::TenantTxn;
+use super::entities::{execution_logs, executions, task_runs};
+use crate::domain::ExecutionId;
+
+/// Stores a new execution (its tenant is the transaction's).
+pub async fn insert(tx: &TenantTxn, mut row: executions::Model) -> Result<(), DbErr> {
+    row.tenant_id = tx.tenant_key().to_owned();
+    executions::Entity::insert(executions::ActiveModel::from(row))
+        .exec_without_returning(tx.conn())
+        .await?;
+    Ok(())
+}
+
+pub async fn find(tx: &TenantTxn, id: &ExecutionId) -> Result<Option<executions::Model>, DbErr> {
+    executions::Entity::find_by_id((tx.tenant_key().to_owned(), id.as_str().to_owned()))
+        .one(tx.conn())
+        .await
+}
+
+/// A change of an execution's state (and, when given, its outputs).
+pub struct StateChange<'a> {
+    pub state: &'a str,
+    pub histories: String,
+    pub outputs: Option<String>,
+    pub update_time: chrono::DateTime<chrono::Utc>,
+}
+
+pub async fn set_state(
+    tx: &TenantTxn,
+    id: &ExecutionId,
+    change: StateChange<'_>,
+) -> Result<(), DbErr> {
+    let mut row = executions::ActiveModel {
+        tenant_id: Set(tx.tenant_key().to_owned()),
+        id: Set(id.as_str().to_owned()),
+        state: Set(change.state.to_owned()),
+        histories: Set(change.histories),
+        update_time: Set(change.update_time),
+        ..Default::default()
+    };
+    if let Some(outputs) = change.outputs {
+        row.outputs = Set(outputs);
+    }
+    executions::Entity::update(row).exec(tx.conn()).await?;
+    Ok(())
+}
+
+/// Search filters.
+pub struct Filter<'a> {
+    pub scope: &'a NamespaceScope,
+    pub namespace: Option<&'a str>,
+    pub flow_id: Option<&'a str>,
+    pub states: &'a [String],
+}
+
+/// Sortable fields and their columns.
+pub const SORT_FIELDS: &[&str] = &["created", "updated", "state", "namespace", "flowId"];
+
+pub async fn search(
+    tx: &TenantTxn,
+    filter: Filter<'_>,
+    page: PageRequest,
+    sort: &aerie_common::paging::Sort<'_>,
+) -> Result<(Vec<executions::Model>, u64), DbErr> {
+    let column = || Expr::col((executions::Entity, executions::Column::Namespace));
+    let mut query =
+        executions::Entity::find().filter(executions::Column::TenantId.eq(tx.tenant_key()));
+    if let Some(scope) = in_scope(column, filter.scope) {
+        query = query.filter(scope);
+    }
+    if let Some(namespace) = filter.namespace {
+        query = query.filter(within_namespace(column(), namespace));
+    }
+    if let Some(flow_id) = filter.flow_id {
+        query = query.filter(executions::Column::FlowId.eq(flow_id));
+    }
+    if !filter.states.is_empty() {
+        query = query.filter(executions::Column::State.is_in(filter.states.iter().cloned()));
+    }
+    let total = query.clone().count(tx.conn()).await?;
+    let by = match sort.field {
+        "updated" => executions::Column::UpdateTime,
+        "state" => executions::Column::State,
+        "namespace" => executions::Column::Namespace,
+        "flowId" => executions::Column::FlowId,
+        _ => executions::Column::CreateTime,
+    };
+    let order = if sort.descending {
+        Order::Desc
+    } else {
+        Order::Asc
+    };
+    let rows = query
+        .order_by(by, order.clone())
+        .order_by(executions::Column::Id, order)
+        .offset(page.offset())
+        .limit(u64::from(page.size))
+        .all(tx.conn())
+        .await?;
+    Ok((rows, total))
+}
+
+/// The task runs of an execution, in the order they were created.
+pub async fn task_runs(
+    tx: &TenantTxn,
+    execution: &ExecutionId,
+) -> Result<Vec<task_runs::Model>, DbErr> {
+    task_runs::Entity::find()
+        .filter(task_runs::Column::TenantId.eq(tx.tenant_key()))
+        .filter(task_runs::Column::ExecutionId.eq(execution.as_str()))
+        .order_by_asc(task_runs::Column::StartTime)
+        .order_by_asc(task_runs::Column::Id)
+        .all(tx.conn())
+        .await
+}
+
+/// Creates or replaces a task run.
+pub async fn save_task_run(tx: &TenantTxn, mut row: task_runs::Model) -> Result<(), DbErr> {
+    row.tenant_id = tx.tenant_key().to_owned();
+    let exists = task_runs::Entity::find_by_id((row.tenant_id.clone(), row.id.clone()))
+        .one(tx.conn())
+        .await?
+        .is_some();
+    let active = task_runs::ActiveModel::from(row);
+    if exists {
+        task_runs::Entity::update(active).exec(tx.conn()).await?;
+    } else {
+        task_runs::Entity::insert(active)
+            .exec_without_returning(tx.conn())
+            .await?;
+    }
+    Ok(())
+}
+
+/// A log line to store.
+pub struct NewLog {
+    pub task_run_id: String,
+    pub task_id: String,
+    pub level: &'static str,
+    pub time: chrono::DateTime<chrono::Utc>,
+    pub message: String,
+}
+
+pub async fn append_logs(
+    tx: &TenantTxn,
+    execution: &ExecutionId,
+    lines: Vec<NewLog>,
+) -> Result<(), DbErr> {
+    if lines.is_empty() {
+        return Ok(());
+    }
+    execution_logs::Entity::insert_many(lines.into_iter().map(|line| {
+        execution_logs::ActiveModel {
+            tenant_id: Set(tx.tenant_key().to_owned()),
+            execution_id: Set(execution.as_str().to_owned()),
+            task_run_id: Set(line.task_run_id),
+            task_id: Set(line.task_id),
+            level: Set(line.level.to_owned()),
+            time: Set(line.time),
+            message: Set(line.message),
+            ..Default::default()
+        }
+    }))
+    .exec_without_returning(tx.conn())
+    .await?;
+    Ok(())
+}
+
+/// The log lines of an execution at one of `levels`, oldest first.
+pub async fn logs(
+    tx: &TenantTxn,
+    execution: &ExecutionId,
+    levels: &[&str],
+) -> Result<Vec<execution_logs::Model>, DbErr> {
+    execution_logs::Entity::find()
+        .filter(execution_logs::Column::TenantId.eq(tx.tenant_key()))
+        .filter(execution_logs::Column::ExecutionId.eq(execution.as_str()))
+        .filter(execution_logs::Column::Level.is_in(levels.iter().copied()))
+        .order_by_asc(execution_logs::Column::Seq)
+        .all(tx.conn())
+        .await
+}

@@ -1,0 +1,234 @@
+//! The work queue. A worker claims rows whose lease is free or expired and
+//! holds them by renewing the lease; a worker that dies stops renewing, and
+//! once its leases expire another worker claims the same executions and
+//! resumes them. On PostgreSQL claims skip rows another replica is claiming
+//! (`FOR UPDATE SKIP LOCKED`), so replicas never wait on each other; SQLite
+//! serves one process, whose writes are serialised anyway.
+//!
+//! Enqueueing and finishing happen inside the tenant transaction that
+//! creates or ends the execution, so an execution is never accepted without
+//! its queue row nor left queued after it ended.
+
+use aerie_common::TenantId;
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr,
+    EntityTrait, QueryFilter, Statement,
+};
+
+use super::TenantTxn;
+use super::entities::execution_queue;
+use crate::domain::ExecutionId;
+
+/// A job handed to a worker, with the tenant it was created for.
+#[derive(Debug, Clone)]
+pub struct Claimed {
+    pub tenant: TenantId,
+    pub execution: ExecutionId,
+}
+
+/// Queues an execution of the transaction's tenant.
+pub async fn enqueue(tx: &TenantTxn, execution: &ExecutionId, available_at: i64) -> Result<(), DbErr> {
+    execution_queue::Entity::insert(execution_queue::ActiveModel {
+        execution_id: Set(execution.as_str().to_owned()),
+        tenant_id: Set(tx.tenant_key().to_owned()),
+        available_at: Set(available_at),
+        lease_owner: Set(None),
+        lease_until: Set(None),
+        kill_requested: Set(false),
+    })
+    .exec_without_returning(tx.conn())
+    .await?;
+    Ok(())
+}
+
+/// Flags a queued execution of the transaction's tenant for killing; false
+/// when it is not queued.
+pub async fn request_kill(tx: &TenantTxn, execution: &ExecutionId) -> Result<bool, DbErr> {
+    let result = execution_queue::Entity::update_many()
+        .col_expr(execution_queue::Column::KillRequested, true.into())
+        .filter(execution_queue::Column::TenantId.eq(tx.tenant_key()))
+        .filter(execution_queue::Column::ExecutionId.eq(execution.as_str()))
+        .exec(tx.conn())
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+/// Takes up to `limit` free jobs for `owner` until `now + lease_ms`.
+pub async fn claim(
+    db: &DatabaseConnection,
+    owner: &str,
+    lease_ms: i64,
+    limit: usize,
+) -> Result<Vec<Claimed>, DbErr> {
+    let backend = db.get_database_backend();
+    let now = super::now_millis();
+    let lock = if backend == DbBackend::Postgres {
+        "FOR UPDATE SKIP LOCKED"
+    } else {
+        ""
+    };
+    let sql = format!(
+        "UPDATE execution_queue SET lease_owner = $1, lease_until = $2 \
+         WHERE execution_id IN (SELECT execution_id FROM execution_queue \
+           WHERE available_at <= $3 AND (lease_until IS NULL OR lease_until < $3) \
+           ORDER BY available_at LIMIT $4 {lock}) \
+         RETURNING execution_id, tenant_id"
+    );
+    let rows = db
+        .query_all_raw(Statement::from_sql_and_values(
+            backend,
+            sql,
+            [
+                owner.into(),
+                (now + lease_ms).into(),
+                now.into(),
+                (limit as i64).into(),
+            ],
+        ))
+        .await?;
+    let mut claimed = Vec::with_capacity(rows.len());
+    for row in rows {
+        let id: String = row.try_get("", "execution_id")?;
+        let tenant: String = row.try_get("", "tenant_id")?;
+        match (TenantId::from_storage_key(&tenant), ExecutionId::parse(&id)) {
+            (Ok(tenant), Ok(execution)) => claimed.push(Claimed { tenant, execution }),
+            _ => tracing::error!(%id, %tenant, "queue row with an invalid id is ignored"),
+        }
+    }
+    Ok(claimed)
+}
+
+/// A job still held by its worker after a renewal.
+#[derive(Debug, Clone)]
+pub struct Held {
+    pub execution_id: String,
+    pub kill_requested: bool,
+}
+
+/// Extends the leases `owner` still holds on `running`; answers which (and
+/// whether a kill was asked for each). A job missing from the answer was lost.
+pub async fn renew(
+    db: &DatabaseConnection,
+    owner: &str,
+    lease_ms: i64,
+    running: &[String],
+) -> Result<Vec<Held>, DbErr> {
+    let backend = db.get_database_backend();
+    let now = super::now_millis();
+    let placeholders: Vec<String> = (0..running.len()).map(|i| format!("${}", i + 4)).collect();
+    let mut values: Vec<sea_orm::Value> = vec![(now + lease_ms).into(), owner.into(), now.into()];
+    values.extend(running.iter().map(|id| id.as_str().into()));
+    let rows = db
+        .query_all_raw(Statement::from_sql_and_values(
+            backend,
+            format!(
+                "UPDATE execution_queue SET lease_until = $1 \
+                 WHERE lease_owner = $2 AND lease_until >= $3 AND execution_id IN ({}) \
+                 RETURNING execution_id, kill_requested",
+                placeholders.join(", ")
+            ),
+            values,
+        ))
+        .await?;
+    rows.into_iter()
+        .map(|row| {
+            Ok(Held {
+                execution_id: row.try_get("", "execution_id")?,
+                kill_requested: row.try_get("", "kill_requested")?,
+            })
+        })
+        .collect()
+}
+
+/// Inside a write of the execution: whether `owner` still holds its lease
+/// (renewed on the way). A worker that lost it must not write.
+pub async fn hold(
+    tx: &TenantTxn,
+    execution: &ExecutionId,
+    owner: &str,
+    lease_ms: i64,
+) -> Result<bool, DbErr> {
+    let now = super::now_millis();
+    let result = execution_queue::Entity::update_many()
+        .col_expr(execution_queue::Column::LeaseUntil, (now + lease_ms).into())
+        .filter(execution_queue::Column::TenantId.eq(tx.tenant_key()))
+        .filter(execution_queue::Column::ExecutionId.eq(execution.as_str()))
+        .filter(execution_queue::Column::LeaseOwner.eq(owner))
+        .filter(execution_queue::Column::LeaseUntil.gte(now))
+        .exec(tx.conn())
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+/// Gives a job back to the queue after a failure of this worker, to be
+/// tried again after `delay_ms`.
+pub async fn retry_later(
+    db: &DatabaseConnection,
+    execution: &ExecutionId,
+    owner: &str,
+    delay_ms: i64,
+) -> Result<(), DbErr> {
+    execution_queue::Entity::update_many()
+        .col_expr(
+            execution_queue::Column::AvailableAt,
+            (super::now_millis() + delay_ms).into(),
+        )
+        .col_expr(
+            execution_queue::Column::LeaseOwner,
+            sea_orm::sea_query::Expr::value(Option::<String>::None),
+        )
+        .col_expr(
+            execution_queue::Column::LeaseUntil,
+            sea_orm::sea_query::Expr::value(Option::<i64>::None),
+        )
+        .filter(execution_queue::Column::ExecutionId.eq(execution.as_str()))
+        .filter(execution_queue::Column::LeaseOwner.eq(owner))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Removes a finished job; false when `owner` no longer held it.
+pub async fn finish(tx: &TenantTxn, execution: &ExecutionId, owner: &str) -> Result<bool, DbErr> {
+    let result = execution_queue::Entity::delete_many()
+        .filter(execution_queue::Column::TenantId.eq(tx.tenant_key()))
+        .filter(execution_queue::Column::ExecutionId.eq(execution.as_str()))
+        .filter(execution_queue::Column::LeaseOwner.eq(owner))
+        .exec(tx.conn())
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+/// Drops a job without an owner check (an execution that ended while
+/// queued, e.g. killed before any worker took it).
+pub async fn remove(tx: &TenantTxn, execution: &ExecutionId) -> Result<(), DbErr> {
+    execution_queue::Entity::delete_many()
+        .filter(execution_queue::Column::TenantId.eq(tx.tenant_key()))
+        .filter(execution_queue::Column::ExecutionId.eq(execution.as_str()))
+        .exec(tx.conn())
+        .await?;
+    Ok(())
+}
+
+/// Frees every lease. Only for SQLite at start: its one process is the
+/// only worker, so leases left by a previous run of it are stale.
+pub async fn release_all(db: &DatabaseConnection) -> Result<u64, DbErr> {
+    let result = execution_queue::Entity::update_many()
+        .col_expr(
+            execution_queue::Column::LeaseOwner,
+            sea_orm::sea_query::Expr::value(Option::<String>::None),
+        )
+        .col_expr(
+            execution_queue::Column::LeaseUntil,
+            sea_orm::sea_query::Expr::value(Option::<i64>::None),
+        )
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected)
+}
+
+/// How many jobs are queued or running, in every tenant.
+pub async fn depth(db: &DatabaseConnection) -> Result<u64, DbErr> {
+    use sea_orm::PaginatorTrait;
+    execution_queue::Entity::find().count(db).await
+}

@@ -1,0 +1,572 @@
+//! `/api/v1{t}/executions` and `/logs`: starting, reading, following,
+//! killing and restarting executions, their logs and files, in
+//! execution-svc. Webhooks are in [`webhooks`]: they carry no token.
+
+use std::convert::Infallible;
+
+use aerie_proto::execution::v1 as pb;
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Multipart, Path, Query, RawQuery, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use futures::{Stream, StreamExt};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::error::{ApiError, ErrorBody};
+use crate::routes::tenants::rfc3339;
+use crate::state::AppState;
+use crate::tenant_scope::Tenant;
+
+pub mod webhooks;
+
+/// One state change.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct StateHistory {
+    pub state: String,
+    /// RFC 3339.
+    pub date: Option<String>,
+}
+
+/// A state and every change that led to it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct ExecutionState {
+    /// CREATED, RUNNING, SUCCESS, WARNING, FAILED, KILLING, KILLED, RESTARTED (SKIPPED for task runs).
+    pub current: String,
+    pub histories: Vec<StateHistory>,
+}
+
+/// One run of a task.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskRun {
+    pub id: String,
+    pub task_id: String,
+    pub parent_task_run_id: Option<String>,
+    /// The ForEach value this run belongs to.
+    pub value: Option<String>,
+    pub state: ExecutionState,
+    pub outputs: serde_json::Value,
+    pub attempts: u32,
+}
+
+/// An execution.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Execution {
+    pub id: String,
+    pub namespace: String,
+    pub flow_id: String,
+    pub flow_revision: i32,
+    /// `null` for the default tenant.
+    pub tenant_id: Option<String>,
+    pub state: ExecutionState,
+    /// Absent in search results.
+    pub task_run_list: Vec<TaskRun>,
+    pub inputs: serde_json::Value,
+    pub outputs: serde_json::Value,
+    pub labels: std::collections::BTreeMap<String, String>,
+    /// What started it; `null` when started by hand.
+    pub trigger: Option<serde_json::Value>,
+}
+
+fn json_or_null(text: &str) -> serde_json::Value {
+    serde_json::from_str(text).unwrap_or(serde_json::Value::Null)
+}
+
+fn state_of(state: Option<pb::State>) -> ExecutionState {
+    let state = state.unwrap_or_default();
+    ExecutionState {
+        current: state.current,
+        histories: state
+            .histories
+            .into_iter()
+            .map(|h| StateHistory {
+                state: h.state,
+                date: rfc3339(h.date),
+            })
+            .collect(),
+    }
+}
+
+impl From<pb::Execution> for Execution {
+    fn from(e: pb::Execution) -> Self {
+        let some = |text: String| (!text.is_empty()).then_some(text);
+        Execution {
+            state: state_of(e.state),
+            task_run_list: e
+                .task_runs
+                .into_iter()
+                .map(|run| TaskRun {
+                    state: state_of(run.state),
+                    outputs: json_or_null(&run.outputs_json),
+                    id: run.id,
+                    task_id: run.task_id,
+                    parent_task_run_id: some(run.parent_task_run_id),
+                    value: some(run.value),
+                    attempts: run.attempts,
+                })
+                .collect(),
+            inputs: json_or_null(&e.inputs_json),
+            outputs: json_or_null(&e.outputs_json),
+            labels: e.labels.into_iter().collect(),
+            trigger: some(e.trigger_json).map(|t| json_or_null(&t)),
+            id: e.id,
+            namespace: e.namespace,
+            flow_id: e.flow_id,
+            flow_revision: e.flow_revision,
+            tenant_id: e.tenant_id,
+        }
+    }
+}
+
+/// A page of executions.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ExecutionPage {
+    pub results: Vec<Execution>,
+    pub total: u64,
+}
+
+/// A flow to execute.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct FlowPath {
+    pub namespace: String,
+    pub flow_id: String,
+}
+
+/// An execution in the path.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct ExecutionPath {
+    pub id: String,
+}
+
+/// An execution in the logs path.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct LogsPath {
+    pub execution_id: String,
+}
+
+/// Inputs of a new execution: a JSON object of input values, or a
+/// multipart form whose files are FILE inputs and whose fields are values.
+pub struct Inputs {
+    json: String,
+    files: Vec<pb::InputFile>,
+}
+
+impl<S: Send + Sync> FromRequest<S> for Inputs {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let content_type = request
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        if content_type.starts_with("multipart/form-data") {
+            let mut form = Multipart::from_request(request, state)
+                .await
+                .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.body_text()))?;
+            let mut values = serde_json::Map::new();
+            let mut files = Vec::new();
+            while let Some(field) = form
+                .next_field()
+                .await
+                .map_err(|e| ApiError::new(e.status(), e.body_text()))?
+            {
+                let name = field.name().unwrap_or_default().to_owned();
+                match field.file_name().map(str::to_owned) {
+                    Some(filename) => {
+                        let content = field
+                            .bytes()
+                            .await
+                            .map_err(|e| ApiError::new(e.status(), e.body_text()))?;
+                        files.push(pb::InputFile {
+                            input: name,
+                            filename,
+                            content: content.to_vec(),
+                        });
+                    }
+                    None => {
+                        let text = field
+                            .text()
+                            .await
+                            .map_err(|e| ApiError::new(e.status(), e.body_text()))?;
+                        values.insert(name, serde_json::Value::String(text));
+                    }
+                }
+            }
+            return Ok(Inputs {
+                json: serde_json::Value::Object(values).to_string(),
+                files,
+            });
+        }
+        let bytes = Bytes::from_request(request, state)
+            .await
+            .map_err(|e| ApiError::new(e.status(), e.body_text()))?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Inputs {
+                json: String::new(),
+                files: Vec::new(),
+            });
+        }
+        if !content_type.is_empty() && !content_type.starts_with("application/json") {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "inputs are a JSON object (application/json) or a multipart form",
+            ));
+        }
+        let value: serde_json::Value = serde_json::from_slice(&bytes)
+            .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("invalid JSON: {e}")))?;
+        if !value.is_object() {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "inputs must be a JSON object",
+            ));
+        }
+        Ok(Inputs {
+            json: value.to_string(),
+            files: Vec::new(),
+        })
+    }
+}
+
+/// Options of a new execution.
+#[derive(Debug, Default, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CreateQuery {
+    /// Answer once the execution has ended.
+    pub wait: Option<bool>,
+    /// Run this revision of the flow instead of the latest.
+    pub revision: Option<i32>,
+    /// `key:value`, repeatable.
+    pub labels: Vec<String>,
+}
+
+fn parse_create_query(raw: Option<String>) -> Result<CreateQuery, ApiError> {
+    let mut query = CreateQuery::default();
+    for (key, value) in form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
+        match key.as_ref() {
+            "wait" => query.wait = Some(parse_bool("wait", &value)?),
+            "revision" => {
+                query.revision = Some(value.parse().map_err(|_| {
+                    ApiError::new(StatusCode::BAD_REQUEST, "revision must be a number")
+                })?)
+            }
+            "labels" => query.labels.push(value.into_owned()),
+            other => {
+                return Err(ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    format!("unknown query parameter '{other}': use wait, revision, labels"),
+                ));
+            }
+        }
+    }
+    Ok(query)
+}
+
+pub(crate) fn parse_bool(name: &str, value: &str) -> Result<bool, ApiError> {
+    match value {
+        "true" | "" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("{name} must be true or false"),
+        )),
+    }
+}
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create))
+        .routes(routes!(search))
+        .routes(routes!(get_execution))
+        .routes(routes!(kill))
+        .routes(routes!(restart))
+        .routes(routes!(follow))
+        .routes(routes!(file))
+        .routes(routes!(logs))
+}
+
+/// Start the flow (EXECUTION:CREATE); `?wait=true` answers once it has ended.
+#[utoipa::path(post, path = "/executions/{namespace}/{flow_id}", tag = "executions",
+    params(FlowPath, CreateQuery),
+    request_body(content = serde_json::Value, description = "inputs: a JSON object, or multipart/form-data with files for FILE inputs"),
+    responses((status = 200, body = Execution), (status = 404, body = ErrorBody),
+              (status = 422, body = ErrorBody)))]
+async fn create(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    Path(path): Path<FlowPath>,
+    RawQuery(raw): RawQuery,
+    inputs: Inputs,
+) -> Result<Json<Execution>, ApiError> {
+    let query = parse_create_query(raw)?;
+    let mut labels = std::collections::HashMap::new();
+    for label in query.labels {
+        let (key, value) = label.split_once(':').ok_or_else(|| {
+            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "a label is key:value")
+        })?;
+        labels.insert(key.to_owned(), value.to_owned());
+    }
+    let request = tenant.request(pb::CreateExecutionRequest {
+        namespace: path.namespace,
+        flow_id: path.flow_id,
+        inputs_json: inputs.json,
+        files: inputs.files,
+        labels,
+        wait: query.wait.unwrap_or(false),
+        revision: query.revision.unwrap_or(0),
+    });
+    let execution = state
+        .executions
+        .clone()
+        .create_execution(request)
+        .await?
+        .into_inner();
+    Ok(Json(execution.into()))
+}
+
+/// Filters and paging of execution search.
+#[derive(Debug, Default, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SearchQuery {
+    /// This namespace and its children.
+    pub namespace: Option<String>,
+    pub flow_id: Option<String>,
+    /// Repeatable: executions in any of these states.
+    pub state: Vec<String>,
+    pub page: Option<u32>,
+    pub size: Option<u32>,
+    /// field:asc|desc with created, updated, state, namespace, flowId; default created:desc.
+    pub sort: Option<String>,
+}
+
+/// Search the tenant's executions (EXECUTION:READ), newest first.
+#[utoipa::path(get, path = "/executions/search", tag = "executions", params(SearchQuery),
+    responses((status = 200, body = ExecutionPage), (status = 403, body = ErrorBody)))]
+async fn search(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<ExecutionPage>, ApiError> {
+    let mut query = SearchQuery::default();
+    let number = |name: &str, value: &str| {
+        value
+            .parse::<u32>()
+            .map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, format!("{name} must be a number")))
+    };
+    for (key, value) in form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
+        match key.as_ref() {
+            "namespace" => query.namespace = Some(value.into_owned()),
+            "flowId" => query.flow_id = Some(value.into_owned()),
+            "state" => query.state.push(value.into_owned()),
+            "page" => query.page = Some(number("page", &value)?),
+            "size" => query.size = Some(number("size", &value)?),
+            "sort" => query.sort = Some(value.into_owned()),
+            other => {
+                return Err(ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    format!(
+                        "unknown query parameter '{other}': use namespace, flowId, state, page, size, sort"
+                    ),
+                ));
+            }
+        }
+    }
+    let request = tenant.request(pb::SearchExecutionsRequest {
+        namespace: query.namespace.unwrap_or_default(),
+        flow_id: query.flow_id.unwrap_or_default(),
+        state: query.state,
+        page: query.page.unwrap_or(0),
+        size: query.size.unwrap_or(0),
+        sort: query.sort.unwrap_or_default(),
+    });
+    let page = state
+        .executions
+        .clone()
+        .search_executions(request)
+        .await?
+        .into_inner();
+    Ok(Json(ExecutionPage {
+        results: page.results.into_iter().map(Into::into).collect(),
+        total: page.total,
+    }))
+}
+
+/// One execution with its task runs (EXECUTION:READ).
+#[utoipa::path(get, path = "/executions/{id}", tag = "executions", params(ExecutionPath),
+    responses((status = 200, body = Execution), (status = 404, body = ErrorBody)))]
+async fn get_execution(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    Path(path): Path<ExecutionPath>,
+) -> Result<Json<Execution>, ApiError> {
+    let request = tenant.request(pb::GetExecutionRequest { id: path.id });
+    let execution = state.executions.clone().get_execution(request).await?;
+    Ok(Json(execution.into_inner().into()))
+}
+
+/// Kill a running execution (EXECUTION:UPDATE): KILLING now, KILLED once its tasks stopped.
+#[utoipa::path(delete, path = "/executions/{id}/kill", tag = "executions", params(ExecutionPath),
+    responses((status = 202, body = Execution), (status = 400, body = ErrorBody),
+              (status = 404, body = ErrorBody)))]
+async fn kill(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    Path(path): Path<ExecutionPath>,
+) -> Result<(StatusCode, Json<Execution>), ApiError> {
+    let request = tenant.request(pb::KillExecutionRequest { id: path.id });
+    let execution = state.executions.clone().kill_execution(request).await?;
+    Ok((StatusCode::ACCEPTED, Json(execution.into_inner().into())))
+}
+
+/// Resume a FAILED or KILLED execution from its failed tasks (EXECUTION:UPDATE).
+#[utoipa::path(post, path = "/executions/{id}/restart", tag = "executions", params(ExecutionPath),
+    responses((status = 200, body = Execution), (status = 400, body = ErrorBody),
+              (status = 404, body = ErrorBody)))]
+async fn restart(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    Path(path): Path<ExecutionPath>,
+) -> Result<Json<Execution>, ApiError> {
+    let request = tenant.request(pb::RestartExecutionRequest { id: path.id });
+    let execution = state.executions.clone().restart_execution(request).await?;
+    Ok(Json(execution.into_inner().into()))
+}
+
+/// Server-sent events: the execution now and after every change, until it ends.
+#[utoipa::path(get, path = "/executions/{id}/follow", tag = "executions", params(ExecutionPath),
+    responses((status = 200, description = "text/event-stream of Execution objects"),
+              (status = 404, body = ErrorBody)))]
+async fn follow(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    Path(path): Path<ExecutionPath>,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    let request = tenant.request(pb::FollowExecutionRequest { id: path.id });
+    let stream = state
+        .executions
+        .clone()
+        .follow_execution(request)
+        .await?
+        .into_inner();
+    let events = stream.map(|item| {
+        Ok(match item {
+            Ok(execution) => Event::default()
+                .event("execution")
+                .json_data(Execution::from(execution))
+                .unwrap_or_else(|_| Event::default().event("error")),
+            Err(status) => Event::default()
+                .event("error")
+                .data(ApiError::from(status).message),
+        })
+    });
+    Ok(Sse::new(events).keep_alive(KeepAlive::default()))
+}
+
+/// A file path of an execution.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct FileQuery {
+    /// kestra:///... URI of a file of this execution.
+    pub path: String,
+}
+
+/// Download a file of the execution from internal storage (EXECUTION:READ).
+#[utoipa::path(get, path = "/executions/{id}/file", tag = "executions",
+    params(ExecutionPath, FileQuery),
+    responses((status = 200, description = "the file", content_type = "application/octet-stream"),
+              (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn file(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    Path(path): Path<ExecutionPath>,
+    Query(query): Query<FileQuery>,
+) -> Result<Response, ApiError> {
+    let request = tenant.request(pb::GetExecutionFileRequest {
+        id: path.id,
+        path: query.path,
+    });
+    let file = state
+        .executions
+        .clone()
+        .get_execution_file(request)
+        .await?
+        .into_inner();
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/octet-stream"),
+    );
+    if let Ok(value) = header::HeaderValue::from_str(&format!(
+        "attachment; filename=\"{}\"",
+        file.filename.replace(['"', '\\'], "_")
+    )) {
+        headers.insert(header::CONTENT_DISPOSITION, value);
+    }
+    Ok((headers, file.content).into_response())
+}
+
+/// A log line.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LogLine {
+    pub execution_id: String,
+    pub task_run_id: Option<String>,
+    pub task_id: Option<String>,
+    pub level: String,
+    /// RFC 3339.
+    pub timestamp: Option<String>,
+    /// Secret values appear as ******.
+    pub message: String,
+}
+
+/// Log filter.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct LogQuery {
+    /// TRACE, DEBUG, INFO, WARN or ERROR: this level and above.
+    pub min_level: Option<String>,
+}
+
+/// The log lines of an execution, oldest first (EXECUTION:READ).
+#[utoipa::path(get, path = "/logs/{execution_id}", tag = "executions",
+    params(LogsPath, LogQuery),
+    responses((status = 200, body = Vec<LogLine>), (status = 404, body = ErrorBody)))]
+async fn logs(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    Path(path): Path<LogsPath>,
+    Query(query): Query<LogQuery>,
+) -> Result<Json<Vec<LogLine>>, ApiError> {
+    let request = tenant.request(pb::ListLogsRequest {
+        execution_id: path.execution_id,
+        min_level: query.min_level.unwrap_or_default(),
+    });
+    let lines = state.executions.clone().list_logs(request).await?.into_inner();
+    let some = |text: String| (!text.is_empty()).then_some(text);
+    Ok(Json(
+        lines
+            .logs
+            .into_iter()
+            .map(|line| LogLine {
+                timestamp: rfc3339(line.timestamp),
+                execution_id: line.execution_id,
+                task_run_id: some(line.task_run_id),
+                task_id: some(line.task_id),
+                level: line.level,
+                message: line.message,
+            })
+            .collect(),
+    ))
+}

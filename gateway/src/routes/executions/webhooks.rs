@@ -1,0 +1,158 @@
+//! `/api/v1{t}/executions/webhook/{namespace}/{flowId}/{key}`: the key is
+//! the credential, so these routes need no token and are mounted outside
+//! authentication. The tenant comes from the URL like everywhere else;
+//! execution-svc checks that it exists and looks the key up only there.
+
+use aerie_common::TenantId;
+use aerie_proto::execution::v1 as pb;
+use axum::Json;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::routing::any;
+use serde::Deserialize;
+
+use super::{Execution, parse_bool};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Whether `path` is a webhook route (served without a token).
+pub fn is_webhook_path(path: &str) -> bool {
+    let rest = path.strip_prefix("/api/v1/").unwrap_or_default();
+    rest.starts_with("executions/webhook/")
+        || rest
+            .split_once('/')
+            .is_some_and(|(_, after)| after.starts_with("executions/webhook/"))
+}
+
+#[derive(Debug, Deserialize)]
+struct DefaultPath {
+    namespace: String,
+    flow_id: String,
+    key: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct NamedPath {
+    tenant: String,
+    namespace: String,
+    flow_id: String,
+    key: String,
+}
+
+/// The webhook routes of the URL forms the configuration allows.
+pub fn routes(multi_tenancy: bool) -> Router<AppState> {
+    let mut router = Router::new().route(
+        "/api/v1/executions/webhook/{namespace}/{flow_id}/{key}",
+        any(default_tenant),
+    );
+    if multi_tenancy {
+        router = router.route(
+            "/api/v1/{tenant}/executions/webhook/{namespace}/{flow_id}/{key}",
+            any(named_tenant),
+        );
+    }
+    router
+}
+
+async fn default_tenant(
+    State(state): State<AppState>,
+    method: Method,
+    Path(path): Path<DefaultPath>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Execution>, ApiError> {
+    let target = (TenantId::default_tenant(), path.namespace, path.flow_id, path.key);
+    trigger(state, method, target, raw, headers, body).await
+}
+
+async fn named_tenant(
+    State(state): State<AppState>,
+    method: Method,
+    Path(path): Path<NamedPath>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Execution>, ApiError> {
+    let tenant = TenantId::parse(&path.tenant).map_err(|_| {
+        let shown: String = path.tenant.chars().take(100).collect();
+        ApiError::new(StatusCode::NOT_FOUND, format!("tenant '{shown}' not found"))
+    })?;
+    let target = (tenant, path.namespace, path.flow_id, path.key);
+    trigger(state, method, target, raw, headers, body).await
+}
+
+async fn trigger(
+    state: AppState,
+    method: Method,
+    (tenant, namespace, flow_id, key): (TenantId, String, String, String),
+    raw: Option<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Execution>, ApiError> {
+    if !matches!(method, Method::GET | Method::POST | Method::PUT) {
+        return Err(ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "webhooks answer GET, POST and PUT",
+        ));
+    }
+    state
+        .directory
+        .policy()
+        .admit(&tenant)
+        .map_err(|why| ApiError::new(StatusCode::NOT_FOUND, why))?;
+    let mut wait = false;
+    let mut parameters = std::collections::HashMap::new();
+    for (name, value) in form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
+        if name == "wait" {
+            wait = parse_bool("wait", &value)?;
+        } else {
+            parameters.insert(name.into_owned(), value.into_owned());
+        }
+    }
+    // Credentials are not passed on to the flow.
+    let forwarded = headers
+        .iter()
+        .filter(|(name, _)| *name != header::AUTHORIZATION && *name != header::COOKIE)
+        .filter_map(|(name, value)| Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned())))
+        .collect();
+    let mut request = tonic::Request::new(pb::TriggerWebhookRequest {
+        namespace,
+        flow_id,
+        key,
+        content_type: headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned(),
+        body: body.to_vec(),
+        headers: forwarded,
+        parameters,
+        wait,
+    });
+    if let Some(id) = tenant.as_named()
+        && let Ok(value) = id.parse()
+    {
+        request
+            .metadata_mut()
+            .insert(aerie_common::tenant::TENANT_HEADER, value);
+    }
+    let execution = state.webhooks.clone().trigger_webhook(request).await?;
+    Ok(Json(execution.into_inner().into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_webhook_path;
+
+    #[test]
+    fn webhook_paths_are_recognised() {
+        assert!(is_webhook_path("/api/v1/executions/webhook/ns/f/k"));
+        assert!(is_webhook_path("/api/v1/acme/executions/webhook/ns/f/k"));
+        assert!(!is_webhook_path("/api/v1/executions/ns/f"));
+        assert!(!is_webhook_path("/api/v1/acme/flows/executions/webhook/x"));
+        assert!(!is_webhook_path("/api/v2/executions/webhook/ns/f/k"));
+    }
+}
