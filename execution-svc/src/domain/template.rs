@@ -40,6 +40,13 @@ impl Renderer {
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         // Templates are tenant input: bound the work one render may do.
         env.set_fuel(Some(TEMPLATE_FUEL));
+        // Booleans print as Kestra prints them: true and false.
+        env.set_formatter(|out, state, value| {
+            if value.kind() == minijinja::value::ValueKind::Bool {
+                return write!(out, "{}", value.is_true()).map_err(Error::from);
+            }
+            minijinja::escape_formatter(out, state, value)
+        });
         let secrets = lookups.clone();
         env.add_function("secret", move |key: String| {
             secrets
@@ -135,6 +142,7 @@ mod tests {
         );
         assert_eq!(r.render("{{ outputs.t.value }}-{{ execution.id }}", &ctx).unwrap(), "x-e1");
         assert_eq!(r.render("{{ inputs.n > 1 }}", &ctx).unwrap(), "true");
+        assert_eq!(r.render("{{ inputs.n < 1 }}", &ctx).unwrap(), "false");
         assert_eq!(r.render("{% for i in range(3) %}{{ i }}{% endfor %}", &ctx).unwrap(), "012");
         assert_eq!(r.render("{{ secret('TOKEN') }}", &ctx).unwrap(), "s3cr3t");
         assert_eq!(r.render("{{ kv('k').ns }}|{{ kv('k', 'o').ns }}", &ctx).unwrap(), "none|o");

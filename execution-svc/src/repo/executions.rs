@@ -5,7 +5,7 @@ use aerie_common::db::{in_scope, within_namespace};
 use aerie_common::paging::PageRequest;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DbErr, EntityTrait, Order, PaginatorTrait, QueryFilter,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DbErr, EntityTrait, Order, PaginatorTrait, QueryFilter,
     QueryOrder, QuerySelect,
 };
 
@@ -132,7 +132,8 @@ pub async fn save_task_run(tx: &TenantTxn, mut row: task_runs::Model) -> Result<
         .one(tx.conn())
         .await?
         .is_some();
-    let active = task_runs::ActiveModel::from(row);
+    // Every column is written: an update only writes columns marked changed.
+    let active = task_runs::ActiveModel::from(row).reset_all();
     if exists {
         task_runs::Entity::update(active).exec(tx.conn()).await?;
     } else {
