@@ -49,6 +49,7 @@ pub const KEYS: &[&str] = &[
     "executor.lease-seconds",
     "executor.poll-interval-ms",
     "executor.scheduler",
+    "executor.trigger-refresh-seconds",
 ];
 
 /// The whole file: everything lives under `aerie:`.
@@ -150,6 +151,9 @@ pub struct ExecutorConfig {
     /// Whether this process fires Schedule triggers (every replica may; each
     /// tick fires once).
     pub scheduler: bool,
+    /// How often the scheduler reads the Schedule triggers of every tenant
+    /// again: a new or changed schedule takes effect within this time.
+    pub trigger_refresh_seconds: u64,
 }
 
 impl Default for ExecutorConfig {
@@ -159,6 +163,7 @@ impl Default for ExecutorConfig {
             lease_seconds: 30,
             poll_interval_ms: 200,
             scheduler: true,
+            trigger_refresh_seconds: 10,
         }
     }
 }

@@ -9,9 +9,10 @@
 //! recent missed tick fires, once; earlier missed ticks are skipped, so a
 //! long outage never ends in a storm of executions.
 //!
-//! The list of triggers is read from flow-svc every 10 seconds, tenant by
-//! tenant, with the service credential limited to that tenant; a changed
-//! schedule takes effect within that time.
+//! The list of triggers is read from flow-svc every
+//! `executor.trigger-refresh-seconds`, tenant by tenant, with the service
+//! credential limited to that tenant; a changed schedule takes effect
+//! within that time.
 
 use std::collections::HashMap;
 use std::str::FromStr;
@@ -34,9 +35,6 @@ use crate::executor::{Engine, NewExecution, StartedBy};
 use crate::repo::TenantTxn;
 use crate::repo::schedules::{self, TriggerRef};
 
-/// How often the trigger list is read again.
-const REFRESH_EVERY: Duration = Duration::from_secs(10);
-
 /// One Schedule trigger of one tenant's flow.
 struct Schedule {
     tenant: TenantId,
@@ -55,6 +53,7 @@ pub struct Scheduler {
     engine: Engine,
     tenants: TenantInternalServiceClient<Channel>,
     policy: TenantPolicy,
+    refresh_every: Duration,
     schedules: Vec<Schedule>,
     /// The cursor as this replica last saw it, by trigger.
     cursors: HashMap<ScheduleKey, i64>,
@@ -67,6 +66,7 @@ impl Scheduler {
             engine,
             tenants: TenantInternalServiceClient::new(tenants),
             policy: config.tenant_policy(),
+            refresh_every: Duration::from_secs(config.executor.trigger_refresh_seconds.max(1)),
             schedules: Vec::new(),
             cursors: HashMap::new(),
         })
@@ -82,7 +82,7 @@ impl Scheduler {
                     _ = ticks.tick() => {}
                     _ = shutdown.cancelled() => return,
                 }
-                if refreshed.is_none_or(|at| at.elapsed() >= REFRESH_EVERY) {
+                if refreshed.is_none_or(|at| at.elapsed() >= self.refresh_every) {
                     match self.refresh().await {
                         Ok(()) => refreshed = Some(Instant::now()),
                         Err(status) => tracing::warn!(%status, "cannot read Schedule triggers"),

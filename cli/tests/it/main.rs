@@ -5,6 +5,7 @@
 mod app;
 mod auth;
 mod cli;
+mod durability;
 mod executions;
 mod flows;
 mod modes;

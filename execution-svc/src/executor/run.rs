@@ -837,7 +837,8 @@ impl<'e> Run<'e> {
         repo::executions::append_logs(&tx, self.id, logs.collect()).await?;
         tx.commit().await?;
         self.engine.changed(self.id);
-        tracing::debug!(execution = %self.id, tenant = %self.tenant, state = state.as_str(), "execution ended");
+        tracing::debug!(execution = %self.id, tenant = %self.tenant, state = state.as_str(),
+            owner = self.engine.owner(), "execution ended");
         Ok(())
     }
 }

@@ -1,0 +1,267 @@
+//! What the execution guarantee means under failure and with replicas: a
+//! worker process killed with SIGKILL loses nothing, several worker
+//! processes share the queue without running anything twice, and a
+//! Schedule tick fires once however many schedulers see it.
+
+use std::collections::BTreeMap;
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+use aerie_common::config::Config;
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+
+use crate::app::{Mode, TestApp};
+use crate::executions::{create_flow, tenant};
+
+/// An API-only server: executions are accepted here and run by separate
+/// `aerie server execution` processes.
+async fn api_only() -> TestApp {
+    TestApp::start_with(Mode::MultiWithDefault, |config| {
+        config.executor.workers = 0;
+        config.executor.scheduler = false;
+    })
+    .await
+}
+
+/// A free loopback port (bound, then released for a child to take).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+/// An `aerie server execution` worker process sharing `app`'s databases,
+/// its debug log written to `log`.
+fn worker(app: &TestApp, log: &std::path::Path) -> Child {
+    let file = std::fs::File::create(log).expect("log file");
+    Command::new(env!("CARGO_BIN_EXE_aerie"))
+        .arg("-c")
+        .arg(&app.config_path)
+        .args(["-l", "aerie_execution_svc=debug,warn", "server", "execution"])
+        .env("AERIE_SERVER_GRPC_PORT", free_port().to_string())
+        .env("AERIE_ENDPOINTS_FLOW", &app.grpc)
+        .env("AERIE_ENDPOINTS_AUTH", &app.grpc)
+        .env("AERIE_ENDPOINTS_TENANT", &app.grpc)
+        .env("AERIE_EXECUTOR_WORKERS", "64")
+        .env("AERIE_EXECUTOR_LEASE_SECONDS", "2")
+        .env("AERIE_EXECUTOR_POLL_INTERVAL_MS", "100")
+        .env("AERIE_EXECUTOR_SCHEDULER", "false")
+        .stdout(file.try_clone().expect("log file"))
+        .stderr(file)
+        .spawn()
+        .expect("spawn worker")
+}
+
+struct Workers(Vec<Child>);
+
+impl Drop for Workers {
+    fn drop(&mut self) {
+        for child in &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+async fn start_many(app: &TestApp, flow: &str, count: usize) -> Vec<String> {
+    let mut ids = Vec::with_capacity(count);
+    for _ in 0..count {
+        let (status, body) = app
+            .post(&format!("/api/v1/acme/executions/{flow}"), json!({}))
+            .await;
+        assert_eq!(status, 200, "{body}");
+        ids.push(body["id"].as_str().expect("id").to_owned());
+    }
+    ids
+}
+
+async fn execution(app: &TestApp, id: &str) -> Value {
+    let (status, body) = app.get(&format!("/api/v1/acme/executions/{id}")).await;
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+/// Waits until every execution has ended; answers them.
+async fn all_ended(app: &TestApp, ids: &[String], within: Duration) -> Vec<Value> {
+    let deadline = Instant::now() + within;
+    loop {
+        let mut ended = Vec::with_capacity(ids.len());
+        for id in ids {
+            let body = execution(app, id).await;
+            let state = body["state"]["current"].as_str().unwrap_or_default().to_owned();
+            if !matches!(state.as_str(), "SUCCESS" | "WARNING" | "FAILED" | "KILLED") {
+                break;
+            }
+            ended.push(body);
+        }
+        if ended.len() == ids.len() {
+            return ended;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} of {} executions ended in time",
+            ended.len(),
+            ids.len()
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+/// Every execution ended SUCCESS with one task run per task, each done
+/// once, and its one log line written once.
+async fn each_done_once(app: &TestApp, executions: &[Value], tasks: &[&str]) {
+    for execution in executions {
+        let id = execution["id"].as_str().unwrap();
+        assert_eq!(execution["state"]["current"], "SUCCESS", "{execution}");
+        let runs = execution["taskRunList"].as_array().unwrap();
+        let mut per_task = BTreeMap::new();
+        for run in runs {
+            assert_eq!(run["state"]["current"], "SUCCESS", "{run}");
+            let successes = run["state"]["histories"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|h| h["state"] == "SUCCESS")
+                .count();
+            assert_eq!(successes, 1, "a task run completed twice: {run}");
+            *per_task.entry(run["taskId"].as_str().unwrap().to_owned()).or_insert(0) += 1;
+        }
+        let expected: BTreeMap<String, i32> = tasks.iter().map(|t| ((*t).to_owned(), 1)).collect();
+        assert_eq!(per_task, expected, "{execution}");
+        let (_, logs) = app.get(&format!("/api/v1/acme/logs/{id}")).await;
+        let said = logs
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|l| l["message"] == format!("start {id}"))
+            .count();
+        assert_eq!(said, 1, "the Log task of {id} ran {said} times");
+    }
+}
+
+const NAPPING: &str = "id: napping\nnamespace: company.team\ntasks:\n  - id: hello\n    type: io.kestra.plugin.core.log.Log\n    message: \"start {{ execution.id }}\"\n  - id: nap\n    type: io.kestra.plugin.core.flow.Sleep\n    duration: PT3S\n  - id: done\n    type: io.kestra.plugin.core.debug.Return\n    format: done\n";
+
+#[tokio::test]
+async fn a_killed_worker_loses_no_execution() {
+    let app = api_only().await;
+    tenant(&app, "acme").await;
+    create_flow(&app, "acme", NAPPING).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut first = worker(&app, &dir.path().join("first.log"));
+    let ids = start_many(&app, "company.team/napping", 100).await;
+    // Kill -9 once some are asleep inside their Sleep task.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, page) = app
+            .get("/api/v1/acme/executions/search?state=RUNNING&size=100")
+            .await;
+        if page["total"].as_u64().unwrap_or(0) >= 30 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the worker never started: {page}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    first.kill().expect("SIGKILL");
+    first.wait().expect("reaped");
+    let (_, page) = app
+        .get("/api/v1/acme/executions/search?state=SUCCESS&size=1")
+        .await;
+    assert!(page["total"].as_u64().unwrap() < 100, "the crash came too late: {page}");
+
+    let _second = Workers(vec![worker(&app, &dir.path().join("second.log"))]);
+    let ended = all_ended(&app, &ids, Duration::from_secs(90)).await;
+    each_done_once(&app, &ended, &["hello", "nap", "done"]).await;
+    // Some sleeps resumed after the crash (a second attempt of the same run).
+    let resumed = ended
+        .iter()
+        .flat_map(|e| e["taskRunList"].as_array().unwrap().clone())
+        .filter(|r| r["taskId"] == "nap" && r["attempts"].as_u64() > Some(1))
+        .count();
+    assert!(resumed > 0, "no execution was interrupted by the crash");
+}
+
+#[tokio::test]
+async fn two_worker_processes_share_the_queue_without_running_anything_twice() {
+    let app = api_only().await;
+    if !app.config.database.execution.url.as_deref().unwrap_or_default().starts_with("postgres") {
+        eprintln!("several execution processes need PostgreSQL; SQLite serves one process");
+        return;
+    }
+    tenant(&app, "acme").await;
+    create_flow(
+        &app,
+        "acme",
+        "id: shared\nnamespace: company.team\ntasks:\n  - id: hello\n    type: io.kestra.plugin.core.log.Log\n    message: \"start {{ execution.id }}\"\n  - id: nap\n    type: io.kestra.plugin.core.flow.Sleep\n    duration: PT0.3S\n",
+    )
+    .await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let logs = [dir.path().join("a.log"), dir.path().join("b.log")];
+    let workers = Workers(vec![worker(&app, &logs[0]), worker(&app, &logs[1])]);
+    let ids = start_many(&app, "company.team/shared", 200).await;
+    let ended = all_ended(&app, &ids, Duration::from_secs(120)).await;
+    each_done_once(&app, &ended, &["hello", "nap"]).await;
+    for execution in &ended {
+        for run in execution["taskRunList"].as_array().unwrap() {
+            assert_eq!(run["attempts"], 1, "ran twice: {run}");
+        }
+    }
+    drop(workers);
+    let ended_by: Vec<usize> = logs
+        .iter()
+        .map(|log| {
+            std::fs::read_to_string(log)
+                .expect("log")
+                .lines()
+                .filter(|l| l.contains("execution ended"))
+                .count()
+        })
+        .collect();
+    assert_eq!(ended_by.iter().sum::<usize>(), 200, "{ended_by:?}");
+    assert!(ended_by.iter().all(|n| *n > 0), "both processes worked: {ended_by:?}");
+}
+
+#[tokio::test]
+async fn a_schedule_tick_fires_once_with_two_schedulers() {
+    let app = TestApp::start_with(Mode::MultiWithDefault, |config| {
+        config.executor.trigger_refresh_seconds = 1;
+    })
+    .await;
+    tenant(&app, "acme").await;
+    create_flow(
+        &app,
+        "acme",
+        "id: ticking\nnamespace: company.team\ntasks:\n  - id: when\n    type: io.kestra.plugin.core.debug.Return\n    format: \"{{ trigger.date }}\"\ntriggers:\n  - id: every_second\n    type: io.kestra.plugin.core.trigger.Schedule\n    cron: \"* * * * * *\"\n    withSeconds: true\n",
+    )
+    .await;
+    // A second replica's scheduler on the same database.
+    let mut config: Config = app.config.clone();
+    let port: u16 = app.grpc.rsplit(':').next().unwrap().parse().unwrap();
+    config.default_endpoints_to(port);
+    config.executor.workers = 0;
+    let replica = aerie_execution_svc::open(&config).await.expect("replica");
+    let stop = CancellationToken::new();
+    aerie_execution_svc::scheduler::Scheduler::new(replica.engine().clone(), &config)
+        .expect("scheduler")
+        .spawn(stop.clone());
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    stop.cancel();
+    let (_, page) = app
+        .get("/api/v1/acme/executions/search?flowId=ticking&size=100")
+        .await;
+    let dates: Vec<String> = page["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["trigger"]["date"].as_str().expect("tick date").to_owned())
+        .collect();
+    assert!(dates.len() >= 3, "the schedule fired: {page}");
+    let distinct: std::collections::BTreeSet<_> = dates.iter().collect();
+    assert_eq!(distinct.len(), dates.len(), "a tick fired twice: {dates:?}");
+    for execution in page["results"].as_array().unwrap() {
+        assert_eq!(execution["trigger"]["type"], "io.kestra.plugin.core.trigger.Schedule");
+        assert_eq!(execution["trigger"]["id"], "every_second");
+    }
+}
