@@ -33,7 +33,7 @@ pub struct TestApp {
     /// flow-svc's database, for tests that look underneath the API.
     pub flow_db: TestDatabase,
     /// execution-svc's database, shared with extra execution processes.
-    pub _execution_db: TestDatabase,
+    pub execution_db: TestDatabase,
     _db: TestDatabase,
     _auth_db: TestDatabase,
     _dir: tempfile::TempDir,
@@ -94,7 +94,7 @@ impl TestApp {
             client: reqwest::Client::new(),
             shutdown,
             flow_db,
-            _execution_db: execution_db,
+            execution_db,
             _db: db,
             _auth_db: auth_db,
             _dir: dir,

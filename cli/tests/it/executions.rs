@@ -711,3 +711,47 @@ async fn storage_paths_cannot_escape_the_execution() {
     let (status, _) = app.get("/api/v1/acme/executions/not-a-uuid").await;
     assert_eq!(status, 422);
 }
+
+#[tokio::test]
+async fn postgres_row_level_security_covers_executions_task_runs_and_logs() {
+    let app = TestApp::start(Mode::MultiWithDefault).await;
+    if app.execution_db.backend != "postgres" {
+        eprintln!("skipped: SQLite has no row-level security; the repository filter is the only line there");
+        return;
+    }
+    tenant(&app, "acme").await;
+    tenant(&app, "globex").await;
+    let source = "id: logged\nnamespace: company.team\ntasks:\n  - id: say\n    type: io.kestra.plugin.core.log.Log\n    message: hi\n";
+    create_flow(&app, "acme", source).await;
+    create_flow(&app, "globex", source).await;
+    for t in ["acme", "globex", "globex"] {
+        assert_eq!(state(&run(&app, t, "company.team/logged", json!({})).await), "SUCCESS");
+    }
+    use sea_orm::{ConnectionTrait, Database, DbBackend, Statement, TransactionTrait};
+    let db = Database::connect(app.execution_db.url.as_str()).await.expect("connect");
+    for table in ["executions", "task_runs", "execution_logs"] {
+        for (tenant, expected) in [(Some("acme"), 1), (Some("globex"), 2), (None, 0)] {
+            let txn = db.begin().await.expect("begin");
+            if let Some(tenant) = tenant {
+                txn.execute_raw(Statement::from_sql_and_values(
+                    DbBackend::Postgres,
+                    "SELECT set_config('aerie.tenant', $1, true)",
+                    [tenant.into()],
+                ))
+                .await
+                .expect("set tenant");
+            }
+            // A query that forgot its tenant filter.
+            let rows = txn
+                .query_all_raw(Statement::from_string(
+                    DbBackend::Postgres,
+                    format!("SELECT tenant_id FROM {table}"),
+                ))
+                .await
+                .expect("query");
+            let tenants: Vec<String> = rows.iter().map(|r| r.try_get("", "tenant_id").unwrap()).collect();
+            assert_eq!(tenants.len(), expected, "{table} as {tenant:?}: {tenants:?}");
+            assert!(tenants.iter().all(|t| Some(t.as_str()) == tenant), "{table}: {tenants:?}");
+        }
+    }
+}
