@@ -46,7 +46,8 @@ auth=(-H "authorization: Bearer $token")
 services=$("$grpcurl" -plaintext "$grpc" list)
 for s in aerie.tenant.v1.TenantService aerie.auth.v1.AuthService aerie.auth.v1.UserService \
   aerie.auth.v1.RbacService aerie.auth.v1.AuditService aerie.flow.v1.FlowService aerie.flow.v1.SecretService \
-  aerie.flow.v1.KvService aerie.flow.v1.TriggerService grpc.health.v1.Health grpc.reflection.v1.ServerReflection; do
+  aerie.flow.v1.KvService aerie.flow.v1.TriggerService aerie.execution.v1.ExecutionService \
+  aerie.execution.v1.WebhookService grpc.health.v1.Health grpc.reflection.v1.ServerReflection; do
   grep -qx "$s" <<<"$services" || fail "grpcurl list lacks $s: $services"
 done
 "$grpcurl" -plaintext "$grpc" describe aerie.tenant.v1.TenantService | grep -q "rpc CreateTenant" \
@@ -75,6 +76,15 @@ if "$grpcurl" -plaintext "${auth[@]}" -H 'x-aerie-tenant: smoke' -d '{"source": 
   fail "an invalid flow was accepted"
 fi
 grep -q InvalidArgument "$work/err" || fail "invalid flow: $(cat "$work/err")"
+
+# Run it over gRPC and wait for the end; its log line over REST.
+ran=$("$grpcurl" -plaintext "${auth[@]}" -H 'x-aerie-tenant: smoke' \
+  -d '{"namespace": "smoke.team", "flow_id": "hello", "wait": true}' "$grpc" aerie.execution.v1.ExecutionService/CreateExecution)
+grep -q '"current": "SUCCESS"' <<<"$ran" || fail "CreateExecution answered $ran"
+execution=$(sed -nE 's/^  "id": "([^"]+)".*/\1/p' <<<"$ran" | head -n 1)
+[ -n "$execution" ] || fail "no execution id in $ran"
+curl -fsS "http://$http/api/v1/smoke/logs/$execution" -H "authorization: Bearer $token" | grep -q '"message":"Hello"' \
+  || fail "REST logs of $execution lack the Log task's line"
 
 curl -fsS "http://$http/api/v1/tenants/smoke" -H "authorization: Bearer $token" | grep -q '"name":"Smoke test"' || fail "REST does not see the tenant"
 curl -fsS "http://$http/health" | grep -q '"status":"UP"' || fail "health not UP"

@@ -4,6 +4,7 @@
 //! Build and run: `cargo build --release -p aerie -p aerie-bench &&
 //! target/release/aerie-bench <gateway-vs-grpc|flows>` (options: `--help`).
 
+mod executions;
 mod flows;
 mod gateway_vs_grpc;
 mod measure;
@@ -18,6 +19,8 @@ enum Bench {
     GatewayVsGrpc(gateway_vs_grpc::Options),
     /// GetFlow and namespace listing through the gateway at 10 and at many tenants.
     Flows(flows::Options),
+    /// Webhook-triggered executions at fixed rates, end-to-end latency (Kestra's benchmark shape).
+    Executions(executions::Options),
 }
 
 #[tokio::main]
@@ -25,5 +28,6 @@ async fn main() {
     match Bench::parse() {
         Bench::GatewayVsGrpc(options) => gateway_vs_grpc::run(options).await,
         Bench::Flows(options) => flows::run(options).await,
+        Bench::Executions(options) => executions::run(options).await,
     }
 }

@@ -14,6 +14,12 @@ impl Drop for Server {
 }
 
 pub fn start_server(dir: &std::path::Path) -> (Server, String, String) {
+    start_server_with(dir, "")
+}
+
+/// Starts the server with `extra` appended under `aerie:` (YAML, indented
+/// by two spaces).
+pub fn start_server_with(dir: &std::path::Path, extra: &str) -> (Server, String, String) {
     let exe = std::env::current_exe().expect("own path");
     let aerie = exe.with_file_name("aerie");
     assert!(
@@ -24,7 +30,7 @@ pub fn start_server(dir: &std::path::Path) -> (Server, String, String) {
     std::fs::write(
         &config,
         format!(
-            "aerie:\n  tenants:\n    enabled: true\n  security:\n    super-admin:\n      username: bench\n      password: bench-password\n    token-ttl: 7200\n  server:\n    http-port: 0\n    grpc-port: 0\n  data-dir: {}\n",
+            "aerie:\n  tenants:\n    enabled: true\n  security:\n    super-admin:\n      username: bench\n      password: bench-password\n    token-ttl: 7200\n  server:\n    http-port: 0\n    grpc-port: 0\n  data-dir: {}\n{extra}",
             dir.join("data").display()
         ),
     )

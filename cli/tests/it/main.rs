@@ -10,3 +10,4 @@ mod executions;
 mod flows;
 mod modes;
 mod rest;
+mod storage;

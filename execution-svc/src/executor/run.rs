@@ -133,7 +133,8 @@ pub(super) async fn execute(engine: &Engine, job: &Claimed, stop: &Arc<Stop>) ->
         }
     };
     if state != State::Running {
-        run.change_state(State::Running).await?;
+        // Recorded with the first write of the run (or its end).
+        run.lock_pending().running = true;
     }
     let outcome = run
         .block(&plan.tasks, &plan.errors, &plan.finally, "", &Value::Null)
@@ -182,6 +183,10 @@ struct Run<'e> {
     masks: Arc<Mutex<Vec<String>>>,
     /// The first write that failed; the run stops and is retried.
     failure: Mutex<Option<RunError>>,
+    /// Results waiting for the next durable write.
+    pending: Mutex<Staged>,
+    /// Ids of the task runs already in the database.
+    stored: Mutex<std::collections::HashSet<String>>,
 }
 
 impl<'e> Run<'e> {
@@ -219,6 +224,7 @@ impl<'e> Run<'e> {
             "execution".into(),
             json!({"id": row.id, "startDate": row.create_time.to_rfc3339()}),
         );
+        let stored = previous.iter().map(|r| r.id.clone()).collect();
         let runs = previous
             .into_iter()
             .map(|r| ((r.parent_id.clone(), r.task_id.clone(), r.value.clone()), r))
@@ -236,6 +242,8 @@ impl<'e> Run<'e> {
             renderer: Renderer::new(Arc::new(lookups)),
             masks,
             failure: Mutex::new(None),
+            pending: Mutex::new(Staged::default()),
+            stored: Mutex::new(stored),
         }
     }
 
@@ -408,7 +416,9 @@ impl<'e> Run<'e> {
         row.update_time = now;
         let value_key = key.2.clone();
         self.lock_runs().insert(key, row.clone());
-        if !self.persist(row, logs).await {
+        if is_instant(task.kind) && state.is_done() {
+            self.stage(row, logs);
+        } else if !self.persist(row, logs).await {
             return Outcome::Stopped;
         }
         if state.is_done() {
@@ -759,23 +769,39 @@ impl<'e> Run<'e> {
         message
     }
 
-    /// Writes a task run and its log lines while this worker holds the
-    /// lease; false (and the run stops) otherwise.
-    async fn persist(&self, row: task_runs::Model, logs: Vec<NewLog>) -> bool {
-        let logs = logs
-            .into_iter()
-            .map(|mut line| {
+    /// Keeps a task run (and its log lines) to be written with the next
+    /// durable write: the results of instant tasks cost no write of their own.
+    fn stage(&self, row: task_runs::Model, logs: Vec<NewLog>) {
+        let mut pending = self.lock_pending();
+        pending.runs.retain(|r| r.id != row.id);
+        pending.runs.push(row);
+        pending
+            .logs
+            .extend(logs.into_iter().map(|mut line| {
                 line.message = self.masked(line.message);
                 line
-            })
-            .collect();
+            }));
+    }
+
+    /// Writes a task run and everything staged while this worker holds the
+    /// lease; false (and the run stops) otherwise.
+    async fn persist(&self, row: task_runs::Model, logs: Vec<NewLog>) -> bool {
+        self.stage(row, logs);
         let written = async {
             let tx = TenantTxn::write(&self.engine.db, self.tenant).await?;
             if !queue::hold(&tx, self.id, self.engine.owner(), self.engine.lease_ms()).await? {
                 return Err(RunError::LeaseLost);
             }
-            repo::executions::save_task_run(&tx, row).await?;
-            repo::executions::append_logs(&tx, self.id, logs).await?;
+            let histories = self.write_staged(&tx).await?;
+            if let Some(histories) = histories {
+                let change = StateChange {
+                    state: State::Running.as_str(),
+                    histories,
+                    outputs: None,
+                    update_time: repo::now(),
+                };
+                repo::executions::set_state(&tx, self.id, change).await?;
+            }
             tx.commit().await?;
             Ok(())
         }
@@ -794,47 +820,64 @@ impl<'e> Run<'e> {
         }
     }
 
-    /// Moves the execution to `state`, recorded in its history.
-    async fn change_state(&self, state: State) -> Result<(), RunError> {
-        let tx = TenantTxn::write(&self.engine.db, self.tenant).await?;
-        if !queue::hold(&tx, self.id, self.engine.owner(), self.engine.lease_ms()).await? {
-            return Err(RunError::LeaseLost);
+    /// Writes the staged task runs and log lines into `tx`. When the
+    /// execution's RUNNING state is still to be recorded, answers its
+    /// history with RUNNING appended (the caller writes the state).
+    async fn write_staged(&self, tx: &TenantTxn) -> Result<Option<String>, RunError> {
+        let staged = std::mem::take(&mut *self.lock_pending());
+        for row in staged.runs {
+            let stored = self.lock_stored().contains(&row.id);
+            let id = row.id.clone();
+            repo::executions::save_task_run(tx, row, stored).await?;
+            self.lock_stored().insert(id);
         }
-        let current = repo::executions::find(&tx, self.id).await?.map(|r| r.histories);
-        let now = repo::now();
-        let change = StateChange {
-            state: state.as_str(),
-            histories: push_history(current.as_deref().unwrap_or("[]"), state, now),
-            outputs: None,
-            update_time: now,
-        };
-        repo::executions::set_state(&tx, self.id, change).await?;
-        tx.commit().await?;
-        self.engine.changed(self.id);
-        Ok(())
+        repo::executions::append_logs(tx, self.id, staged.logs).await?;
+        if !staged.running {
+            return Ok(None);
+        }
+        let current = repo::executions::find(tx, self.id).await?.map(|r| r.histories);
+        Ok(Some(push_history(
+            current.as_deref().unwrap_or("[]"),
+            State::Running,
+            repo::now(),
+        )))
     }
 
-    /// Ends the execution and removes it from the queue, in one write.
+    fn lock_pending(&self) -> std::sync::MutexGuard<'_, Staged> {
+        self.pending.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn lock_stored(&self) -> std::sync::MutexGuard<'_, std::collections::HashSet<String>> {
+        self.stored.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Ends the execution and removes it from the queue, in one write
+    /// together with everything staged.
     async fn end(&self, outcome: Outcome, outputs: Option<Value>, logs: Vec<NewLog>) -> Result<(), RunError> {
         let state = outcome.state();
         let tx = TenantTxn::write(&self.engine.db, self.tenant).await?;
         if !queue::finish(&tx, self.id, self.engine.owner()).await? {
             return Err(RunError::LeaseLost);
         }
-        let current = repo::executions::find(&tx, self.id).await?.map(|r| r.histories);
+        self.lock_pending().logs.extend(logs.into_iter().map(|mut l| {
+            l.message = self.masked(l.message);
+            l
+        }));
+        let histories = match self.write_staged(&tx).await? {
+            Some(running) => running,
+            None => repo::executions::find(&tx, self.id)
+                .await?
+                .map(|r| r.histories)
+                .unwrap_or_else(|| "[]".to_owned()),
+        };
         let now = repo::now();
         let change = StateChange {
             state: state.as_str(),
-            histories: push_history(current.as_deref().unwrap_or("[]"), state, now),
+            histories: push_history(&histories, state, now),
             outputs: outputs.map(|o| o.to_string()),
             update_time: now,
         };
         repo::executions::set_state(&tx, self.id, change).await?;
-        let logs = logs.into_iter().map(|mut l| {
-            l.message = self.masked(l.message);
-            l
-        });
-        repo::executions::append_logs(&tx, self.id, logs.collect()).await?;
         tx.commit().await?;
         self.engine.changed(self.id);
         tracing::debug!(execution = %self.id, tenant = %self.tenant, state = state.as_str(),
@@ -843,8 +886,18 @@ impl<'e> Run<'e> {
     }
 }
 
-/// Tasks that finish at once and touch nothing outside the execution:
-/// recorded once, when they end (re-run after a crash, harmlessly).
+/// Writes not yet made durable.
+#[derive(Default)]
+struct Staged {
+    runs: Vec<task_runs::Model>,
+    logs: Vec<NewLog>,
+    /// The execution's move to RUNNING is still to be recorded.
+    running: bool,
+}
+
+/// Tasks that finish at once and touch nothing outside the execution: their
+/// end is written with the next durable write (a crash before it re-runs
+/// them, harmlessly, and their log lines are written once either way).
 fn is_instant(kind: TaskKind) -> bool {
     matches!(
         kind,

@@ -125,16 +125,12 @@ pub async fn task_runs(
         .await
 }
 
-/// Creates or replaces a task run.
-pub async fn save_task_run(tx: &TenantTxn, mut row: task_runs::Model) -> Result<(), DbErr> {
+/// Creates a task run, or replaces the `stored` one.
+pub async fn save_task_run(tx: &TenantTxn, mut row: task_runs::Model, stored: bool) -> Result<(), DbErr> {
     row.tenant_id = tx.tenant_key().to_owned();
-    let exists = task_runs::Entity::find_by_id((row.tenant_id.clone(), row.id.clone()))
-        .one(tx.conn())
-        .await?
-        .is_some();
     // Every column is written: an update only writes columns marked changed.
     let active = task_runs::ActiveModel::from(row).reset_all();
-    if exists {
+    if stored {
         task_runs::Entity::update(active).exec(tx.conn()).await?;
     } else {
         task_runs::Entity::insert(active)
