@@ -185,6 +185,11 @@ impl Scheduler {
             .get_flow_for_execution(self.engine.internal(&schedule.tenant, request))
             .await?
             .into_inner();
+        if flow.disabled {
+            // A disabled flow lets its ticks pass without running.
+            tx.commit().await?;
+            return Ok(tick);
+        }
         let plan = Plan::parse(&flow.source)?;
         let resolved = inputs::resolve(&plan.inputs, &Map::new(), &Default::default())
             .map_err(|problems| problems.join("; "))?;

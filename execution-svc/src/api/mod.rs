@@ -73,24 +73,31 @@ impl ExecutionApi {
         flow_id: &str,
         revision: i32,
     ) -> Result<flow_pb::Flow, Status> {
+        let flow = self.live_flow(tenant, namespace, flow_id, revision).await?;
+        runnable(&flow)?;
+        Ok(flow)
+    }
+
+    /// The live flow (or one of its revisions), enabled or not.
+    async fn live_flow(
+        &self,
+        tenant: &TenantId,
+        namespace: &str,
+        flow_id: &str,
+        revision: i32,
+    ) -> Result<flow_pb::Flow, Status> {
         let request = flow_pb::GetFlowRequest {
             namespace: namespace.to_owned(),
             id: flow_id.to_owned(),
             revision,
         };
-        let flow = self
+        Ok(self
             .engine
             .flows
             .clone()
             .get_flow_for_execution(self.engine.internal(tenant, request))
             .await?
-            .into_inner();
-        if flow.disabled {
-            return Err(Status::failed_precondition(format!(
-                "flow {namespace}/{flow_id} is disabled"
-            )));
-        }
-        Ok(flow)
+            .into_inner())
     }
 
     /// The execution with its task runs.
@@ -122,6 +129,17 @@ impl ExecutionApi {
             next_change(&mut changes, id, Duration::from_millis(500)).await;
         }
     }
+}
+
+/// FAILED_PRECONDITION for a disabled flow.
+fn runnable(flow: &flow_pb::Flow) -> Result<(), Status> {
+    if flow.disabled {
+        return Err(Status::failed_precondition(format!(
+            "flow {}/{} is disabled",
+            flow.namespace, flow.id
+        )));
+    }
+    Ok(())
 }
 
 /// Returns when `id` changes in this process, or after `at_most`.

@@ -7,7 +7,6 @@ use aerie_common::audit::service_token_matches;
 use aerie_common::kestra::trigger_types;
 use aerie_proto::execution::v1 as pb;
 use aerie_proto::execution::v1::webhook_service_server::WebhookService;
-use aerie_proto::flow::v1 as flow_pb;
 use serde_json::{Map, Value, json};
 use tonic::{Code, Request, Response, Status};
 
@@ -33,36 +32,24 @@ impl WebhookService for ExecutionApi {
         if body.key.is_empty() || body.key.len() > 256 {
             return Err(unknown_webhook(namespace, flow_id));
         }
-        let lookup = flow_pb::GetFlowTriggersRequest {
-            namespace: namespace.to_owned(),
-            flow_id: flow_id.to_owned(),
-        };
-        let triggers = match self
-            .engine
-            .flows
-            .clone()
-            .get_flow_triggers(self.engine.internal(&tenant, lookup))
-            .await
-        {
-            Ok(found) => found.into_inner().triggers,
+        // The flow's own source names its webhooks: one lookup, in this
+        // tenant only.
+        let flow = match self.live_flow(&tenant, namespace, flow_id, 0).await {
+            Ok(flow) => flow,
             Err(status) if matches!(status.code(), Code::NotFound | Code::InvalidArgument) => {
                 return Err(unknown_webhook(namespace, flow_id));
             }
             Err(status) => return Err(status),
         };
-        let trigger = triggers
-            .into_iter()
-            .filter(|t| t.r#type == trigger_types::WEBHOOK && !t.disabled)
-            .find(|t| {
-                serde_json::from_str::<Value>(&t.definition_json)
-                    .ok()
-                    .and_then(|d| d.get("key").and_then(Value::as_str).map(str::to_owned))
-                    .is_some_and(|key| service_token_matches(&body.key, &key))
-            })
-            .ok_or_else(|| unknown_webhook(namespace, flow_id))?;
-        let flow = self.flow_to_run(&tenant, namespace, flow_id, 0).await?;
         let plan = Plan::parse(&flow.source)
             .map_err(|err| Status::failed_precondition(format!("the flow cannot run: {err}")))?;
+        let trigger = plan
+            .webhooks
+            .iter()
+            .find(|hook| service_token_matches(&body.key, &hook.key))
+            .ok_or_else(|| unknown_webhook(namespace, flow_id))?;
+        // Only a caller holding the key learns that the flow is disabled.
+        super::runnable(&flow)?;
         let resolved = inputs::resolve(&plan.inputs, &Map::new(), &Default::default())
             .map_err(|problems| Status::invalid_argument(problems.join("; ")))?;
         let text = String::from_utf8_lossy(&body.body);
@@ -81,8 +68,8 @@ impl WebhookService for ExecutionApi {
             inputs: resolved,
             labels: Default::default(),
             started_by: StartedBy::Webhook(json!({
-                "type": trigger.r#type,
-                "id": trigger.trigger_id,
+                "type": trigger_types::WEBHOOK,
+                "id": trigger.id,
                 "body": payload,
                 "headers": body.headers,
                 "parameters": body.parameters,

@@ -4,7 +4,9 @@
 
 use std::time::Duration;
 
-use aerie_common::kestra::{canonical_task_type, duration::parse_iso_duration, task_types};
+use aerie_common::kestra::{
+    canonical_task_type, duration::parse_iso_duration, task_types, trigger_types,
+};
 use serde_json::{Map, Value};
 
 /// The executable form of one flow revision.
@@ -19,6 +21,15 @@ pub struct Plan {
     pub finally: Vec<Task>,
     /// Flow outputs: id and value template, rendered when the tasks end.
     pub outputs: Vec<(String, Value)>,
+    /// The enabled Webhook triggers.
+    pub webhooks: Vec<Webhook>,
+}
+
+/// A Webhook trigger of the flow.
+#[derive(Debug, Clone)]
+pub struct Webhook {
+    pub id: String,
+    pub key: String,
 }
 
 /// One declared input.
@@ -141,6 +152,7 @@ impl Plan {
             errors: task_list(root.get("errors"))?,
             finally: task_list(root.get("finally"))?,
             outputs,
+            webhooks: webhooks(root.get("triggers")),
         })
     }
 
@@ -157,6 +169,23 @@ impl Plan {
         }
         walk(&self.tasks, id) || walk(&self.errors, id) || walk(&self.finally, id)
     }
+}
+
+fn webhooks(triggers: Option<&Value>) -> Vec<Webhook> {
+    let Some(Value::Array(triggers)) = triggers else {
+        return Vec::new();
+    };
+    triggers
+        .iter()
+        .filter(|t| t.get("type").and_then(Value::as_str) == Some(trigger_types::WEBHOOK))
+        .filter(|t| !t.get("disabled").and_then(Value::as_bool).unwrap_or(false))
+        .filter_map(|t| {
+            Some(Webhook {
+                id: t.get("id")?.as_str()?.to_owned(),
+                key: t.get("key")?.as_str()?.to_owned(),
+            })
+        })
+        .collect()
 }
 
 fn input_spec(input: &Value) -> Result<InputSpec, PlanError> {
@@ -271,6 +300,17 @@ outputs:
   - id: result
     type: STRING
     value: "{{ inputs.who }}"
+triggers:
+  - id: hook
+    type: io.kestra.plugin.core.trigger.Webhook
+    key: k1
+  - id: off
+    type: io.kestra.plugin.core.trigger.Webhook
+    key: k2
+    disabled: true
+  - id: daily
+    type: io.kestra.plugin.core.trigger.Schedule
+    cron: "0 9 * * *"
 "#,
         )
         .expect("plan");
@@ -286,6 +326,8 @@ outputs:
         assert!(plan.contains_task("no") && !plan.contains_task("maybe"));
         assert_eq!(plan.outputs[0].0, "result");
         assert_eq!(plan.variables["greeting"], "hi");
+        let hooks: Vec<_> = plan.webhooks.iter().map(|w| (w.id.as_str(), w.key.as_str())).collect();
+        assert_eq!(hooks, [("hook", "k1")], "enabled webhooks only");
     }
 
     #[test]

@@ -106,7 +106,13 @@ pub(super) async fn execute(engine: &Engine, job: &Claimed, stop: &Arc<Stop>) ->
     let (row, previous) = {
         let tx = TenantTxn::read(&engine.db, tenant).await?;
         let row = repo::executions::find(&tx, id).await?;
-        let runs = repo::executions::task_runs(&tx, id).await?;
+        // A new execution has no task runs yet: no need to look.
+        let fresh = row.as_ref().is_none_or(|r| r.state == State::Created.as_str());
+        let runs = if fresh {
+            Vec::new()
+        } else {
+            repo::executions::task_runs(&tx, id).await?
+        };
         tx.commit().await?;
         (row, runs)
     };
@@ -187,6 +193,12 @@ struct Run<'e> {
     pending: Mutex<Staged>,
     /// Ids of the task runs already in the database.
     stored: Mutex<std::collections::HashSet<String>>,
+    /// The execution's state history as this worker knows it.
+    histories: Mutex<String>,
+    /// The execution's state when this worker claimed it.
+    state_at_start: String,
+    /// RUNNING was written by this worker.
+    running_written: std::sync::atomic::AtomicBool,
 }
 
 impl<'e> Run<'e> {
@@ -244,6 +256,9 @@ impl<'e> Run<'e> {
             failure: Mutex::new(None),
             pending: Mutex::new(Staged::default()),
             stored: Mutex::new(stored),
+            histories: Mutex::new(row.histories.clone()),
+            state_at_start: row.state.clone(),
+            running_written: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -800,7 +815,14 @@ impl<'e> Run<'e> {
                     outputs: None,
                     update_time: repo::now(),
                 };
-                repo::executions::set_state(&tx, self.id, change).await?;
+                let started = Some(self.state_at_start.as_str());
+                if !repo::executions::set_state_if(&tx, self.id, change, started).await? {
+                    // The one change others make while it runs: a kill.
+                    self.stop.stop(StopReason::Kill);
+                }
+                tx.commit().await?;
+                self.running_written.store(true, std::sync::atomic::Ordering::SeqCst);
+                return Ok(());
             }
             tx.commit().await?;
             Ok(())
@@ -825,22 +847,23 @@ impl<'e> Run<'e> {
     /// history with RUNNING appended (the caller writes the state).
     async fn write_staged(&self, tx: &TenantTxn) -> Result<Option<String>, RunError> {
         let staged = std::mem::take(&mut *self.lock_pending());
-        for row in staged.runs {
-            let stored = self.lock_stored().contains(&row.id);
-            let id = row.id.clone();
-            repo::executions::save_task_run(tx, row, stored).await?;
-            self.lock_stored().insert(id);
+        let (known, new): (Vec<_>, Vec<_>) = {
+            let stored = self.lock_stored();
+            staged.runs.into_iter().partition(|r| stored.contains(&r.id))
+        };
+        for row in known {
+            repo::executions::update_task_run(tx, row).await?;
         }
+        let ids: Vec<String> = new.iter().map(|r| r.id.clone()).collect();
+        repo::executions::insert_task_runs(tx, new).await?;
+        self.lock_stored().extend(ids);
         repo::executions::append_logs(tx, self.id, staged.logs).await?;
         if !staged.running {
             return Ok(None);
         }
-        let current = repo::executions::find(tx, self.id).await?.map(|r| r.histories);
-        Ok(Some(push_history(
-            current.as_deref().unwrap_or("[]"),
-            State::Running,
-            repo::now(),
-        )))
+        let mut histories = self.histories.lock().unwrap_or_else(|p| p.into_inner());
+        *histories = push_history(&histories, State::Running, repo::now());
+        Ok(Some(histories.clone()))
     }
 
     fn lock_pending(&self) -> std::sync::MutexGuard<'_, Staged> {
@@ -863,21 +886,29 @@ impl<'e> Run<'e> {
             l.message = self.masked(l.message);
             l
         }));
-        let histories = match self.write_staged(&tx).await? {
-            Some(running) => running,
-            None => repo::executions::find(&tx, self.id)
-                .await?
-                .map(|r| r.histories)
-                .unwrap_or_else(|| "[]".to_owned()),
+        self.write_staged(&tx).await?;
+        let known_state = if self.running_written.load(std::sync::atomic::Ordering::SeqCst) {
+            State::Running.as_str()
+        } else {
+            self.state_at_start.as_str()
         };
+        let known = self.histories.lock().unwrap_or_else(|p| p.into_inner()).clone();
         let now = repo::now();
-        let change = StateChange {
+        let outputs = outputs.map(|o| o.to_string());
+        let change = |histories: &str| StateChange {
             state: state.as_str(),
-            histories: push_history(&histories, state, now),
-            outputs: outputs.map(|o| o.to_string()),
+            histories: push_history(histories, state, now),
+            outputs: outputs.clone(),
             update_time: now,
         };
-        repo::executions::set_state(&tx, self.id, change).await?;
+        // The history as this worker wrote it, unless someone else (a kill)
+        // changed the execution meanwhile: then as stored.
+        let unchanged =
+            repo::executions::set_state_if(&tx, self.id, change(&known), Some(known_state)).await?;
+        if !unchanged {
+            let stored = repo::executions::find(&tx, self.id).await?.map(|r| r.histories);
+            repo::executions::set_state(&tx, self.id, change(stored.as_deref().unwrap_or("[]"))).await?;
+        }
         tx.commit().await?;
         self.engine.changed(self.id);
         tracing::debug!(execution = %self.id, tenant = %self.tenant, state = state.as_str(),

@@ -29,6 +29,7 @@ pub async fn find(tx: &TenantTxn, id: &ExecutionId) -> Result<Option<executions:
 }
 
 /// A change of an execution's state (and, when given, its outputs).
+#[derive(Clone)]
 pub struct StateChange<'a> {
     pub state: &'a str,
     pub histories: String,
@@ -41,19 +42,30 @@ pub async fn set_state(
     id: &ExecutionId,
     change: StateChange<'_>,
 ) -> Result<(), DbErr> {
-    let mut row = executions::ActiveModel {
-        tenant_id: Set(tx.tenant_key().to_owned()),
-        id: Set(id.as_str().to_owned()),
-        state: Set(change.state.to_owned()),
-        histories: Set(change.histories),
-        update_time: Set(change.update_time),
-        ..Default::default()
-    };
+    set_state_if(tx, id, change, None).await.map(|_| ())
+}
+
+/// [`set_state`] only while the execution is still in `expected` (when
+/// given); false when another writer changed it first.
+pub async fn set_state_if(
+    tx: &TenantTxn,
+    id: &ExecutionId,
+    change: StateChange<'_>,
+    expected: Option<&str>,
+) -> Result<bool, DbErr> {
+    let mut update = executions::Entity::update_many()
+        .col_expr(executions::Column::State, change.state.into())
+        .col_expr(executions::Column::Histories, change.histories.into())
+        .col_expr(executions::Column::UpdateTime, change.update_time.into())
+        .filter(executions::Column::TenantId.eq(tx.tenant_key()))
+        .filter(executions::Column::Id.eq(id.as_str()));
     if let Some(outputs) = change.outputs {
-        row.outputs = Set(outputs);
+        update = update.col_expr(executions::Column::Outputs, outputs.into());
     }
-    executions::Entity::update(row).exec(tx.conn()).await?;
-    Ok(())
+    if let Some(expected) = expected {
+        update = update.filter(executions::Column::State.eq(expected));
+    }
+    Ok(update.exec(tx.conn()).await?.rows_affected == 1)
 }
 
 /// Search filters.
@@ -125,18 +137,26 @@ pub async fn task_runs(
         .await
 }
 
-/// Creates a task run, or replaces the `stored` one.
-pub async fn save_task_run(tx: &TenantTxn, mut row: task_runs::Model, stored: bool) -> Result<(), DbErr> {
+/// Creates task runs.
+pub async fn insert_task_runs(tx: &TenantTxn, rows: Vec<task_runs::Model>) -> Result<(), DbErr> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    task_runs::Entity::insert_many(rows.into_iter().map(|mut row| {
+        row.tenant_id = tx.tenant_key().to_owned();
+        task_runs::ActiveModel::from(row).reset_all()
+    }))
+    .exec_without_returning(tx.conn())
+    .await?;
+    Ok(())
+}
+
+/// Replaces a stored task run.
+pub async fn update_task_run(tx: &TenantTxn, mut row: task_runs::Model) -> Result<(), DbErr> {
     row.tenant_id = tx.tenant_key().to_owned();
     // Every column is written: an update only writes columns marked changed.
     let active = task_runs::ActiveModel::from(row).reset_all();
-    if stored {
-        task_runs::Entity::update(active).exec(tx.conn()).await?;
-    } else {
-        task_runs::Entity::insert(active)
-            .exec_without_returning(tx.conn())
-            .await?;
-    }
+    task_runs::Entity::update(active).exec(tx.conn()).await?;
     Ok(())
 }
 
