@@ -54,7 +54,11 @@ pub async fn run(options: Options) {
         Some(url) => database_config(url).await,
         None => String::new(),
     };
-    let backend = if options.database_url.is_some() { "PostgreSQL" } else { "SQLite" };
+    let backend = if options.database_url.is_some() {
+        "PostgreSQL"
+    } else {
+        "SQLite"
+    };
     let (_server, http, _) = start_server_with(&dir, &extra);
     let client = reqwest::Client::new();
     let token = login(&client, &http).await;
@@ -65,7 +69,11 @@ pub async fn run(options: Options) {
         .send()
         .await
         .expect("tenant");
-    assert!(created.status().is_success(), "tenant: {}", created.status());
+    assert!(
+        created.status().is_success(),
+        "tenant: {}",
+        created.status()
+    );
     let flow = client
         .post(format!("{http}/api/v1/bench/flows"))
         .bearer_auth(&token)
@@ -75,8 +83,13 @@ pub async fn run(options: Options) {
         .await
         .expect("flow");
     assert!(flow.status().is_success(), "flow: {}", flow.status());
-    println!("executions benchmark on {backend}: webhook -> Log -> Return, {} s per rate", options.seconds);
-    println!("| rate (per min) | accepted | ended SUCCESS | throughput (per min) | p50 | p95 | p99 |");
+    println!(
+        "executions benchmark on {backend}: webhook -> Log -> Return, {} s per rate",
+        options.seconds
+    );
+    println!(
+        "| rate (per min) | accepted | ended SUCCESS | throughput (per min) | p50 | p95 | p99 |"
+    );
     println!("|---|---|---|---|---|---|---|");
     for rate in &options.rates {
         drive_rate(&client, &http, &token, *rate, options.seconds).await;
@@ -86,8 +99,15 @@ pub async fn run(options: Options) {
 
 /// Sends webhooks at `per_minute` for `seconds`, waits for the executions
 /// to end, and prints one table row.
-async fn drive_rate(client: &reqwest::Client, http: &str, token: &str, per_minute: u64, seconds: u64) {
-    let url = format!("{http}/api/v1/bench/executions/webhook/bench.webhook/bench/bench-webhook-key");
+async fn drive_rate(
+    client: &reqwest::Client,
+    http: &str,
+    token: &str,
+    per_minute: u64,
+    seconds: u64,
+) {
+    let url =
+        format!("{http}/api/v1/bench/executions/webhook/bench.webhook/bench/bench-webhook-key");
     let every = Duration::from_secs_f64(60.0 / per_minute as f64);
     let total = per_minute * seconds / 60;
     let mut ticks = tokio::time::interval(every);
@@ -163,7 +183,9 @@ async fn ended_executions(
     let mut page = 1;
     loop {
         let body: serde_json::Value = client
-            .get(format!("{http}/api/v1/bench/executions/search?state=SUCCESS&size=1000&page={page}"))
+            .get(format!(
+                "{http}/api/v1/bench/executions/search?state=SUCCESS&size=1000&page={page}"
+            ))
             .bearer_auth(token)
             .send()
             .await
@@ -173,7 +195,10 @@ async fn ended_executions(
             .expect("search json");
         let results = body["results"].as_array().cloned().unwrap_or_default();
         for execution in &results {
-            if !execution["id"].as_str().is_some_and(|id| wanted.contains(id)) {
+            if !execution["id"]
+                .as_str()
+                .is_some_and(|id| wanted.contains(id))
+            {
                 continue;
             }
             let at = |state: &str| {

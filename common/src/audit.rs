@@ -283,6 +283,23 @@ pub fn service_token_matches(presented: &str, expected: &str) -> bool {
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// A request from one of Aerie's services to another, in `tenant`, proven
+/// by the internal service credential (background work has no caller).
+pub fn service_request<T>(message: T, tenant: &TenantId, service_token: &str) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    if let Ok(value) = service_token.parse() {
+        request.metadata_mut().insert(SERVICE_TOKEN_HEADER, value);
+    }
+    if let Some(id) = tenant.as_named()
+        && let Ok(value) = id.parse()
+    {
+        request
+            .metadata_mut()
+            .insert(crate::tenant::TENANT_HEADER, value);
+    }
+    request
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -302,21 +319,4 @@ mod tests {
         assert!(!service_token_matches(&first, "short"));
         assert!(!service_token_matches(&first, &"x".repeat(64)));
     }
-}
-
-/// A request from one of Aerie's services to another, in `tenant`, proven
-/// by the internal service credential (background work has no caller).
-pub fn service_request<T>(message: T, tenant: &TenantId, service_token: &str) -> tonic::Request<T> {
-    let mut request = tonic::Request::new(message);
-    if let Ok(value) = service_token.parse() {
-        request.metadata_mut().insert(SERVICE_TOKEN_HEADER, value);
-    }
-    if let Some(id) = tenant.as_named()
-        && let Ok(value) = id.parse()
-    {
-        request
-            .metadata_mut()
-            .insert(crate::tenant::TENANT_HEADER, value);
-    }
-    request
 }

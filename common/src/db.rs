@@ -2,10 +2,10 @@
 
 use std::time::Duration;
 
+use sea_orm::Condition;
+use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr, SimpleExpr};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr};
-use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr, SimpleExpr};
-use sea_orm::Condition;
 use sea_orm_migration::MigratorTrait;
 
 use crate::auth::NamespaceScope;
@@ -210,7 +210,6 @@ pub fn in_scope(column: impl Fn() -> SimpleExpr, scope: &NamespaceScope) -> Opti
         )),
     }
 }
-
 
 #[cfg(test)]
 mod filter_tests {

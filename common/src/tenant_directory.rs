@@ -120,7 +120,9 @@ impl TenantDirectory {
             return Ok(());
         }
         let Some(token) = &self.service_token else {
-            return Err(Status::internal("tenant existence needs the service credential"));
+            return Err(Status::internal(
+                "tenant existence needs the service credential",
+            ));
         };
         let request = crate::audit::service_request(
             TenantExistsRequest { id: id.to_owned() },

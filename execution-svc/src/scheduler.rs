@@ -100,8 +100,15 @@ impl Scheduler {
             tenants.push(TenantId::default_tenant());
         }
         if self.policy.multi_tenancy {
-            let request = self.engine.internal(&TenantId::default_tenant(), ListLiveTenantIdsRequest {});
-            let ids = self.tenants.list_live_tenant_ids(request).await?.into_inner().ids;
+            let request = self
+                .engine
+                .internal(&TenantId::default_tenant(), ListLiveTenantIdsRequest {});
+            let ids = self
+                .tenants
+                .list_live_tenant_ids(request)
+                .await?
+                .into_inner()
+                .ids;
             tenants.extend(ids.iter().filter_map(|id| TenantId::parse(id).ok()));
         }
         Ok(tenants)
@@ -129,7 +136,8 @@ impl Scheduler {
                 }
             }
         }
-        let keys: std::collections::HashSet<ScheduleKey> = schedules.iter().map(Schedule::key).collect();
+        let keys: std::collections::HashSet<ScheduleKey> =
+            schedules.iter().map(Schedule::key).collect();
         self.cursors.retain(|key, _| keys.contains(key));
         self.schedules = schedules;
         Ok(())
@@ -142,7 +150,11 @@ impl Scheduler {
                 continue;
             };
             let key = schedule.key();
-            if self.cursors.get(&key).is_some_and(|cursor| *cursor >= latest) {
+            if self
+                .cursors
+                .get(&key)
+                .is_some_and(|cursor| *cursor >= latest)
+            {
                 continue;
             }
             match self.fire(index, latest).await {
@@ -157,7 +169,11 @@ impl Scheduler {
 
     /// Fires `tick` unless the trigger is new or another replica fired it;
     /// answers the cursor now stored.
-    async fn fire(&self, index: usize, tick: i64) -> Result<i64, Box<dyn std::error::Error + Send + Sync>> {
+    async fn fire(
+        &self,
+        index: usize,
+        tick: i64,
+    ) -> Result<i64, Box<dyn std::error::Error + Send + Sync>> {
         let schedule = &self.schedules[index];
         let trigger = TriggerRef {
             namespace: &schedule.namespace,
@@ -269,11 +285,24 @@ mod tests {
         let cron = croner::Cron::from_str("0 9 * * *").unwrap();
         let now = Utc.with_ymd_and_hms(2026, 7, 1, 12, 0, 0).unwrap();
         let utc = latest_tick(&cron, chrono_tz::UTC, now).unwrap();
-        assert_eq!(utc, Utc.with_ymd_and_hms(2026, 7, 1, 9, 0, 0).unwrap().timestamp());
+        assert_eq!(
+            utc,
+            Utc.with_ymd_and_hms(2026, 7, 1, 9, 0, 0)
+                .unwrap()
+                .timestamp()
+        );
         // 09:00 in Paris (UTC+2 in July) is 07:00 UTC.
         let paris = latest_tick(&cron, chrono_tz::Europe::Paris, now).unwrap();
-        assert_eq!(paris, Utc.with_ymd_and_hms(2026, 7, 1, 7, 0, 0).unwrap().timestamp());
+        assert_eq!(
+            paris,
+            Utc.with_ymd_and_hms(2026, 7, 1, 7, 0, 0)
+                .unwrap()
+                .timestamp()
+        );
         let every_second = croner::Cron::from_str("* * * * * *").unwrap();
-        assert_eq!(latest_tick(&every_second, chrono_tz::UTC, now), Some(now.timestamp()));
+        assert_eq!(
+            latest_tick(&every_second, chrono_tz::UTC, now),
+            Some(now.timestamp())
+        );
     }
 }

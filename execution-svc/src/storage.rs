@@ -236,12 +236,27 @@ mod tests {
     #[test]
     fn traversal_and_encoded_separators_are_refused() {
         for bad in [
-            "", "/etc/passwd", "../x", "a/../../b", "a/./b", "a//b", "a/", "a\\..\\b",
-            "a/%2e%2e/b", "a%2Fb", "c:/x", "a/\0b",
+            "",
+            "/etc/passwd",
+            "../x",
+            "a/../../b",
+            "a/./b",
+            "a//b",
+            "a/",
+            "a\\..\\b",
+            "a/%2e%2e/b",
+            "a%2Fb",
+            "c:/x",
+            "a/\0b",
         ] {
             assert!(StoragePath::parse(bad).is_err(), "{bad:?} accepted");
         }
-        for uri in ["file:///etc/passwd", "kestra://other/a", "kestra:////a", "/a/b"] {
+        for uri in [
+            "file:///etc/passwd",
+            "kestra://other/a",
+            "kestra:////a",
+            "/a/b",
+        ] {
             assert!(StoragePath::from_uri(uri).is_err(), "{uri:?} accepted");
         }
         let ok = StoragePath::from_uri("kestra:///company/team/f/executions/x/a.txt").unwrap();
@@ -257,12 +272,27 @@ mod tests {
     async fn tenants_have_separate_roots() {
         let dir = tempfile::tempdir().unwrap();
         let storage = Storage::local(dir.path()).unwrap();
-        let (a, b) = (TenantId::parse("acme").unwrap(), TenantId::parse("globex").unwrap());
+        let (a, b) = (
+            TenantId::parse("acme").unwrap(),
+            TenantId::parse("globex").unwrap(),
+        );
         let path = StoragePath::parse("ns/f/executions/1/out.txt").unwrap();
-        storage.put(&a, &path, Bytes::from_static(b"acme data")).await.unwrap();
-        assert_eq!(&storage.get(&a, &path, 100).await.unwrap()[..], b"acme data");
-        assert!(matches!(storage.get(&b, &path, 100).await, Err(StorageError::NotFound)));
-        assert!(matches!(storage.get(&a, &path, 3).await, Err(StorageError::TooLarge(3))));
+        storage
+            .put(&a, &path, Bytes::from_static(b"acme data"))
+            .await
+            .unwrap();
+        assert_eq!(
+            &storage.get(&a, &path, 100).await.unwrap()[..],
+            b"acme data"
+        );
+        assert!(matches!(
+            storage.get(&b, &path, 100).await,
+            Err(StorageError::NotFound)
+        ));
+        assert!(matches!(
+            storage.get(&a, &path, 3).await,
+            Err(StorageError::TooLarge(3))
+        ));
         assert!(dir.path().join("acme/ns/f/executions/1/out.txt").is_file());
     }
 }

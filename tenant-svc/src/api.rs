@@ -317,9 +317,7 @@ impl aerie_proto::tenant::v1::tenant_internal_service_server::TenantInternalServ
         request: Request<pb::ListLiveTenantIdsRequest>,
     ) -> Result<Response<pb::ListLiveTenantIdsResponse>, Status> {
         aerie_common::audit::require_service_token(&request, &self.service_token)?;
-        let ids = repo::live_ids(&self.db)
-            .await
-            .map_err(ServiceError::from)?;
+        let ids = repo::live_ids(&self.db).await.map_err(ServiceError::from)?;
         Ok(Response::new(pb::ListLiveTenantIdsResponse { ids }))
     }
 

@@ -233,8 +233,13 @@ impl Drop for Processes {
 #[tokio::test]
 async fn one_service_per_process_serves_the_same_api() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (auth_port, tenant_port, flow_port, execution_port, http_port) =
-        (free_port(), free_port(), free_port(), free_port(), free_port());
+    let (auth_port, tenant_port, flow_port, execution_port, http_port) = (
+        free_port(),
+        free_port(),
+        free_port(),
+        free_port(),
+        free_port(),
+    );
     let path = dir.path().join("aerie.yml");
     std::fs::write(
         &path,

@@ -40,7 +40,12 @@ fn worker(app: &TestApp, log: &std::path::Path) -> Child {
     Command::new(env!("CARGO_BIN_EXE_aerie"))
         .arg("-c")
         .arg(&app.config_path)
-        .args(["-l", "aerie_execution_svc=debug,warn", "server", "execution"])
+        .args([
+            "-l",
+            "aerie_execution_svc=debug,warn",
+            "server",
+            "execution",
+        ])
         .env("AERIE_SERVER_GRPC_PORT", free_port().to_string())
         .env("AERIE_ENDPOINTS_FLOW", &app.grpc)
         .env("AERIE_ENDPOINTS_AUTH", &app.grpc)
@@ -91,7 +96,10 @@ async fn all_ended(app: &TestApp, ids: &[String], within: Duration) -> Vec<Value
         let mut ended = Vec::with_capacity(ids.len());
         for id in ids {
             let body = execution(app, id).await;
-            let state = body["state"]["current"].as_str().unwrap_or_default().to_owned();
+            let state = body["state"]["current"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
             if !matches!(state.as_str(), "SUCCESS" | "WARNING" | "FAILED" | "KILLED") {
                 break;
             }
@@ -114,27 +122,29 @@ async fn all_ended(app: &TestApp, ids: &[String], within: Duration) -> Vec<Value
 /// once, and its one log line written once.
 async fn each_done_once(app: &TestApp, executions: &[Value], tasks: &[&str]) {
     for execution in executions {
-        let id = execution["id"].as_str().unwrap();
+        let id = execution["id"].as_str().expect("execution id");
         assert_eq!(execution["state"]["current"], "SUCCESS", "{execution}");
-        let runs = execution["taskRunList"].as_array().unwrap();
+        let runs = execution["taskRunList"].as_array().expect("task runs");
         let mut per_task = BTreeMap::new();
         for run in runs {
             assert_eq!(run["state"]["current"], "SUCCESS", "{run}");
             let successes = run["state"]["histories"]
                 .as_array()
-                .unwrap()
+                .expect("histories")
                 .iter()
                 .filter(|h| h["state"] == "SUCCESS")
                 .count();
             assert_eq!(successes, 1, "a task run completed twice: {run}");
-            *per_task.entry(run["taskId"].as_str().unwrap().to_owned()).or_insert(0) += 1;
+            *per_task
+                .entry(run["taskId"].as_str().expect("task id").to_owned())
+                .or_insert(0) += 1;
         }
         let expected: BTreeMap<String, i32> = tasks.iter().map(|t| ((*t).to_owned(), 1)).collect();
         assert_eq!(per_task, expected, "{execution}");
         let (_, logs) = app.get(&format!("/api/v1/acme/logs/{id}")).await;
         let said = logs
             .as_array()
-            .unwrap()
+            .expect("log lines")
             .iter()
             .filter(|l| l["message"] == format!("start {id}"))
             .count();
@@ -161,7 +171,10 @@ async fn a_killed_worker_loses_no_execution() {
         if page["total"].as_u64().unwrap_or(0) >= 30 {
             break;
         }
-        assert!(Instant::now() < deadline, "the worker never started: {page}");
+        assert!(
+            Instant::now() < deadline,
+            "the worker never started: {page}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     first.kill().expect("SIGKILL");
@@ -169,7 +182,10 @@ async fn a_killed_worker_loses_no_execution() {
     let (_, page) = app
         .get("/api/v1/acme/executions/search?state=SUCCESS&size=1")
         .await;
-    assert!(page["total"].as_u64().unwrap() < 100, "the crash came too late: {page}");
+    assert!(
+        page["total"].as_u64().unwrap() < 100,
+        "the crash came too late: {page}"
+    );
 
     let _second = Workers(vec![worker(&app, &dir.path().join("second.log"))]);
     let ended = all_ended(&app, &ids, Duration::from_secs(90)).await;
@@ -186,7 +202,15 @@ async fn a_killed_worker_loses_no_execution() {
 #[tokio::test]
 async fn two_worker_processes_share_the_queue_without_running_anything_twice() {
     let app = api_only().await;
-    if !app.config.database.execution.url.as_deref().unwrap_or_default().starts_with("postgres") {
+    if !app
+        .config
+        .database
+        .execution
+        .url
+        .as_deref()
+        .unwrap_or_default()
+        .starts_with("postgres")
+    {
         eprintln!("several execution processes need PostgreSQL; SQLite serves one process");
         return;
     }
@@ -220,7 +244,10 @@ async fn two_worker_processes_share_the_queue_without_running_anything_twice() {
         })
         .collect();
     assert_eq!(ended_by.iter().sum::<usize>(), 200, "{ended_by:?}");
-    assert!(ended_by.iter().all(|n| *n > 0), "both processes worked: {ended_by:?}");
+    assert!(
+        ended_by.iter().all(|n| *n > 0),
+        "both processes worked: {ended_by:?}"
+    );
 }
 
 #[tokio::test]
@@ -261,7 +288,10 @@ async fn a_schedule_tick_fires_once_with_two_schedulers() {
     let distinct: std::collections::BTreeSet<_> = dates.iter().collect();
     assert_eq!(distinct.len(), dates.len(), "a tick fired twice: {dates:?}");
     for execution in page["results"].as_array().unwrap() {
-        assert_eq!(execution["trigger"]["type"], "io.kestra.plugin.core.trigger.Schedule");
+        assert_eq!(
+            execution["trigger"]["type"],
+            "io.kestra.plugin.core.trigger.Schedule"
+        );
         assert_eq!(execution["trigger"]["id"], "every_second");
     }
 }

@@ -26,7 +26,12 @@ pub async fn tenant(app: &TestApp, id: &str) {
 
 pub async fn create_flow(app: &TestApp, tenant: &str, source: &str) {
     let (status, body) = app
-        .yaml(Method::POST, &format!("/api/v1/{tenant}/flows"), &app.admin, source)
+        .yaml(
+            Method::POST,
+            &format!("/api/v1/{tenant}/flows"),
+            &app.admin,
+            source,
+        )
         .await;
     assert_eq!(status, 200, "{body}");
 }
@@ -34,7 +39,10 @@ pub async fn create_flow(app: &TestApp, tenant: &str, source: &str) {
 /// Starts a flow with `inputs` and waits for its end.
 pub async fn run(app: &TestApp, tenant: &str, flow: &str, inputs: Value) -> Value {
     let (status, body) = app
-        .post(&format!("/api/v1/{tenant}/executions/{flow}?wait=true"), inputs)
+        .post(
+            &format!("/api/v1/{tenant}/executions/{flow}?wait=true"),
+            inputs,
+        )
         .await;
     assert_eq!(status, 200, "{body}");
     body
@@ -55,7 +63,10 @@ pub async fn wait_until(
         if done(&body) {
             return body;
         }
-        assert!(Instant::now() < deadline, "execution never got there: {body}");
+        assert!(
+            Instant::now() < deadline,
+            "execution never got there: {body}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -74,7 +85,11 @@ fn task_run<'a>(execution: &'a Value, task_id: &str) -> &'a Value {
 fn history(value: &Value) -> Vec<String> {
     value["state"]["histories"]
         .as_array()
-        .map(|h| h.iter().map(|e| e["state"].as_str().unwrap_or_default().to_owned()).collect())
+        .map(|h| {
+            h.iter()
+                .map(|e| e["state"].as_str().unwrap_or_default().to_owned())
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -84,7 +99,9 @@ fn date_of(run: &Value, state: &str) -> chrono::DateTime<chrono::Utc> {
         .and_then(|h| h.iter().find(|e| e["state"] == state))
         .and_then(|e| e["date"].as_str())
         .unwrap_or_else(|| panic!("no {state} in {run}"));
-    chrono::DateTime::parse_from_rfc3339(date).expect("date").to_utc()
+    chrono::DateTime::parse_from_rfc3339(date)
+        .expect("date")
+        .to_utc()
 }
 
 const EVERYTHING: &str = r#"id: everything
@@ -211,10 +228,17 @@ async fn every_core_task_and_template_runs_in_its_tenant() {
     let (left, right) = (task_run(&execution, "left"), task_run(&execution, "right"));
     assert!(date_of(left, "RUNNING") < date_of(right, "SUCCESS"));
     assert!(date_of(right, "RUNNING") < date_of(left, "SUCCESS"));
-    assert_eq!(task_run(&execution, "branch")["outputs"]["evaluationResult"], true);
+    assert_eq!(
+        task_run(&execution, "branch")["outputs"]["evaluationResult"],
+        true
+    );
     assert_eq!(task_run(&execution, "big")["outputs"]["value"], "big");
     assert!(
-        execution["taskRunList"].as_array().unwrap().iter().all(|r| r["taskId"] != "small"),
+        execution["taskRunList"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["taskId"] != "small"),
         "the else branch did not run"
     );
     let items: Vec<_> = execution["taskRunList"]
@@ -233,24 +257,45 @@ async fn every_core_task_and_template_runs_in_its_tenant() {
         ]
     );
     assert_eq!(task_run(&execution, "recall")["outputs"]["value"], "ann");
-    assert_eq!(task_run(&execution, "soft_fail")["state"]["current"], "WARNING");
-    assert_eq!(task_run(&execution, "skipped_fail")["state"]["current"], "SUCCESS");
+    assert_eq!(
+        task_run(&execution, "soft_fail")["state"]["current"],
+        "WARNING"
+    );
+    assert_eq!(
+        task_run(&execution, "skipped_fail")["state"]["current"],
+        "SUCCESS"
+    );
     assert_eq!(execution["outputs"], json!({"summary": "ann/big"}));
     // kv.Set wrote into the execution's own tenant and namespace.
-    let (status, kv) = app.get("/api/v1/acme/namespaces/company.team/kv/last_user").await;
+    let (status, kv) = app
+        .get("/api/v1/acme/namespaces/company.team/kv/last_user")
+        .await;
     assert_eq!((status, kv["value"].clone()), (200, json!("ann")), "{kv}");
 
     // Logs: the secret is masked, levels filter.
     let (status, logs) = app.get(&format!("/api/v1/acme/logs/{id}")).await;
     assert_eq!(status, 200, "{logs}");
     let text = logs.to_string();
-    assert!(text.contains("Hello ann from company.team, token ******"), "{text}");
-    assert!(!text.contains("tok-3f9a-very-secret"), "secret leaked into logs");
+    assert!(
+        text.contains("Hello ann from company.team, token ******"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("tok-3f9a-very-secret"),
+        "secret leaked into logs"
+    );
     assert!(text.contains("tolerated"), "{text}");
-    let (_, errors) = app.get(&format!("/api/v1/acme/logs/{id}?minLevel=ERROR")).await;
+    let (_, errors) = app
+        .get(&format!("/api/v1/acme/logs/{id}?minLevel=ERROR"))
+        .await;
     let errors = errors.as_array().expect("lines");
-    assert!(!errors.is_empty() && errors.iter().all(|l| l["level"] == "ERROR"), "{errors:?}");
-    let (status, _) = app.get(&format!("/api/v1/acme/logs/{id}?minLevel=LOUD")).await;
+    assert!(
+        !errors.is_empty() && errors.iter().all(|l| l["level"] == "ERROR"),
+        "{errors:?}"
+    );
+    let (status, _) = app
+        .get(&format!("/api/v1/acme/logs/{id}?minLevel=LOUD"))
+        .await;
     assert_eq!(status, 422);
 
     // The written file is downloadable through the gateway.
@@ -258,7 +303,12 @@ async fn every_core_task_and_template_runs_in_its_tenant() {
         .as_str()
         .expect("uri")
         .to_owned();
-    assert!(uri.starts_with(&format!("kestra:///company/team/everything/executions/{id}/")), "{uri}");
+    assert!(
+        uri.starts_with(&format!(
+            "kestra:///company/team/everything/executions/{id}/"
+        )),
+        "{uri}"
+    );
     let response = app
         .client
         .get(app.url(&format!("/api/v1/acme/executions/{id}/file")))
@@ -318,7 +368,13 @@ tasks:
     let path = "/api/v1/acme/executions/company.team/typed";
     let (status, body) = app.post(path, json!({})).await;
     assert_eq!(status, 422, "{body}");
-    assert!(body["message"].as_str().unwrap().contains("input 'name' is required"), "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("input 'name' is required"),
+        "{body}"
+    );
     let (status, body) = app
         .post(
             path,
@@ -351,7 +407,9 @@ tasks:
     // Nothing was accepted by any of those.
     let (_, page) = app.get("/api/v1/acme/executions/search").await;
     assert_eq!(page["total"], 0, "{page}");
-    let (status, _) = app.post("/api/v1/acme/executions/company.team/nope", json!({})).await;
+    let (status, _) = app
+        .post("/api/v1/acme/executions/company.team/nope", json!({}))
+        .await;
     assert_eq!(status, 404);
 
     // Multipart: fields are values, files are FILE inputs in internal storage.
@@ -361,7 +419,8 @@ tasks:
         .text("doc", r#"{"k": [1, 2]}"#)
         .part(
             "upload",
-            reqwest::multipart::Part::bytes(b"uploaded bytes".to_vec()).file_name("../../report.csv"),
+            reqwest::multipart::Part::bytes(b"uploaded bytes".to_vec())
+                .file_name("../../report.csv"),
         );
     let response = app
         .client
@@ -374,7 +433,10 @@ tasks:
     let (status, execution) = crate::app::read(response).await;
     assert_eq!(status, 200, "{execution}");
     assert_eq!(state(&execution), "SUCCESS", "{execution}");
-    assert_eq!(task_run(&execution, "show")["outputs"]["value"], "form 0.5 true");
+    assert_eq!(
+        task_run(&execution, "show")["outputs"]["value"],
+        "form 0.5 true"
+    );
     assert_eq!(execution["inputs"]["doc"], json!({"k": [1, 2]}));
     let uri = execution["inputs"]["upload"].as_str().expect("file uri");
     let id = execution["id"].as_str().unwrap();
@@ -420,14 +482,33 @@ async fn kill_stops_at_once_and_restart_resumes_from_the_failed_task() {
     })
     .await;
     let asked = Instant::now();
-    let (status, killing) = app.delete(&format!("/api/v1/acme/executions/{id}/kill")).await;
+    let (status, killing) = app
+        .delete(&format!("/api/v1/acme/executions/{id}/kill"))
+        .await;
     assert_eq!(status, 202, "{killing}");
-    let killed = wait_until(&app, "acme", &id, Duration::from_secs(10), |e| state(e) == "KILLED").await;
-    assert!(asked.elapsed() < Duration::from_secs(5), "a Sleep ends at once when killed");
-    assert_eq!(history(&killed), ["CREATED", "RUNNING", "KILLING", "KILLED"]);
+    let killed = wait_until(&app, "acme", &id, Duration::from_secs(10), |e| {
+        state(e) == "KILLED"
+    })
+    .await;
+    assert!(
+        asked.elapsed() < Duration::from_secs(5),
+        "a Sleep ends at once when killed"
+    );
+    assert_eq!(
+        history(&killed),
+        ["CREATED", "RUNNING", "KILLING", "KILLED"]
+    );
     assert_eq!(task_run(&killed, "nap")["state"]["current"], "KILLED");
-    assert!(killed["taskRunList"].as_array().unwrap().iter().all(|r| r["taskId"] != "after"));
-    let (status, body) = app.delete(&format!("/api/v1/acme/executions/{id}/kill")).await;
+    assert!(
+        killed["taskRunList"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["taskId"] != "after")
+    );
+    let (status, body) = app
+        .delete(&format!("/api/v1/acme/executions/{id}/kill"))
+        .await;
     assert_eq!(status, 400, "an ended execution cannot be killed: {body}");
 
     // A flow failing on a gate held in KV; restarted once the gate opens.
@@ -449,23 +530,52 @@ async fn kill_stops_at_once_and_restart_resumes_from_the_failed_task() {
     let failed = run(&app, "acme", "company.team/gated", json!({})).await;
     assert_eq!(state(&failed), "FAILED", "{failed}");
     let id = failed["id"].as_str().unwrap().to_owned();
-    let (status, body) = app.post(&format!("/api/v1/acme/executions/{id}/restart"), json!({})).await;
+    let (status, body) = app
+        .post(&format!("/api/v1/acme/executions/{id}/restart"), json!({}))
+        .await;
     assert_eq!(status, 200, "{body}");
-    let again = wait_until(&app, "acme", &id, Duration::from_secs(10), |e| state(e) == "FAILED" && history(e).len() > 4).await;
+    let again = wait_until(&app, "acme", &id, Duration::from_secs(10), |e| {
+        state(e) == "FAILED" && history(e).len() > 4
+    })
+    .await;
     assert_eq!(task_run(&again, "gate")["attempts"], 2);
     put_gate("open").await;
-    let (status, body) = app.post(&format!("/api/v1/acme/executions/{id}/restart"), json!({})).await;
+    let (status, body) = app
+        .post(&format!("/api/v1/acme/executions/{id}/restart"), json!({}))
+        .await;
     assert_eq!(status, 200, "{body}");
-    let done = wait_until(&app, "acme", &id, Duration::from_secs(10), |e| state(e) == "SUCCESS").await;
+    let done = wait_until(&app, "acme", &id, Duration::from_secs(10), |e| {
+        state(e) == "SUCCESS"
+    })
+    .await;
     assert_eq!(
         history(&done),
-        ["CREATED", "RUNNING", "FAILED", "RESTARTED", "RUNNING", "FAILED", "RESTARTED", "RUNNING", "SUCCESS"]
+        [
+            "CREATED",
+            "RUNNING",
+            "FAILED",
+            "RESTARTED",
+            "RUNNING",
+            "FAILED",
+            "RESTARTED",
+            "RUNNING",
+            "SUCCESS"
+        ]
     );
-    assert_eq!(task_run(&done, "first")["attempts"], 1, "what succeeded is kept");
+    assert_eq!(
+        task_run(&done, "first")["attempts"],
+        1,
+        "what succeeded is kept"
+    );
     assert_eq!(task_run(&done, "gate")["attempts"], 3);
     assert_eq!(task_run(&done, "last")["outputs"]["value"], "done");
-    let (status, body) = app.post(&format!("/api/v1/acme/executions/{id}/restart"), json!({})).await;
-    assert_eq!(status, 400, "only failed or killed executions restart: {body}");
+    let (status, body) = app
+        .post(&format!("/api/v1/acme/executions/{id}/restart"), json!({}))
+        .await;
+    assert_eq!(
+        status, 400,
+        "only failed or killed executions restart: {body}"
+    );
 
     // Creating, killing and restarting are audited.
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -476,13 +586,22 @@ async fn kill_stops_at_once_and_restart_resumes_from_the_failed_task() {
             .unwrap()
             .iter()
             .filter(|e| e["resourceType"] == "EXECUTION")
-            .map(|e| format!("{}:{}", e["action"].as_str().unwrap(), e["details"]["operation"].as_str().unwrap_or("")))
+            .map(|e| {
+                format!(
+                    "{}:{}",
+                    e["action"].as_str().unwrap(),
+                    e["details"]["operation"].as_str().unwrap_or("")
+                )
+            })
             .collect();
         let has = |op: &str| operations.iter().any(|o| o == op);
         if has("CREATE:") && has("UPDATE:KILL") && has("UPDATE:RESTART") {
             break;
         }
-        assert!(Instant::now() < deadline, "execution audit entries missing: {operations:?}");
+        assert!(
+            Instant::now() < deadline,
+            "execution audit entries missing: {operations:?}"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
@@ -497,7 +616,9 @@ async fn follow_streams_changes_until_the_end() {
         "id: steps\nnamespace: company.team\ntasks:\n  - id: a\n    type: io.kestra.plugin.core.flow.Sleep\n    duration: PT0.3S\n  - id: b\n    type: io.kestra.plugin.core.flow.Sleep\n    duration: PT0.3S\n",
     )
     .await;
-    let (_, started) = app.post("/api/v1/acme/executions/company.team/steps", json!({})).await;
+    let (_, started) = app
+        .post("/api/v1/acme/executions/company.team/steps", json!({}))
+        .await;
     let id = started["id"].as_str().unwrap();
     let response = app
         .client
@@ -507,7 +628,12 @@ async fn follow_streams_changes_until_the_end() {
         .await
         .expect("follow");
     assert_eq!(response.status(), 200);
-    assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
     // The stream ends by itself once the execution has ended.
     let text = tokio::time::timeout(Duration::from_secs(20), response.text())
         .await
@@ -524,7 +650,11 @@ async fn follow_streams_changes_until_the_end() {
     // gRPC: the same stream.
     let mut client = ExecutionServiceClient::new(app.channel().await);
     let mut stream = client
-        .follow_execution(call(pb::FollowExecutionRequest { id: id.to_owned() }, Some(&app.admin), Some("acme")))
+        .follow_execution(call(
+            pb::FollowExecutionRequest { id: id.to_owned() },
+            Some(&app.admin),
+            Some("acme"),
+        ))
         .await
         .expect("follow")
         .into_inner();
@@ -553,13 +683,22 @@ async fn webhooks_start_their_tenants_flow_only() {
             .json(&json!({"name": "push"}))
     };
     // No token needed: the key is the credential.
-    let (status, execution) = crate::app::read(hook("acme", "acme-key-123").send().await.unwrap()).await;
+    let (status, execution) =
+        crate::app::read(hook("acme", "acme-key-123").send().await.unwrap()).await;
     assert_eq!(status, 200, "{execution}");
     assert_eq!(state(&execution), "SUCCESS");
-    assert_eq!(task_run(&execution, "echo")["outputs"]["value"], "acme push ci");
+    assert_eq!(
+        task_run(&execution, "echo")["outputs"]["value"],
+        "acme push ci"
+    );
     assert_eq!(execution["trigger"]["id"], "hook");
     // A's key on B's flow of the same namespace and id, and B's on A's: 404.
-    for (tenant, key) in [("globex", "acme-key-123"), ("acme", "globex-key-456"), ("acme", "wrong"), ("nowhere", "acme-key-123")] {
+    for (tenant, key) in [
+        ("globex", "acme-key-123"),
+        ("acme", "globex-key-456"),
+        ("acme", "wrong"),
+        ("nowhere", "acme-key-123"),
+    ] {
         let (status, body) = crate::app::read(hook(tenant, key).send().await.unwrap()).await;
         assert_eq!(status, 404, "{tenant} with {key}: {body}");
     }
@@ -601,57 +740,125 @@ async fn tenant_b_sees_nothing_of_tenant_a() {
     let execution = run(&app, "acme", "company.team/private", json!({})).await;
     assert_eq!(state(&execution), "SUCCESS");
     let id = execution["id"].as_str().unwrap().to_owned();
-    let uri = task_run(&execution, "file")["outputs"]["uri"].as_str().unwrap().to_owned();
+    let uri = task_run(&execution, "file")["outputs"]["uri"]
+        .as_str()
+        .unwrap()
+        .to_owned();
 
     // Through the gateway, in A's URL and in B's own.
     for prefix in ["/api/v1/acme", "/api/v1/globex"] {
         for (method, path) in [
             (Method::GET, format!("{prefix}/executions/{id}")),
             (Method::GET, format!("{prefix}/logs/{id}")),
-            (Method::GET, format!("{prefix}/executions/{id}/file?path={uri}")),
+            (
+                Method::GET,
+                format!("{prefix}/executions/{id}/file?path={uri}"),
+            ),
             (Method::GET, format!("{prefix}/executions/{id}/follow")),
             (Method::DELETE, format!("{prefix}/executions/{id}/kill")),
             (Method::POST, format!("{prefix}/executions/{id}/restart")),
-            (Method::POST, format!("{prefix}/executions/company.team/private")),
+            (
+                Method::POST,
+                format!("{prefix}/executions/company.team/private"),
+            ),
         ] {
             let (status, body) = app.send(method.clone(), &path, Some(&bob), None).await;
-            assert!(matches!(status, 403 | 404), "{method} {path}: {status} {body}");
-            assert!(!body.to_string().contains("acme internal") && !body.to_string().contains("confidential"));
+            assert!(
+                matches!(status, 403 | 404),
+                "{method} {path}: {status} {body}"
+            );
+            assert!(
+                !body.to_string().contains("acme internal")
+                    && !body.to_string().contains("confidential")
+            );
         }
     }
-    let (status, page) = app.send(Method::GET, "/api/v1/globex/executions/search", Some(&bob), None).await;
+    let (status, page) = app
+        .send(
+            Method::GET,
+            "/api/v1/globex/executions/search",
+            Some(&bob),
+            None,
+        )
+        .await;
     assert_eq!((status, page["total"].clone()), (200, json!(0)), "{page}");
 
     // Straight to execution-svc with B's token and a spoofed x-aerie-tenant.
     let mut client = ExecutionServiceClient::new(app.channel().await);
     let as_bob = |message| call(message, Some(&bob), Some("acme"));
     let denied = |code: Code| matches!(code, Code::NotFound | Code::PermissionDenied);
-    let err = client.get_execution(as_bob(pb::GetExecutionRequest { id: id.clone() })).await.unwrap_err();
-    assert!(denied(err.code()), "{err:?}");
     let err = client
-        .list_logs(call(pb::ListLogsRequest { execution_id: id.clone(), min_level: String::new() }, Some(&bob), Some("acme")))
+        .get_execution(as_bob(pb::GetExecutionRequest { id: id.clone() }))
         .await
         .unwrap_err();
     assert!(denied(err.code()), "{err:?}");
     let err = client
-        .get_execution_file(call(pb::GetExecutionFileRequest { id: id.clone(), path: uri.clone() }, Some(&bob), Some("acme")))
+        .list_logs(call(
+            pb::ListLogsRequest {
+                execution_id: id.clone(),
+                min_level: String::new(),
+            },
+            Some(&bob),
+            Some("acme"),
+        ))
         .await
         .unwrap_err();
     assert!(denied(err.code()), "{err:?}");
-    let err = client.kill_execution(call(pb::KillExecutionRequest { id: id.clone() }, Some(&bob), Some("acme"))).await.unwrap_err();
-    assert!(denied(err.code()), "{err:?}");
-    let err = client.restart_execution(call(pb::RestartExecutionRequest { id: id.clone() }, Some(&bob), Some("acme"))).await.unwrap_err();
-    assert!(denied(err.code()), "{err:?}");
-    let err = client.follow_execution(call(pb::FollowExecutionRequest { id: id.clone() }, Some(&bob), Some("acme"))).await.unwrap_err();
+    let err = client
+        .get_execution_file(call(
+            pb::GetExecutionFileRequest {
+                id: id.clone(),
+                path: uri.clone(),
+            },
+            Some(&bob),
+            Some("acme"),
+        ))
+        .await
+        .unwrap_err();
     assert!(denied(err.code()), "{err:?}");
     let err = client
-        .search_executions(call(pb::SearchExecutionsRequest::default(), Some(&bob), Some("acme")))
+        .kill_execution(call(
+            pb::KillExecutionRequest { id: id.clone() },
+            Some(&bob),
+            Some("acme"),
+        ))
+        .await
+        .unwrap_err();
+    assert!(denied(err.code()), "{err:?}");
+    let err = client
+        .restart_execution(call(
+            pb::RestartExecutionRequest { id: id.clone() },
+            Some(&bob),
+            Some("acme"),
+        ))
+        .await
+        .unwrap_err();
+    assert!(denied(err.code()), "{err:?}");
+    let err = client
+        .follow_execution(call(
+            pb::FollowExecutionRequest { id: id.clone() },
+            Some(&bob),
+            Some("acme"),
+        ))
+        .await
+        .unwrap_err();
+    assert!(denied(err.code()), "{err:?}");
+    let err = client
+        .search_executions(call(
+            pb::SearchExecutionsRequest::default(),
+            Some(&bob),
+            Some("acme"),
+        ))
         .await
         .unwrap_err();
     assert!(denied(err.code()), "{err:?}");
     let err = client
         .create_execution(call(
-            pb::CreateExecutionRequest { namespace: "company.team".into(), flow_id: "private".into(), ..Default::default() },
+            pb::CreateExecutionRequest {
+                namespace: "company.team".into(),
+                flow_id: "private".into(),
+                ..Default::default()
+            },
             Some(&bob),
             Some("acme"),
         ))
@@ -659,10 +866,24 @@ async fn tenant_b_sees_nothing_of_tenant_a() {
         .unwrap_err();
     assert!(denied(err.code()), "{err:?}");
     // In B's own tenant the id means nothing either.
-    let err = client.get_execution(call(pb::GetExecutionRequest { id: id.clone() }, Some(&bob), Some("globex"))).await.unwrap_err();
+    let err = client
+        .get_execution(call(
+            pb::GetExecutionRequest { id: id.clone() },
+            Some(&bob),
+            Some("globex"),
+        ))
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), Code::NotFound);
     // No token at all.
-    let err = client.get_execution(call(pb::GetExecutionRequest { id: id.clone() }, None, Some("acme"))).await.unwrap_err();
+    let err = client
+        .get_execution(call(
+            pb::GetExecutionRequest { id: id.clone() },
+            None,
+            Some("acme"),
+        ))
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), Code::Unauthenticated);
 
     // A's execution is untouched.
@@ -683,7 +904,10 @@ async fn storage_paths_cannot_escape_the_execution() {
     let first = run(&app, "acme", "company.team/writer", json!({})).await;
     let second = run(&app, "acme", "company.team/writer", json!({})).await;
     let id = first["id"].as_str().unwrap();
-    let others = task_run(&second, "file")["outputs"]["uri"].as_str().unwrap().to_owned();
+    let others = task_run(&second, "file")["outputs"]["uri"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let folder = format!("kestra:///company/team/writer/executions/{id}");
     for path in [
         format!("{folder}/../../../../../../etc/passwd"),
@@ -716,7 +940,9 @@ async fn storage_paths_cannot_escape_the_execution() {
 async fn postgres_row_level_security_covers_executions_task_runs_and_logs() {
     let app = TestApp::start(Mode::MultiWithDefault).await;
     if app.execution_db.backend != "postgres" {
-        eprintln!("skipped: SQLite has no row-level security; the repository filter is the only line there");
+        eprintln!(
+            "skipped: SQLite has no row-level security; the repository filter is the only line there"
+        );
         return;
     }
     tenant(&app, "acme").await;
@@ -725,10 +951,15 @@ async fn postgres_row_level_security_covers_executions_task_runs_and_logs() {
     create_flow(&app, "acme", source).await;
     create_flow(&app, "globex", source).await;
     for t in ["acme", "globex", "globex"] {
-        assert_eq!(state(&run(&app, t, "company.team/logged", json!({})).await), "SUCCESS");
+        assert_eq!(
+            state(&run(&app, t, "company.team/logged", json!({})).await),
+            "SUCCESS"
+        );
     }
     use sea_orm::{ConnectionTrait, Database, DbBackend, Statement, TransactionTrait};
-    let db = Database::connect(app.execution_db.url.as_str()).await.expect("connect");
+    let db = Database::connect(app.execution_db.url.as_str())
+        .await
+        .expect("connect");
     for table in ["executions", "task_runs", "execution_logs"] {
         for (tenant, expected) in [(Some("acme"), 1), (Some("globex"), 2), (None, 0)] {
             let txn = db.begin().await.expect("begin");
@@ -749,9 +980,19 @@ async fn postgres_row_level_security_covers_executions_task_runs_and_logs() {
                 ))
                 .await
                 .expect("query");
-            let tenants: Vec<String> = rows.iter().map(|r| r.try_get("", "tenant_id").unwrap()).collect();
-            assert_eq!(tenants.len(), expected, "{table} as {tenant:?}: {tenants:?}");
-            assert!(tenants.iter().all(|t| Some(t.as_str()) == tenant), "{table}: {tenants:?}");
+            let tenants: Vec<String> = rows
+                .iter()
+                .map(|r| r.try_get("", "tenant_id").unwrap())
+                .collect();
+            assert_eq!(
+                tenants.len(),
+                expected,
+                "{table} as {tenant:?}: {tenants:?}"
+            );
+            assert!(
+                tenants.iter().all(|t| Some(t.as_str()) == tenant),
+                "{table}: {tenants:?}"
+            );
         }
     }
 }

@@ -89,7 +89,9 @@ async fn execution_files_live_in_s3_under_the_tenant() {
     let execution = run(&app, "acme", "company.team/writer", json!({})).await;
     assert_eq!(execution["state"]["current"], "SUCCESS", "{execution}");
     let id = execution["id"].as_str().unwrap();
-    let uri = execution["taskRunList"][0]["outputs"]["uri"].as_str().unwrap();
+    let uri = execution["taskRunList"][0]["outputs"]["uri"]
+        .as_str()
+        .unwrap();
     let response = app
         .client
         .get(app.url(&format!("/api/v1/acme/executions/{id}/file")))
@@ -111,5 +113,8 @@ async fn execution_files_live_in_s3_under_the_tenant() {
         .await
         .expect("moto data");
     assert!(stored.contains(&format!("\"acme/{key}\"")), "{stored}");
-    assert!(!stored.contains(&format!("\"{key}\"")), "nothing is stored outside a tenant prefix");
+    assert!(
+        !stored.contains(&format!("\"{key}\"")),
+        "nothing is stored outside a tenant prefix"
+    );
 }

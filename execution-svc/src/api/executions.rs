@@ -15,7 +15,9 @@ use tonic::{Request, Response, Status};
 
 use super::{ExecutionApi, execution_message, next_change, not_found};
 use crate::domain::plan::Plan;
-use crate::domain::{ExecutionId, LOG_LEVELS, State, execution_folder, inputs, log_level_rank, push_history};
+use crate::domain::{
+    ExecutionId, LOG_LEVELS, State, execution_folder, inputs, log_level_rank, push_history,
+};
 use crate::executor::{NewExecution, StartedBy};
 use crate::repo::entities::executions as execution_rows;
 use crate::repo::executions::{self as repo, Filter, SORT_FIELDS, StateChange};
@@ -220,8 +222,12 @@ impl ExecutionService for ExecutionApi {
                 outputs: None,
                 update_time: now,
             };
-            repo::set_state(&tx, &id, change).await.map_err(ServiceError::from)?;
-            queue::request_kill(&tx, &id).await.map_err(ServiceError::from)?;
+            repo::set_state(&tx, &id, change)
+                .await
+                .map_err(ServiceError::from)?;
+            queue::request_kill(&tx, &id)
+                .await
+                .map_err(ServiceError::from)?;
             enqueue_audit(&tx, &call, &id, &current, "KILL").await?;
             tx.commit().await.map_err(ServiceError::from)?;
             self.engine.changed(&id);
@@ -263,7 +269,9 @@ impl ExecutionService for ExecutionApi {
             outputs: None,
             update_time: now,
         };
-        repo::set_state(&tx, &id, change).await.map_err(ServiceError::from)?;
+        repo::set_state(&tx, &id, change)
+            .await
+            .map_err(ServiceError::from)?;
         queue::enqueue(&tx, &id, crate::repo::now_millis())
             .await
             .map_err(ServiceError::from)?;
@@ -393,13 +401,19 @@ async fn enqueue_audit(
     row: &execution_rows::Model,
     operation: &str,
 ) -> Result<(), Status> {
-    let entry = AuditEntry::new(&call.tenant, "EXECUTION", id.as_str(), "UPDATE", &*call.caller.name)
-        .with_details(json!({
-            "operation": operation,
-            "namespace": row.namespace,
-            "flowId": row.flow_id,
-            "previousState": row.state,
-        }));
+    let entry = AuditEntry::new(
+        &call.tenant,
+        "EXECUTION",
+        id.as_str(),
+        "UPDATE",
+        &*call.caller.name,
+    )
+    .with_details(json!({
+        "operation": operation,
+        "namespace": row.namespace,
+        "flowId": row.flow_id,
+        "previousState": row.state,
+    }));
     audit::enqueue(tx.conn(), entry)
         .await
         .map_err(|e| ServiceError::from(e).into())

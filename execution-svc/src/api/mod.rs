@@ -116,7 +116,11 @@ impl ExecutionApi {
 
     /// Waits until the execution has ended; changes made in this process
     /// wake the wait at once, others are seen within half a second.
-    async fn wait_for_end(&self, tenant: &TenantId, id: &ExecutionId) -> Result<pb::Execution, Status> {
+    async fn wait_for_end(
+        &self,
+        tenant: &TenantId,
+        id: &ExecutionId,
+    ) -> Result<pb::Execution, Status> {
         let mut changes = self.engine.subscribe();
         loop {
             let (row, runs) = self

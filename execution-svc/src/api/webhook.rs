@@ -17,7 +17,9 @@ use crate::executor::{NewExecution, StartedBy};
 
 /// The same answer for a missing flow, a missing trigger and a wrong key.
 fn unknown_webhook(namespace: &str, flow_id: &str) -> Status {
-    Status::not_found(format!("no webhook trigger of flow {namespace}/{flow_id} has this key"))
+    Status::not_found(format!(
+        "no webhook trigger of flow {namespace}/{flow_id} has this key"
+    ))
 }
 
 #[tonic::async_trait]
@@ -53,11 +55,12 @@ impl WebhookService for ExecutionApi {
         let resolved = inputs::resolve(&plan.inputs, &Map::new(), &Default::default())
             .map_err(|problems| Status::invalid_argument(problems.join("; ")))?;
         let text = String::from_utf8_lossy(&body.body);
-        let payload = if body.content_type.contains("json") || text.trim_start().starts_with(['{', '[']) {
-            serde_json::from_str(&text).unwrap_or_else(|_| Value::String(text.to_string()))
-        } else {
-            Value::String(text.to_string())
-        };
+        let payload =
+            if body.content_type.contains("json") || text.trim_start().starts_with(['{', '[']) {
+                serde_json::from_str(&text).unwrap_or_else(|_| Value::String(text.to_string()))
+            } else {
+                Value::String(text.to_string())
+            };
         let id = ExecutionId::generate();
         let new = NewExecution {
             id: id.clone(),
@@ -76,7 +79,11 @@ impl WebhookService for ExecutionApi {
             })),
         };
         let tx = self.write(&tenant).await?;
-        let row = self.engine.accept(&tx, new).await.map_err(ServiceError::from)?;
+        let row = self
+            .engine
+            .accept(&tx, new)
+            .await
+            .map_err(ServiceError::from)?;
         tx.commit().await.map_err(ServiceError::from)?;
         self.engine.wake();
         if body.wait {

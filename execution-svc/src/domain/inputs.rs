@@ -35,7 +35,10 @@ pub fn resolve(
             }
             files.get(&spec.id).cloned().map(Value::String)
         } else {
-            given.get(&spec.id).cloned().or_else(|| spec.defaults.clone())
+            given
+                .get(&spec.id)
+                .cloned()
+                .or_else(|| spec.defaults.clone())
         };
         match value {
             None | Some(Value::Null) if spec.required => {

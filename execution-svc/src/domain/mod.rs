@@ -161,7 +161,13 @@ mod tests {
     fn execution_ids_are_canonical_uuids() {
         let id = ExecutionId::generate();
         assert_eq!(ExecutionId::parse(id.as_str()).unwrap(), id);
-        for bad in ["", "x", "../etc", &id.as_str().to_uppercase(), &format!("{id}0")] {
+        for bad in [
+            "",
+            "x",
+            "../etc",
+            &id.as_str().to_uppercase(),
+            &format!("{id}0"),
+        ] {
             assert_eq!(
                 ExecutionId::parse(bad).unwrap_err().code(),
                 tonic::Code::InvalidArgument,

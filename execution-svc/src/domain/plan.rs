@@ -233,13 +233,13 @@ fn task(value: &Value) -> Result<Task, PlanError> {
     let kind = TaskKind::of(&type_name)
         .ok_or_else(|| PlanError(format!("task {id}: unknown type '{type_name}'")))?;
     let flag = |name: &str| props.get(name).and_then(Value::as_bool).unwrap_or(false);
-    let timeout = match props.get("timeout").and_then(Value::as_str) {
-        Some(text) => Some(
-            parse_iso_duration(text)
-                .ok_or_else(|| PlanError(format!("task {id}: timeout '{text}' is not a duration")))?,
-        ),
-        None => None,
-    };
+    let timeout =
+        match props.get("timeout").and_then(Value::as_str) {
+            Some(text) => Some(parse_iso_duration(text).ok_or_else(|| {
+                PlanError(format!("task {id}: timeout '{text}' is not a duration"))
+            })?),
+            None => None,
+        };
     let children = if kind == TaskKind::If {
         props.get("then")
     } else {
@@ -326,7 +326,11 @@ triggers:
         assert!(plan.contains_task("no") && !plan.contains_task("maybe"));
         assert_eq!(plan.outputs[0].0, "result");
         assert_eq!(plan.variables["greeting"], "hi");
-        let hooks: Vec<_> = plan.webhooks.iter().map(|w| (w.id.as_str(), w.key.as_str())).collect();
+        let hooks: Vec<_> = plan
+            .webhooks
+            .iter()
+            .map(|w| (w.id.as_str(), w.key.as_str()))
+            .collect();
         assert_eq!(hooks, [("hook", "k1")], "enabled webhooks only");
     }
 

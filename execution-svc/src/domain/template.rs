@@ -68,7 +68,10 @@ impl Renderer {
             return Ok(template.to_owned());
         }
         self.env
-            .render_str(template, minijinja::Value::from(minijinja::value::Serde(context)))
+            .render_str(
+                template,
+                minijinja::Value::from(minijinja::value::Serde(context)),
+            )
             .map_err(|err| describe(&err))
     }
 
@@ -137,21 +140,46 @@ mod tests {
         let ctx = json!({"inputs": {"user": "ann", "n": 3}, "outputs": {"t": {"value": "x"}},
                          "flow": {"namespace": "a.b"}, "execution": {"id": "e1"}});
         assert_eq!(
-            r.render("Hello {{ inputs.user }} from {{ flow.namespace }}", &ctx).unwrap(),
+            r.render("Hello {{ inputs.user }} from {{ flow.namespace }}", &ctx)
+                .unwrap(),
             "Hello ann from a.b"
         );
-        assert_eq!(r.render("{{ outputs.t.value }}-{{ execution.id }}", &ctx).unwrap(), "x-e1");
+        assert_eq!(
+            r.render("{{ outputs.t.value }}-{{ execution.id }}", &ctx)
+                .unwrap(),
+            "x-e1"
+        );
         assert_eq!(r.render("{{ inputs.n > 1 }}", &ctx).unwrap(), "true");
         assert_eq!(r.render("{{ inputs.n < 1 }}", &ctx).unwrap(), "false");
-        assert_eq!(r.render("{% for i in range(3) %}{{ i }}{% endfor %}", &ctx).unwrap(), "012");
-        assert_eq!(r.render("{{ secret('TOKEN') }}", &ctx).unwrap(), "s3cr3t");
-        assert_eq!(r.render("{{ kv('k').ns }}|{{ kv('k', 'o').ns }}", &ctx).unwrap(), "none|o");
-        assert!(r.render("{{ secret('NOPE') }}", &ctx).unwrap_err().contains("secret NOPE not found"));
-        assert!(r.render("{{ inputs.missing }}", &ctx).unwrap_err().contains("undefined"));
-        assert!(r.render("{{ unclosed", &ctx).is_err());
-        assert_eq!(r.render("plain {not a template}", &ctx).unwrap(), "plain {not a template}");
         assert_eq!(
-            r.render_value(&json!({"a": ["{{ inputs.user }}", 1]}), &ctx).unwrap(),
+            r.render("{% for i in range(3) %}{{ i }}{% endfor %}", &ctx)
+                .unwrap(),
+            "012"
+        );
+        assert_eq!(r.render("{{ secret('TOKEN') }}", &ctx).unwrap(), "s3cr3t");
+        assert_eq!(
+            r.render("{{ kv('k').ns }}|{{ kv('k', 'o').ns }}", &ctx)
+                .unwrap(),
+            "none|o"
+        );
+        assert!(
+            r.render("{{ secret('NOPE') }}", &ctx)
+                .unwrap_err()
+                .contains("secret NOPE not found")
+        );
+        assert!(
+            r.render("{{ inputs.missing }}", &ctx)
+                .unwrap_err()
+                .contains("undefined")
+        );
+        assert!(r.render("{{ unclosed", &ctx).is_err());
+        assert_eq!(
+            r.render("plain {not a template}", &ctx).unwrap(),
+            "plain {not a template}"
+        );
+        assert_eq!(
+            r.render_value(&json!({"a": ["{{ inputs.user }}", 1]}), &ctx)
+                .unwrap(),
             json!({"a": ["ann", 1]})
         );
         assert!(is_truthy("true") && is_truthy("yes") && !is_truthy(" False ") && !is_truthy("0"));

@@ -101,13 +101,19 @@ fn leaf(outputs: Value) -> Done {
 const MAX_WRITE_BYTES: usize = 10 * 1024 * 1024;
 
 /// Runs `job` to its end, or until it is stopped.
-pub(super) async fn execute(engine: &Engine, job: &Claimed, stop: &Arc<Stop>) -> Result<(), RunError> {
+pub(super) async fn execute(
+    engine: &Engine,
+    job: &Claimed,
+    stop: &Arc<Stop>,
+) -> Result<(), RunError> {
     let (tenant, id) = (&job.tenant, &job.execution);
     let (row, previous) = {
         let tx = TenantTxn::read(&engine.db, tenant).await?;
         let row = repo::executions::find(&tx, id).await?;
         // A new execution has no task runs yet: no need to look.
-        let fresh = row.as_ref().is_none_or(|r| r.state == State::Created.as_str());
+        let fresh = row
+            .as_ref()
+            .is_none_or(|r| r.state == State::Created.as_str());
         let runs = if fresh {
             Vec::new()
         } else {
@@ -316,15 +322,21 @@ impl<'e> Run<'e> {
     }
 
     /// Runs one task (once per ForEach value), unless it is already done.
-    fn task<'a>(&'a self, task: &'a Task, parent: &'a str, value: &'a Value) -> BoxFuture<'a, Outcome> {
+    fn task<'a>(
+        &'a self,
+        task: &'a Task,
+        parent: &'a str,
+        value: &'a Value,
+    ) -> BoxFuture<'a, Outcome> {
         Box::pin(async move {
             let value_key = value_key(value);
             let key = (parent.to_owned(), task.id.clone(), value_key.clone());
             let existing = self.lock_runs().get(&key).cloned();
-            if let Some(done) = existing
-                .as_ref()
-                .and_then(|r| State::parse(&r.state).filter(|s| s.is_done()).map(|s| (r, s)))
-            {
+            if let Some(done) = existing.as_ref().and_then(|r| {
+                State::parse(&r.state)
+                    .filter(|s| s.is_done())
+                    .map(|s| (r, s))
+            }) {
                 self.record_outputs(task, &value_key, parse_object(&done.0.outputs));
                 return Outcome::of(done.1);
             }
@@ -359,11 +371,14 @@ impl<'e> Run<'e> {
             if let Some(condition) = &task.run_if {
                 match self.render(condition, &context).await {
                     Ok(rendered) if !is_truthy(&rendered) => {
-                        return self.finish(row, key, task, State::Skipped, json!({}), Vec::new()).await;
+                        return self
+                            .finish(row, key, task, State::Skipped, json!({}), Vec::new())
+                            .await;
                     }
                     Ok(_) => {}
                     Err(Failure::Error(message)) => {
-                        let line = self.log_line(&row.id, &task.id, "ERROR", format!("runIf: {message}"));
+                        let line =
+                            self.log_line(&row.id, &task.id, "ERROR", format!("runIf: {message}"));
                         return self.fail(row, key, task, vec![line]).await;
                     }
                     Err(Failure::Stopped) => return self.stopped(),
@@ -379,7 +394,10 @@ impl<'e> Run<'e> {
             let body = self.body(task, &row, value, &context, &mut logs);
             let result = match task.timeout {
                 Some(limit) => tokio::time::timeout(limit, body).await.unwrap_or_else(|_| {
-                    Err(Failure::Error(format!("timed out after {}s", limit.as_secs_f64())))
+                    Err(Failure::Error(format!(
+                        "timed out after {}s",
+                        limit.as_secs_f64()
+                    )))
                 }),
                 None => body.await,
             };
@@ -387,9 +405,13 @@ impl<'e> Run<'e> {
                 Ok(done) => match done.outcome {
                     Outcome::Stopped => Outcome::Stopped,
                     Outcome::Failed if task.allow_failure => {
-                        self.finish(row, key, task, State::Warning, done.outputs, logs).await
+                        self.finish(row, key, task, State::Warning, done.outputs, logs)
+                            .await
                     }
-                    outcome => self.finish(row, key, task, outcome.state(), done.outputs, logs).await,
+                    outcome => {
+                        self.finish(row, key, task, outcome.state(), done.outputs, logs)
+                            .await
+                    }
                 },
                 Err(Failure::Error(message)) => {
                     logs.push(self.log_line(&row.id, &task.id, "ERROR", message));
@@ -397,7 +419,8 @@ impl<'e> Run<'e> {
                 }
                 Err(Failure::Stopped) => match self.stopped() {
                     Outcome::Killed => {
-                        self.finish(row, key, task, State::Killed, json!({}), logs).await
+                        self.finish(row, key, task, State::Killed, json!({}), logs)
+                            .await
                     }
                     other => other,
                 },
@@ -405,7 +428,13 @@ impl<'e> Run<'e> {
         })
     }
 
-    async fn fail(&self, row: task_runs::Model, key: RunKey, task: &Task, logs: Vec<NewLog>) -> Outcome {
+    async fn fail(
+        &self,
+        row: task_runs::Model,
+        key: RunKey,
+        task: &Task,
+        logs: Vec<NewLog>,
+    ) -> Outcome {
         let state = if task.allow_failure {
             State::Warning
         } else {
@@ -454,7 +483,10 @@ impl<'e> Run<'e> {
         Box::pin(async move {
             match task.kind {
                 TaskKind::Log => {
-                    let level = task.text("level").unwrap_or_else(|| "INFO".into()).to_uppercase();
+                    let level = task
+                        .text("level")
+                        .unwrap_or_else(|| "INFO".into())
+                        .to_uppercase();
                     let level = crate::domain::LOG_LEVELS
                         .iter()
                         .find(|l| **l == level)
@@ -480,10 +512,14 @@ impl<'e> Run<'e> {
                 }
                 TaskKind::OutputValues => {
                     let values = task.props.get("values").cloned().unwrap_or(json!({}));
-                    Ok(leaf(json!({"values": self.render_value(&values, context).await?})))
+                    Ok(leaf(
+                        json!({"values": self.render_value(&values, context).await?}),
+                    ))
                 }
                 TaskKind::Sequential => Ok(Done {
-                    outcome: self.block(&task.tasks, &task.errors, &task.finally, &row.id, value).await,
+                    outcome: self
+                        .block(&task.tasks, &task.errors, &task.finally, &row.id, value)
+                        .await,
                     outputs: json!({}),
                 }),
                 TaskKind::Parallel => {
@@ -507,7 +543,9 @@ impl<'e> Run<'e> {
                         .into_iter()
                         .fold(Outcome::Success, Outcome::max);
                     Ok(Done {
-                        outcome: self.conclude(outcome, &task.errors, &task.finally, &row.id, value).await,
+                        outcome: self
+                            .conclude(outcome, &task.errors, &task.finally, &row.id, value)
+                            .await,
                         outputs: json!({}),
                     })
                 }
@@ -516,7 +554,9 @@ impl<'e> Run<'e> {
                     let chosen = is_truthy(&self.render(&condition, context).await?);
                     let branch = if chosen { &task.tasks } else { &task.otherwise };
                     Ok(Done {
-                        outcome: self.block(branch, &task.errors, &task.finally, &row.id, value).await,
+                        outcome: self
+                            .block(branch, &task.errors, &task.finally, &row.id, value)
+                            .await,
                         outputs: json!({"evaluationResult": chosen}),
                     })
                 }
@@ -538,12 +578,16 @@ impl<'e> Run<'e> {
                         .into_iter()
                         .fold(Outcome::Success, Outcome::max);
                     Ok(Done {
-                        outcome: self.conclude(outcome, &task.errors, &task.finally, &row.id, value).await,
+                        outcome: self
+                            .conclude(outcome, &task.errors, &task.finally, &row.id, value)
+                            .await,
                         outputs: json!({}),
                     })
                 }
                 TaskKind::Sleep => {
-                    let text = self.render(&task.text("duration").unwrap_or_default(), context).await?;
+                    let text = self
+                        .render(&task.text("duration").unwrap_or_default(), context)
+                        .await?;
                     let total = aerie_common::kestra::duration::parse_iso_duration(&text)
                         .ok_or_else(|| format!("duration '{text}' is not an ISO-8601 duration"))?;
                     let started = row.start_time.unwrap_or_else(repo::now);
@@ -596,7 +640,9 @@ impl<'e> Run<'e> {
     }
 
     async fn kv_set(&self, task: &Task, context: &Value) -> Result<Done, Failure> {
-        let key = self.render(&task.text("key").unwrap_or_default(), context).await?;
+        let key = self
+            .render(&task.text("key").unwrap_or_default(), context)
+            .await?;
         let namespace = match task.text("namespace") {
             Some(ns) => self.render(&ns, context).await?,
             None => self.namespace.clone(),
@@ -617,7 +663,11 @@ impl<'e> Run<'e> {
                 ttl,
             }),
             actor: format!("execution {}", self.id),
-            overwrite: task.props.get("overwrite").and_then(Value::as_bool).unwrap_or(true),
+            overwrite: task
+                .props
+                .get("overwrite")
+                .and_then(Value::as_bool)
+                .unwrap_or(true),
         };
         self.engine
             .flows
@@ -629,7 +679,9 @@ impl<'e> Run<'e> {
     }
 
     async fn kv_get(&self, task: &Task, context: &Value) -> Result<Done, Failure> {
-        let key = self.render(&task.text("key").unwrap_or_default(), context).await?;
+        let key = self
+            .render(&task.text("key").unwrap_or_default(), context)
+            .await?;
         let namespace = match task.text("namespace") {
             Some(ns) => self.render(&ns, context).await?,
             None => self.namespace.clone(),
@@ -647,7 +699,11 @@ impl<'e> Run<'e> {
             }))),
             Err(status)
                 if status.code() == tonic::Code::NotFound
-                    && !task.props.get("errorOnMissing").and_then(Value::as_bool).unwrap_or(false) =>
+                    && !task
+                        .props
+                        .get("errorOnMissing")
+                        .and_then(Value::as_bool)
+                        .unwrap_or(false) =>
             {
                 Ok(leaf(json!({"value": null})))
             }
@@ -655,10 +711,19 @@ impl<'e> Run<'e> {
         }
     }
 
-    async fn write_file(&self, task: &Task, row: &task_runs::Model, context: &Value) -> Result<Done, Failure> {
-        let content = self.render(&task.text("content").unwrap_or_default(), context).await?;
+    async fn write_file(
+        &self,
+        task: &Task,
+        row: &task_runs::Model,
+        context: &Value,
+    ) -> Result<Done, Failure> {
+        let content = self
+            .render(&task.text("content").unwrap_or_default(), context)
+            .await?;
         if content.len() > MAX_WRITE_BYTES {
-            return Err(Failure::Error(format!("content is larger than {MAX_WRITE_BYTES} bytes")));
+            return Err(Failure::Error(format!(
+                "content is larger than {MAX_WRITE_BYTES} bytes"
+            )));
         }
         let extension = task.text("extension").unwrap_or_else(|| ".ion".into());
         let name = crate::storage::safe_file_name(&format!(
@@ -686,10 +751,13 @@ impl<'e> Run<'e> {
         let context = Value::Object(self.snapshot());
         let mut values = Map::new();
         for (id, template) in &plan.outputs {
-            let value = self.render_value(template, &context).await.map_err(|f| match f {
-                Failure::Error(message) => message,
-                Failure::Stopped => "stopped".into(),
-            })?;
+            let value = self
+                .render_value(template, &context)
+                .await
+                .map_err(|f| match f {
+                    Failure::Error(message) => message,
+                    Failure::Stopped => "stopped".into(),
+                })?;
             values.insert(id.clone(), value);
         }
         Ok(Value::Object(values))
@@ -699,7 +767,12 @@ impl<'e> Run<'e> {
         let mut context = self.base.clone();
         context.insert(
             "outputs".into(),
-            Value::Object(self.outputs.lock().unwrap_or_else(|p| p.into_inner()).clone()),
+            Value::Object(
+                self.outputs
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .clone(),
+            ),
         );
         context
     }
@@ -711,7 +784,10 @@ impl<'e> Run<'e> {
             json!({"id": row.id, "value": (!row.value.is_empty()).then_some(&row.value),
                    "attemptsCount": row.attempts}),
         );
-        context.insert("task".into(), json!({"id": task.id, "type": task.type_name}));
+        context.insert(
+            "task".into(),
+            json!({"id": task.id, "type": task.type_name}),
+        );
         Value::Object(context)
     }
 
@@ -764,7 +840,13 @@ impl<'e> Run<'e> {
         }
     }
 
-    fn log_line(&self, task_run_id: &str, task_id: &str, level: &'static str, message: String) -> NewLog {
+    fn log_line(
+        &self,
+        task_run_id: &str,
+        task_id: &str,
+        level: &'static str,
+        message: String,
+    ) -> NewLog {
         NewLog {
             task_run_id: task_run_id.to_owned(),
             task_id: task_id.to_owned(),
@@ -790,12 +872,10 @@ impl<'e> Run<'e> {
         let mut pending = self.lock_pending();
         pending.runs.retain(|r| r.id != row.id);
         pending.runs.push(row);
-        pending
-            .logs
-            .extend(logs.into_iter().map(|mut line| {
-                line.message = self.masked(line.message);
-                line
-            }));
+        pending.logs.extend(logs.into_iter().map(|mut line| {
+            line.message = self.masked(line.message);
+            line
+        }));
     }
 
     /// Writes a task run and everything staged while this worker holds the
@@ -821,7 +901,8 @@ impl<'e> Run<'e> {
                     self.stop.stop(StopReason::Kill);
                 }
                 tx.commit().await?;
-                self.running_written.store(true, std::sync::atomic::Ordering::SeqCst);
+                self.running_written
+                    .store(true, std::sync::atomic::Ordering::SeqCst);
                 return Ok(());
             }
             tx.commit().await?;
@@ -849,7 +930,10 @@ impl<'e> Run<'e> {
         let staged = std::mem::take(&mut *self.lock_pending());
         let (known, new): (Vec<_>, Vec<_>) = {
             let stored = self.lock_stored();
-            staged.runs.into_iter().partition(|r| stored.contains(&r.id))
+            staged
+                .runs
+                .into_iter()
+                .partition(|r| stored.contains(&r.id))
         };
         for row in known {
             repo::executions::update_task_run(tx, row).await?;
@@ -876,23 +960,37 @@ impl<'e> Run<'e> {
 
     /// Ends the execution and removes it from the queue, in one write
     /// together with everything staged.
-    async fn end(&self, outcome: Outcome, outputs: Option<Value>, logs: Vec<NewLog>) -> Result<(), RunError> {
+    async fn end(
+        &self,
+        outcome: Outcome,
+        outputs: Option<Value>,
+        logs: Vec<NewLog>,
+    ) -> Result<(), RunError> {
         let state = outcome.state();
         let tx = TenantTxn::write(&self.engine.db, self.tenant).await?;
         if !queue::finish(&tx, self.id, self.engine.owner()).await? {
             return Err(RunError::LeaseLost);
         }
-        self.lock_pending().logs.extend(logs.into_iter().map(|mut l| {
-            l.message = self.masked(l.message);
-            l
-        }));
+        self.lock_pending()
+            .logs
+            .extend(logs.into_iter().map(|mut l| {
+                l.message = self.masked(l.message);
+                l
+            }));
         self.write_staged(&tx).await?;
-        let known_state = if self.running_written.load(std::sync::atomic::Ordering::SeqCst) {
+        let known_state = if self
+            .running_written
+            .load(std::sync::atomic::Ordering::SeqCst)
+        {
             State::Running.as_str()
         } else {
             self.state_at_start.as_str()
         };
-        let known = self.histories.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let known = self
+            .histories
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
         let now = repo::now();
         let outputs = outputs.map(|o| o.to_string());
         let change = |histories: &str| StateChange {
@@ -906,8 +1004,11 @@ impl<'e> Run<'e> {
         let unchanged =
             repo::executions::set_state_if(&tx, self.id, change(&known), Some(known_state)).await?;
         if !unchanged {
-            let stored = repo::executions::find(&tx, self.id).await?.map(|r| r.histories);
-            repo::executions::set_state(&tx, self.id, change(stored.as_deref().unwrap_or("[]"))).await?;
+            let stored = repo::executions::find(&tx, self.id)
+                .await?
+                .map(|r| r.histories);
+            repo::executions::set_state(&tx, self.id, change(stored.as_deref().unwrap_or("[]")))
+                .await?;
         }
         tx.commit().await?;
         self.engine.changed(self.id);

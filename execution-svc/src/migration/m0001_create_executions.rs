@@ -89,7 +89,11 @@ impl MigrationTrait for Migration {
                     .col(text(Executions::Trigger))
                     .col(timestamp_with_time_zone(Executions::CreateTime))
                     .col(timestamp_with_time_zone(Executions::UpdateTime))
-                    .primary_key(Index::create().col(Executions::TenantId).col(Executions::Id))
+                    .primary_key(
+                        Index::create()
+                            .col(Executions::TenantId)
+                            .col(Executions::Id),
+                    )
                     .to_owned(),
             )
             .await?;
@@ -188,7 +192,12 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        for table in ["schedule_cursors", "execution_logs", "task_runs", "executions"] {
+        for table in [
+            "schedule_cursors",
+            "execution_logs",
+            "task_runs",
+            "executions",
+        ] {
             manager
                 .drop_table(Table::drop().table(Alias::new(table)).to_owned())
                 .await?;

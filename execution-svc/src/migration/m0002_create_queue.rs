@@ -2,7 +2,9 @@
 //! Times are epoch milliseconds, which compare the same on every backend.
 
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::schema::{big_integer, big_integer_null, boolean, string_len, string_len_null};
+use sea_orm_migration::schema::{
+    big_integer, big_integer_null, boolean, string_len, string_len_null,
+};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;

@@ -27,7 +27,11 @@ pub struct Claimed {
 }
 
 /// Queues an execution of the transaction's tenant.
-pub async fn enqueue(tx: &TenantTxn, execution: &ExecutionId, available_at: i64) -> Result<(), DbErr> {
+pub async fn enqueue(
+    tx: &TenantTxn,
+    execution: &ExecutionId,
+    available_at: i64,
+) -> Result<(), DbErr> {
     execution_queue::Entity::insert(execution_queue::ActiveModel {
         execution_id: Set(execution.as_str().to_owned()),
         tenant_id: Set(tx.tenant_key().to_owned()),

@@ -34,7 +34,9 @@ pub async fn cursor_or_start(
     .exec_without_returning(tx.conn())
     .await;
     insert?;
-    Ok(find(tx, trigger).await?.map_or(initial, |row| row.last_tick))
+    Ok(find(tx, trigger)
+        .await?
+        .map_or(initial, |row| row.last_tick))
 }
 
 async fn find(

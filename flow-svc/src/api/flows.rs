@@ -77,7 +77,9 @@ impl FlowApi {
                 .await
                 .map_err(ServiceError::from)?,
         ) else {
-            return Err(ServiceError::NotFound(format!("flow {key} has no revision {revision}")).into());
+            return Err(
+                ServiceError::NotFound(format!("flow {key} has no revision {revision}")).into(),
+            );
         };
         Ok(flow_message(past_revision(tenant, old, current.deleted)))
     }
@@ -169,10 +171,11 @@ impl FlowService for FlowApi {
         let source = request.into_inner().source;
         let parsed = parse_source(&source)?;
         let key = FlowKey::parse(&parsed.namespace, &parsed.id)?;
-        self.guard.authorize(&call, "FLOW", "CREATE", key.namespace.as_str(), || {
-            format!("{} not found", call.tenant)
-        })
-        .await?;
+        self.guard
+            .authorize(&call, "FLOW", "CREATE", key.namespace.as_str(), || {
+                format!("{} not found", call.tenant)
+            })
+            .await?;
         let tx = self.write(&call.tenant).await?;
         let existing = repo::find(&tx, &key).await.map_err(ServiceError::from)?;
         if existing.as_ref().is_some_and(|f| !f.deleted) {
@@ -196,10 +199,11 @@ impl FlowService for FlowApi {
         let call = self.guard.call(&request).await?;
         let body = request.into_inner();
         let key = FlowKey::parse(&body.namespace, &body.id)?;
-        self.guard.authorize(&call, "FLOW", "READ", key.namespace.as_str(), || {
-            not_found(&key)
-        })
-        .await?;
+        self.guard
+            .authorize(&call, "FLOW", "READ", key.namespace.as_str(), || {
+                not_found(&key)
+            })
+            .await?;
         Ok(Response::new(
             self.flow_at(&call.tenant, &key, body.revision).await?,
         ))
@@ -211,10 +215,11 @@ impl FlowService for FlowApi {
     ) -> Result<Response<pb::ListFlowsResponse>, Status> {
         let call = self.guard.call(&request).await?;
         let namespace = Namespace::parse(&request.into_inner().namespace)?;
-        self.guard.authorize(&call, "FLOW", "READ", namespace.as_str(), || {
-            format!("namespace {namespace} not found")
-        })
-        .await?;
+        self.guard
+            .authorize(&call, "FLOW", "READ", namespace.as_str(), || {
+                format!("namespace {namespace} not found")
+            })
+            .await?;
         let tx = self.read(&call.tenant).await?;
         let flows = repo::in_namespace(&tx, namespace.as_str())
             .await
@@ -231,10 +236,11 @@ impl FlowService for FlowApi {
         let call = self.guard.call(&request).await?;
         let body = request.into_inner();
         let key = FlowKey::parse(&body.namespace, &body.id)?;
-        self.guard.authorize(&call, "FLOW", "UPDATE", key.namespace.as_str(), || {
-            not_found(&key)
-        })
-        .await?;
+        self.guard
+            .authorize(&call, "FLOW", "UPDATE", key.namespace.as_str(), || {
+                not_found(&key)
+            })
+            .await?;
         let parsed = parse_source(&body.source)?;
         if parsed.namespace != key.namespace.as_str() || parsed.id != key.id.as_str() {
             return Err(ServiceError::InvalidArgument(format!(
@@ -271,10 +277,11 @@ impl FlowService for FlowApi {
         let call = self.guard.call(&request).await?;
         let body = request.into_inner();
         let key = FlowKey::parse(&body.namespace, &body.id)?;
-        self.guard.authorize(&call, "FLOW", "DELETE", key.namespace.as_str(), || {
-            not_found(&key)
-        })
-        .await?;
+        self.guard
+            .authorize(&call, "FLOW", "DELETE", key.namespace.as_str(), || {
+                not_found(&key)
+            })
+            .await?;
         let tx = self.write(&call.tenant).await?;
         let revision = repo::soft_delete(&tx, &key)
             .await
@@ -294,10 +301,11 @@ impl FlowService for FlowApi {
         let call = self.guard.call(&request).await?;
         let body = request.into_inner();
         let key = FlowKey::parse(&body.namespace, &body.id)?;
-        self.guard.authorize(&call, "FLOW", "READ", key.namespace.as_str(), || {
-            not_found(&key)
-        })
-        .await?;
+        self.guard
+            .authorize(&call, "FLOW", "READ", key.namespace.as_str(), || {
+                not_found(&key)
+            })
+            .await?;
         let tx = self.read(&call.tenant).await?;
         let deleted = repo::find(&tx, &key)
             .await

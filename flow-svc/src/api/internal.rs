@@ -9,8 +9,8 @@ use aerie_proto::flow::v1 as pb;
 use aerie_proto::flow::v1::flow_internal_service_server::FlowInternalService;
 use tonic::{Request, Response, Status};
 
-use super::{FlowApi, kv};
 use super::triggers::trigger_message;
+use super::{FlowApi, kv};
 use crate::domain::validate::trigger_types;
 use crate::domain::{EntryKey, FlowKey, Namespace};
 use crate::repo::{flows, stores, triggers};

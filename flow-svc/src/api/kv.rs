@@ -80,7 +80,11 @@ impl FlowApi {
                 "KV entry {key} already exists in namespace {namespace}"
             )));
         }
-        let action = if existing.is_some() { "UPDATE" } else { "CREATE" };
+        let action = if existing.is_some() {
+            "UPDATE"
+        } else {
+            "CREATE"
+        };
         let write = KvWrite {
             kind: entry.kind,
             value_json: entry.value.to_string(),
@@ -129,11 +133,14 @@ impl KvService for FlowApi {
         };
         let action = if exists { "UPDATE" } else { "CREATE" };
         let namespace = &entry.namespace;
-        self.guard.authorize(&call, "KVSTORE", action, namespace.as_str(), || {
-            format!("namespace {namespace} not found")
-        })
-        .await?;
-        let row = self.store_kv(&call.tenant, &call.caller.name, entry, true).await?;
+        self.guard
+            .authorize(&call, "KVSTORE", action, namespace.as_str(), || {
+                format!("namespace {namespace} not found")
+            })
+            .await?;
+        let row = self
+            .store_kv(&call.tenant, &call.caller.name, entry, true)
+            .await?;
         Ok(Response::new(entry_message(row, true)))
     }
 
@@ -145,10 +152,11 @@ impl KvService for FlowApi {
         let body = request.into_inner();
         let namespace = Namespace::parse(&body.namespace)?;
         let key = EntryKey::parse("KV key", &body.key)?;
-        self.guard.authorize(&call, "KVSTORE", "READ", namespace.as_str(), || {
-            not_found(&namespace, &key)
-        })
-        .await?;
+        self.guard
+            .authorize(&call, "KVSTORE", "READ", namespace.as_str(), || {
+                not_found(&namespace, &key)
+            })
+            .await?;
         let tx = self.read(&call.tenant).await?;
         let row = stores::live_kv(&tx, namespace.as_str(), key.as_str())
             .await
@@ -163,10 +171,11 @@ impl KvService for FlowApi {
     ) -> Result<Response<pb::ListKvResponse>, Status> {
         let call = self.guard.call(&request).await?;
         let namespace = Namespace::parse(&request.into_inner().namespace)?;
-        self.guard.authorize(&call, "KVSTORE", "READ", namespace.as_str(), || {
-            format!("namespace {namespace} not found")
-        })
-        .await?;
+        self.guard
+            .authorize(&call, "KVSTORE", "READ", namespace.as_str(), || {
+                format!("namespace {namespace} not found")
+            })
+            .await?;
         let tx = self.read(&call.tenant).await?;
         let rows = stores::kv_in(&tx, namespace.as_str())
             .await
@@ -187,10 +196,11 @@ impl KvService for FlowApi {
         let body = request.into_inner();
         let namespace = Namespace::parse(&body.namespace)?;
         let key = EntryKey::parse("KV key", &body.key)?;
-        self.guard.authorize(&call, "KVSTORE", "DELETE", namespace.as_str(), || {
-            not_found(&namespace, &key)
-        })
-        .await?;
+        self.guard
+            .authorize(&call, "KVSTORE", "DELETE", namespace.as_str(), || {
+                not_found(&namespace, &key)
+            })
+            .await?;
         let tx = self.write(&call.tenant).await?;
         if !stores::delete_kv(&tx, namespace.as_str(), key.as_str())
             .await
@@ -198,8 +208,15 @@ impl KvService for FlowApi {
         {
             return Err(Status::not_found(not_found(&namespace, &key)));
         }
-        self.audit_entry(&tx, &call.caller.name, "KVSTORE", &namespace, &key, "DELETE")
-            .await?;
+        self.audit_entry(
+            &tx,
+            &call.caller.name,
+            "KVSTORE",
+            &namespace,
+            &key,
+            "DELETE",
+        )
+        .await?;
         tx.commit().await.map_err(ServiceError::from)?;
         Ok(Response::new(pb::DeleteKvResponse {}))
     }

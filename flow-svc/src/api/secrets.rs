@@ -36,10 +36,11 @@ impl SecretService for FlowApi {
                 .map_err(ServiceError::from)?
         };
         let action = if exists { "UPDATE" } else { "CREATE" };
-        self.guard.authorize(&call, "SECRET", action, namespace.as_str(), || {
-            format!("namespace {namespace} not found")
-        })
-        .await?;
+        self.guard
+            .authorize(&call, "SECRET", action, namespace.as_str(), || {
+                format!("namespace {namespace} not found")
+            })
+            .await?;
         let sealed = self
             .secrets
             .seal(&call.tenant, namespace.as_str(), key.as_str(), &body.value);
@@ -64,10 +65,11 @@ impl SecretService for FlowApi {
     ) -> Result<Response<pb::ListSecretsResponse>, Status> {
         let call = self.guard.call(&request).await?;
         let namespace = Namespace::parse(&request.into_inner().namespace)?;
-        self.guard.authorize(&call, "SECRET", "READ", namespace.as_str(), || {
-            format!("namespace {namespace} not found")
-        })
-        .await?;
+        self.guard
+            .authorize(&call, "SECRET", "READ", namespace.as_str(), || {
+                format!("namespace {namespace} not found")
+            })
+            .await?;
         let tx = self.read(&call.tenant).await?;
         let rows = stores::secrets_in(&tx, namespace.as_str())
             .await
@@ -92,10 +94,11 @@ impl SecretService for FlowApi {
         let body = request.into_inner();
         let namespace = Namespace::parse(&body.namespace)?;
         let key = EntryKey::parse("secret key", &body.key)?;
-        self.guard.authorize(&call, "SECRET", "DELETE", namespace.as_str(), || {
-            not_found(&namespace, &key)
-        })
-        .await?;
+        self.guard
+            .authorize(&call, "SECRET", "DELETE", namespace.as_str(), || {
+                not_found(&namespace, &key)
+            })
+            .await?;
         let tx = self.write(&call.tenant).await?;
         if !stores::delete_secret(&tx, namespace.as_str(), key.as_str())
             .await

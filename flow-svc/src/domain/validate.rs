@@ -6,8 +6,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::str::FromStr;
 
 use super::document::{self, Finding, Located, Node};
-use aerie_common::kestra::duration::parse_iso_duration;
 use super::{id_problem, namespace_problem, shorten};
+use aerie_common::kestra::duration::parse_iso_duration;
 
 /// A valid flow: what is stored beside its source.
 #[derive(Debug, Clone, PartialEq, Default)]

@@ -553,7 +553,12 @@ async fn logs(
         execution_id: path.execution_id,
         min_level: query.min_level.unwrap_or_default(),
     });
-    let lines = state.executions.clone().list_logs(request).await?.into_inner();
+    let lines = state
+        .executions
+        .clone()
+        .list_logs(request)
+        .await?
+        .into_inner();
     let some = |text: String| (!text.is_empty()).then_some(text);
     Ok(Json(
         lines

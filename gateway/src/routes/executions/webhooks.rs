@@ -64,7 +64,12 @@ async fn default_tenant(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Execution>, ApiError> {
-    let target = (TenantId::default_tenant(), path.namespace, path.flow_id, path.key);
+    let target = (
+        TenantId::default_tenant(),
+        path.namespace,
+        path.flow_id,
+        path.key,
+    );
     trigger(state, method, target, raw, headers, body).await
 }
 
@@ -116,7 +121,9 @@ async fn trigger(
     let forwarded = headers
         .iter()
         .filter(|(name, _)| *name != header::AUTHORIZATION && *name != header::COOKIE)
-        .filter_map(|(name, value)| Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned())))
+        .filter_map(|(name, value)| {
+            Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned()))
+        })
         .collect();
     let mut request = tonic::Request::new(pb::TriggerWebhookRequest {
         namespace,
