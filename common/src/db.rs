@@ -178,6 +178,44 @@ pub fn row_level_security(table: &str) -> [String; 3] {
     ]
 }
 
+/// Turns on row-level security for `tables` (PostgreSQL; nothing on SQLite):
+/// the `up` of every service's RLS migration.
+pub async fn enable_row_level_security(
+    manager: &sea_orm_migration::SchemaManager<'_>,
+    tables: &[&str],
+) -> Result<(), DbErr> {
+    if manager.get_database_backend() != DbBackend::Postgres {
+        return Ok(());
+    }
+    let db = manager.get_connection();
+    for table in tables {
+        for statement in row_level_security(table) {
+            db.execute_unprepared(&statement).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Undoes [`enable_row_level_security`].
+pub async fn disable_row_level_security(
+    manager: &sea_orm_migration::SchemaManager<'_>,
+    tables: &[&str],
+) -> Result<(), DbErr> {
+    if manager.get_database_backend() != DbBackend::Postgres {
+        return Ok(());
+    }
+    let db = manager.get_connection();
+    for table in tables {
+        db.execute_unprepared(&format!(
+            "DROP POLICY IF EXISTS {table}_tenant_isolation ON {table}; \
+             ALTER TABLE {table} NO FORCE ROW LEVEL SECURITY; \
+             ALTER TABLE {table} DISABLE ROW LEVEL SECURITY"
+        ))
+        .await?;
+    }
+    Ok(())
+}
+
 // Query helpers shared by the services' repositories.
 
 /// `text` with LIKE's wildcards and the escape character escaped.

@@ -255,7 +255,7 @@ async fn health_reports_up_with_its_backends() {
     assert_eq!(status, 200);
     assert_eq!(
         body,
-        json!({"status": "UP", "services": {"tenant": "UP", "auth": "UP", "flow": "UP"}})
+        json!({"status": "UP", "services": {"tenant": "UP", "auth": "UP", "flow": "UP", "execution": "UP"}})
     );
 }
 

@@ -536,12 +536,7 @@ impl<'e> Run<'e> {
                         .filter(|t| !t.disabled)
                         .map(|child| self.task(child, &row.id, value))
                         .collect();
-                    let outcome = stream::iter(branches)
-                        .buffer_unordered(limit)
-                        .collect::<Vec<Outcome>>()
-                        .await
-                        .into_iter()
-                        .fold(Outcome::Success, Outcome::max);
+                    let outcome = concurrently(branches, limit).await;
                     Ok(Done {
                         outcome: self
                             .conclude(outcome, &task.errors, &task.finally, &row.id, value)
@@ -571,12 +566,7 @@ impl<'e> Run<'e> {
                         .iter()
                         .map(|item| self.sequence(&task.tasks, &row.id, item))
                         .collect();
-                    let outcome = stream::iter(iterations)
-                        .buffered(limit)
-                        .collect::<Vec<Outcome>>()
-                        .await
-                        .into_iter()
-                        .fold(Outcome::Success, Outcome::max);
+                    let outcome = concurrently(iterations, limit).await;
                     Ok(Done {
                         outcome: self
                             .conclude(outcome, &task.errors, &task.finally, &row.id, value)
@@ -639,7 +629,8 @@ impl<'e> Run<'e> {
         }
     }
 
-    async fn kv_set(&self, task: &Task, context: &Value) -> Result<Done, Failure> {
+    /// The KV key a kv task names, and its namespace (the flow's by default).
+    async fn kv_address(&self, task: &Task, context: &Value) -> Result<(String, String), Failure> {
         let key = self
             .render(&task.text("key").unwrap_or_default(), context)
             .await?;
@@ -647,6 +638,11 @@ impl<'e> Run<'e> {
             Some(ns) => self.render(&ns, context).await?,
             None => self.namespace.clone(),
         };
+        Ok((key, namespace))
+    }
+
+    async fn kv_set(&self, task: &Task, context: &Value) -> Result<Done, Failure> {
+        let (key, namespace) = self.kv_address(task, context).await?;
         let value = self
             .render_value(task.props.get("value").unwrap_or(&Value::Null), context)
             .await?;
@@ -679,13 +675,7 @@ impl<'e> Run<'e> {
     }
 
     async fn kv_get(&self, task: &Task, context: &Value) -> Result<Done, Failure> {
-        let key = self
-            .render(&task.text("key").unwrap_or_default(), context)
-            .await?;
-        let namespace = match task.text("namespace") {
-            Some(ns) => self.render(&ns, context).await?,
-            None => self.namespace.clone(),
-        };
+        let (key, namespace) = self.kv_address(task, context).await?;
         let request = flow_pb::GetKvRequest { namespace, key };
         let found = self
             .engine
@@ -1035,6 +1025,16 @@ fn is_instant(kind: TaskKind) -> bool {
         kind,
         TaskKind::Log | TaskKind::Return | TaskKind::OutputValues | TaskKind::Fail
     )
+}
+
+/// Runs `branches`, at most `limit` at a time; the worst of their outcomes.
+async fn concurrently(branches: Vec<BoxFuture<'_, Outcome>>, limit: usize) -> Outcome {
+    stream::iter(branches)
+        .buffer_unordered(limit.max(1))
+        .collect::<Vec<Outcome>>()
+        .await
+        .into_iter()
+        .fold(Outcome::Success, Outcome::max)
 }
 
 /// The key of a ForEach value among task runs: strings as they are, other

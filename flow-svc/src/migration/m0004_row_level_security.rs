@@ -11,31 +11,10 @@ pub struct Migration;
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        if manager.get_database_backend() != sea_orm::DbBackend::Postgres {
-            return Ok(());
-        }
-        let db = manager.get_connection();
-        for table in TENANT_TABLES {
-            for statement in aerie_common::db::row_level_security(table) {
-                db.execute_unprepared(&statement).await?;
-            }
-        }
-        Ok(())
+        aerie_common::db::enable_row_level_security(manager, TENANT_TABLES).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        if manager.get_database_backend() != sea_orm::DbBackend::Postgres {
-            return Ok(());
-        }
-        let db = manager.get_connection();
-        for table in TENANT_TABLES {
-            db.execute_unprepared(&format!(
-                "DROP POLICY IF EXISTS {table}_tenant_isolation ON {table}; \
-                 ALTER TABLE {table} NO FORCE ROW LEVEL SECURITY; \
-                 ALTER TABLE {table} DISABLE ROW LEVEL SECURITY"
-            ))
-            .await?;
-        }
-        Ok(())
+        aerie_common::db::disable_row_level_security(manager, TENANT_TABLES).await
     }
 }
