@@ -14,6 +14,11 @@ use tonic_health::ServingStatus;
 use crate::auth::{AuthLayer, TokenVerifier};
 use crate::tenant::TenantLayer;
 
+/// Largest gRPC message of the calls that carry files (execution inputs
+/// and downloads): above tonic's 4 MiB default, so that any file the
+/// gateway accepts (`server.max-request-size`) or storage serves fits.
+pub const MAX_FILE_MESSAGE_BYTES: usize = 80 * 1024 * 1024;
+
 /// A lazily connected channel to a configured service endpoint.
 pub fn lazy_channel(endpoint: &str) -> Result<tonic::transport::Channel, tonic::transport::Error> {
     Ok(

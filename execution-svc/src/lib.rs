@@ -68,7 +68,11 @@ pub fn spawn_background(
 
 /// Adds this service's gRPC services to a server being assembled.
 pub fn register(services: &mut GrpcServices, api: ExecutionApi) {
-    services.add(ExecutionServiceServer::new(api.clone()));
+    services.add(
+        ExecutionServiceServer::new(api.clone())
+            .max_decoding_message_size(aerie_common::grpc::MAX_FILE_MESSAGE_BYTES)
+            .max_encoding_message_size(aerie_common::grpc::MAX_FILE_MESSAGE_BYTES),
+    );
     services.add(WebhookServiceServer::new(api));
 }
 

@@ -74,7 +74,9 @@ impl AppState {
             secrets: SecretServiceClient::new(flow.clone()),
             kv: KvServiceClient::new(flow.clone()),
             triggers: TriggerServiceClient::new(flow.clone()),
-            executions: ExecutionServiceClient::new(execution.clone()),
+            executions: ExecutionServiceClient::new(execution.clone())
+                .max_decoding_message_size(aerie_common::grpc::MAX_FILE_MESSAGE_BYTES)
+                .max_encoding_message_size(aerie_common::grpc::MAX_FILE_MESSAGE_BYTES),
             webhooks: WebhookServiceClient::new(execution.clone()),
             tenant_health: HealthClient::new(tenant.clone()),
             auth_health: HealthClient::new(auth.clone()),

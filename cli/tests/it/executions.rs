@@ -460,6 +460,37 @@ tasks:
             .contains("report.csv")
     );
     assert_eq!(response.bytes().await.unwrap().as_ref(), b"uploaded bytes");
+
+    // Files above gRPC's default 4 MiB message go through both ways.
+    let big: Vec<u8> = (0..6 * 1024 * 1024).map(|i| (i % 251) as u8).collect();
+    let form = reqwest::multipart::Form::new().text("name", "big").part(
+        "upload",
+        reqwest::multipart::Part::bytes(big.clone()).file_name("big.bin"),
+    );
+    let response = app
+        .client
+        .post(app.url(&format!("{path}?wait=true")))
+        .bearer_auth(&app.admin)
+        .multipart(form)
+        .send()
+        .await
+        .expect("multipart");
+    let (status, execution) = crate::app::read(response).await;
+    assert_eq!(status, 200, "{execution}");
+    let id = execution["id"].as_str().unwrap();
+    let response = app
+        .client
+        .get(app.url(&format!("/api/v1/acme/executions/{id}/file")))
+        .query(&[("path", execution["inputs"]["upload"].as_str().unwrap())])
+        .bearer_auth(&app.admin)
+        .send()
+        .await
+        .expect("download");
+    assert_eq!(response.status(), 200);
+    assert!(
+        response.bytes().await.unwrap().as_ref() == big.as_slice(),
+        "the 6 MiB file came back whole"
+    );
 }
 
 #[tokio::test]
