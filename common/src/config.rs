@@ -564,9 +564,19 @@ mod tests {
                 let indent = "  ".repeat(depth + 1);
                 if depth + 1 == parts.len() {
                     let value = match *key {
-                        "tenants.enabled" | "tenants.default-tenant" => "true",
+                        "tenants.enabled"
+                        | "tenants.default-tenant"
+                        | "storage.s3.allow-http"
+                        | "executor.scheduler" => "true",
                         "server.host" => "127.0.0.2",
-                        k if k.ends_with("port") || k.ends_with("size") || k.ends_with("ttl") => {
+                        "storage.type" => "s3",
+                        k if k.ends_with("port")
+                            || k.ends_with("size")
+                            || k.ends_with("ttl")
+                            || k.ends_with("seconds")
+                            || k.ends_with("-ms")
+                            || k.ends_with("workers") =>
+                        {
                             "1"
                         }
                         _ => "x",
