@@ -277,7 +277,7 @@ inputs:
   - id: who
     type: STRING
     defaults: world
-  - id: n
+  - id: count
     type: INT
     required: false
 variables:
@@ -285,13 +285,13 @@ variables:
 tasks:
   - id: branch
     type: io.kestra.plugin.core.flow.If
-    condition: "{{ inputs.n > 1 }}"
+    condition: "{{ inputs.count > 1 }}"
     then:
-      - id: yes
+      - id: big
         type: io.kestra.core.tasks.log.Log
         message: big
     else:
-      - id: no
+      - id: small
         type: io.kestra.plugin.core.log.Log
         message: small
         timeout: PT5S
@@ -323,7 +323,7 @@ triggers:
         assert_eq!(branch.tasks[0].kind, TaskKind::Log, "legacy name resolved");
         assert_eq!(branch.otherwise[0].timeout, Some(Duration::from_secs(5)));
         assert!(branch.otherwise[0].allow_failure);
-        assert!(plan.contains_task("no") && !plan.contains_task("maybe"));
+        assert!(plan.contains_task("small") && !plan.contains_task("maybe"));
         assert_eq!(plan.outputs[0].0, "result");
         assert_eq!(plan.variables["greeting"], "hi");
         let hooks: Vec<_> = plan

@@ -40,12 +40,13 @@ impl Renderer {
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         // Templates are tenant input: bound the work one render may do.
         env.set_fuel(Some(TEMPLATE_FUEL));
-        // Booleans print as Kestra prints them: true and false.
-        env.set_formatter(|out, state, value| {
-            if value.kind() == minijinja::value::ValueKind::Bool {
-                return write!(out, "{}", value.is_true()).map_err(Error::from);
+        // Values print as Kestra prints them: true and false, null as nothing.
+        env.set_formatter(|out, state, value| match value.kind() {
+            minijinja::value::ValueKind::Bool => {
+                write!(out, "{}", value.is_true()).map_err(Error::from)
             }
-            minijinja::escape_formatter(out, state, value)
+            minijinja::value::ValueKind::None => Ok(()),
+            _ => minijinja::escape_formatter(out, state, value),
         });
         let secrets = lookups.clone();
         env.add_function("secret", move |key: String| {
@@ -160,7 +161,8 @@ mod tests {
         assert_eq!(
             r.render("{{ kv('k').ns }}|{{ kv('k', 'o').ns }}", &ctx)
                 .unwrap(),
-            "none|o"
+            "|o",
+            "null prints as nothing"
         );
         assert!(
             r.render("{{ secret('NOPE') }}", &ctx)
