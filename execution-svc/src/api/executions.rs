@@ -140,11 +140,13 @@ impl ExecutionService for ExecutionApi {
     ) -> Result<Response<pb::Execution>, Status> {
         let call = self.guard.call(&request).await?;
         let id = ExecutionId::parse(&request.into_inner().id)?;
-        self.authorized_execution(&call, &id, "READ").await?;
-        let (row, runs) = self
-            .load(&call.tenant, &id)
-            .await?
-            .ok_or_else(|| Status::not_found(not_found(&id)))?;
+        let row = self.authorized_execution(&call, &id, "READ").await?;
+        let runs = {
+            let tx = self.read(&call.tenant).await?;
+            repo::task_runs(&tx, &id)
+                .await
+                .map_err(ServiceError::from)?
+        };
         Ok(Response::new(execution_message(row, runs)))
     }
 

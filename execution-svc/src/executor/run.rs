@@ -133,11 +133,16 @@ pub(super) async fn execute(
         queue::remove(&tx, id).await?;
         return Ok(tx.commit().await?);
     }
-    let run = Run::new(engine, tenant, id, stop, &row, previous);
+    let plan = Plan::parse(&row.flow_source);
+    let variables = plan
+        .as_ref()
+        .map(|p| p.variables.clone())
+        .unwrap_or_default();
+    let run = Run::new(engine, tenant, id, stop, &row, previous, variables);
     if state == State::Killing {
         return run.end(Outcome::Killed, None, Vec::new()).await;
     }
-    let plan = match Plan::parse(&row.flow_source) {
+    let plan = match plan {
         Ok(plan) => plan,
         Err(err) => {
             let line = run.log_line("", "", "ERROR", format!("the flow cannot run: {err}"));
@@ -215,6 +220,7 @@ impl<'e> Run<'e> {
         stop: &'e Stop,
         row: &executions::Model,
         previous: Vec<task_runs::Model>,
+        variables: Map<String, Value>,
     ) -> Run<'e> {
         let masks = Arc::new(Mutex::new(Vec::new()));
         let lookups = TenantLookups {
@@ -225,14 +231,11 @@ impl<'e> Run<'e> {
             masks: masks.clone(),
         };
         let parse = |text: &str| serde_json::from_str::<Value>(text).unwrap_or_else(|_| json!({}));
-        let plan_vars = Plan::parse(&row.flow_source)
-            .map(|plan| Value::Object(plan.variables))
-            .unwrap_or_else(|_| json!({}));
         let mut base = Map::new();
         base.insert("inputs".into(), parse(&row.inputs));
         base.insert("trigger".into(), parse(&row.trigger));
         base.insert("labels".into(), parse(&row.labels));
-        base.insert("vars".into(), plan_vars);
+        base.insert("vars".into(), Value::Object(variables));
         base.insert(
             "flow".into(),
             json!({"id": row.flow_id, "namespace": row.namespace, "revision": row.flow_revision,
