@@ -135,14 +135,15 @@ fn save_failed(key: &FlowKey, err: SaveError, creating: bool) -> ServiceError {
 }
 
 impl FlowApi {
-    async fn audit_flow(
+    /// Audits a change of a flow in its transaction, commits both and logs it.
+    async fn commit_flow_change(
         &self,
-        tx: &crate::repo::TenantTxn,
+        tx: crate::repo::TenantTxn,
         call: &aerie_common::auth::Call,
         key: &FlowKey,
         action: &'static str,
         revision: i32,
-    ) -> Result<(), ServiceError> {
+    ) -> Result<(), Status> {
         let entry = AuditEntry::new(
             &call.tenant,
             "FLOW",
@@ -155,7 +156,12 @@ impl FlowApi {
             "flowId": key.id.as_str(),
             "revision": revision,
         }));
-        Ok(audit::enqueue(tx.conn(), entry).await?)
+        audit::enqueue(tx.conn(), entry)
+            .await
+            .map_err(ServiceError::from)?;
+        tx.commit().await.map_err(ServiceError::from)?;
+        tracing::info!(tenant = %call.tenant, flow = %key, revision, action, "flow changed");
+        Ok(())
     }
 }
 
@@ -185,10 +191,8 @@ impl FlowService for FlowApi {
         let flow = repo::save(&tx, &key, &parsed, &source, existing.as_ref())
             .await
             .map_err(|e| save_failed(&key, e, true))?;
-        self.audit_flow(&tx, &call, &key, "CREATE", flow.revision)
+        self.commit_flow_change(tx, &call, &key, "CREATE", flow.revision)
             .await?;
-        tx.commit().await.map_err(ServiceError::from)?;
-        tracing::info!(tenant = %call.tenant, flow = %key, revision = flow.revision, "flow created");
         Ok(Response::new(flow_message(flow)))
     }
 
@@ -263,10 +267,8 @@ impl FlowService for FlowApi {
         let flow = repo::save(&tx, &key, &parsed, &body.source, Some(&current))
             .await
             .map_err(|e| save_failed(&key, e, false))?;
-        self.audit_flow(&tx, &call, &key, "UPDATE", flow.revision)
+        self.commit_flow_change(tx, &call, &key, "UPDATE", flow.revision)
             .await?;
-        tx.commit().await.map_err(ServiceError::from)?;
-        tracing::info!(tenant = %call.tenant, flow = %key, revision = flow.revision, "flow updated");
         Ok(Response::new(flow_message(flow)))
     }
 
@@ -287,10 +289,8 @@ impl FlowService for FlowApi {
             .await
             .map_err(ServiceError::from)?
             .ok_or_else(|| ServiceError::NotFound(not_found(&key)))?;
-        self.audit_flow(&tx, &call, &key, "DELETE", revision)
+        self.commit_flow_change(tx, &call, &key, "DELETE", revision)
             .await?;
-        tx.commit().await.map_err(ServiceError::from)?;
-        tracing::info!(tenant = %call.tenant, flow = %key, "flow deleted");
         Ok(Response::new(pb::DeleteFlowResponse {}))
     }
 
