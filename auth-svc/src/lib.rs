@@ -63,6 +63,8 @@ pub async fn serve(
     shutdown: CancellationToken,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let core = open(config).await?;
+    // auth-svc receives audit entries and has no outbox: request metrics only.
+    aerie_common::metrics::serve_probes(config, Vec::new(), shutdown.clone()).await?;
     let mut services = GrpcServices::new(aerie_common::auth::verifier_for(config)?);
     register(&mut services, core);
     services.serve(listener, shutdown).await?;

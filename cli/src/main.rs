@@ -93,6 +93,20 @@ enum ServerCommand {
     Execution,
 }
 
+impl ServerCommand {
+    /// The process's role, as in `aerie server <name>` and `service.name`.
+    fn name(&self) -> &'static str {
+        match self {
+            ServerCommand::Standalone => "standalone",
+            ServerCommand::Gateway => "gateway",
+            ServerCommand::Tenant => "tenant",
+            ServerCommand::Auth => "auth",
+            ServerCommand::Flow => "flow",
+            ServerCommand::Execution => "execution",
+        }
+    }
+}
+
 #[derive(Debug, Subcommand)]
 enum TenantsCommand {
     /// Create a tenant.
@@ -127,10 +141,10 @@ fn main() -> ExitCode {
         1 => "debug",
         _ => "trace",
     };
-    aerie_common::telemetry::init(level);
     let config = match Config::load(cli.global.config.as_deref()) {
         Ok(config) => config,
         Err(err) => {
+            aerie_common::telemetry::init(level);
             eprintln!("error: {err}");
             return ExitCode::from(2);
         }
@@ -143,6 +157,27 @@ fn main() -> ExitCode {
         Err(err) => {
             eprintln!("error: cannot start the async runtime: {err}");
             return ExitCode::FAILURE;
+        }
+    };
+    // Dropped after the command ends: flushes the spans still batched.
+    let _telemetry = match (&cli.command, &config.telemetry.otlp_endpoint) {
+        (Command::Server(which), Some(endpoint)) => {
+            let export = aerie_common::telemetry::TraceExport {
+                endpoint: endpoint.clone(),
+                service_name: format!("aerie-{}", which.name()),
+            };
+            let _runtime = runtime.enter();
+            match aerie_common::telemetry::init_with_traces(level, export) {
+                Ok(telemetry) => Some(telemetry),
+                Err(err) => {
+                    eprintln!("error: cannot export traces to {endpoint}: {err}");
+                    return ExitCode::from(2);
+                }
+            }
+        }
+        _ => {
+            aerie_common::telemetry::init(level);
+            None
         }
     };
     match runtime.block_on(run(cli.command, config)) {

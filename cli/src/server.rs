@@ -50,6 +50,13 @@ pub async fn start_standalone(
     aerie_flow_svc::spawn_audit_relay(&flows, &config, shutdown.clone())?;
     let executions = aerie_execution_svc::open(&config).await?;
     aerie_execution_svc::spawn_background(&executions, &config, shutdown.clone())?;
+    let probes = [
+        aerie_tenant_svc::metrics_probes(&tenants),
+        aerie_flow_svc::metrics_probes(&flows),
+        aerie_execution_svc::metrics_probes(&executions),
+    ]
+    .concat();
+    aerie_common::metrics::serve_probes(&config, probes, shutdown.clone()).await?;
     let mut services = GrpcServices::new(aerie_common::auth::verifier_for(&config)?);
     aerie_auth_svc::register(&mut services, auth);
     aerie_tenant_svc::register(&mut services, tenants);
@@ -138,5 +145,7 @@ pub async fn run_execution(config: Config, shutdown: CancellationToken) -> Resul
 pub async fn run_gateway(config: Config, shutdown: CancellationToken) -> Result<(), BoxError> {
     let listener = bind(config.http_addr(), "HTTP").await?;
     tracing::info!(http = %listener.local_addr()?, tenant = %config.tenant_endpoint(), "gateway ready");
+    // The gateway's own numbers are its REST requests; it has no database.
+    aerie_common::metrics::serve_probes(&config, Vec::new(), shutdown.clone()).await?;
     aerie_gateway::serve(&config, listener, shutdown).await
 }

@@ -7,6 +7,7 @@
 use std::path::Path;
 use std::time::Duration;
 
+use crate::grpc::Channel;
 use aerie_proto::auth::v1 as pb;
 use aerie_proto::auth::v1::audit_service_client::AuditServiceClient;
 use chrono::{SubsecRound, Utc};
@@ -17,7 +18,6 @@ use sea_orm::{
 use sea_orm_migration::prelude::{DeriveIden, SchemaManager, Table};
 use sea_orm_migration::schema::{string_len, text, timestamp_with_time_zone};
 use tokio_util::sync::CancellationToken;
-use tonic::transport::Channel;
 
 use crate::tenant::TenantId;
 

@@ -23,6 +23,7 @@ pub const KEYS: &[&str] = &[
     "server.http-port",
     "server.grpc-port",
     "server.max-request-size",
+    "server.metrics-port",
     "security.super-admin.username",
     "security.super-admin.password",
     "security.token-ttl",
@@ -50,6 +51,7 @@ pub const KEYS: &[&str] = &[
     "executor.poll-interval-ms",
     "executor.scheduler",
     "executor.trigger-refresh-seconds",
+    "telemetry.otlp-endpoint",
 ];
 
 /// The whole file: everything lives under `aerie:`.
@@ -72,6 +74,16 @@ pub struct Config {
     pub endpoints: EndpointsConfig,
     pub storage: StorageConfig,
     pub executor: ExecutorConfig,
+    pub telemetry: TelemetryConfig,
+}
+
+/// `aerie.telemetry.*`: where traces go.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields, default)]
+pub struct TelemetryConfig {
+    /// OTLP/gRPC collector (`http://otel-collector:4317`); unset exports nothing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub otlp_endpoint: Option<String>,
 }
 
 /// `aerie.storage.*`: where execution files live (internal storage).
@@ -252,6 +264,9 @@ pub struct ServerConfig {
     pub grpc_port: u16,
     /// Largest REST request body in bytes; larger ones answer 413.
     pub max_request_size: usize,
+    /// Port of `GET /metrics` (Prometheus); unset serves no metrics.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metrics_port: Option<u16>,
 }
 
 /// `aerie.database.*`: one database per service.
@@ -303,6 +318,7 @@ impl Default for ServerConfig {
             http_port: 8080,
             grpc_port: 50051,
             max_request_size: 10 * 1024 * 1024,
+            metrics_port: None,
         }
     }
 }
@@ -318,6 +334,7 @@ impl Default for Config {
             endpoints: EndpointsConfig::default(),
             storage: StorageConfig::default(),
             executor: ExecutorConfig::default(),
+            telemetry: TelemetryConfig::default(),
         }
     }
 }
@@ -367,6 +384,12 @@ impl Config {
     }
 
     /// The REST listen address.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.server
+            .metrics_port
+            .map(|port| SocketAddr::new(self.server.host, port))
+    }
+
     pub fn http_addr(&self) -> SocketAddr {
         SocketAddr::new(self.server.host, self.server.http_port)
     }

@@ -12,6 +12,7 @@ use tonic::service::RoutesBuilder;
 use tonic_health::ServingStatus;
 
 use crate::auth::{AuthLayer, TokenVerifier};
+use crate::observe::ObserveLayer;
 use crate::tenant::TenantLayer;
 
 /// Largest gRPC message of the calls that carry files (execution inputs
@@ -19,15 +20,29 @@ use crate::tenant::TenantLayer;
 /// gateway accepts (`server.max-request-size`) or storage serves fits.
 pub const MAX_FILE_MESSAGE_BYTES: usize = 80 * 1024 * 1024;
 
+/// A channel to another service that carries the caller's trace context
+/// (`traceparent`) on every call, so one trace spans every process.
+pub type Channel =
+    tower::util::MapRequest<tonic::transport::Channel, fn(GrpcRequest) -> GrpcRequest>;
+
+type GrpcRequest = http::Request<tonic::body::Body>;
+
+fn with_trace_context(mut request: GrpcRequest) -> GrpcRequest {
+    crate::telemetry::inject(request.headers_mut());
+    request
+}
+
 /// A lazily connected channel to a configured service endpoint.
-pub fn lazy_channel(endpoint: &str) -> Result<tonic::transport::Channel, tonic::transport::Error> {
-    Ok(
-        tonic::transport::Endpoint::from_shared(endpoint.to_owned())?
-            .connect_timeout(std::time::Duration::from_secs(3))
-            .timeout(std::time::Duration::from_secs(30))
-            .tcp_nodelay(true)
-            .connect_lazy(),
-    )
+pub fn lazy_channel(endpoint: &str) -> Result<Channel, tonic::transport::Error> {
+    let channel = tonic::transport::Endpoint::from_shared(endpoint.to_owned())?
+        .connect_timeout(std::time::Duration::from_secs(3))
+        .timeout(std::time::Duration::from_secs(30))
+        .tcp_nodelay(true)
+        .connect_lazy();
+    Ok(tower::util::MapRequest::new(
+        channel,
+        with_trace_context as fn(GrpcRequest) -> GrpcRequest,
+    ))
 }
 
 /// The services one process serves over gRPC.
@@ -106,6 +121,7 @@ impl GrpcServices {
             }
         };
         tonic::transport::Server::builder()
+            .layer(ObserveLayer)
             .layer(TenantLayer)
             .layer(AuthLayer::new(self.verifier))
             .add_routes(routes.routes())

@@ -10,6 +10,8 @@ pub mod error;
 pub mod grpc;
 pub mod kestra;
 pub mod local_secret;
+pub mod metrics;
+pub mod observe;
 pub mod paging;
 pub mod shutdown;
 pub mod telemetry;

@@ -4,11 +4,11 @@
 
 use std::time::Duration;
 
+use crate::grpc::Channel;
 use aerie_proto::tenant::v1::tenant_internal_service_client::TenantInternalServiceClient;
 use aerie_proto::tenant::v1::tenant_service_client::TenantServiceClient;
 use aerie_proto::tenant::v1::{GetTenantRequest, TenantExistsRequest};
 use moka::future::Cache;
-use tonic::transport::Channel;
 use tonic::{Code, Status};
 
 use crate::auth::Caller;

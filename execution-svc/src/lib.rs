@@ -13,8 +13,10 @@ pub mod storage;
 use aerie_common::config::Config;
 use aerie_common::db;
 use aerie_common::grpc::GrpcServices;
+use aerie_common::metrics::{self, Probe, Sample};
 use aerie_proto::execution::v1::execution_service_server::ExecutionServiceServer;
 use aerie_proto::execution::v1::webhook_service_server::WebhookServiceServer;
+use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -67,6 +69,32 @@ pub fn spawn_background(
 }
 
 /// Adds this service's gRPC services to a server being assembled.
+/// Gauges sampled at each scrape: the queue and the audit outbox.
+pub fn metrics_probes(api: &ExecutionApi) -> Vec<Probe> {
+    let db = api.db().clone();
+    let queue: Probe = Arc::new(move || {
+        let db = db.clone();
+        Box::pin(async move {
+            match repo::queue::depth(&db).await {
+                Ok(depth) => [("queued", depth.queued), ("running", depth.running)]
+                    .into_iter()
+                    .map(|(state, count)| Sample {
+                        name: "execution_queue",
+                        help: "Executions waiting for a worker (queued) or held by one (running)",
+                        labels: vec![("state", state.to_owned())],
+                        value: i64::try_from(count).unwrap_or(i64::MAX),
+                    })
+                    .collect(),
+                Err(err) => {
+                    tracing::warn!(%err, "queue depth not sampled");
+                    Vec::new()
+                }
+            }
+        })
+    });
+    vec![queue, metrics::outbox_probe("execution", api.db().clone())]
+}
+
 pub fn register(services: &mut GrpcServices, api: ExecutionApi) {
     services.add(
         ExecutionServiceServer::new(api.clone())
@@ -84,6 +112,7 @@ pub async fn serve(
 ) -> Result<(), BoxError> {
     let api = open(config).await?;
     spawn_background(&api, config, shutdown.clone())?;
+    metrics::serve_probes(config, metrics_probes(&api), shutdown.clone()).await?;
     let mut services = GrpcServices::new(aerie_common::auth::verifier_for(config)?);
     register(&mut services, api);
     services.serve(listener, shutdown).await?;

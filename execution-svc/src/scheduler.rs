@@ -19,6 +19,7 @@ use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 use aerie_common::config::Config;
+use aerie_common::grpc::Channel;
 use aerie_common::kestra::trigger_types;
 use aerie_common::{TenantId, TenantPolicy};
 use aerie_proto::flow::v1 as flow_pb;
@@ -27,7 +28,6 @@ use aerie_proto::tenant::v1::tenant_internal_service_client::TenantInternalServi
 use chrono::{DateTime, TimeZone, Utc};
 use serde_json::{Map, json};
 use tokio_util::sync::CancellationToken;
-use tonic::transport::Channel;
 
 use crate::domain::plan::Plan;
 use crate::domain::{ExecutionId, inputs};

@@ -58,6 +58,14 @@ pub fn register(services: &mut GrpcServices, api: FlowApi) {
 }
 
 /// Runs flow-svc alone on `listener` until `shutdown` (`aerie server flow`).
+/// Gauges sampled at each scrape: the audit outbox.
+pub fn metrics_probes(api: &FlowApi) -> Vec<aerie_common::metrics::Probe> {
+    vec![aerie_common::metrics::outbox_probe(
+        "flow",
+        api.db().clone(),
+    )]
+}
+
 pub async fn serve(
     config: &Config,
     listener: TcpListener,
@@ -65,6 +73,7 @@ pub async fn serve(
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let api = open(config).await?;
     spawn_audit_relay(&api, config, shutdown.clone())?;
+    aerie_common::metrics::serve_probes(config, metrics_probes(&api), shutdown.clone()).await?;
     let mut services = GrpcServices::new(aerie_common::auth::verifier_for(config)?);
     register(&mut services, api);
     services.serve(listener, shutdown).await?;

@@ -13,7 +13,8 @@ use std::sync::Arc;
 use aerie_common::config::Config;
 use axum::body::Body;
 use axum::extract::DefaultBodyLimit;
-use axum::http::{Request, StatusCode, header};
+use axum::extract::MatchedPath;
+use axum::http::{Method, Request, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router, middleware};
@@ -73,10 +74,16 @@ pub fn app_with_scoped_routes(state: AppState, scoped: OpenApiRouter<AppState>) 
             get(move || async move { Json(doc.as_ref().clone()) }),
         )
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such route") })
-        .layer(middleware::from_fn_with_state(state.clone(), authn::authenticate))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            authn::authenticate,
+        ))
         .layer(DefaultBodyLimit::max(limit))
         .layer(RequestBodyLimitLayer::new(limit))
-        .layer(middleware::map_response(move |response| json_errors(response, limit)))
+        .layer(middleware::map_response(move |response| {
+            json_errors(response, limit)
+        }))
+        .layer(middleware::from_fn(record_metrics))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(|request: &Request<Body>| {
@@ -85,13 +92,66 @@ pub fn app_with_scoped_routes(state: AppState, scoped: OpenApiRouter<AppState>) 
                         .get(REQUEST_ID_HEADER)
                         .and_then(|v| v.to_str().ok())
                         .unwrap_or("-");
-                    tracing::info_span!("http", method = %request.method(), uri = %request.uri(), request_id = %id)
+                    let name = format!(
+                        "{} {}",
+                        method_label(request.method()),
+                        route_label(request)
+                    );
+                    let span = tracing::info_span!(
+                        "http",
+                        otel.name = %name,
+                        otel.kind = "server",
+                        method = %request.method(),
+                        uri = %request.uri(),
+                        request_id = %id,
+                    );
+                    // A caller's `traceparent` makes this request part of its trace.
+                    aerie_common::telemetry::extract(request.headers(), &span);
+                    span
                 })
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),
         )
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .with_state(state)
+}
+
+/// The route template a request matched (`/api/v1/{tenant}/flows/{namespace}/{id}`),
+/// never its raw path: ids would make metric labels unbounded.
+fn route_label<B>(request: &Request<B>) -> &str {
+    request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", MatchedPath::as_str)
+}
+
+/// Standard methods by name; anything else is one label.
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "OTHER",
+    }
+}
+
+/// Counts and times every request by method, route template and status.
+async fn record_metrics(request: Request<Body>, next: middleware::Next) -> Response {
+    let method = method_label(request.method());
+    let route = route_label(&request).to_owned();
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    aerie_common::metrics::instruments().http_request(
+        method,
+        &route,
+        response.status().as_u16(),
+        started.elapsed(),
+    );
+    response
 }
 
 /// Tenant-scoped paths are documented once per URL form that exists.

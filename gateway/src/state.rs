@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use aerie_common::auth::TokenVerifier;
 use aerie_common::config::Config;
+use aerie_common::grpc::Channel;
 use aerie_common::grpc::lazy_channel;
 use aerie_common::tenant_directory::TenantDirectory;
 use aerie_proto::auth::v1::audit_service_client::AuditServiceClient;
@@ -18,7 +19,6 @@ use aerie_proto::flow::v1::kv_service_client::KvServiceClient;
 use aerie_proto::flow::v1::secret_service_client::SecretServiceClient;
 use aerie_proto::flow::v1::trigger_service_client::TriggerServiceClient;
 use aerie_proto::tenant::v1::tenant_service_client::TenantServiceClient;
-use tonic::transport::Channel;
 use tonic_health::pb::health_client::HealthClient;
 
 /// Shared state of the gateway. Cloned per request by axum, so it is one

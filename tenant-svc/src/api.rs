@@ -4,6 +4,7 @@
 
 use aerie_common::audit::{self, AuditEntry};
 use aerie_common::auth::{AccessClient, Caller, caller_of};
+use aerie_common::grpc::Channel;
 use aerie_common::paging::{PageRequest, Sort};
 use aerie_common::{ServiceError, TenantId, TenantPolicy};
 use aerie_proto::auth::v1::auth_service_client::AuthServiceClient;
@@ -11,7 +12,6 @@ use aerie_proto::auth::v1::{GetMeRequest, GrantTenantCreatorRequest};
 use aerie_proto::tenant::v1 as pb;
 use aerie_proto::tenant::v1::tenant_service_server::TenantService;
 use sea_orm::{DatabaseConnection, TransactionTrait};
-use tonic::transport::Channel;
 use tonic::{Request, Response, Status};
 
 use crate::domain::{self, SORT_FIELDS, Tenant};

@@ -46,6 +46,14 @@ pub fn register(services: &mut GrpcServices, api: TenantApi) {
 }
 
 /// Runs tenant-svc alone on `listener` until `shutdown` (`aerie server tenant`).
+/// Gauges sampled at each scrape: the audit outbox.
+pub fn metrics_probes(api: &TenantApi) -> Vec<aerie_common::metrics::Probe> {
+    vec![aerie_common::metrics::outbox_probe(
+        "tenant",
+        api.db().clone(),
+    )]
+}
+
 pub async fn serve(
     config: &Config,
     listener: TcpListener,
@@ -53,6 +61,7 @@ pub async fn serve(
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let api = open(config).await?;
     spawn_audit_relay(&api, config, shutdown.clone())?;
+    aerie_common::metrics::serve_probes(config, metrics_probes(&api), shutdown.clone()).await?;
     let mut services = GrpcServices::new(aerie_common::auth::verifier_for(config)?);
     register(&mut services, api);
     services.serve(listener, shutdown).await?;

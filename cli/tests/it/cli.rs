@@ -6,6 +6,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::app::{Mode, TestApp};
+use crate::cluster::Cluster;
 
 fn aerie() -> Command {
     Command::new(env!("CARGO_BIN_EXE_aerie"))
@@ -191,101 +192,12 @@ fn standalone_binary_starts_serves_and_stops_on_sigterm() {
     assert!(exit.success(), "graceful shutdown exits 0: {exit:?}");
 }
 
-/// A free loopback port (bound, then released for a child to take).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
-}
-
-/// Child processes stopped with SIGTERM when the test ends; each must exit 0.
-struct Processes(Vec<std::process::Child>);
-
-impl Processes {
-    fn stop(mut self) {
-        for child in &self.0 {
-            let _ = Command::new("kill")
-                .args(["-TERM", &child.id().to_string()])
-                .status();
-        }
-        for child in &mut self.0 {
-            let status = child.wait().expect("wait");
-            assert!(
-                status.success(),
-                "a service did not stop cleanly: {status:?}"
-            );
-        }
-        self.0.clear();
-    }
-}
-
-impl Drop for Processes {
-    fn drop(&mut self) {
-        for child in &mut self.0 {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
 #[tokio::test]
 async fn one_service_per_process_serves_the_same_api() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let (auth_port, tenant_port, flow_port, execution_port, http_port) = (
-        free_port(),
-        free_port(),
-        free_port(),
-        free_port(),
-        free_port(),
-    );
-    let path = dir.path().join("aerie.yml");
-    std::fs::write(
-        &path,
-        format!(
-            "aerie:\n  tenants:\n    enabled: true\n  security:\n    super-admin:\n      username: admin\n      password: admin-password\n    service-token: shared-service-token-for-this-test\n  data-dir: {}\n  endpoints:\n    auth: http://127.0.0.1:{auth_port}\n    tenant: http://127.0.0.1:{tenant_port}\n    flow: http://127.0.0.1:{flow_port}\n    execution: http://127.0.0.1:{execution_port}\n",
-            dir.path().join("data").display()
-        ),
-    )
-    .expect("write config");
-    let spawn = |service: &str, env: (&str, u16)| {
-        aerie()
-            .arg("-c")
-            .arg(&path)
-            .args(["-l", "warn", "server", service])
-            .env(env.0, env.1.to_string())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn")
-    };
-    let processes = Processes(vec![
-        spawn("auth", ("AERIE_SERVER_GRPC_PORT", auth_port)),
-        spawn("tenant", ("AERIE_SERVER_GRPC_PORT", tenant_port)),
-        spawn("flow", ("AERIE_SERVER_GRPC_PORT", flow_port)),
-        spawn("execution", ("AERIE_SERVER_GRPC_PORT", execution_port)),
-        spawn("gateway", ("AERIE_SERVER_HTTP_PORT", http_port)),
-    ]);
-    let http = format!("http://127.0.0.1:{http_port}");
+    let cluster = Cluster::start(&[]).await;
+    let http = cluster.http.clone();
     let client = reqwest::Client::new();
     let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let healthy = client
-            .get(format!("{http}/health"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status() == 200);
-        if healthy {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the five processes never became healthy"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-
     let token = crate::app::login(&http, "admin", "admin-password").await;
     let send = |method: reqwest::Method, path: &str, body: Option<serde_json::Value>| {
         let mut request = client
@@ -337,7 +249,7 @@ async fn one_service_per_process_serves_the_same_api() {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    processes.stop();
+    cluster.processes.stop();
 }
 
 #[tokio::test]

@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 use crate::app::{Mode, TestApp};
+use crate::cluster::free_port;
 use crate::executions::{create_flow, tenant};
 
 /// An API-only server: executions are accepted here and run by separate
@@ -22,15 +23,6 @@ async fn api_only() -> TestApp {
         config.executor.scheduler = false;
     })
     .await
-}
-
-/// A free loopback port (bound, then released for a child to take).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
 }
 
 /// An `aerie server execution` worker process sharing `app`'s databases,

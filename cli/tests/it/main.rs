@@ -5,9 +5,11 @@
 mod app;
 mod auth;
 mod cli;
+mod cluster;
 mod durability;
 mod executions;
 mod flows;
 mod modes;
+mod observability;
 mod rest;
 mod storage;

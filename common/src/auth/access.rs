@@ -2,11 +2,11 @@
 //! tenant and the principal in the key, so that a revoked binding or a
 //! deleted user stops working everywhere within seconds.
 
+use crate::grpc::Channel;
 use aerie_proto::auth::v1::auth_service_client::AuthServiceClient;
 use aerie_proto::auth::v1::{CheckAccessRequest, GetGrantedNamespacesRequest};
 use moka::future::Cache;
 use tonic::Status;
-use tonic::transport::Channel;
 
 use super::{Caller, DECISION_TTL};
 use crate::tenant::TenantId;

@@ -3,7 +3,7 @@
 //! whether they may act there. A caller who may not use the tenant at all
 //! learns nothing: the resource is "not found", whether or not it exists.
 
-use tonic::transport::Channel;
+use crate::grpc::Channel;
 use tonic::{Request, Status};
 
 use super::{AccessClient, Caller, NamespaceScope, caller_of};

@@ -8,12 +8,12 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use crate::grpc::Channel;
 use aerie_proto::auth::v1::auth_service_client::AuthServiceClient;
 use aerie_proto::auth::v1::{AuthenticateApiTokenRequest, GetJwksRequest};
 use jsonwebtoken::{DecodingKey, Validation};
 use moka::future::Cache;
 use serde::{Deserialize, Serialize};
-use tonic::transport::Channel;
 use tonic::{Code, Status};
 
 use super::{ALGORITHM, API_TOKEN_PREFIX, AUDIENCE, Caller, DECISION_TTL, ISSUER, PrincipalKind};

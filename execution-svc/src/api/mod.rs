@@ -9,12 +9,12 @@ use std::time::Duration;
 
 use aerie_common::auth::TenantGuard;
 use aerie_common::db::TenantTxn;
+use aerie_common::grpc::Channel;
 use aerie_common::{ServiceError, TenantId, TenantPolicy};
 use aerie_proto::execution::v1 as pb;
 use aerie_proto::flow::v1 as flow_pb;
 use sea_orm::DatabaseConnection;
 use tonic::Status;
-use tonic::transport::Channel;
 
 use crate::domain::{ExecutionId, State, parse_histories};
 use crate::executor::Engine;

@@ -19,11 +19,11 @@ use std::time::Duration;
 
 use aerie_common::TenantId;
 use aerie_common::config::ExecutorConfig;
+use aerie_common::grpc::Channel;
 use aerie_proto::flow::v1::flow_internal_service_client::FlowInternalServiceClient;
 use sea_orm::{DatabaseConnection, DbBackend};
 use tokio::sync::{Notify, Semaphore, broadcast};
 use tokio_util::sync::CancellationToken;
-use tonic::transport::Channel;
 
 pub use create::{NewExecution, StartedBy};
 

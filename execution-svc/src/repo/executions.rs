@@ -16,9 +16,11 @@ use crate::domain::ExecutionId;
 /// Stores a new execution (its tenant is the transaction's).
 pub async fn insert(tx: &TenantTxn, mut row: executions::Model) -> Result<(), DbErr> {
     row.tenant_id = tx.tenant_key().to_owned();
+    let state = row.state.clone();
     executions::Entity::insert(executions::ActiveModel::from(row))
         .exec_without_returning(tx.conn())
         .await?;
+    aerie_common::metrics::instruments().execution_state(&state);
     Ok(())
 }
 
@@ -65,7 +67,11 @@ pub async fn set_state_if(
     if let Some(expected) = expected {
         update = update.filter(executions::Column::State.eq(expected));
     }
-    Ok(update.exec(tx.conn()).await?.rows_affected == 1)
+    let changed = update.exec(tx.conn()).await?.rows_affected == 1;
+    if changed {
+        aerie_common::metrics::instruments().execution_state(change.state);
+    }
+    Ok(changed)
 }
 
 /// Search filters.

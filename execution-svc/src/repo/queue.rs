@@ -231,8 +231,24 @@ pub async fn release_all(db: &DatabaseConnection) -> Result<u64, DbErr> {
     Ok(result.rows_affected)
 }
 
-/// How many jobs are queued or running, in every tenant.
-pub async fn depth(db: &DatabaseConnection) -> Result<u64, DbErr> {
+/// How many jobs wait for a worker and how many a worker holds, in every
+/// tenant (the queue is a system table: it holds ids and leases only).
+pub async fn depth(db: &DatabaseConnection) -> Result<QueueDepth, DbErr> {
     use sea_orm::PaginatorTrait;
-    execution_queue::Entity::find().count(db).await
+    let running = execution_queue::Entity::find()
+        .filter(execution_queue::Column::LeaseOwner.is_not_null())
+        .count(db)
+        .await?;
+    let all = execution_queue::Entity::find().count(db).await?;
+    Ok(QueueDepth {
+        queued: all.saturating_sub(running),
+        running,
+    })
+}
+
+/// See [`depth`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueDepth {
+    pub queued: u64,
+    pub running: u64,
 }

@@ -9,9 +9,9 @@ mod triggers;
 
 use aerie_common::auth::TenantGuard;
 use aerie_common::db::TenantTxn;
+use aerie_common::grpc::Channel;
 use aerie_common::{ServiceError, TenantId, TenantPolicy};
 use sea_orm::DatabaseConnection;
-use tonic::transport::Channel;
 
 use crate::crypto::SecretBox;
 

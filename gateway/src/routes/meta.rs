@@ -70,7 +70,7 @@ async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
 
 /// Whether one backend answers SERVING within the timeout.
 async fn serving(
-    mut client: tonic_health::pb::health_client::HealthClient<tonic::transport::Channel>,
+    mut client: tonic_health::pb::health_client::HealthClient<aerie_common::grpc::Channel>,
     service: &str,
 ) -> bool {
     let check = client.check(HealthCheckRequest {

@@ -1,0 +1,141 @@
+//! Five `aerie server <service>` processes on loopback, one per service,
+//! each with its own gRPC (or HTTP) and metrics port.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The services in start order; the gateway last.
+pub const SERVICES: [&str; 5] = ["auth", "tenant", "flow", "execution", "gateway"];
+
+/// A free loopback port (bound, then released for a child to take).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+/// Child processes stopped with SIGTERM when the test ends; each must exit 0.
+pub struct Processes(Vec<std::process::Child>);
+
+impl Processes {
+    pub fn stop(mut self) {
+        for child in &self.0 {
+            let _ = Command::new("kill")
+                .args(["-TERM", &child.id().to_string()])
+                .status();
+        }
+        for child in &mut self.0 {
+            let status = child.wait().expect("wait");
+            assert!(
+                status.success(),
+                "a service did not stop cleanly: {status:?}"
+            );
+        }
+        self.0.clear();
+    }
+}
+
+impl Drop for Processes {
+    fn drop(&mut self) {
+        for child in &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// A running cluster of five processes.
+pub struct Cluster {
+    pub processes: Processes,
+    /// The gateway's base URL.
+    pub http: String,
+    /// Each service's metrics port, by service name.
+    pub metrics: HashMap<&'static str, u16>,
+    _dir: tempfile::TempDir,
+}
+
+impl Cluster {
+    /// Starts the five processes (multi-tenancy on, super admin
+    /// `admin`/`admin-password`, SQLite under a fresh data-dir) with `env`
+    /// added to each, and waits until the gateway reports them all healthy.
+    pub async fn start(env: &[(&str, String)]) -> Cluster {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let grpc: HashMap<&str, u16> = SERVICES.iter().map(|s| (*s, free_port())).collect();
+        let metrics: HashMap<&'static str, u16> =
+            SERVICES.iter().map(|s| (*s, free_port())).collect();
+        let http_port = free_port();
+        let path = dir.path().join("aerie.yml");
+        std::fs::write(
+            &path,
+            format!(
+                "aerie:\n  tenants:\n    enabled: true\n  security:\n    super-admin:\n      username: admin\n      password: admin-password\n    service-token: shared-service-token-for-this-test\n  data-dir: {}\n  endpoints:\n    auth: http://127.0.0.1:{}\n    tenant: http://127.0.0.1:{}\n    flow: http://127.0.0.1:{}\n    execution: http://127.0.0.1:{}\n",
+                dir.path().join("data").display(),
+                grpc["auth"],
+                grpc["tenant"],
+                grpc["flow"],
+                grpc["execution"],
+            ),
+        )
+        .expect("write config");
+        let processes = Processes(
+            SERVICES
+                .iter()
+                .map(|service| {
+                    let (port_var, port) = match *service {
+                        "gateway" => ("AERIE_SERVER_HTTP_PORT", http_port),
+                        other => ("AERIE_SERVER_GRPC_PORT", grpc[other]),
+                    };
+                    spawn(&path, service)
+                        .env(port_var, port.to_string())
+                        .env("AERIE_SERVER_METRICS_PORT", metrics[service].to_string())
+                        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+                        .spawn()
+                        .expect("spawn")
+                })
+                .collect(),
+        );
+        let http = format!("http://127.0.0.1:{http_port}");
+        let client = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let healthy = client
+                .get(format!("{http}/health"))
+                .send()
+                .await
+                .is_ok_and(|r| r.status() == 200);
+            if healthy {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the five processes never became healthy"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        Cluster {
+            processes,
+            http,
+            metrics,
+            _dir: dir,
+        }
+    }
+}
+
+fn spawn(config: &Path, service: &str) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_aerie"));
+    command
+        .arg("-c")
+        .arg(config)
+        .args(["-l", "warn", "server", service])
+        .stdout(Stdio::null())
+        .stderr(if std::env::var_os("AERIE_TEST_SHOW_LOGS").is_some() {
+            Stdio::inherit()
+        } else {
+            Stdio::null()
+        });
+    command
+}
