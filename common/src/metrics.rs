@@ -325,7 +325,7 @@ mod tests {
             text.contains(r#"aerie_grpc_server_requests_total{service="aerie.flow.v1.FlowService",method="GetFlow",code="NotFound"}"#),
             "{text}"
         );
-        assert!(text.contains("aerie_grpc_server_request_duration_seconds_bucket{service=\"aerie.flow.v1.FlowService\",method=\"GetFlow\",le=\"0.004\"}"), "{text}");
+        assert!(text.contains("aerie_grpc_server_request_duration_seconds_bucket{le=\"0.004\",service=\"aerie.flow.v1.FlowService\",method=\"GetFlow\"} 1"), "{text}");
         assert!(text.contains(r#"aerie_execution_state_changes_total{state="SUCCESS"}"#));
         assert!(
             text.contains("aerie_execution_queue{state=\"queued\"} 4"),
