@@ -287,3 +287,48 @@ async fn a_schedule_tick_fires_once_with_two_schedulers() {
         assert_eq!(execution["trigger"]["id"], "every_second");
     }
 }
+
+/// Replicas of every service starting at once on one fresh database (a
+/// rolling deploy, or `replicas: 3` on first install) all migrate and
+/// serve: on PostgreSQL an advisory lock per service serialises them.
+#[tokio::test]
+async fn replicas_starting_together_migrate_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = Config::default();
+    config.data_dir = dir.path().to_owned();
+    let databases = [
+        aerie_common::testkit::TestDatabase::new("tenant").await,
+        aerie_common::testkit::TestDatabase::new("auth").await,
+        aerie_common::testkit::TestDatabase::new("flow").await,
+        aerie_common::testkit::TestDatabase::new("execution").await,
+    ];
+    config.database.tenant.url = Some(databases[0].url.clone());
+    config.database.auth.url = Some(databases[1].url.clone());
+    config.database.flow.url = Some(databases[2].url.clone());
+    config.database.execution.url = Some(databases[3].url.clone());
+    if databases[0].backend == "sqlite" {
+        // SQLite serves one process; the lock exists for PostgreSQL.
+        println!("replicas share PostgreSQL only: not applicable on SQLite");
+        return;
+    }
+    let replicas = (0..3).map(|_| {
+        let config = config.clone();
+        async move {
+            let (tenant, auth, flow, execution) = tokio::join!(
+                aerie_tenant_svc::open(&config),
+                aerie_auth_svc::open(&config),
+                aerie_flow_svc::open(&config),
+                aerie_execution_svc::open(&config),
+            );
+            [
+                tenant.err().map(|e| e.to_string()),
+                auth.err().map(|e| e.to_string()),
+                flow.err().map(|e| e.to_string()),
+                execution.err().map(|e| e.to_string()),
+            ]
+        }
+    });
+    for errors in futures::future::join_all(replicas).await {
+        assert_eq!(errors, [None, None, None, None]);
+    }
+}
