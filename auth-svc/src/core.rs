@@ -91,8 +91,26 @@ pub async fn verify_password(password: String, hash: String) -> bool {
 static DUMMY_HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 
 impl AuthCore {
-    /// Makes sure a signing key exists (first start).
-    pub async fn ensure_signing_key(&self) -> Result<(), ServiceError> {
+    /// Makes sure a signing key exists: the configured one (made the only
+    /// active key; earlier ones keep verifying their tokens until those
+    /// expire), else one generated on first start.
+    pub async fn ensure_signing_key(&self, configured: Option<&str>) -> Result<(), ServiceError> {
+        if let Some(seed) = configured {
+            let key = tokens::configured_key(seed).map_err(ServiceError::InvalidArgument)?;
+            let active = repo::active_keys(&self.db).await?;
+            if active.len() == 1 && active[0].kid == key.kid {
+                return Ok(());
+            }
+            let kid = key.kid.clone();
+            let txn = self.db.begin().await?;
+            // Replicas starting together may both get here: the first insert wins.
+            repo::insert_key_if_absent(&txn, key).await?;
+            repo::activate_key(&txn, &kid).await?;
+            repo::retire_keys_except(&txn, &kid).await?;
+            txn.commit().await?;
+            tracing::info!(%kid, "configured signing key in use");
+            return Ok(());
+        }
         if repo::active_keys(&self.db).await?.is_empty() {
             let key = tokens::generate_key().map_err(ServiceError::Internal)?;
             repo::insert_key(&self.db, key).await?;

@@ -37,7 +37,8 @@ pub async fn open(config: &Config) -> Result<Core, Box<dyn std::error::Error + S
         throttle: throttle::Throttle::default(),
         service_token: config.service_token()?,
     });
-    core.ensure_signing_key().await?;
+    core.ensure_signing_key(config.security.jwt_signing_key.as_deref())
+        .await?;
     if let (Some(username), Some(password)) = (
         &config.security.super_admin.username,
         &config.security.super_admin.password,

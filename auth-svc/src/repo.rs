@@ -269,6 +269,42 @@ pub async fn published_keys(
 }
 
 /// Retires every active key except `keep`.
+/// Stores `key` unless a key with its kid exists.
+pub async fn insert_key_if_absent(
+    db: &impl ConnectionTrait,
+    key: signing_keys::Model,
+) -> Result<(), DbErr> {
+    let row = signing_keys::ActiveModel {
+        kid: Set(key.kid),
+        private_der: Set(key.private_der),
+        public_key: Set(key.public_key),
+        create_time: Set(key.create_time),
+        retire_time: Set(None),
+    };
+    signing_keys::Entity::insert(row)
+        .on_conflict(
+            sea_orm::sea_query::OnConflict::column(signing_keys::Column::Kid)
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(db)
+        .await?;
+    Ok(())
+}
+
+/// Makes a stored key active again (a configured key that was rotated away).
+pub async fn activate_key(db: &impl ConnectionTrait, kid: &str) -> Result<(), DbErr> {
+    signing_keys::Entity::update_many()
+        .col_expr(
+            signing_keys::Column::RetireTime,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .filter(signing_keys::Column::Kid.eq(kid))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
 pub async fn retire_keys_except(db: &impl ConnectionTrait, keep: &str) -> Result<(), DbErr> {
     signing_keys::Entity::update_many()
         .col_expr(signing_keys::Column::RetireTime, Expr::value(now()))

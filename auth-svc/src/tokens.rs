@@ -14,8 +14,26 @@ use crate::repo::{now, signing_keys};
 
 /// A fresh signing key; the kid is derived from the public key.
 pub fn generate_key() -> Result<signing_keys::Model, String> {
-    let seed: [u8; 32] = rand::random();
-    let key = ed25519_dalek::SigningKey::from_bytes(&seed);
+    key_from_seed(&rand::random())
+}
+
+/// The signing key configured as `aerie.security.jwt-signing-key`: base64
+/// of a 32-byte Ed25519 seed (`openssl rand -base64 32`).
+pub fn configured_key(base64_seed: &str) -> Result<signing_keys::Model, String> {
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(base64_seed.trim())
+        .map_err(|_| "security.jwt-signing-key is not base64".to_owned())?;
+    let seed: [u8; 32] = bytes.try_into().map_err(|b: Vec<u8>| {
+        format!(
+            "security.jwt-signing-key must be 32 bytes (base64 of `openssl rand 32`), not {}",
+            b.len()
+        )
+    })?;
+    key_from_seed(&seed)
+}
+
+fn key_from_seed(seed: &[u8; 32]) -> Result<signing_keys::Model, String> {
+    let key = ed25519_dalek::SigningKey::from_bytes(seed);
     let der = key
         .to_pkcs8_der()
         .map_err(|e| format!("cannot encode signing key: {e}"))?;
@@ -91,6 +109,20 @@ pub fn jwk(key: &signing_keys::Model) -> pb::Jwk {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_configured_key_is_a_base64_ed25519_seed() {
+        use base64::engine::general_purpose::STANDARD;
+        let key = configured_key(&STANDARD.encode([7u8; 32])).expect("valid seed");
+        let again = configured_key(&format!(" {}\n", STANDARD.encode([7u8; 32]))).expect("trimmed");
+        assert_eq!(key.kid, again.kid, "the kid follows from the key");
+        assert_eq!(key.private_der, again.private_der);
+        let err = configured_key(&STANDARD.encode([7u8; 16])).expect_err("short");
+        assert!(err.contains("32 bytes") && err.contains("16"), "{err}");
+        let err = configured_key("not base64!").expect_err("garbage");
+        assert!(err.contains("not base64"), "{err}");
+    }
+
     use super::*;
     use jsonwebtoken::{DecodingKey, Validation};
 

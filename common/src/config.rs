@@ -29,6 +29,7 @@ pub const KEYS: &[&str] = &[
     "security.token-ttl",
     "security.service-token",
     "security.secrets-master-key",
+    "security.jwt-signing-key",
     "data-dir",
     "database.tenant.url",
     "database.auth.url",
@@ -203,6 +204,10 @@ pub struct SecurityConfig {
     /// in standalone means one generated under `data-dir`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub secrets_master_key: Option<String>,
+    /// Ed25519 seed (base64 of 32 bytes) access tokens are signed with;
+    /// unset means a key generated and kept in auth-svc's database.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jwt_signing_key: Option<String>,
 }
 
 /// `aerie.security.super-admin.*`: created or updated at start when both are set.
@@ -229,6 +234,10 @@ impl std::fmt::Debug for SecurityConfig {
                 "secrets_master_key",
                 &self.secrets_master_key.as_ref().map(|_| "<redacted>"),
             )
+            .field(
+                "jwt_signing_key",
+                &self.jwt_signing_key.as_ref().map(|_| "<redacted>"),
+            )
             .finish()
     }
 }
@@ -250,6 +259,7 @@ impl Default for SecurityConfig {
             token_ttl: 900,
             service_token: None,
             secrets_master_key: None,
+            jwt_signing_key: None,
         }
     }
 }

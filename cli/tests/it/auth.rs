@@ -1227,3 +1227,42 @@ async fn refused_within_5s(
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// The `kid` in the header of `token`.
+fn kid_of(token: &str) -> String {
+    jsonwebtoken::decode_header(token)
+        .expect("header")
+        .kid
+        .expect("kid")
+}
+
+#[tokio::test]
+async fn a_configured_signing_key_signs_every_token() {
+    use base64::engine::general_purpose::STANDARD;
+    let seed = STANDARD.encode([7u8; 32]);
+    let with_seed = |seed: String| {
+        move |config: &mut aerie_common::config::Config| {
+            config.security.jwt_signing_key = Some(seed);
+        }
+    };
+    // Two installs with the same key (two clusters, or a restore) sign alike.
+    let first = TestApp::start_with(Mode::MultiWithDefault, with_seed(seed.clone())).await;
+    let second = TestApp::start_with(Mode::MultiWithDefault, with_seed(seed.clone())).await;
+    assert_eq!(kid_of(&first.admin), kid_of(&second.admin));
+    let (status, jwks) = first.get("/.well-known/jwks.json").await;
+    assert_eq!(status, 200);
+    let kids: Vec<&str> = jwks["keys"]
+        .as_array()
+        .expect("keys")
+        .iter()
+        .map(|k| k["kid"].as_str().expect("kid"))
+        .collect();
+    assert_eq!(kids, [kid_of(&first.admin).as_str()]);
+
+    let other = TestApp::start_with(
+        Mode::MultiWithDefault,
+        with_seed(STANDARD.encode([8u8; 32])),
+    )
+    .await;
+    assert_ne!(kid_of(&other.admin), kid_of(&first.admin));
+}
