@@ -10,11 +10,14 @@ COPY . .
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
     cargo build --release --locked -p aerie --bin aerie \
- && cp target/release/aerie /aerie
+ && cp target/release/aerie /aerie \
+ && mkdir -p /data
 
 # glibc, CA certificates (S3 over TLS, OTLP) and nothing else; uid 65532.
 FROM gcr.io/distroless/cc-debian12:nonroot
 COPY --from=build /aerie /usr/local/bin/aerie
+# data-dir (SQLite and local storage when run standalone), owned by the user.
+COPY --from=build --chown=65532:65532 /data /var/lib/aerie
 USER 65532:65532
 WORKDIR /var/lib/aerie
 ENV AERIE_DATA_DIR=/var/lib/aerie \
