@@ -34,6 +34,8 @@ pub struct TestApp {
     pub flow_db: TestDatabase,
     /// execution-svc's database, shared with extra execution processes.
     pub execution_db: TestDatabase,
+    /// The five processes, in multi-process mode (see `topology`).
+    _processes: Option<crate::cluster::Processes>,
     _db: TestDatabase,
     _auth_db: TestDatabase,
     _dir: tempfile::TempDir,
@@ -80,15 +82,27 @@ impl TestApp {
         std::fs::write(&config_path, file.to_string()).expect("write config");
 
         let shutdown = CancellationToken::new();
-        let server = start_standalone(config.clone(), shutdown.clone())
-            .await
-            .expect("standalone starts");
-        let http = format!("http://{}", server.http_addr);
+        let (http_addr, grpc_addr, processes) = if crate::topology::processes_requested() {
+            // The credentials standalone generates under data-dir, made once
+            // before five processes race to make them.
+            config.service_token().expect("service token");
+            config.secrets_master_key().expect("master key");
+            let (processes, http, grpc) =
+                crate::topology::start(&config_path, shutdown.clone()).await;
+            (http, grpc, Some(processes))
+        } else {
+            let server = start_standalone(config.clone(), shutdown.clone())
+                .await
+                .expect("standalone starts");
+            (server.http_addr, server.grpc_addr, None)
+        };
+        let http = format!("http://{http_addr}");
         let admin = login(&http, ADMIN.0, ADMIN.1).await;
         TestApp {
             http,
             admin,
-            grpc: format!("http://{}", server.grpc_addr),
+            grpc: format!("http://{grpc_addr}"),
+            _processes: processes,
             config,
             config_path,
             client: reqwest::Client::new(),

@@ -22,6 +22,10 @@ pub fn free_port() -> u16 {
 pub struct Processes(Vec<std::process::Child>);
 
 impl Processes {
+    pub fn new(children: Vec<std::process::Child>) -> Processes {
+        Processes(children)
+    }
+
     pub fn stop(mut self) {
         for child in &self.0 {
             let _ = Command::new("kill")

@@ -294,8 +294,10 @@ async fn a_schedule_tick_fires_once_with_two_schedulers() {
 #[tokio::test]
 async fn replicas_starting_together_migrate_once() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut config = Config::default();
-    config.data_dir = dir.path().to_owned();
+    let mut config = Config {
+        data_dir: dir.path().to_owned(),
+        ..Config::default()
+    };
     let databases = [
         aerie_common::testkit::TestDatabase::new("tenant").await,
         aerie_common::testkit::TestDatabase::new("auth").await,

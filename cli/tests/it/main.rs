@@ -13,3 +13,4 @@ mod modes;
 mod observability;
 mod rest;
 mod storage;
+mod topology;
