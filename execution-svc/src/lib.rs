@@ -10,13 +10,14 @@ pub mod repo;
 pub mod scheduler;
 pub mod storage;
 
+use std::sync::Arc;
+
 use aerie_common::config::Config;
 use aerie_common::db;
 use aerie_common::grpc::GrpcServices;
 use aerie_common::metrics::{self, Probe, Sample};
 use aerie_proto::execution::v1::execution_service_server::ExecutionServiceServer;
 use aerie_proto::execution::v1::webhook_service_server::WebhookServiceServer;
-use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -68,7 +69,6 @@ pub fn spawn_background(
     Ok(())
 }
 
-/// Adds this service's gRPC services to a server being assembled.
 /// Gauges sampled at each scrape: the queue and the audit outbox.
 pub fn metrics_probes(api: &ExecutionApi) -> Vec<Probe> {
     let db = api.db().clone();
@@ -95,6 +95,7 @@ pub fn metrics_probes(api: &ExecutionApi) -> Vec<Probe> {
     vec![queue, metrics::outbox_probe("execution", api.db().clone())]
 }
 
+/// Adds this service's gRPC services to a server being assembled.
 pub fn register(services: &mut GrpcServices, api: ExecutionApi) {
     services.add(
         ExecutionServiceServer::new(api.clone())

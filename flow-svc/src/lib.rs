@@ -57,7 +57,6 @@ pub fn register(services: &mut GrpcServices, api: FlowApi) {
     services.add(FlowInternalServiceServer::new(api));
 }
 
-/// Runs flow-svc alone on `listener` until `shutdown` (`aerie server flow`).
 /// Gauges sampled at each scrape: the audit outbox.
 pub fn metrics_probes(api: &FlowApi) -> Vec<aerie_common::metrics::Probe> {
     vec![aerie_common::metrics::outbox_probe(
@@ -66,6 +65,7 @@ pub fn metrics_probes(api: &FlowApi) -> Vec<aerie_common::metrics::Probe> {
     )]
 }
 
+/// Runs flow-svc alone on `listener` until `shutdown` (`aerie server flow`).
 pub async fn serve(
     config: &Config,
     listener: TcpListener,

@@ -45,7 +45,6 @@ pub fn register(services: &mut GrpcServices, api: TenantApi) {
     services.add(TenantInternalServiceServer::new(api));
 }
 
-/// Runs tenant-svc alone on `listener` until `shutdown` (`aerie server tenant`).
 /// Gauges sampled at each scrape: the audit outbox.
 pub fn metrics_probes(api: &TenantApi) -> Vec<aerie_common::metrics::Probe> {
     vec![aerie_common::metrics::outbox_probe(
@@ -54,6 +53,7 @@ pub fn metrics_probes(api: &TenantApi) -> Vec<aerie_common::metrics::Probe> {
     )]
 }
 
+/// Runs tenant-svc alone on `listener` until `shutdown` (`aerie server tenant`).
 pub async fn serve(
     config: &Config,
     listener: TcpListener,
