@@ -22,10 +22,6 @@ pub fn free_port() -> u16 {
 pub struct Processes(Vec<std::process::Child>);
 
 impl Processes {
-    pub fn new(children: Vec<std::process::Child>) -> Processes {
-        Processes(children)
-    }
-
     pub fn stop(mut self) {
         for child in &self.0 {
             let _ = Command::new("kill")
@@ -68,64 +64,95 @@ impl Cluster {
     /// added to each, and waits until the gateway reports them all healthy.
     pub async fn start(env: &[(&str, String)]) -> Cluster {
         let dir = tempfile::tempdir().expect("tempdir");
-        let grpc: HashMap<&str, u16> = SERVICES.iter().map(|s| (*s, free_port())).collect();
         let metrics: HashMap<&'static str, u16> =
             SERVICES.iter().map(|s| (*s, free_port())).collect();
-        let http_port = free_port();
         let path = dir.path().join("aerie.yml");
         std::fs::write(
             &path,
             format!(
-                "aerie:\n  tenants:\n    enabled: true\n  security:\n    super-admin:\n      username: admin\n      password: admin-password\n    service-token: shared-service-token-for-this-test\n  data-dir: {}\n  endpoints:\n    auth: http://127.0.0.1:{}\n    tenant: http://127.0.0.1:{}\n    flow: http://127.0.0.1:{}\n    execution: http://127.0.0.1:{}\n",
+                "aerie:\n  tenants:\n    enabled: true\n  security:\n    super-admin:\n      username: admin\n      password: admin-password\n    service-token: shared-service-token-for-this-test\n  data-dir: {}\n",
                 dir.path().join("data").display(),
-                grpc["auth"],
-                grpc["tenant"],
-                grpc["flow"],
-                grpc["execution"],
             ),
         )
         .expect("write config");
-        let processes = Processes(
-            SERVICES
-                .iter()
-                .map(|service| {
-                    let (port_var, port) = match *service {
-                        "gateway" => ("AERIE_SERVER_HTTP_PORT", http_port),
-                        other => ("AERIE_SERVER_GRPC_PORT", grpc[other]),
-                    };
-                    spawn(&path, service)
-                        .env(port_var, port.to_string())
-                        .env("AERIE_SERVER_METRICS_PORT", metrics[service].to_string())
-                        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-                        .spawn()
-                        .expect("spawn")
-                })
-                .collect(),
-        );
-        let http = format!("http://127.0.0.1:{http_port}");
-        let client = reqwest::Client::new();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let healthy = client
-                .get(format!("{http}/health"))
-                .send()
-                .await
-                .is_ok_and(|r| r.status() == 200);
-            if healthy {
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the five processes never became healthy"
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+        let five = spawn_five(&path, |service| {
+            let mut vars = vec![("AERIE_SERVER_METRICS_PORT", metrics[service].to_string())];
+            vars.extend(env.iter().map(|(k, v)| (*k, v.clone())));
+            vars
+        })
+        .await;
         Cluster {
-            processes,
-            http,
+            processes: five.processes,
+            http: format!("http://127.0.0.1:{}", five.http_port),
             metrics,
             _dir: dir,
         }
+    }
+}
+
+/// Five running processes and where they listen.
+pub struct Five {
+    pub processes: Processes,
+    pub http_port: u16,
+    /// gRPC port of each service (not the gateway).
+    pub grpc: HashMap<&'static str, u16>,
+}
+
+/// Starts `aerie -c <config> server <service>` for each of the five, each
+/// on a port of its own that the others reach it at (`AERIE_ENDPOINTS_*`),
+/// with `extra(service)` added to its environment, and waits until the
+/// gateway reports every service healthy.
+pub async fn spawn_five<'a>(config: &Path, extra: impl Fn(&str) -> Vec<(&'a str, String)>) -> Five {
+    let grpc: HashMap<&'static str, u16> = SERVICES
+        .iter()
+        .filter(|s| **s != "gateway")
+        .map(|s| (*s, free_port()))
+        .collect();
+    let http_port = free_port();
+    let endpoints: Vec<(String, String)> = grpc
+        .iter()
+        .map(|(service, port)| {
+            (
+                format!("AERIE_ENDPOINTS_{}", service.to_uppercase()),
+                format!("http://127.0.0.1:{port}"),
+            )
+        })
+        .collect();
+    let processes = Processes(
+        SERVICES
+            .iter()
+            .map(|service| {
+                let (port_var, port) = match *service {
+                    "gateway" => ("AERIE_SERVER_HTTP_PORT", http_port),
+                    other => ("AERIE_SERVER_GRPC_PORT", grpc[other]),
+                };
+                spawn(config, service)
+                    .env(port_var, port.to_string())
+                    .envs(endpoints.iter().map(|(k, v)| (k, v)))
+                    .envs(extra(service))
+                    .spawn()
+                    .expect("spawn")
+            })
+            .collect(),
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let healthy = reqwest::get(format!("http://127.0.0.1:{http_port}/health"))
+            .await
+            .is_ok_and(|r| r.status() == 200);
+        if healthy {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the five processes never became healthy"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Five {
+        processes,
+        http_port,
+        grpc,
     }
 }
 

@@ -147,6 +147,21 @@ async fn send(
     crate::app::read(request.send().await.expect("request")).await
 }
 
+/// Creates tenant `id` with the admin as its Admin.
+async fn create_tenant(http: &str, token: &str, id: &str) {
+    let tenant = json!({"id": id, "name": id, "adminUsername": "admin"}).to_string();
+    let (status, body) = send(
+        http,
+        token,
+        reqwest::Method::POST,
+        "/api/v1/tenants",
+        Some(("application/json", tenant)),
+        None,
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+}
+
 const FLOW: &str = "id: hello\nnamespace: obs.team\ntasks:\n  - id: hi\n    type: io.kestra.plugin.core.log.Log\n    message: hi\n";
 
 #[tokio::test]
@@ -163,17 +178,7 @@ async fn one_trace_crosses_the_gateway_and_the_services_it_calls() {
     .await;
     let http = &cluster.http;
     let token = crate::app::login(http, "admin", "admin-password").await;
-    let tenant = json!({"id": "obs", "name": "Obs", "adminUsername": "admin"}).to_string();
-    let (status, body) = send(
-        http,
-        &token,
-        reqwest::Method::POST,
-        "/api/v1/tenants",
-        Some(("application/json", tenant)),
-        None,
-    )
-    .await;
-    assert_eq!(status, 201, "{body}");
+    create_tenant(http, &token, "obs").await;
 
     // A caller's trace is continued: the gateway and flow-svc (and auth-svc,
     // which flow-svc asks for the access decision) record spans in it.
@@ -255,17 +260,7 @@ async fn every_process_serves_metrics_with_bounded_labels() {
     let cluster = Cluster::start(&[]).await;
     let http = &cluster.http;
     let token = crate::app::login(http, "admin", "admin-password").await;
-    let tenant = json!({"id": "metered", "name": "M", "adminUsername": "admin"}).to_string();
-    let (status, _) = send(
-        http,
-        &token,
-        reqwest::Method::POST,
-        "/api/v1/tenants",
-        Some(("application/json", tenant)),
-        None,
-    )
-    .await;
-    assert_eq!(status, 201);
+    create_tenant(http, &token, "metered").await;
     let flow = FLOW.replace("obs.team", "metered.team");
     let (status, _) = send(
         http,

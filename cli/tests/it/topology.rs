@@ -5,16 +5,13 @@
 //! the processes sends each call to the process serving its package, as an
 //! Ingress routing gRPC by path would.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
-use crate::cluster::{Processes, SERVICES, free_port};
+use crate::cluster::{Processes, spawn_five};
 
 /// The variable selecting the topology; `processes` or unset (in-process).
 pub const TOPOLOGY_VAR: &str = "AERIE_TEST_TOPOLOGY";
@@ -29,48 +26,8 @@ pub async fn start(
     config: &Path,
     shutdown: CancellationToken,
 ) -> (Processes, SocketAddr, SocketAddr) {
-    let grpc: HashMap<&str, u16> = SERVICES.iter().map(|s| (*s, free_port())).collect();
-    let http_port = free_port();
-    let endpoint = |service: &str| format!("http://127.0.0.1:{}", grpc[service]);
-    let processes = Processes::new(
-        SERVICES
-            .iter()
-            .map(|service| {
-                let (port_var, port) = match *service {
-                    "gateway" => ("AERIE_SERVER_HTTP_PORT", http_port),
-                    other => ("AERIE_SERVER_GRPC_PORT", grpc[other]),
-                };
-                Command::new(env!("CARGO_BIN_EXE_aerie"))
-                    .arg("-c")
-                    .arg(config)
-                    .args(["-l", "warn", "server", service])
-                    .env(port_var, port.to_string())
-                    .env("AERIE_ENDPOINTS_TENANT", endpoint("tenant"))
-                    .env("AERIE_ENDPOINTS_AUTH", endpoint("auth"))
-                    .env("AERIE_ENDPOINTS_FLOW", endpoint("flow"))
-                    .env("AERIE_ENDPOINTS_EXECUTION", endpoint("execution"))
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::inherit())
-                    .spawn()
-                    .expect("spawn")
-            })
-            .collect(),
-    );
-    let http: SocketAddr = ([127, 0, 0, 1], http_port).into();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let healthy = reqwest::get(format!("http://{http}/health"))
-            .await
-            .is_ok_and(|r| r.status() == 200);
-        if healthy {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the five processes never became healthy"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let five = spawn_five(config, |_| Vec::new()).await;
+    let endpoint = |service: &str| format!("http://127.0.0.1:{}", five.grpc[service]);
     let router = grpc_router(
         ["tenant", "auth", "flow", "execution"]
             .iter()
@@ -80,7 +37,8 @@ pub async fn start(
         shutdown,
     )
     .await;
-    (processes, http, router)
+    let http: SocketAddr = ([127, 0, 0, 1], five.http_port).into();
+    (five.processes, http, router)
 }
 
 /// A gRPC server that forwards each call, streams and trailers included, to
