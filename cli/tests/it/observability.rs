@@ -83,9 +83,9 @@ impl Collector {
         format!("http://{addr}")
     }
 
-    /// The services that exported a span of `trace_id`, waiting until
-    /// `wanted` are all there (or 20 s have passed).
-    async fn services_in(&self, trace_id: &str, wanted: &[&str]) -> BTreeSet<String> {
+    /// Waits (up to 20 s) until every service of `wanted` has exported a
+    /// span of `trace_id`, and fails naming what was seen otherwise.
+    async fn assert_trace_spans(&self, trace_id: &str, wanted: &[&str]) {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             let seen: BTreeSet<String> = self
@@ -96,9 +96,14 @@ impl Collector {
                 .filter(|s| s.trace_id == trace_id)
                 .map(|s| s.service.clone())
                 .collect();
-            if wanted.iter().all(|w| seen.contains(*w)) || Instant::now() > deadline {
-                return seen;
+            if wanted.iter().all(|w| seen.contains(*w)) {
+                return;
             }
+            assert!(
+                Instant::now() < deadline,
+                "trace {trace_id} has spans of {seen:?}, not of all of {wanted:?}: {:?}",
+                self.spans.lock().expect("lock")
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
@@ -162,6 +167,23 @@ async fn create_tenant(http: &str, token: &str, id: &str) {
     assert_eq!(status, 201, "{body}");
 }
 
+/// Runs `<tenant>.team/hello` in `tenant`, waits for its end (SUCCESS) and
+/// returns its id.
+async fn run_hello(http: &str, token: &str, tenant: &str) -> String {
+    let (status, body) = send(
+        http,
+        token,
+        reqwest::Method::POST,
+        &format!("/api/v1/{tenant}/executions/{tenant}.team/hello?wait=true"),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["state"]["current"], "SUCCESS", "{body}");
+    body["id"].as_str().expect("id").to_owned()
+}
+
 const FLOW: &str = "id: hello\nnamespace: obs.team\ntasks:\n  - id: hi\n    type: io.kestra.plugin.core.log.Log\n    message: hi\n";
 
 #[tokio::test]
@@ -194,28 +216,11 @@ async fn one_trace_crosses_the_gateway_and_the_services_it_calls() {
     .await;
     assert_eq!(status, 200, "{body}");
     let wanted = ["aerie-gateway", "aerie-flow", "aerie-auth"];
-    let seen = collector.services_in(trace_id, &wanted).await;
-    for service in wanted {
-        assert!(
-            seen.contains(service),
-            "{service} not in the trace: {seen:?} of {:?}",
-            collector.spans.lock().expect("lock")
-        );
-    }
+    collector.assert_trace_spans(trace_id, &wanted).await;
 
     // Without a caller's trace the gateway starts one, and the execution it
     // forwards carries it into execution-svc and on to flow-svc.
-    let (status, body) = send(
-        http,
-        &token,
-        reqwest::Method::POST,
-        "/api/v1/obs/executions/obs.team/hello?wait=true",
-        None,
-        None,
-    )
-    .await;
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(body["state"]["current"], "SUCCESS", "{body}");
+    run_hello(http, &token, "obs").await;
     let started = collector
         .trace_of(
             "aerie-gateway",
@@ -224,13 +229,7 @@ async fn one_trace_crosses_the_gateway_and_the_services_it_calls() {
         .await;
     assert_ne!(started, trace_id);
     let wanted = ["aerie-gateway", "aerie-execution", "aerie-flow"];
-    let seen = collector.services_in(&started, &wanted).await;
-    for service in wanted {
-        assert!(
-            seen.contains(service),
-            "{service} not in the trace: {seen:?}"
-        );
-    }
+    collector.assert_trace_spans(&started, &wanted).await;
     cluster.processes.stop();
 }
 
@@ -274,17 +273,7 @@ async fn every_process_serves_metrics_with_bounded_labels() {
     assert_eq!(status, 200);
     let mut ids = Vec::new();
     for _ in 0..3 {
-        let (status, body) = send(
-            http,
-            &token,
-            reqwest::Method::POST,
-            "/api/v1/metered/executions/metered.team/hello?wait=true",
-            None,
-            None,
-        )
-        .await;
-        assert_eq!(status, 200, "{body}");
-        ids.push(body["id"].as_str().expect("id").to_owned());
+        ids.push(run_hello(http, &token, "metered").await);
     }
     let (status, _) = send(
         http,
