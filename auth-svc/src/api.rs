@@ -68,7 +68,9 @@ impl AuthApi {
         }
     }
 
-    /// The request's tenant and its live caller, authorized for `permission:action`.
+    /// The request's tenant and its live caller, authorized for
+    /// `permission:action`. The tenant must exist, and a caller who may not
+    /// use it at all finds it "not found", exactly as through the gateway.
     async fn authorize<T>(
         &self,
         request: &Request<T>,
@@ -76,22 +78,46 @@ impl AuthApi {
         action: Action,
     ) -> Result<(TenantId, Principal), Status> {
         let tenant = scoped_tenant(request, &self.core.policy)?;
+        self.core
+            .tenants
+            .resolve(&tenant, &caller_of(request)?)
+            .await?;
         let user = self.caller_principal(request).await?;
         let grant = Grant { permission, action };
-        if !self
+        if self
             .core
             .evaluate(&user, &tenant, Some(grant), None)
             .await?
         {
-            return Err(Status::permission_denied(format!(
-                "{} may not {} {} in {tenant}",
-                user.name,
-                action.as_str(),
-                permission.as_str()
-            )));
+            return Ok((tenant, user));
         }
-        Ok((tenant, user))
+        if !self.core.evaluate(&user, &tenant, None, None).await? {
+            return Err(Status::not_found(format!("tenant {tenant} not found")));
+        }
+        Err(Status::permission_denied(format!(
+            "{} may not {} {} in {tenant}",
+            user.name,
+            action.as_str(),
+            permission.as_str()
+        )))
     }
+}
+
+/// Only a super admin may act on a super-admin principal (create or revoke
+/// its tokens, delete it, bind it, add it to or remove it from a group):
+/// nothing a tenant Admin can do yields instance power.
+fn guard_super_admin_target(
+    me: &Principal,
+    target_is_super_admin: bool,
+    target: impl FnOnce() -> String,
+) -> Result<(), Status> {
+    if target_is_super_admin && !me.super_admin {
+        return Err(Status::permission_denied(format!(
+            "{} is a super admin: only a super admin may change it, its tokens, bindings or groups",
+            target()
+        )));
+    }
+    Ok(())
 }
 
 fn user_pb(user: User) -> pb::User {
@@ -103,15 +129,19 @@ fn user_pb(user: User) -> pb::User {
     }
 }
 
-/// Where a login attempt comes from, for throttling: the gateway's
-/// `x-forwarded-for`, else the peer address.
-fn source_of<T>(request: &Request<T>) -> String {
+/// Where a login attempt comes from, for throttling: the client address
+/// the gateway found (believed only with the internal service credential,
+/// so a direct caller cannot choose the source its failures count against),
+/// else the peer address.
+fn source_of<T>(request: &Request<T>, service_token: &str) -> String {
+    let from_gateway = aerie_common::audit::require_service_token(request, service_token).is_ok();
     request
         .metadata()
         .get("x-forwarded-for")
+        .filter(|_| from_gateway)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(',').next())
-        .map(|v| v.trim().to_owned())
+        .and_then(|v| v.trim().parse::<std::net::IpAddr>().ok())
+        .map(|ip| ip.to_string())
         .or_else(|| request.remote_addr().map(|a| a.ip().to_string()))
         .unwrap_or_else(|| "unknown".to_owned())
 }
@@ -122,7 +152,7 @@ impl AuthService for AuthApi {
         &self,
         request: Request<pb::IssueTokenRequest>,
     ) -> Result<Response<pb::IssueTokenResponse>, Status> {
-        let source = source_of(&request);
+        let source = source_of(&request, &self.core.service_token);
         let body = request.into_inner();
         let token = self
             .core
@@ -268,6 +298,15 @@ impl AuthService for AuthApi {
         let body = request.into_inner();
         let tenant = TenantId::parse(&body.tenant)
             .map_err(|e| ServiceError::InvalidArgument(e.to_string()))?;
+        // Checked before anything is bound, so that a refusal leaves nothing.
+        if let Some(admin) = repo::find_user_by_name(&self.core.db, &body.admin_username)
+            .await
+            .map_err(ServiceError::from)?
+        {
+            guard_super_admin_target(&user, admin.super_admin, || {
+                format!("user '{}'", admin.username)
+            })?;
+        }
         // A super admin assigns roles explicitly; a user who creates a
         // tenant becomes its Admin. A service account belongs to its own
         // tenant and is bound nowhere else.
@@ -348,7 +387,7 @@ impl UserService for AuthApi {
             None
         } else {
             domain::check_password(&body.password)?;
-            Some(crate::core::hash_password(body.password).await?)
+            Some(self.core.hash_password(body.password).await?)
         };
         let txn = self.begin().await?;
         let password_changed = hash.is_some();
@@ -506,18 +545,18 @@ impl RbacService for AuthApi {
         } else {
             Some(domain::parse_namespace(&body.namespace)?)
         };
-        let subject_id = match subject_type {
+        let (subject_id, subject_super_admin) = match subject_type {
             SubjectType::User => repo::find_user_by_name(&self.core.db, &body.subject)
                 .await
                 .map_err(ServiceError::from)?
-                .map(|u| u.id)
+                .map(|u| (u.id, u.super_admin))
                 .ok_or_else(|| {
                     Status::invalid_argument(format!("user '{}' does not exist", body.subject))
                 })?,
             SubjectType::Group => repo::find_group(&self.core.db, &tenant, &body.subject)
                 .await
                 .map_err(ServiceError::from)?
-                .map(|g| g.id)
+                .map(|g| (g.id, false))
                 .ok_or_else(|| {
                     Status::invalid_argument(format!(
                         "group '{}' does not exist in {tenant}",
@@ -528,7 +567,7 @@ impl RbacService for AuthApi {
                 repo::find_service_account(&self.core.db, &tenant, &body.subject)
                     .await
                     .map_err(ServiceError::from)?
-                    .map(|a| a.id)
+                    .map(|a| (a.id, a.super_admin))
                     .ok_or_else(|| {
                         Status::invalid_argument(format!(
                             "service account '{}' does not exist in {tenant}",
@@ -537,6 +576,13 @@ impl RbacService for AuthApi {
                     })?
             }
         };
+        guard_super_admin_target(&me, subject_super_admin, || {
+            format!(
+                "{} '{}'",
+                subject_type.as_str().to_lowercase(),
+                body.subject
+            )
+        })?;
         let binding = self
             .core
             .bind(
@@ -610,6 +656,15 @@ impl RbacService for AuthApi {
             .authorize(&request, Permission::Binding, Action::Delete)
             .await?;
         let id = request.into_inner().id;
+        if let Some(binding) = repo::find_binding_by_id(&self.core.db, &tenant, &id)
+            .await
+            .map_err(ServiceError::from)?
+        {
+            let super_admin = self.subject_is_super_admin(&binding).await?;
+            guard_super_admin_target(&me, super_admin, || {
+                format!("the subject of binding '{id}'")
+            })?;
+        }
         let txn = self.begin().await?;
         if !repo::delete_binding(&txn, &tenant, &id)
             .await
@@ -714,6 +769,9 @@ impl RbacService for AuthApi {
         let (group, user) = self
             .group_and_user(&tenant, &body.group, &body.username)
             .await?;
+        guard_super_admin_target(&me, user.super_admin, || {
+            format!("user '{}'", user.username)
+        })?;
         let txn = self.begin().await?;
         repo::add_member(&txn, &tenant, &group.id, &user.id)
             .await
@@ -735,6 +793,9 @@ impl RbacService for AuthApi {
         let (group, user) = self
             .group_and_user(&tenant, &body.group, &body.username)
             .await?;
+        guard_super_admin_target(&me, user.super_admin, || {
+            format!("user '{}'", user.username)
+        })?;
         let txn = self.begin().await?;
         if !repo::remove_member(&txn, &tenant, &group.id, &user.id)
             .await
@@ -804,6 +865,10 @@ impl RbacService for AuthApi {
             .authorize(&request, Permission::ServiceAccount, Action::Delete)
             .await?;
         let name = request.into_inner().name;
+        let account = self.service_account(&tenant, &name).await?;
+        guard_super_admin_target(&me, account.super_admin, || {
+            format!("service account '{name}'")
+        })?;
         let txn = self.begin().await?;
         if !repo::delete_service_account(&txn, &tenant, &name)
             .await
@@ -827,6 +892,9 @@ impl RbacService for AuthApi {
             .await?;
         let body = request.into_inner();
         let account = self.service_account(&tenant, &body.service_account).await?;
+        guard_super_admin_target(&me, account.super_admin, || {
+            format!("service account '{}'", account.name)
+        })?;
         let name = if body.name.is_empty() {
             "token".to_owned()
         } else {
@@ -893,6 +961,9 @@ impl RbacService for AuthApi {
             .await?;
         let body = request.into_inner();
         let account = self.service_account(&tenant, &body.service_account).await?;
+        guard_super_admin_target(&me, account.super_admin, || {
+            format!("service account '{}'", account.name)
+        })?;
         let txn = self.begin().await?;
         let token = repo::revoke_api_token(&txn, &tenant, &account.id, &body.id)
             .await
@@ -1013,6 +1084,27 @@ impl AuthApi {
             .await
             .map_err(ServiceError::from)?
             .ok_or_else(|| Status::not_found(format!("service account '{name}' not found")))
+    }
+
+    /// Whether a binding's subject is a super-admin user or service account.
+    async fn subject_is_super_admin(
+        &self,
+        binding: &repo::bindings::Model,
+    ) -> Result<bool, Status> {
+        let db = &self.core.db;
+        Ok(match SubjectType::parse(&binding.subject_type)? {
+            SubjectType::User => repo::find_user(db, &binding.subject_id)
+                .await
+                .map_err(ServiceError::from)?
+                .is_some_and(|u| u.super_admin),
+            SubjectType::ServiceAccount => {
+                repo::find_service_account_by_id(db, &binding.subject_id)
+                    .await
+                    .map_err(ServiceError::from)?
+                    .is_some_and(|a| a.super_admin)
+            }
+            SubjectType::Group => false,
+        })
     }
 
     async fn begin(&self) -> Result<DatabaseTransaction, Status> {

@@ -16,7 +16,7 @@ use sea_orm::{DatabaseConnection, TransactionTrait};
 
 use crate::domain::{self, ADMIN_ROLE, EffectiveBinding, Grant, SubjectType};
 use crate::repo::{self, bindings, now, users};
-use crate::throttle::Throttle;
+use crate::throttle::{LoginGuard, Refusal};
 use crate::tokens;
 
 /// The actor recorded for changes made from the configuration at start.
@@ -25,9 +25,13 @@ pub const CONFIG_ACTOR: &str = "config";
 /// auth-svc's state.
 pub struct AuthCore {
     pub db: DatabaseConnection,
+    /// Whether a named tenant exists: a missing or deleted tenant's roles,
+    /// bindings and accounts are "not found", as every other service answers.
+    pub tenants: aerie_common::tenant_directory::TenantDirectory,
     pub policy: TenantPolicy,
     pub token_ttl: Duration,
-    pub throttle: Throttle,
+    /// Bounds password guessing and hashing (see `throttle`).
+    pub throttle: LoginGuard,
     /// The internal credential services present to deliver audit entries.
     pub service_token: String,
 }
@@ -59,7 +63,7 @@ impl From<User> for Principal {
 }
 
 /// Hashes a password with argon2id off the async threads.
-pub async fn hash_password(password: String) -> Result<String, ServiceError> {
+async fn hash_password(password: String) -> Result<String, ServiceError> {
     tokio::task::spawn_blocking(move || {
         let salt = SaltString::generate(&mut OsRng);
         Argon2::default()
@@ -72,7 +76,7 @@ pub async fn hash_password(password: String) -> Result<String, ServiceError> {
 }
 
 /// Checks a password against a stored hash off the async threads.
-pub async fn verify_password(password: String, hash: String) -> bool {
+async fn verify_password(password: String, hash: String) -> bool {
     tokio::task::spawn_blocking(move || {
         PasswordHash::new(&hash)
             .map(|parsed| {
@@ -147,40 +151,56 @@ impl AuthCore {
         Ok(repo::published_keys(&self.db, since).await?)
     }
 
+    /// Hashes a password in one of the bounded hashing slots.
+    pub async fn hash_password(&self, password: String) -> Result<String, ServiceError> {
+        let _slot = self.throttle.hashing_slot().await.map_err(refused)?;
+        hash_password(password).await
+    }
+
+    /// Checks a password in one of the bounded hashing slots.
+    async fn verify_password(&self, password: String, hash: String) -> Result<bool, ServiceError> {
+        let _slot = self.throttle.hashing_slot().await.map_err(refused)?;
+        Ok(verify_password(password, hash).await)
+    }
+
     /// Verifies a username and password and signs a token. Every failure
-    /// answers the same, and failures slow further attempts down.
+    /// answers the same; too many failures, or too many attempts at once,
+    /// answer 429 before any password is checked.
     pub async fn login(
         &self,
         username: &str,
         password: &str,
         source: &str,
     ) -> Result<String, ServiceError> {
-        let user_key = format!("user:{username}");
-        let keys = [user_key.clone(), format!("source:{source}")];
-        let delay = self.throttle.delay(&keys);
-        if !delay.is_zero() {
-            tokio::time::sleep(delay).await;
-        }
-        let user = repo::find_user_by_name(&self.db, username).await?;
+        let invalid = || ServiceError::Unauthenticated("invalid username or password".to_owned());
+        // Nobody has a name that breaks the username rule: no lookup, no
+        // hashing, and no limiter key of unbounded size.
+        let Ok(username) = domain::parse_username(username) else {
+            return Err(invalid());
+        };
+        let attempt = self
+            .throttle
+            .admit(&username, source)
+            .await
+            .map_err(refused)?;
+        let user = repo::find_user_by_name(&self.db, &username).await?;
         let hash = match &user {
             Some(user) => user.password_hash.clone(),
             None => match DUMMY_HASH.get() {
                 Some(hash) => hash.clone(),
                 None => {
-                    let hash = hash_password(uuid::Uuid::new_v4().to_string()).await?;
+                    let hash = self.hash_password(uuid::Uuid::new_v4().to_string()).await?;
                     DUMMY_HASH.get_or_init(|| hash).clone()
                 }
             },
         };
-        let valid = verify_password(password.to_owned(), hash).await;
+        let valid = self.verify_password(password.to_owned(), hash).await?;
         let Some(user) = user.filter(|_| valid) else {
-            self.throttle.failed(&keys);
             tracing::info!(%source, "failed login");
-            return Err(ServiceError::Unauthenticated(
-                "invalid username or password".to_owned(),
-            ));
+            return Err(invalid());
         };
-        self.throttle.succeeded(&user_key);
+        attempt.succeeded().await;
+        drop(attempt);
         let key = repo::active_keys(&self.db)
             .await?
             .into_iter()
@@ -204,7 +224,7 @@ impl AuthCore {
         let user = users::Model {
             id: uuid::Uuid::new_v4().to_string(),
             username,
-            password_hash: hash_password(password.to_owned()).await?,
+            password_hash: self.hash_password(password.to_owned()).await?,
             super_admin,
             create_time: time,
             update_time: time,
@@ -249,8 +269,9 @@ impl AuthCore {
                 Err(err) => Err(err),
             },
             Some(user) => {
-                let password_ok =
-                    verify_password(password.to_owned(), user.password_hash.clone()).await;
+                let password_ok = self
+                    .verify_password(password.to_owned(), user.password_hash.clone())
+                    .await?;
                 if password_ok && user.super_admin {
                     return Ok(());
                 }
@@ -258,7 +279,7 @@ impl AuthCore {
                 let hash = if password_ok {
                     None
                 } else {
-                    Some(hash_password(password.to_owned()).await?)
+                    Some(self.hash_password(password.to_owned()).await?)
                 };
                 let txn = self.db.begin().await?;
                 repo::update_user(&txn, &user.id, hash, Some(true)).await?;
@@ -464,6 +485,20 @@ impl AuthCore {
             PrincipalKind::User => Ok(repo::tenants_of_user(&self.db, &principal.id).await?),
             PrincipalKind::ServiceAccount => Ok(principal.home.iter().cloned().collect()),
         }
+    }
+}
+
+/// A login refused before any password was checked: 429 with Retry-After.
+fn refused(refusal: Refusal) -> ServiceError {
+    match refusal {
+        Refusal::TooManyFailures(retry) => ServiceError::TooManyRequests(
+            "too many failed logins for this account or from this address; retry later".to_owned(),
+            retry.seconds(),
+        ),
+        Refusal::Busy(retry) => ServiceError::TooManyRequests(
+            "too many logins at once; retry shortly".to_owned(),
+            retry.seconds(),
+        ),
     }
 }
 

@@ -30,12 +30,19 @@ pub use core::{AuthCore, Core};
 pub async fn open(config: &Config) -> Result<Core, Box<dyn std::error::Error + Send + Sync>> {
     let db =
         db::connect_and_migrate::<migration::Migrator>(&config.auth_database_url(), "auth").await?;
+    let service_token = config.service_token()?;
+    let tenants = aerie_common::tenant_directory::TenantDirectory::for_service(
+        config.tenant_policy(),
+        aerie_common::grpc::lazy_channel(&config.tenant_endpoint())?,
+        service_token.clone(),
+    );
     let core = Arc::new(AuthCore {
         db,
+        tenants,
         policy: config.tenant_policy(),
         token_ttl: Duration::from_secs(config.security.token_ttl.max(1)),
-        throttle: throttle::Throttle::default(),
-        service_token: config.service_token()?,
+        throttle: throttle::LoginGuard::default(),
+        service_token,
     });
     core.ensure_signing_key(config.security.jwt_signing_key.as_deref())
         .await?;

@@ -474,6 +474,19 @@ pub async fn find_binding(
         .await
 }
 
+/// One binding of `tenant` by id.
+pub async fn find_binding_by_id(
+    db: &impl ConnectionTrait,
+    tenant: &TenantId,
+    id: &str,
+) -> Result<Option<bindings::Model>, DbErr> {
+    bindings::Entity::find()
+        .filter(bindings::Column::Tenant.eq(tenant.storage_key()))
+        .filter(bindings::Column::Id.eq(id))
+        .one(db)
+        .await
+}
+
 pub async fn delete_binding(
     db: &impl ConnectionTrait,
     tenant: &TenantId,

@@ -1,96 +1,415 @@
-//! Slows down password guessing: after a few failures for one username or
-//! one source, each further attempt waits longer (up to a cap), until a
-//! success (per user) or a quiet period.
+//! Password guessing and login floods, bounded.
+//!
+//! - Failed logins are rate limited per account, per source, and per
+//!   account from one source, with a generic cell rate algorithm: each key
+//!   has a burst of attempts and regains one every interval. An attempt takes
+//!   its allowance before the password is checked (so parallel guesses
+//!   cannot all slip through) and gives it back when it succeeds. Past the
+//!   limit the answer is 429 with Retry-After, at once, without hashing.
+//! - Password hashing (about 19 MiB and tens of milliseconds each) runs at
+//!   most once per core at a time; a source has only a few attempts in
+//!   flight, and a bounded number wait. Everything beyond is shed with 429,
+//!   so memory stays flat and one source's flood does not queue another's
+//!   login behind it.
+//! - The limiters live in bounded caches: keys an attacker can invent
+//!   (usernames) cannot grow memory without bound.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// Failures allowed before attempts slow down.
-const FREE_FAILURES: u32 = 3;
-/// Delay of the first slowed attempt; it doubles per failure.
-const BASE_DELAY: Duration = Duration::from_millis(250);
-/// Longest delay.
-const MAX_DELAY: Duration = Duration::from_secs(5);
-/// Failures are forgotten after this long without a new one.
-const WINDOW: Duration = Duration::from_secs(15 * 60);
-/// Entries kept at most; the oldest are dropped beyond it.
-const MAX_ENTRIES: usize = 100_000;
+use moka::future::Cache;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-/// Failure counts per key (`user:<name>` or `source:<address>`).
-#[derive(Default)]
-pub struct Throttle {
-    failures: Mutex<HashMap<String, (u32, Instant)>>,
+/// A refused attempt: try again after this long.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryAfter(pub Duration);
+
+impl RetryAfter {
+    /// Whole seconds, at least one, for the `Retry-After` header.
+    pub fn seconds(self) -> u64 {
+        self.0.as_secs_f64().ceil().max(1.0) as u64
+    }
 }
 
-impl Throttle {
-    /// How long an attempt for these keys must wait first.
-    pub fn delay(&self, keys: &[String]) -> Duration {
-        let Ok(failures) = self.failures.lock() else {
-            return MAX_DELAY;
+/// One key's allowance: a burst of `burst` attempts, one more every `interval`.
+#[derive(Debug, Clone, Copy)]
+pub struct Rate {
+    pub burst: u32,
+    pub interval: Duration,
+}
+
+/// The theoretical arrival time of the next attempt (GCRA).
+#[derive(Debug)]
+struct Cell {
+    tat: Instant,
+}
+
+impl Cell {
+    /// Takes one attempt at `now`, or says how long until one is available.
+    fn take(&mut self, rate: Rate, now: Instant) -> Result<(), RetryAfter> {
+        // The burst tolerance: `burst` attempts fit before `tat` runs ahead.
+        let tolerance = rate.interval * rate.burst.saturating_sub(1);
+        let tat = self.tat.max(now);
+        let earliest = tat.checked_sub(tolerance).unwrap_or(now);
+        if earliest > now {
+            return Err(RetryAfter(earliest - now));
+        }
+        self.tat = tat + rate.interval;
+        Ok(())
+    }
+
+    /// Gives one attempt back.
+    fn give_back(&mut self, rate: Rate) {
+        self.tat = self.tat.checked_sub(rate.interval).unwrap_or(self.tat);
+    }
+}
+
+/// A bounded set of cells of one kind of key.
+struct Limiter {
+    rate: Rate,
+    cells: Cache<String, Arc<Mutex<Cell>>>,
+}
+
+impl Limiter {
+    fn new(rate: Rate, capacity: u64) -> Limiter {
+        // A cell left alone for a full window is as good as new: let it go.
+        let idle = rate.interval * rate.burst;
+        Limiter {
+            rate,
+            cells: Cache::builder()
+                .max_capacity(capacity)
+                .time_to_idle(idle.max(Duration::from_secs(1)))
+                .build(),
+        }
+    }
+
+    async fn cell(&self, key: &str) -> Arc<Mutex<Cell>> {
+        self.cells
+            .get_with_by_ref(key, async {
+                Arc::new(Mutex::new(Cell {
+                    tat: Instant::now(),
+                }))
+            })
+            .await
+    }
+}
+
+/// How logins are limited; [`LoginGuard::default`] is the production setting.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Failures of one account from any source.
+    pub per_account: Rate,
+    /// Failures from one source, whatever the account.
+    pub per_source: Rate,
+    /// Failures of one account from one source.
+    pub per_account_source: Rate,
+    /// Password checks running at once.
+    pub hashing: usize,
+    /// Attempts of one source in flight (running or waiting).
+    pub in_flight_per_source: u32,
+    /// Attempts waiting for a hashing slot, over all sources.
+    pub waiting: usize,
+    /// Longest wait for a hashing slot before shedding.
+    pub max_wait: Duration,
+    /// Keys remembered per kind (account, source, pair) at most.
+    pub capacity: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        Limits {
+            per_account: Rate {
+                burst: 50,
+                interval: Duration::from_secs(6),
+            },
+            per_source: Rate {
+                burst: 30,
+                interval: Duration::from_secs(2),
+            },
+            per_account_source: Rate {
+                burst: 10,
+                interval: Duration::from_secs(30),
+            },
+            hashing: cores,
+            in_flight_per_source: 4,
+            waiting: 16 * cores,
+            max_wait: Duration::from_secs(5),
+            capacity: 100_000,
+        }
+    }
+}
+
+/// Why an attempt is not even checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// Too many failures for this account or source.
+    TooManyFailures(RetryAfter),
+    /// Too many attempts at once; the server sheds load.
+    Busy(RetryAfter),
+}
+
+/// The keys of one attempt, in the order they are locked.
+struct Keys {
+    account_source: String,
+    source: String,
+    account: String,
+}
+
+/// The admission of one login attempt; see the module documentation.
+pub struct LoginGuard {
+    limits: Limits,
+    account_source: Limiter,
+    source: Limiter,
+    account: Limiter,
+    hashing: Arc<Semaphore>,
+    in_flight: Mutex<HashMap<String, u32>>,
+}
+
+impl Default for LoginGuard {
+    fn default() -> LoginGuard {
+        LoginGuard::new(Limits::default())
+    }
+}
+
+/// One admitted attempt: holds its source's in-flight slot until dropped.
+pub struct Attempt<'a> {
+    guard: &'a LoginGuard,
+    keys: Keys,
+}
+
+impl LoginGuard {
+    pub fn new(limits: Limits) -> LoginGuard {
+        LoginGuard {
+            limits,
+            account_source: Limiter::new(limits.per_account_source, limits.capacity),
+            source: Limiter::new(limits.per_source, limits.capacity),
+            account: Limiter::new(limits.per_account, limits.capacity),
+            hashing: Arc::new(Semaphore::new(limits.hashing.max(1))),
+            in_flight: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Admits an attempt of `account` from `source`, taking its allowance.
+    pub async fn admit(&self, account: &str, source: &str) -> Result<Attempt<'_>, Refusal> {
+        let keys = Keys {
+            account_source: format!("{account}\u{0}{source}"),
+            source: source.to_owned(),
+            account: account.to_owned(),
         };
-        keys.iter()
-            .filter_map(|key| failures.get(key))
-            .filter(|(_, last)| last.elapsed() < WINDOW)
-            .map(|(count, _)| delay_for(*count))
-            .max()
-            .unwrap_or(Duration::ZERO)
+        self.enter(&keys.source)?;
+        let attempt = Attempt { guard: self, keys };
+        self.take(&attempt.keys).await?;
+        Ok(attempt)
     }
 
-    /// Records a failed attempt for each key.
-    pub fn failed(&self, keys: &[String]) {
-        if let Ok(mut failures) = self.failures.lock() {
-            if failures.len() >= MAX_ENTRIES {
-                failures.retain(|_, (_, last)| last.elapsed() < WINDOW);
+    /// A hashing slot for a password check or a new hash (user creation),
+    /// waited for at most `max_wait`.
+    pub async fn hashing_slot(&self) -> Result<OwnedSemaphorePermit, Refusal> {
+        let slot = self.hashing.clone().acquire_owned();
+        match tokio::time::timeout(self.limits.max_wait, slot).await {
+            Ok(Ok(permit)) => Ok(permit),
+            _ => Err(Refusal::Busy(RetryAfter(Duration::from_secs(1)))),
+        }
+    }
+
+    fn enter(&self, source: &str) -> Result<(), Refusal> {
+        let busy = Refusal::Busy(RetryAfter(Duration::from_secs(1)));
+        let Ok(mut in_flight) = self.in_flight.lock() else {
+            return Err(busy);
+        };
+        let total: u32 = in_flight.values().sum();
+        let cap = (self.limits.hashing + self.limits.waiting) as u32;
+        let mine = in_flight.entry(source.to_owned()).or_insert(0);
+        if *mine >= self.limits.in_flight_per_source || total >= cap {
+            if *mine == 0 {
+                in_flight.remove(source);
             }
-            for key in keys {
-                let entry = failures.entry(key.clone()).or_insert((0, Instant::now()));
-                if entry.1.elapsed() >= WINDOW {
-                    entry.0 = 0;
-                }
-                entry.0 += 1;
-                entry.1 = Instant::now();
+            return Err(busy);
+        }
+        *mine += 1;
+        Ok(())
+    }
+
+    fn leave(&self, source: &str) {
+        if let Ok(mut in_flight) = self.in_flight.lock()
+            && let Some(count) = in_flight.get_mut(source)
+        {
+            *count -= 1;
+            if *count == 0 {
+                in_flight.remove(source);
             }
         }
     }
 
-    /// Forgets failures for a key (a successful login of that user).
-    pub fn succeeded(&self, key: &str) {
-        if let Ok(mut failures) = self.failures.lock() {
-            failures.remove(key);
+    /// Takes one attempt from every key, or none of them.
+    async fn take(&self, keys: &Keys) -> Result<(), Refusal> {
+        let cells = [
+            (
+                &self.account_source,
+                self.account_source.cell(&keys.account_source).await,
+            ),
+            (&self.source, self.source.cell(&keys.source).await),
+            (&self.account, self.account.cell(&keys.account).await),
+        ];
+        let now = Instant::now();
+        let mut taken = Vec::with_capacity(cells.len());
+        for (limiter, cell) in &cells {
+            let Ok(mut locked) = cell.lock() else {
+                continue;
+            };
+            match locked.take(limiter.rate, now) {
+                Ok(()) => taken.push((limiter.rate, cell.clone())),
+                Err(retry) => {
+                    drop(locked);
+                    for (rate, cell) in taken {
+                        if let Ok(mut cell) = cell.lock() {
+                            cell.give_back(rate);
+                        }
+                    }
+                    return Err(Refusal::TooManyFailures(retry));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Attempt<'_> {
+    /// The password was right: the account's allowance is whole again, and
+    /// the source gets its attempt back.
+    pub async fn succeeded(&self) {
+        let guard = self.guard;
+        guard
+            .account_source
+            .cells
+            .invalidate(&self.keys.account_source)
+            .await;
+        guard.account.cells.invalidate(&self.keys.account).await;
+        if let Ok(mut cell) = guard.source.cell(&self.keys.source).await.lock() {
+            cell.give_back(guard.source.rate);
         }
     }
 }
 
-fn delay_for(failures: u32) -> Duration {
-    if failures < FREE_FAILURES {
-        return Duration::ZERO;
+impl Drop for Attempt<'_> {
+    fn drop(&mut self) {
+        self.guard.leave(&self.keys.source);
     }
-    let doublings = (failures - FREE_FAILURES).min(10);
-    (BASE_DELAY * 2u32.pow(doublings)).min(MAX_DELAY)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn delays_grow_after_free_failures_and_reset_on_success() {
-        let throttle = Throttle::default();
-        let keys = ["user:alice".to_owned(), "source:10.0.0.1".to_owned()];
-        for _ in 0..FREE_FAILURES {
-            assert_eq!(throttle.delay(&keys), Duration::ZERO);
-            throttle.failed(&keys);
+    fn limits(burst: u32) -> Limits {
+        let rate = Rate {
+            burst,
+            interval: Duration::from_secs(60),
+        };
+        Limits {
+            per_account: rate,
+            per_source: Rate {
+                burst: burst * 10,
+                interval: Duration::from_secs(60),
+            },
+            per_account_source: rate,
+            hashing: 1,
+            in_flight_per_source: 100,
+            waiting: 100,
+            max_wait: Duration::from_millis(50),
+            capacity: 1_000,
         }
-        assert_eq!(throttle.delay(&keys), BASE_DELAY);
-        throttle.failed(&keys);
-        assert_eq!(throttle.delay(&keys), BASE_DELAY * 2);
-        for _ in 0..20 {
-            throttle.failed(&keys);
+    }
+
+    #[tokio::test]
+    async fn failures_past_the_burst_are_refused_with_a_retry_time() {
+        let guard = LoginGuard::new(limits(3));
+        for _ in 0..3 {
+            guard
+                .admit("henry", "10.0.0.1")
+                .await
+                .expect("within burst");
         }
-        assert_eq!(throttle.delay(&keys), MAX_DELAY);
-        throttle.succeeded("user:alice");
-        assert_eq!(throttle.delay(&keys[..1]), Duration::ZERO);
-        assert_eq!(throttle.delay(&keys), MAX_DELAY, "the source stays slowed");
+        match guard.admit("henry", "10.0.0.1").await {
+            Err(Refusal::TooManyFailures(retry)) => assert!(retry.seconds() >= 59, "{retry:?}"),
+            Err(other) => panic!("refused for {other:?}"),
+            Ok(_) => panic!("fourth failure admitted"),
+        }
+        // Another account from the same source is still admitted.
+        guard
+            .admit("ivan", "10.0.0.1")
+            .await
+            .expect("other account");
+    }
+
+    #[tokio::test]
+    async fn a_success_restores_the_accounts_allowance() {
+        let guard = LoginGuard::new(limits(2));
+        guard.admit("henry", "s").await.expect("first");
+        let attempt = guard.admit("henry", "s").await.expect("second");
+        attempt.succeeded().await;
+        drop(attempt);
+        guard.admit("henry", "s").await.expect("after a success");
+        guard.admit("henry", "s").await.expect("whole burst again");
+    }
+
+    #[tokio::test]
+    async fn parallel_guesses_cannot_all_slip_through() {
+        let guard = Arc::new(LoginGuard::new(limits(5)));
+        let mut tasks = Vec::new();
+        for _ in 0..30 {
+            let guard = guard.clone();
+            tasks.push(tokio::spawn(async move {
+                guard.admit("henry", "s").await.map(|_| ()).is_ok()
+            }));
+        }
+        let mut admitted = 0;
+        for task in tasks {
+            admitted += usize::from(task.await.expect("task"));
+        }
+        assert_eq!(admitted, 5);
+    }
+
+    #[tokio::test]
+    async fn one_source_holds_only_a_few_attempts_in_flight() {
+        let mut limits = limits(100);
+        limits.in_flight_per_source = 2;
+        let guard = LoginGuard::new(limits);
+        let first = guard.admit("a", "flood").await.expect("first");
+        let _second = guard.admit("b", "flood").await.expect("second");
+        assert!(matches!(
+            guard.admit("c", "flood").await,
+            Err(Refusal::Busy(_))
+        ));
+        // Another source is not queued behind the flood.
+        guard
+            .admit("henry", "elsewhere")
+            .await
+            .expect("other source");
+        drop(first);
+        guard.admit("d", "flood").await.expect("a slot came back");
+    }
+
+    #[tokio::test]
+    async fn hashing_slots_are_bounded_and_shed_after_waiting() {
+        let guard = LoginGuard::new(limits(100));
+        let held = guard.hashing_slot().await.expect("one slot");
+        assert!(matches!(guard.hashing_slot().await, Err(Refusal::Busy(_))));
+        drop(held);
+        let _slot = guard.hashing_slot().await.expect("free again");
+    }
+
+    #[tokio::test]
+    async fn the_limiters_memory_is_bounded() {
+        let guard = LoginGuard::new(limits(1));
+        for i in 0..5_000 {
+            let _ = guard.admit(&format!("user{i}"), "s").await;
+        }
+        guard.account.cells.run_pending_tasks().await;
+        assert!(guard.in_flight.lock().expect("lock").is_empty());
+        let kept = guard.account.cells.entry_count();
+        assert!(kept <= 1_000, "{kept} accounts remembered");
     }
 }

@@ -34,8 +34,9 @@ pub async fn start_standalone(
     mut config: Config,
     shutdown: CancellationToken,
 ) -> Result<Standalone, BoxError> {
-    std::fs::create_dir_all(&config.data_dir)
+    aerie_common::local_secret::create_private_dir(&config.data_dir)
         .map_err(|e| format!("cannot create data-dir {}: {e}", config.data_dir.display()))?;
+    aerie_common::local_secret::warn_if_exposed(&config.data_dir);
     let grpc = bind(config.grpc_addr(), "gRPC").await?;
     let http = bind(config.http_addr(), "HTTP").await?;
     let grpc_addr = grpc.local_addr()?;

@@ -239,13 +239,26 @@ pub async fn backlog(db: &DatabaseConnection) -> Result<u64, DbErr> {
     outbox::Entity::find().count(db).await
 }
 
+/// The shortest internal service credential accepted.
+pub const MIN_SERVICE_TOKEN_LEN: usize = 32;
+
 /// The internal service credential: `aerie.security.service-token` when
 /// set, else a random token created once under `data-dir` (standalone).
+/// Shorter tokens are refused: an empty one would open every internal call.
 pub fn service_token(configured: Option<&str>, data_dir: &Path) -> std::io::Result<String> {
     if let Some(token) = configured {
+        if token.len() < MIN_SERVICE_TOKEN_LEN {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!(
+                    "aerie.security.service-token (AERIE_SECURITY_SERVICE_TOKEN) must be at least {MIN_SERVICE_TOKEN_LEN} bytes, not {}",
+                    token.len()
+                ),
+            ));
+        }
         return Ok(token.to_owned());
     }
-    crate::local_secret::created_once(data_dir, "service-token", || {
+    crate::local_secret::created_once(data_dir, "service-token", MIN_SERVICE_TOKEN_LEN, || {
         format!(
             "{}{}",
             uuid::Uuid::new_v4().simple(),
@@ -274,8 +287,15 @@ pub fn require_service_token<T>(
     }
 }
 
-/// Compares a presented service token with the expected one in constant time.
+/// Compares a presented service token with the expected one in constant
+/// time; an empty or short token never matches, whatever is expected.
 pub fn service_token_matches(presented: &str, expected: &str) -> bool {
+    expected.len() >= MIN_SERVICE_TOKEN_LEN && constant_time_eq(presented, expected)
+}
+
+/// Whether two credentials are equal, in time that depends on their length
+/// only, never on where they first differ.
+pub fn constant_time_eq(presented: &str, expected: &str) -> bool {
     let (a, b) = (presented.as_bytes(), expected.as_bytes());
     if a.len() != b.len() {
         return false;
@@ -305,17 +325,32 @@ mod tests {
     use super::*;
 
     #[test]
+    fn empty_or_short_service_tokens_are_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for short in ["", "x", &"y".repeat(MIN_SERVICE_TOKEN_LEN - 1)] {
+            let err = service_token(Some(short), dir.path()).expect_err("short token");
+            assert!(err.to_string().contains("at least 32 bytes"), "{err}");
+        }
+        // A zero-byte file (a crash mid-write of an older version) is replaced.
+        std::fs::write(dir.path().join("service-token"), "").expect("empty file");
+        assert_eq!(service_token(None, dir.path()).expect("token").len(), 64);
+    }
+
+    #[test]
     fn service_token_is_created_once_and_compared_in_constant_time() {
         let dir = tempfile::tempdir().expect("tempdir");
         let first = service_token(None, dir.path()).expect("token");
         let again = service_token(None, dir.path()).expect("token");
         assert_eq!(first, again);
         assert_eq!(first.len(), 64);
+        let configured = "c".repeat(MIN_SERVICE_TOKEN_LEN);
         assert_eq!(
-            service_token(Some("configured"), dir.path()).expect("token"),
-            "configured"
+            service_token(Some(&configured), dir.path()).expect("token"),
+            configured
         );
         assert!(service_token_matches(&first, &again));
+        assert!(!service_token_matches("", ""));
+        assert!(!service_token_matches("short", "short"));
         assert!(!service_token_matches(&first, "short"));
         assert!(!service_token_matches(&first, &"x".repeat(64)));
     }

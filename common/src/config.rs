@@ -30,6 +30,7 @@ pub const KEYS: &[&str] = &[
     "security.service-token",
     "security.secrets-master-key",
     "security.jwt-signing-key",
+    "security.trusted-proxies",
     "data-dir",
     "database.tenant.url",
     "database.auth.url",
@@ -208,6 +209,32 @@ pub struct SecurityConfig {
     /// unset means a key generated and kept in auth-svc's database.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub jwt_signing_key: Option<String>,
+    /// Proxies (addresses or networks, `10.0.0.0/8`) whose
+    /// `X-Forwarded-For` names the client, for login throttling; a list or
+    /// one comma-separated string. Empty: the peer is the client.
+    #[serde(deserialize_with = "list_or_comma_separated")]
+    pub trusted_proxies: Vec<String>,
+}
+
+/// A YAML list, or one comma-separated string (as environment variables give).
+fn list_or_comma_separated<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Either {
+        List(Vec<String>),
+        Text(String),
+    }
+    Ok(match Either::deserialize(deserializer)? {
+        Either::List(list) => list,
+        Either::Text(text) => text
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect(),
+    })
 }
 
 /// `aerie.security.super-admin.*`: created or updated at start when both are set.
@@ -260,6 +287,7 @@ impl Default for SecurityConfig {
             service_token: None,
             secrets_master_key: None,
             jwt_signing_key: None,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -476,7 +504,7 @@ impl Config {
         if let Some(key) = &self.security.secrets_master_key {
             return Ok(key.clone());
         }
-        crate::local_secret::created_once(&self.data_dir, "secrets-master-key", || {
+        crate::local_secret::created_once(&self.data_dir, "secrets-master-key", 44, || {
             use base64::Engine;
             let key: [u8; 32] = rand::random();
             base64::engine::general_purpose::STANDARD.encode(key)
@@ -562,6 +590,26 @@ mod tests {
         assert_eq!(config.data_dir, PathBuf::from("/var/lib/aerie"));
         assert_eq!(config.tenant_database_url(), "postgres://db/aerie");
         assert_eq!(config.tenant_endpoint(), "http://tenant:50051");
+    }
+
+    #[test]
+    fn trusted_proxies_are_a_list_or_a_comma_separated_string() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = write(
+            &dir,
+            "aerie:\n  security:\n    trusted-proxies: [10.0.0.0/8, \"::1\"]\n",
+        );
+        let config = Config::load(Some(&path)).expect("list");
+        assert_eq!(config.security.trusted_proxies, ["10.0.0.0/8", "::1"]);
+        let path = write(
+            &dir,
+            "aerie:\n  security:\n    trusted-proxies: 10.0.0.0/8, 192.168.0.0/16\n",
+        );
+        let config = Config::load(Some(&path)).expect("text");
+        assert_eq!(
+            config.security.trusted_proxies,
+            ["10.0.0.0/8", "192.168.0.0/16"]
+        );
     }
 
     #[test]

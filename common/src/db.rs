@@ -14,15 +14,8 @@ use crate::auth::NamespaceScope;
 /// when missing and run in WAL mode with a busy timeout, so that concurrent
 /// writers wait instead of failing.
 pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
-    if let Some(path) = url.strip_prefix("sqlite://")
-        && let Some(dir) = std::path::Path::new(path.split('?').next().unwrap_or(path)).parent()
-    {
-        std::fs::create_dir_all(dir).map_err(|e| {
-            DbErr::Custom(format!(
-                "cannot create database directory {}: {e}",
-                dir.display()
-            ))
-        })?;
+    if let Some(path) = url.strip_prefix("sqlite://") {
+        prepare_sqlite_file(std::path::Path::new(path.split('?').next().unwrap_or(path)))?;
     }
     let mut options = ConnectOptions::new(url);
     options
@@ -47,6 +40,34 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
         options.max_connections(16).min_connections(1);
     }
     Database::connect(options).await
+}
+
+/// Creates a SQLite file's directory (owner only) and the file itself with
+/// mode 0600 before SQLite opens it: SQLite gives its WAL and shared-memory
+/// files the database file's mode, so nothing of it is readable by others.
+/// An existing file is narrowed to 0600 too.
+fn prepare_sqlite_file(path: &std::path::Path) -> Result<(), DbErr> {
+    let io = |what: &str, e: std::io::Error| {
+        DbErr::Custom(format!("cannot {what} {}: {e}", path.display()))
+    };
+    if path.as_os_str().is_empty() || path.to_str() == Some(":memory:") {
+        return Ok(());
+    }
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        crate::local_secret::create_private_dir(dir)
+            .map_err(|e| io("create the directory of", e))?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            crate::local_secret::restrict_file(path).map_err(|e| io("restrict", e))
+        }
+        Err(e) => Err(io("create", e)),
+    }
 }
 
 /// Connects and brings the schema up to date. On PostgreSQL the migration

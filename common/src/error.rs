@@ -24,6 +24,9 @@ pub enum ServiceError {
     PermissionDenied(String),
     #[error("{0}")]
     Unauthenticated(String),
+    /// Too many requests: retry after this many seconds (429).
+    #[error("{0}")]
+    TooManyRequests(String, u64),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -44,12 +47,32 @@ impl From<ServiceError> for Status {
             ServiceError::Conflict(m) => Status::aborted(m),
             ServiceError::PermissionDenied(m) => Status::permission_denied(m),
             ServiceError::Unauthenticated(m) => Status::unauthenticated(m),
+            ServiceError::TooManyRequests(m, seconds) => {
+                let mut status = Status::resource_exhausted(m);
+                if let Ok(value) = seconds.to_string().parse() {
+                    status.metadata_mut().insert(RETRY_AFTER, value);
+                }
+                status
+            }
             ServiceError::Internal(detail) => {
                 tracing::error!(%detail, "internal error");
                 Status::internal("internal error; the server log has the details")
             }
         }
     }
+}
+
+/// Metadata of a RESOURCE_EXHAUSTED status: seconds until a retry may
+/// succeed; the gateway answers it as the `Retry-After` header.
+pub const RETRY_AFTER: &str = "retry-after";
+
+/// The seconds a status asks the caller to wait, if it says.
+pub fn retry_after(status: &Status) -> Option<u64> {
+    status
+        .metadata()
+        .get(RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
 }
 
 /// The HTTP status that answers a gRPC code.
@@ -94,6 +117,14 @@ mod tests {
         let status: Status = ServiceError::Internal("SELECT * FROM secret_table".into()).into();
         assert_eq!(status.code(), Code::Internal);
         assert!(!status.message().contains("secret_table"));
+    }
+
+    #[test]
+    fn too_many_requests_carries_its_retry_time() {
+        let status: Status = ServiceError::TooManyRequests("slow down".into(), 7).into();
+        assert_eq!(status.code(), Code::ResourceExhausted);
+        assert_eq!(retry_after(&status), Some(7));
+        assert_eq!(http_status(status.code()), 429);
     }
 
     #[test]

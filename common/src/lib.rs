@@ -11,6 +11,7 @@ pub mod grpc;
 pub mod kestra;
 pub mod local_secret;
 pub mod metrics;
+pub mod net;
 pub mod observe;
 pub mod paging;
 pub mod shutdown;

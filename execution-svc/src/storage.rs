@@ -127,6 +127,8 @@ pub fn safe_file_name(name: &str) -> String {
 #[derive(Clone)]
 pub struct Storage {
     store: Arc<dyn ObjectStore>,
+    /// The root of local storage, whose files are narrowed to owner-only.
+    local_root: Option<std::path::PathBuf>,
 }
 
 impl Storage {
@@ -140,12 +142,13 @@ impl Storage {
 
     /// Files under a local directory (created when missing).
     pub fn local(dir: &std::path::Path) -> Result<Storage, StorageError> {
-        std::fs::create_dir_all(dir)
+        aerie_common::local_secret::create_private_dir(dir)
             .map_err(|e| StorageError::Backend(format!("cannot create {}: {e}", dir.display())))?;
         let store = object_store::local::LocalFileSystem::new_with_prefix(dir)
             .map_err(|e| StorageError::Backend(e.to_string()))?;
         Ok(Storage {
             store: Arc::new(store),
+            local_root: Some(std::path::absolute(dir).unwrap_or_else(|_| dir.to_owned())),
         })
     }
 
@@ -177,6 +180,7 @@ impl Storage {
             .map_err(|e| StorageError::Backend(e.to_string()))?;
         Ok(Storage {
             store: Arc::new(store),
+            local_root: None,
         })
     }
 
@@ -191,10 +195,19 @@ impl Storage {
         path: &StoragePath,
         content: Bytes,
     ) -> Result<(), StorageError> {
+        let key = Self::key(tenant, path)?;
         self.store
-            .put(&Self::key(tenant, path)?, PutPayload::from_bytes(content))
+            .put(&key, PutPayload::from_bytes(content))
             .await
             .map_err(|e| StorageError::Backend(e.to_string()))?;
+        if let Some(root) = &self.local_root {
+            let file = key
+                .parts()
+                .fold(root.clone(), |dir, part| dir.join(part.as_ref()));
+            aerie_common::local_secret::restrict_file(&file).map_err(|e| {
+                StorageError::Backend(format!("cannot restrict {}: {e}", file.display()))
+            })?;
+        }
         Ok(())
     }
 
@@ -266,6 +279,24 @@ mod tests {
         assert_eq!(ok.file_name(), "a.txt");
         assert_eq!(safe_file_name("../../etc/pass wd"), "pass_wd");
         assert_eq!(safe_file_name(".."), "file");
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn local_files_and_their_root_are_readable_by_the_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("storage");
+        let storage = Storage::local(&root).unwrap();
+        let tenant = TenantId::parse("acme").unwrap();
+        let path = StoragePath::parse("ns/f/executions/1/out.txt").unwrap();
+        storage
+            .put(&tenant, &path, Bytes::from_static(b"x"))
+            .await
+            .unwrap();
+        assert_eq!(mode(&root), 0o700);
+        assert_eq!(mode(&root.join("acme/ns/f/executions/1/out.txt")), 0o600);
     }
 
     #[tokio::test]

@@ -102,7 +102,7 @@ pub fn app_with_scoped_routes(state: AppState, scoped: OpenApiRouter<AppState>) 
                         otel.name = %name,
                         otel.kind = "server",
                         method = %request.method(),
-                        uri = %request.uri(),
+                        uri = %routes::executions::webhooks::loggable_uri(request.uri()),
                         request_id = %id,
                     );
                     // A caller's `traceparent` makes this request part of its trace.

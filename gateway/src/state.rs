@@ -55,11 +55,20 @@ pub struct Clients {
     pub verifier: Arc<TokenVerifier>,
     pub directory: TenantDirectory,
     pub max_request_size: usize,
+    /// Proves to auth-svc that the client address the gateway reports is
+    /// the gateway's own finding.
+    pub service_token: String,
+    /// Proxies in front of the gateway whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: aerie_common::net::TrustedProxies,
 }
 
 impl AppState {
     /// Connects (lazily) to the services named in `config.endpoints`.
-    pub fn new(config: &Config) -> Result<Self, tonic::transport::Error> {
+    pub fn new(config: &Config) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        let trusted_proxies =
+            aerie_common::net::TrustedProxies::parse(&config.security.trusted_proxies)
+                .map_err(|e| format!("aerie.security.trusted-proxies: {e}"))?;
+        let service_token = config.service_token()?;
         let tenant = lazy_channel(&config.tenant_endpoint())?;
         let auth = lazy_channel(&config.auth_endpoint())?;
         let flow = lazy_channel(&config.flow_endpoint())?;
@@ -85,6 +94,8 @@ impl AppState {
             verifier: Arc::new(TokenVerifier::new(auth)),
             directory: TenantDirectory::new(config.tenant_policy(), tenant),
             max_request_size: config.server.max_request_size,
+            service_token,
+            trusted_proxies,
         })))
     }
 }

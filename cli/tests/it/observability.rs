@@ -24,6 +24,8 @@ struct Span {
     service: String,
     name: String,
     trace_id: String,
+    /// Every attribute, as text, to look for what must not be there.
+    attributes: String,
 }
 
 /// An OTLP/gRPC trace collector that keeps everything it receives.
@@ -54,6 +56,7 @@ impl TraceService for Collector {
             for span in resource_spans.scope_spans.into_iter().flat_map(|s| s.spans) {
                 spans.push(Span {
                     service: service.clone(),
+                    attributes: format!("{:?}", span.attributes),
                     name: span.name,
                     trace_id: span.trace_id.iter().map(|b| format!("{b:02x}")).collect(),
                 });
@@ -230,6 +233,42 @@ async fn one_trace_crosses_the_gateway_and_the_services_it_calls() {
     assert_ne!(started, trace_id);
     let wanted = ["aerie-gateway", "aerie-execution", "aerie-flow"];
     collector.assert_trace_spans(&started, &wanted).await;
+
+    // A webhook's key is a credential: no exported span shows it.
+    let key = "obs-webhook-key-7f3a9c";
+    let hooked = format!("{FLOW}triggers:\n  - id: hook\n    type: io.kestra.plugin.core.trigger.Webhook\n    key: {key}\n")
+        .replace("id: hello", "id: hooked");
+    let (status, body) = send(
+        http,
+        &token,
+        reqwest::Method::POST,
+        "/api/v1/obs/flows",
+        Some(("application/x-yaml", hooked)),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let path = format!("/api/v1/obs/executions/webhook/obs.team/hooked/{key}?wait=true");
+    let (status, body) = send(http, &token, reqwest::Method::POST, &path, None, None).await;
+    assert_eq!(status, 200, "{body}");
+    let hooked = collector
+        .trace_of(
+            "aerie-gateway",
+            "POST /api/v1/{tenant}/executions/webhook/{namespace}/{flow_id}/{key}",
+        )
+        .await;
+    collector
+        .assert_trace_spans(&hooked, &["aerie-gateway", "aerie-execution"])
+        .await;
+    let leaked: Vec<Span> = collector
+        .spans
+        .lock()
+        .expect("lock")
+        .iter()
+        .filter(|s| s.attributes.contains(key) || s.name.contains(key))
+        .cloned()
+        .collect();
+    assert!(leaked.is_empty(), "spans show the webhook key: {leaked:?}");
     cluster.processes.stop();
 }
 

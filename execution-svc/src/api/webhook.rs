@@ -3,7 +3,7 @@
 //! key of tenant A never starts tenant B's flow of the same namespace and id.
 
 use aerie_common::ServiceError;
-use aerie_common::audit::service_token_matches;
+use aerie_common::audit::constant_time_eq;
 use aerie_common::kestra::trigger_types;
 use aerie_proto::execution::v1 as pb;
 use aerie_proto::execution::v1::webhook_service_server::WebhookService;
@@ -28,7 +28,17 @@ impl WebhookService for ExecutionApi {
         &self,
         request: Request<pb::TriggerWebhookRequest>,
     ) -> Result<Response<pb::Execution>, Status> {
-        let tenant = self.guard.anonymous_tenant(&request).await?;
+        let tenant = match self.guard.anonymous_tenant(&request).await {
+            Ok(tenant) => tenant,
+            // An unknown or unreachable tenant reads like a wrong key.
+            Err(status)
+                if status.code() != Code::Unavailable && status.code() != Code::Internal =>
+            {
+                let body = request.get_ref();
+                return Err(unknown_webhook(&body.namespace, &body.flow_id));
+            }
+            Err(status) => return Err(status),
+        };
         let body = request.into_inner();
         let (namespace, flow_id) = (body.namespace.as_str(), body.flow_id.as_str());
         if body.key.is_empty() || body.key.len() > 256 {
@@ -48,7 +58,7 @@ impl WebhookService for ExecutionApi {
         let trigger = plan
             .webhooks
             .iter()
-            .find(|hook| service_token_matches(&body.key, &hook.key))
+            .find(|hook| constant_time_eq(&body.key, &hook.key))
             .ok_or_else(|| unknown_webhook(namespace, flow_id))?;
         // Only a caller holding the key learns that the flow is disabled.
         super::runnable(&flow)?;

@@ -89,15 +89,34 @@ pub fn routes() -> OpenApiRouter<AppState> {
 async fn issue_token(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: axum::http::HeaderMap,
     JsonBody(body): JsonBody<TokenRequest>,
 ) -> Result<Json<TokenResponse>, ApiError> {
     let mut request = tonic::Request::new(pb::IssueTokenRequest {
         username: body.username,
         password: body.password,
     });
-    // The gateway is the edge: the peer address is the source to throttle.
-    if let Ok(value) = peer.ip().to_string().parse() {
+    // The source failed logins are counted against: the peer, or the client
+    // a trusted proxy reports. auth-svc believes it because of the token.
+    let forwarded = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect::<Vec<_>>()
+        .join(",");
+    let client = state.trusted_proxies.client_ip(
+        peer.ip(),
+        Some(&forwarded)
+            .filter(|f| !f.is_empty())
+            .map(String::as_str),
+    );
+    if let Ok(value) = client.to_string().parse() {
         request.metadata_mut().insert("x-forwarded-for", value);
+    }
+    if let Ok(value) = state.service_token.parse() {
+        request
+            .metadata_mut()
+            .insert(aerie_common::audit::SERVICE_TOKEN_HEADER, value);
     }
     let token = state.auth.clone().issue_token(request).await?.into_inner();
     Ok(Json(TokenResponse {

@@ -26,6 +26,29 @@ pub fn is_webhook_path(path: &str) -> bool {
             .is_some_and(|(_, after)| after.starts_with("executions/webhook/"))
 }
 
+/// The URI as logs and spans may show it: a webhook's key is a credential,
+/// so its segment (and the query, which a caller may fill with anything) is
+/// replaced; other URIs are shown whole.
+pub fn loggable_uri(uri: &axum::http::Uri) -> String {
+    let path = uri.path();
+    if !is_webhook_path(path) {
+        return uri.to_string();
+    }
+    match path.trim_end_matches('/').rsplit_once('/') {
+        Some((before_key, _key)) => format!("{before_key}/<redacted>"),
+        None => "<redacted>".to_owned(),
+    }
+}
+
+/// The one answer for an unknown tenant, flow, trigger or key: a caller
+/// without the key learns nothing, not even whether the tenant exists.
+fn unknown_webhook() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "no webhook trigger of this flow has this key",
+    )
+}
+
 #[derive(Debug, Deserialize)]
 struct DefaultPath {
     namespace: String,
@@ -81,10 +104,7 @@ async fn named_tenant(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Execution>, ApiError> {
-    let tenant = TenantId::parse(&path.tenant).map_err(|_| {
-        let shown: String = path.tenant.chars().take(100).collect();
-        ApiError::new(StatusCode::NOT_FOUND, format!("tenant '{shown}' not found"))
-    })?;
+    let tenant = TenantId::parse(&path.tenant).map_err(|_| unknown_webhook())?;
     let target = (tenant, path.namespace, path.flow_id, path.key);
     trigger(state, method, target, raw, headers, body).await
 }
@@ -107,7 +127,7 @@ async fn trigger(
         .directory
         .policy()
         .admit(&tenant)
-        .map_err(|why| ApiError::new(StatusCode::NOT_FOUND, why))?;
+        .map_err(|_| unknown_webhook())?;
     let mut wait = false;
     let mut parameters = std::collections::HashMap::new();
     for (name, value) in form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
@@ -146,13 +166,34 @@ async fn trigger(
             .metadata_mut()
             .insert(aerie_common::tenant::TENANT_HEADER, value);
     }
-    let execution = state.webhooks.clone().trigger_webhook(request).await?;
+    let execution = match state.webhooks.clone().trigger_webhook(request).await {
+        Ok(execution) => execution,
+        Err(status) if status.code() == tonic::Code::NotFound => return Err(unknown_webhook()),
+        Err(status) => return Err(status.into()),
+    };
     Ok(Json(execution.into_inner().into()))
 }
 
 #[cfg(test)]
 mod tests {
-    use super::is_webhook_path;
+    use super::{is_webhook_path, loggable_uri};
+
+    #[test]
+    fn webhook_keys_never_reach_logs() {
+        let shown = |uri: &str| loggable_uri(&uri.parse().expect("uri"));
+        assert_eq!(
+            shown("/api/v1/acme/executions/webhook/ns/f/s3cr3t?wait=true"),
+            "/api/v1/acme/executions/webhook/ns/f/<redacted>"
+        );
+        assert_eq!(
+            shown("/api/v1/executions/webhook/ns/f/s3cr3t"),
+            "/api/v1/executions/webhook/ns/f/<redacted>"
+        );
+        assert_eq!(
+            shown("/api/v1/acme/flows/ns?x=1"),
+            "/api/v1/acme/flows/ns?x=1"
+        );
+    }
 
     #[test]
     fn webhook_paths_are_recognised() {
