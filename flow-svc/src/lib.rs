@@ -1,7 +1,7 @@
 //! flow-svc: owns flows (YAML source, revisions), namespaces, secrets, KV
 //! and trigger definitions in its own schema, and serves
 //! `aerie.flow.v1.{FlowService, SecretService, KvService, TriggerService,
-//! FlowInternalService}`.
+//! NamespaceService, FlowInternalService}`.
 
 pub mod api;
 pub mod crypto;
@@ -15,6 +15,7 @@ use aerie_common::grpc::GrpcServices;
 use aerie_proto::flow::v1::flow_internal_service_server::FlowInternalServiceServer;
 use aerie_proto::flow::v1::flow_service_server::FlowServiceServer;
 use aerie_proto::flow::v1::kv_service_server::KvServiceServer;
+use aerie_proto::flow::v1::namespace_service_server::NamespaceServiceServer;
 use aerie_proto::flow::v1::secret_service_server::SecretServiceServer;
 use aerie_proto::flow::v1::trigger_service_server::TriggerServiceServer;
 use tokio::net::TcpListener;
@@ -54,6 +55,7 @@ pub fn register(services: &mut GrpcServices, api: FlowApi) {
     services.add(SecretServiceServer::new(api.clone()));
     services.add(KvServiceServer::new(api.clone()));
     services.add(TriggerServiceServer::new(api.clone()));
+    services.add(NamespaceServiceServer::new(api.clone()));
     services.add(FlowInternalServiceServer::new(api));
 }
 

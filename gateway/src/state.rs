@@ -16,6 +16,7 @@ use aerie_proto::execution::v1::execution_service_client::ExecutionServiceClient
 use aerie_proto::execution::v1::webhook_service_client::WebhookServiceClient;
 use aerie_proto::flow::v1::flow_service_client::FlowServiceClient;
 use aerie_proto::flow::v1::kv_service_client::KvServiceClient;
+use aerie_proto::flow::v1::namespace_service_client::NamespaceServiceClient;
 use aerie_proto::flow::v1::secret_service_client::SecretServiceClient;
 use aerie_proto::flow::v1::trigger_service_client::TriggerServiceClient;
 use aerie_proto::tenant::v1::tenant_service_client::TenantServiceClient;
@@ -45,6 +46,7 @@ pub struct Clients {
     pub flows: FlowServiceClient<Channel>,
     pub secrets: SecretServiceClient<Channel>,
     pub kv: KvServiceClient<Channel>,
+    pub namespaces: NamespaceServiceClient<Channel>,
     pub triggers: TriggerServiceClient<Channel>,
     pub executions: ExecutionServiceClient<Channel>,
     pub webhooks: WebhookServiceClient<Channel>,
@@ -82,6 +84,7 @@ impl AppState {
             flows: FlowServiceClient::new(flow.clone()),
             secrets: SecretServiceClient::new(flow.clone()),
             kv: KvServiceClient::new(flow.clone()),
+            namespaces: NamespaceServiceClient::new(flow.clone()),
             triggers: TriggerServiceClient::new(flow.clone()),
             executions: ExecutionServiceClient::new(execution.clone())
                 .max_decoding_message_size(aerie_common::grpc::MAX_FILE_MESSAGE_BYTES)

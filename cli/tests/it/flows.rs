@@ -783,6 +783,7 @@ async fn tenant_b_cannot_reach_tenant_a_flows_secrets_kv_or_triggers() {
             pb::ResolveSecretRequest {
                 namespace: "company".into(),
                 key: "DB_PASSWORD".into(),
+                flow_namespace: "company".into(),
             },
             Some(&app.admin),
             spoof,
@@ -876,6 +877,7 @@ async fn secrets_are_encrypted_resolved_by_namespace_and_never_returned() {
             pb::ResolveSecretRequest {
                 namespace: "company.team.deep".into(),
                 key: "DB_PASSWORD".into(),
+                flow_namespace: "company.team.deep".into(),
             },
             "acme",
         ))
@@ -892,6 +894,7 @@ async fn secrets_are_encrypted_resolved_by_namespace_and_never_returned() {
             pb::ResolveSecretRequest {
                 namespace: "company".into(),
                 key: "API_KEY".into(),
+                flow_namespace: "company".into(),
             },
             "acme",
         ))
@@ -904,6 +907,7 @@ async fn secrets_are_encrypted_resolved_by_namespace_and_never_returned() {
             pb::ResolveSecretRequest {
                 namespace: "company".into(),
                 key: "DB_PASSWORD".into(),
+                flow_namespace: "company".into(),
             },
             "globex",
         ))
@@ -1368,6 +1372,7 @@ async fn secret_values_never_reach_a_log_line_even_at_debug() {
         pb::ResolveSecretRequest {
             namespace: "company.team".into(),
             key: "CANARY".into(),
+            flow_namespace: "company.team".into(),
         },
         None,
         Some("acme"),

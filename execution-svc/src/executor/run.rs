@@ -662,6 +662,7 @@ impl<'e> Run<'e> {
                 ttl,
             }),
             actor: format!("execution {}", self.id),
+            flow_namespace: self.namespace.clone(),
             overwrite: task
                 .props
                 .get("overwrite")
@@ -679,7 +680,11 @@ impl<'e> Run<'e> {
 
     async fn kv_get(&self, task: &Task, context: &Value) -> Result<Done, Failure> {
         let (key, namespace) = self.kv_address(task, context).await?;
-        let request = flow_pb::GetKvRequest { namespace, key };
+        let request = flow_pb::GetKvForExecutionRequest {
+            flow_namespace: self.namespace.clone(),
+            namespace,
+            key,
+        };
         let found = self
             .engine
             .flows
@@ -1068,6 +1073,7 @@ impl Lookups for TenantLookups {
         let request = flow_pb::ResolveSecretRequest {
             namespace: self.namespace.clone(),
             key: key.to_owned(),
+            flow_namespace: self.namespace.clone(),
         };
         let value = self
             .handle
@@ -1088,7 +1094,8 @@ impl Lookups for TenantLookups {
     }
 
     fn kv(&self, key: &str, namespace: Option<&str>) -> Result<Value, String> {
-        let request = flow_pb::GetKvRequest {
+        let request = flow_pb::GetKvForExecutionRequest {
+            flow_namespace: self.namespace.clone(),
             namespace: namespace.unwrap_or(&self.namespace).to_owned(),
             key: key.to_owned(),
         };

@@ -11,6 +11,7 @@ use tonic::{Request, Response, Status};
 
 use super::triggers::trigger_message;
 use super::{FlowApi, kv};
+use crate::domain::reach::Reach;
 use crate::domain::validate::trigger_types;
 use crate::domain::{EntryKey, FlowKey, Namespace};
 use crate::repo::{flows, stores, triggers};
@@ -35,6 +36,11 @@ impl FlowInternalService for FlowApi {
                     "secret {key} not found in namespace {namespace} or its parents"
                 ))
             })?;
+        // Checked where the secret was found: a parent of an allowed
+        // namespace does not lend its secrets along.
+        let found = Namespace::parse(&row.namespace)?;
+        self.check_reach(&tx, Reach::Read, &body.flow_namespace, &found)
+            .await?;
         let value = self
             .secrets
             .open(&tenant, &row.namespace, &row.key, &row.sealed)
@@ -107,7 +113,7 @@ impl FlowInternalService for FlowApi {
 
     async fn get_kv_for_execution(
         &self,
-        request: Request<pb::GetKvRequest>,
+        request: Request<pb::GetKvForExecutionRequest>,
     ) -> Result<Response<pb::KvEntry>, Status> {
         require_service_token(&request, &self.service_token)?;
         let tenant = scoped_tenant(&request, &self.policy)?;
@@ -115,6 +121,8 @@ impl FlowInternalService for FlowApi {
         let namespace = Namespace::parse(&body.namespace)?;
         let key = EntryKey::parse("KV key", &body.key)?;
         let tx = self.read(&tenant).await?;
+        self.check_reach(&tx, Reach::Read, &body.flow_namespace, &namespace)
+            .await?;
         let row = stores::live_kv(&tx, namespace.as_str(), key.as_str())
             .await
             .map_err(ServiceError::from)?
@@ -130,6 +138,11 @@ impl FlowInternalService for FlowApi {
         let tenant = scoped_tenant(&request, &self.policy)?;
         let body = request.into_inner();
         let entry = kv::KvEntryWrite::parse(&body.entry.unwrap_or_default())?;
+        {
+            let tx = self.read(&tenant).await?;
+            self.check_reach(&tx, Reach::Write, &body.flow_namespace, &entry.namespace)
+                .await?;
+        }
         let actor = if body.actor.is_empty() {
             "system"
         } else {

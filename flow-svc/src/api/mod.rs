@@ -4,6 +4,7 @@
 mod flows;
 mod internal;
 mod kv;
+mod namespaces;
 mod secrets;
 mod triggers;
 

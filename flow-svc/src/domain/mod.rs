@@ -5,6 +5,7 @@
 pub mod document;
 pub use aerie_common::kestra::duration;
 pub mod kv;
+pub mod reach;
 pub mod validate;
 
 use std::collections::BTreeMap;

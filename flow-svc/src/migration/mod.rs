@@ -7,6 +7,7 @@ mod m0001_create_flows;
 mod m0002_create_namespace_stores;
 mod m0003_create_audit_outbox;
 mod m0004_row_level_security;
+mod m0005_create_namespace_settings;
 
 /// The tables holding tenant data; each has a `tenant_id` column and, on
 /// PostgreSQL, row-level security.
@@ -17,6 +18,7 @@ pub const TENANT_TABLES: &[&str] = &[
     "triggers",
     "secrets",
     "kv_entries",
+    "namespace_settings",
 ];
 
 /// Every migration of flow-svc, oldest first.
@@ -29,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0002_create_namespace_stores::Migration),
             Box::new(m0003_create_audit_outbox::Migration),
             Box::new(m0004_row_level_security::Migration),
+            Box::new(m0005_create_namespace_settings::Migration),
         ]
     }
 

@@ -155,3 +155,24 @@ pub mod kv_entries {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+pub mod namespace_settings {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "namespace_settings")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub tenant_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub namespace: String,
+        /// A JSON list of namespaces.
+        pub allowed_namespaces: String,
+        pub update_time: ChronoDateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

@@ -7,7 +7,7 @@ use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, DbErr, EntityTrait, QueryFilter, QueryOrder,
 };
 
-use super::entities::{kv_entries, secrets};
+use super::entities::{kv_entries, namespace_settings, secrets};
 use super::{TenantTxn, now};
 
 fn secret_at(tx: &TenantTxn, namespace: &str, key: &str) -> Condition {
@@ -184,4 +184,45 @@ pub async fn delete_kv(tx: &TenantTxn, namespace: &str, key: &str) -> Result<boo
         .exec(tx.conn())
         .await?;
     Ok(live)
+}
+
+/// The namespaces `namespace` allows to reach it (none when never set).
+pub async fn allowed_namespaces(tx: &TenantTxn, namespace: &str) -> Result<Vec<String>, DbErr> {
+    let row = namespace_settings::Entity::find()
+        .filter(namespace_settings::Column::TenantId.eq(tx.tenant_key()))
+        .filter(namespace_settings::Column::Namespace.eq(namespace))
+        .one(tx.conn())
+        .await?;
+    Ok(row
+        .and_then(|row| serde_json::from_str(&row.allowed_namespaces).ok())
+        .unwrap_or_default())
+}
+
+/// Replaces the namespaces `namespace` allows.
+pub async fn put_allowed_namespaces(
+    tx: &TenantTxn,
+    namespace: &str,
+    allowed: &[String],
+) -> Result<(), DbErr> {
+    let json = serde_json::to_string(allowed).map_err(|e| DbErr::Custom(e.to_string()))?;
+    namespace_settings::Entity::insert(namespace_settings::ActiveModel {
+        tenant_id: Set(tx.tenant_key().to_owned()),
+        namespace: Set(namespace.to_owned()),
+        allowed_namespaces: Set(json),
+        update_time: Set(now()),
+    })
+    .on_conflict(
+        OnConflict::columns([
+            namespace_settings::Column::TenantId,
+            namespace_settings::Column::Namespace,
+        ])
+        .update_columns([
+            namespace_settings::Column::AllowedNamespaces,
+            namespace_settings::Column::UpdateTime,
+        ])
+        .to_owned(),
+    )
+    .exec_without_returning(tx.conn())
+    .await?;
+    Ok(())
 }

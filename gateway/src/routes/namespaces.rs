@@ -1,5 +1,6 @@
-//! `/api/v1{t}/namespaces/{namespace}/secrets` and `/kv`: per-namespace
-//! secrets (keys out, values never) and typed KV entries, in flow-svc.
+//! `/api/v1{t}/namespaces/{namespace}/secrets`, `/kv` and `/settings`:
+//! per-namespace secrets (keys out, values never), typed KV entries and the
+//! namespaces allowed to reach them, in flow-svc.
 
 use aerie_proto::flow::v1 as pb;
 use axum::Json;
@@ -97,6 +98,62 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(list_secrets))
         .routes(routes!(put_kv, get_kv, delete_kv))
         .routes(routes!(list_kv))
+        .routes(routes!(get_settings, put_settings))
+}
+
+/// A namespace's settings.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NamespaceSettings {
+    /// Namespaces (each with its children) whose flows may read and write
+    /// this namespace's KV and read its secrets; a flow always reaches its
+    /// own namespace and reads its parents.
+    pub allowed_namespaces: Vec<String>,
+}
+
+/// A namespace's settings (NAMESPACE:READ).
+#[utoipa::path(get, path = "/namespaces/{namespace}/settings", tag = "namespaces", params(NamespacePath),
+    responses((status = 200, body = NamespaceSettings), (status = 404, body = ErrorBody)))]
+async fn get_settings(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    Path(NamespacePath { namespace }): Path<NamespacePath>,
+) -> Result<Json<NamespaceSettings>, ApiError> {
+    let request = tenant.request(pb::GetNamespaceSettingsRequest { namespace });
+    let settings = state
+        .namespaces
+        .clone()
+        .get_namespace_settings(request)
+        .await?
+        .into_inner();
+    Ok(Json(NamespaceSettings {
+        allowed_namespaces: settings.allowed_namespaces,
+    }))
+}
+
+/// Replace a namespace's settings (NAMESPACE:UPDATE).
+#[utoipa::path(put, path = "/namespaces/{namespace}/settings", tag = "namespaces", params(NamespacePath),
+    request_body = NamespaceSettings,
+    responses((status = 200, body = NamespaceSettings), (status = 422, body = ErrorBody)))]
+async fn put_settings(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    Path(NamespacePath { namespace }): Path<NamespacePath>,
+    JsonBody(body): JsonBody<NamespaceSettings>,
+) -> Result<Json<NamespaceSettings>, ApiError> {
+    let request = tenant.request(pb::UpdateNamespaceSettingsRequest {
+        namespace,
+        allowed_namespaces: body.allowed_namespaces,
+    });
+    let settings = state
+        .namespaces
+        .clone()
+        .update_namespace_settings(request)
+        .await?
+        .into_inner();
+    Ok(Json(NamespaceSettings {
+        allowed_namespaces: settings.allowed_namespaces,
+    }))
 }
 
 /// Create or replace a secret (SECRET:CREATE or UPDATE).
