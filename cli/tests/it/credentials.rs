@@ -142,3 +142,95 @@ async fn webhook_callers_cannot_tell_unknown_tenants_flows_and_keys_apart() {
     }
     assert_eq!(messages[0], messages[1]);
 }
+
+const LEAKY: &str = r#"id: leaky
+namespace: company.team
+tasks:
+  - id: ret
+    type: io.kestra.plugin.core.debug.Return
+    format: "{{ secret('API_TOKEN') }}"
+  - id: values
+    type: io.kestra.plugin.core.output.OutputValues
+    values:
+      nested:
+        token: "Bearer {{ secret('API_TOKEN') }}"
+      list: ["{{ secret('API_TOKEN') }}"]
+  - id: again
+    type: io.kestra.plugin.core.debug.Return
+    format: "copied {{ outputs.ret.value }}"
+  - id: say
+    type: io.kestra.plugin.core.log.Log
+    message: "token {{ secret('API_TOKEN') }}"
+outputs:
+  - id: token
+    type: STRING
+    value: "{{ secret('API_TOKEN') }}"
+"#;
+
+#[tokio::test]
+async fn resolved_secrets_are_masked_in_outputs_flow_outputs_and_logs() {
+    use aerie_proto::execution::v1::execution_service_client::ExecutionServiceClient;
+    let secret = "tok-7b1e-masked-everywhere";
+    let app = TestApp::start(Mode::MultiWithDefault).await;
+    app.create_tenant("acme").await;
+    app.bind(Some("acme"), "admin", "Admin", None).await;
+    let (status, body) = app
+        .put(
+            "/api/v1/acme/namespaces/company/secrets/API_TOKEN",
+            json!({"value": secret}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = app
+        .yaml(
+            reqwest::Method::POST,
+            "/api/v1/acme/flows",
+            &app.admin,
+            LEAKY,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, execution) = app
+        .post(
+            "/api/v1/acme/executions/company.team/leaky?wait=true",
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200, "{execution}");
+    assert_eq!(execution["state"]["current"], "SUCCESS", "{execution}");
+    let id = execution["id"].as_str().expect("id").to_owned();
+    let text = execution.to_string();
+    assert!(
+        !text.contains(secret),
+        "the execution shows the secret: {text}"
+    );
+    assert_eq!(execution["outputs"]["token"], "******", "{execution}");
+    let runs = execution["taskRunList"].as_array().expect("task runs");
+    let outputs = |task: &str| {
+        runs.iter()
+            .find(|r| r["taskId"] == task)
+            .map(|r| r["outputs"].clone())
+            .unwrap_or_default()
+    };
+    assert_eq!(outputs("ret")["value"], "******");
+    assert_eq!(
+        outputs("values")["values"]["nested"]["token"],
+        "Bearer ******"
+    );
+    assert_eq!(outputs("again")["value"], "copied ******");
+
+    let (status, logs) = app.get(&format!("/api/v1/acme/logs/{id}")).await;
+    assert_eq!(status, 200, "{logs}");
+    assert!(!logs.to_string().contains(secret), "{logs}");
+    // Over gRPC, the same stored execution.
+    let stored = ExecutionServiceClient::new(app.channel().await)
+        .get_execution(call(
+            aerie_proto::execution::v1::GetExecutionRequest { id },
+            Some(&app.admin),
+            Some("acme"),
+        ))
+        .await
+        .expect("get")
+        .into_inner();
+    assert!(!format!("{stored:?}").contains(secret), "{stored:?}");
+}

@@ -457,6 +457,9 @@ impl<'e> Run<'e> {
         logs: Vec<NewLog>,
     ) -> Outcome {
         let now = repo::now();
+        // A secret resolved by this run never reaches stored outputs, nor
+        // the templates of later tasks, which read the same outputs.
+        let outputs = self.masked_value(outputs);
         row.state = state.as_str().to_owned();
         row.histories = push_history(&row.histories, state, now);
         row.outputs = outputs.to_string();
@@ -756,7 +759,7 @@ impl<'e> Run<'e> {
                     Failure::Error(message) => message,
                     Failure::Stopped => "stopped".into(),
                 })?;
-            values.insert(id.clone(), value);
+            values.insert(id.clone(), self.masked_value(value));
         }
         Ok(Value::Object(values))
     }
@@ -862,6 +865,31 @@ impl<'e> Run<'e> {
             }
         }
         message
+    }
+
+    /// `value` with every secret value resolved so far replaced inside its
+    /// strings (object keys come from the flow source, not from secrets).
+    fn masked_value(&self, value: Value) -> Value {
+        if self
+            .masks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_empty()
+        {
+            return value;
+        }
+        match value {
+            Value::String(text) => Value::String(self.masked(text)),
+            Value::Array(items) => {
+                Value::Array(items.into_iter().map(|v| self.masked_value(v)).collect())
+            }
+            Value::Object(map) => Value::Object(
+                map.into_iter()
+                    .map(|(k, v)| (k, self.masked_value(v)))
+                    .collect(),
+            ),
+            other => other,
+        }
     }
 
     /// Keeps a task run (and its log lines) to be written with the next
