@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs PostgreSQL from Debian's packages (when missing), starts a cluster
 # and creates the test database owned by a non-superuser role.
-# Prints the URL for AERIE_TEST_DATABASE_URL on its last line.
+# Prints the URL for AERIE_TEST_DATABASE_URL (the schema owner) on its last
+# line; services under test run as aerie_test_app (AERIE_TEST_APP_DATABASE_URL).
 set -euo pipefail
 
 if ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then
@@ -23,7 +24,10 @@ pg_isready -h 127.0.0.1 >&2
 su postgres -c "psql -q -v ON_ERROR_STOP=1" >&2 <<'SQL'
 DROP DATABASE IF EXISTS aerie_test;
 DROP ROLE IF EXISTS aerie_test;
-CREATE ROLE aerie_test LOGIN PASSWORD 'aerie_test' NOSUPERUSER NOCREATEDB NOCREATEROLE;
+DROP ROLE IF EXISTS aerie_test_app;
+CREATE ROLE aerie_test LOGIN PASSWORD 'aerie_test' NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS;
+-- The role services run as: it owns nothing, so it cannot turn RLS off.
+CREATE ROLE aerie_test_app LOGIN PASSWORD 'aerie_test_app' NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS;
 CREATE DATABASE aerie_test OWNER aerie_test;
 SQL
 echo "postgres://aerie_test:aerie_test@127.0.0.1:5432/aerie_test"

@@ -29,7 +29,11 @@ pub use core::{AuthCore, Core};
 /// super admin is present.
 pub async fn open(config: &Config) -> Result<Core, Box<dyn std::error::Error + Send + Sync>> {
     let db =
-        db::connect_and_migrate::<migration::Migrator>(&config.auth_database_url(), "auth").await?;
+        db::connect_and_migrate::<migration::Migrator>(
+        &config.auth_database_url(),
+        &config.migration_url("auth"),
+        "auth",
+    ).await?;
     let service_token = config.service_token()?;
     let tenants = aerie_common::tenant_directory::TenantDirectory::for_service(
         config.tenant_policy(),

@@ -33,12 +33,16 @@ pub const KEYS: &[&str] = &[
     "security.trusted-proxies",
     "data-dir",
     "database.tenant.url",
+    "database.tenant.migration-url",
     "database.auth.url",
+    "database.auth.migration-url",
     "database.flow.url",
+    "database.flow.migration-url",
     "endpoints.tenant",
     "endpoints.auth",
     "endpoints.flow",
     "database.execution.url",
+    "database.execution.migration-url",
     "endpoints.execution",
     "storage.type",
     "storage.local.base-path",
@@ -321,8 +325,14 @@ pub struct DatabaseConfig {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields, default)]
 pub struct DatabaseUrl {
+    /// What the service runs with: on PostgreSQL, a role that holds only
+    /// SELECT, INSERT, UPDATE and DELETE on its tables.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
+    /// What migrations run with: the role owning the schema, which grants
+    /// the `url` role what it needs after each migration. Unset: `url`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub migration_url: Option<String>,
 }
 
 /// `aerie.endpoints.*`: where other processes find each service's gRPC API;
@@ -458,6 +468,18 @@ impl Config {
             .url
             .clone()
             .unwrap_or_else(|| self.sqlite_url("flow"))
+    }
+
+    /// The URL `service`'s migrations run with (`database.<service>.migration-url`),
+    /// else its runtime URL.
+    pub fn migration_url(&self, service: &str) -> String {
+        let (database, runtime) = match service {
+            "tenant" => (&self.database.tenant, self.tenant_database_url()),
+            "auth" => (&self.database.auth, self.auth_database_url()),
+            "flow" => (&self.database.flow, self.flow_database_url()),
+            _ => (&self.database.execution, self.execution_database_url()),
+        };
+        database.migration_url.clone().unwrap_or(runtime)
     }
 
     /// Where the tenant service's gRPC API is reached.

@@ -70,17 +70,22 @@ fn prepare_sqlite_file(path: &std::path::Path) -> Result<(), DbErr> {
     }
 }
 
-/// Connects and brings the schema up to date. On PostgreSQL the migration
-/// runs on a dedicated single connection under a session advisory lock named
-/// after the service, so that replicas starting together migrate one at a
-/// time (lock, migration and unlock must share one connection).
+/// Connects with `url` and brings the schema up to date with
+/// `migration_url`. On PostgreSQL the migration runs on a dedicated single
+/// connection under a session advisory lock named after the service, so
+/// that replicas starting together migrate one at a time (lock, migration
+/// and unlock must share one connection). When the two URLs name different
+/// roles, the migration role (owner of the schema) then grants the runtime
+/// role data access and nothing more: the service cannot alter its tables,
+/// so it cannot turn row-level security off.
 pub async fn connect_and_migrate<M: MigratorTrait>(
     url: &str,
+    migration_url: &str,
     service: &str,
 ) -> Result<DatabaseConnection, DbErr> {
     let db = connect(url).await?;
     if db.get_database_backend() == DbBackend::Postgres {
-        let mut options = ConnectOptions::new(url);
+        let mut options = ConnectOptions::new(migration_url);
         options
             .sqlx_logging(false)
             .max_connections(1)
@@ -90,7 +95,10 @@ pub async fn connect_and_migrate<M: MigratorTrait>(
         lock_db
             .execute_unprepared(&format!("SELECT pg_advisory_lock({key})"))
             .await?;
-        let result = M::up(&lock_db, None).await;
+        let mut result = M::up(&lock_db, None).await;
+        if result.is_ok() && migration_url != url {
+            result = grant_runtime_role(&lock_db, &db, &M::migration_table_name().to_string()).await;
+        }
         lock_db
             .execute_unprepared(&format!("SELECT pg_advisory_unlock({key})"))
             .await?;
@@ -100,6 +108,50 @@ pub async fn connect_and_migrate<M: MigratorTrait>(
         M::up(&db, None).await?;
     }
     Ok(db)
+}
+
+/// Gives the role of `runtime` what a service needs on the schema the
+/// migration role just brought up to date: data access, not ownership.
+async fn grant_runtime_role(
+    owner: &DatabaseConnection,
+    runtime: &DatabaseConnection,
+    migrations_table: &str,
+) -> Result<(), DbErr> {
+    let one = |db: &DatabaseConnection, sql: &'static str| {
+        let db = db.clone();
+        async move {
+            db.query_one_raw(sea_orm::Statement::from_string(DbBackend::Postgres, sql))
+                .await?
+                .ok_or_else(|| DbErr::Custom(format!("no answer to {sql}")))?
+                .try_get_by_index::<String>(0)
+        }
+    };
+    let (role, owner_role) = (
+        one(runtime, "SELECT current_user::text").await?,
+        one(owner, "SELECT current_user::text").await?,
+    );
+    if role == owner_role {
+        return Ok(());
+    }
+    let schema = quote_ident(&one(owner, "SELECT current_schema()::text").await?);
+    let role = quote_ident(&role);
+    for statement in [
+        format!("GRANT USAGE ON SCHEMA {schema} TO {role}"),
+        format!("GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {schema} TO {role}"),
+        format!("GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA {schema} TO {role}"),
+        format!(
+            "REVOKE ALL ON TABLE {schema}.{} FROM {role}",
+            quote_ident(migrations_table)
+        ),
+    ] {
+        owner.execute_unprepared(&statement).await?;
+    }
+    Ok(())
+}
+
+/// A PostgreSQL identifier, quoted.
+fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
 }
 
 /// A stable 63-bit key per service name (FNV-1a), so each service's

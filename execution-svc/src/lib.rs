@@ -30,6 +30,7 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 pub async fn open(config: &Config) -> Result<ExecutionApi, BoxError> {
     let db = db::connect_and_migrate::<migration::Migrator>(
         &config.execution_database_url(),
+        &config.migration_url("execution"),
         "execution",
     )
     .await?;

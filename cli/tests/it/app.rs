@@ -68,10 +68,10 @@ impl TestApp {
         config.server.http_port = 0;
         config.server.grpc_port = 0;
         config.data_dir = dir.path().join("data");
-        config.database.tenant.url = Some(db.url.clone());
-        config.database.auth.url = Some(auth_db.url.clone());
-        config.database.flow.url = Some(flow_db.url.clone());
-        config.database.execution.url = Some(execution_db.url.clone());
+        config.database.tenant = db.config();
+        config.database.auth = auth_db.config();
+        config.database.flow = flow_db.config();
+        config.database.execution = execution_db.config();
         config.security.super_admin.username = Some(ADMIN.0.to_owned());
         config.security.super_admin.password = Some(ADMIN.1.to_owned());
         adjust(&mut config);

@@ -304,10 +304,10 @@ async fn replicas_starting_together_migrate_once() {
         aerie_common::testkit::TestDatabase::new("flow").await,
         aerie_common::testkit::TestDatabase::new("execution").await,
     ];
-    config.database.tenant.url = Some(databases[0].url.clone());
-    config.database.auth.url = Some(databases[1].url.clone());
-    config.database.flow.url = Some(databases[2].url.clone());
-    config.database.execution.url = Some(databases[3].url.clone());
+    config.database.tenant = databases[0].config();
+    config.database.auth = databases[1].config();
+    config.database.flow = databases[2].config();
+    config.database.execution = databases[3].config();
     if databases[0].backend == "sqlite" {
         // SQLite serves one process; the lock exists for PostgreSQL.
         println!("replicas share PostgreSQL only: not applicable on SQLite");

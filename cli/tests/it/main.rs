@@ -15,5 +15,6 @@ mod observability;
 mod privilege;
 mod reach;
 mod rest;
+mod rls;
 mod storage;
 mod topology;

@@ -9,8 +9,8 @@ mod m0003_create_audit_outbox;
 mod m0004_row_level_security;
 mod m0005_create_namespace_settings;
 
-/// The tables holding tenant data; each has a `tenant_id` column and, on
-/// PostgreSQL, row-level security.
+/// The tenant tables of the first schema, which m0004 put under row-level
+/// security; each later table turns it on in its own migration.
 pub const TENANT_TABLES: &[&str] = &[
     "flows",
     "flow_revisions",
@@ -18,7 +18,6 @@ pub const TENANT_TABLES: &[&str] = &[
     "triggers",
     "secrets",
     "kv_entries",
-    "namespace_settings",
 ];
 
 /// Every migration of flow-svc, oldest first.

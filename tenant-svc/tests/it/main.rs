@@ -56,8 +56,8 @@ async fn start(multi_tenancy: bool) -> TestService {
     let addr = listener.local_addr().expect("addr");
     let mut config = Config::default();
     config.tenants.enabled = multi_tenancy;
-    config.database.tenant.url = Some(db.url.clone());
-    config.database.auth.url = Some(auth_db.url.clone());
+    config.database.tenant = db.config();
+    config.database.auth = auth_db.config();
     config.security.super_admin.username = Some("admin".into());
     config.security.super_admin.password = Some("admin-password".into());
     config.default_endpoints_to(addr.port());
