@@ -83,7 +83,7 @@ impl AuthApi {
             .resolve(&tenant, &caller_of(request)?)
             .await?;
         let user = self.caller_principal(request).await?;
-        let grant = Grant { permission, action };
+        let grant = Grant(permission, action);
         if self
             .core
             .evaluate(&user, &tenant, Some(grant), None)
@@ -208,16 +208,12 @@ impl AuthService for AuthApi {
         let grant = if request.get_ref().permission.is_empty() {
             None
         } else {
-            Some(Grant {
-                permission: Permission::parse(&request.get_ref().permission)?,
-                action: Action::parse(&request.get_ref().action)?,
-            })
+            Some(Grant(
+                Permission::parse(&request.get_ref().permission)?,
+                Action::parse(&request.get_ref().action)?,
+            ))
         };
-        let tenant_creation = grant
-            == Some(Grant {
-                permission: Permission::Tenant,
-                action: Action::Create,
-            });
+        let tenant_creation = grant == Some(Grant(Permission::Tenant, Action::Create));
         // Who may create tenants is decided in the default tenant, also when
         // the default tenant is not reachable for data.
         let tenant = if tenant_creation {
@@ -238,10 +234,10 @@ impl AuthService for AuthApi {
         let user = self.caller_principal(&request).await?;
         let tenant = scoped_tenant(&request, &self.core.policy)?;
         let body = request.into_inner();
-        let grant = Grant {
-            permission: Permission::parse(&body.permission)?,
-            action: Action::parse(&body.action)?,
-        };
+        let grant = Grant(
+            Permission::parse(&body.permission)?,
+            Action::parse(&body.action)?,
+        );
         let granted = self.core.granted_namespaces(&user, &tenant, grant).await?;
         Ok(Response::new(pb::GetGrantedNamespacesResponse {
             everywhere: granted.is_none(),
@@ -281,10 +277,7 @@ impl AuthService for AuthApi {
         // existing one.
         self.require_service(&request)?;
         let user = self.caller_principal(&request).await?;
-        let create = Grant {
-            permission: Permission::Tenant,
-            action: Action::Create,
-        };
+        let create = Grant(Permission::Tenant, Action::Create);
         if !self
             .core
             .evaluate(&user, &TenantId::default_tenant(), Some(create), None)

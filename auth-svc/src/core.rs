@@ -342,7 +342,7 @@ impl AuthCore {
         let Some(grant) = grant else {
             return Ok(user.super_admin || !self.principal_bindings(user, tenant).await?.is_empty());
         };
-        if user.super_admin && grant.permission.is_instance_administration() {
+        if user.super_admin && grant.permission().is_instance_administration() {
             return Ok(true);
         }
         let effective = self.effective_bindings(user, tenant).await?;
@@ -357,7 +357,7 @@ impl AuthCore {
         tenant: &TenantId,
         grant: Grant,
     ) -> Result<Option<Vec<String>>, ServiceError> {
-        if user.super_admin && grant.permission.is_instance_administration() {
+        if user.super_admin && grant.permission().is_instance_administration() {
             return Ok(None);
         }
         let effective = self.effective_bindings(user, tenant).await?;

@@ -1,158 +1,16 @@
 //! Rules of identity and access, without I/O: permissions, roles, namespace
 //! coverage, username and password rules.
 
-use std::fmt;
-
 use aerie_common::ServiceError;
 
-/// What a permission is about (DESIGN.md section 5).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Permission {
-    Flow,
-    Execution,
-    Namespace,
-    Kvstore,
-    Secret,
-    User,
-    Group,
-    Role,
-    Binding,
-    ServiceAccount,
-    Auditlog,
-    Tenant,
-}
-
-/// What is done to it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Action {
-    Create,
-    Read,
-    Update,
-    Delete,
-}
-
-impl Permission {
-    pub const ALL: [Permission; 12] = [
-        Permission::Flow,
-        Permission::Execution,
-        Permission::Namespace,
-        Permission::Kvstore,
-        Permission::Secret,
-        Permission::User,
-        Permission::Group,
-        Permission::Role,
-        Permission::Binding,
-        Permission::ServiceAccount,
-        Permission::Auditlog,
-        Permission::Tenant,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Permission::Flow => "FLOW",
-            Permission::Execution => "EXECUTION",
-            Permission::Namespace => "NAMESPACE",
-            Permission::Kvstore => "KVSTORE",
-            Permission::Secret => "SECRET",
-            Permission::User => "USER",
-            Permission::Group => "GROUP",
-            Permission::Role => "ROLE",
-            Permission::Binding => "BINDING",
-            Permission::ServiceAccount => "SERVICE_ACCOUNT",
-            Permission::Auditlog => "AUDITLOG",
-            Permission::Tenant => "TENANT",
-        }
-    }
-
-    pub fn parse(text: &str) -> Result<Permission, ServiceError> {
-        Permission::ALL
-            .into_iter()
-            .find(|p| p.as_str() == text)
-            .ok_or_else(|| {
-                ServiceError::InvalidArgument(format!(
-                    "unknown permission '{text}': use one of {}",
-                    Permission::ALL.map(Permission::as_str).join(", ")
-                ))
-            })
-    }
-
-    /// Permissions a super admin holds in every tenant without a binding:
-    /// managing tenants, users and access, never the tenant's own data.
-    pub fn is_instance_administration(self) -> bool {
-        matches!(
-            self,
-            Permission::Tenant
-                | Permission::User
-                | Permission::Group
-                | Permission::Role
-                | Permission::Binding
-                | Permission::ServiceAccount
-        )
-    }
-}
-
-impl Action {
-    pub const ALL: [Action; 4] = [Action::Create, Action::Read, Action::Update, Action::Delete];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Action::Create => "CREATE",
-            Action::Read => "READ",
-            Action::Update => "UPDATE",
-            Action::Delete => "DELETE",
-        }
-    }
-
-    pub fn parse(text: &str) -> Result<Action, ServiceError> {
-        Action::ALL
-            .into_iter()
-            .find(|a| a.as_str() == text)
-            .ok_or_else(|| {
-                ServiceError::InvalidArgument(format!(
-                    "unknown action '{text}': use CREATE, READ, UPDATE or DELETE"
-                ))
-            })
-    }
-}
-
-/// One permission × action pair, written `FLOW:READ`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Grant {
-    pub permission: Permission,
-    pub action: Action,
-}
-
-impl fmt::Display for Grant {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}", self.permission.as_str(), self.action.as_str())
-    }
-}
-
-impl Grant {
-    pub fn parse(text: &str) -> Result<Grant, ServiceError> {
-        let (permission, action) = text.split_once(':').ok_or_else(|| {
-            ServiceError::InvalidArgument(format!("permission '{text}' must look like FLOW:READ"))
-        })?;
-        Ok(Grant {
-            permission: Permission::parse(permission)?,
-            action: Action::parse(action)?,
-        })
-    }
-}
+pub use aerie_common::auth::{Action, Grant, Permission};
 
 /// The predefined role of every tenant, holding every permission.
 pub const ADMIN_ROLE: &str = "Admin";
 
 /// Every grant, as the Admin role holds them.
 pub fn all_grants() -> Vec<Grant> {
-    Permission::ALL
-        .into_iter()
-        .flat_map(|permission| {
-            Action::ALL
-                .into_iter()
-                .map(move |action| Grant { permission, action })
-        })
-        .collect()
+    Grant::all()
 }
 
 /// Parses and de-duplicates the grants of a custom role.

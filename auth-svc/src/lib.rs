@@ -28,12 +28,12 @@ pub use core::{AuthCore, Core};
 /// Connects, migrates, makes sure a signing key exists and the configured
 /// super admin is present.
 pub async fn open(config: &Config) -> Result<Core, Box<dyn std::error::Error + Send + Sync>> {
-    let db =
-        db::connect_and_migrate::<migration::Migrator>(
+    let db = db::connect_and_migrate::<migration::Migrator>(
         &config.auth_database_url(),
         &config.migration_url("auth"),
         "auth",
-    ).await?;
+    )
+    .await?;
     let service_token = config.service_token()?;
     let tenants = aerie_common::tenant_directory::TenantDirectory::for_service(
         config.tenant_policy(),

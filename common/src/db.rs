@@ -97,7 +97,8 @@ pub async fn connect_and_migrate<M: MigratorTrait>(
             .await?;
         let mut result = M::up(&lock_db, None).await;
         if result.is_ok() && migration_url != url {
-            result = grant_runtime_role(&lock_db, &db, &M::migration_table_name().to_string()).await;
+            result =
+                grant_runtime_role(&lock_db, &db, &M::migration_table_name().to_string()).await;
         }
         lock_db
             .execute_unprepared(&format!("SELECT pg_advisory_unlock({key})"))

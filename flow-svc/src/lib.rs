@@ -26,12 +26,12 @@ pub use api::FlowApi;
 /// Connects to this service's database, migrates it and builds the API.
 pub async fn open(config: &Config) -> Result<FlowApi, Box<dyn std::error::Error + Send + Sync>> {
     let secrets = crypto::SecretBox::new(&config.secrets_master_key()?)?;
-    let db =
-        db::connect_and_migrate::<migration::Migrator>(
+    let db = db::connect_and_migrate::<migration::Migrator>(
         &config.flow_database_url(),
         &config.migration_url("flow"),
         "flow",
-    ).await?;
+    )
+    .await?;
     let auth = aerie_common::grpc::lazy_channel(&config.auth_endpoint())?;
     let tenants = aerie_common::grpc::lazy_channel(&config.tenant_endpoint())?;
     Ok(FlowApi::new(

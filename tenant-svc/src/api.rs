@@ -4,6 +4,7 @@
 
 use aerie_common::audit::{self, AuditEntry};
 use aerie_common::auth::{AccessClient, Caller, caller_of};
+use aerie_common::auth::{Action, Grant, Permission};
 use aerie_common::grpc::Channel;
 use aerie_common::paging::{PageRequest, Sort};
 use aerie_common::{ServiceError, TenantId, TenantPolicy};
@@ -160,7 +161,7 @@ impl TenantApi {
     /// Whether the caller may see this tenant at all: a super admin or a
     /// holder of any binding there. Others get NOT_FOUND, never a hint.
     async fn require_visible(&self, caller: &Caller, id: &TenantId) -> Result<(), Status> {
-        if self.access.allowed(caller, id, "", "", None).await? {
+        if self.access.may_use_tenant(caller, id).await? {
             Ok(())
         } else {
             Err(not_found(id).into())
@@ -180,8 +181,7 @@ impl TenantService for TenantApi {
             .require(
                 &caller,
                 &TenantId::default_tenant(),
-                "TENANT",
-                "CREATE",
+                Grant(Permission::Tenant, Action::Create),
                 None,
             )
             .await?;
@@ -275,7 +275,12 @@ impl TenantService for TenantApi {
         let id = parse_id(&body.id)?;
         self.require_visible(&caller, &id).await?;
         self.access
-            .require(&caller, &id, "TENANT", "UPDATE", None)
+            .require(
+                &caller,
+                &id,
+                Grant(Permission::Tenant, Action::Update),
+                None,
+            )
             .await?;
         let name = domain::parse_name(&body.name)?;
         let txn = self.db.begin().await.map_err(ServiceError::from)?;
@@ -303,7 +308,12 @@ impl TenantService for TenantApi {
         let tenant = parse_id(&id)?;
         self.require_visible(&caller, &tenant).await?;
         self.access
-            .require(&caller, &tenant, "TENANT", "DELETE", None)
+            .require(
+                &caller,
+                &tenant,
+                Grant(Permission::Tenant, Action::Delete),
+                None,
+            )
             .await?;
         self.delete(&id, &caller.name).await?;
         Ok(Response::new(pb::DeleteTenantResponse {}))

@@ -18,13 +18,12 @@ pub use api::TenantApi;
 
 /// Connects to this service's database, migrates it and builds the API.
 pub async fn open(config: &Config) -> Result<TenantApi, Box<dyn std::error::Error + Send + Sync>> {
-    let db =
-        db::connect_and_migrate::<migration::Migrator>(
+    let db = db::connect_and_migrate::<migration::Migrator>(
         &config.tenant_database_url(),
         &config.migration_url("tenant"),
         "tenant",
     )
-            .await?;
+    .await?;
     let auth = aerie_common::grpc::lazy_channel(&config.auth_endpoint())?;
     Ok(TenantApi::new(
         db,

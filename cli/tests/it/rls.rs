@@ -4,7 +4,9 @@
 //! off. (SQLite has no roles and no RLS: there the repository filter is the
 //! only line, tested everywhere else; this test needs the CI's PostgreSQL.)
 
-use sea_orm::{ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement, TransactionTrait};
+use sea_orm::{
+    ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement, TransactionTrait,
+};
 use serde_json::json;
 
 use crate::app::{Mode, TestApp};
@@ -35,34 +37,54 @@ async fn visible(db: &DatabaseConnection, tenant: &str, table: &str) -> Vec<Stri
 #[tokio::test]
 async fn the_runtime_role_sees_one_tenant_and_cannot_disable_row_level_security() {
     let app = TestApp::start(Mode::MultiWithDefault).await;
-    let (Some(flow_runtime), Some(execution_runtime)) =
-        (app.flow_db.runtime_url.clone(), app.execution_db.runtime_url.clone())
-    else {
-        eprintln!("skipped: needs AERIE_TEST_DATABASE_URL and AERIE_TEST_APP_DATABASE_URL (PostgreSQL)");
+    let (Some(flow_runtime), Some(execution_runtime)) = (
+        app.flow_db.runtime_url.clone(),
+        app.execution_db.runtime_url.clone(),
+    ) else {
+        eprintln!(
+            "skipped: needs AERIE_TEST_DATABASE_URL and AERIE_TEST_APP_DATABASE_URL (PostgreSQL)"
+        );
         return;
     };
     for tenant in ["ta", "tb"] {
         app.create_tenant(tenant).await;
         app.bind(Some(tenant), "admin", "Admin", None).await;
         let (status, body) = app
-            .put(&format!("/api/v1/{tenant}/namespaces/team/kv/k"), json!(tenant))
+            .put(
+                &format!("/api/v1/{tenant}/namespaces/team/kv/k"),
+                json!(tenant),
+            )
             .await;
         assert_eq!(status, 200, "{body}");
         let flow = "id: f\nnamespace: team\ntasks:\n  - id: hi\n    type: io.kestra.plugin.core.log.Log\n    message: hi\n";
         let (status, body) = app
-            .yaml(reqwest::Method::POST, &format!("/api/v1/{tenant}/flows"), &app.admin, flow)
+            .yaml(
+                reqwest::Method::POST,
+                &format!("/api/v1/{tenant}/flows"),
+                &app.admin,
+                flow,
+            )
             .await;
         assert_eq!(status, 200, "{body}");
         let (status, body) = app
-            .post(&format!("/api/v1/{tenant}/executions/team/f?wait=true"), json!({}))
+            .post(
+                &format!("/api/v1/{tenant}/executions/team/f?wait=true"),
+                json!({}),
+            )
             .await;
         assert_eq!(status, 200, "{body}");
     }
-    for (url, table) in [(flow_runtime, "kv_entries"), (execution_runtime, "executions")] {
+    for (url, table) in [
+        (flow_runtime, "kv_entries"),
+        (execution_runtime, "executions"),
+    ] {
         let db = Database::connect(url.as_str()).await.expect("runtime role");
         assert_eq!(visible(&db, "ta", table).await, ["ta"], "{table}");
         assert_eq!(visible(&db, "tb", table).await, ["tb"], "{table}");
-        assert!(visible(&db, "", table).await.is_empty(), "{table} without a tenant");
+        assert!(
+            visible(&db, "", table).await.is_empty(),
+            "{table} without a tenant"
+        );
         for attack in [
             format!("ALTER TABLE {table} NO FORCE ROW LEVEL SECURITY"),
             format!("ALTER TABLE {table} DISABLE ROW LEVEL SECURITY"),
@@ -72,6 +94,10 @@ async fn the_runtime_role_sees_one_tenant_and_cannot_disable_row_level_security(
             let refused = db.execute_unprepared(&attack).await;
             assert!(refused.is_err(), "the runtime role may {attack}");
         }
-        assert_eq!(visible(&db, "ta", table).await, ["ta"], "{table} after the attempts");
+        assert_eq!(
+            visible(&db, "ta", table).await,
+            ["ta"],
+            "{table} after the attempts"
+        );
     }
 }

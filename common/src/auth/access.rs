@@ -8,16 +8,15 @@ use aerie_proto::auth::v1::{CheckAccessRequest, GetGrantedNamespacesRequest};
 use moka::future::Cache;
 use tonic::Status;
 
-use super::{Caller, DECISION_TTL};
+use super::{Caller, DECISION_TTL, Grant};
 use crate::tenant::TenantId;
 
-/// What a decision is about; `permission` empty means "use the tenant at all".
+/// What a decision is about; no grant means "use the tenant at all".
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct DecisionKey {
     principal: (super::PrincipalKind, std::sync::Arc<str>),
     tenant: TenantId,
-    permission: &'static str,
-    action: &'static str,
+    grant: Option<Grant>,
     namespace: Option<String>,
 }
 
@@ -50,8 +49,7 @@ impl NamespaceScope {
 struct ScopeKey {
     principal: (super::PrincipalKind, std::sync::Arc<str>),
     tenant: TenantId,
-    permission: &'static str,
-    action: &'static str,
+    grant: Grant,
 }
 
 /// Asks auth-svc whether callers may act, with short caches: one entry per
@@ -79,39 +77,54 @@ impl AccessClient {
         }
     }
 
-    /// Whether `caller` holds `permission:action` in `tenant` (on
-    /// `namespace` when given). Empty `permission`: whether it may use the
-    /// tenant at all.
+    /// Whether `caller` holds `grant` in `tenant` (on `namespace` when given).
     pub async fn allowed(
         &self,
         caller: &Caller,
         tenant: &TenantId,
-        permission: &'static str,
-        action: &'static str,
+        grant: Grant,
         namespace: Option<&str>,
     ) -> Result<bool, Status> {
-        if let Some(namespace) = namespace
-            && !permission.is_empty()
-        {
+        if let Some(namespace) = namespace {
             return self
-                .allowed_in_namespace(caller, tenant, permission, action, namespace)
+                .allowed_in_namespace(caller, tenant, grant, namespace)
                 .await;
         }
+        self.decide(caller, tenant, Some(grant)).await
+    }
+
+    /// Whether `caller` may use `tenant` at all (holds any binding there,
+    /// or is a super admin).
+    pub async fn may_use_tenant(&self, caller: &Caller, tenant: &TenantId) -> Result<bool, Status> {
+        self.decide(caller, tenant, None).await
+    }
+
+    async fn decide(
+        &self,
+        caller: &Caller,
+        tenant: &TenantId,
+        grant: Option<Grant>,
+    ) -> Result<bool, Status> {
         let key = DecisionKey {
             principal: (caller.kind, caller.id.clone()),
             tenant: tenant.clone(),
-            permission,
-            action,
-            namespace: namespace.map(str::to_owned),
+            grant,
+            namespace: None,
         };
         if let Some(allowed) = self.decisions.get(&key).await {
             return Ok(allowed);
         }
         let request = caller.request(
             CheckAccessRequest {
-                permission: permission.to_owned(),
-                action: action.to_owned(),
-                namespace: namespace.unwrap_or_default().to_owned(),
+                permission: grant
+                    .map(|g| g.permission().as_str())
+                    .unwrap_or_default()
+                    .to_owned(),
+                action: grant
+                    .map(|g| g.action().as_str())
+                    .unwrap_or_default()
+                    .to_owned(),
+                namespace: String::new(),
             },
             Some(tenant),
         );
@@ -137,11 +150,10 @@ impl AccessClient {
         &self,
         caller: &Caller,
         tenant: &TenantId,
-        permission: &'static str,
-        action: &'static str,
+        grant: Grant,
         namespace: &str,
     ) -> Result<bool, Status> {
-        let key = Self::scope_key(caller, tenant, permission, action);
+        let key = Self::scope_key(caller, tenant, grant);
         if let Some(cached) = self.scopes.get(&key).await
             && cached.covers(namespace)
         {
@@ -151,17 +163,16 @@ impl AccessClient {
         Ok(scope.covers(namespace))
     }
 
-    /// Where `caller` holds `permission:action` in `tenant`, for filtering
-    /// listings. A cached "everywhere" is used; anything narrower is asked
-    /// afresh, so that new bindings show at once.
+    /// Where `caller` holds `grant` in `tenant`, for filtering listings. A
+    /// cached "everywhere" is used; anything narrower is asked afresh, so
+    /// that new bindings show at once.
     pub async fn granted_namespaces(
         &self,
         caller: &Caller,
         tenant: &TenantId,
-        permission: &'static str,
-        action: &'static str,
+        grant: Grant,
     ) -> Result<NamespaceScope, Status> {
-        let key = Self::scope_key(caller, tenant, permission, action);
+        let key = Self::scope_key(caller, tenant, grant);
         if let Some(cached) = self.scopes.get(&key).await
             && *cached == NamespaceScope::Everywhere
         {
@@ -170,25 +181,19 @@ impl AccessClient {
         self.fetch_scope(caller, key).await
     }
 
-    fn scope_key(
-        caller: &Caller,
-        tenant: &TenantId,
-        permission: &'static str,
-        action: &'static str,
-    ) -> ScopeKey {
+    fn scope_key(caller: &Caller, tenant: &TenantId, grant: Grant) -> ScopeKey {
         ScopeKey {
             principal: (caller.kind, caller.id.clone()),
             tenant: tenant.clone(),
-            permission,
-            action,
+            grant,
         }
     }
 
     async fn fetch_scope(&self, caller: &Caller, key: ScopeKey) -> Result<NamespaceScope, Status> {
         let request = caller.request(
             GetGrantedNamespacesRequest {
-                permission: key.permission.to_owned(),
-                action: key.action.to_owned(),
+                permission: key.grant.permission().as_str().to_owned(),
+                action: key.grant.action().as_str().to_owned(),
             },
             Some(&key.tenant),
         );
@@ -214,19 +219,17 @@ impl AccessClient {
         &self,
         caller: &Caller,
         tenant: &TenantId,
-        permission: &'static str,
-        action: &'static str,
+        grant: Grant,
         namespace: Option<&str>,
     ) -> Result<(), Status> {
-        if self
-            .allowed(caller, tenant, permission, action, namespace)
-            .await?
-        {
+        if self.allowed(caller, tenant, grant, namespace).await? {
             Ok(())
         } else {
             Err(Status::permission_denied(format!(
-                "{} may not {action} {permission} in {tenant}",
-                caller.name
+                "{} may not {} {} in {tenant}",
+                caller.name,
+                grant.action().as_str(),
+                grant.permission().as_str()
             )))
         }
     }

@@ -6,7 +6,7 @@
 use crate::grpc::Channel;
 use tonic::{Request, Status};
 
-use super::{AccessClient, Caller, NamespaceScope, caller_of};
+use super::{AccessClient, Caller, Grant, NamespaceScope, caller_of};
 use crate::tenant::{TenantId, TenantPolicy, scoped_tenant};
 use crate::tenant_directory::TenantDirectory;
 
@@ -64,50 +64,39 @@ impl TenantGuard {
         Ok(tenant)
     }
 
-    /// Requires `permission:action` on `namespace`; `missing` describes the
-    /// resource as not found for a caller without access to the tenant.
+    /// Requires `grant` on `namespace`; `missing` describes the resource as
+    /// not found for a caller without access to the tenant.
     pub async fn authorize(
         &self,
         call: &Call,
-        permission: &'static str,
-        action: &'static str,
+        grant: Grant,
         namespace: &str,
         missing: impl FnOnce() -> String,
     ) -> Result<(), Status> {
         let allowed = self
             .access
-            .allowed(
-                &call.caller,
-                &call.tenant,
-                permission,
-                action,
-                Some(namespace),
-            )
+            .allowed(&call.caller, &call.tenant, grant, Some(namespace))
             .await?;
         if allowed {
             return Ok(());
         }
-        Err(self
-            .denial(call, permission, action, namespace, missing)
-            .await)
+        Err(self.denial(call, grant, namespace, missing).await)
     }
 
     async fn denial(
         &self,
         call: &Call,
-        permission: &'static str,
-        action: &'static str,
+        grant: Grant,
         namespace: &str,
         missing: impl FnOnce() -> String,
     ) -> Status {
-        match self
-            .access
-            .allowed(&call.caller, &call.tenant, "", "", None)
-            .await
-        {
+        match self.access.may_use_tenant(&call.caller, &call.tenant).await {
             Ok(true) => Status::permission_denied(format!(
-                "{} may not {action} {permission} in namespace {namespace} of {}",
-                call.caller.name, call.tenant
+                "{} may not {} {} in namespace {namespace} of {}",
+                call.caller.name,
+                grant.action().as_str(),
+                grant.permission().as_str(),
+                call.tenant
             )),
             Ok(false) => Status::not_found(missing()),
             Err(status) => status,
@@ -119,7 +108,7 @@ impl TenantGuard {
     pub async fn require_tenant_use(&self, call: &Call) -> Result<(), Status> {
         if self
             .access
-            .allowed(&call.caller, &call.tenant, "", "", None)
+            .may_use_tenant(&call.caller, &call.tenant)
             .await?
         {
             Ok(())
@@ -128,24 +117,17 @@ impl TenantGuard {
         }
     }
 
-    /// Where the caller may use `permission:action`, for listings; nowhere
-    /// at all is a denial like [`TenantGuard::authorize`]'s.
-    pub async fn scope(
-        &self,
-        call: &Call,
-        permission: &'static str,
-        action: &'static str,
-    ) -> Result<NamespaceScope, Status> {
+    /// Where the caller may use `grant`, for listings; nowhere at all is a
+    /// denial like [`TenantGuard::authorize`]'s.
+    pub async fn scope(&self, call: &Call, grant: Grant) -> Result<NamespaceScope, Status> {
         let scope = self
             .access
-            .granted_namespaces(&call.caller, &call.tenant, permission, action)
+            .granted_namespaces(&call.caller, &call.tenant, grant)
             .await?;
         if scope == NamespaceScope::Within(Vec::new()) {
             let tenant = call.tenant.clone();
             return Err(self
-                .denial(call, permission, action, "any", || {
-                    format!("{tenant} not found")
-                })
+                .denial(call, grant, "any", || format!("{tenant} not found"))
                 .await);
         }
         Ok(scope)

@@ -5,6 +5,7 @@
 pub mod access;
 pub mod guard;
 pub mod layer;
+pub mod permission;
 pub mod token;
 
 use std::sync::Arc;
@@ -15,6 +16,7 @@ use tonic::metadata::MetadataValue;
 pub use access::{AccessClient, NamespaceScope};
 pub use guard::{Call, TenantGuard};
 pub use layer::AuthLayer;
+pub use permission::{Action, Grant, Permission};
 pub use token::{Claims, TokenVerifier};
 
 use crate::tenant::{TENANT_HEADER, TenantId};

@@ -1,5 +1,6 @@
 //! `aerie.execution.v1.ExecutionService`.
 
+use aerie_common::auth::{Action, Grant, Permission};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -34,7 +35,7 @@ impl ExecutionApi {
         &self,
         call: &Call,
         id: &ExecutionId,
-        action: &'static str,
+        action: Action,
     ) -> Result<execution_rows::Model, Status> {
         let row = {
             let tx = self.read(&call.tenant).await?;
@@ -46,7 +47,12 @@ impl ExecutionApi {
             return Err(Status::not_found(not_found(id)));
         };
         self.guard
-            .authorize(call, "EXECUTION", action, &row.namespace, || not_found(id))
+            .authorize(
+                call,
+                Grant(Permission::Execution, action),
+                &row.namespace,
+                || not_found(id),
+            )
             .await?;
         Ok(row)
     }
@@ -61,9 +67,12 @@ impl ExecutionService for ExecutionApi {
         let call = self.guard.call(&request).await?;
         let body = request.into_inner();
         self.guard
-            .authorize(&call, "EXECUTION", "CREATE", &body.namespace, || {
-                format!("flow {}/{} not found", body.namespace, body.flow_id)
-            })
+            .authorize(
+                &call,
+                Grant(Permission::Execution, Action::Create),
+                &body.namespace,
+                || format!("flow {}/{} not found", body.namespace, body.flow_id),
+            )
             .await?;
         let flow = self
             .flow_to_run(&call.tenant, &body.namespace, &body.flow_id, body.revision)
@@ -140,7 +149,7 @@ impl ExecutionService for ExecutionApi {
     ) -> Result<Response<pb::Execution>, Status> {
         let call = self.guard.call(&request).await?;
         let id = ExecutionId::parse(&request.into_inner().id)?;
-        let row = self.authorized_execution(&call, &id, "READ").await?;
+        let row = self.authorized_execution(&call, &id, Action::Read).await?;
         let runs = {
             let tx = self.read(&call.tenant).await?;
             repo::task_runs(&tx, &id)
@@ -156,7 +165,10 @@ impl ExecutionService for ExecutionApi {
     ) -> Result<Response<pb::SearchExecutionsResponse>, Status> {
         let call = self.guard.call(&request).await?;
         let body = request.into_inner();
-        let scope = self.guard.scope(&call, "EXECUTION", "READ").await?;
+        let scope = self
+            .guard
+            .scope(&call, Grant(Permission::Execution, Action::Read))
+            .await?;
         let page = PageRequest::new(body.page, body.size)?;
         let sort = if body.sort.is_empty() {
             "created:desc"
@@ -197,7 +209,9 @@ impl ExecutionService for ExecutionApi {
     ) -> Result<Response<pb::Execution>, Status> {
         let call = self.guard.call(&request).await?;
         let id = ExecutionId::parse(&request.into_inner().id)?;
-        let row = self.authorized_execution(&call, &id, "UPDATE").await?;
+        let row = self
+            .authorized_execution(&call, &id, Action::Update)
+            .await?;
         let state = State::parse(&row.state).unwrap_or(State::Failed);
         if state.is_terminal() {
             return Err(Status::failed_precondition(format!(
@@ -249,7 +263,8 @@ impl ExecutionService for ExecutionApi {
     ) -> Result<Response<pb::Execution>, Status> {
         let call = self.guard.call(&request).await?;
         let id = ExecutionId::parse(&request.into_inner().id)?;
-        self.authorized_execution(&call, &id, "UPDATE").await?;
+        self.authorized_execution(&call, &id, Action::Update)
+            .await?;
         let tx = self.write(&call.tenant).await?;
         let current = repo::find(&tx, &id)
             .await
@@ -297,7 +312,7 @@ impl ExecutionService for ExecutionApi {
     ) -> Result<Response<Self::FollowExecutionStream>, Status> {
         let call = self.guard.call(&request).await?;
         let id = ExecutionId::parse(&request.into_inner().id)?;
-        self.authorized_execution(&call, &id, "READ").await?;
+        self.authorized_execution(&call, &id, Action::Read).await?;
         let (sender, receiver) = tokio::sync::mpsc::channel(16);
         let api = self.clone();
         tokio::spawn(async move {
@@ -348,7 +363,7 @@ impl ExecutionService for ExecutionApi {
         } else {
             log_level_rank(&body.min_level)?
         };
-        self.authorized_execution(&call, &id, "READ").await?;
+        self.authorized_execution(&call, &id, Action::Read).await?;
         let tx = self.read(&call.tenant).await?;
         let lines = repo::logs(&tx, &id, &LOG_LEVELS[lowest..])
             .await
@@ -376,7 +391,7 @@ impl ExecutionService for ExecutionApi {
         let body = request.into_inner();
         let id = ExecutionId::parse(&body.id)?;
         let path = StoragePath::from_uri(&body.path)?;
-        let row = self.authorized_execution(&call, &id, "READ").await?;
+        let row = self.authorized_execution(&call, &id, Action::Read).await?;
         if !path.is_within(&execution_folder(&row.namespace, &row.flow_id, &id)) {
             return Err(Status::invalid_argument(format!(
                 "{} is not a file of execution {id}",

@@ -1,6 +1,7 @@
 //! `aerie.flow.v1.FlowService`.
 
 use aerie_common::audit::{self, AuditEntry};
+use aerie_common::auth::{Action, Grant, Permission};
 use aerie_common::paging::{PageRequest, Sort};
 use aerie_common::{ServiceError, TenantId};
 use aerie_proto::flow::v1 as pb;
@@ -178,9 +179,12 @@ impl FlowService for FlowApi {
         let parsed = parse_source(&source)?;
         let key = FlowKey::parse(&parsed.namespace, &parsed.id)?;
         self.guard
-            .authorize(&call, "FLOW", "CREATE", key.namespace.as_str(), || {
-                format!("{} not found", call.tenant)
-            })
+            .authorize(
+                &call,
+                Grant(Permission::Flow, Action::Create),
+                key.namespace.as_str(),
+                || format!("{} not found", call.tenant),
+            )
             .await?;
         let tx = self.write(&call.tenant).await?;
         let existing = repo::find(&tx, &key).await.map_err(ServiceError::from)?;
@@ -204,9 +208,12 @@ impl FlowService for FlowApi {
         let body = request.into_inner();
         let key = FlowKey::parse(&body.namespace, &body.id)?;
         self.guard
-            .authorize(&call, "FLOW", "READ", key.namespace.as_str(), || {
-                not_found(&key)
-            })
+            .authorize(
+                &call,
+                Grant(Permission::Flow, Action::Read),
+                key.namespace.as_str(),
+                || not_found(&key),
+            )
             .await?;
         Ok(Response::new(
             self.flow_at(&call.tenant, &key, body.revision).await?,
@@ -220,9 +227,12 @@ impl FlowService for FlowApi {
         let call = self.guard.call(&request).await?;
         let namespace = Namespace::parse(&request.into_inner().namespace)?;
         self.guard
-            .authorize(&call, "FLOW", "READ", namespace.as_str(), || {
-                format!("namespace {namespace} not found")
-            })
+            .authorize(
+                &call,
+                Grant(Permission::Flow, Action::Read),
+                namespace.as_str(),
+                || format!("namespace {namespace} not found"),
+            )
             .await?;
         let tx = self.read(&call.tenant).await?;
         let flows = repo::in_namespace(&tx, namespace.as_str())
@@ -241,9 +251,12 @@ impl FlowService for FlowApi {
         let body = request.into_inner();
         let key = FlowKey::parse(&body.namespace, &body.id)?;
         self.guard
-            .authorize(&call, "FLOW", "UPDATE", key.namespace.as_str(), || {
-                not_found(&key)
-            })
+            .authorize(
+                &call,
+                Grant(Permission::Flow, Action::Update),
+                key.namespace.as_str(),
+                || not_found(&key),
+            )
             .await?;
         let parsed = parse_source(&body.source)?;
         if parsed.namespace != key.namespace.as_str() || parsed.id != key.id.as_str() {
@@ -280,9 +293,12 @@ impl FlowService for FlowApi {
         let body = request.into_inner();
         let key = FlowKey::parse(&body.namespace, &body.id)?;
         self.guard
-            .authorize(&call, "FLOW", "DELETE", key.namespace.as_str(), || {
-                not_found(&key)
-            })
+            .authorize(
+                &call,
+                Grant(Permission::Flow, Action::Delete),
+                key.namespace.as_str(),
+                || not_found(&key),
+            )
             .await?;
         let tx = self.write(&call.tenant).await?;
         let revision = repo::soft_delete(&tx, &key)
@@ -302,9 +318,12 @@ impl FlowService for FlowApi {
         let body = request.into_inner();
         let key = FlowKey::parse(&body.namespace, &body.id)?;
         self.guard
-            .authorize(&call, "FLOW", "READ", key.namespace.as_str(), || {
-                not_found(&key)
-            })
+            .authorize(
+                &call,
+                Grant(Permission::Flow, Action::Read),
+                key.namespace.as_str(),
+                || not_found(&key),
+            )
             .await?;
         let tx = self.read(&call.tenant).await?;
         let deleted = repo::find(&tx, &key)
@@ -340,7 +359,10 @@ impl FlowService for FlowApi {
             .iter()
             .map(|l| domain::parse_label_filter(l))
             .collect::<Result<Vec<_>, _>>()?;
-        let scope = self.guard.scope(&call, "FLOW", "READ").await?;
+        let scope = self
+            .guard
+            .scope(&call, Grant(Permission::Flow, Action::Read))
+            .await?;
         let tx = self.read(&call.tenant).await?;
         let filter = SearchFilter {
             text: &body.q,
@@ -385,7 +407,10 @@ impl FlowService for FlowApi {
     ) -> Result<Response<pb::ListNamespacesResponse>, Status> {
         let call = self.guard.call(&request).await?;
         let text = request.into_inner().q;
-        let scope = self.guard.scope(&call, "FLOW", "READ").await?;
+        let scope = self
+            .guard
+            .scope(&call, Grant(Permission::Flow, Action::Read))
+            .await?;
         let tx = self.read(&call.tenant).await?;
         let namespaces = repo::namespaces(&tx, &text, &scope)
             .await

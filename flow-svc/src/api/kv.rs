@@ -1,6 +1,7 @@
 //! `aerie.flow.v1.KvService`.
 
 use aerie_common::ServiceError;
+use aerie_common::auth::{Action, Grant, Permission};
 use aerie_proto::flow::v1 as pb;
 use aerie_proto::flow::v1::kv_service_server::KvService;
 use chrono::Utc;
@@ -131,12 +132,19 @@ impl KvService for FlowApi {
                 .map_err(ServiceError::from)?
                 .is_some()
         };
-        let action = if exists { "UPDATE" } else { "CREATE" };
+        let action = if exists {
+            Action::Update
+        } else {
+            Action::Create
+        };
         let namespace = &entry.namespace;
         self.guard
-            .authorize(&call, "KVSTORE", action, namespace.as_str(), || {
-                format!("namespace {namespace} not found")
-            })
+            .authorize(
+                &call,
+                Grant(Permission::Kvstore, action),
+                namespace.as_str(),
+                || format!("namespace {namespace} not found"),
+            )
             .await?;
         let row = self
             .store_kv(&call.tenant, &call.caller.name, entry, true)
@@ -153,9 +161,12 @@ impl KvService for FlowApi {
         let namespace = Namespace::parse(&body.namespace)?;
         let key = EntryKey::parse("KV key", &body.key)?;
         self.guard
-            .authorize(&call, "KVSTORE", "READ", namespace.as_str(), || {
-                not_found(&namespace, &key)
-            })
+            .authorize(
+                &call,
+                Grant(Permission::Kvstore, Action::Read),
+                namespace.as_str(),
+                || not_found(&namespace, &key),
+            )
             .await?;
         let tx = self.read(&call.tenant).await?;
         let row = stores::live_kv(&tx, namespace.as_str(), key.as_str())
@@ -172,9 +183,12 @@ impl KvService for FlowApi {
         let call = self.guard.call(&request).await?;
         let namespace = Namespace::parse(&request.into_inner().namespace)?;
         self.guard
-            .authorize(&call, "KVSTORE", "READ", namespace.as_str(), || {
-                format!("namespace {namespace} not found")
-            })
+            .authorize(
+                &call,
+                Grant(Permission::Kvstore, Action::Read),
+                namespace.as_str(),
+                || format!("namespace {namespace} not found"),
+            )
             .await?;
         let tx = self.read(&call.tenant).await?;
         let rows = stores::kv_in(&tx, namespace.as_str())
@@ -197,9 +211,12 @@ impl KvService for FlowApi {
         let namespace = Namespace::parse(&body.namespace)?;
         let key = EntryKey::parse("KV key", &body.key)?;
         self.guard
-            .authorize(&call, "KVSTORE", "DELETE", namespace.as_str(), || {
-                not_found(&namespace, &key)
-            })
+            .authorize(
+                &call,
+                Grant(Permission::Kvstore, Action::Delete),
+                namespace.as_str(),
+                || not_found(&namespace, &key),
+            )
             .await?;
         let tx = self.write(&call.tenant).await?;
         if !stores::delete_kv(&tx, namespace.as_str(), key.as_str())

@@ -3,6 +3,7 @@
 //! `domain::reach`).
 
 use aerie_common::ServiceError;
+use aerie_common::auth::{Action, Grant, Permission};
 use aerie_common::db::TenantTxn;
 use aerie_proto::flow::v1 as pb;
 use aerie_proto::flow::v1::namespace_service_server::NamespaceService;
@@ -61,9 +62,12 @@ impl NamespaceService for FlowApi {
         let call = self.guard.call(&request).await?;
         let namespace = Namespace::parse(&request.into_inner().namespace)?;
         self.guard
-            .authorize(&call, "NAMESPACE", "READ", namespace.as_str(), || {
-                format!("namespace {namespace} not found")
-            })
+            .authorize(
+                &call,
+                Grant(Permission::Namespace, Action::Read),
+                namespace.as_str(),
+                || format!("namespace {namespace} not found"),
+            )
             .await?;
         let tx = self.read(&call.tenant).await?;
         let allowed = stores::allowed_namespaces(&tx, namespace.as_str())
@@ -93,9 +97,12 @@ impl NamespaceService for FlowApi {
         allowed.sort();
         allowed.dedup();
         self.guard
-            .authorize(&call, "NAMESPACE", "UPDATE", namespace.as_str(), || {
-                format!("namespace {namespace} not found")
-            })
+            .authorize(
+                &call,
+                Grant(Permission::Namespace, Action::Update),
+                namespace.as_str(),
+                || format!("namespace {namespace} not found"),
+            )
             .await?;
         let tx = self.write(&call.tenant).await?;
         stores::put_allowed_namespaces(&tx, namespace.as_str(), &allowed)

@@ -2,6 +2,7 @@
 //! (only `FlowInternalService.ResolveSecret` opens them, for Aerie itself).
 
 use aerie_common::ServiceError;
+use aerie_common::auth::{Action, Grant, Permission};
 use aerie_proto::flow::v1 as pb;
 use aerie_proto::flow::v1::secret_service_server::SecretService;
 use tonic::{Request, Response, Status};
@@ -35,11 +36,18 @@ impl SecretService for FlowApi {
                 .await
                 .map_err(ServiceError::from)?
         };
-        let action = if exists { "UPDATE" } else { "CREATE" };
+        let action = if exists {
+            Action::Update
+        } else {
+            Action::Create
+        };
         self.guard
-            .authorize(&call, "SECRET", action, namespace.as_str(), || {
-                format!("namespace {namespace} not found")
-            })
+            .authorize(
+                &call,
+                Grant(Permission::Secret, action),
+                namespace.as_str(),
+                || format!("namespace {namespace} not found"),
+            )
             .await?;
         let sealed = self
             .secrets
@@ -48,8 +56,15 @@ impl SecretService for FlowApi {
         let time = stores::put_secret(&tx, namespace.as_str(), key.as_str(), sealed)
             .await
             .map_err(ServiceError::from)?;
-        self.audit_entry(&tx, &call.caller.name, "SECRET", &namespace, &key, action)
-            .await?;
+        self.audit_entry(
+            &tx,
+            &call.caller.name,
+            "SECRET",
+            &namespace,
+            &key,
+            action.as_str(),
+        )
+        .await?;
         tx.commit().await.map_err(ServiceError::from)?;
         tracing::info!(tenant = %call.tenant, %namespace, %key, "secret stored");
         Ok(Response::new(pb::SecretKey {
@@ -66,9 +81,12 @@ impl SecretService for FlowApi {
         let call = self.guard.call(&request).await?;
         let namespace = Namespace::parse(&request.into_inner().namespace)?;
         self.guard
-            .authorize(&call, "SECRET", "READ", namespace.as_str(), || {
-                format!("namespace {namespace} not found")
-            })
+            .authorize(
+                &call,
+                Grant(Permission::Secret, Action::Read),
+                namespace.as_str(),
+                || format!("namespace {namespace} not found"),
+            )
             .await?;
         let tx = self.read(&call.tenant).await?;
         let rows = stores::secrets_in(&tx, namespace.as_str())
@@ -95,9 +113,12 @@ impl SecretService for FlowApi {
         let namespace = Namespace::parse(&body.namespace)?;
         let key = EntryKey::parse("secret key", &body.key)?;
         self.guard
-            .authorize(&call, "SECRET", "DELETE", namespace.as_str(), || {
-                not_found(&namespace, &key)
-            })
+            .authorize(
+                &call,
+                Grant(Permission::Secret, Action::Delete),
+                namespace.as_str(),
+                || not_found(&namespace, &key),
+            )
             .await?;
         let tx = self.write(&call.tenant).await?;
         if !stores::delete_secret(&tx, namespace.as_str(), key.as_str())

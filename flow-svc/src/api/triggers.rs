@@ -1,6 +1,7 @@
 //! `aerie.flow.v1.TriggerService`.
 
 use aerie_common::ServiceError;
+use aerie_common::auth::{Action, Grant, Permission};
 use aerie_common::paging::PageRequest;
 use aerie_proto::flow::v1 as pb;
 use aerie_proto::flow::v1::trigger_service_server::TriggerService;
@@ -50,7 +51,10 @@ impl TriggerService for FlowApi {
         } else {
             Some(Namespace::parse(&body.namespace)?)
         };
-        let scope = self.guard.scope(&call, "FLOW", "READ").await?;
+        let scope = self
+            .guard
+            .scope(&call, Grant(Permission::Flow, Action::Read))
+            .await?;
         let tx = self.read(&call.tenant).await?;
         let (rows, total) = repo::search(
             &tx,
