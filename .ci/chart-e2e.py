@@ -1,7 +1,9 @@
 """Multi-process mode, configured by the chart: renders helm/aerie, starts
 the five Deployments' containers as local processes against PostgreSQL
-(one role and schema per service, as the chart expects), and runs the
-end-to-end walk-through (.ci/e2e.sh) through them.
+(per service a schema, the role owning it, which migrates, and a runtime
+role with data access only, as the chart expects), runs the end-to-end
+walk-through (.ci/e2e.sh) through them, and checks that the owner roles,
+not the runtime roles, own the tables.
 
 What a process gets is what its pod would get: the ConfigMap's aerie.yml,
 the container's args, and its environment with Secret references resolved
@@ -36,20 +38,66 @@ def psql(sql):
     subprocess.run(["su", "postgres", "-c", "psql -q -v ON_ERROR_STOP=1"], input=sql, text=True, check=True)
 
 
+def query(sql):
+    """Rows of `sql` in the test database, as tuples of strings."""
+    out = subprocess.run(["su", "postgres", "-c", f"psql -d {DATABASE} -At -F '|' -v ON_ERROR_STOP=1"],
+                         input=sql, text=True, capture_output=True, check=True).stdout
+    return [tuple(line.split("|")) for line in out.splitlines() if line]
+
+
 def prepare_database():
-    """One database; per service a role (no superuser, so RLS applies) and a schema it owns."""
+    """One database; per service an owner role owning the schema (it runs the
+    migrations) and a runtime role with LOGIN only (no superuser, no
+    BYPASSRLS and no ownership, so RLS applies and cannot be turned off)."""
     psql(f"DROP DATABASE IF EXISTS {DATABASE};\n"
-         + "".join(f"DROP ROLE IF EXISTS aerie_{s};\n" for s in SERVICES)
-         + "".join(f"CREATE ROLE aerie_{s} LOGIN PASSWORD '{s}-e2e-password' NOSUPERUSER NOBYPASSRLS;\n" for s in SERVICES)
+         + "".join(f"DROP ROLE IF EXISTS aerie_{s};\nDROP ROLE IF EXISTS aerie_{s}_owner;\n" for s in SERVICES)
+         + "".join(f"CREATE ROLE aerie_{s}_owner LOGIN PASSWORD '{s}-e2e-owner-password' NOSUPERUSER;\n"
+                   f"CREATE ROLE aerie_{s} LOGIN PASSWORD '{s}-e2e-password' NOSUPERUSER NOBYPASSRLS;\n"
+                   for s in SERVICES)
          + f"CREATE DATABASE {DATABASE};\n")
     psql(f"\\connect {DATABASE}\n"
-         + "".join(f"CREATE SCHEMA aerie_{s} AUTHORIZATION aerie_{s};\n" for s in SERVICES))
+         + "".join(f"CREATE SCHEMA aerie_{s} AUTHORIZATION aerie_{s}_owner;\n" for s in SERVICES))
+
+
+def check_ownership():
+    """The owner roles own the schemas and every table; the runtime roles own nothing."""
+    schemas = ", ".join(f"'aerie_{s}'" for s in SERVICES)
+    tables = query(f"SELECT schemaname, tablename, tableowner FROM pg_tables WHERE schemaname IN ({schemas})")
+    for s in SERVICES:
+        mine = [t for t in tables if t[0] == f"aerie_{s}"]
+        assert mine, f"schema aerie_{s} has no tables"
+        wrong = [t for t in mine if t[2] != f"aerie_{s}_owner"]
+        assert not wrong, f"tables of aerie_{s} not owned by aerie_{s}_owner: {wrong}"
+    owners = dict(query(f"SELECT nspname, nspowner::regrole::text FROM pg_namespace WHERE nspname IN ({schemas})"))
+    assert owners == {f"aerie_{s}": f"aerie_{s}_owner" for s in SERVICES}, owners
+    runtime = ", ".join(f"'aerie_{s}'" for s in SERVICES)
+    owned = query(f"SELECT c.relname, r.rolname FROM pg_class c JOIN pg_roles r ON r.oid = c.relowner "
+                  f"WHERE r.rolname IN ({runtime})")
+    assert not owned, f"runtime roles own relations: {owned}"
+    # So a runtime role cannot turn row-level security off.
+    protected = query(f"SELECT schemaname, tablename FROM pg_tables WHERE schemaname IN ({schemas}) AND rowsecurity")
+    assert protected, "no table has row-level security"
+    for schema, table in protected:
+        s = schema.removeprefix("aerie_")
+        r = subprocess.run(["psql", "-h", "127.0.0.1", "-U", schema, "-d", DATABASE, "-v", "ON_ERROR_STOP=1",
+                            "-c", f"ALTER TABLE {schema}.{table} NO FORCE ROW LEVEL SECURITY"],
+                           env={**os.environ, "PGPASSWORD": f"{s}-e2e-password"}, capture_output=True, text=True)
+        assert r.returncode != 0 and "must be owner" in r.stderr, f"{schema} altered {table}: {r.stderr}"
+    print(f"chart-e2e: {len(tables)} tables, all owned by the owner roles; the runtime roles cannot alter them")
+
+
+def resolve(value, env):
+    """$(VAR) expanded as Kubernetes does: from the variables defined before
+    it; an undefined reference stays as written and $$ escapes a $."""
+    return re.sub(r"\$\$|\$\((\w+)\)",
+                  lambda m: "$" if m.group(0) == "$$" else env.get(m.group(1), m.group(0)), value)
 
 
 def render():
     sets = [f"postgresql.host=127.0.0.1", f"postgresql.database={DATABASE}", "postgresql.sslmode=disable",
             f"security.superAdmin.password={ADMIN_PASSWORD}"]
     sets += [f"postgresql.{s}.password={s}-e2e-password" for s in SERVICES]
+    sets += [f"postgresql.{s}.migrationPassword={s}-e2e-owner-password" for s in SERVICES]
     out = subprocess.run([helm, "template", "e2e", str(root / "helm/aerie"), "--kube-version", "1.31.0",
                           "--set", ",".join(sets)], capture_output=True, text=True, check=True).stdout
     return [d for d in yaml.safe_load_all(out) if d]
@@ -83,7 +131,14 @@ def main():
                     ref = var["valueFrom"]["secretKeyRef"]
                     env[var["name"]] = secrets[ref["name"]][ref["key"]]
                 else:
-                    env[var["name"]] = re.sub(r"\$\((\w+)\)", lambda m: env[m.group(1)], var["value"])
+                    env[var["name"]] = resolve(var["value"], env)
+            if component in SERVICES:
+                name = component.upper()
+                for key, role, password in [("URL", f"aerie_{component}", f"{component}-e2e-password"),
+                                            ("MIGRATION_URL", f"aerie_{component}_owner",
+                                             f"{component}-e2e-owner-password")]:
+                    url = env[f"AERIE_DATABASE_{name}_{key}"]
+                    assert url.startswith(f"postgres://{role}:{password}@127.0.0.1:5432/{DATABASE}?"), url
             parsed = yaml.safe_load(config)
             server = parsed["aerie"]["server"]
             server["host"] = "127.0.0.1"
@@ -122,6 +177,7 @@ def main():
             wanted = "aerie_http_requests_total" if component == "gateway" else "aerie_grpc_server_requests_total"
             assert wanted in text, f"{component} metrics lack {wanted}"
         print("chart-e2e: every process serves /metrics")
+        check_ownership()
     except BaseException:
         for component, _ in processes:
             print(f"--- {component} log ---\n" + (work / f"{component}.log").read_text()[-3000:], file=sys.stderr)
