@@ -15,7 +15,7 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use sea_orm::{DatabaseConnection, TransactionTrait};
 
 use crate::domain::{self, ADMIN_ROLE, EffectiveBinding, Grant, SubjectType};
-use crate::repo::{self, bindings, now, users};
+use crate::repo::{self, SystemScan, TenantTxn, bindings, now, users};
 use crate::throttle::{LoginGuard, Refusal};
 use crate::tokens;
 
@@ -126,9 +126,9 @@ impl AuthCore {
     /// verifying until they expire.
     pub async fn rotate_key(&self, actor: &str) -> Result<repo::signing_keys::Model, ServiceError> {
         let key = tokens::generate_key().map_err(ServiceError::Internal)?;
-        let txn = self.db.begin().await?;
-        repo::insert_key(&txn, key.clone()).await?;
-        repo::retire_keys_except(&txn, &key.kid).await?;
+        let tx = self.instance_txn().await?;
+        repo::insert_key(tx.conn(), key.clone()).await?;
+        repo::retire_keys_except(tx.conn(), &key.kid).await?;
         let entry = AuditEntry::new(
             &TenantId::default_tenant(),
             "SIGNING_KEY",
@@ -136,8 +136,8 @@ impl AuthCore {
             "CREATE",
             actor,
         );
-        repo::record(&txn, entry).await?;
-        txn.commit().await?;
+        repo::record(tx.conn(), entry).await?;
+        tx.commit().await?;
         tracing::info!(kid = %key.kid, "signing key rotated");
         Ok(key)
     }
@@ -210,6 +210,12 @@ impl AuthCore {
             .map_err(ServiceError::Internal)
     }
 
+    /// A write transaction for instance-level changes (users, keys), whose
+    /// audit entries belong to the default tenant.
+    pub async fn instance_txn(&self) -> Result<TenantTxn, ServiceError> {
+        Ok(TenantTxn::write(&self.db, &TenantId::default_tenant()).await?)
+    }
+
     /// Creates a user. ALREADY_EXISTS when the username is taken.
     pub async fn create_user(
         &self,
@@ -229,8 +235,8 @@ impl AuthCore {
             create_time: time,
             update_time: time,
         };
-        let txn = self.db.begin().await?;
-        match repo::insert_user(&txn, user.clone()).await {
+        let tx = self.instance_txn().await?;
+        match repo::insert_user(tx.conn(), user.clone()).await {
             Ok(()) => {
                 let entry = AuditEntry::new(
                     &TenantId::default_tenant(),
@@ -240,8 +246,8 @@ impl AuthCore {
                     actor,
                 )
                 .with_details(serde_json::json!({"superAdmin": super_admin}));
-                repo::record(&txn, entry).await?;
-                txn.commit().await?;
+                repo::record(tx.conn(), entry).await?;
+                tx.commit().await?;
                 tracing::info!(username = %user.username, super_admin, "user created");
                 Ok(user)
             }
@@ -281,8 +287,8 @@ impl AuthCore {
                 } else {
                     Some(self.hash_password(password.to_owned()).await?)
                 };
-                let txn = self.db.begin().await?;
-                repo::update_user(&txn, &user.id, hash, Some(true)).await?;
+                let tx = self.instance_txn().await?;
+                repo::update_user(tx.conn(), &user.id, hash, Some(true)).await?;
                 let entry = AuditEntry::new(
                     &TenantId::default_tenant(),
                     "USER",
@@ -291,8 +297,8 @@ impl AuthCore {
                     CONFIG_ACTOR,
                 )
                 .with_details(serde_json::json!({"superAdmin": true}));
-                repo::record(&txn, entry).await?;
-                txn.commit().await?;
+                repo::record(tx.conn(), entry).await?;
+                tx.commit().await?;
                 tracing::info!(%username, "super admin updated from configuration");
                 Ok(())
             }
@@ -316,13 +322,13 @@ impl AuthCore {
     /// The grants of a role in a tenant; `None` when there is no such role.
     async fn role_grants(
         &self,
-        tenant: &TenantId,
+        tx: &TenantTxn,
         role: &str,
     ) -> Result<Option<Vec<Grant>>, ServiceError> {
         if role == ADMIN_ROLE {
             return Ok(Some(domain::all_grants()));
         }
-        let Some(row) = repo::find_role(&self.db, tenant, role).await? else {
+        let Some(row) = repo::find_role(tx, role).await? else {
             return Ok(None);
         };
         let texts: Vec<String> = row.permissions.split(',').map(str::to_owned).collect();
@@ -340,12 +346,17 @@ impl AuthCore {
         namespace: Option<&str>,
     ) -> Result<bool, ServiceError> {
         let Some(grant) = grant else {
-            return Ok(user.super_admin || !self.principal_bindings(user, tenant).await?.is_empty());
+            if user.super_admin {
+                return Ok(true);
+            }
+            let tx = TenantTxn::read(&self.db, tenant).await?;
+            return Ok(!self.principal_bindings(&tx, user).await?.is_empty());
         };
         if user.super_admin && grant.permission().is_instance_administration() {
             return Ok(true);
         }
-        let effective = self.effective_bindings(user, tenant).await?;
+        let tx = TenantTxn::read(&self.db, tenant).await?;
+        let effective = self.effective_bindings(&tx, user).await?;
         Ok(domain::allows(&effective, grant, namespace))
     }
 
@@ -360,19 +371,20 @@ impl AuthCore {
         if user.super_admin && grant.permission().is_instance_administration() {
             return Ok(None);
         }
-        let effective = self.effective_bindings(user, tenant).await?;
+        let tx = TenantTxn::read(&self.db, tenant).await?;
+        let effective = self.effective_bindings(&tx, user).await?;
         Ok(domain::granted_namespaces(&effective, grant))
     }
 
     async fn principal_bindings(
         &self,
+        tx: &TenantTxn,
         user: &Principal,
-        tenant: &TenantId,
     ) -> Result<Vec<bindings::Model>, ServiceError> {
         Ok(match (&user.kind, &user.home) {
-            (PrincipalKind::User, _) => repo::user_bindings(&self.db, tenant, &user.id).await?,
-            (PrincipalKind::ServiceAccount, Some(home)) if home == tenant => {
-                repo::service_account_bindings(&self.db, tenant, &user.id).await?
+            (PrincipalKind::User, _) => repo::user_bindings(tx, &user.id).await?,
+            (PrincipalKind::ServiceAccount, Some(home)) if home == tx.tenant() => {
+                repo::service_account_bindings(tx, &user.id).await?
             }
             (PrincipalKind::ServiceAccount, _) => Vec::new(),
         })
@@ -380,13 +392,13 @@ impl AuthCore {
 
     async fn effective_bindings(
         &self,
+        tx: &TenantTxn,
         user: &Principal,
-        tenant: &TenantId,
     ) -> Result<Vec<EffectiveBinding>, ServiceError> {
-        let rows = self.principal_bindings(user, tenant).await?;
+        let rows = self.principal_bindings(tx, user).await?;
         let mut effective = Vec::with_capacity(rows.len());
         for row in rows {
-            if let Some(grants) = self.role_grants(tenant, &row.role).await? {
+            if let Some(grants) = self.role_grants(tx, &row.role).await? {
                 effective.push(EffectiveBinding {
                     grants,
                     namespace: row.namespace,
@@ -420,14 +432,14 @@ impl AuthCore {
         namespace: Option<String>,
         actor: &str,
     ) -> Result<bindings::Model, ServiceError> {
-        if self.role_grants(tenant, role).await?.is_none() {
+        let tx = TenantTxn::write(&self.db, tenant).await?;
+        if self.role_grants(&tx, role).await?.is_none() {
             return Err(ServiceError::InvalidArgument(format!(
                 "role '{role}' does not exist in {tenant}"
             )));
         }
         if let Some(same) = repo::find_binding(
-            &self.db,
-            tenant,
+            &tx,
             subject_type.as_str(),
             subject_id,
             role,
@@ -446,8 +458,7 @@ impl AuthCore {
             namespace,
             create_time: now(),
         };
-        let txn = self.db.begin().await?;
-        repo::insert_binding(&txn, tenant, binding.clone()).await?;
+        repo::insert_binding(&tx, binding.clone()).await?;
         let entry = AuditEntry::new(tenant, "BINDING", &binding.id, "CREATE", actor).with_details(
             serde_json::json!({
                 "type": subject_type.as_str(),
@@ -456,8 +467,8 @@ impl AuthCore {
                 "namespace": binding.namespace,
             }),
         );
-        repo::record(&txn, entry).await?;
-        txn.commit().await?;
+        repo::record(tx.conn(), entry).await?;
+        tx.commit().await?;
         tracing::info!(%tenant, subject = %subject_id, %role, "binding created");
         Ok(binding)
     }
@@ -482,7 +493,10 @@ impl AuthCore {
     /// The tenants a principal holds bindings in (a service account: its own).
     pub async fn tenants_of(&self, principal: &Principal) -> Result<Vec<TenantId>, ServiceError> {
         match principal.kind {
-            PrincipalKind::User => Ok(repo::tenants_of_user(&self.db, &principal.id).await?),
+            PrincipalKind::User => {
+                let scan = SystemScan::begin(&self.db, "the tenants of a user").await?;
+                Ok(repo::tenants_of_user(&scan, &principal.id).await?)
+            }
             PrincipalKind::ServiceAccount => Ok(principal.home.iter().cloned().collect()),
         }
     }

@@ -290,6 +290,92 @@ pub async fn disable_row_level_security(
     Ok(())
 }
 
+/// The PostgreSQL setting that lets a named system scan see every tenant's
+/// rows of the tables whose policy allows it (auth-svc's: resolving an API
+/// token or a service account before its tenant is known, listing a user's
+/// tenants). Set per transaction by [`SystemScan`] only.
+pub const SYSTEM_SCAN_SETTING: &str = "aerie.system_scan";
+
+/// Turns on row-level security for tables whose tenant is in `column`, and
+/// which named system scans may read across tenants (PostgreSQL only).
+pub async fn enable_row_level_security_with_scans(
+    manager: &sea_orm_migration::SchemaManager<'_>,
+    tables: &[&str],
+    column: &str,
+) -> Result<(), DbErr> {
+    if manager.get_database_backend() != DbBackend::Postgres {
+        return Ok(());
+    }
+    let db = manager.get_connection();
+    for table in tables {
+        for statement in [
+            format!("ALTER TABLE {table} ENABLE ROW LEVEL SECURITY"),
+            format!("ALTER TABLE {table} FORCE ROW LEVEL SECURITY"),
+            format!(
+                "CREATE POLICY {table}_tenant_isolation ON {table} \
+                 USING ({column} = current_setting('{TENANT_SETTING}', true) \
+                        OR current_setting('{SYSTEM_SCAN_SETTING}', true) = 'on') \
+                 WITH CHECK ({column} = current_setting('{TENANT_SETTING}', true))"
+            ),
+        ] {
+            db.execute_unprepared(&statement).await?;
+        }
+    }
+    Ok(())
+}
+
+/// A transaction that sees every tenant's rows: the few system scans that
+/// must find a row before its tenant is known. Writes in it still need the
+/// row's tenant (the policies' WITH CHECK), so it only reads and deletes.
+pub struct SystemScan {
+    txn: sea_orm::DatabaseTransaction,
+}
+
+impl SystemScan {
+    /// Begins a system scan that reads; `why` names it in the debug log.
+    pub async fn begin(db: &DatabaseConnection, why: &'static str) -> Result<Self, DbErr> {
+        use sea_orm::TransactionTrait;
+        let txn = db.begin().await?;
+        Self::mark(&txn, why).await?;
+        Ok(SystemScan { txn })
+    }
+
+    /// Begins a system scan that also deletes across tenants and writes
+    /// rows of `tenant` (e.g. its audit entry), taking SQLite's write lock
+    /// at once like [`TenantTxn::write`].
+    pub async fn begin_writing_as(
+        db: &DatabaseConnection,
+        tenant: &crate::TenantId,
+        why: &'static str,
+    ) -> Result<Self, DbErr> {
+        let tx = TenantTxn::write(db, tenant).await?;
+        Self::mark(&tx.txn, why).await?;
+        Ok(SystemScan { txn: tx.txn })
+    }
+
+    async fn mark(txn: &sea_orm::DatabaseTransaction, why: &'static str) -> Result<(), DbErr> {
+        if txn.get_database_backend() == DbBackend::Postgres {
+            txn.execute_raw(sea_orm::Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT set_config($1, 'on', true)",
+                [SYSTEM_SCAN_SETTING.into()],
+            ))
+            .await?;
+        }
+        tracing::debug!(scan = why, "system scan");
+        Ok(())
+    }
+
+    /// The connection to run queries on.
+    pub fn conn(&self) -> &sea_orm::DatabaseTransaction {
+        &self.txn
+    }
+
+    pub async fn commit(self) -> Result<(), DbErr> {
+        self.txn.commit().await
+    }
+}
+
 // Query helpers shared by the services' repositories.
 
 /// `text` with LIKE's wildcards and the escape character escaped.

@@ -6,6 +6,19 @@ mod m0001_create_auth;
 mod m0002_create_groups;
 mod m0003_create_audit_logs;
 mod m0004_create_service_accounts;
+mod m0005_row_level_security;
+
+/// The tables holding tenant data; each has a `tenant` column and, on
+/// PostgreSQL, row-level security.
+pub const TENANT_TABLES: &[&str] = &[
+    "roles",
+    "bindings",
+    "groups",
+    "group_members",
+    "service_accounts",
+    "api_tokens",
+    "audit_logs",
+];
 
 /// Every migration of auth-svc, oldest first.
 pub struct Migrator;
@@ -17,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0002_create_groups::Migration),
             Box::new(m0003_create_audit_logs::Migration),
             Box::new(m0004_create_service_accounts::Migration),
+            Box::new(m0005_row_level_security::Migration),
         ]
     }
 

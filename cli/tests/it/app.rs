@@ -37,7 +37,8 @@ pub struct TestApp {
     /// The five processes, in multi-process mode (see `topology`).
     _processes: Option<crate::cluster::Processes>,
     _db: TestDatabase,
-    _auth_db: TestDatabase,
+    /// auth-svc's database, for tests that look underneath the API.
+    pub auth_db: TestDatabase,
     _dir: tempfile::TempDir,
 }
 
@@ -110,7 +111,7 @@ impl TestApp {
             flow_db,
             execution_db,
             _db: db,
-            _auth_db: auth_db,
+            auth_db,
             _dir: dir,
         }
     }

@@ -14,6 +14,12 @@ use crate::app::{Mode, TestApp};
 /// Rows of `table` visible to `db` inside a transaction set to `tenant`,
 /// with no filter of its own.
 async fn visible(db: &DatabaseConnection, tenant: &str, table: &str) -> Vec<String> {
+    // auth-svc's tables name the column `tenant`.
+    let column = if matches!(table, "bindings" | "audit_logs") {
+        "tenant"
+    } else {
+        "tenant_id"
+    };
     let txn = db.begin().await.expect("begin");
     txn.execute_raw(Statement::from_sql_and_values(
         DbBackend::Postgres,
@@ -25,7 +31,7 @@ async fn visible(db: &DatabaseConnection, tenant: &str, table: &str) -> Vec<Stri
     let rows = txn
         .query_all_raw(Statement::from_string(
             DbBackend::Postgres,
-            format!("SELECT tenant_id FROM {table}"),
+            format!("SELECT DISTINCT {column} FROM {table}"),
         ))
         .await
         .expect("select");
@@ -37,9 +43,10 @@ async fn visible(db: &DatabaseConnection, tenant: &str, table: &str) -> Vec<Stri
 #[tokio::test]
 async fn the_runtime_role_sees_one_tenant_and_cannot_disable_row_level_security() {
     let app = TestApp::start(Mode::MultiWithDefault).await;
-    let (Some(flow_runtime), Some(execution_runtime)) = (
+    let (Some(flow_runtime), Some(execution_runtime), Some(auth_runtime)) = (
         app.flow_db.runtime_url.clone(),
         app.execution_db.runtime_url.clone(),
+        app.auth_db.runtime_url.clone(),
     ) else {
         eprintln!(
             "skipped: needs AERIE_TEST_DATABASE_URL and AERIE_TEST_APP_DATABASE_URL (PostgreSQL)"
@@ -77,6 +84,8 @@ async fn the_runtime_role_sees_one_tenant_and_cannot_disable_row_level_security(
     for (url, table) in [
         (flow_runtime, "kv_entries"),
         (execution_runtime, "executions"),
+        (auth_runtime.clone(), "bindings"),
+        (auth_runtime, "audit_logs"),
     ] {
         let db = Database::connect(url.as_str()).await.expect("runtime role");
         assert_eq!(visible(&db, "ta", table).await, ["ta"], "{table}");

@@ -435,7 +435,10 @@ async fn creates_logged(config: &Config, tenant: &str) -> u64 {
         .expect("auth db");
     let tenant = aerie_common::TenantId::parse(tenant).expect("tenant");
     let page = aerie_common::paging::PageRequest::new(1, 100).expect("page");
-    let (rows, _) = aerie_auth_svc::repo::search_audit(&db, &tenant, Some("TENANT"), None, page)
+    let tx = aerie_common::db::TenantTxn::read(&db, &tenant)
+        .await
+        .expect("transaction");
+    let (rows, _) = aerie_auth_svc::repo::search_audit(&tx, Some("TENANT"), None, page)
         .await
         .expect("search");
     rows.iter().filter(|r| r.action == "CREATE").count() as u64

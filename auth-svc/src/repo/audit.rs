@@ -1,0 +1,92 @@
+//! The audit log of every tenant: entries written by auth-svc's own
+//! mutations and those delivered by the other services' outboxes.
+
+use aerie_common::db::TenantTxn;
+use aerie_common::paging::PageRequest;
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, Order, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect,
+};
+
+use super::entities::audit_logs;
+use super::now;
+
+// ---- audit log (per tenant) ----
+
+/// Stores an entry of the transaction's tenant unless its id is already
+/// stored; true when new.
+pub async fn insert_audit(tx: &TenantTxn, entry: audit_logs::Model) -> Result<bool, DbErr> {
+    let entry = audit_logs::Model {
+        tenant: tx.tenant_key().to_owned(),
+        ..entry
+    };
+    insert_row(tx.conn(), entry).await
+}
+
+async fn insert_row(db: &impl ConnectionTrait, entry: audit_logs::Model) -> Result<bool, DbErr> {
+    let row = audit_logs::ActiveModel {
+        id: Set(entry.id),
+        tenant: Set(entry.tenant),
+        resource_type: Set(entry.resource_type),
+        resource_id: Set(entry.resource_id),
+        action: Set(entry.action),
+        actor: Set(entry.actor),
+        time: Set(entry.time),
+        details: Set(entry.details),
+    };
+    let insert = audit_logs::Entity::insert(row)
+        .on_conflict(
+            sea_orm::sea_query::OnConflict::column(audit_logs::Column::Id)
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(db)
+        .await?;
+    Ok(insert > 0)
+}
+
+/// One page of a tenant's entries, newest first, optionally filtered.
+pub async fn search_audit(
+    tx: &TenantTxn,
+    resource_type: Option<&str>,
+    resource_id: Option<&str>,
+    page: PageRequest,
+) -> Result<(Vec<audit_logs::Model>, u64), DbErr> {
+    let mut query =
+        audit_logs::Entity::find().filter(audit_logs::Column::Tenant.eq(tx.tenant_key()));
+    if let Some(kind) = resource_type {
+        query = query.filter(audit_logs::Column::ResourceType.eq(kind));
+    }
+    if let Some(id) = resource_id {
+        query = query.filter(audit_logs::Column::ResourceId.eq(id));
+    }
+    let total = query.clone().count(tx.conn()).await?;
+    let rows = query
+        .order_by(audit_logs::Column::Time, Order::Desc)
+        .order_by(audit_logs::Column::Id, Order::Desc)
+        .offset(page.offset())
+        .limit(u64::from(page.size))
+        .all(tx.conn())
+        .await?;
+    Ok((rows, total))
+}
+
+/// Writes one of auth-svc's own entries inside the mutation's transaction,
+/// which must be the entry's tenant's (row-level security checks it).
+pub async fn record(
+    db: &impl ConnectionTrait,
+    entry: aerie_common::audit::AuditEntry,
+) -> Result<(), DbErr> {
+    let row = audit_logs::Model {
+        id: uuid::Uuid::new_v4().to_string(),
+        tenant: entry.tenant.storage_key().to_owned(),
+        resource_type: entry.resource_type.to_owned(),
+        resource_id: entry.resource_id,
+        action: entry.action.to_owned(),
+        actor: entry.actor,
+        time: now(),
+        details: entry.details.to_string(),
+    };
+    insert_row(db, row).await?;
+    Ok(())
+}
