@@ -9,9 +9,6 @@ use aerie_common::audit::AuditEntry;
 use aerie_common::auth::PrincipalKind;
 use aerie_common::paging::PageRequest;
 use aerie_common::{ServiceError, TenantId, TenantPolicy};
-use argon2::Argon2;
-use argon2::password_hash::rand_core::OsRng;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use sea_orm::{DatabaseConnection, TransactionTrait};
 
 use crate::domain::{self, ADMIN_ROLE, EffectiveBinding, Grant, SubjectType};
@@ -62,32 +59,14 @@ impl From<User> for Principal {
     }
 }
 
-/// Hashes a password with argon2id off the async threads.
-async fn hash_password(password: String) -> Result<String, ServiceError> {
-    tokio::task::spawn_blocking(move || {
-        let salt = SaltString::generate(&mut OsRng);
-        Argon2::default()
-            .hash_password(password.as_bytes(), &salt)
-            .map(|hash| hash.to_string())
-            .map_err(|e| ServiceError::Internal(format!("password hashing: {e}")))
-    })
-    .await
-    .map_err(|e| ServiceError::Internal(format!("password hashing task: {e}")))?
+/// Hashes a password with argon2id (CPU and ~19 MiB: run it on a hashing thread).
+fn hash_now(password: &str) -> Result<String, ServiceError> {
+    crate::passwords::hash(password).map_err(ServiceError::Internal)
 }
 
-/// Checks a password against a stored hash off the async threads.
-async fn verify_password(password: String, hash: String) -> bool {
-    tokio::task::spawn_blocking(move || {
-        PasswordHash::new(&hash)
-            .map(|parsed| {
-                Argon2::default()
-                    .verify_password(password.as_bytes(), &parsed)
-                    .is_ok()
-            })
-            .unwrap_or(false)
-    })
-    .await
-    .unwrap_or(false)
+/// Checks a password against a stored hash (run it on a hashing thread).
+fn verify_now(password: &str, hash: &str) -> bool {
+    crate::passwords::verify(password, hash)
 }
 
 /// A valid argon2id hash of a random password: unknown usernames are
@@ -153,14 +132,29 @@ impl AuthCore {
 
     /// Hashes a password in one of the bounded hashing slots.
     pub async fn hash_password(&self, password: String) -> Result<String, ServiceError> {
-        let _slot = self.throttle.hashing_slot().await.map_err(refused)?;
-        hash_password(password).await
+        self.throttle
+            .hash(move || hash_now(&password))
+            .await
+            .map_err(refused)?
     }
 
     /// Checks a password in one of the bounded hashing slots.
     async fn verify_password(&self, password: String, hash: String) -> Result<bool, ServiceError> {
-        let _slot = self.throttle.hashing_slot().await.map_err(refused)?;
-        Ok(verify_password(password, hash).await)
+        self.throttle
+            .hash(move || verify_now(&password, &hash))
+            .await
+            .map_err(refused)
+    }
+
+    /// Computes the hash unknown usernames are checked against, once at
+    /// start, so that the first flood of unknown names does not compute it
+    /// many times over.
+    pub async fn prepare_dummy_hash(&self) -> Result<(), ServiceError> {
+        if DUMMY_HASH.get().is_none() {
+            let hash = self.hash_password(uuid::Uuid::new_v4().to_string()).await?;
+            let _ = DUMMY_HASH.set(hash);
+        }
+        Ok(())
     }
 
     /// Verifies a username and password and signs a token. Every failure

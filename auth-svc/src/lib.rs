@@ -5,6 +5,7 @@ pub mod api;
 pub mod core;
 pub mod domain;
 pub mod migration;
+pub mod passwords;
 pub mod repo;
 pub mod throttle;
 pub mod tokens;
@@ -50,6 +51,7 @@ pub async fn open(config: &Config) -> Result<Core, Box<dyn std::error::Error + S
     });
     core.ensure_signing_key(config.security.jwt_signing_key.as_deref())
         .await?;
+    core.prepare_dummy_hash().await?;
     if let (Some(username), Some(password)) = (
         &config.security.super_admin.username,
         &config.security.super_admin.password,

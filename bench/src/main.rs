@@ -2,11 +2,12 @@
 //! to this binary, over loopback.
 //!
 //! Build and run: `cargo build --release -p aerie -p aerie-bench &&
-//! target/release/aerie-bench <gateway-vs-grpc|flows>` (options: `--help`).
+//! target/release/aerie-bench <gateway-vs-grpc|flows|executions|login-flood>` (options: `--help`).
 
 mod executions;
 mod flows;
 mod gateway_vs_grpc;
+mod login_flood;
 mod measure;
 mod server;
 
@@ -21,6 +22,8 @@ enum Bench {
     Flows(flows::Options),
     /// Webhook-triggered executions at fixed rates, end-to-end latency (Kestra's benchmark shape).
     Executions(executions::Options),
+    /// Concurrent logins with random usernames against auth-svc: memory and a real user's latency.
+    LoginFlood(login_flood::Options),
 }
 
 #[tokio::main]
@@ -29,5 +32,6 @@ async fn main() {
         Bench::GatewayVsGrpc(options) => gateway_vs_grpc::run(options).await,
         Bench::Flows(options) => flows::run(options).await,
         Bench::Executions(options) => executions::run(options).await,
+        Bench::LoginFlood(options) => login_flood::run(options).await,
     }
 }
