@@ -24,7 +24,9 @@
 #   rebuild does not disturb the run); VENV_DIR defaults to .ci/.venv, where
 #   the pinned schemathesis is installed when missing.
 # env: AERIE_ST_MAX_EXAMPLES (20), AERIE_ST_SEED (fixed), AERIE_ST_OUT (where
-#   reports and logs are kept; default a new /tmp/aerie-schemathesis.* dir).
+#   reports and logs are kept; default a new /tmp/aerie-schemathesis.* dir),
+#   AERIE_ST_EXTRA_ARGS (more `st run` options, word-split, e.g.
+#   "--exclude-checks status_code_conformance" to look past that check).
 set -uo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -181,7 +183,8 @@ st_run() { # name, then filter options
   "$venv/bin/st" --config-file "$work/schemathesis.toml" run "$base/api/v1/openapi.json" \
     --workers 1 --max-examples "$max_examples" --seed "$seed" --request-timeout 10 \
     --checks "$checks" --no-color --suppress-health-check all \
-    --report junit,ndjson --report-dir "$out/$name" "$@" 2>&1 | tee "$out/$name.txt" | tail -n 40
+    --continue-on-failure --report junit,ndjson --report-dir "$out/$name" \
+    "$@" ${AERIE_ST_EXTRA_ARGS:-} 2>&1 | tee "$out/$name.txt" | tail -n 40
   return "${PIPESTATUS[0]}"
 }
 echo "== 2. tenant URL form"

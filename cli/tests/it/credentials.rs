@@ -35,6 +35,34 @@ async fn an_empty_or_short_service_token_refuses_to_start() {
     }
 }
 
+#[tokio::test]
+async fn an_empty_or_short_master_key_or_signing_key_refuses_to_start() {
+    let short = "c2hvcnQ="; // base64 of "short"
+    for (which, key) in [
+        ("master", ""),
+        ("master", short),
+        ("jwt", ""),
+        ("jwt", short),
+    ] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut config = standalone_config(dir.path());
+        match which {
+            "master" => config.security.secrets_master_key = Some(key.to_owned()),
+            _ => config.security.jwt_signing_key = Some(key.to_owned()),
+        }
+        let shutdown = CancellationToken::new();
+        let _stop = shutdown.clone().drop_guard();
+        let err = start_standalone(config, shutdown)
+            .await
+            .err()
+            .unwrap_or_else(|| panic!("started with {which} key {key:?}"));
+        assert!(
+            err.to_string().contains("32 bytes"),
+            "{which} {key:?}: {err}"
+        );
+    }
+}
+
 #[cfg(unix)]
 #[tokio::test]
 async fn data_dir_and_every_file_in_it_are_readable_by_the_owner_only() {
