@@ -20,6 +20,13 @@ impl PageRequest {
     /// Builds a page request; 0 means "not given" for both fields.
     pub fn new(page: u32, size: u32) -> Result<Self, ServiceError> {
         let size = if size == 0 { DEFAULT_PAGE_SIZE } else { size };
+        // The documented range (OpenAPI int32).
+        if page > i32::MAX as u32 {
+            return Err(ServiceError::InvalidArgument(format!(
+                "page {page} is too large: at most {}",
+                i32::MAX
+            )));
+        }
         if size > MAX_PAGE_SIZE {
             return Err(ServiceError::InvalidArgument(format!(
                 "size {size} is too large: at most {MAX_PAGE_SIZE}"

@@ -5,6 +5,9 @@ use aerie_proto::auth::v1::rbac_service_server::RbacService;
 
 use super::*;
 
+/// The longest lifetime of an API token: ten years.
+const MAX_TOKEN_LIFETIME_SECS: u64 = 315_360_000;
+
 fn role_pb(name: String, permissions: Vec<String>, predefined: bool) -> pb::Role {
     pb::Role {
         name,
@@ -472,14 +475,17 @@ impl RbacService for AuthApi {
         } else {
             domain::parse_name("token", &body.name)?
         };
+        if body.expires_in > MAX_TOKEN_LIFETIME_SECS {
+            return Err(Status::invalid_argument(format!(
+                "expiresIn {} is too long: at most {MAX_TOKEN_LIFETIME_SECS} seconds (ten years)",
+                body.expires_in
+            )));
+        }
         let value = crate::tokens::new_api_token();
         let created = repo::now();
-        let expire_time = (body.expires_in > 0).then(|| {
-            created
-                + chrono::Duration::seconds(
-                    i64::try_from(body.expires_in).unwrap_or(i64::MAX / 1000),
-                )
-        });
+        // Bounded above, so neither conversion nor addition can overflow.
+        let expire_time = (body.expires_in > 0)
+            .then(|| created + chrono::Duration::seconds(body.expires_in as i64));
         let token = repo::api_tokens::Model {
             id: uuid::Uuid::new_v4().to_string(),
             tenant: tenant.storage_key().to_owned(),

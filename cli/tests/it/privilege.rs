@@ -68,6 +68,19 @@ async fn a_tenant_admin_cannot_mint_or_revoke_tokens_of_a_super_admin_account() 
         .await;
     assert_eq!(status, 403, "{body}");
 
+    // A lifetime past ten years is refused, never an overflow.
+    for huge in [10_000_000_000_000u64, u64::MAX] {
+        let (status, body) = app.post(tokens, json!({"expiresIn": huge})).await;
+        assert_eq!(status, 422, "{body}");
+        assert!(
+            body["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("expiresIn"),
+            "{body}"
+        );
+    }
+
     // An ordinary account of the same tenant stays alice's to manage.
     let (status, body) = app
         .send(

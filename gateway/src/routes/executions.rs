@@ -340,6 +340,7 @@ async fn create(
 pub struct SearchQuery {
     /// This namespace and its children.
     pub namespace: Option<String>,
+    #[param(rename = "flowId")]
     pub flow_id: Option<String>,
     /// Repeatable: executions in any of these states.
     pub state: Vec<String>,

@@ -318,9 +318,10 @@ async fn search(
     }))
 }
 
-/// Check a flow without saving it; answers 200 with every finding.
+/// Check a flow without saving it; answers 200 with every finding, for any
+/// YAML document (which is why its body is any value, not only a string).
 #[utoipa::path(post, path = "/flows/validate", tag = "flows",
-    request_body(content = String, content_type = "application/x-yaml"),
+    request_body(content = serde_json::Value, content_type = "application/x-yaml"),
     responses((status = 200, body = Validation)))]
 async fn validate(
     State(state): State<AppState>,

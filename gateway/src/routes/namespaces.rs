@@ -252,6 +252,12 @@ async fn put_kv(
             })
         })
     };
+    if value.is_empty() {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "the KV value is the request body: send JSON (\"\" for an empty string) or text",
+        ));
+    }
     let request = tenant.request(pb::PutKvRequest {
         namespace,
         key,

@@ -140,7 +140,8 @@ pub struct CreatedApiToken {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateApiToken {
     pub name: Option<String>,
-    /// Lifetime in seconds; absent: no expiry.
+    /// Lifetime in seconds, at most ten years; absent: no expiry.
+    #[schema(maximum = 315_360_000)]
     pub expires_in: Option<u64>,
 }
 
