@@ -32,7 +32,7 @@ expect_services() {
 }
 expect_services "$grpc_tenant" aerie.tenant.v1.TenantService
 expect_services "$grpc_auth" aerie.auth.v1.AuthService aerie.auth.v1.UserService aerie.auth.v1.RbacService aerie.auth.v1.AuditService
-expect_services "$grpc_flow" aerie.flow.v1.FlowService aerie.flow.v1.SecretService aerie.flow.v1.KvService aerie.flow.v1.TriggerService
+expect_services "$grpc_flow" aerie.flow.v1.FlowService aerie.flow.v1.SecretService aerie.flow.v1.KvService aerie.flow.v1.TriggerService aerie.flow.v1.NamespaceService
 expect_services "$grpc_execution" aerie.execution.v1.ExecutionService aerie.execution.v1.WebhookService
 "$grpcurl" -plaintext "$grpc_tenant" describe aerie.tenant.v1.TenantService | grep -q "rpc CreateTenant" \
   || fail "describe lacks CreateTenant"
