@@ -19,6 +19,7 @@ use crate::tenant::TenantPolicy;
 pub const KEYS: &[&str] = &[
     "tenants.enabled",
     "tenants.default-tenant",
+    "tenants.quotas.running-executions",
     "server.host",
     "server.http-port",
     "server.grpc-port",
@@ -192,6 +193,24 @@ impl Default for ExecutorConfig {
 pub struct TenantsConfig {
     pub enabled: bool,
     pub default_tenant: bool,
+    pub quotas: QuotasConfig,
+}
+
+/// `aerie.tenants.quotas.*`: what one tenant may take of the instance.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields, default)]
+pub struct QuotasConfig {
+    /// Executions of one tenant running at once, over every execution
+    /// replica; more wait queued (CREATED) while other tenants' run.
+    pub running_executions: u32,
+}
+
+impl Default for QuotasConfig {
+    fn default() -> Self {
+        QuotasConfig {
+            running_executions: 64,
+        }
+    }
 }
 
 /// `aerie.security.*`: the bootstrap super admin and token lifetime.
@@ -355,6 +374,7 @@ impl Default for TenantsConfig {
         TenantsConfig {
             enabled: false,
             default_tenant: true,
+            quotas: QuotasConfig::default(),
         }
     }
 }
@@ -678,7 +698,8 @@ mod tests {
                             || k.ends_with("ttl")
                             || k.ends_with("seconds")
                             || k.ends_with("-ms")
-                            || k.ends_with("workers") =>
+                            || k.ends_with("workers")
+                            || k.ends_with("executions") =>
                         {
                             "1"
                         }

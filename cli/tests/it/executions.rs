@@ -1027,3 +1027,58 @@ async fn postgres_row_level_security_covers_executions_task_runs_and_logs() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_tenant_at_its_running_quota_leaves_workers_to_the_others() {
+    let app = TestApp::start_with(Mode::MultiWithDefault, |config| {
+        config.executor.workers = 4;
+        config.tenants.quotas.running_executions = 2;
+    })
+    .await;
+    tenant(&app, "noisy").await;
+    tenant(&app, "quiet").await;
+    let sleeper = "id: sleeper\nnamespace: company.team\ntasks:\n  - id: nap\n    type: io.kestra.plugin.core.flow.Sleep\n    duration: PT1H\n";
+    let hello = "id: hello\nnamespace: company.team\ntasks:\n  - id: hi\n    type: io.kestra.plugin.core.log.Log\n    message: hi\n";
+    create_flow(&app, "noisy", sleeper).await;
+    create_flow(&app, "quiet", hello).await;
+    let mut noisy = Vec::new();
+    for _ in 0..4 {
+        let (status, body) = app
+            .post("/api/v1/noisy/executions/company.team/sleeper", json!({}))
+            .await;
+        assert_eq!(status, 200, "{body}");
+        noisy.push(body["id"].as_str().expect("id").to_owned());
+    }
+    // Two of noisy's run; the other two wait although two workers are idle.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let states = loop {
+        let mut states = Vec::new();
+        for id in &noisy {
+            let (_, body) = app.get(&format!("/api/v1/noisy/executions/{id}")).await;
+            states.push(state(&body).to_owned());
+        }
+        if states.iter().filter(|s| *s == "RUNNING").count() == 2 || Instant::now() > deadline {
+            break states;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(
+        states.iter().filter(|s| *s == "RUNNING").count(),
+        2,
+        "{states:?}"
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut created = 0;
+    for id in &noisy {
+        let (_, body) = app.get(&format!("/api/v1/noisy/executions/{id}")).await;
+        created += usize::from(state(&body) == "CREATED");
+    }
+    assert_eq!(created, 2, "noisy ran past its quota");
+    // quiet's execution gets a worker at once.
+    let execution = run(&app, "quiet", "company.team/hello", json!({})).await;
+    assert_eq!(state(&execution), "SUCCESS", "{execution}");
+    for id in &noisy {
+        app.delete(&format!("/api/v1/noisy/executions/{id}/kill"))
+            .await;
+    }
+}

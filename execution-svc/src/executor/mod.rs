@@ -100,6 +100,8 @@ pub struct Inner {
     /// This process's name on the leases it holds.
     owner: String,
     lease_ms: i64,
+    /// Executions of one tenant running at once, over every replica.
+    running_quota: u32,
     poll: Duration,
     workers: Arc<Semaphore>,
     wake: Notify,
@@ -123,6 +125,7 @@ impl Engine {
         flows: Channel,
         service_token: String,
         config: &ExecutorConfig,
+        running_quota: u32,
     ) -> Engine {
         let (events, _) = broadcast::channel(4096);
         Engine(Arc::new(Inner {
@@ -132,6 +135,7 @@ impl Engine {
             service_token,
             owner: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()),
             lease_ms: (config.lease_seconds.max(1) * 1000) as i64,
+            running_quota: running_quota.max(1),
             poll: Duration::from_millis(config.poll_interval_ms.max(10)),
             workers: Arc::new(Semaphore::new(config.workers)),
             wake: Notify::new(),
@@ -211,7 +215,15 @@ impl Engine {
             let free = self.workers.available_permits();
             let mut claimed = 0;
             if free > 0 {
-                match queue::claim(&self.db, &self.owner, self.lease_ms, free.min(64)).await {
+                match queue::claim(
+                    &self.db,
+                    &self.owner,
+                    self.lease_ms,
+                    free.min(64),
+                    self.running_quota,
+                )
+                .await
+                {
                     Ok(jobs) => {
                         claimed = jobs.len();
                         for job in jobs {

@@ -1,9 +1,10 @@
 //! The work queue. A worker claims rows whose lease is free or expired and
 //! holds them by renewing the lease; a worker that dies stops renewing, and
 //! once its leases expire another worker claims the same executions and
-//! resumes them. On PostgreSQL claims skip rows another replica is claiming
-//! (`FOR UPDATE SKIP LOCKED`), so replicas never wait on each other; SQLite
-//! serves one process, whose writes are serialised anyway.
+//! resumes them. Claims share workers fairly between tenants, up to a quota
+//! of running executions per tenant (see [`claim`]); replicas claiming the
+//! same row at once on PostgreSQL re-check its lease on the locked row, so
+//! one wins. SQLite serves one process, whose writes are serialised anyway.
 //!
 //! Enqueueing and finishing happen inside the tenant transaction that
 //! creates or ends the execution, so an execution is never accepted without
@@ -11,8 +12,8 @@
 
 use aerie_common::TenantId;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr,
-    EntityTrait, QueryFilter, Statement,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
+    QueryFilter, Statement,
 };
 
 use super::TenantTxn;
@@ -57,27 +58,38 @@ pub async fn request_kill(tx: &TenantTxn, execution: &ExecutionId) -> Result<boo
     Ok(result.rows_affected == 1)
 }
 
-/// Takes up to `limit` free jobs for `owner` until `now + lease_ms`.
+/// Takes up to `limit` free jobs for `owner` until `now + lease_ms`, shared
+/// fairly between tenants: no tenant gets more than `quota` running at once
+/// (leases held anywhere count), and among tenants with queued work the one
+/// with the fewest running goes first, round-robin, oldest job first within
+/// a tenant. A flood of one tenant's work never keeps another's waiting for
+/// a worker.
 pub async fn claim(
     db: &DatabaseConnection,
     owner: &str,
     lease_ms: i64,
     limit: usize,
+    quota: u32,
 ) -> Result<Vec<Claimed>, DbErr> {
     let backend = db.get_database_backend();
     let now = super::now_millis();
-    let lock = if backend == DbBackend::Postgres {
-        "FOR UPDATE SKIP LOCKED"
-    } else {
-        ""
-    };
-    let sql = format!(
-        "UPDATE execution_queue SET lease_owner = $1, lease_until = $2 \
-         WHERE execution_id IN (SELECT execution_id FROM execution_queue \
-           WHERE available_at <= $3 AND (lease_until IS NULL OR lease_until < $3) \
-           ORDER BY available_at LIMIT $4 {lock}) \
-         RETURNING execution_id, tenant_id"
-    );
+    // `slot` is how many of its tenant's executions would run once this
+    // one does. Replicas racing for a row: the outer lease condition is
+    // checked again on the row PostgreSQL locks, so one of them wins.
+    let sql = "WITH busy AS ( \
+           SELECT tenant_id, COUNT(*) AS running FROM execution_queue \
+           WHERE lease_until IS NOT NULL AND lease_until >= $3 GROUP BY tenant_id), \
+         ranked AS ( \
+           SELECT q.execution_id, q.available_at, \
+             ROW_NUMBER() OVER (PARTITION BY q.tenant_id ORDER BY q.available_at, q.execution_id) \
+               + COALESCE(b.running, 0) AS slot \
+           FROM execution_queue q LEFT JOIN busy b ON b.tenant_id = q.tenant_id \
+           WHERE q.available_at <= $3 AND (q.lease_until IS NULL OR q.lease_until < $3)) \
+         UPDATE execution_queue SET lease_owner = $1, lease_until = $2 \
+         WHERE (lease_until IS NULL OR lease_until < $3) AND execution_id IN ( \
+           SELECT execution_id FROM ranked WHERE slot <= $5 \
+           ORDER BY slot, available_at LIMIT $4) \
+         RETURNING execution_id, tenant_id";
     let rows = db
         .query_all_raw(Statement::from_sql_and_values(
             backend,
@@ -87,6 +99,7 @@ pub async fn claim(
                 (now + lease_ms).into(),
                 now.into(),
                 (limit as i64).into(),
+                i64::from(quota).into(),
             ],
         ))
         .await?;
