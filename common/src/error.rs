@@ -27,15 +27,47 @@ pub enum ServiceError {
     /// Too many requests: retry after this many seconds (429).
     #[error("{0}")]
     TooManyRequests(String, u64),
+    /// A dependency (the database) cannot be reached now; retrying shortly
+    /// may succeed (503 with Retry-After).
+    #[error("{0}")]
+    Unavailable(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
 
 impl From<sea_orm::DbErr> for ServiceError {
     fn from(err: sea_orm::DbErr) -> Self {
+        if is_connection_error(&err) {
+            tracing::warn!(%err, "database unreachable");
+            return ServiceError::Unavailable(
+                "the database is unreachable; retry shortly".to_owned(),
+            );
+        }
         ServiceError::Internal(format!("database: {err}"))
     }
 }
+
+/// Whether `err` says the database could not be reached (an outage, a full
+/// pool, a dropped connection) rather than that a statement failed.
+pub fn is_connection_error(err: &sea_orm::DbErr) -> bool {
+    use sea_orm::sqlx::Error as Sqlx;
+    use sea_orm::{DbErr, RuntimeErr};
+    match err {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => matches!(
+            e.as_ref(),
+            Sqlx::Io(_)
+                | Sqlx::PoolTimedOut
+                | Sqlx::PoolClosed
+                | Sqlx::WorkerCrashed
+                | Sqlx::Tls(_)
+        ),
+        _ => false,
+    }
+}
+
+/// Seconds a caller is asked to wait when a dependency is unavailable.
+const UNAVAILABLE_RETRY_AFTER: u64 = 1;
 
 impl From<ServiceError> for Status {
     fn from(err: ServiceError) -> Self {
@@ -50,6 +82,13 @@ impl From<ServiceError> for Status {
             ServiceError::TooManyRequests(m, seconds) => {
                 let mut status = Status::resource_exhausted(m);
                 if let Ok(value) = seconds.to_string().parse() {
+                    status.metadata_mut().insert(RETRY_AFTER, value);
+                }
+                status
+            }
+            ServiceError::Unavailable(m) => {
+                let mut status = Status::unavailable(m);
+                if let Ok(value) = UNAVAILABLE_RETRY_AFTER.to_string().parse() {
                     status.metadata_mut().insert(RETRY_AFTER, value);
                 }
                 status
@@ -117,6 +156,26 @@ mod tests {
         let status: Status = ServiceError::Internal("SELECT * FROM secret_table".into()).into();
         assert_eq!(status.code(), Code::Internal);
         assert!(!status.message().contains("secret_table"));
+    }
+
+    #[test]
+    fn an_unreachable_database_is_503_with_retry_after_not_500() {
+        use sea_orm::{ConnAcquireErr, DbErr};
+        for err in [
+            DbErr::ConnectionAcquire(ConnAcquireErr::Timeout),
+            DbErr::ConnectionAcquire(ConnAcquireErr::ConnectionClosed),
+        ] {
+            let status: Status = ServiceError::from(err).into();
+            assert_eq!(status.code(), Code::Unavailable);
+            assert_eq!(retry_after(&status), Some(1));
+            assert_eq!(http_status(status.code()), 503);
+        }
+        let status: Status = ServiceError::from(DbErr::RecordNotFound("x".into())).into();
+        assert_eq!(
+            status.code(),
+            Code::Internal,
+            "a failed statement is no outage"
+        );
     }
 
     #[test]

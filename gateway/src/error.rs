@@ -40,6 +40,10 @@ impl From<Status> for ApiError {
         let (code, message) = aerie_common::error::http_error(&status);
         let mut error = ApiError::new(code, message);
         error.retry_after = aerie_common::error::retry_after(&status);
+        // A service or database that is down may be back shortly.
+        if status.code() == tonic::Code::Unavailable {
+            error.retry_after.get_or_insert(1);
+        }
         error
     }
 }
