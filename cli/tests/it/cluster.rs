@@ -135,13 +135,21 @@ pub async fn spawn_five<'a>(config: &Path, extra: impl Fn(&str) -> Vec<(&'a str,
             })
             .collect(),
     );
-    let deadline = Instant::now() + Duration::from_secs(30);
+    // Generous: CI runs two such tests at once on two cores, debug builds.
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let mut processes = processes;
     loop {
         let healthy = reqwest::get(format!("http://127.0.0.1:{http_port}/health"))
             .await
             .is_ok_and(|r| r.status() == 200);
         if healthy {
             break;
+        }
+        // A process that died will not become healthy: say which at once.
+        for (service, child) in SERVICES.iter().zip(processes.0.iter_mut()) {
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("{service} exited while the five processes started: {status} (AERIE_TEST_SHOW_LOGS=1 shows its log)");
+            }
         }
         assert!(
             Instant::now() < deadline,
