@@ -148,7 +148,9 @@ pub async fn spawn_five<'a>(config: &Path, extra: impl Fn(&str) -> Vec<(&'a str,
         // A process that died will not become healthy: say which at once.
         for (service, child) in SERVICES.iter().zip(processes.0.iter_mut()) {
             if let Ok(Some(status)) = child.try_wait() {
-                panic!("{service} exited while the five processes started: {status} (AERIE_TEST_SHOW_LOGS=1 shows its log)");
+                panic!(
+                    "{service} exited while the five processes started: {status} (AERIE_TEST_SHOW_LOGS=1 shows its log)"
+                );
             }
         }
         assert!(
