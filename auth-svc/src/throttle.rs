@@ -19,9 +19,8 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use moka::future::Cache;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 type Job = Box<dyn FnOnce() + Send>;
@@ -73,79 +72,8 @@ impl HashThreads {
     }
 }
 
-/// A refused attempt: try again after this long.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RetryAfter(pub Duration);
-
-impl RetryAfter {
-    /// Whole seconds, at least one, for the `Retry-After` header.
-    pub fn seconds(self) -> u64 {
-        self.0.as_secs_f64().ceil().max(1.0) as u64
-    }
-}
-
-/// One key's allowance: a burst of `burst` attempts, one more every `interval`.
-#[derive(Debug, Clone, Copy)]
-pub struct Rate {
-    pub burst: u32,
-    pub interval: Duration,
-}
-
-/// The theoretical arrival time of the next attempt (GCRA).
-#[derive(Debug)]
-struct Cell {
-    tat: Instant,
-}
-
-impl Cell {
-    /// Takes one attempt at `now`, or says how long until one is available.
-    fn take(&mut self, rate: Rate, now: Instant) -> Result<(), RetryAfter> {
-        // The burst tolerance: `burst` attempts fit before `tat` runs ahead.
-        let tolerance = rate.interval * rate.burst.saturating_sub(1);
-        let tat = self.tat.max(now);
-        let earliest = tat.checked_sub(tolerance).unwrap_or(now);
-        if earliest > now {
-            return Err(RetryAfter(earliest - now));
-        }
-        self.tat = tat + rate.interval;
-        Ok(())
-    }
-
-    /// Gives one attempt back.
-    fn give_back(&mut self, rate: Rate) {
-        self.tat = self.tat.checked_sub(rate.interval).unwrap_or(self.tat);
-    }
-}
-
-/// A bounded set of cells of one kind of key.
-struct Limiter {
-    rate: Rate,
-    cells: Cache<String, Arc<Mutex<Cell>>>,
-}
-
-impl Limiter {
-    fn new(rate: Rate, capacity: u64) -> Limiter {
-        // A cell left alone for a full window is as good as new: let it go.
-        let idle = rate.interval * rate.burst;
-        Limiter {
-            rate,
-            cells: Cache::builder()
-                .max_capacity(capacity)
-                .time_to_idle(idle.max(Duration::from_secs(1)))
-                .build(),
-        }
-    }
-
-    async fn cell(&self, key: &str) -> Arc<Mutex<Cell>> {
-        self.cells
-            .get_with_by_ref(key, async {
-                Arc::new(Mutex::new(Cell {
-                    tat: Instant::now(),
-                }))
-            })
-            .await
-    }
-}
+pub use aerie_common::rate::{Rate, RetryAfter};
+use aerie_common::rate::{KeyedLimiter, take_all};
 
 /// How logins are limited; [`LoginGuard::default`] is the production setting.
 #[derive(Debug, Clone, Copy)]
@@ -212,9 +140,9 @@ struct Keys {
 /// The admission of one login attempt; see the module documentation.
 pub struct LoginGuard {
     limits: Limits,
-    account_source: Limiter,
-    source: Limiter,
-    account: Limiter,
+    account_source: KeyedLimiter,
+    source: KeyedLimiter,
+    account: KeyedLimiter,
     hashing: Arc<Semaphore>,
     threads: HashThreads,
     in_flight: Mutex<HashMap<String, u32>>,
@@ -236,9 +164,9 @@ impl LoginGuard {
     pub fn new(limits: Limits) -> LoginGuard {
         LoginGuard {
             limits,
-            account_source: Limiter::new(limits.per_account_source, limits.capacity),
-            source: Limiter::new(limits.per_source, limits.capacity),
-            account: Limiter::new(limits.per_account, limits.capacity),
+            account_source: KeyedLimiter::new(limits.per_account_source, limits.capacity),
+            source: KeyedLimiter::new(limits.per_source, limits.capacity),
+            account: KeyedLimiter::new(limits.per_account, limits.capacity),
             hashing: Arc::new(Semaphore::new(limits.hashing.max(1))),
             threads: HashThreads::new(limits.hashing.max(1)),
             in_flight: Mutex::new(HashMap::new()),
@@ -311,34 +239,13 @@ impl LoginGuard {
 
     /// Takes one attempt from every key, or none of them.
     async fn take(&self, keys: &Keys) -> Result<(), Refusal> {
-        let cells = [
-            (
-                &self.account_source,
-                self.account_source.cell(&keys.account_source).await,
-            ),
-            (&self.source, self.source.cell(&keys.source).await),
-            (&self.account, self.account.cell(&keys.account).await),
-        ];
-        let now = Instant::now();
-        let mut taken = Vec::with_capacity(cells.len());
-        for (limiter, cell) in &cells {
-            let Ok(mut locked) = cell.lock() else {
-                continue;
-            };
-            match locked.take(limiter.rate, now) {
-                Ok(()) => taken.push((limiter.rate, cell.clone())),
-                Err(retry) => {
-                    drop(locked);
-                    for (rate, cell) in taken {
-                        if let Ok(mut cell) = cell.lock() {
-                            cell.give_back(rate);
-                        }
-                    }
-                    return Err(Refusal::TooManyFailures(retry));
-                }
-            }
-        }
-        Ok(())
+        take_all(&[
+            (&self.account_source, &keys.account_source),
+            (&self.source, &keys.source),
+            (&self.account, &keys.account),
+        ])
+        .await
+        .map_err(Refusal::TooManyFailures)
     }
 }
 
@@ -347,15 +254,9 @@ impl Attempt<'_> {
     /// the source gets its attempt back.
     pub async fn succeeded(&self) {
         let guard = self.guard;
-        guard
-            .account_source
-            .cells
-            .invalidate(&self.keys.account_source)
-            .await;
-        guard.account.cells.invalidate(&self.keys.account).await;
-        if let Ok(mut cell) = guard.source.cell(&self.keys.source).await.lock() {
-            cell.give_back(guard.source.rate);
-        }
+        guard.account_source.forget(&self.keys.account_source).await;
+        guard.account.forget(&self.keys.account).await;
+        guard.source.give_back(&self.keys.source).await;
     }
 }
 
@@ -473,9 +374,8 @@ mod tests {
         for i in 0..5_000 {
             let _ = guard.admit(&format!("user{i}"), "s").await;
         }
-        guard.account.cells.run_pending_tasks().await;
         assert!(guard.in_flight.lock().expect("lock").is_empty());
-        let kept = guard.account.cells.entry_count();
+        let kept = guard.account.remembered().await;
         assert!(kept <= 1_000, "{kept} accounts remembered");
     }
 }
