@@ -72,8 +72,8 @@ impl HashThreads {
     }
 }
 
-pub use aerie_common::rate::{Rate, RetryAfter};
 use aerie_common::rate::{KeyedLimiter, take_all};
+pub use aerie_common::rate::{Rate, RetryAfter};
 
 /// How logins are limited; [`LoginGuard::default`] is the production setting.
 #[derive(Debug, Clone, Copy)]

@@ -20,6 +20,8 @@ pub const KEYS: &[&str] = &[
     "tenants.enabled",
     "tenants.default-tenant",
     "tenants.quotas.running-executions",
+    "tenants.quotas.queued-executions",
+    "tenants.quotas.executions-per-minute",
     "server.host",
     "server.http-port",
     "server.grpc-port",
@@ -203,12 +205,19 @@ pub struct QuotasConfig {
     /// Executions of one tenant running at once, over every execution
     /// replica; more wait queued (CREATED) while other tenants' run.
     pub running_executions: u32,
+    /// Executions of one tenant waiting for a worker; creating more is 429.
+    pub queued_executions: u32,
+    /// Executions one tenant may create per minute through the API and
+    /// webhooks, per execution-svc process; past it 429 with Retry-After.
+    pub executions_per_minute: u32,
 }
 
 impl Default for QuotasConfig {
     fn default() -> Self {
         QuotasConfig {
             running_executions: 64,
+            queued_executions: 10_000,
+            executions_per_minute: 6_000,
         }
     }
 }
@@ -699,7 +708,8 @@ mod tests {
                             || k.ends_with("seconds")
                             || k.ends_with("-ms")
                             || k.ends_with("workers")
-                            || k.ends_with("executions") =>
+                            || k.ends_with("executions")
+                            || k.ends_with("minute") =>
                         {
                             "1"
                         }

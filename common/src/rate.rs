@@ -167,7 +167,9 @@ mod tests {
             KeyedLimiter::new(Rate::per_minute(1), 100),
         );
         take_all(&[(&a, "k"), (&b, "k")]).await.expect("first");
-        take_all(&[(&a, "k"), (&b, "k")]).await.expect_err("b is spent");
+        take_all(&[(&a, "k"), (&b, "k")])
+            .await
+            .expect_err("b is spent");
         // a's attempt was given back: four more fit.
         for _ in 0..4 {
             a.take("k").await.expect("a kept its allowance");

@@ -6,6 +6,7 @@ pub mod api;
 pub mod domain;
 pub mod executor;
 pub mod migration;
+pub mod quota;
 pub mod repo;
 pub mod scheduler;
 pub mod storage;
@@ -46,12 +47,14 @@ pub async fn open(config: &Config) -> Result<ExecutionApi, BoxError> {
     );
     let auth = aerie_common::grpc::lazy_channel(&config.auth_endpoint())?;
     let tenants = aerie_common::grpc::lazy_channel(&config.tenant_endpoint())?;
+    let admission = quota::Admission::new(db.clone(), &config.tenants.quotas);
     Ok(ExecutionApi::new(
         db,
         config.tenant_policy(),
         auth,
         tenants,
         engine,
+        admission,
         config.service_token()?,
     ))
 }

@@ -1082,3 +1082,111 @@ async fn a_tenant_at_its_running_quota_leaves_workers_to_the_others() {
             .await;
     }
 }
+
+#[tokio::test]
+async fn creating_past_a_tenants_rate_or_queue_quota_is_429_and_creates_nothing() {
+    let app = TestApp::start_with(Mode::MultiWithDefault, |config| {
+        config.executor.workers = 0;
+        config.tenants.quotas.executions_per_minute = 3;
+        config.tenants.quotas.queued_executions = 2;
+    })
+    .await;
+    tenant(&app, "busy").await;
+    tenant(&app, "calm").await;
+    let hello = "id: hello\nnamespace: company.team\ntasks:\n  - id: hi\n    type: io.kestra.plugin.core.log.Log\n    message: hi\ntriggers:\n  - id: hook\n    type: io.kestra.plugin.core.trigger.Webhook\n    key: busy-hook-key\n";
+    create_flow(&app, "busy", hello).await;
+    create_flow(&app, "calm", hello).await;
+    let create = |tenant: &'static str| {
+        let app = &app;
+        async move {
+            let response = app
+                .client
+                .post(app.url(&format!("/api/v1/{tenant}/executions/company.team/hello")))
+                .bearer_auth(&app.admin)
+                .json(&json!({}))
+                .send()
+                .await
+                .expect("send");
+            let retry_after = response.headers().get("retry-after").cloned();
+            let (status, body) = crate::app::read(response).await;
+            (status, retry_after, body)
+        }
+    };
+    // Nothing runs (no workers): the third waits past the queue quota.
+    for _ in 0..2 {
+        let (status, _, body) = create("busy").await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let (status, retry_after, body) = create("busy").await;
+    assert_eq!(status, 429, "{body}");
+    assert!(retry_after.is_some(), "no Retry-After");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("queued-executions"),
+        "{body}"
+    );
+    // A webhook key holder meets the same quota.
+    let response = app
+        .client
+        .post(app.url("/api/v1/busy/executions/webhook/company.team/hello/busy-hook-key"))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(response.status().as_u16(), 429);
+    let (_, page) = app.get("/api/v1/busy/executions/search").await;
+    assert_eq!(
+        page["total"], 2,
+        "a refused request created nothing: {page}"
+    );
+    // The other tenant is not affected.
+    for _ in 0..2 {
+        let (status, _, body) = create("calm").await;
+        assert_eq!(status, 200, "{body}");
+    }
+}
+
+#[tokio::test]
+async fn creating_faster_than_a_tenants_rate_is_429_with_retry_after() {
+    let app = TestApp::start_with(Mode::MultiWithDefault, |config| {
+        config.tenants.quotas.executions_per_minute = 3;
+    })
+    .await;
+    tenant(&app, "fast").await;
+    create_flow(
+        &app,
+        "fast",
+        "id: hello\nnamespace: company.team\ntasks:\n  - id: hi\n    type: io.kestra.plugin.core.log.Log\n    message: hi\n",
+    )
+    .await;
+    for _ in 0..3 {
+        let (status, body) = app
+            .post("/api/v1/fast/executions/company.team/hello", json!({}))
+            .await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let response = app
+        .client
+        .post(app.url("/api/v1/fast/executions/company.team/hello"))
+        .bearer_auth(&app.admin)
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("send");
+    let retry_after: u64 = response
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok()?.parse().ok())
+        .expect("Retry-After");
+    let (status, body) = crate::app::read(response).await;
+    assert_eq!(status, 429, "{body}");
+    assert!((1..=20).contains(&retry_after), "{retry_after}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("executions-per-minute"),
+        "{body}"
+    );
+}

@@ -74,6 +74,7 @@ impl ExecutionService for ExecutionApi {
                 || format!("flow {}/{} not found", body.namespace, body.flow_id),
             )
             .await?;
+        self.admission.admit(&call.tenant).await?;
         let flow = self
             .flow_to_run(&call.tenant, &body.namespace, &body.flow_id, body.revision)
             .await?;

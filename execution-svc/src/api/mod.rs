@@ -26,6 +26,8 @@ pub struct ExecutionApi {
     db: DatabaseConnection,
     guard: TenantGuard,
     engine: Engine,
+    /// Per-tenant quotas on creating executions.
+    admission: std::sync::Arc<crate::quota::Admission>,
 }
 
 impl ExecutionApi {
@@ -37,12 +39,14 @@ impl ExecutionApi {
         auth: Channel,
         tenants: Channel,
         engine: Engine,
+        admission: crate::quota::Admission,
         service_token: String,
     ) -> ExecutionApi {
         ExecutionApi {
             db,
             guard: TenantGuard::new(policy, auth, tenants, service_token),
             engine,
+            admission: std::sync::Arc::new(admission),
         }
     }
 

@@ -60,8 +60,10 @@ impl WebhookService for ExecutionApi {
             .iter()
             .find(|hook| constant_time_eq(&body.key, &hook.key))
             .ok_or_else(|| unknown_webhook(namespace, flow_id))?;
-        // Only a caller holding the key learns that the flow is disabled.
+        // Only a caller holding the key learns that the flow is disabled,
+        // or that its tenant is at a quota.
         super::runnable(&flow)?;
+        self.admission.admit(&tenant).await?;
         let resolved = inputs::resolve(&plan.inputs, &Map::new(), &Default::default())
             .map_err(|problems| Status::invalid_argument(problems.join("; ")))?;
         let text = String::from_utf8_lossy(&body.body);

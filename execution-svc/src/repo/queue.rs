@@ -115,6 +115,20 @@ pub async fn claim(
     Ok(claimed)
 }
 
+/// The executions of `tenant` waiting for a worker (queued, not leased).
+pub async fn queued_count(db: &DatabaseConnection, tenant: &TenantId) -> Result<u64, DbErr> {
+    use sea_orm::{Condition, PaginatorTrait};
+    execution_queue::Entity::find()
+        .filter(execution_queue::Column::TenantId.eq(tenant.storage_key()))
+        .filter(
+            Condition::any()
+                .add(execution_queue::Column::LeaseUntil.is_null())
+                .add(execution_queue::Column::LeaseUntil.lt(super::now_millis())),
+        )
+        .count(db)
+        .await
+}
+
 /// A job still held by its worker after a renewal.
 #[derive(Debug, Clone)]
 pub struct Held {
