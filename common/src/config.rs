@@ -22,6 +22,8 @@ pub const KEYS: &[&str] = &[
     "tenants.quotas.running-executions",
     "tenants.quotas.queued-executions",
     "tenants.quotas.executions-per-minute",
+    "tenants.quotas.foreach-items",
+    "tenants.quotas.parallel-branches",
     "server.host",
     "server.http-port",
     "server.grpc-port",
@@ -210,6 +212,11 @@ pub struct QuotasConfig {
     /// Executions one tenant may create per minute through the API and
     /// webhooks, per execution-svc process; past it 429 with Retry-After.
     pub executions_per_minute: u32,
+    /// Items one ForEach may loop over; more fails the task, naming this.
+    pub foreach_items: u32,
+    /// Branches one Parallel may have, and iterations one ForEach runs at
+    /// once; more branches fail the task, naming this.
+    pub parallel_branches: u32,
 }
 
 impl Default for QuotasConfig {
@@ -218,6 +225,8 @@ impl Default for QuotasConfig {
             running_executions: 64,
             queued_executions: 10_000,
             executions_per_minute: 6_000,
+            foreach_items: 10_000,
+            parallel_branches: 100,
         }
     }
 }
@@ -709,7 +718,9 @@ mod tests {
                             || k.ends_with("-ms")
                             || k.ends_with("workers")
                             || k.ends_with("executions")
-                            || k.ends_with("minute") =>
+                            || k.ends_with("minute")
+                            || k.ends_with("items")
+                            || k.ends_with("branches") =>
                         {
                             "1"
                         }

@@ -43,7 +43,7 @@ pub async fn open(config: &Config) -> Result<ExecutionApi, BoxError> {
         flows,
         config.service_token()?,
         &config.executor,
-        config.tenants.quotas.running_executions,
+        &config.tenants.quotas,
     );
     let auth = aerie_common::grpc::lazy_channel(&config.auth_endpoint())?;
     let tenants = aerie_common::grpc::lazy_channel(&config.tenant_endpoint())?;

@@ -1190,3 +1190,48 @@ async fn creating_faster_than_a_tenants_rate_is_429_with_retry_after() {
         "{body}"
     );
 }
+
+#[tokio::test]
+async fn foreach_items_and_parallel_branches_past_the_quota_fail_the_task_naming_it() {
+    let app = TestApp::start_with(Mode::MultiWithDefault, |config| {
+        config.tenants.quotas.foreach_items = 5;
+        config.tenants.quotas.parallel_branches = 2;
+    })
+    .await;
+    tenant(&app, "acme").await;
+    let flow =
+        |id: &str, tasks: &str| format!("id: {id}\nnamespace: company.team\ntasks:\n{tasks}");
+    let each = |n: usize| {
+        let values: Vec<String> = (0..n).map(|i| format!("\"v{i}\"")).collect();
+        format!(
+            "  - id: each\n    type: io.kestra.plugin.core.flow.ForEach\n    concurrencyLimit: 0\n    values: '[{}]'\n    tasks:\n      - id: item\n        type: io.kestra.plugin.core.debug.Return\n        format: \"{{{{ taskrun.value }}}}\"\n",
+            values.join(",")
+        )
+    };
+    let branch = |i: usize| {
+        format!(
+            "      - id: b{i}\n        type: io.kestra.plugin.core.debug.Return\n        format: b\n"
+        )
+    };
+    let parallel = |n: usize| {
+        format!(
+            "  - id: both\n    type: io.kestra.plugin.core.flow.Parallel\n    tasks:\n{}",
+            (0..n).map(branch).collect::<String>()
+        )
+    };
+    for (id, tasks, wanted, quota) in [
+        ("each-ok", each(5), "SUCCESS", ""),
+        ("each-over", each(6), "FAILED", "foreach-items"),
+        ("par-ok", parallel(2), "SUCCESS", ""),
+        ("par-over", parallel(3), "FAILED", "parallel-branches"),
+    ] {
+        create_flow(&app, "acme", &flow(id, &tasks)).await;
+        let execution = run(&app, "acme", &format!("company.team/{id}"), json!({})).await;
+        assert_eq!(state(&execution), wanted, "{id}: {execution}");
+        if !quota.is_empty() {
+            let exec_id = execution["id"].as_str().expect("id");
+            let (_, logs) = app.get(&format!("/api/v1/acme/logs/{exec_id}")).await;
+            assert!(logs.to_string().contains(quota), "{id}: {logs}");
+        }
+    }
+}

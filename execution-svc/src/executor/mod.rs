@@ -102,6 +102,8 @@ pub struct Inner {
     lease_ms: i64,
     /// Executions of one tenant running at once, over every replica.
     running_quota: u32,
+    /// Every per-tenant quota (ForEach items, Parallel branches, ...).
+    pub(crate) quotas: aerie_common::config::QuotasConfig,
     poll: Duration,
     workers: Arc<Semaphore>,
     wake: Notify,
@@ -125,7 +127,7 @@ impl Engine {
         flows: Channel,
         service_token: String,
         config: &ExecutorConfig,
-        running_quota: u32,
+        quotas: &aerie_common::config::QuotasConfig,
     ) -> Engine {
         let (events, _) = broadcast::channel(4096);
         Engine(Arc::new(Inner {
@@ -135,7 +137,8 @@ impl Engine {
             service_token,
             owner: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()),
             lease_ms: (config.lease_seconds.max(1) * 1000) as i64,
-            running_quota: running_quota.max(1),
+            running_quota: quotas.running_executions.max(1),
+            quotas: quotas.clone(),
             poll: Duration::from_millis(config.poll_interval_ms.max(10)),
             workers: Arc::new(Semaphore::new(config.workers)),
             wake: Notify::new(),

@@ -529,6 +529,13 @@ impl<'e> Run<'e> {
                     outputs: json!({}),
                 }),
                 TaskKind::Parallel => {
+                    let branches = task.tasks.iter().filter(|t| !t.disabled).count();
+                    let quota = self.engine.quotas.parallel_branches as usize;
+                    if branches > quota {
+                        return Err(Failure::Error(format!(
+                            "Parallel has {branches} branches, more than the tenant's quota of {quota} (aerie.tenants.quotas.parallel-branches)"
+                        )));
+                    }
                     let limit = task
                         .props
                         .get("concurrent")
@@ -563,9 +570,12 @@ impl<'e> Run<'e> {
                 }
                 TaskKind::ForEach => {
                     let values = self.for_each_values(task, context).await?;
+                    let quotas = &self.engine.quotas;
+                    // Unlimited concurrency means up to the branch quota.
+                    let at_once = quotas.parallel_branches.max(1) as usize;
                     let limit = match task.props.get("concurrencyLimit").and_then(Value::as_u64) {
-                        Some(0) => values.len().max(1),
-                        Some(n) => n as usize,
+                        Some(0) => values.len().clamp(1, at_once),
+                        Some(n) => (n as usize).min(at_once),
                         None => 1,
                     };
                     let iterations: Vec<_> = values
@@ -613,7 +623,14 @@ impl<'e> Run<'e> {
     }
 
     async fn for_each_values(&self, task: &Task, context: &Value) -> Result<Vec<Value>, Failure> {
+        let quota = self.engine.quotas.foreach_items as usize;
+        let too_many = |n: usize| {
+            Failure::Error(format!(
+                "ForEach over {n} items, more than the tenant's quota of {quota} (aerie.tenants.quotas.foreach-items)"
+            ))
+        };
         match task.props.get("values") {
+            Some(Value::Array(items)) if items.len() > quota => Err(too_many(items.len())),
             Some(Value::Array(items)) => {
                 let mut values = Vec::with_capacity(items.len());
                 for item in items {
@@ -624,6 +641,7 @@ impl<'e> Run<'e> {
             Some(Value::String(text)) => {
                 let rendered = self.render(text, context).await?;
                 match serde_json::from_str(&rendered) {
+                    Ok(Value::Array(items)) if items.len() > quota => Err(too_many(items.len())),
                     Ok(Value::Array(items)) => Ok(items),
                     _ => Err(Failure::Error(format!(
                         "ForEach values must be a list or a JSON array, got '{}'",
