@@ -24,6 +24,9 @@ pub const KEYS: &[&str] = &[
     "tenants.quotas.executions-per-minute",
     "tenants.quotas.foreach-items",
     "tenants.quotas.parallel-branches",
+    "tenants.quotas.log-lines-per-execution",
+    "tenants.quotas.log-bytes-per-execution",
+    "tenants.quotas.output-bytes-per-task-run",
     "server.host",
     "server.http-port",
     "server.grpc-port",
@@ -217,6 +220,12 @@ pub struct QuotasConfig {
     /// Branches one Parallel may have, and iterations one ForEach runs at
     /// once; more branches fail the task, naming this.
     pub parallel_branches: u32,
+    /// Log lines the Log tasks of one execution may write.
+    pub log_lines_per_execution: u32,
+    /// Bytes of log messages the Log tasks of one execution may write.
+    pub log_bytes_per_execution: u64,
+    /// Bytes of outputs (as JSON) one task run may keep.
+    pub output_bytes_per_task_run: u64,
 }
 
 impl Default for QuotasConfig {
@@ -227,6 +236,9 @@ impl Default for QuotasConfig {
             executions_per_minute: 6_000,
             foreach_items: 10_000,
             parallel_branches: 100,
+            log_lines_per_execution: 100_000,
+            log_bytes_per_execution: 64 * 1024 * 1024,
+            output_bytes_per_task_run: 1024 * 1024,
         }
     }
 }
@@ -720,7 +732,9 @@ mod tests {
                             || k.ends_with("executions")
                             || k.ends_with("minute")
                             || k.ends_with("items")
-                            || k.ends_with("branches") =>
+                            || k.ends_with("branches")
+                            || k.ends_with("-execution")
+                            || k.ends_with("-run") =>
                         {
                             "1"
                         }

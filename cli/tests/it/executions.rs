@@ -1235,3 +1235,57 @@ async fn foreach_items_and_parallel_branches_past_the_quota_fail_the_task_naming
         }
     }
 }
+
+#[tokio::test]
+async fn log_and_output_quotas_fail_the_task_naming_them() {
+    let app = TestApp::start_with(Mode::MultiWithDefault, |config| {
+        config.tenants.quotas.log_lines_per_execution = 3;
+        config.tenants.quotas.output_bytes_per_task_run = 100;
+    })
+    .await;
+    tenant(&app, "acme").await;
+    let flows = [
+        (
+            "chatty",
+            "  - id: say\n    type: io.kestra.plugin.core.log.Log\n    message: [a, b, c, d, e]\n",
+            "log-lines-per-execution",
+        ),
+        (
+            "bulky",
+            &format!(
+                "  - id: big\n    type: io.kestra.plugin.core.debug.Return\n    format: {}\n",
+                "x".repeat(200)
+            ),
+            "output-bytes-per-task-run",
+        ),
+        (
+            "fine",
+            "  - id: say\n    type: io.kestra.plugin.core.log.Log\n    message: [a, b]\n  - id: small\n    type: io.kestra.plugin.core.debug.Return\n    format: ok\n",
+            "",
+        ),
+    ];
+    for (id, tasks, quota) in flows {
+        create_flow(
+            &app,
+            "acme",
+            &format!("id: {id}\nnamespace: company.team\ntasks:\n{tasks}"),
+        )
+        .await;
+        let execution = run(&app, "acme", &format!("company.team/{id}"), json!({})).await;
+        let wanted = if quota.is_empty() {
+            "SUCCESS"
+        } else {
+            "FAILED"
+        };
+        assert_eq!(state(&execution), wanted, "{id}: {execution}");
+        if !quota.is_empty() {
+            let exec_id = execution["id"].as_str().expect("id");
+            let (_, logs) = app.get(&format!("/api/v1/acme/logs/{exec_id}")).await;
+            assert!(logs.to_string().contains(quota), "{id}: {logs}");
+            assert!(
+                !execution.to_string().contains(&"x".repeat(200)),
+                "outputs kept past the quota"
+            );
+        }
+    }
+}

@@ -206,6 +206,9 @@ struct Run<'e> {
     stored: Mutex<std::collections::HashSet<String>>,
     /// The execution's state history as this worker knows it.
     histories: Mutex<String>,
+    /// Log lines and bytes the Log tasks of this run wrote (quotas).
+    log_lines: std::sync::atomic::AtomicU64,
+    log_bytes: std::sync::atomic::AtomicU64,
     /// The execution's state when this worker claimed it.
     state_at_start: String,
     /// RUNNING was written by this worker.
@@ -266,6 +269,8 @@ impl<'e> Run<'e> {
             pending: Mutex::new(Staged::default()),
             stored: Mutex::new(stored),
             histories: Mutex::new(row.histories.clone()),
+            log_lines: std::sync::atomic::AtomicU64::new(0),
+            log_bytes: std::sync::atomic::AtomicU64::new(0),
             state_at_start: row.state.clone(),
             running_written: std::sync::atomic::AtomicBool::new(false),
         }
@@ -454,15 +459,36 @@ impl<'e> Run<'e> {
         task: &Task,
         state: State,
         outputs: Value,
-        logs: Vec<NewLog>,
+        mut logs: Vec<NewLog>,
     ) -> Outcome {
         let now = repo::now();
         // A secret resolved by this run never reaches stored outputs, nor
         // the templates of later tasks, which read the same outputs.
-        let outputs = self.masked_value(outputs);
+        let mut outputs = self.masked_value(outputs);
+        let mut state = state;
+        let quota = self.engine.quotas.output_bytes_per_task_run as usize;
+        let mut text = outputs.to_string();
+        let size = text.len();
+        if size > quota {
+            logs.push(self.log_line(
+                &row.id,
+                &task.id,
+                "ERROR",
+                format!(
+                    "outputs of {size} bytes, more than the tenant's quota of {quota} per task run (aerie.tenants.quotas.output-bytes-per-task-run)"
+                ),
+            ));
+            outputs = json!({});
+            text = "{}".to_owned();
+            state = if task.allow_failure {
+                State::Warning
+            } else {
+                State::Failed
+            };
+        }
         row.state = state.as_str().to_owned();
         row.histories = push_history(&row.histories, state, now);
-        row.outputs = outputs.to_string();
+        row.outputs = text;
         row.update_time = now;
         let value_key = key.2.clone();
         self.lock_runs().insert(key, row.clone());
@@ -508,6 +534,7 @@ impl<'e> Run<'e> {
                             Value::String(s) => self.render(&s, context).await?,
                             other => other.to_string(),
                         };
+                        self.count_log(text.len())?;
                         logs.push(self.log_line(&row.id, &task.id, level, text));
                     }
                     Ok(leaf(json!({})))
@@ -873,6 +900,29 @@ impl<'e> Run<'e> {
             time: repo::now(),
             message,
         }
+    }
+
+    /// Counts one log line of `bytes` against the execution's log quotas;
+    /// past either the Log task fails, naming the quota. (Counted from the
+    /// start of this worker's run: a resumed execution starts again at 0.)
+    fn count_log(&self, bytes: usize) -> Result<(), Failure> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let quotas = &self.engine.quotas;
+        let lines = self.log_lines.fetch_add(1, Relaxed) + 1;
+        let total = self.log_bytes.fetch_add(bytes as u64, Relaxed) + bytes as u64;
+        if lines > u64::from(quotas.log_lines_per_execution) {
+            return Err(Failure::Error(format!(
+                "more than {} log lines in this execution, the tenant's quota (aerie.tenants.quotas.log-lines-per-execution)",
+                quotas.log_lines_per_execution
+            )));
+        }
+        if total > quotas.log_bytes_per_execution {
+            return Err(Failure::Error(format!(
+                "more than {} bytes of log in this execution, the tenant's quota (aerie.tenants.quotas.log-bytes-per-execution)",
+                quotas.log_bytes_per_execution
+            )));
+        }
+        Ok(())
     }
 
     /// `message` with every secret value resolved so far replaced.
