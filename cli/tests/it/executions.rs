@@ -1289,3 +1289,48 @@ async fn log_and_output_quotas_fail_the_task_naming_them() {
         }
     }
 }
+
+#[tokio::test]
+async fn an_idempotency_key_makes_retries_return_the_first_execution() {
+    let app = TestApp::start(Mode::MultiWithDefault).await;
+    tenant(&app, "acme").await;
+    tenant(&app, "globex").await;
+    let hello = "id: hello\nnamespace: company.team\ntasks:\n  - id: hi\n    type: io.kestra.plugin.core.log.Log\n    message: hi\n";
+    let other = "id: other\nnamespace: company.team\ntasks:\n  - id: hi\n    type: io.kestra.plugin.core.log.Log\n    message: hi\n";
+    for t in ["acme", "globex"] {
+        create_flow(&app, t, hello).await;
+    }
+    create_flow(&app, "acme", other).await;
+    let create = |tenant: &str, flow: &str, key: &str, wait: bool| {
+        let request = app
+            .client
+            .post(app.url(&format!(
+                "/api/v1/{tenant}/executions/company.team/{flow}?wait={wait}"
+            )))
+            .bearer_auth(&app.admin)
+            .header("idempotency-key", key)
+            .json(&json!({}));
+        async move { crate::app::read(request.send().await.expect("send")).await }
+    };
+    let (status, first) = create("acme", "hello", "order-42", false).await;
+    assert_eq!(status, 200, "{first}");
+    let (status, again) = create("acme", "hello", "order-42", true).await;
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(again["id"], first["id"], "a retry got a new execution");
+    assert_eq!(
+        state(&again),
+        "SUCCESS",
+        "the retry waited as asked: {again}"
+    );
+    let (_, page) = app.get("/api/v1/acme/executions/search").await;
+    assert_eq!(page["total"], 1, "{page}");
+    // The same key for another flow is a conflict; in another tenant it is
+    // another key.
+    let (status, body) = create("acme", "other", "order-42", false).await;
+    assert_eq!(status, 409, "{body}");
+    let (status, theirs) = create("globex", "hello", "order-42", false).await;
+    assert_eq!(status, 200, "{theirs}");
+    assert_ne!(theirs["id"], first["id"]);
+    let (status, body) = create("acme", "hello", &"k".repeat(256), false).await;
+    assert_eq!(status, 422, "{body}");
+}

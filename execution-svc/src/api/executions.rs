@@ -58,6 +58,74 @@ impl ExecutionApi {
     }
 }
 
+/// How long an idempotency key keeps answering with its first execution.
+const IDEMPOTENCY_WINDOW: chrono::TimeDelta = chrono::TimeDelta::hours(24);
+
+/// Uses of a key before this are forgotten.
+fn idempotency_cutoff() -> chrono::DateTime<chrono::Utc> {
+    crate::repo::now() - IDEMPOTENCY_WINDOW
+}
+
+/// A checked `Idempotency-Key`, if one was sent.
+fn idempotency_key(text: &str) -> Result<Option<String>, Status> {
+    if text.is_empty() {
+        return Ok(None);
+    }
+    if text.len() > 255 || !text.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(Status::invalid_argument(
+            "Idempotency-Key must be 1 to 255 printable ASCII characters without spaces",
+        ));
+    }
+    Ok(Some(text.to_owned()))
+}
+
+/// What a replayed creation must match, and how it answers.
+struct Replay {
+    namespace: String,
+    flow_id: String,
+    wait: bool,
+}
+
+impl ExecutionApi {
+    /// The execution a live idempotency key already created, answered as
+    /// the first request was (waiting for its end when asked to); a key used
+    /// for another flow is a conflict.
+    async fn idempotent_replay(
+        &self,
+        call: &Call,
+        key: &str,
+        request: &Replay,
+    ) -> Result<Option<pb::Execution>, Status> {
+        let found = {
+            let tx = self.read(&call.tenant).await?;
+            repo::find_idempotency_key(&tx, key, idempotency_cutoff())
+                .await
+                .map_err(ServiceError::from)?
+        };
+        let Some(found) = found else {
+            return Ok(None);
+        };
+        if found.namespace != request.namespace || found.flow_id != request.flow_id {
+            return Err(Status::already_exists(format!(
+                "Idempotency-Key '{key}' was used within 24 hours for flow {}/{}",
+                found.namespace, found.flow_id
+            )));
+        }
+        let id = ExecutionId::parse(&found.execution_id)?;
+        if request.wait {
+            return Ok(Some(self.wait_for_end(&call.tenant, &id).await?));
+        }
+        let row = self.authorized_execution(call, &id, Action::Read).await?;
+        let runs = {
+            let tx = self.read(&call.tenant).await?;
+            repo::task_runs(&tx, &id)
+                .await
+                .map_err(ServiceError::from)?
+        };
+        Ok(Some(execution_message(row, runs)))
+    }
+}
+
 #[tonic::async_trait]
 impl ExecutionService for ExecutionApi {
     async fn create_execution(
@@ -74,6 +142,19 @@ impl ExecutionService for ExecutionApi {
                 || format!("flow {}/{} not found", body.namespace, body.flow_id),
             )
             .await?;
+        let key = idempotency_key(&body.idempotency_key)?;
+        let body_again = Replay {
+            namespace: body.namespace.clone(),
+            flow_id: body.flow_id.clone(),
+            wait: body.wait,
+        };
+        // A retry with the key of an accepted request gets that execution,
+        // counted against no quota.
+        if let Some(key) = &key
+            && let Some(first) = self.idempotent_replay(&call, key, &body_again).await?
+        {
+            return Ok(Response::new(first));
+        }
         self.admission.admit(&call.tenant).await?;
         let flow = self
             .flow_to_run(&call.tenant, &body.namespace, &body.flow_id, body.revision)
@@ -121,6 +202,9 @@ impl ExecutionService for ExecutionApi {
         let accepted = async {
             let tx = self.write(&call.tenant).await?;
             let row = self.engine.accept(&tx, new).await?;
+            if let Some(key) = &key {
+                repo::insert_idempotency_key(&tx, key, &row, idempotency_cutoff()).await?;
+            }
             tx.commit().await?;
             Ok::<_, ServiceError>(row)
         }
@@ -131,6 +215,12 @@ impl ExecutionService for ExecutionApi {
                 // Nothing was accepted: the uploads must not linger.
                 for (path, _) in &uploads {
                     let _ = self.engine.storage.delete(&call.tenant, path).await;
+                }
+                // Two requests with one key at once: the other one won.
+                if let Some(key) = &key
+                    && let Some(first) = self.idempotent_replay(&call, key, &body_again).await?
+                {
+                    return Ok(Response::new(first));
                 }
                 return Err(err.into());
             }

@@ -7,9 +7,11 @@ mod m0001_create_executions;
 mod m0002_create_queue;
 mod m0003_create_audit_outbox;
 mod m0004_row_level_security;
+mod m0005_create_idempotency_keys;
 
-/// The tables holding tenant data; each has a `tenant_id` column and, on
-/// PostgreSQL, row-level security. The work queue is not among them: it
+/// The tenant tables of the first schema, which m0004 put under row-level
+/// security (later tables turn it on in their own migration); each has a
+/// `tenant_id` column. The work queue is not among them: it
 /// holds only ids and leases, and every replica's workers scan all of it.
 pub const TENANT_TABLES: &[&str] = &[
     "executions",
@@ -28,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0002_create_queue::Migration),
             Box::new(m0003_create_audit_outbox::Migration),
             Box::new(m0004_row_level_security::Migration),
+            Box::new(m0005_create_idempotency_keys::Migration),
         ]
     }
 

@@ -10,7 +10,7 @@ use sea_orm::{
 };
 
 use super::TenantTxn;
-use super::entities::{execution_logs, executions, task_runs};
+use super::entities::{execution_logs, executions, idempotency_keys, task_runs};
 use crate::domain::ExecutionId;
 
 /// Stores a new execution (its tenant is the transaction's).
@@ -213,4 +213,45 @@ pub async fn logs(
         .order_by_asc(execution_logs::Column::Seq)
         .all(tx.conn())
         .await
+}
+
+/// The execution an idempotency key named since `since`, if any.
+pub async fn find_idempotency_key(
+    tx: &TenantTxn,
+    key: &str,
+    since: chrono::DateTime<chrono::Utc>,
+) -> Result<Option<idempotency_keys::Model>, DbErr> {
+    idempotency_keys::Entity::find()
+        .filter(idempotency_keys::Column::TenantId.eq(tx.tenant_key()))
+        .filter(idempotency_keys::Column::Key.eq(key))
+        .filter(idempotency_keys::Column::CreateTime.gt(since))
+        .one(tx.conn())
+        .await
+}
+
+/// Records that `key` created `row`, replacing a use of the key from
+/// before `expired_before`. A live use by another request is a conflict.
+pub async fn insert_idempotency_key(
+    tx: &TenantTxn,
+    key: &str,
+    row: &executions::Model,
+    expired_before: chrono::DateTime<chrono::Utc>,
+) -> Result<(), DbErr> {
+    idempotency_keys::Entity::delete_many()
+        .filter(idempotency_keys::Column::TenantId.eq(tx.tenant_key()))
+        .filter(idempotency_keys::Column::Key.eq(key))
+        .filter(idempotency_keys::Column::CreateTime.lte(expired_before))
+        .exec(tx.conn())
+        .await?;
+    idempotency_keys::Entity::insert(idempotency_keys::ActiveModel {
+        tenant_id: Set(tx.tenant_key().to_owned()),
+        key: Set(key.to_owned()),
+        execution_id: Set(row.id.clone()),
+        namespace: Set(row.namespace.clone()),
+        flow_id: Set(row.flow_id.clone()),
+        create_time: Set(row.create_time),
+    })
+    .exec_without_returning(tx.conn())
+    .await?;
+    Ok(())
 }

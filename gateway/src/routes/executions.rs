@@ -297,7 +297,9 @@ pub fn routes() -> OpenApiRouter<AppState> {
 
 /// Start the flow (EXECUTION:CREATE); `?wait=true` answers once it has ended.
 #[utoipa::path(post, path = "/executions/{namespace}/{flow_id}", tag = "executions",
-    params(FlowPath, CreateQuery),
+    params(FlowPath, CreateQuery,
+        ("Idempotency-Key" = Option<String>, Header,
+         description = "1 to 255 printable ASCII characters: a retry with the same key within 24 hours answers with the first execution (409 when it was used for another flow)")),
     request_body(content = serde_json::Value, description = "inputs: a JSON object, or multipart/form-data with files for FILE inputs"),
     responses((status = 200, body = Execution), (status = 404, body = ErrorBody),
               (status = 422, body = ErrorBody)))]
@@ -306,9 +308,19 @@ async fn create(
     tenant: Tenant,
     Path(path): Path<FlowPath>,
     RawQuery(raw): RawQuery,
+    headers: axum::http::HeaderMap,
     inputs: Inputs,
 ) -> Result<Json<Execution>, ApiError> {
     let query = parse_create_query(raw)?;
+    let idempotency_key = match headers.get("idempotency-key") {
+        None => String::new(),
+        Some(value) => value.to_str().map(str::to_owned).map_err(|_| {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "Idempotency-Key must be printable ASCII",
+            )
+        })?,
+    };
     let mut labels = std::collections::HashMap::new();
     for label in query.labels {
         let (key, value) = label.split_once(':').ok_or_else(|| {
@@ -324,6 +336,7 @@ async fn create(
         labels,
         wait: query.wait.unwrap_or(false),
         revision: query.revision.unwrap_or(0),
+        idempotency_key,
     });
     let execution = state
         .executions
