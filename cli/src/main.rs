@@ -193,13 +193,33 @@ async fn run(command: Command, config: Config) -> Result<(), server::BoxError> {
     match command {
         Command::Server(which) => {
             let shutdown = aerie_common::shutdown::on_signal();
-            match which {
-                ServerCommand::Standalone => server::run_standalone(config, shutdown).await,
-                ServerCommand::Gateway => server::run_gateway(config, shutdown).await,
-                ServerCommand::Tenant => server::run_tenant(config, shutdown).await,
-                ServerCommand::Auth => server::run_auth(config, shutdown).await,
-                ServerCommand::Flow => server::run_flow(config, shutdown).await,
-                ServerCommand::Execution => server::run_execution(config, shutdown).await,
+            let grace = std::time::Duration::from_secs(config.server.shutdown_timeout);
+            // After SIGTERM, open requests and streams get `grace` to end;
+            // a client that never lets go does not keep the process alive.
+            let deadline = {
+                let shutdown = shutdown.clone();
+                async move {
+                    shutdown.cancelled().await;
+                    tokio::time::sleep(grace).await;
+                }
+            };
+            let serve = async move {
+                match which {
+                    ServerCommand::Standalone => server::run_standalone(config, shutdown).await,
+                    ServerCommand::Gateway => server::run_gateway(config, shutdown).await,
+                    ServerCommand::Tenant => server::run_tenant(config, shutdown).await,
+                    ServerCommand::Auth => server::run_auth(config, shutdown).await,
+                    ServerCommand::Flow => server::run_flow(config, shutdown).await,
+                    ServerCommand::Execution => server::run_execution(config, shutdown).await,
+                }
+            };
+            tokio::select! {
+                result = serve => result,
+                () = deadline => {
+                    tracing::warn!(seconds = grace.as_secs(),
+                        "aerie.server.shutdown-timeout passed with requests still open; stopping now");
+                    Ok(())
+                }
             }
         }
         Command::Tenants(TenantsCommand::Create {

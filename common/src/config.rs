@@ -32,6 +32,7 @@ pub const KEYS: &[&str] = &[
     "server.grpc-port",
     "server.max-request-size",
     "server.metrics-port",
+    "server.shutdown-timeout",
     "security.super-admin.username",
     "security.super-admin.password",
     "security.token-ttl",
@@ -358,6 +359,9 @@ pub struct ServerConfig {
     /// Port of `GET /metrics` (Prometheus); unset serves no metrics.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub metrics_port: Option<u16>,
+    /// Seconds a process gives open requests and streams to end after
+    /// SIGTERM before it stops anyway.
+    pub shutdown_timeout: u64,
 }
 
 /// `aerie.database.*`: one database per service.
@@ -417,6 +421,7 @@ impl Default for ServerConfig {
             grpc_port: 50051,
             max_request_size: 10 * 1024 * 1024,
             metrics_port: None,
+            shutdown_timeout: 30,
         }
     }
 }
@@ -727,6 +732,7 @@ mod tests {
                             || k.ends_with("size")
                             || k.ends_with("ttl")
                             || k.ends_with("seconds")
+                            || k.ends_with("timeout")
                             || k.ends_with("-ms")
                             || k.ends_with("workers")
                             || k.ends_with("executions")

@@ -28,6 +28,11 @@ async fn api_only() -> TestApp {
 /// An `aerie server execution` worker process sharing `app`'s databases,
 /// its debug log written to `log`.
 fn worker(app: &TestApp, log: &std::path::Path) -> Child {
+    worker_with_lease(app, log, 2)
+}
+
+/// A worker holding its leases `lease_seconds` without renewal.
+fn worker_with_lease(app: &TestApp, log: &std::path::Path, lease_seconds: u64) -> Child {
     let file = std::fs::File::create(log).expect("log file");
     Command::new(env!("CARGO_BIN_EXE_aerie"))
         .arg("-c")
@@ -43,7 +48,7 @@ fn worker(app: &TestApp, log: &std::path::Path) -> Child {
         .env("AERIE_ENDPOINTS_AUTH", &app.grpc)
         .env("AERIE_ENDPOINTS_TENANT", &app.grpc)
         .env("AERIE_EXECUTOR_WORKERS", "64")
-        .env("AERIE_EXECUTOR_LEASE_SECONDS", "2")
+        .env("AERIE_EXECUTOR_LEASE_SECONDS", lease_seconds.to_string())
         .env("AERIE_EXECUTOR_POLL_INTERVAL_MS", "100")
         .env("AERIE_EXECUTOR_SCHEDULER", "false")
         .stdout(file.try_clone().expect("log file"))
@@ -332,5 +337,134 @@ async fn replicas_starting_together_migrate_once() {
     });
     for errors in futures::future::join_all(replicas).await {
         assert_eq!(errors, [None, None, None, None]);
+    }
+}
+
+/// Sends SIGTERM to `child` and waits (up to `within`) for it to exit.
+fn terminate(child: &mut Child, within: Duration) -> std::process::ExitStatus {
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            return status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the process did not stop after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[tokio::test]
+async fn a_stopped_worker_hands_its_executions_over_at_once() {
+    let app = api_only().await;
+    tenant(&app, "acme").await;
+    create_flow(&app, "acme", NAPPING).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Leases of 60 s: without their release at shutdown, the second worker
+    // could resume nothing for a minute.
+    let mut first = Workers(vec![worker_with_lease(
+        &app,
+        &dir.path().join("first.log"),
+        60,
+    )]);
+    let ids = start_many(&app, "company.team/napping", 10).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, page) = app
+            .get("/api/v1/acme/executions/search?state=RUNNING&size=100")
+            .await;
+        if page["total"].as_u64().unwrap_or(0) >= 5 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the worker never started: {page}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let status = terminate(&mut first.0[0], Duration::from_secs(20));
+    assert!(status.success(), "{status}");
+    let _second = Workers(vec![worker_with_lease(
+        &app,
+        &dir.path().join("second.log"),
+        60,
+    )]);
+    let ended = all_ended(&app, &ids, Duration::from_secs(30)).await;
+    each_done_once(&app, &ended, &["hello", "nap", "done"]).await;
+}
+
+#[tokio::test]
+async fn sigterm_ends_follow_streams_with_a_status_and_stops_within_the_deadline() {
+    use aerie_proto::execution::v1 as pb;
+    use aerie_proto::execution::v1::execution_service_client::ExecutionServiceClient;
+    let app = api_only().await;
+    tenant(&app, "acme").await;
+    create_flow(
+        &app,
+        "acme",
+        "id: long\nnamespace: company.team\ntasks:\n  - id: nap\n    type: io.kestra.plugin.core.flow.Sleep\n    duration: PT1H\n",
+    )
+    .await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let file = std::fs::File::create(dir.path().join("worker.log")).expect("log");
+    let worker = Command::new(env!("CARGO_BIN_EXE_aerie"))
+        .arg("-c")
+        .arg(&app.config_path)
+        .args(["-l", "warn", "server", "execution"])
+        .env("AERIE_SERVER_GRPC_PORT", port.to_string())
+        .env("AERIE_SERVER_SHUTDOWN_TIMEOUT", "3")
+        .env("AERIE_ENDPOINTS_FLOW", &app.grpc)
+        .env("AERIE_ENDPOINTS_AUTH", &app.grpc)
+        .env("AERIE_ENDPOINTS_TENANT", &app.grpc)
+        .env("AERIE_EXECUTOR_WORKERS", "4")
+        .env("AERIE_EXECUTOR_SCHEDULER", "false")
+        .stdout(file.try_clone().expect("log"))
+        .stderr(file)
+        .spawn()
+        .expect("spawn worker");
+    let mut worker = Workers(vec![worker]);
+    let ids = start_many(&app, "company.team/long", 1).await;
+    // Follow it on the worker process itself, until SIGTERM.
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let channel = loop {
+        if let Ok(channel) = tonic::transport::Channel::from_shared(endpoint.clone())
+            .expect("uri")
+            .connect()
+            .await
+        {
+            break channel;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let mut stream = ExecutionServiceClient::new(channel)
+        .follow_execution(crate::app::call(
+            pb::FollowExecutionRequest { id: ids[0].clone() },
+            Some(&app.admin),
+            Some("acme"),
+        ))
+        .await
+        .expect("follow")
+        .into_inner();
+    stream.message().await.expect("first message").expect("one");
+    let status = terminate(&mut worker.0[0], Duration::from_secs(15));
+    assert!(status.success(), "{status}");
+    let ended = loop {
+        match stream.message().await {
+            Ok(Some(_)) => continue,
+            other => break other,
+        }
+    };
+    match ended {
+        Err(status) => {
+            assert_eq!(status.code(), tonic::Code::Unavailable, "{status:?}");
+            assert!(status.message().contains("shutting down"), "{status:?}");
+        }
+        Ok(None) => panic!("the stream ended without saying why"),
+        Ok(Some(_)) => unreachable!(),
     }
 }

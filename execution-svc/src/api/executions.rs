@@ -436,6 +436,10 @@ impl ExecutionService for ExecutionApi {
                 tokio::select! {
                     _ = next_change(&mut changes, &id, Duration::from_millis(500)) => {}
                     _ = sender.closed() => return,
+                    _ = api.engine.closing().cancelled() => {
+                        let _ = sender.send(Err(super::shutting_down(&id))).await;
+                        return;
+                    }
                 }
             }
         });

@@ -134,9 +134,20 @@ impl ExecutionApi {
             if State::parse(&row.state).is_some_and(State::is_terminal) {
                 return Ok(execution_message(row, runs));
             }
-            next_change(&mut changes, id, Duration::from_millis(500)).await;
+            tokio::select! {
+                _ = next_change(&mut changes, id, Duration::from_millis(500)) => {}
+                _ = self.engine.closing().cancelled() => return Err(shutting_down(id)),
+            }
         }
     }
+}
+
+/// What a waiting or following caller hears when this process stops: the
+/// execution was accepted and goes on elsewhere.
+pub(crate) fn shutting_down(id: &ExecutionId) -> Status {
+    Status::unavailable(format!(
+        "this server is shutting down; execution {id} was accepted and goes on: read it again, or retry with the same Idempotency-Key"
+    ))
 }
 
 /// FAILED_PRECONDITION for a disabled flow.

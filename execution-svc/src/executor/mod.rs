@@ -104,6 +104,8 @@ pub struct Inner {
     running_quota: u32,
     /// Every per-tenant quota (ForEach items, Parallel branches, ...).
     pub(crate) quotas: aerie_common::config::QuotasConfig,
+    /// Cancelled when the process shuts down.
+    closing: CancellationToken,
     poll: Duration,
     workers: Arc<Semaphore>,
     wake: Notify,
@@ -139,6 +141,7 @@ impl Engine {
             lease_ms: (config.lease_seconds.max(1) * 1000) as i64,
             running_quota: quotas.running_executions.max(1),
             quotas: quotas.clone(),
+            closing: CancellationToken::new(),
             poll: Duration::from_millis(config.poll_interval_ms.max(10)),
             workers: Arc::new(Semaphore::new(config.workers)),
             wake: Notify::new(),
@@ -244,14 +247,35 @@ impl Engine {
                 }
             }
         }
-        // Running executions stay queued; on SQLite the next start resumes
-        // them, on PostgreSQL another replica does once their lease expires.
+        // Waits and follow streams end now, with a status saying why.
+        self.closing.cancel();
+        // Running executions stay queued. Stopped runs write nothing more,
+        // so their leases are released at once: another replica (or the
+        // next start) resumes them without waiting for the lease to expire.
         for id in self.running_ids() {
             if let Some(stop) = self.running_stop(&id) {
                 stop.stop(StopReason::Shutdown);
             }
         }
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while !self.running_ids().is_empty() && std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
         heartbeat.abort();
+        let still_running = self.running_ids();
+        match queue::release(&self.db, &self.owner, &still_running).await {
+            Ok(released) => tracing::info!(
+                released,
+                still_running = still_running.len(),
+                "leases released at shutdown"
+            ),
+            Err(err) => tracing::warn!(%err, "cannot release leases at shutdown; they expire"),
+        }
+    }
+
+    /// Cancelled when this process shuts down: waits and follow streams end.
+    pub fn closing(&self) -> &CancellationToken {
+        &self.closing
     }
 
     async fn start(&self, job: queue::Claimed) {

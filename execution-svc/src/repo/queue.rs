@@ -191,6 +191,30 @@ pub async fn hold(
     Ok(result.rows_affected == 1)
 }
 
+/// Releases every lease `owner` holds except those of `still_running`
+/// (shutdown: the others' runs have stopped); answers how many.
+pub async fn release(
+    db: &DatabaseConnection,
+    owner: &str,
+    still_running: &[String],
+) -> Result<u64, DbErr> {
+    let mut update = execution_queue::Entity::update_many()
+        .col_expr(
+            execution_queue::Column::LeaseOwner,
+            sea_orm::sea_query::Expr::value(Option::<String>::None),
+        )
+        .col_expr(
+            execution_queue::Column::LeaseUntil,
+            sea_orm::sea_query::Expr::value(Option::<i64>::None),
+        )
+        .filter(execution_queue::Column::LeaseOwner.eq(owner));
+    if !still_running.is_empty() {
+        update = update
+            .filter(execution_queue::Column::ExecutionId.is_not_in(still_running.iter().cloned()));
+    }
+    Ok(update.exec(db).await?.rows_affected)
+}
+
 /// Gives a job back to the queue after a failure of this worker, to be
 /// tried again after `delay_ms`.
 pub async fn retry_later(
