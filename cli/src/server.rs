@@ -50,7 +50,7 @@ pub async fn start_standalone(
     let flows = aerie_flow_svc::open(&config).await?;
     aerie_flow_svc::spawn_audit_relay(&flows, &config, shutdown.clone())?;
     let executions = aerie_execution_svc::open(&config).await?;
-    aerie_execution_svc::spawn_background(&executions, &config, shutdown.clone())?;
+    let executor = aerie_execution_svc::spawn_background(&executions, &config, shutdown.clone())?;
     let probes = [
         aerie_tenant_svc::metrics_probes(&tenants),
         aerie_flow_svc::metrics_probes(&flows),
@@ -85,6 +85,8 @@ pub async fn start_standalone(
             }
         };
         let (grpc, gateway) = tokio::join!(stop_after(grpc_task), stop_after(gateway_task));
+        // The executor hands its work over (leases released) before we exit.
+        let _ = executor.await;
         grpc.and(gateway)
     });
     Ok(Standalone {

@@ -61,17 +61,19 @@ pub async fn open(config: &Config) -> Result<ExecutionApi, BoxError> {
 
 /// Starts the executor, the scheduler (unless turned off) and the audit
 /// relay until `shutdown`.
+/// Answers the executor's task: await it after `shutdown` so that it
+/// stops its runs and releases their leases before the process exits.
 pub fn spawn_background(
     api: &ExecutionApi,
     config: &Config,
     shutdown: CancellationToken,
-) -> Result<(), BoxError> {
-    api.engine().spawn(shutdown.clone());
+) -> Result<tokio::task::JoinHandle<()>, BoxError> {
+    let executor = api.engine().spawn(shutdown.clone());
     if config.executor.scheduler {
         scheduler::Scheduler::new(api.engine().clone(), config)?.spawn(shutdown.clone());
     }
     aerie_common::audit::spawn_relay(api.db().clone(), config, shutdown)?;
-    Ok(())
+    Ok(executor)
 }
 
 /// Gauges sampled at each scrape: the queue and the audit outbox.
@@ -117,10 +119,14 @@ pub async fn serve(
     shutdown: CancellationToken,
 ) -> Result<(), BoxError> {
     let api = open(config).await?;
-    spawn_background(&api, config, shutdown.clone())?;
+    let executor = spawn_background(&api, config, shutdown.clone())?;
     metrics::serve_probes(config, metrics_probes(&api), shutdown.clone()).await?;
     let mut services = GrpcServices::new(aerie_common::auth::verifier_for(config)?);
     register(&mut services, api);
-    services.serve(listener, shutdown).await?;
+    let served = services.serve(listener, shutdown.clone()).await;
+    // The executor hands its work over (leases released) before we exit.
+    shutdown.cancel();
+    let _ = executor.await;
+    served?;
     Ok(())
 }
