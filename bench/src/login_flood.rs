@@ -5,8 +5,6 @@
 //! how the flood was answered, and how long a correct login made during the
 //! flood took.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -40,13 +38,6 @@ impl Drop for Auth {
 }
 
 fn start_auth(dir: &std::path::Path) -> (Auth, String) {
-    let aerie = std::env::current_exe()
-        .expect("own path")
-        .with_file_name("aerie");
-    assert!(
-        aerie.exists(),
-        "build the server first: cargo build --release -p aerie"
-    );
     let config = dir.join("aerie.yml");
     std::fs::write(
         &config,
@@ -56,21 +47,7 @@ fn start_auth(dir: &std::path::Path) -> (Auth, String) {
         ),
     )
     .expect("write config");
-    let mut child = Command::new(aerie)
-        .arg("-c")
-        .arg(&config)
-        .args(["-l", "warn,aerie=info", "server", "auth"])
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("start aerie server auth");
-    let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
-    let ready = lines
-        .by_ref()
-        .map_while(Result::ok)
-        .find(|l| l.contains("auth service ready"))
-        .expect("ready line");
-    std::thread::spawn(move || lines.map_while(Result::ok).for_each(drop));
+    let (child, ready) = crate::server::spawn_aerie(&config, "auth", "auth service ready");
     let addr = ready
         .split_whitespace()
         .find_map(|w| w.strip_prefix("grpc="))

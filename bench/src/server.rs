@@ -21,12 +21,6 @@ pub fn start_server(dir: &std::path::Path) -> (Server, String, String) {
 /// by two spaces). Per-tenant quotas are lifted: the benchmarks measure
 /// what the instance does, mostly for one tenant.
 pub fn start_server_with(dir: &std::path::Path, extra: &str) -> (Server, String, String) {
-    let exe = std::env::current_exe().expect("own path");
-    let aerie = exe.with_file_name("aerie");
-    assert!(
-        aerie.exists(),
-        "build the server first: cargo build --release -p aerie"
-    );
     let config = dir.join("aerie.yml");
     std::fs::write(
         &config,
@@ -36,23 +30,7 @@ pub fn start_server_with(dir: &std::path::Path, extra: &str) -> (Server, String,
         ),
     )
     .expect("write config");
-    let mut child = Command::new(aerie)
-        .arg("-c")
-        .arg(&config)
-        .args(["-l", "warn,aerie=info", "server", "standalone"])
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("start aerie");
-    let stderr = child.stderr.take().expect("stderr");
-    let mut lines = BufReader::new(stderr).lines();
-    let ready = lines
-        .by_ref()
-        .map_while(Result::ok)
-        .find(|l| l.contains("aerie standalone ready"))
-        .expect("server ready line");
-    // Keep draining the server's log so that it never blocks or fails on a full pipe.
-    std::thread::spawn(move || lines.map_while(Result::ok).for_each(drop));
+    let (child, ready) = spawn_aerie(&config, "standalone", "aerie standalone ready");
     let field = |name: &str| {
         ready
             .split_whitespace()
@@ -66,6 +44,36 @@ pub fn start_server_with(dir: &std::path::Path, extra: &str) -> (Server, String,
         format!("http://{http}"),
         format!("http://{grpc}"),
     )
+}
+
+/// Starts `aerie -c <config> server <component>` and waits for the log line
+/// containing `ready`, which it answers; the log is drained from then on.
+pub fn spawn_aerie(config: &std::path::Path, component: &str, ready: &str) -> (Child, String) {
+    let aerie = std::env::current_exe()
+        .expect("own path")
+        .with_file_name("aerie");
+    assert!(
+        aerie.exists(),
+        "build the server first: cargo build --release -p aerie"
+    );
+    let mut child = Command::new(aerie)
+        .arg("-c")
+        .arg(config)
+        .args(["-l", "warn,aerie=info", "server", component])
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("start aerie");
+    let stderr = child.stderr.take().expect("stderr");
+    let mut lines = BufReader::new(stderr).lines();
+    let line = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find(|l| l.contains(ready))
+        .expect("server ready line");
+    // Keep draining the server's log so that it never blocks or fails on a full pipe.
+    std::thread::spawn(move || lines.map_while(Result::ok).for_each(drop));
+    (child, line)
 }
 
 /// The bench super admin's access token.
