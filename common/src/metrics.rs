@@ -35,6 +35,7 @@ pub struct Instruments {
     http_requests: Family<Labels, Counter>,
     http_duration: Family<Labels, Histogram>,
     execution_states: Family<Labels, Counter>,
+    quota_refusals: Family<Labels, Counter>,
 }
 
 fn latency_histogram() -> Histogram {
@@ -56,6 +57,12 @@ pub fn instruments() -> &'static Instruments {
         let http_duration =
             Family::<Labels, Histogram>::new_with_constructor(latency_histogram as fn() -> _);
         let execution_states = Family::<Labels, Counter>::default();
+        let quota_refusals = Family::<Labels, Counter>::default();
+        registry.register(
+            "quota_refusals",
+            "Requests and tasks refused by a per-tenant quota, by quota (no tenant label: tenants are unbounded)",
+            quota_refusals.clone(),
+        );
         registry.register(
             "grpc_server_requests",
             "gRPC calls served, by service, method and status code",
@@ -88,6 +95,7 @@ pub fn instruments() -> &'static Instruments {
             http_requests,
             http_duration,
             execution_states,
+            quota_refusals,
         }
     })
 }
@@ -126,6 +134,14 @@ impl Instruments {
                 ("route", route.to_owned()),
             ])
             .observe(elapsed.as_secs_f64());
+    }
+
+    /// A per-tenant quota refused something; `quota` is the key under
+    /// `aerie.tenants.quotas` (a fixed, small set).
+    pub fn quota_refusal(&self, quota: &'static str) {
+        self.quota_refusals
+            .get_or_create(&vec![("quota", quota.to_owned())])
+            .inc();
     }
 
     /// An execution entered `state` (one of the execution states).

@@ -38,6 +38,7 @@ impl Admission {
     pub async fn admit(&self, tenant: &TenantId) -> Result<(), ServiceError> {
         let queued = queue::queued_count(&self.db, tenant).await?;
         if queued >= u64::from(self.queued_quota) {
+            aerie_common::metrics::instruments().quota_refusal("queued-executions");
             return Err(ServiceError::TooManyRequests(
                 format!(
                     "{tenant} has {queued} executions waiting for a worker, its quota (aerie.tenants.quotas.queued-executions) is {}",
@@ -50,6 +51,7 @@ impl Admission {
             .take(tenant.storage_key())
             .await
             .map_err(|retry| {
+                aerie_common::metrics::instruments().quota_refusal("executions-per-minute");
                 ServiceError::TooManyRequests(
                     format!(
                         "{tenant} may create {} executions per minute (aerie.tenants.quotas.executions-per-minute)",

@@ -470,6 +470,7 @@ impl<'e> Run<'e> {
         let mut text = outputs.to_string();
         let size = text.len();
         if size > quota {
+            aerie_common::metrics::instruments().quota_refusal("output-bytes-per-task-run");
             logs.push(self.log_line(
                 &row.id,
                 &task.id,
@@ -559,6 +560,7 @@ impl<'e> Run<'e> {
                     let branches = task.tasks.iter().filter(|t| !t.disabled).count();
                     let quota = self.engine.quotas.parallel_branches as usize;
                     if branches > quota {
+                        aerie_common::metrics::instruments().quota_refusal("parallel-branches");
                         return Err(Failure::Error(format!(
                             "Parallel has {branches} branches, more than the tenant's quota of {quota} (aerie.tenants.quotas.parallel-branches)"
                         )));
@@ -652,6 +654,7 @@ impl<'e> Run<'e> {
     async fn for_each_values(&self, task: &Task, context: &Value) -> Result<Vec<Value>, Failure> {
         let quota = self.engine.quotas.foreach_items as usize;
         let too_many = |n: usize| {
+            aerie_common::metrics::instruments().quota_refusal("foreach-items");
             Failure::Error(format!(
                 "ForEach over {n} items, more than the tenant's quota of {quota} (aerie.tenants.quotas.foreach-items)"
             ))
@@ -911,12 +914,14 @@ impl<'e> Run<'e> {
         let lines = self.log_lines.fetch_add(1, Relaxed) + 1;
         let total = self.log_bytes.fetch_add(bytes as u64, Relaxed) + bytes as u64;
         if lines > u64::from(quotas.log_lines_per_execution) {
+            aerie_common::metrics::instruments().quota_refusal("log-lines-per-execution");
             return Err(Failure::Error(format!(
                 "more than {} log lines in this execution, the tenant's quota (aerie.tenants.quotas.log-lines-per-execution)",
                 quotas.log_lines_per_execution
             )));
         }
         if total > quotas.log_bytes_per_execution {
+            aerie_common::metrics::instruments().quota_refusal("log-bytes-per-execution");
             return Err(Failure::Error(format!(
                 "more than {} bytes of log in this execution, the tenant's quota (aerie.tenants.quotas.log-bytes-per-execution)",
                 quotas.log_bytes_per_execution
