@@ -987,34 +987,14 @@ async fn postgres_row_level_security_covers_executions_task_runs_and_logs() {
             "SUCCESS"
         );
     }
-    use sea_orm::{ConnectionTrait, Database, DbBackend, Statement, TransactionTrait};
+    use sea_orm::Database;
     let db = Database::connect(app.execution_db.url.as_str())
         .await
         .expect("connect");
     for table in ["executions", "task_runs", "execution_logs"] {
         for (tenant, expected) in [(Some("acme"), 1), (Some("globex"), 2), (None, 0)] {
-            let txn = db.begin().await.expect("begin");
-            if let Some(tenant) = tenant {
-                txn.execute_raw(Statement::from_sql_and_values(
-                    DbBackend::Postgres,
-                    "SELECT set_config('aerie.tenant', $1, true)",
-                    [tenant.into()],
-                ))
-                .await
-                .expect("set tenant");
-            }
             // A query that forgot its tenant filter.
-            let rows = txn
-                .query_all_raw(Statement::from_string(
-                    DbBackend::Postgres,
-                    format!("SELECT tenant_id FROM {table}"),
-                ))
-                .await
-                .expect("query");
-            let tenants: Vec<String> = rows
-                .iter()
-                .map(|r| r.try_get("", "tenant_id").unwrap())
-                .collect();
+            let tenants = crate::rls::unfiltered_tenants(&db, tenant, table).await;
             assert_eq!(
                 tenants.len(),
                 expected,

@@ -1228,35 +1228,13 @@ async fn postgres_row_level_security_hides_rows_a_query_forgot_to_filter() {
     )
     .await;
 
-    use sea_orm::{ConnectionTrait, Database, DbBackend, Statement, TransactionTrait};
+    use sea_orm::{ConnectionTrait, Database, TransactionTrait};
     let db = Database::connect(app.flow_db.url.as_str())
         .await
         .expect("connect");
     // A query that forgets `WHERE tenant_id = ...`, inside acme's transaction.
     let unfiltered = |tenant: Option<&'static str>, table: &'static str| {
-        let db = db.clone();
-        async move {
-            let txn = db.begin().await.expect("begin");
-            if let Some(tenant) = tenant {
-                txn.execute_raw(Statement::from_sql_and_values(
-                    DbBackend::Postgres,
-                    "SELECT set_config('aerie.tenant', $1, true)",
-                    [tenant.into()],
-                ))
-                .await
-                .expect("set tenant");
-            }
-            let rows = txn
-                .query_all_raw(Statement::from_string(
-                    DbBackend::Postgres,
-                    format!("SELECT tenant_id FROM {table}"),
-                ))
-                .await
-                .expect("query");
-            rows.iter()
-                .map(|r| r.try_get::<String>("", "tenant_id").expect("tenant_id"))
-                .collect::<Vec<_>>()
-        }
+        crate::rls::unfiltered_tenants(&db, tenant, table)
     };
     assert_eq!(unfiltered(Some("acme"), "flows").await, ["acme"]);
     assert_eq!(unfiltered(Some("globex"), "flows").await.len(), 2);

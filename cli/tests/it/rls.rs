@@ -11,9 +11,14 @@ use serde_json::json;
 
 use crate::app::{Mode, TestApp};
 
-/// Rows of `table` visible to `db` inside a transaction set to `tenant`,
-/// with no filter of its own.
-async fn visible(db: &DatabaseConnection, tenant: &str, table: &str) -> Vec<String> {
+/// The tenant of every row of `table` that `db` sees inside a transaction
+/// set to `tenant` (none: no tenant set), with no filter of its own: what
+/// a query that forgot its tenant filter would read (PostgreSQL only).
+pub async fn unfiltered_tenants(
+    db: &DatabaseConnection,
+    tenant: Option<&str>,
+    table: &str,
+) -> Vec<String> {
     // auth-svc's tables name the column `tenant`.
     let column = if matches!(table, "bindings" | "audit_logs") {
         "tenant"
@@ -21,23 +26,33 @@ async fn visible(db: &DatabaseConnection, tenant: &str, table: &str) -> Vec<Stri
         "tenant_id"
     };
     let txn = db.begin().await.expect("begin");
-    txn.execute_raw(Statement::from_sql_and_values(
-        DbBackend::Postgres,
-        "SELECT set_config('aerie.tenant', $1, true)",
-        [tenant.into()],
-    ))
-    .await
-    .expect("set tenant");
+    if let Some(tenant) = tenant {
+        txn.execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT set_config('aerie.tenant', $1, true)",
+            [tenant.into()],
+        ))
+        .await
+        .expect("set tenant");
+    }
     let rows = txn
         .query_all_raw(Statement::from_string(
             DbBackend::Postgres,
-            format!("SELECT DISTINCT {column} FROM {table}"),
+            format!("SELECT {column} FROM {table}"),
         ))
         .await
         .expect("select");
     rows.iter()
-        .map(|row| row.try_get_by_index::<String>(0).expect("tenant_id"))
+        .map(|row| row.try_get_by_index::<String>(0).expect("tenant column"))
         .collect()
+}
+
+/// The distinct tenants of `table`'s rows seen in `tenant`'s transaction.
+async fn visible(db: &DatabaseConnection, tenant: &str, table: &str) -> Vec<String> {
+    let mut tenants = unfiltered_tenants(db, Some(tenant), table).await;
+    tenants.sort();
+    tenants.dedup();
+    tenants
 }
 
 #[tokio::test]

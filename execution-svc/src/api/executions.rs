@@ -112,10 +112,11 @@ impl ExecutionApi {
             )));
         }
         let id = ExecutionId::parse(&found.execution_id)?;
+        // Answering with the execution is reading it.
+        let row = self.authorized_execution(call, &id, Action::Read).await?;
         if request.wait {
             return Ok(Some(self.wait_for_end(&call.tenant, &id).await?));
         }
-        let row = self.authorized_execution(call, &id, Action::Read).await?;
         let runs = {
             let tx = self.read(&call.tenant).await?;
             repo::task_runs(&tx, &id)
