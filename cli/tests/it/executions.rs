@@ -1314,3 +1314,42 @@ async fn an_idempotency_key_makes_retries_return_the_first_execution() {
     let (status, body) = create("acme", "hello", &"k".repeat(256), false).await;
     assert_eq!(status, 422, "{body}");
 }
+
+#[tokio::test]
+async fn a_foreach_over_thousands_of_items_ends_while_other_tenants_are_served() {
+    let app = TestApp::start(Mode::MultiWithDefault).await;
+    tenant(&app, "big").await;
+    tenant(&app, "small").await;
+    // 3,000 task runs written at the end in one transaction: more bound
+    // values than one SQLite statement takes, and quadratic if each task
+    // copied the outputs before it.
+    create_flow(
+        &app,
+        "big",
+        "id: each\nnamespace: company.team\ntasks:\n  - id: each\n    type: io.kestra.plugin.core.flow.ForEach\n    values: \"{{ range(3000) | list | tojson }}\"\n    tasks:\n      - id: item\n        type: io.kestra.plugin.core.debug.Return\n        format: \"{{ taskrun.value }}\"\n  - id: last\n    type: io.kestra.plugin.core.debug.Return\n    format: \"{{ outputs.item['2999'].value }}\"\n",
+    )
+    .await;
+    create_flow(
+        &app,
+        "small",
+        "id: hello\nnamespace: company.team\ntasks:\n  - id: say\n    type: io.kestra.plugin.core.log.Log\n    message: hi\n",
+    )
+    .await;
+    let (status, started) = app
+        .post("/api/v1/big/executions/company.team/each", json!({}))
+        .await;
+    assert_eq!(status, 200, "{started}");
+    let id = started["id"].as_str().expect("id").to_owned();
+    for _ in 0..3 {
+        let other = run(&app, "small", "company.team/hello", json!({})).await;
+        assert_eq!(state(&other), "SUCCESS", "{other}");
+    }
+    let done = wait_until(&app, "big", &id, Duration::from_secs(120), |e| {
+        matches!(state(e), "SUCCESS" | "FAILED" | "KILLED")
+    })
+    .await;
+    assert_eq!(state(&done), "SUCCESS", "{}", done["state"]);
+    let runs = done["taskRunList"].as_array().expect("task runs");
+    assert_eq!(runs.len(), 3002, "each, 3,000 items and last");
+    assert_eq!(task_run(&done, "last")["outputs"]["value"], "2999");
+}

@@ -3,6 +3,7 @@
 
 pub mod inputs;
 pub mod plan;
+pub mod scope;
 pub mod template;
 
 use chrono::{DateTime, Utc};

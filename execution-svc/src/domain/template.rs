@@ -8,6 +8,8 @@ use std::sync::Arc;
 use minijinja::{Environment, Error, ErrorKind, UndefinedBehavior};
 use serde_json::Value;
 
+use super::scope::Scope;
+
 /// Where `secret()` and `kv()` find their values. Implementations block:
 /// templates that call them are rendered off the async threads.
 pub trait Lookups: Send + Sync {
@@ -64,20 +66,17 @@ impl Renderer {
     }
 
     /// `template` rendered against `context`.
-    pub fn render(&self, template: &str, context: &Value) -> Result<String, String> {
+    pub fn render(&self, template: &str, context: &Scope) -> Result<String, String> {
         if !is_template(template) {
             return Ok(template.to_owned());
         }
         self.env
-            .render_str(
-                template,
-                minijinja::Value::from(minijinja::value::Serde(context)),
-            )
+            .render_str(template, context)
             .map_err(|err| describe(&err))
     }
 
     /// Every string inside `value` rendered; other values unchanged.
-    pub fn render_value(&self, value: &Value, context: &Value) -> Result<Value, String> {
+    pub fn render_value(&self, value: &Value, context: &Scope) -> Result<Value, String> {
         Ok(match value {
             Value::String(s) => Value::String(self.render(s, context)?),
             Value::Array(items) => Value::Array(
@@ -138,8 +137,10 @@ mod tests {
     #[test]
     fn variables_functions_and_errors() {
         let r = Renderer::new(Arc::new(Fixed));
-        let ctx = json!({"inputs": {"user": "ann", "n": 3}, "outputs": {"t": {"value": "x"}},
-                         "flow": {"namespace": "a.b"}, "execution": {"id": "e1"}});
+        let ctx = minijinja::Value::from(minijinja::value::Serde(
+            json!({"inputs": {"user": "ann", "n": 3}, "outputs": {"t": {"value": "x"}},
+                   "flow": {"namespace": "a.b"}, "execution": {"id": "e1"}}),
+        ));
         assert_eq!(
             r.render("Hello {{ inputs.user }} from {{ flow.namespace }}", &ctx)
                 .unwrap(),

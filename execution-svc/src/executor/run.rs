@@ -18,6 +18,7 @@ use serde_json::{Map, Value, json};
 
 use super::{Engine, Stop, StopReason};
 use crate::domain::plan::{Plan, Task, TaskKind};
+use crate::domain::scope::{Base, Outputs, Scope};
 use crate::domain::template::{Lookups, Renderer, is_truthy, needs_lookups};
 use crate::domain::{ExecutionId, State, execution_folder, push_history};
 use crate::repo::entities::{executions, task_runs};
@@ -192,8 +193,8 @@ struct Run<'e> {
     namespace: String,
     flow_id: String,
     /// inputs, flow, execution, trigger, vars and labels.
-    base: Map<String, Value>,
-    outputs: Mutex<Map<String, Value>>,
+    base: Base,
+    outputs: Outputs,
     runs: Mutex<HashMap<RunKey, task_runs::Model>>,
     renderer: Renderer,
     /// Secret values resolved so far, masked in every log line.
@@ -260,8 +261,8 @@ impl<'e> Run<'e> {
             stop,
             namespace: row.namespace.clone(),
             flow_id: row.flow_id.clone(),
-            base,
-            outputs: Mutex::new(Map::new()),
+            base: Base::new(&base),
+            outputs: Outputs::default(),
             runs: Mutex::new(runs),
             renderer: Renderer::new(Arc::new(lookups)),
             masks,
@@ -495,6 +496,10 @@ impl<'e> Run<'e> {
         self.lock_runs().insert(key, row.clone());
         if is_instant(task.kind) && state.is_done() {
             self.stage(row, logs);
+            // Instant tasks never wait on anything: a long run of them
+            // (a ForEach over thousands of items) lets the other tasks of
+            // this thread (other tenants' requests, lease heartbeats) in.
+            tokio::task::yield_now().await;
         } else if !self.persist(row, logs).await {
             return Outcome::Stopped;
         }
@@ -510,7 +515,7 @@ impl<'e> Run<'e> {
         task: &'a Task,
         row: &'a task_runs::Model,
         value: &'a Value,
-        context: &'a Value,
+        context: &'a Scope,
         logs: &'a mut Vec<NewLog>,
     ) -> BoxFuture<'a, Result<Done, Failure>> {
         Box::pin(async move {
@@ -651,7 +656,7 @@ impl<'e> Run<'e> {
         })
     }
 
-    async fn for_each_values(&self, task: &Task, context: &Value) -> Result<Vec<Value>, Failure> {
+    async fn for_each_values(&self, task: &Task, context: &Scope) -> Result<Vec<Value>, Failure> {
         let quota = self.engine.quotas.foreach_items as usize;
         let too_many = |n: usize| {
             aerie_common::metrics::instruments().quota_refusal("foreach-items");
@@ -684,7 +689,7 @@ impl<'e> Run<'e> {
     }
 
     /// The KV key a kv task names, and its namespace (the flow's by default).
-    async fn kv_address(&self, task: &Task, context: &Value) -> Result<(String, String), Failure> {
+    async fn kv_address(&self, task: &Task, context: &Scope) -> Result<(String, String), Failure> {
         let key = self
             .render(&task.text("key").unwrap_or_default(), context)
             .await?;
@@ -695,7 +700,7 @@ impl<'e> Run<'e> {
         Ok((key, namespace))
     }
 
-    async fn kv_set(&self, task: &Task, context: &Value) -> Result<Done, Failure> {
+    async fn kv_set(&self, task: &Task, context: &Scope) -> Result<Done, Failure> {
         let (key, namespace) = self.kv_address(task, context).await?;
         let value = self
             .render_value(task.props.get("value").unwrap_or(&Value::Null), context)
@@ -729,7 +734,7 @@ impl<'e> Run<'e> {
         Ok(leaf(json!({})))
     }
 
-    async fn kv_get(&self, task: &Task, context: &Value) -> Result<Done, Failure> {
+    async fn kv_get(&self, task: &Task, context: &Scope) -> Result<Done, Failure> {
         let (key, namespace) = self.kv_address(task, context).await?;
         let request = flow_pb::GetKvForExecutionRequest {
             flow_namespace: self.namespace.clone(),
@@ -764,7 +769,7 @@ impl<'e> Run<'e> {
         &self,
         task: &Task,
         row: &task_runs::Model,
-        context: &Value,
+        context: &Scope,
     ) -> Result<Done, Failure> {
         let content = self
             .render(&task.text("content").unwrap_or_default(), context)
@@ -797,7 +802,7 @@ impl<'e> Run<'e> {
     }
 
     async fn flow_outputs(&self, plan: &Plan) -> Result<Value, String> {
-        let context = Value::Object(self.snapshot());
+        let context = self.base.scope(&self.outputs, &[]);
         let mut values = Map::new();
         for (id, template) in &plan.outputs {
             let value = self
@@ -812,35 +817,23 @@ impl<'e> Run<'e> {
         Ok(Value::Object(values))
     }
 
-    fn snapshot(&self) -> Map<String, Value> {
-        let mut context = self.base.clone();
-        context.insert(
-            "outputs".into(),
-            Value::Object(
-                self.outputs
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .clone(),
-            ),
-        );
-        context
+    /// The scope of one task run; its cost does not grow with the number
+    /// of tasks that ran before (outputs are read in place).
+    fn context(&self, row: &task_runs::Model, task: &Task) -> Scope {
+        self.base.scope(
+            &self.outputs,
+            &[
+                (
+                    "taskrun",
+                    json!({"id": row.id, "value": (!row.value.is_empty()).then_some(&row.value),
+                           "attemptsCount": row.attempts}),
+                ),
+                ("task", json!({"id": task.id, "type": task.type_name})),
+            ],
+        )
     }
 
-    fn context(&self, row: &task_runs::Model, task: &Task) -> Value {
-        let mut context = self.snapshot();
-        context.insert(
-            "taskrun".into(),
-            json!({"id": row.id, "value": (!row.value.is_empty()).then_some(&row.value),
-                   "attemptsCount": row.attempts}),
-        );
-        context.insert(
-            "task".into(),
-            json!({"id": task.id, "type": task.type_name}),
-        );
-        Value::Object(context)
-    }
-
-    async fn render(&self, text: &str, context: &Value) -> Result<String, Failure> {
+    async fn render(&self, text: &str, context: &Scope) -> Result<String, Failure> {
         if !needs_lookups(text) {
             return Ok(self.renderer.render(text, context)?);
         }
@@ -852,7 +845,7 @@ impl<'e> Run<'e> {
         Ok(rendered?)
     }
 
-    async fn render_value(&self, value: &Value, context: &Value) -> Result<Value, Failure> {
+    async fn render_value(&self, value: &Value, context: &Scope) -> Result<Value, Failure> {
         if !needs_lookups(&value.to_string()) {
             return Ok(self.renderer.render_value(value, context)?);
         }
@@ -864,17 +857,7 @@ impl<'e> Run<'e> {
     }
 
     fn record_outputs(&self, task: &Task, value_key: &str, outputs: Value) {
-        let mut all = self.outputs.lock().unwrap_or_else(|p| p.into_inner());
-        if value_key.is_empty() {
-            all.insert(task.id.clone(), outputs);
-        } else {
-            let per_value = all
-                .entry(task.id.clone())
-                .or_insert_with(|| Value::Object(Map::new()));
-            if let Value::Object(map) = per_value {
-                map.insert(value_key.to_owned(), outputs);
-            }
-        }
+        self.outputs.record(&task.id, value_key, &outputs);
     }
 
     fn lock_runs(&self) -> std::sync::MutexGuard<'_, HashMap<RunKey, task_runs::Model>> {
@@ -969,8 +952,7 @@ impl<'e> Run<'e> {
     /// durable write: the results of instant tasks cost no write of their own.
     fn stage(&self, row: task_runs::Model, logs: Vec<NewLog>) {
         let mut pending = self.lock_pending();
-        pending.runs.retain(|r| r.id != row.id);
-        pending.runs.push(row);
+        pending.runs.insert(row.id.clone(), row);
         pending.logs.extend(logs.into_iter().map(|mut line| {
             line.message = self.masked(line.message);
             line
@@ -1031,7 +1013,7 @@ impl<'e> Run<'e> {
             let stored = self.lock_stored();
             staged
                 .runs
-                .into_iter()
+                .into_values()
                 .partition(|r| stored.contains(&r.id))
         };
         for row in known {
@@ -1120,7 +1102,8 @@ impl<'e> Run<'e> {
 /// Writes not yet made durable.
 #[derive(Default)]
 struct Staged {
-    runs: Vec<task_runs::Model>,
+    /// By task run id: a run staged again replaces its earlier state.
+    runs: HashMap<String, task_runs::Model>,
     logs: Vec<NewLog>,
     /// The execution's move to RUNNING is still to be recorded.
     running: bool,

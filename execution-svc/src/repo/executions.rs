@@ -143,17 +143,26 @@ pub async fn task_runs(
         .await
 }
 
-/// Creates task runs.
+/// Rows one INSERT carries: a dozen columns each stays far below SQLite's
+/// and PostgreSQL's limits on bound values per statement.
+const ROWS_PER_INSERT: usize = 500;
+
+/// Creates task runs, in statements of bounded size.
+
 pub async fn insert_task_runs(tx: &TenantTxn, rows: Vec<task_runs::Model>) -> Result<(), DbErr> {
     if rows.is_empty() {
         return Ok(());
     }
-    task_runs::Entity::insert_many(rows.into_iter().map(|mut row| {
-        row.tenant_id = tx.tenant_key().to_owned();
-        task_runs::ActiveModel::from(row).reset_all()
-    }))
-    .exec_without_returning(tx.conn())
-    .await?;
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk = rows.by_ref().take(ROWS_PER_INSERT).map(|mut row| {
+            row.tenant_id = tx.tenant_key().to_owned();
+            task_runs::ActiveModel::from(row).reset_all()
+        });
+        task_runs::Entity::insert_many(chunk)
+            .exec_without_returning(tx.conn())
+            .await?;
+    }
     Ok(())
 }
 
@@ -183,20 +192,25 @@ pub async fn append_logs(
     if lines.is_empty() {
         return Ok(());
     }
-    execution_logs::Entity::insert_many(lines.into_iter().map(|line| {
-        execution_logs::ActiveModel {
-            tenant_id: Set(tx.tenant_key().to_owned()),
-            execution_id: Set(execution.as_str().to_owned()),
-            task_run_id: Set(line.task_run_id),
-            task_id: Set(line.task_id),
-            level: Set(line.level.to_owned()),
-            time: Set(line.time),
-            message: Set(line.message),
-            ..Default::default()
-        }
-    }))
-    .exec_without_returning(tx.conn())
-    .await?;
+    let mut lines = lines.into_iter().peekable();
+    while lines.peek().is_some() {
+        let chunk = lines
+            .by_ref()
+            .take(ROWS_PER_INSERT)
+            .map(|line| execution_logs::ActiveModel {
+                tenant_id: Set(tx.tenant_key().to_owned()),
+                execution_id: Set(execution.as_str().to_owned()),
+                task_run_id: Set(line.task_run_id),
+                task_id: Set(line.task_id),
+                level: Set(line.level.to_owned()),
+                time: Set(line.time),
+                message: Set(line.message),
+                ..Default::default()
+            });
+        execution_logs::Entity::insert_many(chunk)
+            .exec_without_returning(tx.conn())
+            .await?;
+    }
     Ok(())
 }
 
