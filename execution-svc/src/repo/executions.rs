@@ -148,7 +148,6 @@ pub async fn task_runs(
 const ROWS_PER_INSERT: usize = 500;
 
 /// Creates task runs, in statements of bounded size.
-
 pub async fn insert_task_runs(tx: &TenantTxn, rows: Vec<task_runs::Model>) -> Result<(), DbErr> {
     if rows.is_empty() {
         return Ok(());
