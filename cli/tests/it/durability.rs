@@ -80,6 +80,24 @@ async fn start_many(app: &TestApp, flow: &str, count: usize) -> Vec<String> {
     ids
 }
 
+/// Waits until at least `count` executions of acme are RUNNING.
+async fn wait_running(app: &TestApp, count: u64) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, page) = app
+            .get("/api/v1/acme/executions/search?state=RUNNING&size=1")
+            .await;
+        if page["total"].as_u64().unwrap_or(0) >= count {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the worker never started: {page}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 async fn execution(app: &TestApp, id: &str) -> Value {
     let (status, body) = app.get(&format!("/api/v1/acme/executions/{id}")).await;
     assert_eq!(status, 200, "{body}");
@@ -160,20 +178,7 @@ async fn a_killed_worker_loses_no_execution() {
     let mut first = worker(&app, &dir.path().join("first.log"));
     let ids = start_many(&app, "company.team/napping", 100).await;
     // Kill -9 once some are asleep inside their Sleep task.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let (_, page) = app
-            .get("/api/v1/acme/executions/search?state=RUNNING&size=100")
-            .await;
-        if page["total"].as_u64().unwrap_or(0) >= 30 {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the worker never started: {page}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_running(&app, 30).await;
     first.kill().expect("SIGKILL");
     first.wait().expect("reaped");
     let (_, page) = app
@@ -372,20 +377,7 @@ async fn a_stopped_worker_hands_its_executions_over_at_once() {
         60,
     )]);
     let ids = start_many(&app, "company.team/napping", 10).await;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let (_, page) = app
-            .get("/api/v1/acme/executions/search?state=RUNNING&size=100")
-            .await;
-        if page["total"].as_u64().unwrap_or(0) >= 5 {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the worker never started: {page}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_running(&app, 5).await;
     let status = terminate(&mut first.0[0], Duration::from_secs(20));
     assert!(status.success(), "{status}");
     let _second = Workers(vec![worker_with_lease(
@@ -467,4 +459,31 @@ async fn sigterm_ends_follow_streams_with_a_status_and_stops_within_the_deadline
         Ok(None) => panic!("the stream ended without saying why"),
         Ok(Some(_)) => unreachable!(),
     }
+}
+
+#[tokio::test]
+async fn a_worker_paused_past_its_leases_runs_nothing_twice() {
+    let app = api_only().await;
+    tenant(&app, "acme").await;
+    create_flow(&app, "acme", NAPPING).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let workers = Workers(vec![worker(&app, &dir.path().join("worker.log"))]);
+    let ids = start_many(&app, "company.team/napping", 20).await;
+    wait_running(&app, 10).await;
+    // A pause (or a database outage) longer than the 2 s lease: when the
+    // process goes on, its leases have expired and it claims the same
+    // executions again. Only the new claims may write.
+    let pid = workers.0[0].id().to_string();
+    let signal = |name: &str| {
+        let status = Command::new("kill")
+            .args([name, &pid])
+            .status()
+            .expect("kill");
+        assert!(status.success(), "kill {name}");
+    };
+    signal("-STOP");
+    std::thread::sleep(Duration::from_secs(4));
+    signal("-CONT");
+    let ended = all_ended(&app, &ids, Duration::from_secs(60)).await;
+    each_done_once(&app, &ended, &["hello", "nap", "done"]).await;
 }

@@ -88,6 +88,12 @@ impl Stop {
     }
 }
 
+/// One execution this process runs, under the claim `epoch`.
+struct Running {
+    epoch: i64,
+    stop: Arc<Stop>,
+}
+
 /// The executor of one process; cheap to clone.
 #[derive(Clone)]
 pub struct Engine(Arc<Inner>);
@@ -109,7 +115,8 @@ pub struct Inner {
     poll: Duration,
     workers: Arc<Semaphore>,
     wake: Notify,
-    running: Mutex<HashMap<String, Arc<Stop>>>,
+    /// The claims this process runs, by execution id.
+    running: Mutex<HashMap<String, Running>>,
     /// Ids of executions that changed, for followers in this process.
     events: broadcast::Sender<String>,
 }
@@ -179,21 +186,18 @@ impl Engine {
         stop.is_some()
     }
 
-    fn running_stop(&self, id: &str) -> Option<Arc<Stop>> {
+    fn lock_running(&self) -> std::sync::MutexGuard<'_, HashMap<String, Running>> {
         self.running
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .get(id)
-            .cloned()
+    }
+
+    fn running_stop(&self, id: &str) -> Option<Arc<Stop>> {
+        self.lock_running().get(id).map(|r| r.stop.clone())
     }
 
     fn running_ids(&self) -> Vec<String> {
-        self.running
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .keys()
-            .cloned()
-            .collect()
+        self.lock_running().keys().cloned().collect()
     }
 
     /// Starts the workers and the heartbeat until `shutdown`.
@@ -283,25 +287,37 @@ impl Engine {
             return;
         };
         let stop = Stop::new();
-        self.running
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .insert(job.execution.as_str().to_owned(), stop.clone());
+        let running = Running {
+            epoch: job.epoch,
+            stop: stop.clone(),
+        };
+        let superseded = self
+            .lock_running()
+            .insert(job.execution.as_str().to_owned(), running);
+        if let Some(earlier) = superseded {
+            // This process lost the lease and claimed the job again before
+            // its heartbeat noticed: the earlier run stops (its writes fail
+            // on the fencing token anyway).
+            earlier.stop.stop(StopReason::LeaseLost);
+        }
         let engine = self.clone();
         tokio::spawn(async move {
             let id = job.execution.clone();
-            if let Err(err) = run::execute(&engine, &job, &stop).await {
-                tracing::warn!(execution = %id, tenant = %job.tenant, %err,
-                    "execution interrupted; it is tried again shortly");
-                if let Err(err) = queue::retry_later(&engine.db, &id, &engine.owner, 2_000).await {
-                    tracing::warn!(execution = %id, %err, "cannot requeue; its lease will expire");
+            let result = run::execute(&engine, &job, &stop).await;
+            {
+                let mut running = engine.lock_running();
+                if running
+                    .get(id.as_str())
+                    .is_some_and(|r| r.epoch == job.epoch)
+                {
+                    running.remove(id.as_str());
                 }
             }
-            engine
-                .running
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner())
-                .remove(id.as_str());
+            if let Err(err) = result {
+                tracing::warn!(execution = %id, tenant = %job.tenant, %err,
+                    "execution interrupted; it is tried again shortly");
+                engine.requeue(&job).await;
+            }
             drop(permit);
             engine.wake();
         });
@@ -318,21 +334,27 @@ impl Engine {
                 _ = ticks.tick() => {}
                 _ = shutdown.cancelled() => return,
             }
-            let running = self.running_ids();
+            let running: Vec<(String, i64)> = self
+                .lock_running()
+                .iter()
+                .map(|(id, r)| (id.clone(), r.epoch))
+                .collect();
             if running.is_empty() {
                 continue;
             }
-            match queue::renew(&self.db, &self.owner, self.lease_ms, &running).await {
+            let ids: Vec<String> = running.iter().map(|(id, _)| id.clone()).collect();
+            match queue::renew(&self.db, &self.owner, self.lease_ms, &ids).await {
                 Ok(held) => {
                     let held: HashMap<_, _> = held
                         .into_iter()
-                        .map(|h| (h.execution_id, h.kill_requested))
+                        .map(|h| (h.execution_id, (h.epoch, h.kill_requested)))
                         .collect();
-                    for id in running {
+                    for (id, epoch) in running {
                         let reason = match held.get(&id) {
                             None => StopReason::LeaseLost,
-                            Some(true) => StopReason::Kill,
-                            Some(false) => continue,
+                            Some((held, _)) if *held != epoch => StopReason::LeaseLost,
+                            Some((_, true)) => StopReason::Kill,
+                            Some((_, false)) => continue,
                         };
                         if let Some(stop) = self.running_stop(&id) {
                             stop.stop(reason);
@@ -344,11 +366,82 @@ impl Engine {
         }
     }
 
+    /// Gives the job of a run that failed back to the queue. During a
+    /// database outage that fails too: it is tried again until it works or
+    /// the lease has run out anyway, so the job resumes as soon as the
+    /// database is back instead of a whole lease later.
+    async fn requeue(&self, job: &queue::Claimed) {
+        let within = Duration::from_millis(self.lease_ms as u64);
+        let requeued = retry_within(within, || {
+            queue::retry_later(&self.db, &job.execution, &self.owner, job.epoch, 2_000)
+        })
+        .await;
+        if let Err(err) = requeued {
+            tracing::warn!(execution = %job.execution, %err, "cannot requeue; its lease will expire");
+        }
+    }
+
     pub(crate) fn owner(&self) -> &str {
         &self.owner
     }
 
     pub(crate) fn lease_ms(&self) -> i64 {
         self.lease_ms
+    }
+}
+
+/// Tries `attempt` until it succeeds or `within` has passed, pausing
+/// between tries (100 ms, doubling up to 2 s); the last error otherwise.
+async fn retry_within<F, Fut, E>(within: Duration, mut attempt: F) -> Result<(), E>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<(), E>>,
+{
+    let give_up = tokio::time::Instant::now() + within;
+    let mut pause = Duration::from_millis(100);
+    loop {
+        match attempt().await {
+            Ok(()) => return Ok(()),
+            Err(err) if tokio::time::Instant::now() + pause > give_up => return Err(err),
+            Err(_) => {
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(2));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicU32;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_requeue_is_tried_again_until_the_database_answers() {
+        let tries = AtomicU32::new(0);
+        let started = tokio::time::Instant::now();
+        let outcome = retry_within(Duration::from_secs(10), || {
+            let n = tries.fetch_add(1, Ordering::SeqCst);
+            async move { if n < 3 { Err("down") } else { Ok(()) } }
+        })
+        .await;
+        assert_eq!(outcome, Ok(()));
+        assert_eq!(tries.load(Ordering::SeqCst), 4);
+        // 100 + 200 + 400 ms of pauses: back as soon as the database is.
+        assert_eq!(started.elapsed(), Duration::from_millis(700));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_requeue_gives_up_when_the_lease_would_have_expired() {
+        let tries = AtomicU32::new(0);
+        let started = tokio::time::Instant::now();
+        let outcome = retry_within(Duration::from_secs(5), || {
+            tries.fetch_add(1, Ordering::SeqCst);
+            async { Err::<(), _>("down") }
+        })
+        .await;
+        assert_eq!(outcome, Err("down"));
+        assert!(started.elapsed() <= Duration::from_secs(5));
+        assert!(tries.load(Ordering::SeqCst) >= 4);
     }
 }

@@ -139,7 +139,7 @@ pub(super) async fn execute(
         .as_ref()
         .map(|p| p.variables.clone())
         .unwrap_or_default();
-    let run = Run::new(engine, tenant, id, stop, &row, previous, variables);
+    let run = Run::new(engine, job, stop, &row, previous, variables);
     if state == State::Killing {
         return run.end(Outcome::Killed, None, Vec::new()).await;
     }
@@ -189,6 +189,8 @@ struct Run<'e> {
     engine: &'e Engine,
     tenant: &'e TenantId,
     id: &'e ExecutionId,
+    /// The fencing token of this worker's claim, checked by every write.
+    epoch: i64,
     stop: &'e Stop,
     namespace: String,
     flow_id: String,
@@ -219,13 +221,13 @@ struct Run<'e> {
 impl<'e> Run<'e> {
     fn new(
         engine: &'e Engine,
-        tenant: &'e TenantId,
-        id: &'e ExecutionId,
+        job: &'e Claimed,
         stop: &'e Stop,
         row: &executions::Model,
         previous: Vec<task_runs::Model>,
         variables: Map<String, Value>,
     ) -> Run<'e> {
+        let (tenant, id) = (&job.tenant, &job.execution);
         let masks = Arc::new(Mutex::new(Vec::new()));
         let lookups = TenantLookups {
             handle: tokio::runtime::Handle::current(),
@@ -258,6 +260,7 @@ impl<'e> Run<'e> {
             engine,
             tenant,
             id,
+            epoch: job.epoch,
             stop,
             namespace: row.namespace.clone(),
             flow_id: row.flow_id.clone(),
@@ -965,7 +968,15 @@ impl<'e> Run<'e> {
         self.stage(row, logs);
         let written = async {
             let tx = TenantTxn::write(&self.engine.db, self.tenant).await?;
-            if !queue::hold(&tx, self.id, self.engine.owner(), self.engine.lease_ms()).await? {
+            if !queue::hold(
+                &tx,
+                self.id,
+                self.engine.owner(),
+                self.epoch,
+                self.engine.lease_ms(),
+            )
+            .await?
+            {
                 return Err(RunError::LeaseLost);
             }
             let histories = self.write_staged(&tx).await?;
@@ -1049,7 +1060,7 @@ impl<'e> Run<'e> {
     ) -> Result<(), RunError> {
         let state = outcome.state();
         let tx = TenantTxn::write(&self.engine.db, self.tenant).await?;
-        if !queue::finish(&tx, self.id, self.engine.owner()).await? {
+        if !queue::finish(&tx, self.id, self.engine.owner(), self.epoch).await? {
             return Err(RunError::LeaseLost);
         }
         self.lock_pending()

@@ -106,6 +106,8 @@ pub mod execution_queue {
         pub lease_owner: Option<String>,
         pub lease_until: Option<i64>,
         pub kill_requested: bool,
+        /// Incremented by every claim: the fencing token of the current one.
+        pub lease_epoch: i64,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

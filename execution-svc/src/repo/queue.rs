@@ -25,6 +25,9 @@ use crate::domain::ExecutionId;
 pub struct Claimed {
     pub tenant: TenantId,
     pub execution: ExecutionId,
+    /// The fencing token of this claim: a later claim of the same job has
+    /// a larger one, and every write made under this claim checks it.
+    pub epoch: i64,
 }
 
 /// Queues an execution of the transaction's tenant.
@@ -40,6 +43,7 @@ pub async fn enqueue(
         lease_owner: Set(None),
         lease_until: Set(None),
         kill_requested: Set(false),
+        lease_epoch: Set(0),
     })
     .exec_without_returning(tx.conn())
     .await?;
@@ -85,11 +89,12 @@ pub async fn claim(
                + COALESCE(b.running, 0) AS slot \
            FROM execution_queue q LEFT JOIN busy b ON b.tenant_id = q.tenant_id \
            WHERE q.available_at <= $3 AND (q.lease_until IS NULL OR q.lease_until < $3)) \
-         UPDATE execution_queue SET lease_owner = $1, lease_until = $2 \
+         UPDATE execution_queue SET lease_owner = $1, lease_until = $2, \
+           lease_epoch = lease_epoch + 1 \
          WHERE (lease_until IS NULL OR lease_until < $3) AND execution_id IN ( \
            SELECT execution_id FROM ranked WHERE slot <= $5 \
            ORDER BY slot, available_at LIMIT $4) \
-         RETURNING execution_id, tenant_id";
+         RETURNING execution_id, tenant_id, lease_epoch";
     let rows = db
         .query_all_raw(Statement::from_sql_and_values(
             backend,
@@ -107,8 +112,13 @@ pub async fn claim(
     for row in rows {
         let id: String = row.try_get("", "execution_id")?;
         let tenant: String = row.try_get("", "tenant_id")?;
+        let epoch: i64 = row.try_get("", "lease_epoch")?;
         match (TenantId::from_storage_key(&tenant), ExecutionId::parse(&id)) {
-            (Ok(tenant), Ok(execution)) => claimed.push(Claimed { tenant, execution }),
+            (Ok(tenant), Ok(execution)) => claimed.push(Claimed {
+                tenant,
+                execution,
+                epoch,
+            }),
             _ => tracing::error!(%id, %tenant, "queue row with an invalid id is ignored"),
         }
     }
@@ -133,6 +143,8 @@ pub async fn queued_count(db: &DatabaseConnection, tenant: &TenantId) -> Result<
 #[derive(Debug, Clone)]
 pub struct Held {
     pub execution_id: String,
+    /// The claim holding it: not the worker's own if it was claimed again.
+    pub epoch: i64,
     pub kill_requested: bool,
 }
 
@@ -155,7 +167,7 @@ pub async fn renew(
             format!(
                 "UPDATE execution_queue SET lease_until = $1 \
                  WHERE lease_owner = $2 AND lease_until >= $3 AND execution_id IN ({}) \
-                 RETURNING execution_id, kill_requested",
+                 RETURNING execution_id, lease_epoch, kill_requested",
                 placeholders.join(", ")
             ),
             values,
@@ -165,18 +177,21 @@ pub async fn renew(
         .map(|row| {
             Ok(Held {
                 execution_id: row.try_get("", "execution_id")?,
+                epoch: row.try_get("", "lease_epoch")?,
                 kill_requested: row.try_get("", "kill_requested")?,
             })
         })
         .collect()
 }
 
-/// Inside a write of the execution: whether `owner` still holds its lease
-/// (renewed on the way). A worker that lost it must not write.
+/// Inside a write of the execution: whether `owner`'s claim `epoch` still
+/// holds its lease (renewed on the way). A worker that lost it must not
+/// write.
 pub async fn hold(
     tx: &TenantTxn,
     execution: &ExecutionId,
     owner: &str,
+    epoch: i64,
     lease_ms: i64,
 ) -> Result<bool, DbErr> {
     let now = super::now_millis();
@@ -185,6 +200,7 @@ pub async fn hold(
         .filter(execution_queue::Column::TenantId.eq(tx.tenant_key()))
         .filter(execution_queue::Column::ExecutionId.eq(execution.as_str()))
         .filter(execution_queue::Column::LeaseOwner.eq(owner))
+        .filter(execution_queue::Column::LeaseEpoch.eq(epoch))
         .filter(execution_queue::Column::LeaseUntil.gte(now))
         .exec(tx.conn())
         .await?;
@@ -215,12 +231,14 @@ pub async fn release(
     Ok(update.exec(db).await?.rows_affected)
 }
 
-/// Gives a job back to the queue after a failure of this worker, to be
-/// tried again after `delay_ms`.
+/// Gives a job back to the queue after a failure of this worker's claim
+/// `epoch`, to be tried again after `delay_ms` (nothing if it was claimed
+/// again meanwhile).
 pub async fn retry_later(
     db: &DatabaseConnection,
     execution: &ExecutionId,
     owner: &str,
+    epoch: i64,
     delay_ms: i64,
 ) -> Result<(), DbErr> {
     execution_queue::Entity::update_many()
@@ -238,17 +256,25 @@ pub async fn retry_later(
         )
         .filter(execution_queue::Column::ExecutionId.eq(execution.as_str()))
         .filter(execution_queue::Column::LeaseOwner.eq(owner))
+        .filter(execution_queue::Column::LeaseEpoch.eq(epoch))
         .exec(db)
         .await?;
     Ok(())
 }
 
-/// Removes a finished job; false when `owner` no longer held it.
-pub async fn finish(tx: &TenantTxn, execution: &ExecutionId, owner: &str) -> Result<bool, DbErr> {
+/// Removes a finished job; false when `owner`'s claim `epoch` no longer
+/// held it.
+pub async fn finish(
+    tx: &TenantTxn,
+    execution: &ExecutionId,
+    owner: &str,
+    epoch: i64,
+) -> Result<bool, DbErr> {
     let result = execution_queue::Entity::delete_many()
         .filter(execution_queue::Column::TenantId.eq(tx.tenant_key()))
         .filter(execution_queue::Column::ExecutionId.eq(execution.as_str()))
         .filter(execution_queue::Column::LeaseOwner.eq(owner))
+        .filter(execution_queue::Column::LeaseEpoch.eq(epoch))
         .exec(tx.conn())
         .await?;
     Ok(result.rows_affected == 1)
