@@ -49,6 +49,52 @@ pub async fn delete_tenant(config: &Config, id: &str) -> Result<(), BoxError> {
         .await?)
 }
 
+/// `aerie tenants quotas`: applies `set` (NAME=VALUE) and `unset` (NAME)
+/// to the tenant's own quotas when either is given; answers every quota
+/// in force, and whether it is the tenant's own.
+pub async fn tenant_quotas(
+    config: &Config,
+    id: &str,
+    set: &[String],
+    unset: &[String],
+) -> Result<Vec<(String, u64, bool)>, BoxError> {
+    use aerie_common::quota::QuotaOverrides;
+    let tenants = aerie_tenant_svc::open(config).await?;
+    let mut overrides = tenants.quotas(id).await?;
+    if !set.is_empty() || !unset.is_empty() {
+        let serde_json::Value::Object(mut fields) = serde_json::to_value(&overrides)? else {
+            return Err("quota overrides are not an object".into());
+        };
+        for pair in set {
+            let (name, value) = pair
+                .split_once('=')
+                .ok_or_else(|| format!("--set {pair}: expected NAME=VALUE"))?;
+            let value: u64 = value
+                .trim()
+                .parse()
+                .map_err(|_| format!("--set {pair}: {value} is not a whole number"))?;
+            fields.insert(name.trim().to_owned(), value.into());
+        }
+        for name in unset {
+            fields.insert(name.trim().to_owned(), serde_json::Value::Null);
+        }
+        overrides = serde_json::from_value::<QuotaOverrides>(fields.into())
+            .map_err(|err| format!("{err} (names as under aerie.tenants.quotas)"))?;
+        let tenant = TenantId::parse(id)?;
+        tenants.set_quotas(&tenant, &overrides, CLI_ACTOR).await?;
+    }
+    let in_force = serde_json::to_value(overrides.apply(&config.tenants.quotas))?;
+    let own = serde_json::to_value(&overrides)?;
+    let mut rows = Vec::new();
+    if let serde_json::Value::Object(in_force) = in_force {
+        for (name, value) in in_force {
+            let is_own = own.get(&name).is_some_and(|v| !v.is_null());
+            rows.push((name, value.as_u64().unwrap_or_default(), is_own));
+        }
+    }
+    Ok(rows)
+}
+
 /// `aerie auths users create`.
 pub async fn create_user(
     config: &Config,

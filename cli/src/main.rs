@@ -128,6 +128,18 @@ enum TenantsCommand {
         #[arg(long)]
         tenant: String,
     },
+    /// Show a tenant's quotas (in force, and which are its own), or change them.
+    Quotas {
+        #[arg(long)]
+        tenant: String,
+        /// Give the tenant its own quota: NAME=VALUE, NAME as under
+        /// aerie.tenants.quotas (e.g. running-executions=8). Repeatable.
+        #[arg(long = "set", value_name = "NAME=VALUE")]
+        set: Vec<String>,
+        /// Drop the tenant's own quota NAME: the instance default applies. Repeatable.
+        #[arg(long = "unset", value_name = "NAME")]
+        unset: Vec<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -243,6 +255,15 @@ async fn run(command: Command, config: Config) -> Result<(), server::BoxError> {
         Command::Tenants(TenantsCommand::Delete { tenant }) => {
             admin::delete_tenant(&config, &tenant).await?;
             println!("deleted tenant {tenant}");
+            Ok(())
+        }
+        Command::Tenants(TenantsCommand::Quotas { tenant, set, unset }) => {
+            let quotas = admin::tenant_quotas(&config, &tenant, &set, &unset).await?;
+            println!("{:<28} {:>14}  SOURCE", "QUOTA", "IN FORCE");
+            for (name, value, own) in quotas {
+                let source = if own { "tenant" } else { "default" };
+                println!("{name:<28} {value:>14}  {source}");
+            }
             Ok(())
         }
         Command::Auths(AuthsCommand::Users(UsersCommand::Create {

@@ -54,7 +54,7 @@ pub async fn start_standalone(
     let probes = [
         aerie_tenant_svc::metrics_probes(&tenants),
         aerie_flow_svc::metrics_probes(&flows),
-        aerie_execution_svc::metrics_probes(&executions),
+        aerie_execution_svc::metrics_probes(&executions, &config),
     ]
     .concat();
     aerie_common::metrics::serve_probes(&config, probes, shutdown.clone()).await?;

@@ -32,6 +32,7 @@ pub const KEYS: &[&str] = &[
     "server.grpc-port",
     "server.max-request-size",
     "server.metrics-port",
+    "server.metrics-tenant-labels",
     "server.shutdown-timeout",
     "security.super-admin.username",
     "security.super-admin.password",
@@ -359,6 +360,9 @@ pub struct ServerConfig {
     /// Port of `GET /metrics` (Prometheus); unset serves no metrics.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub metrics_port: Option<u16>,
+    /// Per-tenant usage gauges (`aerie_tenant_executions{tenant,state}`):
+    /// one series per tenant, so off unless the tenant count is bounded.
+    pub metrics_tenant_labels: bool,
     /// Seconds a process gives open requests and streams to end after
     /// SIGTERM before it stops anyway.
     pub shutdown_timeout: u64,
@@ -421,6 +425,7 @@ impl Default for ServerConfig {
             grpc_port: 50051,
             max_request_size: 10 * 1024 * 1024,
             metrics_port: None,
+            metrics_tenant_labels: false,
             shutdown_timeout: 30,
         }
     }

@@ -14,6 +14,7 @@ pub mod metrics;
 pub mod net;
 pub mod observe;
 pub mod paging;
+pub mod quota;
 pub mod rate;
 pub mod shutdown;
 pub mod telemetry;

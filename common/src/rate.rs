@@ -98,6 +98,14 @@ impl KeyedLimiter {
         take_all(&[(self, key)]).await
     }
 
+    /// Takes one attempt of `key` at `rate` instead of the limiter's own
+    /// (a key with its own allowance, such as a tenant's quota override).
+    pub async fn take_at(&self, key: &str, rate: Rate) -> Result<(), RetryAfter> {
+        let cell = self.cell(key).await;
+        let mut locked = cell.lock().unwrap_or_else(|p| p.into_inner());
+        locked.take(rate, Instant::now())
+    }
+
     /// Gives `key` one attempt back.
     pub async fn give_back(&self, key: &str) {
         if let Ok(mut cell) = self.cell(key).await.lock() {
@@ -156,6 +164,9 @@ mod tests {
         let retry = limiter.take("t").await.expect_err("past the burst");
         assert!((19..=20).contains(&retry.seconds()), "{retry:?}");
         limiter.take("other").await.expect("keys are apart");
+        let own = Rate::per_minute(1);
+        limiter.take_at("own", own).await.expect("its own burst");
+        assert!(limiter.take_at("own", own).await.is_err(), "its own rate");
         limiter.give_back("t").await;
         limiter.take("t").await.expect("given back");
     }

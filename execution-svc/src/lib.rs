@@ -37,17 +37,22 @@ pub async fn open(config: &Config) -> Result<ExecutionApi, BoxError> {
     .await?;
     let storage = storage::Storage::from_config(config)?;
     let flows = aerie_common::grpc::lazy_channel(&config.flow_endpoint())?;
+    let tenants = aerie_common::grpc::lazy_channel(&config.tenant_endpoint())?;
+    let quotas = Arc::new(quota::QuotaBook::new(
+        &config.tenants.quotas,
+        tenants.clone(),
+        config.service_token()?,
+    ));
     let engine = executor::Engine::new(
         db.clone(),
         storage,
         flows,
         config.service_token()?,
         &config.executor,
-        &config.tenants.quotas,
+        quotas.clone(),
     );
     let auth = aerie_common::grpc::lazy_channel(&config.auth_endpoint())?;
-    let tenants = aerie_common::grpc::lazy_channel(&config.tenant_endpoint())?;
-    let admission = quota::Admission::new(db.clone(), &config.tenants.quotas);
+    let admission = quota::Admission::new(db.clone(), quotas);
     Ok(ExecutionApi::new(
         db,
         config.tenant_policy(),
@@ -76,8 +81,9 @@ pub fn spawn_background(
     Ok(executor)
 }
 
-/// Gauges sampled at each scrape: the queue and the audit outbox.
-pub fn metrics_probes(api: &ExecutionApi) -> Vec<Probe> {
+/// Gauges sampled at each scrape: the queue and the audit outbox (and each
+/// tenant's executions with `aerie.server.metrics-tenant-labels`).
+pub fn metrics_probes(api: &ExecutionApi, config: &Config) -> Vec<Probe> {
     let db = api.db().clone();
     let queue: Probe = Arc::new(move || {
         let db = db.clone();
@@ -99,7 +105,43 @@ pub fn metrics_probes(api: &ExecutionApi) -> Vec<Probe> {
             }
         })
     });
-    vec![queue, metrics::outbox_probe("execution", api.db().clone())]
+    let mut probes = vec![queue, metrics::outbox_probe("execution", api.db().clone())];
+    if config.server.metrics_tenant_labels {
+        probes.push(tenant_usage_probe(api.db().clone()));
+    }
+    probes
+}
+
+/// `aerie_tenant_executions{tenant,state}`: one series per tenant with work.
+fn tenant_usage_probe(db: sea_orm::DatabaseConnection) -> Probe {
+    Arc::new(move || {
+        let db = db.clone();
+        Box::pin(async move {
+            match repo::queue::depth_by_tenant(&db).await {
+                Ok(depths) => depths
+                    .into_iter()
+                    .flat_map(|(tenant, depth)| {
+                        [("queued", depth.queued), ("running", depth.running)].map(
+                            |(state, count)| Sample {
+                                name: "tenant_executions",
+                                help: "Executions of one tenant waiting for a worker (queued) or held by one (running)",
+                                labels: vec![
+                                    // The default tenant has no id: an empty label.
+                                    ("tenant", tenant.as_named().unwrap_or_default().to_owned()),
+                                    ("state", state.to_owned()),
+                                ],
+                                value: i64::try_from(count).unwrap_or(i64::MAX),
+                            },
+                        )
+                    })
+                    .collect(),
+                Err(err) => {
+                    tracing::warn!(%err, "tenant usage not sampled");
+                    Vec::new()
+                }
+            }
+        })
+    })
 }
 
 /// Adds this service's gRPC services to a server being assembled.
@@ -120,7 +162,7 @@ pub async fn serve(
 ) -> Result<(), BoxError> {
     let api = open(config).await?;
     let executor = spawn_background(&api, config, shutdown.clone())?;
-    metrics::serve_probes(config, metrics_probes(&api), shutdown.clone()).await?;
+    metrics::serve_probes(config, metrics_probes(&api, config), shutdown.clone()).await?;
     let mut services = GrpcServices::new(aerie_common::auth::verifier_for(config)?);
     register(&mut services, api);
     let served = services.serve(listener, shutdown.clone()).await;

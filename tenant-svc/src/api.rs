@@ -7,6 +7,7 @@ use aerie_common::auth::{AccessClient, Caller, caller_of};
 use aerie_common::auth::{Action, Grant, Permission};
 use aerie_common::grpc::Channel;
 use aerie_common::paging::{PageRequest, Sort};
+use aerie_common::quota::QuotaOverrides;
 use aerie_common::{ServiceError, TenantId, TenantPolicy};
 use aerie_proto::auth::v1::auth_service_client::AuthServiceClient;
 use aerie_proto::auth::v1::{GetMeRequest, GrantTenantCreatorRequest};
@@ -156,6 +157,38 @@ impl TenantApi {
         txn.commit().await?;
         tracing::info!(tenant = %id, "tenant deleted");
         Ok(())
+    }
+
+    /// Replaces a tenant's quota overrides (no caller check: the gRPC
+    /// method checks its caller, the CLI is trusted).
+    pub async fn set_quotas(
+        &self,
+        id: &TenantId,
+        quotas: &QuotaOverrides,
+        actor: &str,
+    ) -> Result<Tenant, ServiceError> {
+        self.require_multi_tenancy()?;
+        quotas.validate()?;
+        let txn = self.db.begin().await?;
+        let tenant = repo::set_quotas(&txn, id, quotas)
+            .await?
+            .ok_or_else(|| not_found(id))?;
+        let entry = AuditEntry::new(id, "TENANT", &tenant.id, "UPDATE", actor)
+            .with_details(serde_json::json!({"quotas": quotas}));
+        audit::enqueue(&txn, entry).await?;
+        txn.commit().await?;
+        tracing::info!(tenant = %id, ?quotas, "tenant quotas changed");
+        Ok(tenant)
+    }
+
+    /// A live tenant's quota overrides (the CLI's `tenants quotas show`).
+    pub async fn quotas(&self, id: &str) -> Result<QuotaOverrides, ServiceError> {
+        self.require_multi_tenancy()?;
+        let id = parse_id(id)?;
+        repo::find_live(&self.db, &id)
+            .await?
+            .map(|tenant| tenant.quotas)
+            .ok_or_else(|| not_found(&id))
     }
 
     /// Whether the caller may see this tenant at all: a super admin or a
@@ -318,6 +351,35 @@ impl TenantService for TenantApi {
         self.delete(&id, &caller.name).await?;
         Ok(Response::new(pb::DeleteTenantResponse {}))
     }
+
+    async fn set_tenant_quotas(
+        &self,
+        request: Request<pb::SetTenantQuotasRequest>,
+    ) -> Result<Response<pb::Tenant>, Status> {
+        self.require_multi_tenancy()?;
+        let caller = caller_of(&request)?;
+        let me = self
+            .auth
+            .clone()
+            .get_me(caller.request(GetMeRequest {}, None))
+            .await?
+            .into_inner();
+        let body = request.into_inner();
+        let id = parse_id(&body.id)?;
+        self.require_visible(&caller, &id).await?;
+        if !me.super_admin {
+            // A tenant's own Admin may not lift the limits that keep it
+            // from taking its neighbours' capacity.
+            return Err(ServiceError::PermissionDenied(
+                "only a super admin may change a tenant's quotas".to_owned(),
+            )
+            .into());
+        }
+        let quotas = QuotaOverrides::from(body.quotas.unwrap_or_default());
+        quotas.validate()?;
+        let tenant = self.set_quotas(&id, &quotas, &caller.name).await?;
+        Ok(Response::new(tenant.into()))
+    }
 }
 
 #[tonic::async_trait]
@@ -342,5 +404,14 @@ impl aerie_proto::tenant::v1::tenant_internal_service_server::TenantInternalServ
             .map_err(ServiceError::from)?
             .is_some();
         Ok(Response::new(pb::TenantExistsResponse { exists }))
+    }
+
+    async fn get_tenant_quotas(
+        &self,
+        request: Request<pb::GetTenantQuotasRequest>,
+    ) -> Result<Response<pb::TenantQuotas>, Status> {
+        aerie_common::audit::require_service_token(&request, &self.service_token)?;
+        let quotas = self.quotas(&request.into_inner().id).await?;
+        Ok(Response::new(quotas.into()))
     }
 }

@@ -2,6 +2,7 @@
 //! look on the wire.
 
 use aerie_common::ServiceError;
+use aerie_common::quota::QuotaOverrides;
 use aerie_common::time::to_timestamp;
 use aerie_proto::tenant::v1 as pb;
 use chrono::{DateTime, Utc};
@@ -20,6 +21,8 @@ pub struct Tenant {
     pub deleted: bool,
     pub create_time: DateTime<Utc>,
     pub update_time: DateTime<Utc>,
+    /// Where its quotas differ from the instance defaults.
+    pub quotas: QuotaOverrides,
 }
 
 /// Checks a display name: trimmed, 1 to 200 characters, no control characters.
@@ -51,6 +54,7 @@ impl From<Tenant> for pb::Tenant {
             deleted: tenant.deleted,
             create_time: Some(to_timestamp(tenant.create_time)),
             update_time: Some(to_timestamp(tenant.update_time)),
+            quotas: Some(tenant.quotas.into()),
         }
     }
 }

@@ -10,6 +10,8 @@ use sea_orm::{
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, SqlErr,
 };
 
+use aerie_common::quota::QuotaOverrides;
+
 use crate::domain::Tenant;
 
 /// The `tenants` table.
@@ -25,6 +27,8 @@ pub mod tenants {
         pub deleted: bool,
         pub create_time: ChronoDateTimeUtc,
         pub update_time: ChronoDateTimeUtc,
+        /// [`aerie_common::quota::QuotaOverrides`] as JSON.
+        pub quotas: String,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -37,12 +41,17 @@ use tenants::{ActiveModel, Column, Entity};
 
 impl From<tenants::Model> for Tenant {
     fn from(row: tenants::Model) -> Self {
+        let quotas = serde_json::from_str(&row.quotas).unwrap_or_else(|err| {
+            tracing::error!(tenant = %row.id, %err, "unreadable quota overrides; defaults apply");
+            QuotaOverrides::default()
+        });
         Tenant {
             id: row.id,
             name: row.name,
             deleted: row.deleted,
             create_time: row.create_time,
             update_time: row.update_time,
+            quotas,
         }
     }
 }
@@ -77,6 +86,7 @@ pub async fn insert(
         deleted: Set(false),
         create_time: Set(time),
         update_time: Set(time),
+        quotas: Set("{}".to_owned()),
     };
     match Entity::insert(row).exec_without_returning(db).await {
         Ok(_) => Ok(Tenant {
@@ -85,6 +95,7 @@ pub async fn insert(
             deleted: false,
             create_time: time,
             update_time: time,
+            quotas: QuotaOverrides::default(),
         }),
         Err(err) if matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
             Err(InsertError::Taken)
@@ -172,6 +183,26 @@ pub async fn rename(
 ) -> Result<Option<Tenant>, DbErr> {
     let updated = Entity::update_many()
         .col_expr(Column::Name, Expr::value(name))
+        .col_expr(Column::UpdateTime, Expr::value(now()))
+        .filter(Column::Id.eq(id.storage_key()))
+        .filter(Column::Deleted.eq(false))
+        .exec(db)
+        .await?;
+    if updated.rows_affected == 0 {
+        return Ok(None);
+    }
+    find_live(db, id).await
+}
+
+/// Replaces a live tenant's quota overrides; `None` when there is none.
+pub async fn set_quotas(
+    db: &impl ConnectionTrait,
+    id: &TenantId,
+    quotas: &QuotaOverrides,
+) -> Result<Option<Tenant>, DbErr> {
+    let text = serde_json::to_string(quotas).map_err(|e| DbErr::Custom(e.to_string()))?;
+    let updated = Entity::update_many()
+        .col_expr(Column::Quotas, Expr::value(text))
         .col_expr(Column::UpdateTime, Expr::value(now()))
         .filter(Column::Id.eq(id.storage_key()))
         .filter(Column::Deleted.eq(false))

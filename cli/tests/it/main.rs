@@ -13,6 +13,7 @@ mod flows;
 mod modes;
 mod observability;
 mod privilege;
+mod quotas;
 mod reach;
 mod rest;
 mod rls;

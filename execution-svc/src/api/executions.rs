@@ -381,7 +381,13 @@ impl ExecutionService for ExecutionApi {
         repo::set_state(&tx, &id, change)
             .await
             .map_err(ServiceError::from)?;
-        queue::enqueue(&tx, &id, crate::repo::now_millis())
+        let running_quota = self
+            .engine
+            .quotas
+            .overrides(&call.tenant)
+            .await
+            .running_executions;
+        queue::enqueue(&tx, &id, crate::repo::now_millis(), running_quota)
             .await
             .map_err(ServiceError::from)?;
         enqueue_audit(&tx, &call, &id, &current, "RESTART").await?;
@@ -502,6 +508,30 @@ impl ExecutionService for ExecutionApi {
         Ok(Response::new(pb::ExecutionFile {
             filename: path.file_name().to_owned(),
             content: content.to_vec(),
+        }))
+    }
+
+    async fn get_usage(
+        &self,
+        request: Request<pb::GetUsageRequest>,
+    ) -> Result<Response<pb::Usage>, Status> {
+        let call = self.guard.call(&request).await?;
+        self.guard.require_tenant_use(&call).await?;
+        let quotas = self.engine.quotas.of(&call.tenant).await;
+        let counts = queue::usage(self.db(), &call.tenant)
+            .await
+            .map_err(ServiceError::from)?;
+        let last_minute = {
+            let tx = self.read(&call.tenant).await?;
+            repo::created_since(&tx, crate::repo::now() - chrono::Duration::seconds(60))
+                .await
+                .map_err(ServiceError::from)?
+        };
+        Ok(Response::new(pb::Usage {
+            running_executions: counts.running,
+            queued_executions: counts.queued,
+            executions_last_minute: last_minute,
+            quotas: Some(aerie_common::quota::in_force(&quotas)),
         }))
     }
 }

@@ -66,7 +66,8 @@ impl Engine {
             update_time: now,
         };
         repo::executions::insert(tx, row.clone()).await?;
-        queue::enqueue(tx, &new.id, repo::now_millis()).await?;
+        let running_quota = self.quotas.overrides(tx.tenant()).await.running_executions;
+        queue::enqueue(tx, &new.id, repo::now_millis(), running_quota).await?;
         let entry = AuditEntry::new(tx.tenant(), "EXECUTION", new.id.as_str(), "CREATE", actor)
             .with_details(json!({
                 "namespace": row.namespace,

@@ -106,10 +106,8 @@ pub struct Inner {
     /// This process's name on the leases it holds.
     owner: String,
     lease_ms: i64,
-    /// Executions of one tenant running at once, over every replica.
-    running_quota: u32,
-    /// Every per-tenant quota (ForEach items, Parallel branches, ...).
-    pub(crate) quotas: aerie_common::config::QuotasConfig,
+    /// Every tenant's quotas (running executions, ForEach items, ...).
+    pub(crate) quotas: Arc<crate::quota::QuotaBook>,
     /// Cancelled when the process shuts down.
     closing: CancellationToken,
     poll: Duration,
@@ -136,7 +134,7 @@ impl Engine {
         flows: Channel,
         service_token: String,
         config: &ExecutorConfig,
-        quotas: &aerie_common::config::QuotasConfig,
+        quotas: Arc<crate::quota::QuotaBook>,
     ) -> Engine {
         let (events, _) = broadcast::channel(4096);
         Engine(Arc::new(Inner {
@@ -146,8 +144,7 @@ impl Engine {
             service_token,
             owner: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()),
             lease_ms: (config.lease_seconds.max(1) * 1000) as i64,
-            running_quota: quotas.running_executions.max(1),
-            quotas: quotas.clone(),
+            quotas,
             closing: CancellationToken::new(),
             poll: Duration::from_millis(config.poll_interval_ms.max(10)),
             workers: Arc::new(Semaphore::new(config.workers)),
@@ -230,7 +227,7 @@ impl Engine {
                     &self.owner,
                     self.lease_ms,
                     free.min(64),
-                    self.running_quota,
+                    self.quotas.defaults().running_executions.max(1),
                 )
                 .await
                 {

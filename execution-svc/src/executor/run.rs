@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use aerie_common::TenantId;
+use aerie_common::config::QuotasConfig;
 use aerie_proto::flow::v1 as flow_pb;
 use futures::future::BoxFuture;
 use futures::{StreamExt, stream};
@@ -139,7 +140,8 @@ pub(super) async fn execute(
         .as_ref()
         .map(|p| p.variables.clone())
         .unwrap_or_default();
-    let run = Run::new(engine, job, stop, &row, previous, variables);
+    let quotas = engine.quotas.of(tenant).await;
+    let run = Run::new(engine, job, stop, &row, previous, variables, quotas);
     if state == State::Killing {
         return run.end(Outcome::Killed, None, Vec::new()).await;
     }
@@ -191,6 +193,8 @@ struct Run<'e> {
     id: &'e ExecutionId,
     /// The fencing token of this worker's claim, checked by every write.
     epoch: i64,
+    /// The tenant's quotas when this run started.
+    quotas: QuotasConfig,
     stop: &'e Stop,
     namespace: String,
     flow_id: String,
@@ -226,6 +230,7 @@ impl<'e> Run<'e> {
         row: &executions::Model,
         previous: Vec<task_runs::Model>,
         variables: Map<String, Value>,
+        quotas: QuotasConfig,
     ) -> Run<'e> {
         let (tenant, id) = (&job.tenant, &job.execution);
         let masks = Arc::new(Mutex::new(Vec::new()));
@@ -261,6 +266,7 @@ impl<'e> Run<'e> {
             tenant,
             id,
             epoch: job.epoch,
+            quotas,
             stop,
             namespace: row.namespace.clone(),
             flow_id: row.flow_id.clone(),
@@ -470,7 +476,7 @@ impl<'e> Run<'e> {
         // the templates of later tasks, which read the same outputs.
         let mut outputs = self.masked_value(outputs);
         let mut state = state;
-        let quota = self.engine.quotas.output_bytes_per_task_run as usize;
+        let quota = self.quotas.output_bytes_per_task_run as usize;
         let mut text = outputs.to_string();
         let size = text.len();
         if size > quota {
@@ -480,7 +486,7 @@ impl<'e> Run<'e> {
                 &task.id,
                 "ERROR",
                 format!(
-                    "outputs of {size} bytes, more than the tenant's quota of {quota} per task run (aerie.tenants.quotas.output-bytes-per-task-run)"
+                    "outputs of {size} bytes, more than the tenant's quota of {quota} per task run (quota output-bytes-per-task-run)"
                 ),
             ));
             outputs = json!({});
@@ -566,11 +572,11 @@ impl<'e> Run<'e> {
                 }),
                 TaskKind::Parallel => {
                     let branches = task.tasks.iter().filter(|t| !t.disabled).count();
-                    let quota = self.engine.quotas.parallel_branches as usize;
+                    let quota = self.quotas.parallel_branches as usize;
                     if branches > quota {
                         aerie_common::metrics::instruments().quota_refusal("parallel-branches");
                         return Err(Failure::Error(format!(
-                            "Parallel has {branches} branches, more than the tenant's quota of {quota} (aerie.tenants.quotas.parallel-branches)"
+                            "Parallel has {branches} branches, more than the tenant's quota of {quota} (quota parallel-branches)"
                         )));
                     }
                     let limit = task
@@ -607,7 +613,7 @@ impl<'e> Run<'e> {
                 }
                 TaskKind::ForEach => {
                     let values = self.for_each_values(task, context).await?;
-                    let quotas = &self.engine.quotas;
+                    let quotas = &self.quotas;
                     // Unlimited concurrency means up to the branch quota.
                     let at_once = quotas.parallel_branches.max(1) as usize;
                     let limit = match task.props.get("concurrencyLimit").and_then(Value::as_u64) {
@@ -660,11 +666,11 @@ impl<'e> Run<'e> {
     }
 
     async fn for_each_values(&self, task: &Task, context: &Scope) -> Result<Vec<Value>, Failure> {
-        let quota = self.engine.quotas.foreach_items as usize;
+        let quota = self.quotas.foreach_items as usize;
         let too_many = |n: usize| {
             aerie_common::metrics::instruments().quota_refusal("foreach-items");
             Failure::Error(format!(
-                "ForEach over {n} items, more than the tenant's quota of {quota} (aerie.tenants.quotas.foreach-items)"
+                "ForEach over {n} items, more than the tenant's quota of {quota} (quota foreach-items)"
             ))
         };
         match task.props.get("values") {
@@ -896,20 +902,20 @@ impl<'e> Run<'e> {
     /// start of this worker's run: a resumed execution starts again at 0.)
     fn count_log(&self, bytes: usize) -> Result<(), Failure> {
         use std::sync::atomic::Ordering::Relaxed;
-        let quotas = &self.engine.quotas;
+        let quotas = &self.quotas;
         let lines = self.log_lines.fetch_add(1, Relaxed) + 1;
         let total = self.log_bytes.fetch_add(bytes as u64, Relaxed) + bytes as u64;
         if lines > u64::from(quotas.log_lines_per_execution) {
             aerie_common::metrics::instruments().quota_refusal("log-lines-per-execution");
             return Err(Failure::Error(format!(
-                "more than {} log lines in this execution, the tenant's quota (aerie.tenants.quotas.log-lines-per-execution)",
+                "more than {} log lines in this execution, the tenant's quota (log-lines-per-execution)",
                 quotas.log_lines_per_execution
             )));
         }
         if total > quotas.log_bytes_per_execution {
             aerie_common::metrics::instruments().quota_refusal("log-bytes-per-execution");
             return Err(Failure::Error(format!(
-                "more than {} bytes of log in this execution, the tenant's quota (aerie.tenants.quotas.log-bytes-per-execution)",
+                "more than {} bytes of log in this execution, the tenant's quota (log-bytes-per-execution)",
                 quotas.log_bytes_per_execution
             )));
         }

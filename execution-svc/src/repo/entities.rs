@@ -108,6 +108,8 @@ pub mod execution_queue {
         pub kill_requested: bool,
         /// Incremented by every claim: the fencing token of the current one.
         pub lease_epoch: i64,
+        /// The tenant's own quota of running executions; 0: the default.
+        pub running_quota: i64,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

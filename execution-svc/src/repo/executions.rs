@@ -3,6 +3,7 @@
 use aerie_common::auth::NamespaceScope;
 use aerie_common::db::{in_scope, within_namespace};
 use aerie_common::paging::PageRequest;
+use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DbErr, EntityTrait, Order, PaginatorTrait,
@@ -84,6 +85,15 @@ pub struct Filter<'a> {
 
 /// Sortable fields and their columns.
 pub const SORT_FIELDS: &[&str] = &["created", "updated", "state", "namespace", "flowId"];
+
+/// Executions of the transaction's tenant created at or after `since`.
+pub async fn created_since(tx: &TenantTxn, since: DateTime<Utc>) -> Result<u64, DbErr> {
+    executions::Entity::find()
+        .filter(executions::Column::TenantId.eq(tx.tenant_key()))
+        .filter(executions::Column::CreateTime.gte(since))
+        .count(tx.conn())
+        .await
+}
 
 pub async fn search(
     tx: &TenantTxn,

@@ -30,11 +30,13 @@ pub struct Claimed {
     pub epoch: i64,
 }
 
-/// Queues an execution of the transaction's tenant.
+/// Queues an execution of the transaction's tenant; `running_quota` is
+/// the tenant's own quota of running executions, when it has one.
 pub async fn enqueue(
     tx: &TenantTxn,
     execution: &ExecutionId,
     available_at: i64,
+    running_quota: Option<u32>,
 ) -> Result<(), DbErr> {
     execution_queue::Entity::insert(execution_queue::ActiveModel {
         execution_id: Set(execution.as_str().to_owned()),
@@ -44,6 +46,7 @@ pub async fn enqueue(
         lease_until: Set(None),
         kill_requested: Set(false),
         lease_epoch: Set(0),
+        running_quota: Set(running_quota.map_or(0, i64::from)),
     })
     .exec_without_returning(tx.conn())
     .await?;
@@ -63,8 +66,9 @@ pub async fn request_kill(tx: &TenantTxn, execution: &ExecutionId) -> Result<boo
 }
 
 /// Takes up to `limit` free jobs for `owner` until `now + lease_ms`, shared
-/// fairly between tenants: no tenant gets more than `quota` running at once
-/// (leases held anywhere count), and among tenants with queued work the one
+/// fairly between tenants: no tenant gets more than its quota running at
+/// once (its own, stored with each job, or the default `quota`; leases
+/// held anywhere count), and among tenants with queued work the one
 /// with the fewest running goes first, round-robin, oldest job first within
 /// a tenant. A flood of one tenant's work never keeps another's waiting for
 /// a worker.
@@ -84,7 +88,7 @@ pub async fn claim(
            SELECT tenant_id, COUNT(*) AS running FROM execution_queue \
            WHERE lease_until IS NOT NULL AND lease_until >= $3 GROUP BY tenant_id), \
          ranked AS ( \
-           SELECT q.execution_id, q.available_at, \
+           SELECT q.execution_id, q.available_at, q.running_quota, \
              ROW_NUMBER() OVER (PARTITION BY q.tenant_id ORDER BY q.available_at, q.execution_id) \
                + COALESCE(b.running, 0) AS slot \
            FROM execution_queue q LEFT JOIN busy b ON b.tenant_id = q.tenant_id \
@@ -92,7 +96,8 @@ pub async fn claim(
          UPDATE execution_queue SET lease_owner = $1, lease_until = $2, \
            lease_epoch = lease_epoch + 1 \
          WHERE (lease_until IS NULL OR lease_until < $3) AND execution_id IN ( \
-           SELECT execution_id FROM ranked WHERE slot <= $5 \
+           SELECT execution_id FROM ranked \
+           WHERE slot <= CASE WHEN running_quota > 0 THEN running_quota ELSE $5 END \
            ORDER BY slot, available_at LIMIT $4) \
          RETURNING execution_id, tenant_id, lease_epoch";
     let rows = db
@@ -137,6 +142,22 @@ pub async fn queued_count(db: &DatabaseConnection, tenant: &TenantId) -> Result<
         )
         .count(db)
         .await
+}
+
+/// The executions of `tenant` held by a worker and waiting for one.
+pub async fn usage(db: &DatabaseConnection, tenant: &TenantId) -> Result<QueueDepth, DbErr> {
+    use sea_orm::{Condition, PaginatorTrait};
+    let queued = queued_count(db, tenant).await?;
+    let running = execution_queue::Entity::find()
+        .filter(execution_queue::Column::TenantId.eq(tenant.storage_key()))
+        .filter(
+            Condition::all()
+                .add(execution_queue::Column::LeaseUntil.is_not_null())
+                .add(execution_queue::Column::LeaseUntil.gte(super::now_millis())),
+        )
+        .count(db)
+        .await?;
+    Ok(QueueDepth { queued, running })
 }
 
 /// A job still held by its worker after a renewal.
@@ -321,6 +342,39 @@ pub async fn depth(db: &DatabaseConnection) -> Result<QueueDepth, DbErr> {
         queued: all.saturating_sub(running),
         running,
     })
+}
+
+/// [`depth`] of each tenant with queued or running work.
+pub async fn depth_by_tenant(
+    db: &DatabaseConnection,
+) -> Result<Vec<(TenantId, QueueDepth)>, DbErr> {
+    let backend = db.get_database_backend();
+    let rows = db
+        .query_all_raw(Statement::from_sql_and_values(
+            backend,
+            "SELECT tenant_id, COUNT(*) AS total, \
+               SUM(CASE WHEN lease_until IS NOT NULL AND lease_until >= $1 THEN 1 ELSE 0 END) AS running \
+             FROM execution_queue GROUP BY tenant_id",
+            [super::now_millis().into()],
+        ))
+        .await?;
+    let mut depths = Vec::with_capacity(rows.len());
+    for row in rows {
+        let tenant: String = row.try_get("", "tenant_id")?;
+        let total: i64 = row.try_get("", "total")?;
+        let running: i64 = row.try_get("", "running")?;
+        if let Ok(tenant) = TenantId::from_storage_key(&tenant) {
+            let running = running.max(0) as u64;
+            depths.push((
+                tenant,
+                QueueDepth {
+                    queued: (total.max(0) as u64).saturating_sub(running),
+                    running,
+                },
+            ));
+        }
+    }
+    Ok(depths)
 }
 
 /// See [`depth`].

@@ -26,6 +26,85 @@ pub struct Tenant {
     pub create_time: Option<String>,
     /// RFC 3339.
     pub update_time: Option<String>,
+    /// Where this tenant's quotas differ from the instance defaults.
+    pub quotas: Quotas,
+}
+
+/// Per-tenant quotas. In a tenant and in `PUT .../quotas`: the overrides,
+/// an absent field following the instance default
+/// (`aerie.tenants.quotas.*`). In usage: the quotas in force, every field
+/// set.
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Quotas {
+    /// Executions running at once, over every replica.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub running_executions: Option<u32>,
+    /// Executions waiting for a worker; creating more is 429.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub queued_executions: Option<u32>,
+    /// Executions created per minute through the API and webhooks; past it 429.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub executions_per_minute: Option<u32>,
+    /// Items one ForEach may loop over.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub foreach_items: Option<u32>,
+    /// Branches one Parallel may have (and ForEach iterations at once).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parallel_branches: Option<u32>,
+    /// Log lines per execution.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_lines_per_execution: Option<u32>,
+    /// Bytes of log messages per execution.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_bytes_per_execution: Option<u64>,
+    /// Bytes of outputs (as JSON) one task run may keep.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output_bytes_per_task_run: Option<u64>,
+}
+
+impl From<pb::TenantQuotas> for Quotas {
+    fn from(q: pb::TenantQuotas) -> Self {
+        Quotas {
+            running_executions: q.running_executions,
+            queued_executions: q.queued_executions,
+            executions_per_minute: q.executions_per_minute,
+            foreach_items: q.foreach_items,
+            parallel_branches: q.parallel_branches,
+            log_lines_per_execution: q.log_lines_per_execution,
+            log_bytes_per_execution: q.log_bytes_per_execution,
+            output_bytes_per_task_run: q.output_bytes_per_task_run,
+        }
+    }
+}
+
+impl From<Quotas> for pb::TenantQuotas {
+    fn from(q: Quotas) -> Self {
+        pb::TenantQuotas {
+            running_executions: q.running_executions,
+            queued_executions: q.queued_executions,
+            executions_per_minute: q.executions_per_minute,
+            foreach_items: q.foreach_items,
+            parallel_branches: q.parallel_branches,
+            log_lines_per_execution: q.log_lines_per_execution,
+            log_bytes_per_execution: q.log_bytes_per_execution,
+            output_bytes_per_task_run: q.output_bytes_per_task_run,
+        }
+    }
+}
+
+/// A tenant's use of its execution quotas now, over every replica.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Usage {
+    /// Executions a worker holds now.
+    pub running_executions: u64,
+    /// Executions waiting for a worker.
+    pub queued_executions: u64,
+    /// Executions created in the last 60 seconds.
+    pub executions_last_minute: u64,
+    /// The quotas in force: instance defaults with the tenant's overrides.
+    pub quotas: Quotas,
 }
 
 /// Body of `POST /api/v1/tenants`.
@@ -83,6 +162,7 @@ impl From<pb::Tenant> for Tenant {
             deleted: tenant.deleted,
             create_time: rfc3339(tenant.create_time),
             update_time: rfc3339(tenant.update_time),
+            quotas: tenant.quotas.map(Into::into).unwrap_or_default(),
         }
     }
 }
@@ -92,6 +172,62 @@ pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(create_tenant, list_tenants))
         .routes(routes!(get_tenant, update_tenant, delete_tenant))
+        .routes(routes!(set_tenant_quotas))
+        .routes(routes!(get_tenant_usage))
+}
+
+/// Replace a tenant's quota overrides (super admin only). Absent fields
+/// follow the instance defaults; `{}` removes every override.
+#[utoipa::path(put, path = "/api/v1/tenants/{id}/quotas", tag = "tenants", params(("id" = String, Path)),
+    request_body = Quotas,
+    responses((status = 200, body = Tenant), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+async fn set_tenant_quotas(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<Quotas>,
+) -> Result<Json<Tenant>, ApiError> {
+    let request = pb::SetTenantQuotasRequest {
+        id,
+        quotas: Some(body.into()),
+    };
+    let tenant = state
+        .tenants
+        .clone()
+        .set_tenant_quotas(caller.request(request, None))
+        .await?
+        .into_inner();
+    Ok(Json(tenant.into()))
+}
+
+/// A tenant's executions running and queued now, created in the last
+/// minute, and the quotas in force. For a super admin or anyone bound in
+/// the tenant.
+#[utoipa::path(get, path = "/api/v1/tenants/{id}/usage", tag = "tenants", params(("id" = String, Path)),
+    responses((status = 200, body = Usage), (status = 404, body = ErrorBody)))]
+async fn get_tenant_usage(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    Path(id): Path<String>,
+) -> Result<Json<Usage>, ApiError> {
+    let tenant = TenantId::parse(&id)
+        .map_err(|_| ApiError::new(StatusCode::NOT_FOUND, format!("tenant {id} not found")))?;
+    let usage = state
+        .executions
+        .clone()
+        .get_usage(caller.request(
+            aerie_proto::execution::v1::GetUsageRequest {},
+            Some(&tenant),
+        ))
+        .await?
+        .into_inner();
+    Ok(Json(Usage {
+        running_executions: usage.running_executions,
+        queued_executions: usage.queued_executions,
+        executions_last_minute: usage.executions_last_minute,
+        quotas: usage.quotas.map(Into::into).unwrap_or_default(),
+    }))
 }
 
 /// Create a tenant.

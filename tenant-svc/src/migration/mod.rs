@@ -5,6 +5,7 @@ use sea_orm_migration::prelude::*;
 
 mod m0001_create_tenants;
 mod m0002_create_audit_outbox;
+mod m0003_add_tenant_quotas;
 
 /// Every migration of tenant-svc, oldest first.
 pub struct Migrator;
@@ -14,6 +15,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m0001_create_tenants::Migration),
             Box::new(m0002_create_audit_outbox::Migration),
+            Box::new(m0003_add_tenant_quotas::Migration),
         ]
     }
 

@@ -1,8 +1,5 @@
-//! A fencing token on every claim: each claim of a job takes the next
-//! epoch, and every write of a run checks the epoch it was claimed with, so
-//! a worker whose claim was superseded (its lease expired during a pause or
-//! an outage and the job was claimed again, even by the same process)
-//! cannot write a thing.
+//! Per-tenant quota overrides, as JSON (`{}`: every quota follows the
+//! instance default).
 
 use sea_orm_migration::prelude::*;
 
@@ -15,12 +12,12 @@ impl MigrationTrait for Migration {
         manager
             .alter_table(
                 Table::alter()
-                    .table(Alias::new("execution_queue"))
+                    .table(Alias::new("tenants"))
                     .add_column(
-                        ColumnDef::new(Alias::new("lease_epoch"))
-                            .big_integer()
+                        ColumnDef::new(Alias::new("quotas"))
+                            .text()
                             .not_null()
-                            .default(0),
+                            .default("{}"),
                     )
                     .to_owned(),
             )
@@ -31,8 +28,8 @@ impl MigrationTrait for Migration {
         manager
             .alter_table(
                 Table::alter()
-                    .table(Alias::new("execution_queue"))
-                    .drop_column(Alias::new("lease_epoch"))
+                    .table(Alias::new("tenants"))
+                    .drop_column(Alias::new("quotas"))
                     .to_owned(),
             )
             .await

@@ -1,0 +1,149 @@
+//! Per-tenant quotas: the instance defaults (`aerie.tenants.quotas.*`) with
+//! a tenant's own overrides applied. tenant-svc stores the overrides;
+//! execution-svc enforces the result.
+
+use aerie_proto::tenant::v1 as pb;
+use serde::{Deserialize, Serialize};
+
+use crate::ServiceError;
+use crate::config::QuotasConfig;
+
+/// Where one tenant's quotas differ from the instance defaults; `None`
+/// follows the default.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct QuotaOverrides {
+    pub running_executions: Option<u32>,
+    pub queued_executions: Option<u32>,
+    pub executions_per_minute: Option<u32>,
+    pub foreach_items: Option<u32>,
+    pub parallel_branches: Option<u32>,
+    pub log_lines_per_execution: Option<u32>,
+    pub log_bytes_per_execution: Option<u64>,
+    pub output_bytes_per_task_run: Option<u64>,
+}
+
+impl QuotaOverrides {
+    /// Every override is at least 1: a quota of 0 would refuse all work,
+    /// which deleting the tenant says more honestly.
+    pub fn validate(&self) -> Result<(), ServiceError> {
+        let fields = [
+            ("runningExecutions", self.running_executions.map(u64::from)),
+            ("queuedExecutions", self.queued_executions.map(u64::from)),
+            (
+                "executionsPerMinute",
+                self.executions_per_minute.map(u64::from),
+            ),
+            ("foreachItems", self.foreach_items.map(u64::from)),
+            ("parallelBranches", self.parallel_branches.map(u64::from)),
+            (
+                "logLinesPerExecution",
+                self.log_lines_per_execution.map(u64::from),
+            ),
+            ("logBytesPerExecution", self.log_bytes_per_execution),
+            ("outputBytesPerTaskRun", self.output_bytes_per_task_run),
+        ];
+        match fields.iter().find(|(_, value)| *value == Some(0)) {
+            Some((name, _)) => Err(ServiceError::InvalidArgument(format!(
+                "quota {name} must be at least 1 (leave it out to follow the instance default)"
+            ))),
+            None => Ok(()),
+        }
+    }
+
+    /// The quotas in force: `defaults` with these overrides applied.
+    pub fn apply(&self, defaults: &QuotasConfig) -> QuotasConfig {
+        QuotasConfig {
+            running_executions: self
+                .running_executions
+                .unwrap_or(defaults.running_executions),
+            queued_executions: self.queued_executions.unwrap_or(defaults.queued_executions),
+            executions_per_minute: self
+                .executions_per_minute
+                .unwrap_or(defaults.executions_per_minute),
+            foreach_items: self.foreach_items.unwrap_or(defaults.foreach_items),
+            parallel_branches: self.parallel_branches.unwrap_or(defaults.parallel_branches),
+            log_lines_per_execution: self
+                .log_lines_per_execution
+                .unwrap_or(defaults.log_lines_per_execution),
+            log_bytes_per_execution: self
+                .log_bytes_per_execution
+                .unwrap_or(defaults.log_bytes_per_execution),
+            output_bytes_per_task_run: self
+                .output_bytes_per_task_run
+                .unwrap_or(defaults.output_bytes_per_task_run),
+        }
+    }
+}
+
+impl From<pb::TenantQuotas> for QuotaOverrides {
+    fn from(q: pb::TenantQuotas) -> Self {
+        QuotaOverrides {
+            running_executions: q.running_executions,
+            queued_executions: q.queued_executions,
+            executions_per_minute: q.executions_per_minute,
+            foreach_items: q.foreach_items,
+            parallel_branches: q.parallel_branches,
+            log_lines_per_execution: q.log_lines_per_execution,
+            log_bytes_per_execution: q.log_bytes_per_execution,
+            output_bytes_per_task_run: q.output_bytes_per_task_run,
+        }
+    }
+}
+
+impl From<QuotaOverrides> for pb::TenantQuotas {
+    fn from(q: QuotaOverrides) -> Self {
+        pb::TenantQuotas {
+            running_executions: q.running_executions,
+            queued_executions: q.queued_executions,
+            executions_per_minute: q.executions_per_minute,
+            foreach_items: q.foreach_items,
+            parallel_branches: q.parallel_branches,
+            log_lines_per_execution: q.log_lines_per_execution,
+            log_bytes_per_execution: q.log_bytes_per_execution,
+            output_bytes_per_task_run: q.output_bytes_per_task_run,
+        }
+    }
+}
+
+/// Quotas in force, every field set, as the wire shows them.
+pub fn in_force(quotas: &QuotasConfig) -> pb::TenantQuotas {
+    pb::TenantQuotas {
+        running_executions: Some(quotas.running_executions),
+        queued_executions: Some(quotas.queued_executions),
+        executions_per_minute: Some(quotas.executions_per_minute),
+        foreach_items: Some(quotas.foreach_items),
+        parallel_branches: Some(quotas.parallel_branches),
+        log_lines_per_execution: Some(quotas.log_lines_per_execution),
+        log_bytes_per_execution: Some(quotas.log_bytes_per_execution),
+        output_bytes_per_task_run: Some(quotas.output_bytes_per_task_run),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overrides_replace_only_what_they_set_and_zero_is_refused() {
+        let defaults = QuotasConfig::default();
+        let overrides = QuotaOverrides {
+            running_executions: Some(2),
+            foreach_items: Some(50),
+            ..Default::default()
+        };
+        let applied = overrides.apply(&defaults);
+        assert_eq!(applied.running_executions, 2);
+        assert_eq!(applied.foreach_items, 50);
+        assert_eq!(applied.queued_executions, defaults.queued_executions);
+        assert!(overrides.validate().is_ok());
+        let zero = QuotaOverrides {
+            log_bytes_per_execution: Some(0),
+            ..Default::default()
+        };
+        let refused = zero.validate().unwrap_err().to_string();
+        assert!(refused.contains("logBytesPerExecution"), "{refused}");
+        let round_trip: QuotaOverrides = pb::TenantQuotas::from(overrides.clone()).into();
+        assert_eq!(round_trip, overrides);
+    }
+}
