@@ -7,6 +7,7 @@ pub mod domain;
 pub mod migration;
 pub mod passwords;
 pub mod repo;
+pub mod retention;
 pub mod throttle;
 pub mod tokens;
 
@@ -77,6 +78,7 @@ pub async fn serve(
     shutdown: CancellationToken,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let core = open(config).await?;
+    retention::spawn(core.db.clone(), config, shutdown.clone())?;
     // auth-svc receives audit entries and has no outbox: request metrics only.
     aerie_common::metrics::serve_probes(config, Vec::new(), shutdown.clone()).await?;
     let mut services = GrpcServices::new(aerie_common::auth::verifier_for(config)?);

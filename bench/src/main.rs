@@ -2,13 +2,14 @@
 //! to this binary, over loopback.
 //!
 //! Build and run: `cargo build --release -p aerie -p aerie-bench &&
-//! target/release/aerie-bench <gateway-vs-grpc|flows|executions|login-flood>` (options: `--help`).
+//! target/release/aerie-bench <gateway-vs-grpc|flows|executions|login-flood|foreach|noisy-neighbour>` (options: `--help`).
 
 mod executions;
 mod flows;
 mod gateway_vs_grpc;
 mod login_flood;
 mod measure;
+mod neighbours;
 mod server;
 
 use clap::Parser;
@@ -24,6 +25,10 @@ enum Bench {
     Executions(executions::Options),
     /// Concurrent logins with random usernames against auth-svc: memory and a real user's latency.
     LoginFlood(login_flood::Options),
+    /// One big ForEach in one tenant beside another tenant's small executions and /health.
+    Foreach(neighbours::ForeachOptions),
+    /// One tenant at its quotas with Sleeps, ForEach loops and log floods beside another's steady load.
+    NoisyNeighbour(neighbours::NoisyOptions),
 }
 
 #[tokio::main]
@@ -33,5 +38,7 @@ async fn main() {
         Bench::Flows(options) => flows::run(options).await,
         Bench::Executions(options) => executions::run(options).await,
         Bench::LoginFlood(options) => login_flood::run(options).await,
+        Bench::Foreach(options) => neighbours::foreach(options).await,
+        Bench::NoisyNeighbour(options) => neighbours::noisy(options).await,
     }
 }

@@ -21,11 +21,25 @@ pub fn start_server(dir: &std::path::Path) -> (Server, String, String) {
 /// by two spaces). Per-tenant quotas are lifted: the benchmarks measure
 /// what the instance does, mostly for one tenant.
 pub fn start_server_with(dir: &std::path::Path, extra: &str) -> (Server, String, String) {
+    start_server_quotas(
+        dir,
+        "    quotas:\n      running-executions: 1000000\n      queued-executions: 1000000\n      executions-per-minute: 1000000\n",
+        extra,
+    )
+}
+
+/// Starts the server with `quotas` under `aerie.tenants` (YAML indented by
+/// four spaces; empty: the instance defaults) and `extra` under `aerie`.
+pub fn start_server_quotas(
+    dir: &std::path::Path,
+    quotas: &str,
+    extra: &str,
+) -> (Server, String, String) {
     let config = dir.join("aerie.yml");
     std::fs::write(
         &config,
         format!(
-            "aerie:\n  tenants:\n    enabled: true\n    quotas:\n      running-executions: 1000000\n      queued-executions: 1000000\n      executions-per-minute: 1000000\n  security:\n    super-admin:\n      username: bench\n      password: bench-password\n    token-ttl: 7200\n  server:\n    http-port: 0\n    grpc-port: 0\n  data-dir: {}\n{extra}",
+            "aerie:\n  tenants:\n    enabled: true\n{quotas}  security:\n    super-admin:\n      username: bench\n      password: bench-password\n    token-ttl: 7200\n  server:\n    http-port: 0\n    grpc-port: 0\n  data-dir: {}\n{extra}",
             dir.join("data").display()
         ),
     )

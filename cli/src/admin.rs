@@ -57,7 +57,7 @@ pub async fn tenant_quotas(
     id: &str,
     set: &[String],
     unset: &[String],
-) -> Result<Vec<(String, u64, bool)>, BoxError> {
+) -> Result<Vec<(String, String, bool)>, BoxError> {
     use aerie_common::quota::QuotaOverrides;
     let tenants = aerie_tenant_svc::open(config).await?;
     let mut overrides = tenants.quotas(id).await?;
@@ -69,11 +69,13 @@ pub async fn tenant_quotas(
             let (name, value) = pair
                 .split_once('=')
                 .ok_or_else(|| format!("--set {pair}: expected NAME=VALUE"))?;
-            let value: u64 = value
-                .trim()
-                .parse()
-                .map_err(|_| format!("--set {pair}: {value} is not a whole number"))?;
-            fields.insert(name.trim().to_owned(), value.into());
+            // Retention periods are durations (P30D); every other quota a count.
+            let value = match value.trim().parse::<u64>() {
+                Ok(count) => serde_json::Value::from(count),
+                Err(_) if name.trim().ends_with("retention") => value.trim().into(),
+                Err(_) => return Err(format!("--set {pair}: {value} is not a whole number").into()),
+            };
+            fields.insert(name.trim().to_owned(), value);
         }
         for name in unset {
             fields.insert(name.trim().to_owned(), serde_json::Value::Null);
@@ -89,10 +91,44 @@ pub async fn tenant_quotas(
     if let serde_json::Value::Object(in_force) = in_force {
         for (name, value) in in_force {
             let is_own = own.get(&name).is_some_and(|v| !v.is_null());
-            rows.push((name, value.as_u64().unwrap_or_default(), is_own));
+            let shown = match value {
+                serde_json::Value::String(text) => text,
+                other => other.to_string(),
+            };
+            rows.push((name, shown, is_own));
         }
     }
     Ok(rows)
+}
+
+/// `aerie executions purge`: answers how many executions were deleted.
+pub async fn purge_executions(
+    config: &Config,
+    tenant: Option<&str>,
+    before: &str,
+) -> Result<u64, BoxError> {
+    let tenant = match tenant {
+        Some(id) => TenantId::parse(id)?,
+        None => TenantId::default_tenant(),
+    };
+    let before = parse_date(before)?;
+    let executions = aerie_execution_svc::open(config).await?;
+    Ok(executions.purge(&tenant, before).await?)
+}
+
+/// An RFC 3339 date-time, or a date (midnight UTC).
+fn parse_date(text: &str) -> Result<chrono::DateTime<chrono::Utc>, BoxError> {
+    let text = text.trim();
+    if let Ok(at) = chrono::DateTime::parse_from_rfc3339(text) {
+        return Ok(at.to_utc());
+    }
+    chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .ok()
+        .and_then(|date| date.and_hms_opt(0, 0, 0))
+        .map(|at| at.and_utc())
+        .ok_or_else(|| {
+            format!("--before {text}: expected 2026-01-01T00:00:00Z or 2026-01-01").into()
+        })
 }
 
 /// `aerie auths users create`.

@@ -42,6 +42,23 @@ enum Command {
     /// Manage users and signing keys.
     #[command(subcommand)]
     Auths(AuthsCommand),
+    /// Manage executions.
+    #[command(subcommand)]
+    Executions(ExecutionsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ExecutionsCommand {
+    /// Delete executions that ended before a date, with their task runs,
+    /// logs and files (running ones are kept).
+    Purge {
+        /// The tenant; leave out for the default tenant.
+        #[arg(long)]
+        tenant: Option<String>,
+        /// RFC 3339 date-time (2026-01-01T00:00:00Z) or a date (2026-01-01, midnight UTC).
+        #[arg(long)]
+        before: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -146,7 +163,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let default_level = match cli.command {
         Command::Server(_) => "info",
-        Command::Tenants(_) | Command::Auths(_) => "warn",
+        Command::Tenants(_) | Command::Auths(_) | Command::Executions(_) => "warn",
     };
     let level = match cli.global.verbose {
         0 => cli.global.log_level.as_deref().unwrap_or(default_level),
@@ -255,6 +272,11 @@ async fn run(command: Command, config: Config) -> Result<(), server::BoxError> {
         Command::Tenants(TenantsCommand::Delete { tenant }) => {
             admin::delete_tenant(&config, &tenant).await?;
             println!("deleted tenant {tenant}");
+            Ok(())
+        }
+        Command::Executions(ExecutionsCommand::Purge { tenant, before }) => {
+            let purged = admin::purge_executions(&config, tenant.as_deref(), &before).await?;
+            println!("purged {purged} executions");
             Ok(())
         }
         Command::Tenants(TenantsCommand::Quotas { tenant, set, unset }) => {

@@ -45,6 +45,7 @@ pub async fn start_standalone(
     config.default_endpoints_to(grpc_addr.port());
 
     let auth = aerie_auth_svc::open(&config).await?;
+    aerie_auth_svc::retention::spawn(auth.db.clone(), &config, shutdown.clone())?;
     let tenants = aerie_tenant_svc::open(&config).await?;
     aerie_tenant_svc::spawn_audit_relay(&tenants, &config, shutdown.clone())?;
     let flows = aerie_flow_svc::open(&config).await?;

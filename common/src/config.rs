@@ -27,6 +27,8 @@ pub const KEYS: &[&str] = &[
     "tenants.quotas.log-lines-per-execution",
     "tenants.quotas.log-bytes-per-execution",
     "tenants.quotas.output-bytes-per-task-run",
+    "tenants.quotas.execution-retention",
+    "tenants.quotas.audit-retention",
     "server.host",
     "server.http-port",
     "server.grpc-port",
@@ -67,6 +69,7 @@ pub const KEYS: &[&str] = &[
     "executor.poll-interval-ms",
     "executor.scheduler",
     "executor.trigger-refresh-seconds",
+    "executor.retention-interval-seconds",
     "telemetry.otlp-endpoint",
 ];
 
@@ -182,6 +185,9 @@ pub struct ExecutorConfig {
     /// How often the scheduler reads the Schedule triggers of every tenant
     /// again: a new or changed schedule takes effect within this time.
     pub trigger_refresh_seconds: u64,
+    /// How often ended executions past their tenant's retention are
+    /// deleted (in processes with workers).
+    pub retention_interval_seconds: u64,
 }
 
 impl Default for ExecutorConfig {
@@ -192,6 +198,7 @@ impl Default for ExecutorConfig {
             poll_interval_ms: 200,
             scheduler: true,
             trigger_refresh_seconds: 10,
+            retention_interval_seconds: 3600,
         }
     }
 }
@@ -228,6 +235,26 @@ pub struct QuotasConfig {
     pub log_bytes_per_execution: u64,
     /// Bytes of outputs (as JSON) one task run may keep.
     pub output_bytes_per_task_run: u64,
+    /// How long an ended execution is kept with its task runs, logs and
+    /// files: an ISO-8601 duration (`P30D`).
+    pub execution_retention: String,
+    /// How long audit log entries are kept: an ISO-8601 duration.
+    pub audit_retention: String,
+}
+
+impl QuotasConfig {
+    /// Both retention periods, or which key holds what is not a positive
+    /// ISO-8601 duration.
+    pub fn retention(&self) -> Result<(std::time::Duration, std::time::Duration), String> {
+        let parse = |key: &str, text: &str| {
+            crate::quota::parse_retention(text)
+                .ok_or_else(|| format!("aerie.tenants.quotas.{key}: '{text}' is not a positive ISO-8601 duration such as P30D"))
+        };
+        Ok((
+            parse("execution-retention", &self.execution_retention)?,
+            parse("audit-retention", &self.audit_retention)?,
+        ))
+    }
 }
 
 impl Default for QuotasConfig {
@@ -241,6 +268,8 @@ impl Default for QuotasConfig {
             log_lines_per_execution: 100_000,
             log_bytes_per_execution: 64 * 1024 * 1024,
             output_bytes_per_task_run: 1024 * 1024,
+            execution_retention: "P30D".to_owned(),
+            audit_retention: "P365D".to_owned(),
         }
     }
 }

@@ -2,11 +2,18 @@
 //! a tenant's own overrides applied. tenant-svc stores the overrides;
 //! execution-svc enforces the result.
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use aerie_proto::tenant::v1 as pb;
+use aerie_proto::tenant::v1::GetTenantQuotasRequest;
+use aerie_proto::tenant::v1::tenant_internal_service_client::TenantInternalServiceClient;
+use moka::future::Cache;
 use serde::{Deserialize, Serialize};
 
-use crate::ServiceError;
 use crate::config::QuotasConfig;
+use crate::grpc::Channel;
+use crate::{ServiceError, TenantId};
 
 /// Where one tenant's quotas differ from the instance defaults; `None`
 /// follows the default.
@@ -21,6 +28,13 @@ pub struct QuotaOverrides {
     pub log_lines_per_execution: Option<u32>,
     pub log_bytes_per_execution: Option<u64>,
     pub output_bytes_per_task_run: Option<u64>,
+    pub execution_retention: Option<String>,
+    pub audit_retention: Option<String>,
+}
+
+/// A retention period: a positive ISO-8601 duration (`P30D`, `PT12H`).
+pub fn parse_retention(text: &str) -> Option<std::time::Duration> {
+    crate::kestra::duration::parse_iso_duration(text.trim()).filter(|d| !d.is_zero())
 }
 
 impl QuotaOverrides {
@@ -43,12 +57,24 @@ impl QuotaOverrides {
             ("logBytesPerExecution", self.log_bytes_per_execution),
             ("outputBytesPerTaskRun", self.output_bytes_per_task_run),
         ];
-        match fields.iter().find(|(_, value)| *value == Some(0)) {
-            Some((name, _)) => Err(ServiceError::InvalidArgument(format!(
+        if let Some((name, _)) = fields.iter().find(|(_, value)| *value == Some(0)) {
+            return Err(ServiceError::InvalidArgument(format!(
                 "quota {name} must be at least 1 (leave it out to follow the instance default)"
-            ))),
-            None => Ok(()),
+            )));
         }
+        for (name, value) in [
+            ("executionRetention", &self.execution_retention),
+            ("auditRetention", &self.audit_retention),
+        ] {
+            if let Some(text) = value
+                && parse_retention(text).is_none()
+            {
+                return Err(ServiceError::InvalidArgument(format!(
+                    "{name} '{text}' is not a positive ISO-8601 duration such as P30D"
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// The quotas in force: `defaults` with these overrides applied.
@@ -72,6 +98,14 @@ impl QuotaOverrides {
             output_bytes_per_task_run: self
                 .output_bytes_per_task_run
                 .unwrap_or(defaults.output_bytes_per_task_run),
+            execution_retention: self
+                .execution_retention
+                .clone()
+                .unwrap_or_else(|| defaults.execution_retention.clone()),
+            audit_retention: self
+                .audit_retention
+                .clone()
+                .unwrap_or_else(|| defaults.audit_retention.clone()),
         }
     }
 }
@@ -87,6 +121,8 @@ impl From<pb::TenantQuotas> for QuotaOverrides {
             log_lines_per_execution: q.log_lines_per_execution,
             log_bytes_per_execution: q.log_bytes_per_execution,
             output_bytes_per_task_run: q.output_bytes_per_task_run,
+            execution_retention: q.execution_retention,
+            audit_retention: q.audit_retention,
         }
     }
 }
@@ -102,6 +138,8 @@ impl From<QuotaOverrides> for pb::TenantQuotas {
             log_lines_per_execution: q.log_lines_per_execution,
             log_bytes_per_execution: q.log_bytes_per_execution,
             output_bytes_per_task_run: q.output_bytes_per_task_run,
+            execution_retention: q.execution_retention,
+            audit_retention: q.audit_retention,
         }
     }
 }
@@ -117,6 +155,73 @@ pub fn in_force(quotas: &QuotasConfig) -> pb::TenantQuotas {
         log_lines_per_execution: Some(quotas.log_lines_per_execution),
         log_bytes_per_execution: Some(quotas.log_bytes_per_execution),
         output_bytes_per_task_run: Some(quotas.output_bytes_per_task_run),
+        execution_retention: Some(quotas.execution_retention.clone()),
+        audit_retention: Some(quotas.audit_retention.clone()),
+    }
+}
+
+/// How long a tenant's overrides are used before they are read again: a
+/// change made through the tenant API is in force everywhere within this.
+const OVERRIDES_TTL: Duration = Duration::from_secs(5);
+
+/// Each tenant's quotas.
+pub struct QuotaBook {
+    defaults: QuotasConfig,
+    tenants: TenantInternalServiceClient<Channel>,
+    service_token: String,
+    overrides: Cache<TenantId, Arc<QuotaOverrides>>,
+}
+
+impl QuotaBook {
+    pub fn new(defaults: &QuotasConfig, tenants: Channel, service_token: String) -> QuotaBook {
+        QuotaBook {
+            defaults: defaults.clone(),
+            tenants: TenantInternalServiceClient::new(tenants),
+            service_token,
+            overrides: Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(OVERRIDES_TTL)
+                .build(),
+        }
+    }
+
+    /// The instance defaults (`aerie.tenants.quotas.*`).
+    pub fn defaults(&self) -> &QuotasConfig {
+        &self.defaults
+    }
+
+    /// The quotas in force for `tenant`.
+    pub async fn of(&self, tenant: &TenantId) -> QuotasConfig {
+        self.overrides(tenant).await.apply(&self.defaults)
+    }
+
+    /// Where `tenant`'s quotas differ from the defaults. The default
+    /// tenant has no overrides. When tenant-svc cannot answer, the defaults
+    /// apply until it can (and nothing is remembered).
+    pub async fn overrides(&self, tenant: &TenantId) -> Arc<QuotaOverrides> {
+        let Some(id) = tenant.as_named() else {
+            return Arc::default();
+        };
+        if let Some(known) = self.overrides.get(tenant).await {
+            return known;
+        }
+        let request = crate::audit::service_request(
+            GetTenantQuotasRequest { id: id.to_owned() },
+            tenant,
+            &self.service_token,
+        );
+        let found = match self.tenants.clone().get_tenant_quotas(request).await {
+            Ok(quotas) => QuotaOverrides::from(quotas.into_inner()),
+            // A deleted tenant runs nothing anyway.
+            Err(status) if status.code() == tonic::Code::NotFound => QuotaOverrides::default(),
+            Err(status) => {
+                tracing::warn!(%tenant, %status, "cannot read the tenant's quotas; defaults apply");
+                return Arc::default();
+            }
+        };
+        let found = Arc::new(found);
+        self.overrides.insert(tenant.clone(), found.clone()).await;
+        found
     }
 }
 
@@ -143,6 +248,20 @@ mod tests {
         };
         let refused = zero.validate().unwrap_err().to_string();
         assert!(refused.contains("logBytesPerExecution"), "{refused}");
+        let bad = QuotaOverrides {
+            execution_retention: Some("P0D".into()),
+            ..Default::default()
+        };
+        let refused = bad.validate().unwrap_err().to_string();
+        assert!(refused.contains("executionRetention"), "{refused}");
+        assert!(
+            QuotaOverrides {
+                audit_retention: Some("PT12H".into()),
+                ..Default::default()
+            }
+            .validate()
+            .is_ok()
+        );
         let round_trip: QuotaOverrides = pb::TenantQuotas::from(overrides.clone()).into();
         assert_eq!(round_trip, overrides);
     }

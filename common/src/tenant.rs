@@ -64,7 +64,7 @@ pub const RESERVED_TENANT_IDS: &[&str] = &[
 ];
 
 /// A tenant: a valid named tenant or the default tenant, nothing else.
-#[derive(Clone, PartialEq, Eq, Hash)]
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct TenantId(Option<Arc<str>>);
 
 /// Why a string is not a tenant id; the message says what is allowed.

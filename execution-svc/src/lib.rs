@@ -5,9 +5,11 @@
 pub mod api;
 pub mod domain;
 pub mod executor;
+pub mod live_tenants;
 pub mod migration;
 pub mod quota;
 pub mod repo;
+pub mod retention;
 pub mod scheduler;
 pub mod storage;
 
@@ -35,6 +37,8 @@ pub async fn open(config: &Config) -> Result<ExecutionApi, BoxError> {
         "execution",
     )
     .await?;
+    // A retention period that is not a duration stops the start, naming its key.
+    config.tenants.quotas.retention()?;
     let storage = storage::Storage::from_config(config)?;
     let flows = aerie_common::grpc::lazy_channel(&config.flow_endpoint())?;
     let tenants = aerie_common::grpc::lazy_channel(&config.tenant_endpoint())?;
@@ -74,8 +78,23 @@ pub fn spawn_background(
     shutdown: CancellationToken,
 ) -> Result<tokio::task::JoinHandle<()>, BoxError> {
     let executor = api.engine().spawn(shutdown.clone());
+    let tenants = live_tenants::LiveTenants::new(
+        api.engine().clone(),
+        aerie_common::grpc::lazy_channel(&config.tenant_endpoint())?,
+        config.tenant_policy(),
+    );
     if config.executor.scheduler {
-        scheduler::Scheduler::new(api.engine().clone(), config)?.spawn(shutdown.clone());
+        scheduler::Scheduler::new(api.engine().clone(), tenants.clone(), config)
+            .spawn(shutdown.clone());
+    }
+    if config.executor.workers > 0 {
+        // Where executions run, old ones are deleted too.
+        retention::spawn(
+            api.engine().clone(),
+            tenants,
+            std::time::Duration::from_secs(config.executor.retention_interval_seconds.max(1)),
+            shutdown.clone(),
+        );
     }
     aerie_common::audit::spawn_relay(api.db().clone(), config, shutdown)?;
     Ok(executor)

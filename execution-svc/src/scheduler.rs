@@ -1,8 +1,13 @@
-//! Schedule triggers. Every replica may run the scheduler: each second it
-//! checks every enabled Schedule trigger of every live tenant, and a tick
-//! fires only for the replica whose compare-and-set moves the trigger's
-//! cursor (in the same transaction that accepts the execution), so each
-//! tick fires exactly once.
+//! Schedule triggers. Every replica may run the scheduler. Each keeps its
+//! schedules ordered by their next tick, so a pass looks only at the
+//! triggers that are due (its cost follows what is due, not how many
+//! triggers exist), and fires them concurrently. A tick fires only for the
+//! replica whose compare-and-set moves the trigger's cursor, in the same
+//! transaction that accepts the execution, so each tick fires exactly once.
+//! The flow is read before that transaction: no row stays locked across a
+//! call to flow-svc. On PostgreSQL a replica skips cursors another replica
+//! holds (`FOR UPDATE SKIP LOCKED`), so replicas share a busy second's
+//! work instead of queueing behind each other.
 //!
 //! Catch-up policy: a trigger seen for the first time starts at its latest
 //! past tick (nothing before it fires). After downtime, only the most
@@ -14,62 +19,73 @@
 //! credential limited to that tenant; a changed schedule takes effect
 //! within that time.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
+use aerie_common::TenantId;
 use aerie_common::config::Config;
-use aerie_common::grpc::Channel;
 use aerie_common::kestra::trigger_types;
-use aerie_common::{TenantId, TenantPolicy};
 use aerie_proto::flow::v1 as flow_pb;
-use aerie_proto::tenant::v1::ListLiveTenantIdsRequest;
-use aerie_proto::tenant::v1::tenant_internal_service_client::TenantInternalServiceClient;
 use chrono::{DateTime, TimeZone, Utc};
+use futures::StreamExt;
 use serde_json::{Map, json};
 use tokio_util::sync::CancellationToken;
 
 use crate::domain::plan::Plan;
 use crate::domain::{ExecutionId, inputs};
 use crate::executor::{Engine, NewExecution, StartedBy};
+use crate::live_tenants::LiveTenants;
 use crate::repo::TenantTxn;
-use crate::repo::schedules::{self, TriggerRef};
+use crate::repo::schedules::{self, Claim, TriggerRef};
+
+/// Ticks fired at once by one replica.
+const FIRING_AT_ONCE: usize = 32;
 
 /// One Schedule trigger of one tenant's flow.
+#[derive(Clone)]
 struct Schedule {
     tenant: TenantId,
     namespace: String,
     flow_id: String,
     trigger_id: String,
     trigger_type: String,
+    cron_text: String,
     cron: croner::Cron,
     zone: chrono_tz::Tz,
 }
 
 type ScheduleKey = (TenantId, String, String, String);
 
+/// What became of one due tick.
+enum Fired {
+    /// Fired here, skipped (new trigger, disabled flow) or already fired
+    /// by another replica: the trigger waits for its next tick.
+    Done,
+    /// Not fired (flow-svc or the database failed): tried again next second.
+    Retry,
+}
+
 /// Fires Schedule triggers for one process.
 pub struct Scheduler {
     engine: Engine,
-    tenants: TenantInternalServiceClient<Channel>,
-    policy: TenantPolicy,
+    tenants: LiveTenants,
     refresh_every: Duration,
-    schedules: Vec<Schedule>,
-    /// The cursor as this replica last saw it, by trigger.
-    cursors: HashMap<ScheduleKey, i64>,
+    /// Every known schedule, with the tick it is queued for.
+    schedules: HashMap<ScheduleKey, (Schedule, i64)>,
+    /// The schedules by next tick (epoch seconds).
+    queue: BTreeSet<(i64, ScheduleKey)>,
 }
 
 impl Scheduler {
-    pub fn new(engine: Engine, config: &Config) -> Result<Scheduler, tonic::transport::Error> {
-        let tenants = aerie_common::grpc::lazy_channel(&config.tenant_endpoint())?;
-        Ok(Scheduler {
+    pub fn new(engine: Engine, tenants: LiveTenants, config: &Config) -> Scheduler {
+        Scheduler {
             engine,
-            tenants: TenantInternalServiceClient::new(tenants),
-            policy: config.tenant_policy(),
+            tenants,
             refresh_every: Duration::from_secs(config.executor.trigger_refresh_seconds.max(1)),
-            schedules: Vec::new(),
-            cursors: HashMap::new(),
-        })
+            schedules: HashMap::new(),
+            queue: BTreeSet::new(),
+        }
     }
 
     pub fn spawn(mut self, shutdown: CancellationToken) -> tokio::task::JoinHandle<()> {
@@ -83,8 +99,16 @@ impl Scheduler {
                     _ = shutdown.cancelled() => return,
                 }
                 if refreshed.is_none_or(|at| at.elapsed() >= self.refresh_every) {
-                    match self.refresh().await {
-                        Ok(()) => refreshed = Some(Instant::now()),
+                    let started = Instant::now();
+                    match self.refresh(Utc::now()).await {
+                        Ok(()) => {
+                            refreshed = Some(Instant::now());
+                            tracing::debug!(
+                                triggers = self.schedules.len(),
+                                took_ms = started.elapsed().as_millis() as u64,
+                                "Schedule triggers read"
+                            );
+                        }
                         Err(status) => tracing::warn!(%status, "cannot read Schedule triggers"),
                     }
                 }
@@ -93,30 +117,9 @@ impl Scheduler {
         })
     }
 
-    /// The tenants this instance serves.
-    async fn live_tenants(&mut self) -> Result<Vec<TenantId>, tonic::Status> {
-        let mut tenants = Vec::new();
-        if self.policy.admit(&TenantId::default_tenant()).is_ok() {
-            tenants.push(TenantId::default_tenant());
-        }
-        if self.policy.multi_tenancy {
-            let request = self
-                .engine
-                .internal(&TenantId::default_tenant(), ListLiveTenantIdsRequest {});
-            let ids = self
-                .tenants
-                .list_live_tenant_ids(request)
-                .await?
-                .into_inner()
-                .ids;
-            tenants.extend(ids.iter().filter_map(|id| TenantId::parse(id).ok()));
-        }
-        Ok(tenants)
-    }
-
-    async fn refresh(&mut self) -> Result<(), tonic::Status> {
-        let mut schedules = Vec::new();
-        for tenant in self.live_tenants().await? {
+    async fn refresh(&mut self, now: DateTime<Utc>) -> Result<(), tonic::Status> {
+        let mut found = Vec::new();
+        for tenant in self.tenants.list().await? {
             let request = self
                 .engine
                 .internal(&tenant, flow_pb::ListScheduleTriggersRequest {});
@@ -130,65 +133,99 @@ impl Scheduler {
                 .triggers;
             for trigger in triggers {
                 match schedule_of(&tenant, &trigger) {
-                    Some(schedule) => schedules.push(schedule),
+                    Some(schedule) => found.push(schedule),
                     None => tracing::warn!(tenant = %tenant, flow = %trigger.flow_id,
                         trigger = %trigger.trigger_id, "Schedule trigger with an unusable cron or time zone"),
                 }
             }
         }
-        let keys: std::collections::HashSet<ScheduleKey> =
-            schedules.iter().map(Schedule::key).collect();
-        self.cursors.retain(|key, _| keys.contains(key));
-        self.schedules = schedules;
+        self.replace(found, now);
         Ok(())
     }
 
+    /// Takes `found` as the schedules from now on: unchanged ones keep
+    /// their place in the queue, new or changed ones are queued for their
+    /// latest tick (which fires only if an earlier one was recorded).
+    fn replace(&mut self, found: Vec<Schedule>, now: DateTime<Utc>) {
+        let mut schedules = HashMap::with_capacity(found.len());
+        let mut queue = BTreeSet::new();
+        for schedule in found {
+            let key = schedule.key();
+            let tick = match self.schedules.get(&key) {
+                Some((known, tick)) if known.same_timing(&schedule) => *tick,
+                _ => match latest_tick(&schedule.cron, schedule.zone, now) {
+                    Some(tick) => tick,
+                    None => continue,
+                },
+            };
+            queue.insert((tick, key.clone()));
+            schedules.insert(key, (schedule, tick));
+        }
+        self.schedules = schedules;
+        self.queue = queue;
+    }
+
+    /// Fires every trigger due at `now`, several at once.
     async fn fire_due(&mut self, now: DateTime<Utc>) {
-        for index in 0..self.schedules.len() {
-            let schedule = &self.schedules[index];
-            let Some(latest) = latest_tick(&schedule.cron, schedule.zone, now) else {
-                continue;
+        let mut due = Vec::new();
+        while let Some(first) = self.queue.first() {
+            if first.0 > now.timestamp() {
+                break;
+            }
+            let (_, key) = self.queue.pop_first().expect("first exists");
+            if let Some((schedule, _)) = self.schedules.get(&key) {
+                // Only the latest tick fires, however late this pass is.
+                let tick = latest_tick(&schedule.cron, schedule.zone, now);
+                due.push((schedule.clone(), tick));
+            }
+        }
+        if due.is_empty() {
+            return;
+        }
+        let this = &*self;
+        let outcomes: Vec<(Schedule, Option<i64>, Fired)> = futures::stream::iter(due)
+            .map(|(schedule, tick)| async move {
+                let fired = match tick {
+                    Some(tick) => this.fire(&schedule, tick).await,
+                    None => Fired::Done,
+                };
+                (schedule, tick, fired)
+            })
+            .buffer_unordered(FIRING_AT_ONCE)
+            .collect()
+            .await;
+        for (schedule, tick, fired) in outcomes {
+            let next = match (fired, tick) {
+                (Fired::Retry, Some(tick)) => Some(tick),
+                _ => next_tick(&schedule.cron, schedule.zone, now),
             };
             let key = schedule.key();
-            if self
-                .cursors
-                .get(&key)
-                .is_some_and(|cursor| *cursor >= latest)
-            {
-                continue;
-            }
-            match self.fire(index, latest).await {
-                Ok(cursor) => {
-                    self.cursors.insert(key, cursor);
-                }
-                Err(err) => tracing::warn!(tenant = %schedule.tenant, flow = %schedule.flow_id,
-                    trigger = %schedule.trigger_id, %err, "Schedule tick not fired; tried again"),
+            if let (Some(next), Some(entry)) = (next, self.schedules.get_mut(&key)) {
+                entry.1 = next;
+                self.queue.insert((next, key));
             }
         }
     }
 
-    /// Fires `tick` unless the trigger is new or another replica fired it;
-    /// answers the cursor now stored.
-    async fn fire(
+    /// Fires `tick` of `schedule` unless the trigger is new, its flow is
+    /// disabled, or another replica fired it (or is firing it).
+    async fn fire(&self, schedule: &Schedule, tick: i64) -> Fired {
+        match self.try_fire(schedule, tick).await {
+            Ok(()) => Fired::Done,
+            Err(err) => {
+                tracing::warn!(tenant = %schedule.tenant, flow = %schedule.flow_id,
+                    trigger = %schedule.trigger_id, %err, "Schedule tick not fired; tried again");
+                Fired::Retry
+            }
+        }
+    }
+
+    async fn try_fire(
         &self,
-        index: usize,
+        schedule: &Schedule,
         tick: i64,
-    ) -> Result<i64, Box<dyn std::error::Error + Send + Sync>> {
-        let schedule = &self.schedules[index];
-        let trigger = TriggerRef {
-            namespace: &schedule.namespace,
-            flow_id: &schedule.flow_id,
-            trigger_id: &schedule.trigger_id,
-        };
-        let tx = TenantTxn::write(&self.engine.db, &schedule.tenant).await?;
-        let cursor = schedules::cursor_or_start(&tx, &trigger, tick).await?;
-        if cursor >= tick {
-            tx.commit().await?;
-            return Ok(cursor);
-        }
-        if !schedules::advance(&tx, &trigger, cursor, tick).await? {
-            return Ok(tick);
-        }
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        // The flow first, outside any transaction.
         let request = flow_pb::GetFlowRequest {
             namespace: schedule.namespace.clone(),
             id: schedule.flow_id.clone(),
@@ -201,10 +238,23 @@ impl Scheduler {
             .get_flow_for_execution(self.engine.internal(&schedule.tenant, request))
             .await?
             .into_inner();
+        let trigger = TriggerRef {
+            namespace: &schedule.namespace,
+            flow_id: &schedule.flow_id,
+            trigger_id: &schedule.trigger_id,
+        };
+        let tx = TenantTxn::write(&self.engine.db, &schedule.tenant).await?;
+        match schedules::claim(&tx, &trigger, tick).await? {
+            Claim::Started | Claim::Taken | Claim::AlreadyFired => {
+                tx.commit().await?;
+                return Ok(());
+            }
+            Claim::Due => {}
+        }
         if flow.disabled {
             // A disabled flow lets its ticks pass without running.
             tx.commit().await?;
-            return Ok(tick);
+            return Ok(());
         }
         let plan = Plan::parse(&flow.source)?;
         let resolved = inputs::resolve(&plan.inputs, &Map::new(), &Default::default())
@@ -234,11 +284,16 @@ impl Scheduler {
         self.engine.wake();
         tracing::info!(tenant = %schedule.tenant, flow = %schedule.flow_id,
             trigger = %schedule.trigger_id, %date, "schedule fired");
-        Ok(tick)
+        Ok(())
     }
 }
 
 impl Schedule {
+    /// Whether `other` fires at the same ticks.
+    fn same_timing(&self, other: &Schedule) -> bool {
+        self.cron_text == other.cron_text && self.zone == other.zone
+    }
+
     fn key(&self) -> ScheduleKey {
         (
             self.tenant.clone(),
@@ -264,6 +319,7 @@ fn schedule_of(tenant: &TenantId, trigger: &flow_pb::Trigger) -> Option<Schedule
         flow_id: trigger.flow_id.clone(),
         trigger_id: trigger.trigger_id.clone(),
         trigger_type: trigger.r#type.clone(),
+        cron_text: trigger.cron.trim().to_owned(),
         cron: croner::Cron::from_str(trigger.cron.trim()).ok()?,
         zone,
     })
@@ -272,6 +328,13 @@ fn schedule_of(tenant: &TenantId, trigger: &flow_pb::Trigger) -> Option<Schedule
 /// The latest tick at or before `now`, in epoch seconds.
 fn latest_tick(cron: &croner::Cron, zone: chrono_tz::Tz, now: DateTime<Utc>) -> Option<i64> {
     cron.find_previous_occurrence(&now.with_timezone(&zone), true)
+        .ok()
+        .map(|tick| tick.timestamp())
+}
+
+/// The first tick after `now`, in epoch seconds.
+fn next_tick(cron: &croner::Cron, zone: chrono_tz::Tz, now: DateTime<Utc>) -> Option<i64> {
+    cron.find_next_occurrence(&now.with_timezone(&zone), false)
         .ok()
         .map(|tick| tick.timestamp())
 }

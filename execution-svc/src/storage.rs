@@ -233,6 +233,30 @@ impl Storage {
             .map_err(|e| StorageError::Backend(e.to_string()))
     }
 
+    /// Removes every file under `folder`; answers how many.
+    pub async fn delete_folder(
+        &self,
+        tenant: &TenantId,
+        folder: &StoragePath,
+    ) -> Result<u64, StorageError> {
+        use futures::StreamExt;
+        let prefix = Self::key(tenant, folder)?;
+        let mut listed = self.store.list(Some(&prefix));
+        let mut removed = 0;
+        while let Some(found) = listed.next().await {
+            let meta = match found {
+                Ok(meta) => meta,
+                Err(object_store::Error::NotFound { .. }) => break,
+                Err(e) => return Err(StorageError::Backend(e.to_string())),
+            };
+            match self.store.delete(&meta.location).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => removed += 1,
+                Err(e) => return Err(StorageError::Backend(e.to_string())),
+            }
+        }
+        Ok(removed)
+    }
+
     /// Removes a file; a missing one is not an error.
     pub async fn delete(&self, tenant: &TenantId, path: &StoragePath) -> Result<(), StorageError> {
         match self.store.delete(&Self::key(tenant, path)?).await {

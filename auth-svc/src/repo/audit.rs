@@ -45,6 +45,45 @@ async fn insert_row(db: &impl ConnectionTrait, entry: audit_logs::Model) -> Resu
     Ok(insert > 0)
 }
 
+/// The tenants (storage keys) with audit entries, inside a system scan.
+pub async fn tenants_with_entries(db: &impl ConnectionTrait) -> Result<Vec<String>, DbErr> {
+    audit_logs::Entity::find()
+        .select_only()
+        .column(audit_logs::Column::Tenant)
+        .distinct()
+        .into_tuple()
+        .all(db)
+        .await
+}
+
+/// Deletes up to `limit` entries of the transaction's tenant older than
+/// `before`, oldest first; answers how many.
+pub async fn delete_older(
+    tx: &TenantTxn,
+    before: chrono::DateTime<chrono::Utc>,
+    limit: u64,
+) -> Result<u64, DbErr> {
+    let ids: Vec<String> = audit_logs::Entity::find()
+        .select_only()
+        .column(audit_logs::Column::Id)
+        .filter(audit_logs::Column::Tenant.eq(tx.tenant_key()))
+        .filter(audit_logs::Column::Time.lt(before))
+        .order_by(audit_logs::Column::Time, Order::Asc)
+        .limit(limit)
+        .into_tuple()
+        .all(tx.conn())
+        .await?;
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let result = audit_logs::Entity::delete_many()
+        .filter(audit_logs::Column::Tenant.eq(tx.tenant_key()))
+        .filter(audit_logs::Column::Id.is_in(ids))
+        .exec(tx.conn())
+        .await?;
+    Ok(result.rows_affected)
+}
+
 /// One page of a tenant's entries, newest first, optionally filtered.
 pub async fn search_audit(
     tx: &TenantTxn,

@@ -272,8 +272,12 @@ async fn a_schedule_tick_fires_once_with_two_schedulers() {
     config.executor.workers = 0;
     let replica = aerie_execution_svc::open(&config).await.expect("replica");
     let stop = CancellationToken::new();
-    aerie_execution_svc::scheduler::Scheduler::new(replica.engine().clone(), &config)
-        .expect("scheduler")
+    let tenants = aerie_execution_svc::live_tenants::LiveTenants::new(
+        replica.engine().clone(),
+        aerie_common::grpc::lazy_channel(&config.tenant_endpoint()).expect("channel"),
+        config.tenant_policy(),
+    );
+    aerie_execution_svc::scheduler::Scheduler::new(replica.engine().clone(), tenants, &config)
         .spawn(stop.clone());
     tokio::time::sleep(Duration::from_secs(6)).await;
     stop.cancel();

@@ -16,6 +16,7 @@ mod privilege;
 mod quotas;
 mod reach;
 mod rest;
+mod retention;
 mod rls;
 mod storage;
 mod topology;

@@ -511,6 +511,29 @@ impl ExecutionService for ExecutionApi {
         }))
     }
 
+    async fn purge_executions(
+        &self,
+        request: Request<pb::PurgeExecutionsRequest>,
+    ) -> Result<Response<pb::PurgeExecutionsResponse>, Status> {
+        let call = self.guard.call(&request).await?;
+        let grant = Grant(Permission::Execution, Action::Delete);
+        if self.guard.scope(&call, grant).await? != aerie_common::auth::NamespaceScope::Everywhere {
+            return Err(Status::permission_denied(format!(
+                "{} may not purge executions of {}: that needs EXECUTION:DELETE on every namespace",
+                call.caller.name, call.tenant
+            )));
+        }
+        let before = request
+            .into_inner()
+            .before
+            .and_then(|t| chrono::DateTime::from_timestamp(t.seconds, t.nanos.max(0) as u32))
+            .ok_or_else(|| Status::invalid_argument("before is required"))?;
+        let purged =
+            crate::retention::purge(self.db(), &self.engine.storage, &call.tenant, before).await?;
+        tracing::info!(tenant = %call.tenant, by = %call.caller.name, %before, purged, "executions purged");
+        Ok(Response::new(pb::PurgeExecutionsResponse { purged }))
+    }
+
     async fn get_usage(
         &self,
         request: Request<pb::GetUsageRequest>,

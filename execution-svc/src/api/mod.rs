@@ -60,6 +60,16 @@ impl ExecutionApi {
         &self.engine
     }
 
+    /// Deletes `tenant`'s executions that ended before `before` (the CLI's
+    /// `executions purge`, trusted by holding the configuration).
+    pub async fn purge(
+        &self,
+        tenant: &aerie_common::TenantId,
+        before: chrono::DateTime<chrono::Utc>,
+    ) -> Result<u64, aerie_common::ServiceError> {
+        crate::retention::purge(&self.db, &self.engine.storage, tenant, before).await
+    }
+
     async fn read(&self, tenant: &TenantId) -> Result<TenantTxn, ServiceError> {
         Ok(TenantTxn::read(&self.db, tenant).await?)
     }

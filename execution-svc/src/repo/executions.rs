@@ -86,6 +86,64 @@ pub struct Filter<'a> {
 /// Sortable fields and their columns.
 pub const SORT_FIELDS: &[&str] = &["created", "updated", "state", "namespace", "flowId"];
 
+/// An ended execution to purge: its id, namespace and flow id.
+pub type Purgeable = (String, String, String);
+
+/// Up to `limit` executions of the transaction's tenant that ended (their
+/// last change) before `before`, oldest first.
+pub async fn ended_before(
+    tx: &TenantTxn,
+    before: DateTime<Utc>,
+    limit: u64,
+) -> Result<Vec<Purgeable>, DbErr> {
+    let ended = ["SUCCESS", "WARNING", "FAILED", "KILLED", "SKIPPED"];
+    executions::Entity::find()
+        .select_only()
+        .columns([
+            executions::Column::Id,
+            executions::Column::Namespace,
+            executions::Column::FlowId,
+        ])
+        .filter(executions::Column::TenantId.eq(tx.tenant_key()))
+        .filter(executions::Column::State.is_in(ended))
+        .filter(executions::Column::UpdateTime.lt(before))
+        .order_by(executions::Column::UpdateTime, Order::Asc)
+        .limit(limit)
+        .into_tuple()
+        .all(tx.conn())
+        .await
+}
+
+/// Deletes executions of the transaction's tenant with their task runs,
+/// log lines and idempotency keys.
+pub async fn delete_executions(tx: &TenantTxn, ids: &[String]) -> Result<(), DbErr> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let key = tx.tenant_key();
+    task_runs::Entity::delete_many()
+        .filter(task_runs::Column::TenantId.eq(key))
+        .filter(task_runs::Column::ExecutionId.is_in(ids.iter().cloned()))
+        .exec(tx.conn())
+        .await?;
+    execution_logs::Entity::delete_many()
+        .filter(execution_logs::Column::TenantId.eq(key))
+        .filter(execution_logs::Column::ExecutionId.is_in(ids.iter().cloned()))
+        .exec(tx.conn())
+        .await?;
+    idempotency_keys::Entity::delete_many()
+        .filter(idempotency_keys::Column::TenantId.eq(key))
+        .filter(idempotency_keys::Column::ExecutionId.is_in(ids.iter().cloned()))
+        .exec(tx.conn())
+        .await?;
+    executions::Entity::delete_many()
+        .filter(executions::Column::TenantId.eq(key))
+        .filter(executions::Column::Id.is_in(ids.iter().cloned()))
+        .exec(tx.conn())
+        .await?;
+    Ok(())
+}
+
 /// Executions of the transaction's tenant created at or after `since`.
 pub async fn created_since(tx: &TenantTxn, since: DateTime<Utc>) -> Result<u64, DbErr> {
     executions::Entity::find()

@@ -17,7 +17,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::error::{ApiError, ErrorBody};
+use crate::error::{ApiError, ErrorBody, JsonBody};
 use crate::routes::tenants::rfc3339;
 use crate::state::AppState;
 use crate::tenant_scope::Tenant;
@@ -293,6 +293,49 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(follow))
         .routes(routes!(file))
         .routes(routes!(logs))
+        .routes(routes!(purge))
+}
+
+/// Body of `POST /executions/purge`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PurgeBody {
+    /// RFC 3339: executions that ended before this go.
+    pub before: String,
+}
+
+/// How many executions a purge deleted.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Purged {
+    pub purged: u64,
+}
+
+/// Delete the executions that ended before a date, with their task runs,
+/// logs and files (EXECUTION:DELETE on every namespace). Running ones stay.
+#[utoipa::path(post, path = "/executions/purge", tag = "executions", request_body = PurgeBody,
+    responses((status = 200, body = Purged), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn purge(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    JsonBody(body): JsonBody<PurgeBody>,
+) -> Result<Json<Purged>, ApiError> {
+    let before = chrono::DateTime::parse_from_rfc3339(body.before.trim()).map_err(|_| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("before '{}' is not an RFC 3339 date-time", body.before),
+        )
+    })?;
+    let request = tenant.request(pb::PurgeExecutionsRequest {
+        before: Some(prost_types::Timestamp {
+            seconds: before.timestamp(),
+            nanos: before.timestamp_subsec_nanos() as i32,
+        }),
+    });
+    let purged = state.executions.clone().purge_executions(request).await?;
+    Ok(Json(Purged {
+        purged: purged.into_inner().purged,
+    }))
 }
 
 /// Start the flow (EXECUTION:CREATE); `?wait=true` answers once it has ended.

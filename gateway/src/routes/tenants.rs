@@ -61,6 +61,13 @@ pub struct Quotas {
     /// Bytes of outputs (as JSON) one task run may keep.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub output_bytes_per_task_run: Option<u64>,
+    /// How long ended executions are kept with their task runs, logs and
+    /// files: a positive ISO-8601 duration (`P30D`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub execution_retention: Option<String>,
+    /// How long audit log entries are kept (`P365D`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub audit_retention: Option<String>,
 }
 
 impl From<pb::TenantQuotas> for Quotas {
@@ -74,6 +81,8 @@ impl From<pb::TenantQuotas> for Quotas {
             log_lines_per_execution: q.log_lines_per_execution,
             log_bytes_per_execution: q.log_bytes_per_execution,
             output_bytes_per_task_run: q.output_bytes_per_task_run,
+            execution_retention: q.execution_retention,
+            audit_retention: q.audit_retention,
         }
     }
 }
@@ -89,6 +98,8 @@ impl From<Quotas> for pb::TenantQuotas {
             log_lines_per_execution: q.log_lines_per_execution,
             log_bytes_per_execution: q.log_bytes_per_execution,
             output_bytes_per_task_run: q.output_bytes_per_task_run,
+            execution_retention: q.execution_retention,
+            audit_retention: q.audit_retention,
         }
     }
 }
