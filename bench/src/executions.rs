@@ -29,7 +29,7 @@ pub struct Options {
 const FLOW: &str = "id: bench\nnamespace: bench.webhook\ntasks:\n  - id: log\n    type: io.kestra.plugin.core.log.Log\n    message: \"Hello from {{ execution.id }}\"\n  - id: out\n    type: io.kestra.plugin.core.debug.Return\n    format: \"{{ trigger.body.n }}\"\ntriggers:\n  - id: hook\n    type: io.kestra.plugin.core.trigger.Webhook\n    key: bench-webhook-key\n";
 
 /// Per-service database settings: fresh schemas on PostgreSQL.
-async fn database_config(url: &str) -> String {
+pub(crate) async fn database_config(url: &str) -> String {
     let admin = Database::connect(url).await.expect("connect to PostgreSQL");
     let run = uuid::Uuid::new_v4().simple().to_string();
     let separator = if url.contains('?') { '&' } else { '?' };

@@ -2,7 +2,7 @@
 //! to this binary, over loopback.
 //!
 //! Build and run: `cargo build --release -p aerie -p aerie-bench &&
-//! target/release/aerie-bench <gateway-vs-grpc|flows|executions|login-flood|foreach|noisy-neighbour>` (options: `--help`).
+//! target/release/aerie-bench <gateway-vs-grpc|flows|executions|login-flood|foreach|noisy-neighbour|schedules>` (options: `--help`).
 
 mod executions;
 mod flows;
@@ -10,6 +10,7 @@ mod gateway_vs_grpc;
 mod login_flood;
 mod measure;
 mod neighbours;
+mod schedules;
 mod server;
 
 use clap::Parser;
@@ -29,6 +30,8 @@ enum Bench {
     Foreach(neighbours::ForeachOptions),
     /// One tenant at its quotas with Sleeps, ForEach loops and log floods beside another's steady load.
     NoisyNeighbour(neighbours::NoisyOptions),
+    /// Thousands of Schedule triggers over many tenants: each tick once, and how late.
+    Schedules(schedules::Options),
 }
 
 #[tokio::main]
@@ -40,5 +43,6 @@ async fn main() {
         Bench::LoginFlood(options) => login_flood::run(options).await,
         Bench::Foreach(options) => neighbours::foreach(options).await,
         Bench::NoisyNeighbour(options) => neighbours::noisy(options).await,
+        Bench::Schedules(options) => schedules::run(options).await,
     }
 }

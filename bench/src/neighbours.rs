@@ -26,6 +26,9 @@ pub struct ForeachOptions {
     /// ForEach sizes to run, one after the other.
     #[arg(long, value_delimiter = ',', default_value = "10000,100000")]
     items: Vec<usize>,
+    /// PostgreSQL to run on (fresh schemas); unset: SQLite.
+    #[arg(long, env = "AERIE_BENCH_DATABASE_URL")]
+    database_url: Option<String>,
 }
 
 /// Options of `aerie-bench noisy-neighbour`.
@@ -37,6 +40,9 @@ pub struct NoisyOptions {
     /// quiet's executions per minute.
     #[arg(long, default_value_t = 1000)]
     rate: u64,
+    /// PostgreSQL to run on (fresh schemas); unset: SQLite.
+    #[arg(long, env = "AERIE_BENCH_DATABASE_URL")]
+    database_url: Option<String>,
 }
 
 /// A started server with the bench super admin's token.
@@ -57,10 +63,22 @@ impl Drop for Bench {
 impl Bench {
     /// A server with the instance's default quotas (the other benchmarks
     /// lift them) and `tenants`, each administered by the bench user.
-    async fn start(tenants: &[&str]) -> Bench {
+    async fn start(tenants: &[&str], database_url: Option<&str>) -> Bench {
         let dir = std::env::temp_dir().join(format!("aerie-bench-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("bench dir");
-        let (server, http, _) = start_server_quotas(&dir, "", "");
+        let extra = match database_url {
+            Some(url) => crate::executions::database_config(url).await,
+            None => String::new(),
+        };
+        println!(
+            "on {}",
+            if database_url.is_some() {
+                "PostgreSQL"
+            } else {
+                "SQLite"
+            }
+        );
+        let (server, http, _) = start_server_quotas(&dir, "", &extra);
         let client = reqwest::Client::new();
         let token = login(&client, &http).await;
         let bench = Bench {
@@ -197,7 +215,7 @@ impl Sampler {
 const HELLO: &str = "id: hello\nnamespace: bench.small\ntasks:\n  - id: say\n    type: io.kestra.plugin.core.log.Log\n    message: \"hi from {{ execution.id }}\"\n";
 
 pub async fn foreach(options: ForeachOptions) {
-    let bench = Bench::start(&["big", "small"]).await;
+    let bench = Bench::start(&["big", "small"], options.database_url.as_deref()).await;
     bench.flow("small", HELLO).await;
     println!(
         "foreach benchmark: one ForEach (Return inside) in tenant big; tenant small starts a Log execution every 100 ms (?wait=true); /health every 50 ms"
@@ -294,7 +312,7 @@ fn noisy_flows() -> Vec<(&'static str, String)> {
     vec![
         (
             "sleeper",
-            "id: sleeper\nnamespace: bench.noisy\ntasks:\n  - id: nap\n    type: io.kestra.plugin.core.flow.Sleep\n    duration: PT10M\n".to_owned(),
+            "id: sleeper\nnamespace: bench.noisy\ntasks:\n  - id: nap\n    type: io.kestra.plugin.core.flow.Sleep\n    duration: PT5S\n".to_owned(),
         ),
         (
             "looper",
@@ -311,7 +329,7 @@ fn noisy_flows() -> Vec<(&'static str, String)> {
 }
 
 pub async fn noisy(options: NoisyOptions) {
-    let bench = Bench::start(&["noisy", "quiet"]).await;
+    let bench = Bench::start(&["noisy", "quiet"], options.database_url.as_deref()).await;
     bench.flow("quiet", QUIET).await;
     for (_, source) in noisy_flows() {
         bench.flow("noisy", &source).await;
@@ -326,7 +344,7 @@ pub async fn noisy(options: NoisyOptions) {
         .await;
     assert_eq!(status, 200, "{body}");
     println!(
-        "noisy-neighbour benchmark: quiet runs {} executions/min (webhook -> Log -> Return) for {} s alone, then {} s beside noisy (Sleep PT10M, ForEach over 5,000, 500-line Log floods; noisy's quotas: 16 running, 100 queued, 600/min)",
+        "noisy-neighbour benchmark: quiet runs {} executions/min (webhook -> Log -> Return) for {} s alone, then {} s beside noisy (Sleep PT5S, ForEach over 5,000, 500-line Log floods; noisy's quotas: 16 running, 100 queued, 600/min)",
         options.rate, options.seconds, options.seconds
     );
     println!(

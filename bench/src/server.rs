@@ -85,8 +85,19 @@ pub fn spawn_aerie(config: &std::path::Path, component: &str, ready: &str) -> (C
         .map_while(Result::ok)
         .find(|l| l.contains(ready))
         .expect("server ready line");
-    // Keep draining the server's log so that it never blocks or fails on a full pipe.
-    std::thread::spawn(move || lines.map_while(Result::ok).for_each(drop));
+    // Keep draining the server's log so that it never blocks or fails on a
+    // full pipe, into server.log beside the config (benchmarks read it).
+    let mut kept = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(config.with_file_name("server.log"))
+        .expect("server.log");
+    std::thread::spawn(move || {
+        use std::io::Write;
+        for line in lines.map_while(Result::ok) {
+            let _ = writeln!(kept, "{line}");
+        }
+    });
     (child, line)
 }
 

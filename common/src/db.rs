@@ -1,5 +1,6 @@
 //! Database connection and migration for SQLite and PostgreSQL.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use sea_orm::Condition;
@@ -176,6 +177,40 @@ pub const TENANT_SETTING: &str = "aerie.tenant";
 pub struct TenantTxn {
     txn: sea_orm::DatabaseTransaction,
     tenant: crate::TenantId,
+    /// SQLite: this process's turn to write (see [`sqlite_writer`]).
+    _writer: Option<SqliteWriter>,
+}
+
+/// This process's turn to write to one SQLite database.
+pub type SqliteWriter = tokio::sync::OwnedMutexGuard<()>;
+
+/// The in-process queue of writers of each SQLite file.
+static SQLITE_WRITERS: std::sync::LazyLock<
+    std::sync::Mutex<std::collections::HashMap<std::path::PathBuf, Arc<tokio::sync::Mutex<()>>>>,
+> = std::sync::LazyLock::new(Default::default);
+
+/// On SQLite, waits for this process's turn to write to `db` (none on
+/// PostgreSQL). SQLite admits one writer at a time and makes the others
+/// poll with growing sleeps (its busy handler, up to 100 ms a sleep), so
+/// under load a short write waited far longer on those sleeps than on the
+/// writes before it. Writers of one process queue here first come, first
+/// served instead, and reach SQLite's lock one after the other.
+pub async fn sqlite_writer(db: &DatabaseConnection) -> Option<SqliteWriter> {
+    if db.get_database_backend() != DbBackend::Sqlite {
+        return None;
+    }
+    let file = db
+        .get_sqlite_connection_pool()
+        .connect_options()
+        .get_filename()
+        .to_owned();
+    let turn = SQLITE_WRITERS
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .entry(file)
+        .or_default()
+        .clone();
+    Some(turn.lock_owned().await)
 }
 
 impl TenantTxn {
@@ -199,7 +234,9 @@ impl TenantTxn {
     ) -> Result<Self, DbErr> {
         use sea_orm::{SqliteTransactionMode, TransactionOptions, TransactionTrait};
         let mut options = TransactionOptions::default();
+        let mut writer = None;
         if writes && db.get_database_backend() == DbBackend::Sqlite {
+            writer = sqlite_writer(db).await;
             options.sqlite_transaction_mode = Some(SqliteTransactionMode::Immediate);
         }
         let txn = db.begin_with_options(options).await?;
@@ -214,6 +251,7 @@ impl TenantTxn {
         Ok(TenantTxn {
             txn,
             tenant: tenant.clone(),
+            _writer: writer,
         })
     }
 
@@ -329,6 +367,7 @@ pub async fn enable_row_level_security_with_scans(
 /// row's tenant (the policies' WITH CHECK), so it only reads and deletes.
 pub struct SystemScan {
     txn: sea_orm::DatabaseTransaction,
+    _writer: Option<SqliteWriter>,
 }
 
 impl SystemScan {
@@ -337,7 +376,7 @@ impl SystemScan {
         use sea_orm::TransactionTrait;
         let txn = db.begin().await?;
         Self::mark(&txn, why).await?;
-        Ok(SystemScan { txn })
+        Ok(SystemScan { txn, _writer: None })
     }
 
     /// Begins a system scan that also deletes across tenants and writes
@@ -350,7 +389,10 @@ impl SystemScan {
     ) -> Result<Self, DbErr> {
         let tx = TenantTxn::write(db, tenant).await?;
         Self::mark(&tx.txn, why).await?;
-        Ok(SystemScan { txn: tx.txn })
+        Ok(SystemScan {
+            txn: tx.txn,
+            _writer: tx._writer,
+        })
     }
 
     async fn mark(txn: &sea_orm::DatabaseTransaction, why: &'static str) -> Result<(), DbErr> {

@@ -89,8 +89,17 @@ impl Scheduler {
     }
 
     pub fn spawn(mut self, shutdown: CancellationToken) -> tokio::task::JoinHandle<()> {
+        // Reading every tenant's triggers takes a while with many tenants:
+        // it runs beside the firing loop, which never waits for it.
+        let (found, mut arrivals) = tokio::sync::mpsc::channel(1);
+        tokio::spawn(read_triggers(
+            self.engine.clone(),
+            self.tenants.clone(),
+            self.refresh_every,
+            found,
+            shutdown.clone(),
+        ));
         tokio::spawn(async move {
-            let mut refreshed: Option<Instant> = None;
             let mut ticks = tokio::time::interval(Duration::from_secs(1));
             ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
@@ -98,49 +107,12 @@ impl Scheduler {
                     _ = ticks.tick() => {}
                     _ = shutdown.cancelled() => return,
                 }
-                if refreshed.is_none_or(|at| at.elapsed() >= self.refresh_every) {
-                    let started = Instant::now();
-                    match self.refresh(Utc::now()).await {
-                        Ok(()) => {
-                            refreshed = Some(Instant::now());
-                            tracing::debug!(
-                                triggers = self.schedules.len(),
-                                took_ms = started.elapsed().as_millis() as u64,
-                                "Schedule triggers read"
-                            );
-                        }
-                        Err(status) => tracing::warn!(%status, "cannot read Schedule triggers"),
-                    }
+                while let Ok(schedules) = arrivals.try_recv() {
+                    self.replace(schedules, Utc::now());
                 }
                 self.fire_due(Utc::now()).await;
             }
         })
-    }
-
-    async fn refresh(&mut self, now: DateTime<Utc>) -> Result<(), tonic::Status> {
-        let mut found = Vec::new();
-        for tenant in self.tenants.list().await? {
-            let request = self
-                .engine
-                .internal(&tenant, flow_pb::ListScheduleTriggersRequest {});
-            let triggers = self
-                .engine
-                .flows
-                .clone()
-                .list_schedule_triggers(request)
-                .await?
-                .into_inner()
-                .triggers;
-            for trigger in triggers {
-                match schedule_of(&tenant, &trigger) {
-                    Some(schedule) => found.push(schedule),
-                    None => tracing::warn!(tenant = %tenant, flow = %trigger.flow_id,
-                        trigger = %trigger.trigger_id, "Schedule trigger with an unusable cron or time zone"),
-                }
-            }
-        }
-        self.replace(found, now);
-        Ok(())
     }
 
     /// Takes `found` as the schedules from now on: unchanged ones keep
@@ -286,6 +258,67 @@ impl Scheduler {
             trigger = %schedule.trigger_id, %date, "schedule fired");
         Ok(())
     }
+}
+
+/// Reads every tenant's Schedule triggers every `every`, handing each
+/// complete list to the firing loop, until `shutdown`.
+async fn read_triggers(
+    engine: Engine,
+    tenants: LiveTenants,
+    every: Duration,
+    found: tokio::sync::mpsc::Sender<Vec<Schedule>>,
+    shutdown: CancellationToken,
+) {
+    let mut first = true;
+    loop {
+        let started = Instant::now();
+        match all_schedules(&engine, &tenants).await {
+            Ok(schedules) => {
+                let count = schedules.len();
+                if found.send(schedules).await.is_err() {
+                    return;
+                }
+                let took_ms = started.elapsed().as_millis() as u64;
+                if first {
+                    tracing::info!(triggers = count, took_ms, "scheduler started");
+                    first = false;
+                } else {
+                    tracing::debug!(triggers = count, took_ms, "Schedule triggers read");
+                }
+            }
+            Err(status) => tracing::warn!(%status, "cannot read Schedule triggers"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = shutdown.cancelled() => return,
+        }
+    }
+}
+
+/// The Schedule triggers of every live tenant.
+async fn all_schedules(
+    engine: &Engine,
+    tenants: &LiveTenants,
+) -> Result<Vec<Schedule>, tonic::Status> {
+    let mut found = Vec::new();
+    for tenant in tenants.list().await? {
+        let request = engine.internal(&tenant, flow_pb::ListScheduleTriggersRequest {});
+        let triggers = engine
+            .flows
+            .clone()
+            .list_schedule_triggers(request)
+            .await?
+            .into_inner()
+            .triggers;
+        for trigger in triggers {
+            match schedule_of(&tenant, &trigger) {
+                Some(schedule) => found.push(schedule),
+                None => tracing::warn!(tenant = %tenant, flow = %trigger.flow_id,
+                    trigger = %trigger.trigger_id, "Schedule trigger with an unusable cron or time zone"),
+            }
+        }
+    }
+    Ok(found)
 }
 
 impl Schedule {

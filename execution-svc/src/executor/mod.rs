@@ -115,6 +115,10 @@ pub struct Inner {
     wake: Notify,
     /// The claims this process runs, by execution id.
     running: Mutex<HashMap<String, Running>>,
+    /// Each tenant's slots for CPU-bound task work (see [`Engine::cpu_slot`]).
+    cpu: Mutex<HashMap<TenantId, Arc<Semaphore>>>,
+    /// Slots per tenant: half the cores, at least one.
+    cpu_share: usize,
     /// Ids of executions that changed, for followers in this process.
     events: broadcast::Sender<String>,
 }
@@ -150,8 +154,34 @@ impl Engine {
             workers: Arc::new(Semaphore::new(config.workers)),
             wake: Notify::new(),
             running: Mutex::new(HashMap::new()),
+            cpu: Mutex::new(HashMap::new()),
+            cpu_share: std::thread::available_parallelism()
+                .map_or(1, |n| n.get() / 2)
+                .max(1),
             events,
         }))
+    }
+
+    /// One of `tenant`'s slots for CPU-bound task work (rendering and
+    /// running instant tasks). A tenant holds at most half the cores at
+    /// once, however many executions it runs: a tenant looping over
+    /// thousands of items cannot take the processor from its neighbours.
+    pub(crate) async fn cpu_slot(&self, tenant: &TenantId) -> tokio::sync::OwnedSemaphorePermit {
+        let slots = {
+            let mut cpu = self.cpu.lock().unwrap_or_else(|p| p.into_inner());
+            if cpu.len() > 10_000 {
+                // Forget idle tenants: every slot free and nobody waiting.
+                let share = self.cpu_share;
+                cpu.retain(|_, s| Arc::strong_count(s) > 1 || s.available_permits() < share);
+            }
+            cpu.entry(tenant.clone())
+                .or_insert_with(|| Arc::new(Semaphore::new(self.cpu_share)))
+                .clone()
+        };
+        slots
+            .acquire_owned()
+            .await
+            .expect("CPU slots are never closed")
     }
 
     /// A request to another service in `tenant`, as Aerie itself.

@@ -99,6 +99,9 @@ fn leaf(outputs: Value) -> Done {
     }
 }
 
+/// Staged task runs written at once by a long run of instant tasks.
+const STAGED_FLUSH_ROWS: usize = 500;
+
 /// Largest file the Write task stores.
 const MAX_WRITE_BYTES: usize = 10 * 1024 * 1024;
 
@@ -409,6 +412,12 @@ impl<'e> Run<'e> {
                 }
             }
             let mut logs = Vec::new();
+            // Instant tasks are CPU work: each tenant gets its share of the
+            // cores, however many executions it runs at once.
+            let cpu = match is_instant(task.kind) {
+                true => Some(self.engine.cpu_slot(self.tenant).await),
+                false => None,
+            };
             let body = self.body(task, &row, value, &context, &mut logs);
             let result = match task.timeout {
                 Some(limit) => tokio::time::timeout(limit, body).await.unwrap_or_else(|_| {
@@ -419,6 +428,7 @@ impl<'e> Run<'e> {
                 }),
                 None => body.await,
             };
+            drop(cpu);
             match result {
                 Ok(done) => match done.outcome {
                     Outcome::Stopped => Outcome::Stopped,
@@ -505,6 +515,12 @@ impl<'e> Run<'e> {
         self.lock_runs().insert(key, row.clone());
         if is_instant(task.kind) && state.is_done() {
             self.stage(row, logs);
+            // A long run of instant tasks is written in bounded pieces: no
+            // single transaction holds the database long.
+            let staged = self.lock_pending().runs.len();
+            if staged >= STAGED_FLUSH_ROWS && !self.flush().await {
+                return Outcome::Stopped;
+            }
             // Instant tasks never wait on anything: a long run of them
             // (a ForEach over thousands of items) lets the other tasks of
             // this thread (other tenants' requests, lease heartbeats) in.
@@ -972,6 +988,12 @@ impl<'e> Run<'e> {
     /// lease; false (and the run stops) otherwise.
     async fn persist(&self, row: task_runs::Model, logs: Vec<NewLog>) -> bool {
         self.stage(row, logs);
+        self.flush().await
+    }
+
+    /// Writes everything staged while this worker holds the lease; false
+    /// (and the run stops) otherwise.
+    async fn flush(&self) -> bool {
         let written = async {
             let tx = TenantTxn::write(&self.engine.db, self.tenant).await?;
             if !queue::hold(
