@@ -21,6 +21,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aerie_common::TenantId;
@@ -39,8 +40,11 @@ use crate::live_tenants::LiveTenants;
 use crate::repo::TenantTxn;
 use crate::repo::schedules::{self, Claim, TriggerRef};
 
-/// Ticks fired at once by one replica.
-const FIRING_AT_ONCE: usize = 32;
+/// Tenants' batches of ticks fired at once by one replica.
+const FIRING_AT_ONCE: usize = 8;
+
+/// Ticks of one tenant fired in one transaction.
+const BATCH: usize = 100;
 
 /// One Schedule trigger of one tenant's flow.
 #[derive(Clone)]
@@ -58,6 +62,7 @@ struct Schedule {
 type ScheduleKey = (TenantId, String, String, String);
 
 /// What became of one due tick.
+#[derive(Clone, Copy)]
 enum Fired {
     /// Fired here, skipped (new trigger, disabled flow) or already fired
     /// by another replica: the trigger waits for its next tick.
@@ -75,6 +80,8 @@ pub struct Scheduler {
     schedules: HashMap<ScheduleKey, (Schedule, i64)>,
     /// The schedules by next tick (epoch seconds).
     queue: BTreeSet<(i64, ScheduleKey)>,
+    /// Flows read for their schedules, by tenant, namespace and id.
+    flows: moka::future::Cache<(TenantId, String, String), Arc<Prepared>>,
 }
 
 impl Scheduler {
@@ -85,6 +92,12 @@ impl Scheduler {
             refresh_every: Duration::from_secs(config.executor.trigger_refresh_seconds.max(1)),
             schedules: HashMap::new(),
             queue: BTreeSet::new(),
+            flows: moka::future::Cache::builder()
+                .max_capacity(1_000_000)
+                .time_to_live(Duration::from_secs(
+                    config.executor.trigger_refresh_seconds.max(1),
+                ))
+                .build(),
         }
     }
 
@@ -137,9 +150,11 @@ impl Scheduler {
         self.queue = queue;
     }
 
-    /// Fires every trigger due at `now`, several at once.
+    /// Fires every trigger due at `now`: one transaction per tenant (up to
+    /// [`BATCH`] ticks each), several tenants at once.
     async fn fire_due(&mut self, now: DateTime<Utc>) {
-        let mut due = Vec::new();
+        let mut due: HashMap<TenantId, Vec<(Schedule, i64)>> = HashMap::new();
+        let mut passed = Vec::new();
         while let Some(first) = self.queue.first() {
             if first.0 > now.timestamp() {
                 break;
@@ -147,26 +162,31 @@ impl Scheduler {
             let (_, key) = self.queue.pop_first().expect("first exists");
             if let Some((schedule, _)) = self.schedules.get(&key) {
                 // Only the latest tick fires, however late this pass is.
-                let tick = latest_tick(&schedule.cron, schedule.zone, now);
-                due.push((schedule.clone(), tick));
+                match latest_tick(&schedule.cron, schedule.zone, now) {
+                    Some(tick) => due
+                        .entry(schedule.tenant.clone())
+                        .or_default()
+                        .push((schedule.clone(), tick)),
+                    None => passed.push((schedule.clone(), None, Fired::Done)),
+                }
             }
         }
-        if due.is_empty() {
-            return;
-        }
-        let this = &*self;
-        let outcomes: Vec<(Schedule, Option<i64>, Fired)> = futures::stream::iter(due)
-            .map(|(schedule, tick)| async move {
-                let fired = match tick {
-                    Some(tick) => this.fire(&schedule, tick).await,
-                    None => Fired::Done,
-                };
-                (schedule, tick, fired)
+        let batches: Vec<(TenantId, Vec<(Schedule, i64)>)> = due
+            .into_iter()
+            .flat_map(|(tenant, ticks)| {
+                ticks
+                    .chunks(BATCH)
+                    .map(|chunk| (tenant.clone(), chunk.to_vec()))
+                    .collect::<Vec<_>>()
             })
+            .collect();
+        let this = &*self;
+        let fired: Vec<Vec<(Schedule, Option<i64>, Fired)>> = futures::stream::iter(batches)
+            .map(|(tenant, ticks)| async move { this.fire_batch(&tenant, ticks).await })
             .buffer_unordered(FIRING_AT_ONCE)
             .collect()
             .await;
-        for (schedule, tick, fired) in outcomes {
+        for (schedule, tick, fired) in fired.into_iter().flatten().chain(passed) {
             let next = match (fired, tick) {
                 (Fired::Retry, Some(tick)) => Some(tick),
                 _ => next_tick(&schedule.cron, schedule.zone, now),
@@ -179,25 +199,116 @@ impl Scheduler {
         }
     }
 
-    /// Fires `tick` of `schedule` unless the trigger is new, its flow is
-    /// disabled, or another replica fired it (or is firing it).
-    async fn fire(&self, schedule: &Schedule, tick: i64) -> Fired {
-        match self.try_fire(schedule, tick).await {
-            Ok(()) => Fired::Done,
-            Err(err) => {
-                tracing::warn!(tenant = %schedule.tenant, flow = %schedule.flow_id,
-                    trigger = %schedule.trigger_id, %err, "Schedule tick not fired; tried again");
-                Fired::Retry
+    /// Fires the due `ticks` of one tenant in one transaction; each tick
+    /// unless its trigger is new, its flow disabled, or another replica
+    /// fired it (or is firing it).
+    async fn fire_batch(
+        &self,
+        tenant: &TenantId,
+        ticks: Vec<(Schedule, i64)>,
+    ) -> Vec<(Schedule, Option<i64>, Fired)> {
+        // The flows first, outside any transaction.
+        let mut ready = Vec::with_capacity(ticks.len());
+        let mut outcomes = Vec::with_capacity(ticks.len());
+        for (schedule, tick) in ticks {
+            match self.prepared(&schedule).await {
+                Ok(flow) => ready.push((schedule, tick, flow)),
+                Err(status) => {
+                    tracing::warn!(tenant = %schedule.tenant, flow = %schedule.flow_id,
+                        trigger = %schedule.trigger_id, %status, "Schedule tick not fired; tried again");
+                    outcomes.push((schedule, Some(tick), Fired::Retry));
+                }
             }
         }
+        let fired = self.accept_ticks(tenant, &ready).await;
+        let outcome = match &fired {
+            Ok(()) => Fired::Done,
+            Err(_) => Fired::Retry,
+        };
+        if let Err(err) = fired {
+            tracing::warn!(%tenant, ticks = ready.len(), %err, "Schedule ticks not fired; tried again");
+        }
+        for (schedule, tick, _) in ready {
+            outcomes.push((schedule, Some(tick), outcome));
+        }
+        outcomes
     }
 
-    async fn try_fire(
+    /// One transaction: the cursor of each tick moved and its execution
+    /// accepted, or nothing.
+    async fn accept_ticks(
         &self,
-        schedule: &Schedule,
-        tick: i64,
+        tenant: &TenantId,
+        ready: &[(Schedule, i64, Arc<Prepared>)],
     ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-        // The flow first, outside any transaction.
+        if ready.is_empty() {
+            return Ok(());
+        }
+        let tx = TenantTxn::write(&self.engine.db, tenant).await?;
+        let mut accepted = 0;
+        for (schedule, tick, flow) in ready {
+            let trigger = TriggerRef {
+                namespace: &schedule.namespace,
+                flow_id: &schedule.flow_id,
+                trigger_id: &schedule.trigger_id,
+            };
+            if schedules::claim(&tx, &trigger, *tick).await? != Claim::Due || flow.disabled {
+                // A disabled flow lets its ticks pass without running.
+                continue;
+            }
+            let inputs = match &flow.inputs {
+                Ok(inputs) => inputs.clone(),
+                Err(problems) => {
+                    // Retrying would not help: the tick passes, loudly.
+                    tracing::warn!(%tenant, flow = %schedule.flow_id, trigger = %schedule.trigger_id,
+                        %problems, "Schedule tick skipped: the flow's inputs need values a schedule cannot give");
+                    continue;
+                }
+            };
+            let date = schedule
+                .zone
+                .timestamp_opt(*tick, 0)
+                .single()
+                .map(|d| d.to_rfc3339())
+                .unwrap_or_default();
+            let new = NewExecution {
+                id: ExecutionId::generate(),
+                namespace: flow.namespace.clone(),
+                flow_id: flow.id.clone(),
+                flow_revision: flow.revision,
+                flow_source: flow.source.clone(),
+                inputs,
+                labels: Default::default(),
+                started_by: StartedBy::Schedule(json!({
+                    "type": schedule.trigger_type,
+                    "id": schedule.trigger_id,
+                    "date": date,
+                })),
+            };
+            self.engine.accept(&tx, new).await?;
+            accepted += 1;
+            tracing::debug!(%tenant, flow = %schedule.flow_id, trigger = %schedule.trigger_id,
+                %date, "schedule fired");
+        }
+        tx.commit().await?;
+        if accepted > 0 {
+            self.engine.wake();
+        }
+        Ok(())
+    }
+
+    /// The flow of `schedule`, parsed, with its inputs' defaults; read from
+    /// flow-svc at most once per flow each `trigger-refresh-seconds` (a
+    /// changed flow takes effect within that time, like a changed cron).
+    async fn prepared(&self, schedule: &Schedule) -> Result<Arc<Prepared>, tonic::Status> {
+        let key = (
+            schedule.tenant.clone(),
+            schedule.namespace.clone(),
+            schedule.flow_id.clone(),
+        );
+        if let Some(known) = self.flows.get(&key).await {
+            return Ok(known);
+        }
         let request = flow_pb::GetFlowRequest {
             namespace: schedule.namespace.clone(),
             id: schedule.flow_id.clone(),
@@ -210,54 +321,35 @@ impl Scheduler {
             .get_flow_for_execution(self.engine.internal(&schedule.tenant, request))
             .await?
             .into_inner();
-        let trigger = TriggerRef {
-            namespace: &schedule.namespace,
-            flow_id: &schedule.flow_id,
-            trigger_id: &schedule.trigger_id,
-        };
-        let tx = TenantTxn::write(&self.engine.db, &schedule.tenant).await?;
-        match schedules::claim(&tx, &trigger, tick).await? {
-            Claim::Started | Claim::Taken | Claim::AlreadyFired => {
-                tx.commit().await?;
-                return Ok(());
-            }
-            Claim::Due => {}
-        }
-        if flow.disabled {
-            // A disabled flow lets its ticks pass without running.
-            tx.commit().await?;
-            return Ok(());
-        }
-        let plan = Plan::parse(&flow.source)?;
-        let resolved = inputs::resolve(&plan.inputs, &Map::new(), &Default::default())
-            .map_err(|problems| problems.join("; "))?;
-        let date = schedule
-            .zone
-            .timestamp_opt(tick, 0)
-            .single()
-            .map(|d| d.to_rfc3339())
-            .unwrap_or_default();
-        let new = NewExecution {
-            id: ExecutionId::generate(),
+        let inputs = Plan::parse(&flow.source)
+            .map_err(|err| err.to_string())
+            .and_then(|plan| {
+                inputs::resolve(&plan.inputs, &Map::new(), &Default::default())
+                    .map_err(|problems| problems.join("; "))
+            });
+        let prepared = Arc::new(Prepared {
             namespace: flow.namespace,
-            flow_id: flow.id,
-            flow_revision: flow.revision,
-            flow_source: flow.source,
-            inputs: resolved,
-            labels: Default::default(),
-            started_by: StartedBy::Schedule(json!({
-                "type": schedule.trigger_type,
-                "id": schedule.trigger_id,
-                "date": date,
-            })),
-        };
-        self.engine.accept(&tx, new).await?;
-        tx.commit().await?;
-        self.engine.wake();
-        tracing::info!(tenant = %schedule.tenant, flow = %schedule.flow_id,
-            trigger = %schedule.trigger_id, %date, "schedule fired");
-        Ok(())
+            id: flow.id,
+            revision: flow.revision,
+            source: flow.source,
+            disabled: flow.disabled,
+            inputs,
+        });
+        self.flows.insert(key, prepared.clone()).await;
+        Ok(prepared)
     }
+}
+
+/// A flow ready to be started by its schedules.
+struct Prepared {
+    namespace: String,
+    id: String,
+    revision: i32,
+    source: String,
+    disabled: bool,
+    /// The inputs a scheduled execution gets (their defaults), or why
+    /// there are none.
+    inputs: Result<Map<String, serde_json::Value>, String>,
 }
 
 /// Reads every tenant's Schedule triggers every `every`, handing each

@@ -491,3 +491,47 @@ async fn a_worker_paused_past_its_leases_runs_nothing_twice() {
     let ended = all_ended(&app, &ids, Duration::from_secs(60)).await;
     each_done_once(&app, &ended, &["hello", "nap", "done"]).await;
 }
+
+#[tokio::test]
+async fn schedules_pass_over_disabled_flows_and_inputs_a_schedule_cannot_give() {
+    let app = TestApp::start_with(Mode::MultiWithDefault, |config| {
+        config.executor.trigger_refresh_seconds = 1;
+    })
+    .await;
+    tenant(&app, "acme").await;
+    let every_second = "triggers:\n  - id: tick\n    type: io.kestra.plugin.core.trigger.Schedule\n    cron: \"* * * * * *\"\n    withSeconds: true\n";
+    let task = "tasks:\n  - id: when\n    type: io.kestra.plugin.core.debug.Return\n    format: \"{{ trigger.date }}\"\n";
+    for (id, extra) in [
+        ("running", ""),
+        ("stopped", "disabled: true\n"),
+        (
+            "needs",
+            "inputs:\n  - id: who\n    type: STRING\n    required: true\n",
+        ),
+    ] {
+        create_flow(
+            &app,
+            "acme",
+            &format!("id: {id}\nnamespace: company.team\n{extra}{task}{every_second}"),
+        )
+        .await;
+    }
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let count = |flow: &'static str| {
+        let app = &app;
+        async move {
+            let (_, page) = app
+                .get(&format!(
+                    "/api/v1/acme/executions/search?flowId={flow}&size=1"
+                ))
+                .await;
+            page["total"].as_u64().expect("total")
+        }
+    };
+    assert!(
+        count("running").await >= 2,
+        "an enabled flow's schedule fires"
+    );
+    assert_eq!(count("stopped").await, 0, "a disabled flow's ticks pass");
+    assert_eq!(count("needs").await, 0, "no value for a required input");
+}
