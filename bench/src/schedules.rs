@@ -144,8 +144,7 @@ pub async fn run(options: Options) {
         ))
         .await
         .expect("executions");
-    // (tenant, flow) -> tick -> creation times
-    let mut fired: HashMap<(String, String), HashMap<i64, Vec<DateTime<Utc>>>> = HashMap::new();
+    let mut fired: HashMap<(String, String), Ticks> = HashMap::new();
     for row in rows {
         let tenant: String = row.try_get("", "tenant_id").expect("tenant");
         let flow: String = row.try_get("", "flow_id").expect("flow");
@@ -219,6 +218,9 @@ pub async fn run(options: Options) {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Creation times of each tick's executions, by tick (epoch seconds).
+type Ticks = HashMap<i64, Vec<DateTime<Utc>>>;
 
 /// Waits until `log` holds a line containing `needle`; answers it.
 async fn wait_for_line(log: &std::path::Path, needle: &str, within: Duration) -> String {
