@@ -759,7 +759,8 @@ mod tests {
                         "tenants.enabled"
                         | "tenants.default-tenant"
                         | "storage.s3.allow-http"
-                        | "executor.scheduler" => "true",
+                        | "executor.scheduler"
+                        | "server.metrics-tenant-labels" => "true",
                         "server.host" => "127.0.0.2",
                         "storage.type" => "s3",
                         k if k.ends_with("port")
