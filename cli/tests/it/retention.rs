@@ -256,3 +256,54 @@ async fn a_purge_needs_delete_on_the_whole_tenant_and_spares_running_executions(
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("--before soon"));
 }
+
+#[tokio::test]
+async fn a_flow_revision_is_stored_once_however_many_executions_run_it() {
+    use sea_orm::{ConnectionTrait, Database, DbBackend, Statement, TransactionTrait};
+    let app = TestApp::start(Mode::MultiWithDefault).await;
+    tenant(&app, "acme").await;
+    create_flow(&app, "acme", WRITER).await;
+    for _ in 0..3 {
+        let done = run(&app, "acme", "company.team/writer", json!({})).await;
+        assert_eq!(done["state"]["current"], "SUCCESS", "{done}");
+    }
+    let db = Database::connect(app.config.execution_database_url().as_str())
+        .await
+        .expect("execution database");
+    let backend = db.get_database_backend();
+    let txn = db.begin().await.expect("begin");
+    if backend == DbBackend::Postgres {
+        txn.execute_raw(Statement::from_string(
+            backend,
+            "SELECT set_config('aerie.tenant', 'acme', true)",
+        ))
+        .await
+        .expect("tenant");
+    }
+    let count = |sql: &'static str| {
+        let txn = &txn;
+        async move {
+            let row = txn
+                .query_one_raw(Statement::from_string(backend, sql))
+                .await
+                .expect("count")
+                .expect("a row");
+            row.try_get_by_index::<i64>(0).expect("a number")
+        }
+    };
+    assert_eq!(
+        count("SELECT COUNT(*) FROM executions WHERE tenant_id = 'acme'").await,
+        3
+    );
+    assert_eq!(
+        count("SELECT COUNT(*) FROM executions WHERE tenant_id = 'acme' AND flow_source <> ''")
+            .await,
+        0,
+        "no execution row carries the source"
+    );
+    assert_eq!(
+        count("SELECT COUNT(*) FROM flow_sources WHERE tenant_id = 'acme'").await,
+        1,
+        "one revision, one stored source"
+    );
+}

@@ -98,7 +98,8 @@ async fn the_runtime_role_sees_one_tenant_and_cannot_disable_row_level_security(
     }
     for (url, table) in [
         (flow_runtime, "kv_entries"),
-        (execution_runtime, "executions"),
+        (execution_runtime.clone(), "executions"),
+        (execution_runtime, "flow_sources"),
         (auth_runtime.clone(), "bindings"),
         (auth_runtime, "audit_logs"),
     ] {

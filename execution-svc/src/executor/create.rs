@@ -55,7 +55,8 @@ impl Engine {
             namespace: new.namespace,
             flow_id: new.flow_id,
             flow_revision: new.flow_revision,
-            flow_source: new.flow_source,
+            // Stored once per revision (see below), not in every row.
+            flow_source: String::new(),
             state: State::Created.as_str().to_owned(),
             histories: push_history("[]", State::Created, now),
             inputs: Value::Object(new.inputs).to_string(),
@@ -65,6 +66,14 @@ impl Engine {
             create_time: now,
             update_time: now,
         };
+        repo::executions::keep_flow_source(
+            tx,
+            &row.namespace,
+            &row.flow_id,
+            row.flow_revision,
+            &new.flow_source,
+        )
+        .await?;
         repo::executions::insert(tx, row.clone()).await?;
         let running_quota = self.quotas.overrides(tx.tenant()).await.running_executions;
         queue::enqueue(tx, &new.id, repo::now_millis(), running_quota).await?;

@@ -112,9 +112,13 @@ pub(super) async fn execute(
     stop: &Arc<Stop>,
 ) -> Result<(), RunError> {
     let (tenant, id) = (&job.tenant, &job.execution);
-    let (row, previous) = {
+    let (row, previous, source) = {
         let tx = TenantTxn::read(&engine.db, tenant).await?;
         let row = repo::executions::find(&tx, id).await?;
+        let source = match &row {
+            Some(row) => repo::executions::flow_source(&tx, row).await?,
+            None => String::new(),
+        };
         // A new execution has no task runs yet: no need to look.
         let fresh = row
             .as_ref()
@@ -125,7 +129,7 @@ pub(super) async fn execute(
             repo::executions::task_runs(&tx, id).await?
         };
         tx.commit().await?;
-        (row, runs)
+        (row, runs, source)
     };
     let Some(row) = row else {
         let tx = TenantTxn::write(&engine.db, tenant).await?;
@@ -138,7 +142,7 @@ pub(super) async fn execute(
         queue::remove(&tx, id).await?;
         return Ok(tx.commit().await?);
     }
-    let plan = Plan::parse(&row.flow_source);
+    let plan = Plan::parse(&source);
     let variables = plan
         .as_ref()
         .map(|p| p.variables.clone())

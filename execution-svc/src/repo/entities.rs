@@ -164,3 +164,27 @@ pub mod idempotency_keys {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+/// The source of each flow revision executions ran, once.
+pub mod flow_sources {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "flow_sources")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub tenant_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub namespace: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub flow_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub revision: i32,
+        pub source: String,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

@@ -11,7 +11,7 @@ use sea_orm::{
 };
 
 use super::TenantTxn;
-use super::entities::{execution_logs, executions, idempotency_keys, task_runs};
+use super::entities::{execution_logs, executions, flow_sources, idempotency_keys, task_runs};
 use crate::domain::ExecutionId;
 
 /// Stores a new execution (its tenant is the transaction's).
@@ -85,6 +85,45 @@ pub struct Filter<'a> {
 
 /// Sortable fields and their columns.
 pub const SORT_FIELDS: &[&str] = &["created", "updated", "state", "namespace", "flowId"];
+
+/// Stores the source of a flow revision of the transaction's tenant unless
+/// it is stored already.
+pub async fn keep_flow_source(
+    tx: &TenantTxn,
+    namespace: &str,
+    flow_id: &str,
+    revision: i32,
+    source: &str,
+) -> Result<(), DbErr> {
+    flow_sources::Entity::insert(flow_sources::ActiveModel {
+        tenant_id: Set(tx.tenant_key().to_owned()),
+        namespace: Set(namespace.to_owned()),
+        flow_id: Set(flow_id.to_owned()),
+        revision: Set(revision),
+        source: Set(source.to_owned()),
+    })
+    .on_conflict_do_nothing()
+    .exec_without_returning(tx.conn())
+    .await?;
+    Ok(())
+}
+
+/// The source of an execution's flow revision: stored once per revision,
+/// or in the row itself for executions created before that.
+pub async fn flow_source(tx: &TenantTxn, row: &executions::Model) -> Result<String, DbErr> {
+    if !row.flow_source.is_empty() {
+        return Ok(row.flow_source.clone());
+    }
+    let found = flow_sources::Entity::find_by_id((
+        tx.tenant_key().to_owned(),
+        row.namespace.clone(),
+        row.flow_id.clone(),
+        row.flow_revision,
+    ))
+    .one(tx.conn())
+    .await?;
+    Ok(found.map(|f| f.source).unwrap_or_default())
+}
 
 /// An ended execution to purge: its id, namespace and flow id.
 pub type Purgeable = (String, String, String);
