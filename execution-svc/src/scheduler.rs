@@ -10,9 +10,10 @@
 //! work instead of queueing behind each other.
 //!
 //! Catch-up policy: a trigger seen for the first time starts at its latest
-//! past tick (nothing before it fires). After downtime, only the most
-//! recent missed tick fires, once; earlier missed ticks are skipped, so a
-//! long outage never ends in a storm of executions.
+//! past tick (nothing before it fires). A tick up to a minute late (a busy
+//! second, a short pause) still fires, each one once. After downtime, only
+//! the most recent missed tick fires; earlier missed ticks are skipped, so
+//! a long outage never ends in a storm of executions.
 //!
 //! The list of triggers is read from flow-svc every
 //! `executor.trigger-refresh-seconds`, tenant by tenant, with the service
@@ -153,45 +154,60 @@ impl Scheduler {
     /// Fires every trigger due at `now`: one transaction per tenant (up to
     /// [`BATCH`] ticks each), several tenants at once.
     async fn fire_due(&mut self, now: DateTime<Utc>) {
-        let mut due: HashMap<TenantId, Vec<(Schedule, i64)>> = HashMap::new();
+        let mut due: HashMap<TenantId, Vec<(Schedule, Vec<i64>)>> = HashMap::new();
         let mut passed = Vec::new();
         while let Some(first) = self.queue.first() {
             if first.0 > now.timestamp() {
                 break;
             }
-            let (_, key) = self.queue.pop_first().expect("first exists");
+            let (queued, key) = self.queue.pop_first().expect("first exists");
             if let Some((schedule, _)) = self.schedules.get(&key) {
-                // Only the latest tick fires, however late this pass is.
-                match latest_tick(&schedule.cron, schedule.zone, now) {
-                    Some(tick) => due
-                        .entry(schedule.tenant.clone())
+                let ticks = due_ticks(schedule, queued, now);
+                if ticks.is_empty() {
+                    passed.push((schedule.clone(), None, Fired::Done));
+                } else {
+                    due.entry(schedule.tenant.clone())
                         .or_default()
-                        .push((schedule.clone(), tick)),
-                    None => passed.push((schedule.clone(), None, Fired::Done)),
+                        .push((schedule.clone(), ticks));
                 }
             }
         }
-        let batches: Vec<(TenantId, Vec<(Schedule, i64)>)> = due
-            .into_iter()
-            .flat_map(|(tenant, ticks)| {
-                ticks
-                    .chunks(BATCH)
-                    .map(|chunk| (tenant.clone(), chunk.to_vec()))
-                    .collect::<Vec<_>>()
-            })
-            .collect();
+        // Batches of about BATCH ticks; one schedule's ticks stay together
+        // and in order, since each moves the cursor past the one before.
+        let mut batches: Vec<(TenantId, Vec<(Schedule, i64)>)> = Vec::new();
+        for (tenant, schedules) in due {
+            let mut batch = Vec::new();
+            for (schedule, ticks) in schedules {
+                if !batch.is_empty() && batch.len() + ticks.len() > BATCH {
+                    batches.push((tenant.clone(), std::mem::take(&mut batch)));
+                }
+                batch.extend(ticks.into_iter().map(|tick| (schedule.clone(), tick)));
+            }
+            if !batch.is_empty() {
+                batches.push((tenant, batch));
+            }
+        }
         let this = &*self;
         let fired: Vec<Vec<(Schedule, Option<i64>, Fired)>> = futures::stream::iter(batches)
             .map(|(tenant, ticks)| async move { this.fire_batch(&tenant, ticks).await })
             .buffer_unordered(FIRING_AT_ONCE)
             .collect()
             .await;
+        // Each schedule once: back at its earliest unfired tick, or its next.
+        let mut again: HashMap<ScheduleKey, (Schedule, Option<i64>)> = HashMap::new();
         for (schedule, tick, fired) in fired.into_iter().flatten().chain(passed) {
-            let next = match (fired, tick) {
+            let retry = match (fired, tick) {
                 (Fired::Retry, Some(tick)) => Some(tick),
-                _ => next_tick(&schedule.cron, schedule.zone, now),
+                _ => None,
             };
-            let key = schedule.key();
+            let entry = again.entry(schedule.key()).or_insert((schedule, None));
+            entry.1 = match (entry.1, retry) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+        }
+        for (key, (schedule, retry)) in again {
+            let next = retry.or_else(|| next_tick(&schedule.cron, schedule.zone, now));
             if let (Some(next), Some(entry)) = (next, self.schedules.get_mut(&key)) {
                 entry.1 = next;
                 self.queue.insert((next, key));
@@ -457,6 +473,34 @@ fn latest_tick(cron: &croner::Cron, zone: chrono_tz::Tz, now: DateTime<Utc>) -> 
         .map(|tick| tick.timestamp())
 }
 
+/// How late a tick may be and still fire: a busy second delays ticks
+/// rather than losing them. A longer gap (the scheduler was down) fires
+/// only its latest tick.
+const LATE_TICKS_WINDOW_SECS: i64 = 60;
+
+/// The ticks of `schedule` to fire at `now`, oldest first: from the one it
+/// was queued for (at most [`LATE_TICKS_WINDOW_SECS`] back) up to now, and
+/// at least the latest.
+fn due_ticks(schedule: &Schedule, queued: i64, now: DateTime<Utc>) -> Vec<i64> {
+    let Some(latest) = latest_tick(&schedule.cron, schedule.zone, now) else {
+        return Vec::new();
+    };
+    let from = queued.max(now.timestamp() - LATE_TICKS_WINDOW_SECS);
+    let mut ticks = Vec::new();
+    let mut at = chrono::DateTime::from_timestamp(from - 1, 0);
+    while let Some(after) = at {
+        match next_tick(&schedule.cron, schedule.zone, after) {
+            Some(tick) if tick < latest => {
+                ticks.push(tick);
+                at = chrono::DateTime::from_timestamp(tick, 0);
+            }
+            _ => break,
+        }
+    }
+    ticks.push(latest);
+    ticks
+}
+
 /// The first tick after `now`, in epoch seconds.
 fn next_tick(cron: &croner::Cron, zone: chrono_tz::Tz, now: DateTime<Utc>) -> Option<i64> {
     cron.find_next_occurrence(&now.with_timezone(&zone), false)
@@ -467,6 +511,32 @@ fn next_tick(cron: &croner::Cron, zone: chrono_tz::Tz, now: DateTime<Utc>) -> Op
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn every_second() -> Schedule {
+        let trigger = flow_pb::Trigger {
+            r#type: trigger_types::SCHEDULE.to_owned(),
+            cron: "* * * * * *".to_owned(),
+            ..Default::default()
+        };
+        schedule_of(&TenantId::default_tenant(), &trigger).expect("schedule")
+    }
+
+    #[test]
+    fn late_ticks_fire_within_the_window_and_a_long_gap_fires_its_latest() {
+        let schedule = every_second();
+        let now = Utc.with_ymd_and_hms(2026, 7, 1, 12, 0, 10).unwrap();
+        let t = now.timestamp();
+        assert_eq!(due_ticks(&schedule, t, now), vec![t], "on time");
+        assert_eq!(
+            due_ticks(&schedule, t - 3, now),
+            vec![t - 3, t - 2, t - 1, t],
+            "three seconds late: every tick"
+        );
+        let after_downtime = due_ticks(&schedule, t - 3600, now);
+        assert_eq!(after_downtime.len(), 61, "the last minute only");
+        assert_eq!(after_downtime.first(), Some(&(t - 60)));
+        assert_eq!(after_downtime.last(), Some(&t));
+    }
 
     #[test]
     fn latest_tick_respects_the_time_zone() {
