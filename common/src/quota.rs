@@ -62,16 +62,24 @@ impl QuotaOverrides {
                 "quota {name} must be at least 1 (leave it out to follow the instance default)"
             )));
         }
-        for (name, value) in [
-            ("executionRetention", &self.execution_retention),
-            ("auditRetention", &self.audit_retention),
+        // A tenant's audit trail is not switched off by a tiny retention.
+        for (name, value, least, shown) in [
+            ("executionRetention", &self.execution_retention, 60, "PT1M"),
+            ("auditRetention", &self.audit_retention, 86_400, "P1D"),
         ] {
-            if let Some(text) = value
-                && parse_retention(text).is_none()
-            {
-                return Err(ServiceError::InvalidArgument(format!(
-                    "{name} '{text}' is not a positive ISO-8601 duration such as P30D"
-                )));
+            let Some(text) = value else { continue };
+            match parse_retention(text) {
+                None => {
+                    return Err(ServiceError::InvalidArgument(format!(
+                        "{name} '{text}' is not a positive ISO-8601 duration such as P30D"
+                    )));
+                }
+                Some(period) if period.as_secs() < least => {
+                    return Err(ServiceError::InvalidArgument(format!(
+                        "{name} '{text}' is shorter than {shown}, the least a tenant may be given"
+                    )));
+                }
+                Some(_) => {}
             }
         }
         Ok(())
@@ -248,6 +256,12 @@ mod tests {
         };
         let refused = zero.validate().unwrap_err().to_string();
         assert!(refused.contains("logBytesPerExecution"), "{refused}");
+        let short = QuotaOverrides {
+            audit_retention: Some("PT1H".into()),
+            ..Default::default()
+        };
+        let refused = short.validate().unwrap_err().to_string();
+        assert!(refused.contains("shorter than P1D"), "{refused}");
         let bad = QuotaOverrides {
             execution_retention: Some("P0D".into()),
             ..Default::default()
@@ -256,7 +270,7 @@ mod tests {
         assert!(refused.contains("executionRetention"), "{refused}");
         assert!(
             QuotaOverrides {
-                audit_retention: Some("PT12H".into()),
+                audit_retention: Some("P2D".into()),
                 ..Default::default()
             }
             .validate()

@@ -10,6 +10,7 @@
 
 use std::time::Duration;
 
+use aerie_common::audit::AuditEntry;
 use aerie_common::{ServiceError, TenantId};
 use chrono::{DateTime, Utc};
 use sea_orm::DatabaseConnection;
@@ -31,6 +32,7 @@ pub async fn purge(
     storage: &Storage,
     tenant: &TenantId,
     before: DateTime<Utc>,
+    actor: &str,
 ) -> Result<u64, ServiceError> {
     let mut purged = 0;
     loop {
@@ -38,6 +40,15 @@ pub async fn purge(
         let batch = repo::executions::ended_before(&tx, before, BATCH).await?;
         let ids: Vec<String> = batch.iter().map(|(id, _, _)| id.clone()).collect();
         repo::executions::delete_executions(&tx, &ids).await?;
+        if !ids.is_empty() {
+            // Every batch is audited in its own transaction: deleting
+            // history never goes unrecorded.
+            let entry = AuditEntry::new(tenant, "EXECUTION", "", "DELETE", actor).with_details(
+                serde_json::json!({"operation": "PURGE", "endedBefore": before.to_rfc3339(),
+                                   "executions": ids}),
+            );
+            aerie_common::audit::enqueue(tx.conn(), entry).await?;
+        }
         tx.commit().await?;
         // Files go once their rows are gone; a crash in between leaves
         // files no execution names, never an execution without its files
@@ -103,7 +114,15 @@ async fn apply(engine: &Engine, tenant: &TenantId) {
         tracing::warn!(%tenant, retention = %quotas.execution_retention, "unusable retention period");
         return;
     };
-    match purge(&engine.db, &engine.storage, tenant, Utc::now() - keep).await {
+    match purge(
+        &engine.db,
+        &engine.storage,
+        tenant,
+        Utc::now() - keep,
+        "retention",
+    )
+    .await
+    {
         Ok(0) => {}
         Ok(purged) => tracing::info!(%tenant, purged, retention = %quotas.execution_retention,
             "ended executions past retention deleted"),

@@ -200,6 +200,20 @@ async fn a_purge_needs_delete_on_the_whole_tenant_and_spares_running_executions(
         .await
         .expect_err("bob is not in acme");
     assert_eq!(spoofed.code(), Code::NotFound);
+    // Word for word what a tenant that does not exist answers.
+    let unknown = executions
+        .get_usage(call(pb::GetUsageRequest {}, Some(&bob), Some("zz")))
+        .await
+        .expect_err("no tenant zz");
+    let hidden = executions
+        .get_usage(call(pb::GetUsageRequest {}, Some(&bob), Some("acme")))
+        .await
+        .expect_err("bob is not in acme");
+    assert_eq!(
+        hidden.message().replace("acme", "zz"),
+        unknown.message(),
+        "acme's existence shows"
+    );
     for id in &done {
         let (status, _) = app.get(&format!("/api/v1/acme/executions/{id}")).await;
         assert_eq!(status, 200, "nothing purged by a refused call");
@@ -214,6 +228,26 @@ async fn a_purge_needs_delete_on_the_whole_tenant_and_spares_running_executions(
     }
     let (status, _) = app.get(&format!("/api/v1/acme/executions/{running}")).await;
     assert_eq!(status, 200, "the running execution stays");
+    // Deleting history is itself on record.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (_, page) = app
+            .get("/api/v1/acme/auditlogs/search?resourceType=EXECUTION&size=100")
+            .await;
+        let purge = page["results"].as_array().and_then(|entries| {
+            entries
+                .iter()
+                .find(|e| e["action"] == "DELETE" && e["details"]["operation"] == "PURGE")
+                .cloned()
+        });
+        if let Some(entry) = purge {
+            assert_eq!(entry["actor"], "admin", "{entry}");
+            assert_eq!(entry["details"]["executions"].as_array().map(Vec::len), Some(3));
+            break;
+        }
+        assert!(Instant::now() < deadline, "no audit entry for the purge: {page}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 
     // The CLI does the same with only the config file.
     let more = run(&app, "acme", "company.team/writer", json!({})).await;

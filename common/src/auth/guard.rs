@@ -113,7 +113,11 @@ impl TenantGuard {
         {
             Ok(())
         } else {
-            Err(Status::not_found(format!("{} not found", call.tenant)))
+            // Word for word what an unknown tenant answers.
+            Err(Status::not_found(format!(
+                "tenant {} not found",
+                call.tenant
+            )))
         }
     }
 
@@ -127,7 +131,7 @@ impl TenantGuard {
         if scope == NamespaceScope::Within(Vec::new()) {
             let tenant = call.tenant.clone();
             return Err(self
-                .denial(call, grant, "any", || format!("{tenant} not found"))
+                .denial(call, grant, "any", || format!("tenant {tenant} not found"))
                 .await);
         }
         Ok(scope)

@@ -528,8 +528,14 @@ impl ExecutionService for ExecutionApi {
             .before
             .and_then(|t| chrono::DateTime::from_timestamp(t.seconds, t.nanos.max(0) as u32))
             .ok_or_else(|| Status::invalid_argument("before is required"))?;
-        let purged =
-            crate::retention::purge(self.db(), &self.engine.storage, &call.tenant, before).await?;
+        let purged = crate::retention::purge(
+            self.db(),
+            &self.engine.storage,
+            &call.tenant,
+            before,
+            &call.caller.name,
+        )
+        .await?;
         tracing::info!(tenant = %call.tenant, by = %call.caller.name, %before, purged, "executions purged");
         Ok(Response::new(pb::PurgeExecutionsResponse { purged }))
     }

@@ -67,7 +67,7 @@ impl ExecutionApi {
         tenant: &aerie_common::TenantId,
         before: chrono::DateTime<chrono::Utc>,
     ) -> Result<u64, aerie_common::ServiceError> {
-        crate::retention::purge(&self.db, &self.engine.storage, tenant, before).await
+        crate::retention::purge(&self.db, &self.engine.storage, tenant, before, "cli").await
     }
 
     async fn read(&self, tenant: &TenantId) -> Result<TenantTxn, ServiceError> {
