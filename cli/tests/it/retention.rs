@@ -242,10 +242,16 @@ async fn a_purge_needs_delete_on_the_whole_tenant_and_spares_running_executions(
         });
         if let Some(entry) = purge {
             assert_eq!(entry["actor"], "admin", "{entry}");
-            assert_eq!(entry["details"]["executions"].as_array().map(Vec::len), Some(3));
+            assert_eq!(
+                entry["details"]["executions"].as_array().map(Vec::len),
+                Some(3)
+            );
             break;
         }
-        assert!(Instant::now() < deadline, "no audit entry for the purge: {page}");
+        assert!(
+            Instant::now() < deadline,
+            "no audit entry for the purge: {page}"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 
