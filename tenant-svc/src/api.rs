@@ -191,6 +191,16 @@ impl TenantApi {
             .ok_or_else(|| not_found(&id))
     }
 
+    /// Who the caller is to auth-svc: super admin or not, and its tenants.
+    async fn me(&self, caller: &Caller) -> Result<aerie_proto::auth::v1::Me, Status> {
+        Ok(self
+            .auth
+            .clone()
+            .get_me(caller.request(GetMeRequest {}, None))
+            .await?
+            .into_inner())
+    }
+
     /// Whether the caller may see this tenant at all: a super admin or a
     /// holder of any binding there. Others get NOT_FOUND, never a hint.
     async fn require_visible(&self, caller: &Caller, id: &TenantId) -> Result<(), Status> {
@@ -270,12 +280,7 @@ impl TenantService for TenantApi {
     ) -> Result<Response<pb::ListTenantsResponse>, Status> {
         self.require_multi_tenancy()?;
         let caller = caller_of(&request)?;
-        let me = self
-            .auth
-            .clone()
-            .get_me(caller.request(GetMeRequest {}, None))
-            .await?
-            .into_inner();
+        let me = self.me(&caller).await?;
         let body = request.into_inner();
         let page = PageRequest::new(body.page, body.size)?;
         let sort = Sort::parse(&body.sort, SORT_FIELDS)?;
@@ -358,12 +363,7 @@ impl TenantService for TenantApi {
     ) -> Result<Response<pb::Tenant>, Status> {
         self.require_multi_tenancy()?;
         let caller = caller_of(&request)?;
-        let me = self
-            .auth
-            .clone()
-            .get_me(caller.request(GetMeRequest {}, None))
-            .await?
-            .into_inner();
+        let me = self.me(&caller).await?;
         let body = request.into_inner();
         let id = parse_id(&body.id)?;
         self.require_visible(&caller, &id).await?;
@@ -376,7 +376,6 @@ impl TenantService for TenantApi {
             .into());
         }
         let quotas = QuotaOverrides::from(body.quotas.unwrap_or_default());
-        quotas.validate()?;
         let tenant = self.set_quotas(&id, &quotas, &caller.name).await?;
         Ok(Response::new(tenant.into()))
     }
