@@ -43,6 +43,10 @@ pub struct NoisyOptions {
     /// PostgreSQL to run on (fresh schemas); unset: SQLite.
     #[arg(long, env = "AERIE_BENCH_DATABASE_URL")]
     database_url: Option<String>,
+    /// noisy's kinds of work (sleeper, looper, flooder), to see which of
+    /// them costs quiet what.
+    #[arg(long, value_delimiter = ',', default_value = "sleeper,looper,flooder")]
+    noisy: Vec<String>,
 }
 
 /// A started server with the bench super admin's token.
@@ -357,6 +361,9 @@ pub async fn noisy(options: NoisyOptions) {
     let (created, refused) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
     let mut drivers = Vec::new();
     for (flow, _) in noisy_flows() {
+        if !options.noisy.iter().any(|kind| kind == flow) {
+            continue;
+        }
         // Each kind of work at once from 4 callers, as fast as answered.
         for _ in 0..4 {
             let (client, token, stop, created, refused) = (

@@ -182,20 +182,24 @@ pub struct TenantTxn {
 }
 
 /// This process's turn to write to one SQLite database.
-pub type SqliteWriter = tokio::sync::OwnedMutexGuard<()>;
+pub type SqliteWriter = crate::fair_turns::Turn;
 
-/// The in-process queue of writers of each SQLite file.
+/// The in-process turns of the writers of each SQLite file.
 static SQLITE_WRITERS: std::sync::LazyLock<
-    std::sync::Mutex<std::collections::HashMap<std::path::PathBuf, Arc<tokio::sync::Mutex<()>>>>,
+    std::sync::Mutex<
+        std::collections::HashMap<std::path::PathBuf, Arc<crate::fair_turns::FairTurns>>,
+    >,
 > = std::sync::LazyLock::new(Default::default);
 
 /// On SQLite, waits for this process's turn to write to `db` (none on
-/// PostgreSQL). SQLite admits one writer at a time and makes the others
-/// poll with growing sleeps (its busy handler, up to 100 ms a sleep), so
-/// under load a short write waited far longer on those sleeps than on the
-/// writes before it. Writers of one process queue here first come, first
-/// served instead, and reach SQLite's lock one after the other.
-pub async fn sqlite_writer(db: &DatabaseConnection) -> Option<SqliteWriter> {
+/// PostgreSQL); `lane` is the tenant whose data is written, or
+/// [`crate::fair_turns::INSTANCE_LANE`]. SQLite admits one writer at a time
+/// and makes the others poll with growing sleeps (its busy handler, up to
+/// 100 ms a sleep), so under load a short write waited far longer on those
+/// sleeps than on the writes before it. Writers of one process take turns
+/// here instead, round-robin between tenants: a tenant with a hundred
+/// writes queued delays another tenant's write by one of them, not a hundred.
+pub async fn sqlite_writer(db: &DatabaseConnection, lane: &str) -> Option<SqliteWriter> {
     if db.get_database_backend() != DbBackend::Sqlite {
         return None;
     }
@@ -204,13 +208,13 @@ pub async fn sqlite_writer(db: &DatabaseConnection) -> Option<SqliteWriter> {
         .connect_options()
         .get_filename()
         .to_owned();
-    let turn = SQLITE_WRITERS
+    let turns = SQLITE_WRITERS
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .entry(file)
-        .or_default()
+        .or_insert_with(|| crate::fair_turns::FairTurns::new(1))
         .clone();
-    Some(turn.lock_owned().await)
+    Some(turns.turn(lane).await)
 }
 
 impl TenantTxn {
@@ -236,7 +240,7 @@ impl TenantTxn {
         let mut options = TransactionOptions::default();
         let mut writer = None;
         if writes && db.get_database_backend() == DbBackend::Sqlite {
-            writer = sqlite_writer(db).await;
+            writer = sqlite_writer(db, tenant.storage_key()).await;
             options.sqlite_transaction_mode = Some(SqliteTransactionMode::Immediate);
         }
         let txn = db.begin_with_options(options).await?;

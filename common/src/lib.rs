@@ -7,6 +7,7 @@ pub mod auth;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod fair_turns;
 pub mod grpc;
 pub mod kestra;
 pub mod local_secret;

@@ -100,7 +100,7 @@ fn leaf(outputs: Value) -> Done {
 }
 
 /// Staged task runs written at once by a long run of instant tasks.
-const STAGED_FLUSH_ROWS: usize = 500;
+const STAGED_FLUSH_ROWS: usize = 100;
 
 /// Largest file the Write task stores.
 const MAX_WRITE_BYTES: usize = 10 * 1024 * 1024;
@@ -368,6 +368,13 @@ impl<'e> Run<'e> {
             if self.stop.is_stopped() {
                 return self.stopped();
             }
+            // An instant task is CPU work from here to its end (rendering,
+            // bookkeeping, writing its rows): each tenant gets its share of
+            // the cores for it, however many executions it runs at once.
+            let _cpu = match is_instant(task.kind) {
+                true => Some(self.engine.cpu_slot(self.tenant).await),
+                false => None,
+            };
             let now = repo::now();
             let mut row = existing.unwrap_or_else(|| task_runs::Model {
                 tenant_id: String::new(),
@@ -416,12 +423,6 @@ impl<'e> Run<'e> {
                 }
             }
             let mut logs = Vec::new();
-            // Instant tasks are CPU work: each tenant gets its share of the
-            // cores, however many executions it runs at once.
-            let cpu = match is_instant(task.kind) {
-                true => Some(self.engine.cpu_slot(self.tenant).await),
-                false => None,
-            };
             let body = self.body(task, &row, value, &context, &mut logs);
             let result = match task.timeout {
                 Some(limit) => tokio::time::timeout(limit, body).await.unwrap_or_else(|_| {
@@ -432,7 +433,6 @@ impl<'e> Run<'e> {
                 }),
                 None => body.await,
             };
-            drop(cpu);
             match result {
                 Ok(done) => match done.outcome {
                     Outcome::Stopped => Outcome::Stopped,

@@ -79,7 +79,7 @@ pub async fn claim(
     limit: usize,
     quota: u32,
 ) -> Result<Vec<Claimed>, DbErr> {
-    let _turn = aerie_common::db::sqlite_writer(db).await;
+    let _turn = aerie_common::db::sqlite_writer(db, aerie_common::fair_turns::INSTANCE_LANE).await;
     let backend = db.get_database_backend();
     let now = super::now_millis();
     // `slot` is how many of its tenant's executions would run once this
@@ -178,7 +178,7 @@ pub async fn renew(
     lease_ms: i64,
     running: &[String],
 ) -> Result<Vec<Held>, DbErr> {
-    let _turn = aerie_common::db::sqlite_writer(db).await;
+    let _turn = aerie_common::db::sqlite_writer(db, aerie_common::fair_turns::INSTANCE_LANE).await;
     let backend = db.get_database_backend();
     let now = super::now_millis();
     let placeholders: Vec<String> = (0..running.len()).map(|i| format!("${}", i + 4)).collect();
@@ -237,7 +237,7 @@ pub async fn release(
     owner: &str,
     still_running: &[String],
 ) -> Result<u64, DbErr> {
-    let _turn = aerie_common::db::sqlite_writer(db).await;
+    let _turn = aerie_common::db::sqlite_writer(db, aerie_common::fair_turns::INSTANCE_LANE).await;
     let mut update = execution_queue::Entity::update_many()
         .col_expr(
             execution_queue::Column::LeaseOwner,
@@ -265,7 +265,7 @@ pub async fn retry_later(
     epoch: i64,
     delay_ms: i64,
 ) -> Result<(), DbErr> {
-    let _turn = aerie_common::db::sqlite_writer(db).await;
+    let _turn = aerie_common::db::sqlite_writer(db, aerie_common::fair_turns::INSTANCE_LANE).await;
     execution_queue::Entity::update_many()
         .col_expr(
             execution_queue::Column::AvailableAt,
@@ -319,7 +319,7 @@ pub async fn remove(tx: &TenantTxn, execution: &ExecutionId) -> Result<(), DbErr
 /// Frees every lease. Only for SQLite at start: its one process is the
 /// only worker, so leases left by a previous run of it are stale.
 pub async fn release_all(db: &DatabaseConnection) -> Result<u64, DbErr> {
-    let _turn = aerie_common::db::sqlite_writer(db).await;
+    let _turn = aerie_common::db::sqlite_writer(db, aerie_common::fair_turns::INSTANCE_LANE).await;
     let result = execution_queue::Entity::update_many()
         .col_expr(
             execution_queue::Column::LeaseOwner,
