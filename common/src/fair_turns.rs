@@ -149,8 +149,10 @@ mod tests {
         for waiter in waiters {
             waiter.await.unwrap();
         }
-        let order = order.lock().unwrap().clone();
-        order
+        Arc::try_unwrap(order)
+            .expect("every waiter ended")
+            .into_inner()
+            .unwrap()
     }
 
     #[tokio::test]
