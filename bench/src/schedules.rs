@@ -29,7 +29,7 @@ pub struct Options {
     /// Every-second triggers, spread over the tenants.
     #[arg(long, default_value_t = 1000)]
     second_triggers: usize,
-    /// Whole minutes watched.
+    /// Whole minutes watched; 0 times the scheduler's start only.
     #[arg(long, default_value_t = 2)]
     minutes: i64,
 }
@@ -117,6 +117,10 @@ pub async fn run(options: Options) {
     let (_server, _, _) = start_server_quotas(&dir, "", SERVER);
     let start_line = wait_for_line(&log, "scheduler started", Duration::from_secs(120)).await;
     println!("scheduler start: {}", start_line.trim());
+    if options.minutes == 0 {
+        let _ = std::fs::remove_dir_all(&dir);
+        return;
+    }
 
     // The window: whole minutes from the next one on.
     let now = Utc::now();
@@ -176,6 +180,7 @@ pub async fn run(options: Options) {
             continue;
         }
         let (mut once, mut missed, mut twice) = (0u64, 0u64, 0u64);
+        let mut missed_at = Vec::new();
         let mut lateness = Vec::new();
         for i in 0..count {
             let key = (tenants[i % tenants.len()].clone(), format!("{prefix}{i}"));
@@ -183,7 +188,10 @@ pub async fn run(options: Options) {
             let mut tick = window_start.timestamp();
             while tick < window_end.timestamp() {
                 match ticks.and_then(|t| t.get(&tick)) {
-                    None => missed += 1,
+                    None => {
+                        missed += 1;
+                        missed_at.push(tick - window_start.timestamp());
+                    }
                     Some(times) => {
                         if times.len() == 1 {
                             once += 1;
@@ -200,6 +208,10 @@ pub async fn run(options: Options) {
             }
         }
         lateness.sort();
+        missed_at.sort();
+        if let (Some(first), Some(last)) = (missed_at.first(), missed_at.last()) {
+            println!("(missed ticks from {first} s to {last} s into the window)");
+        }
         let at = |p: f64| {
             if lateness.is_empty() {
                 return "-".to_owned();

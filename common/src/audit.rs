@@ -122,19 +122,35 @@ pub async fn create_outbox_table(manager: &SchemaManager<'_>) -> Result<(), DbEr
 
 /// Writes an entry into the outbox; call it inside the mutation's transaction.
 pub async fn enqueue(conn: &impl ConnectionTrait, entry: AuditEntry) -> Result<(), DbErr> {
-    let row = outbox::ActiveModel {
-        id: Set(uuid::Uuid::new_v4().to_string()),
-        tenant: Set(entry.tenant.storage_key().to_owned()),
-        resource_type: Set(entry.resource_type.to_owned()),
-        resource_id: Set(entry.resource_id),
-        action: Set(entry.action.to_owned()),
-        actor: Set(entry.actor),
-        time: Set(Utc::now().trunc_subsecs(6)),
-        details: Set(entry.details.to_string()),
-    };
-    outbox::Entity::insert(row)
-        .exec_without_returning(conn)
-        .await?;
+    enqueue_many(conn, vec![entry]).await
+}
+
+/// Writes entries into the outbox, a few hundred per statement.
+pub async fn enqueue_many(
+    conn: &impl ConnectionTrait,
+    entries: Vec<AuditEntry>,
+) -> Result<(), DbErr> {
+    let time = Utc::now().trunc_subsecs(6);
+    let mut entries = entries.into_iter().peekable();
+    while entries.peek().is_some() {
+        let rows: Vec<outbox::ActiveModel> = entries
+            .by_ref()
+            .take(500)
+            .map(|entry| outbox::ActiveModel {
+                id: Set(uuid::Uuid::new_v4().to_string()),
+                tenant: Set(entry.tenant.storage_key().to_owned()),
+                resource_type: Set(entry.resource_type.to_owned()),
+                resource_id: Set(entry.resource_id),
+                action: Set(entry.action.to_owned()),
+                actor: Set(entry.actor),
+                time: Set(time),
+                details: Set(entry.details.to_string()),
+            })
+            .collect();
+        outbox::Entity::insert_many(rows)
+            .exec_without_returning(conn)
+            .await?;
+    }
     Ok(())
 }
 

@@ -244,6 +244,35 @@ impl TenantTxn {
             options.sqlite_transaction_mode = Some(SqliteTransactionMode::Immediate);
         }
         let txn = db.begin_with_options(options).await?;
+        Self::bind(&txn, tenant).await?;
+        Ok(TenantTxn {
+            txn,
+            tenant: tenant.clone(),
+            _writer: writer,
+        })
+    }
+
+    /// A part of `shared` bound to `tenant` (a savepoint): several tenants'
+    /// small writes share one transaction, and so one commit, while every
+    /// query still runs for one tenant (and on PostgreSQL under its
+    /// row-level security). [`TenantTxn::commit`] keeps the part's writes
+    /// in `shared`; [`TenantTxn::rollback`] undoes them alone.
+    pub async fn within(shared: &SharedTxn, tenant: &crate::TenantId) -> Result<Self, DbErr> {
+        use sea_orm::TransactionTrait;
+        let txn = shared.txn.begin().await?;
+        Self::bind(&txn, tenant).await?;
+        Ok(TenantTxn {
+            txn,
+            tenant: tenant.clone(),
+            _writer: None,
+        })
+    }
+
+    /// On PostgreSQL, the tenant row-level security lets this transaction see.
+    async fn bind(
+        txn: &sea_orm::DatabaseTransaction,
+        tenant: &crate::TenantId,
+    ) -> Result<(), DbErr> {
         if txn.get_database_backend() == DbBackend::Postgres {
             txn.execute_raw(sea_orm::Statement::from_sql_and_values(
                 DbBackend::Postgres,
@@ -252,11 +281,12 @@ impl TenantTxn {
             ))
             .await?;
         }
-        Ok(TenantTxn {
-            txn,
-            tenant: tenant.clone(),
-            _writer: writer,
-        })
+        Ok(())
+    }
+
+    /// Undoes this transaction (or this part of a shared one).
+    pub async fn rollback(self) -> Result<(), DbErr> {
+        self.txn.rollback().await
     }
 
     /// The tenant every query in this transaction is about.
@@ -272,6 +302,35 @@ impl TenantTxn {
     /// The connection to run queries on.
     pub fn conn(&self) -> &sea_orm::DatabaseTransaction {
         &self.txn
+    }
+
+    pub async fn commit(self) -> Result<(), DbErr> {
+        self.txn.commit().await
+    }
+}
+
+/// A write transaction of the instance's own that only holds tenants'
+/// parts ([`TenantTxn::within`]): it runs no query itself.
+pub struct SharedTxn {
+    txn: sea_orm::DatabaseTransaction,
+    /// SQLite: this process's turn to write, in the instance's lane.
+    _writer: Option<SqliteWriter>,
+}
+
+impl SharedTxn {
+    /// Begins it (on SQLite, holding the write lock at once).
+    pub async fn write(db: &DatabaseConnection) -> Result<Self, DbErr> {
+        use sea_orm::{SqliteTransactionMode, TransactionOptions, TransactionTrait};
+        let mut options = TransactionOptions::default();
+        let mut writer = None;
+        if db.get_database_backend() == DbBackend::Sqlite {
+            writer = sqlite_writer(db, crate::fair_turns::INSTANCE_LANE).await;
+            options.sqlite_transaction_mode = Some(SqliteTransactionMode::Immediate);
+        }
+        Ok(SharedTxn {
+            txn: db.begin_with_options(options).await?,
+            _writer: writer,
+        })
     }
 
     pub async fn commit(self) -> Result<(), DbErr> {

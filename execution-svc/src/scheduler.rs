@@ -7,7 +7,10 @@
 //! The flow is read before that transaction: no row stays locked across a
 //! call to flow-svc. On PostgreSQL a replica skips cursors another replica
 //! holds (`FOR UPDATE SKIP LOCKED`), so replicas share a busy second's
-//! work instead of queueing behind each other.
+//! work instead of queueing behind each other. Due ticks are written in
+//! rounds: one transaction holds many tenants' parts (savepoints, each
+//! bound to its tenant), so a busy second costs a few commits, not one per
+//! tenant.
 //!
 //! Catch-up policy: a trigger seen for the first time starts at its latest
 //! past tick (nothing before it fires). A tick up to a minute late (a busy
@@ -16,8 +19,8 @@
 //! a long outage never ends in a storm of executions.
 //!
 //! The list of triggers is read from flow-svc every
-//! `executor.trigger-refresh-seconds`, tenant by tenant, with the service
-//! credential limited to that tenant; a changed schedule takes effect
+//! `executor.trigger-refresh-seconds`, several tenants at once, with the
+//! service credential limited to each tenant; a changed schedule takes effect
 //! within that time.
 
 use std::collections::{BTreeSet, HashMap};
@@ -30,7 +33,7 @@ use aerie_common::config::Config;
 use aerie_common::kestra::trigger_types;
 use aerie_proto::flow::v1 as flow_pb;
 use chrono::{DateTime, TimeZone, Utc};
-use futures::StreamExt;
+use futures::{StreamExt, TryStreamExt};
 use serde_json::{Map, json};
 use tokio_util::sync::CancellationToken;
 
@@ -40,12 +43,28 @@ use crate::executor::{Engine, NewExecution, StartedBy};
 use crate::live_tenants::LiveTenants;
 use crate::repo::TenantTxn;
 use crate::repo::schedules::{self, Claim, TriggerRef};
+use aerie_common::db::SharedTxn;
+use sea_orm::DbErr;
 
-/// Tenants' batches of ticks fired at once by one replica.
+/// Rounds of ticks fired at once by one replica.
 const FIRING_AT_ONCE: usize = 8;
 
-/// Ticks of one tenant fired in one transaction.
+/// Ticks of one tenant fired in one part of a round.
 const BATCH: usize = 100;
+
+/// Tenants' batches in one round: one transaction, one commit. A commit
+/// per tenant made a thousand tenants' every-second triggers a thousand
+/// commits a second, more than SQLite here keeps up with.
+const ROUND_TENANTS: usize = 200;
+
+/// Ticks in one round at most.
+const ROUND_TICKS: usize = 2000;
+
+/// Due ticks of one tenant, one schedule's together and in order.
+type TenantBatch = (TenantId, Vec<(Schedule, i64)>);
+
+/// A due tick with its flow, read.
+type ReadyTick = (Schedule, i64, Arc<Prepared>);
 
 /// One Schedule trigger of one tenant's flow.
 #[derive(Clone)]
@@ -151,8 +170,8 @@ impl Scheduler {
         self.queue = queue;
     }
 
-    /// Fires every trigger due at `now`: one transaction per tenant (up to
-    /// [`BATCH`] ticks each), several tenants at once.
+    /// Fires every trigger due at `now`: up to [`BATCH`] ticks per tenant
+    /// part, many tenants' parts per round, several rounds at once.
     async fn fire_due(&mut self, now: DateTime<Utc>) {
         let mut due: HashMap<TenantId, Vec<(Schedule, Vec<i64>)>> = HashMap::new();
         let mut passed = Vec::new();
@@ -174,7 +193,7 @@ impl Scheduler {
         }
         // Batches of about BATCH ticks; one schedule's ticks stay together
         // and in order, since each moves the cursor past the one before.
-        let mut batches: Vec<(TenantId, Vec<(Schedule, i64)>)> = Vec::new();
+        let mut batches: Vec<TenantBatch> = Vec::new();
         for (tenant, schedules) in due {
             let mut batch = Vec::new();
             for (schedule, ticks) in schedules {
@@ -187,9 +206,26 @@ impl Scheduler {
                 batches.push((tenant, batch));
             }
         }
+        // Rounds of tenant batches, each written in one transaction.
+        let mut rounds: Vec<Vec<TenantBatch>> = Vec::new();
+        let mut round: Vec<TenantBatch> = Vec::new();
+        let mut round_ticks = 0;
+        for batch in batches {
+            if !round.is_empty()
+                && (round.len() == ROUND_TENANTS || round_ticks + batch.1.len() > ROUND_TICKS)
+            {
+                rounds.push(std::mem::take(&mut round));
+                round_ticks = 0;
+            }
+            round_ticks += batch.1.len();
+            round.push(batch);
+        }
+        if !round.is_empty() {
+            rounds.push(round);
+        }
         let this = &*self;
-        let fired: Vec<Vec<(Schedule, Option<i64>, Fired)>> = futures::stream::iter(batches)
-            .map(|(tenant, ticks)| async move { this.fire_batch(&tenant, ticks).await })
+        let fired: Vec<Vec<(Schedule, Option<i64>, Fired)>> = futures::stream::iter(rounds)
+            .map(|round| async move { this.fire_round(round).await })
             .buffer_unordered(FIRING_AT_ONCE)
             .collect()
             .await;
@@ -215,60 +251,102 @@ impl Scheduler {
         }
     }
 
-    /// Fires the due `ticks` of one tenant in one transaction; each tick
-    /// unless its trigger is new, its flow disabled, or another replica
-    /// fired it (or is firing it).
-    async fn fire_batch(
-        &self,
-        tenant: &TenantId,
-        ticks: Vec<(Schedule, i64)>,
-    ) -> Vec<(Schedule, Option<i64>, Fired)> {
+    /// Fires the due ticks of a round of tenants in one transaction, each
+    /// tenant's in its own part of it; each tick unless its trigger is
+    /// new, its flow disabled, or another replica fired it (or is firing it).
+    async fn fire_round(&self, round: Vec<TenantBatch>) -> Vec<(Schedule, Option<i64>, Fired)> {
         // The flows first, outside any transaction.
-        let mut ready = Vec::with_capacity(ticks.len());
-        let mut outcomes = Vec::with_capacity(ticks.len());
-        for (schedule, tick) in ticks {
-            match self.prepared(&schedule).await {
-                Ok(flow) => ready.push((schedule, tick, flow)),
-                Err(status) => {
-                    tracing::warn!(tenant = %schedule.tenant, flow = %schedule.flow_id,
-                        trigger = %schedule.trigger_id, %status, "Schedule tick not fired; tried again");
-                    outcomes.push((schedule, Some(tick), Fired::Retry));
+        let mut ready = Vec::with_capacity(round.len());
+        let mut outcomes = Vec::new();
+        for (tenant, ticks) in round {
+            let mut prepared = Vec::with_capacity(ticks.len());
+            for (schedule, tick) in ticks {
+                match self.prepared(&schedule).await {
+                    Ok(flow) => prepared.push((schedule, tick, flow)),
+                    Err(status) => {
+                        tracing::warn!(tenant = %schedule.tenant, flow = %schedule.flow_id,
+                            trigger = %schedule.trigger_id, %status, "Schedule tick not fired; tried again");
+                        outcomes.push((schedule, Some(tick), Fired::Retry));
+                    }
                 }
             }
+            ready.push((tenant, prepared));
         }
-        let fired = self.accept_ticks(tenant, &ready).await;
-        let outcome = match &fired {
-            Ok(()) => Fired::Done,
-            Err(_) => Fired::Retry,
+        let parts = match self.accept_round(&ready).await {
+            Ok(parts) => parts,
+            Err(err) => {
+                tracing::warn!(tenants = ready.len(), %err, "Schedule ticks not fired; tried again");
+                vec![false; ready.len()]
+            }
         };
-        if let Err(err) = fired {
-            tracing::warn!(%tenant, ticks = ready.len(), %err, "Schedule ticks not fired; tried again");
-        }
-        for (schedule, tick, _) in ready {
-            outcomes.push((schedule, Some(tick), outcome));
+        for ((_, ticks), fired) in ready.into_iter().zip(parts) {
+            let outcome = if fired { Fired::Done } else { Fired::Retry };
+            for (schedule, tick, _) in ticks {
+                outcomes.push((schedule, Some(tick), outcome));
+            }
         }
         outcomes
     }
 
-    /// One transaction: the cursor of each tick moved and its execution
-    /// accepted, or nothing.
+    /// One transaction for the round, one part of it per tenant: answers
+    /// which tenants' parts were kept. A part that fails is undone alone
+    /// (its ticks are tried again); a failed commit undoes them all.
+    async fn accept_round(
+        &self,
+        ready: &[(TenantId, Vec<ReadyTick>)],
+    ) -> Result<Vec<bool>, DbErr> {
+        let shared = SharedTxn::write(&self.engine.db).await?;
+        let mut parts = Vec::with_capacity(ready.len());
+        let mut accepted = 0;
+        for (tenant, ticks) in ready {
+            if ticks.is_empty() {
+                parts.push(true);
+                continue;
+            }
+            let tx = TenantTxn::within(&shared, tenant).await?;
+            match self.accept_ticks(&tx, ticks).await {
+                Ok(count) => {
+                    tx.commit().await?;
+                    accepted += count;
+                    parts.push(true);
+                }
+                Err(err) => {
+                    tracing::warn!(%tenant, ticks = ticks.len(), %err, "Schedule ticks not fired; tried again");
+                    tx.rollback().await?;
+                    parts.push(false);
+                }
+            }
+        }
+        shared.commit().await?;
+        if accepted > 0 {
+            self.engine.wake();
+        }
+        Ok(parts)
+    }
+
+    /// Moves the cursor of each tick and accepts its execution, inside
+    /// `tx`; answers how many executions were accepted.
     async fn accept_ticks(
         &self,
-        tenant: &TenantId,
-        ready: &[(Schedule, i64, Arc<Prepared>)],
-    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-        if ready.is_empty() {
-            return Ok(());
-        }
-        let tx = TenantTxn::write(&self.engine.db, tenant).await?;
-        let mut accepted = 0;
-        for (schedule, tick, flow) in ready {
-            let trigger = TriggerRef {
-                namespace: &schedule.namespace,
-                flow_id: &schedule.flow_id,
-                trigger_id: &schedule.trigger_id,
-            };
-            if schedules::claim(&tx, &trigger, *tick).await? != Claim::Due || flow.disabled {
+        tx: &TenantTxn,
+        ready: &[ReadyTick],
+    ) -> Result<usize, DbErr> {
+        let tenant = tx.tenant();
+        let ticks: Vec<(TriggerRef<'_>, i64)> = ready
+            .iter()
+            .map(|(schedule, tick, _)| {
+                let trigger = TriggerRef {
+                    namespace: &schedule.namespace,
+                    flow_id: &schedule.flow_id,
+                    trigger_id: &schedule.trigger_id,
+                };
+                (trigger, *tick)
+            })
+            .collect();
+        let claims = schedules::claim(tx, &ticks).await?;
+        let mut batch = Vec::new();
+        for ((schedule, tick, flow), claim) in ready.iter().zip(claims) {
+            if claim != Claim::Due || flow.disabled {
                 // A disabled flow lets its ticks pass without running.
                 continue;
             }
@@ -287,7 +365,9 @@ impl Scheduler {
                 .single()
                 .map(|d| d.to_rfc3339())
                 .unwrap_or_default();
-            let new = NewExecution {
+            tracing::debug!(%tenant, flow = %schedule.flow_id, trigger = %schedule.trigger_id,
+                %date, "schedule fired");
+            batch.push(NewExecution {
                 id: ExecutionId::generate(),
                 namespace: flow.namespace.clone(),
                 flow_id: flow.id.clone(),
@@ -300,17 +380,11 @@ impl Scheduler {
                     "id": schedule.trigger_id,
                     "date": date,
                 })),
-            };
-            self.engine.accept(&tx, new).await?;
-            accepted += 1;
-            tracing::debug!(%tenant, flow = %schedule.flow_id, trigger = %schedule.trigger_id,
-                %date, "schedule fired");
+            });
         }
-        tx.commit().await?;
-        if accepted > 0 {
-            self.engine.wake();
-        }
-        Ok(())
+        let accepted = batch.len();
+        self.engine.accept_many(tx, batch).await?;
+        Ok(accepted)
     }
 
     /// The flow of `schedule`, parsed, with its inputs' defaults; read from
@@ -403,23 +477,36 @@ async fn read_triggers(
     }
 }
 
+/// Tenants whose triggers are read at once.
+const READING_AT_ONCE: usize = 16;
+
 /// The Schedule triggers of every live tenant.
 async fn all_schedules(
     engine: &Engine,
     tenants: &LiveTenants,
 ) -> Result<Vec<Schedule>, tonic::Status> {
+    let lists: Vec<(TenantId, Vec<flow_pb::Trigger>)> =
+        futures::stream::iter(tenants.list().await?)
+            .map(|tenant| async move {
+                let request = engine.internal(&tenant, flow_pb::ListScheduleTriggersRequest {});
+                let triggers = engine
+                    .flows
+                    .clone()
+                    .list_schedule_triggers(request)
+                    .await?
+                    .into_inner()
+                    .triggers;
+                Ok::<_, tonic::Status>((tenant, triggers))
+            })
+            .buffered(READING_AT_ONCE)
+            .try_collect()
+            .await?;
+    // Most triggers share a few cron expressions: each is parsed once.
+    let mut crons: HashMap<String, Option<croner::Cron>> = HashMap::new();
     let mut found = Vec::new();
-    for tenant in tenants.list().await? {
-        let request = engine.internal(&tenant, flow_pb::ListScheduleTriggersRequest {});
-        let triggers = engine
-            .flows
-            .clone()
-            .list_schedule_triggers(request)
-            .await?
-            .into_inner()
-            .triggers;
+    for (tenant, triggers) in lists {
         for trigger in triggers {
-            match schedule_of(&tenant, &trigger) {
+            match schedule_of(&tenant, &trigger, &mut crons) {
                 Some(schedule) => found.push(schedule),
                 None => tracing::warn!(tenant = %tenant, flow = %trigger.flow_id,
                     trigger = %trigger.trigger_id, "Schedule trigger with an unusable cron or time zone"),
@@ -445,7 +532,11 @@ impl Schedule {
     }
 }
 
-fn schedule_of(tenant: &TenantId, trigger: &flow_pb::Trigger) -> Option<Schedule> {
+fn schedule_of(
+    tenant: &TenantId,
+    trigger: &flow_pb::Trigger,
+    crons: &mut HashMap<String, Option<croner::Cron>>,
+) -> Option<Schedule> {
     if trigger.r#type != trigger_types::SCHEDULE {
         return None;
     }
@@ -461,7 +552,10 @@ fn schedule_of(tenant: &TenantId, trigger: &flow_pb::Trigger) -> Option<Schedule
         trigger_id: trigger.trigger_id.clone(),
         trigger_type: trigger.r#type.clone(),
         cron_text: trigger.cron.trim().to_owned(),
-        cron: croner::Cron::from_str(trigger.cron.trim()).ok()?,
+        cron: crons
+            .entry(trigger.cron.trim().to_owned())
+            .or_insert_with_key(|text| croner::Cron::from_str(text).ok())
+            .clone()?,
         zone,
     })
 }
@@ -518,7 +612,7 @@ mod tests {
             cron: "* * * * * *".to_owned(),
             ..Default::default()
         };
-        schedule_of(&TenantId::default_tenant(), &trigger).expect("schedule")
+        schedule_of(&TenantId::default_tenant(), &trigger, &mut HashMap::new()).expect("schedule")
     }
 
     #[test]

@@ -387,9 +387,14 @@ impl ExecutionService for ExecutionApi {
             .overrides(&call.tenant)
             .await
             .running_executions;
-        queue::enqueue(&tx, &id, crate::repo::now_millis(), running_quota)
-            .await
-            .map_err(ServiceError::from)?;
+        queue::enqueue_many(
+            &tx,
+            std::slice::from_ref(&id),
+            crate::repo::now_millis(),
+            running_quota,
+        )
+        .await
+        .map_err(ServiceError::from)?;
         enqueue_audit(&tx, &call, &id, &current, "RESTART").await?;
         tx.commit().await.map_err(ServiceError::from)?;
         self.engine.changed(&id);

@@ -43,48 +43,70 @@ impl Engine {
         tx: &TenantTxn,
         new: NewExecution,
     ) -> Result<executions::Model, DbErr> {
+        let mut rows = self.accept_many(tx, vec![new]).await?;
+        Ok(rows.pop().expect("one row per execution"))
+    }
+
+    /// Writes every execution of `batch` into `tx`, in a few statements
+    /// whatever their number (the scheduler fires a tenant's due ticks
+    /// this way).
+    pub async fn accept_many(
+        &self,
+        tx: &TenantTxn,
+        batch: Vec<NewExecution>,
+    ) -> Result<Vec<executions::Model>, DbErr> {
         let now = repo::now();
-        let (actor, trigger) = match new.started_by {
-            StartedBy::Caller(name) => (name, json!({})),
-            StartedBy::Webhook(trigger) => ("webhook".to_owned(), trigger),
-            StartedBy::Schedule(trigger) => ("schedule".to_owned(), trigger),
-        };
-        let row = executions::Model {
-            tenant_id: tx.tenant_key().to_owned(),
-            id: new.id.as_str().to_owned(),
-            namespace: new.namespace,
-            flow_id: new.flow_id,
-            flow_revision: new.flow_revision,
-            // Stored once per revision (see below), not in every row.
-            flow_source: String::new(),
-            state: State::Created.as_str().to_owned(),
-            histories: push_history("[]", State::Created, now),
-            inputs: Value::Object(new.inputs).to_string(),
-            outputs: "{}".to_owned(),
-            labels: serde_json::to_string(&new.labels).unwrap_or_else(|_| "{}".into()),
-            trigger: trigger.to_string(),
-            create_time: now,
-            update_time: now,
-        };
-        repo::executions::keep_flow_source(
-            tx,
-            &row.namespace,
-            &row.flow_id,
-            row.flow_revision,
-            &new.flow_source,
-        )
-        .await?;
-        repo::executions::insert(tx, row.clone()).await?;
         let running_quota = self.quotas.overrides(tx.tenant()).await.running_executions;
-        queue::enqueue(tx, &new.id, repo::now_millis(), running_quota).await?;
-        let entry = AuditEntry::new(tx.tenant(), "EXECUTION", new.id.as_str(), "CREATE", actor)
-            .with_details(json!({
-                "namespace": row.namespace,
-                "flowId": row.flow_id,
-                "flowRevision": row.flow_revision,
-                "trigger": trigger.get("type").cloned().unwrap_or(Value::Null),
-            }));
-        audit::enqueue(tx.conn(), entry).await?;
-        Ok(row)
+        let mut sources: BTreeMap<(String, String, i32), String> = BTreeMap::new();
+        let (mut rows, mut ids, mut audits) = (Vec::new(), Vec::new(), Vec::new());
+        for new in batch {
+            let (actor, trigger) = match new.started_by {
+                StartedBy::Caller(name) => (name, json!({})),
+                StartedBy::Webhook(trigger) => ("webhook".to_owned(), trigger),
+                StartedBy::Schedule(trigger) => ("schedule".to_owned(), trigger),
+            };
+            let row = executions::Model {
+                tenant_id: tx.tenant_key().to_owned(),
+                id: new.id.as_str().to_owned(),
+                namespace: new.namespace,
+                flow_id: new.flow_id,
+                flow_revision: new.flow_revision,
+                // Stored once per revision (see below), not in every row.
+                flow_source: String::new(),
+                state: State::Created.as_str().to_owned(),
+                histories: push_history("[]", State::Created, now),
+                inputs: Value::Object(new.inputs).to_string(),
+                outputs: "{}".to_owned(),
+                labels: serde_json::to_string(&new.labels).unwrap_or_else(|_| "{}".into()),
+                trigger: trigger.to_string(),
+                create_time: now,
+                update_time: now,
+            };
+            sources
+                .entry((
+                    row.namespace.clone(),
+                    row.flow_id.clone(),
+                    row.flow_revision,
+                ))
+                .or_insert(new.flow_source);
+            audits.push(
+                AuditEntry::new(tx.tenant(), "EXECUTION", new.id.as_str(), "CREATE", actor)
+                    .with_details(json!({
+                        "namespace": row.namespace,
+                        "flowId": row.flow_id,
+                        "flowRevision": row.flow_revision,
+                        "trigger": trigger.get("type").cloned().unwrap_or(Value::Null),
+                    })),
+            );
+            ids.push(new.id);
+            rows.push(row);
+        }
+        for ((namespace, flow_id, revision), source) in &sources {
+            repo::executions::keep_flow_source(tx, namespace, flow_id, *revision, source).await?;
+        }
+        repo::executions::insert_many(tx, rows.clone()).await?;
+        queue::enqueue_many(tx, &ids, repo::now_millis(), running_quota).await?;
+        audit::enqueue_many(tx.conn(), audits).await?;
+        Ok(rows)
     }
 }

@@ -14,14 +14,26 @@ use super::TenantTxn;
 use super::entities::{execution_logs, executions, flow_sources, idempotency_keys, task_runs};
 use crate::domain::ExecutionId;
 
-/// Stores a new execution (its tenant is the transaction's).
-pub async fn insert(tx: &TenantTxn, mut row: executions::Model) -> Result<(), DbErr> {
-    row.tenant_id = tx.tenant_key().to_owned();
-    let state = row.state.clone();
-    executions::Entity::insert(executions::ActiveModel::from(row))
-        .exec_without_returning(tx.conn())
-        .await?;
-    aerie_common::metrics::instruments().execution_state(&state);
+/// Stores new executions (their tenant is the transaction's).
+pub async fn insert_many(tx: &TenantTxn, rows: Vec<executions::Model>) -> Result<(), DbErr> {
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<executions::ActiveModel> = rows
+            .by_ref()
+            .take(super::ROWS_PER_INSERT)
+            .map(|mut row| {
+                row.tenant_id = tx.tenant_key().to_owned();
+                executions::ActiveModel::from(row)
+            })
+            .collect();
+        let states: Vec<String> = chunk.iter().map(|row| row.state.clone().unwrap()).collect();
+        executions::Entity::insert_many(chunk)
+            .exec_without_returning(tx.conn())
+            .await?;
+        for state in states {
+            aerie_common::metrics::instruments().execution_state(&state);
+        }
+    }
     Ok(())
 }
 
@@ -250,10 +262,6 @@ pub async fn task_runs(
         .await
 }
 
-/// Rows one INSERT carries: a dozen columns each stays far below SQLite's
-/// and PostgreSQL's limits on bound values per statement.
-const ROWS_PER_INSERT: usize = 500;
-
 /// Creates task runs, in statements of bounded size.
 pub async fn insert_task_runs(tx: &TenantTxn, rows: Vec<task_runs::Model>) -> Result<(), DbErr> {
     if rows.is_empty() {
@@ -261,7 +269,7 @@ pub async fn insert_task_runs(tx: &TenantTxn, rows: Vec<task_runs::Model>) -> Re
     }
     let mut rows = rows.into_iter().peekable();
     while rows.peek().is_some() {
-        let chunk = rows.by_ref().take(ROWS_PER_INSERT).map(|mut row| {
+        let chunk = rows.by_ref().take(super::ROWS_PER_INSERT).map(|mut row| {
             row.tenant_id = tx.tenant_key().to_owned();
             task_runs::ActiveModel::from(row).reset_all()
         });
@@ -300,19 +308,20 @@ pub async fn append_logs(
     }
     let mut lines = lines.into_iter().peekable();
     while lines.peek().is_some() {
-        let chunk = lines
-            .by_ref()
-            .take(ROWS_PER_INSERT)
-            .map(|line| execution_logs::ActiveModel {
-                tenant_id: Set(tx.tenant_key().to_owned()),
-                execution_id: Set(execution.as_str().to_owned()),
-                task_run_id: Set(line.task_run_id),
-                task_id: Set(line.task_id),
-                level: Set(line.level.to_owned()),
-                time: Set(line.time),
-                message: Set(line.message),
-                ..Default::default()
-            });
+        let chunk =
+            lines
+                .by_ref()
+                .take(super::ROWS_PER_INSERT)
+                .map(|line| execution_logs::ActiveModel {
+                    tenant_id: Set(tx.tenant_key().to_owned()),
+                    execution_id: Set(execution.as_str().to_owned()),
+                    task_run_id: Set(line.task_run_id),
+                    task_id: Set(line.task_id),
+                    level: Set(line.level.to_owned()),
+                    time: Set(line.time),
+                    message: Set(line.message),
+                    ..Default::default()
+                });
         execution_logs::Entity::insert_many(chunk)
             .exec_without_returning(tx.conn())
             .await?;

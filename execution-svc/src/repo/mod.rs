@@ -13,6 +13,10 @@ use chrono::{DateTime, SubsecRound, Utc};
 
 pub use aerie_common::db::TenantTxn;
 
+/// Rows one INSERT carries: a dozen columns each stays far below SQLite's
+/// and PostgreSQL's limits on bound values per statement.
+pub(crate) const ROWS_PER_INSERT: usize = 500;
+
 /// Now, at the precision every backend stores (microseconds).
 pub fn now() -> DateTime<Utc> {
     Utc::now().trunc_subsecs(6)

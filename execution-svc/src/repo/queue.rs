@@ -30,26 +30,30 @@ pub struct Claimed {
     pub epoch: i64,
 }
 
-/// Queues an execution of the transaction's tenant; `running_quota` is
-/// the tenant's own quota of running executions, when it has one.
-pub async fn enqueue(
+/// Queues executions of the transaction's tenant; `running_quota` is the
+/// tenant's own quota of running executions, when it has one.
+pub async fn enqueue_many(
     tx: &TenantTxn,
-    execution: &ExecutionId,
+    executions: &[ExecutionId],
     available_at: i64,
     running_quota: Option<u32>,
 ) -> Result<(), DbErr> {
-    execution_queue::Entity::insert(execution_queue::ActiveModel {
-        execution_id: Set(execution.as_str().to_owned()),
-        tenant_id: Set(tx.tenant_key().to_owned()),
-        available_at: Set(available_at),
-        lease_owner: Set(None),
-        lease_until: Set(None),
-        kill_requested: Set(false),
-        lease_epoch: Set(0),
-        running_quota: Set(running_quota.map_or(0, i64::from)),
-    })
-    .exec_without_returning(tx.conn())
-    .await?;
+    for chunk in executions.chunks(super::ROWS_PER_INSERT) {
+        execution_queue::Entity::insert_many(chunk.iter().map(|execution| {
+            execution_queue::ActiveModel {
+                execution_id: Set(execution.as_str().to_owned()),
+                tenant_id: Set(tx.tenant_key().to_owned()),
+                available_at: Set(available_at),
+                lease_owner: Set(None),
+                lease_until: Set(None),
+                kill_requested: Set(false),
+                lease_epoch: Set(0),
+                running_quota: Set(running_quota.map_or(0, i64::from)),
+            }
+        }))
+        .exec_without_returning(tx.conn())
+        .await?;
+    }
     Ok(())
 }
 
