@@ -16,14 +16,18 @@ use crate::repo::triggers as repo;
 /// A trigger as the API shows it; `with_secrets` keeps a webhook's key,
 /// which is a credential and only leaves through `FlowInternalService`.
 pub(super) fn trigger_message(row: triggers::Model, with_secrets: bool) -> pb::Trigger {
-    let mut definition: serde_json::Value =
-        serde_json::from_str(&row.definition).unwrap_or_default();
-    if !with_secrets
-        && row.kind == trigger_types::WEBHOOK
-        && let Some(object) = definition.as_object_mut()
-    {
-        object.remove("key");
-    }
+    // Only a webhook's key is ever taken out; other definitions pass as
+    // stored (the scheduler lists every trigger of every tenant).
+    let definition = if !with_secrets && row.kind == trigger_types::WEBHOOK {
+        let mut definition: serde_json::Value =
+            serde_json::from_str(&row.definition).unwrap_or_default();
+        if let Some(object) = definition.as_object_mut() {
+            object.remove("key");
+        }
+        definition.to_string()
+    } else {
+        row.definition
+    };
     pb::Trigger {
         namespace: row.namespace,
         flow_id: row.flow_id,
@@ -33,7 +37,7 @@ pub(super) fn trigger_message(row: triggers::Model, with_secrets: bool) -> pb::T
         timezone: row.timezone,
         disabled: row.disabled,
         flow_revision: row.flow_revision,
-        definition_json: definition.to_string(),
+        definition_json: definition,
     }
 }
 
