@@ -291,10 +291,7 @@ impl Scheduler {
     /// One transaction for the round, one part of it per tenant: answers
     /// which tenants' parts were kept. A part that fails is undone alone
     /// (its ticks are tried again); a failed commit undoes them all.
-    async fn accept_round(
-        &self,
-        ready: &[(TenantId, Vec<ReadyTick>)],
-    ) -> Result<Vec<bool>, DbErr> {
+    async fn accept_round(&self, ready: &[(TenantId, Vec<ReadyTick>)]) -> Result<Vec<bool>, DbErr> {
         let shared = SharedTxn::write(&self.engine.db).await?;
         let mut parts = Vec::with_capacity(ready.len());
         let mut accepted = 0;
@@ -326,11 +323,7 @@ impl Scheduler {
 
     /// Moves the cursor of each tick and accepts its execution, inside
     /// `tx`; answers how many executions were accepted.
-    async fn accept_ticks(
-        &self,
-        tx: &TenantTxn,
-        ready: &[ReadyTick],
-    ) -> Result<usize, DbErr> {
+    async fn accept_ticks(&self, tx: &TenantTxn, ready: &[ReadyTick]) -> Result<usize, DbErr> {
         let tenant = tx.tenant();
         let ticks: Vec<(TriggerRef<'_>, i64)> = ready
             .iter()
