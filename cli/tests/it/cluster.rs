@@ -148,8 +148,12 @@ pub async fn spawn_five<'a>(config: &Path, extra: impl Fn(&str) -> Vec<(&'a str,
         // A process that died will not become healthy: say which at once.
         for (service, child) in SERVICES.iter().zip(processes.0.iter_mut()) {
             if let Ok(Some(status)) = child.try_wait() {
+                let log = std::fs::read_to_string(log_path(config, service)).unwrap_or_default();
+                let tail: Vec<&str> = log.lines().rev().take(20).collect();
+                let tail: Vec<&str> = tail.into_iter().rev().collect();
                 panic!(
-                    "{service} exited while the five processes started: {status} (AERIE_TEST_SHOW_LOGS=1 shows its log)"
+                    "{service} exited while the five processes started: {status}; its log ends:\n{}",
+                    tail.join("\n")
                 );
             }
         }
@@ -176,7 +180,13 @@ fn spawn(config: &Path, service: &str) -> Command {
         .stderr(if std::env::var_os("AERIE_TEST_SHOW_LOGS").is_some() {
             Stdio::inherit()
         } else {
-            Stdio::null()
+            // Kept beside the config so that a process dying at start says why.
+            std::fs::File::create(log_path(config, service))
+                .map_or_else(|_| Stdio::null(), Stdio::from)
         });
     command
+}
+
+fn log_path(config: &Path, service: &str) -> std::path::PathBuf {
+    config.with_file_name(format!("{service}.stderr.log"))
 }
