@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 const PROTOS: &[&str] = &[
+    "aerie/changes/v1/changes.proto",
     "aerie/tenant/v1/tenant.proto",
     "aerie/auth/v1/auth.proto",
     "aerie/flow/v1/flow.proto",

@@ -390,16 +390,28 @@ impl AuthCore {
         user: &Principal,
     ) -> Result<Vec<EffectiveBinding>, ServiceError> {
         let rows = self.principal_bindings(tx, user).await?;
-        let mut effective = Vec::with_capacity(rows.len());
-        for row in rows {
-            if let Some(grants) = self.role_grants(tx, &row.role).await? {
-                effective.push(EffectiveBinding {
+        // Every bound role's grants in one query, not one per binding.
+        let custom: Vec<&str> = rows
+            .iter()
+            .map(|row| row.role.as_str())
+            .filter(|role| *role != ADMIN_ROLE)
+            .collect();
+        let mut grants_of = std::collections::HashMap::new();
+        for role in repo::find_roles(tx, &custom).await? {
+            let texts: Vec<String> = role.permissions.split(',').map(str::to_owned).collect();
+            grants_of.insert(role.name, domain::parse_grants(&texts)?);
+        }
+        grants_of.insert(ADMIN_ROLE.to_owned(), domain::all_grants());
+        Ok(rows
+            .into_iter()
+            .filter_map(|row| {
+                let grants = grants_of.get(&row.role)?.clone();
+                Some(EffectiveBinding {
                     grants,
                     namespace: row.namespace,
-                });
-            }
-        }
-        Ok(effective)
+                })
+            })
+            .collect())
     }
 
     /// Binds `role` to a user in `tenant` (idempotent for identical bindings).

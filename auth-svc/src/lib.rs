@@ -41,6 +41,7 @@ pub async fn open(config: &Config) -> Result<Core, Box<dyn std::error::Error + S
         config.tenant_policy(),
         aerie_common::grpc::lazy_channel(&config.tenant_endpoint())?,
         service_token.clone(),
+        &aerie_common::changes::ChangeWatch::for_config(config)?,
     );
     let core = Arc::new(AuthCore {
         db,
@@ -64,7 +65,8 @@ pub async fn open(config: &Config) -> Result<Core, Box<dyn std::error::Error + S
 
 /// Adds this service's gRPC APIs to a server being assembled.
 pub fn register(services: &mut GrpcServices, core: Core) {
-    let api = AuthApi::new(core);
+    let changes = aerie_common::changes::ChangeFeed::start(core.db.clone(), services.stopping());
+    let api = AuthApi::new(core, changes);
     services.add(AuthServiceServer::new(api.clone()));
     services.add(UserServiceServer::new(api.clone()));
     services.add(RbacServiceServer::new(api.clone()));

@@ -28,6 +28,7 @@ pub fn spawn(
         &config.tenants.quotas,
         aerie_common::grpc::lazy_channel(&config.tenant_endpoint())?,
         config.service_token()?,
+        &aerie_common::changes::ChangeWatch::for_config(config)?,
     ));
     config.tenants.quotas.retention()?;
     let every = Duration::from_secs(config.executor.retention_interval_seconds.max(1));

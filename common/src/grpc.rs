@@ -50,6 +50,7 @@ pub struct GrpcServices {
     routes: RoutesBuilder,
     names: Vec<&'static str>,
     verifier: Arc<TokenVerifier>,
+    stopping: CancellationToken,
 }
 
 impl GrpcServices {
@@ -59,7 +60,14 @@ impl GrpcServices {
             routes: RoutesBuilder::default(),
             names: Vec::new(),
             verifier,
+            stopping: CancellationToken::new(),
         }
+    }
+
+    /// Cancelled when the server starts to shut down: long-lived streams
+    /// end on it, since in-flight calls are waited for.
+    pub fn stopping(&self) -> CancellationToken {
+        self.stopping.clone()
     }
 
     /// Adds one service; health reports it SERVING while the server runs.
@@ -112,8 +120,10 @@ impl GrpcServices {
         }
 
         let names = self.names;
+        let stopping = self.stopping;
         let stop = async move {
             shutdown.cancelled().await;
+            stopping.cancel();
             for name in names.iter().copied().chain([""]) {
                 health
                     .set_service_status(name, ServingStatus::NotServing)

@@ -3,7 +3,6 @@
 //! execution-svc enforces the result.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use aerie_proto::tenant::v1 as pb;
 use aerie_proto::tenant::v1::GetTenantQuotasRequest;
@@ -11,6 +10,7 @@ use aerie_proto::tenant::v1::tenant_internal_service_client::TenantInternalServi
 use moka::future::Cache;
 use serde::{Deserialize, Serialize};
 
+use crate::changes::{Change, ChangeWatch, WATCHED_TTL};
 use crate::config::QuotasConfig;
 use crate::grpc::Channel;
 use crate::{ServiceError, TenantId};
@@ -168,28 +168,44 @@ pub fn in_force(quotas: &QuotasConfig) -> pb::TenantQuotas {
     }
 }
 
-/// How long a tenant's overrides are used before they are read again: a
-/// change made through the tenant API is in force everywhere within this.
-const OVERRIDES_TTL: Duration = Duration::from_secs(5);
-
-/// Each tenant's quotas.
+/// Each tenant's quotas. Overrides are read once and kept until tenant-svc
+/// announces a change to the tenant (see `changes`).
 pub struct QuotaBook {
     defaults: QuotasConfig,
     tenants: TenantInternalServiceClient<Channel>,
     service_token: String,
-    overrides: Cache<TenantId, Arc<QuotaOverrides>>,
+    overrides: Cache<TenantId, (Arc<QuotaOverrides>, std::time::Instant)>,
+    watch: ChangeWatch,
 }
 
 impl QuotaBook {
-    pub fn new(defaults: &QuotasConfig, tenants: Channel, service_token: String) -> QuotaBook {
+    pub fn new(
+        defaults: &QuotasConfig,
+        tenants: Channel,
+        service_token: String,
+        watch: &ChangeWatch,
+    ) -> QuotaBook {
+        let overrides: Cache<TenantId, (Arc<QuotaOverrides>, std::time::Instant)> =
+            Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(WATCHED_TTL)
+                .support_invalidation_closures()
+                .build();
+        let entries = overrides.clone();
+        watch.on_change(move |change| match change {
+            Change::Everything => entries.invalidate_all(),
+            Change::Tenant(tenant) => {
+                let tenant = tenant.clone();
+                let _ = entries.invalidate_entries_if(move |t, _| *t == tenant);
+            }
+            Change::Principal(..) => {}
+        });
         QuotaBook {
             defaults: defaults.clone(),
             tenants: TenantInternalServiceClient::new(tenants),
             service_token,
-            overrides: Cache::builder()
-                .max_capacity(100_000)
-                .time_to_live(OVERRIDES_TTL)
-                .build(),
+            overrides,
+            watch: watch.clone(),
         }
     }
 
@@ -210,9 +226,12 @@ impl QuotaBook {
         let Some(id) = tenant.as_named() else {
             return Arc::default();
         };
-        if let Some(known) = self.overrides.get(tenant).await {
+        if let Some((known, at)) = self.overrides.get(tenant).await
+            && self.watch.trusts(at)
+        {
             return known;
         }
+        let epoch = self.watch.epoch();
         let request = crate::audit::service_request(
             GetTenantQuotasRequest { id: id.to_owned() },
             tenant,
@@ -228,7 +247,11 @@ impl QuotaBook {
             }
         };
         let found = Arc::new(found);
-        self.overrides.insert(tenant.clone(), found.clone()).await;
+        if self.watch.epoch() == epoch {
+            self.overrides
+                .insert(tenant.clone(), (found.clone(), std::time::Instant::now()))
+                .await;
+        }
         found
     }
 }

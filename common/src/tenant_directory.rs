@@ -1,8 +1,9 @@
 //! Answers "may this tenant be addressed, and does it exist?" for any
 //! process that receives tenant-scoped calls. Named tenants are looked up in
-//! tenant-svc over gRPC; live answers are cached briefly, keyed by tenant.
+//! tenant-svc over gRPC; live answers are cached, keyed by tenant, until
+//! tenant-svc or auth-svc announces a change (see `changes`).
 
-use std::time::Duration;
+use std::time::Instant;
 
 use crate::grpc::Channel;
 use aerie_proto::tenant::v1::tenant_internal_service_client::TenantInternalServiceClient;
@@ -12,12 +13,8 @@ use moka::future::Cache;
 use tonic::{Code, Status};
 
 use crate::auth::Caller;
+use crate::changes::{Change, ChangeWatch, WATCHED_TTL};
 use crate::tenant::{TenantId, TenantPolicy};
-
-/// How long a tenant found live is trusted without asking again. Deletes
-/// made through this process are seen at once ([`TenantDirectory::forget`]);
-/// deletes made elsewhere within this time.
-pub const LIVE_TENANT_TTL: Duration = Duration::from_secs(5);
 
 /// A tenant, and who asked (none when only existence matters).
 type LiveKey = (
@@ -35,35 +32,72 @@ pub struct TenantDirectory {
     channel: Channel,
     /// Set for services: existence only, asked with this credential.
     service_token: Option<String>,
-    live: Cache<LiveKey, ()>,
+    /// Live answers, with when they were given. Deletes made through this
+    /// process are seen at once ([`TenantDirectory::forget`]); others when
+    /// announced (or within the fallback TTL when announcements are not heard).
+    live: Cache<LiveKey, Instant>,
+    watch: ChangeWatch,
 }
 
 impl TenantDirectory {
     /// A directory that asks the tenant service behind `channel` whether
     /// each caller may see a tenant (the gateway's view).
-    pub fn new(policy: TenantPolicy, channel: Channel) -> Self {
-        Self::build(policy, channel, None)
+    pub fn new(policy: TenantPolicy, channel: Channel, watch: &ChangeWatch) -> Self {
+        Self::build(policy, channel, None, watch)
     }
 
     /// A directory for a service that authorizes callers itself: it asks
     /// only whether a tenant exists, once per tenant, with the internal
     /// service credential.
-    pub fn for_service(policy: TenantPolicy, channel: Channel, service_token: String) -> Self {
-        Self::build(policy, channel, Some(service_token))
+    pub fn for_service(
+        policy: TenantPolicy,
+        channel: Channel,
+        service_token: String,
+        watch: &ChangeWatch,
+    ) -> Self {
+        Self::build(policy, channel, Some(service_token), watch)
     }
 
-    fn build(policy: TenantPolicy, channel: Channel, service_token: Option<String>) -> Self {
+    fn build(
+        policy: TenantPolicy,
+        channel: Channel,
+        service_token: Option<String>,
+        watch: &ChangeWatch,
+    ) -> Self {
+        let live: Cache<LiveKey, Instant> = Cache::builder()
+            .max_capacity(100_000)
+            .time_to_live(WATCHED_TTL)
+            .support_invalidation_closures()
+            .build();
+        let entries = live.clone();
+        // Whether a caller sees a tenant depends on its bindings there too.
+        watch.on_change(move |change| match change {
+            Change::Everything => entries.invalidate_all(),
+            Change::Tenant(tenant) => {
+                let tenant = tenant.clone();
+                let _ = entries.invalidate_entries_if(move |(t, _), _| *t == tenant);
+            }
+            Change::Principal(kind, id) => {
+                let principal = Some((*kind, id.clone()));
+                let _ = entries.invalidate_entries_if(move |(_, p), _| *p == principal);
+            }
+        });
         TenantDirectory {
             policy,
             client: TenantServiceClient::new(channel.clone()),
             channel,
             service_token,
-            live: Cache::builder()
-                .max_capacity(100_000)
-                .time_to_live(LIVE_TENANT_TTL)
-                .support_invalidation_closures()
-                .build(),
+            live,
+            watch: watch.clone(),
         }
+    }
+
+    /// Whether `key` was found live and may still be believed.
+    async fn known_live(&self, key: &LiveKey) -> bool {
+        self.live
+            .get(key)
+            .await
+            .is_some_and(|at| self.watch.trusts(at))
     }
 
     /// The policy this directory enforces.
@@ -84,9 +118,10 @@ impl TenantDirectory {
             None => Some((caller.kind, caller.id.clone())),
         };
         let key = (tenant.clone(), principal);
-        if self.live.contains_key(&key) {
+        if self.known_live(&key).await {
             return Ok(());
         }
+        let epoch = self.watch.epoch();
         let mut request = caller.request(GetTenantRequest { id: id.to_owned() }, None);
         if let Some(token) = &self.service_token
             && let Ok(value) = token.parse()
@@ -98,7 +133,9 @@ impl TenantDirectory {
         let lookup = self.client.clone().get_tenant(request).await;
         match lookup {
             Ok(_) => {
-                self.live.insert(key, ()).await;
+                if self.watch.epoch() == epoch {
+                    self.live.insert(key, Instant::now()).await;
+                }
                 Ok(())
             }
             Err(status) if status.code() == Code::NotFound => {
@@ -116,9 +153,10 @@ impl TenantDirectory {
             return Ok(());
         };
         let key = (tenant.clone(), None);
-        if self.live.contains_key(&key) {
+        if self.known_live(&key).await {
             return Ok(());
         }
+        let epoch = self.watch.epoch();
         let Some(token) = &self.service_token else {
             return Err(Status::internal(
                 "tenant existence needs the service credential",
@@ -137,7 +175,9 @@ impl TenantDirectory {
         if !exists {
             return Err(Status::not_found(format!("tenant {tenant} not found")));
         }
-        self.live.insert(key, ()).await;
+        if self.watch.epoch() == epoch {
+            self.live.insert(key, Instant::now()).await;
+        }
         Ok(())
     }
 

@@ -42,10 +42,12 @@ pub async fn open(config: &Config) -> Result<ExecutionApi, BoxError> {
     let storage = storage::Storage::from_config(config)?;
     let flows = aerie_common::grpc::lazy_channel(&config.flow_endpoint())?;
     let tenants = aerie_common::grpc::lazy_channel(&config.tenant_endpoint())?;
+    let watch = aerie_common::changes::ChangeWatch::for_config(config)?;
     let quotas = Arc::new(quota::QuotaBook::new(
         &config.tenants.quotas,
         tenants.clone(),
         config.service_token()?,
+        &watch,
     ));
     let engine = executor::Engine::new(
         db.clone(),
@@ -57,15 +59,14 @@ pub async fn open(config: &Config) -> Result<ExecutionApi, BoxError> {
     );
     let auth = aerie_common::grpc::lazy_channel(&config.auth_endpoint())?;
     let admission = quota::Admission::new(db.clone(), quotas);
-    Ok(ExecutionApi::new(
-        db,
+    let guard = aerie_common::auth::TenantGuard::new(
         config.tenant_policy(),
         auth,
         tenants,
-        engine,
-        admission,
         config.service_token()?,
-    ))
+        &watch,
+    );
+    Ok(ExecutionApi::new(db, guard, engine, admission))
 }
 
 /// Starts the executor, the scheduler (unless turned off) and the audit

@@ -41,6 +41,7 @@ pub async fn open(config: &Config) -> Result<FlowApi, Box<dyn std::error::Error 
         tenants,
         secrets,
         config.service_token()?,
+        &aerie_common::changes::ChangeWatch::for_config(config)?,
     ))
 }
 

@@ -71,6 +71,8 @@ impl AppState {
             aerie_common::net::TrustedProxies::parse(&config.security.trusted_proxies)
                 .map_err(|e| format!("aerie.security.trusted-proxies: {e}"))?;
         let service_token = config.service_token()?;
+        let watch = aerie_common::changes::ChangeWatch::for_config(config)
+            .map_err(|e| format!("cannot watch for changes: {e}"))?;
         let tenant = lazy_channel(&config.tenant_endpoint())?;
         let auth = lazy_channel(&config.auth_endpoint())?;
         let flow = lazy_channel(&config.flow_endpoint())?;
@@ -94,8 +96,8 @@ impl AppState {
             auth_health: HealthClient::new(auth.clone()),
             flow_health: HealthClient::new(flow),
             execution_health: HealthClient::new(execution),
-            verifier: Arc::new(TokenVerifier::new(auth)),
-            directory: TenantDirectory::new(config.tenant_policy(), tenant),
+            verifier: Arc::new(TokenVerifier::new(auth, &watch)),
+            directory: TenantDirectory::new(config.tenant_policy(), tenant, &watch),
             max_request_size: config.server.max_request_size,
             service_token,
             trusted_proxies,

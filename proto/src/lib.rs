@@ -6,6 +6,13 @@
 pub const FILE_DESCRIPTOR_SET: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/aerie_descriptor.bin"));
 
+/// `aerie.changes.v1`: change notices between Aerie's own services.
+pub mod changes {
+    pub mod v1 {
+        tonic::include_proto!("aerie.changes.v1");
+    }
+}
+
 /// `aerie.tenant.v1`: tenants.
 pub mod tenant {
     pub mod v1 {

@@ -28,6 +28,8 @@ pub struct TenantApi {
     auth: AuthServiceClient<Channel>,
     /// Proves to auth-svc that a creator grant comes from tenant creation.
     service_token: String,
+    /// Tenants changed, for other processes' caches (set when served).
+    changes: Option<aerie_common::changes::ChangeFeed>,
 }
 
 fn parse_id(id: &str) -> Result<TenantId, ServiceError> {
@@ -45,14 +47,25 @@ impl TenantApi {
         policy: TenantPolicy,
         auth: Channel,
         service_token: String,
+        watch: &aerie_common::changes::ChangeWatch,
     ) -> Self {
         TenantApi {
             db,
             policy,
-            access: AccessClient::new(auth.clone()),
+            access: AccessClient::new(auth.clone(), watch),
             auth: AuthServiceClient::new(auth),
             service_token,
+            changes: None,
         }
+    }
+
+    /// Serves the stream of tenant changes until `stopping`.
+    pub fn announcing_changes(mut self, stopping: tokio_util::sync::CancellationToken) -> Self {
+        self.changes = Some(aerie_common::changes::ChangeFeed::start(
+            self.db.clone(),
+            stopping,
+        ));
+        self
     }
 
     /// Tenant management exists only with multi-tenancy on.
@@ -383,6 +396,21 @@ impl TenantService for TenantApi {
 
 #[tonic::async_trait]
 impl aerie_proto::tenant::v1::tenant_internal_service_server::TenantInternalService for TenantApi {
+    type WatchTenantChangesStream =
+        tokio_stream::wrappers::ReceiverStream<Result<aerie_proto::changes::v1::Change, Status>>;
+
+    async fn watch_tenant_changes(
+        &self,
+        request: Request<aerie_proto::changes::v1::WatchChangesRequest>,
+    ) -> Result<Response<Self::WatchTenantChangesStream>, Status> {
+        aerie_common::audit::require_service_token(&request, &self.service_token)?;
+        let feed = self
+            .changes
+            .as_ref()
+            .ok_or_else(|| Status::unavailable("this process does not serve tenant changes"))?;
+        Ok(Response::new(feed.watch()))
+    }
+
     async fn list_live_tenant_ids(
         &self,
         request: Request<pb::ListLiveTenantIdsRequest>,

@@ -30,6 +30,7 @@ pub async fn open(config: &Config) -> Result<TenantApi, Box<dyn std::error::Erro
         config.tenant_policy(),
         auth,
         config.service_token()?,
+        &aerie_common::changes::ChangeWatch::for_config(config)?,
     ))
 }
 
@@ -44,6 +45,7 @@ pub fn spawn_audit_relay(
 
 /// Adds this service to a gRPC server being assembled.
 pub fn register(services: &mut GrpcServices, api: TenantApi) {
+    let api = api.announcing_changes(services.stopping());
     services.add(TenantServiceServer::new(api.clone()));
     services.add(TenantInternalServiceServer::new(api));
 }

@@ -211,14 +211,21 @@ pub async fn set_quotas(
     if updated.rows_affected == 0 {
         return Ok(None);
     }
+    changed(db, id).await?;
     find_live(db, id).await
+}
+
+/// Announces, in the same transaction, that a tenant changed, so that
+/// every process drops what it cached about it.
+async fn changed(db: &impl ConnectionTrait, id: &TenantId) -> Result<(), DbErr> {
+    aerie_common::changes::record(db, &aerie_common::changes::Change::Tenant(id.clone())).await
 }
 
 /// Removes a tenant created moments ago whose set-up failed, so that a
 /// failed create leaves nothing behind.
 pub async fn remove_unfinished(db: &impl ConnectionTrait, id: &TenantId) -> Result<(), DbErr> {
     Entity::delete_by_id(id.storage_key()).exec(db).await?;
-    Ok(())
+    changed(db, id).await
 }
 
 /// Marks a live tenant deleted; false when there was none.
@@ -230,5 +237,8 @@ pub async fn soft_delete(db: &impl ConnectionTrait, id: &TenantId) -> Result<boo
         .filter(Column::Deleted.eq(false))
         .exec(db)
         .await?;
+    if updated.rows_affected > 0 {
+        changed(db, id).await?;
+    }
     Ok(updated.rows_affected > 0)
 }

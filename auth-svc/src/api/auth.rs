@@ -24,6 +24,17 @@ fn source_of<T>(request: &Request<T>, service_token: &str) -> String {
 
 #[tonic::async_trait]
 impl AuthService for AuthApi {
+    type WatchAccessChangesStream =
+        tokio_stream::wrappers::ReceiverStream<Result<aerie_proto::changes::v1::Change, Status>>;
+
+    async fn watch_access_changes(
+        &self,
+        request: Request<aerie_proto::changes::v1::WatchChangesRequest>,
+    ) -> Result<Response<Self::WatchAccessChangesStream>, Status> {
+        aerie_common::audit::require_service_token(&request, &self.core.service_token)?;
+        Ok(Response::new(self.changes.watch()))
+    }
+
     async fn issue_token(
         &self,
         request: Request<pb::IssueTokenRequest>,

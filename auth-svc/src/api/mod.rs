@@ -24,11 +24,13 @@ use crate::repo::{self, SystemScan, TenantTxn};
 #[derive(Clone)]
 pub struct AuthApi {
     core: Core,
+    /// Access taken away, for other processes' caches.
+    changes: aerie_common::changes::ChangeFeed,
 }
 
 impl AuthApi {
-    pub fn new(core: Core) -> AuthApi {
-        AuthApi { core }
+    pub fn new(core: Core, changes: aerie_common::changes::ChangeFeed) -> AuthApi {
+        AuthApi { core, changes }
     }
 
     /// The live principal behind the verified caller: a deleted user's or

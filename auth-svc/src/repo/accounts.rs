@@ -1,6 +1,7 @@
 //! Service accounts and their API tokens: per tenant, except the named
 //! system scans that find an account or a token before its tenant is known.
 
+use aerie_common::auth::PrincipalKind;
 use aerie_common::db::{SystemScan, TenantTxn};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveValue::Set, ColumnTrait, DbErr, EntityTrait, Order, QueryFilter, QueryOrder};
@@ -95,9 +96,10 @@ pub async fn delete_service_account(tx: &TenantTxn, name: &str) -> Result<bool, 
         .filter(bindings::Column::SubjectId.eq(&account.id))
         .exec(tx.conn())
         .await?;
-    service_accounts::Entity::delete_by_id(account.id)
+    service_accounts::Entity::delete_by_id(&account.id)
         .exec(tx.conn())
         .await?;
+    super::principal_changed(tx.conn(), PrincipalKind::ServiceAccount, &account.id).await?;
     Ok(true)
 }
 
@@ -160,6 +162,7 @@ pub async fn revoke_api_token(
     if updated.rows_affected == 0 {
         return Ok(None);
     }
+    super::principal_changed(tx.conn(), PrincipalKind::ServiceAccount, account_id).await?;
     api_tokens::Entity::find_by_id(id).one(tx.conn()).await
 }
 

@@ -1,5 +1,6 @@
 //! Instance-level tables: users and signing keys (no tenant, no RLS).
 
+use aerie_common::auth::PrincipalKind;
 use aerie_common::db::SystemScan;
 use aerie_common::paging::PageRequest;
 use chrono::{DateTime, Utc};
@@ -73,6 +74,7 @@ pub async fn update_user(
         update = update.col_expr(users::Column::SuperAdmin, Expr::value(flag));
     }
     update.exec(db).await?;
+    super::principal_changed(db, PrincipalKind::User, id).await?;
     Ok(())
 }
 
@@ -89,6 +91,7 @@ pub async fn delete_user(scan: &SystemScan, id: &str) -> Result<bool, DbErr> {
         .exec(scan.conn())
         .await?;
     let deleted = users::Entity::delete_by_id(id).exec(scan.conn()).await?;
+    super::principal_changed(scan.conn(), PrincipalKind::User, id).await?;
     Ok(deleted.rows_affected > 0)
 }
 

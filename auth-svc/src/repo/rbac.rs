@@ -41,6 +41,18 @@ pub async fn find_role(tx: &TenantTxn, name: &str) -> Result<Option<roles::Model
         .await
 }
 
+/// The roles of these names that exist, in one query.
+pub async fn find_roles(tx: &TenantTxn, names: &[&str]) -> Result<Vec<roles::Model>, DbErr> {
+    if names.is_empty() {
+        return Ok(Vec::new());
+    }
+    roles::Entity::find()
+        .filter(roles::Column::Tenant.eq(tx.tenant_key()))
+        .filter(roles::Column::Name.is_in(names.iter().copied()))
+        .all(tx.conn())
+        .await
+}
+
 /// Deletes a role unless a binding uses it: `Ok(None)` when it does not
 /// exist, `Ok(Some(false))` when it is in use.
 pub async fn delete_unused_role(tx: &TenantTxn, name: &str) -> Result<Option<bool>, DbErr> {
@@ -161,6 +173,9 @@ pub async fn delete_binding(tx: &TenantTxn, id: &str) -> Result<bool, DbErr> {
         .filter(bindings::Column::Id.eq(id))
         .exec(tx.conn())
         .await?;
+    if deleted.rows_affected > 0 {
+        super::tenant_changed(tx).await?;
+    }
     Ok(deleted.rows_affected > 0)
 }
 
@@ -252,6 +267,7 @@ pub async fn delete_group(tx: &TenantTxn, name: &str) -> Result<bool, DbErr> {
     groups::Entity::delete_by_id(group.id)
         .exec(tx.conn())
         .await?;
+    super::tenant_changed(tx).await?;
     Ok(true)
 }
 
@@ -285,6 +301,9 @@ pub async fn remove_member(tx: &TenantTxn, group_id: &str, user_id: &str) -> Res
         .filter(group_members::Column::UserId.eq(user_id))
         .exec(tx.conn())
         .await?;
+    if deleted.rows_affected > 0 {
+        super::tenant_changed(tx).await?;
+    }
     Ok(deleted.rows_affected > 0)
 }
 

@@ -656,6 +656,35 @@ async fn revoked_binding_and_deleted_user_stop_working_within_five_seconds() {
 }
 
 #[tokio::test]
+async fn change_streams_serve_aerie_services_only() {
+    let app = TestApp::start(Mode::MultiWithDefault).await;
+    app.create_tenant("acme").await;
+    let erin = app.user("erin").await;
+    app.bind(Some("acme"), "erin", "Admin", None).await;
+    let channel = app.channel().await;
+    for (token, tenant) in [
+        (None, None),
+        (Some(app.admin.as_str()), None),
+        (Some(erin.as_str()), Some("acme")),
+    ] {
+        let access = AuthServiceClient::new(channel.clone())
+            .watch_access_changes(call(
+                aerie_proto::changes::v1::WatchChangesRequest {},
+                token,
+                tenant,
+            ))
+            .await
+            .expect_err("access changes are for services");
+        assert_eq!(access.code(), Code::PermissionDenied, "{access:?}");
+        let tenants = aerie_proto::tenant::v1::tenant_internal_service_client::TenantInternalServiceClient::new(channel.clone())
+            .watch_tenant_changes(call(aerie_proto::changes::v1::WatchChangesRequest {}, token, tenant))
+            .await
+            .expect_err("tenant changes are for services");
+        assert_eq!(tenants.code(), Code::PermissionDenied, "{tenants:?}");
+    }
+}
+
+#[tokio::test]
 async fn rotated_keys_keep_old_tokens_valid_and_sign_new_ones() {
     let app = TestApp::start(Mode::MultiWithDefault).await;
     let old_kid = jsonwebtoken::decode_header(&app.admin)

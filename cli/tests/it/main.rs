@@ -4,6 +4,7 @@
 
 mod app;
 mod auth;
+mod changes;
 mod cli;
 mod cluster;
 mod credentials;

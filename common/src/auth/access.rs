@@ -1,6 +1,10 @@
-//! Authorization decisions, asked of auth-svc and cached briefly with the
-//! tenant and the principal in the key, so that a revoked binding or a
-//! deleted user stops working everywhere within seconds.
+//! Authorization decisions, asked of auth-svc and cached with the tenant
+//! and the principal in the key until auth-svc announces a change to
+//! either (see `changes`), so that a revoked binding or a deleted user
+//! stops working everywhere within a second or so, and answers stay cached
+//! however many tenants share the traffic.
+
+use std::time::Instant;
 
 use crate::grpc::Channel;
 use aerie_proto::auth::v1::auth_service_client::AuthServiceClient;
@@ -8,7 +12,8 @@ use aerie_proto::auth::v1::{CheckAccessRequest, GetGrantedNamespacesRequest};
 use moka::future::Cache;
 use tonic::Status;
 
-use super::{Caller, DECISION_TTL, Grant};
+use super::{Caller, Grant};
+use crate::changes::{Change, ChangeWatch, WATCHED_TTL};
 use crate::tenant::TenantId;
 
 /// What a decision is about; no grant means "use the tenant at all".
@@ -52,29 +57,67 @@ struct ScopeKey {
     grant: Grant,
 }
 
-/// Asks auth-svc whether callers may act, with short caches: one entry per
+/// Asks auth-svc whether callers may act, with caches: one entry per
 /// decision, and for namespace questions one scope per (principal, tenant,
-/// permission), which answers every namespace of the tenant at once.
+/// permission), which answers every namespace of the tenant at once. Each
+/// entry keeps when it was asked, for [`ChangeWatch::trusts`].
 #[derive(Clone)]
 pub struct AccessClient {
     auth: AuthServiceClient<Channel>,
-    decisions: Cache<DecisionKey, bool>,
-    scopes: Cache<ScopeKey, std::sync::Arc<NamespaceScope>>,
+    watch: ChangeWatch,
+    decisions: Cache<DecisionKey, Instant>,
+    scopes: Cache<ScopeKey, (std::sync::Arc<NamespaceScope>, Instant)>,
 }
 
 impl AccessClient {
-    pub fn new(channel: Channel) -> AccessClient {
+    /// Asks auth-svc behind `channel`; `watch` says what changed.
+    pub fn new(channel: Channel, watch: &ChangeWatch) -> AccessClient {
+        let decisions: Cache<DecisionKey, Instant> = Cache::builder()
+            .max_capacity(200_000)
+            .time_to_live(WATCHED_TTL)
+            .support_invalidation_closures()
+            .build();
+        let scopes: Cache<ScopeKey, (std::sync::Arc<NamespaceScope>, Instant)> = Cache::builder()
+            .max_capacity(200_000)
+            .time_to_live(WATCHED_TTL)
+            .support_invalidation_closures()
+            .build();
+        {
+            let (decisions, scopes) = (decisions.clone(), scopes.clone());
+            watch.on_change(move |change| match change {
+                Change::Everything => {
+                    decisions.invalidate_all();
+                    scopes.invalidate_all();
+                }
+                Change::Tenant(tenant) => {
+                    let t = tenant.clone();
+                    let _ = decisions.invalidate_entries_if(move |key, _| key.tenant == t);
+                    let t = tenant.clone();
+                    let _ = scopes.invalidate_entries_if(move |key, _| key.tenant == t);
+                }
+                Change::Principal(kind, id) => {
+                    let p = (*kind, id.clone());
+                    let _ = decisions.invalidate_entries_if(move |key, _| key.principal == p);
+                    let p = (*kind, id.clone());
+                    let _ = scopes.invalidate_entries_if(move |key, _| key.principal == p);
+                }
+            });
+        }
         AccessClient {
             auth: AuthServiceClient::new(channel),
-            decisions: Cache::builder()
-                .max_capacity(200_000)
-                .time_to_live(DECISION_TTL)
-                .build(),
-            scopes: Cache::builder()
-                .max_capacity(200_000)
-                .time_to_live(DECISION_TTL)
-                .build(),
+            watch: watch.clone(),
+            decisions,
+            scopes,
         }
+    }
+
+    /// The cached scope for `key`, if it may still be used.
+    async fn cached_scope(&self, key: &ScopeKey) -> Option<std::sync::Arc<NamespaceScope>> {
+        self.scopes
+            .get(key)
+            .await
+            .filter(|(_, at)| self.watch.trusts(*at))
+            .map(|(scope, _)| scope)
     }
 
     /// Whether `caller` holds `grant` in `tenant` (on `namespace` when given).
@@ -111,9 +154,12 @@ impl AccessClient {
             grant,
             namespace: None,
         };
-        if let Some(allowed) = self.decisions.get(&key).await {
-            return Ok(allowed);
+        if let Some(at) = self.decisions.get(&key).await
+            && self.watch.trusts(at)
+        {
+            return Ok(true);
         }
+        let epoch = self.watch.epoch();
         let request = caller.request(
             CheckAccessRequest {
                 permission: grant
@@ -136,16 +182,17 @@ impl AccessClient {
             .into_inner()
             .allowed;
         // Only grants are cached: a new binding works at once, a revoked one
-        // stops within DECISION_TTL.
-        if allowed {
-            self.decisions.insert(key, true).await;
+        // stops when auth-svc announces it. An answer read before a change
+        // that arrived meanwhile is not kept.
+        if allowed && self.watch.epoch() == epoch {
+            self.decisions.insert(key, Instant::now()).await;
         }
         Ok(allowed)
     }
 
     /// A namespace question, answered from the caller's cached scope when
     /// it covers the namespace. Anything else asks auth-svc afresh, so that a
-    /// new binding works at once; a revoked one stops within DECISION_TTL.
+    /// new binding works at once; a revoked one stops when announced.
     async fn allowed_in_namespace(
         &self,
         caller: &Caller,
@@ -154,7 +201,7 @@ impl AccessClient {
         namespace: &str,
     ) -> Result<bool, Status> {
         let key = Self::scope_key(caller, tenant, grant);
-        if let Some(cached) = self.scopes.get(&key).await
+        if let Some(cached) = self.cached_scope(&key).await
             && cached.covers(namespace)
         {
             return Ok(true);
@@ -173,7 +220,7 @@ impl AccessClient {
         grant: Grant,
     ) -> Result<NamespaceScope, Status> {
         let key = Self::scope_key(caller, tenant, grant);
-        if let Some(cached) = self.scopes.get(&key).await
+        if let Some(cached) = self.cached_scope(&key).await
             && *cached == NamespaceScope::Everywhere
         {
             return Ok(NamespaceScope::Everywhere);
@@ -190,6 +237,7 @@ impl AccessClient {
     }
 
     async fn fetch_scope(&self, caller: &Caller, key: ScopeKey) -> Result<NamespaceScope, Status> {
+        let epoch = self.watch.epoch();
         let request = caller.request(
             GetGrantedNamespacesRequest {
                 permission: key.grant.permission().as_str().to_owned(),
@@ -208,9 +256,11 @@ impl AccessClient {
         } else {
             NamespaceScope::Within(granted.namespaces)
         };
-        self.scopes
-            .insert(key, std::sync::Arc::new(scope.clone()))
-            .await;
+        if self.watch.epoch() == epoch {
+            self.scopes
+                .insert(key, (std::sync::Arc::new(scope.clone()), Instant::now()))
+                .await;
+        }
         Ok(scope)
     }
 

@@ -34,11 +34,12 @@ impl TenantGuard {
         auth: Channel,
         tenants: Channel,
         service_token: String,
+        watch: &crate::changes::ChangeWatch,
     ) -> TenantGuard {
         TenantGuard {
             policy,
-            access: AccessClient::new(auth),
-            tenants: TenantDirectory::for_service(policy, tenants, service_token),
+            access: AccessClient::new(auth, watch),
+            tenants: TenantDirectory::for_service(policy, tenants, service_token, watch),
         }
     }
 

@@ -17,6 +17,7 @@ const PUBLIC_PREFIXES: &[&str] = &[
     "/aerie.auth.v1.AuthService/AuthenticateApiToken",
     // Checked against the internal service credential by its handler.
     "/aerie.auth.v1.AuditService/RecordAuditEntries",
+    "/aerie.auth.v1.AuthService/WatchAccessChanges",
     "/aerie.flow.v1.FlowInternalService/",
     "/aerie.tenant.v1.TenantInternalService/",
     // The webhook key in the request is the credential.

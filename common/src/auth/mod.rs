@@ -29,10 +29,6 @@ pub const AUDIENCE: &str = "aerie-api";
 pub const ALGORITHM: jsonwebtoken::Algorithm = jsonwebtoken::Algorithm::EdDSA;
 /// Prefix of service-account API tokens, which are opaque, not JWTs.
 pub const API_TOKEN_PREFIX: &str = "aerie_";
-/// Longest time a cached authorization answer or API-token resolution is
-/// trusted: revocations take effect everywhere within this (plus one call).
-pub const DECISION_TTL: std::time::Duration = std::time::Duration::from_secs(3);
-
 /// What kind of principal is calling.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum PrincipalKind {
@@ -102,19 +98,14 @@ impl Caller {
     }
 }
 
-/// A verifier fetching keys from the configured auth endpoint.
+/// A verifier fetching keys from the configured auth endpoint, told of
+/// changes by the process's [`ChangeWatch`](crate::changes::ChangeWatch).
 pub fn verifier_for(
     config: &crate::config::Config,
-) -> Result<Arc<TokenVerifier>, tonic::transport::Error> {
+) -> Result<Arc<TokenVerifier>, Box<dyn std::error::Error + Send + Sync>> {
     let channel = crate::grpc::lazy_channel(&config.auth_endpoint())?;
-    Ok(Arc::new(TokenVerifier::new(channel)))
-}
-
-/// An access client asking the configured auth endpoint.
-pub fn access_for(config: &crate::config::Config) -> Result<AccessClient, tonic::transport::Error> {
-    Ok(AccessClient::new(crate::grpc::lazy_channel(
-        &config.auth_endpoint(),
-    )?))
+    let watch = crate::changes::ChangeWatch::for_config(config)?;
+    Ok(Arc::new(TokenVerifier::new(channel, &watch)))
 }
 
 /// The caller the auth layer verified for this gRPC request.

@@ -1,8 +1,8 @@
 //! Verifying bearer credentials: Ed25519 JWTs checked locally against the
 //! published keys (algorithm pinned, `exp`/`iss`/`aud`/`nbf` required, small
 //! leeway, verified tokens cached until expiry), and service-account API
-//! tokens resolved by auth-svc (cached for [`DECISION_TTL`] only, so a
-//! revoked token stops working within seconds).
+//! tokens resolved by auth-svc (cached until auth-svc announces that the
+//! account changed, so a revoked token stops working within a second or so).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
@@ -16,7 +16,8 @@ use moka::future::Cache;
 use serde::{Deserialize, Serialize};
 use tonic::{Code, Status};
 
-use super::{ALGORITHM, API_TOKEN_PREFIX, AUDIENCE, Caller, DECISION_TTL, ISSUER, PrincipalKind};
+use super::{ALGORITHM, API_TOKEN_PREFIX, AUDIENCE, Caller, ISSUER, PrincipalKind};
+use crate::changes::{Change, ChangeWatch, WATCHED_TTL};
 
 /// Clock skew tolerated on `exp` and `nbf`.
 pub const LEEWAY_SECS: u64 = 30;
@@ -58,8 +59,9 @@ pub struct TokenVerifier {
     validation: Validation,
     /// Verified JWTs: token → (caller, exp).
     verified: Cache<Arc<str>, (Caller, u64)>,
-    /// Resolved API tokens (successes only).
-    api_tokens: Cache<Arc<str>, Caller>,
+    /// Resolved API tokens (successes only), with when they were resolved.
+    api_tokens: Cache<Arc<str>, (Caller, Instant)>,
+    watch: ChangeWatch,
 }
 
 fn unauthenticated(reason: &str) -> Status {
@@ -67,8 +69,9 @@ fn unauthenticated(reason: &str) -> Status {
 }
 
 impl TokenVerifier {
-    /// A verifier that fetches keys from the auth service behind `channel`.
-    pub fn new(channel: Channel) -> TokenVerifier {
+    /// A verifier that fetches keys from the auth service behind `channel`;
+    /// `watch` says which service accounts changed.
+    pub fn new(channel: Channel, watch: &ChangeWatch) -> TokenVerifier {
         let mut validation = Validation::new(ALGORITHM);
         validation.algorithms = vec![ALGORITHM];
         validation.leeway = LEEWAY_SECS;
@@ -87,11 +90,29 @@ impl TokenVerifier {
                 .max_capacity(100_000)
                 .time_to_live(Duration::from_secs(300))
                 .build(),
-            api_tokens: Cache::builder()
-                .max_capacity(100_000)
-                .time_to_live(DECISION_TTL)
-                .build(),
+            api_tokens: Self::api_token_cache(watch),
+            watch: watch.clone(),
         }
+    }
+
+    fn api_token_cache(watch: &ChangeWatch) -> Cache<Arc<str>, (Caller, Instant)> {
+        let cache: Cache<Arc<str>, (Caller, Instant)> = Cache::builder()
+            .max_capacity(100_000)
+            .time_to_live(WATCHED_TTL)
+            .support_invalidation_closures()
+            .build();
+        let tokens = cache.clone();
+        watch.on_change(move |change| match change {
+            Change::Everything => tokens.invalidate_all(),
+            Change::Principal(PrincipalKind::ServiceAccount, id) => {
+                let id = id.clone();
+                let _ = tokens.invalidate_entries_if(move |_, (caller, _)| {
+                    caller.kind == PrincipalKind::ServiceAccount && caller.id == id
+                });
+            }
+            Change::Principal(PrincipalKind::User, _) | Change::Tenant(_) => {}
+        });
+        cache
     }
 
     /// Verifies an `authorization` header value (`Bearer <token>`).
@@ -113,9 +134,12 @@ impl TokenVerifier {
     }
 
     async fn authenticate_api_token(&self, token: &str, header: &str) -> Result<Caller, Status> {
-        if let Some(caller) = self.api_tokens.get(token).await {
+        if let Some((caller, at)) = self.api_tokens.get(token).await
+            && self.watch.trusts(at)
+        {
             return Ok(caller);
         }
+        let epoch = self.watch.epoch();
         let principal = self
             .auth
             .clone()
@@ -136,9 +160,11 @@ impl TokenVerifier {
             &principal.name,
             header,
         );
-        self.api_tokens
-            .insert(Arc::from(token), caller.clone())
-            .await;
+        if self.watch.epoch() == epoch {
+            self.api_tokens
+                .insert(Arc::from(token), (caller.clone(), Instant::now()))
+                .await;
+        }
         Ok(caller)
     }
 

@@ -9,8 +9,7 @@ use std::time::Duration;
 
 use aerie_common::auth::TenantGuard;
 use aerie_common::db::TenantTxn;
-use aerie_common::grpc::Channel;
-use aerie_common::{ServiceError, TenantId, TenantPolicy};
+use aerie_common::{ServiceError, TenantId};
 use aerie_proto::execution::v1 as pb;
 use aerie_proto::flow::v1 as flow_pb;
 use sea_orm::DatabaseConnection;
@@ -31,20 +30,16 @@ pub struct ExecutionApi {
 }
 
 impl ExecutionApi {
-    /// The API over an already migrated database; `auth` reaches auth-svc,
-    /// `tenants` tenant-svc.
+    /// The API over an already migrated database; `guard` checks callers.
     pub fn new(
         db: DatabaseConnection,
-        policy: TenantPolicy,
-        auth: Channel,
-        tenants: Channel,
+        guard: TenantGuard,
         engine: Engine,
         admission: crate::quota::Admission,
-        service_token: String,
     ) -> ExecutionApi {
         ExecutionApi {
             db,
-            guard: TenantGuard::new(policy, auth, tenants, service_token),
+            guard,
             engine,
             admission: std::sync::Arc::new(admission),
         }

@@ -37,11 +37,12 @@ impl FlowApi {
         tenants: Channel,
         secrets: SecretBox,
         service_token: String,
+        watch: &aerie_common::changes::ChangeWatch,
     ) -> FlowApi {
         FlowApi {
             db,
             policy,
-            guard: TenantGuard::new(policy, auth, tenants, service_token.clone()),
+            guard: TenantGuard::new(policy, auth, tenants, service_token.clone(), watch),
             secrets,
             service_token,
         }

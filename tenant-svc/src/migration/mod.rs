@@ -6,6 +6,7 @@ use sea_orm_migration::prelude::*;
 mod m0001_create_tenants;
 mod m0002_create_audit_outbox;
 mod m0003_add_tenant_quotas;
+mod m0004_create_changes;
 
 /// Every migration of tenant-svc, oldest first.
 pub struct Migrator;
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0001_create_tenants::Migration),
             Box::new(m0002_create_audit_outbox::Migration),
             Box::new(m0003_add_tenant_quotas::Migration),
+            Box::new(m0004_create_changes::Migration),
         ]
     }
 
