@@ -155,6 +155,7 @@ impl AuthService for AuthApi {
             kind: PrincipalKind::ServiceAccount.as_str().to_owned(),
             id: account.id,
             name: account.name,
+            expire_time: token.expire_time.map(timestamp),
         }))
     }
 

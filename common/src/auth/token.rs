@@ -50,6 +50,16 @@ pub fn now_secs() -> u64 {
         .unwrap_or(0)
 }
 
+/// An API token resolved by auth-svc.
+#[derive(Clone)]
+struct ResolvedToken {
+    caller: Caller,
+    /// When it was resolved, for [`ChangeWatch::trusts`].
+    at: Instant,
+    /// The token's own expiry (seconds since the epoch), if any.
+    expires: Option<u64>,
+}
+
 /// Verifies bearer credentials for one process.
 pub struct TokenVerifier {
     auth: AuthServiceClient<Channel>,
@@ -59,8 +69,8 @@ pub struct TokenVerifier {
     validation: Validation,
     /// Verified JWTs: token → (caller, exp).
     verified: Cache<Arc<str>, (Caller, u64)>,
-    /// Resolved API tokens (successes only), with when they were resolved.
-    api_tokens: Cache<Arc<str>, (Caller, Instant)>,
+    /// Resolved API tokens (successes only).
+    api_tokens: Cache<Arc<str>, ResolvedToken>,
     watch: ChangeWatch,
 }
 
@@ -95,8 +105,8 @@ impl TokenVerifier {
         }
     }
 
-    fn api_token_cache(watch: &ChangeWatch) -> Cache<Arc<str>, (Caller, Instant)> {
-        let cache: Cache<Arc<str>, (Caller, Instant)> = Cache::builder()
+    fn api_token_cache(watch: &ChangeWatch) -> Cache<Arc<str>, ResolvedToken> {
+        let cache: Cache<Arc<str>, ResolvedToken> = Cache::builder()
             .max_capacity(100_000)
             .time_to_live(WATCHED_TTL)
             .support_invalidation_closures()
@@ -106,8 +116,9 @@ impl TokenVerifier {
             Change::Everything => tokens.invalidate_all(),
             Change::Principal(PrincipalKind::ServiceAccount, id) => {
                 let id = id.clone();
-                let _ = tokens.invalidate_entries_if(move |_, (caller, _)| {
-                    caller.kind == PrincipalKind::ServiceAccount && caller.id == id
+                let _ = tokens.invalidate_entries_if(move |_, resolved| {
+                    resolved.caller.kind == PrincipalKind::ServiceAccount
+                        && resolved.caller.id == id
                 });
             }
             Change::Principal(PrincipalKind::User, _) | Change::Tenant(_) => {}
@@ -134,10 +145,11 @@ impl TokenVerifier {
     }
 
     async fn authenticate_api_token(&self, token: &str, header: &str) -> Result<Caller, Status> {
-        if let Some((caller, at)) = self.api_tokens.get(token).await
-            && self.watch.trusts(at)
+        if let Some(resolved) = self.api_tokens.get(token).await
+            && self.watch.trusts(resolved.at)
+            && resolved.expires.is_none_or(|at| now_secs() < at)
         {
-            return Ok(caller);
+            return Ok(resolved.caller);
         }
         let epoch = self.watch.epoch();
         let principal = self
@@ -160,10 +172,16 @@ impl TokenVerifier {
             &principal.name,
             header,
         );
+        let expires = principal
+            .expire_time
+            .map(|t| u64::try_from(t.seconds).unwrap_or(0));
         if self.watch.epoch() == epoch {
-            self.api_tokens
-                .insert(Arc::from(token), (caller.clone(), Instant::now()))
-                .await;
+            let resolved = ResolvedToken {
+                caller: caller.clone(),
+                at: Instant::now(),
+                expires,
+            };
+            self.api_tokens.insert(Arc::from(token), resolved).await;
         }
         Ok(caller)
     }
