@@ -1,23 +1,23 @@
-//! `aerie-bench flows`: loads T tenants x F flows, then measures GetFlow and
-//! the listing of one namespace through the gateway, first while only 10
-//! tenants exist and again with all T; the latencies should not grow with
-//! the number of tenants.
+//! `aerie-bench flows`: loads tenants x F flows in steps (10, 1,000, 10,000
+//! tenants by default) and after each step measures GetFlow and the listing
+//! of one namespace through the gateway, spread over every tenant loaded;
+//! neither throughput nor latency should depend on the number of tenants.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::measure::drive;
+use crate::measure::{Phase, drive};
 use crate::server::{login, start_server};
 
 /// Options of the run.
 #[derive(Debug, clap::Args)]
 pub struct Options {
-    /// Tenants loaded in the end.
-    #[arg(long, default_value_t = 1000)]
-    tenants: usize,
+    /// Tenants in play at each step, ascending.
+    #[arg(long, value_delimiter = ',', default_value = "10,1000,10000")]
+    tenants: Vec<usize>,
     /// Flows per tenant.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 10)]
     flows: usize,
     /// Namespaces the flows of a tenant are spread over.
     #[arg(long, default_value_t = 10)]
@@ -55,26 +55,41 @@ fn flow_source(namespace: usize, flow: usize) -> String {
     )
 }
 
-/// Creates tenants `from..to`, each with its flows, `loaders` requests at a time.
-async fn load(http: &str, token: &str, options: &Options, from: usize, to: usize) {
-    let started = Instant::now();
+/// Creates tenants `from..to`, then their flows, `loaders` requests at a
+/// time; answers the flows loaded per second.
+async fn load(http: &str, token: &str, options: &Options, from: usize, to: usize) -> f64 {
     let client = reqwest::Client::new();
-    let mut jobs: Vec<(usize, usize)> = Vec::new();
-    for t in from..to {
-        let created = client
-            .post(format!("{http}/api/v1/tenants"))
-            .bearer_auth(token)
-            .json(&serde_json::json!({"id": tenant_id(t), "name": tenant_id(t), "adminUsername": "bench"}))
-            .send()
-            .await
-            .expect("create tenant");
-        assert!(
-            created.status().is_success(),
-            "create tenant: {}",
-            created.status()
-        );
-        jobs.extend((0..options.flows).map(|f| (t, f)));
+    let tenants_started = Instant::now();
+    {
+        use futures::StreamExt;
+        futures::stream::iter(from..to)
+            .map(|t| {
+                let created = client
+                    .post(format!("{http}/api/v1/tenants"))
+                    .bearer_auth(token)
+                    .json(&serde_json::json!({"id": tenant_id(t), "name": tenant_id(t), "adminUsername": "bench"}))
+                    .send();
+                async move {
+                    let created = created.await.expect("create tenant");
+                    assert!(
+                        created.status().is_success(),
+                        "create tenant: {}",
+                        created.status()
+                    );
+                }
+            })
+            .buffer_unordered(options.loaders)
+            .collect::<Vec<()>>()
+            .await;
     }
+    println!(
+        "created tenants {from}..{to} in {:.1} s",
+        tenants_started.elapsed().as_secs_f64()
+    );
+    let started = Instant::now();
+    let jobs: Vec<(usize, usize)> = (from..to)
+        .flat_map(|t| (0..options.flows).map(move |f| (t, f)))
+        .collect();
     let jobs = Arc::new(jobs);
     let next = Arc::new(AtomicU64::new(0));
     let mut workers = Vec::new();
@@ -108,10 +123,8 @@ async fn load(http: &str, token: &str, options: &Options, from: usize, to: usize
     }
     let count = jobs.len();
     let elapsed = started.elapsed().as_secs_f64();
-    println!(
-        "loaded tenants {from}..{to}: {count} flows in {elapsed:.1} s ({:.0} flows/s)",
-        count as f64 / elapsed
-    );
+    let rate = count as f64 / elapsed;
+    println!("loaded tenants {from}..{to}: {count} flows in {elapsed:.1} s ({rate:.0} flows/s)");
     // Measure a quiet system: the audit relay delivers entries oldest
     // first, so the last tenant's complete log means an empty outbox.
     let drained = Instant::now();
@@ -138,10 +151,19 @@ async fn load(http: &str, token: &str, options: &Options, from: usize, to: usize
         "audit outbox drained {:.1} s after loading",
         drained.elapsed().as_secs_f64()
     );
+    rate
+}
+
+/// One step's figures, for the summary.
+struct Step {
+    tenants: usize,
+    loading: f64,
+    get: Phase,
+    list: Phase,
 }
 
 /// Measures both reads over the first `tenants` tenants.
-async fn measure(http: &str, token: &str, options: &Options, tenants: usize) {
+async fn measure(http: &str, token: &str, options: &Options, tenants: usize) -> (Phase, Phase) {
     let client = reqwest::Client::new();
     let duration = Duration::from_secs(options.seconds);
     let seed = Arc::new(AtomicU64::new(0x9e37_79b9_7f4a_7c15));
@@ -199,27 +221,57 @@ async fn measure(http: &str, token: &str, options: &Options, tenants: usize) {
     println!("-- with {tenants} tenants x {flows} flows in play:");
     get_phase.report();
     list_phase.report();
+    (get_phase, list_phase)
 }
 
-/// Runs the load and both measurements.
+/// Loads and measures each step, then compares every step with the first.
 pub async fn run(options: Options) {
     let dir = std::env::temp_dir().join(format!("aerie-bench-flows-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let (_server, http, _grpc) = start_server(&dir);
     let client = reqwest::Client::new();
-    let token = login(&client, &http).await;
-    let small = options.tenants.min(10);
     println!(
-        "aerie-bench flows: {} tenants x {} flows over {} namespaces, {} in flight, {} s per phase",
+        "aerie-bench flows: {:?} tenants x {} flows over {} namespaces, {} in flight, {} s per phase",
         options.tenants, options.flows, options.namespaces, options.concurrency, options.seconds
     );
-    load(&http, &token, &options, 0, small).await;
-    measure(&http, &token, &options, small).await;
-    if options.tenants > small {
-        load(&http, &token, &options, small, options.tenants).await;
+    let mut steps: Vec<Step> = Vec::new();
+    let mut loaded = 0;
+    for &tenants in &options.tenants {
+        assert!(tenants > loaded, "--tenants must ascend");
         // Tokens last 15 minutes; loading may take longer.
         let token = login(&client, &http).await;
-        measure(&http, &token, &options, options.tenants).await;
+        let loading = load(&http, &token, &options, loaded, tenants).await;
+        loaded = tenants;
+        let token = login(&client, &http).await;
+        let (get, list) = measure(&http, &token, &options, tenants).await;
+        steps.push(Step {
+            tenants,
+            loading,
+            get,
+            list,
+        });
+    }
+    println!("-- summary (ratios against {} tenants):", steps[0].tenants);
+    let first = &steps[0];
+    for step in &steps {
+        for (name, phase, base) in [
+            ("GetFlow", &step.get, &first.get),
+            ("list namespace", &step.list, &first.list),
+        ] {
+            println!(
+                "{:>6} tenants  {name:<15} {:>6.0} req/s ({:.2}x)  p50 {:>6.2} ms  p99 {:>6.2} ms ({:.2}x)",
+                step.tenants,
+                phase.throughput(),
+                phase.throughput() / base.throughput(),
+                phase.percentile(0.50).as_secs_f64() * 1e3,
+                phase.percentile(0.99).as_secs_f64() * 1e3,
+                phase.percentile(0.99).as_secs_f64() / base.percentile(0.99).as_secs_f64(),
+            );
+        }
+        println!(
+            "{:>6} tenants  loading         {:>6.0} flows/s",
+            step.tenants, step.loading
+        );
     }
     let _ = std::fs::remove_dir_all(&dir);
 }

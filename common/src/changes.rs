@@ -476,7 +476,8 @@ fn access_changes(channel: crate::grpc::Channel, token: String) -> Connect {
     })
 }
 
-fn tenant_changes(channel: crate::grpc::Channel, token: String) -> Connect {
+/// The stream of tenants changed, from tenant-svc.
+pub fn tenant_changes(channel: crate::grpc::Channel, token: String) -> Connect {
     use aerie_proto::tenant::v1::tenant_internal_service_client::TenantInternalServiceClient;
     Box::new(move || {
         let mut client = TenantInternalServiceClient::new(channel.clone());

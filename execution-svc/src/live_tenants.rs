@@ -24,6 +24,19 @@ impl LiveTenants {
         }
     }
 
+    /// The stream of tenants changed (deleted ones among them), from tenant-svc.
+    pub fn changes(&self) -> aerie_common::changes::Connect {
+        let (engine, client) = (self.engine.clone(), self.client.clone());
+        Box::new(move || {
+            let mut client = client.clone();
+            let request = engine.internal(
+                &TenantId::default_tenant(),
+                aerie_proto::changes::v1::WatchChangesRequest {},
+            );
+            Box::pin(async move { Ok(client.watch_tenant_changes(request).await?.into_inner()) })
+        })
+    }
+
     /// The default tenant (when admitted) and every live named tenant.
     pub async fn list(&self) -> Result<Vec<TenantId>, tonic::Status> {
         let mut tenants = Vec::new();

@@ -18,17 +18,21 @@
 //! the most recent missed tick fires; earlier missed ticks are skipped, so
 //! a long outage never ends in a storm of executions.
 //!
-//! The list of triggers is read from flow-svc every
-//! `executor.trigger-refresh-seconds`, several tenants at once, with the
-//! service credential limited to each tenant; a changed schedule takes effect
-//! within that time.
+//! Every tenant's triggers are read from flow-svc at start, several tenants
+//! at once, with the service credential limited to each tenant. After that
+//! flow-svc and tenant-svc announce which tenants changed (see
+//! `aerie_common::changes`) and only those are read again, within a second;
+//! the background cost follows changes, not the number of tenants. While
+//! the announcements are not heard, every tenant is read again every
+//! `executor.trigger-refresh-seconds`.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aerie_common::TenantId;
+use aerie_common::changes::{Change, ChangeWatch, Connect, WATCHED_TTL};
 use aerie_common::config::Config;
 use aerie_common::kestra::trigger_types;
 use aerie_proto::flow::v1 as flow_pb;
@@ -435,8 +439,21 @@ struct Prepared {
     inputs: Result<Map<String, serde_json::Value>, String>,
 }
 
-/// Reads every tenant's Schedule triggers every `every`, handing each
-/// complete list to the firing loop, until `shutdown`.
+/// Tenants whose triggers changed since they were last read.
+#[derive(Default)]
+struct Changed {
+    everything: bool,
+    tenants: HashSet<TenantId>,
+}
+
+/// How often announced changes are read.
+const CHANGES_EVERY: Duration = Duration::from_secs(1);
+
+/// Reads the Schedule triggers and hands each new complete list to the
+/// firing loop, until `shutdown`: every tenant's at start, then the
+/// tenants announced as changed each second, and every tenant's again
+/// every `every` while announcements are not heard (every
+/// [`WATCHED_TTL`] while they are, as a safety net).
 async fn read_triggers(
     engine: Engine,
     tenants: LiveTenants,
@@ -444,69 +461,153 @@ async fn read_triggers(
     found: tokio::sync::mpsc::Sender<Vec<Schedule>>,
     shutdown: CancellationToken,
 ) {
-    let mut first = true;
-    loop {
-        let started = Instant::now();
-        match all_schedules(&engine, &tenants).await {
-            Ok(schedules) => {
-                let count = schedules.len();
-                if found.send(schedules).await.is_err() {
-                    return;
+    let changed = Arc::new(std::sync::Mutex::new(Changed::default()));
+    let watch = ChangeWatch::on(vec![flow_changes(&engine), tenants.changes()]);
+    {
+        let changed = changed.clone();
+        watch.on_change(move |change| {
+            let mut changed = changed.lock().expect("changed");
+            match change {
+                Change::Everything => changed.everything = true,
+                Change::Tenant(tenant) => {
+                    changed.tenants.insert(tenant.clone());
                 }
-                let took_ms = started.elapsed().as_millis() as u64;
-                if first {
-                    tracing::info!(triggers = count, took_ms, "scheduler started");
-                    first = false;
+                Change::Principal(..) => {}
+            }
+        });
+    }
+    // The streams start with "everything changed": let that arrive before
+    // the first read instead of reading everything twice.
+    let heard_by = Instant::now() + Duration::from_secs(2);
+    while !watch.hearing() && Instant::now() < heard_by {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let mut by_tenant: HashMap<TenantId, Vec<Schedule>> = HashMap::new();
+    let mut crons: HashMap<String, Option<croner::Cron>> = HashMap::new();
+    let mut last_full: Option<Instant> = None;
+    let mut started_once = false;
+    loop {
+        let pending = std::mem::take(&mut *changed.lock().expect("changed"));
+        let full_every = if watch.hearing() { WATCHED_TTL } else { every };
+        let full = pending.everything || last_full.is_none_or(|at| at.elapsed() >= full_every);
+        let started = Instant::now();
+        let read = if full {
+            read_tenants(&engine, &tenants, None).await
+        } else if pending.tenants.is_empty() {
+            Ok(Vec::new())
+        } else {
+            read_tenants(&engine, &tenants, Some(&pending.tenants)).await
+        };
+        match read {
+            Ok(lists) => {
+                if full {
+                    by_tenant.clear();
+                    last_full = Some(started);
                 } else {
-                    tracing::debug!(triggers = count, took_ms, "Schedule triggers read");
+                    // Announced but no longer live: its triggers go.
+                    for tenant in &pending.tenants {
+                        by_tenant.remove(tenant);
+                    }
+                }
+                let read_count = lists.len();
+                for (tenant, triggers) in lists {
+                    let schedules = schedules_of(&tenant, triggers, &mut crons);
+                    by_tenant.insert(tenant, schedules);
+                }
+                if full || !pending.tenants.is_empty() {
+                    let all: Vec<Schedule> = by_tenant.values().flatten().cloned().collect();
+                    let count = all.len();
+                    if found.send(all).await.is_err() {
+                        return;
+                    }
+                    let took_ms = started.elapsed().as_millis() as u64;
+                    if !std::mem::replace(&mut started_once, true) {
+                        tracing::info!(triggers = count, took_ms, "scheduler started");
+                    } else {
+                        tracing::debug!(
+                            tenants = read_count,
+                            triggers = count,
+                            took_ms,
+                            "Schedule triggers read"
+                        );
+                    }
                 }
             }
-            Err(status) => tracing::warn!(%status, "cannot read Schedule triggers"),
+            Err(status) => {
+                // Read again next time.
+                let mut changed = changed.lock().expect("changed");
+                changed.everything |= pending.everything || full;
+                changed.tenants.extend(pending.tenants);
+                tracing::warn!(%status, "cannot read Schedule triggers");
+            }
         }
         tokio::select! {
-            _ = tokio::time::sleep(every) => {}
+            _ = tokio::time::sleep(CHANGES_EVERY) => {}
             _ = shutdown.cancelled() => return,
         }
     }
 }
 
+/// The stream of tenants whose triggers changed, from flow-svc.
+fn flow_changes(engine: &Engine) -> Connect {
+    let engine = engine.clone();
+    Box::new(move || {
+        let mut client = engine.flows.clone();
+        let request = engine.internal(
+            &TenantId::default_tenant(),
+            aerie_proto::changes::v1::WatchChangesRequest {},
+        );
+        Box::pin(async move { Ok(client.watch_flow_changes(request).await?.into_inner()) })
+    })
+}
+
 /// Tenants whose triggers are read at once.
 const READING_AT_ONCE: usize = 16;
 
-/// The Schedule triggers of every live tenant.
-async fn all_schedules(
+/// The Schedule triggers of every live tenant, or of the live ones of
+/// `only`.
+async fn read_tenants(
     engine: &Engine,
     tenants: &LiveTenants,
-) -> Result<Vec<Schedule>, tonic::Status> {
-    let lists: Vec<(TenantId, Vec<flow_pb::Trigger>)> =
-        futures::stream::iter(tenants.list().await?)
-            .map(|tenant| async move {
-                let request = engine.internal(&tenant, flow_pb::ListScheduleTriggersRequest {});
-                let triggers = engine
-                    .flows
-                    .clone()
-                    .list_schedule_triggers(request)
-                    .await?
-                    .into_inner()
-                    .triggers;
-                Ok::<_, tonic::Status>((tenant, triggers))
-            })
-            .buffered(READING_AT_ONCE)
-            .try_collect()
-            .await?;
-    // Most triggers share a few cron expressions: each is parsed once.
-    let mut crons: HashMap<String, Option<croner::Cron>> = HashMap::new();
-    let mut found = Vec::new();
-    for (tenant, triggers) in lists {
-        for trigger in triggers {
-            match schedule_of(&tenant, &trigger, &mut crons) {
-                Some(schedule) => found.push(schedule),
-                None => tracing::warn!(tenant = %tenant, flow = %trigger.flow_id,
-                    trigger = %trigger.trigger_id, "Schedule trigger with an unusable cron or time zone"),
-            }
+    only: Option<&HashSet<TenantId>>,
+) -> Result<Vec<(TenantId, Vec<flow_pb::Trigger>)>, tonic::Status> {
+    let mut live = tenants.list().await?;
+    if let Some(only) = only {
+        live.retain(|tenant| only.contains(tenant));
+    }
+    futures::stream::iter(live)
+        .map(|tenant| async move {
+            let request = engine.internal(&tenant, flow_pb::ListScheduleTriggersRequest {});
+            let triggers = engine
+                .flows
+                .clone()
+                .list_schedule_triggers(request)
+                .await?
+                .into_inner()
+                .triggers;
+            Ok::<_, tonic::Status>((tenant, triggers))
+        })
+        .buffered(READING_AT_ONCE)
+        .try_collect()
+        .await
+}
+
+/// One tenant's usable schedules; most triggers share a few cron
+/// expressions, so each is parsed once (`crons`).
+fn schedules_of(
+    tenant: &TenantId,
+    triggers: Vec<flow_pb::Trigger>,
+    crons: &mut HashMap<String, Option<croner::Cron>>,
+) -> Vec<Schedule> {
+    let mut found = Vec::with_capacity(triggers.len());
+    for trigger in triggers {
+        match schedule_of(tenant, &trigger, crons) {
+            Some(schedule) => found.push(schedule),
+            None => tracing::warn!(tenant = %tenant, flow = %trigger.flow_id,
+                trigger = %trigger.trigger_id, "Schedule trigger with an unusable cron or time zone"),
         }
     }
-    Ok(found)
+    found
 }
 
 impl Schedule {

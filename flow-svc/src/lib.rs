@@ -56,6 +56,7 @@ pub fn spawn_audit_relay(
 
 /// Adds this service's gRPC services to a server being assembled.
 pub fn register(services: &mut GrpcServices, api: FlowApi) {
+    let api = api.announcing_changes(services.stopping());
     services.add(FlowServiceServer::new(api.clone()));
     services.add(SecretServiceServer::new(api.clone()));
     services.add(KvServiceServer::new(api.clone()));

@@ -302,6 +302,48 @@ async fn a_schedule_tick_fires_once_with_two_schedulers() {
     }
 }
 
+/// The scheduler reads again only the tenants flow-svc announces as
+/// changed: with the full re-read an hour away, a schedule saved after the
+/// start fires within seconds, and stops within seconds once deleted.
+#[tokio::test]
+async fn schedules_saved_or_deleted_after_start_take_effect_at_once() {
+    let app = TestApp::start_with(Mode::MultiWithDefault, |config| {
+        config.executor.trigger_refresh_seconds = 3600;
+    })
+    .await;
+    tenant(&app, "acme").await;
+    // Let the scheduler's first full read pass.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    create_flow(
+        &app,
+        "acme",
+        "id: late\nnamespace: company.team\ntasks:\n  - id: when\n    type: io.kestra.plugin.core.debug.Return\n    format: \"{{ trigger.date }}\"\ntriggers:\n  - id: every_second\n    type: io.kestra.plugin.core.trigger.Schedule\n    cron: \"* * * * * *\"\n    withSeconds: true\n",
+    )
+    .await;
+    let count = || async {
+        let (status, page) = app
+            .get("/api/v1/acme/executions/search?flowId=late&size=1")
+            .await;
+        assert_eq!(status, 200, "{page}");
+        page["total"].as_u64().expect("total")
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while count().await < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "a schedule saved after the start never fired"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let (status, body) = app.delete("/api/v1/acme/flows/company.team/late").await;
+    assert_eq!(status, 204, "{body}");
+    // At most a tick in flight when the delete landed.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let settled = count().await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(count().await, settled, "a deleted schedule kept firing");
+}
+
 /// Replicas of every service starting at once on one fresh database (a
 /// rolling deploy, or `replicas: 3` on first install) all migrate and
 /// serve: on PostgreSQL an advisory lock per service serialises them.

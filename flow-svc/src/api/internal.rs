@@ -18,6 +18,21 @@ use crate::repo::{flows, stores, triggers};
 
 #[tonic::async_trait]
 impl FlowInternalService for FlowApi {
+    type WatchFlowChangesStream =
+        tokio_stream::wrappers::ReceiverStream<Result<aerie_proto::changes::v1::Change, Status>>;
+
+    async fn watch_flow_changes(
+        &self,
+        request: Request<aerie_proto::changes::v1::WatchChangesRequest>,
+    ) -> Result<Response<Self::WatchFlowChangesStream>, Status> {
+        require_service_token(&request, &self.service_token)?;
+        let feed = self
+            .changes
+            .as_ref()
+            .ok_or_else(|| Status::unavailable("this process does not serve trigger changes"))?;
+        Ok(Response::new(feed.watch()))
+    }
+
     async fn resolve_secret(
         &self,
         request: Request<pb::ResolveSecretRequest>,

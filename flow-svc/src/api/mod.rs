@@ -25,6 +25,8 @@ pub struct FlowApi {
     secrets: SecretBox,
     /// Admits Aerie's own services to `FlowInternalService`.
     service_token: String,
+    /// Changed triggers, for the schedulers (set when served).
+    changes: Option<aerie_common::changes::ChangeFeed>,
 }
 
 impl FlowApi {
@@ -45,7 +47,17 @@ impl FlowApi {
             guard: TenantGuard::new(policy, auth, tenants, service_token.clone(), watch),
             secrets,
             service_token,
+            changes: None,
         }
+    }
+
+    /// Serves the stream of trigger changes until `stopping`.
+    pub fn announcing_changes(mut self, stopping: tokio_util::sync::CancellationToken) -> Self {
+        self.changes = Some(aerie_common::changes::ChangeFeed::start(
+            self.db.clone(),
+            stopping,
+        ));
+        self
     }
 
     /// The database, for the audit relay.

@@ -8,6 +8,7 @@ mod m0002_create_namespace_stores;
 mod m0003_create_audit_outbox;
 mod m0004_row_level_security;
 mod m0005_create_namespace_settings;
+mod m0006_create_changes;
 
 /// The tenant tables of the first schema, which m0004 put under row-level
 /// security; each later table turns it on in its own migration.
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0003_create_audit_outbox::Migration),
             Box::new(m0004_row_level_security::Migration),
             Box::new(m0005_create_namespace_settings::Migration),
+            Box::new(m0006_create_changes::Migration),
         ]
     }
 

@@ -20,12 +20,17 @@ pub async fn replace(
     revision: i32,
     definitions: &[TriggerDefinition],
 ) -> Result<(), DbErr> {
-    triggers::Entity::delete_many()
+    let removed = triggers::Entity::delete_many()
         .filter(triggers::Column::TenantId.eq(tx.tenant_key()))
         .filter(triggers::Column::Namespace.eq(key.namespace.as_str()))
         .filter(triggers::Column::FlowId.eq(key.id.as_str()))
         .exec(tx.conn())
         .await?;
+    if removed.rows_affected > 0 || !definitions.is_empty() {
+        // The schedulers re-read this tenant's triggers when told.
+        let change = aerie_common::changes::Change::Tenant(tx.tenant().clone());
+        aerie_common::changes::record(tx.conn(), &change).await?;
+    }
     if definitions.is_empty() {
         return Ok(());
     }
