@@ -202,6 +202,22 @@ async fn measure(http: &str, token: &str, options: &Options, tenants: usize) -> 
             async move { request.await.is_ok_and(|r| r.status().is_success()) }
         }
     };
+    // Steady state: every tenant read once, as a long-running instance's
+    // would have been, so that first reads (cache misses) are not measured.
+    {
+        use futures::StreamExt;
+        futures::stream::iter(0..tenants)
+            .map(|t| {
+                let url = format!("{http}/api/v1/{}/flows/bench.ns00", tenant_id(t));
+                let request = client.get(url).bearer_auth(token).send();
+                async move {
+                    let _ = request.await;
+                }
+            })
+            .buffer_unordered(options.concurrency)
+            .collect::<Vec<()>>()
+            .await;
+    }
     drive(
         "warm-up",
         options.concurrency,
