@@ -41,8 +41,10 @@ pub async fn start_standalone(
     let http = bind(config.http_addr(), "HTTP").await?;
     let grpc_addr = grpc.local_addr()?;
     let http_addr = http.local_addr()?;
-    // The gateway reaches the services over loopback on the port actually bound.
-    config.default_endpoints_to(grpc_addr.port());
+    // The gateway and the services reach each other at the port actually
+    // bound, and call in-process there: the same layers, no socket.
+    let local = config.default_endpoints_to(grpc_addr.port());
+    let in_process = aerie_common::in_process::InProcess::claim(&local);
 
     let auth = aerie_auth_svc::open(&config).await?;
     aerie_auth_svc::retention::spawn(auth.db.clone(), &config, shutdown.clone())?;
@@ -64,6 +66,7 @@ pub async fn start_standalone(
     aerie_tenant_svc::register(&mut services, tenants);
     aerie_flow_svc::register(&mut services, flows);
     aerie_execution_svc::register(&mut services, executions);
+    services.answer_in_process(in_process);
 
     let grpc_task = {
         let shutdown = shutdown.clone();

@@ -628,7 +628,7 @@ impl Config {
     }
 
     /// Points every unset endpoint at this machine's gRPC port (standalone).
-    pub fn default_endpoints_to(&mut self, grpc_port: u16) {
+    pub fn default_endpoints_to(&mut self, grpc_port: u16) -> String {
         let local = format!("http://127.0.0.1:{grpc_port}");
         for endpoint in [
             &mut self.endpoints.tenant,
@@ -638,6 +638,7 @@ impl Config {
         ] {
             endpoint.get_or_insert_with(|| local.clone());
         }
+        local
     }
 
     fn endpoint(&self, configured: &Option<String>) -> String {

@@ -523,3 +523,31 @@ mod filter_tests {
         assert_eq!(like_escaped("a_b%c\\d"), "a\\_b\\%c\\\\d");
     }
 }
+
+#[cfg(test)]
+mod sqlite_tests {
+    use sea_orm::{ConnectionTrait, DbBackend, Statement};
+
+    /// Built with `SQLITE_ENABLE_QPSG` (see `.cargo/config.toml`), so that a
+    /// statement with a bound LIMIT is not parsed and planned again on every
+    /// run.
+    #[tokio::test]
+    async fn sqlite_plans_once_per_statement() {
+        let db = super::connect("sqlite::memory:").await.expect("connect");
+        let options = db
+            .query_all_raw(Statement::from_string(
+                DbBackend::Sqlite,
+                "PRAGMA compile_options",
+            ))
+            .await
+            .expect("compile options");
+        let options: Vec<String> = options
+            .iter()
+            .map(|row| row.try_get_by_index(0).expect("text"))
+            .collect();
+        assert!(
+            options.iter().any(|o| o == "ENABLE_QPSG"),
+            "SQLite was built without ENABLE_QPSG: {options:?}"
+        );
+    }
+}

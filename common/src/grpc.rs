@@ -12,6 +12,7 @@ use tonic::service::RoutesBuilder;
 use tonic_health::ServingStatus;
 
 use crate::auth::{AuthLayer, TokenVerifier};
+use crate::in_process::{GrpcRequest, InProcess};
 use crate::observe::ObserveLayer;
 use crate::tenant::TenantLayer;
 
@@ -20,29 +21,64 @@ use crate::tenant::TenantLayer;
 /// gateway accepts (`server.max-request-size`) or storage serves fits.
 pub const MAX_FILE_MESSAGE_BYTES: usize = 80 * 1024 * 1024;
 
-/// A channel to another service that carries the caller's trace context
-/// (`traceparent`) on every call, so one trace spans every process.
-pub type Channel =
-    tower::util::MapRequest<tonic::transport::Channel, fn(GrpcRequest) -> GrpcRequest>;
+/// A channel to another service. It carries the caller's trace context
+/// (`traceparent`) on every call, so one trace spans every process, and
+/// calls in-process when the endpoint is this process's own
+/// ([`InProcess`]).
+#[derive(Clone)]
+pub struct Channel {
+    route: Route,
+}
 
-type GrpcRequest = http::Request<tonic::body::Body>;
-
-fn with_trace_context(mut request: GrpcRequest) -> GrpcRequest {
-    crate::telemetry::inject(request.headers_mut());
-    request
+#[derive(Clone)]
+enum Route {
+    Network(tonic::transport::Channel),
+    InProcess(Arc<crate::in_process::Slot>),
 }
 
 /// A lazily connected channel to a configured service endpoint.
 pub fn lazy_channel(endpoint: &str) -> Result<Channel, tonic::transport::Error> {
-    let channel = tonic::transport::Endpoint::from_shared(endpoint.to_owned())?
+    // Parsed either way, so that a bad endpoint is refused the same in
+    // every topology.
+    let network = tonic::transport::Endpoint::from_shared(endpoint.to_owned())?
         .connect_timeout(std::time::Duration::from_secs(3))
         .timeout(std::time::Duration::from_secs(30))
-        .tcp_nodelay(true)
-        .connect_lazy();
-    Ok(tower::util::MapRequest::new(
-        channel,
-        with_trace_context as fn(GrpcRequest) -> GrpcRequest,
-    ))
+        .tcp_nodelay(true);
+    let route = match crate::in_process::find(endpoint) {
+        Some(slot) => Route::InProcess(slot),
+        None => Route::Network(network.connect_lazy()),
+    };
+    Ok(Channel { route })
+}
+
+impl tower::Service<GrpcRequest> for Channel {
+    type Response = http::Response<tonic::body::Body>;
+    type Error = Box<dyn std::error::Error + Send + Sync>;
+    type Future = crate::BoxFuture<Self::Response, Self::Error>;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        match &mut self.route {
+            Route::Network(channel) => channel.poll_ready(cx).map_err(Into::into),
+            Route::InProcess(_) => std::task::Poll::Ready(Ok(())),
+        }
+    }
+
+    fn call(&mut self, mut request: GrpcRequest) -> Self::Future {
+        crate::telemetry::inject(request.headers_mut());
+        match &mut self.route {
+            Route::Network(channel) => {
+                let call = channel.call(request);
+                Box::pin(async move { call.await.map_err(Into::into) })
+            }
+            Route::InProcess(slot) => {
+                let call = slot.clone().call(request);
+                Box::pin(async move { call.await.map_err(Into::into) })
+            }
+        }
+    }
 }
 
 /// The services one process serves over gRPC.
@@ -51,6 +87,7 @@ pub struct GrpcServices {
     names: Vec<&'static str>,
     verifier: Arc<TokenVerifier>,
     stopping: CancellationToken,
+    in_process: Option<InProcess>,
 }
 
 impl GrpcServices {
@@ -61,6 +98,7 @@ impl GrpcServices {
             names: Vec::new(),
             verifier,
             stopping: CancellationToken::new(),
+            in_process: None,
         }
     }
 
@@ -68,6 +106,13 @@ impl GrpcServices {
     /// end on it, since in-flight calls are waited for.
     pub fn stopping(&self) -> CancellationToken {
         self.stopping.clone()
+    }
+
+    /// Also answers in-process calls to the endpoint `claim` names, from
+    /// the moment the server starts until it has stopped.
+    pub fn answer_in_process(&mut self, claim: InProcess) -> &mut Self {
+        self.in_process = Some(claim);
+        self
     }
 
     /// Adds one service; health reports it SERVING while the server runs.
@@ -130,16 +175,77 @@ impl GrpcServices {
                     .await;
             }
         };
-        tonic::transport::Server::builder()
+        let routes = routes.routes();
+        if let Some(claim) = &self.in_process {
+            let stack = tower::ServiceBuilder::new()
+                .layer(ObserveLayer)
+                .layer(TenantLayer)
+                .layer(AuthLayer::new(self.verifier.clone()))
+                .service(routes.clone());
+            claim.serve(stack);
+        }
+        let served = tonic::transport::Server::builder()
             .layer(ObserveLayer)
             .layer(TenantLayer)
             .layer(AuthLayer::new(self.verifier))
-            .add_routes(routes.routes())
+            .add_routes(routes)
             // Without TCP_NODELAY small responses wait for delayed ACKs (~40 ms).
             .serve_with_incoming_shutdown(
                 tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
                 stop,
             )
-            .await
+            .await;
+        // In-process calls are answered until the network's in-flight calls
+        // have finished, so that a draining gateway can end its requests.
+        if let Some(claim) = &self.in_process {
+            claim.stop();
+        }
+        served
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tonic_health::pb::HealthCheckRequest;
+    use tonic_health::pb::health_client::HealthClient;
+
+    use super::*;
+    use crate::changes::ChangeWatch;
+
+    async fn check(endpoint: &str) -> Result<i32, tonic::Status> {
+        let channel = lazy_channel(endpoint).expect("endpoint");
+        let response = HealthClient::new(channel)
+            .check(HealthCheckRequest::default())
+            .await?;
+        Ok(response.into_inner().status)
+    }
+
+    /// The claimed endpoint names a port nothing listens on: only an
+    /// in-process call can answer, and it runs through the server's stack.
+    #[tokio::test]
+    async fn a_claimed_endpoint_is_answered_in_process_until_the_server_stops() {
+        let claimed = "http://127.0.0.1:9";
+        let claim = InProcess::claim(claimed);
+        let verifier = Arc::new(TokenVerifier::new(
+            lazy_channel(claimed).expect("endpoint"),
+            &ChangeWatch::unwatched(),
+        ));
+        let mut services = GrpcServices::new(verifier);
+        services.answer_in_process(claim);
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let shutdown = CancellationToken::new();
+        let server = tokio::spawn(services.serve(listener, shutdown.clone()));
+
+        let serving = ServingStatus::Serving as i32;
+        assert_eq!(check(claimed).await.expect("in-process call"), serving);
+        assert!(
+            check("http://127.0.0.1:10").await.is_err(),
+            "an endpoint nobody claimed goes to the network"
+        );
+
+        shutdown.cancel();
+        server.await.expect("join").expect("served");
+        let after = check(claimed).await.expect_err("stopped");
+        assert_eq!(after.code(), tonic::Code::Unavailable);
     }
 }

@@ -10,6 +10,7 @@ pub mod db;
 pub mod error;
 pub mod fair_turns;
 pub mod grpc;
+pub mod in_process;
 pub mod kestra;
 pub mod local_secret;
 pub mod metrics;
