@@ -102,7 +102,7 @@ pub async fn run(options: Options) {
     grpc_phase.report();
     rest_phase.report();
     println!(
-        "gateway keeps {:.0}% of the direct path's throughput (target: at least 60%)",
+        "gateway keeps {:.0}% of the direct path's throughput (target: at least 75%)",
         100.0 * rest_phase.throughput() / grpc_phase.throughput()
     );
     let _ = std::fs::remove_dir_all(&dir);
