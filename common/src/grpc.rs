@@ -33,7 +33,7 @@ pub struct Channel {
 #[derive(Clone)]
 enum Route {
     Network(tonic::transport::Channel),
-    InProcess(Arc<crate::in_process::Slot>),
+    InProcess(std::sync::Weak<crate::in_process::Slot>),
 }
 
 /// A lazily connected channel to a configured service endpoint.
@@ -74,7 +74,7 @@ impl tower::Service<GrpcRequest> for Channel {
                 Box::pin(async move { call.await.map_err(Into::into) })
             }
             Route::InProcess(slot) => {
-                let call = slot.clone().call(request);
+                let call = crate::in_process::call(slot.clone(), request);
                 Box::pin(async move { call.await.map_err(Into::into) })
             }
         }
@@ -247,5 +247,32 @@ mod tests {
         server.await.expect("join").expect("served");
         let after = check(claimed).await.expect_err("stopped");
         assert_eq!(after.code(), tonic::Code::Unavailable);
+    }
+
+    /// Services hold channels to each other: if a channel kept the server
+    /// alive, a server whose task was dropped (a test's runtime ending, say)
+    /// would keep its services and database pools for good.
+    #[tokio::test]
+    async fn channels_do_not_keep_a_dropped_server_alive() {
+        let claimed = "http://127.0.0.1:11";
+        let claim = InProcess::claim(claimed);
+        let channel = lazy_channel(claimed).expect("endpoint");
+        let verifier = Arc::new(TokenVerifier::new(
+            channel.clone(),
+            &ChangeWatch::unwatched(),
+        ));
+        let mut services = GrpcServices::new(verifier);
+        services.answer_in_process(claim);
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let server = tokio::spawn(services.serve(listener, CancellationToken::new()));
+        assert!(check(claimed).await.is_ok(), "serving");
+
+        server.abort();
+        let _ = server.await;
+        assert!(
+            crate::in_process::find(claimed).is_none(),
+            "the server is gone although a channel to it remains"
+        );
+        drop(channel);
     }
 }

@@ -83,37 +83,32 @@ impl InProcess {
     }
 }
 
-/// The services claimed at `endpoint` in this process, if any.
-pub(crate) fn find(endpoint: &str) -> Option<Arc<Slot>> {
+/// The services claimed at `endpoint` in this process, if any. Weak, as
+/// channels hold it: the services hold channels to each other, and a
+/// strong reference would keep a stopped server (and its database pools)
+/// alive through that cycle.
+pub(crate) fn find(endpoint: &str) -> Option<Weak<Slot>> {
     let claimed = CLAIMED.lock().unwrap_or_else(|e| e.into_inner());
-    claimed.get(endpoint).and_then(Weak::upgrade)
+    claimed
+        .get(endpoint)
+        .filter(|slot| slot.strong_count() > 0)
+        .cloned()
+}
+
+/// Calls the services in `slot` as the server would run a request that
+/// reached it.
+pub(crate) async fn call(
+    slot: Weak<Slot>,
+    request: GrpcRequest,
+) -> Result<http::Response<tonic::body::Body>, Status> {
+    let serving = match slot.upgrade() {
+        Some(slot) => slot.serving().await,
+        None => Err(unavailable()),
+    };
+    call_service(serving?, request).await
 }
 
 impl Slot {
-    /// Calls the service as the server would run a request that reached it.
-    pub(crate) async fn call(
-        self: Arc<Self>,
-        request: GrpcRequest,
-    ) -> Result<http::Response<tonic::body::Body>, Status> {
-        let service = self.serving().await?;
-        // A socket is a boundary: nothing the caller put in the request's
-        // extensions (a verified caller, say) may reach the service.
-        let (mut parts, body) = request.into_parts();
-        parts.extensions = http::Extensions::new();
-        let request = http::Request::from_parts(parts, body);
-        // Its own task, as a server runs each request: a panic fails this
-        // call, not the caller, and a call that has started runs to its end
-        // even if the caller goes away.
-        let task = tokio::spawn(async move { service.oneshot(request).await });
-        match tokio::time::timeout(CALL_TIMEOUT, task).await {
-            Ok(Ok(Ok(response))) => Ok(response),
-            Ok(Ok(Err(never))) => match never {},
-            Ok(Err(_panicked)) => Err(Status::internal("the service failed to answer")),
-            // What a network channel reports when its timeout passes.
-            Err(_) => Err(Status::cancelled("Timeout expired")),
-        }
-    }
-
     async fn serving(&self) -> Result<ServerStack, Status> {
         let mut state = self.state.subscribe();
         let ready = state.wait_for(|s| !matches!(s, State::Starting));
@@ -124,6 +119,28 @@ impl Slot {
             },
             Ok(Err(_)) | Err(_) => Err(unavailable()),
         }
+    }
+}
+
+async fn call_service(
+    service: ServerStack,
+    request: GrpcRequest,
+) -> Result<http::Response<tonic::body::Body>, Status> {
+    // A socket is a boundary: nothing the caller put in the request's
+    // extensions (a verified caller, say) may reach the service.
+    let (mut parts, body) = request.into_parts();
+    parts.extensions = http::Extensions::new();
+    let request = http::Request::from_parts(parts, body);
+    // Its own task, as a server runs each request: a panic fails this
+    // call, not the caller, and a call that has started runs to its end
+    // even if the caller goes away.
+    let task = tokio::spawn(async move { service.oneshot(request).await });
+    match tokio::time::timeout(CALL_TIMEOUT, task).await {
+        Ok(Ok(Ok(response))) => Ok(response),
+        Ok(Ok(Err(never))) => match never {},
+        Ok(Err(_panicked)) => Err(Status::internal("the service failed to answer")),
+        // What a network channel reports when its timeout passes.
+        Err(_) => Err(Status::cancelled("Timeout expired")),
     }
 }
 
@@ -150,8 +167,7 @@ mod tests {
         let claim = InProcess::claim("http://127.0.0.1:3");
         let slot = find("http://127.0.0.1:3").expect("claimed");
         claim.stop();
-        let status = slot
-            .call(http::Request::new(tonic::body::Body::empty()))
+        let status = call(slot, http::Request::new(tonic::body::Body::empty()))
             .await
             .expect_err("stopped");
         assert_eq!(status.code(), tonic::Code::Unavailable);
