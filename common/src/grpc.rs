@@ -41,8 +41,8 @@ pub fn lazy_channel(endpoint: &str) -> Result<Channel, tonic::transport::Error> 
     // Parsed either way, so that a bad endpoint is refused the same in
     // every topology.
     let network = tonic::transport::Endpoint::from_shared(endpoint.to_owned())?
-        .connect_timeout(std::time::Duration::from_secs(3))
-        .timeout(std::time::Duration::from_secs(30))
+        .connect_timeout(crate::in_process::START_WAIT)
+        .timeout(crate::in_process::CALL_TIMEOUT)
         .tcp_nodelay(true);
     let route = match crate::in_process::find(endpoint) {
         Some(slot) => Route::InProcess(slot),
@@ -176,18 +176,17 @@ impl GrpcServices {
             }
         };
         let routes = routes.routes();
-        if let Some(claim) = &self.in_process {
-            let stack = tower::ServiceBuilder::new()
-                .layer(ObserveLayer)
-                .layer(TenantLayer)
-                .layer(AuthLayer::new(self.verifier.clone()))
-                .service(routes.clone());
-            claim.serve(stack);
-        }
-        let served = tonic::transport::Server::builder()
+        // One stack for both ways in, so in-process calls meet exactly the
+        // checks a network call does.
+        let layers = tower::ServiceBuilder::new()
             .layer(ObserveLayer)
             .layer(TenantLayer)
-            .layer(AuthLayer::new(self.verifier))
+            .layer(AuthLayer::new(self.verifier));
+        if let Some(claim) = &self.in_process {
+            claim.serve(layers.service(routes.clone()));
+        }
+        let served = tonic::transport::Server::builder()
+            .layer(layers)
             .add_routes(routes)
             // Without TCP_NODELAY small responses wait for delayed ACKs (~40 ms).
             .serve_with_incoming_shutdown(

@@ -28,12 +28,12 @@ pub(crate) type GrpcRequest = http::Request<tonic::body::Body>;
 /// assembles it around its router.
 pub(crate) type ServerStack = Observe<TenantMiddleware<AuthMiddleware<tonic::service::Routes>>>;
 
-/// How long a call waits for a server that is still starting, as a socket
-/// connection would (the channel's connect timeout).
-const START_WAIT: Duration = Duration::from_secs(3);
+/// How long a call waits for a server that is still starting; a network
+/// channel's connect timeout.
+pub(crate) const START_WAIT: Duration = Duration::from_secs(3);
 
-/// The whole-call limit of a network channel, kept for in-process calls.
-const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+/// The whole-call limit of every channel, network or in-process.
+pub(crate) const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 
 #[derive(Clone)]
 enum State {
