@@ -66,6 +66,7 @@ pub fn issue(
         exp: now + ttl_secs,
         jti: uuid::Uuid::new_v4().to_string(),
     };
+    aerie_common::auth::jwt_crypto::install();
     let mut header = Header::new(ALGORITHM);
     header.kid = Some(key.kid.clone());
     jsonwebtoken::encode(

@@ -60,7 +60,7 @@ pub async fn run(options: Options) {
         "SQLite"
     };
     let (_server, http, _) = start_server_with(&dir, &extra);
-    let client = reqwest::Client::new();
+    let client = crate::server::http_client();
     let token = login(&client, &http).await;
     let created = client
         .post(format!("{http}/api/v1/tenants"))

@@ -58,7 +58,7 @@ fn flow_source(namespace: usize, flow: usize) -> String {
 /// Creates tenants `from..to`, then their flows, `loaders` requests at a
 /// time; answers the flows loaded per second.
 async fn load(http: &str, token: &str, options: &Options, from: usize, to: usize) -> f64 {
-    let client = reqwest::Client::new();
+    let client = crate::server::http_client();
     let tenants_started = Instant::now();
     {
         use futures::StreamExt;
@@ -164,7 +164,7 @@ struct Step {
 
 /// Measures both reads over the first `tenants` tenants.
 async fn measure(http: &str, token: &str, options: &Options, tenants: usize) -> (Phase, Phase) {
-    let client = reqwest::Client::new();
+    let client = crate::server::http_client();
     let duration = Duration::from_secs(options.seconds);
     let seed = Arc::new(AtomicU64::new(0x9e37_79b9_7f4a_7c15));
     let (flows, namespaces) = (options.flows, options.namespaces);
@@ -245,7 +245,7 @@ pub async fn run(options: Options) {
     let dir = std::env::temp_dir().join(format!("aerie-bench-flows-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let (_server, http, _grpc) = start_server(&dir);
-    let client = reqwest::Client::new();
+    let client = crate::server::http_client();
     println!(
         "aerie-bench flows: {:?} tenants x {} flows over {} namespaces, {} in flight, {} s per phase",
         options.tenants, options.flows, options.namespaces, options.concurrency, options.seconds

@@ -30,7 +30,7 @@ pub async fn run(options: Options) {
     std::fs::create_dir_all(&dir).expect("temp dir");
     let (_server, http, grpc) = start_server(&dir);
 
-    let client = reqwest::Client::new();
+    let client = crate::server::http_client();
     let token = crate::server::login(&client, &http).await;
     let created = client
         .post(format!("{http}/api/v1/tenants"))

@@ -83,7 +83,7 @@ impl Bench {
             }
         );
         let (server, http, _) = start_server_quotas(&dir, "", &extra);
-        let client = reqwest::Client::new();
+        let client = crate::server::http_client();
         let token = login(&client, &http).await;
         let bench = Bench {
             _server: server,

@@ -46,7 +46,7 @@ pub async fn run(options: Options) {
     let dir = std::env::temp_dir().join(format!("aerie-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("bench dir");
     let (server, http, _) = start_server_quotas(&dir, "", SERVER);
-    let client = reqwest::Client::new();
+    let client = crate::server::http_client();
     let token = login(&client, &http).await;
     let tenants: Vec<String> = (0..options.tenants).map(|i| format!("t{i:05}")).collect();
     let started = Instant::now();

@@ -101,6 +101,15 @@ pub fn spawn_aerie(config: &std::path::Path, component: &str, ready: &str) -> (C
     (child, line)
 }
 
+/// An HTTP client for talking to the server under load. Building the
+/// workspace with the `aerie` binary's S3 support turns on reqwest's rustls
+/// without a crypto provider (see execution-svc's `s3` feature), and reqwest
+/// then needs a process default even for plain `http://`.
+pub fn http_client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
+}
+
 /// The bench super admin's access token.
 pub async fn login(client: &reqwest::Client, http: &str) -> String {
     let login: serde_json::Value = client

@@ -162,6 +162,9 @@ impl Storage {
     #[cfg(feature = "s3")]
     fn s3(config: &Config) -> Result<Storage, StorageError> {
         let s3 = &config.storage.s3;
+        // reqwest is built without a TLS provider of its own (see the `s3`
+        // feature); it takes the process default. Err means one is installed.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let mut builder = object_store::aws::AmazonS3Builder::new()
             .with_bucket_name(&s3.bucket)
             .with_region(&s3.region)

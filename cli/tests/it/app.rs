@@ -21,6 +21,15 @@ pub enum Mode {
 /// The super admin every test app starts with.
 pub const ADMIN: (&str, &str) = ("admin", "admin-password");
 
+/// An HTTP client for talking to the server under test. Building the
+/// workspace with the `aerie` binary's S3 support turns on reqwest's rustls
+/// without a crypto provider (see execution-svc's `s3` feature), and reqwest
+/// then needs a process default even for plain `http://`.
+pub fn http_client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
+}
+
 pub struct TestApp {
     pub http: String,
     /// A token of the super admin.
@@ -106,7 +115,7 @@ impl TestApp {
             _processes: processes,
             config,
             config_path,
-            client: reqwest::Client::new(),
+            client: http_client(),
             shutdown,
             flow_db,
             execution_db,
@@ -248,7 +257,7 @@ pub fn call<T>(message: T, token: Option<&str>, tenant: Option<&str>) -> tonic::
 
 /// Logs in through REST and returns the access token.
 pub async fn login(http: &str, username: &str, password: &str) -> String {
-    let response = reqwest::Client::new()
+    let response = http_client()
         .post(format!("{http}/api/v1/auths/token"))
         .json(&serde_json::json!({"username": username, "password": password}))
         .send()

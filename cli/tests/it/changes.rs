@@ -25,7 +25,7 @@ async fn send(
     path: &str,
     body: Option<Value>,
 ) -> (u16, Value) {
-    let mut request = reqwest::Client::new()
+    let mut request = crate::app::http_client()
         .request(method, format!("{http}{path}"))
         .bearer_auth(token);
     if let Some(body) = body {

@@ -196,7 +196,7 @@ fn standalone_binary_starts_serves_and_stops_on_sigterm() {
 async fn one_service_per_process_serves_the_same_api() {
     let cluster = Cluster::start(&[]).await;
     let http = cluster.http.clone();
-    let client = reqwest::Client::new();
+    let client = crate::app::http_client();
     let deadline = Instant::now() + Duration::from_secs(30);
     let token = crate::app::login(&http, "admin", "admin-password").await;
     let send = |method: reqwest::Method, path: &str, body: Option<serde_json::Value>| {

@@ -1318,7 +1318,7 @@ async fn secret_values_never_reach_a_log_line_even_at_debug() {
         format!("http://{}", address("grpc=")),
     );
     let token = crate::app::login(&http, "admin", "admin-password").await;
-    let client = reqwest::Client::new();
+    let client = crate::app::http_client();
     let response = client
         .post(format!("{http}/api/v1/tenants"))
         .bearer_auth(&token)

@@ -46,7 +46,7 @@ async fn probe_gateway(app: &TestApp) -> String {
 
 /// GET through the probe gateway as `app`'s super admin.
 async fn get(app: &TestApp, base: &str, path: &str) -> (u16, Value) {
-    let response = reqwest::Client::new()
+    let response = crate::app::http_client()
         .get(format!("{base}{path}"))
         .bearer_auth(&app.admin)
         .send()
@@ -138,7 +138,7 @@ async fn deleting_a_tenant_drops_its_cached_resolution() {
     assert_eq!(get(&app, &gateway, "/api/v1/elsewhere/probe").await.0, 200);
 
     // Deleted through this gateway: gone at once.
-    let response = reqwest::Client::new()
+    let response = crate::app::http_client()
         .delete(format!("{gateway}/api/v1/tenants/short-lived"))
         .bearer_auth(&app.admin)
         .send()

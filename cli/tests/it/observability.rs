@@ -143,7 +143,7 @@ async fn send(
     body: Option<(&str, String)>,
     traceparent: Option<&str>,
 ) -> (u16, serde_json::Value) {
-    let mut request = reqwest::Client::new()
+    let mut request = crate::app::http_client()
         .request(method, format!("{http}{path}"))
         .bearer_auth(token);
     if let Some((content_type, body)) = body {

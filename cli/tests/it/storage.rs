@@ -57,7 +57,7 @@ async fn execution_files_live_in_s3_under_the_tenant() {
             .expect("start moto"),
     );
     let endpoint = format!("http://127.0.0.1:{port}");
-    let client = reqwest::Client::new();
+    let client = crate::app::http_client();
     let deadline = Instant::now() + Duration::from_secs(30);
     // The bucket (moto accepts unsigned requests).
     loop {

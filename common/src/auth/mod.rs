@@ -4,6 +4,7 @@
 
 pub mod access;
 pub mod guard;
+pub mod jwt_crypto;
 pub mod layer;
 pub mod permission;
 pub mod token;

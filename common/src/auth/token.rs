@@ -82,6 +82,7 @@ impl TokenVerifier {
     /// A verifier that fetches keys from the auth service behind `channel`;
     /// `watch` says which service accounts changed.
     pub fn new(channel: Channel, watch: &ChangeWatch) -> TokenVerifier {
+        super::jwt_crypto::install();
         let mut validation = Validation::new(ALGORITHM);
         validation.algorithms = vec![ALGORITHM];
         validation.leeway = LEEWAY_SECS;
