@@ -45,6 +45,63 @@ async fn tenant_crud_through_rest() {
     assert_eq!(status, 404);
 }
 
+/// The seed's own example, `-d '{ "id": "stage", "name": "staging",
+/// "deleted": false}'`, works as written; `deleted: true` is refused, not
+/// ignored, and nothing is written.
+#[tokio::test]
+async fn kestra_tenant_bodies_with_deleted_false_are_accepted() {
+    let app = TestApp::start(Mode::MultiWithDefault).await;
+    let (status, body) = app
+        .post(
+            "/api/v1/tenants",
+            json!({"id": "gone", "name": "Gone", "deleted": true}),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .expect("message")
+            .contains("deleted: true"),
+        "{body}"
+    );
+    let (status, _) = app.get("/api/v1/tenants/gone").await;
+    assert_eq!(status, 404, "a refused create writes nothing");
+
+    let (status, created) = app
+        .post(
+            "/api/v1/tenants",
+            json!({ "id": "stage", "name": "staging", "deleted": false}),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["deleted"], false);
+
+    // Kestra's clients PUT the whole tenant back: id, name, deleted.
+    let (status, renamed) = app
+        .put(
+            "/api/v1/tenants/stage",
+            json!({"id": "stage", "name": "staging EU", "deleted": false}),
+        )
+        .await;
+    assert_eq!(status, 200, "{renamed}");
+    assert_eq!(renamed["name"], "staging EU");
+
+    let (status, body) = app
+        .put(
+            "/api/v1/tenants/stage",
+            json!({"name": "staging", "deleted": true}),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    let (_, got) = app.get("/api/v1/tenants/stage").await;
+    assert_eq!(
+        got["name"], "staging EU",
+        "a refused update changes nothing"
+    );
+    assert_eq!(got["deleted"], false);
+}
+
 #[tokio::test]
 async fn every_invalid_id_class_answers_422_with_the_rule() {
     let app = TestApp::start(Mode::MultiWithDefault).await;

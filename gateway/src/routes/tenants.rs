@@ -128,6 +128,8 @@ pub struct CreateTenant {
     pub name: String,
     /// Optional: this user gets the tenant's Admin role at once.
     pub admin_username: Option<String>,
+    /// Accepted for Kestra's clients, which send it: only `false`.
+    pub deleted: Option<bool>,
 }
 
 /// Body of `PUT /api/v1/tenants/{id}`.
@@ -137,6 +139,22 @@ pub struct UpdateTenant {
     /// Optional; when given it must equal the id in the path.
     pub id: Option<String>,
     pub name: String,
+    /// Accepted for Kestra's clients, which send the whole tenant: only
+    /// `false` (a tenant is deleted with DELETE, never by an update).
+    pub deleted: Option<bool>,
+}
+
+/// Kestra's tenant bodies carry `deleted`. `false` says what every live
+/// tenant is, so it changes nothing; `true` would ask for something a body
+/// cannot do, so it is refused rather than ignored.
+fn refuse_deleted(deleted: Option<bool>) -> Result<(), ApiError> {
+    if deleted == Some(true) {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "`deleted: true` is not accepted here; delete a tenant with DELETE /api/v1/tenants/{id}",
+        ));
+    }
+    Ok(())
 }
 
 /// Paging and sorting of a list.
@@ -249,6 +267,7 @@ async fn create_tenant(
     Authenticated(caller): Authenticated,
     JsonBody(body): JsonBody<CreateTenant>,
 ) -> Result<(StatusCode, Json<Tenant>), ApiError> {
+    refuse_deleted(body.deleted)?;
     let request = pb::CreateTenantRequest {
         id: body.id,
         name: body.name,
@@ -315,6 +334,7 @@ async fn update_tenant(
     Path(id): Path<String>,
     JsonBody(body): JsonBody<UpdateTenant>,
 ) -> Result<Json<Tenant>, ApiError> {
+    refuse_deleted(body.deleted)?;
     if body.id.as_ref().is_some_and(|body_id| *body_id != id) {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
