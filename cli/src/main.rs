@@ -30,7 +30,7 @@ struct Global {
     config: Option<PathBuf>,
     /// Log level or filter (error, warn, info, debug, trace); default info
     /// for servers, warn for admin commands.
-    #[arg(short = 'l', long = "log-level", global = true)]
+    #[arg(short = 'l', long = "log-level", global = true, value_parser = log_filter)]
     log_level: Option<String>,
     /// More log output (-v debug, -vv trace); overrides --log-level.
     #[arg(short = 'v', long = "verbose", global = true, action = clap::ArgAction::Count)]
@@ -165,6 +165,35 @@ enum TenantsCommand {
     },
 }
 
+/// A level or a filter of `target=level` directives. Anything else is
+/// refused: tracing would take an unknown word for a target name and then
+/// log nothing at all.
+fn log_filter(text: &str) -> Result<String, String> {
+    const LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"];
+    let is_level = |word: &str| LEVELS.iter().any(|l| l.eq_ignore_ascii_case(word));
+    let is_target = |word: &str| {
+        !word.is_empty()
+            && word
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':' || c == '-')
+    };
+    let valid = !text.is_empty()
+        && text
+            .split(',')
+            .all(|directive| match directive.split_once('=') {
+                Some((target, level)) => is_target(target) && is_level(level),
+                None => is_level(directive),
+            });
+    if valid {
+        Ok(text.to_owned())
+    } else {
+        Err(format!(
+            "`{text}` is not a log level: use one of {} or a filter such as info,aerie_gateway=debug",
+            LEVELS.join(", ")
+        ))
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let default_level = match cli.command {
@@ -227,6 +256,8 @@ fn main() -> ExitCode {
 async fn run(command: Command, config: Config) -> Result<(), server::BoxError> {
     match command {
         Command::Server(which) => {
+            let data_dir = std::path::absolute(&config.data_dir).unwrap_or(config.data_dir.clone());
+            tracing::info!(data_dir = %data_dir.display(), "data directory (SQLite files, local storage, generated keys)");
             let shutdown = aerie_common::shutdown::on_signal();
             let grace = std::time::Duration::from_secs(config.server.shutdown_timeout);
             // After SIGTERM, open requests and streams get `grace` to end;
@@ -319,6 +350,28 @@ async fn run(command: Command, config: Config) -> Result<(), server::BoxError> {
             let kid = admin::rotate_key(&config).await?;
             println!("new signing key {kid}");
             Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::log_filter;
+
+    #[test]
+    fn log_levels_and_filters_are_checked() {
+        for ok in [
+            "info",
+            "WARN",
+            "off",
+            "info,aerie_gateway=debug",
+            "aerie_common::db=trace",
+        ] {
+            assert_eq!(log_filter(ok).as_deref(), Ok(ok));
+        }
+        for bad in ["loud", "", "info,", "aerie=loud", "=info", "info debug"] {
+            let err = log_filter(bad).expect_err(bad);
+            assert!(err.contains("is not a log level"), "{bad}: {err}");
         }
     }
 }

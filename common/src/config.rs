@@ -3,8 +3,10 @@
 //!
 //! Every key has one environment variable: `AERIE_` followed by the key path
 //! upper-cased with `.` and `-` turned into `_`, for example
-//! `aerie.server.http-port` ↔ `AERIE_SERVER_HTTP_PORT`. Only the variables of
-//! [`KEYS`] are read, so unrelated `AERIE_*` variables are left alone.
+//! `aerie.server.http-port` ↔ `AERIE_SERVER_HTTP_PORT`. Any other `AERIE_*`
+//! variable is an error (a misspelt variable would otherwise be ignored
+//! without a word), except the few read elsewhere ([`OTHER_VARIABLES`],
+//! [`TOOL_PREFIXES`]) and the service links Kubernetes injects.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -72,6 +74,23 @@ pub const KEYS: &[&str] = &[
     "executor.retention-interval-seconds",
     "telemetry.otlp-endpoint",
 ];
+
+/// `AERIE_*` variables that are not configuration keys but are read by
+/// something else: the CLI (`AERIE_CONFIG`, `AERIE_USER_PASSWORD`), the
+/// Helm chart, which builds database URLs from them, and the CI scripts
+/// (`AERIE_BIN`).
+pub const OTHER_VARIABLES: &[&str] = &[
+    "AERIE_CONFIG",
+    "AERIE_USER_PASSWORD",
+    "AERIE_DATABASE_PASSWORD",
+    "AERIE_DATABASE_MIGRATION_PASSWORD",
+    "AERIE_BIN",
+];
+
+/// Prefixes of the variables of Aerie's own tools, which start servers
+/// from an environment that holds them: the test suite, the benchmarks and
+/// the schemathesis run.
+pub const TOOL_PREFIXES: &[&str] = &["AERIE_TEST_", "AERIE_BENCH_", "AERIE_ST_"];
 
 /// The whole file: everything lives under `aerie:`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -481,8 +500,10 @@ impl Default for Config {
 pub enum ConfigError {
     #[error("config file {0} does not exist")]
     Missing(PathBuf),
-    #[error("invalid configuration: {0}")]
-    Invalid(#[from] Box<figment::Error>),
+    /// One line per mistake, naming the key as written in YAML (and the
+    /// file) or the environment variable it came from.
+    #[error("invalid configuration: {}", .0.join("\n  "))]
+    Invalid(Vec<String>),
 }
 
 impl Config {
@@ -495,15 +516,18 @@ impl Config {
             }
             figment = figment.merge(serde_saphyr::figment::Yaml::file_exact(path));
         }
+        let unknown = unknown_variables(std::env::vars_os());
+        if !unknown.is_empty() {
+            return Err(ConfigError::Invalid(unknown));
+        }
         let env = Env::raw().filter_map(|name| {
             KEYS.iter()
                 .find(|key| name.as_str().eq_ignore_ascii_case(&env_var_for(key)))
                 .map(|key| format!("aerie.{key}").into())
         });
-        let file: File = figment
-            .merge(env)
-            .extract()
-            .map_err(|e| ConfigError::Invalid(Box::new(e)))?;
+        let file: File = figment.merge(env).extract().map_err(|errors| {
+            ConfigError::Invalid(errors.into_iter().map(|e| describe(&e, file)).collect())
+        })?;
         Ok(file.aerie)
     }
 
@@ -615,6 +639,10 @@ impl Config {
         if let Some(key) = &self.security.secrets_master_key {
             return Ok(key.clone());
         }
+        tracing::warn!(
+            file = %std::path::absolute(&self.data_dir).unwrap_or_else(|_| self.data_dir.clone()).join("secrets-master-key").display(),
+            "secrets are encrypted with a master key generated under data-dir: back that file up (or set aerie.security.secrets-master-key); without it no stored secret can be read"
+        );
         crate::local_secret::created_once(&self.data_dir, "secrets-master-key", 44, || {
             use base64::Engine;
             let key: [u8; 32] = rand::random();
@@ -662,6 +690,167 @@ pub fn env_var_for(key: &str) -> String {
     format!("AERIE_{key}")
         .to_ascii_uppercase()
         .replace(['.', '-'], "_")
+}
+
+/// One figment error in the words of the configuration: the key as written
+/// in YAML and the file, or the environment variable, with a suggestion for
+/// a misspelt key. (figment's own text names its profile, `default.aerie...`,
+/// and environment variables in its dotted form.)
+fn describe(error: &figment::Error, file: Option<&Path>) -> String {
+    use figment::error::Kind;
+    let in_file = file
+        .map(|f| format!(" in {}", f.display()))
+        .unwrap_or_default();
+    let mut path: Vec<&str> = error.path.iter().map(String::as_str).collect();
+    if let Kind::UnknownField(field, expected) = &error.kind {
+        // Only the file can bring an unknown key: the environment is read
+        // for known keys only.
+        if path.last() != Some(&field.as_str()) {
+            path.push(field);
+        }
+        let parent = &path[..path.len() - 1];
+        let within = |name: &str| {
+            parent
+                .iter()
+                .copied()
+                .chain([name])
+                .collect::<Vec<_>>()
+                .join(".")
+        };
+        let hint = match closest(field, expected.iter().copied()) {
+            Some(near) => format!("; did you mean `{}`?", within(near)),
+            None if expected.is_empty() => String::new(),
+            None => format!(
+                "; expected one of {}",
+                expected
+                    .iter()
+                    .map(|name| format!("`{}`", within(name)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        };
+        return format!("unknown key `{}`{in_file}{hint}", path.join("."));
+    }
+    let key = path.join(".");
+    let from_env = error
+        .metadata
+        .as_ref()
+        .is_some_and(|m| m.name.contains("environment"));
+    let place = match key.strip_prefix("aerie.") {
+        Some(short) if from_env => format!("environment variable {}", env_var_for(short)),
+        _ if key.is_empty() => format!("the configuration{in_file}"),
+        _ => format!("`{key}`{in_file}"),
+    };
+    let what = match &error.kind {
+        Kind::InvalidType(actual, expected) => format!("found {actual}, expected {expected}"),
+        Kind::InvalidValue(actual, expected) => {
+            format!("invalid value {actual}, expected {expected}")
+        }
+        Kind::UnknownVariant(actual, expected) => format!(
+            "`{actual}` is not one of {}",
+            expected
+                .iter()
+                .map(|v| format!("`{v}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        other => other.to_string(),
+    };
+    format!("{place}: {what}")
+}
+
+/// `AERIE_*` variables that configure nothing: each is a mistake, with the
+/// nearest real variable when one is close.
+fn unknown_variables(
+    vars: impl Iterator<Item = (std::ffi::OsString, std::ffi::OsString)>,
+) -> Vec<String> {
+    let known: Vec<String> = KEYS.iter().map(|key| env_var_for(key)).collect();
+    let mut unknown = Vec::new();
+    for (name, value) in vars {
+        let (Some(name), value) = (name.to_str(), value.to_string_lossy()) else {
+            continue;
+        };
+        let upper = name.to_ascii_uppercase();
+        if !upper.starts_with("AERIE_")
+            || TOOL_PREFIXES.iter().any(|prefix| upper.starts_with(prefix))
+            || known.contains(&upper)
+            || OTHER_VARIABLES.contains(&upper.as_str())
+            || kubernetes_service_link(&upper, &value)
+        {
+            continue;
+        }
+        let hint = closest(&upper, known.iter().map(String::as_str))
+            .map(|near| format!("; did you mean {near}?"))
+            .unwrap_or_default();
+        unknown.push(format!("unknown environment variable {name}{hint}"));
+    }
+    unknown.sort();
+    unknown
+}
+
+/// Kubernetes gives every pod variables for each Service of its namespace
+/// (`AERIE_GATEWAY_SERVICE_HOST`, `AERIE_GATEWAY_PORT=tcp://...`, ...) unless
+/// the pod turns service links off (the chart does); a release named
+/// `aerie` would otherwise trip the unknown-variable check.
+fn kubernetes_service_link(name: &str, value: &str) -> bool {
+    let port_link = |rest: &str| {
+        // PORT_<number>_<protocol>[_PROTO|_PORT|_ADDR]
+        let mut parts = rest.split('_');
+        parts.next().is_some_and(|n| n.parse::<u16>().is_ok())
+            && parts
+                .next()
+                .is_some_and(|p| matches!(p, "TCP" | "UDP" | "SCTP"))
+            && parts
+                .next()
+                .is_none_or(|p| matches!(p, "PROTO" | "PORT" | "ADDR"))
+            && parts.next().is_none()
+    };
+    name.ends_with("_SERVICE_HOST")
+        || name.contains("_SERVICE_PORT")
+        || (name.ends_with("_PORT")
+            && ["tcp://", "udp://", "sctp://"]
+                .iter()
+                .any(|s| value.starts_with(s)))
+        || name
+            .rsplit_once("_PORT_")
+            .is_some_and(|(_, rest)| port_link(rest))
+}
+
+/// The candidate nearest to `word` by edit distance, if near enough to be
+/// a likely misspelling (a third of its length, at least two edits).
+fn closest<'a>(word: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    let limit = (word.chars().count() / 3).max(2);
+    candidates
+        .map(|candidate| (edit_distance(word, candidate), candidate))
+        .filter(|(distance, _)| *distance <= limit)
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, candidate)| candidate)
+}
+
+/// Levenshtein distance, counting a swap of two neighbours as one edit.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let mut rows = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in rows.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for (j, cell) in rows[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (rows[i - 1][j] + 1)
+                .min(rows[i][j - 1] + 1)
+                .min(rows[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(rows[i - 2][j - 2] + 1);
+            }
+            rows[i][j] = best;
+        }
+    }
+    rows[a.len()][b.len()]
 }
 
 #[cfg(test)]
@@ -732,6 +921,77 @@ mod tests {
         assert!(err.to_string().contains("http-prot"), "{err}");
         let path = write(&dir, "other: 1\n");
         assert!(Config::load(Some(&path)).is_err());
+    }
+
+    #[test]
+    fn mistakes_name_the_real_key_and_suggest_the_near_one() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = write(&dir, "aerie:\n  tenants:\n    enabeld: true\n");
+        let err = Config::load(Some(&path)).expect_err("typo").to_string();
+        assert_eq!(
+            err,
+            format!(
+                "invalid configuration: unknown key `aerie.tenants.enabeld` in {}; did you mean `aerie.tenants.enabled`?",
+                path.display()
+            )
+        );
+        assert!(!err.contains("default."), "no figment profile: {err}");
+
+        let path = write(&dir, "aerie:\n  tenant:\n    enabled: true\n");
+        let err = Config::load(Some(&path))
+            .expect_err("section typo")
+            .to_string();
+        assert!(err.contains("did you mean `aerie.tenants`?"), "{err}");
+
+        let path = write(&dir, "aerie:\n  server:\n    http-port: lots\n");
+        let err = Config::load(Some(&path))
+            .expect_err("bad value")
+            .to_string();
+        assert!(err.contains("`aerie.server.http-port` in "), "{err}");
+        assert!(err.contains("lots"), "{err}");
+    }
+
+    #[test]
+    fn unknown_aerie_variables_are_mistakes_with_a_suggestion() {
+        let vars = |pairs: &[(&str, &str)]| {
+            pairs
+                .iter()
+                .map(|(n, v)| (n.into(), v.into()))
+                .collect::<Vec<(std::ffi::OsString, std::ffi::OsString)>>()
+                .into_iter()
+        };
+        assert_eq!(
+            unknown_variables(vars(&[("AERIE_TENANTS_ENABLD", "true")])),
+            [
+                "unknown environment variable AERIE_TENANTS_ENABLD; did you mean AERIE_TENANTS_ENABLED?"
+            ]
+        );
+        assert_eq!(
+            unknown_variables(vars(&[("AERIE_NOTHING_LIKE_IT", "1")])),
+            ["unknown environment variable AERIE_NOTHING_LIKE_IT"]
+        );
+        // Real keys, variables read elsewhere, the test suite's, other
+        // programs' and Kubernetes service links are all fine.
+        let fine = vars(&[
+            ("AERIE_SERVER_HTTP_PORT", "1"),
+            ("aerie_data_dir", "/x"),
+            ("AERIE_CONFIG", "/etc/aerie.yml"),
+            ("AERIE_DATABASE_PASSWORD", "p"),
+            ("AERIE_TEST_DATABASE_URL", "postgres://"),
+            ("AERIE_BENCH_DATABASE_URL", "postgres://"),
+            ("PATH", "/bin"),
+            ("AERIE_GATEWAY_SERVICE_HOST", "10.0.0.1"),
+            ("AERIE_GATEWAY_SERVICE_PORT_HTTP", "8080"),
+            ("AERIE_GATEWAY_PORT", "tcp://10.0.0.1:8080"),
+            ("AERIE_GATEWAY_PORT_8080_TCP", "tcp://10.0.0.1:8080"),
+            ("AERIE_GATEWAY_PORT_8080_TCP_ADDR", "10.0.0.1"),
+        ]);
+        assert!(unknown_variables(fine).is_empty());
+        // A misspelt port key is not mistaken for a service link.
+        assert_eq!(
+            unknown_variables(vars(&[("AERIE_SERVER_GRCP_PORT", "1")])).len(),
+            1
+        );
     }
 
     #[test]

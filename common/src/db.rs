@@ -84,6 +84,36 @@ pub async fn connect_and_migrate<M: MigratorTrait>(
     migration_url: &str,
     service: &str,
 ) -> Result<DatabaseConnection, DbErr> {
+    // SQLite's "file is not a database" does not say which of the four.
+    migrate::<M>(url, migration_url, service)
+        .await
+        .map_err(|e| DbErr::Custom(format!("{service} database {}: {e}", shown_url(url))))
+}
+
+/// A database URL fit for an error message: a SQLite file's path, or the
+/// URL with its password masked.
+pub fn shown_url(url: &str) -> String {
+    if let Some(path) = url.strip_prefix("sqlite://") {
+        return path.split('?').next().unwrap_or(path).to_owned();
+    }
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    match rest.rsplit_once('@') {
+        Some((user_info, host)) => {
+            let user = user_info.split(':').next().unwrap_or_default();
+            let masked = if user_info.contains(':') { ":***" } else { "" };
+            format!("{scheme}://{user}{masked}@{host}")
+        }
+        None => url.to_owned(),
+    }
+}
+
+async fn migrate<M: MigratorTrait>(
+    url: &str,
+    migration_url: &str,
+    service: &str,
+) -> Result<DatabaseConnection, DbErr> {
     let db = connect(url).await?;
     if db.get_database_backend() == DbBackend::Postgres {
         let mut options = ConnectOptions::new(migration_url);
@@ -549,5 +579,48 @@ mod sqlite_tests {
             options.iter().any(|o| o == "ENABLE_QPSG"),
             "SQLite was built without ENABLE_QPSG: {options:?}"
         );
+    }
+}
+
+#[cfg(test)]
+mod open_tests {
+    use super::shown_url;
+
+    #[test]
+    fn urls_in_errors_show_the_file_or_hide_the_password() {
+        assert_eq!(
+            shown_url("sqlite:///var/lib/aerie/flow.db?mode=rwc"),
+            "/var/lib/aerie/flow.db"
+        );
+        assert_eq!(
+            shown_url("postgres://aerie:s3cret@db:5432/aerie"),
+            "postgres://aerie:***@db:5432/aerie"
+        );
+        assert_eq!(shown_url("postgres://db/aerie"), "postgres://db/aerie");
+    }
+
+    /// A corrupt SQLite file names its service and path.
+    #[tokio::test]
+    async fn a_file_that_is_not_a_database_names_service_and_path() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("flow.db");
+        std::fs::write(&path, vec![0x5a_u8; 8192]).expect("write");
+        let url = format!("sqlite://{}?mode=rwc", path.display());
+        let err = super::connect_and_migrate::<NoMigrations>(&url, &url, "flow")
+            .await
+            .expect_err("not a database");
+        let text = err.to_string();
+        assert!(
+            text.contains(&format!("flow database {}", path.display())),
+            "{text}"
+        );
+    }
+
+    struct NoMigrations;
+
+    impl sea_orm_migration::MigratorTrait for NoMigrations {
+        fn migrations() -> Vec<Box<dyn sea_orm_migration::MigrationTrait>> {
+            Vec::new()
+        }
     }
 }

@@ -113,6 +113,70 @@ fn unknown_config_keys_and_missing_files_stop_the_cli() {
     assert!(stderr.contains("does not exist"), "{stderr}");
 }
 
+/// Each mistake names the key or variable as the user wrote it, and a
+/// near miss gets a suggestion; nothing wrong is silently ignored.
+#[test]
+fn config_mistakes_name_the_real_key_or_variable() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("aerie.yml");
+    std::fs::write(&path, "aerie:\n  tenants:\n    enabeld: true\n").expect("write");
+    let (ok, _, stderr) = run(aerie().arg("-c").arg(&path).args(["tenants", "list"]));
+    assert!(!ok);
+    assert!(
+        stderr.contains("unknown key `aerie.tenants.enabeld`")
+            && stderr.contains("did you mean `aerie.tenants.enabled`?"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("default.aerie"), "{stderr}");
+
+    let (ok, _, stderr) = run(aerie()
+        .env("AERIE_DATA_DIR", dir.path())
+        .env("AERIE_TENANTS_ENABLD", "true")
+        .args(["tenants", "list"]));
+    assert!(!ok, "a misspelt variable is not ignored");
+    assert!(
+        stderr.contains(
+            "unknown environment variable AERIE_TENANTS_ENABLD; did you mean AERIE_TENANTS_ENABLED?"
+        ),
+        "{stderr}"
+    );
+
+    let (ok, _, stderr) = run(aerie()
+        .env("AERIE_DATA_DIR", dir.path())
+        .env("AERIE_SERVER_HTTP_PORT", "eighty")
+        .args(["tenants", "list"]));
+    assert!(!ok);
+    assert!(
+        stderr.contains("environment variable AERIE_SERVER_HTTP_PORT:")
+            && stderr.contains("eighty"),
+        "{stderr}"
+    );
+
+    let (ok, _, stderr) = run(aerie().args(["-l", "loud", "tenants", "list"]));
+    assert!(!ok, "an unknown log level is refused");
+    assert!(stderr.contains("`loud` is not a log level"), "{stderr}");
+}
+
+/// A corrupt SQLite file is named with its service, not just "file is not
+/// a database".
+#[test]
+fn a_database_that_cannot_be_opened_names_its_service_and_path() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).expect("mkdir");
+    let tenant_db = data.join("tenant.db");
+    std::fs::write(&tenant_db, vec![0x5a_u8; 8192]).expect("write");
+    let (ok, _, stderr) = run(aerie()
+        .env("AERIE_DATA_DIR", &data)
+        .env("AERIE_TENANTS_ENABLED", "true")
+        .args(["tenants", "list"]));
+    assert!(!ok);
+    assert!(
+        stderr.contains(&format!("tenant database {}", tenant_db.display())),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn version_and_help() {
     let (ok, stdout, _) = run(aerie().arg("-V"));
@@ -153,11 +217,30 @@ fn standalone_binary_starts_serves_and_stops_on_sigterm() {
         .expect("spawn");
     let started = Instant::now();
     let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
+    let mut startup = Vec::new();
     let ready = lines
         .by_ref()
         .map_while(Result::ok)
+        .inspect(|line| startup.push(line.clone()))
         .find(|line| line.contains("aerie standalone ready"))
         .expect("ready line");
+    // The start-up log says where the data lives, and warns once that the
+    // generated secrets key must be backed up.
+    let data_dir = dir.path().join("data");
+    assert!(
+        startup
+            .iter()
+            .any(|l| l.contains("data directory") && l.contains(&data_dir.display().to_string())),
+        "{startup:#?}"
+    );
+    assert_eq!(
+        startup
+            .iter()
+            .filter(|l| l.contains("back that file up"))
+            .count(),
+        1,
+        "{startup:#?}"
+    );
     let http = ready
         .split_whitespace()
         .find_map(|w| w.strip_prefix("http="))
@@ -168,7 +251,9 @@ fn standalone_binary_starts_serves_and_stops_on_sigterm() {
     let body = std::thread::spawn(move || {
         let runtime = tokio::runtime::Runtime::new().expect("runtime");
         runtime.block_on(async move {
-            reqwest::get(format!("http://{http}/health"))
+            crate::app::http_client()
+                .get(format!("http://{http}/health"))
+                .send()
                 .await
                 .expect("GET /health")
                 .status()
