@@ -59,7 +59,7 @@ pub async fn run(options: Options) {
     } else {
         "SQLite"
     };
-    let (_server, http, _) = start_server_with(&dir, &extra);
+    let (server, http, _) = start_server_with(&dir, &extra);
     let client = crate::server::http_client();
     let token = login(&client, &http).await;
     let created = client
@@ -88,11 +88,11 @@ pub async fn run(options: Options) {
         options.seconds
     );
     println!(
-        "| rate (per min) | accepted | ended SUCCESS | throughput (per min) | p50 | p95 | p99 |"
+        "| rate (per min) | accepted | ended SUCCESS | throughput (per min) | p50 | p95 | p99 | server CPU-s per 1,000 | PostgreSQL CPU-s per 1,000 |"
     );
-    println!("|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|");
     for rate in &options.rates {
-        drive_rate(&client, &http, &token, *rate, options.seconds).await;
+        drive_rate(&client, &http, &token, *rate, options.seconds, server.pid()).await;
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -105,6 +105,7 @@ async fn drive_rate(
     token: &str,
     per_minute: u64,
     seconds: u64,
+    server_pid: u32,
 ) {
     let url =
         format!("{http}/api/v1/bench/executions/webhook/bench.webhook/bench/bench-webhook-key");
@@ -113,6 +114,8 @@ async fn drive_rate(
     let mut ticks = tokio::time::interval(every);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
     let mut sent = Vec::with_capacity(total as usize);
+    let server_cpu = crate::cpu::of_process(server_pid);
+    let postgres_cpu = crate::cpu::of_postgres();
     let started = Instant::now();
     for n in 0..total {
         ticks.tick().await;
@@ -133,6 +136,17 @@ async fn drive_rate(
         }
     }
     let sending = started.elapsed();
+    // The CPU of this rate: until nothing is queued or running (asked
+    // cheaply: reading every execution back costs CPU too, and is not part
+    // of running them).
+    let drained_by = Instant::now() + Duration::from_secs(120);
+    while !drained(client, http, token).await && Instant::now() < drained_by {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let server_cpu = crate::cpu::of_process(server_pid).saturating_sub(server_cpu);
+    let postgres_cpu = crate::cpu::of_postgres()
+        .zip(postgres_cpu)
+        .map(|(after, before)| after.saturating_sub(before));
     // Wait for the backlog to drain (bounded), then read every execution.
     let deadline = Instant::now() + Duration::from_secs(120);
     let ended = loop {
@@ -161,14 +175,39 @@ async fn drive_rate(
         let index = ((latencies.len() as f64 * p).ceil() as usize).clamp(1, latencies.len()) - 1;
         format!("{:.0} ms", latencies[index].as_secs_f64() * 1000.0)
     };
+    let per_thousand = |cpu: Duration| {
+        if ended.is_empty() {
+            "-".to_owned()
+        } else {
+            format!("{:.2}", cpu.as_secs_f64() * 1000.0 / ended.len() as f64)
+        }
+    };
     println!(
-        "| {per_minute} | {} of {total} | {} | {throughput:.0} | {} | {} | {} |",
+        "| {per_minute} | {} of {total} | {} | {throughput:.0} | {} | {} | {} | {} | {} |",
         ids.len(),
         ended.len(),
         at(0.50),
         at(0.95),
-        at(0.99)
+        at(0.99),
+        per_thousand(server_cpu),
+        postgres_cpu.map_or("-".to_owned(), per_thousand),
     );
+}
+
+/// Whether the bench tenant has nothing queued or running.
+async fn drained(client: &reqwest::Client, http: &str, token: &str) -> bool {
+    let Ok(response) = client
+        .get(format!("{http}/api/v1/tenants/bench/usage"))
+        .bearer_auth(token)
+        .send()
+        .await
+    else {
+        return false;
+    };
+    let Ok(usage) = response.json::<serde_json::Value>().await else {
+        return false;
+    };
+    usage["runningExecutions"] == 0 && usage["queuedExecutions"] == 0
 }
 
 /// (CREATED, SUCCESS) times of the executions in `ids` that ended SUCCESS.

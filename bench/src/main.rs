@@ -4,6 +4,7 @@
 //! Build and run: `cargo build --release -p aerie -p aerie-bench &&
 //! target/release/aerie-bench <gateway-vs-grpc|flows|executions|login-flood|foreach|noisy-neighbour|schedules>` (options: `--help`).
 
+mod cpu;
 mod executions;
 mod flows;
 mod gateway_vs_grpc;

@@ -6,6 +6,13 @@ use std::process::{Child, Command, Stdio};
 /// Kills the server when the bench ends, however it ends.
 pub struct Server(Child);
 
+impl Server {
+    /// The server process's id.
+    pub fn pid(&self) -> u32 {
+        self.0.id()
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.0.kill();
