@@ -26,7 +26,12 @@ fn stat(pid: u32) -> Option<(String, u32, u64, u64)> {
     let number = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok());
     // After the name: state(0) ppid(1) ... utime(11) stime(12) cutime(13) cstime(14).
     let parent = number(1)? as u32;
-    Some((name, parent, number(11)? + number(12)?, number(13)? + number(14)?))
+    Some((
+        name,
+        parent,
+        number(11)? + number(12)?,
+        number(13)? + number(14)?,
+    ))
 }
 
 /// CPU time used so far by the process `pid`.

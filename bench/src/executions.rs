@@ -24,6 +24,12 @@ pub struct Options {
     /// unset: SQLite under a temporary data-dir.
     #[arg(long, env = "AERIE_BENCH_DATABASE_URL")]
     database_url: Option<String>,
+    /// Executions run (at 10,000/min, not reported) before the first rate,
+    /// after which PostgreSQL's statistics are refreshed: the rates then
+    /// measure a running instance, not fresh tables whose first query
+    /// plans were made while they were empty.
+    #[arg(long, default_value_t = 2000)]
+    warm_up: u64,
 }
 
 const FLOW: &str = "id: bench\nnamespace: bench.webhook\ntasks:\n  - id: log\n    type: io.kestra.plugin.core.log.Log\n    message: \"Hello from {{ execution.id }}\"\n  - id: out\n    type: io.kestra.plugin.core.debug.Return\n    format: \"{{ trigger.body.n }}\"\ntriggers:\n  - id: hook\n    type: io.kestra.plugin.core.trigger.Webhook\n    key: bench-webhook-key\n";
@@ -32,6 +38,7 @@ const FLOW: &str = "id: bench\nnamespace: bench.webhook\ntasks:\n  - id: log\n  
 pub(crate) async fn database_config(url: &str) -> String {
     let admin = Database::connect(url).await.expect("connect to PostgreSQL");
     let run = uuid::Uuid::new_v4().simple().to_string();
+    let _ = BENCH_RUN.set(run[..8].to_owned());
     let separator = if url.contains('?') { '&' } else { '?' };
     let mut yaml = String::from("  database:\n");
     for service in ["tenant", "auth", "flow", "execution"] {
@@ -60,6 +67,7 @@ pub async fn run(options: Options) {
         "SQLite"
     };
     let (server, http, _) = start_server_with(&dir, &extra);
+    let warm_up = options.warm_up;
     let client = crate::server::http_client();
     let token = login(&client, &http).await;
     let created = client
@@ -87,6 +95,16 @@ pub async fn run(options: Options) {
         "executions benchmark on {backend}: webhook -> Log -> Return, {} s per rate",
         options.seconds
     );
+    if warm_up > 0 {
+        drive(&client, &http, 10_000, warm_up).await;
+        let drained_by = Instant::now() + Duration::from_secs(120);
+        while !drained(&client, &http, &token).await && Instant::now() < drained_by {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        if let Some(url) = &options.database_url {
+            analyze(url).await;
+        }
+    }
     println!(
         "| rate (per min) | accepted | ended SUCCESS | throughput (per min) | p50 | p95 | p99 | server CPU-s per 1,000 | PostgreSQL CPU-s per 1,000 |"
     );
@@ -107,34 +125,11 @@ async fn drive_rate(
     seconds: u64,
     server_pid: u32,
 ) {
-    let url =
-        format!("{http}/api/v1/bench/executions/webhook/bench.webhook/bench/bench-webhook-key");
-    let every = Duration::from_secs_f64(60.0 / per_minute as f64);
     let total = per_minute * seconds / 60;
-    let mut ticks = tokio::time::interval(every);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
-    let mut sent = Vec::with_capacity(total as usize);
     let server_cpu = crate::cpu::of_process(server_pid);
     let postgres_cpu = crate::cpu::of_postgres();
     let started = Instant::now();
-    for n in 0..total {
-        ticks.tick().await;
-        let request = client.post(&url).json(&serde_json::json!({"n": n}));
-        sent.push(tokio::spawn(async move {
-            let response = request.send().await.ok()?;
-            if !response.status().is_success() {
-                return None;
-            }
-            let body: serde_json::Value = response.json().await.ok()?;
-            body["id"].as_str().map(str::to_owned)
-        }));
-    }
-    let mut ids = Vec::with_capacity(sent.len());
-    for handle in sent {
-        if let Ok(Some(id)) = handle.await {
-            ids.push(id);
-        }
-    }
+    let ids = drive(client, http, per_minute, total).await;
     let sending = started.elapsed();
     // The CPU of this rate: until nothing is queued or running (asked
     // cheaply: reading every execution back costs CPU too, and is not part
@@ -193,6 +188,61 @@ async fn drive_rate(
         postgres_cpu.map_or("-".to_owned(), per_thousand),
     );
 }
+
+/// Sends `total` webhooks at `per_minute`; answers the ids of the
+/// executions accepted.
+async fn drive(client: &reqwest::Client, http: &str, per_minute: u64, total: u64) -> Vec<String> {
+    let url =
+        format!("{http}/api/v1/bench/executions/webhook/bench.webhook/bench/bench-webhook-key");
+    let every = Duration::from_secs_f64(60.0 / per_minute as f64);
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let mut sent = Vec::with_capacity(total as usize);
+    for n in 0..total {
+        ticks.tick().await;
+        let request = client.post(&url).json(&serde_json::json!({"n": n}));
+        sent.push(tokio::spawn(async move {
+            let response = request.send().await.ok()?;
+            if !response.status().is_success() {
+                return None;
+            }
+            let body: serde_json::Value = response.json().await.ok()?;
+            body["id"].as_str().map(str::to_owned)
+        }));
+    }
+    let mut ids = Vec::with_capacity(sent.len());
+    for handle in sent {
+        if let Ok(Some(id)) = handle.await {
+            ids.push(id);
+        }
+    }
+    ids
+}
+
+/// Refreshes the planner statistics of the bench's schemas (what
+/// autovacuum does within a minute or so of a table filling up).
+async fn analyze(url: &str) {
+    let db = Database::connect(url).await.expect("connect to PostgreSQL");
+    let tables = db
+        .query_all_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            format!(
+                "SELECT schemaname || '.' || tablename FROM pg_tables WHERE schemaname LIKE 'bench\\_%\\_{}'",
+                BENCH_RUN.get().map(String::as_str).unwrap_or("none")
+            ),
+        ))
+        .await
+        .expect("bench tables");
+    for row in tables {
+        let table: String = row.try_get_by_index(0).expect("name");
+        db.execute_unprepared(&format!("ANALYZE {table}"))
+            .await
+            .expect("analyze");
+    }
+}
+
+/// The suffix of this run's schemas.
+static BENCH_RUN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 
 /// Whether the bench tenant has nothing queued or running.
 async fn drained(client: &reqwest::Client, http: &str, token: &str) -> bool {

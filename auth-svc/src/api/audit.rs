@@ -1,6 +1,7 @@
 //! `aerie.auth.v1.AuditService`: entries delivered by the other services'
 //! outboxes, and each tenant's audit log.
 
+use aerie_common::db::SharedTxn;
 use aerie_proto::auth::v1::audit_service_server::AuditService;
 
 use super::*;
@@ -12,7 +13,10 @@ impl AuditService for AuthApi {
         request: Request<pb::RecordAuditEntriesRequest>,
     ) -> Result<Response<pb::RecordAuditEntriesResponse>, Status> {
         self.require_service(&request)?;
-        let mut stored = 0;
+        // Every entry is checked before anything is written: a bad one
+        // refuses the batch, which its outbox keeps.
+        let mut by_tenant: std::collections::BTreeMap<TenantId, Vec<repo::audit_logs::Model>> =
+            Default::default();
         for entry in request.into_inner().entries {
             let tenant = if entry.tenant.is_empty() {
                 TenantId::default_tenant()
@@ -31,17 +35,27 @@ impl AuditService for AuthApi {
                     .unwrap_or_else(repo::now),
                 details: entry.details,
             };
-            // Each entry in its own tenant's transaction: row-level
-            // security admits it only there.
-            let tx = self.begin(&tenant).await?;
-            let new = repo::insert_audit(&tx, row)
+            by_tenant.entry(tenant).or_default().push(row);
+        }
+        // One commit for the batch; each tenant's entries in a part bound
+        // to that tenant, since row-level security admits them only there.
+        // Entries are stored once by id, so a batch sent again after a
+        // failure stores only what is missing.
+        let shared = SharedTxn::write(&self.core.db)
+            .await
+            .map_err(ServiceError::from)?;
+        let mut stored = 0;
+        for (tenant, rows) in by_tenant {
+            let part = TenantTxn::within(&shared, &tenant)
                 .await
                 .map_err(ServiceError::from)?;
-            tx.commit().await.map_err(ServiceError::from)?;
-            if new {
-                stored += 1;
-            }
+            stored += repo::insert_audits(&part, rows)
+                .await
+                .map_err(ServiceError::from)?;
+            part.commit().await.map_err(ServiceError::from)?;
         }
+        shared.commit().await.map_err(ServiceError::from)?;
+        let stored = u32::try_from(stored).unwrap_or(u32::MAX);
         Ok(Response::new(pb::RecordAuditEntriesResponse { stored }))
     }
 

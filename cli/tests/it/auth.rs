@@ -1431,3 +1431,88 @@ fn hmac_sha256(key: &[u8], message: &[u8]) -> Vec<u8> {
         .finalize()
         .to_vec()
 }
+
+/// A batch delivered by a service's outbox: stored in one commit, each
+/// entry in its own tenant's log; a batch with a bad entry stores nothing;
+/// a batch sent again (after a lost answer) stores nothing twice.
+#[tokio::test]
+async fn delivered_audit_batches_land_per_tenant_all_or_nothing_and_once() {
+    use aerie_proto::auth::v1::audit_service_client::AuditServiceClient;
+    let app = TestApp::start(Mode::MultiWithDefault).await;
+    app.create_tenant("acme").await;
+    app.create_tenant("umbrella").await;
+    let token = app.config.service_token().expect("service token");
+    let entry = |id: &str, tenant: &str| auth_pb::AuditEntry {
+        id: id.to_owned(),
+        tenant: tenant.to_owned(),
+        resource_type: "FLOW".to_owned(),
+        resource_id: format!("batch.{id}"),
+        action: "CREATE".to_owned(),
+        actor: "tester".to_owned(),
+        time: None,
+        details: "{}".to_owned(),
+    };
+    let record = |entries: Vec<auth_pb::AuditEntry>| {
+        let token = token.clone();
+        let app = &app;
+        async move {
+            let mut request = tonic::Request::new(auth_pb::RecordAuditEntriesRequest { entries });
+            request
+                .metadata_mut()
+                .insert("x-aerie-service-token", token.parse().expect("ascii"));
+            AuditServiceClient::new(app.channel().await)
+                .record_audit_entries(request)
+                .await
+        }
+    };
+    let in_log = |tenant: &'static str| {
+        let app = &app;
+        async move {
+            let (status, page) = app
+                .get(&format!(
+                    "/api/v1/{tenant}/auditlogs/search?resourceType=FLOW&size=100"
+                ))
+                .await;
+            assert_eq!(status, 200, "{page}");
+            let mut ids: Vec<String> = page["results"]
+                .as_array()
+                .expect("results")
+                .iter()
+                .filter(|e| e["actor"] == "tester")
+                .map(|e| e["resourceId"].as_str().expect("id").to_owned())
+                .collect();
+            ids.sort();
+            ids
+        }
+    };
+    // The admin reads both logs only with a binding in each.
+    app.bind(Some("acme"), "admin", "Admin", None).await;
+    app.bind(Some("umbrella"), "admin", "Admin", None).await;
+
+    let bad = record(vec![entry("b1", "acme"), entry("b2", "Not A Tenant")])
+        .await
+        .expect_err("a bad tenant refuses the batch");
+    assert_eq!(bad.code(), Code::InvalidArgument, "{bad:?}");
+    assert!(
+        in_log("acme").await.is_empty(),
+        "nothing of a refused batch is stored"
+    );
+
+    let batch = vec![
+        entry("a1", "acme"),
+        entry("u1", "umbrella"),
+        entry("a2", "acme"),
+    ];
+    let stored = record(batch.clone())
+        .await
+        .expect("batch")
+        .into_inner()
+        .stored;
+    assert_eq!(stored, 3);
+    assert_eq!(in_log("acme").await, ["batch.a1", "batch.a2"]);
+    assert_eq!(in_log("umbrella").await, ["batch.u1"]);
+
+    let again = record(batch).await.expect("resend").into_inner().stored;
+    assert_eq!(again, 0, "entries are stored once by id");
+    assert_eq!(in_log("acme").await.len(), 2);
+}
