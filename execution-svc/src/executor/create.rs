@@ -101,8 +101,13 @@ impl Engine {
             ids.push(new.id);
             rows.push(row);
         }
-        for ((namespace, flow_id, revision), source) in &sources {
-            repo::executions::keep_flow_source(tx, namespace, flow_id, *revision, source).await?;
+        for ((namespace, flow_id, revision), source) in sources {
+            let key = (tx.tenant_key().to_owned(), namespace, flow_id, revision);
+            if self.stored_source(&key).is_none() {
+                let (_, namespace, flow_id, revision) = &key;
+                repo::executions::keep_flow_source(tx, namespace, flow_id, *revision, &source)
+                    .await?;
+            }
         }
         repo::executions::insert_many(tx, rows.clone()).await?;
         queue::enqueue_many(tx, &ids, repo::now_millis(), running_quota).await?;

@@ -127,7 +127,16 @@ pub struct Inner {
     cpu_share: usize,
     /// Ids of executions that changed, for followers in this process.
     events: broadcast::Sender<String>,
+    /// Flow sources read back from this database, by tenant, namespace,
+    /// flow and revision (see [`Engine::stored_source`]).
+    sources: Mutex<HashMap<SourceKey, Arc<str>>>,
 }
+
+/// A flow revision of a tenant: (tenant storage key, namespace, flow, revision).
+pub(crate) type SourceKey = (String, String, String, i32);
+
+/// Flow sources remembered per process; past this the memory starts over.
+const SOURCES_KEPT: usize = 10_000;
 
 impl std::ops::Deref for Engine {
     type Target = Inner;
@@ -165,7 +174,30 @@ impl Engine {
                 .map_or(1, |n| n.get() / 2)
                 .max(1),
             events,
+            sources: Mutex::new(HashMap::new()),
         }))
+    }
+
+    /// The stored source of a flow revision, when this process has read it
+    /// back from the database. A revision's source never changes and its
+    /// row is never deleted, so once read it is known to be committed:
+    /// creating more executions of that revision need not store it again,
+    /// and running them need not read it again.
+    pub(crate) fn stored_source(&self, key: &SourceKey) -> Option<Arc<str>> {
+        self.sources
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(key)
+            .cloned()
+    }
+
+    /// Remembers a source read back from the database.
+    pub(crate) fn remember_source(&self, key: SourceKey, source: Arc<str>) {
+        let mut sources = self.sources.lock().unwrap_or_else(|p| p.into_inner());
+        if sources.len() >= SOURCES_KEPT {
+            sources.clear();
+        }
+        sources.insert(key, source);
     }
 
     /// One of `tenant`'s slots for CPU-bound task work (rendering and

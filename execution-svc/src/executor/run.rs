@@ -116,7 +116,25 @@ pub(super) async fn execute(
         let tx = TenantTxn::read(&engine.db, tenant).await?;
         let row = repo::executions::find(&tx, id).await?;
         let source = match &row {
-            Some(row) => repo::executions::flow_source(&tx, row).await?,
+            Some(row) if row.flow_source.is_empty() => {
+                let key = (
+                    tx.tenant_key().to_owned(),
+                    row.namespace.clone(),
+                    row.flow_id.clone(),
+                    row.flow_revision,
+                );
+                match engine.stored_source(&key) {
+                    Some(source) => source.to_string(),
+                    None => {
+                        let source = repo::executions::flow_source(&tx, row).await?;
+                        if !source.is_empty() {
+                            engine.remember_source(key, Arc::from(source.as_str()));
+                        }
+                        source
+                    }
+                }
+            }
+            Some(row) => row.flow_source.clone(),
             None => String::new(),
         };
         // A new execution has no task runs yet: no need to look.
