@@ -3,20 +3,13 @@
 //! within a lane. A lane with a hundred waiting writers gets one turn in
 //! each round like a lane with one: a tenant flooding the resource delays
 //! its neighbours by at most one of its turns, never by its whole backlog.
-//!
-//! The instance's own lane goes before the tenants' whenever it waits: its
-//! work is bounded by the instance, not by any tenant (a claim, a lease
-//! renewal, a scheduler round of due ticks), and it is what keeps leases
-//! alive and schedules on time. Behind a thousand tenants' turns, a
-//! scheduler round waited seconds.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::oneshot;
 
-/// The lane of the instance's own work (claims, lease renewals, scheduler
-/// rounds); served first.
+/// The lane of the instance's own work (claims, lease renewals).
 pub const INSTANCE_LANE: &str = "";
 
 /// Turns at one resource; `permits` holders at once.
@@ -112,12 +105,6 @@ impl FairTurns {
     /// Gives a freed turn to the first waiter of the next lane, or frees it.
     fn hand_on(&self) {
         let mut state = self.lock();
-        if let Some(position) = state.order.iter().position(|lane| lane == INSTANCE_LANE) {
-            // Served first, then back to the end of the round.
-            if let Some(lane) = state.order.remove(position) {
-                state.order.push_front(lane);
-            }
-        }
         while let Some(lane) = state.order.pop_front() {
             let Some(queue) = state.waiting.get_mut(&lane) else {
                 continue;
@@ -171,19 +158,8 @@ mod tests {
     #[tokio::test]
     async fn a_flooding_lane_gets_one_turn_per_round() {
         let turns = FairTurns::new(1);
-        let order = taken_order(&turns, &["noisy", "noisy", "noisy", "noisy", "quiet"]).await;
-        assert_eq!(order, ["noisy", "quiet", "noisy", "noisy", "noisy"]);
-    }
-
-    #[tokio::test]
-    async fn the_instance_lane_goes_before_the_tenants() {
-        let turns = FairTurns::new(1);
-        let order = taken_order(
-            &turns,
-            &["noisy", "noisy", "quiet", INSTANCE_LANE, INSTANCE_LANE],
-        )
-        .await;
-        assert_eq!(order, ["", "", "noisy", "quiet", "noisy"]);
+        let order = taken_order(&turns, &["noisy", "noisy", "noisy", "noisy", "quiet", ""]).await;
+        assert_eq!(order, ["noisy", "quiet", "", "noisy", "noisy", "noisy"]);
     }
 
     #[tokio::test]
