@@ -139,7 +139,9 @@ pub async fn spawn_five<'a>(config: &Path, extra: impl Fn(&str) -> Vec<(&'a str,
     let deadline = Instant::now() + Duration::from_secs(90);
     let mut processes = processes;
     loop {
-        let healthy = reqwest::get(format!("http://127.0.0.1:{http_port}/health"))
+        let healthy = crate::app::http_client()
+            .get(format!("http://127.0.0.1:{http_port}/health"))
+            .send()
             .await
             .is_ok_and(|r| r.status() == 200);
         if healthy {

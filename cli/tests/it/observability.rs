@@ -274,7 +274,9 @@ async fn one_trace_crosses_the_gateway_and_the_services_it_calls() {
 
 /// `GET /metrics` of one process.
 async fn scrape(port: u16) -> String {
-    let response = reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
+    let response = crate::app::http_client()
+        .get(format!("http://127.0.0.1:{port}/metrics"))
+        .send()
         .await
         .expect("scrape");
     assert_eq!(response.status(), 200);
