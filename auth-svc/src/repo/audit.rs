@@ -24,30 +24,27 @@ pub async fn insert_audit(tx: &TenantTxn, entry: audit_logs::Model) -> Result<bo
 }
 
 async fn insert_row(db: &impl ConnectionTrait, entry: audit_logs::Model) -> Result<bool, DbErr> {
-    let row = audit_logs::ActiveModel {
-        id: Set(entry.id),
-        tenant: Set(entry.tenant),
-        resource_type: Set(entry.resource_type),
-        resource_id: Set(entry.resource_id),
-        action: Set(entry.action),
-        actor: Set(entry.actor),
-        time: Set(entry.time),
-        details: Set(entry.details),
-    };
-    let insert = audit_logs::Entity::insert(row)
-        .on_conflict(
-            sea_orm::sea_query::OnConflict::column(audit_logs::Column::Id)
-                .do_nothing()
-                .to_owned(),
-        )
-        .exec_without_returning(db)
-        .await?;
-    Ok(insert > 0)
+    Ok(insert_rows(db, vec![entry]).await? > 0)
 }
 
 /// Stores entries of the transaction's tenant whose ids are not stored yet,
 /// in multi-row statements; answers how many were new.
 pub async fn insert_audits(tx: &TenantTxn, entries: Vec<audit_logs::Model>) -> Result<u64, DbErr> {
+    let entries = entries
+        .into_iter()
+        .map(|entry| audit_logs::Model {
+            tenant: tx.tenant_key().to_owned(),
+            ..entry
+        })
+        .collect();
+    insert_rows(tx.conn(), entries).await
+}
+
+/// Inserts `entries` whose ids are not stored yet; answers how many were new.
+async fn insert_rows(
+    db: &impl ConnectionTrait,
+    entries: Vec<audit_logs::Model>,
+) -> Result<u64, DbErr> {
     let mut stored = 0;
     let mut entries = entries.into_iter().peekable();
     while entries.peek().is_some() {
@@ -58,7 +55,7 @@ pub async fn insert_audits(tx: &TenantTxn, entries: Vec<audit_logs::Model>) -> R
             .take(100)
             .map(|entry| audit_logs::ActiveModel {
                 id: Set(entry.id),
-                tenant: Set(tx.tenant_key().to_owned()),
+                tenant: Set(entry.tenant),
                 resource_type: Set(entry.resource_type),
                 resource_id: Set(entry.resource_id),
                 action: Set(entry.action),
@@ -73,7 +70,7 @@ pub async fn insert_audits(tx: &TenantTxn, entries: Vec<audit_logs::Model>) -> R
                     .do_nothing()
                     .to_owned(),
             )
-            .exec_without_returning(tx.conn())
+            .exec_without_returning(db)
             .await?;
     }
     Ok(stored)
