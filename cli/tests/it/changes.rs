@@ -52,21 +52,8 @@ async fn lookups(cluster: &Cluster) -> f64 {
             r#"aerie_grpc_server_requests_total{service="aerie.tenant.v1.TenantService",method="GetTenant",code="Ok"}"#,
         ),
     ] {
-        let text = crate::app::http_client()
-            .get(format!(
-                "http://127.0.0.1:{}/metrics",
-                cluster.metrics[service]
-            ))
-            .send()
-            .await
-            .expect("scrape")
-            .text()
-            .await
-            .expect("body");
-        total += text
-            .lines()
-            .find_map(|line| line.strip_prefix(series)?.trim().parse::<f64>().ok())
-            .unwrap_or(0.0);
+        let text = crate::observability::scrape(cluster.metrics[service]).await;
+        total += crate::observability::value(&text, series).unwrap_or(0.0);
     }
     total
 }

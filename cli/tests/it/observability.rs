@@ -273,7 +273,7 @@ async fn one_trace_crosses_the_gateway_and_the_services_it_calls() {
 }
 
 /// `GET /metrics` of one process.
-async fn scrape(port: u16) -> String {
+pub(crate) async fn scrape(port: u16) -> String {
     let response = crate::app::http_client()
         .get(format!("http://127.0.0.1:{port}/metrics"))
         .send()
@@ -290,7 +290,7 @@ async fn scrape(port: u16) -> String {
 }
 
 /// The value of the sample whose line starts with `series` (name and labels).
-fn value(text: &str, series: &str) -> Option<f64> {
+pub(crate) fn value(text: &str, series: &str) -> Option<f64> {
     text.lines()
         .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
 }

@@ -271,14 +271,7 @@ async fn per_tenant_usage_gauges_appear_only_when_switched_on() {
     let series = r#"aerie_tenant_executions{tenant="metered",state="running"} 1"#;
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let text = crate::app::http_client()
-            .get(format!("http://127.0.0.1:{port}/metrics"))
-            .send()
-            .await
-            .expect("scrape")
-            .text()
-            .await
-            .expect("body");
+        let text = crate::observability::scrape(port).await;
         if text.contains(series) {
             break;
         }
