@@ -753,6 +753,21 @@ async fn webhooks_start_their_tenants_flow_only() {
         .await
         .expect_err("A's key in B");
     assert_eq!(spoofed.code(), Code::NotFound);
+    // Same namespace, flow id and revision in both tenants: each runs its
+    // own source, though the executor has remembered acme's.
+    for (tenant, key, word) in [
+        ("globex", "globex-key-456", "globex"),
+        ("acme", "acme-key-123", "acme"),
+        ("globex", "globex-key-456", "globex"),
+    ] {
+        let (status, execution) = crate::app::read(hook(tenant, key).send().await.unwrap()).await;
+        assert_eq!(status, 200, "{execution}");
+        assert_eq!(
+            task_run(&execution, "echo")["outputs"]["value"],
+            format!("{word} push ci"),
+            "{tenant}"
+        );
+    }
 }
 
 #[tokio::test]
