@@ -26,7 +26,7 @@
 //! the announcements are not heard, every tenant is read again every
 //! `executor.trigger-refresh-seconds`.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -347,12 +347,12 @@ impl Scheduler {
                 // A disabled flow lets its ticks pass without running.
                 continue;
             }
-            let inputs = match &flow.inputs {
-                Ok(inputs) => inputs.clone(),
+            let start = match flow.start(&schedule.trigger_id) {
+                Ok(start) => start,
                 Err(problems) => {
                     // Retrying would not help: the tick passes, loudly.
                     tracing::warn!(%tenant, flow = %schedule.flow_id, trigger = %schedule.trigger_id,
-                        %problems, "Schedule tick skipped: the flow's inputs need values a schedule cannot give");
+                        %problems, "Schedule tick skipped: the flow cannot start from this trigger");
                     continue;
                 }
             };
@@ -370,8 +370,8 @@ impl Scheduler {
                 flow_id: flow.id.clone(),
                 flow_revision: flow.revision,
                 flow_source: flow.source.clone(),
-                inputs,
-                labels: Default::default(),
+                inputs: start.inputs.clone(),
+                labels: start.labels.clone(),
                 started_by: StartedBy::Schedule(json!({
                     "type": schedule.trigger_type,
                     "id": schedule.trigger_id,
@@ -408,11 +408,31 @@ impl Scheduler {
             .get_flow_for_execution(self.engine.internal(&schedule.tenant, request))
             .await?
             .into_inner();
-        let inputs = Plan::parse(&flow.source)
+        let starts = Plan::parse(&flow.source)
             .map_err(|err| err.to_string())
-            .and_then(|plan| {
-                inputs::resolve(&plan.inputs, &Map::new(), &Default::default())
-                    .map_err(|problems| problems.join("; "))
+            .map(|plan| {
+                plan.schedules
+                    .iter()
+                    .map(|(trigger, extras)| {
+                        let start = inputs::resolve(
+                            &plan.inputs,
+                            &extras.inputs,
+                            &Default::default(),
+                        )
+                        .map(|inputs| {
+                            let mut labels = plan.labels.clone();
+                            labels.extend(extras.labels.clone());
+                            Start { inputs, labels }
+                        })
+                        .map_err(|problems| {
+                            format!(
+                                "the flow's inputs need values this schedule does not give: {}",
+                                problems.join("; ")
+                            )
+                        });
+                        (trigger.clone(), start)
+                    })
+                    .collect()
             });
         let prepared = Arc::new(Prepared {
             namespace: flow.namespace,
@@ -420,7 +440,7 @@ impl Scheduler {
             revision: flow.revision,
             source: flow.source,
             disabled: flow.disabled,
-            inputs,
+            starts,
         });
         self.flows.insert(key, prepared.clone()).await;
         Ok(prepared)
@@ -434,9 +454,29 @@ struct Prepared {
     revision: i32,
     source: String,
     disabled: bool,
-    /// The inputs a scheduled execution gets (their defaults), or why
-    /// there are none.
-    inputs: Result<Map<String, serde_json::Value>, String>,
+    /// What each Schedule trigger's executions start with, by trigger id,
+    /// or why the flow cannot start at all.
+    starts: Result<BTreeMap<String, Result<Start, String>>, String>,
+}
+
+/// The inputs (the trigger's own over the defaults) and labels (the
+/// flow's, then the trigger's) of a scheduled execution.
+struct Start {
+    inputs: Map<String, serde_json::Value>,
+    labels: BTreeMap<String, String>,
+}
+
+impl Prepared {
+    fn start(&self, trigger: &str) -> Result<&Start, String> {
+        match &self.starts {
+            Err(problem) => Err(problem.clone()),
+            Ok(starts) => match starts.get(trigger) {
+                Some(Ok(start)) => Ok(start),
+                Some(Err(problem)) => Err(problem.clone()),
+                None => Err("the trigger is not in the flow's current revision".into()),
+            },
+        }
+    }
 }
 
 /// Tenants whose triggers changed since they were last read.

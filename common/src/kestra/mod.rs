@@ -1,7 +1,11 @@
 //! Kestra's vocabulary, shared by the service that validates flows and the
-//! one that runs them: task, trigger and input type names, ISO-8601 durations.
+//! one that runs them: task, trigger and input type names, ISO-8601 durations, retry policies.
 
 pub mod duration;
+pub mod retry;
+
+/// Log levels, lowest first, as Kestra names them.
+pub const LOG_LEVELS: [&str; 5] = ["TRACE", "DEBUG", "INFO", "WARN", "ERROR"];
 
 /// The core task types (and the legacy names Kestra still accepts).
 pub mod task_types {

@@ -197,7 +197,8 @@ impl ExecutionService for ExecutionApi {
             flow_revision: flow.revision,
             flow_source: flow.source,
             inputs: resolved,
-            labels: body.labels.into_iter().collect(),
+            // The flow's labels, then the caller's (which win on a key).
+            labels: plan.labels.into_iter().chain(body.labels).collect(),
             started_by: StartedBy::Caller(call.caller.name.to_string()),
         };
         let accepted = async {

@@ -81,7 +81,7 @@ impl WebhookService for ExecutionApi {
             flow_revision: flow.revision,
             flow_source: flow.source,
             inputs: resolved,
-            labels: Default::default(),
+            labels: plan.labels.clone(),
             started_by: StartedBy::Webhook(json!({
                 "type": trigger_types::WEBHOOK,
                 "id": trigger.id,

@@ -49,6 +49,8 @@ impl std::fmt::Display for ExecutionId {
 pub enum State {
     Created,
     Running,
+    /// A failed attempt waits for its retry.
+    Retrying,
     Success,
     Warning,
     Failed,
@@ -59,9 +61,10 @@ pub enum State {
 }
 
 impl State {
-    pub const ALL: [State; 9] = [
+    pub const ALL: [State; 10] = [
         State::Created,
         State::Running,
+        State::Retrying,
         State::Success,
         State::Warning,
         State::Failed,
@@ -75,6 +78,7 @@ impl State {
         match self {
             State::Created => "CREATED",
             State::Running => "RUNNING",
+            State::Retrying => "RETRYING",
             State::Success => "SUCCESS",
             State::Warning => "WARNING",
             State::Failed => "FAILED",
@@ -126,8 +130,7 @@ pub fn parse_histories(histories: &str) -> Vec<History> {
     serde_json::from_str(histories).unwrap_or_default()
 }
 
-/// Log levels, lowest first.
-pub const LOG_LEVELS: [&str; 5] = ["TRACE", "DEBUG", "INFO", "WARN", "ERROR"];
+pub use aerie_common::kestra::LOG_LEVELS;
 
 /// The rank of a level in [`LOG_LEVELS`]; INVALID_ARGUMENT for anything else.
 pub fn log_level_rank(level: &str) -> Result<usize, Status> {

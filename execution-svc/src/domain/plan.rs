@@ -2,10 +2,13 @@
 //! kinds, properties and child lists. flow-svc validated the source when it
 //! was saved; what is checked here is only what running it needs.
 
+use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use aerie_common::kestra::{
-    canonical_task_type, duration::parse_iso_duration, task_types, trigger_types,
+    LOG_LEVELS, canonical_task_type, duration::parse_iso_duration, retry::Retry, task_types,
+    trigger_types,
 };
 use serde_json::{Map, Value};
 
@@ -23,6 +26,17 @@ pub struct Plan {
     pub outputs: Vec<(String, Value)>,
     /// The enabled Webhook triggers.
     pub webhooks: Vec<Webhook>,
+    /// The Schedule triggers' own inputs and labels, by trigger id.
+    pub schedules: BTreeMap<String, ScheduleExtras>,
+    /// The flow's labels: every execution of it carries them.
+    pub labels: BTreeMap<String, String>,
+}
+
+/// What a Schedule trigger adds to the executions it starts.
+#[derive(Debug, Clone, Default)]
+pub struct ScheduleExtras {
+    pub inputs: Map<String, Value>,
+    pub labels: BTreeMap<String, String>,
 }
 
 /// A Webhook trigger of the flow.
@@ -95,6 +109,15 @@ pub struct Task {
     pub finally: Vec<Task>,
     pub disabled: bool,
     pub allow_failure: bool,
+    /// `allowWarning`: a WARNING end counts as SUCCESS.
+    pub allow_warning: bool,
+    /// `logLevel`: the rank in [`LOG_LEVELS`] below which this task's log
+    /// lines are dropped.
+    pub log_level: usize,
+    /// The retry policy a failure of this task follows: its own, else the
+    /// nearest enclosing flowable task's, else the flow's (as Kestra).
+    /// Flowable tasks themselves are not retried: their children are.
+    pub retry: Option<Arc<Retry>>,
     pub timeout: Option<Duration>,
     /// `runIf`: a template; a false value skips the task.
     pub run_if: Option<String>,
@@ -140,6 +163,8 @@ impl Plan {
                 .collect(),
             _ => Vec::new(),
         };
+        let retry = own_retry(&root, "the flow")?;
+        let retry = retry.as_ref();
         Ok(Plan {
             id: string("id").to_owned(),
             namespace: string("namespace").to_owned(),
@@ -148,11 +173,13 @@ impl Plan {
                 Some(Value::Object(vars)) => vars.clone(),
                 _ => Map::new(),
             },
-            tasks: task_list(root.get("tasks"))?,
-            errors: task_list(root.get("errors"))?,
-            finally: task_list(root.get("finally"))?,
+            tasks: task_list(root.get("tasks"), retry)?,
+            errors: task_list(root.get("errors"), retry)?,
+            finally: task_list(root.get("finally"), retry)?,
             outputs,
             webhooks: webhooks(root.get("triggers")),
+            schedules: schedules(root.get("triggers")),
+            labels: labels(root.get("labels")),
         })
     }
 
@@ -169,6 +196,46 @@ impl Plan {
         }
         walk(&self.tasks, id) || walk(&self.errors, id) || walk(&self.finally, id)
     }
+}
+
+/// Labels as a mapping, or in Kestra's older list form `[{key, value}]`.
+pub fn labels(value: Option<&Value>) -> BTreeMap<String, String> {
+    let text = |v: &Value| match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(_) | Value::Bool(_) => Some(v.to_string()),
+        _ => None,
+    };
+    match value {
+        Some(Value::Object(map)) => map
+            .iter()
+            .filter_map(|(k, v)| Some((k.clone(), text(v)?)))
+            .collect(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .filter_map(|item| Some((text(item.get("key")?)?, text(item.get("value")?)?)))
+            .collect(),
+        _ => BTreeMap::new(),
+    }
+}
+
+fn schedules(triggers: Option<&Value>) -> BTreeMap<String, ScheduleExtras> {
+    let Some(Value::Array(triggers)) = triggers else {
+        return BTreeMap::new();
+    };
+    triggers
+        .iter()
+        .filter(|t| t.get("type").and_then(Value::as_str) == Some(trigger_types::SCHEDULE))
+        .filter_map(|t| {
+            let extras = ScheduleExtras {
+                inputs: match t.get("inputs") {
+                    Some(Value::Object(inputs)) => inputs.clone(),
+                    _ => Map::new(),
+                },
+                labels: labels(t.get("labels")),
+            };
+            Some((t.get("id")?.as_str()?.to_owned(), extras))
+        })
+        .collect()
 }
 
 fn webhooks(triggers: Option<&Value>) -> Vec<Webhook> {
@@ -208,15 +275,25 @@ fn input_spec(input: &Value) -> Result<InputSpec, PlanError> {
     })
 }
 
-fn task_list(value: Option<&Value>) -> Result<Vec<Task>, PlanError> {
+fn task_list(value: Option<&Value>, retry: Option<&Arc<Retry>>) -> Result<Vec<Task>, PlanError> {
     match value {
         None | Some(Value::Null) => Ok(Vec::new()),
-        Some(Value::Array(items)) => items.iter().map(task).collect(),
+        Some(Value::Array(items)) => items.iter().map(|item| task(item, retry)).collect(),
         Some(_) => Err(PlanError("a task list must be a YAML sequence".into())),
     }
 }
 
-fn task(value: &Value) -> Result<Task, PlanError> {
+/// The `retry` written on a task or on the flow itself.
+fn own_retry(props: &Map<String, Value>, whose: &str) -> Result<Option<Arc<Retry>>, PlanError> {
+    match props.get("retry") {
+        None | Some(Value::Null) => Ok(None),
+        Some(retry) => Retry::parse(retry)
+            .map(|r| Some(Arc::new(r)))
+            .map_err(|problem| PlanError(format!("{whose}: {problem}"))),
+    }
+}
+
+fn task(value: &Value, inherited: Option<&Arc<Retry>>) -> Result<Task, PlanError> {
     let Value::Object(props) = value else {
         return Err(PlanError("a task must be a YAML mapping".into()));
     };
@@ -245,13 +322,27 @@ fn task(value: &Value) -> Result<Task, PlanError> {
     } else {
         props.get("tasks")
     };
+    let retry = own_retry(props, &format!("task {id}"))?.or_else(|| inherited.cloned());
+    let flowable = matches!(
+        kind,
+        TaskKind::Sequential | TaskKind::Parallel | TaskKind::If | TaskKind::ForEach
+    );
+    let inner = retry.as_ref();
+    let log_level = props
+        .get("logLevel")
+        .and_then(Value::as_str)
+        .and_then(|level| LOG_LEVELS.iter().position(|l| *l == level))
+        .unwrap_or(0);
     Ok(Task {
-        tasks: task_list(children)?,
-        otherwise: task_list(props.get("else"))?,
-        errors: task_list(props.get("errors"))?,
-        finally: task_list(props.get("finally"))?,
+        tasks: task_list(children, inner)?,
+        otherwise: task_list(props.get("else"), inner)?,
+        errors: task_list(props.get("errors"), inner)?,
+        finally: task_list(props.get("finally"), inner)?,
         disabled: flag("disabled"),
         allow_failure: flag("allowFailure"),
+        allow_warning: flag("allowWarning"),
+        log_level,
+        retry: if flowable { None } else { retry.clone() },
         timeout,
         run_if: props.get("runIf").map(|v| match v {
             Value::String(s) => s.clone(),

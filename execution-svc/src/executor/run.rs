@@ -389,7 +389,7 @@ impl<'e> Run<'e> {
             // An instant task is CPU work from here to its end (rendering,
             // bookkeeping, writing its rows): each tenant gets its share of
             // the cores for it, however many executions it runs at once.
-            let _cpu = match is_instant(task.kind) {
+            let mut cpu = match is_instant(task.kind) {
                 true => Some(self.engine.cpu_slot(self.tenant).await),
                 false => None,
             };
@@ -408,16 +408,18 @@ impl<'e> Run<'e> {
                 start_time: None,
                 update_time: now,
             });
-            // A run interrupted while RUNNING resumes with its start time, so
-            // a Sleep only waits for what is left.
-            if row.state != State::Running.as_str() || row.start_time.is_none() {
+            // A run interrupted while RUNNING (or waiting for a retry)
+            // resumes with its start time, so a Sleep only waits for what is
+            // left and a retry's maxDuration counts from the first attempt.
+            let resumed = [State::Running, State::Retrying].map(State::as_str);
+            if !resumed.contains(&row.state.as_str()) || row.start_time.is_none() {
                 row.start_time = Some(now);
             }
             row.attempts += 1;
             row.state = State::Running.as_str().to_owned();
             row.histories = push_history(&row.histories, State::Running, now);
             row.update_time = now;
-            let context = self.context(&row, task);
+            let mut context = self.context(&row, task);
             if let Some(condition) = &task.run_if {
                 match self.render(condition, &context).await {
                     Ok(rendered) if !is_truthy(&rendered) => {
@@ -441,20 +443,73 @@ impl<'e> Run<'e> {
                 }
             }
             let mut logs = Vec::new();
-            let body = self.body(task, &row, value, &context, &mut logs);
-            let result = match task.timeout {
-                Some(limit) => tokio::time::timeout(limit, body).await.unwrap_or_else(|_| {
-                    Err(Failure::Error(format!(
-                        "timed out after {}s",
-                        limit.as_secs_f64()
-                    )))
-                }),
-                None => body.await,
+            let result = loop {
+                let body = self.body(task, &row, value, &context, &mut logs);
+                let result = match task.timeout {
+                    Some(limit) => tokio::time::timeout(limit, body).await.unwrap_or_else(|_| {
+                        Err(Failure::Error(format!(
+                            "timed out after {}s",
+                            limit.as_secs_f64()
+                        )))
+                    }),
+                    None => body.await,
+                };
+                let (Err(Failure::Error(message)), Some(retry)) = (&result, &task.retry) else {
+                    break result;
+                };
+                let since_first = (repo::now() - row.start_time.unwrap_or(now))
+                    .to_std()
+                    .unwrap_or_default();
+                let Some(delay) = retry.next_delay(row.attempts.max(1) as u32, since_first) else {
+                    break result;
+                };
+                // The failed attempt is recorded (RETRYING, with its error)
+                // and the task's CPU share is given back while it waits.
+                logs.push(self.log_line(&row.id, &task.id, "ERROR", message.clone()));
+                logs.push(self.log_line(
+                    &row.id,
+                    &task.id,
+                    "WARN",
+                    format!(
+                        "attempt {} failed; retrying in {}s",
+                        row.attempts,
+                        delay.as_secs_f64()
+                    ),
+                ));
+                drop(cpu.take());
+                let at = repo::now();
+                row.state = State::Retrying.as_str().to_owned();
+                row.histories = push_history(&row.histories, State::Retrying, at);
+                row.update_time = at;
+                self.lock_runs().insert(key.clone(), row.clone());
+                let kept = self.kept_logs(task, std::mem::take(&mut logs));
+                if !self.persist(row.clone(), kept).await {
+                    return Outcome::Stopped;
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(delay) => {}
+                    _ = self.stop.stopped() => break Err(Failure::Stopped),
+                }
+                if is_instant(task.kind) {
+                    cpu = Some(self.engine.cpu_slot(self.tenant).await);
+                }
+                let at = repo::now();
+                row.attempts += 1;
+                row.state = State::Running.as_str().to_owned();
+                row.histories = push_history(&row.histories, State::Running, at);
+                row.update_time = at;
+                context = self.context(&row, task);
             };
+            let retried =
+                row.attempts > 1 && task.retry.as_ref().is_some_and(|r| r.warning_on_retry);
             match result {
                 Ok(done) => match done.outcome {
                     Outcome::Stopped => Outcome::Stopped,
                     Outcome::Failed if task.allow_failure => {
+                        self.finish(row, key, task, State::Warning, done.outputs, logs)
+                            .await
+                    }
+                    Outcome::Success if retried => {
                         self.finish(row, key, task, State::Warning, done.outputs, logs)
                             .await
                     }
@@ -501,9 +556,10 @@ impl<'e> Run<'e> {
         task: &Task,
         state: State,
         outputs: Value,
-        mut logs: Vec<NewLog>,
+        logs: Vec<NewLog>,
     ) -> Outcome {
         let now = repo::now();
+        let mut logs = self.kept_logs(task, logs);
         // A secret resolved by this run never reaches stored outputs, nor
         // the templates of later tasks, which read the same outputs.
         let mut outputs = self.masked_value(outputs);
@@ -528,6 +584,9 @@ impl<'e> Run<'e> {
             } else {
                 State::Failed
             };
+        }
+        if task.allow_warning && state == State::Warning {
+            state = State::Success;
         }
         row.state = state.as_str().to_owned();
         row.histories = push_history(&row.histories, state, now);
@@ -572,11 +631,15 @@ impl<'e> Run<'e> {
                         .text("level")
                         .unwrap_or_else(|| "INFO".into())
                         .to_uppercase();
-                    let level = crate::domain::LOG_LEVELS
+                    let (rank, level) = crate::domain::LOG_LEVELS
                         .iter()
-                        .find(|l| **l == level)
-                        .copied()
-                        .unwrap_or("INFO");
+                        .enumerate()
+                        .find(|(_, l)| **l == level)
+                        .map_or((2, "INFO"), |(rank, l)| (rank, *l));
+                    if rank < task.log_level {
+                        // Below the task's logLevel: not rendered, not kept.
+                        return Ok(leaf(json!({})));
+                    }
                     let messages = match task.props.get("message") {
                         Some(Value::Array(items)) => items.clone(),
                         Some(other) => vec![other.clone()],
@@ -873,7 +936,7 @@ impl<'e> Run<'e> {
                 (
                     "taskrun",
                     json!({"id": row.id, "value": (!row.value.is_empty()).then_some(&row.value),
-                           "attemptsCount": row.attempts}),
+                           "attemptsCount": (row.attempts - 1).max(0)}),
                 ),
                 ("task", json!({"id": task.id, "type": task.type_name})),
             ],
@@ -993,6 +1056,19 @@ impl<'e> Run<'e> {
             ),
             other => other,
         }
+    }
+
+    /// The log lines a task keeps: those at or above its `logLevel`.
+    fn kept_logs(&self, task: &Task, mut logs: Vec<NewLog>) -> Vec<NewLog> {
+        if task.log_level > 0 {
+            logs.retain(|line| {
+                crate::domain::LOG_LEVELS
+                    .iter()
+                    .position(|l| *l == line.level)
+                    .is_none_or(|rank| rank >= task.log_level)
+            });
+        }
+        logs
     }
 
     /// Keeps a task run (and its log lines) to be written with the next

@@ -43,6 +43,7 @@ pub struct Report {
 }
 
 pub use aerie_common::kestra::{INPUT_TYPES, task_types, trigger_types};
+use aerie_common::kestra::{LOG_LEVELS, retry::Retry};
 
 /// What a task type takes: required and optional properties, and which of
 /// them hold lists of child tasks.
@@ -63,10 +64,55 @@ const COMMON_TASK_PROPERTIES: &[&str] = &[
     "allowFailure",
     "allowWarning",
     "logLevel",
-    "logToFile",
     "runIf",
-    "workerGroup",
 ];
+
+/// Kestra properties Aerie knows but does not carry out. Accepting one
+/// would let a migrating team believe it is in force, so each is refused
+/// at creation with what to do instead.
+const NOT_SUPPORTED: &[(&str, &str)] = &[
+    ("logToFile", "task logs are always stored as log lines"),
+    ("workerGroup", "every worker runs every tenant's tasks"),
+    (
+        "concurrency",
+        "flow concurrency limits are not built; the tenant's quotas bound running executions",
+    ),
+    ("sla", "flow SLAs are not built"),
+    ("checks", "flow checks are not built"),
+    ("pluginDefaults", "write the properties on each task"),
+    ("taskDefaults", "write the properties on each task"),
+    (
+        "afterExecution",
+        "use finally, which runs before the execution ends",
+    ),
+    ("conditions", "trigger conditions are not built"),
+    ("backfill", "schedule backfills are not built"),
+    (
+        "lateMaximumDelay",
+        "a tick up to a minute late fires; after longer downtime only the latest missed tick fires",
+    ),
+    ("stopAfter", "triggers are not disabled by execution states"),
+    (
+        "wait",
+        "start the execution with POST .../executions/{namespace}/{id}?wait=true instead",
+    ),
+    (
+        "returnOutputs",
+        "read the outputs from GET .../executions/{id}",
+    ),
+];
+
+/// The reason a Kestra property is refused, when it is one Aerie knows.
+fn not_supported(key: &str) -> Option<&'static str> {
+    NOT_SUPPORTED
+        .iter()
+        .find(|(name, _)| *name == key)
+        .map(|(_, why)| *why)
+}
+
+fn not_supported_message(key: &str, why: &str) -> String {
+    format!("'{key}' is a Kestra property that Aerie does not support: {why}")
+}
 
 const FLOWABLE_EXTRAS: &[&str] = &["errors", "finally"];
 
@@ -146,17 +192,10 @@ const FLOW_PROPERTIES: &[&str] = &[
     "tasks",
     "errors",
     "finally",
-    "afterExecution",
     "triggers",
     "disabled",
     "deleted",
-    "concurrency",
     "retry",
-    "pluginDefaults",
-    "taskDefaults",
-    "sla",
-    "checks",
-    "workerGroup",
 ];
 
 const SCHEDULE_PROPERTIES: &[&str] = &[
@@ -168,26 +207,11 @@ const SCHEDULE_PROPERTIES: &[&str] = &[
     "timezone",
     "withSeconds",
     "inputs",
-    "conditions",
-    "backfill",
-    "lateMaximumDelay",
     "recoverMissedSchedules",
-    "stopAfter",
     "labels",
 ];
 
-const WEBHOOK_PROPERTIES: &[&str] = &[
-    "id",
-    "type",
-    "description",
-    "disabled",
-    "key",
-    "wait",
-    "returnOutputs",
-    "inputs",
-    "conditions",
-    "stopAfter",
-];
+const WEBHOOK_PROPERTIES: &[&str] = &["id", "type", "description", "disabled", "key"];
 
 /// Validates a flow source: every finding, and the flow when there is none.
 pub fn check(source: &str) -> Report {
@@ -244,6 +268,26 @@ impl Checker {
         });
     }
 
+    /// A property outside the supported set: refused, with the reason when
+    /// it is a Kestra property Aerie does not carry out.
+    fn unknown(&mut self, path: &str, key: &Located<String>, what: &str, owner: &str) {
+        let message = match not_supported(&key.value) {
+            Some(why) => not_supported_message(&key.value, why),
+            None if owner.is_empty() => format!("unknown {what} '{}'", shorten(&key.value)),
+            None => format!("unknown {what} '{}' for {owner}", shorten(&key.value)),
+        };
+        self.report(path, (key.line, key.column), message);
+    }
+
+    /// A `retry` policy, read by the same code the executor uses.
+    fn retry(&mut self, node: &Located<Node>, path: &str) {
+        if let Some(retry) = node.value.get("retry")
+            && let Err(problem) = Retry::parse(&retry.value.to_json())
+        {
+            self.report(&join(path, "retry"), at(retry), problem);
+        }
+    }
+
     fn flow(&mut self, root: &Located<Node>) -> Option<ParsedFlow> {
         let Node::Map(entries) = &root.value else {
             self.report(
@@ -255,13 +299,19 @@ impl Checker {
         };
         for (key, _) in entries {
             if !FLOW_PROPERTIES.contains(&key.value.as_str()) {
-                self.report(
-                    &key.value,
-                    (key.line, key.column),
-                    format!("unknown flow property '{}'", shorten(&key.value)),
-                );
+                self.unknown(&key.value, key, "flow property", "");
             }
         }
+        if let Some(deleted) = root.value.get("deleted")
+            && !matches!(deleted.value, Node::Bool(false))
+        {
+            self.report(
+                "deleted",
+                at(deleted),
+                "a flow source may only say deleted: false; delete a flow with DELETE .../flows/{namespace}/{id}",
+            );
+        }
+        self.retry(root, "");
         let id = self.required_string(root, "", "id");
         if let Some(id) = &id
             && let Some(problem) = id_problem("flow id", &id.value, 100)
@@ -276,7 +326,7 @@ impl Checker {
         }
         let description = self.optional_string(root, "", "description");
         let disabled = self.optional_bool(root, "", "disabled");
-        let labels = self.labels(root);
+        let labels = self.labels(root, "");
         self.inputs(root);
         match root.value.get("tasks") {
             None => self.report(
@@ -286,7 +336,7 @@ impl Checker {
             ),
             Some(tasks) => self.task_list(tasks, "tasks", true),
         }
-        for key in ["errors", "finally", "afterExecution"] {
+        for key in ["errors", "finally"] {
             if let Some(tasks) = root.value.get(key) {
                 self.task_list(tasks, key, false);
             }
@@ -369,11 +419,12 @@ impl Checker {
         }
     }
 
-    fn labels(&mut self, root: &Located<Node>) -> BTreeMap<String, String> {
+    fn labels(&mut self, owner: &Located<Node>, path: &str) -> BTreeMap<String, String> {
         let mut labels = BTreeMap::new();
-        let Some(node) = root.value.get("labels") else {
+        let Some(node) = owner.value.get("labels") else {
             return labels;
         };
+        let path = join(path, "labels");
         match &node.value {
             Node::Map(entries) => {
                 for (key, value) in entries {
@@ -382,7 +433,7 @@ impl Checker {
                             labels.insert(key.value.clone(), text);
                         }
                         None => self.report(
-                            &format!("labels.{}", key.value),
+                            &format!("{path}.{}", key.value),
                             at(value),
                             "a label value must be a string, number or boolean",
                         ),
@@ -399,7 +450,7 @@ impl Checker {
                             labels.insert(key, value);
                         }
                         _ => self.report(
-                            &format!("labels[{i}]"),
+                            &format!("{path}[{i}]"),
                             at(item),
                             "a label must have a key and a value",
                         ),
@@ -407,7 +458,7 @@ impl Checker {
                 }
             }
             other => self.report(
-                "labels",
+                &path,
                 at(node),
                 format!("labels must be a mapping, not {}", other.kind()),
             ),
@@ -525,11 +576,7 @@ impl Checker {
                 || spec.required.contains(&key.value.as_str())
                 || spec.optional.contains(&key.value.as_str());
             if !known {
-                self.report(
-                    &join(path, &key.value),
-                    (key.line, key.column),
-                    format!("unknown property '{}' for {name}", shorten(&key.value)),
-                );
+                self.unknown(&join(path, &key.value), key, "property", name);
             }
         }
         for required in spec.required {
@@ -554,6 +601,21 @@ impl Checker {
     fn task_properties(&mut self, task: &Located<Node>, path: &str, name: &str) {
         use task_types::*;
         self.duration(task, path, "timeout");
+        self.retry(task, path);
+        self.optional_bool(task, path, "allowFailure");
+        self.optional_bool(task, path, "allowWarning");
+        if let Some(level) = task.value.get("logLevel")
+            && !level
+                .value
+                .as_str()
+                .is_some_and(|l| LOG_LEVELS.contains(&l))
+        {
+            self.report(
+                &join(path, "logLevel"),
+                at(level),
+                format!("logLevel must be one of {}", LOG_LEVELS.join(", ")),
+            );
+        }
         match name {
             LOG => {
                 if let Some(message) = task.value.get("message") {
@@ -570,15 +632,17 @@ impl Checker {
                         );
                     }
                 }
-                if let Some(level) = task.value.get("level") {
-                    const LEVELS: &[&str] = &["TRACE", "DEBUG", "INFO", "WARN", "ERROR"];
-                    if !level.value.as_str().is_some_and(|l| LEVELS.contains(&l)) {
-                        self.report(
-                            &join(path, "level"),
-                            at(level),
-                            format!("level must be one of {}", LEVELS.join(", ")),
-                        );
-                    }
+                if let Some(level) = task.value.get("level")
+                    && !level
+                        .value
+                        .as_str()
+                        .is_some_and(|l| LOG_LEVELS.contains(&l))
+                {
+                    self.report(
+                        &join(path, "level"),
+                        at(level),
+                        format!("level must be one of {}", LOG_LEVELS.join(", ")),
+                    );
                 }
             }
             OUTPUT_VALUES => {
@@ -697,22 +761,25 @@ impl Checker {
             };
             for (key, _) in entries {
                 if !allowed.contains(&key.value.as_str()) {
-                    self.report(
-                        &join(&path, &key.value),
-                        (key.line, key.column),
-                        format!(
-                            "unknown property '{}' for {}",
-                            shorten(&key.value),
-                            kind.value
-                        ),
-                    );
+                    self.unknown(&join(&path, &key.value), key, "property", &kind.value);
                 }
+            }
+            if let Some(recover) = trigger.value.get("recoverMissedSchedules")
+                && recover.value.as_str() != Some("LAST")
+            {
+                self.report(
+                    &join(&path, "recoverMissedSchedules"),
+                    at(recover),
+                    "recoverMissedSchedules must be LAST: after downtime Aerie fires the latest missed tick only (ALL and NONE are not supported)",
+                );
             }
             let disabled = self
                 .optional_bool(trigger, &path, "disabled")
                 .unwrap_or(false);
             let (mut cron, mut timezone) = (String::new(), String::new());
             if kind.value == trigger_types::SCHEDULE {
+                self.labels(trigger, &path);
+                self.schedule_inputs(trigger, &path);
                 let with_seconds = self
                     .optional_bool(trigger, &path, "withSeconds")
                     .unwrap_or(false);
@@ -759,6 +826,32 @@ impl Checker {
             }
         }
         triggers
+    }
+
+    /// A Schedule's `inputs`: values given as written (they are not
+    /// templates here, so a template in one is refused rather than passed
+    /// on unrendered).
+    fn schedule_inputs(&mut self, trigger: &Located<Node>, path: &str) {
+        let Some(inputs) = trigger.value.get("inputs") else {
+            return;
+        };
+        let Node::Map(entries) = &inputs.value else {
+            self.report(
+                &join(path, "inputs"),
+                at(inputs),
+                "a schedule's inputs must be a mapping of input ids to values",
+            );
+            return;
+        };
+        for (key, value) in entries {
+            if value.value.to_json().to_string().contains("{{") {
+                self.report(
+                    &format!("{path}.inputs.{}", key.value),
+                    at(value),
+                    "a schedule's input values are taken as written; templates are not rendered here",
+                );
+            }
+        }
     }
 
     /// Every string holding `{{`, `{%` or `{#` must be a well-formed template.
@@ -993,6 +1086,115 @@ triggers:
         assert!(scalar.message.contains("must be a mapping"));
         let no_tasks = findings("id: a\nnamespace: b\n");
         assert!(no_tasks.iter().any(|f| f.path == "tasks"), "{no_tasks:?}");
+    }
+
+    #[test]
+    fn kestra_properties_aerie_does_not_apply_are_refused_by_name() {
+        let task = |extra: &str| {
+            HELLO.replace(
+                "        format:",
+                &format!("        {extra}\n        format:"),
+            )
+        };
+        for (source, path, words) in [
+            (
+                format!("{HELLO}concurrency:\n  limit: 1\n"),
+                "concurrency",
+                "does not support",
+            ),
+            (
+                format!("{HELLO}pluginDefaults: []\n"),
+                "pluginDefaults",
+                "on each task",
+            ),
+            (
+                format!("{HELLO}afterExecution: []\n"),
+                "afterExecution",
+                "does not support",
+            ),
+            (
+                format!("{HELLO}deleted: true\n"),
+                "deleted",
+                "deleted: false",
+            ),
+            (
+                task("workerGroup: {key: gpu}"),
+                "tasks[1].tasks[1].workerGroup",
+                "does not support",
+            ),
+            (
+                task("logToFile: true"),
+                "tasks[1].tasks[1].logToFile",
+                "does not support",
+            ),
+            (
+                task("logLevel: LOUD"),
+                "tasks[1].tasks[1].logLevel",
+                "logLevel must be",
+            ),
+            (
+                task("retry: {type: constant, interval: PT1S}"),
+                "tasks[1].tasks[1].retry",
+                "maxAttempt or maxDuration",
+            ),
+            (
+                HELLO.replace("    key: s3cr3t", "    key: s3cr3t\n    conditions: []"),
+                "triggers[1].conditions",
+                "does not support",
+            ),
+            (
+                HELLO.replace("    key: s3cr3t", "    key: s3cr3t\n    wait: true"),
+                "triggers[1].wait",
+                "?wait=true",
+            ),
+            (
+                HELLO.replace(
+                    "    timezone: Europe/Paris",
+                    "    timezone: Europe/Paris\n    recoverMissedSchedules: ALL",
+                ),
+                "triggers[0].recoverMissedSchedules",
+                "must be LAST",
+            ),
+            (
+                HELLO.replace(
+                    "    timezone: Europe/Paris",
+                    "    timezone: Europe/Paris\n    inputs: {user: \"{{ now() }}\"}",
+                ),
+                "triggers[0].inputs.user",
+                "not rendered",
+            ),
+            (
+                HELLO.replace(
+                    "    key: s3cr3t",
+                    "    key: s3cr3t\n    inputs: {user: ann}",
+                ),
+                "triggers[1].inputs",
+                "unknown property",
+            ),
+        ] {
+            let finding = only(&source);
+            assert_eq!(finding.path, path, "{finding}");
+            assert!(finding.message.contains(words), "{finding}");
+        }
+        for accepted in [
+            format!(
+                "{HELLO}deleted: false\nretry:\n  type: constant\n  interval: PT1S\n  maxAttempt: 2\n"
+            ),
+            task(
+                "retry: {type: exponential, interval: PT1S, maxInterval: PT10S, maxDuration: PT1M}",
+            ),
+            task("allowWarning: true\n        logLevel: WARN"),
+            HELLO.replace(
+                "    timezone: Europe/Paris",
+                "    timezone: Europe/Paris\n    recoverMissedSchedules: LAST",
+            ),
+            HELLO.replace(
+                "    timezone: Europe/Paris",
+                "    timezone: Europe/Paris\n    inputs: {user: ann}\n    labels: {team: a}",
+            ),
+        ] {
+            assert_eq!(findings(&accepted), [], "{accepted}");
+        }
     }
 
     #[test]

@@ -1,0 +1,260 @@
+//! Kestra flow features carried out as Kestra's own tests expect them
+//! (retry, allowWarning, logLevel, flow and schedule labels, schedule
+//! inputs), and the Kestra properties Aerie does not carry out refused at
+//! creation by name instead of being accepted and ignored.
+
+use std::time::Duration;
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::app::{Mode, TestApp};
+use crate::executions::{create_flow, run, tenant, wait_until};
+
+fn task_run<'a>(execution: &'a Value, task_id: &str) -> &'a Value {
+    execution["taskRunList"]
+        .as_array()
+        .and_then(|runs| runs.iter().find(|r| r["taskId"] == task_id))
+        .unwrap_or_else(|| panic!("no task run of {task_id}: {execution}"))
+}
+
+fn states(value: &Value) -> Vec<String> {
+    value["state"]["histories"]
+        .as_array()
+        .map(|h| {
+            h.iter()
+                .map(|e| e["state"].as_str().unwrap_or_default().to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn flow(id: &str, body: &str) -> String {
+    format!("id: {id}\nnamespace: company.team\n{body}")
+}
+
+#[tokio::test]
+async fn retries_follow_the_nearest_policy_and_end_as_kestras_tests_expect() {
+    let app = TestApp::start(Mode::MultiWithDefault).await;
+    tenant(&app, "acme").await;
+    let constant = "{type: constant, interval: PT0.1S, maxAttempt: 4}";
+    for (id, body) in [
+        // Kestra's retry-failed-task-attempts.
+        (
+            "attempts",
+            format!("tasks:\n  - id: fail\n    type: io.kestra.plugin.core.execution.Fail\n    retry: {constant}\n"),
+        ),
+        // retry-success: fails until its third attempt, and says so.
+        (
+            "success",
+            "tasks:\n  - id: flaky\n    type: io.kestra.plugin.core.execution.Fail\n    condition: \"{{ taskrun.attemptsCount < 2 }}\"\n    retry: {type: constant, interval: PT0.1S, maxAttempt: 5, warningOnRetry: true}\n  - id: after\n    type: io.kestra.plugin.core.debug.Return\n    format: done\n".to_owned(),
+        ),
+        // retry-flowable: a Sequential's policy retries its failing child.
+        (
+            "flowable",
+            "tasks:\n  - id: seq\n    type: io.kestra.plugin.core.flow.Sequential\n    retry: {type: constant, interval: PT0.1S, maxAttempt: 3}\n    tasks:\n      - id: child\n        type: io.kestra.plugin.core.execution.Fail\n".to_owned(),
+        ),
+        // retry-failed-flow-attempts: the flow's policy applies to every task.
+        (
+            "flowlevel",
+            "retry: {type: exponential, interval: PT0.1S, maxInterval: PT0.2S, maxAttempt: 2}\ntasks:\n  - id: fail\n    type: io.kestra.plugin.core.execution.Fail\n".to_owned(),
+        ),
+        // task-allow-warning-runnable: retried, allowed to fail, WARNING allowed.
+        (
+            "allowed",
+            format!("tasks:\n  - id: fail\n    type: io.kestra.plugin.core.execution.Fail\n    allowFailure: true\n    allowWarning: true\n    retry: {constant}\n  - id: log\n    type: io.kestra.plugin.core.log.Log\n    message: I'm allowed\n"),
+        ),
+        // maxDuration: no attempt starts 1.4 s after the first.
+        (
+            "duration",
+            "tasks:\n  - id: fail\n    type: io.kestra.plugin.core.execution.Fail\n    retry: {type: constant, interval: PT0.5S, maxDuration: PT1.4S}\n".to_owned(),
+        ),
+    ] {
+        create_flow(&app, "acme", &flow(id, &body)).await;
+    }
+
+    let attempts = run(&app, "acme", "company.team/attempts", json!({})).await;
+    assert_eq!(attempts["state"]["current"], "FAILED", "{attempts}");
+    let fail = task_run(&attempts, "fail");
+    assert_eq!(fail["attempts"], 4, "{fail}");
+    assert_eq!(
+        states(fail),
+        [
+            "CREATED", "RUNNING", "RETRYING", "RUNNING", "RETRYING", "RUNNING", "RETRYING",
+            "RUNNING", "FAILED"
+        ]
+    );
+    let id = attempts["id"].as_str().unwrap();
+    let (status, logs) = app
+        .get(&format!("/api/v1/acme/logs/{id}?minLevel=ERROR"))
+        .await;
+    assert_eq!(status, 200, "{logs}");
+    assert_eq!(
+        logs.as_array().map(Vec::len),
+        Some(4),
+        "one error per attempt: {logs}"
+    );
+
+    let success = run(&app, "acme", "company.team/success", json!({})).await;
+    assert_eq!(success["state"]["current"], "WARNING", "{success}");
+    assert_eq!(task_run(&success, "flaky")["attempts"], 3);
+    assert_eq!(task_run(&success, "flaky")["state"]["current"], "WARNING");
+    assert_eq!(task_run(&success, "after")["outputs"]["value"], "done");
+
+    let flowable = run(&app, "acme", "company.team/flowable", json!({})).await;
+    assert_eq!(flowable["state"]["current"], "FAILED");
+    assert_eq!(task_run(&flowable, "child")["attempts"], 3, "{flowable}");
+    assert_eq!(task_run(&flowable, "seq")["attempts"], 1);
+
+    let flow_level = run(&app, "acme", "company.team/flowlevel", json!({})).await;
+    assert_eq!(task_run(&flow_level, "fail")["attempts"], 2, "{flow_level}");
+
+    let allowed = run(&app, "acme", "company.team/allowed", json!({})).await;
+    assert_eq!(allowed["state"]["current"], "SUCCESS", "{allowed}");
+    assert_eq!(task_run(&allowed, "fail")["attempts"], 4);
+    assert_eq!(task_run(&allowed, "fail")["state"]["current"], "SUCCESS");
+    assert_eq!(task_run(&allowed, "log")["state"]["current"], "SUCCESS");
+
+    let duration = run(&app, "acme", "company.team/duration", json!({})).await;
+    assert_eq!(task_run(&duration, "fail")["attempts"], 3, "{duration}");
+}
+
+#[tokio::test]
+async fn a_kill_ends_a_retry_wait_at_once() {
+    let app = TestApp::start(Mode::MultiWithDefault).await;
+    tenant(&app, "acme").await;
+    create_flow(
+        &app,
+        "acme",
+        &flow(
+            "patient",
+            "tasks:\n  - id: fail\n    type: io.kestra.plugin.core.execution.Fail\n    retry: {type: constant, interval: PT1H, maxAttempt: 2}\n",
+        ),
+    )
+    .await;
+    let (status, created) = app
+        .post("/api/v1/acme/executions/company.team/patient", json!({}))
+        .await;
+    assert_eq!(status, 200, "{created}");
+    let id = created["id"].as_str().unwrap().to_owned();
+    wait_until(&app, "acme", &id, Duration::from_secs(10), |e| {
+        e["taskRunList"][0]["state"]["current"] == "RETRYING"
+    })
+    .await;
+    let response = app
+        .client
+        .delete(app.url(&format!("/api/v1/acme/executions/{id}/kill")))
+        .bearer_auth(&app.admin)
+        .send()
+        .await
+        .expect("kill");
+    assert_eq!(response.status(), 202);
+    let killed = wait_until(&app, "acme", &id, Duration::from_secs(10), |e| {
+        e["state"]["current"] == "KILLED"
+    })
+    .await;
+    assert_eq!(killed["taskRunList"][0]["attempts"], 1, "{killed}");
+}
+
+#[tokio::test]
+async fn log_levels_labels_and_schedule_inputs_are_applied() {
+    let app = TestApp::start(Mode::MultiWithDefault).await;
+    tenant(&app, "acme").await;
+    create_flow(
+        &app,
+        "acme",
+        &flow(
+            "labelled",
+            "labels:\n  team: data\n  tier: gold\ninputs:\n  - id: who\n    type: STRING\n    defaults: nobody\ntasks:\n  - id: quiet\n    type: io.kestra.plugin.core.log.Log\n    logLevel: WARN\n    message: [\"{{ undefined_at_info }}\"]\n    level: INFO\n  - id: loud\n    type: io.kestra.plugin.core.log.Log\n    logLevel: WARN\n    level: ERROR\n    message: kept\n  - id: show\n    type: io.kestra.plugin.core.debug.Return\n    format: \"{{ labels.team }}/{{ labels.tier }}/{{ inputs.who }}\"\ntriggers:\n  - id: tick\n    type: io.kestra.plugin.core.trigger.Schedule\n    cron: \"* * * * * *\"\n    withSeconds: true\n    inputs:\n      who: the schedule\n    labels:\n      tier: silver\n",
+        ),
+    )
+    .await;
+    // Started by a caller: the flow's labels, the caller's winning on a key.
+    let (status, execution) = app
+        .post(
+            "/api/v1/acme/executions/company.team/labelled?wait=true&labels=tier:platinum",
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200, "{execution}");
+    assert_eq!(execution["state"]["current"], "SUCCESS", "{execution}");
+    assert_eq!(
+        execution["labels"],
+        json!({"team": "data", "tier": "platinum"})
+    );
+    assert_eq!(
+        task_run(&execution, "show")["outputs"]["value"],
+        "data/platinum/nobody"
+    );
+    // The INFO line below logLevel WARN was neither rendered nor kept.
+    let id = execution["id"].as_str().unwrap();
+    let (_, logs) = app.get(&format!("/api/v1/acme/logs/{id}")).await;
+    let messages: Vec<_> = logs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["message"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(messages, ["kept"], "{logs}");
+
+    // Started by its schedule: the trigger's inputs and labels.
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    let scheduled = loop {
+        let (_, page) = app
+            .get("/api/v1/acme/executions/search?flowId=labelled&state=SUCCESS&size=100")
+            .await;
+        let found = page["results"]
+            .as_array()
+            .and_then(|all| all.iter().find(|e| e["trigger"]["id"] == "tick").cloned());
+        if let Some(found) = found {
+            break found;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never scheduled: {page}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(scheduled["inputs"], json!({"who": "the schedule"}));
+    assert_eq!(
+        scheduled["labels"],
+        json!({"team": "data", "tier": "silver"})
+    );
+}
+
+#[tokio::test]
+async fn kestra_properties_aerie_does_not_carry_out_are_refused_by_name() {
+    let app = TestApp::start(Mode::MultiWithDefault).await;
+    tenant(&app, "acme").await;
+    for (body, named) in [
+        ("concurrency:\n  limit: 1\n", "concurrency"),
+        (
+            "pluginDefaults:\n  - type: io.kestra.plugin.core.log.Log\n    values: {level: WARN}\n",
+            "pluginDefaults",
+        ),
+        (
+            "sla:\n  - id: slow\n    type: MAX_DURATION\n    duration: PT1H\n",
+            "sla",
+        ),
+    ] {
+        let source = flow(
+            "refused",
+            &format!(
+                "{body}tasks:\n  - id: a\n    type: io.kestra.plugin.core.log.Log\n    message: hi\n"
+            ),
+        );
+        let (status, answer) = app
+            .yaml(Method::POST, "/api/v1/acme/flows", &app.admin, &source)
+            .await;
+        assert_eq!(status, 422, "{answer}");
+        let text = answer.to_string();
+        assert!(
+            text.contains(&format!(
+                "'{named}' is a Kestra property that Aerie does not support"
+            )),
+            "{text}"
+        );
+    }
+    let (status, _) = app.get("/api/v1/acme/flows/company.team/refused").await;
+    assert_eq!(status, 404, "nothing was saved");
+}
