@@ -34,6 +34,7 @@ use std::time::{Duration, Instant};
 use aerie_common::TenantId;
 use aerie_common::changes::{Change, ChangeWatch, Connect, WATCHED_TTL};
 use aerie_common::config::Config;
+use aerie_common::kestra::concurrency::Concurrency;
 use aerie_common::kestra::trigger_types;
 use aerie_proto::flow::v1 as flow_pb;
 use chrono::{DateTime, TimeZone, Utc};
@@ -372,6 +373,7 @@ impl Scheduler {
                 flow_source: flow.source.clone(),
                 inputs: start.inputs.clone(),
                 labels: start.labels.clone(),
+                concurrency: flow.concurrency,
                 started_by: StartedBy::Schedule(json!({
                     "type": schedule.trigger_type,
                     "id": schedule.trigger_id,
@@ -408,17 +410,13 @@ impl Scheduler {
             .get_flow_for_execution(self.engine.internal(&schedule.tenant, request))
             .await?
             .into_inner();
-        let starts = Plan::parse(&flow.source)
-            .map_err(|err| err.to_string())
-            .map(|plan| {
-                plan.schedules
-                    .iter()
-                    .map(|(trigger, extras)| {
-                        let start = inputs::resolve(
-                            &plan.inputs,
-                            &extras.inputs,
-                            &Default::default(),
-                        )
+        let plan = Plan::parse(&flow.source);
+        let concurrency = plan.as_ref().ok().and_then(|plan| plan.concurrency);
+        let starts = plan.map_err(|err| err.to_string()).map(|plan| {
+            plan.schedules
+                .iter()
+                .map(|(trigger, extras)| {
+                    let start = inputs::resolve(&plan.inputs, &extras.inputs, &Default::default())
                         .map(|inputs| {
                             let mut labels = plan.labels.clone();
                             labels.extend(extras.labels.clone());
@@ -430,16 +428,17 @@ impl Scheduler {
                                 problems.join("; ")
                             )
                         });
-                        (trigger.clone(), start)
-                    })
-                    .collect()
-            });
+                    (trigger.clone(), start)
+                })
+                .collect()
+        });
         let prepared = Arc::new(Prepared {
             namespace: flow.namespace,
             id: flow.id,
             revision: flow.revision,
             source: flow.source,
             disabled: flow.disabled,
+            concurrency,
             starts,
         });
         self.flows.insert(key, prepared.clone()).await;
@@ -454,6 +453,7 @@ struct Prepared {
     revision: i32,
     source: String,
     disabled: bool,
+    concurrency: Option<Concurrency>,
     /// What each Schedule trigger's executions start with, by trigger id,
     /// or why the flow cannot start at all.
     starts: Result<BTreeMap<String, Result<Start, String>>, String>,

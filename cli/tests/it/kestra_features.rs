@@ -227,7 +227,10 @@ async fn kestra_properties_aerie_does_not_carry_out_are_refused_by_name() {
     let app = TestApp::start(Mode::MultiWithDefault).await;
     tenant(&app, "acme").await;
     for (body, named) in [
-        ("concurrency:\n  limit: 1\n", "concurrency"),
+        (
+            "afterExecution:\n  - id: later\n    type: io.kestra.plugin.core.log.Log\n    message: hi\n",
+            "afterExecution",
+        ),
         (
             "pluginDefaults:\n  - type: io.kestra.plugin.core.log.Log\n    values: {level: WARN}\n",
             "pluginDefaults",
@@ -257,4 +260,162 @@ async fn kestra_properties_aerie_does_not_carry_out_are_refused_by_name() {
     }
     let (status, _) = app.get("/api/v1/acme/flows/company.team/refused").await;
     assert_eq!(status, 404, "nothing was saved");
+}
+
+fn date_of(value: &Value, state: &str) -> chrono::DateTime<chrono::Utc> {
+    let date = value["state"]["histories"]
+        .as_array()
+        .and_then(|h| h.iter().find(|e| e["state"] == state))
+        .and_then(|e| e["date"].as_str())
+        .unwrap_or_else(|| panic!("no {state} in {value}"));
+    chrono::DateTime::parse_from_rfc3339(date)
+        .expect("date")
+        .to_utc()
+}
+
+async fn start(app: &TestApp, flow: &str) -> Value {
+    let (status, created) = app
+        .post(
+            &format!("/api/v1/acme/executions/company.team/{flow}"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200, "{created}");
+    created
+}
+
+#[tokio::test]
+async fn a_flows_concurrency_limit_queues_cancels_or_fails_past_it() {
+    let app = TestApp::start(Mode::MultiWithDefault).await;
+    tenant(&app, "acme").await;
+    let sleepy = |id: &str, concurrency: &str, nap: &str| {
+        flow(
+            id,
+            &format!(
+                "{concurrency}tasks:\n  - id: nap\n    type: io.kestra.plugin.core.flow.Sleep\n    duration: {nap}\n"
+            ),
+        )
+    };
+    create_flow(
+        &app,
+        "acme",
+        &sleepy("queued", "concurrency:\n  limit: 1\n", "PT0.4S"),
+    )
+    .await;
+    create_flow(
+        &app,
+        "acme",
+        &sleepy(
+            "cancelled",
+            "concurrency: {limit: 1, behavior: CANCEL}\n",
+            "PT30S",
+        ),
+    )
+    .await;
+    create_flow(
+        &app,
+        "acme",
+        &sleepy(
+            "failed",
+            "concurrency: {limit: 2, behavior: FAIL}\n",
+            "PT30S",
+        ),
+    )
+    .await;
+    create_flow(&app, "acme", &sleepy("free", "", "PT0.1S")).await;
+
+    // QUEUE: three executions run one after the other, and the limit
+    // holds back no other flow.
+    let mut queued = Vec::new();
+    for _ in 0..3 {
+        queued.push(
+            start(&app, "queued").await["id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    let free = run(&app, "acme", "company.team/free", json!({})).await;
+    assert_eq!(free["state"]["current"], "SUCCESS");
+    let mut ended = Vec::new();
+    for id in &queued {
+        ended.push(
+            wait_until(&app, "acme", id, Duration::from_secs(20), |e| {
+                e["state"]["current"] == "SUCCESS"
+            })
+            .await,
+        );
+    }
+    let mut spans: Vec<_> = ended
+        .iter()
+        .map(|e| (date_of(e, "RUNNING"), date_of(e, "SUCCESS")))
+        .collect();
+    spans.sort();
+    for pair in spans.windows(2) {
+        assert!(pair[1].0 >= pair[0].1, "two ran at once: {spans:?}");
+    }
+    assert!(
+        date_of(&free, "SUCCESS") < spans[2].0,
+        "the free flow waited for the limited one: {spans:?}"
+    );
+
+    // CANCEL and FAIL: past the limit an execution ends as it is created,
+    // runs nothing and takes no slot.
+    let first = start(&app, "cancelled").await;
+    let refused = start(&app, "cancelled").await;
+    assert_eq!(refused["state"]["current"], "CANCELLED", "{refused}");
+    assert_eq!(states(&refused), ["CREATED", "CANCELLED"]);
+    for _ in 0..2 {
+        assert_eq!(start(&app, "failed").await["state"]["current"], "CREATED");
+    }
+    let failed = start(&app, "failed").await;
+    assert_eq!(failed["state"]["current"], "FAILED", "{failed}");
+    let refused_id = refused["id"].as_str().unwrap();
+    let (_, still) = app
+        .get(&format!("/api/v1/acme/executions/{refused_id}"))
+        .await;
+    assert_eq!(still["state"]["current"], "CANCELLED");
+    assert_eq!(still["taskRunList"].as_array().map(Vec::len), Some(0));
+
+    // The limit is the tenant's own: the same flow in another tenant
+    // runs beside acme's, and is held to its own limit.
+    tenant(&app, "beta").await;
+    create_flow(
+        &app,
+        "beta",
+        &sleepy(
+            "cancelled",
+            "concurrency: {limit: 1, behavior: CANCEL}\n",
+            "PT30S",
+        ),
+    )
+    .await;
+    let mut answers = Vec::new();
+    for _ in 0..2 {
+        let (status, created) = app
+            .post("/api/v1/beta/executions/company.team/cancelled", json!({}))
+            .await;
+        assert_eq!(status, 200, "{created}");
+        answers.push(created["state"]["current"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(answers, ["CREATED", "CANCELLED"]);
+
+    // Once the running one ends, the flow takes a new execution again.
+    let first_id = first["id"].as_str().unwrap();
+    let response = app
+        .client
+        .delete(app.url(&format!("/api/v1/acme/executions/{first_id}/kill")))
+        .bearer_auth(&app.admin)
+        .send()
+        .await
+        .expect("kill");
+    assert_eq!(response.status(), 202);
+    wait_until(&app, "acme", first_id, Duration::from_secs(10), |e| {
+        e["state"]["current"] == "KILLED"
+    })
+    .await;
+    assert_eq!(
+        start(&app, "cancelled").await["state"]["current"],
+        "CREATED"
+    );
 }

@@ -1,6 +1,7 @@
 //! Kestra's vocabulary, shared by the service that validates flows and the
 //! one that runs them: task, trigger and input type names, ISO-8601 durations, retry policies.
 
+pub mod concurrency;
 pub mod duration;
 pub mod retry;
 

@@ -200,6 +200,7 @@ impl ExecutionService for ExecutionApi {
             // The flow's labels, then the caller's (which win on a key).
             labels: plan.labels.into_iter().chain(body.labels).collect(),
             started_by: StartedBy::Caller(call.caller.name.to_string()),
+            concurrency: plan.concurrency,
         };
         let accepted = async {
             let tx = self.write(&call.tenant).await?;
@@ -388,9 +389,23 @@ impl ExecutionService for ExecutionApi {
             .overrides(&call.tenant)
             .await
             .running_executions;
+        // A restarted execution waits its turn under its flow's
+        // concurrency limit, whatever the limit's behavior.
+        let source = repo::flow_source(&tx, &current)
+            .await
+            .map_err(ServiceError::from)?;
+        let flow_limit = Plan::parse(&source)
+            .ok()
+            .and_then(|plan| plan.concurrency)
+            .map_or(0, |c| c.limit);
+        let job = queue::Job {
+            execution: id.clone(),
+            flow_key: queue::flow_key(&current.namespace, &current.flow_id),
+            flow_limit,
+        };
         queue::enqueue_many(
             &tx,
-            std::slice::from_ref(&id),
+            std::slice::from_ref(&job),
             crate::repo::now_millis(),
             running_quota,
         )

@@ -82,6 +82,7 @@ impl WebhookService for ExecutionApi {
             flow_source: flow.source,
             inputs: resolved,
             labels: plan.labels.clone(),
+            concurrency: plan.concurrency,
             started_by: StartedBy::Webhook(json!({
                 "type": trigger_types::WEBHOOK,
                 "id": trigger.id,

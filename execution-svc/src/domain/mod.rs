@@ -56,12 +56,14 @@ pub enum State {
     Failed,
     Killing,
     Killed,
+    /// Refused at creation by its flow's concurrency limit (CANCEL).
+    Cancelled,
     Restarted,
     Skipped,
 }
 
 impl State {
-    pub const ALL: [State; 10] = [
+    pub const ALL: [State; 11] = [
         State::Created,
         State::Running,
         State::Retrying,
@@ -70,6 +72,7 @@ impl State {
         State::Failed,
         State::Killing,
         State::Killed,
+        State::Cancelled,
         State::Restarted,
         State::Skipped,
     ];
@@ -84,6 +87,7 @@ impl State {
             State::Failed => "FAILED",
             State::Killing => "KILLING",
             State::Killed => "KILLED",
+            State::Cancelled => "CANCELLED",
             State::Restarted => "RESTARTED",
             State::Skipped => "SKIPPED",
         }
@@ -98,7 +102,12 @@ impl State {
     pub fn is_terminal(self) -> bool {
         matches!(
             self,
-            State::Success | State::Warning | State::Failed | State::Killed | State::Skipped
+            State::Success
+                | State::Warning
+                | State::Failed
+                | State::Killed
+                | State::Cancelled
+                | State::Skipped
         )
     }
 

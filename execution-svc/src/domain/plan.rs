@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aerie_common::kestra::{
-    LOG_LEVELS, canonical_task_type, duration::parse_iso_duration, retry::Retry, task_types,
-    trigger_types,
+    LOG_LEVELS, canonical_task_type, concurrency::Concurrency, duration::parse_iso_duration,
+    retry::Retry, task_types, trigger_types,
 };
 use serde_json::{Map, Value};
 
@@ -30,6 +30,8 @@ pub struct Plan {
     pub schedules: BTreeMap<String, ScheduleExtras>,
     /// The flow's labels: every execution of it carries them.
     pub labels: BTreeMap<String, String>,
+    /// How many executions of the flow may run at once.
+    pub concurrency: Option<Concurrency>,
 }
 
 /// What a Schedule trigger adds to the executions it starts.
@@ -180,6 +182,13 @@ impl Plan {
             webhooks: webhooks(root.get("triggers")),
             schedules: schedules(root.get("triggers")),
             labels: labels(root.get("labels")),
+            concurrency: match root.get("concurrency") {
+                None | Some(Value::Null) => None,
+                Some(value) => Some(
+                    Concurrency::parse(value)
+                        .map_err(|problem| PlanError(format!("the flow: {problem}")))?,
+                ),
+            },
         })
     }
 

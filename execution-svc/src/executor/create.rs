@@ -2,9 +2,10 @@
 //! are written in one transaction, so an accepted execution is never lost
 //! and never unaudited.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use aerie_common::audit::{self, AuditEntry};
+use aerie_common::kestra::concurrency::{Behavior, Concurrency};
 use sea_orm::DbErr;
 use serde_json::{Map, Value, json};
 
@@ -33,6 +34,8 @@ pub struct NewExecution {
     pub inputs: Map<String, Value>,
     pub labels: BTreeMap<String, String>,
     pub started_by: StartedBy,
+    /// The flow's concurrency limit, when it has one.
+    pub concurrency: Option<Concurrency>,
 }
 
 impl Engine {
@@ -58,8 +61,31 @@ impl Engine {
         let now = repo::now();
         let running_quota = self.quotas.overrides(tx.tenant()).await.running_executions;
         let mut sources: BTreeMap<(String, String, i32), String> = BTreeMap::new();
-        let (mut rows, mut ids, mut audits) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut rows, mut jobs, mut audits) = (Vec::new(), Vec::new(), Vec::new());
+        // Queued or running executions of each flow with a CANCEL or FAIL
+        // limit, this batch's included.
+        let mut unfinished: HashMap<String, u64> = HashMap::new();
         for new in batch {
+            let flow_key = queue::flow_key(&new.namespace, &new.flow_id);
+            let refused = match new.concurrency {
+                Some(limit) if limit.behavior != Behavior::Queue => {
+                    let count = match unfinished.get(&flow_key) {
+                        Some(count) => *count,
+                        None => {
+                            queue::lock_flow(tx, &flow_key).await?;
+                            queue::unfinished_of_flow(tx, &flow_key).await?
+                        }
+                    };
+                    let full = count >= u64::from(limit.limit);
+                    unfinished.insert(flow_key.clone(), count + u64::from(!full));
+                    full.then_some(match limit.behavior {
+                        Behavior::Cancel => State::Cancelled,
+                        _ => State::Failed,
+                    })
+                }
+                _ => None,
+            };
+            let histories = push_history("[]", State::Created, now);
             let (actor, trigger) = match new.started_by {
                 StartedBy::Caller(name) => (name, json!({})),
                 StartedBy::Webhook(trigger) => ("webhook".to_owned(), trigger),
@@ -73,8 +99,12 @@ impl Engine {
                 flow_revision: new.flow_revision,
                 // Stored once per revision (see below), not in every row.
                 flow_source: String::new(),
-                state: State::Created.as_str().to_owned(),
-                histories: push_history("[]", State::Created, now),
+                state: refused.unwrap_or(State::Created).as_str().to_owned(),
+                // Past its flow's limit, an execution ends as it is created.
+                histories: match refused {
+                    Some(state) => push_history(&histories, state, now),
+                    None => histories,
+                },
                 inputs: Value::Object(new.inputs).to_string(),
                 outputs: "{}".to_owned(),
                 labels: serde_json::to_string(&new.labels).unwrap_or_else(|_| "{}".into()),
@@ -98,7 +128,13 @@ impl Engine {
                         "trigger": trigger.get("type").cloned().unwrap_or(Value::Null),
                     })),
             );
-            ids.push(new.id);
+            if refused.is_none() {
+                jobs.push(queue::Job {
+                    execution: new.id,
+                    flow_key,
+                    flow_limit: new.concurrency.map_or(0, |c| c.limit),
+                });
+            }
             rows.push(row);
         }
         for ((namespace, flow_id, revision), source) in sources {
@@ -110,7 +146,7 @@ impl Engine {
             }
         }
         repo::executions::insert_many(tx, rows.clone()).await?;
-        queue::enqueue_many(tx, &ids, repo::now_millis(), running_quota).await?;
+        queue::enqueue_many(tx, &jobs, repo::now_millis(), running_quota).await?;
         audit::enqueue_many(tx.conn(), audits).await?;
         Ok(rows)
     }

@@ -110,6 +110,10 @@ pub mod execution_queue {
         pub lease_epoch: i64,
         /// The tenant's own quota of running executions; 0: the default.
         pub running_quota: i64,
+        /// A digest of the job's namespace and flow id (see `queue::flow_key`).
+        pub flow_key: String,
+        /// The flow's limit of executions running at once; 0: none.
+        pub flow_limit: i64,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -147,7 +147,10 @@ pub async fn ended_before(
     before: DateTime<Utc>,
     limit: u64,
 ) -> Result<Vec<Purgeable>, DbErr> {
-    let ended = ["SUCCESS", "WARNING", "FAILED", "KILLED", "SKIPPED"];
+    let ended = crate::domain::State::ALL
+        .into_iter()
+        .filter(|s| s.is_terminal())
+        .map(crate::domain::State::as_str);
     executions::Entity::find()
         .select_only()
         .columns([

@@ -30,18 +30,71 @@ pub struct Claimed {
     pub epoch: i64,
 }
 
+/// One execution to queue, with its flow's concurrency limit.
+pub struct Job {
+    pub execution: ExecutionId,
+    /// [`flow_key`] of its namespace and flow id.
+    pub flow_key: String,
+    /// Executions of the flow that may run at once; 0: no limit.
+    pub flow_limit: u32,
+}
+
+/// The key grouping a flow's jobs for its concurrency limit: a digest, so
+/// the queue (which every replica scans, outside row-level security) holds
+/// ids and leases only, never names.
+pub fn flow_key(namespace: &str, flow_id: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::new()
+        .chain_update(namespace.as_bytes())
+        .chain_update([0])
+        .chain_update(flow_id.as_bytes())
+        .finalize();
+    digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Executions of one flow of the transaction's tenant that are queued or
+/// running.
+pub async fn unfinished_of_flow(tx: &TenantTxn, flow_key: &str) -> Result<u64, DbErr> {
+    use sea_orm::PaginatorTrait;
+    execution_queue::Entity::find()
+        .filter(execution_queue::Column::TenantId.eq(tx.tenant_key()))
+        .filter(execution_queue::Column::FlowKey.eq(flow_key))
+        .count(tx.conn())
+        .await
+}
+
+/// Makes concurrent transactions accepting executions of one flow take
+/// turns (PostgreSQL; SQLite's writes take turns anyway), so two callers
+/// cannot both take a flow's last slot.
+pub async fn lock_flow(tx: &TenantTxn, flow_key: &str) -> Result<(), DbErr> {
+    let conn = tx.conn();
+    if conn.get_database_backend() != sea_orm::DbBackend::Postgres {
+        return Ok(());
+    }
+    // A digest of tenant and flow, as a 60-bit lock number.
+    let digest = self::flow_key(tx.tenant_key(), flow_key);
+    let lock = i64::from_str_radix(&digest[..15], 16).unwrap_or(0);
+    conn.execute_raw(Statement::from_sql_and_values(
+        sea_orm::DbBackend::Postgres,
+        "SELECT pg_advisory_xact_lock($1)",
+        [lock.into()],
+    ))
+    .await?;
+    Ok(())
+}
+
 /// Queues executions of the transaction's tenant; `running_quota` is the
 /// tenant's own quota of running executions, when it has one.
 pub async fn enqueue_many(
     tx: &TenantTxn,
-    executions: &[ExecutionId],
+    jobs: &[Job],
     available_at: i64,
     running_quota: Option<u32>,
 ) -> Result<(), DbErr> {
-    for chunk in executions.chunks(super::ROWS_PER_INSERT) {
-        execution_queue::Entity::insert_many(chunk.iter().map(|execution| {
+    for chunk in jobs.chunks(super::ROWS_PER_INSERT) {
+        execution_queue::Entity::insert_many(chunk.iter().map(|job| {
             execution_queue::ActiveModel {
-                execution_id: Set(execution.as_str().to_owned()),
+                execution_id: Set(job.execution.as_str().to_owned()),
                 tenant_id: Set(tx.tenant_key().to_owned()),
                 available_at: Set(available_at),
                 lease_owner: Set(None),
@@ -49,6 +102,8 @@ pub async fn enqueue_many(
                 kill_requested: Set(false),
                 lease_epoch: Set(0),
                 running_quota: Set(running_quota.map_or(0, i64::from)),
+                flow_key: Set(job.flow_key.clone()),
+                flow_limit: Set(i64::from(job.flow_limit)),
             }
         }))
         .exec_without_returning(tx.conn())
@@ -75,7 +130,8 @@ pub async fn request_kill(tx: &TenantTxn, execution: &ExecutionId) -> Result<boo
 /// held anywhere count), and among tenants with queued work the one
 /// with the fewest running goes first, round-robin, oldest job first within
 /// a tenant. A flood of one tenant's work never keeps another's waiting for
-/// a worker.
+/// a worker. A job whose flow already runs its concurrency limit waits,
+/// and takes no slot from its tenant's other jobs.
 pub async fn claim(
     db: &DatabaseConnection,
     owner: &str,
@@ -89,15 +145,31 @@ pub async fn claim(
     // `slot` is how many of its tenant's executions would run once this
     // one does. Replicas racing for a row: the outer lease condition is
     // checked again on the row PostgreSQL locks, so one of them wins.
+    // `flow_slot` is the same count among its flow's jobs, for flows
+    // with a concurrency limit only.
     let sql = "WITH busy AS ( \
            SELECT tenant_id, COUNT(*) AS running FROM execution_queue \
            WHERE lease_until IS NOT NULL AND lease_until >= $3 GROUP BY tenant_id), \
+         flow_busy AS ( \
+           SELECT tenant_id, flow_key, COUNT(*) AS running FROM execution_queue \
+           WHERE flow_limit > 0 AND lease_until IS NOT NULL AND lease_until >= $3 \
+           GROUP BY tenant_id, flow_key), \
+         limited AS ( \
+           SELECT q.execution_id, q.flow_limit, \
+             ROW_NUMBER() OVER (PARTITION BY q.tenant_id, q.flow_key \
+               ORDER BY q.available_at, q.execution_id) + COALESCE(f.running, 0) AS flow_slot \
+           FROM execution_queue q LEFT JOIN flow_busy f \
+             ON f.tenant_id = q.tenant_id AND f.flow_key = q.flow_key \
+           WHERE q.flow_limit > 0 AND q.available_at <= $3 \
+             AND (q.lease_until IS NULL OR q.lease_until < $3)), \
          ranked AS ( \
            SELECT q.execution_id, q.available_at, q.running_quota, \
              ROW_NUMBER() OVER (PARTITION BY q.tenant_id ORDER BY q.available_at, q.execution_id) \
                + COALESCE(b.running, 0) AS slot \
            FROM execution_queue q LEFT JOIN busy b ON b.tenant_id = q.tenant_id \
-           WHERE q.available_at <= $3 AND (q.lease_until IS NULL OR q.lease_until < $3)) \
+           WHERE q.available_at <= $3 AND (q.lease_until IS NULL OR q.lease_until < $3) \
+             AND (q.flow_limit = 0 OR q.execution_id IN ( \
+               SELECT execution_id FROM limited WHERE flow_slot <= flow_limit))) \
          UPDATE execution_queue SET lease_owner = $1, lease_until = $2, \
            lease_epoch = lease_epoch + 1 \
          WHERE (lease_until IS NULL OR lease_until < $3) AND execution_id IN ( \

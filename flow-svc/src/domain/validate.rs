@@ -43,7 +43,7 @@ pub struct Report {
 }
 
 pub use aerie_common::kestra::{INPUT_TYPES, task_types, trigger_types};
-use aerie_common::kestra::{LOG_LEVELS, retry::Retry};
+use aerie_common::kestra::{LOG_LEVELS, concurrency::Concurrency, retry::Retry};
 
 /// What a task type takes: required and optional properties, and which of
 /// them hold lists of child tasks.
@@ -73,10 +73,6 @@ const COMMON_TASK_PROPERTIES: &[&str] = &[
 const NOT_SUPPORTED: &[(&str, &str)] = &[
     ("logToFile", "task logs are always stored as log lines"),
     ("workerGroup", "every worker runs every tenant's tasks"),
-    (
-        "concurrency",
-        "flow concurrency limits are not built; the tenant's quotas bound running executions",
-    ),
     ("sla", "flow SLAs are not built"),
     ("checks", "flow checks are not built"),
     ("pluginDefaults", "write the properties on each task"),
@@ -196,6 +192,7 @@ const FLOW_PROPERTIES: &[&str] = &[
     "disabled",
     "deleted",
     "retry",
+    "concurrency",
 ];
 
 const SCHEDULE_PROPERTIES: &[&str] = &[
@@ -312,6 +309,11 @@ impl Checker {
             );
         }
         self.retry(root, "");
+        if let Some(concurrency) = root.value.get("concurrency")
+            && let Err(problem) = Concurrency::parse(&concurrency.value.to_json())
+        {
+            self.report("concurrency", at(concurrency), problem);
+        }
         let id = self.required_string(root, "", "id");
         if let Some(id) = &id
             && let Some(problem) = id_problem("flow id", &id.value, 100)
@@ -1098,10 +1100,11 @@ triggers:
         };
         for (source, path, words) in [
             (
-                format!("{HELLO}concurrency:\n  limit: 1\n"),
+                format!("{HELLO}concurrency:\n  limit: 0\n"),
                 "concurrency",
-                "does not support",
+                "from 1",
             ),
+            (format!("{HELLO}sla: []\n"), "sla", "does not support"),
             (
                 format!("{HELLO}pluginDefaults: []\n"),
                 "pluginDefaults",

@@ -35,7 +35,7 @@ pub struct StateHistory {
 /// A state and every change that led to it.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
 pub struct ExecutionState {
-    /// CREATED, RUNNING, SUCCESS, WARNING, FAILED, KILLING, KILLED, RESTARTED (SKIPPED and RETRYING for task runs).
+    /// CREATED, RUNNING, SUCCESS, WARNING, FAILED, KILLING, KILLED, RESTARTED, CANCELLED (SKIPPED and RETRYING for task runs).
     pub current: String,
     pub histories: Vec<StateHistory>,
 }
