@@ -701,7 +701,7 @@ async fn webhooks_start_their_tenants_flow_only() {
     tenant(&app, "globex").await;
     let hooked = |key: &str, word: &str| {
         format!(
-            "id: hooked\nnamespace: company.team\ntasks:\n  - id: echo\n    type: io.kestra.plugin.core.debug.Return\n    format: \"{word} {{{{ trigger.body.name }}}} {{{{ trigger.parameters.source }}}}\"\ntriggers:\n  - id: hook\n    type: io.kestra.plugin.core.trigger.Webhook\n    key: {key}\n"
+            "id: hooked\nnamespace: company.team\ntasks:\n  - id: echo\n    type: io.kestra.plugin.core.debug.Return\n    format: \"{word} {{{{ trigger.body.name }}}} {{{{ trigger.parameters.source[0] }}}}\"\ntriggers:\n  - id: hook\n    type: io.kestra.plugin.core.trigger.Webhook\n    key: {key}\n"
         )
     };
     create_flow(&app, "acme", &hooked("acme-key-123", "acme")).await;

@@ -419,3 +419,130 @@ async fn a_flows_concurrency_limit_queues_cancels_or_fails_past_it() {
         "CREATED"
     );
 }
+
+#[tokio::test]
+async fn webhooks_keep_every_value_render_their_keys_and_honour_conditions() {
+    let app = TestApp::start(Mode::MultiWithDefault).await;
+    tenant(&app, "acme").await;
+    let (status, body) = app
+        .put(
+            "/api/v1/acme/namespaces/company.team/secrets/HOOK_KEY",
+            json!({"value": "from-a-secret"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let echo = "tasks:\n  - id: out\n    type: io.kestra.plugin.core.debug.Return\n    format: \"{{ trigger.parameters.age | join(',') }}|{{ trigger.variables.parameters.name[0] }}\"\n";
+    let hook = |key: &str, extra: &str| {
+        format!(
+            "{echo}triggers:\n  - id: hook\n    type: io.kestra.plugin.core.trigger.Webhook\n    key: \"{key}\"\n{extra}"
+        )
+    };
+    create_flow(&app, "acme", &flow("plain", &hook("plain-key-1", ""))).await;
+    create_flow(&app, "acme", &flow("dynamic", &hook("{{ flow.id }}", ""))).await;
+    create_flow(
+        &app,
+        "acme",
+        &flow("secretive", &hook("{{ secret('HOOK_KEY') }}", "")),
+    )
+    .await;
+    create_flow(
+        &app,
+        "acme",
+        &flow(
+            "guarded",
+            &hook(
+                "guarded-key-1",
+                "    conditions:\n      - type: io.kestra.plugin.core.condition.ExpressionCondition\n        expression: \"{{ trigger.body.hello == 'world' }}\"\n",
+            ),
+        ),
+    )
+    .await;
+    let call = |method: reqwest::Method, flow: &str, key: &str| {
+        app.client.request(
+            method,
+            app.url(&format!(
+                "/api/v1/acme/executions/webhook/company.team/{flow}/{key}?wait=true&name=john&age=12&age=13"
+            )),
+        )
+    };
+
+    // Repeated parameters keep every value; a GET has a null body.
+    let (status, execution) = crate::app::read(
+        call(Method::GET, "plain", "plain-key-1")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200, "{execution}");
+    assert_eq!(
+        execution["trigger"]["parameters"]["age"],
+        json!(["12", "13"])
+    );
+    assert_eq!(execution["trigger"]["body"], Value::Null);
+    assert_eq!(
+        execution["trigger"]["variables"]["parameters"]["name"],
+        json!(["john"])
+    );
+    assert_eq!(
+        task_run(&execution, "out")["outputs"]["value"],
+        "12,13|john"
+    );
+
+    // Templated keys: the flow's id, a secret of its tenant.
+    for (flow, key) in [("dynamic", "dynamic"), ("secretive", "from-a-secret")] {
+        let (status, execution) =
+            crate::app::read(call(Method::POST, flow, key).send().await.unwrap()).await;
+        assert_eq!(status, 200, "{flow}: {execution}");
+        let (status, _) = crate::app::read(
+            call(Method::POST, flow, "{{ flow.id }}")
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, 404, "the template itself is no key");
+    }
+    // Another tenant's secret of the same name is not the key there.
+    tenant(&app, "beta").await;
+    create_flow(
+        &app,
+        "beta",
+        &flow("secretive", &hook("{{ secret('HOOK_KEY') }}", "")),
+    )
+    .await;
+    let (status, _) = crate::app::read(
+        app.client
+            .post(app.url("/api/v1/beta/executions/webhook/company.team/secretive/from-a-secret"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 404);
+
+    // A false condition starts nothing and answers 204.
+    let (status, _) = crate::app::read(
+        call(Method::POST, "guarded", "guarded-key-1")
+            .json(&json!({"hello": "webhook"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 204);
+    let (_, page) = app
+        .get("/api/v1/acme/executions/search?flowId=guarded")
+        .await;
+    assert_eq!(page["total"], 0, "{page}");
+    let (status, execution) = crate::app::read(
+        call(Method::POST, "guarded", "guarded-key-1")
+            .json(&json!({"hello": "world"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200, "{execution}");
+    assert_eq!(execution["state"]["current"], "SUCCESS");
+}

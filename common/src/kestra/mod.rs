@@ -40,6 +40,24 @@ pub mod trigger_types {
     pub const WEBHOOK: &str = "io.kestra.plugin.core.trigger.Webhook";
 }
 
+/// The one condition type Aerie evaluates (on Webhook triggers), by its
+/// current name and the older ones Kestra still accepts.
+pub mod condition_types {
+    pub const EXPRESSION: &str = "io.kestra.plugin.core.condition.Expression";
+    pub const NAMES: &[&str] = &[
+        EXPRESSION,
+        "io.kestra.plugin.core.condition.ExpressionCondition",
+        "io.kestra.core.models.conditions.types.VariableCondition",
+    ];
+
+    /// Kestra's truth of a rendered condition: anything but blank or
+    /// `false`.
+    pub fn holds(rendered: &str) -> bool {
+        let text = rendered.trim();
+        !(text.is_empty() || text == "false")
+    }
+}
+
 /// The input types.
 pub const INPUT_TYPES: &[&str] = &[
     "STRING", "INT", "FLOAT", "BOOLEAN", "DATETIME", "JSON", "FILE",

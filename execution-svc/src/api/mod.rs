@@ -233,7 +233,10 @@ fn execution_message(row: execution_rows::Model, runs: Vec<task_runs::Model>) ->
         trigger_json: if row.trigger == "{}" {
             String::new()
         } else {
-            row.trigger
+            match serde_json::from_str(&row.trigger) {
+                Ok(stored) => crate::domain::trigger_view(stored).to_string(),
+                Err(_) => row.trigger,
+            }
         },
     }
 }

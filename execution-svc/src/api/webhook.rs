@@ -2,18 +2,21 @@
 //! credential. The flow is looked up in the tenant of the call only, so a
 //! key of tenant A never starts tenant B's flow of the same namespace and id.
 
-use aerie_common::ServiceError;
 use aerie_common::audit::constant_time_eq;
-use aerie_common::kestra::trigger_types;
+use aerie_common::kestra::{condition_types, trigger_types};
+use aerie_common::{ServiceError, TenantId};
 use aerie_proto::execution::v1 as pb;
 use aerie_proto::execution::v1::webhook_service_server::WebhookService;
 use serde_json::{Map, Value, json};
 use tonic::{Code, Request, Response, Status};
 
 use super::{ExecutionApi, execution_message};
-use crate::domain::plan::Plan;
+use crate::domain::plan::{Plan, Webhook};
+use crate::domain::scope::{Base, Outputs};
+use crate::domain::template::is_template;
 use crate::domain::{ExecutionId, inputs};
 use crate::executor::{NewExecution, StartedBy};
+use aerie_proto::flow::v1::Flow;
 
 /// The same answer for a missing flow, a missing trigger and a wrong key.
 fn unknown_webhook(namespace: &str, flow_id: &str) -> Status {
@@ -27,7 +30,7 @@ impl WebhookService for ExecutionApi {
     async fn trigger_webhook(
         &self,
         request: Request<pb::TriggerWebhookRequest>,
-    ) -> Result<Response<pb::Execution>, Status> {
+    ) -> Result<Response<pb::TriggerWebhookResponse>, Status> {
         let tenant = match self.guard.anonymous_tenant(&request).await {
             Ok(tenant) => tenant,
             // An unknown or unreachable tenant reads like a wrong key.
@@ -55,24 +58,43 @@ impl WebhookService for ExecutionApi {
         };
         let plan = Plan::parse(&flow.source)
             .map_err(|err| Status::failed_precondition(format!("the flow cannot run: {err}")))?;
-        let trigger = plan
-            .webhooks
-            .iter()
-            .find(|hook| constant_time_eq(&body.key, &hook.key))
+        let trigger = self
+            .matching_webhook(&tenant, &flow, &plan.webhooks, &body.key)
+            .await
             .ok_or_else(|| unknown_webhook(namespace, flow_id))?;
         // Only a caller holding the key learns that the flow is disabled,
-        // or that its tenant is at a quota.
+        // that its conditions are false, or that its tenant is at a quota.
         super::runnable(&flow)?;
+        let text = String::from_utf8_lossy(&body.body);
+        // No body (a GET) is null, as in Kestra.
+        let payload = if body.body.is_empty() {
+            Value::Null
+        } else if body.content_type.contains("json") || text.trim_start().starts_with(['{', '[']) {
+            serde_json::from_str(&text).unwrap_or_else(|_| Value::String(text.to_string()))
+        } else {
+            Value::String(text.to_string())
+        };
+        let lists = |map: &std::collections::HashMap<String, pb::Values>| {
+            map.iter()
+                .map(|(name, values)| (name.clone(), json!(values.values)))
+                .collect::<Map<_, _>>()
+        };
+        let given = json!({
+            "body": payload,
+            "headers": lists(&body.headers),
+            "parameters": lists(&body.parameters),
+        });
+        if !self
+            .conditions_hold(&tenant, &flow, trigger, &given)
+            .await?
+        {
+            return Ok(Response::new(pb::TriggerWebhookResponse {
+                execution: None,
+            }));
+        }
         self.admission.admit(&tenant).await?;
         let resolved = inputs::resolve(&plan.inputs, &Map::new(), &Default::default())
             .map_err(|problems| Status::invalid_argument(problems.join("; ")))?;
-        let text = String::from_utf8_lossy(&body.body);
-        let payload =
-            if body.content_type.contains("json") || text.trim_start().starts_with(['{', '[']) {
-                serde_json::from_str(&text).unwrap_or_else(|_| Value::String(text.to_string()))
-            } else {
-                Value::String(text.to_string())
-            };
         let id = ExecutionId::generate();
         let new = NewExecution {
             id: id.clone(),
@@ -86,9 +108,9 @@ impl WebhookService for ExecutionApi {
             started_by: StartedBy::Webhook(json!({
                 "type": trigger_types::WEBHOOK,
                 "id": trigger.id,
-                "body": payload,
-                "headers": body.headers,
-                "parameters": body.parameters,
+                "body": given["body"],
+                "headers": given["headers"],
+                "parameters": given["parameters"],
             })),
         };
         let tx = self.write(&tenant).await?;
@@ -99,9 +121,91 @@ impl WebhookService for ExecutionApi {
             .map_err(ServiceError::from)?;
         tx.commit().await.map_err(ServiceError::from)?;
         self.engine.wake();
-        if body.wait {
-            return Ok(Response::new(self.wait_for_end(&tenant, &id).await?));
+        let execution = if body.wait {
+            self.wait_for_end(&tenant, &id).await?
+        } else {
+            execution_message(row, Vec::new())
+        };
+        Ok(Response::new(pb::TriggerWebhookResponse {
+            execution: Some(execution),
+        }))
+    }
+}
+
+impl ExecutionApi {
+    /// The flow's webhook whose key is `key`. A templated key (`{{ flow.id }}`,
+    /// `{{ secret('K') }}`) is rendered in the flow's own tenant and
+    /// namespace; one that cannot be rendered matches nothing.
+    async fn matching_webhook<'p>(
+        &self,
+        tenant: &TenantId,
+        flow: &Flow,
+        webhooks: &'p [Webhook],
+        key: &str,
+    ) -> Option<&'p Webhook> {
+        for hook in webhooks {
+            let expected = if is_template(&hook.key) {
+                match self.render(tenant, flow, &hook.key, Value::Null).await {
+                    Ok(rendered) => rendered,
+                    Err(_) => continue,
+                }
+            } else {
+                hook.key.clone()
+            };
+            if constant_time_eq(key, &expected) {
+                return Some(hook);
+            }
         }
-        Ok(Response::new(execution_message(row, Vec::new())))
+        None
+    }
+
+    /// Whether every condition of `hook` holds for this call.
+    async fn conditions_hold(
+        &self,
+        tenant: &TenantId,
+        flow: &Flow,
+        hook: &Webhook,
+        given: &Value,
+    ) -> Result<bool, Status> {
+        for condition in &hook.conditions {
+            let rendered = self
+                .render(tenant, flow, condition, given.clone())
+                .await
+                .map_err(|why| {
+                    Status::failed_precondition(format!(
+                        "the webhook's condition cannot be evaluated: {why}"
+                    ))
+                })?;
+            if !condition_types::holds(&rendered) {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// `template` rendered with the flow's variables and `trigger`, off the
+    /// async threads (secret() and kv() block on a call to flow-svc).
+    async fn render(
+        &self,
+        tenant: &TenantId,
+        flow: &Flow,
+        template: &str,
+        trigger: Value,
+    ) -> Result<String, String> {
+        let renderer = crate::executor::tenant_renderer(&self.engine, tenant, &flow.namespace);
+        let mut variables = Map::new();
+        variables.insert(
+            "flow".into(),
+            json!({"id": flow.id, "namespace": flow.namespace, "revision": flow.revision,
+                   "tenantId": tenant.as_named()}),
+        );
+        if !trigger.is_null() {
+            variables.insert("trigger".into(), crate::domain::trigger_view(trigger));
+        }
+        let scope = Base::new(&variables).scope(&Outputs::default(), &[]);
+        let template = template.to_owned();
+        tokio::task::spawn_blocking(move || renderer.render(&template, &scope))
+            .await
+            .map_err(|e| format!("template: {e}"))?
     }
 }

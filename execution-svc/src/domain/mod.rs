@@ -141,6 +141,26 @@ pub fn parse_histories(histories: &str) -> Vec<History> {
 
 pub use aerie_common::kestra::LOG_LEVELS;
 
+/// An execution's trigger as templates and the API show it: what the
+/// trigger gave (`body`, `headers`, `parameters`; a schedule's `date`) at
+/// the top, as Aerie always had it, and under `variables` as well, where
+/// Kestra keeps it.
+pub fn trigger_view(stored: serde_json::Value) -> serde_json::Value {
+    let serde_json::Value::Object(mut trigger) = stored else {
+        return stored;
+    };
+    if trigger.is_empty() || trigger.contains_key("variables") {
+        return serde_json::Value::Object(trigger);
+    }
+    let variables: serde_json::Map<_, _> = trigger
+        .iter()
+        .filter(|(key, _)| !matches!(key.as_str(), "id" | "type"))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    trigger.insert("variables".into(), serde_json::Value::Object(variables));
+    serde_json::Value::Object(trigger)
+}
+
 /// The rank of a level in [`LOG_LEVELS`]; INVALID_ARGUMENT for anything else.
 pub fn log_level_rank(level: &str) -> Result<usize, Status> {
     LOG_LEVELS

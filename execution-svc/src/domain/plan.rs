@@ -45,7 +45,11 @@ pub struct ScheduleExtras {
 #[derive(Debug, Clone)]
 pub struct Webhook {
     pub id: String,
+    /// The key as written: a template (`{{ flow.id }}`, `{{ secret('K') }}`)
+    /// is rendered when a call comes in.
     pub key: String,
+    /// Expression conditions: all must hold for a call to start the flow.
+    pub conditions: Vec<String>,
 }
 
 /// One declared input.
@@ -256,9 +260,17 @@ fn webhooks(triggers: Option<&Value>) -> Vec<Webhook> {
         .filter(|t| t.get("type").and_then(Value::as_str) == Some(trigger_types::WEBHOOK))
         .filter(|t| !t.get("disabled").and_then(Value::as_bool).unwrap_or(false))
         .filter_map(|t| {
+            let conditions = match t.get("conditions") {
+                Some(Value::Array(items)) => items
+                    .iter()
+                    .filter_map(|c| Some(c.get("expression")?.as_str()?.to_owned()))
+                    .collect(),
+                _ => Vec::new(),
+            };
             Some(Webhook {
                 id: t.get("id")?.as_str()?.to_owned(),
                 key: t.get("key")?.as_str()?.to_owned(),
+                conditions,
             })
         })
         .collect()

@@ -26,6 +26,7 @@ use tokio::sync::{Notify, Semaphore, broadcast};
 use tokio_util::sync::CancellationToken;
 
 pub use create::{NewExecution, StartedBy};
+pub(crate) use run::tenant_renderer;
 
 use crate::domain::ExecutionId;
 use crate::repo::queue;

@@ -269,7 +269,10 @@ impl<'e> Run<'e> {
         let parse = |text: &str| serde_json::from_str::<Value>(text).unwrap_or_else(|_| json!({}));
         let mut base = Map::new();
         base.insert("inputs".into(), parse(&row.inputs));
-        base.insert("trigger".into(), parse(&row.trigger));
+        base.insert(
+            "trigger".into(),
+            crate::domain::trigger_view(parse(&row.trigger)),
+        );
         base.insert("labels".into(), parse(&row.labels));
         base.insert("vars".into(), Value::Object(variables));
         base.insert(
@@ -1278,6 +1281,19 @@ fn value_key(value: &Value) -> String {
 
 fn parse_object(text: &str) -> Value {
     serde_json::from_str(text).unwrap_or_else(|_| json!({}))
+}
+
+/// A renderer whose `secret()` and `kv()` answer from `tenant` and
+/// `namespace` (a webhook's key and conditions, before any execution
+/// exists). It blocks on those calls: render off the async threads.
+pub(crate) fn tenant_renderer(engine: &Engine, tenant: &TenantId, namespace: &str) -> Renderer {
+    Renderer::new(Arc::new(TenantLookups {
+        handle: tokio::runtime::Handle::current(),
+        engine: engine.clone(),
+        tenant: tenant.clone(),
+        namespace: namespace.to_owned(),
+        masks: Arc::new(Mutex::new(Vec::new())),
+    }))
 }
 
 /// `secret()` and `kv()` of one execution: its tenant, its namespace.

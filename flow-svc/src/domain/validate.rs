@@ -42,6 +42,7 @@ pub struct Report {
     pub flow: Option<ParsedFlow>,
 }
 
+use aerie_common::kestra::condition_types;
 pub use aerie_common::kestra::{INPUT_TYPES, task_types, trigger_types};
 use aerie_common::kestra::{LOG_LEVELS, concurrency::Concurrency, retry::Retry};
 
@@ -81,7 +82,10 @@ const NOT_SUPPORTED: &[(&str, &str)] = &[
         "afterExecution",
         "use finally, which runs before the execution ends",
     ),
-    ("conditions", "trigger conditions are not built"),
+    (
+        "conditions",
+        "Schedule conditions are not built (a Webhook takes Expression conditions)",
+    ),
     ("backfill", "schedule backfills are not built"),
     (
         "lateMaximumDelay",
@@ -208,7 +212,7 @@ const SCHEDULE_PROPERTIES: &[&str] = &[
     "labels",
 ];
 
-const WEBHOOK_PROPERTIES: &[&str] = &["id", "type", "description", "disabled", "key"];
+const WEBHOOK_PROPERTIES: &[&str] = &["id", "type", "description", "disabled", "key", "conditions"];
 
 /// Validates a flow source: every finding, and the flow when there is none.
 pub fn check(source: &str) -> Report {
@@ -807,14 +811,17 @@ impl Checker {
                         );
                     }
                 }
-            } else if let Some(key) = self.required_string(trigger, &path, "key")
-                && key.value.len() > 256
-            {
-                self.report(
-                    &join(&path, "key"),
-                    at(&key),
-                    "a webhook key is at most 256 characters",
-                );
+            } else {
+                if let Some(key) = self.required_string(trigger, &path, "key")
+                    && key.value.len() > 256
+                {
+                    self.report(
+                        &join(&path, "key"),
+                        at(&key),
+                        "a webhook key is at most 256 characters",
+                    );
+                }
+                self.conditions(trigger, &path);
             }
             if let Some(id) = id {
                 triggers.push(TriggerDefinition {
@@ -828,6 +835,46 @@ impl Checker {
             }
         }
         triggers
+    }
+
+    /// A Webhook's `conditions`: Expression conditions only.
+    fn conditions(&mut self, trigger: &Located<Node>, path: &str) {
+        let Some(node) = trigger.value.get("conditions") else {
+            return;
+        };
+        let path = join(path, "conditions");
+        let Node::Seq(items) = &node.value else {
+            self.report(&path, at(node), "conditions must be a list");
+            return;
+        };
+        for (i, item) in items.iter().enumerate() {
+            let path = format!("{path}[{i}]");
+            let Node::Map(entries) = &item.value else {
+                self.report(&path, at(item), "a condition must be a mapping");
+                continue;
+            };
+            let Some(kind) = self.required_string(item, &path, "type") else {
+                continue;
+            };
+            if !condition_types::NAMES.contains(&kind.value.as_str()) {
+                self.report(
+                    &join(&path, "type"),
+                    at(&kind),
+                    format!(
+                        "condition type '{}' is not supported by Aerie; a Webhook takes {}",
+                        shorten(&kind.value),
+                        condition_types::EXPRESSION
+                    ),
+                );
+                continue;
+            }
+            self.required_string(item, &path, "expression");
+            for (key, _) in entries {
+                if !["type", "expression"].contains(&key.value.as_str()) {
+                    self.unknown(&join(&path, &key.value), key, "property", &kind.value);
+                }
+            }
+        }
     }
 
     /// A Schedule's `inputs`: values given as written (they are not
@@ -1141,9 +1188,20 @@ triggers:
                 "maxAttempt or maxDuration",
             ),
             (
-                HELLO.replace("    key: s3cr3t", "    key: s3cr3t\n    conditions: []"),
-                "triggers[1].conditions",
+                HELLO.replace(
+                    "    timezone: Europe/Paris",
+                    "    timezone: Europe/Paris\n    conditions: []",
+                ),
+                "triggers[0].conditions",
                 "does not support",
+            ),
+            (
+                HELLO.replace(
+                    "    key: s3cr3t",
+                    "    key: s3cr3t\n    conditions:\n      - type: io.kestra.plugin.core.condition.DayWeek\n        dayOfWeek: MONDAY",
+                ),
+                "triggers[1].conditions[0].type",
+                "not supported",
             ),
             (
                 HELLO.replace("    key: s3cr3t", "    key: s3cr3t\n    wait: true"),
@@ -1194,6 +1252,10 @@ triggers:
             HELLO.replace(
                 "    timezone: Europe/Paris",
                 "    timezone: Europe/Paris\n    inputs: {user: ann}\n    labels: {team: a}",
+            ),
+            HELLO.replace(
+                "    key: s3cr3t",
+                "    key: \"{{ secret('HOOK') }}\"\n    conditions:\n      - type: io.kestra.plugin.core.condition.ExpressionCondition\n        expression: \"{{ trigger.body.hello == 'world' }}\"",
             ),
         ] {
             assert_eq!(findings(&accepted), [], "{accepted}");

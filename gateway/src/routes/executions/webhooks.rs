@@ -3,6 +3,8 @@
 //! authentication. The tenant comes from the URL like everywhere else;
 //! execution-svc checks that it exists and looks the key up only there.
 
+use std::collections::HashMap;
+
 use aerie_common::TenantId;
 use aerie_proto::execution::v1 as pb;
 use axum::Json;
@@ -10,6 +12,7 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use serde::Deserialize;
 
@@ -86,7 +89,7 @@ async fn default_tenant(
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<Json<Execution>, ApiError> {
+) -> Result<Response, ApiError> {
     let target = (
         TenantId::default_tenant(),
         path.namespace,
@@ -103,7 +106,7 @@ async fn named_tenant(
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<Json<Execution>, ApiError> {
+) -> Result<Response, ApiError> {
     let tenant = TenantId::parse(&path.tenant).map_err(|_| unknown_webhook())?;
     let target = (tenant, path.namespace, path.flow_id, path.key);
     trigger(state, method, target, raw, headers, body).await
@@ -116,7 +119,7 @@ async fn trigger(
     raw: Option<String>,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<Json<Execution>, ApiError> {
+) -> Result<Response, ApiError> {
     if !matches!(method, Method::GET | Method::POST | Method::PUT) {
         return Err(ApiError::new(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -129,22 +132,29 @@ async fn trigger(
         .admit(&tenant)
         .map_err(|_| unknown_webhook())?;
     let mut wait = false;
-    let mut parameters = std::collections::HashMap::new();
+    let mut parameters: HashMap<String, pb::Values> = HashMap::new();
     for (name, value) in form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
         if name == "wait" {
             wait = parse_bool("wait", &value)?;
         } else {
-            parameters.insert(name.into_owned(), value.into_owned());
+            let values = &mut parameters.entry(name.into_owned()).or_default().values;
+            values.push(value.into_owned());
         }
     }
     // Credentials are not passed on to the flow.
-    let forwarded = headers
-        .iter()
-        .filter(|(name, _)| *name != header::AUTHORIZATION && *name != header::COOKIE)
-        .filter_map(|(name, value)| {
-            Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned()))
-        })
-        .collect();
+    let mut forwarded: HashMap<String, pb::Values> = HashMap::new();
+    for (name, value) in headers.iter() {
+        if name == header::AUTHORIZATION || name == header::COOKIE {
+            continue;
+        }
+        if let Ok(value) = value.to_str() {
+            let values = &mut forwarded
+                .entry(name.as_str().to_owned())
+                .or_default()
+                .values;
+            values.push(value.to_owned());
+        }
+    }
     let mut request = tonic::Request::new(pb::TriggerWebhookRequest {
         namespace,
         flow_id,
@@ -166,12 +176,16 @@ async fn trigger(
             .metadata_mut()
             .insert(aerie_common::tenant::TENANT_HEADER, value);
     }
-    let execution = match state.webhooks.clone().trigger_webhook(request).await {
-        Ok(execution) => execution,
+    let answer = match state.webhooks.clone().trigger_webhook(request).await {
+        Ok(answer) => answer.into_inner(),
         Err(status) if status.code() == tonic::Code::NotFound => return Err(unknown_webhook()),
         Err(status) => return Err(status.into()),
     };
-    Ok(Json(execution.into_inner().into()))
+    Ok(match answer.execution {
+        Some(execution) => Json(Execution::from(execution)).into_response(),
+        // The trigger's conditions are false: nothing started.
+        None => StatusCode::NO_CONTENT.into_response(),
+    })
 }
 
 #[cfg(test)]
