@@ -38,6 +38,38 @@ pub mod task_types {
 pub mod trigger_types {
     pub const SCHEDULE: &str = "io.kestra.plugin.core.trigger.Schedule";
     pub const WEBHOOK: &str = "io.kestra.plugin.core.trigger.Webhook";
+
+    /// Older names Kestra still accepts.
+    pub const ALIASES: &[(&str, &str)] = &[
+        ("io.kestra.core.models.triggers.types.Schedule", SCHEDULE),
+        ("io.kestra.core.models.triggers.types.Webhook", WEBHOOK),
+    ];
+
+    /// The current name of a trigger type, older names resolved.
+    pub fn canonical(kind: &str) -> &str {
+        ALIASES
+            .iter()
+            .find(|(alias, _)| *alias == kind)
+            .map_or(kind, |(_, canonical)| canonical)
+    }
+}
+
+/// How every reader of flow YAML reads it: booleans as YAML 1.2 spells
+/// them (only `true` and `false`), so `message: no` or `- id: n` keep their
+/// text as in Kestra; serde-saphyr's default budgets against alias bombs
+/// and deep nesting, and duplicate keys refused (flow YAML is tenant input).
+pub fn yaml_options() -> serde_saphyr::Options {
+    serde_saphyr::options! { strict_booleans: true }
+}
+
+/// A scalar's text where Kestra expects a string (`id: 1` is the id "1");
+/// `None` for null, lists and mappings.
+pub fn scalar_text(value: &serde_json::Value) -> Option<String> {
+    match value {
+        serde_json::Value::String(text) => Some(text.clone()),
+        serde_json::Value::Number(_) | serde_json::Value::Bool(_) => Some(value.to_string()),
+        _ => None,
+    }
 }
 
 /// The one condition type Aerie evaluates (on Webhook triggers), by its

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use aerie_common::kestra::{
     LOG_LEVELS, canonical_task_type, concurrency::Concurrency, duration::parse_iso_duration,
-    retry::Retry, task_types, trigger_types,
+    retry::Retry, scalar_text, task_types, trigger_types, yaml_options,
 };
 use serde_json::{Map, Value};
 
@@ -147,12 +147,12 @@ pub struct PlanError(String);
 
 impl Plan {
     pub fn parse(source: &str) -> Result<Plan, PlanError> {
-        let root: Value = serde_saphyr::from_str(source)
+        let root: Value = serde_saphyr::from_str_with_options(source, yaml_options())
             .map_err(|err| PlanError(format!("the flow's YAML cannot be read: {err}")))?;
         let Value::Object(root) = root else {
             return Err(PlanError("a flow is a YAML mapping".into()));
         };
-        let string = |key: &str| root.get(key).and_then(Value::as_str).unwrap_or_default();
+        let string = |key: &str| root.get(key).and_then(scalar_text).unwrap_or_default();
         let inputs = match root.get("inputs") {
             Some(Value::Array(list)) => list.iter().map(input_spec).collect::<Result<_, _>>()?,
             _ => Vec::new(),
@@ -162,7 +162,7 @@ impl Plan {
                 .iter()
                 .filter_map(|o| {
                     Some((
-                        o.get("id")?.as_str()?.to_owned(),
+                        scalar_text(o.get("id")?)?,
                         o.get("value").cloned().unwrap_or(Value::Null),
                     ))
                 })
@@ -172,8 +172,8 @@ impl Plan {
         let retry = own_retry(&root, "the flow")?;
         let retry = retry.as_ref();
         Ok(Plan {
-            id: string("id").to_owned(),
-            namespace: string("namespace").to_owned(),
+            id: string("id"),
+            namespace: string("namespace"),
             inputs,
             variables: match root.get("variables") {
                 Some(Value::Object(vars)) => vars.clone(),
@@ -237,7 +237,12 @@ fn schedules(triggers: Option<&Value>) -> BTreeMap<String, ScheduleExtras> {
     };
     triggers
         .iter()
-        .filter(|t| t.get("type").and_then(Value::as_str) == Some(trigger_types::SCHEDULE))
+        .filter(|t| {
+            t.get("type")
+                .and_then(Value::as_str)
+                .map(trigger_types::canonical)
+                == Some(trigger_types::SCHEDULE)
+        })
         .filter_map(|t| {
             let extras = ScheduleExtras {
                 inputs: match t.get("inputs") {
@@ -246,7 +251,7 @@ fn schedules(triggers: Option<&Value>) -> BTreeMap<String, ScheduleExtras> {
                 },
                 labels: labels(t.get("labels")),
             };
-            Some((t.get("id")?.as_str()?.to_owned(), extras))
+            Some((scalar_text(t.get("id")?)?, extras))
         })
         .collect()
 }
@@ -257,7 +262,12 @@ fn webhooks(triggers: Option<&Value>) -> Vec<Webhook> {
     };
     triggers
         .iter()
-        .filter(|t| t.get("type").and_then(Value::as_str) == Some(trigger_types::WEBHOOK))
+        .filter(|t| {
+            t.get("type")
+                .and_then(Value::as_str)
+                .map(trigger_types::canonical)
+                == Some(trigger_types::WEBHOOK)
+        })
         .filter(|t| !t.get("disabled").and_then(Value::as_bool).unwrap_or(false))
         .filter_map(|t| {
             let conditions = match t.get("conditions") {
@@ -268,8 +278,8 @@ fn webhooks(triggers: Option<&Value>) -> Vec<Webhook> {
                 _ => Vec::new(),
             };
             Some(Webhook {
-                id: t.get("id")?.as_str()?.to_owned(),
-                key: t.get("key")?.as_str()?.to_owned(),
+                id: scalar_text(t.get("id")?)?,
+                key: scalar_text(t.get("key")?)?,
                 conditions,
             })
         })
@@ -279,10 +289,10 @@ fn webhooks(triggers: Option<&Value>) -> Vec<Webhook> {
 fn input_spec(input: &Value) -> Result<InputSpec, PlanError> {
     let id = input
         .get("id")
-        .and_then(Value::as_str)
+        .and_then(scalar_text)
         .ok_or_else(|| PlanError("an input has no id".into()))?;
     Ok(InputSpec {
-        id: id.to_owned(),
+        id,
         kind: input
             .get("type")
             .and_then(Value::as_str)
@@ -320,9 +330,8 @@ fn task(value: &Value, inherited: Option<&Arc<Retry>>) -> Result<Task, PlanError
     };
     let id = props
         .get("id")
-        .and_then(Value::as_str)
-        .ok_or_else(|| PlanError("a task has no id".into()))?
-        .to_owned();
+        .and_then(scalar_text)
+        .ok_or_else(|| PlanError("a task has no id".into()))?;
     let type_name = props
         .get("type")
         .and_then(Value::as_str)
@@ -379,6 +388,18 @@ fn task(value: &Value, inherited: Option<&Arc<Retry>>) -> Result<Task, PlanError
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plain_scalars_and_numbers_read_as_kestra_reads_them() {
+        let plan = Plan::parse(
+            "id: n\nnamespace: a.b\ntasks:\n  - id: 1\n    type: io.kestra.plugin.core.log.Log\n    message: no\ntriggers:\n  - id: hook\n    type: io.kestra.plugin.core.trigger.Webhook\n    key: on\n",
+        )
+        .unwrap();
+        assert_eq!(plan.id, "n");
+        assert_eq!(plan.tasks[0].id, "1");
+        assert_eq!(plan.tasks[0].text("message").as_deref(), Some("no"));
+        assert_eq!(plan.webhooks[0].key, "on");
+    }
 
     #[test]
     fn nested_tasks_and_inputs_are_read() {

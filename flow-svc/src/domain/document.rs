@@ -73,6 +73,17 @@ impl Node {
         }
     }
 
+    /// A scalar's text where Kestra expects a string (`id: 1` is "1").
+    pub fn text(&self) -> Option<String> {
+        match self {
+            Node::Str(text) => Some(text.clone()),
+            Node::Int(n) => Some(n.to_string()),
+            Node::Float(x) => Some(x.to_string()),
+            Node::Bool(b) => Some(b.to_string()),
+            _ => None,
+        }
+    }
+
     /// What kind of node this is, for messages.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -108,7 +119,10 @@ impl Node {
 
 /// Parses YAML text into a located tree; a syntax error is one finding.
 pub fn parse(source: &str) -> Result<Located<Node>, Finding> {
-    match serde_saphyr::from_str::<Spanned<RawNode>>(source) {
+    match serde_saphyr::from_str_with_options::<Spanned<RawNode>>(
+        source,
+        aerie_common::kestra::yaml_options(),
+    ) {
         Ok(root) => Ok(located(root)),
         Err(err) => {
             let (line, column) = err

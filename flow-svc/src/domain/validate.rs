@@ -73,6 +73,7 @@ const COMMON_TASK_PROPERTIES: &[&str] = &[
 /// at creation with what to do instead.
 const NOT_SUPPORTED: &[(&str, &str)] = &[
     ("logToFile", "task logs are always stored as log lines"),
+    ("kvDescription", "KV entries keep no description"),
     ("workerGroup", "every worker runs every tenant's tasks"),
     ("sla", "flow SLAs are not built"),
     ("checks", "flow checks are not built"),
@@ -166,7 +167,7 @@ fn task_spec(kind: &str) -> Option<(&'static str, TaskSpec)> {
             KV_SET,
             spec(
                 &["key", "value"],
-                &["namespace", "overwrite", "ttl", "kvType", "kvDescription"],
+                &["namespace", "overwrite", "ttl", "kvType"],
                 &[],
             ),
         ),
@@ -232,9 +233,8 @@ pub fn check(source: &str) -> Report {
     let text = |key| {
         root.value
             .get(key)
-            .and_then(|n| n.value.as_str())
+            .and_then(|n| n.value.text())
             .unwrap_or_default()
-            .to_owned()
     };
     let findings = checker.findings;
     Report {
@@ -376,13 +376,15 @@ impl Checker {
                 self.report(&full, at(node), format!("'{key}' is required"));
                 None
             }
-            Some(value) => match &value.value {
-                Node::Str(text) if !text.is_empty() => Some(Located {
-                    value: text.clone(),
+            // A number or boolean is its text, as Kestra reads it.
+            Some(value) => match value.value.text() {
+                Some(text) if !text.is_empty() => Some(Located {
+                    value: text,
                     line: value.line,
                     column: value.column,
                 }),
-                other => {
+                _ => {
+                    let other = &value.value;
                     self.report(
                         &full,
                         at(value),
@@ -397,8 +399,8 @@ impl Checker {
     fn optional_string(&mut self, node: &Located<Node>, path: &str, key: &str) -> Option<String> {
         let value = node.value.get(key)?;
         match &value.value {
-            Node::Str(text) => Some(text.clone()),
             Node::Null => None,
+            scalar if scalar.text().is_some() => scalar.text(),
             other => {
                 self.report(
                     &join(path, key),
@@ -608,6 +610,7 @@ impl Checker {
         use task_types::*;
         self.duration(task, path, "timeout");
         self.retry(task, path);
+        self.optional_bool(task, path, "disabled");
         self.optional_bool(task, path, "allowFailure");
         self.optional_bool(task, path, "allowWarning");
         if let Some(level) = task.value.get("logLevel")
@@ -626,9 +629,8 @@ impl Checker {
             LOG => {
                 if let Some(message) = task.value.get("message") {
                     let ok = match &message.value {
-                        Node::Str(_) => true,
-                        Node::Seq(items) => items.iter().all(|i| matches!(i.value, Node::Str(_))),
-                        _ => false,
+                        Node::Seq(items) => items.iter().all(|i| i.value.text().is_some()),
+                        other => other.text().is_some(),
                     };
                     if !ok {
                         self.report(
@@ -687,7 +689,13 @@ impl Checker {
                 }
             }
             SLEEP => self.duration(task, path, "duration"),
-            KV_SET => self.duration(task, path, "ttl"),
+            KV_SET => {
+                self.duration(task, path, "ttl");
+                self.optional_bool(task, path, "overwrite");
+            }
+            KV_GET => {
+                self.optional_bool(task, path, "errorOnMissing");
+            }
             _ => {}
         }
     }
@@ -752,6 +760,11 @@ impl Checker {
             }
             let Some(kind) = self.required_string(trigger, &path, "type") else {
                 continue;
+            };
+            // Older names are stored as today's, so every reader knows them.
+            let kind = Located {
+                value: trigger_types::canonical(&kind.value).to_owned(),
+                ..kind
             };
             let allowed = match kind.value.as_str() {
                 trigger_types::SCHEDULE => SCHEDULE_PROPERTIES,
@@ -1260,6 +1273,27 @@ triggers:
         ] {
             assert_eq!(findings(&accepted), [], "{accepted}");
         }
+    }
+
+    #[test]
+    fn plain_scalars_keep_their_text_where_kestra_expects_a_string() {
+        let source = "id: n\nnamespace: company.team\ntasks:\n  - id: 1\n    type: io.kestra.plugin.core.log.Log\n    message: no\n  - id: off\n    type: io.kestra.plugin.core.debug.Return\n    format: yes\ntriggers:\n  - id: hook\n    type: io.kestra.plugin.core.trigger.Webhook\n    key: on\n";
+        let report = check(source);
+        assert_eq!(report.findings, [], "{source}");
+        assert_eq!(report.id, "n");
+        let flow = report.flow.expect("flow");
+        assert_eq!(flow.triggers[0].definition["key"], "on");
+        let legacy = check(&HELLO.replace(
+            "io.kestra.plugin.core.trigger.Schedule",
+            "io.kestra.core.models.triggers.types.Schedule",
+        ));
+        assert_eq!(legacy.findings, []);
+        assert_eq!(
+            legacy.flow.expect("flow").triggers[0].kind,
+            trigger_types::SCHEDULE
+        );
+        let typo = only(&source.replace("message: no", "message: no\n    disabled: yes"));
+        assert!(typo.message.contains("true or false"), "{typo}");
     }
 
     #[test]
