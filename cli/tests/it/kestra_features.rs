@@ -546,3 +546,67 @@ async fn webhooks_keep_every_value_render_their_keys_and_honour_conditions() {
     assert_eq!(status, 200, "{execution}");
     assert_eq!(execution["state"]["current"], "SUCCESS");
 }
+
+#[tokio::test]
+async fn kestras_input_types_are_checked_when_an_execution_starts() {
+    let app = TestApp::start(Mode::MultiWithDefault).await;
+    tenant(&app, "acme").await;
+    create_flow(
+        &app,
+        "acme",
+        &flow(
+            "typed",
+            "inputs:\n  - name: colour\n    type: ENUM\n    values: [red, blue]\n  - id: picks\n    type: MULTISELECT\n    values: [a, b, c]\n  - id: sizes\n    type: ARRAY\n    itemType: INT\n  - id: day\n    type: DATE\n    defaults: 2026-01-31\n  - id: code\n    type: STRING\n    validator: \"[A-Z]{3}\"\n  - id: raw\n    type: YAML\n    required: false\ntasks:\n  - id: show\n    type: io.kestra.plugin.core.debug.Return\n    format: \"{{ inputs.colour }} {{ inputs.picks | join('+') }} {{ inputs.sizes | sum }} {{ inputs.day }} {{ inputs.code }}\"\n",
+        ),
+    )
+    .await;
+    let execution = run(
+        &app,
+        "acme",
+        "company.team/typed",
+        json!({"colour": "blue", "picks": ["a", "c"], "sizes": "[1, 2, 3]", "code": "ABC", "raw": "k: [1]"}),
+    )
+    .await;
+    assert_eq!(execution["state"]["current"], "SUCCESS", "{execution}");
+    assert_eq!(
+        task_run(&execution, "show")["outputs"]["value"],
+        "blue a+c 6 2026-01-31 ABC"
+    );
+    assert_eq!(execution["inputs"]["raw"], json!({"k": [1]}));
+
+    let (status, answer) = app
+        .post(
+            "/api/v1/acme/executions/company.team/typed",
+            json!({"colour": "green", "picks": ["z"], "sizes": ["x"], "code": "abcd"}),
+        )
+        .await;
+    assert_eq!(status, 422, "{answer}");
+    let text = answer.to_string();
+    for expected in [
+        "input 'colour': 'green' is not one of red, blue",
+        "input 'picks': 'z' is not one of a, b, c",
+        "input 'sizes': item 0",
+        "input 'code': 'abcd' does not match the validator",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in {text}");
+    }
+
+    let (status, answer) = app
+        .yaml(
+            Method::POST,
+            "/api/v1/acme/flows",
+            &app.admin,
+            &flow(
+                "secretive_input",
+                "inputs:\n  - id: password\n    type: SECRET\ntasks:\n  - id: a\n    type: io.kestra.plugin.core.log.Log\n    message: hi\n",
+            ),
+        )
+        .await;
+    assert_eq!(status, 422, "{answer}");
+    assert!(
+        answer
+            .to_string()
+            .contains("SECRET inputs are not supported"),
+        "{answer}"
+    );
+}

@@ -3,6 +3,7 @@
 
 pub mod concurrency;
 pub mod duration;
+pub mod inputs;
 pub mod retry;
 
 /// Log levels, lowest first, as Kestra names them.
@@ -90,10 +91,7 @@ pub mod condition_types {
     }
 }
 
-/// The input types.
-pub const INPUT_TYPES: &[&str] = &[
-    "STRING", "INT", "FLOAT", "BOOLEAN", "DATETIME", "JSON", "FILE",
-];
+pub use inputs::INPUT_TYPES;
 
 /// The current name of a task type, older names resolved.
 pub fn canonical_task_type(kind: &str) -> &str {

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::{Map, Number, Value};
+use serde_json::{Map, Value};
 
 use super::plan::InputSpec;
 
@@ -47,7 +47,7 @@ pub fn resolve(
             None | Some(Value::Null) => {
                 resolved.insert(spec.id.clone(), Value::Null);
             }
-            Some(value) => match typed(&spec.kind, value) {
+            Some(value) => match spec.check(value) {
                 Ok(value) => {
                     resolved.insert(spec.id.clone(), value);
                 }
@@ -62,54 +62,6 @@ pub fn resolve(
     }
 }
 
-/// `value` as an input of type `kind`; strings (form fields) are converted.
-fn typed(kind: &str, value: Value) -> Result<Value, String> {
-    let text = value.as_str().map(str::trim);
-    match kind {
-        "STRING" => match value {
-            Value::String(_) => Ok(value),
-            Value::Number(_) | Value::Bool(_) => Ok(Value::String(value.to_string())),
-            _ => Err("expected a string".into()),
-        },
-        "INT" => match (&value, text) {
-            (Value::Number(n), _) if n.is_i64() || n.is_u64() => Ok(value),
-            (_, Some(t)) => t
-                .parse::<i64>()
-                .map(Value::from)
-                .map_err(|_| format!("'{}' is not an integer", shorten(t))),
-            _ => Err("expected an integer".into()),
-        },
-        "FLOAT" => match (&value, text) {
-            (Value::Number(_), _) => Ok(value),
-            (_, Some(t)) => t
-                .parse::<f64>()
-                .ok()
-                .and_then(Number::from_f64)
-                .map(Value::Number)
-                .ok_or_else(|| format!("'{}' is not a number", shorten(t))),
-            _ => Err("expected a number".into()),
-        },
-        "BOOLEAN" => match (&value, text) {
-            (Value::Bool(_), _) => Ok(value),
-            (_, Some("true")) => Ok(Value::Bool(true)),
-            (_, Some("false")) => Ok(Value::Bool(false)),
-            _ => Err("expected true or false".into()),
-        },
-        "DATETIME" => match text {
-            Some(t) => chrono::DateTime::parse_from_rfc3339(t)
-                .map(|d| Value::String(d.to_rfc3339()))
-                .map_err(|_| format!("'{}' is not an RFC 3339 date-time", shorten(t))),
-            None => Err("expected an RFC 3339 date-time string".into()),
-        },
-        "JSON" => match text {
-            Some(t) => serde_json::from_str(t).map_err(|e| format!("not valid JSON: {e}")),
-            None => Ok(value),
-        },
-        "FILE" => Ok(value),
-        other => Err(format!("unsupported input type {other}")),
-    }
-}
-
 fn shorten(text: &str) -> String {
     text.chars().take(64).collect()
 }
@@ -120,12 +72,11 @@ mod tests {
     use serde_json::json;
 
     fn spec(id: &str, kind: &str, required: bool, defaults: Option<Value>) -> InputSpec {
-        InputSpec {
-            id: id.into(),
-            kind: kind.into(),
-            required,
-            defaults,
+        let mut declared = json!({"id": id, "type": kind, "required": required});
+        if let Some(defaults) = defaults {
+            declared["defaults"] = defaults;
         }
+        InputSpec::parse(&declared).expect("a valid declaration")
     }
 
     #[test]

@@ -52,14 +52,8 @@ pub struct Webhook {
     pub conditions: Vec<String>,
 }
 
-/// One declared input.
-#[derive(Debug, Clone)]
-pub struct InputSpec {
-    pub id: String,
-    pub kind: String,
-    pub required: bool,
-    pub defaults: Option<Value>,
-}
+/// One declared input, read by the same code that validated it.
+pub use aerie_common::kestra::inputs::InputDef as InputSpec;
 
 /// What a task does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -287,23 +281,7 @@ fn webhooks(triggers: Option<&Value>) -> Vec<Webhook> {
 }
 
 fn input_spec(input: &Value) -> Result<InputSpec, PlanError> {
-    let id = input
-        .get("id")
-        .and_then(scalar_text)
-        .ok_or_else(|| PlanError("an input has no id".into()))?;
-    Ok(InputSpec {
-        id,
-        kind: input
-            .get("type")
-            .and_then(Value::as_str)
-            .unwrap_or("STRING")
-            .to_owned(),
-        required: input
-            .get("required")
-            .and_then(Value::as_bool)
-            .unwrap_or(true),
-        defaults: input.get("defaults").filter(|v| !v.is_null()).cloned(),
-    })
+    InputSpec::parse(input).map_err(|problem| PlanError(format!("an input: {}", problem.message)))
 }
 
 fn task_list(value: Option<&Value>, retry: Option<&Arc<Retry>>) -> Result<Vec<Task>, PlanError> {

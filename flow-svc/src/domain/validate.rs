@@ -43,6 +43,7 @@ pub struct Report {
 }
 
 use aerie_common::kestra::condition_types;
+use aerie_common::kestra::inputs::InputDef;
 pub use aerie_common::kestra::{INPUT_TYPES, task_types, trigger_types};
 use aerie_common::kestra::{LOG_LEVELS, concurrency::Concurrency, retry::Retry};
 
@@ -493,36 +494,32 @@ impl Checker {
                 );
                 continue;
             }
-            if let Some(id) = self.required_string(input, &path, "id") {
-                if let Some(problem) = id_problem("input id", &id.value, 100) {
-                    self.report(&join(&path, "id"), at(&id), problem);
-                } else if let Some(first) = seen.insert(id.value.clone(), path.clone()) {
-                    self.report(
-                        &join(&path, "id"),
-                        at(&id),
-                        format!("input id '{}' is already used by {first}", id.value),
-                    );
+            // The executor reads the declaration with this same code.
+            let declared = match InputDef::parse(&input.value.to_json()) {
+                Ok(declared) => declared,
+                Err(problem) => {
+                    let place = input.value.get(problem.property).unwrap_or(input);
+                    let full = match problem.property {
+                        "" => path.clone(),
+                        property => join(&path, property),
+                    };
+                    self.report(&full, at(place), problem.message);
+                    continue;
                 }
-            }
-            let kind = self.required_string(input, &path, "type");
-            if let Some(kind) = &kind
-                && !INPUT_TYPES.contains(&kind.value.as_str())
-            {
+            };
+            let id_node = input
+                .value
+                .get("id")
+                .or_else(|| input.value.get("name"))
+                .unwrap_or(input);
+            if let Some(problem) = id_problem("input id", &declared.id, 100) {
+                self.report(&join(&path, "id"), at(id_node), problem);
+            } else if let Some(first) = seen.insert(declared.id.clone(), path.clone()) {
                 self.report(
-                    &join(&path, "type"),
-                    at(kind),
-                    format!(
-                        "unknown input type '{}'; known: {}",
-                        shorten(&kind.value),
-                        INPUT_TYPES.join(", ")
-                    ),
+                    &join(&path, "id"),
+                    at(id_node),
+                    format!("input id '{}' is already used by {first}", declared.id),
                 );
-            }
-            self.optional_bool(input, &path, "required");
-            if let (Some(kind), Some(default)) = (&kind, input.value.get("defaults"))
-                && let Some(problem) = default_problem(&kind.value, &default.value)
-            {
-                self.report(&join(&path, "defaults"), at(default), problem);
             }
         }
     }
@@ -1002,28 +999,6 @@ pub fn cron_problem(expression: &str, with_seconds: bool) -> Option<String> {
 }
 
 /// Why an input default does not fit its type (templates are not checked).
-fn default_problem(kind: &str, value: &Node) -> Option<String> {
-    if value.as_str().is_some_and(is_template) {
-        return None;
-    }
-    let ok = match kind {
-        "STRING" | "FILE" => matches!(value, Node::Str(_)),
-        "INT" => matches!(value, Node::Int(_)),
-        "FLOAT" => matches!(value, Node::Int(_) | Node::Float(_)),
-        "BOOLEAN" => matches!(value, Node::Bool(_)),
-        "DATETIME" => value
-            .as_str()
-            .is_some_and(|s| chrono::DateTime::parse_from_rfc3339(s).is_ok()),
-        _ => true,
-    };
-    (!ok).then(|| {
-        format!(
-            "the default {} does not fit the input type {kind}",
-            value.kind()
-        )
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,511 @@
+//! A flow's declared inputs as Kestra writes them, read once here for the
+//! validator (which checks the declarations and their defaults) and the
+//! executor (which checks the values an execution is started with), so a
+//! property accepted at creation is the one applied at run time.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, NaiveDate, NaiveTime};
+use serde_json::{Number, Value};
+
+use super::duration::parse_iso_duration;
+use super::scalar_text;
+
+/// The input types, as Kestra names them.
+pub const INPUT_TYPES: &[&str] = &[
+    "STRING",
+    "INT",
+    "FLOAT",
+    "BOOLEAN",
+    "DATETIME",
+    "DATE",
+    "TIME",
+    "DURATION",
+    "JSON",
+    "YAML",
+    "URI",
+    "EMAIL",
+    "FILE",
+    "ENUM",
+    "SELECT",
+    "MULTISELECT",
+    "ARRAY",
+];
+
+/// The types an ARRAY's items may have.
+const ITEM_TYPES: &[&str] = &[
+    "STRING", "INT", "FLOAT", "BOOLEAN", "DATETIME", "DATE", "TIME", "DURATION", "JSON", "URI",
+    "EMAIL",
+];
+
+/// Properties every input takes (`name` is Kestra's older word for `id`;
+/// `description` and `displayName` are shown, not checked).
+const COMMON: &[&str] = &[
+    "id",
+    "name",
+    "type",
+    "description",
+    "displayName",
+    "required",
+    "defaults",
+];
+
+/// The largest compiled `validator` pattern: the regex engine runs in time
+/// linear in the input, and this bounds its memory (patterns are tenant
+/// input).
+const MAX_PATTERN_BYTES: usize = 1 << 20;
+
+/// Why a declaration cannot be applied, and the property at fault (empty:
+/// the input as a whole).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub property: &'static str,
+    pub message: String,
+}
+
+fn problem(property: &'static str, message: impl Into<String>) -> Problem {
+    Problem {
+        property,
+        message: message.into(),
+    }
+}
+
+/// One declared input.
+#[derive(Debug, Clone)]
+pub struct InputDef {
+    pub id: String,
+    pub kind: String,
+    pub required: bool,
+    pub defaults: Option<Value>,
+    /// ENUM, SELECT and MULTISELECT: the allowed values.
+    pub values: Vec<String>,
+    /// SELECT and MULTISELECT: other values are allowed too.
+    pub allow_custom_value: bool,
+    /// ARRAY: the type of each item.
+    pub item_type: Option<String>,
+    /// STRING: a regular expression the whole value must match.
+    pub validator: Option<Arc<regex::Regex>>,
+    /// INT and FLOAT: bounds, inclusive.
+    pub min: Option<f64>,
+    pub max: Option<f64>,
+}
+
+impl InputDef {
+    /// Reads one `inputs` entry; the error names the property at fault.
+    pub fn parse(node: &Value) -> Result<InputDef, Problem> {
+        let Value::Object(map) = node else {
+            return Err(problem(
+                "",
+                "an input must be a mapping with an id and a type",
+            ));
+        };
+        let id = map
+            .get("id")
+            .or_else(|| map.get("name"))
+            .and_then(scalar_text)
+            .filter(|id| !id.is_empty())
+            .ok_or_else(|| problem("id", "an input needs an id"))?;
+        let kind = map
+            .get("type")
+            .and_then(Value::as_str)
+            .ok_or_else(|| problem("type", format!("input '{id}' needs a type")))?
+            .to_owned();
+        if kind == "SECRET" {
+            return Err(problem(
+                "type",
+                "SECRET inputs are not supported by Aerie (their value would be stored as given); keep the value in a namespace secret and read it with secret()",
+            ));
+        }
+        if !INPUT_TYPES.contains(&kind.as_str()) {
+            return Err(problem(
+                "type",
+                format!(
+                    "unknown input type '{}'; known: {}",
+                    shorten(&kind),
+                    INPUT_TYPES.join(", ")
+                ),
+            ));
+        }
+        let own: &[&str] = match kind.as_str() {
+            "STRING" => &["validator"],
+            "INT" | "FLOAT" => &["min", "max"],
+            "ENUM" => &["values"],
+            "SELECT" | "MULTISELECT" => &["values", "allowCustomValue"],
+            "ARRAY" => &["itemType"],
+            _ => &[],
+        };
+        if let Some(key) = map
+            .keys()
+            .find(|k| !COMMON.contains(&k.as_str()) && !own.contains(&k.as_str()))
+        {
+            return Err(problem(
+                "",
+                format!(
+                    "property '{}' is not supported for a {kind} input",
+                    shorten(key)
+                ),
+            ));
+        }
+        let required = match map.get("required") {
+            None => true,
+            Some(Value::Bool(b)) => *b,
+            Some(_) => return Err(problem("required", "required must be true or false")),
+        };
+        let values = match map.get("values") {
+            None => Vec::new(),
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(scalar_text)
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(|| problem("values", "values must be a list of strings"))?,
+            Some(_) => return Err(problem("values", "values must be a list")),
+        };
+        if matches!(kind.as_str(), "ENUM" | "SELECT" | "MULTISELECT") && values.is_empty() {
+            return Err(problem("values", format!("a {kind} input needs values")));
+        }
+        let allow_custom_value = match map.get("allowCustomValue") {
+            None => false,
+            Some(Value::Bool(b)) => *b,
+            Some(_) => {
+                return Err(problem(
+                    "allowCustomValue",
+                    "allowCustomValue must be true or false",
+                ));
+            }
+        };
+        let item_type = match (kind.as_str(), map.get("itemType").and_then(Value::as_str)) {
+            ("ARRAY", Some(item)) if ITEM_TYPES.contains(&item) => Some(item.to_owned()),
+            ("ARRAY", _) => {
+                return Err(problem(
+                    "itemType",
+                    format!(
+                        "an ARRAY input needs an itemType, one of {}",
+                        ITEM_TYPES.join(", ")
+                    ),
+                ));
+            }
+            _ => None,
+        };
+        let validator = match map.get("validator") {
+            None => None,
+            Some(Value::String(pattern)) => Some(Arc::new(
+                regex::RegexBuilder::new(&format!("^(?:{pattern})$"))
+                    .size_limit(MAX_PATTERN_BYTES)
+                    .build()
+                    .map_err(|e| {
+                        problem(
+                            "validator",
+                            format!("validator is not a valid pattern: {e}"),
+                        )
+                    })?,
+            )),
+            Some(_) => return Err(problem("validator", "validator must be a string")),
+        };
+        let bound = |key: &'static str| -> Result<Option<f64>, Problem> {
+            match map.get(key) {
+                None => Ok(None),
+                Some(value) => value
+                    .as_f64()
+                    .map(Some)
+                    .ok_or_else(|| problem(key, format!("{key} must be a number"))),
+            }
+        };
+        let (min, max) = (bound("min")?, bound("max")?);
+        let mut def = InputDef {
+            id,
+            kind,
+            required,
+            defaults: None,
+            values,
+            allow_custom_value,
+            item_type,
+            validator,
+            min,
+            max,
+        };
+        def.defaults = match map.get("defaults") {
+            None | Some(Value::Null) => None,
+            Some(value) if value.to_string().contains("{{") => {
+                return Err(problem(
+                    "defaults",
+                    "input defaults are taken as written; Aerie does not render templates there",
+                ));
+            }
+            Some(value) => Some(def.check(value.clone()).map_err(|why| {
+                problem(
+                    "defaults",
+                    format!(
+                        "the default does not fit the input type {}: {why}",
+                        def.kind
+                    ),
+                )
+            })?),
+        };
+        Ok(def)
+    }
+
+    /// `value` as this input's type (form strings converted), or why not.
+    pub fn check(&self, value: Value) -> Result<Value, String> {
+        match self.kind.as_str() {
+            "ENUM" | "SELECT" => {
+                let text = scalar_text(&value).ok_or("expected one of the values")?;
+                self.allowed(&text)?;
+                Ok(Value::String(text))
+            }
+            "MULTISELECT" => {
+                let items = match value {
+                    Value::Array(items) => items,
+                    Value::String(text) => serde_json::from_str::<Vec<Value>>(&text)
+                        .unwrap_or_else(|_| vec![Value::String(text)]),
+                    _ => return Err("expected a list of values".into()),
+                };
+                let mut chosen = Vec::with_capacity(items.len());
+                for item in items {
+                    let text = scalar_text(&item).ok_or("expected a list of values")?;
+                    self.allowed(&text)?;
+                    chosen.push(Value::String(text));
+                }
+                Ok(Value::Array(chosen))
+            }
+            "ARRAY" => {
+                let items = match value {
+                    Value::Array(items) => items,
+                    Value::String(text) => serde_json::from_str::<Vec<Value>>(&text)
+                        .map_err(|_| "expected a list (or a JSON array)".to_owned())?,
+                    _ => return Err("expected a list".into()),
+                };
+                let item_type = self.item_type.as_deref().unwrap_or("STRING");
+                items
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, item)| {
+                        typed(item_type, item).map_err(|why| format!("item {i}: {why}"))
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+                    .map(Value::Array)
+            }
+            kind => {
+                let value = typed(kind, value)?;
+                if let (Some(pattern), Some(text)) = (&self.validator, value.as_str())
+                    && !pattern.is_match(text)
+                {
+                    return Err(format!(
+                        "'{}' does not match the validator {}",
+                        shorten(text),
+                        pattern
+                            .as_str()
+                            .trim_start_matches("^(?:")
+                            .trim_end_matches(")$")
+                    ));
+                }
+                if let Some(number) = value.as_f64() {
+                    if self.min.is_some_and(|min| number < min) {
+                        return Err(format!(
+                            "{number} is less than the minimum {}",
+                            self.min.unwrap_or_default()
+                        ));
+                    }
+                    if self.max.is_some_and(|max| number > max) {
+                        return Err(format!(
+                            "{number} is more than the maximum {}",
+                            self.max.unwrap_or_default()
+                        ));
+                    }
+                }
+                Ok(value)
+            }
+        }
+    }
+
+    fn allowed(&self, text: &str) -> Result<(), String> {
+        if self.allow_custom_value || self.values.iter().any(|v| v == text) {
+            Ok(())
+        } else {
+            Err(format!(
+                "'{}' is not one of {}",
+                shorten(text),
+                self.values.join(", ")
+            ))
+        }
+    }
+}
+
+/// `value` as a plain input of type `kind`; strings (form fields) are converted.
+fn typed(kind: &str, value: Value) -> Result<Value, String> {
+    let text = value.as_str().map(str::trim);
+    match kind {
+        "STRING" => match value {
+            Value::String(_) => Ok(value),
+            Value::Number(_) | Value::Bool(_) => Ok(Value::String(value.to_string())),
+            _ => Err("expected a string".into()),
+        },
+        "INT" => match (&value, text) {
+            (Value::Number(n), _) if n.is_i64() || n.is_u64() => Ok(value),
+            (_, Some(t)) => t
+                .parse::<i64>()
+                .map(Value::from)
+                .map_err(|_| format!("'{}' is not an integer", shorten(t))),
+            _ => Err("expected an integer".into()),
+        },
+        "FLOAT" => match (&value, text) {
+            (Value::Number(_), _) => Ok(value),
+            (_, Some(t)) => t
+                .parse::<f64>()
+                .ok()
+                .and_then(Number::from_f64)
+                .map(Value::Number)
+                .ok_or_else(|| format!("'{}' is not a number", shorten(t))),
+            _ => Err("expected a number".into()),
+        },
+        "BOOLEAN" => match (&value, text) {
+            (Value::Bool(_), _) => Ok(value),
+            (_, Some("true")) => Ok(Value::Bool(true)),
+            (_, Some("false")) => Ok(Value::Bool(false)),
+            _ => Err("expected true or false".into()),
+        },
+        "DATETIME" => match text {
+            Some(t) => DateTime::parse_from_rfc3339(t)
+                .map(|d| Value::String(d.to_rfc3339()))
+                .map_err(|_| format!("'{}' is not an RFC 3339 date-time", shorten(t))),
+            None => Err("expected an RFC 3339 date-time string".into()),
+        },
+        "DATE" => match text {
+            Some(t) => NaiveDate::parse_from_str(t, "%Y-%m-%d")
+                .map(|d| Value::String(d.to_string()))
+                .map_err(|_| format!("'{}' is not a date such as 2026-01-31", shorten(t))),
+            None => Err("expected a date string such as 2026-01-31".into()),
+        },
+        "TIME" => match text {
+            Some(t) => NaiveTime::parse_from_str(t, "%H:%M:%S%.f")
+                .or_else(|_| NaiveTime::parse_from_str(t, "%H:%M"))
+                .map(|d| Value::String(d.to_string()))
+                .map_err(|_| format!("'{}' is not a time such as 09:30:00", shorten(t))),
+            None => Err("expected a time string such as 09:30:00".into()),
+        },
+        "DURATION" => match text {
+            Some(t) if parse_iso_duration(t).is_some() => Ok(Value::String(t.to_owned())),
+            _ => Err("expected an ISO-8601 duration such as PT30S".into()),
+        },
+        "JSON" => match text {
+            Some(t) => serde_json::from_str(t).map_err(|e| format!("not valid JSON: {e}")),
+            None => Ok(value),
+        },
+        "YAML" => match text {
+            Some(t) => serde_saphyr::from_str_with_options::<Value>(t, super::yaml_options())
+                .map_err(|e| format!("not valid YAML: {}", e.without_snippet())),
+            None => Ok(value),
+        },
+        "URI" => match text {
+            Some(t) if url::Url::parse(t).is_ok() => Ok(Value::String(t.to_owned())),
+            _ => Err("expected an absolute URI such as https://example.com/x".into()),
+        },
+        "EMAIL" => match text {
+            Some(t) if is_email(t) => Ok(Value::String(t.to_owned())),
+            _ => Err("expected an email address".into()),
+        },
+        // A FILE's value is the storage URI of its upload.
+        "FILE" => Ok(value),
+        other => Err(format!("unsupported input type {other}")),
+    }
+}
+
+/// One `@`, something before it, a dotted domain after it, no spaces.
+fn is_email(text: &str) -> bool {
+    match text.split_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty()
+                && !domain.contains('@')
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !text.chars().any(char::is_whitespace)
+        }
+        None => false,
+    }
+}
+
+fn shorten(text: &str) -> String {
+    text.chars().take(64).collect()
+}
+
+/// Every input of a flow, read in order (the validator reports the first
+/// problem of each; the executor needs them all well-formed).
+pub fn parse_all(list: &[Value]) -> Result<Vec<InputDef>, Problem> {
+    list.iter().map(InputDef::parse).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn def(value: Value) -> InputDef {
+        InputDef::parse(&value).unwrap()
+    }
+
+    #[test]
+    fn kestras_input_types_check_their_values() {
+        let color = def(json!({"id": "c", "type": "ENUM", "values": ["red", "blue"]}));
+        assert_eq!(color.check(json!("red")), Ok(json!("red")));
+        assert!(
+            color
+                .check(json!("green"))
+                .unwrap_err()
+                .contains("not one of red, blue")
+        );
+        let many = def(json!({"name": "m", "type": "MULTISELECT", "values": ["a", "b"]}));
+        assert_eq!(many.id, "m");
+        assert_eq!(many.check(json!("[\"a\",\"b\"]")), Ok(json!(["a", "b"])));
+        assert!(many.check(json!(["a", "z"])).is_err());
+        let custom =
+            def(json!({"id": "s", "type": "SELECT", "values": ["a"], "allowCustomValue": true}));
+        assert_eq!(custom.check(json!("z")), Ok(json!("z")));
+        let ints = def(json!({"id": "a", "type": "ARRAY", "itemType": "INT"}));
+        assert_eq!(ints.check(json!("[1, \"2\"]")), Ok(json!([1, 2])));
+        assert!(ints.check(json!(["x"])).unwrap_err().contains("item 0"));
+        let code = def(json!({"id": "z", "type": "STRING", "validator": "\\d{3}"}));
+        assert!(code.check(json!("123")).is_ok());
+        assert!(code.check(json!("1234")).unwrap_err().contains("validator"));
+        let small = def(json!({"id": "n", "type": "INT", "min": 1, "max": 10}));
+        assert!(small.check(json!(11)).unwrap_err().contains("maximum"));
+        for (kind, good, bad) in [
+            ("DATE", "2026-01-31", "31/01/2026"),
+            ("TIME", "09:30:00", "9h30"),
+            ("DURATION", "PT1H", "an hour"),
+            ("URI", "https://example.com/x", "not a uri"),
+            ("EMAIL", "ann@example.com", "ann@"),
+            ("YAML", "a: [1, 2]", "a: [1"),
+        ] {
+            let input = def(json!({"id": "x", "type": kind}));
+            assert!(input.check(json!(good)).is_ok(), "{kind} {good}");
+            assert!(input.check(json!(bad)).is_err(), "{kind} {bad}");
+        }
+        assert_eq!(
+            def(json!({"id": "y", "type": "YAML"})).check(json!("a: [1, 2]")),
+            Ok(json!({"a": [1, 2]}))
+        );
+    }
+
+    #[test]
+    fn declarations_that_cannot_be_applied_are_refused() {
+        let refused = |value: Value| InputDef::parse(&value).unwrap_err().message;
+        assert!(refused(json!({"id": "p", "type": "SECRET"})).contains("not supported"));
+        assert!(refused(json!({"id": "e", "type": "ENUM"})).contains("needs values"));
+        assert!(refused(json!({"id": "a", "type": "ARRAY"})).contains("itemType"));
+        assert!(
+            refused(json!({"id": "s", "type": "STRING", "min": 1}))
+                .contains("'min' is not supported")
+        );
+        assert!(
+            refused(json!({"id": "s", "type": "STRING", "dependsOn": {}})).contains("dependsOn")
+        );
+        assert!(
+            refused(json!({"id": "s", "type": "STRING", "validator": "("}))
+                .contains("valid pattern")
+        );
+        assert!(
+            refused(json!({"id": "i", "type": "INT", "defaults": "x"})).contains("does not fit")
+        );
+    }
+}
