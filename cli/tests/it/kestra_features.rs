@@ -64,6 +64,11 @@ async fn retries_follow_the_nearest_policy_and_end_as_kestras_tests_expect() {
             "allowed",
             format!("tasks:\n  - id: fail\n    type: io.kestra.plugin.core.execution.Fail\n    allowFailure: true\n    allowWarning: true\n    retry: {constant}\n  - id: log\n    type: io.kestra.plugin.core.log.Log\n    message: I'm allowed\n"),
         ),
+        // retry-success, verbatim: a Pebble ternary fails until attempt 4.
+        (
+            "pebble",
+            "tasks:\n- id: failed\n  type: io.kestra.plugin.core.log.Log\n  message: \"{{ taskrun.attemptsCount == 3 ? 'ok' : ko}}\"\n  retry:\n    type: constant\n    interval: PT0.1S\n    maxAttempt: 4\n    maxDuration: PT15S\n    warningOnRetry: true\nerrors:\n  - id: never-happen\n    type: io.kestra.plugin.core.log.Log\n    message: Never {{task.id}}\n".to_owned(),
+        ),
         // maxDuration: no attempt starts 1.4 s after the first.
         (
             "duration",
@@ -115,6 +120,11 @@ async fn retries_follow_the_nearest_policy_and_end_as_kestras_tests_expect() {
     assert_eq!(task_run(&allowed, "fail")["state"]["current"], "SUCCESS");
     assert_eq!(task_run(&allowed, "log")["state"]["current"], "SUCCESS");
 
+    let pebble = run(&app, "acme", "company.team/pebble", json!({})).await;
+    assert_eq!(pebble["state"]["current"], "WARNING", "{pebble}");
+    assert_eq!(pebble["taskRunList"].as_array().map(Vec::len), Some(1));
+    assert_eq!(task_run(&pebble, "failed")["attempts"], 4);
+
     let duration = run(&app, "acme", "company.team/duration", json!({})).await;
     assert_eq!(task_run(&duration, "fail")["attempts"], 3, "{duration}");
 }
@@ -165,7 +175,7 @@ async fn log_levels_labels_and_schedule_inputs_are_applied() {
         "acme",
         &flow(
             "labelled",
-            "labels:\n  team: data\n  tier: gold\ninputs:\n  - id: who\n    type: STRING\n    defaults: nobody\ntasks:\n  - id: quiet\n    type: io.kestra.plugin.core.log.Log\n    logLevel: WARN\n    message: [\"{{ undefined_at_info }}\"]\n    level: INFO\n  - id: loud\n    type: io.kestra.plugin.core.log.Log\n    logLevel: WARN\n    level: ERROR\n    message: kept\n  - id: show\n    type: io.kestra.plugin.core.debug.Return\n    format: \"{{ labels.team }}/{{ labels.tier }}/{{ inputs.who }}\"\ntriggers:\n  - id: tick\n    type: io.kestra.plugin.core.trigger.Schedule\n    cron: \"* * * * * *\"\n    withSeconds: true\n    inputs:\n      who: the schedule\n    labels:\n      tier: silver\n",
+            "labels:\n  team: data\n  tier: gold\ninputs:\n  - id: who\n    type: STRING\n    defaults: nobody\ntasks:\n  - id: quiet\n    type: io.kestra.plugin.core.log.Log\n    logLevel: WARN\n    message: [\"{{ undefined_at_info }}\"]\n    level: INFO\n  - id: loud\n    type: io.kestra.plugin.core.log.Log\n    logLevel: WARN\n    level: ERROR\n    message: kept\n  - id: show\n    type: io.kestra.plugin.core.debug.Return\n    format: \"{{ labels.team }}/{{ labels.tier }}/{{ inputs.who }}\"\n  - id: printed\n    type: io.kestra.plugin.core.debug.Return\n    format: \"{{ labels }} {{ execution.startDate }}\"\ntriggers:\n  - id: tick\n    type: io.kestra.plugin.core.trigger.Schedule\n    cron: \"* * * * * *\"\n    withSeconds: true\n    inputs:\n      who: the schedule\n    labels:\n      tier: silver\n",
         ),
     )
     .await;
@@ -185,6 +195,17 @@ async fn log_levels_labels_and_schedule_inputs_are_applied() {
     assert_eq!(
         task_run(&execution, "show")["outputs"]["value"],
         "data/platinum/nobody"
+    );
+    // Maps print as JSON, dates as Kestra prints them.
+    let printed = task_run(&execution, "printed")["outputs"]["value"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (labels, date) = printed.split_once(' ').unwrap();
+    assert_eq!(labels, r#"{"team":"data","tier":"platinum"}"#);
+    assert!(
+        date.len() == 24 && date.ends_with('Z') && date.as_bytes()[19] == b'.',
+        "{date}"
     );
     // The INFO line below logLevel WARN was neither rendered nor kept.
     let id = execution["id"].as_str().unwrap();

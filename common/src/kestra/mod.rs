@@ -4,6 +4,7 @@
 pub mod concurrency;
 pub mod duration;
 pub mod inputs;
+pub mod pebble;
 pub mod retry;
 
 /// Log levels, lowest first, as Kestra names them.

@@ -42,14 +42,32 @@ impl Renderer {
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         // Templates are tenant input: bound the work one render may do.
         env.set_fuel(Some(TEMPLATE_FUEL));
-        // Values print as Kestra prints them: true and false, null as nothing.
+        // Values print as Kestra prints them: true and false, null as
+        // nothing, maps and lists as JSON.
         env.set_formatter(|out, state, value| match value.kind() {
             minijinja::value::ValueKind::Bool => {
                 write!(out, "{}", value.is_true()).map_err(Error::from)
             }
             minijinja::value::ValueKind::None => Ok(()),
+            minijinja::value::ValueKind::Map | minijinja::value::ValueKind::Seq => {
+                write!(out, "{}", to_json(value)?).map_err(Error::from)
+            }
             _ => minijinja::escape_formatter(out, state, value),
         });
+        // Pebble's JSON filters and functions, under Kestra's names.
+        for name in ["json", "toJson"] {
+            env.add_filter(name, |value: minijinja::Value| to_json(&value));
+        }
+        env.add_function("now", || {
+            chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+        });
+        for name in ["json", "fromJson"] {
+            env.add_function(name, |text: String| {
+                serde_json::from_str::<Value>(&text)
+                    .map(|value| minijinja::Value::from(minijinja::value::Serde(value)))
+                    .map_err(|e| Error::new(ErrorKind::InvalidOperation, format!("not JSON: {e}")))
+            });
+        }
         let secrets = lookups.clone();
         env.add_function("secret", move |key: String| {
             secrets
@@ -71,7 +89,7 @@ impl Renderer {
             return Ok(template.to_owned());
         }
         self.env
-            .render_str(template, context)
+            .render_str(&aerie_common::kestra::pebble::translate(template), context)
             .map_err(|err| describe(&err))
     }
 
@@ -95,6 +113,16 @@ impl Renderer {
     }
 }
 
+/// A template value as compact JSON.
+fn to_json(value: &minijinja::Value) -> Result<String, Error> {
+    serde_json::to_string(value).map_err(|e| {
+        Error::new(
+            ErrorKind::InvalidOperation,
+            format!("cannot print as JSON: {e}"),
+        )
+    })
+}
+
 /// The error with its causes, on one line.
 fn describe(err: &Error) -> String {
     let mut text = format!("template error: {err}");
@@ -107,12 +135,11 @@ fn describe(err: &Error) -> String {
 }
 
 /// Whether a rendered condition counts as true (Kestra: anything but an
-/// empty string, `false`, `0` or `null`).
+/// empty string, `false`, a zero or `null`).
 pub fn is_truthy(rendered: &str) -> bool {
-    !matches!(
-        rendered.trim().to_ascii_lowercase().as_str(),
-        "" | "false" | "0" | "null" | "none"
-    )
+    let text = rendered.trim().to_ascii_lowercase();
+    let zero = text.parse::<f64>().is_ok_and(|n| n == 0.0);
+    !(zero || matches!(text.as_str(), "" | "false" | "null" | "none"))
 }
 
 #[cfg(test)]
@@ -186,6 +213,47 @@ mod tests {
             json!({"a": ["ann", 1]})
         );
         assert!(is_truthy("true") && is_truthy("yes") && !is_truthy(" False ") && !is_truthy("0"));
+        assert!(!is_truthy("-0") && !is_truthy("0.0") && is_truthy("0.5"));
+        let data = minijinja::Value::from(minijinja::value::Serde(
+            json!({"m": {"value": "x", "n": [1, 2]}, "text": "{\"a\": 1}"}),
+        ));
+        assert_eq!(
+            r.render("{{ m }}", &data).unwrap(),
+            r#"{"n":[1,2],"value":"x"}"#,
+            "maps print as JSON"
+        );
+        assert_eq!(
+            r.render("{{ m.n }}|{{ m | json }}|{{ m.value | toJson }}", &data)
+                .unwrap(),
+            r#"[1,2]|{"n":[1,2],"value":"x"}|"x""#
+        );
+        assert_eq!(
+            r.render("{{ fromJson(text).a }}{{ json(text).a }}", &data)
+                .unwrap(),
+            "11"
+        );
+        // Pebble's operators, as Kestra's flows write them.
+        assert_eq!(
+            r.render("{{ inputs.n == 3 ? 'ok' : ko }}", &ctx).unwrap(),
+            "ok"
+        );
+        assert!(
+            r.render("{{ inputs.n == 2 ? 'ok' : ko }}", &ctx).is_err(),
+            "ko is undefined"
+        );
+        assert_eq!(
+            r.render("{{ inputs.nothing ?? 'fallback' }}", &ctx)
+                .unwrap(),
+            "fallback"
+        );
+        assert_eq!(
+            r.render("{{ inputs.user ?? 'fallback' }}", &ctx).unwrap(),
+            "ann"
+        );
+        assert_eq!(
+            r.render("{{ inputs.user equals 'ann' }}", &ctx).unwrap(),
+            "true"
+        );
         assert!(needs_lookups("{{ secret('A') }}") && !needs_lookups("secret('A')"));
     }
 }

@@ -282,7 +282,7 @@ impl<'e> Run<'e> {
         );
         base.insert(
             "execution".into(),
-            json!({"id": row.id, "startDate": row.create_time.to_rfc3339()}),
+            json!({"id": row.id, "startDate": kestra_date(row.create_time)}),
         );
         let stored = previous.iter().map(|r| r.id.clone()).collect();
         let runs = previous
@@ -939,7 +939,8 @@ impl<'e> Run<'e> {
                 (
                     "taskrun",
                     json!({"id": row.id, "value": (!row.value.is_empty()).then_some(&row.value),
-                           "attemptsCount": (row.attempts - 1).max(0)}),
+                           "attemptsCount": (row.attempts - 1).max(0),
+                           "startDate": row.start_time.map(kestra_date)}),
                 ),
                 ("task", json!({"id": task.id, "type": task.type_name})),
             ],
@@ -1281,6 +1282,12 @@ fn value_key(value: &Value) -> String {
 
 fn parse_object(text: &str) -> Value {
     serde_json::from_str(text).unwrap_or_else(|_| json!({}))
+}
+
+/// A date as Kestra prints one: UTC, milliseconds, `Z`
+/// (`2026-01-01T10:00:00.123Z`).
+fn kestra_date(date: chrono::DateTime<chrono::Utc>) -> String {
+    date.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 /// A renderer whose `secret()` and `kv()` answer from `tenant` and

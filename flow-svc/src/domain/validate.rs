@@ -965,8 +965,16 @@ fn is_template(text: &str) -> bool {
 /// Why `text` is not a well-formed template (syntax only: names are
 /// resolved when a flow runs).
 pub fn template_problem(text: &str) -> Option<String> {
+    let unknown = aerie_common::kestra::pebble::unknown_names(text);
+    if !unknown.is_empty() {
+        return Some(format!(
+            "the template uses {}, which Aerie does not support",
+            unknown.join(", ")
+        ));
+    }
     let env = minijinja::Environment::new();
-    env.template_from_str(text).err().map(|err| {
+    let text = aerie_common::kestra::pebble::translate(text);
+    env.template_from_str(&text).err().map(|err| {
         let line = err
             .line()
             .map(|l| format!(" at template line {l}"))
@@ -1269,6 +1277,22 @@ triggers:
         );
         let typo = only(&source.replace("message: no", "message: no\n    disabled: yes"));
         assert!(typo.message.contains("true or false"), "{typo}");
+    }
+
+    #[test]
+    fn pebble_syntax_aerie_renders_is_accepted_and_the_rest_refused_by_name() {
+        let accepted = HELLO.replace(
+            "{{ execution.id }}",
+            "{{ inputs.user == 'ann' ? 'hi' : inputs.user ?? 'nobody' }} {{ outputs | json }}",
+        );
+        assert_eq!(findings(&accepted), []);
+        let refused = only(&HELLO.replace("{{ execution.id }}", "{{ now() | date('yyyy') }}"));
+        assert!(
+            refused
+                .message
+                .contains("filter 'date', which Aerie does not support"),
+            "{refused}"
+        );
     }
 
     #[test]

@@ -1,0 +1,532 @@
+//! Kestra writes templates in Pebble; Aerie renders them with minijinja,
+//! whose syntax is Jinja's. The two agree on almost everything; this turns
+//! the Pebble-only operators Kestra's flows use into their Jinja spelling,
+//! for the validator and the renderer alike:
+//!
+//! - `c ? a : b` (ternary) becomes `(a if c else b)`;
+//! - `a ?? b` (null-coalescing) becomes `(a if a is defined and a is not none else b)`;
+//! - `a equals b` becomes `a == b`.
+//!
+//! Only expressions are touched (`{{ ... }}`, `{% if ... %}`, `{% elif
+//! ... %}`, `{% set ... %}`), never text or string literals.
+
+use std::borrow::Cow;
+
+/// `template` with Pebble's operators spelled as Jinja's.
+pub fn translate(template: &str) -> Cow<'_, str> {
+    if !(template.contains('?') || template.contains("equals")) {
+        return Cow::Borrowed(template);
+    }
+    let mut out = String::with_capacity(template.len() + 16);
+    let mut rest = template;
+    while let Some(start) = rest.find(['{']) {
+        let (open, close) = match rest[start..].get(..2) {
+            Some("{{") => ("{{", "}}"),
+            Some("{%") => ("{%", "%}"),
+            _ => {
+                out.push_str(&rest[..start + 1]);
+                rest = &rest[start + 1..];
+                continue;
+            }
+        };
+        out.push_str(&rest[..start + 2]);
+        let body_start = start + 2;
+        let Some(length) = find_outside_strings(&rest[body_start..], close) else {
+            // Unclosed: left as written, for the parser to report.
+            out.push_str(&rest[body_start..]);
+            return Cow::Owned(out);
+        };
+        let body = &rest[body_start..body_start + length];
+        if open == "{{" {
+            out.push_str(&expression(body));
+        } else {
+            out.push_str(&statement(body));
+        }
+        out.push_str(close);
+        rest = &rest[body_start + length + 2..];
+    }
+    out.push_str(rest);
+    Cow::Owned(out)
+}
+
+/// A `{% ... %}` body: the expression of `if`, `elif` and `set` translated.
+fn statement(body: &str) -> String {
+    let trimmed = body.trim_start_matches('-').trim_start();
+    for keyword in ["if ", "elif "] {
+        if let Some(condition) = trimmed.strip_prefix(keyword) {
+            let (condition, tail) = split_trim_marker(condition);
+            let lead = &body[..body.len() - trimmed.len()];
+            return format!("{lead}{keyword}{}{tail}", expression(condition));
+        }
+    }
+    if let Some(assignment) = trimmed.strip_prefix("set ")
+        && let Some(equals) = find_outside_strings(assignment, "=")
+    {
+        let (value, tail) = split_trim_marker(&assignment[equals + 1..]);
+        let lead = &body[..body.len() - trimmed.len()];
+        return format!(
+            "{lead}set {}={}{tail}",
+            &assignment[..equals],
+            expression(value)
+        );
+    }
+    body.to_owned()
+}
+
+/// Splits a trailing whitespace-control `-` off a statement body.
+fn split_trim_marker(text: &str) -> (&str, &str) {
+    let trimmed = text.trim_end();
+    match trimmed.strip_suffix('-') {
+        Some(before) => (before, &text[before.len()..]),
+        None => (text, ""),
+    }
+}
+
+/// One expression, Pebble's operators rewritten (outermost first).
+fn expression(text: &str) -> String {
+    let text = replace_word(text, "equals", "==");
+    // The ternary binds loosest: `c ? a : b`, right-associative.
+    if let Some(question) = find_top_level(&text, |bytes, i| {
+        bytes[i] == b'?' && bytes.get(i + 1) != Some(&b'?') && (i == 0 || bytes[i - 1] != b'?')
+    }) {
+        let after = &text[question + 1..];
+        if let Some(colon) = find_top_level(after, |bytes, i| bytes[i] == b':') {
+            let condition = expression(&text[..question]);
+            let then = expression(&after[..colon]);
+            let otherwise = expression(&after[colon + 1..]);
+            return format!(
+                " ({} if {} else {}) ",
+                then.trim(),
+                condition.trim(),
+                otherwise.trim()
+            );
+        }
+    }
+    if let Some(at) = find_top_level(&text, |bytes, i| {
+        bytes[i] == b'?' && bytes.get(i + 1) == Some(&b'?')
+    }) {
+        let value = expression(&text[..at]);
+        let fallback = expression(&text[at + 2..]);
+        let value = value.trim();
+        return format!(
+            " (({value}) if ({value}) is defined and ({value}) is not none else ({})) ",
+            fallback.trim()
+        );
+    }
+    text
+}
+
+/// `word` as a whole word outside string literals replaced by `with`.
+fn replace_word(text: &str, word: &str, with: &str) -> String {
+    if !text.contains(word) {
+        return text.to_owned();
+    }
+    let bytes = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    let mut quote = None;
+    while i < bytes.len() {
+        let c = bytes[i];
+        match quote {
+            Some(q) => {
+                if c == b'\\' {
+                    out.push_str(&text[i..(i + 2).min(text.len())]);
+                    i += 2;
+                    continue;
+                }
+                if c == q {
+                    quote = None;
+                }
+            }
+            None if c == b'\'' || c == b'"' => quote = Some(c),
+            None if text[i..].starts_with(word)
+                && (i == 0 || !is_word(bytes[i - 1]))
+                && !bytes.get(i + word.len()).copied().is_some_and(is_word) =>
+            {
+                out.push_str(with);
+                i += word.len();
+                continue;
+            }
+            None => {}
+        }
+        let len = text[i..].chars().next().map_or(1, char::len_utf8);
+        out.push_str(&text[i..i + len]);
+        i += len;
+    }
+    out
+}
+
+fn is_word(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || c == b'_'
+}
+
+/// The first position outside string literals and brackets where `hit`
+/// holds.
+fn find_top_level(text: &str, hit: impl Fn(&[u8], usize) -> bool) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let (mut depth, mut quote, mut i) = (0usize, None, 0);
+    while i < bytes.len() {
+        let c = bytes[i];
+        match quote {
+            Some(q) => {
+                if c == b'\\' {
+                    i += 1;
+                } else if c == q {
+                    quote = None;
+                }
+            }
+            None => match c {
+                b'\'' | b'"' => quote = Some(c),
+                b'(' | b'[' | b'{' => depth += 1,
+                b')' | b']' | b'}' => depth = depth.saturating_sub(1),
+                _ if depth == 0 && hit(bytes, i) => return Some(i),
+                _ => {}
+            },
+        }
+        i += 1;
+    }
+    None
+}
+
+/// Where `needle` first occurs outside string literals.
+fn find_outside_strings(text: &str, needle: &str) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let (mut quote, mut i) = (None, 0);
+    while i < bytes.len() {
+        let c = bytes[i];
+        match quote {
+            Some(q) => {
+                if c == b'\\' {
+                    i += 1;
+                } else if c == q {
+                    quote = None;
+                }
+            }
+            None if c == b'\'' || c == b'"' => quote = Some(c),
+            None if text[i..].starts_with(needle) => return Some(i),
+            None => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+/// The filters a template may use: minijinja's built-in ones and Kestra's
+/// JSON filters that Aerie adds.
+pub const FILTERS: &[&str] = &[
+    "abs",
+    "attr",
+    "batch",
+    "bool",
+    "capitalize",
+    "chain",
+    "count",
+    "d",
+    "default",
+    "dictsort",
+    "e",
+    "escape",
+    "first",
+    "float",
+    "format",
+    "groupby",
+    "indent",
+    "int",
+    "items",
+    "join",
+    "json",
+    "last",
+    "length",
+    "lines",
+    "list",
+    "lower",
+    "map",
+    "max",
+    "min",
+    "pprint",
+    "reject",
+    "rejectattr",
+    "replace",
+    "reverse",
+    "round",
+    "safe",
+    "select",
+    "selectattr",
+    "slice",
+    "sort",
+    "split",
+    "string",
+    "sum",
+    "title",
+    "toJson",
+    "tojson",
+    "trim",
+    "unique",
+    "upper",
+    "zip",
+];
+
+/// The tests a template may use (`x is defined`).
+pub const TESTS: &[&str] = &[
+    "boolean",
+    "defined",
+    "divisibleby",
+    "endingwith",
+    "eq",
+    "equalto",
+    "escaped",
+    "even",
+    "false",
+    "filter",
+    "float",
+    "ge",
+    "greaterthan",
+    "gt",
+    "in",
+    "int",
+    "integer",
+    "iterable",
+    "le",
+    "lessthan",
+    "lower",
+    "lt",
+    "mapping",
+    "ne",
+    "none",
+    "number",
+    "odd",
+    "safe",
+    "sameas",
+    "sequence",
+    "startingwith",
+    "string",
+    "test",
+    "true",
+    "undefined",
+    "upper",
+];
+
+/// The functions a template may call.
+pub const FUNCTIONS: &[&str] = &[
+    "range",
+    "dict",
+    "debug",
+    "namespace",
+    "secret",
+    "kv",
+    "json",
+    "fromJson",
+    "now",
+];
+
+/// Words of the template language that are followed by `(` without being
+/// calls.
+const KEYWORDS: &[&str] = &[
+    "if",
+    "elif",
+    "else",
+    "for",
+    "in",
+    "not",
+    "and",
+    "or",
+    "is",
+    "set",
+    "with",
+    "recursive",
+];
+
+/// Every filter, test or function `template` uses that Aerie does not
+/// provide (Pebble has many Aerie lacks), as "filter 'date'": refused when
+/// the flow is saved rather than failing when it runs.
+pub fn unknown_names(template: &str) -> Vec<String> {
+    let template = translate(template);
+    let mut bodies = Vec::new();
+    let mut rest = template.as_ref();
+    while let Some(start) = rest.find('{') {
+        let close = match rest[start..].get(..2) {
+            Some("{{") => "}}",
+            Some("{%") => "%}",
+            _ => {
+                rest = &rest[start + 1..];
+                continue;
+            }
+        };
+        let body_start = start + 2;
+        let Some(length) = find_outside_strings(&rest[body_start..], close) else {
+            break;
+        };
+        bodies.push(&rest[body_start..body_start + length]);
+        rest = &rest[body_start + length + 2..];
+    }
+    // Macros the template defines may be called.
+    let macros: Vec<&str> = bodies
+        .iter()
+        .filter_map(|body| {
+            body.trim()
+                .trim_start_matches('-')
+                .trim()
+                .strip_prefix("macro ")
+        })
+        .filter_map(|rest| rest.split('(').next().map(str::trim))
+        .collect();
+    let mut unknown = Vec::new();
+    for body in bodies {
+        for (kind, name) in names(body) {
+            let known = match kind {
+                "filter" => FILTERS.contains(&name),
+                "test" => TESTS.contains(&name),
+                _ => FUNCTIONS.contains(&name) || macros.contains(&name),
+            };
+            let entry = format!("{kind} '{name}'");
+            if !known && !unknown.contains(&entry) {
+                unknown.push(entry);
+            }
+        }
+    }
+    unknown
+}
+
+/// The filters (`| name`), tests (`is [not] name`) and calls (`name(`, not
+/// after a `.`) of one expression or statement body.
+fn names(body: &str) -> Vec<(&'static str, &str)> {
+    let bytes = body.as_bytes();
+    let mut found = Vec::new();
+    let (mut i, mut quote) = (0, None);
+    // The previous significant character and word.
+    let (mut previous, mut last_word): (u8, &str) = (b' ', "");
+    let mut after_is = false;
+    while i < bytes.len() {
+        let c = bytes[i];
+        if let Some(q) = quote {
+            if c == b'\\' {
+                i += 1;
+            } else if c == q {
+                quote = None;
+                previous = c;
+            }
+            i += 1;
+            continue;
+        }
+        if c == b'\'' || c == b'"' {
+            quote = Some(c);
+            i += 1;
+            continue;
+        }
+        if c.is_ascii_alphabetic() || c == b'_' {
+            let start = i;
+            while i < bytes.len() && is_word(bytes[i]) {
+                i += 1;
+            }
+            let word = &body[start..i];
+            if previous == b'|' {
+                found.push(("filter", word));
+            } else if after_is && word != "not" {
+                found.push(("test", word));
+            } else if bytes.get(i) == Some(&b'(')
+                && previous != b'.'
+                && !KEYWORDS.contains(&word)
+                && last_word != "macro"
+            {
+                found.push(("function", word));
+            }
+            after_is = word == "is" || (after_is && word == "not");
+            last_word = word;
+            previous = b'a';
+            continue;
+        }
+        if !c.is_ascii_whitespace() {
+            previous = c;
+            after_is = false;
+        }
+        i += 1;
+    }
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pebble_operators_become_jinja() {
+        assert_eq!(translate("plain {{ a }} text"), "plain {{ a }} text");
+        assert_eq!(
+            translate("{{ n == 3 ? 'ok' : ko }}"),
+            "{{ ('ok' if n == 3 else ko) }}"
+        );
+        assert_eq!(
+            translate("{{ a ? b : c ? d : e }}"),
+            "{{ (b if a else (d if c else e)) }}"
+        );
+        assert_eq!(
+            translate("{{ x ?? 'none' }}"),
+            "{{ ((x) if (x) is defined and (x) is not none else ('none')) }}"
+        );
+        assert_eq!(translate("{{ a equals 'b' }}"), "{{ a == 'b' }}");
+        assert_eq!(
+            translate("{% if a equals b %}y{% endif %}"),
+            "{% if a == b %}y{% endif %}"
+        );
+        assert_eq!(
+            translate("{%- set v = f ? 1 : 2 -%}"),
+            "{%- set v = (1 if f else 2) -%}"
+        );
+        // Strings, brackets and text stay as written.
+        assert_eq!(
+            translate("why? {{ 'a ? b : c' }}"),
+            "why? {{ 'a ? b : c' }}"
+        );
+        assert_eq!(translate("{{ m[1:2] }}"), "{{ m[1:2] }}");
+        assert_eq!(
+            translate("{{ {'k': 1}['k'] == 1 ? 'y' : 'n' }}"),
+            "{{ ('y' if {'k': 1}['k'] == 1 else 'n') }}"
+        );
+        assert_eq!(translate("{{ equalsX }}"), "{{ equalsX }}");
+    }
+
+    #[test]
+    fn names_aerie_lacks_are_found_before_anything_runs() {
+        assert_eq!(
+            unknown_names("{{ now() | date('yyyy') }} {{ x is defined }} {{ a | upper | json }}"),
+            ["filter 'date'"]
+        );
+        assert_eq!(
+            unknown_names("{{ currentEachOutput(outputs.t) }}{% if x is not empty %}{% endif %}"),
+            ["function 'currentEachOutput'", "test 'empty'"]
+        );
+        assert_eq!(
+            unknown_names(
+                "{% macro m(a) %}{{ a }}{% endmacro %}{{ m(1) }} {{ 'x | date' }} {{ d.items() }}"
+            ),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            unknown_names("{{ a ? b | slugify : c }}"),
+            ["filter 'slugify'"]
+        );
+    }
+
+    #[test]
+    fn every_name_listed_is_one_minijinja_knows() {
+        let env = {
+            let mut env = minijinja::Environment::new();
+            for name in ["json", "toJson"] {
+                env.add_filter(name, |v: minijinja::Value| v);
+            }
+            env
+        };
+        for filter in FILTERS {
+            let text = format!("{{{{ 1 | {filter} }}}}");
+            if let Err(err) = env.render_str(&text, ()) {
+                assert_ne!(err.kind(), minijinja::ErrorKind::UnknownFilter, "{filter}");
+            }
+        }
+        for test in TESTS {
+            let text = format!("{{{{ 1 is {test} }}}}");
+            if let Err(err) = env.render_str(&text, ()) {
+                assert_ne!(err.kind(), minijinja::ErrorKind::UnknownTest, "{test}");
+            }
+        }
+    }
+}
