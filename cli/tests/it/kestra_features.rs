@@ -631,3 +631,107 @@ async fn kestras_input_types_are_checked_when_an_execution_starts() {
         "{answer}"
     );
 }
+
+/// Kestra's own switch.yaml (core/src/test/resources/flows/valids).
+const KESTRA_SWITCH: &str = r#"id: switch
+namespace: io.kestra.tests
+
+inputs:
+  - id: string
+    type: STRING
+  - id: def
+    type: STRING
+    defaults: amazing
+
+labels:
+  switchFlowLabel: switchFoo
+
+tasks:
+  - id: parent-seq
+    type: io.kestra.plugin.core.flow.Switch
+    value: "{{inputs.string}}"
+    cases:
+      FIRST:
+        - id: t1
+          type: io.kestra.plugin.core.debug.Return
+          format: "{{task.id}} > {{taskrun.startDate}}"
+      SECOND:
+        - id: t2
+          type: io.kestra.plugin.core.debug.Return
+          format: "{{task.id}} > {{taskrun.startDate}}"
+        - id: t2_sub
+          type: io.kestra.plugin.core.debug.Return
+          format: "{{task.id}} > {{taskrun.startDate}}"
+      THIRD:
+        - id: t3
+          type: io.kestra.plugin.core.flow.Sequential
+          tasks:
+            - id: failed
+              type: io.kestra.plugin.core.execution.Fail
+          errors:
+            - id: error-t1
+              type: io.kestra.plugin.core.debug.Return
+              format: "Error Trigger ! {{task.id}}"
+    defaults:
+      - id: default
+        type: io.kestra.plugin.core.debug.Return
+        format: "{{task.id}} > {{ inputs.def }} > {{taskrun.startDate}}"
+
+triggers:
+  - id: schedule
+    type: io.kestra.plugin.core.trigger.Schedule
+    cron: "0 * * * *"
+"#;
+
+#[tokio::test]
+async fn kestras_switch_flow_takes_the_case_its_tests_expect() {
+    let app = TestApp::start(Mode::MultiWithDefault).await;
+    tenant(&app, "acme").await;
+    create_flow(&app, "acme", KESTRA_SWITCH).await;
+    let ran = |execution: &Value| -> Vec<String> {
+        execution["taskRunList"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["taskId"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    for (value, tasks, defaults) in [
+        ("FIRST", vec!["parent-seq", "t1"], false),
+        ("SECOND", vec!["parent-seq", "t2", "t2_sub"], false),
+        (
+            "THIRD",
+            vec!["parent-seq", "t3", "failed", "error-t1"],
+            false,
+        ),
+        ("NOPE", vec!["parent-seq", "default"], true),
+    ] {
+        let execution = run(
+            &app,
+            "acme",
+            "io.kestra.tests/switch",
+            json!({"string": value}),
+        )
+        .await;
+        let mut got = ran(&execution);
+        got.sort();
+        let mut want: Vec<String> = tasks.iter().map(|t| (*t).to_owned()).collect();
+        want.sort();
+        assert_eq!(got, want, "{value}: {execution}");
+        let switch = task_run(&execution, "parent-seq");
+        assert_eq!(switch["outputs"]["value"], value);
+        assert_eq!(switch["outputs"]["defaults"], defaults);
+    }
+    let execution = run(
+        &app,
+        "acme",
+        "io.kestra.tests/switch",
+        json!({"string": "NOPE"}),
+    )
+    .await;
+    let printed = task_run(&execution, "default")["outputs"]["value"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(printed.starts_with("default > amazing > 20"), "{printed}");
+}

@@ -24,6 +24,7 @@ pub mod task_types {
     pub const KV_SET: &str = "io.kestra.plugin.core.kv.Set";
     pub const KV_GET: &str = "io.kestra.plugin.core.kv.Get";
     pub const WRITE: &str = "io.kestra.plugin.core.storage.Write";
+    pub const SWITCH: &str = "io.kestra.plugin.core.flow.Switch";
 
     /// Older names of the same tasks.
     pub const ALIASES: &[(&str, &str)] = &[
@@ -32,6 +33,7 @@ pub mod task_types {
         ("io.kestra.core.tasks.flows.Sequential", SEQUENTIAL),
         ("io.kestra.core.tasks.flows.Parallel", PARALLEL),
         ("io.kestra.core.tasks.flows.If", IF),
+        ("io.kestra.core.tasks.flows.Switch", SWITCH),
         ("io.kestra.core.tasks.executions.Fail", FAIL),
     ];
 }

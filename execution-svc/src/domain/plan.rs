@@ -70,6 +70,7 @@ pub enum TaskKind {
     KvSet,
     KvGet,
     Write,
+    Switch,
 }
 
 impl TaskKind {
@@ -88,6 +89,7 @@ impl TaskKind {
             KV_SET => TaskKind::KvSet,
             KV_GET => TaskKind::KvGet,
             WRITE => TaskKind::Write,
+            SWITCH => TaskKind::Switch,
             _ => return None,
         })
     }
@@ -103,8 +105,10 @@ pub struct Task {
     pub props: Map<String, Value>,
     /// `tasks`, or `then` for If.
     pub tasks: Vec<Task>,
-    /// `else` of If.
+    /// `else` of If, `defaults` of Switch.
     pub otherwise: Vec<Task>,
+    /// Switch: the task list of each case value.
+    pub cases: Vec<(String, Vec<Task>)>,
     pub errors: Vec<Task>,
     pub finally: Vec<Task>,
     pub disabled: bool,
@@ -197,6 +201,7 @@ impl Plan {
                 t.id == id
                     || walk(&t.tasks, id)
                     || walk(&t.otherwise, id)
+                    || t.cases.iter().any(|(_, tasks)| walk(tasks, id))
                     || walk(&t.errors, id)
                     || walk(&t.finally, id)
             })
@@ -333,7 +338,11 @@ fn task(value: &Value, inherited: Option<&Arc<Retry>>) -> Result<Task, PlanError
     let retry = own_retry(props, &format!("task {id}"))?.or_else(|| inherited.cloned());
     let flowable = matches!(
         kind,
-        TaskKind::Sequential | TaskKind::Parallel | TaskKind::If | TaskKind::ForEach
+        TaskKind::Sequential
+            | TaskKind::Parallel
+            | TaskKind::If
+            | TaskKind::ForEach
+            | TaskKind::Switch
     );
     let inner = retry.as_ref();
     let log_level = props
@@ -343,7 +352,17 @@ fn task(value: &Value, inherited: Option<&Arc<Retry>>) -> Result<Task, PlanError
         .unwrap_or(0);
     Ok(Task {
         tasks: task_list(children, inner)?,
-        otherwise: task_list(props.get("else"), inner)?,
+        otherwise: match kind {
+            TaskKind::Switch => task_list(props.get("defaults"), inner)?,
+            _ => task_list(props.get("else"), inner)?,
+        },
+        cases: match props.get("cases") {
+            Some(Value::Object(cases)) if kind == TaskKind::Switch => cases
+                .iter()
+                .map(|(value, tasks)| Ok((value.clone(), task_list(Some(tasks), inner)?)))
+                .collect::<Result<_, PlanError>>()?,
+            _ => Vec::new(),
+        },
         errors: task_list(props.get("errors"), inner)?,
         finally: task_list(props.get("finally"), inner)?,
         disabled: flag("disabled"),

@@ -715,6 +715,19 @@ impl<'e> Run<'e> {
                         outputs: json!({"evaluationResult": chosen}),
                     })
                 }
+                TaskKind::Switch => {
+                    let chosen = self
+                        .render(&task.text("value").unwrap_or_default(), context)
+                        .await?;
+                    let case = task.cases.iter().find(|(value, _)| *value == chosen);
+                    let branch = case.map_or(&task.otherwise, |(_, tasks)| tasks);
+                    Ok(Done {
+                        outcome: self
+                            .block(branch, &task.errors, &task.finally, &row.id, value)
+                            .await,
+                        outputs: json!({"value": chosen, "defaults": case.is_none()}),
+                    })
+                }
                 TaskKind::ForEach => {
                     let values = self.for_each_values(task, context).await?;
                     let quotas = &self.quotas;

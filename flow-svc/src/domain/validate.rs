@@ -177,6 +177,14 @@ fn task_spec(kind: &str) -> Option<(&'static str, TaskSpec)> {
             spec(&["key"], &["namespace", "errorOnMissing"], &[]),
         ),
         WRITE => (WRITE, spec(&["content"], &["extension"], &[])),
+        SWITCH => (
+            SWITCH,
+            spec(
+                &["value"],
+                &["cases", "defaults", "errors", "finally"],
+                &["defaults", "errors", "finally"],
+            ),
+        ),
         _ => return None,
     };
     Some((name, spec))
@@ -685,6 +693,7 @@ impl Checker {
                     );
                 }
             }
+            SWITCH => self.switch_cases(task, path),
             SLEEP => self.duration(task, path, "duration"),
             KV_SET => {
                 self.duration(task, path, "ttl");
@@ -694,6 +703,33 @@ impl Checker {
                 self.optional_bool(task, path, "errorOnMissing");
             }
             _ => {}
+        }
+    }
+
+    /// A Switch's `cases`: a mapping of values to task lists; with its
+    /// `defaults`, at least one branch.
+    fn switch_cases(&mut self, task: &Located<Node>, path: &str) {
+        match task.value.get("cases") {
+            None => {
+                if task.value.get("defaults").is_none() {
+                    self.report(path, at(task), "a Switch needs cases, defaults or both");
+                }
+            }
+            Some(cases) => match &cases.value {
+                Node::Map(entries) => {
+                    for (key, tasks) in entries {
+                        self.task_list(tasks, &format!("{path}.cases.{}", key.value), true);
+                    }
+                }
+                other => self.report(
+                    &join(path, "cases"),
+                    at(cases),
+                    format!(
+                        "cases must be a mapping of values to task lists, not {}",
+                        other.kind()
+                    ),
+                ),
+            },
         }
     }
 
@@ -1293,6 +1329,24 @@ triggers:
                 .contains("filter 'date', which Aerie does not support"),
             "{refused}"
         );
+    }
+
+    #[test]
+    fn a_switch_needs_a_branch_and_checks_every_case() {
+        let switch = |body: &str| {
+            format!(
+                "id: s\nnamespace: a.b\ntasks:\n  - id: pick\n    type: io.kestra.plugin.core.flow.Switch\n    value: x\n{body}"
+            )
+        };
+        let case = "    cases:\n      A:\n        - id: a\n          type: io.kestra.plugin.core.log.Log\n          message: hi\n";
+        assert_eq!(findings(&switch(case)), []);
+        assert!(
+            only(&switch(""))
+                .message
+                .contains("cases, defaults or both")
+        );
+        let typo = findings(&switch(&case.replace("message", "mesage")));
+        assert_eq!(typo[0].path, "tasks[0].cases.A[0].mesage");
     }
 
     #[test]
