@@ -190,7 +190,7 @@ async fn log_levels_labels_and_schedule_inputs_are_applied() {
     assert_eq!(execution["state"]["current"], "SUCCESS", "{execution}");
     assert_eq!(
         execution["labels"],
-        json!({"team": "data", "tier": "platinum"})
+        json!({"team": "data", "tier": "platinum", "system.correlationId": execution["id"]})
     );
     assert_eq!(
         task_run(&execution, "show")["outputs"]["value"],
@@ -202,7 +202,13 @@ async fn log_levels_labels_and_schedule_inputs_are_applied() {
         .unwrap()
         .to_owned();
     let (labels, date) = printed.split_once(' ').unwrap();
-    assert_eq!(labels, r#"{"team":"data","tier":"platinum"}"#);
+    assert_eq!(
+        labels,
+        format!(
+            r#"{{"system.correlationId":"{}","team":"data","tier":"platinum"}}"#,
+            execution["id"].as_str().unwrap()
+        )
+    );
     assert!(
         date.len() == 24 && date.ends_with('Z') && date.as_bytes()[19] == b'.',
         "{date}"
@@ -239,7 +245,7 @@ async fn log_levels_labels_and_schedule_inputs_are_applied() {
     assert_eq!(scheduled["inputs"], json!({"who": "the schedule"}));
     assert_eq!(
         scheduled["labels"],
-        json!({"team": "data", "tier": "silver"})
+        json!({"team": "data", "tier": "silver", "system.correlationId": scheduled["id"]})
     );
 }
 
@@ -734,4 +740,77 @@ async fn kestras_switch_flow_takes_the_case_its_tests_expect() {
         .unwrap()
         .to_owned();
     assert!(printed.starts_with("default > amazing > 20"), "{printed}");
+}
+
+/// Kestra's own labels-update-task.yml.
+const KESTRA_LABELS: &str = r#"id: labels-update-task
+namespace: io.kestra.tests
+labels:
+  flowLabelKey: flowLabelValue
+  overriddenFlowLabelKey: flowValueThatWillGetOverridden
+inputs:
+  - id: labelsJson
+    type: JSON
+  - id: labelsMapKey
+    type: STRING
+  - id: labelsMapValue
+    type: STRING
+  - id: labelsListKey
+    type: STRING
+  - id: labelsListValue
+    type: STRING
+tasks:
+  - id: from-render
+    type: io.kestra.plugin.core.execution.Labels
+    labels: "{{ inputs.labelsJson }}"
+  - id: from-map
+    type: io.kestra.plugin.core.execution.Labels
+    labels:
+      "{{ inputs.labelsMapKey }}": "{{ inputs.labelsMapValue }}"
+  - id: from-list
+    type: io.kestra.plugin.core.execution.Labels
+    labels:
+      - key: "{{ inputs.labelsListKey }}"
+        value: "{{ inputs.labelsListValue }}"
+  - id: override-labels
+    type: io.kestra.plugin.core.execution.Labels
+    labels:
+      overriddenFlowLabelKey: "{{ flow.namespace ~ '.' ~ flow.id }}"
+      overriddenExecutionLabelKey: "{{ taskrun.id }}"
+"#;
+
+#[tokio::test]
+async fn kestras_labels_flow_leaves_the_labels_its_test_expects() {
+    let app = TestApp::start(Mode::MultiWithDefault).await;
+    tenant(&app, "acme").await;
+    create_flow(&app, "acme", KESTRA_LABELS).await;
+    let (status, execution) = app
+        .post(
+            "/api/v1/acme/executions/io.kestra.tests/labels-update-task?wait=true&labels=keyFromExecution:valueFromExecution&labels=overriddenExecutionLabelKey:executionValueThatWillGetOverridden",
+            json!({
+                "labelsJson": "{\"keyFromJson\": \"valueFromJson\"}",
+                "labelsMapKey": "keyFromMap",
+                "labelsMapValue": "valueFromMap",
+                "labelsListKey": "keyFromList",
+                "labelsListValue": "valueFromList",
+            }),
+        )
+        .await;
+    assert_eq!(status, 200, "{execution}");
+    assert_eq!(execution["state"]["current"], "SUCCESS", "{execution}");
+    assert_eq!(execution["taskRunList"].as_array().map(Vec::len), Some(4));
+    let overrider = task_run(&execution, "override-labels")["id"].clone();
+    assert_eq!(
+        execution["labels"],
+        json!({
+            "system.correlationId": execution["id"],
+            "flowLabelKey": "flowLabelValue",
+            "overriddenFlowLabelKey": "io.kestra.tests.labels-update-task",
+            "keyFromJson": "valueFromJson",
+            "keyFromMap": "valueFromMap",
+            "keyFromList": "valueFromList",
+            "keyFromExecution": "valueFromExecution",
+            "overriddenExecutionLabelKey": overrider,
+        })
+    );
 }

@@ -25,6 +25,7 @@ pub mod task_types {
     pub const KV_GET: &str = "io.kestra.plugin.core.kv.Get";
     pub const WRITE: &str = "io.kestra.plugin.core.storage.Write";
     pub const SWITCH: &str = "io.kestra.plugin.core.flow.Switch";
+    pub const LABELS: &str = "io.kestra.plugin.core.execution.Labels";
 
     /// Older names of the same tasks.
     pub const ALIASES: &[(&str, &str)] = &[

@@ -71,6 +71,7 @@ pub enum TaskKind {
     KvGet,
     Write,
     Switch,
+    Labels,
 }
 
 impl TaskKind {
@@ -90,6 +91,7 @@ impl TaskKind {
             KV_GET => TaskKind::KvGet,
             WRITE => TaskKind::Write,
             SWITCH => TaskKind::Switch,
+            LABELS => TaskKind::Labels,
             _ => return None,
         })
     }

@@ -14,6 +14,9 @@ use crate::domain::{ExecutionId, State, push_history};
 use crate::repo::entities::executions;
 use crate::repo::{self, TenantTxn, queue};
 
+/// The label Kestra puts on every execution to follow related ones.
+pub const CORRELATION_ID: &str = "system.correlationId";
+
 /// What started an execution.
 pub enum StartedBy {
     /// A user or service account, by name.
@@ -86,6 +89,12 @@ impl Engine {
                 _ => None,
             };
             let histories = push_history("[]", State::Created, now);
+            // Kestra's correlation label: the execution's own id, unless
+            // the caller carries one on.
+            let mut labels = new.labels;
+            labels
+                .entry(CORRELATION_ID.to_owned())
+                .or_insert_with(|| new.id.as_str().to_owned());
             let (actor, trigger) = match new.started_by {
                 StartedBy::Caller(name) => (name, json!({})),
                 StartedBy::Webhook(trigger) => ("webhook".to_owned(), trigger),
@@ -107,7 +116,7 @@ impl Engine {
                 },
                 inputs: Value::Object(new.inputs).to_string(),
                 outputs: "{}".to_owned(),
-                labels: serde_json::to_string(&new.labels).unwrap_or_else(|_| "{}".into()),
+                labels: serde_json::to_string(&labels).unwrap_or_else(|_| "{}".into()),
                 trigger: trigger.to_string(),
                 create_time: now,
                 update_time: now,

@@ -241,6 +241,8 @@ struct Run<'e> {
     /// Log lines and bytes the Log tasks of this run wrote (quotas).
     log_lines: std::sync::atomic::AtomicU64,
     log_bytes: std::sync::atomic::AtomicU64,
+    /// The execution's labels, as the Labels tasks leave them.
+    labels: Mutex<std::collections::BTreeMap<String, String>>,
     /// The execution's state when this worker claimed it.
     state_at_start: String,
     /// RUNNING was written by this worker.
@@ -309,6 +311,7 @@ impl<'e> Run<'e> {
             histories: Mutex::new(row.histories.clone()),
             log_lines: std::sync::atomic::AtomicU64::new(0),
             log_bytes: std::sync::atomic::AtomicU64::new(0),
+            labels: Mutex::new(serde_json::from_str(&row.labels).unwrap_or_default()),
             state_at_start: row.state.clone(),
             running_written: std::sync::atomic::AtomicBool::new(false),
         }
@@ -715,6 +718,43 @@ impl<'e> Run<'e> {
                         outputs: json!({"evaluationResult": chosen}),
                     })
                 }
+                TaskKind::Labels => {
+                    // A mapping (keys and values rendered), a list of
+                    // {key, value}, or a template giving either as JSON.
+                    let given = match task.props.get("labels").cloned().unwrap_or_default() {
+                        Value::String(text) => {
+                            let rendered = self.render(&text, context).await?;
+                            let parsed: Value = serde_json::from_str(&rendered).map_err(|_| {
+                                format!(
+                                    "labels rendered to '{}', not a JSON mapping or list",
+                                    rendered.chars().take(64).collect::<String>()
+                                )
+                            })?;
+                            parsed
+                        }
+                        Value::Object(map) => {
+                            let mut rendered = Map::new();
+                            for (key, value) in map {
+                                let key = self.render(&key, context).await?;
+                                rendered.insert(key, self.render_value(&value, context).await?);
+                            }
+                            Value::Object(rendered)
+                        }
+                        other => self.render_value(&other, context).await?,
+                    };
+                    let given = crate::domain::plan::labels(Some(&given));
+                    let merged = {
+                        let mut labels = self.labels.lock().unwrap_or_else(|p| p.into_inner());
+                        let mut merged = labels.clone();
+                        merged.extend(given);
+                        check_labels(&merged)?;
+                        labels.clone_from(&merged);
+                        merged
+                    };
+                    self.lock_pending().labels =
+                        Some(serde_json::to_string(&merged).unwrap_or_else(|_| "{}".into()));
+                    Ok(leaf(json!({})))
+                }
                 TaskKind::Switch => {
                     let chosen = self
                         .render(&task.text("value").unwrap_or_default(), context)
@@ -956,6 +996,11 @@ impl<'e> Run<'e> {
                            "startDate": row.start_time.map(kestra_date)}),
                 ),
                 ("task", json!({"id": task.id, "type": task.type_name})),
+                // Labels a Labels task set are seen by the tasks after it.
+                (
+                    "labels",
+                    json!(*self.labels.lock().unwrap_or_else(|p| p.into_inner())),
+                ),
             ],
         )
     }
@@ -1177,6 +1222,9 @@ impl<'e> Run<'e> {
         repo::executions::insert_task_runs(tx, new).await?;
         self.lock_stored().extend(ids);
         repo::executions::append_logs(tx, self.id, staged.logs).await?;
+        if let Some(labels) = staged.labels {
+            repo::executions::set_labels(tx, self.id, labels).await?;
+        }
         if !staged.running {
             return Ok(None);
         }
@@ -1261,6 +1309,8 @@ struct Staged {
     logs: Vec<NewLog>,
     /// The execution's move to RUNNING is still to be recorded.
     running: bool,
+    /// Labels a Labels task set, still to be written.
+    labels: Option<String>,
 }
 
 /// Tasks that finish at once and touch nothing outside the execution: their
@@ -1271,6 +1321,28 @@ fn is_instant(kind: TaskKind) -> bool {
         kind,
         TaskKind::Log | TaskKind::Return | TaskKind::OutputValues | TaskKind::Fail
     )
+}
+
+/// Labels an execution may carry: bounded, since they are stored in its row
+/// and listed with it.
+fn check_labels(labels: &std::collections::BTreeMap<String, String>) -> Result<(), Failure> {
+    const MOST: usize = 64;
+    if labels.len() > MOST {
+        return Err(Failure::Error(format!(
+            "an execution carries at most {MOST} labels; this one would have {}",
+            labels.len()
+        )));
+    }
+    match labels
+        .iter()
+        .find(|(k, v)| k.is_empty() || k.len() > 128 || v.len() > 1024)
+    {
+        Some((key, _)) => Err(Failure::Error(format!(
+            "label '{}': a key is 1 to 128 characters and a value at most 1024",
+            key.chars().take(64).collect::<String>()
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// Runs `branches`, at most `limit` at a time; the worst of their outcomes.

@@ -87,6 +87,17 @@ pub async fn set_state_if(
     Ok(changed)
 }
 
+/// Replaces the labels of one execution of the transaction's tenant.
+pub async fn set_labels(tx: &TenantTxn, id: &ExecutionId, labels: String) -> Result<(), DbErr> {
+    executions::Entity::update_many()
+        .col_expr(executions::Column::Labels, labels.into())
+        .filter(executions::Column::TenantId.eq(tx.tenant_key()))
+        .filter(executions::Column::Id.eq(id.as_str()))
+        .exec(tx.conn())
+        .await?;
+    Ok(())
+}
+
 /// Search filters.
 pub struct Filter<'a> {
     pub scope: &'a NamespaceScope,

@@ -177,6 +177,7 @@ fn task_spec(kind: &str) -> Option<(&'static str, TaskSpec)> {
             spec(&["key"], &["namespace", "errorOnMissing"], &[]),
         ),
         WRITE => (WRITE, spec(&["content"], &["extension"], &[])),
+        LABELS => (LABELS, spec(&["labels"], &[], &[])),
         SWITCH => (
             SWITCH,
             spec(
@@ -694,6 +695,17 @@ impl Checker {
                 }
             }
             SWITCH => self.switch_cases(task, path),
+            LABELS => {
+                // A template may give the labels as JSON at run time.
+                let templated = task
+                    .value
+                    .get("labels")
+                    .and_then(|l| l.value.as_str())
+                    .is_some_and(is_template);
+                if !templated {
+                    self.labels(task, path);
+                }
+            }
             SLEEP => self.duration(task, path, "duration"),
             KV_SET => {
                 self.duration(task, path, "ttl");
