@@ -386,6 +386,34 @@ async fn a_flows_concurrency_limit_queues_cancels_or_fails_past_it() {
         "the free flow waited for the limited one: {spans:?}"
     );
 
+    // An execution waiting behind its flow's limit can still be killed.
+    create_flow(
+        &app,
+        "acme",
+        &sleepy("held", "concurrency:\n  limit: 1\n", "PT30S"),
+    )
+    .await;
+    let running = start(&app, "held").await["id"].as_str().unwrap().to_owned();
+    wait_until(&app, "acme", &running, Duration::from_secs(10), |e| {
+        e["state"]["current"] == "RUNNING"
+    })
+    .await;
+    let waiting = start(&app, "held").await["id"].as_str().unwrap().to_owned();
+    for id in [&waiting, &running] {
+        let response = app
+            .client
+            .delete(app.url(&format!("/api/v1/acme/executions/{id}/kill")))
+            .bearer_auth(&app.admin)
+            .send()
+            .await
+            .expect("kill");
+        assert_eq!(response.status(), 202);
+        wait_until(&app, "acme", id, Duration::from_secs(10), |e| {
+            e["state"]["current"] == "KILLED"
+        })
+        .await;
+    }
+
     // CANCEL and FAIL: past the limit an execution ends as it is created,
     // runs nothing and takes no slot.
     let first = start(&app, "cancelled").await;

@@ -51,9 +51,15 @@ const COMMON: &[&str] = &[
 ];
 
 /// The largest compiled `validator` pattern: the regex engine runs in time
-/// linear in the input, and this bounds its memory (patterns are tenant
-/// input).
-const MAX_PATTERN_BYTES: usize = 1 << 20;
+/// linear in the input, and this bounds its memory and compile time
+/// (patterns are tenant input, compiled whenever the flow is read).
+const MAX_PATTERN_BYTES: usize = 64 * 1024;
+
+/// The longest `validator` pattern as written.
+const MAX_PATTERN_CHARS: usize = 1_000;
+
+/// The most inputs one flow declares.
+pub const MAX_INPUTS: usize = 100;
 
 /// Why a declaration cannot be applied, and the property at fault (empty:
 /// the input as a whole).
@@ -188,17 +194,28 @@ impl InputDef {
         };
         let validator = match map.get("validator") {
             None => None,
-            Some(Value::String(pattern)) => Some(Arc::new(
-                regex::RegexBuilder::new(&format!("^(?:{pattern})$"))
-                    .size_limit(MAX_PATTERN_BYTES)
-                    .build()
-                    .map_err(|e| {
-                        problem(
-                            "validator",
-                            format!("validator is not a valid pattern: {e}"),
-                        )
-                    })?,
-            )),
+            Some(Value::String(pattern)) => {
+                if pattern.chars().count() > MAX_PATTERN_CHARS {
+                    return Err(problem(
+                        "validator",
+                        format!("validator is longer than {MAX_PATTERN_CHARS} characters"),
+                    ));
+                }
+                let compile = |text: &str| {
+                    regex::RegexBuilder::new(text)
+                        .size_limit(MAX_PATTERN_BYTES)
+                        .build()
+                        .map_err(|e| {
+                            problem(
+                                "validator",
+                                format!("validator is not a valid pattern: {e}"),
+                            )
+                        })
+                };
+                // On its own first: `a)|(b` must not escape the anchors.
+                compile(pattern)?;
+                Some(Arc::new(compile(&format!("^(?:{pattern})$"))?))
+            }
             Some(_) => return Err(problem("validator", "validator must be a string")),
         };
         let bound = |key: &'static str| -> Result<Option<f64>, Problem> {
@@ -211,6 +228,11 @@ impl InputDef {
             }
         };
         let (min, max) = (bound("min")?, bound("max")?);
+        if let (Some(min), Some(max)) = (min, max)
+            && min > max
+        {
+            return Err(problem("max", format!("max {max} is less than min {min}")));
+        }
         let mut def = InputDef {
             id,
             kind,
@@ -431,6 +453,15 @@ fn shorten(text: &str) -> String {
 /// Every input of a flow, read in order (the validator reports the first
 /// problem of each; the executor needs them all well-formed).
 pub fn parse_all(list: &[Value]) -> Result<Vec<InputDef>, Problem> {
+    if list.len() > MAX_INPUTS {
+        return Err(problem(
+            "",
+            format!(
+                "a flow declares at most {MAX_INPUTS} inputs, not {}",
+                list.len()
+            ),
+        ));
+    }
     list.iter().map(InputDef::parse).collect()
 }
 
@@ -507,5 +538,17 @@ mod tests {
         assert!(
             refused(json!({"id": "i", "type": "INT", "defaults": "x"})).contains("does not fit")
         );
+        for pattern in ["a)|(b", "\\w{500}\\w{500}"] {
+            let problem = refused(json!({"id": "s", "type": "STRING", "validator": pattern}));
+            assert!(problem.contains("valid pattern"), "{pattern}: {problem}");
+        }
+        assert!(
+            refused(json!({"id": "i", "type": "INT", "min": 5, "max": 1}))
+                .contains("less than min")
+        );
+        let many: Vec<Value> = (0..=MAX_INPUTS)
+            .map(|i| json!({"id": format!("i{i}"), "type": "INT"}))
+            .collect();
+        assert!(parse_all(&many).unwrap_err().message.contains("at most"));
     }
 }

@@ -18,35 +18,112 @@ pub fn translate(template: &str) -> Cow<'_, str> {
         return Cow::Borrowed(template);
     }
     let mut out = String::with_capacity(template.len() + 16);
+    for piece in pieces(template) {
+        match piece {
+            Piece::Text(text) => out.push_str(text),
+            Piece::Expression(body) => {
+                let (lead, inner, tail) = split_markers(body);
+                out.push_str("{{");
+                out.push_str(lead);
+                out.push_str(&expression(inner, 0));
+                out.push_str(tail);
+                out.push_str("}}");
+            }
+            Piece::Statement(body) => {
+                out.push_str("{%");
+                out.push_str(&statement(body));
+                out.push_str("%}");
+            }
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// A template cut into text (comments and raw blocks included, as
+/// written), expression bodies and statement bodies.
+enum Piece<'a> {
+    Text(&'a str),
+    Expression(&'a str),
+    Statement(&'a str),
+}
+
+fn pieces(template: &str) -> Vec<Piece<'_>> {
+    let mut pieces = Vec::new();
     let mut rest = template;
-    while let Some(start) = rest.find(['{']) {
-        let (open, close) = match rest[start..].get(..2) {
-            Some("{{") => ("{{", "}}"),
-            Some("{%") => ("{%", "%}"),
+    while let Some(start) = rest.find('{') {
+        let close = match rest[start..].get(..2) {
+            Some("{{") => "}}",
+            Some("{%") => "%}",
+            Some("{#") => "#}",
             _ => {
-                out.push_str(&rest[..start + 1]);
+                pieces.push(Piece::Text(&rest[..start + 1]));
                 rest = &rest[start + 1..];
                 continue;
             }
         };
-        out.push_str(&rest[..start + 2]);
+        pieces.push(Piece::Text(&rest[..start]));
         let body_start = start + 2;
-        let Some(length) = find_outside_strings(&rest[body_start..], close) else {
+        let found = match close {
+            "#}" => rest[body_start..].find(close),
+            _ => find_outside_strings(&rest[body_start..], close),
+        };
+        let Some(length) = found else {
             // Unclosed: left as written, for the parser to report.
-            out.push_str(&rest[body_start..]);
-            return Cow::Owned(out);
+            pieces.push(Piece::Text(&rest[start..]));
+            return pieces;
         };
         let body = &rest[body_start..body_start + length];
-        if open == "{{" {
-            out.push_str(&expression(body));
-        } else {
-            out.push_str(&statement(body));
+        let end = body_start + length + 2;
+        match close {
+            "#}" => pieces.push(Piece::Text(&rest[start..end])),
+            "}}" => pieces.push(Piece::Expression(body)),
+            _ if is_raw(body) => {
+                // `{% raw %}` ... `{% endraw %}` stays exactly as written.
+                let after = &rest[end..];
+                let stop = find_endraw(after).unwrap_or(after.len());
+                pieces.push(Piece::Text(&rest[start..end + stop]));
+                rest = &rest[end + stop..];
+                continue;
+            }
+            _ => pieces.push(Piece::Statement(body)),
         }
-        out.push_str(close);
-        rest = &rest[body_start + length + 2..];
+        rest = &rest[end..];
     }
-    out.push_str(rest);
-    Cow::Owned(out)
+    pieces.push(Piece::Text(rest));
+    pieces
+}
+
+fn is_raw(body: &str) -> bool {
+    body.trim_matches(|c: char| c == '-' || c == '+' || c.is_whitespace()) == "raw"
+}
+
+/// Where the `{% endraw %}` closing a raw block ends.
+fn find_endraw(text: &str) -> Option<usize> {
+    let mut from = 0;
+    while let Some(at) = text[from..].find("{%") {
+        let start = from + at + 2;
+        let close = text[start..].find("%}")?;
+        if text[start..start + close]
+            .trim_matches(|c: char| c == '-' || c == '+' || c.is_whitespace())
+            == "endraw"
+        {
+            return Some(start + close + 2);
+        }
+        from = start;
+    }
+    None
+}
+
+/// An expression body's whitespace-control markers (`{{-`, `-}}`) apart
+/// from the expression itself.
+fn split_markers(body: &str) -> (&str, &str, &str) {
+    let lead = if body.starts_with(['-', '+']) { 1 } else { 0 };
+    let inner = &body[lead..];
+    let (inner, tail) = match inner.strip_suffix(['-', '+']) {
+        Some(before) => (before, &inner[before.len()..]),
+        None => (inner, ""),
+    };
+    (&body[..lead], inner, tail)
 }
 
 /// A `{% ... %}` body: the expression of `if`, `elif` and `set` translated.
@@ -56,7 +133,7 @@ fn statement(body: &str) -> String {
         if let Some(condition) = trimmed.strip_prefix(keyword) {
             let (condition, tail) = split_trim_marker(condition);
             let lead = &body[..body.len() - trimmed.len()];
-            return format!("{lead}{keyword}{}{tail}", expression(condition));
+            return format!("{lead}{keyword}{}{tail}", expression(condition, 0));
         }
     }
     if let Some(assignment) = trimmed.strip_prefix("set ")
@@ -67,7 +144,7 @@ fn statement(body: &str) -> String {
         return format!(
             "{lead}set {}={}{tail}",
             &assignment[..equals],
-            expression(value)
+            expression(value, 0)
         );
     }
     body.to_owned()
@@ -82,8 +159,17 @@ fn split_trim_marker(text: &str) -> (&str, &str) {
     }
 }
 
+/// How deep Pebble operators may nest in one expression: past it the
+/// expression is left as written, and the template is refused as invalid
+/// (each level is a recursion; templates are tenant input).
+const MAX_DEPTH: usize = 32;
+
 /// One expression, Pebble's operators rewritten (outermost first).
-fn expression(text: &str) -> String {
+fn expression(text: &str, depth: usize) -> String {
+    if depth > MAX_DEPTH {
+        return text.to_owned();
+    }
+    let depth = depth + 1;
     let text = replace_word(text, "equals", "==");
     // The ternary binds loosest: `c ? a : b`, right-associative.
     if let Some(question) = find_top_level(&text, |bytes, i| {
@@ -91,9 +177,9 @@ fn expression(text: &str) -> String {
     }) {
         let after = &text[question + 1..];
         if let Some(colon) = find_top_level(after, |bytes, i| bytes[i] == b':') {
-            let condition = expression(&text[..question]);
-            let then = expression(&after[..colon]);
-            let otherwise = expression(&after[colon + 1..]);
+            let condition = expression(&text[..question], depth);
+            let then = expression(&after[..colon], depth);
+            let otherwise = expression(&after[colon + 1..], depth);
             return format!(
                 " ({} if {} else {}) ",
                 then.trim(),
@@ -105,15 +191,29 @@ fn expression(text: &str) -> String {
     if let Some(at) = find_top_level(&text, |bytes, i| {
         bytes[i] == b'?' && bytes.get(i + 1) == Some(&b'?')
     }) {
-        let value = expression(&text[..at]);
-        let fallback = expression(&text[at + 2..]);
+        let value = expression(&text[..at], depth);
+        let fallback = expression(&text[at + 2..], depth);
         let value = value.trim();
-        return format!(
-            " (({value}) if ({value}) is defined and ({value}) is not none else ({})) ",
-            fallback.trim()
-        );
+        return format!(" ({} else ({})) ", guarded(value), fallback.trim());
     }
     text
+}
+
+/// `value if <value is there>`: for a dotted path (`outputs.t.value`)
+/// every step is tested in turn, so a missing parent falls back as in
+/// Pebble instead of failing; other expressions are tested whole.
+fn guarded(value: &str) -> String {
+    let steps: Vec<&str> = value.split('.').collect();
+    let simple = steps.iter().all(|step| {
+        !step.is_empty() && step.bytes().all(is_word) && !step.as_bytes()[0].is_ascii_digit()
+    });
+    if !simple {
+        return format!("({value}) if ({value}) is defined and ({value}) is not none");
+    }
+    let tests: Vec<String> = (1..=steps.len())
+        .map(|n| format!("{} is defined", steps[..n].join(".")))
+        .collect();
+    format!("{value} if {} and {value} is not none", tests.join(" and "))
 }
 
 /// `word` as a whole word outside string literals replaced by `with`.
@@ -140,7 +240,7 @@ fn replace_word(text: &str, word: &str, with: &str) -> String {
             }
             None if c == b'\'' || c == b'"' => quote = Some(c),
             None if text[i..].starts_with(word)
-                && (i == 0 || !is_word(bytes[i - 1]))
+                && (i == 0 || !(is_word(bytes[i - 1]) || bytes[i - 1] == b'.'))
                 && !bytes.get(i + word.len()).copied().is_some_and(is_word) =>
             {
                 out.push_str(with);
@@ -317,6 +417,10 @@ pub const FUNCTIONS: &[&str] = &[
     "json",
     "fromJson",
     "now",
+    // The template language's own: macro callers, recursive loops, blocks.
+    "caller",
+    "loop",
+    "super",
 ];
 
 /// Words of the template language that are followed by `(` without being
@@ -341,24 +445,13 @@ const KEYWORDS: &[&str] = &[
 /// the flow is saved rather than failing when it runs.
 pub fn unknown_names(template: &str) -> Vec<String> {
     let template = translate(template);
-    let mut bodies = Vec::new();
-    let mut rest = template.as_ref();
-    while let Some(start) = rest.find('{') {
-        let close = match rest[start..].get(..2) {
-            Some("{{") => "}}",
-            Some("{%") => "%}",
-            _ => {
-                rest = &rest[start + 1..];
-                continue;
-            }
-        };
-        let body_start = start + 2;
-        let Some(length) = find_outside_strings(&rest[body_start..], close) else {
-            break;
-        };
-        bodies.push(&rest[body_start..body_start + length]);
-        rest = &rest[body_start + length + 2..];
-    }
+    let bodies: Vec<&str> = pieces(&template)
+        .into_iter()
+        .filter_map(|piece| match piece {
+            Piece::Expression(body) | Piece::Statement(body) => Some(body),
+            Piece::Text(_) => None,
+        })
+        .collect();
     // Macros the template defines may be called.
     let macros: Vec<&str> = bodies
         .iter()
@@ -461,7 +554,7 @@ mod tests {
         );
         assert_eq!(
             translate("{{ x ?? 'none' }}"),
-            "{{ ((x) if (x) is defined and (x) is not none else ('none')) }}"
+            "{{ (x if x is defined and x is not none else ('none')) }}"
         );
         assert_eq!(translate("{{ a equals 'b' }}"), "{{ a == 'b' }}");
         assert_eq!(
@@ -483,6 +576,16 @@ mod tests {
             "{{ ('y' if {'k': 1}['k'] == 1 else 'n') }}"
         );
         assert_eq!(translate("{{ equalsX }}"), "{{ equalsX }}");
+        assert_eq!(translate("{{ inputs.equals }}"), "{{ inputs.equals }}");
+        assert_eq!(
+            translate("{{- n ?? 0 -}}"),
+            "{{- (n if n is defined and n is not none else (0)) -}}"
+        );
+        let raw = "{% raw %}{{ a ? b : c }}{% endraw %}{# {{ x ?? y }} #}";
+        assert_eq!(translate(raw), raw);
+        // Nesting past the bound is left as written (and then refused).
+        let deep = format!("{{{{ {} }}}}", vec!["a"; 200].join(" ?? "));
+        assert!(translate(&deep).contains("a ?? a"));
     }
 
     #[test]
@@ -504,6 +607,12 @@ mod tests {
         assert_eq!(
             unknown_names("{{ a ? b | slugify : c }}"),
             ["filter 'slugify'"]
+        );
+        assert_eq!(
+            unknown_names(
+                "{% raw %}{{ x | date }}{% endraw %}{# {{ y | date }} #}{% call m() %}{{ caller() }}{% endcall %}"
+            ),
+            ["function 'm'"]
         );
     }
 

@@ -16,8 +16,9 @@ use super::duration::parse_iso_duration;
 /// zero-interval loop is refused rather than run hot.
 pub const MIN_INTERVAL: Duration = Duration::from_millis(100);
 
-/// The most attempts one task run may make.
-pub const MAX_ATTEMPTS: u32 = 1_000;
+/// The most attempts one task run may make: each rewrites the task run,
+/// whose history grows with every attempt.
+pub const MAX_ATTEMPTS: u32 = 100;
 
 /// When and how often a failed task is tried again.
 #[derive(Debug, Clone, PartialEq)]
@@ -51,6 +52,7 @@ pub enum Backoff {
 const COMMON: &[&str] = &[
     "type",
     "maxAttempt",
+    "maxAttempts",
     "maxDuration",
     "warningOnRetry",
     "behavior",
@@ -80,12 +82,7 @@ impl Retry {
         };
         for key in map.keys() {
             if !COMMON.contains(&key.as_str()) && !own.contains(&key.as_str()) {
-                let hint = if key == "maxAttempts" {
-                    " (Kestra's name is maxAttempt)"
-                } else {
-                    ""
-                };
-                return Err(format!("unknown property '{key}' for a {kind} retry{hint}"));
+                return Err(format!("unknown property '{key}' for a {kind} retry"));
             }
         }
         match map.get("behavior").map(|b| b.as_str()) {
@@ -152,7 +149,11 @@ impl Retry {
                 }
             }
         };
-        let max_attempt = match map.get("maxAttempt") {
+        // Kestra has written both spellings.
+        if map.contains_key("maxAttempt") && map.contains_key("maxAttempts") {
+            return Err("retry takes maxAttempt or maxAttempts, not both".into());
+        }
+        let max_attempt = match map.get("maxAttempt").or_else(|| map.get("maxAttempts")) {
             None | Some(Value::Null) => None,
             Some(value) => Some(
                 value
@@ -199,7 +200,9 @@ impl Retry {
                 factor,
             } => {
                 let power = factor.powi(attempts.saturating_sub(1).min(64) as i32);
-                interval.mul_f64(power.min(1e9)).min(*max_interval)
+                Duration::try_from_secs_f64(interval.as_secs_f64() * power)
+                    .unwrap_or(*max_interval)
+                    .min(*max_interval)
             }
             Backoff::Random {
                 min_interval,
@@ -271,8 +274,14 @@ mod tests {
                 .contains("at least PT0.1S")
         );
         assert!(
-            refused(json!({"type": "constant", "interval": "PT1S", "maxAttempts": 2}))
-                .contains("maxAttempt")
+            refused(
+                json!({"type": "constant", "interval": "PT1S", "maxAttempts": 2, "maxAttempt": 2})
+            )
+            .contains("not both")
+        );
+        assert_eq!(
+            retry(json!({"type": "constant", "interval": "PT1S", "maxAttempts": 2})).max_attempt,
+            Some(2)
         );
         assert!(
             refused(

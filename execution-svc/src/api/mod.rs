@@ -27,7 +27,19 @@ pub struct ExecutionApi {
     engine: Engine,
     /// Per-tenant quotas on creating executions.
     admission: std::sync::Arc<crate::quota::Admission>,
+    /// Templated webhook keys as rendered, by tenant, flow revision and
+    /// trigger (None: the key cannot be rendered). Webhook calls carry no
+    /// credential: without this, every call would render every templated
+    /// key of the flow, each a secret lookup.
+    webhook_keys: moka::future::Cache<WebhookKeyRef, Option<String>>,
 }
+
+/// Tenant, namespace, flow id, revision and trigger id of a webhook key.
+pub(crate) type WebhookKeyRef = (aerie_common::TenantId, String, String, i32, String);
+
+/// How long a rendered webhook key is kept: a changed secret takes effect
+/// within this time.
+const WEBHOOK_KEY_TTL: std::time::Duration = std::time::Duration::from_secs(10);
 
 impl ExecutionApi {
     /// The API over an already migrated database; `guard` checks callers.
@@ -42,6 +54,10 @@ impl ExecutionApi {
             guard,
             engine,
             admission: std::sync::Arc::new(admission),
+            webhook_keys: moka::future::Cache::builder()
+                .max_capacity(10_000)
+                .time_to_live(WEBHOOK_KEY_TTL)
+                .build(),
         }
     }
 

@@ -145,9 +145,22 @@ impl ExecutionApi {
     ) -> Option<&'p Webhook> {
         for hook in webhooks {
             let expected = if is_template(&hook.key) {
-                match self.render(tenant, flow, &hook.key, Value::Null).await {
-                    Ok(rendered) => rendered,
-                    Err(_) => continue,
+                let cached = (
+                    tenant.clone(),
+                    flow.namespace.clone(),
+                    flow.id.clone(),
+                    flow.revision,
+                    hook.id.clone(),
+                );
+                let rendered = self
+                    .webhook_keys
+                    .get_with(cached, async {
+                        self.render(tenant, flow, &hook.key, Value::Null).await.ok()
+                    })
+                    .await;
+                match rendered {
+                    Some(rendered) => rendered,
+                    None => continue,
                 }
             } else {
                 hook.key.clone()

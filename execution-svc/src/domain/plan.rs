@@ -154,7 +154,8 @@ impl Plan {
         };
         let string = |key: &str| root.get(key).and_then(scalar_text).unwrap_or_default();
         let inputs = match root.get("inputs") {
-            Some(Value::Array(list)) => list.iter().map(input_spec).collect::<Result<_, _>>()?,
+            Some(Value::Array(list)) => aerie_common::kestra::inputs::parse_all(list)
+                .map_err(|problem| PlanError(format!("an input: {}", problem.message)))?,
             _ => Vec::new(),
         };
         let outputs = match root.get("outputs") {
@@ -274,7 +275,7 @@ fn webhooks(triggers: Option<&Value>) -> Vec<Webhook> {
             let conditions = match t.get("conditions") {
                 Some(Value::Array(items)) => items
                     .iter()
-                    .filter_map(|c| Some(c.get("expression")?.as_str()?.to_owned()))
+                    .filter_map(|c| scalar_text(c.get("expression")?))
                     .collect(),
                 _ => Vec::new(),
             };
@@ -285,10 +286,6 @@ fn webhooks(triggers: Option<&Value>) -> Vec<Webhook> {
             })
         })
         .collect()
-}
-
-fn input_spec(input: &Value) -> Result<InputSpec, PlanError> {
-    InputSpec::parse(input).map_err(|problem| PlanError(format!("an input: {}", problem.message)))
 }
 
 fn task_list(value: Option<&Value>, retry: Option<&Arc<Retry>>) -> Result<Vec<Task>, PlanError> {

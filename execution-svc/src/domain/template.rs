@@ -247,6 +247,12 @@ mod tests {
             "fallback"
         );
         assert_eq!(
+            r.render("{{ inputs.nothing.deeper ?? 'fallback' }}", &ctx)
+                .unwrap(),
+            "fallback",
+            "a missing parent falls back too"
+        );
+        assert_eq!(
             r.render("{{ inputs.user ?? 'fallback' }}", &ctx).unwrap(),
             "ann"
         );

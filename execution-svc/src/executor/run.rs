@@ -76,6 +76,8 @@ impl Outcome {
 /// Why a task body did not produce outputs.
 enum Failure {
     Error(String),
+    /// An error no retry can mend: a tenant quota refused the work.
+    Refused(String),
     Stopped,
 }
 
@@ -98,6 +100,9 @@ fn leaf(outputs: Value) -> Done {
         outcome: Outcome::Success,
     }
 }
+
+/// Retry waits this long or longer write the RETRYING state at once.
+const PERSISTED_RETRY_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Staged task runs written at once by a long run of instant tasks.
 const STAGED_FLUSH_ROWS: usize = 100;
@@ -434,7 +439,7 @@ impl<'e> Run<'e> {
                             .await;
                     }
                     Ok(_) => {}
-                    Err(Failure::Error(message)) => {
+                    Err(Failure::Error(message) | Failure::Refused(message)) => {
                         let line =
                             self.log_line(&row.id, &task.id, "ERROR", format!("runIf: {message}"));
                         return self.fail(row, key, task, vec![line]).await;
@@ -449,8 +454,9 @@ impl<'e> Run<'e> {
                 }
             }
             let mut logs = Vec::new();
+            let mut attempt_started = row.start_time.unwrap_or(now);
             let result = loop {
-                let body = self.body(task, &row, value, &context, &mut logs);
+                let body = self.body(task, &row, attempt_started, value, &context, &mut logs);
                 let result = match task.timeout {
                     Some(limit) => tokio::time::timeout(limit, body).await.unwrap_or_else(|_| {
                         Err(Failure::Error(format!(
@@ -469,28 +475,36 @@ impl<'e> Run<'e> {
                 let Some(delay) = retry.next_delay(row.attempts.max(1) as u32, since_first) else {
                     break result;
                 };
-                // The failed attempt is recorded (RETRYING, with its error)
-                // and the task's CPU share is given back while it waits.
+                // The failed attempt is recorded (RETRYING, with its error,
+                // counted against the log quotas) and the task's CPU share
+                // is given back while it waits.
+                let notice = format!(
+                    "attempt {} failed; retrying in {}s",
+                    row.attempts,
+                    delay.as_secs_f64()
+                );
+                if let Err(refused) = self
+                    .count_log(message.len())
+                    .and_then(|()| self.count_log(notice.len()))
+                {
+                    logs.push(self.log_line(&row.id, &task.id, "ERROR", message.clone()));
+                    break Err(refused);
+                }
                 logs.push(self.log_line(&row.id, &task.id, "ERROR", message.clone()));
-                logs.push(self.log_line(
-                    &row.id,
-                    &task.id,
-                    "WARN",
-                    format!(
-                        "attempt {} failed; retrying in {}s",
-                        row.attempts,
-                        delay.as_secs_f64()
-                    ),
-                ));
+                logs.push(self.log_line(&row.id, &task.id, "WARN", notice));
                 drop(cpu.take());
                 let at = repo::now();
                 row.state = State::Retrying.as_str().to_owned();
                 row.histories = push_history(&row.histories, State::Retrying, at);
                 row.update_time = at;
                 self.lock_runs().insert(key.clone(), row.clone());
-                let kept = self.kept_logs(task, std::mem::take(&mut logs));
-                if !self.persist(row.clone(), kept).await {
-                    return Outcome::Stopped;
+                // A short wait costs no write: the attempts are written
+                // with the task's end. A longer one shows RETRYING at once.
+                if delay >= PERSISTED_RETRY_WAIT {
+                    let kept = self.kept_logs(task, std::mem::take(&mut logs));
+                    if !self.persist(row.clone(), kept).await {
+                        return Outcome::Stopped;
+                    }
                 }
                 tokio::select! {
                     _ = tokio::time::sleep(delay) => {}
@@ -500,14 +514,17 @@ impl<'e> Run<'e> {
                     cpu = Some(self.engine.cpu_slot(self.tenant).await);
                 }
                 let at = repo::now();
+                attempt_started = at;
                 row.attempts += 1;
                 row.state = State::Running.as_str().to_owned();
                 row.histories = push_history(&row.histories, State::Running, at);
                 row.update_time = at;
                 context = self.context(&row, task);
             };
-            let retried =
-                row.attempts > 1 && task.retry.as_ref().is_some_and(|r| r.warning_on_retry);
+            // Retried here or before a restart of the worker (a resumed
+            // attempt alone is no retry).
+            let retried = task.retry.as_ref().is_some_and(|r| r.warning_on_retry)
+                && row.histories.contains(State::Retrying.as_str());
             match result {
                 Ok(done) => match done.outcome {
                     Outcome::Stopped => Outcome::Stopped,
@@ -524,7 +541,7 @@ impl<'e> Run<'e> {
                             .await
                     }
                 },
-                Err(Failure::Error(message)) => {
+                Err(Failure::Error(message) | Failure::Refused(message)) => {
                     logs.push(self.log_line(&row.id, &task.id, "ERROR", message));
                     self.fail(row, key, task, logs).await
                 }
@@ -626,6 +643,7 @@ impl<'e> Run<'e> {
         &'a self,
         task: &'a Task,
         row: &'a task_runs::Model,
+        attempt_started: chrono::DateTime<chrono::Utc>,
         value: &'a Value,
         context: &'a Scope,
         logs: &'a mut Vec<NewLog>,
@@ -796,8 +814,9 @@ impl<'e> Run<'e> {
                         .await?;
                     let total = aerie_common::kestra::duration::parse_iso_duration(&text)
                         .ok_or_else(|| format!("duration '{text}' is not an ISO-8601 duration"))?;
-                    let started = row.start_time.unwrap_or_else(repo::now);
-                    let elapsed = (repo::now() - started).to_std().unwrap_or_default();
+                    // From this attempt's start (a resumed run: the
+                    // interrupted attempt's), so a retry sleeps in full.
+                    let elapsed = (repo::now() - attempt_started).to_std().unwrap_or_default();
                     tokio::select! {
                         _ = tokio::time::sleep(total.saturating_sub(elapsed)) => Ok(leaf(json!({}))),
                         _ = self.stop.stopped() => Err(Failure::Stopped),
@@ -975,7 +994,7 @@ impl<'e> Run<'e> {
                 .render_value(template, &context)
                 .await
                 .map_err(|f| match f {
-                    Failure::Error(message) => message,
+                    Failure::Error(message) | Failure::Refused(message) => message,
                     Failure::Stopped => "stopped".into(),
                 })?;
             values.insert(id.clone(), self.masked_value(value));
@@ -1070,14 +1089,14 @@ impl<'e> Run<'e> {
         let total = self.log_bytes.fetch_add(bytes as u64, Relaxed) + bytes as u64;
         if lines > u64::from(quotas.log_lines_per_execution) {
             aerie_common::metrics::instruments().quota_refusal("log-lines-per-execution");
-            return Err(Failure::Error(format!(
+            return Err(Failure::Refused(format!(
                 "more than {} log lines in this execution, the tenant's quota (log-lines-per-execution)",
                 quotas.log_lines_per_execution
             )));
         }
         if total > quotas.log_bytes_per_execution {
             aerie_common::metrics::instruments().quota_refusal("log-bytes-per-execution");
-            return Err(Failure::Error(format!(
+            return Err(Failure::Refused(format!(
                 "more than {} bytes of log in this execution, the tenant's quota (log-bytes-per-execution)",
                 quotas.log_bytes_per_execution
             )));

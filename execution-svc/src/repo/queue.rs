@@ -124,6 +124,9 @@ pub async fn request_kill(tx: &TenantTxn, execution: &ExecutionId) -> Result<boo
     Ok(result.rows_affected == 1)
 }
 
+/// The PostgreSQL advisory lock claims take turns on ("aerie-claim").
+const CLAIM_LOCK: i64 = 0x6165_7269_652d_636c;
+
 /// Takes up to `limit` free jobs for `owner` until `now + lease_ms`, shared
 /// fairly between tenants: no tenant gets more than its quota running at
 /// once (its own, stored with each job, or the default `quota`; leases
@@ -152,7 +155,7 @@ pub async fn claim(
            WHERE lease_until IS NOT NULL AND lease_until >= $3 GROUP BY tenant_id), \
          flow_busy AS ( \
            SELECT tenant_id, flow_key, COUNT(*) AS running FROM execution_queue \
-           WHERE flow_limit > 0 AND lease_until IS NOT NULL AND lease_until >= $3 \
+           WHERE lease_until IS NOT NULL AND lease_until >= $3 \
            GROUP BY tenant_id, flow_key), \
          limited AS ( \
            SELECT q.execution_id, q.flow_limit, \
@@ -160,7 +163,7 @@ pub async fn claim(
                ORDER BY q.available_at, q.execution_id) + COALESCE(f.running, 0) AS flow_slot \
            FROM execution_queue q LEFT JOIN flow_busy f \
              ON f.tenant_id = q.tenant_id AND f.flow_key = q.flow_key \
-           WHERE q.flow_limit > 0 AND q.available_at <= $3 \
+           WHERE q.flow_limit > 0 AND NOT q.kill_requested AND q.available_at <= $3 \
              AND (q.lease_until IS NULL OR q.lease_until < $3)), \
          ranked AS ( \
            SELECT q.execution_id, q.available_at, q.running_quota, \
@@ -168,7 +171,7 @@ pub async fn claim(
                + COALESCE(b.running, 0) AS slot \
            FROM execution_queue q LEFT JOIN busy b ON b.tenant_id = q.tenant_id \
            WHERE q.available_at <= $3 AND (q.lease_until IS NULL OR q.lease_until < $3) \
-             AND (q.flow_limit = 0 OR q.execution_id IN ( \
+             AND (q.flow_limit = 0 OR q.kill_requested OR q.execution_id IN ( \
                SELECT execution_id FROM limited WHERE flow_slot <= flow_limit))) \
          UPDATE execution_queue SET lease_owner = $1, lease_until = $2, \
            lease_epoch = lease_epoch + 1 \
@@ -177,19 +180,34 @@ pub async fn claim(
            WHERE slot <= CASE WHEN running_quota > 0 THEN running_quota ELSE $5 END \
            ORDER BY slot, available_at LIMIT $4) \
          RETURNING execution_id, tenant_id, lease_epoch";
-    let rows = db
-        .query_all_raw(Statement::from_sql_and_values(
+    let statement = Statement::from_sql_and_values(
+        backend,
+        sql,
+        [
+            owner.into(),
+            (now + lease_ms).into(),
+            now.into(),
+            (limit as i64).into(),
+            i64::from(quota).into(),
+        ],
+    );
+    let rows = if backend == sea_orm::DbBackend::Postgres {
+        // Replicas claim one at a time: each sees the leases the one
+        // before it took, so running quotas and flow limits hold across
+        // replicas, not per replica.
+        use sea_orm::TransactionTrait;
+        let txn = db.begin().await?;
+        txn.execute_raw(Statement::from_string(
             backend,
-            sql,
-            [
-                owner.into(),
-                (now + lease_ms).into(),
-                now.into(),
-                (limit as i64).into(),
-                i64::from(quota).into(),
-            ],
+            format!("SELECT pg_advisory_xact_lock({CLAIM_LOCK})"),
         ))
         .await?;
+        let rows = txn.query_all_raw(statement).await?;
+        txn.commit().await?;
+        rows
+    } else {
+        db.query_all_raw(statement).await?
+    };
     let mut claimed = Vec::with_capacity(rows.len());
     for row in rows {
         let id: String = row.try_get("", "execution_id")?;

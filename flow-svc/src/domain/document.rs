@@ -78,7 +78,8 @@ impl Node {
         match self {
             Node::Str(text) => Some(text.clone()),
             Node::Int(n) => Some(n.to_string()),
-            Node::Float(x) => Some(x.to_string()),
+            // As JSON prints it (`1.0`), like the executor's reading.
+            Node::Float(x) => Some(serde_json::Number::from_f64(*x)?.to_string()),
             Node::Bool(b) => Some(b.to_string()),
             _ => None,
         }

@@ -43,7 +43,7 @@ pub struct Report {
 }
 
 use aerie_common::kestra::condition_types;
-use aerie_common::kestra::inputs::InputDef;
+use aerie_common::kestra::inputs::{InputDef, MAX_INPUTS};
 pub use aerie_common::kestra::{INPUT_TYPES, task_types, trigger_types};
 use aerie_common::kestra::{LOG_LEVELS, concurrency::Concurrency, retry::Retry};
 
@@ -267,6 +267,9 @@ struct Checker {
     findings: Vec<Finding>,
     /// Task ids seen so far, with the path of the first use.
     task_ids: HashMap<String, String>,
+    /// The flow's declared inputs, read (schedules' inputs are checked
+    /// against them).
+    inputs: Vec<InputDef>,
 }
 
 impl Checker {
@@ -492,6 +495,17 @@ impl Checker {
             self.report("inputs", at(node), "inputs must be a list");
             return;
         };
+        if items.len() > MAX_INPUTS {
+            self.report(
+                "inputs",
+                at(node),
+                format!(
+                    "a flow declares at most {MAX_INPUTS} inputs, not {}",
+                    items.len()
+                ),
+            );
+            return;
+        }
         let mut seen = HashMap::new();
         for (i, input) in items.iter().enumerate() {
             let path = format!("inputs[{i}]");
@@ -516,6 +530,7 @@ impl Checker {
                     continue;
                 }
             };
+            self.inputs.push(declared.clone());
             let id_node = input
                 .value
                 .get("id")
@@ -951,12 +966,25 @@ impl Checker {
             return;
         };
         for (key, value) in entries {
+            let here = format!("{path}.inputs.{}", key.value);
             if value.value.to_json().to_string().contains("{{") {
                 self.report(
-                    &format!("{path}.inputs.{}", key.value),
+                    &here,
                     at(value),
                     "a schedule's input values are taken as written; templates are not rendered here",
                 );
+                continue;
+            }
+            // Checked now as each tick would check them.
+            let problem = match self.inputs.iter().find(|d| d.id == key.value) {
+                None => Some(format!("unknown input '{}'", shorten(&key.value))),
+                Some(declared) if declared.kind == "FILE" => {
+                    Some("a schedule cannot give a FILE input".to_owned())
+                }
+                Some(declared) => declared.check(value.value.to_json()).err(),
+            };
+            if let Some(problem) = problem {
+                self.report(&here, at(value), problem);
             }
         }
     }
@@ -1267,6 +1295,22 @@ triggers:
                 ),
                 "triggers[0].inputs.user",
                 "not rendered",
+            ),
+            (
+                HELLO.replace(
+                    "    timezone: Europe/Paris",
+                    "    timezone: Europe/Paris\n    inputs: {usr: ann}",
+                ),
+                "triggers[0].inputs.usr",
+                "unknown input 'usr'",
+            ),
+            (
+                HELLO.replace(
+                    "    timezone: Europe/Paris",
+                    "    timezone: Europe/Paris\n    inputs: {user: [1]}",
+                ),
+                "triggers[0].inputs.user",
+                "expected a string",
             ),
             (
                 HELLO.replace(
