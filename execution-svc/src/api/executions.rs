@@ -160,7 +160,15 @@ impl ExecutionService for ExecutionApi {
         let flow = self
             .flow_to_run(&call.tenant, &body.namespace, &body.flow_id, body.revision)
             .await?;
-        let plan = Plan::parse(&flow.source)
+        let revision = (
+            call.tenant.storage_key().to_owned(),
+            flow.namespace.clone(),
+            flow.id.clone(),
+            flow.revision,
+        );
+        let plan = self
+            .engine
+            .plan(revision, &flow.source)
             .map_err(|err| Status::failed_precondition(format!("the flow cannot run: {err}")))?;
         let given = match body.inputs_json.trim() {
             "" => Map::new(),
@@ -198,7 +206,7 @@ impl ExecutionService for ExecutionApi {
             flow_source: flow.source,
             inputs: resolved,
             // The flow's labels, then the caller's (which win on a key).
-            labels: plan.labels.into_iter().chain(body.labels).collect(),
+            labels: plan.labels.clone().into_iter().chain(body.labels).collect(),
             started_by: StartedBy::Caller(call.caller.name.to_string()),
             concurrency: plan.concurrency,
         };

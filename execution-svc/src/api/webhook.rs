@@ -11,7 +11,7 @@ use serde_json::{Map, Value, json};
 use tonic::{Code, Request, Response, Status};
 
 use super::{ExecutionApi, execution_message};
-use crate::domain::plan::{Plan, Webhook};
+use crate::domain::plan::Webhook;
 use crate::domain::scope::{Base, Outputs};
 use crate::domain::template::is_template;
 use crate::domain::{ExecutionId, inputs};
@@ -56,7 +56,15 @@ impl WebhookService for ExecutionApi {
             }
             Err(status) => return Err(status),
         };
-        let plan = Plan::parse(&flow.source)
+        let revision = (
+            tenant.storage_key().to_owned(),
+            flow.namespace.clone(),
+            flow.id.clone(),
+            flow.revision,
+        );
+        let plan = self
+            .engine
+            .plan(revision, &flow.source)
             .map_err(|err| Status::failed_precondition(format!("the flow cannot run: {err}")))?;
         let trigger = self
             .matching_webhook(&tenant, &flow, &plan.webhooks, &body.key)

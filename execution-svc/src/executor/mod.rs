@@ -17,6 +17,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::domain::plan::{Plan, PlanError};
 use aerie_common::TenantId;
 use aerie_common::config::ExecutorConfig;
 use aerie_common::grpc::Channel;
@@ -131,6 +132,10 @@ pub struct Inner {
     /// Flow sources read back from this database, by tenant, namespace,
     /// flow and revision (see [`Engine::stored_source`]).
     sources: Mutex<HashMap<SourceKey, Arc<str>>>,
+    /// Flow revisions parsed, by the same key: a revision's source never
+    /// changes, so neither does its plan (parsing is a large part of the
+    /// CPU an execution costs).
+    plans: Mutex<HashMap<SourceKey, Arc<Plan>>>,
 }
 
 /// A flow revision of a tenant: (tenant storage key, namespace, flow, revision).
@@ -176,6 +181,7 @@ impl Engine {
                 .max(1),
             events,
             sources: Mutex::new(HashMap::new()),
+            plans: Mutex::new(HashMap::new()),
         }))
     }
 
@@ -190,6 +196,25 @@ impl Engine {
             .unwrap_or_else(|p| p.into_inner())
             .get(key)
             .cloned()
+    }
+
+    /// The plan of a flow revision of a tenant, parsed once per process.
+    pub(crate) fn plan(&self, key: SourceKey, source: &str) -> Result<Arc<Plan>, PlanError> {
+        if let Some(plan) = self
+            .plans
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
+        {
+            return Ok(plan.clone());
+        }
+        let plan = Arc::new(Plan::parse(source)?);
+        let mut plans = self.plans.lock().unwrap_or_else(|p| p.into_inner());
+        if plans.len() >= SOURCES_KEPT {
+            plans.clear();
+        }
+        plans.insert(key, plan.clone());
+        Ok(plan)
     }
 
     /// Remembers a source read back from the database.

@@ -117,9 +117,17 @@ pub(super) async fn execute(
     stop: &Arc<Stop>,
 ) -> Result<(), RunError> {
     let (tenant, id) = (&job.tenant, &job.execution);
-    let (row, previous, source) = {
+    let (row, previous, source, plan_key) = {
         let tx = TenantTxn::read(&engine.db, tenant).await?;
         let row = repo::executions::find(&tx, id).await?;
+        let plan_key = row.as_ref().map(|row| {
+            (
+                tx.tenant_key().to_owned(),
+                row.namespace.clone(),
+                row.flow_id.clone(),
+                row.flow_revision,
+            )
+        });
         let source = match &row {
             Some(row) if row.flow_source.is_empty() => {
                 let key = (
@@ -152,7 +160,7 @@ pub(super) async fn execute(
             repo::executions::task_runs(&tx, id).await?
         };
         tx.commit().await?;
-        (row, runs, source)
+        (row, runs, source, plan_key)
     };
     let Some(row) = row else {
         let tx = TenantTxn::write(&engine.db, tenant).await?;
@@ -165,7 +173,12 @@ pub(super) async fn execute(
         queue::remove(&tx, id).await?;
         return Ok(tx.commit().await?);
     }
-    let plan = Plan::parse(&source);
+    // Executions created before sources were stored per revision carry
+    // their own, which is parsed for them alone.
+    let plan = match plan_key {
+        Some(key) if row.flow_source.is_empty() => engine.plan(key, &source),
+        _ => Plan::parse(&source).map(Arc::new),
+    };
     let variables = plan
         .as_ref()
         .map(|p| p.variables.clone())

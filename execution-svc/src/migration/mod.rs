@@ -12,6 +12,7 @@ mod m0006_index_queue_by_tenant;
 mod m0007_fence_and_bound_claims;
 mod m0008_create_flow_sources;
 mod m0009_flow_concurrency;
+mod m0010_index_limited_jobs;
 
 /// The tenant tables of the first schema, which m0004 put under row-level
 /// security (later tables turn it on in their own migration); each has a
@@ -39,6 +40,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0007_fence_and_bound_claims::Migration),
             Box::new(m0008_create_flow_sources::Migration),
             Box::new(m0009_flow_concurrency::Migration),
+            Box::new(m0010_index_limited_jobs::Migration),
         ]
     }
 

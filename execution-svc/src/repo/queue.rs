@@ -124,9 +124,6 @@ pub async fn request_kill(tx: &TenantTxn, execution: &ExecutionId) -> Result<boo
     Ok(result.rows_affected == 1)
 }
 
-/// The PostgreSQL advisory lock claims take turns on ("aerie-claim").
-const CLAIM_LOCK: i64 = 0x6165_7269_652d_636c;
-
 /// Takes up to `limit` free jobs for `owner` until `now + lease_ms`, shared
 /// fairly between tenants: no tenant gets more than its quota running at
 /// once (its own, stored with each job, or the default `quota`; leases
@@ -150,12 +147,14 @@ pub async fn claim(
     // checked again on the row PostgreSQL locks, so one of them wins.
     // `flow_slot` is the same count among its flow's jobs, for flows
     // with a concurrency limit only.
-    let sql = "WITH busy AS ( \
-           SELECT tenant_id, COUNT(*) AS running FROM execution_queue \
-           WHERE lease_until IS NOT NULL AND lease_until >= $3 GROUP BY tenant_id), \
+    // The leased jobs are read once for both counts.
+    let sql = "WITH leased AS ( \
+           SELECT tenant_id, flow_key FROM execution_queue \
+           WHERE lease_until IS NOT NULL AND lease_until >= $3), \
+         busy AS ( \
+           SELECT tenant_id, COUNT(*) AS running FROM leased GROUP BY tenant_id), \
          flow_busy AS ( \
-           SELECT tenant_id, flow_key, COUNT(*) AS running FROM execution_queue \
-           WHERE lease_until IS NOT NULL AND lease_until >= $3 \
+           SELECT tenant_id, flow_key, COUNT(*) AS running FROM leased \
            GROUP BY tenant_id, flow_key), \
          limited AS ( \
            SELECT q.execution_id, q.flow_limit, \
@@ -191,23 +190,7 @@ pub async fn claim(
             i64::from(quota).into(),
         ],
     );
-    let rows = if backend == sea_orm::DbBackend::Postgres {
-        // Replicas claim one at a time: each sees the leases the one
-        // before it took, so running quotas and flow limits hold across
-        // replicas, not per replica.
-        use sea_orm::TransactionTrait;
-        let txn = db.begin().await?;
-        txn.execute_raw(Statement::from_string(
-            backend,
-            format!("SELECT pg_advisory_xact_lock({CLAIM_LOCK})"),
-        ))
-        .await?;
-        let rows = txn.query_all_raw(statement).await?;
-        txn.commit().await?;
-        rows
-    } else {
-        db.query_all_raw(statement).await?
-    };
+    let rows = db.query_all_raw(statement).await?;
     let mut claimed = Vec::with_capacity(rows.len());
     for row in rows {
         let id: String = row.try_get("", "execution_id")?;
