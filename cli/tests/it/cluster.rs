@@ -9,13 +9,29 @@ use std::time::{Duration, Instant};
 /// The services in start order; the gateway last.
 pub const SERVICES: [&str; 5] = ["auth", "tenant", "flow", "execution", "gateway"];
 
-/// A free loopback port (bound, then released for a child to take).
+/// A free loopback port for a child to take. Chosen below Linux's
+/// ephemeral range (32768 and up): a port the kernel handed out for port 0
+/// could be handed again to an outgoing connection of another test (a
+/// database client, say) before the child binds it. Never the same port
+/// twice in one run.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
+    use std::sync::atomic::{AtomicU32, Ordering};
+    const FIRST: u32 = 20_000;
+    const SPAN: u32 = 12_000;
+    static NEXT: AtomicU32 = AtomicU32::new(u32::MAX);
+    // Start where another run on this machine is unlikely to be.
+    let _ = NEXT.compare_exchange(
+        u32::MAX,
+        std::process::id().wrapping_mul(7919) % SPAN,
+        Ordering::SeqCst,
+        Ordering::SeqCst,
+    );
+    loop {
+        let port = (FIRST + NEXT.fetch_add(1, Ordering::SeqCst) % SPAN) as u16;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 /// Child processes stopped with SIGTERM when the test ends; each must exit 0.
