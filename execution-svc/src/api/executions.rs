@@ -160,16 +160,7 @@ impl ExecutionService for ExecutionApi {
         let flow = self
             .flow_to_run(&call.tenant, &body.namespace, &body.flow_id, body.revision)
             .await?;
-        let revision = (
-            call.tenant.storage_key().to_owned(),
-            flow.namespace.clone(),
-            flow.id.clone(),
-            flow.revision,
-        );
-        let plan = self
-            .engine
-            .plan(revision, &flow.source)
-            .map_err(|err| Status::failed_precondition(format!("the flow cannot run: {err}")))?;
+        let plan = self.plan_of(&call.tenant, &flow)?;
         let given = match body.inputs_json.trim() {
             "" => Map::new(),
             text => match serde_json::from_str(text) {

@@ -103,6 +103,24 @@ impl ExecutionApi {
         Ok(flow)
     }
 
+    /// The parsed plan of `flow`, a revision of `tenant`'s, parsed once
+    /// per process (see [`Engine::plan`]).
+    fn plan_of(
+        &self,
+        tenant: &TenantId,
+        flow: &flow_pb::Flow,
+    ) -> Result<std::sync::Arc<crate::domain::plan::Plan>, Status> {
+        let revision = (
+            tenant.storage_key().to_owned(),
+            flow.namespace.clone(),
+            flow.id.clone(),
+            flow.revision,
+        );
+        self.engine
+            .plan(revision, &flow.source)
+            .map_err(|err| Status::failed_precondition(format!("the flow cannot run: {err}")))
+    }
+
     /// The live flow (or one of its revisions), enabled or not.
     async fn live_flow(
         &self,

@@ -56,16 +56,7 @@ impl WebhookService for ExecutionApi {
             }
             Err(status) => return Err(status),
         };
-        let revision = (
-            tenant.storage_key().to_owned(),
-            flow.namespace.clone(),
-            flow.id.clone(),
-            flow.revision,
-        );
-        let plan = self
-            .engine
-            .plan(revision, &flow.source)
-            .map_err(|err| Status::failed_precondition(format!("the flow cannot run: {err}")))?;
+        let plan = self.plan_of(&tenant, &flow)?;
         let trigger = self
             .matching_webhook(&tenant, &flow, &plan.webhooks, &body.key)
             .await

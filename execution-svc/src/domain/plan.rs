@@ -233,18 +233,22 @@ pub fn labels(value: Option<&Value>) -> BTreeMap<String, String> {
     }
 }
 
-fn schedules(triggers: Option<&Value>) -> BTreeMap<String, ScheduleExtras> {
-    let Some(Value::Array(triggers)) = triggers else {
-        return BTreeMap::new();
+/// The triggers of one type (older type names resolved).
+fn triggers_of<'a>(triggers: Option<&'a Value>, kind: &'a str) -> impl Iterator<Item = &'a Value> {
+    let all = match triggers {
+        Some(Value::Array(triggers)) => triggers.as_slice(),
+        _ => &[],
     };
-    triggers
-        .iter()
-        .filter(|t| {
-            t.get("type")
-                .and_then(Value::as_str)
-                .map(trigger_types::canonical)
-                == Some(trigger_types::SCHEDULE)
-        })
+    all.iter().filter(move |t| {
+        t.get("type")
+            .and_then(Value::as_str)
+            .map(trigger_types::canonical)
+            == Some(kind)
+    })
+}
+
+fn schedules(triggers: Option<&Value>) -> BTreeMap<String, ScheduleExtras> {
+    triggers_of(triggers, trigger_types::SCHEDULE)
         .filter_map(|t| {
             let extras = ScheduleExtras {
                 inputs: match t.get("inputs") {
@@ -259,17 +263,7 @@ fn schedules(triggers: Option<&Value>) -> BTreeMap<String, ScheduleExtras> {
 }
 
 fn webhooks(triggers: Option<&Value>) -> Vec<Webhook> {
-    let Some(Value::Array(triggers)) = triggers else {
-        return Vec::new();
-    };
-    triggers
-        .iter()
-        .filter(|t| {
-            t.get("type")
-                .and_then(Value::as_str)
-                .map(trigger_types::canonical)
-                == Some(trigger_types::WEBHOOK)
-        })
+    triggers_of(triggers, trigger_types::WEBHOOK)
         .filter(|t| !t.get("disabled").and_then(Value::as_bool).unwrap_or(false))
         .filter_map(|t| {
             let conditions = match t.get("conditions") {
