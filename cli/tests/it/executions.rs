@@ -48,6 +48,22 @@ pub async fn run(app: &TestApp, tenant: &str, flow: &str, inputs: Value) -> Valu
     body
 }
 
+/// Asks for an execution to be killed (202) and waits until it is KILLED.
+pub async fn kill(app: &TestApp, tenant: &str, id: &str) -> Value {
+    let response = app
+        .client
+        .delete(app.url(&format!("/api/v1/{tenant}/executions/{id}/kill")))
+        .bearer_auth(&app.admin)
+        .send()
+        .await
+        .expect("kill");
+    assert_eq!(response.status(), 202);
+    wait_until(app, tenant, id, Duration::from_secs(10), |e| {
+        e["state"]["current"] == "KILLED"
+    })
+    .await
+}
+
 /// Polls an execution until `done` holds for it.
 pub async fn wait_until(
     app: &TestApp,
@@ -75,14 +91,14 @@ fn state(execution: &Value) -> &str {
     execution["state"]["current"].as_str().unwrap_or_default()
 }
 
-fn task_run<'a>(execution: &'a Value, task_id: &str) -> &'a Value {
+pub fn task_run<'a>(execution: &'a Value, task_id: &str) -> &'a Value {
     execution["taskRunList"]
         .as_array()
         .and_then(|runs| runs.iter().find(|r| r["taskId"] == task_id))
         .unwrap_or_else(|| panic!("no task run of {task_id}: {execution}"))
 }
 
-fn history(value: &Value) -> Vec<String> {
+pub fn history(value: &Value) -> Vec<String> {
     value["state"]["histories"]
         .as_array()
         .map(|h| {
@@ -93,7 +109,7 @@ fn history(value: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
-fn date_of(run: &Value, state: &str) -> chrono::DateTime<chrono::Utc> {
+pub fn date_of(run: &Value, state: &str) -> chrono::DateTime<chrono::Utc> {
     let date = run["state"]["histories"]
         .as_array()
         .and_then(|h| h.iter().find(|e| e["state"] == state))

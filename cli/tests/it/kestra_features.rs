@@ -9,25 +9,9 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::app::{Mode, TestApp};
-use crate::executions::{create_flow, run, tenant, wait_until};
-
-fn task_run<'a>(execution: &'a Value, task_id: &str) -> &'a Value {
-    execution["taskRunList"]
-        .as_array()
-        .and_then(|runs| runs.iter().find(|r| r["taskId"] == task_id))
-        .unwrap_or_else(|| panic!("no task run of {task_id}: {execution}"))
-}
-
-fn states(value: &Value) -> Vec<String> {
-    value["state"]["histories"]
-        .as_array()
-        .map(|h| {
-            h.iter()
-                .map(|e| e["state"].as_str().unwrap_or_default().to_owned())
-                .collect()
-        })
-        .unwrap_or_default()
-}
+use crate::executions::{
+    create_flow, date_of, history as states, kill, run, task_run, tenant, wait_until,
+};
 
 fn flow(id: &str, body: &str) -> String {
     format!("id: {id}\nnamespace: company.team\n{body}")
@@ -151,18 +135,7 @@ async fn a_kill_ends_a_retry_wait_at_once() {
         e["taskRunList"][0]["state"]["current"] == "RETRYING"
     })
     .await;
-    let response = app
-        .client
-        .delete(app.url(&format!("/api/v1/acme/executions/{id}/kill")))
-        .bearer_auth(&app.admin)
-        .send()
-        .await
-        .expect("kill");
-    assert_eq!(response.status(), 202);
-    let killed = wait_until(&app, "acme", &id, Duration::from_secs(10), |e| {
-        e["state"]["current"] == "KILLED"
-    })
-    .await;
+    let killed = kill(&app, "acme", &id).await;
     assert_eq!(killed["taskRunList"][0]["attempts"], 1, "{killed}");
 }
 
@@ -289,17 +262,6 @@ async fn kestra_properties_aerie_does_not_carry_out_are_refused_by_name() {
     assert_eq!(status, 404, "nothing was saved");
 }
 
-fn date_of(value: &Value, state: &str) -> chrono::DateTime<chrono::Utc> {
-    let date = value["state"]["histories"]
-        .as_array()
-        .and_then(|h| h.iter().find(|e| e["state"] == state))
-        .and_then(|e| e["date"].as_str())
-        .unwrap_or_else(|| panic!("no {state} in {value}"));
-    chrono::DateTime::parse_from_rfc3339(date)
-        .expect("date")
-        .to_utc()
-}
-
 async fn start(app: &TestApp, flow: &str) -> Value {
     let (status, created) = app
         .post(
@@ -400,18 +362,7 @@ async fn a_flows_concurrency_limit_queues_cancels_or_fails_past_it() {
     .await;
     let waiting = start(&app, "held").await["id"].as_str().unwrap().to_owned();
     for id in [&waiting, &running] {
-        let response = app
-            .client
-            .delete(app.url(&format!("/api/v1/acme/executions/{id}/kill")))
-            .bearer_auth(&app.admin)
-            .send()
-            .await
-            .expect("kill");
-        assert_eq!(response.status(), 202);
-        wait_until(&app, "acme", id, Duration::from_secs(10), |e| {
-            e["state"]["current"] == "KILLED"
-        })
-        .await;
+        kill(&app, "acme", id).await;
     }
 
     // CANCEL and FAIL: past the limit an execution ends as it is created,
@@ -457,18 +408,7 @@ async fn a_flows_concurrency_limit_queues_cancels_or_fails_past_it() {
 
     // Once the running one ends, the flow takes a new execution again.
     let first_id = first["id"].as_str().unwrap();
-    let response = app
-        .client
-        .delete(app.url(&format!("/api/v1/acme/executions/{first_id}/kill")))
-        .bearer_auth(&app.admin)
-        .send()
-        .await
-        .expect("kill");
-    assert_eq!(response.status(), 202);
-    wait_until(&app, "acme", first_id, Duration::from_secs(10), |e| {
-        e["state"]["current"] == "KILLED"
-    })
-    .await;
+    kill(&app, "acme", first_id).await;
     assert_eq!(
         start(&app, "cancelled").await["state"]["current"],
         "CREATED"
