@@ -73,6 +73,7 @@ pub const KEYS: &[&str] = &[
     "executor.trigger-refresh-seconds",
     "executor.retention-interval-seconds",
     "telemetry.otlp-endpoint",
+    "ui.secure-cookies",
 ];
 
 /// `AERIE_*` variables that are not configuration keys but are read by
@@ -113,6 +114,27 @@ pub struct Config {
     pub storage: StorageConfig,
     pub executor: ExecutorConfig,
     pub telemetry: TelemetryConfig,
+    pub ui: UiConfig,
+}
+
+/// `aerie.ui.*`: the web UI the gateway serves under `/ui/`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields, default)]
+pub struct UiConfig {
+    /// Whether the session cookie carries `Secure`. Unset: yes, unless
+    /// `server.host` is a loopback address (a local install served over
+    /// plain HTTP); behind TLS termination set it to true.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secure_cookies: Option<bool>,
+}
+
+impl Config {
+    /// Whether the UI's session cookie is `Secure`.
+    pub fn ui_secure_cookies(&self) -> bool {
+        self.ui
+            .secure_cookies
+            .unwrap_or(!self.server.host.is_loopback())
+    }
 }
 
 /// `aerie.telemetry.*`: where traces go.
@@ -491,6 +513,7 @@ impl Default for Config {
             storage: StorageConfig::default(),
             executor: ExecutorConfig::default(),
             telemetry: TelemetryConfig::default(),
+            ui: UiConfig::default(),
         }
     }
 }
@@ -1021,7 +1044,8 @@ mod tests {
                         | "tenants.default-tenant"
                         | "storage.s3.allow-http"
                         | "executor.scheduler"
-                        | "server.metrics-tenant-labels" => "true",
+                        | "server.metrics-tenant-labels"
+                        | "ui.secure-cookies" => "true",
                         "server.host" => "127.0.0.2",
                         "storage.type" => "s3",
                         k if k.ends_with("port")

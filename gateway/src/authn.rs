@@ -45,7 +45,11 @@ pub async fn authenticate(
     next: Next,
 ) -> Response {
     let path = request.uri().path();
-    if PUBLIC_PATHS.contains(&path) || crate::routes::executions::webhooks::is_webhook_path(path) {
+    // The UI authenticates by its own session cookie.
+    if PUBLIC_PATHS.contains(&path)
+        || crate::routes::executions::webhooks::is_webhook_path(path)
+        || crate::ui::is_ui_path(path)
+    {
         return next.run(request).await;
     }
     let header = request

@@ -7,6 +7,7 @@ pub mod error;
 pub mod routes;
 pub mod state;
 pub mod tenant_scope;
+pub mod ui;
 
 use std::sync::Arc;
 
@@ -71,6 +72,7 @@ pub fn app_with_scoped_routes(state: AppState, scoped: OpenApiRouter<AppState>) 
     router
         .merge(tenant_scope::mount(scoped, &state))
         .merge(routes::executions::webhooks::routes(policy.multi_tenancy))
+        .merge(ui::routes(&state))
         .route(
             "/api/v1/openapi.json",
             get(move || async move { Json(doc.as_ref().clone()) }),
@@ -321,10 +323,13 @@ fn document_common_errors(doc: &mut OpenApi) {
 async fn json_errors(response: Response, body_limit: usize) -> Response {
     use http_body_util::BodyExt;
     let status = response.status();
+    // JSON errors are the API's; HTML ones are the UI's pages.
     let is_json = response
         .headers()
         .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+        .is_some_and(|v| {
+            v.as_bytes().starts_with(b"application/json") || v.as_bytes().starts_with(b"text/html")
+        });
     if !(status.is_client_error() || status.is_server_error()) || is_json {
         return response;
     }

@@ -62,6 +62,8 @@ pub struct Clients {
     pub service_token: String,
     /// Proxies in front of the gateway whose `X-Forwarded-For` is believed.
     pub trusted_proxies: aerie_common::net::TrustedProxies,
+    /// Whether the UI's session cookie is `Secure` (`aerie.ui.secure-cookies`).
+    pub secure_cookies: bool,
 }
 
 impl AppState {
@@ -101,6 +103,7 @@ impl AppState {
             max_request_size: config.server.max_request_size,
             service_token,
             trusted_proxies,
+            secure_cookies: config.ui_secure_cookies(),
         })))
     }
 }

@@ -465,6 +465,16 @@ pub fn parse_all(list: &[Value]) -> Result<Vec<InputDef>, Problem> {
     list.iter().map(InputDef::parse).collect()
 }
 
+/// The inputs a flow source declares, for a form that asks for them; empty
+/// when the source does not parse (a stored flow always does).
+pub fn declared_in(source: &str) -> Vec<InputDef> {
+    serde_saphyr::from_str_with_options::<Value>(source, super::yaml_options())
+        .ok()
+        .and_then(|root| root.get("inputs").and_then(Value::as_array).cloned())
+        .and_then(|list| parse_all(&list).ok())
+        .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;

@@ -92,12 +92,26 @@ async fn issue_token(
     headers: axum::http::HeaderMap,
     JsonBody(body): JsonBody<TokenRequest>,
 ) -> Result<Json<TokenResponse>, ApiError> {
-    let mut request = tonic::Request::new(pb::IssueTokenRequest {
-        username: body.username,
-        password: body.password,
-    });
-    // The source failed logins are counted against: the peer, or the client
-    // a trusted proxy reports. auth-svc believes it because of the token.
+    let request = issue_token_request(&state, peer, &headers, body.username, body.password);
+    let token = state.auth.clone().issue_token(request).await?.into_inner();
+    Ok(Json(TokenResponse {
+        access_token: token.access_token,
+        token_type: token.token_type,
+        expires_in: token.expires_in,
+    }))
+}
+
+/// An IssueToken request carrying the source that failed logins are counted
+/// against: the peer, or the client a trusted proxy reports. auth-svc
+/// believes it because of the service token. The UI's sign-in sends the same.
+pub fn issue_token_request(
+    state: &AppState,
+    peer: SocketAddr,
+    headers: &axum::http::HeaderMap,
+    username: String,
+    password: String,
+) -> tonic::Request<pb::IssueTokenRequest> {
+    let mut request = tonic::Request::new(pb::IssueTokenRequest { username, password });
     let forwarded = headers
         .get_all("x-forwarded-for")
         .iter()
@@ -118,12 +132,7 @@ async fn issue_token(
             .metadata_mut()
             .insert(aerie_common::audit::SERVICE_TOKEN_HEADER, value);
     }
-    let token = state.auth.clone().issue_token(request).await?.into_inner();
-    Ok(Json(TokenResponse {
-        access_token: token.access_token,
-        token_type: token.token_type,
-        expires_in: token.expires_in,
-    }))
+    request
 }
 
 /// The public keys that verify access tokens.

@@ -1,0 +1,118 @@
+//! Administration -> Tenants (multi-tenancy only): list, create with id and
+//! name, delete. Offered to super admins and to holders of TENANT:CREATE in
+//! the default tenant; tenant-svc decides every call as it does for the API.
+//! A tenant's creator holds its Admin role at once, so it appears in their
+//! dropdown on the next page.
+
+use aerie_common::TenantId;
+use aerie_proto::tenant::v1 as pb;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+
+use super::Session;
+use super::page::{Chrome, UiError, render};
+use super::session::Form;
+use crate::routes::tenants::Tenant;
+use crate::state::AppState;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/ui/tenants", get(list).post(create))
+        .route("/ui/tenants/{id}/delete", post(delete))
+}
+
+async fn tenants_page(
+    state: &AppState,
+    session: &Session,
+    status: StatusCode,
+    (id, name, problem): (&str, &str, Option<String>),
+) -> Result<Response, UiError> {
+    let chrome = Chrome::load(state, session, None, "tenants").await?;
+    if !chrome.admin {
+        return Err(UiError::new(
+            StatusCode::FORBIDDEN,
+            "Administration needs the super admin or TENANT:CREATE",
+        ));
+    }
+    let listing = pb::ListTenantsRequest {
+        page: 1,
+        size: 1000,
+        sort: String::new(),
+    };
+    let page = state
+        .tenants
+        .clone()
+        .list_tenants(session.caller.request(listing, None))
+        .await?
+        .into_inner();
+    let tenants: Vec<Tenant> = page.results.into_iter().map(Into::into).collect();
+    render(
+        status,
+        "Tenants",
+        "tenants.html",
+        context! { chrome, tenants, total => page.total, id, name, problem },
+    )
+}
+
+async fn list(State(state): State<AppState>, session: Session) -> Result<Response, UiError> {
+    tenants_page(&state, &session, StatusCode::OK, ("", "", None)).await
+}
+
+async fn create(
+    State(state): State<AppState>,
+    session: Session,
+    form: Form,
+) -> Result<Response, UiError> {
+    let id = form.get("id").unwrap_or_default().trim().to_owned();
+    let name = form.get("name").unwrap_or_default().trim().to_owned();
+    let request = pb::CreateTenantRequest {
+        id: id.clone(),
+        name: name.clone(),
+        admin_username: String::new(),
+    };
+    match state
+        .tenants
+        .clone()
+        .create_tenant(session.caller.request(request, None))
+        .await
+    {
+        Ok(_) => Ok(Redirect::to("/ui/tenants").into_response()),
+        Err(status) => {
+            let error = UiError::from(status);
+            if error.status.is_server_error() {
+                return Err(error);
+            }
+            tenants_page(
+                &state,
+                &session,
+                error.status,
+                (&id, &name, Some(error.message)),
+            )
+            .await
+        }
+    }
+}
+
+async fn delete(
+    State(state): State<AppState>,
+    session: Session,
+    Path(id): Path<String>,
+    _: Form,
+) -> Result<Response, UiError> {
+    state
+        .tenants
+        .clone()
+        .delete_tenant(
+            session
+                .caller
+                .request(pb::DeleteTenantRequest { id: id.clone() }, None),
+        )
+        .await?;
+    if let Ok(tenant) = TenantId::parse(&id) {
+        state.directory.forget(&tenant);
+    }
+    Ok(Redirect::to("/ui/tenants").into_response())
+}

@@ -1,0 +1,47 @@
+// Aerie UI: progressive enhancement only. Every page works without this
+// script; with it, the tenant dropdown switches on change, destructive
+// buttons ask first, and a running execution's page refreshes its live part.
+"use strict";
+
+document.addEventListener("DOMContentLoaded", () => {
+  for (const select of document.querySelectorAll("select[data-autosubmit]")) {
+    select.addEventListener("change", () => select.form.submit());
+    const button = select.form.querySelector("button");
+    if (button) button.hidden = true;
+  }
+
+  for (const form of document.querySelectorAll("form[data-confirm]")) {
+    form.addEventListener("submit", (event) => {
+      if (!window.confirm(form.dataset.confirm)) event.preventDefault();
+    });
+  }
+
+  const live = document.getElementById("live");
+  if (live) refresh(live);
+});
+
+// Replaces the live part with the server's fresh rendering (escaped there)
+// every second until the execution has ended.
+function refresh(live) {
+  if (live.dataset.ended === "true") return;
+  setTimeout(async () => {
+    try {
+      const response = await fetch(live.dataset.src, {
+        credentials: "same-origin",
+        headers: { accept: "text/html" },
+      });
+      if (response.ok) {
+        const holder = document.createElement("div");
+        holder.innerHTML = await response.text();
+        const fresh = holder.querySelector("#live");
+        if (fresh) {
+          live.replaceWith(fresh);
+          live = fresh;
+        }
+      }
+    } catch (_) {
+      // The next round tries again.
+    }
+    refresh(live);
+  }, 1000);
+}

@@ -1,0 +1,282 @@
+//! Execution pages: the list with its filters, and one execution at
+//! `{base}/executions/{namespace}/{flowId}/{executionId}` with its state
+//! history, task runs, outputs and logs, refreshed while it runs, plus kill
+//! and restart.
+
+use aerie_proto::execution::v1 as pb;
+use axum::Router;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use serde::Serialize;
+
+use super::page::{Chrome, UiError, fragment, render, render_fragment};
+use super::session::Form;
+use super::{Here, Session};
+use crate::routes::executions::{Execution, LogLine};
+use crate::routes::tenants::rfc3339;
+use crate::state::AppState;
+
+/// Executions listed on one page.
+const PAGE_SIZE: u32 = 100;
+/// States an execution does not leave on its own.
+const ENDED: &[&str] = &[
+    "SUCCESS",
+    "WARNING",
+    "FAILED",
+    "KILLED",
+    "CANCELLED",
+    "RESTARTED",
+];
+/// The states the list filters by.
+const STATES: &[&str] = &[
+    "CREATED",
+    "RUNNING",
+    "KILLING",
+    "SUCCESS",
+    "WARNING",
+    "FAILED",
+    "KILLED",
+    "CANCELLED",
+    "RESTARTED",
+];
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/executions", get(list))
+        .route("/executions/{namespace}/{flow_id}/{id}", get(show))
+        .route("/executions/{namespace}/{flow_id}/{id}/live", get(live))
+        .route("/executions/{namespace}/{flow_id}/{id}/kill", post(kill))
+        .route(
+            "/executions/{namespace}/{flow_id}/{id}/restart",
+            post(restart),
+        )
+}
+
+/// An execution's place in the URL (named: the tenant may be a parameter too).
+#[derive(Debug, serde::Deserialize)]
+struct ExecutionPath {
+    namespace: String,
+    flow_id: String,
+    id: String,
+}
+
+#[derive(Debug, Default, Serialize)]
+struct ExecutionFilter {
+    namespace: String,
+    flow_id: String,
+    state: String,
+}
+
+async fn list(
+    State(state): State<AppState>,
+    session: Session,
+    here: Here,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, UiError> {
+    let mut filter = ExecutionFilter::default();
+    for (key, value) in form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
+        match key.as_ref() {
+            "namespace" => filter.namespace = value.into_owned(),
+            "flowId" => filter.flow_id = value.into_owned(),
+            "state" => filter.state = value.into_owned(),
+            _ => {}
+        }
+    }
+    let chrome = Chrome::load(&state, &session, Some(&here), "executions").await?;
+    let request = here.request(
+        &session,
+        pb::SearchExecutionsRequest {
+            namespace: filter.namespace.clone(),
+            flow_id: filter.flow_id.clone(),
+            state: Some(filter.state.clone())
+                .filter(|s| !s.is_empty())
+                .into_iter()
+                .collect(),
+            page: 1,
+            size: PAGE_SIZE,
+            sort: String::new(),
+        },
+    );
+    let page = state
+        .executions
+        .clone()
+        .search_executions(request)
+        .await?
+        .into_inner();
+    let executions: Vec<Execution> = page.results.into_iter().map(Into::into).collect();
+    render(
+        StatusCode::OK,
+        "Executions",
+        "executions.html",
+        context! {
+            chrome, executions, total => page.total, filter, states => STATES,
+        },
+    )
+}
+
+/// The execution named by the URL, or "not found" when it is another
+/// flow's (the id alone decides nothing: the path must be its own).
+async fn load(
+    state: &AppState,
+    session: &Session,
+    here: &Here,
+    (namespace, flow_id, id): &(String, String, String),
+) -> Result<(Execution, Vec<LogLine>), UiError> {
+    let execution = state
+        .executions
+        .clone()
+        .get_execution(here.request(session, pb::GetExecutionRequest { id: id.clone() }))
+        .await?
+        .into_inner();
+    if execution.namespace != *namespace || execution.flow_id != *flow_id {
+        return Err(UiError::new(
+            StatusCode::NOT_FOUND,
+            format!("execution '{id}' not found"),
+        ));
+    }
+    let logs = state
+        .executions
+        .clone()
+        .list_logs(here.request(
+            session,
+            pb::ListLogsRequest {
+                execution_id: id.clone(),
+                min_level: String::new(),
+            },
+        ))
+        .await?
+        .into_inner()
+        .logs
+        .into_iter()
+        .map(|line| LogLine {
+            timestamp: rfc3339(line.timestamp),
+            execution_id: line.execution_id,
+            task_run_id: Some(line.task_run_id).filter(|t| !t.is_empty()),
+            task_id: Some(line.task_id).filter(|t| !t.is_empty()),
+            level: line.level,
+            message: line.message,
+        })
+        .collect();
+    Ok((execution.into(), logs))
+}
+
+fn pretty(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::Null => String::new(),
+        serde_json::Value::Object(map) if map.is_empty() => String::new(),
+        other => serde_json::to_string_pretty(other).unwrap_or_default(),
+    }
+}
+
+/// What the live part of the page shows.
+fn live_context(execution: &Execution, logs: &[LogLine], path: &str) -> minijinja::Value {
+    let ended = ENDED.contains(&execution.state.current.as_str());
+    let outputs: Vec<(String, String)> = execution
+        .task_run_list
+        .iter()
+        .map(|run| (run.task_id.clone(), pretty(&run.outputs)))
+        .filter(|(_, text)| !text.is_empty())
+        .collect();
+    context! {
+        execution, logs, ended, outputs,
+        execution_outputs => pretty(&execution.outputs),
+        inputs => pretty(&execution.inputs),
+        live_url => format!("{path}/live"),
+    }
+}
+
+async fn show(
+    State(state): State<AppState>,
+    session: Session,
+    here: Here,
+    Path(ExecutionPath {
+        namespace,
+        flow_id,
+        id,
+    }): Path<ExecutionPath>,
+) -> Result<Response, UiError> {
+    let path = (namespace, flow_id, id);
+    let chrome = Chrome::load(&state, &session, Some(&here), "executions").await?;
+    let (execution, logs) = load(&state, &session, &here, &path).await?;
+    let url = format!("{}/executions/{}/{}/{}", here.base, path.0, path.1, path.2);
+    let live = live_context(&execution, &logs, &url);
+    let live_html = fragment("execution_live.html", &context! { live => &live })?;
+    let title = format!("Execution {}", execution.id);
+    render(
+        StatusCode::OK,
+        &title,
+        "execution.html",
+        context! {
+            chrome, execution, url, live,
+            live_html => minijinja::Value::from_safe_string(live_html),
+        },
+    )
+}
+
+/// The live part alone, fetched by the page's script while it runs.
+async fn live(
+    State(state): State<AppState>,
+    session: Session,
+    here: Here,
+    Path(ExecutionPath {
+        namespace,
+        flow_id,
+        id,
+    }): Path<ExecutionPath>,
+) -> Result<Response, UiError> {
+    let path = (namespace, flow_id, id);
+    let (execution, logs) = load(&state, &session, &here, &path).await?;
+    let url = format!("{}/executions/{}/{}/{}", here.base, path.0, path.1, path.2);
+    render_fragment(
+        "execution_live.html",
+        context! { live => live_context(&execution, &logs, &url) },
+    )
+}
+
+async fn kill(
+    State(state): State<AppState>,
+    session: Session,
+    here: Here,
+    Path(ExecutionPath {
+        namespace,
+        flow_id,
+        id,
+    }): Path<ExecutionPath>,
+    _: Form,
+) -> Result<Response, UiError> {
+    let path = (namespace, flow_id, id);
+    load(&state, &session, &here, &path).await?;
+    state
+        .executions
+        .clone()
+        .kill_execution(here.request(&session, pb::KillExecutionRequest { id: path.2.clone() }))
+        .await?;
+    let url = format!("{}/executions/{}/{}/{}", here.base, path.0, path.1, path.2);
+    Ok(Redirect::to(&url).into_response())
+}
+
+async fn restart(
+    State(state): State<AppState>,
+    session: Session,
+    here: Here,
+    Path(ExecutionPath {
+        namespace,
+        flow_id,
+        id,
+    }): Path<ExecutionPath>,
+    _: Form,
+) -> Result<Response, UiError> {
+    let path = (namespace, flow_id, id);
+    load(&state, &session, &here, &path).await?;
+    state
+        .executions
+        .clone()
+        .restart_execution(
+            here.request(&session, pb::RestartExecutionRequest { id: path.2.clone() }),
+        )
+        .await?;
+    let url = format!("{}/executions/{}/{}/{}", here.base, path.0, path.1, path.2);
+    Ok(Redirect::to(&url).into_response())
+}

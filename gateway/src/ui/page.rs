@@ -1,0 +1,324 @@
+//! Rendering: one template environment built once from the templates
+//! embedded in the binary, the header every page shares ([`Chrome`]), and
+//! the one HTML error page every failure of the UI becomes.
+
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+use aerie_common::TenantId;
+use aerie_proto::auth::v1 as auth_pb;
+use aerie_proto::tenant::v1 as tenant_pb;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use minijinja::Environment;
+use serde::Serialize;
+use tonic::Status;
+
+use super::{Here, Session};
+use crate::state::AppState;
+
+/// The dropdown's value for the default tenant: a reserved word, so no
+/// named tenant can have it.
+pub const DEFAULT_TENANT_OPTION: &str = "default";
+
+const TEMPLATES: &[(&str, &str)] = &[
+    ("base.html", include_str!("templates/base.html")),
+    ("error.html", include_str!("templates/error.html")),
+    ("home.html", include_str!("templates/home.html")),
+    ("login.html", include_str!("templates/login.html")),
+    ("flows.html", include_str!("templates/flows.html")),
+    ("flow.html", include_str!("templates/flow.html")),
+    ("flow_new.html", include_str!("templates/flow_new.html")),
+    ("problems.html", include_str!("templates/problems.html")),
+    ("executions.html", include_str!("templates/executions.html")),
+    ("execution.html", include_str!("templates/execution.html")),
+    (
+        "execution_live.html",
+        include_str!("templates/execution_live.html"),
+    ),
+    ("tenants.html", include_str!("templates/tenants.html")),
+];
+
+/// Every template ends in `.html`, so minijinja escapes every value.
+static ENVIRONMENT: LazyLock<Environment<'static>> = LazyLock::new(|| {
+    let mut env = Environment::new();
+    env.add_filter("segment", path_segment);
+    for (name, source) in TEMPLATES {
+        if let Err(e) = env.add_template(name, source) {
+            // Caught by the unit test below before any build ships.
+            tracing::error!(template = name, error = %e, "UI template does not compile");
+        }
+    }
+    env
+});
+
+/// `text` as one URL path segment: unreserved characters kept, every
+/// other byte percent-encoded (so an id can never add a segment).
+fn path_segment(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+/// `template` rendered with `context` into a string (a part of a page).
+pub fn fragment(template: &str, context: &minijinja::Value) -> Result<String, UiError> {
+    ENVIRONMENT
+        .get_template(template)
+        .and_then(|t| t.render(context))
+        .map_err(|e| UiError::internal(format!("page {template} failed to render: {e}")))
+}
+
+/// A whole page: `template` rendered with `context`, inside the frame of
+/// `base.html` (its header comes from the context's `chrome`, if any).
+pub fn render(
+    status: StatusCode,
+    title: &str,
+    template: &str,
+    context: minijinja::Value,
+) -> Result<Response, UiError> {
+    let main = fragment(template, &context)?;
+    let chrome = context.get_attr("chrome").unwrap_or_default();
+    let frame = minijinja::context! {
+        title,
+        chrome,
+        main => minijinja::Value::from_safe_string(main),
+    };
+    let html = fragment("base.html", &frame)?;
+    Ok((status, Html(html)).into_response())
+}
+
+/// A part of a page alone (refreshed by the page's script).
+pub fn render_fragment(template: &str, context: minijinja::Value) -> Result<Response, UiError> {
+    Ok(Html(fragment(template, &context)?).into_response())
+}
+
+/// A failure shown as a page: its status and what to tell the user.
+/// Unauthenticated (an expired session) goes back to the sign-in page.
+#[derive(Debug)]
+pub struct UiError {
+    pub status: StatusCode,
+    pub message: String,
+}
+
+impl UiError {
+    pub fn new(status: StatusCode, message: impl Into<String>) -> UiError {
+        UiError {
+            status,
+            message: message.into(),
+        }
+    }
+
+    pub fn internal(message: impl Into<String>) -> UiError {
+        let message = message.into();
+        tracing::error!(%message, "UI failure");
+        UiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+    }
+
+    /// The one answer for a tenant that is unknown, deleted, malformed or
+    /// not the caller's: the same words as the API's.
+    pub fn tenant_not_found(segment: &str) -> UiError {
+        let shown: String = segment.chars().take(100).collect();
+        UiError::new(StatusCode::NOT_FOUND, format!("tenant '{shown}' not found"))
+    }
+}
+
+impl From<Status> for UiError {
+    fn from(status: Status) -> Self {
+        let (code, message) = aerie_common::error::http_error(&status);
+        UiError::new(code, message)
+    }
+}
+
+impl IntoResponse for UiError {
+    fn into_response(self) -> Response {
+        if self.status == StatusCode::UNAUTHORIZED {
+            return Redirect::to("/ui/auths/login").into_response();
+        }
+        let title = match self.status {
+            StatusCode::NOT_FOUND => "Not found",
+            StatusCode::FORBIDDEN => "Not allowed",
+            s if s.is_client_error() => "Cannot do that",
+            _ => "Something went wrong",
+        };
+        let context = context! {
+            title,
+            status => self.status.as_u16(),
+            message => self.message,
+        };
+        match render(self.status, title, "error.html", context) {
+            Ok(mut response) => {
+                if self.status == StatusCode::SERVICE_UNAVAILABLE {
+                    response
+                        .headers_mut()
+                        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                }
+                response
+            }
+            Err(_) => (self.status, "error").into_response(),
+        }
+    }
+}
+
+/// One entry of the tenant dropdown.
+#[derive(Debug, Clone, Serialize)]
+pub struct TenantOption {
+    /// The id, or [`DEFAULT_TENANT_OPTION`].
+    pub value: String,
+    pub label: String,
+    /// The prefix of its pages.
+    pub base: String,
+    pub selected: bool,
+}
+
+/// What the header of every page shows.
+#[derive(Debug, Clone, Serialize)]
+pub struct Chrome {
+    pub username: String,
+    pub csrf: String,
+    /// Exactly the tenants the caller can use.
+    pub tenants: Vec<TenantOption>,
+    /// The prefix of the current tenant's pages, if a tenant is shown.
+    pub base: Option<String>,
+    /// The kind of page (`flows`, `executions`, `tenants`, ...).
+    pub section: &'static str,
+    /// Whether Administration is offered (super admin or TENANT:CREATE).
+    pub admin: bool,
+    pub multi_tenancy: bool,
+}
+
+impl Chrome {
+    /// The header for `session`, with `here` selected in the dropdown.
+    pub async fn load(
+        state: &AppState,
+        session: &Session,
+        here: Option<&Here>,
+        section: &'static str,
+    ) -> Result<Chrome, UiError> {
+        let caller = &session.caller;
+        let policy = state.directory.policy();
+        let me = state
+            .auth
+            .clone()
+            .get_me(caller.request(auth_pb::GetMeRequest {}, None))
+            .await?
+            .into_inner();
+        let mut names: HashMap<String, String> = HashMap::new();
+        let mut admin = me.super_admin;
+        if policy.multi_tenancy {
+            let listing = tenant_pb::ListTenantsRequest {
+                page: 1,
+                size: 1000,
+                sort: String::new(),
+            };
+            let listed = state
+                .tenants
+                .clone()
+                .list_tenants(caller.request(listing, None))
+                .await?
+                .into_inner();
+            names = listed.results.into_iter().map(|t| (t.id, t.name)).collect();
+            if !admin {
+                let question = auth_pb::CheckAccessRequest {
+                    permission: "TENANT".to_owned(),
+                    action: "CREATE".to_owned(),
+                    namespace: String::new(),
+                };
+                admin = state
+                    .auth
+                    .clone()
+                    .check_access(caller.request(question, None))
+                    .await
+                    .map(|answer| answer.into_inner().allowed)
+                    .unwrap_or(false);
+            }
+        }
+        let current = here.map(|h| &h.tenant);
+        let mut tenants = Vec::new();
+        for tenant in me.tenants {
+            let id = if tenant.id.is_empty() {
+                TenantId::default_tenant()
+            } else if let (true, Ok(id)) = (policy.multi_tenancy, TenantId::parse(&tenant.id)) {
+                // Listed by tenant-svc: live and visible to the caller.
+                if !names.contains_key(&tenant.id) {
+                    continue;
+                }
+                id
+            } else {
+                continue;
+            };
+            if policy.admit(&id).is_err() {
+                continue;
+            }
+            let (value, label) = match id.as_named() {
+                Some(named) => {
+                    let name = names.get(named).filter(|n| !n.is_empty());
+                    let label = match name {
+                        Some(name) if name != named => format!("{name} ({named})"),
+                        _ => named.to_owned(),
+                    };
+                    (named.to_owned(), label)
+                }
+                None => (DEFAULT_TENANT_OPTION.to_owned(), "default".to_owned()),
+            };
+            tenants.push(TenantOption {
+                selected: current == Some(&id),
+                base: Here::of(id).base,
+                value,
+                label,
+            });
+        }
+        tenants.sort_by(|a, b| a.value.cmp(&b.value));
+        Ok(Chrome {
+            username: caller.name.to_string(),
+            csrf: session.csrf.clone(),
+            tenants,
+            base: here.map(|h| h.base.clone()),
+            section,
+            admin,
+            multi_tenancy: policy.multi_tenancy,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_template_compiles() {
+        for (name, _) in TEMPLATES {
+            assert!(ENVIRONMENT.get_template(name).is_ok(), "{name}");
+        }
+    }
+
+    #[test]
+    fn ids_in_links_stay_one_path_segment() {
+        assert_eq!(path_segment("company.team"), "company.team");
+        assert_eq!(path_segment("a/../b c"), "a%2F..%2Fb%20c");
+    }
+
+    #[test]
+    fn values_a_tenant_controls_are_escaped() {
+        let body = ENVIRONMENT
+            .get_template("error.html")
+            .and_then(|t| {
+                t.render(context! {
+                    title => "t",
+                    status => 404,
+                    message => "<script>alert(1)</script>",
+                })
+            })
+            .expect("renders");
+        assert!(!body.contains("<script>alert"), "{body}");
+        assert!(
+            body.contains("&lt;script&gt;alert(1)&lt;&#x2f;script&gt;"),
+            "{body}"
+        );
+    }
+}
