@@ -22,3 +22,4 @@ mod retention;
 mod rls;
 mod storage;
 mod topology;
+mod ui;

@@ -1,0 +1,518 @@
+//! The web UI through real HTTP: sessions, the tenant dropdown, tenant
+//! isolation of pages, CSRF, escaping and the URL forms of each mode. (The
+//! browser test in `.ci/ui-browser.py` drives the same pages in Chromium.)
+
+use std::collections::HashMap;
+
+use crate::app::{Mode, TestApp, http_client};
+use reqwest::Method;
+use serde_json::json;
+
+/// A browser's view of the UI: one session cookie, no redirects followed.
+struct Browser {
+    http: String,
+    client: reqwest::Client,
+    session: Option<String>,
+}
+
+/// Status, headers and body of a page.
+struct Page {
+    status: u16,
+    headers: reqwest::header::HeaderMap,
+    body: String,
+}
+
+impl Page {
+    fn location(&self) -> &str {
+        self.headers
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+    }
+
+    fn set_cookies(&self) -> Vec<String> {
+        self.headers
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok().map(str::to_owned))
+            .collect()
+    }
+
+    /// The value of the first hidden `csrf` field.
+    fn csrf(&self) -> String {
+        let at = self
+            .body
+            .find("name=\"csrf\" value=\"")
+            .expect("a csrf field")
+            + 19;
+        self.body[at..at + 32].to_owned()
+    }
+
+    /// The values of the tenant dropdown's options.
+    fn tenant_options(&self) -> Vec<String> {
+        let start = self.body.find("id=\"tenant-select\"").expect("dropdown");
+        let end = start + self.body[start..].find("</select>").expect("end");
+        self.body[start..end]
+            .split("<option value=\"")
+            .skip(1)
+            .map(|rest| rest[..rest.find('"').expect("quote")].to_owned())
+            .filter(|value| !value.is_empty())
+            .collect()
+    }
+}
+
+fn cookie_value(set_cookie: &str, name: &str) -> Option<String> {
+    let (pair, _) = set_cookie.split_once(';').unwrap_or((set_cookie, ""));
+    let (key, value) = pair.split_once('=')?;
+    (key == name).then(|| value.to_owned())
+}
+
+impl Browser {
+    fn new(app: &TestApp) -> Browser {
+        let _ = http_client();
+        Browser {
+            http: app.http.clone(),
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("client"),
+            session: None,
+        }
+    }
+
+    async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        cookies: &[String],
+        form: Option<&[(&str, &str)]>,
+    ) -> Page {
+        let mut request = self.client.request(method, format!("{}{path}", self.http));
+        let mut all: Vec<String> = cookies.to_vec();
+        if let Some(session) = &self.session {
+            all.push(format!("aerie_session={session}"));
+        }
+        if !all.is_empty() {
+            request = request.header("cookie", all.join("; "));
+        }
+        if let Some(form) = form {
+            let body: String = form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(form.iter())
+                .finish();
+            request = request
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(body);
+        }
+        let response = request.send().await.expect("request");
+        Page {
+            status: response.status().as_u16(),
+            headers: response.headers().clone(),
+            body: response.text().await.expect("body"),
+        }
+    }
+
+    async fn get(&self, path: &str) -> Page {
+        self.request(Method::GET, path, &[], None).await
+    }
+
+    async fn post(&self, path: &str, form: &[(&str, &str)]) -> Page {
+        self.request(Method::POST, path, &[], Some(form)).await
+    }
+
+    /// Signs in through the form, as a browser does.
+    async fn sign_in(&mut self, username: &str, password: &str) -> Page {
+        let form = self.get("/ui/auths/login").await;
+        assert_eq!(form.status, 200, "{}", form.body);
+        let login_cookie = form
+            .set_cookies()
+            .iter()
+            .find_map(|c| cookie_value(c, "aerie_login"))
+            .expect("login cookie");
+        let csrf = form.csrf();
+        let answer = self
+            .request(
+                Method::POST,
+                "/ui/auths/login",
+                &[format!("aerie_login={login_cookie}")],
+                Some(&[
+                    ("csrf", &csrf),
+                    ("next", "/ui"),
+                    ("username", username),
+                    ("password", password),
+                ]),
+            )
+            .await;
+        if let Some(session) = answer
+            .set_cookies()
+            .iter()
+            .find_map(|c| cookie_value(c, "aerie_session"))
+            .filter(|v| !v.is_empty())
+        {
+            self.session = Some(session);
+        }
+        answer
+    }
+}
+
+/// Tenants `a`, `b` and `c`, each with flow `ns/f`; user `u` is Admin in
+/// `a` and `b` only. Returns a token of an Admin of each tenant, by id.
+async fn three_tenants(app: &TestApp) -> HashMap<&'static str, String> {
+    app.user("u").await;
+    let mut admins = HashMap::new();
+    for tenant in ["a", "b", "c"] {
+        app.create_tenant(tenant).await;
+        let username = format!("admin-of-{tenant}");
+        let token = app.user(&username).await;
+        app.bind(Some(tenant), &username, "Admin", None).await;
+        let source = format!(
+            "id: f\nnamespace: ns\ndescription: flow of {tenant}\ntasks:\n  - id: t\n    type: io.kestra.plugin.core.log.Log\n    message: secret of {tenant}\n"
+        );
+        let (status, body) = app
+            .yaml(
+                Method::POST,
+                &format!("/api/v1/{tenant}/flows"),
+                &token,
+                &source,
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        admins.insert(tenant, token);
+    }
+    app.bind(Some("a"), "u", "Admin", None).await;
+    app.bind(Some("b"), "u", "Admin", None).await;
+    admins
+}
+
+#[tokio::test]
+async fn sign_in_keeps_the_token_in_a_cookie_scripts_cannot_read_and_sign_out_ends_it() {
+    let app = TestApp::start(Mode::MultiWithDefault).await;
+    app.create_tenant("a").await;
+    app.user("u").await;
+    app.bind(Some("a"), "u", "Admin", None).await;
+    let mut browser = Browser::new(&app);
+
+    let page = browser.get("/ui/a/flows").await;
+    assert_eq!(page.status, 303);
+    assert_eq!(page.location(), "/ui/auths/login?next=%2Fui%2Fa%2Fflows");
+
+    let wrong = browser.sign_in("u", "not-the-password").await;
+    assert_eq!(wrong.status, 401, "{}", wrong.body);
+    assert!(
+        wrong.body.contains("id=\"login-problem\""),
+        "{}",
+        wrong.body
+    );
+    assert!(browser.session.is_none());
+
+    let answer = browser.sign_in("u", "u-password").await;
+    assert_eq!(answer.status, 303, "{}", answer.body);
+    let cookie = answer
+        .set_cookies()
+        .into_iter()
+        .find(|c| c.starts_with("aerie_session="))
+        .expect("session cookie");
+    for attribute in ["HttpOnly", "SameSite=Strict", "Path=/ui", "Max-Age=900"] {
+        assert!(cookie.contains(attribute), "{cookie}");
+    }
+    // The server listens on loopback: a local install served over HTTP.
+    assert!(!cookie.contains("Secure"), "{cookie}");
+
+    let token = browser.session.clone().expect("signed in");
+    let page = browser.get("/ui/a/flows").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(!page.body.contains(&token), "the token is never in a page");
+    for (header, value) in [
+        ("x-frame-options", "DENY"),
+        ("x-content-type-options", "nosniff"),
+        ("cache-control", "no-store"),
+    ] {
+        assert_eq!(page.headers[header], value);
+    }
+    let csp = page.headers["content-security-policy"]
+        .to_str()
+        .expect("csp");
+    assert!(csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"));
+    assert!(!page.body.contains("<script>"), "no inline script");
+
+    // Signing in without the sign-in form's own cookie is refused.
+    let forged = browser
+        .post(
+            "/ui/auths/login",
+            &[
+                ("csrf", "0123"),
+                ("username", "u"),
+                ("password", "u-password"),
+            ],
+        )
+        .await;
+    assert_eq!(forged.status, 403);
+
+    let out = browser
+        .post("/ui/auths/logout", &[("csrf", &page.csrf())])
+        .await;
+    assert_eq!(out.status, 303);
+    assert!(
+        out.set_cookies()
+            .iter()
+            .any(|c| c.starts_with("aerie_session=;") && c.contains("Max-Age=0")),
+        "{:?}",
+        out.set_cookies()
+    );
+    // A stale or forged cookie is no session.
+    browser.session = Some("not-a-token".to_owned());
+    assert_eq!(browser.get("/ui/a/flows").await.status, 303);
+}
+
+#[tokio::test]
+async fn the_dropdown_lists_exactly_the_callers_tenants_and_others_are_not_found() {
+    let app = TestApp::start(Mode::MultiWithDefault).await;
+    let admins = three_tenants(&app).await;
+    let (status, started) = app
+        .send(
+            Method::POST,
+            "/api/v1/c/executions/ns/f?wait=true",
+            Some(&admins["c"]),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(status, 200, "{started}");
+    let foreign = started["id"].as_str().expect("id").to_owned();
+
+    let mut browser = Browser::new(&app);
+    browser.sign_in("u", "u-password").await;
+    let home = browser.get("/ui").await;
+    assert_eq!(home.location(), "/ui/a/flows");
+
+    let flows_of_a = browser.get("/ui/a/flows").await;
+    assert_eq!(flows_of_a.status, 200, "{}", flows_of_a.body);
+    assert_eq!(flows_of_a.tenant_options(), ["a", "b"]);
+    assert!(flows_of_a.body.contains("flow of a"));
+    assert!(!flows_of_a.body.contains("flow of b") && !flows_of_a.body.contains("flow of c"));
+
+    // Switching keeps the kind of page.
+    let switch = browser.get("/ui/me/tenant?to=b&page=executions").await;
+    assert_eq!(switch.location(), "/ui/b/executions");
+    let flows_of_b = browser.get("/ui/b/flows").await;
+    assert!(flows_of_b.body.contains("flow of b") && !flows_of_b.body.contains("flow of a"));
+
+    // Tenant c exists and has the same ids: it is "not found", as an
+    // unknown tenant is, on every page and however the URL is made.
+    let unknown = browser.get("/ui/nosuch/flows").await;
+    assert_eq!(unknown.status, 404);
+    for path in [
+        "/ui/c/flows".to_owned(),
+        "/ui/c/flows/ns/f".to_owned(),
+        "/ui/c/executions".to_owned(),
+        format!("/ui/c/executions/ns/f/{foreign}"),
+        format!("/ui/c/executions/ns/f/{foreign}/live"),
+    ] {
+        let page = browser.get(&path).await;
+        assert_eq!(page.status, 404, "{path}: {}", page.body);
+        assert!(
+            page.body.contains("tenant &#x27;c&#x27; not found"),
+            "{path}"
+        );
+        assert!(!page.body.contains("secret of c") && !page.body.contains("flow of c"));
+    }
+    // c's execution id under a tenant u may use: still not found.
+    for path in [
+        format!("/ui/a/executions/ns/f/{foreign}"),
+        format!("/ui/a/executions/ns/f/{foreign}/live"),
+    ] {
+        let page = browser.get(&path).await;
+        assert_eq!(page.status, 404, "{path}: {}", page.body);
+        assert!(!page.body.contains("secret of c"), "{path}");
+    }
+    let kill = browser
+        .post(
+            &format!("/ui/a/executions/ns/f/{foreign}/kill"),
+            &[("csrf", &flows_of_a.csrf())],
+        )
+        .await;
+    assert_eq!(kill.status, 404);
+
+    // Administration is not offered to a tenant Admin.
+    assert!(!flows_of_a.body.contains("href=\"/ui/tenants\""));
+    assert_eq!(browser.get("/ui/tenants").await.status, 403);
+}
+
+#[tokio::test]
+async fn forms_need_the_sessions_token_and_this_sites_origin() {
+    let app = TestApp::start(Mode::MultiWithDefault).await;
+    let admins = three_tenants(&app).await;
+    let mut browser = Browser::new(&app);
+    browser.sign_in("u", "u-password").await;
+    let csrf = browser.get("/ui/a/flows").await.csrf();
+    let source = "id: g\nnamespace: ns\ntasks:\n  - id: t\n    type: io.kestra.plugin.core.log.Log\n    message: hi\n";
+
+    let missing = browser.post("/ui/a/flows/new", &[("source", source)]).await;
+    assert_eq!(missing.status, 403, "{}", missing.body);
+    let wrong = browser
+        .post(
+            "/ui/a/flows/new",
+            &[
+                ("csrf", "00000000000000000000000000000000"),
+                ("source", source),
+            ],
+        )
+        .await;
+    assert_eq!(wrong.status, 403);
+    let same_site = browser
+        .request(
+            Method::POST,
+            "/ui/a/flows/new",
+            &[],
+            Some(&[("csrf", &csrf), ("source", source)]),
+        )
+        .await;
+    assert_eq!(same_site.status, 303, "same origin, right token: saved");
+    let (status, _) = app
+        .send(
+            Method::GET,
+            "/api/v1/a/flows/ns/g",
+            Some(&admins["a"]),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+
+    // Another site's page posting the right-looking form is refused.
+    let mut evil = browser
+        .client
+        .post(format!("{}/ui/a/flows/new", browser.http))
+        .header("origin", "https://evil.example")
+        .header(
+            "cookie",
+            format!(
+                "aerie_session={}",
+                browser.session.clone().expect("session")
+            ),
+        )
+        .header("content-type", "application/x-www-form-urlencoded");
+    evil = evil.body(format!("csrf={csrf}&source=x"));
+    assert_eq!(evil.send().await.expect("post").status(), 403);
+}
+
+#[tokio::test]
+async fn yaml_problems_show_at_their_line_and_tenant_values_render_as_text() {
+    let app = TestApp::start(Mode::MultiWithDefault).await;
+    let admins = three_tenants(&app).await;
+    let mut browser = Browser::new(&app);
+    browser.sign_in("u", "u-password").await;
+    let csrf = browser.get("/ui/a/flows").await.csrf();
+
+    let broken =
+        "id: h\nnamespace: ns\ntasks:\n  - id: t\n    type: io.kestra.plugin.core.log.Nope\n";
+    let page = browser
+        .post("/ui/a/flows/new", &[("csrf", &csrf), ("source", broken)])
+        .await;
+    assert_eq!(page.status, 422);
+    assert!(page.body.contains("line 5, column 11"), "{}", page.body);
+    assert!(
+        page.body.contains("io.kestra.plugin.core.log.Nope"),
+        "text kept"
+    );
+    let (status, _) = app
+        .send(
+            Method::GET,
+            "/api/v1/a/flows/ns/h",
+            Some(&admins["a"]),
+            None,
+        )
+        .await;
+    assert_eq!(status, 404, "nothing saved");
+
+    let hostile = "id: x\nnamespace: ns\ndescription: \"<script>alert(1)</script>\"\ninputs:\n  - id: who\n    type: STRING\n    defaults: you\ntasks:\n  - id: t\n    type: io.kestra.plugin.core.log.Log\n    message: \"<img src=x onerror=alert(2)> {{ inputs.who }}\"\n";
+    let saved = browser
+        .post("/ui/a/flows/new", &[("csrf", &csrf), ("source", hostile)])
+        .await;
+    assert_eq!(saved.status, 303, "{}", saved.body);
+    assert_eq!(saved.location(), "/ui/a/flows/ns/x");
+    let flow = browser.get("/ui/a/flows/ns/x").await;
+    assert!(
+        flow.body.contains("&lt;script&gt;alert(1)"),
+        "{}",
+        flow.body
+    );
+    assert!(!flow.body.contains("<script>alert"));
+    assert!(flow.body.contains("name=\"input.who\""), "the execute form");
+
+    let started = browser
+        .post(
+            "/ui/a/flows/ns/x/execute",
+            &[("csrf", &csrf), ("input.who", "<b>me</b>")],
+        )
+        .await;
+    assert_eq!(started.status, 303, "{}", started.body);
+    let url = started.location().to_owned();
+    assert!(url.starts_with("/ui/a/executions/ns/x/"), "{url}");
+    let mut page = browser.get(&url).await;
+    for _ in 0..50 {
+        if page.body.contains("data-ended=\"true\"") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        page = browser.get(&format!("{url}/live")).await;
+    }
+    assert!(page.body.contains("state-SUCCESS"), "{}", page.body);
+    assert!(
+        page.body
+            .contains("&lt;img src=x onerror=alert(2)&gt; &lt;b&gt;me&lt;")
+    );
+    assert!(!page.body.contains("<img") && !page.body.contains("<b>me"));
+}
+
+#[tokio::test]
+async fn administration_creates_tenants_that_join_the_creators_dropdown() {
+    let app = TestApp::start(Mode::MultiWithDefault).await;
+    app.user("creator").await;
+    app.bind(None, "creator", "Admin", None).await;
+    let mut browser = Browser::new(&app);
+    browser.sign_in("creator", "creator-password").await;
+    let admin = browser.get("/ui/tenants").await;
+    assert_eq!(admin.status, 200, "{}", admin.body);
+    let before = browser.get("/ui/flows").await;
+    assert_eq!(before.tenant_options(), ["default"]);
+
+    let created = browser
+        .post(
+            "/ui/tenants",
+            &[
+                ("csrf", &admin.csrf()),
+                ("id", "fresh"),
+                ("name", "Fresh <i>one</i>"),
+            ],
+        )
+        .await;
+    assert_eq!(created.status, 303, "{}", created.body);
+    let after = browser.get("/ui/flows").await;
+    assert_eq!(after.tenant_options(), ["default", "fresh"]);
+    assert!(
+        after.body.contains("Fresh &lt;i&gt;one&lt;"),
+        "{}",
+        after.body
+    );
+    assert_eq!(browser.get("/ui/fresh/flows").await.status, 200);
+
+    let duplicate = browser
+        .post(
+            "/ui/tenants",
+            &[("csrf", &admin.csrf()), ("id", "fresh"), ("name", "again")],
+        )
+        .await;
+    assert_eq!(duplicate.status, 409, "{}", duplicate.body);
+}
+
+#[tokio::test]
+async fn without_multi_tenancy_pages_have_no_tenant_segment() {
+    let app = TestApp::start(Mode::SingleTenant).await;
+    app.user("u").await;
+    app.bind(None, "u", "Admin", None).await;
+    let mut browser = Browser::new(&app);
+    browser.sign_in("u", "u-password").await;
+    assert_eq!(browser.get("/ui").await.location(), "/ui/flows");
+    assert_eq!(browser.get("/ui/flows").await.status, 200);
+    assert_eq!(browser.get("/ui/executions").await.status, 200);
+    assert_eq!(browser.get("/ui/acme/flows").await.status, 404);
+    assert_eq!(browser.get("/ui/tenants").await.status, 404);
+}
