@@ -516,3 +516,58 @@ async fn without_multi_tenancy_pages_have_no_tenant_segment() {
     assert_eq!(browser.get("/ui/acme/flows").await.status, 404);
     assert_eq!(browser.get("/ui/tenants").await.status, 404);
 }
+
+#[tokio::test]
+async fn namespace_trigger_and_audit_pages_show_keys_never_values_and_only_their_tenant() {
+    let app = TestApp::start(Mode::MultiWithDefault).await;
+    let admins = three_tenants(&app).await;
+    for (tenant, key) in [("a", "API_KEY"), ("c", "C_ONLY_KEY")] {
+        let (status, body) = app
+            .send(
+                Method::PUT,
+                &format!("/api/v1/{tenant}/namespaces/ns/secrets/{key}"),
+                Some(&admins[tenant]),
+                Some(json!({"value": format!("secret-value-of-{tenant}")})),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let hooked = "id: hooked\nnamespace: ns\ntasks:\n  - id: t\n    type: io.kestra.plugin.core.log.Log\n    message: hi\ntriggers:\n  - id: hook\n    type: io.kestra.plugin.core.trigger.Webhook\n    key: webhook-key-of-a\n  - id: nightly\n    type: io.kestra.plugin.core.trigger.Schedule\n    cron: \"0 2 * * *\"\n";
+    let (status, body) = app
+        .yaml(Method::POST, "/api/v1/a/flows", &admins["a"], hooked)
+        .await;
+    assert_eq!(status, 200, "{body}");
+
+    let mut browser = Browser::new(&app);
+    browser.sign_in("u", "u-password").await;
+    let namespace = browser.get("/ui/a/namespaces/ns").await;
+    assert_eq!(namespace.status, 200, "{}", namespace.body);
+    assert!(namespace.body.contains("API_KEY"));
+    assert!(
+        !namespace.body.contains("secret-value-of"),
+        "no secret value"
+    );
+    assert!(!namespace.body.contains("C_ONLY_KEY"), "only a's keys");
+    assert_eq!(
+        browser.get("/ui/a/namespaces?name=ns").await.location(),
+        "/ui/a/namespaces/ns"
+    );
+
+    let triggers = browser.get("/ui/a/triggers").await;
+    assert!(triggers.body.contains("nightly") && triggers.body.contains("0 2 * * *"));
+    assert!(
+        !triggers.body.contains("webhook-key-of-a"),
+        "a webhook key is a credential"
+    );
+
+    let audit = browser.get("/ui/a/auditlogs").await;
+    assert_eq!(audit.status, 200, "{}", audit.body);
+
+    assert!(!audit.body.contains("secret-value-of"));
+
+    for path in ["/ui/c/namespaces/ns", "/ui/c/triggers", "/ui/c/auditlogs"] {
+        let page = browser.get(path).await;
+        assert_eq!(page.status, 404, "{path}");
+        assert!(!page.body.contains("C_ONLY_KEY"), "{path}");
+    }
+}

@@ -73,20 +73,22 @@ async fn search(
         .await?
         .into_inner();
     Ok(Json(AuditPage {
-        results: page
-            .results
-            .into_iter()
-            .map(|entry| AuditLog {
-                id: entry.id,
-                tenant_id: (!entry.tenant.is_empty()).then_some(entry.tenant),
-                resource_type: entry.resource_type,
-                resource_id: entry.resource_id,
-                action: entry.action,
-                actor: entry.actor,
-                time: rfc3339(entry.time),
-                details: serde_json::from_str(&entry.details).unwrap_or(serde_json::Value::Null),
-            })
-            .collect(),
+        results: page.results.into_iter().map(Into::into).collect(),
         total: page.total,
     }))
+}
+
+impl From<pb::AuditEntry> for AuditLog {
+    fn from(entry: pb::AuditEntry) -> Self {
+        AuditLog {
+            id: entry.id,
+            tenant_id: (!entry.tenant.is_empty()).then_some(entry.tenant),
+            resource_type: entry.resource_type,
+            resource_id: entry.resource_id,
+            action: entry.action,
+            actor: entry.actor,
+            time: rfc3339(entry.time),
+            details: serde_json::from_str(&entry.details).unwrap_or(serde_json::Value::Null),
+        }
+    }
 }

@@ -73,7 +73,7 @@ pub struct KvEntry {
 }
 
 impl KvEntry {
-    fn from_message(entry: pb::KvEntry, with_value: bool) -> KvEntry {
+    pub fn from_message(entry: pb::KvEntry, with_value: bool) -> KvEntry {
         KvEntry {
             namespace: entry.namespace,
             key: entry.key,

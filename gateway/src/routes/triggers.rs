@@ -72,22 +72,24 @@ async fn search(
         .search_triggers(request)
         .await?
         .into_inner();
-    let some = |text: String| (!text.is_empty()).then_some(text);
     Ok(Json(TriggerPage {
-        results: page
-            .results
-            .into_iter()
-            .map(|t| Trigger {
-                namespace: t.namespace,
-                flow_id: t.flow_id,
-                trigger_id: t.trigger_id,
-                kind: t.r#type,
-                cron: some(t.cron),
-                timezone: some(t.timezone),
-                disabled: t.disabled,
-                flow_revision: t.flow_revision,
-            })
-            .collect(),
+        results: page.results.into_iter().map(Into::into).collect(),
         total: page.total,
     }))
+}
+
+impl From<pb::Trigger> for Trigger {
+    fn from(t: pb::Trigger) -> Self {
+        let some = |text: String| (!text.is_empty()).then_some(text);
+        Trigger {
+            namespace: t.namespace,
+            flow_id: t.flow_id,
+            trigger_id: t.trigger_id,
+            kind: t.r#type,
+            cron: some(t.cron),
+            timezone: some(t.timezone),
+            disabled: t.disabled,
+            flow_revision: t.flow_revision,
+        }
+    }
 }

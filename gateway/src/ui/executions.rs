@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::Serialize;
 
-use super::page::{Chrome, UiError, fragment, render, render_fragment};
+use super::page::{Chrome, Pager, UiError, fragment, render, render_fragment};
 use super::session::Form;
 use super::{Here, Session};
 use crate::routes::executions::{Execution, LogLine};
@@ -76,8 +76,10 @@ async fn list(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, UiError> {
     let mut filter = ExecutionFilter::default();
+    let mut page_number = 1;
     for (key, value) in form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
         match key.as_ref() {
+            "page" => page_number = Pager::requested(&value),
             "namespace" => filter.namespace = value.into_owned(),
             "flowId" => filter.flow_id = value.into_owned(),
             "state" => filter.state = value.into_owned(),
@@ -94,7 +96,7 @@ async fn list(
                 .filter(|s| !s.is_empty())
                 .into_iter()
                 .collect(),
-            page: 1,
+            page: page_number,
             size: PAGE_SIZE,
             sort: String::new(),
         },
@@ -106,12 +108,24 @@ async fn list(
         .await?
         .into_inner();
     let executions: Vec<Execution> = page.results.into_iter().map(Into::into).collect();
+    let pager = Pager::new(
+        &format!("{}/executions", here.base),
+        &[
+            ("namespace", &filter.namespace),
+            ("flowId", &filter.flow_id),
+            ("state", &filter.state),
+        ],
+        page_number,
+        PAGE_SIZE,
+        page.total,
+    );
     render(
         StatusCode::OK,
         "Executions",
         "executions.html",
         context! {
             chrome, executions, total => page.total, filter, states => STATES,
+            pager_html => pager.html()?,
         },
     )
 }

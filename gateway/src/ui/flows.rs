@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::Serialize;
 
-use super::page::{Chrome, UiError, fragment, render};
+use super::page::{Chrome, Pager, UiError, fragment, render};
 use super::session::Form;
 use super::{Here, Session};
 use crate::routes::executions::Execution;
@@ -62,10 +62,12 @@ async fn list(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, UiError> {
     let mut filter = FlowFilter::default();
+    let mut page_number = 1;
     for (key, value) in form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
         match key.as_ref() {
             "q" => filter.q = value.into_owned(),
             "namespace" => filter.namespace = value.into_owned(),
+            "page" => page_number = Pager::requested(&value),
             _ => {}
         }
     }
@@ -76,7 +78,7 @@ async fn list(
             q: filter.q.clone(),
             namespace: filter.namespace.clone(),
             labels: Vec::new(),
-            page: 1,
+            page: page_number,
             size: PAGE_SIZE,
             sort: "namespace:asc".to_owned(),
         },
@@ -95,11 +97,21 @@ async fn list(
         .into_inner()
         .namespaces;
     let flows: Vec<Flow> = page.results.into_iter().map(Into::into).collect();
+    let pager = Pager::new(
+        &format!("{}/flows", here.base),
+        &[("q", &filter.q), ("namespace", &filter.namespace)],
+        page_number,
+        PAGE_SIZE,
+        page.total,
+    );
     render(
         StatusCode::OK,
         "Flows",
         "flows.html",
-        context! { chrome, flows, total => page.total, filter, namespaces },
+        context! {
+            chrome, flows, total => page.total, filter, namespaces,
+            pager_html => pager.html()?,
+        },
     )
 }
 

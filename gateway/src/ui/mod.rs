@@ -26,10 +26,13 @@ macro_rules! context {
 
 mod admin;
 mod assets;
+mod audit;
 mod executions;
 mod flows;
+mod namespaces;
 mod page;
 mod session;
+mod triggers;
 
 use std::collections::HashMap;
 
@@ -51,12 +54,16 @@ pub fn is_ui_path(path: &str) -> bool {
 }
 
 /// The page kinds a tenant switch keeps.
-const SECTIONS: &[&str] = &["flows", "executions"];
+const SECTIONS: &[&str] = &["flows", "executions", "namespaces", "triggers", "auditlogs"];
 
 /// The whole UI.
 pub fn routes(state: &AppState) -> Router<AppState> {
     let policy = state.directory.policy();
-    let scoped = flows::routes().merge(executions::routes());
+    let scoped = flows::routes()
+        .merge(executions::routes())
+        .merge(namespaces::routes())
+        .merge(triggers::routes())
+        .merge(audit::routes());
     let signed_in = Router::new()
         .route("/ui", get(home))
         .route("/ui/", get(home))

@@ -30,6 +30,11 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("flow.html", include_str!("templates/flow.html")),
     ("flow_new.html", include_str!("templates/flow_new.html")),
     ("problems.html", include_str!("templates/problems.html")),
+    ("pager.html", include_str!("templates/pager.html")),
+    ("namespaces.html", include_str!("templates/namespaces.html")),
+    ("namespace.html", include_str!("templates/namespace.html")),
+    ("triggers.html", include_str!("templates/triggers.html")),
+    ("audit.html", include_str!("templates/audit.html")),
     ("executions.html", include_str!("templates/executions.html")),
     ("execution.html", include_str!("templates/execution.html")),
     (
@@ -54,7 +59,7 @@ static ENVIRONMENT: LazyLock<Environment<'static>> = LazyLock::new(|| {
 
 /// `text` as one URL path segment: unreserved characters kept, every
 /// other byte percent-encoded (so an id can never add a segment).
-fn path_segment(text: &str) -> String {
+pub fn path_segment(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for byte in text.bytes() {
         if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
@@ -162,6 +167,58 @@ impl IntoResponse for UiError {
             }
             Err(_) => (self.status, "error").into_response(),
         }
+    }
+}
+
+/// A list the caller may not read is `None` (the page says so); any other
+/// failure fails the page.
+pub fn allowed<T>(result: Result<T, Status>) -> Result<Option<T>, UiError> {
+    match result {
+        Ok(value) => Ok(Some(value)),
+        Err(status) if status.code() == tonic::Code::PermissionDenied => Ok(None),
+        Err(status) => Err(status.into()),
+    }
+}
+
+/// Previous and next links of a list, keeping its filters.
+#[derive(Debug, Serialize)]
+pub struct Pager {
+    pub page: u32,
+    pub pages: u64,
+    pub previous: Option<String>,
+    pub next: Option<String>,
+}
+
+impl Pager {
+    /// Page `page` (from 1) of `total` items, `size` a page, at `path`
+    /// with the non-empty `filters`.
+    pub fn new(path: &str, filters: &[(&str, &str)], page: u32, size: u32, total: u64) -> Pager {
+        let pages = total.div_ceil(u64::from(size.max(1))).max(1);
+        let link = |to: u32| {
+            let mut query = form_urlencoded::Serializer::new(String::new());
+            for (key, value) in filters.iter().filter(|(_, v)| !v.is_empty()) {
+                query.append_pair(key, value);
+            }
+            query.append_pair("page", &to.to_string());
+            format!("{path}?{}", query.finish())
+        };
+        Pager {
+            page,
+            pages,
+            previous: (page > 1).then(|| link(page - 1)),
+            next: (u64::from(page) < pages).then(|| link(page + 1)),
+        }
+    }
+
+    /// The page asked for: `page=N` from 1, anything else is 1.
+    pub fn requested(value: &str) -> u32 {
+        value.parse::<u32>().ok().filter(|p| *p >= 1).unwrap_or(1)
+    }
+
+    /// The links as a part of a page.
+    pub fn html(&self) -> Result<minijinja::Value, UiError> {
+        let html = fragment("pager.html", &context! { pager => self })?;
+        Ok(minijinja::Value::from_safe_string(html))
     }
 }
 
@@ -295,6 +352,27 @@ mod tests {
         for (name, _) in TEMPLATES {
             assert!(ENVIRONMENT.get_template(name).is_ok(), "{name}");
         }
+    }
+
+    #[test]
+    fn pages_link_to_their_neighbours_with_the_filters_kept() {
+        let first = Pager::new(
+            "/ui/a/flows",
+            &[("q", "x y"), ("namespace", "")],
+            1,
+            100,
+            250,
+        );
+        assert_eq!(first.pages, 3);
+        assert_eq!(first.previous, None);
+        assert_eq!(first.next.as_deref(), Some("/ui/a/flows?q=x+y&page=2"));
+        let last = Pager::new("/ui/a/flows", &[], 3, 100, 250);
+        assert_eq!(last.previous.as_deref(), Some("/ui/a/flows?page=2"));
+        assert_eq!(last.next, None);
+        assert_eq!(Pager::new("/p", &[], 1, 100, 0).pages, 1);
+        assert_eq!(Pager::requested("0"), 1);
+        assert_eq!(Pager::requested("x"), 1);
+        assert_eq!(Pager::requested("7"), 7);
     }
 
     #[test]
