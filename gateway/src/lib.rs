@@ -77,7 +77,13 @@ pub fn app_with_scoped_routes(state: AppState, scoped: OpenApiRouter<AppState>) 
             "/api/v1/openapi.json",
             get(move || async move { Json(doc.as_ref().clone()) }),
         )
-        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such route") })
+        .fallback(|uri: axum::http::Uri| async move {
+            if ui::is_ui_path(uri.path()) {
+                ui::secured(ui::UiError::new(StatusCode::NOT_FOUND, "no such page").into_response())
+            } else {
+                ApiError::new(StatusCode::NOT_FOUND, "no such route").into_response()
+            }
+        })
         .layer(middleware::from_fn_with_state(
             state.clone(),
             authn::authenticate,

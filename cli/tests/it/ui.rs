@@ -331,9 +331,26 @@ async fn the_dropdown_lists_exactly_the_callers_tenants_and_others_are_not_found
         .await;
     assert_eq!(kill.status, 404);
 
-    // Administration is not offered to a tenant Admin.
+    // Administration is not offered to a tenant Admin, not even by a
+    // hand-made post.
     assert!(!flows_of_a.body.contains("href=\"/ui/tenants\""));
     assert_eq!(browser.get("/ui/tenants").await.status, 403);
+    let delete = browser
+        .post("/ui/tenants/a/delete", &[("csrf", &flows_of_a.csrf())])
+        .await;
+    assert_eq!(delete.status, 403);
+    assert_eq!(app.get("/api/v1/tenants/a").await.0, 200, "a still exists");
+
+    // A session cookie planted beside the real one voids both.
+    let planted = browser
+        .request(
+            Method::GET,
+            "/ui/a/flows",
+            &["aerie_session=planted".to_owned()],
+            None,
+        )
+        .await;
+    assert_eq!(planted.status, 303);
 }
 
 #[tokio::test]
@@ -391,6 +408,21 @@ async fn forms_need_the_sessions_token_and_this_sites_origin() {
         .header("content-type", "application/x-www-form-urlencoded");
     evil = evil.body(format!("csrf={csrf}&source=x"));
     assert_eq!(evil.send().await.expect("post").status(), 403);
+
+    // A form is urlencoded; anything else is refused.
+    let json = browser
+        .client
+        .post(format!("{}/ui/a/flows/new", browser.http))
+        .header(
+            "cookie",
+            format!(
+                "aerie_session={}",
+                browser.session.clone().expect("session")
+            ),
+        )
+        .header("content-type", "text/plain")
+        .body(format!("csrf={csrf}&source=x"));
+    assert_eq!(json.send().await.expect("post").status(), 415);
 }
 
 #[tokio::test]

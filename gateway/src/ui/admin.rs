@@ -102,6 +102,14 @@ async fn delete(
     Path(id): Path<String>,
     _: Form,
 ) -> Result<Response, UiError> {
+    // Administration's own gate, as for the list and create: a tenant's
+    // Admin deletes their tenant through the API, not through these pages.
+    if !Chrome::load(&state, &session, None, "tenants").await?.admin {
+        return Err(UiError::new(
+            StatusCode::FORBIDDEN,
+            "Administration needs the super admin or TENANT:CREATE",
+        ));
+    }
     state
         .tenants
         .clone()

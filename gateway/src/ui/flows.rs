@@ -159,9 +159,13 @@ async fn problems_in(
         .collect())
 }
 
+/// What a list of problems is about.
+const NOT_SAVED: &str = "The flow was not saved";
+const NOT_STARTED: &str = "The execution was not started";
+
 /// The list of problems, as a part of a page.
-fn problems_html(problems: &[Problem]) -> Result<minijinja::Value, UiError> {
-    let html = fragment("problems.html", &context! { problems })?;
+fn problems_html(problems: &[Problem], heading: &str) -> Result<minijinja::Value, UiError> {
+    let html = fragment("problems.html", &context! { problems, heading })?;
     Ok(minijinja::Value::from_safe_string(html))
 }
 
@@ -211,7 +215,7 @@ async fn create(
         StatusCode::UNPROCESSABLE_ENTITY,
         "New flow",
         "flow_new.html",
-        context! { chrome, source, problems_html => problems_html(&problems)? },
+        context! { chrome, source, problems_html => problems_html(&problems, NOT_SAVED)? },
     )
 }
 
@@ -253,7 +257,7 @@ async fn flow_page(
     here: &Here,
     (namespace, id): (String, String),
     status: StatusCode,
-    (edited, problems): (Option<String>, Vec<Problem>),
+    (edited, problems, heading): (Option<String>, Vec<Problem>, &str),
 ) -> Result<Response, UiError> {
     let chrome = Chrome::load(state, session, Some(here), "flows").await?;
     let flow = state
@@ -322,7 +326,7 @@ async fn flow_page(
         "flow.html",
         context! {
             chrome, flow, source, revisions, executions, inputs,
-            problems_html => problems_html(&problems)?,
+            problems_html => problems_html(&problems, heading)?,
         },
     )
 }
@@ -339,7 +343,7 @@ async fn show(
         &here,
         (namespace, id),
         StatusCode::OK,
-        (None, Vec::new()),
+        (None, Vec::new(), ""),
     )
     .await
 }
@@ -377,7 +381,7 @@ async fn save(
         &here,
         (namespace, id),
         StatusCode::UNPROCESSABLE_ENTITY,
-        (Some(source), problems),
+        (Some(source), problems, NOT_SAVED),
     )
     .await
 }
@@ -430,7 +434,7 @@ async fn execute(
                 &here,
                 (namespace, id),
                 StatusCode::UNPROCESSABLE_ENTITY,
-                (None, problems),
+                (None, problems, NOT_STARTED),
             )
             .await
         }

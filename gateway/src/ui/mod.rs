@@ -99,7 +99,13 @@ pub fn routes(state: &AppState) -> Router<AppState> {
 
 /// Headers on every UI answer: no inline script, no framing, no sniffing,
 /// and no caching of pages that show a tenant's data.
-async fn security_headers(mut response: Response) -> Response {
+async fn security_headers(response: Response) -> Response {
+    secured(response)
+}
+
+/// `response` with the UI's security headers (also for UI paths that no
+/// page matched).
+pub fn secured(mut response: Response) -> Response {
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_SECURITY_POLICY,

@@ -59,30 +59,56 @@ fn csrf_of(token: &str) -> String {
     digest.iter().take(16).map(|b| format!("{b:02x}")).collect()
 }
 
-/// The value of cookie `name` in the request.
+/// A cookie's name: with `Secure`, the `__Host-` prefix, so that no
+/// sibling host and no plain-HTTP answer can set it for this site.
+fn cookie_name(base: &str, secure: bool) -> String {
+    if secure {
+        format!("__Host-{base}")
+    } else {
+        base.to_owned()
+    }
+}
+
+/// The value of cookie `name` in the request. A name sent twice (a cookie
+/// planted beside ours, with a more specific path) counts as none.
 fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
+    let mut found = headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(key, _)| *key == name)
-        .map(|(_, value)| value)
-        .filter(|value| !value.is_empty())
+        .filter(|(key, _)| *key == name)
+        .map(|(_, value)| value);
+    let first = found.next();
+    if found.next().is_some() {
+        return None;
+    }
+    first.filter(|value| !value.is_empty())
 }
 
-fn set_cookie(name: &str, value: &str, max_age: u64, secure: bool) -> HeaderValue {
-    let secure = if secure { "; Secure" } else { "" };
+/// `__Host-` cookies must have `Path=/`; the others stay under `/ui`.
+fn set_cookie(base: &str, value: &str, max_age: u64, secure: bool) -> HeaderValue {
+    let name = cookie_name(base, secure);
+    let attributes = if secure { "Path=/; Secure" } else { "Path=/ui" };
     HeaderValue::from_str(&format!(
-        "{name}={value}; Path=/ui; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}"
+        "{name}={value}; {attributes}; HttpOnly; SameSite=Strict; Max-Age={max_age}"
     ))
     .unwrap_or_else(|_| HeaderValue::from_static("aerie_invalid=; Max-Age=0"))
 }
 
-/// Where to go after signing in: a UI path of this site, nothing else.
+/// Where to go after signing in: a UI path of this site, nothing else (no
+/// `..` or encoded separators that would climb out of `/ui/`).
 fn safe_next(next: Option<&str>) -> String {
     next.filter(|n| (*n == "/ui" || n.starts_with("/ui/")) && !n.contains("//"))
+        .filter(|n| {
+            let path = n.split(['?', '#']).next().unwrap_or_default();
+            let lower = path.to_ascii_lowercase();
+            !path.split('/').any(|segment| segment == "..")
+                && !lower.contains("%2e")
+                && !lower.contains("%2f")
+                && !lower.contains("%5c")
+        })
         .filter(|n| !n.contains('\\') && !n.chars().any(char::is_control))
         .unwrap_or("/ui")
         .to_owned()
@@ -95,7 +121,8 @@ pub async fn require_session(
     mut request: Request,
     next: Next,
 ) -> Response {
-    let token = cookie(request.headers(), SESSION_COOKIE).map(str::to_owned);
+    let name = cookie_name(SESSION_COOKIE, state.secure_cookies);
+    let token = cookie(request.headers(), &name).map(str::to_owned);
     let caller = match &token {
         Some(token) => state
             .verifier
@@ -105,14 +132,18 @@ pub async fn require_session(
         None => None,
     };
     let (Some(token), Some(caller)) = (token, caller) else {
-        return to_sign_in(request.uri(), request.method() == axum::http::Method::GET);
+        return to_sign_in(
+            request.uri(),
+            request.method() == axum::http::Method::GET,
+            state.secure_cookies,
+        );
     };
     let csrf = csrf_of(&token);
     request.extensions_mut().insert(Session { caller, csrf });
     next.run(request).await
 }
 
-fn to_sign_in(uri: &Uri, come_back: bool) -> Response {
+fn to_sign_in(uri: &Uri, come_back: bool, secure: bool) -> Response {
     let target = if come_back {
         let next = uri.path_and_query().map_or("/ui", |p| p.as_str());
         let next: String = form_urlencoded::byte_serialize(next.as_bytes()).collect();
@@ -124,7 +155,7 @@ fn to_sign_in(uri: &Uri, come_back: bool) -> Response {
     // A cookie that no longer verifies (expired, revoked key) goes.
     response.headers_mut().insert(
         header::SET_COOKIE,
-        HeaderValue::from_static("aerie_session=; Path=/ui; HttpOnly; SameSite=Strict; Max-Age=0"),
+        set_cookie(SESSION_COOKIE, "", 0, secure),
     );
     response
 }
@@ -196,6 +227,17 @@ impl<S: Send + Sync> FromRequest<S> for Form {
         if !same_origin(request.headers()) {
             return Err(csrf_refused());
         }
+        let urlencoded = request
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+        if !urlencoded {
+            return Err(UiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "forms are sent as application/x-www-form-urlencoded",
+            ));
+        }
         let fields = read_form(request).await?;
         let sent = fields
             .iter()
@@ -255,7 +297,8 @@ async fn sign_in(
     request: Request,
 ) -> Result<Response, UiError> {
     let headers = request.headers().clone();
-    let expected = cookie(&headers, LOGIN_COOKIE).map(str::to_owned);
+    let expected =
+        cookie(&headers, &cookie_name(LOGIN_COOKIE, state.secure_cookies)).map(str::to_owned);
     if !same_origin(&headers) {
         return Err(csrf_refused());
     }
@@ -321,6 +364,9 @@ mod tests {
             "/ui//evil.example",
             "/api/v1/tenants",
             "/ui\\..\\x",
+            "/ui/../api/v1/tenants",
+            "/ui/a/%2e%2e/%2E%2E/api",
+            "/ui/a%2F..%2Fb",
         ] {
             assert_eq!(safe_next(Some(hostile)), "/ui", "{hostile}");
         }
@@ -337,7 +383,7 @@ mod tests {
     }
 
     #[test]
-    fn cookies_are_read_by_exact_name() {
+    fn cookies_are_read_by_exact_name_and_a_planted_twin_voids_them() {
         let mut headers = HeaderMap::new();
         headers.insert(
             header::COOKIE,
@@ -345,23 +391,31 @@ mod tests {
         );
         assert_eq!(cookie(&headers, SESSION_COOKIE), Some("abc"));
         assert_eq!(cookie(&headers, LOGIN_COOKIE), None);
+        headers.insert(
+            header::COOKIE,
+            HeaderValue::from_static("aerie_session=planted; aerie_session=abc"),
+        );
+        assert_eq!(cookie(&headers, SESSION_COOKIE), None);
     }
 
     #[test]
     fn session_cookies_cannot_be_read_by_scripts_or_sent_by_other_sites() {
         let value = set_cookie(SESSION_COOKIE, "t", 60, true);
         let value = value.to_str().expect("ascii");
+        assert!(value.starts_with("__Host-aerie_session=t;"), "{value}");
         for part in [
             "HttpOnly",
             "SameSite=Strict",
             "Max-Age=60",
             "Secure",
-            "Path=/ui",
+            "Path=/;",
         ] {
             assert!(value.contains(part), "{value}");
         }
         let plain = set_cookie(SESSION_COOKIE, "t", 60, false);
-        assert!(!plain.to_str().expect("ascii").contains("Secure"));
+        let plain = plain.to_str().expect("ascii");
+        assert!(plain.starts_with("aerie_session=t;") && plain.contains("Path=/ui"));
+        assert!(!plain.contains("Secure"));
     }
 
     #[test]
