@@ -2,7 +2,7 @@
 //! to this binary, over loopback.
 //!
 //! Build and run: `cargo build --release -p aerie -p aerie-bench &&
-//! target/release/aerie-bench <gateway-vs-grpc|flows|executions|login-flood|foreach|noisy-neighbour|schedules>` (options: `--help`).
+//! target/release/aerie-bench <gateway-vs-grpc|flows|executions|login-flood|foreach|noisy-neighbour|schedules|ui>` (options: `--help`).
 
 mod cpu;
 mod executions;
@@ -13,6 +13,7 @@ mod measure;
 mod neighbours;
 mod schedules;
 mod server;
+mod ui;
 
 use clap::Parser;
 
@@ -33,6 +34,8 @@ enum Bench {
     NoisyNeighbour(neighbours::NoisyOptions),
     /// Thousands of Schedule triggers over many tenants: each tick once, and how late.
     Schedules(schedules::Options),
+    /// The web UI's list pages with 1,000 flows and 10,000 executions in one tenant.
+    Ui(ui::Options),
 }
 
 #[tokio::main]
@@ -45,5 +48,6 @@ async fn main() {
         Bench::Foreach(options) => neighbours::foreach(options).await,
         Bench::NoisyNeighbour(options) => neighbours::noisy(options).await,
         Bench::Schedules(options) => schedules::run(options).await,
+        Bench::Ui(options) => ui::run(options).await,
     }
 }

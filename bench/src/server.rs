@@ -119,9 +119,19 @@ pub fn http_client() -> reqwest::Client {
 
 /// The bench super admin's access token.
 pub async fn login(client: &reqwest::Client, http: &str) -> String {
+    login_as(client, http, "bench", "bench-password").await
+}
+
+/// An access token of `username`.
+pub async fn login_as(
+    client: &reqwest::Client,
+    http: &str,
+    username: &str,
+    password: &str,
+) -> String {
     let login: serde_json::Value = client
         .post(format!("{http}/api/v1/auths/token"))
-        .json(&serde_json::json!({"username": "bench", "password": "bench-password"}))
+        .json(&serde_json::json!({"username": username, "password": password}))
         .send()
         .await
         .expect("login")

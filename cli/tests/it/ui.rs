@@ -603,3 +603,80 @@ async fn namespace_trigger_and_audit_pages_show_keys_never_values_and_only_their
         assert!(!page.body.contains("C_ONLY_KEY"), "{path}");
     }
 }
+
+#[tokio::test]
+async fn a_tenant_admin_manages_bindings_of_their_tenant_only_and_users_are_for_the_super_admin() {
+    let app = TestApp::start(Mode::MultiWithDefault).await;
+    three_tenants(&app).await;
+    app.user("newcomer").await;
+    let mut browser = Browser::new(&app);
+    browser.sign_in("u", "u-password").await;
+    let access = browser.get("/ui/a/access").await;
+    assert_eq!(access.status, 200, "{}", access.body);
+    assert!(access.body.contains("admin-of-a") && !access.body.contains("admin-of-c"));
+
+    let bound = browser
+        .post(
+            "/ui/a/access/bindings",
+            &[
+                ("csrf", &access.csrf()),
+                ("type", "USER"),
+                ("subject", "newcomer"),
+                ("role", "Admin"),
+                ("namespace", ""),
+            ],
+        )
+        .await;
+    assert_eq!(bound.status, 303, "{}", bound.body);
+    let mut newcomer = Browser::new(&app);
+    newcomer.sign_in("newcomer", "newcomer-password").await;
+    assert_eq!(newcomer.get("/ui").await.location(), "/ui/a/flows");
+
+    // The super admin is out of a tenant Admin's reach, here as in the API.
+    let refused = browser
+        .post(
+            "/ui/a/access/bindings",
+            &[
+                ("csrf", &access.csrf()),
+                ("type", "USER"),
+                ("subject", crate::app::ADMIN.0),
+                ("role", "Admin"),
+            ],
+        )
+        .await;
+    assert!(
+        refused.status == 403 || refused.status == 404,
+        "{}",
+        refused.status
+    );
+    assert!(
+        refused.body.contains("id=\"binding-problem\""),
+        "{}",
+        refused.body
+    );
+    // Another tenant's access page: not found.
+    assert_eq!(browser.get("/ui/c/access").await.status, 404);
+
+    // Users are the super admin's: a tenant Admin is refused.
+    let users = browser.get("/ui/users").await;
+    assert_eq!(users.status, 403, "{}", users.body);
+    let mut admin = Browser::new(&app);
+    admin
+        .sign_in(crate::app::ADMIN.0, crate::app::ADMIN.1)
+        .await;
+    let users = admin.get("/ui/users").await;
+    assert_eq!(users.status, 200, "{}", users.body);
+    assert!(users.body.contains("newcomer"));
+    let created = admin
+        .post(
+            "/ui/users",
+            &[
+                ("csrf", &users.csrf()),
+                ("username", "made-in-ui"),
+                ("password", "made-in-ui-password"),
+            ],
+        )
+        .await;
+    assert_eq!(created.status, 303, "{}", created.body);
+    crate::app::login(&app.http, "made-in-ui", "made-in-ui-password").await;
+}

@@ -24,6 +24,7 @@ macro_rules! context {
     (@value $key:ident => $value:expr) => { $value };
 }
 
+mod access;
 mod admin;
 mod assets;
 mod audit;
@@ -33,6 +34,7 @@ mod namespaces;
 mod page;
 mod session;
 mod triggers;
+mod users;
 
 use std::collections::HashMap;
 
@@ -54,7 +56,14 @@ pub fn is_ui_path(path: &str) -> bool {
 }
 
 /// The page kinds a tenant switch keeps.
-const SECTIONS: &[&str] = &["flows", "executions", "namespaces", "triggers", "auditlogs"];
+const SECTIONS: &[&str] = &[
+    "flows",
+    "executions",
+    "namespaces",
+    "triggers",
+    "auditlogs",
+    "access",
+];
 
 /// The whole UI.
 pub fn routes(state: &AppState) -> Router<AppState> {
@@ -63,8 +72,10 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .merge(executions::routes())
         .merge(namespaces::routes())
         .merge(triggers::routes())
-        .merge(audit::routes());
+        .merge(audit::routes())
+        .merge(access::routes());
     let signed_in = Router::new()
+        .merge(users::routes())
         .route("/ui", get(home))
         .route("/ui/", get(home))
         .route("/ui/me/tenant", get(switch_tenant))

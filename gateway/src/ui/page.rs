@@ -35,6 +35,8 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("namespace.html", include_str!("templates/namespace.html")),
     ("triggers.html", include_str!("templates/triggers.html")),
     ("audit.html", include_str!("templates/audit.html")),
+    ("access.html", include_str!("templates/access.html")),
+    ("users.html", include_str!("templates/users.html")),
     ("executions.html", include_str!("templates/executions.html")),
     ("execution.html", include_str!("templates/execution.html")),
     (
@@ -246,6 +248,8 @@ pub struct Chrome {
     pub section: &'static str,
     /// Whether Administration is offered (super admin or TENANT:CREATE).
     pub admin: bool,
+    /// Whether the caller is the super admin (Administration -> Users).
+    pub super_admin: bool,
     pub multi_tenancy: bool,
 }
 
@@ -338,6 +342,7 @@ impl Chrome {
             base: here.map(|h| h.base.clone()),
             section,
             admin,
+            super_admin: me.super_admin,
             multi_tenancy: policy.multi_tenancy,
         })
     }
