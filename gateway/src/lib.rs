@@ -330,13 +330,13 @@ async fn json_errors(response: Response, body_limit: usize) -> Response {
     use http_body_util::BodyExt;
     let status = response.status();
     // JSON errors are the API's; HTML ones are the UI's pages.
-    let is_json = response
+    let shaped = response
         .headers()
         .get(header::CONTENT_TYPE)
         .is_some_and(|v| {
             v.as_bytes().starts_with(b"application/json") || v.as_bytes().starts_with(b"text/html")
         });
-    if !(status.is_client_error() || status.is_server_error()) || is_json {
+    if !(status.is_client_error() || status.is_server_error()) || shaped {
         return response;
     }
     let allow = response.headers().get(header::ALLOW).cloned();

@@ -680,3 +680,82 @@ async fn a_tenant_admin_manages_bindings_of_their_tenant_only_and_users_are_for_
     assert_eq!(created.status, 303, "{}", created.body);
     crate::app::login(&app.http, "made-in-ui", "made-in-ui-password").await;
 }
+
+#[tokio::test]
+async fn revisions_show_their_changes_and_files_download_from_their_own_execution_only() {
+    let app = TestApp::start(Mode::MultiWithDefault).await;
+    let admins = three_tenants(&app).await;
+    let writer = |content: &str| {
+        format!(
+            "id: writer\nnamespace: ns\ntasks:\n  - id: file\n    type: io.kestra.plugin.core.storage.Write\n    content: \"{content}\"\n"
+        )
+    };
+    let (status, body) = app
+        .yaml(
+            Method::POST,
+            "/api/v1/a/flows",
+            &admins["a"],
+            &writer("<b>one</b>"),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = app
+        .yaml(
+            Method::PUT,
+            "/api/v1/a/flows/ns/writer",
+            &admins["a"],
+            &writer("two"),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+
+    let mut browser = Browser::new(&app);
+    browser.sign_in("u", "u-password").await;
+    let flow = browser.get("/ui/a/flows/ns/writer").await;
+    assert!(flow.body.contains("/diff?from=1&amp;to=2"), "{}", flow.body);
+    let diff = browser.get("/ui/a/flows/ns/writer/diff").await;
+    assert_eq!(diff.status, 200, "{}", diff.body);
+    assert!(diff.body.contains("class=\"diff-removed\""));
+    assert!(
+        diff.body.contains("&lt;b&gt;one&lt;&#x2f;b&gt;"),
+        "escaped: {}",
+        diff.body
+    );
+    assert!(diff.body.contains("class=\"diff-added\""));
+    assert_eq!(browser.get("/ui/c/flows/ns/f/diff").await.status, 404);
+
+    let (status, started) = app
+        .send(
+            Method::POST,
+            "/api/v1/a/executions/ns/writer?wait=true",
+            Some(&admins["a"]),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(status, 200, "{started}");
+    let id = started["id"].as_str().expect("id");
+    let page = browser
+        .get(&format!("/ui/a/executions/ns/writer/{id}"))
+        .await;
+    let at = page.body.find("id=\"files\"").expect("a files list");
+    let href_at = at + page.body[at..].find("href=\"").expect("a link") + 6;
+    let href = page.body[href_at..href_at + page.body[href_at..].find('"').expect("end")]
+        .replace("&amp;", "&")
+        .replace("&#x2f;", "/");
+    let download = browser.get(&href).await;
+    assert_eq!(download.status, 200, "{href}: {}", download.body);
+    assert_eq!(download.body, "two");
+    assert!(
+        download.headers["content-disposition"]
+            .to_str()
+            .expect("ascii")
+            .starts_with("attachment;")
+    );
+    // The same file under another flow's path, or another tenant's: no.
+    let elsewhere = href.replace("/ns/writer/", "/ns/f/");
+    assert_eq!(browser.get(&elsewhere).await.status, 404);
+    assert_eq!(
+        browser.get(&href.replace("/ui/a/", "/ui/c/")).await.status,
+        404
+    );
+}

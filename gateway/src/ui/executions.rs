@@ -47,6 +47,7 @@ pub fn routes() -> Router<AppState> {
         .route("/executions", get(list))
         .route("/executions/{namespace}/{flow_id}/{id}", get(show))
         .route("/executions/{namespace}/{flow_id}/{id}/live", get(live))
+        .route("/executions/{namespace}/{flow_id}/{id}/file", get(file))
         .route("/executions/{namespace}/{flow_id}/{id}/kill", post(kill))
         .route(
             "/executions/{namespace}/{flow_id}/{id}/restart",
@@ -184,6 +185,31 @@ fn pretty(value: &serde_json::Value) -> String {
     }
 }
 
+/// Most file links an execution page lists.
+const MAX_FILES: usize = 100;
+
+/// The internal-storage files (`kestra:///...`) an execution's outputs name.
+fn files_in(execution: &Execution) -> Vec<String> {
+    fn walk(value: &serde_json::Value, found: &mut Vec<String>) {
+        match value {
+            serde_json::Value::String(text) if text.starts_with("kestra:///") => {
+                if found.len() < MAX_FILES && !found.contains(text) {
+                    found.push(text.clone());
+                }
+            }
+            serde_json::Value::Array(items) => items.iter().for_each(|v| walk(v, found)),
+            serde_json::Value::Object(map) => map.values().for_each(|v| walk(v, found)),
+            _ => {}
+        }
+    }
+    let mut found = Vec::new();
+    for run in &execution.task_run_list {
+        walk(&run.outputs, &mut found);
+    }
+    walk(&execution.outputs, &mut found);
+    found
+}
+
 /// What the live part of the page shows.
 fn live_context(execution: &Execution, logs: &[LogLine], path: &str) -> minijinja::Value {
     let ended = ENDED.contains(&execution.state.current.as_str());
@@ -193,8 +219,17 @@ fn live_context(execution: &Execution, logs: &[LogLine], path: &str) -> minijinj
         .map(|run| (run.task_id.clone(), pretty(&run.outputs)))
         .filter(|(_, text)| !text.is_empty())
         .collect();
+    let files: Vec<(String, String)> = files_in(execution)
+        .into_iter()
+        .map(|uri| {
+            let query: String = form_urlencoded::Serializer::new(String::new())
+                .append_pair("path", &uri)
+                .finish();
+            (uri, format!("{path}/file?{query}"))
+        })
+        .collect();
     context! {
-        execution, logs, ended, outputs,
+        execution, logs, ended, outputs, files,
         execution_outputs => pretty(&execution.outputs),
         inputs => pretty(&execution.inputs),
         live_url => format!("{path}/live"),
@@ -247,6 +282,61 @@ async fn live(
         "execution_live.html",
         context! { live => live_context(&execution, &logs, &url) },
     )
+}
+
+/// A file of the execution, as a download (never rendered in the page's
+/// origin: attachment, octet-stream, nosniff).
+async fn file(
+    State(state): State<AppState>,
+    session: Session,
+    here: Here,
+    Path(ExecutionPath {
+        namespace,
+        flow_id,
+        id,
+    }): Path<ExecutionPath>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, UiError> {
+    let path = form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
+        .find(|(key, _)| key == "path")
+        .map(|(_, value)| value.into_owned())
+        .ok_or_else(|| {
+            UiError::new(
+                StatusCode::BAD_REQUEST,
+                "which file? add ?path=kestra:///...",
+            )
+        })?;
+    let execution = state
+        .executions
+        .clone()
+        .get_execution(here.request(&session, pb::GetExecutionRequest { id: id.clone() }))
+        .await?
+        .into_inner();
+    if execution.namespace != namespace || execution.flow_id != flow_id {
+        return Err(UiError::new(
+            StatusCode::NOT_FOUND,
+            format!("execution '{id}' not found"),
+        ));
+    }
+    let file = state
+        .executions
+        .clone()
+        .get_execution_file(here.request(&session, pb::GetExecutionFileRequest { id, path }))
+        .await?
+        .into_inner();
+    let mut response = file.content.into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("application/octet-stream"),
+    );
+    if let Ok(value) = axum::http::HeaderValue::from_str(&format!(
+        "attachment; filename=\"{}\"",
+        file.filename.replace(['"', '\\'], "_")
+    )) {
+        headers.insert(axum::http::header::CONTENT_DISPOSITION, value);
+    }
+    Ok(response)
 }
 
 async fn kill(

@@ -30,6 +30,7 @@ pub fn routes() -> Router<AppState> {
         .route("/flows/new", get(new_form).post(create))
         .route("/flows/{namespace}/{id}", get(show).post(save))
         .route("/flows/{namespace}/{id}/execute", post(execute))
+        .route("/flows/{namespace}/{id}/diff", get(diff))
 }
 
 /// A flow's place in the URL (named: the tenant may be a parameter too).
@@ -439,6 +440,66 @@ async fn execute(
             .await
         }
     }
+}
+
+/// Two revisions side by side as a line diff: `?from=N&to=M`, by default
+/// the latest against the one before it.
+async fn diff(
+    State(state): State<AppState>,
+    session: Session,
+    here: Here,
+    Path(FlowPath { namespace, id }): Path<FlowPath>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, UiError> {
+    let chrome = Chrome::load(&state, &session, Some(&here), "flows").await?;
+    let revisions: Vec<i32> = state
+        .flows
+        .clone()
+        .list_flow_revisions(here.request(
+            &session,
+            pb::ListFlowRevisionsRequest {
+                namespace: namespace.clone(),
+                id: id.clone(),
+            },
+        ))
+        .await?
+        .into_inner()
+        .revisions
+        .iter()
+        .map(|r| r.revision)
+        .collect();
+    let latest = revisions.iter().copied().max().unwrap_or(1);
+    let (mut from, mut to) = ((latest - 1).max(1), latest);
+    for (key, value) in form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
+        let number = value.parse::<i32>().ok().filter(|n| revisions.contains(n));
+        match (key.as_ref(), number) {
+            ("from", Some(n)) => from = n,
+            ("to", Some(n)) => to = n,
+            _ => {}
+        }
+    }
+    let source_of = |revision: i32| {
+        let mut flows = state.flows.clone();
+        let request = here.request(
+            &session,
+            pb::GetFlowRequest {
+                namespace: namespace.clone(),
+                id: id.clone(),
+                revision,
+            },
+        );
+        async move { flows.get_flow(request).await }
+    };
+    let old = source_of(from).await?.into_inner().source;
+    let new = source_of(to).await?.into_inner().source;
+    let lines = super::diff::line_diff(&old, &new);
+    let title = format!("{namespace}.{id} revisions");
+    render(
+        StatusCode::OK,
+        &title,
+        "flow_diff.html",
+        context! { chrome, namespace => &namespace, id => &id, from, to, revisions, lines },
+    )
 }
 
 #[cfg(test)]

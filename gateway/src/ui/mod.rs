@@ -28,6 +28,7 @@ mod access;
 mod admin;
 mod assets;
 mod audit;
+mod diff;
 mod executions;
 mod flows;
 mod namespaces;

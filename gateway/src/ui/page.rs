@@ -29,6 +29,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("flows.html", include_str!("templates/flows.html")),
     ("flow.html", include_str!("templates/flow.html")),
     ("flow_new.html", include_str!("templates/flow_new.html")),
+    ("flow_diff.html", include_str!("templates/flow_diff.html")),
     ("problems.html", include_str!("templates/problems.html")),
     ("pager.html", include_str!("templates/pager.html")),
     ("namespaces.html", include_str!("templates/namespaces.html")),
