@@ -192,10 +192,12 @@ const MAX_FILES: usize = 100;
 fn files_in(execution: &Execution) -> Vec<String> {
     fn walk(value: &serde_json::Value, found: &mut Vec<String>) {
         match value {
-            serde_json::Value::String(text) if text.starts_with("kestra:///") => {
-                if found.len() < MAX_FILES && !found.contains(text) {
-                    found.push(text.clone());
-                }
+            serde_json::Value::String(text)
+                if text.starts_with("kestra:///")
+                    && found.len() < MAX_FILES
+                    && !found.contains(text) =>
+            {
+                found.push(text.clone());
             }
             serde_json::Value::Array(items) => items.iter().for_each(|v| walk(v, found)),
             serde_json::Value::Object(map) => map.values().for_each(|v| walk(v, found)),
