@@ -759,3 +759,67 @@ async fn revisions_show_their_changes_and_files_download_from_their_own_executio
         404
     );
 }
+
+#[tokio::test]
+async fn file_inputs_are_sent_as_multipart_with_the_csrf_token() {
+    let app = TestApp::start(Mode::MultiWithDefault).await;
+    let admins = three_tenants(&app).await;
+    let flow = "id: upload\nnamespace: ns\ninputs:\n  - id: doc\n    type: FILE\n  - id: note\n    type: STRING\n    defaults: none\ntasks:\n  - id: t\n    type: io.kestra.plugin.core.log.Log\n    message: \"{{ inputs.note }}\"\n";
+    let (status, body) = app
+        .yaml(Method::POST, "/api/v1/a/flows", &admins["a"], flow)
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let mut browser = Browser::new(&app);
+    browser.sign_in("u", "u-password").await;
+    let page = browser.get("/ui/a/flows/ns/upload").await;
+    assert!(page.body.contains("enctype=\"multipart/form-data\""));
+    assert!(page.body.contains("type=\"file\""));
+    let csrf = page.csrf();
+    let session = format!(
+        "aerie_session={}",
+        browser.session.clone().expect("session")
+    );
+    let send = |csrf: Option<&str>| {
+        let mut form = reqwest::multipart::Form::new()
+            .text("input.note", "hello")
+            .part(
+                "input.doc",
+                reqwest::multipart::Part::bytes(b"file body".to_vec()).file_name("doc.txt"),
+            );
+        if let Some(csrf) = csrf {
+            form = form.text("csrf", csrf.to_owned());
+        }
+        browser
+            .client
+            .post(format!("{}/ui/a/flows/ns/upload/execute", browser.http))
+            .header("cookie", &session)
+            .multipart(form)
+            .send()
+    };
+    assert_eq!(send(None).await.expect("post").status(), 403);
+    let started = send(Some(&csrf)).await.expect("post");
+    assert_eq!(started.status(), 303);
+    let url = started.headers()["location"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    let id = url.rsplit('/').next().expect("id");
+    let (status, execution) = app
+        .send(
+            Method::GET,
+            &format!("/api/v1/a/executions/{id}"),
+            Some(&admins["a"]),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(execution["inputs"]["note"], "hello");
+    let uri = execution["inputs"]["doc"].as_str().expect("a file uri");
+    assert!(
+        uri.starts_with("kestra:///ns/upload/executions/") && uri.ends_with("/inputs/doc/doc.txt"),
+        "{uri}"
+    );
+    // The uploaded file is offered for download on the execution's page.
+    let page = browser.get(&url).await;
+    assert!(page.body.contains("doc.txt"), "{}", page.body);
+}

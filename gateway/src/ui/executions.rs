@@ -188,7 +188,8 @@ fn pretty(value: &serde_json::Value) -> String {
 /// Most file links an execution page lists.
 const MAX_FILES: usize = 100;
 
-/// The internal-storage files (`kestra:///...`) an execution's outputs name.
+/// The internal-storage files (`kestra:///...`) an execution's outputs and
+/// inputs name.
 fn files_in(execution: &Execution) -> Vec<String> {
     fn walk(value: &serde_json::Value, found: &mut Vec<String>) {
         match value {
@@ -209,6 +210,7 @@ fn files_in(execution: &Execution) -> Vec<String> {
         walk(&run.outputs, &mut found);
     }
     walk(&execution.outputs, &mut found);
+    walk(&execution.inputs, &mut found);
     found
 }
 

@@ -318,6 +318,7 @@ async fn flow_page(
         })
         .unwrap_or_default();
     let inputs = input_fields(&flow.source);
+    let has_files = inputs.iter().any(|input| input.kind == "FILE");
     let flow: Flow = flow.into();
     let source = edited.unwrap_or_else(|| flow.source.clone());
     let title = format!("{}.{}", flow.namespace, flow.id);
@@ -326,7 +327,7 @@ async fn flow_page(
         &title,
         "flow.html",
         context! {
-            chrome, flow, source, revisions, executions, inputs,
+            chrome, flow, source, revisions, executions, inputs, has_files,
             problems_html => problems_html(&problems, heading)?,
         },
     )
@@ -398,7 +399,7 @@ async fn execute(
     // type and says which one is wrong. An empty field is not sent, so a
     // default applies.
     let inputs: serde_json::Map<String, serde_json::Value> = form
-        .0
+        .fields
         .iter()
         .filter_map(|(key, value)| {
             let name = key.strip_prefix("input.")?;
@@ -411,7 +412,17 @@ async fn execute(
             namespace: namespace.clone(),
             flow_id: id.clone(),
             inputs_json: serde_json::Value::Object(inputs).to_string(),
-            files: Default::default(),
+            files: form
+                .files
+                .into_iter()
+                .filter_map(|upload| {
+                    Some(exec_pb::InputFile {
+                        input: upload.field.strip_prefix("input.")?.to_owned(),
+                        filename: upload.filename,
+                        content: upload.content,
+                    })
+                })
+                .collect(),
             labels: Default::default(),
             wait: false,
             revision: 0,

@@ -160,13 +160,31 @@ fn to_sign_in(uri: &Uri, come_back: bool, secure: bool) -> Response {
     response
 }
 
-/// A form posted to the UI: its fields, after the CSRF check.
-pub struct Form(pub Vec<(String, String)>);
+/// A form posted to the UI, after the CSRF check: its fields, and its
+/// files when it was sent as multipart (a flow's FILE inputs).
+pub struct Form {
+    pub fields: Vec<(String, String)>,
+    pub files: Vec<Upload>,
+}
+
+/// A file chosen in a form.
+pub struct Upload {
+    pub field: String,
+    pub filename: String,
+    pub content: Vec<u8>,
+}
 
 impl Form {
+    fn of(fields: Vec<(String, String)>) -> Form {
+        Form {
+            fields,
+            files: Vec::new(),
+        }
+    }
+
     /// The first value of `name`.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0
+        self.fields
             .iter()
             .find(|(key, _)| key == name)
             .map(|(_, value)| value.as_str())
@@ -184,6 +202,36 @@ async fn read_form(request: Request) -> Result<Vec<(String, String)>, UiError> {
             )
         })?;
     Ok(form_urlencoded::parse(&body).into_owned().collect())
+}
+
+/// Reads a multipart form (bounded by the gateway's request size limit);
+/// a file field left empty is no file.
+async fn read_multipart<S: Send + Sync>(request: Request, state: &S) -> Result<Form, UiError> {
+    let bad = |e: axum::extract::multipart::MultipartError| UiError::new(e.status(), e.body_text());
+    let mut multipart = axum::extract::Multipart::from_request(request, state)
+        .await
+        .map_err(|e| UiError::new(StatusCode::BAD_REQUEST, e.body_text()))?;
+    let mut form = Form::of(Vec::new());
+    while let Some(field) = multipart.next_field().await.map_err(bad)? {
+        let name = field.name().unwrap_or_default().to_owned();
+        match field.file_name().map(str::to_owned) {
+            Some(filename) => {
+                let content = field.bytes().await.map_err(bad)?;
+                if !filename.is_empty() || !content.is_empty() {
+                    form.files.push(Upload {
+                        field: name,
+                        filename,
+                        content: content.to_vec(),
+                    });
+                }
+            }
+            None => {
+                let text = field.text().await.map_err(bad)?;
+                form.fields.push((name, text));
+            }
+        }
+    }
+    Ok(form)
 }
 
 /// A state change must come from a page of this site: another origin is
@@ -218,7 +266,7 @@ fn csrf_refused() -> UiError {
 impl<S: Send + Sync> FromRequest<S> for Form {
     type Rejection = UiError;
 
-    async fn from_request(request: Request, _: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
         let expected = request
             .extensions()
             .get::<Session>()
@@ -227,26 +275,26 @@ impl<S: Send + Sync> FromRequest<S> for Form {
         if !same_origin(request.headers()) {
             return Err(csrf_refused());
         }
-        let urlencoded = request
+        let content_type = request
             .headers()
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
-        if !urlencoded {
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        let form = if content_type.starts_with("application/x-www-form-urlencoded") {
+            Form::of(read_form(request).await?)
+        } else if content_type.starts_with("multipart/form-data") {
+            read_multipart(request, state).await?
+        } else {
             return Err(UiError::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "forms are sent as application/x-www-form-urlencoded",
+                "forms are sent as application/x-www-form-urlencoded or multipart/form-data",
             ));
-        }
-        let fields = read_form(request).await?;
-        let sent = fields
-            .iter()
-            .find(|(key, _)| key == "csrf")
-            .map(|(_, v)| v.as_str());
-        if sent != Some(expected.as_str()) {
+        };
+        if form.get("csrf") != Some(expected.as_str()) {
             return Err(csrf_refused());
         }
-        Ok(Form(fields))
+        Ok(form)
     }
 }
 
@@ -302,7 +350,7 @@ async fn sign_in(
     if !same_origin(&headers) {
         return Err(csrf_refused());
     }
-    let form = Form(read_form(request).await?);
+    let form = Form::of(read_form(request).await?);
     if expected.is_none() || form.get("csrf") != expected.as_deref() {
         return Err(csrf_refused());
     }
