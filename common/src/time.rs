@@ -23,9 +23,41 @@ pub fn rfc3339(timestamp: Option<&Timestamp>) -> Option<String> {
     from_timestamp(timestamp).map(|t| t.to_rfc3339_opts(SecondsFormat::Millis, true))
 }
 
+/// A bound of a date filter: RFC 3339 (`2026-12-01T10:00:00Z`) or a plain
+/// date (`2026-12-01`, midnight UTC). As an end bound (`through_day`), a
+/// plain date includes its whole day: the bound is the next midnight.
+pub fn parse_bound(text: &str, through_day: bool) -> Option<DateTime<Utc>> {
+    let text = text.trim();
+    if let Ok(time) = DateTime::parse_from_rfc3339(text) {
+        return Some(time.with_timezone(&Utc));
+    }
+    let day = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()?;
+    let day = if through_day { day.succ_opt()? } else { day };
+    Some(day.and_hms_opt(0, 0, 0)?.and_utc())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn filter_bounds_are_instants_or_whole_days() {
+        let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+        assert_eq!(
+            parse_bound("2026-12-01", false),
+            Some(at("2026-12-01T00:00:00Z"))
+        );
+        assert_eq!(
+            parse_bound("2026-12-01", true),
+            Some(at("2026-12-02T00:00:00Z"))
+        );
+        assert_eq!(
+            parse_bound("2026-12-01T10:30:00+01:00", true),
+            Some(at("2026-12-01T09:30:00Z"))
+        );
+        assert_eq!(parse_bound("yesterday", false), None);
+        assert_eq!(parse_bound("2026-13-01", false), None);
+    }
 
     #[test]
     fn round_trips_and_formats() {

@@ -1384,3 +1384,46 @@ async fn a_foreach_over_thousands_of_items_ends_while_other_tenants_are_served()
     assert_eq!(runs.len(), 3002, "each, 3,000 items and last");
     assert_eq!(task_run(&done, "last")["outputs"]["value"], "2999");
 }
+
+#[tokio::test]
+async fn execution_search_filters_by_creation_date() {
+    let app = TestApp::start(Mode::MultiWithDefault).await;
+    tenant(&app, "acme").await;
+    create_flow(
+        &app,
+        "acme",
+        "id: dated\nnamespace: company.team\ntasks:\n  - id: t\n    type: io.kestra.plugin.core.log.Log\n    message: hi\n",
+    )
+    .await;
+    run(&app, "acme", "company.team/dated", json!({})).await;
+    run(&app, "acme", "company.team/dated", json!({})).await;
+    let today = chrono::Utc::now().date_naive();
+    let day = |offset: i64| (today + chrono::Duration::days(offset)).to_string();
+    let total = |query: String| {
+        let app = &app;
+        async move {
+            let (status, body) = app
+                .get(&format!("/api/v1/acme/executions/search?{query}"))
+                .await;
+            assert_eq!(status, 200, "{query}: {body}");
+            body["total"].as_u64().expect("total")
+        }
+    };
+    assert_eq!(total(format!("startDate={}", day(0))).await, 2);
+    assert_eq!(
+        total(format!("endDate={}", day(0))).await,
+        2,
+        "today included"
+    );
+    assert_eq!(total(format!("startDate={}", day(1))).await, 0);
+    assert_eq!(total(format!("endDate={}", day(-1))).await, 0);
+    let now = (chrono::Utc::now() + chrono::Duration::seconds(1))
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let after_now = total(format!("startDate={}", now.replace('+', "%2B"))).await;
+    assert_eq!(after_now, 0, "RFC 3339 bounds are instants");
+    let (status, body) = app
+        .get("/api/v1/acme/executions/search?startDate=last-week")
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body["message"].as_str().unwrap().contains("startDate"));
+}

@@ -734,6 +734,22 @@ async fn revisions_show_their_changes_and_files_download_from_their_own_executio
         .await;
     assert_eq!(status, 200, "{started}");
     let id = started["id"].as_str().expect("id");
+    let today = chrono::Utc::now().date_naive();
+    let listed = browser
+        .get(&format!(
+            "/ui/a/executions?startDate={today}&endDate={today}"
+        ))
+        .await;
+    assert!(listed.body.contains(id), "{}", listed.body);
+    let tomorrow = today.succ_opt().expect("a next day");
+    let none = browser
+        .get(&format!("/ui/a/executions?startDate={tomorrow}"))
+        .await;
+    assert!(!none.body.contains(id) && none.body.contains("0 executions"));
+    assert_eq!(
+        browser.get("/ui/a/executions?startDate=soon").await.status,
+        400
+    );
     let page = browser
         .get(&format!("/ui/a/executions/ns/writer/{id}"))
         .await;

@@ -282,6 +282,8 @@ impl ExecutionService for ExecutionApi {
             namespace: Some(body.namespace.as_str()).filter(|n| !n.is_empty()),
             flow_id: Some(body.flow_id.as_str()).filter(|f| !f.is_empty()),
             states: &body.state,
+            created_from: bound("start_date", body.start_date.as_ref())?,
+            created_before: bound("end_date", body.end_date.as_ref())?,
         };
         let tx = self.read(&call.tenant).await?;
         let (rows, total) = repo::search(&tx, filter, page, &sort)
@@ -609,4 +611,17 @@ async fn enqueue_audit(
     audit::enqueue(tx.conn(), entry)
         .await
         .map_err(|e| ServiceError::from(e).into())
+}
+
+/// A date filter's bound; one out of range is refused, not ignored.
+fn bound(
+    name: &str,
+    timestamp: Option<&prost_types::Timestamp>,
+) -> Result<Option<chrono::DateTime<chrono::Utc>>, Status> {
+    match timestamp {
+        None => Ok(None),
+        Some(t) => aerie_common::time::from_timestamp(Some(t))
+            .map(Some)
+            .ok_or_else(|| Status::invalid_argument(format!("{name} is out of range"))),
+    }
 }

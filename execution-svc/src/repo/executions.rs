@@ -104,6 +104,10 @@ pub struct Filter<'a> {
     pub namespace: Option<&'a str>,
     pub flow_id: Option<&'a str>,
     pub states: &'a [String],
+    /// Created at or after.
+    pub created_from: Option<DateTime<Utc>>,
+    /// Created before.
+    pub created_before: Option<DateTime<Utc>>,
 }
 
 /// Sortable fields and their columns.
@@ -238,6 +242,12 @@ pub async fn search(
     }
     if !filter.states.is_empty() {
         query = query.filter(executions::Column::State.is_in(filter.states.iter().cloned()));
+    }
+    if let Some(from) = filter.created_from {
+        query = query.filter(executions::Column::CreateTime.gte(from));
+    }
+    if let Some(before) = filter.created_before {
+        query = query.filter(executions::Column::CreateTime.lt(before));
     }
     let total = query.clone().count(tx.conn()).await?;
     let by = match sort.field {

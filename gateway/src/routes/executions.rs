@@ -404,6 +404,31 @@ pub struct SearchQuery {
     pub size: Option<u32>,
     /// field:asc|desc with created, updated, state, namespace, flowId; default created:desc.
     pub sort: Option<String>,
+    /// Created at or after: RFC 3339, or a date (midnight UTC).
+    #[param(rename = "startDate")]
+    pub start_date: Option<String>,
+    /// Created before: RFC 3339, or a date (that whole day included).
+    #[param(rename = "endDate")]
+    pub end_date: Option<String>,
+}
+
+/// A date filter of the search as a timestamp, or why not.
+pub fn date_bound(
+    name: &str,
+    value: Option<&str>,
+    through_day: bool,
+) -> Result<Option<prost_types::Timestamp>, ApiError> {
+    let Some(value) = value.filter(|v| !v.trim().is_empty()) else {
+        return Ok(None);
+    };
+    aerie_common::time::parse_bound(value, through_day)
+        .map(|t| Some(aerie_common::time::to_timestamp(t)))
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                format!("{name} must be an RFC 3339 date-time or a date (YYYY-MM-DD)"),
+            )
+        })
 }
 
 /// Search the tenant's executions (EXECUTION:READ), newest first.
@@ -428,11 +453,13 @@ async fn search(
             "page" => query.page = Some(number("page", &value)?),
             "size" => query.size = Some(number("size", &value)?),
             "sort" => query.sort = Some(value.into_owned()),
+            "startDate" => query.start_date = Some(value.into_owned()),
+            "endDate" => query.end_date = Some(value.into_owned()),
             other => {
                 return Err(ApiError::new(
                     StatusCode::BAD_REQUEST,
                     format!(
-                        "unknown query parameter '{other}': use namespace, flowId, state, page, size, sort"
+                        "unknown query parameter '{other}': use namespace, flowId, state, startDate, endDate, page, size, sort"
                     ),
                 ));
             }
@@ -445,6 +472,8 @@ async fn search(
         page: query.page.unwrap_or(0),
         size: query.size.unwrap_or(0),
         sort: query.sort.unwrap_or_default(),
+        start_date: date_bound("startDate", query.start_date.as_deref(), false)?,
+        end_date: date_bound("endDate", query.end_date.as_deref(), true)?,
     });
     let page = state
         .executions

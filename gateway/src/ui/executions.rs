@@ -14,7 +14,7 @@ use serde::Serialize;
 use super::page::{Chrome, Pager, UiError, fragment, render, render_fragment};
 use super::session::Form;
 use super::{Here, Session};
-use crate::routes::executions::{Execution, LogLine};
+use crate::routes::executions::{Execution, LogLine, date_bound};
 use crate::routes::tenants::rfc3339;
 use crate::state::AppState;
 
@@ -68,6 +68,9 @@ struct ExecutionFilter {
     namespace: String,
     flow_id: String,
     state: String,
+    /// Dates (`YYYY-MM-DD`) as the date inputs send them.
+    start_date: String,
+    end_date: String,
 }
 
 async fn list(
@@ -84,6 +87,8 @@ async fn list(
             "namespace" => filter.namespace = value.into_owned(),
             "flowId" => filter.flow_id = value.into_owned(),
             "state" => filter.state = value.into_owned(),
+            "startDate" => filter.start_date = value.into_owned(),
+            "endDate" => filter.end_date = value.into_owned(),
             _ => {}
         }
     }
@@ -100,6 +105,10 @@ async fn list(
             page: page_number,
             size: PAGE_SIZE,
             sort: String::new(),
+            start_date: date_bound("startDate", Some(&filter.start_date), false)
+                .map_err(|e| UiError::new(e.status, e.message))?,
+            end_date: date_bound("endDate", Some(&filter.end_date), true)
+                .map_err(|e| UiError::new(e.status, e.message))?,
         },
     );
     let page = state
@@ -115,6 +124,8 @@ async fn list(
             ("namespace", &filter.namespace),
             ("flowId", &filter.flow_id),
             ("state", &filter.state),
+            ("startDate", &filter.start_date),
+            ("endDate", &filter.end_date),
         ],
         page_number,
         PAGE_SIZE,

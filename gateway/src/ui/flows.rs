@@ -305,6 +305,8 @@ async fn flow_page(
                 page: 1,
                 size: 10,
                 sort: String::new(),
+                start_date: None,
+                end_date: None,
             },
         ))
         .await
