@@ -839,3 +839,64 @@ async fn file_inputs_are_sent_as_multipart_with_the_csrf_token() {
     let page = browser.get(&url).await;
     assert!(page.body.contains("doc.txt"), "{}", page.body);
 }
+
+#[tokio::test]
+async fn a_flow_is_disabled_and_enabled_as_a_new_revision() {
+    let app = TestApp::start(Mode::MultiWithDefault).await;
+    let admins = three_tenants(&app).await;
+    let mut browser = Browser::new(&app);
+    browser.sign_in("u", "u-password").await;
+    let page = browser.get("/ui/a/flows/ns/f").await;
+    assert!(page.body.contains(">Disable</button>"));
+    let flow = |app: &TestApp| {
+        let token = admins["a"].clone();
+        let app_http = app.http.clone();
+        async move {
+            let response = http_client()
+                .get(format!("{app_http}/api/v1/a/flows/ns/f"))
+                .bearer_auth(token)
+                .send()
+                .await
+                .expect("get");
+            crate::app::read(response).await.1
+        }
+    };
+    let off = browser
+        .post(
+            "/ui/a/flows/ns/f/disabled",
+            &[("csrf", &page.csrf()), ("disabled", "true")],
+        )
+        .await;
+    assert_eq!(off.status, 303, "{}", off.body);
+    let stored = flow(&app).await;
+    assert_eq!(stored["disabled"], true);
+    assert_eq!(stored["revision"], 2);
+    assert!(
+        stored["source"]
+            .as_str()
+            .unwrap()
+            .contains("message: secret of a")
+    );
+    let page = browser.get("/ui/a/flows/ns/f").await;
+    assert!(page.body.contains(">Enable</button>"));
+    let on = browser
+        .post(
+            "/ui/a/flows/ns/f/disabled",
+            &[("csrf", &page.csrf()), ("disabled", "false")],
+        )
+        .await;
+    assert_eq!(on.status, 303);
+    let stored = flow(&app).await;
+    assert_eq!(
+        (stored["disabled"].clone(), stored["revision"].clone()),
+        (json!(false), json!(3))
+    );
+    // Another tenant's flow of the same id: not found, unchanged.
+    let other = browser
+        .post(
+            "/ui/c/flows/ns/f/disabled",
+            &[("csrf", &page.csrf()), ("disabled", "true")],
+        )
+        .await;
+    assert_eq!(other.status, 404);
+}

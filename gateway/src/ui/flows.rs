@@ -31,6 +31,7 @@ pub fn routes() -> Router<AppState> {
         .route("/flows/{namespace}/{id}", get(show).post(save))
         .route("/flows/{namespace}/{id}/execute", post(execute))
         .route("/flows/{namespace}/{id}/diff", get(diff))
+        .route("/flows/{namespace}/{id}/disabled", post(set_disabled))
 }
 
 /// A flow's place in the URL (named: the tenant may be a parameter too).
@@ -455,6 +456,89 @@ async fn execute(
     }
 }
 
+/// `source` with its top-level `disabled:` set to `disabled`: the line
+/// replaced when there is one, else added after `namespace:`. The rest of
+/// the text is kept byte for byte, so the new revision differs in that
+/// line only.
+fn with_disabled(source: &str, disabled: bool) -> String {
+    let wanted = format!("disabled: {disabled}");
+    let is_key = |line: &str, key: &str| {
+        line.strip_prefix(key)
+            .is_some_and(|rest| rest.trim_start().starts_with(':'))
+    };
+    let mut lines: Vec<String> = source.lines().map(str::to_owned).collect();
+    if let Some(line) = lines.iter_mut().find(|l| is_key(l, "disabled")) {
+        *line = wanted;
+    } else {
+        let at = lines
+            .iter()
+            .position(|l| is_key(l, "namespace"))
+            .map_or(lines.len(), |i| i + 1);
+        lines.insert(at, wanted);
+    }
+    let mut text = lines.join("\n");
+    if source.ends_with('\n') {
+        text.push('\n');
+    }
+    text
+}
+
+/// Enable or disable a flow: a new revision with `disabled:` set.
+async fn set_disabled(
+    State(state): State<AppState>,
+    session: Session,
+    here: Here,
+    Path(FlowPath { namespace, id }): Path<FlowPath>,
+    form: Form,
+) -> Result<Response, UiError> {
+    let disabled = match form.get("disabled") {
+        Some("true") => true,
+        Some("false") => false,
+        _ => {
+            return Err(UiError::new(
+                StatusCode::BAD_REQUEST,
+                "disabled is true or false",
+            ));
+        }
+    };
+    let flow = state
+        .flows
+        .clone()
+        .get_flow(here.request(
+            &session,
+            pb::GetFlowRequest {
+                namespace: namespace.clone(),
+                id: id.clone(),
+                revision: 0,
+            },
+        ))
+        .await?
+        .into_inner();
+    if flow.disabled != disabled {
+        let request = here.request(
+            &session,
+            pb::UpdateFlowRequest {
+                namespace: namespace.clone(),
+                id: id.clone(),
+                source: with_disabled(&flow.source, disabled),
+            },
+        );
+        if let Err(status) = state.flows.clone().update_flow(request).await {
+            let problems = refusal(status)?;
+            return flow_page(
+                &state,
+                &session,
+                &here,
+                (namespace, id),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                (None, problems, NOT_SAVED),
+            )
+            .await;
+        }
+    }
+    Ok(Redirect::to(&format!("{}/flows/{namespace}/{id}", here.base)).into_response())
+}
+
 /// Two revisions side by side as a line diff: `?from=N&to=M`, by default
 /// the latest against the one before it.
 async fn diff(
@@ -518,6 +602,20 @@ async fn diff(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn disabling_changes_one_top_level_line_only() {
+        let plain = "id: f\nnamespace: n\ntasks:\n  - id: t\n    disabled: false\n";
+        assert_eq!(
+            with_disabled(plain, true),
+            "id: f\nnamespace: n\ndisabled: true\ntasks:\n  - id: t\n    disabled: false\n"
+        );
+        let marked = "id: f\nnamespace: n\ndisabled : true # off\ntasks: []";
+        assert_eq!(
+            with_disabled(marked, false),
+            "id: f\nnamespace: n\ndisabled: false\ntasks: []"
+        );
+    }
 
     #[test]
     fn the_execute_form_asks_for_the_declared_inputs() {
