@@ -900,3 +900,188 @@ async fn a_flow_is_disabled_and_enabled_as_a_new_revision() {
         .await;
     assert_eq!(other.status, 404);
 }
+
+#[tokio::test]
+async fn secrets_kv_roles_groups_and_service_accounts_are_managed_from_the_pages() {
+    let app = TestApp::start(Mode::MultiWithDefault).await;
+    let admins = three_tenants(&app).await;
+    let mut browser = Browser::new(&app);
+    browser.sign_in("u", "u-password").await;
+    let csrf = browser.get("/ui/a/namespaces/ns").await.csrf();
+    let api = |path: String| {
+        let token = admins["a"].clone();
+        let http = app.http.clone();
+        async move {
+            let response = http_client()
+                .get(format!("{http}{path}"))
+                .bearer_auth(token)
+                .send()
+                .await
+                .expect("get");
+            crate::app::read(response).await
+        }
+    };
+
+    // A secret: set (write-only), listed by key, deleted.
+    let set = browser
+        .post(
+            "/ui/a/namespaces/ns/secrets",
+            &[
+                ("csrf", &csrf),
+                ("key", "DB_PASSWORD"),
+                ("value", "hunter2-value"),
+            ],
+        )
+        .await;
+    assert_eq!(set.status, 303, "{}", set.body);
+    let page = browser.get("/ui/a/namespaces/ns").await;
+    assert!(page.body.contains("DB_PASSWORD") && !page.body.contains("hunter2-value"));
+    let (_, keys) = api("/api/v1/a/namespaces/ns/secrets".to_owned()).await;
+    assert_eq!(keys["results"][0]["key"], "DB_PASSWORD");
+    let bad = browser
+        .post(
+            "/ui/a/namespaces/ns/secrets",
+            &[("csrf", &csrf), ("key", "bad key!"), ("value", "x")],
+        )
+        .await;
+    assert_eq!(bad.status, 422, "{}", bad.body);
+    assert!(bad.body.contains("id=\"namespace-problem\""));
+    let gone = browser
+        .post(
+            "/ui/a/namespaces/ns/secrets/DB_PASSWORD/delete",
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(gone.status, 303);
+    let (_, keys) = api("/api/v1/a/namespaces/ns/secrets".to_owned()).await;
+    assert_eq!(keys["total"], 0, "{keys}");
+
+    // A KV entry: set with a type and a TTL, read back, deleted.
+    let set = browser
+        .post(
+            "/ui/a/namespaces/ns/kv",
+            &[
+                ("csrf", &csrf),
+                ("key", "threshold"),
+                ("value", "42"),
+                ("type", "NUMBER"),
+                ("ttl", "PT1H"),
+            ],
+        )
+        .await;
+    assert_eq!(set.status, 303, "{}", set.body);
+    let (status, entry) = api("/api/v1/a/namespaces/ns/kv/threshold".to_owned()).await;
+    assert_eq!(status, 200, "{entry}");
+    assert_eq!(entry["value"], 42);
+    assert!(entry["expirationDate"].is_string(), "{entry}");
+    browser
+        .post(
+            "/ui/a/namespaces/ns/kv/threshold/delete",
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(
+        api("/api/v1/a/namespaces/ns/kv/threshold".to_owned())
+            .await
+            .0,
+        404
+    );
+
+    // Another tenant's namespace: not found, nothing written.
+    let foreign = browser
+        .post(
+            "/ui/c/namespaces/ns/secrets",
+            &[("csrf", &csrf), ("key", "PLANTED"), ("value", "x")],
+        )
+        .await;
+    assert_eq!(foreign.status, 404);
+
+    // A role with two permissions, a group with a member, a service account
+    // whose new token is shown once and works.
+    let role = browser
+        .request(
+            Method::POST,
+            "/ui/a/access/roles",
+            &[],
+            Some(&[
+                ("csrf", &csrf),
+                ("name", "Reader"),
+                ("permission", "FLOW:READ"),
+                ("permission", "EXECUTION:READ"),
+            ]),
+        )
+        .await;
+    assert_eq!(role.status, 303, "{}", role.body);
+    let (_, roles) = api("/api/v1/a/roles".to_owned()).await;
+    let reader = roles["results"]
+        .as_array()
+        .expect("roles")
+        .iter()
+        .find(|r| r["name"] == "Reader")
+        .expect("Reader")
+        .clone();
+    assert_eq!(
+        reader["permissions"],
+        json!(["FLOW:READ", "EXECUTION:READ"])
+    );
+
+    browser
+        .post("/ui/a/access/groups", &[("csrf", &csrf), ("name", "ops")])
+        .await;
+    let member = browser
+        .post(
+            "/ui/a/access/groups/ops/members",
+            &[("csrf", &csrf), ("username", "admin-of-a")],
+        )
+        .await;
+    assert_eq!(member.status, 303, "{}", member.body);
+    let access = browser.get("/ui/a/access").await;
+    assert!(
+        access
+            .body
+            .contains("/access/groups/ops/members/admin-of-a/remove"),
+        "{}",
+        access.body
+    );
+
+    let account = browser
+        .post(
+            "/ui/a/access/service-accounts",
+            &[("csrf", &csrf), ("name", "deployer")],
+        )
+        .await;
+    assert_eq!(account.status, 303, "{}", account.body);
+    let minted = browser
+        .post(
+            "/ui/a/access/service-accounts/deployer/tokens",
+            &[("csrf", &csrf), ("token_name", "ci"), ("days", "1")],
+        )
+        .await;
+    assert_eq!(minted.status, 200, "{}", minted.body);
+    let at = minted
+        .body
+        .find("id=\"new-token\"")
+        .expect("the token shown once");
+    let pre = at + minted.body[at..].find("<pre>").expect("pre") + 5;
+    let token = minted.body[pre..pre + minted.body[pre..].find("</pre>").expect("end")].to_owned();
+    let later = browser.get("/ui/a/access").await;
+    assert!(!later.body.contains(&token), "shown once only");
+    browser
+        .post(
+            "/ui/a/access/bindings",
+            &[
+                ("csrf", &csrf),
+                ("type", "SERVICE_ACCOUNT"),
+                ("subject", "deployer"),
+                ("role", "Reader"),
+            ],
+        )
+        .await;
+    let response = http_client()
+        .get(format!("{}/api/v1/a/flows/search", app.http))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("search");
+    assert_eq!(response.status(), 200);
+}

@@ -1,7 +1,8 @@
 //! A tenant's access: its roles, bindings, groups and service accounts,
-//! each list shown when the caller may read it; bindings are created and
-//! deleted here (auth-svc decides, as for the API, including that nothing
-//! a tenant Admin does reaches a super admin).
+//! each list shown when the caller may read it, each created and removed
+//! here; a service account's new token is shown on the answer page once.
+//! auth-svc decides every call, as for the API, including that nothing a
+//! tenant Admin does reaches a super admin.
 
 use aerie_proto::auth::v1 as pb;
 use axum::Router;
@@ -22,6 +23,44 @@ pub fn routes() -> Router<AppState> {
         .route("/access", get(show))
         .route("/access/bindings", post(bind))
         .route("/access/bindings/{id}/delete", post(unbind))
+        .route("/access/roles", post(create_role))
+        .route("/access/roles/{name}/delete", post(delete_role))
+        .route("/access/groups", post(create_group))
+        .route("/access/groups/{name}/delete", post(delete_group))
+        .route("/access/groups/{name}/members", post(add_member))
+        .route(
+            "/access/groups/{name}/members/{username}/remove",
+            post(remove_member),
+        )
+        .route("/access/service-accounts", post(create_account))
+        .route(
+            "/access/service-accounts/{name}/delete",
+            post(delete_account),
+        )
+        .route("/access/service-accounts/{name}/tokens", post(create_token))
+}
+
+/// The permissions a role can hold, as the role form offers them.
+fn grid() -> Vec<(&'static str, Vec<String>)> {
+    use aerie_common::auth::{Action, Permission};
+    Permission::ALL
+        .iter()
+        .map(|p| {
+            let grants = Action::ALL
+                .iter()
+                .map(|a| format!("{}:{}", p.as_str(), a.as_str()))
+                .collect();
+            (p.as_str(), grants)
+        })
+        .collect()
+}
+
+/// What the page says after an action: a problem, or a token shown once.
+#[derive(Debug, Default, Serialize)]
+struct Notice {
+    problem: Option<String>,
+    /// A new service-account token: (account, value).
+    token: Option<(String, String)>,
 }
 
 #[derive(Debug, Serialize)]
@@ -43,7 +82,7 @@ struct Binding {
 #[derive(Debug, Serialize)]
 struct Group {
     name: String,
-    members: String,
+    members: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -67,7 +106,7 @@ async fn access_page(
     session: &Session,
     here: &Here,
     status: StatusCode,
-    form: BindingForm,
+    (form, notice): (BindingForm, Notice),
 ) -> Result<Response, UiError> {
     let chrome = Chrome::load(state, session, Some(here), "access").await?;
     let rbac = || state.rbac.clone();
@@ -116,7 +155,7 @@ async fn access_page(
             .into_iter()
             .map(|g| Group {
                 name: g.name,
-                members: g.members.join(", "),
+                members: g.members,
             })
             .collect()
     });
@@ -139,7 +178,7 @@ async fn access_page(
         status,
         "Access",
         "access.html",
-        context! { chrome, roles, bindings, groups, accounts, form },
+        context! { chrome, roles, bindings, groups, accounts, form, notice, grid => grid() },
     )
 }
 
@@ -153,7 +192,7 @@ async fn show(
         &session,
         &here,
         StatusCode::OK,
-        BindingForm::default(),
+        (BindingForm::default(), Notice::default()),
     )
     .await
 }
@@ -195,7 +234,7 @@ async fn bind(
                 problem: Some(error.message),
                 ..shown
             };
-            access_page(&state, &session, &here, status, form).await
+            access_page(&state, &session, &here, status, (form, Notice::default())).await
         }
     }
 }
@@ -218,4 +257,235 @@ async fn unbind(
 #[derive(Debug, serde::Deserialize)]
 struct BindingPath {
     id: String,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct NamePath {
+    name: String,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct MemberPath {
+    name: String,
+    username: String,
+}
+
+/// Back to the access page after `outcome`: a redirect when it worked, the
+/// page with the service's refusal when it did not.
+async fn after(
+    state: &AppState,
+    session: &Session,
+    here: &Here,
+    outcome: Result<(), tonic::Status>,
+) -> Result<Response, UiError> {
+    match outcome {
+        Ok(()) => Ok(Redirect::to(&format!("{}/access", here.base)).into_response()),
+        Err(status) => {
+            let error = UiError::from(status);
+            if error.status.is_server_error() || error.status == StatusCode::UNAUTHORIZED {
+                return Err(error);
+            }
+            let notice = Notice {
+                problem: Some(error.message),
+                token: None,
+            };
+            access_page(
+                state,
+                session,
+                here,
+                error.status,
+                (BindingForm::default(), notice),
+            )
+            .await
+        }
+    }
+}
+
+async fn create_role(
+    State(state): State<AppState>,
+    session: Session,
+    here: Here,
+    form: Form,
+) -> Result<Response, UiError> {
+    let request = pb::CreateRoleRequest {
+        name: form.get("name").unwrap_or_default().trim().to_owned(),
+        permissions: form.all("permission"),
+    };
+    let outcome = state
+        .rbac
+        .clone()
+        .create_role(here.request(&session, request))
+        .await
+        .map(drop);
+    after(&state, &session, &here, outcome).await
+}
+
+async fn delete_role(
+    State(state): State<AppState>,
+    session: Session,
+    here: Here,
+    Path(NamePath { name }): Path<NamePath>,
+    _: Form,
+) -> Result<Response, UiError> {
+    let outcome = state
+        .rbac
+        .clone()
+        .delete_role(here.request(&session, pb::DeleteRoleRequest { name }))
+        .await
+        .map(drop);
+    after(&state, &session, &here, outcome).await
+}
+
+async fn create_group(
+    State(state): State<AppState>,
+    session: Session,
+    here: Here,
+    form: Form,
+) -> Result<Response, UiError> {
+    let name = form.get("name").unwrap_or_default().trim().to_owned();
+    let outcome = state
+        .rbac
+        .clone()
+        .create_group(here.request(&session, pb::CreateGroupRequest { name }))
+        .await
+        .map(drop);
+    after(&state, &session, &here, outcome).await
+}
+
+async fn delete_group(
+    State(state): State<AppState>,
+    session: Session,
+    here: Here,
+    Path(NamePath { name }): Path<NamePath>,
+    _: Form,
+) -> Result<Response, UiError> {
+    let outcome = state
+        .rbac
+        .clone()
+        .delete_group(here.request(&session, pb::DeleteGroupRequest { name }))
+        .await
+        .map(drop);
+    after(&state, &session, &here, outcome).await
+}
+
+async fn add_member(
+    State(state): State<AppState>,
+    session: Session,
+    here: Here,
+    Path(NamePath { name }): Path<NamePath>,
+    form: Form,
+) -> Result<Response, UiError> {
+    let request = pb::AddGroupMemberRequest {
+        group: name,
+        username: form.get("username").unwrap_or_default().trim().to_owned(),
+    };
+    let outcome = state
+        .rbac
+        .clone()
+        .add_group_member(here.request(&session, request))
+        .await
+        .map(drop);
+    after(&state, &session, &here, outcome).await
+}
+
+async fn remove_member(
+    State(state): State<AppState>,
+    session: Session,
+    here: Here,
+    Path(MemberPath { name, username }): Path<MemberPath>,
+    _: Form,
+) -> Result<Response, UiError> {
+    let request = pb::RemoveGroupMemberRequest {
+        group: name,
+        username,
+    };
+    let outcome = state
+        .rbac
+        .clone()
+        .remove_group_member(here.request(&session, request))
+        .await
+        .map(drop);
+    after(&state, &session, &here, outcome).await
+}
+
+async fn create_account(
+    State(state): State<AppState>,
+    session: Session,
+    here: Here,
+    form: Form,
+) -> Result<Response, UiError> {
+    let request = pb::CreateServiceAccountRequest {
+        name: form.get("name").unwrap_or_default().trim().to_owned(),
+        super_admin: false,
+    };
+    let outcome = state
+        .rbac
+        .clone()
+        .create_service_account(here.request(&session, request))
+        .await
+        .map(drop);
+    after(&state, &session, &here, outcome).await
+}
+
+async fn delete_account(
+    State(state): State<AppState>,
+    session: Session,
+    here: Here,
+    Path(NamePath { name }): Path<NamePath>,
+    _: Form,
+) -> Result<Response, UiError> {
+    let outcome = state
+        .rbac
+        .clone()
+        .delete_service_account(here.request(&session, pb::DeleteServiceAccountRequest { name }))
+        .await
+        .map(drop);
+    after(&state, &session, &here, outcome).await
+}
+
+/// A new API token of a service account: the answer page shows its value
+/// this once (the page is never cached); only its prefix is listed later.
+async fn create_token(
+    State(state): State<AppState>,
+    session: Session,
+    here: Here,
+    Path(NamePath { name }): Path<NamePath>,
+    form: Form,
+) -> Result<Response, UiError> {
+    let days: u64 = match form.get("days").map(str::trim).filter(|d| !d.is_empty()) {
+        None => 0,
+        Some(text) => text.parse().map_err(|_| {
+            UiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "days is a whole number (empty: never expires)",
+            )
+        })?,
+    };
+    let request = pb::CreateApiTokenRequest {
+        service_account: name.clone(),
+        name: form.get("token_name").unwrap_or_default().trim().to_owned(),
+        expires_in: days.saturating_mul(86_400),
+    };
+    match state
+        .rbac
+        .clone()
+        .create_api_token(here.request(&session, request))
+        .await
+    {
+        Ok(created) => {
+            let notice = Notice {
+                problem: None,
+                token: Some((name, created.into_inner().value)),
+            };
+            access_page(
+                &state,
+                &session,
+                &here,
+                StatusCode::OK,
+                (BindingForm::default(), notice),
+            )
+            .await
+        }
+        Err(status) => after(&state, &session, &here, Err(status)).await,
+    }
 }

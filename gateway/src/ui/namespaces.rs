@@ -1,15 +1,17 @@
 //! Namespace pages: the tenant's namespaces, and one namespace's secret keys
 //! (never values) and KV entries (keys, types and expiry; values stay in
-//! the API, which audits their reads).
+//! the API, which audits their reads). Secrets and KV entries are set and
+//! deleted here; a secret's value is write-only.
 
 use aerie_proto::flow::v1 as pb;
 use axum::Router;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 
 use super::page::{Chrome, UiError, allowed, path_segment, render};
+use super::session::Form;
 use super::{Here, Session};
 use crate::routes::namespaces::{KvEntry, SecretKey};
 use crate::routes::tenants::rfc3339;
@@ -19,6 +21,13 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/namespaces", get(list))
         .route("/namespaces/{namespace}", get(show))
+        .route("/namespaces/{namespace}/secrets", post(put_secret))
+        .route(
+            "/namespaces/{namespace}/secrets/{key}/delete",
+            post(delete_secret),
+        )
+        .route("/namespaces/{namespace}/kv", post(put_kv))
+        .route("/namespaces/{namespace}/kv/{key}/delete", post(delete_kv))
 }
 
 /// The namespaces that hold flows; `?name=` opens any namespace by name.
@@ -57,13 +66,24 @@ async fn show(
     here: Here,
     Path(NamespacePath { namespace }): Path<NamespacePath>,
 ) -> Result<Response, UiError> {
-    let chrome = Chrome::load(&state, &session, Some(&here), "namespaces").await?;
+    namespace_page(&state, &session, &here, namespace, StatusCode::OK, None).await
+}
+
+async fn namespace_page(
+    state: &AppState,
+    session: &Session,
+    here: &Here,
+    namespace: String,
+    status: StatusCode,
+    problem: Option<String>,
+) -> Result<Response, UiError> {
+    let chrome = Chrome::load(state, session, Some(here), "namespaces").await?;
     let secrets: Option<Vec<SecretKey>> = allowed(
         state
             .secrets
             .clone()
             .list_secrets(here.request(
-                &session,
+                session,
                 pb::ListSecretsRequest {
                     namespace: namespace.clone(),
                 },
@@ -86,7 +106,7 @@ async fn show(
             .kv
             .clone()
             .list_kv(here.request(
-                &session,
+                session,
                 pb::ListKvRequest {
                     namespace: namespace.clone(),
                 },
@@ -101,11 +121,137 @@ async fn show(
             .collect()
     });
     render(
-        StatusCode::OK,
+        status,
         &namespace,
         "namespace.html",
-        context! { chrome, namespace => &namespace, secrets, entries },
+        context! { chrome, namespace => &namespace, secrets, entries, problem },
     )
+}
+
+/// Back to the namespace after `outcome`: a redirect when it worked, the
+/// page with the service's refusal when it did not.
+async fn after(
+    state: &AppState,
+    session: &Session,
+    here: &Here,
+    namespace: String,
+    outcome: Result<(), tonic::Status>,
+) -> Result<Response, UiError> {
+    match outcome {
+        Ok(()) => Ok(Redirect::to(&format!(
+            "{}/namespaces/{}",
+            here.base,
+            path_segment(&namespace)
+        ))
+        .into_response()),
+        Err(status) => {
+            let error = UiError::from(status);
+            if error.status.is_server_error() || error.status == StatusCode::UNAUTHORIZED {
+                return Err(error);
+            }
+            namespace_page(
+                state,
+                session,
+                here,
+                namespace,
+                error.status,
+                Some(error.message),
+            )
+            .await
+        }
+    }
+}
+
+async fn put_secret(
+    State(state): State<AppState>,
+    session: Session,
+    here: Here,
+    Path(NamespacePath { namespace }): Path<NamespacePath>,
+    form: Form,
+) -> Result<Response, UiError> {
+    let request = pb::PutSecretRequest {
+        namespace: namespace.clone(),
+        key: form.get("key").unwrap_or_default().trim().to_owned(),
+        value: form.get("value").unwrap_or_default().to_owned(),
+    };
+    let outcome = state
+        .secrets
+        .clone()
+        .put_secret(here.request(&session, request))
+        .await
+        .map(drop);
+    after(&state, &session, &here, namespace, outcome).await
+}
+
+async fn delete_secret(
+    State(state): State<AppState>,
+    session: Session,
+    here: Here,
+    Path(EntryPath { namespace, key }): Path<EntryPath>,
+    _: Form,
+) -> Result<Response, UiError> {
+    let request = pb::DeleteSecretRequest {
+        namespace: namespace.clone(),
+        key,
+    };
+    let outcome = state
+        .secrets
+        .clone()
+        .delete_secret(here.request(&session, request))
+        .await
+        .map(drop);
+    after(&state, &session, &here, namespace, outcome).await
+}
+
+async fn put_kv(
+    State(state): State<AppState>,
+    session: Session,
+    here: Here,
+    Path(NamespacePath { namespace }): Path<NamespacePath>,
+    form: Form,
+) -> Result<Response, UiError> {
+    let field = |name: &str| form.get(name).unwrap_or_default().trim().to_owned();
+    let request = pb::PutKvRequest {
+        namespace: namespace.clone(),
+        key: field("key"),
+        // Text that is not JSON is stored as a STRING, as over the API.
+        value_json: form.get("value").unwrap_or_default().to_owned(),
+        r#type: field("type"),
+        ttl: field("ttl"),
+    };
+    let outcome = state
+        .kv
+        .clone()
+        .put_kv(here.request(&session, request))
+        .await
+        .map(drop);
+    after(&state, &session, &here, namespace, outcome).await
+}
+
+async fn delete_kv(
+    State(state): State<AppState>,
+    session: Session,
+    here: Here,
+    Path(EntryPath { namespace, key }): Path<EntryPath>,
+    _: Form,
+) -> Result<Response, UiError> {
+    let request = pb::DeleteKvRequest {
+        namespace: namespace.clone(),
+        key,
+    };
+    let outcome = state
+        .kv
+        .clone()
+        .delete_kv(here.request(&session, request))
+        .await
+        .map(drop);
+    after(&state, &session, &here, namespace, outcome).await
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct EntryPath {
+    namespace: String,
+    key: String,
 }
 
 #[derive(Debug, serde::Deserialize)]
