@@ -679,6 +679,25 @@ async fn a_tenant_admin_manages_bindings_of_their_tenant_only_and_users_are_for_
         .await;
     assert_eq!(created.status, 303, "{}", created.body);
     crate::app::login(&app.http, "made-in-ui", "made-in-ui-password").await;
+
+    let users = admin.get("/ui/users").await;
+    let row = users.body.find(">made-in-ui").expect("listed");
+    let action = row + users.body[row..].find("/ui/users/").expect("a delete form") + 10;
+    let id = &users.body[action..action + 36];
+    let deleted = admin
+        .post(
+            &format!("/ui/users/{id}/delete"),
+            &[("csrf", &users.csrf())],
+        )
+        .await;
+    assert_eq!(deleted.status, 303, "{}", deleted.body);
+    let response = http_client()
+        .post(format!("{}/api/v1/auths/token", app.http))
+        .json(&json!({"username": "made-in-ui", "password": "made-in-ui-password"}))
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(response.status(), 401, "a deleted user cannot sign in");
 }
 
 #[tokio::test]

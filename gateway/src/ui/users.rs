@@ -1,5 +1,6 @@
-//! Administration -> Users: the instance's users, and creating one (user
-//! management belongs to the super admin; user-svc decides, as for the API).
+//! Administration -> Users: the instance's users, creating and deleting
+//! them (user management belongs to the super admin; auth-svc decides, as
+//! for the API).
 
 use aerie_proto::auth::v1 as pb;
 use axum::Router;
@@ -16,11 +17,14 @@ use crate::routes::tenants::rfc3339;
 use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/ui/users", get(list).post(create))
+    Router::new()
+        .route("/ui/users", get(list).post(create))
+        .route("/ui/users/{id}/delete", axum::routing::post(delete))
 }
 
 #[derive(Debug, Serialize)]
 struct User {
+    id: String,
     username: String,
     super_admin: bool,
     created: Option<String>,
@@ -49,6 +53,7 @@ async fn users_page(
         .results
         .into_iter()
         .map(|u| User {
+            id: u.id,
             username: u.username,
             super_admin: u.super_admin,
             created: rfc3339(u.create_time),
@@ -64,6 +69,29 @@ async fn users_page(
 
 async fn list(State(state): State<AppState>, session: Session) -> Result<Response, UiError> {
     users_page(&state, &session, StatusCode::OK, ("", None)).await
+}
+
+async fn delete(
+    State(state): State<AppState>,
+    session: Session,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    _: Form,
+) -> Result<Response, UiError> {
+    let outcome = state
+        .users
+        .clone()
+        .delete_user(session.caller.request(pb::DeleteUserRequest { id }, None))
+        .await;
+    match outcome {
+        Ok(_) => Ok(Redirect::to("/ui/users").into_response()),
+        Err(status) => {
+            let error = UiError::from(status);
+            if error.status.is_server_error() || error.status == StatusCode::UNAUTHORIZED {
+                return Err(error);
+            }
+            users_page(&state, &session, error.status, ("", Some(error.message))).await
+        }
+    }
 }
 
 async fn create(
