@@ -20,6 +20,7 @@ from selenium import webdriver
 from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException, TimeoutException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 aerie = sys.argv[1]
@@ -217,10 +218,30 @@ try:
     driver.save_screenshot(str(shots / "flows-390px.png"))
     driver.set_window_size(1280, 900)
 
-    # Administration: a created tenant joins the creator's dropdown.
+    # Every form control of the main pages has a label.
+    unlabeled = """return [...document.querySelectorAll('input:not([type=hidden]), select, textarea')]
+        .filter(e => e.labels.length === 0 && !e.getAttribute('aria-label')).map(e => e.outerHTML)"""
+    for path in ["/ui/a/flows", "/ui/a/flows/new", "/ui/a/flows/ns/live", "/ui/a/executions",
+                 "/ui/a/namespaces/ns", "/ui/a/triggers", "/ui/a/auditlogs", "/ui/a/access"]:
+        driver.get(base + path)
+        missing = driver.execute_script(unlabeled)
+        check(missing == [], f"{path}: every control labelled {missing}")
+    driver.save_screenshot(str(shots / "access.png"))
+    driver.get(base + "/ui/a/namespaces/ns")
+    driver.save_screenshot(str(shots / "namespace.png"))
+
+    # Administration: a created tenant joins the creator's dropdown. The
+    # creator signs in with the keyboard alone.
     driver.find_element(By.CSS_SELECTOR, "form[action='/ui/auths/logout'] button").click()
     wait.until(lambda d: d.find_elements(By.ID, "username"))
-    sign_in("creator")
+    body = driver.find_element(By.TAG_NAME, "body")
+    body.send_keys(Keys.TAB)
+    active = driver.switch_to.active_element
+    check(active.get_attribute("id") == "username", "the first Tab reaches the username")
+    active.send_keys("creator", Keys.TAB)
+    driver.switch_to.active_element.send_keys("creator-password", Keys.ENTER)
+    wait.until(lambda d: d.find_elements(By.ID, "signed-in-as"))
+    check(text_of("signed-in-as") == "creator", "signed in with the keyboard alone")
     check(dropdown() == ["default"], f"creator starts with the default tenant: {dropdown()}")
     driver.get(base + "/ui/tenants")
     driver.find_element(By.ID, "tenant-id").send_keys("fresh")
