@@ -52,6 +52,62 @@ impl AuthService for AuthApi {
         }))
     }
 
+    async fn revoke_token(
+        &self,
+        request: Request<pb::RevokeTokenRequest>,
+    ) -> Result<Response<pb::RevokeTokenResponse>, Status> {
+        let caller = caller_of(&request)?;
+        if caller.kind != PrincipalKind::User {
+            return Err(Status::failed_precondition(
+                "signing out ends a user's access token; revoke an API token on its service account",
+            ));
+        }
+        let claims = request
+            .metadata()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(crate::tokens::verified_claims)
+            .filter(|claims| *claims.sub == *caller.id)
+            .ok_or_else(|| Status::unauthenticated("not an access token"))?;
+        // Kept until the token would be refused anyway (expiry plus leeway).
+        let until = i64::try_from(claims.exp + aerie_common::auth::token::LEEWAY_SECS)
+            .ok()
+            .and_then(|secs| chrono::DateTime::from_timestamp(secs, 0))
+            .ok_or_else(|| Status::invalid_argument("token expiry out of range"))?;
+        let txn = self.core.instance_txn().await?;
+        repo::revoke_token(txn.conn(), &claims.jti, &claims.sub, until)
+            .await
+            .map_err(ServiceError::from)?;
+        // Every process drops what it cached for this user, the verified
+        // token included, and asks again.
+        repo::principal_changed(txn.conn(), PrincipalKind::User, &claims.sub)
+            .await
+            .map_err(ServiceError::from)?;
+        let entry = AuditEntry::new(
+            &TenantId::default_tenant(),
+            "SESSION",
+            &claims.name,
+            "DELETE",
+            &claims.name,
+        );
+        self.commit(txn, entry).await?;
+        Ok(Response::new(pb::RevokeTokenResponse {}))
+    }
+
+    async fn check_token_revoked(
+        &self,
+        request: Request<pb::CheckTokenRevokedRequest>,
+    ) -> Result<Response<pb::CheckTokenRevokedResponse>, Status> {
+        let jti = request.into_inner().jti;
+        if jti.is_empty() || jti.len() > 64 {
+            return Err(Status::invalid_argument("jti is 1 to 64 characters"));
+        }
+        let revoked = repo::is_token_revoked(&self.core.db, &jti)
+            .await
+            .map_err(ServiceError::from)?;
+        Ok(Response::new(pb::CheckTokenRevokedResponse { revoked }))
+    }
+
     async fn get_jwks(&self, _: Request<pb::GetJwksRequest>) -> Result<Response<pb::Jwks>, Status> {
         let keys = self.core.published_keys().await?;
         Ok(Response::new(pb::Jwks {

@@ -8,6 +8,7 @@ mod m0003_create_audit_logs;
 mod m0004_create_service_accounts;
 mod m0005_row_level_security;
 mod m0006_create_changes;
+mod m0007_create_revoked_tokens;
 
 /// The tables holding tenant data; each has a `tenant` column and, on
 /// PostgreSQL, row-level security.
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0004_create_service_accounts::Migration),
             Box::new(m0005_row_level_security::Migration),
             Box::new(m0006_create_changes::Migration),
+            Box::new(m0007_create_revoked_tokens::Migration),
         ]
     }
 

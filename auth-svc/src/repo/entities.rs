@@ -43,6 +43,24 @@ pub mod signing_keys {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
+pub mod revoked_tokens {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "revoked_tokens")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub jti: String,
+        pub user_id: String,
+        pub expire_time: ChronoDateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
 pub mod roles {
     use sea_orm::entity::prelude::*;
 

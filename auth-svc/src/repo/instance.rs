@@ -10,8 +10,46 @@ use sea_orm::{
     EntityTrait, Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 
-use super::entities::{bindings, group_members, signing_keys, users};
+use super::entities::{bindings, group_members, revoked_tokens, signing_keys, users};
 use super::now;
+
+// ---- revoked access tokens (instance level) ----
+
+/// Records an access token as ended, dropping the rows of tokens that have
+/// expired anyway (so the table holds at most a token lifetime of them).
+pub async fn revoke_token(
+    db: &impl ConnectionTrait,
+    jti: &str,
+    user_id: &str,
+    expire_time: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    revoked_tokens::Entity::delete_many()
+        .filter(revoked_tokens::Column::ExpireTime.lt(now() - chrono::Duration::minutes(5)))
+        .exec(db)
+        .await?;
+    let row = revoked_tokens::ActiveModel {
+        jti: Set(jti.to_owned()),
+        user_id: Set(user_id.to_owned()),
+        expire_time: Set(expire_time),
+    };
+    revoked_tokens::Entity::insert(row)
+        .on_conflict(
+            sea_orm::sea_query::OnConflict::column(revoked_tokens::Column::Jti)
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(db)
+        .await?;
+    Ok(())
+}
+
+/// Whether the access token `jti` was ended.
+pub async fn is_token_revoked(db: &impl ConnectionTrait, jti: &str) -> Result<bool, DbErr> {
+    Ok(revoked_tokens::Entity::find_by_id(jti.to_owned())
+        .one(db)
+        .await?
+        .is_some())
+}
 
 // ---- users (instance level) ----
 

@@ -1531,3 +1531,85 @@ async fn delivered_audit_batches_land_per_tenant_all_or_nothing_and_once() {
     assert_eq!(again, 0, "entries are stored once by id");
     assert_eq!(in_log("acme").await.len(), 2);
 }
+
+#[tokio::test]
+async fn logout_ends_that_token_everywhere_and_only_that_token() {
+    let app = TestApp::start(Mode::MultiWithDefault).await;
+    app.create_tenant("acme").await;
+    let first = app.user("lou").await;
+    app.bind(Some("acme"), "lou", "Admin", None).await;
+    let second = crate::app::login(&app.http, "lou", "lou-password").await;
+    // Both tokens are in use (and cached) before one is ended.
+    for token in [&first, &second] {
+        let (status, _) = app
+            .send(Method::GET, "/api/v1/acme/flows/search", Some(token), None)
+            .await;
+        assert_eq!(status, 200);
+    }
+    let ended_at = Instant::now();
+    let (status, body) = app
+        .send(Method::POST, "/api/v1/auths/logout", Some(&first), None)
+        .await;
+    assert_eq!(status, 204, "{body}");
+    refused_within_5s(
+        &app,
+        "/api/v1/acme/flows/search",
+        &first,
+        |status| status == 401,
+        "a token ended by logout still works",
+    )
+    .await;
+    // Straight to the services too, within 5 s of the logout.
+    let mut client = AuthServiceClient::new(channel(&app).await);
+    loop {
+        match client
+            .get_me(call(auth_pb::GetMeRequest {}, Some(&first), None))
+            .await
+        {
+            Err(err) => {
+                assert_eq!(err.code(), Code::Unauthenticated, "{err:?}");
+                break;
+            }
+            Ok(_) => assert!(
+                ended_at.elapsed() < Duration::from_secs(5),
+                "a token ended by logout still works over gRPC after 5 s"
+            ),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The user's other token, and new ones, keep working.
+    let (status, _) = app
+        .send(
+            Method::GET,
+            "/api/v1/acme/flows/search",
+            Some(&second),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "only the token logged out is ended");
+    let third = crate::app::login(&app.http, "lou", "lou-password").await;
+    let (status, _) = app
+        .send(Method::GET, "/api/v1/me", Some(&third), None)
+        .await;
+    assert_eq!(status, 200);
+    // Ending an ended token is 401; an API token is not ended this way.
+    let (status, _) = app
+        .send(Method::POST, "/api/v1/auths/logout", Some(&first), None)
+        .await;
+    assert_eq!(status, 401);
+    let (status, _) = app
+        .post("/api/v1/acme/service-accounts", json!({"name": "bot"}))
+        .await;
+    assert_eq!(status, 201);
+    let (_, minted) = app
+        .post(
+            "/api/v1/acme/service-accounts/bot/tokens",
+            json!({"name": "t"}),
+        )
+        .await;
+    let api_token = minted["token"].as_str().expect("token").to_owned();
+    let (status, body) = app
+        .send(Method::POST, "/api/v1/auths/logout", Some(&api_token), None)
+        .await;
+    assert_eq!(status, 400, "{body}");
+}

@@ -258,6 +258,25 @@ async fn sign_in_keeps_the_token_in_a_cookie_scripts_cannot_read_and_sign_out_en
         "{:?}",
         out.set_cookies()
     );
+    // Signing out ended the token itself: replayed, it is refused by the
+    // pages and by the API within 5 s.
+    let since = std::time::Instant::now();
+    loop {
+        let replayed = browser.get("/ui/a/flows").await;
+        let api = app
+            .send(Method::GET, "/api/v1/a/flows/search", Some(&token), None)
+            .await
+            .0;
+        if replayed.status == 303 && api == 401 {
+            break;
+        }
+        assert!(
+            since.elapsed() < std::time::Duration::from_secs(5),
+            "a signed-out token still works after 5 s ({} / {api})",
+            replayed.status
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
     // A stale or forged cookie is no session.
     browser.session = Some("not-a-token".to_owned());
     assert_eq!(browser.get("/ui/a/flows").await.status, 303);

@@ -13,6 +13,8 @@ use super::TokenVerifier;
 const PUBLIC_PREFIXES: &[&str] = &[
     "/aerie.auth.v1.AuthService/IssueToken",
     "/aerie.auth.v1.AuthService/GetJwks",
+    // Asked while verifying a token, so it cannot need one.
+    "/aerie.auth.v1.AuthService/CheckTokenRevoked",
     // The token in the body is the credential.
     "/aerie.auth.v1.AuthService/AuthenticateApiToken",
     // Checked against the internal service credential by its handler.

@@ -1,8 +1,11 @@
 //! Verifying bearer credentials: Ed25519 JWTs checked locally against the
 //! published keys (algorithm pinned, `exp`/`iss`/`aud`/`nbf` required, small
-//! leeway, verified tokens cached until expiry), and service-account API
-//! tokens resolved by auth-svc (cached until auth-svc announces that the
-//! account changed, so a revoked token stops working within a second or so).
+//! leeway) and, once per token and process, against auth-svc's list of
+//! tokens ended by signing out; verified tokens are cached until expiry or
+//! until auth-svc announces that their user changed. Service-account API
+//! tokens are resolved by auth-svc (cached until auth-svc announces that the
+//! account changed). Either way a revoked token stops working within a
+//! second or so.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
@@ -10,7 +13,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::grpc::Channel;
 use aerie_proto::auth::v1::auth_service_client::AuthServiceClient;
-use aerie_proto::auth::v1::{AuthenticateApiTokenRequest, GetJwksRequest};
+use aerie_proto::auth::v1::{
+    AuthenticateApiTokenRequest, CheckTokenRevokedRequest, GetJwksRequest,
+};
 use jsonwebtoken::{DecodingKey, Validation};
 use moka::future::Cache;
 use serde::{Deserialize, Serialize};
@@ -50,6 +55,16 @@ pub fn now_secs() -> u64 {
         .unwrap_or(0)
 }
 
+/// A JWT verified here and not revoked.
+#[derive(Clone)]
+struct VerifiedToken {
+    caller: Caller,
+    /// Its `exp` (seconds since the epoch).
+    expires: u64,
+    /// When it was checked, for [`ChangeWatch::trusts`].
+    at: Instant,
+}
+
 /// An API token resolved by auth-svc.
 #[derive(Clone)]
 struct ResolvedToken {
@@ -67,8 +82,8 @@ pub struct TokenVerifier {
     last_refresh: Mutex<Option<Instant>>,
     refresh_lock: tokio::sync::Mutex<()>,
     validation: Validation,
-    /// Verified JWTs: token → (caller, exp).
-    verified: Cache<Arc<str>, (Caller, u64)>,
+    /// Verified JWTs.
+    verified: Cache<Arc<str>, VerifiedToken>,
     /// Resolved API tokens (successes only).
     api_tokens: Cache<Arc<str>, ResolvedToken>,
     watch: ChangeWatch,
@@ -97,13 +112,28 @@ impl TokenVerifier {
             last_refresh: Mutex::new(None),
             refresh_lock: tokio::sync::Mutex::new(()),
             validation,
-            verified: Cache::builder()
-                .max_capacity(100_000)
-                .time_to_live(Duration::from_secs(300))
-                .build(),
+            verified: Self::verified_cache(watch),
             api_tokens: Self::api_token_cache(watch),
             watch: watch.clone(),
         }
+    }
+
+    fn verified_cache(watch: &ChangeWatch) -> Cache<Arc<str>, VerifiedToken> {
+        let cache: Cache<Arc<str>, VerifiedToken> = Cache::builder()
+            .max_capacity(100_000)
+            .time_to_live(Duration::from_secs(300))
+            .support_invalidation_closures()
+            .build();
+        let tokens = cache.clone();
+        watch.on_change(move |change| match change {
+            Change::Everything => tokens.invalidate_all(),
+            Change::Principal(PrincipalKind::User, id) => {
+                let id = id.clone();
+                let _ = tokens.invalidate_entries_if(move |_, verified| verified.caller.id == id);
+            }
+            Change::Principal(PrincipalKind::ServiceAccount, _) | Change::Tenant(_) => {}
+        });
+        cache
     }
 
     fn api_token_cache(watch: &ChangeWatch) -> Cache<Arc<str>, ResolvedToken> {
@@ -188,11 +218,13 @@ impl TokenVerifier {
     }
 
     async fn authenticate_jwt(&self, token: &str, header: &str) -> Result<Caller, Status> {
-        if let Some((caller, exp)) = self.verified.get(token).await
-            && exp + LEEWAY_SECS > now_secs()
+        if let Some(verified) = self.verified.get(token).await
+            && verified.expires + LEEWAY_SECS > now_secs()
+            && self.watch.trusts(verified.at)
         {
-            return Ok(caller);
+            return Ok(verified.caller);
         }
+        let epoch = self.watch.epoch();
         let jwt_header =
             jsonwebtoken::decode_header(token).map_err(|_| unauthenticated("malformed token"))?;
         if jwt_header.alg != ALGORITHM {
@@ -216,10 +248,28 @@ impl TokenVerifier {
             unauthenticated(reason)
         })?;
         let claims = data.claims;
+        let revoked = self
+            .auth
+            .clone()
+            .check_token_revoked(CheckTokenRevokedRequest {
+                jti: claims.jti.clone(),
+            })
+            .await?
+            .into_inner()
+            .revoked;
+        if revoked {
+            return Err(unauthenticated("token ended by signing out"));
+        }
         let caller = Caller::new(PrincipalKind::User, &claims.sub, &claims.name, header);
-        self.verified
-            .insert(Arc::from(token), (caller.clone(), claims.exp))
-            .await;
+        // A change announced while asking may be this very revocation.
+        if self.watch.epoch() == epoch {
+            let verified = VerifiedToken {
+                caller: caller.clone(),
+                expires: claims.exp,
+                at: Instant::now(),
+            };
+            self.verified.insert(Arc::from(token), verified).await;
+        }
         Ok(caller)
     }
 

@@ -81,6 +81,24 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(jwks))
         .routes(routes!(me))
         .routes(routes!(rotate_key))
+        .routes(routes!(logout))
+}
+
+/// End the caller's own access token (sign-out): it stops working
+/// everywhere within seconds. API tokens are revoked on their service
+/// account instead (400).
+#[utoipa::path(post, path = "/api/v1/auths/logout", tag = "auth",
+    responses((status = 204), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+async fn logout(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+) -> Result<axum::http::StatusCode, ApiError> {
+    state
+        .auth
+        .clone()
+        .revoke_token(caller.request(pb::RevokeTokenRequest {}, None))
+        .await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
 }
 
 /// Exchange a username and password for an access token.

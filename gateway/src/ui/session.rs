@@ -398,8 +398,22 @@ async fn sign_in(
     Ok(response)
 }
 
-/// Signing out: the cookie goes (the token it held expires on its own).
-pub async fn sign_out(State(state): State<AppState>, _: Form) -> Response {
+/// Signing out: the session's token is ended everywhere (auth-svc), then
+/// the cookie goes. A token that cannot be ended now (auth-svc down) still
+/// loses its cookie, and says so in the log; it expires on its own.
+pub async fn sign_out(State(state): State<AppState>, session: Session, _: Form) -> Response {
+    let ended = state
+        .auth
+        .clone()
+        .revoke_token(
+            session
+                .caller
+                .request(aerie_proto::auth::v1::RevokeTokenRequest {}, None),
+        )
+        .await;
+    if let Err(status) = ended {
+        tracing::warn!(user = %session.caller.name, %status, "sign-out could not end the token");
+    }
     let mut response = Redirect::to(LOGIN_PATH).into_response();
     response.headers_mut().insert(
         header::SET_COOKIE,
