@@ -428,6 +428,24 @@ async fn forms_need_the_sessions_token_and_this_sites_origin() {
     evil = evil.body(format!("csrf={csrf}&source=x"));
     assert_eq!(evil.send().await.expect("post").status(), 403);
 
+    // axum's own refusals are pages too, with the page's headers.
+    for (path, status) in [
+        ("/ui/a/flows/ns/f/disabled", 405),
+        ("/ui/a/namespaces/%FF", 400),
+    ] {
+        let page = browser.get(path).await;
+        assert_eq!(page.status, status, "{path}");
+        assert!(
+            page.body.contains("id=\"error-message\""),
+            "{path}: {}",
+            page.body
+        );
+        assert!(
+            page.headers.contains_key("content-security-policy"),
+            "{path}"
+        );
+    }
+
     // A form is urlencoded; anything else is refused.
     let json = browser
         .client

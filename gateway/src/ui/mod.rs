@@ -106,7 +106,39 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         )))
         .merge(session::routes())
         .merge(assets::routes())
+        .layer(middleware::map_response(html_errors))
         .layer(middleware::map_response(security_headers))
+}
+
+/// axum's own refusals inside the UI (a method a page does not take, a
+/// path parameter that is not UTF-8) become the HTML error page too,
+/// instead of the API's plain text or JSON.
+async fn html_errors(response: Response) -> Response {
+    let status = response.status();
+    let is_html = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"text/html"));
+    if is_html || !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let message = match status {
+        axum::http::StatusCode::METHOD_NOT_ALLOWED => {
+            "this page does not take that method".to_owned()
+        }
+        _ => {
+            use http_body_util::BodyExt;
+            http_body_util::Limited::new(response.into_body(), 4096)
+                .collect()
+                .await
+                .ok()
+                .and_then(|body| String::from_utf8(body.to_bytes().to_vec()).ok())
+                .map(|text| text.trim().chars().take(300).collect::<String>())
+                .filter(|text| !text.is_empty())
+                .unwrap_or_else(|| "bad request".to_owned())
+        }
+    };
+    UiError::new(status, message).into_response()
 }
 
 /// Headers on every UI answer: no inline script, no framing, no sniffing,
