@@ -588,6 +588,12 @@ async fn file(
         .get_execution_file(request)
         .await?
         .into_inner();
+    Ok(attachment(&file.filename, file.content))
+}
+
+/// A download: octet-stream, `attachment` with the name made safe for the
+/// header, so that no browser renders it (the REST API and the UI).
+pub fn attachment(filename: &str, content: Vec<u8>) -> Response {
     let mut headers = HeaderMap::new();
     headers.insert(
         header::CONTENT_TYPE,
@@ -595,11 +601,11 @@ async fn file(
     );
     if let Ok(value) = header::HeaderValue::from_str(&format!(
         "attachment; filename=\"{}\"",
-        file.filename.replace(['"', '\\'], "_")
+        filename.replace(['"', '\\'], "_")
     )) {
         headers.insert(header::CONTENT_DISPOSITION, value);
     }
-    Ok((headers, file.content).into_response())
+    (headers, content).into_response()
 }
 
 /// A log line.

@@ -225,10 +225,7 @@ async fn bind(
     {
         Ok(_) => Ok(Redirect::to(&format!("{}/access", here.base)).into_response()),
         Err(status) => {
-            let error = UiError::from(status);
-            if error.status.is_server_error() || error.status == StatusCode::UNAUTHORIZED {
-                return Err(error);
-            }
+            let error = UiError::shown_on_page(status)?;
             let status = error.status;
             let form = BindingForm {
                 problem: Some(error.message),
@@ -281,10 +278,7 @@ async fn after(
     match outcome {
         Ok(()) => Ok(Redirect::to(&format!("{}/access", here.base)).into_response()),
         Err(status) => {
-            let error = UiError::from(status);
-            if error.status.is_server_error() || error.status == StatusCode::UNAUTHORIZED {
-                return Err(error);
-            }
+            let error = UiError::shown_on_page(status)?;
             let notice = Notice {
                 problem: Some(error.message),
                 token: None,

@@ -81,10 +81,7 @@ async fn create(
     {
         Ok(_) => Ok(Redirect::to("/ui/tenants").into_response()),
         Err(status) => {
-            let error = UiError::from(status);
-            if error.status.is_server_error() {
-                return Err(error);
-            }
+            let error = UiError::shown_on_page(status)?;
             tenants_page(
                 &state,
                 &session,

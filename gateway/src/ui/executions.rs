@@ -14,7 +14,7 @@ use serde::Serialize;
 use super::page::{Chrome, Pager, UiError, fragment, render, render_fragment};
 use super::session::Form;
 use super::{Here, Session};
-use crate::routes::executions::{Execution, LogLine, date_bound};
+use crate::routes::executions::{Execution, LogLine, attachment, date_bound};
 use crate::routes::tenants::rfc3339;
 use crate::state::AppState;
 
@@ -144,12 +144,12 @@ async fn list(
 
 /// The execution named by the URL, or "not found" when it is another
 /// flow's (the id alone decides nothing: the path must be its own).
-async fn load(
+async fn own_execution(
     state: &AppState,
     session: &Session,
     here: &Here,
     (namespace, flow_id, id): &(String, String, String),
-) -> Result<(Execution, Vec<LogLine>), UiError> {
+) -> Result<pb::Execution, UiError> {
     let execution = state
         .executions
         .clone()
@@ -162,6 +162,18 @@ async fn load(
             format!("execution '{id}' not found"),
         ));
     }
+    Ok(execution)
+}
+
+/// [`own_execution`] with its log lines, for the page.
+async fn load(
+    state: &AppState,
+    session: &Session,
+    here: &Here,
+    path: &(String, String, String),
+) -> Result<(Execution, Vec<LogLine>), UiError> {
+    let execution = own_execution(state, session, here, path).await?;
+    let id = &path.2;
     let logs = state
         .executions
         .clone()
@@ -321,37 +333,17 @@ async fn file(
                 "which file? add ?path=kestra:///...",
             )
         })?;
-    let execution = state
-        .executions
-        .clone()
-        .get_execution(here.request(&session, pb::GetExecutionRequest { id: id.clone() }))
-        .await?
-        .into_inner();
-    if execution.namespace != namespace || execution.flow_id != flow_id {
-        return Err(UiError::new(
-            StatusCode::NOT_FOUND,
-            format!("execution '{id}' not found"),
-        ));
-    }
+    let place = (namespace, flow_id, id);
+    own_execution(&state, &session, &here, &place).await?;
     let file = state
         .executions
         .clone()
-        .get_execution_file(here.request(&session, pb::GetExecutionFileRequest { id, path }))
+        .get_execution_file(
+            here.request(&session, pb::GetExecutionFileRequest { id: place.2, path }),
+        )
         .await?
         .into_inner();
-    let mut response = file.content.into_response();
-    let headers = response.headers_mut();
-    headers.insert(
-        axum::http::header::CONTENT_TYPE,
-        axum::http::HeaderValue::from_static("application/octet-stream"),
-    );
-    if let Ok(value) = axum::http::HeaderValue::from_str(&format!(
-        "attachment; filename=\"{}\"",
-        file.filename.replace(['"', '\\'], "_")
-    )) {
-        headers.insert(axum::http::header::CONTENT_DISPOSITION, value);
-    }
-    Ok(response)
+    Ok(attachment(&file.filename, file.content))
 }
 
 async fn kill(
@@ -366,7 +358,7 @@ async fn kill(
     _: Form,
 ) -> Result<Response, UiError> {
     let path = (namespace, flow_id, id);
-    load(&state, &session, &here, &path).await?;
+    own_execution(&state, &session, &here, &path).await?;
     state
         .executions
         .clone()
@@ -388,7 +380,7 @@ async fn restart(
     _: Form,
 ) -> Result<Response, UiError> {
     let path = (namespace, flow_id, id);
-    load(&state, &session, &here, &path).await?;
+    own_execution(&state, &session, &here, &path).await?;
     state
         .executions
         .clone()

@@ -173,10 +173,7 @@ fn problems_html(problems: &[Problem], heading: &str) -> Result<minijinja::Value
 
 /// A refusal of the service as one problem without a place.
 fn refusal(status: tonic::Status) -> Result<Vec<Problem>, UiError> {
-    let error = UiError::from(status);
-    if error.status.is_server_error() || error.status == StatusCode::UNAUTHORIZED {
-        return Err(error);
-    }
+    let error = UiError::shown_on_page(status)?;
     Ok(vec![Problem {
         path: String::new(),
         line: 0,

@@ -145,10 +145,7 @@ async fn after(
         ))
         .into_response()),
         Err(status) => {
-            let error = UiError::from(status);
-            if error.status.is_server_error() || error.status == StatusCode::UNAUTHORIZED {
-                return Err(error);
-            }
+            let error = UiError::shown_on_page(status)?;
             namespace_page(
                 state,
                 session,

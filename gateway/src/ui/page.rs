@@ -128,6 +128,17 @@ impl UiError {
         UiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
     }
 
+    /// A refusal of a service, shown on the page next to the form that
+    /// caused it (a client error), or the error that replaces the page: a
+    /// server fault, or an expired session (back to the sign-in page).
+    pub fn shown_on_page(status: Status) -> Result<UiError, UiError> {
+        let error = UiError::from(status);
+        if error.status.is_server_error() || error.status == StatusCode::UNAUTHORIZED {
+            return Err(error);
+        }
+        Ok(error)
+    }
+
     /// The one answer for a tenant that is unknown, deleted, malformed or
     /// not the caller's: the same words as the API's.
     pub fn tenant_not_found(segment: &str) -> UiError {

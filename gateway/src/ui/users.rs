@@ -85,10 +85,7 @@ async fn delete(
     match outcome {
         Ok(_) => Ok(Redirect::to("/ui/users").into_response()),
         Err(status) => {
-            let error = UiError::from(status);
-            if error.status.is_server_error() || error.status == StatusCode::UNAUTHORIZED {
-                return Err(error);
-            }
+            let error = UiError::shown_on_page(status)?;
             users_page(&state, &session, error.status, ("", Some(error.message))).await
         }
     }
@@ -113,10 +110,7 @@ async fn create(
     {
         Ok(_) => Ok(Redirect::to("/ui/users").into_response()),
         Err(status) => {
-            let error = UiError::from(status);
-            if error.status.is_server_error() || error.status == StatusCode::UNAUTHORIZED {
-                return Err(error);
-            }
+            let error = UiError::shown_on_page(status)?;
             users_page(
                 &state,
                 &session,
