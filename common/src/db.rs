@@ -525,6 +525,12 @@ pub fn like_escaped(text: &str) -> String {
     escaped
 }
 
+/// `column`, lower-cased, contains `text` (case-insensitive on both backends).
+pub fn contains_text(column: SimpleExpr, text: &str) -> SimpleExpr {
+    Expr::expr(sea_orm::sea_query::Func::lower(column))
+        .like(LikeExpr::new(format!("%{}%", like_escaped(&text.to_lowercase()))).escape('\\'))
+}
+
 /// `column` is `namespace` or one of its children.
 pub fn within_namespace(column: SimpleExpr, namespace: &str) -> Condition {
     Condition::any()

@@ -81,34 +81,63 @@ where
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let is_json = request
-            .headers()
-            .get(axum::http::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
-            .map(|v| v.trim().to_ascii_lowercase())
-            .is_some_and(|v| v == "application/json" || v.ends_with("+json"));
-        if !is_json {
-            return Err(ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "Expected request with `Content-Type: application/json`",
-            ));
-        }
-        let bytes = axum::body::Bytes::from_request(request, state)
-            .await
-            .map_err(|rejection| ApiError::new(rejection.status(), rejection.body_text()))?;
-        let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
-        if first.is_some_and(|b| *b != b'{') {
-            return Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "the body must be a JSON object",
-            ));
-        }
+        let bytes = json_bytes(request, state, b'{', "the body must be a JSON object").await?;
         match Json::<T>::from_bytes(&bytes) {
             Ok(Json(value)) => Ok(JsonBody(value)),
             Err(rejection) => Err(ApiError::new(rejection.status(), rejection.body_text())),
         }
     }
+}
+
+/// A JSON array request body (Kestra's bulk calls send a list of ids),
+/// rejected in the same shape as [`JsonBody`].
+#[derive(Debug, Clone, Default)]
+pub struct JsonArray<T>(pub Vec<T>);
+
+impl<S, T> FromRequest<S> for JsonArray<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = json_bytes(request, state, b'[', "the body must be a JSON array").await?;
+        match Json::<Vec<T>>::from_bytes(&bytes) {
+            Ok(Json(values)) => Ok(JsonArray(values)),
+            Err(rejection) => Err(ApiError::new(rejection.status(), rejection.body_text())),
+        }
+    }
+}
+
+/// The bytes of a JSON body whose first character is `opening`.
+async fn json_bytes<S: Send + Sync>(
+    request: Request,
+    state: &S,
+    opening: u8,
+    otherwise: &str,
+) -> Result<axum::body::Bytes, ApiError> {
+    let is_json = request
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase())
+        .is_some_and(|v| v == "application/json" || v.ends_with("+json"));
+    if !is_json {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "Expected request with `Content-Type: application/json`",
+        ));
+    }
+    let bytes = axum::body::Bytes::from_request(request, state)
+        .await
+        .map_err(|rejection| ApiError::new(rejection.status(), rejection.body_text()))?;
+    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+    if first.is_some_and(|b| *b != opening) {
+        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, otherwise));
+    }
+    Ok(bytes)
 }
 
 /// A flow source: the raw YAML body (`application/x-yaml`, `application/yaml`

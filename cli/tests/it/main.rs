@@ -11,6 +11,7 @@ mod credentials;
 mod durability;
 mod executions;
 mod flows;
+mod kestra_api;
 mod kestra_features;
 mod modes;
 mod observability;

@@ -16,9 +16,7 @@ use tonic::{Request, Response, Status};
 
 use super::{ExecutionApi, execution_message, next_change, not_found};
 use crate::domain::plan::Plan;
-use crate::domain::{
-    ExecutionId, LOG_LEVELS, State, execution_folder, inputs, log_level_rank, push_history,
-};
+use crate::domain::{ExecutionId, State, execution_folder, inputs, push_history};
 use crate::executor::{NewExecution, StartedBy};
 use crate::repo::entities::executions as execution_rows;
 use crate::repo::executions::{self as repo, Filter, SORT_FIELDS, StateChange};
@@ -31,7 +29,7 @@ const MAX_DOWNLOAD_BYTES: usize = 64 * 1024 * 1024;
 impl ExecutionApi {
     /// The execution `id` of the call's tenant, once the caller may
     /// `action` executions in its namespace.
-    async fn authorized_execution(
+    pub(super) async fn authorized_execution(
         &self,
         call: &Call,
         id: &ExecutionId,
@@ -480,31 +478,149 @@ impl ExecutionService for ExecutionApi {
         request: Request<pb::ListLogsRequest>,
     ) -> Result<Response<pb::ListLogsResponse>, Status> {
         let call = self.guard.call(&request).await?;
-        let body = request.into_inner();
-        let id = ExecutionId::parse(&body.execution_id)?;
-        let lowest = if body.min_level.is_empty() {
-            0
-        } else {
-            log_level_rank(&body.min_level)?
-        };
-        self.authorized_execution(&call, &id, Action::Read).await?;
-        let tx = self.read(&call.tenant).await?;
-        let lines = repo::logs(&tx, &id, &LOG_LEVELS[lowest..])
+        let lines = self.list_logs_of(&call, request.into_inner()).await?;
+        Ok(Response::new(lines))
+    }
+
+    async fn search_logs(
+        &self,
+        request: Request<pb::SearchLogsRequest>,
+    ) -> Result<Response<pb::SearchLogsResponse>, Status> {
+        let call = self.guard.call(&request).await?;
+        let found = self.search_logs_of(&call, request.into_inner()).await?;
+        Ok(Response::new(found))
+    }
+
+    type FollowLogsStream = ReceiverStream<Result<pb::LogLine, Status>>;
+
+    async fn follow_logs(
+        &self,
+        request: Request<pb::FollowLogsRequest>,
+    ) -> Result<Response<Self::FollowLogsStream>, Status> {
+        let call = self.guard.call(&request).await?;
+        let stream = self.follow_logs_of(call, request.into_inner()).await?;
+        Ok(Response::new(stream))
+    }
+
+    async fn delete_execution(
+        &self,
+        request: Request<pb::DeleteExecutionRequest>,
+    ) -> Result<Response<pb::DeleteExecutionResponse>, Status> {
+        let call = self.guard.call(&request).await?;
+        let id = ExecutionId::parse(&request.into_inner().id)?;
+        self.authorized_execution(&call, &id, Action::Delete)
+            .await?;
+        let tx = self.write(&call.tenant).await?;
+        let current = repo::find(&tx, &id)
+            .await
+            .map_err(ServiceError::from)?
+            .ok_or_else(|| Status::not_found(not_found(&id)))?;
+        if !State::parse(&current.state).is_some_and(State::is_terminal) {
+            return Err(Status::failed_precondition(format!(
+                "execution {id} is {}: only an ended execution can be deleted; kill it first",
+                current.state
+            )));
+        }
+        repo::delete_executions(&tx, &[id.as_str().to_owned()])
             .await
             .map_err(ServiceError::from)?;
-        Ok(Response::new(pb::ListLogsResponse {
-            logs: lines
-                .into_iter()
-                .map(|line| pb::LogLine {
-                    execution_id: line.execution_id,
-                    task_run_id: line.task_run_id,
-                    task_id: line.task_id,
-                    level: line.level,
-                    timestamp: Some(aerie_common::time::to_timestamp(line.time)),
-                    message: line.message,
-                })
-                .collect(),
-        }))
+        let entry = AuditEntry::new(
+            &call.tenant,
+            "EXECUTION",
+            id.as_str(),
+            "DELETE",
+            &*call.caller.name,
+        )
+        .with_details(json!({
+            "namespace": current.namespace,
+            "flowId": current.flow_id,
+            "state": current.state,
+        }));
+        audit::enqueue(tx.conn(), entry)
+            .await
+            .map_err(ServiceError::from)?;
+        tx.commit().await.map_err(ServiceError::from)?;
+        // Files go once the row is gone (as in a purge): a crash in between
+        // leaves files no execution names, never the other way round.
+        let folder = StoragePath::parse(&execution_folder(
+            &current.namespace,
+            &current.flow_id,
+            &id,
+        ))?;
+        if let Err(err) = self
+            .engine
+            .storage
+            .delete_folder(&call.tenant, &folder)
+            .await
+        {
+            tracing::warn!(tenant = %call.tenant, execution = %id, %err, "files of a deleted execution kept");
+        }
+        tracing::info!(execution = %id, tenant = %call.tenant, by = %call.caller.name, "execution deleted");
+        Ok(Response::new(pb::DeleteExecutionResponse {}))
+    }
+
+    async fn set_execution_labels(
+        &self,
+        request: Request<pb::SetExecutionLabelsRequest>,
+    ) -> Result<Response<pb::Execution>, Status> {
+        let call = self.guard.call(&request).await?;
+        let body = request.into_inner();
+        let id = ExecutionId::parse(&body.id)?;
+        self.authorized_execution(&call, &id, Action::Update)
+            .await?;
+        let tx = self.write(&call.tenant).await?;
+        let current = repo::find(&tx, &id)
+            .await
+            .map_err(ServiceError::from)?
+            .ok_or_else(|| Status::not_found(not_found(&id)))?;
+        if !State::parse(&current.state).is_some_and(State::is_terminal) {
+            return Err(Status::failed_precondition(format!(
+                "execution {id} is {}: labels change only once it has ended",
+                current.state
+            )));
+        }
+        let mut labels: BTreeMap<String, String> =
+            serde_json::from_str(&current.labels).unwrap_or_default();
+        // Kestra's rule: `system.` labels are set by the product alone; the
+        // caller may send them back unchanged.
+        if let Some((key, value)) = body.labels.iter().find(|(key, value)| {
+            key.starts_with("system.") && labels.get(*key) != Some(*value)
+        }) {
+            return Err(Status::invalid_argument(format!(
+                "system labels are set by Aerie alone: {key}={value}"
+            )));
+        }
+        let previous = labels.clone();
+        labels.extend(body.labels);
+        crate::domain::check_labels(&labels).map_err(Status::invalid_argument)?;
+        let text = serde_json::to_string(&labels).map_err(|e| Status::internal(e.to_string()))?;
+        repo::set_labels(&tx, &id, text)
+            .await
+            .map_err(ServiceError::from)?;
+        let entry = AuditEntry::new(
+            &call.tenant,
+            "EXECUTION",
+            id.as_str(),
+            "UPDATE",
+            &*call.caller.name,
+        )
+        .with_details(json!({
+            "operation": "LABELS",
+            "namespace": current.namespace,
+            "flowId": current.flow_id,
+            "previousLabels": previous,
+            "labels": labels,
+        }));
+        audit::enqueue(tx.conn(), entry)
+            .await
+            .map_err(ServiceError::from)?;
+        tx.commit().await.map_err(ServiceError::from)?;
+        self.engine.changed(&id);
+        let (row, runs) = self
+            .load(&call.tenant, &id)
+            .await?
+            .ok_or_else(|| Status::not_found(not_found(&id)))?;
+        Ok(Response::new(execution_message(row, runs)))
     }
 
     async fn get_execution_file(
@@ -614,7 +730,7 @@ async fn enqueue_audit(
 }
 
 /// A date filter's bound; one out of range is refused, not ignored.
-fn bound(
+pub(super) fn bound(
     name: &str,
     timestamp: Option<&prost_types::Timestamp>,
 ) -> Result<Option<chrono::DateTime<chrono::Utc>>, Status> {

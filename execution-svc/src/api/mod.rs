@@ -3,6 +3,7 @@
 //! encode.
 
 mod executions;
+mod logs;
 mod webhook;
 
 use std::time::Duration;

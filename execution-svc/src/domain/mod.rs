@@ -186,6 +186,28 @@ pub fn execution_folder(namespace: &str, flow_id: &str, execution: &ExecutionId)
     )
 }
 
+/// Labels an execution may carry: at most 64, keys of 1 to 128 characters,
+/// values of at most 1024.
+pub fn check_labels(labels: &std::collections::BTreeMap<String, String>) -> Result<(), String> {
+    const MOST: usize = 64;
+    if labels.len() > MOST {
+        return Err(format!(
+            "an execution carries at most {MOST} labels; this one would have {}",
+            labels.len()
+        ));
+    }
+    match labels
+        .iter()
+        .find(|(k, v)| k.is_empty() || k.len() > 128 || v.len() > 1024)
+    {
+        Some((key, _)) => Err(format!(
+            "label '{}': a key is 1 to 128 characters and a value at most 1024",
+            key.chars().take(64).collect::<String>()
+        )),
+        None => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -224,3 +246,4 @@ mod tests {
         );
     }
 }
+

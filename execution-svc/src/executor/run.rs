@@ -778,7 +778,7 @@ impl<'e> Run<'e> {
                         let mut labels = self.labels.lock().unwrap_or_else(|p| p.into_inner());
                         let mut merged = labels.clone();
                         merged.extend(given);
-                        check_labels(&merged)?;
+                        crate::domain::check_labels(&merged).map_err(Failure::Error)?;
                         labels.clone_from(&merged);
                         merged
                     };
@@ -1357,26 +1357,6 @@ fn is_instant(kind: TaskKind) -> bool {
 
 /// Labels an execution may carry: bounded, since they are stored in its row
 /// and listed with it.
-fn check_labels(labels: &std::collections::BTreeMap<String, String>) -> Result<(), Failure> {
-    const MOST: usize = 64;
-    if labels.len() > MOST {
-        return Err(Failure::Error(format!(
-            "an execution carries at most {MOST} labels; this one would have {}",
-            labels.len()
-        )));
-    }
-    match labels
-        .iter()
-        .find(|(k, v)| k.is_empty() || k.len() > 128 || v.len() > 1024)
-    {
-        Some((key, _)) => Err(Failure::Error(format!(
-            "label '{}': a key is 1 to 128 characters and a value at most 1024",
-            key.chars().take(64).collect::<String>()
-        ))),
-        None => Ok(()),
-    }
-}
-
 /// Runs `branches`, at most `limit` at a time; the worst of their outcomes.
 async fn concurrently(branches: Vec<BoxFuture<'_, Outcome>>, limit: usize) -> Outcome {
     stream::iter(branches)

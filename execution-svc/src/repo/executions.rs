@@ -353,19 +353,117 @@ pub async fn append_logs(
     Ok(())
 }
 
-/// The log lines of an execution at one of `levels`, oldest first.
+/// The log lines of an execution at one of `levels` stored after line
+/// `after` (0: from the first), oldest first.
 pub async fn logs(
     tx: &TenantTxn,
     execution: &ExecutionId,
     levels: &[&str],
+    after: i64,
 ) -> Result<Vec<execution_logs::Model>, DbErr> {
     execution_logs::Entity::find()
         .filter(execution_logs::Column::TenantId.eq(tx.tenant_key()))
         .filter(execution_logs::Column::ExecutionId.eq(execution.as_str()))
         .filter(execution_logs::Column::Level.is_in(levels.iter().copied()))
+        .filter(execution_logs::Column::Seq.gt(after))
         .order_by_asc(execution_logs::Column::Seq)
         .all(tx.conn())
         .await
+}
+
+/// Log search filters.
+pub struct LogFilter<'a> {
+    /// The namespaces the caller may read executions of.
+    pub scope: &'a NamespaceScope,
+    pub namespace: Option<&'a str>,
+    pub flow_id: Option<&'a str>,
+    pub execution_id: Option<&'a str>,
+    pub levels: &'a [&'a str],
+    /// Message contains, ignoring case.
+    pub text: Option<&'a str>,
+    /// Logged at or after.
+    pub from: Option<DateTime<Utc>>,
+    /// Logged before.
+    pub before: Option<DateTime<Utc>>,
+}
+
+/// A page of the transaction's tenant's log lines, newest first, each with
+/// its execution's namespace and flow id, and how many match.
+pub async fn search_logs(
+    tx: &TenantTxn,
+    filter: LogFilter<'_>,
+    page: PageRequest,
+) -> Result<(Vec<(execution_logs::Model, String, String)>, u64), DbErr> {
+    use sea_orm::sea_query::Query;
+    let key = tx.tenant_key();
+    // The executions whose lines may be shown: in the caller's scope and
+    // the filter's namespace and flow, always within the tenant.
+    let namespace = || Expr::col((executions::Entity, executions::Column::Namespace));
+    let mut owners = Query::select();
+    owners
+        .column(executions::Column::Id)
+        .from(executions::Entity)
+        .and_where(executions::Column::TenantId.eq(key));
+    if let Some(scope) = in_scope(namespace, filter.scope) {
+        owners.cond_where(scope);
+    }
+    if let Some(wanted) = filter.namespace {
+        owners.cond_where(within_namespace(namespace(), wanted));
+    }
+    if let Some(flow_id) = filter.flow_id {
+        owners.and_where(executions::Column::FlowId.eq(flow_id));
+    }
+    let mut query = execution_logs::Entity::find()
+        .filter(execution_logs::Column::TenantId.eq(key))
+        .filter(execution_logs::Column::ExecutionId.in_subquery(owners))
+        .filter(execution_logs::Column::Level.is_in(filter.levels.iter().copied()));
+    if let Some(id) = filter.execution_id {
+        query = query.filter(execution_logs::Column::ExecutionId.eq(id));
+    }
+    if let Some(text) = filter.text {
+        query = query.filter(aerie_common::db::contains_text(
+            Expr::col((execution_logs::Entity, execution_logs::Column::Message)).into(),
+            text,
+        ));
+    }
+    if let Some(from) = filter.from {
+        query = query.filter(execution_logs::Column::Time.gte(from));
+    }
+    if let Some(before) = filter.before {
+        query = query.filter(execution_logs::Column::Time.lt(before));
+    }
+    let total = query.clone().count(tx.conn()).await?;
+    let lines = query
+        .order_by_desc(execution_logs::Column::Seq)
+        .offset(page.offset())
+        .limit(u64::from(page.size))
+        .all(tx.conn())
+        .await?;
+    let ids: std::collections::BTreeSet<String> =
+        lines.iter().map(|l| l.execution_id.clone()).collect();
+    let owners: std::collections::HashMap<String, (String, String)> = executions::Entity::find()
+        .select_only()
+        .columns([
+            executions::Column::Id,
+            executions::Column::Namespace,
+            executions::Column::FlowId,
+        ])
+        .filter(executions::Column::TenantId.eq(key))
+        .filter(executions::Column::Id.is_in(ids))
+        .into_tuple::<(String, String, String)>()
+        .all(tx.conn())
+        .await?
+        .into_iter()
+        .map(|(id, namespace, flow_id)| (id, (namespace, flow_id)))
+        .collect();
+    let results = lines
+        .into_iter()
+        .filter_map(|line| {
+            let (namespace, flow_id) = owners.get(&line.execution_id)?.clone();
+            Some((line, namespace, flow_id))
+        })
+        .collect();
+    Ok((results, total))
 }
 
 /// The execution an idempotency key named since `since`, if any.

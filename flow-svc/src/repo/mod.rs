@@ -7,12 +7,10 @@ pub mod flows;
 pub mod stores;
 pub mod triggers;
 
-use aerie_common::db::like_escaped;
 use chrono::{DateTime, SubsecRound, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr, SimpleExpr};
 use sea_orm::{DbErr, SqlErr};
 
-pub(crate) use aerie_common::db::{in_scope, within_namespace};
+pub(crate) use aerie_common::db::{contains_text, in_scope, within_namespace};
 
 pub use aerie_common::db::TenantTxn;
 
@@ -26,8 +24,3 @@ pub fn is_conflict(err: &DbErr) -> bool {
     matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
 }
 
-/// `column`, lower-cased, contains `text` (case-insensitive on both backends).
-fn contains_text(column: SimpleExpr, text: &str) -> SimpleExpr {
-    Expr::expr(sea_orm::sea_query::Func::lower(column))
-        .like(LikeExpr::new(format!("%{}%", like_escaped(&text.to_lowercase()))).escape('\\'))
-}

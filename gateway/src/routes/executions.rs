@@ -22,6 +22,8 @@ use crate::routes::tenants::rfc3339;
 use crate::state::AppState;
 use crate::tenant_scope::Tenant;
 
+pub mod logs;
+pub mod manage;
 pub mod webhooks;
 
 /// One state change.
@@ -144,13 +146,6 @@ pub struct FlowPath {
 #[into_params(parameter_in = Path)]
 pub struct ExecutionPath {
     pub id: String,
-}
-
-/// An execution in the logs path.
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Path)]
-pub struct LogsPath {
-    pub execution_id: String,
 }
 
 /// Inputs of a new execution: a JSON object of input values, or a
@@ -292,8 +287,9 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(restart))
         .routes(routes!(follow))
         .routes(routes!(file))
-        .routes(routes!(logs))
         .routes(routes!(purge))
+        .merge(logs::routes())
+        .merge(manage::routes())
 }
 
 /// Body of `POST /executions/purge`.
@@ -439,7 +435,36 @@ async fn search(
     tenant: Tenant,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<ExecutionPage>, ApiError> {
+    let (filters, others) = parse_filters(raw, true)?;
+    if let Some((other, _)) = others.first() {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "unknown query parameter '{other}': use namespace, flowId, state, startDate, endDate, page, size, sort"
+            ),
+        ));
+    }
+    let page = state
+        .executions
+        .clone()
+        .search_executions(tenant.request(filters))
+        .await?
+        .into_inner();
+    Ok(Json(ExecutionPage {
+        results: page.results.into_iter().map(Into::into).collect(),
+        total: page.total,
+    }))
+}
+
+/// The execution filters of a query string (namespace, flowId, state,
+/// startDate, endDate; and page, size, sort when `paged`) as a search;
+/// every other parameter is handed back for the caller to use or refuse.
+pub(crate) fn parse_filters(
+    raw: Option<String>,
+    paged: bool,
+) -> Result<(pb::SearchExecutionsRequest, Vec<(String, String)>), ApiError> {
     let mut query = SearchQuery::default();
+    let mut others = Vec::new();
     let number = |name: &str, value: &str| {
         value
             .parse::<u32>()
@@ -450,22 +475,15 @@ async fn search(
             "namespace" => query.namespace = Some(value.into_owned()),
             "flowId" => query.flow_id = Some(value.into_owned()),
             "state" => query.state.push(value.into_owned()),
-            "page" => query.page = Some(number("page", &value)?),
-            "size" => query.size = Some(number("size", &value)?),
-            "sort" => query.sort = Some(value.into_owned()),
+            "page" if paged => query.page = Some(number("page", &value)?),
+            "size" if paged => query.size = Some(number("size", &value)?),
+            "sort" if paged => query.sort = Some(value.into_owned()),
             "startDate" => query.start_date = Some(value.into_owned()),
             "endDate" => query.end_date = Some(value.into_owned()),
-            other => {
-                return Err(ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    format!(
-                        "unknown query parameter '{other}': use namespace, flowId, state, startDate, endDate, page, size, sort"
-                    ),
-                ));
-            }
+            _ => others.push((key.into_owned(), value.into_owned())),
         }
     }
-    let request = tenant.request(pb::SearchExecutionsRequest {
+    let request = pb::SearchExecutionsRequest {
         namespace: query.namespace.unwrap_or_default(),
         flow_id: query.flow_id.unwrap_or_default(),
         state: query.state,
@@ -474,17 +492,8 @@ async fn search(
         sort: query.sort.unwrap_or_default(),
         start_date: date_bound("startDate", query.start_date.as_deref(), false)?,
         end_date: date_bound("endDate", query.end_date.as_deref(), true)?,
-    });
-    let page = state
-        .executions
-        .clone()
-        .search_executions(request)
-        .await?
-        .into_inner();
-    Ok(Json(ExecutionPage {
-        results: page.results.into_iter().map(Into::into).collect(),
-        total: page.total,
-    }))
+    };
+    Ok((request, others))
 }
 
 /// One execution with its task runs (EXECUTION:READ).
@@ -606,64 +615,4 @@ pub fn attachment(filename: &str, content: Vec<u8>) -> Response {
         headers.insert(header::CONTENT_DISPOSITION, value);
     }
     (headers, content).into_response()
-}
-
-/// A log line.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct LogLine {
-    pub execution_id: String,
-    pub task_run_id: Option<String>,
-    pub task_id: Option<String>,
-    pub level: String,
-    /// RFC 3339.
-    pub timestamp: Option<String>,
-    /// Secret values appear as ******.
-    pub message: String,
-}
-
-/// Log filter.
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-#[into_params(parameter_in = Query)]
-pub struct LogQuery {
-    /// TRACE, DEBUG, INFO, WARN or ERROR: this level and above.
-    pub min_level: Option<String>,
-}
-
-/// The log lines of an execution, oldest first (EXECUTION:READ).
-#[utoipa::path(get, path = "/logs/{execution_id}", tag = "executions",
-    params(LogsPath, LogQuery),
-    responses((status = 200, body = Vec<LogLine>), (status = 404, body = ErrorBody)))]
-async fn logs(
-    State(state): State<AppState>,
-    tenant: Tenant,
-    Path(path): Path<LogsPath>,
-    Query(query): Query<LogQuery>,
-) -> Result<Json<Vec<LogLine>>, ApiError> {
-    let request = tenant.request(pb::ListLogsRequest {
-        execution_id: path.execution_id,
-        min_level: query.min_level.unwrap_or_default(),
-    });
-    let lines = state
-        .executions
-        .clone()
-        .list_logs(request)
-        .await?
-        .into_inner();
-    let some = |text: String| (!text.is_empty()).then_some(text);
-    Ok(Json(
-        lines
-            .logs
-            .into_iter()
-            .map(|line| LogLine {
-                timestamp: rfc3339(line.timestamp),
-                execution_id: line.execution_id,
-                task_run_id: some(line.task_run_id),
-                task_id: some(line.task_id),
-                level: line.level,
-                message: line.message,
-            })
-            .collect(),
-    ))
 }

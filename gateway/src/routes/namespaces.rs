@@ -4,7 +4,7 @@
 
 use aerie_proto::flow::v1 as pb;
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -99,6 +99,95 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(put_kv, get_kv, delete_kv))
         .routes(routes!(list_kv))
         .routes(routes!(get_settings, put_settings))
+        .routes(routes!(search))
+}
+
+/// A namespace, as Kestra's namespace search lists it.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Namespace {
+    pub id: String,
+}
+
+/// A page of namespaces.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct NamespacePage {
+    pub results: Vec<Namespace>,
+    pub total: u64,
+}
+
+/// Filters and paging of a namespace search.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct NamespaceSearch {
+    /// Namespaces whose name contains this text, ignoring case.
+    pub q: Option<String>,
+    pub page: Option<u32>,
+    pub size: Option<u32>,
+    /// `id:asc` (the default) or `id:desc`.
+    pub sort: Option<String>,
+    /// Only namespaces holding flows themselves, not their parents.
+    pub existing: Option<bool>,
+}
+
+/// Namespaces holding the tenant's flows and their parents, as the caller
+/// may see them (FLOW:READ), sorted by name.
+#[utoipa::path(get, path = "/namespaces/search", tag = "namespaces", params(NamespaceSearch),
+    responses((status = 200, body = NamespacePage), (status = 400, body = ErrorBody)))]
+async fn search(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    Query(query): Query<NamespaceSearch>,
+) -> Result<Json<NamespacePage>, ApiError> {
+    let descending = match query.sort.as_deref() {
+        None | Some("id") | Some("id:asc") => false,
+        Some("id:desc") => true,
+        Some(other) => {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                format!("cannot sort namespaces by '{other}': use id:asc or id:desc"),
+            ));
+        }
+    };
+    let page = aerie_common::paging::PageRequest::new(
+        query.page.unwrap_or(0),
+        query.size.unwrap_or(0),
+    )
+    .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.to_string()))?;
+    let request = tenant.request(pb::ListNamespacesRequest { q: String::new() });
+    let holding = state
+        .flows
+        .clone()
+        .list_namespaces(request)
+        .await?
+        .into_inner()
+        .namespaces;
+    let mut names = std::collections::BTreeSet::new();
+    for namespace in holding {
+        if query.existing != Some(true) {
+            // company.team also lists company, as Kestra's tree does.
+            for (at, _) in namespace.match_indices('.') {
+                names.insert(namespace[..at].to_owned());
+            }
+        }
+        names.insert(namespace);
+    }
+    let needle = query.q.unwrap_or_default().to_lowercase();
+    let mut names: Vec<String> = names
+        .into_iter()
+        .filter(|name| name.to_lowercase().contains(&needle))
+        .collect();
+    if descending {
+        names.reverse();
+    }
+    let total = names.len() as u64;
+    let results = names
+        .into_iter()
+        .skip(page.offset() as usize)
+        .take(page.size as usize)
+        .map(|id| Namespace { id })
+        .collect();
+    Ok(Json(NamespacePage { results, total }))
 }
 
 /// A namespace's settings.

@@ -14,8 +14,8 @@ use serde::Serialize;
 use super::page::{Chrome, Pager, UiError, fragment, render, render_fragment};
 use super::session::Form;
 use super::{Here, Session};
-use crate::routes::executions::{Execution, LogLine, attachment, date_bound};
-use crate::routes::tenants::rfc3339;
+use crate::routes::executions::logs::LogLine;
+use crate::routes::executions::{Execution, attachment, date_bound};
 use crate::state::AppState;
 
 /// Executions listed on one page.
@@ -188,14 +188,7 @@ async fn load(
         .into_inner()
         .logs
         .into_iter()
-        .map(|line| LogLine {
-            timestamp: rfc3339(line.timestamp),
-            execution_id: line.execution_id,
-            task_run_id: Some(line.task_run_id).filter(|t| !t.is_empty()),
-            task_id: Some(line.task_id).filter(|t| !t.is_empty()),
-            level: line.level,
-            message: line.message,
-        })
+        .map(LogLine::from)
         .collect();
     Ok((execution.into(), logs))
 }
