@@ -50,7 +50,10 @@ pub struct Invalid {
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct BulkErrorResponse {
     pub message: String,
+    /// Absent when the call itself was refused (no filter, too many).
+    #[serde(default)]
     pub count: u64,
+    #[serde(default)]
     pub invalids: Vec<Invalid>,
 }
 
