@@ -57,7 +57,13 @@ pub fn spawn_audit_relay(
 /// Adds this service's gRPC services to a server being assembled.
 pub fn register(services: &mut GrpcServices, api: FlowApi) {
     let api = api.announcing_changes(services.stopping());
-    services.add(FlowServiceServer::new(api.clone()));
+    // An import carries many flows, up to the gateway's largest body, and
+    // an export reads many back.
+    services.add(
+        FlowServiceServer::new(api.clone())
+            .max_decoding_message_size(aerie_common::grpc::MAX_FILE_MESSAGE_BYTES)
+            .max_encoding_message_size(aerie_common::grpc::MAX_FILE_MESSAGE_BYTES),
+    );
     services.add(SecretServiceServer::new(api.clone()));
     services.add(KvServiceServer::new(api.clone()));
     services.add(TriggerServiceServer::new(api.clone()));

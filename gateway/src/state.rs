@@ -85,7 +85,9 @@ impl AppState {
             users: UserServiceClient::new(auth.clone()),
             rbac: RbacServiceClient::new(auth.clone()),
             audit: AuditServiceClient::new(auth.clone()),
-            flows: FlowServiceClient::new(flow.clone()),
+            flows: FlowServiceClient::new(flow.clone())
+                .max_decoding_message_size(aerie_common::grpc::MAX_FILE_MESSAGE_BYTES)
+                .max_encoding_message_size(aerie_common::grpc::MAX_FILE_MESSAGE_BYTES),
             secrets: SecretServiceClient::new(flow.clone()),
             kv: KvServiceClient::new(flow.clone()),
             namespaces: NamespaceServiceClient::new(flow.clone()),

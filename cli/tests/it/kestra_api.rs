@@ -43,7 +43,9 @@ async fn executions_are_deleted_relabelled_and_changed_in_bulk() {
     let done: Vec<String> = {
         let mut ids = Vec::new();
         for _ in 0..3 {
-            ids.push(id_of(&run(&app, "acme", "company.team/hello", json!({})).await));
+            ids.push(id_of(
+                &run(&app, "acme", "company.team/hello", json!({})).await,
+            ));
         }
         ids
     };
@@ -147,9 +149,7 @@ async fn executions_are_deleted_relabelled_and_changed_in_bulk() {
     assert_eq!(body["count"], 0);
     assert_eq!(body["invalids"][0]["invalidValue"], done[1].as_str());
     assert_eq!(body["invalids"][0]["message"], "execution already finished");
-    let (_, still) = app
-        .get(&format!("/api/v1/acme/executions/{running}"))
-        .await;
+    let (_, still) = app.get(&format!("/api/v1/acme/executions/{running}")).await;
     assert_eq!(still["state"]["current"], "RUNNING", "nothing was killed");
     let (status, body) = send_json(
         &app,
@@ -264,7 +264,12 @@ async fn logs_are_searched_downloaded_and_followed_within_scope() {
         .get("/api/v1/acme/logs/search?startDate=2999-01-01")
         .await;
     assert_eq!(page["total"], 0, "{page}");
-    for bad in ["minLevel=LOUD", "triggerId=t", "sort=x", "startDate=yesterday"] {
+    for bad in [
+        "minLevel=LOUD",
+        "triggerId=t",
+        "sort=x",
+        "startDate=yesterday",
+    ] {
         let (status, body) = app.get(&format!("/api/v1/acme/logs/search?{bad}")).await;
         assert!(matches!(status, 400 | 422), "{bad}: {status} {body}");
     }
@@ -467,7 +472,12 @@ async fn namespaces_are_searched_as_a_tree_of_the_tenants_flows() {
     assert_eq!(status, 200, "{page}");
     assert_eq!(
         ids(&page),
-        ["company", "company.data", "company.data.raw", "company.team"]
+        [
+            "company",
+            "company.data",
+            "company.data.raw",
+            "company.team"
+        ]
     );
     assert_eq!(page["total"], 4);
     let (_, page) = app
@@ -477,7 +487,10 @@ async fn namespaces_are_searched_as_a_tree_of_the_tenants_flows() {
     let (_, page) = app
         .get("/api/v1/acme/namespaces/search?existing=true&size=1&page=2")
         .await;
-    assert_eq!((ids(&page), page["total"].clone()), (vec!["company.team".to_owned()], json!(2)));
+    assert_eq!(
+        (ids(&page), page["total"].clone()),
+        (vec!["company.team".to_owned()], json!(2))
+    );
     let (status, _) = app.get("/api/v1/acme/namespaces/search?sort=name").await;
     assert_eq!(status, 400);
     let (status, _) = app.get("/api/v1/acme/namespaces/search?bogus=1").await;
@@ -485,4 +498,386 @@ async fn namespaces_are_searched_as_a_tree_of_the_tenants_flows() {
     // Another tenant has none of them.
     let (_, page) = app.get("/api/v1/globex/namespaces/search").await;
     assert_eq!(page["total"], 0, "{page}");
+}
+
+fn flow_in(namespace: &str, id: &str, message: &str) -> String {
+    format!(
+        "id: {id}\nnamespace: {namespace}\ntasks:\n  - id: say\n    type: io.kestra.plugin.core.log.Log\n    message: {message}\n"
+    )
+}
+
+async fn yaml_as(app: &TestApp, method: Method, path: &str, body: &str) -> (u16, Value) {
+    app.yaml(method, path, &app.admin, body).await
+}
+
+fn flow_ids(flows: &Value) -> Vec<String> {
+    flows
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|f| {
+            format!(
+                "{}.{}",
+                f["namespace"].as_str().unwrap(),
+                f["id"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
+async fn live_flows(app: &TestApp, tenant: &str) -> Vec<String> {
+    let (_, page) = app
+        .get(&format!(
+            "/api/v1/{tenant}/flows/search?size=100&sort=id:asc"
+        ))
+        .await;
+    let mut ids = flow_ids(&page["results"]);
+    ids.sort();
+    ids
+}
+
+#[tokio::test]
+async fn a_namespace_is_replaced_all_or_nothing_and_validated_per_document() {
+    let app = TestApp::start(Mode::MultiWithDefault).await;
+    tenant(&app, "acme").await;
+    create_flow(&app, "acme", &flow_in("company.team", "old", "bye")).await;
+    create_flow(&app, "acme", &flow_in("company.team", "keep", "same")).await;
+    create_flow(&app, "acme", &flow_in("company.team.child", "kid", "hi")).await;
+
+    // One bad document refuses the whole body; nothing changes.
+    let body = format!(
+        "{}---\n{}---\n{}",
+        flow_in("company.team", "keep", "same"),
+        flow_in("company.team", "new", "hello"),
+        flow_in("company.team", "broken", "x").replace("log.Log", "log.Lg"),
+    );
+    let (status, err) = yaml_as(&app, Method::POST, "/api/v1/acme/flows/company.team", &body).await;
+    assert_eq!(status, 422, "{err}");
+    assert!(err["message"].as_str().unwrap().contains("flow 3"), "{err}");
+    assert_eq!(
+        live_flows(&app, "acme").await,
+        [
+            "company.team.child.kid",
+            "company.team.keep",
+            "company.team.old"
+        ]
+    );
+    let outsider = format!(
+        "{}---\n{}",
+        flow_in("company.team", "new", "hello"),
+        flow_in("company.other", "stray", "x")
+    );
+    let (status, err) = yaml_as(
+        &app,
+        Method::POST,
+        "/api/v1/acme/flows/company.team",
+        &outsider,
+    )
+    .await;
+    assert_eq!(status, 422, "{err}");
+    assert!(
+        err["message"]
+            .as_str()
+            .unwrap()
+            .contains("not in namespace company.team")
+    );
+
+    // delete=false keeps the flows left out.
+    let body = format!(
+        "{}---\n{}",
+        flow_in("company.team", "keep", "same"),
+        flow_in("company.team", "new", "hello")
+    );
+    let (status, flows) = yaml_as(
+        &app,
+        Method::POST,
+        "/api/v1/acme/flows/company.team?delete=false",
+        &body,
+    )
+    .await;
+    assert_eq!(status, 200, "{flows}");
+    assert_eq!(flow_ids(&flows), ["company.team.keep", "company.team.new"]);
+    assert_eq!(
+        flows[0]["revision"], 1,
+        "an unchanged flow keeps its revision"
+    );
+    assert_eq!(live_flows(&app, "acme").await.len(), 4);
+    // The default deletes the namespace's other flows, not its children's.
+    let (status, flows) =
+        yaml_as(&app, Method::POST, "/api/v1/acme/flows/company.team", &body).await;
+    assert_eq!(status, 200, "{flows}");
+    assert_eq!(
+        live_flows(&app, "acme").await,
+        [
+            "company.team.child.kid",
+            "company.team.keep",
+            "company.team.new"
+        ]
+    );
+    let (status, _) = app
+        .get("/api/v1/acme/flows/company.team/old/revisions")
+        .await;
+    assert_eq!(status, 200, "a deleted flow's revisions stay");
+
+    // Validate: one answer per document, lines counted in the whole body.
+    let body = format!(
+        "{}---\n{}",
+        flow_in("company.team", "fine", "ok"),
+        flow_in("company.team", "bad", "x").replace("log.Log", "log.Lg")
+    );
+    let (status, report) = yaml_as(&app, Method::POST, "/api/v1/acme/flows/validate", &body).await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report.as_array().unwrap().len(), 2, "{report}");
+    assert_eq!(
+        (report[0]["index"].clone(), report[0]["valid"].clone()),
+        (json!(0), json!(true))
+    );
+    assert_eq!(
+        (report[1]["index"].clone(), report[1]["valid"].clone()),
+        (json!(1), json!(false))
+    );
+    // Six lines, the separator, then the type on the fifth line of the second.
+    assert_eq!(report[1]["findings"][0]["line"], 12, "{report}");
+
+    // A user who may only read flows changes nothing.
+    let reader = app.user("reader").await;
+    let (status, body) = app
+        .post(
+            "/api/v1/acme/roles",
+            json!({"name": "Reader", "permissions": ["FLOW:READ"]}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    app.bind(Some("acme"), "reader", "Reader", None).await;
+    let (status, _) = app
+        .yaml(
+            Method::POST,
+            "/api/v1/acme/flows/company.team",
+            &reader,
+            &flow_in("company.team", "keep", "changed"),
+        )
+        .await;
+    assert_eq!(status, 403);
+    assert_eq!(live_flows(&app, "acme").await.len(), 3);
+}
+
+#[tokio::test]
+async fn flows_are_exported_imported_and_changed_in_bulk_within_their_tenant() {
+    let app = TestApp::start(Mode::MultiWithDefault).await;
+    tenant(&app, "acme").await;
+    tenant(&app, "globex").await;
+    for (namespace, id) in [
+        ("company.team", "a"),
+        ("company.team", "b"),
+        ("company.data", "c"),
+    ] {
+        create_flow(&app, "acme", &flow_in(namespace, id, "hi")).await;
+    }
+
+    // Export by query: a zip of <namespace>.<id>.yml.
+    let response = app
+        .client
+        .get(app.url("/api/v1/acme/flows/export/by-query?namespace=company.team"))
+        .bearer_auth(&app.admin)
+        .send()
+        .await
+        .expect("export");
+    assert_eq!(response.status(), 200);
+    let archive = response.bytes().await.expect("bytes").to_vec();
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(archive.clone())).expect("a zip");
+    let mut names: Vec<String> = (0..zip.len())
+        .map(|i| zip.by_index(i).unwrap().name().unwrap().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["company.team.a.yml", "company.team.b.yml"]);
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut zip.by_name("company.team.a.yml").unwrap(), &mut text)
+        .unwrap();
+    assert_eq!(text, flow_in("company.team", "a", "hi"));
+
+    // Import into another tenant: the same flows, nothing of acme's ids.
+    let upload = |bytes: Vec<u8>, name: &str| {
+        reqwest::multipart::Form::new().part(
+            "fileUpload",
+            reqwest::multipart::Part::bytes(bytes).file_name(name.to_owned()),
+        )
+    };
+    let response = app
+        .client
+        .post(app.url("/api/v1/globex/flows/import"))
+        .bearer_auth(&app.admin)
+        .multipart(upload(archive.clone(), "flows.zip"))
+        .send()
+        .await
+        .expect("import");
+    let (status, flows) = crate::app::read(response).await;
+    assert_eq!(status, 200, "{flows}");
+    assert_eq!(flows.as_array().unwrap().len(), 2);
+    assert_eq!(flows[0]["tenantId"], "globex");
+    assert_eq!(
+        live_flows(&app, "globex").await,
+        ["company.team.a", "company.team.b"]
+    );
+    // A YAML file with a bad flow imports nothing.
+    let yaml = format!(
+        "{}---\n{}",
+        flow_in("company.x", "new", "ok"),
+        flow_in("company.x", "bad", "x").replace("log.Log", "log.Lg")
+    );
+    let response = app
+        .client
+        .post(app.url("/api/v1/globex/flows/import"))
+        .bearer_auth(&app.admin)
+        .multipart(upload(yaml.into_bytes(), "flows.yml"))
+        .send()
+        .await
+        .expect("import");
+    let (status, err) = crate::app::read(response).await;
+    assert_eq!(status, 422, "{err}");
+    assert_eq!(live_flows(&app, "globex").await.len(), 2);
+    let response = app
+        .client
+        .post(app.url("/api/v1/globex/flows/import"))
+        .bearer_auth(&app.admin)
+        .multipart(upload(b"not a zip".to_vec(), "flows.zip"))
+        .send()
+        .await
+        .expect("import");
+    assert_eq!(response.status(), 422);
+
+    // Disable and enable by ids and by query: a new revision each.
+    let (status, body) = send_json(
+        &app,
+        Method::POST,
+        "/api/v1/acme/flows/disable/by-ids",
+        json!([{"namespace": "company.team", "id": "a"}, {"namespace": "company.team", "id": "nope"}]),
+    )
+    .await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["invalids"][0]["invalidValue"], "company.team.nope");
+    let (_, a) = app.get("/api/v1/acme/flows/company.team/a").await;
+    assert_eq!(
+        (a["disabled"].clone(), a["revision"].clone()),
+        (json!(false), json!(1))
+    );
+    let (status, body) = send_json(
+        &app,
+        Method::POST,
+        "/api/v1/acme/flows/disable/by-ids",
+        json!([{"namespace": "company.team", "id": "a"}]),
+    )
+    .await;
+    assert_eq!((status, body["count"].clone()), (200, json!(1)), "{body}");
+    let (_, a) = app.get("/api/v1/acme/flows/company.team/a").await;
+    assert_eq!(
+        (a["disabled"].clone(), a["revision"].clone()),
+        (json!(true), json!(2))
+    );
+    let (status, body) = app
+        .send(
+            Method::POST,
+            "/api/v1/acme/flows/enable/by-query?namespace=company.team",
+            Some(&app.admin),
+            None,
+        )
+        .await;
+    assert_eq!((status, body["count"].clone()), (200, json!(2)), "{body}");
+    let (_, a) = app.get("/api/v1/acme/flows/company.team/a").await;
+    assert_eq!(
+        (a["disabled"].clone(), a["revision"].clone()),
+        (json!(false), json!(3))
+    );
+    let (_, b) = app.get("/api/v1/acme/flows/company.team/b").await;
+    assert_eq!(b["revision"], 1, "an enabled flow is left as it is");
+
+    // Delete by query needs a filter; by ids, then.
+    let (status, body) = app.delete("/api/v1/acme/flows/delete/by-query").await;
+    assert_eq!(status, 422, "{body}");
+    let (status, body) = app
+        .delete("/api/v1/acme/flows/delete/by-query?namespace=company.data")
+        .await;
+    assert_eq!((status, body["count"].clone()), (200, json!(1)), "{body}");
+    let (status, body) = send_json(
+        &app,
+        Method::DELETE,
+        "/api/v1/acme/flows/delete/by-ids",
+        json!([{"namespace": "company.team", "id": "b"}]),
+    )
+    .await;
+    assert_eq!((status, body["count"].clone()), (200, json!(1)), "{body}");
+    assert_eq!(live_flows(&app, "acme").await, ["company.team.a"]);
+
+    // Tenant B's admin reaches none of A's flows through any of them.
+    let bob = app.user("bob").await;
+    app.bind(Some("globex"), "bob", "Admin", None).await;
+    let a_only = json!([{"namespace": "company.team", "id": "a"}]);
+    create_flow(&app, "acme", &flow_in("company.secret", "s", "classified")).await;
+    for (method, path) in [
+        (Method::POST, "/api/v1/globex/flows/export/by-ids"),
+        (Method::POST, "/api/v1/globex/flows/disable/by-ids"),
+        (Method::DELETE, "/api/v1/globex/flows/delete/by-ids"),
+    ] {
+        let (status, body) = app
+            .send(
+                method,
+                path,
+                Some(&bob),
+                Some(json!([{"namespace": "company.secret", "id": "s"}])),
+            )
+            .await;
+        assert_eq!(status, 422, "{path}: {body}");
+    }
+    for (method, path) in [
+        (Method::POST, "/api/v1/acme/flows/export/by-ids"),
+        (Method::POST, "/api/v1/acme/flows/disable/by-ids"),
+        (Method::DELETE, "/api/v1/acme/flows/delete/by-ids"),
+    ] {
+        let (status, body) = app
+            .send(method, path, Some(&bob), Some(a_only.clone()))
+            .await;
+        assert!(matches!(status, 403 | 404 | 422), "{path}: {status} {body}");
+    }
+    let response = app
+        .client
+        .get(app.url("/api/v1/globex/flows/export/by-query?namespace=company"))
+        .bearer_auth(&bob)
+        .send()
+        .await
+        .expect("export");
+    let archive = response.bytes().await.expect("bytes").to_vec();
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(archive)).expect("a zip");
+    let names: Vec<String> = (0..zip.len())
+        .map(|i| zip.by_index(i).unwrap().name().unwrap().into_owned())
+        .collect();
+    assert!(!names.iter().any(|n| n.contains("secret")), "{names:?}");
+    let (status, _) = app
+        .yaml(
+            Method::POST,
+            "/api/v1/acme/flows/company.secret",
+            &bob,
+            &flow_in("company.secret", "s", "taken"),
+        )
+        .await;
+    assert!(matches!(status, 403 | 404), "{status}");
+    // And a spoofed tenant header straight to flow-svc.
+    let mut client =
+        aerie_proto::flow::v1::flow_service_client::FlowServiceClient::new(app.channel().await);
+    let err = client
+        .import_flows(call(
+            aerie_proto::flow::v1::ImportFlowsRequest {
+                sources: vec![flow_in("company.secret", "s", "taken")],
+                namespace: "company.secret".into(),
+                delete_missing: true,
+            },
+            Some(&bob),
+            Some("acme"),
+        ))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err.code(), Code::NotFound | Code::PermissionDenied),
+        "{err:?}"
+    );
+    let (_, s) = app.get("/api/v1/acme/flows/company.secret/s").await;
+    assert_eq!(s["revision"], 1, "{s}");
 }

@@ -6,6 +6,7 @@ pub mod duration;
 pub mod inputs;
 pub mod pebble;
 pub mod retry;
+pub mod source;
 
 /// Log levels, lowest first, as Kestra names them.
 pub const LOG_LEVELS: [&str; 5] = ["TRACE", "DEBUG", "INFO", "WARN", "ERROR"];

@@ -542,11 +542,8 @@ impl ExecutionService for ExecutionApi {
         tx.commit().await.map_err(ServiceError::from)?;
         // Files go once the row is gone (as in a purge): a crash in between
         // leaves files no execution names, never the other way round.
-        let folder = StoragePath::parse(&execution_folder(
-            &current.namespace,
-            &current.flow_id,
-            &id,
-        ))?;
+        let folder =
+            StoragePath::parse(&execution_folder(&current.namespace, &current.flow_id, &id))?;
         if let Err(err) = self
             .engine
             .storage
@@ -583,9 +580,11 @@ impl ExecutionService for ExecutionApi {
             serde_json::from_str(&current.labels).unwrap_or_default();
         // Kestra's rule: `system.` labels are set by the product alone; the
         // caller may send them back unchanged.
-        if let Some((key, value)) = body.labels.iter().find(|(key, value)| {
-            key.starts_with("system.") && labels.get(*key) != Some(*value)
-        }) {
+        if let Some((key, value)) = body
+            .labels
+            .iter()
+            .find(|(key, value)| key.starts_with("system.") && labels.get(*key) != Some(*value))
+        {
             return Err(Status::invalid_argument(format!(
                 "system labels are set by Aerie alone: {key}={value}"
             )));

@@ -96,7 +96,7 @@ fn finding_message(finding: Finding) -> pb::Finding {
 }
 
 /// A valid flow from `source`, or INVALID_ARGUMENT listing where and why.
-fn parse_source(source: &str) -> Result<ParsedFlow, ServiceError> {
+pub(super) fn parse_source(source: &str) -> Result<ParsedFlow, ServiceError> {
     if source.len() > MAX_SOURCE_BYTES {
         return Err(ServiceError::InvalidArgument(format!(
             "a flow source is at most {MAX_SOURCE_BYTES} bytes; this one has {}",
@@ -123,7 +123,7 @@ fn parse_source(source: &str) -> Result<ParsedFlow, ServiceError> {
     )))
 }
 
-fn save_failed(key: &FlowKey, err: SaveError, creating: bool) -> ServiceError {
+pub(super) fn save_failed(key: &FlowKey, err: SaveError, creating: bool) -> ServiceError {
     match err {
         SaveError::Conflict if creating => {
             ServiceError::AlreadyExists(format!("flow {key} already exists"))
@@ -133,6 +133,31 @@ fn save_failed(key: &FlowKey, err: SaveError, creating: bool) -> ServiceError {
         )),
         SaveError::Db(err) => err.into(),
     }
+}
+
+/// Audits a change of a flow in the transaction making it.
+pub(super) async fn audit_flow_change(
+    tx: &crate::repo::TenantTxn,
+    call: &aerie_common::auth::Call,
+    key: &FlowKey,
+    action: &'static str,
+    revision: i32,
+) -> Result<(), Status> {
+    let entry = AuditEntry::new(
+        &call.tenant,
+        "FLOW",
+        key.to_string(),
+        action,
+        &*call.caller.name,
+    )
+    .with_details(serde_json::json!({
+        "namespace": key.namespace.as_str(),
+        "flowId": key.id.as_str(),
+        "revision": revision,
+    }));
+    audit::enqueue(tx.conn(), entry)
+        .await
+        .map_err(|e| ServiceError::from(e).into())
 }
 
 impl FlowApi {
@@ -145,21 +170,7 @@ impl FlowApi {
         action: &'static str,
         revision: i32,
     ) -> Result<(), Status> {
-        let entry = AuditEntry::new(
-            &call.tenant,
-            "FLOW",
-            key.to_string(),
-            action,
-            &*call.caller.name,
-        )
-        .with_details(serde_json::json!({
-            "namespace": key.namespace.as_str(),
-            "flowId": key.id.as_str(),
-            "revision": revision,
-        }));
-        audit::enqueue(tx.conn(), entry)
-            .await
-            .map_err(ServiceError::from)?;
+        audit_flow_change(&tx, call, key, action, revision).await?;
         tx.commit().await.map_err(ServiceError::from)?;
         tracing::info!(tenant = %call.tenant, flow = %key, revision, action, "flow changed");
         Ok(())
@@ -399,6 +410,15 @@ impl FlowService for FlowApi {
             namespace: report.namespace,
             findings: report.findings.into_iter().map(finding_message).collect(),
         }))
+    }
+
+    async fn import_flows(
+        &self,
+        request: Request<pb::ImportFlowsRequest>,
+    ) -> Result<Response<pb::ImportFlowsResponse>, Status> {
+        let call = self.guard.call(&request).await?;
+        let imported = self.import(&call, request.into_inner()).await?;
+        Ok(Response::new(imported))
     }
 
     async fn list_namespaces(

@@ -2,6 +2,7 @@
 //! the call, run the repository in a tenant transaction, audit, encode.
 
 mod flows;
+mod import;
 mod internal;
 mod kv;
 mod namespaces;

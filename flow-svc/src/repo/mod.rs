@@ -23,4 +23,3 @@ pub fn now() -> DateTime<Utc> {
 pub fn is_conflict(err: &DbErr) -> bool {
     matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
 }
-

@@ -14,6 +14,8 @@ use crate::routes::tenants::rfc3339;
 use crate::state::AppState;
 use crate::tenant_scope::Tenant;
 
+pub mod bulk;
+
 /// A label, as Kestra lists them.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
 pub struct Label {
@@ -81,10 +83,15 @@ pub struct Finding {
     pub message: String,
 }
 
-/// What validation found.
+/// What validation found in one document of the body.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct Validation {
+    /// The document's position in the body, from 0.
+    pub index: usize,
     pub valid: bool,
+    /// Every finding's message, one per line, as Kestra's `constraints`;
+    /// `null` when the flow is valid.
+    pub constraints: Option<String>,
     pub id: Option<String>,
     pub namespace: Option<String>,
     pub findings: Vec<Finding>,
@@ -132,7 +139,7 @@ pub struct SearchQuery {
 
 impl SearchQuery {
     /// Parses the raw query, where `labels` may repeat.
-    fn parse(raw: Option<&str>) -> Result<SearchQuery, ApiError> {
+    pub(crate) fn parse(raw: Option<&str>) -> Result<SearchQuery, ApiError> {
         let mut query = SearchQuery::default();
         let number = |name: &str, value: &str| {
             value.parse::<u32>().map_err(|_| {
@@ -176,11 +183,11 @@ pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(create))
         .routes(routes!(search))
-        .routes(routes!(validate))
         .routes(routes!(distinct_namespaces))
         .routes(routes!(list_namespace))
         .routes(routes!(get, update, delete))
         .routes(routes!(revisions))
+        .merge(bulk::routes())
 }
 
 /// Create a flow from YAML (FLOW:CREATE in its namespace).
@@ -315,40 +322,6 @@ async fn search(
     Ok(Json(FlowPage {
         results: page.results.into_iter().map(Into::into).collect(),
         total: page.total,
-    }))
-}
-
-/// Check a flow without saving it; answers 200 with every finding, for any
-/// YAML document (which is why its body is any value, not only a string).
-#[utoipa::path(post, path = "/flows/validate", tag = "flows",
-    request_body(content = serde_json::Value, content_type = "application/x-yaml"),
-    responses((status = 200, body = Validation)))]
-async fn validate(
-    State(state): State<AppState>,
-    tenant: Tenant,
-    YamlBody(source): YamlBody,
-) -> Result<Json<Validation>, ApiError> {
-    let request = tenant.request(pb::ValidateFlowRequest { source });
-    let report = state
-        .flows
-        .clone()
-        .validate_flow(request)
-        .await?
-        .into_inner();
-    Ok(Json(Validation {
-        valid: report.valid,
-        id: (!report.id.is_empty()).then_some(report.id),
-        namespace: (!report.namespace.is_empty()).then_some(report.namespace),
-        findings: report
-            .findings
-            .into_iter()
-            .map(|f| Finding {
-                path: f.path,
-                line: f.line,
-                column: f.column,
-                message: f.message,
-            })
-            .collect(),
     }))
 }
 

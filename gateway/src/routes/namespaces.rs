@@ -149,11 +149,9 @@ async fn search(
             ));
         }
     };
-    let page = aerie_common::paging::PageRequest::new(
-        query.page.unwrap_or(0),
-        query.size.unwrap_or(0),
-    )
-    .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.to_string()))?;
+    let page =
+        aerie_common::paging::PageRequest::new(query.page.unwrap_or(0), query.size.unwrap_or(0))
+            .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.to_string()))?;
     let request = tenant.request(pb::ListNamespacesRequest { q: String::new() });
     let holding = state
         .flows

@@ -453,33 +453,6 @@ async fn execute(
     }
 }
 
-/// `source` with its top-level `disabled:` set to `disabled`: the line
-/// replaced when there is one, else added after `namespace:`. The rest of
-/// the text is kept byte for byte, so the new revision differs in that
-/// line only.
-fn with_disabled(source: &str, disabled: bool) -> String {
-    let wanted = format!("disabled: {disabled}");
-    let is_key = |line: &str, key: &str| {
-        line.strip_prefix(key)
-            .is_some_and(|rest| rest.trim_start().starts_with(':'))
-    };
-    let mut lines: Vec<String> = source.lines().map(str::to_owned).collect();
-    if let Some(line) = lines.iter_mut().find(|l| is_key(l, "disabled")) {
-        *line = wanted;
-    } else {
-        let at = lines
-            .iter()
-            .position(|l| is_key(l, "namespace"))
-            .map_or(lines.len(), |i| i + 1);
-        lines.insert(at, wanted);
-    }
-    let mut text = lines.join("\n");
-    if source.ends_with('\n') {
-        text.push('\n');
-    }
-    text
-}
-
 /// Enable or disable a flow: a new revision with `disabled:` set.
 async fn set_disabled(
     State(state): State<AppState>,
@@ -517,7 +490,7 @@ async fn set_disabled(
             pb::UpdateFlowRequest {
                 namespace: namespace.clone(),
                 id: id.clone(),
-                source: with_disabled(&flow.source, disabled),
+                source: aerie_common::kestra::source::with_disabled(&flow.source, disabled),
             },
         );
         if let Err(status) = state.flows.clone().update_flow(request).await {
@@ -599,20 +572,6 @@ async fn diff(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn disabling_changes_one_top_level_line_only() {
-        let plain = "id: f\nnamespace: n\ntasks:\n  - id: t\n    disabled: false\n";
-        assert_eq!(
-            with_disabled(plain, true),
-            "id: f\nnamespace: n\ndisabled: true\ntasks:\n  - id: t\n    disabled: false\n"
-        );
-        let marked = "id: f\nnamespace: n\ndisabled : true # off\ntasks: []";
-        assert_eq!(
-            with_disabled(marked, false),
-            "id: f\nnamespace: n\ndisabled: false\ntasks: []"
-        );
-    }
 
     #[test]
     fn the_execute_form_asks_for_the_declared_inputs() {

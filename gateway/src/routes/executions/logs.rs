@@ -132,7 +132,8 @@ async fn download(
         header::HeaderValue::from_static("text/plain; charset=utf-8"),
     );
     // The id was found in the tenant, so it is an execution id: safe in a header.
-    if let Ok(value) = header::HeaderValue::from_str(&format!("attachment; filename=\"{id}.log\"")) {
+    if let Ok(value) = header::HeaderValue::from_str(&format!("attachment; filename=\"{id}.log\""))
+    {
         headers.insert(header::CONTENT_DISPOSITION, value);
     }
     Ok((headers, text).into_response())

@@ -76,7 +76,10 @@ impl Operation {
 
     /// Why `state` refuses this operation, if it does.
     fn refusal(self, state: &str) -> Option<&'static str> {
-        let ended = matches!(state, "SUCCESS" | "WARNING" | "FAILED" | "KILLED" | "CANCELLED");
+        let ended = matches!(
+            state,
+            "SUCCESS" | "WARNING" | "FAILED" | "KILLED" | "CANCELLED"
+        );
         match self {
             Operation::Delete if !ended => Some("execution not ended: kill it first"),
             Operation::Kill if ended => Some("execution already finished"),
@@ -214,7 +217,10 @@ async fn bulk(
         return Err(too_many(ids.len()));
     }
     let mut unique = std::collections::BTreeSet::new();
-    let ids: Vec<String> = ids.into_iter().filter(|id| unique.insert(id.clone())).collect();
+    let ids: Vec<String> = ids
+        .into_iter()
+        .filter(|id| unique.insert(id.clone()))
+        .collect();
     let checks = futures::stream::iter(ids.iter().cloned())
         .map(|id| async move {
             let request = tenant.request(pb::GetExecutionRequest { id: id.clone() });
@@ -369,7 +375,11 @@ async fn delete_by_ids(
     let others = form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
         .into_owned()
         .collect();
-    delete_options(others, true, "deleteLogs, deleteMetrics, deleteStorage, includeNonTerminated")?;
+    delete_options(
+        others,
+        true,
+        "deleteLogs, deleteMetrics, deleteStorage, includeNonTerminated",
+    )?;
     bulk(&state, &tenant, Operation::Delete, ids).await
 }
 
