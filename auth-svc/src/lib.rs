@@ -8,6 +8,7 @@ pub mod migration;
 pub mod passwords;
 pub mod repo;
 pub mod retention;
+pub mod sync_access;
 pub mod throttle;
 pub mod tokens;
 

@@ -164,3 +164,39 @@ pub async fn rotate_key(config: &Config) -> Result<String, BoxError> {
     let auth = aerie_auth_svc::open(config).await?;
     Ok(auth.rotate_key(CLI_ACTOR).await?.kid)
 }
+
+/// `aerie auths users sync-access --tenant T`: the default tenant's
+/// bindings given to T's users, groups and service accounts.
+pub async fn sync_access(
+    config: &Config,
+    tenant: &str,
+) -> Result<Vec<aerie_auth_svc::sync_access::Synced>, BoxError> {
+    let id = TenantId::parse(tenant)?;
+    let live = aerie_tenant_svc::open(config).await?.list_all().await?;
+    if !live.iter().any(|t| t.id == tenant) {
+        return Err(format!("tenant {tenant} does not exist").into());
+    }
+    let auth = aerie_auth_svc::open(config).await?;
+    Ok(auth.sync_access(&id, CLI_ACTOR).await?)
+}
+
+/// `aerie auths users sync-access`: each user's roles in each live tenant.
+pub async fn access_report(
+    config: &Config,
+) -> Result<Vec<aerie_auth_svc::sync_access::UserAccess>, BoxError> {
+    let live: std::collections::HashSet<String> = aerie_tenant_svc::open(config)
+        .await?
+        .list_all()
+        .await?
+        .into_iter()
+        .map(|t| t.id)
+        .collect();
+    let auth = aerie_auth_svc::open(config).await?;
+    let mut report = auth.access_report().await?;
+    for user in &mut report {
+        // A deleted tenant's bindings give no access.
+        user.tenants
+            .retain(|(tenant, _)| tenant.as_ref().is_none_or(|t| live.contains(t)));
+    }
+    Ok(report)
+}

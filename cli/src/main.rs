@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use aerie::{admin, server};
+use aerie_auth_svc::sync_access::Outcome;
 use aerie_common::config::Config;
 use clap::{Args, Parser, Subcommand};
 
@@ -92,6 +93,13 @@ enum UsersCommand {
     },
     /// List users.
     List,
+    /// With --tenant, give every user, group and service account of that
+    /// tenant the bindings it holds in the default tenant (idempotent);
+    /// without it, report each user's tenants and roles.
+    SyncAccess {
+        #[arg(long)]
+        tenant: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -343,6 +351,66 @@ async fn run(command: Command, config: Config) -> Result<(), server::BoxError> {
             println!("{:<40} SUPER-ADMIN", "USERNAME");
             for user in admin::list_users(&config).await? {
                 println!("{:<40} {}", user.username, user.super_admin);
+            }
+            Ok(())
+        }
+        Command::Auths(AuthsCommand::Users(UsersCommand::SyncAccess {
+            tenant: Some(tenant),
+        })) => {
+            let synced = admin::sync_access(&config, &tenant).await?;
+            let mut counts = [0; 3];
+            for binding in &synced {
+                let (word, at) = match &binding.outcome {
+                    Outcome::Added => ("added", 0),
+                    Outcome::Present => ("present", 1),
+                    Outcome::Skipped(_) => ("skipped", 2),
+                };
+                counts[at] += 1;
+                let namespace = binding
+                    .namespace
+                    .as_deref()
+                    .map(|n| format!(" on {n}"))
+                    .unwrap_or_default();
+                let reason = match &binding.outcome {
+                    Outcome::Skipped(reason) => format!(": {reason}"),
+                    _ => String::new(),
+                };
+                println!(
+                    "{word:<8} {} {} {}{namespace}{reason}",
+                    binding.subject_type.as_str(),
+                    binding.subject,
+                    binding.role
+                );
+            }
+            println!(
+                "{tenant}: {} added, {} present already, {} skipped",
+                counts[0], counts[1], counts[2]
+            );
+            Ok(())
+        }
+        Command::Auths(AuthsCommand::Users(UsersCommand::SyncAccess { tenant: None })) => {
+            for user in admin::access_report(&config).await? {
+                let who = if user.super_admin {
+                    format!("{} (super admin)", user.username)
+                } else {
+                    user.username
+                };
+                if user.tenants.is_empty() {
+                    println!("{who}: no access to any tenant");
+                    continue;
+                }
+                let held: Vec<String> = user
+                    .tenants
+                    .into_iter()
+                    .map(|(tenant, roles)| {
+                        format!(
+                            "{}: {}",
+                            tenant.as_deref().unwrap_or("(default)"),
+                            roles.join(", ")
+                        )
+                    })
+                    .collect();
+                println!("{who}: {}", held.join("; "));
             }
             Ok(())
         }

@@ -18,6 +18,34 @@ fn role_pb(name: String, permissions: Vec<String>, predefined: bool) -> pb::Role
 
 #[tonic::async_trait]
 impl RbacService for AuthApi {
+    async fn sync_access(
+        &self,
+        request: Request<pb::SyncAccessRequest>,
+    ) -> Result<Response<pb::SyncAccessResponse>, Status> {
+        // It reads the default tenant's bindings: only for the instance's
+        // administrators, never a tenant's own Admin.
+        let me = self.require_super_admin(&request).await?;
+        let tenant = scoped_tenant(&request, &self.core.policy)?;
+        self.core.tenants.exists(&tenant).await?;
+        let synced = self.core.sync_access(&tenant, &me.name).await?;
+        Ok(Response::new(pb::SyncAccessResponse {
+            bindings: synced
+                .into_iter()
+                .map(|s| pb::SyncedBinding {
+                    r#type: s.subject_type.as_str().to_owned(),
+                    subject: s.subject,
+                    role: s.role,
+                    namespace: s.namespace.unwrap_or_default(),
+                    outcome: s.outcome.as_str().to_owned(),
+                    reason: match s.outcome {
+                        crate::sync_access::Outcome::Skipped(reason) => reason,
+                        _ => String::new(),
+                    },
+                })
+                .collect(),
+        }))
+    }
+
     async fn create_role(
         &self,
         request: Request<pb::CreateRoleRequest>,

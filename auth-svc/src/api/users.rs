@@ -74,6 +74,37 @@ impl UserService for AuthApi {
         Ok(Response::new(user_pb(user)))
     }
 
+    async fn list_user_access(
+        &self,
+        request: Request<pb::ListUserAccessRequest>,
+    ) -> Result<Response<pb::ListUserAccessResponse>, Status> {
+        self.require_super_admin(&request).await?;
+        let mut users = Vec::new();
+        for user in self.core.access_report().await? {
+            let mut tenants = Vec::new();
+            for (tenant, roles) in user.tenants {
+                let id = match &tenant {
+                    Some(named) => {
+                        TenantId::parse(named).map_err(|e| Status::internal(e.to_string()))?
+                    }
+                    None => TenantId::default_tenant(),
+                };
+                // A deleted tenant's bindings give no access.
+                match self.core.tenants.exists(&id).await {
+                    Ok(()) => tenants.push(pb::TenantAccess { tenant, roles }),
+                    Err(status) if status.code() == tonic::Code::NotFound => {}
+                    Err(status) => return Err(status),
+                }
+            }
+            users.push(pb::UserAccess {
+                username: user.username,
+                super_admin: user.super_admin,
+                tenants,
+            });
+        }
+        Ok(Response::new(pb::ListUserAccessResponse { users }))
+    }
+
     async fn delete_user(
         &self,
         request: Request<pb::DeleteUserRequest>,

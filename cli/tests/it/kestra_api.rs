@@ -518,8 +518,8 @@ fn flow_ids(flows: &Value) -> Vec<String> {
         .map(|f| {
             format!(
                 "{}.{}",
-                f["namespace"].as_str().unwrap(),
-                f["id"].as_str().unwrap()
+                f["namespace"].as_str().expect("namespace"),
+                f["id"].as_str().expect("id")
             )
         })
         .collect()

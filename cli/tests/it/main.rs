@@ -2,6 +2,7 @@
 //! started in-process on 127.0.0.1:0, real HTTP, real gRPC, and the `aerie`
 //! binary, against SQLite or (with AERIE_TEST_DATABASE_URL) PostgreSQL.
 
+mod access_sync;
 mod app;
 mod auth;
 mod changes;

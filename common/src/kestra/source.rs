@@ -22,10 +22,9 @@ pub fn documents(body: &str) -> Vec<Document<'_>> {
     let mut found = Vec::new();
     let mut start = 0;
     let mut start_line = 0_u32;
-    let mut line_number = 0_u32;
     let mut offset = 0;
     let mut pieces: Vec<(usize, usize, u32)> = Vec::new();
-    for line in body.split_inclusive('\n') {
+    for (line_number, line) in (0_u32..).zip(body.split_inclusive('\n')) {
         let content = line.trim_end_matches(['\n', '\r']);
         if is_separator(content) {
             pieces.push((start, offset, start_line));
@@ -33,7 +32,6 @@ pub fn documents(body: &str) -> Vec<Document<'_>> {
             start_line = line_number + 1;
         }
         offset += line.len();
-        line_number += 1;
     }
     pieces.push((start, body.len(), start_line));
     for (from, to, first_line) in pieces {

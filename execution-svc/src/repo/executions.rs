@@ -422,7 +422,7 @@ pub async fn search_logs(
     }
     if let Some(text) = filter.text {
         query = query.filter(aerie_common::db::contains_text(
-            Expr::col((execution_logs::Entity, execution_logs::Column::Message)).into(),
+            Expr::col((execution_logs::Entity, execution_logs::Column::Message)),
             text,
         ));
     }

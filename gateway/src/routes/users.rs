@@ -15,6 +15,8 @@ use crate::error::{ApiError, ErrorBody, JsonBody};
 use crate::routes::tenants::rfc3339;
 use crate::state::AppState;
 
+pub mod access;
+
 /// A user (never its password).
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -75,6 +77,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(create_user, list_users))
         .routes(routes!(get_user, update_user, delete_user))
+        .merge(access::routes())
 }
 
 /// Create a user (super admin).
