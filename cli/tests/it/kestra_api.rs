@@ -881,3 +881,196 @@ async fn flows_are_exported_imported_and_changed_in_bulk_within_their_tenant() {
     let (_, s) = app.get("/api/v1/acme/flows/company.secret/s").await;
     assert_eq!(s["revision"], 1, "{s}");
 }
+
+const TRIGGERED: &str = "id: hooked\nnamespace: company.team\ntasks:\n  - id: say\n    type: io.kestra.plugin.core.log.Log\n    message: hooked\ntriggers:\n  - id: hook\n    type: io.kestra.plugin.core.trigger.Webhook\n    key: acme-hook-key-1\n  - id: tick\n    type: io.kestra.plugin.core.trigger.Schedule\n    cron: \"* * * * * *\"\n    withSeconds: true\n  - id: off\n    type: io.kestra.plugin.core.trigger.Schedule\n    cron: \"@daily\"\n    disabled: true\n";
+
+async fn executions_of(app: &TestApp, flow: &str) -> u64 {
+    let (_, page) = app
+        .get(&format!(
+            "/api/v1/acme/executions/search?flowId={flow}&size=1"
+        ))
+        .await;
+    page["total"].as_u64().expect("total")
+}
+
+async fn toggle(app: &TestApp, token: &str, trigger: &str, disabled: bool) -> (u16, Value) {
+    app.send(
+        Method::PUT,
+        "/api/v1/acme/triggers",
+        Some(token),
+        Some(
+            json!({"namespace": "company.team", "flowId": "hooked", "triggerId": trigger,
+                    "disabled": disabled, "date": "2026-01-01T00:00:00Z", "backfill": null}),
+        ),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn triggers_are_disabled_and_enabled_without_a_new_flow_revision() {
+    let app = TestApp::start(Mode::MultiWithDefault).await;
+    tenant(&app, "acme").await;
+    create_flow(&app, "acme", TRIGGERED).await;
+    let hook = "/api/v1/acme/executions/webhook/company.team/hooked/acme-hook-key-1";
+    let (status, body) = app.send(Method::POST, hook, None, Some(json!({}))).await;
+    assert_eq!(status, 200, "{body}");
+
+    // The webhook: disabled answers as a wrong key does, and the flow keeps its revision.
+    let (status, trigger) = toggle(&app, &app.admin, "hook", true).await;
+    assert_eq!(status, 200, "{trigger}");
+    assert_eq!(
+        (trigger["disabled"].clone(), trigger["flowRevision"].clone()),
+        (json!(true), json!(1))
+    );
+    let (status, _) = app.send(Method::POST, hook, None, Some(json!({}))).await;
+    assert_eq!(status, 404);
+    let (_, flow) = app.get("/api/v1/acme/flows/company.team/hooked").await;
+    assert_eq!(flow["revision"], 1);
+    // It stays disabled across the flow's updates.
+    let (status, body) = app
+        .yaml(
+            Method::PUT,
+            "/api/v1/acme/flows/company.team/hooked",
+            &app.admin,
+            &TRIGGERED.replace("message: hooked", "message: hooked again"),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (_, page) = app.get("/api/v1/acme/triggers/search?q=hook").await;
+    assert_eq!(page["results"][0]["disabled"], true, "{page}");
+    let (status, _) = app.send(Method::POST, hook, None, Some(json!({}))).await;
+    assert_eq!(status, 404);
+    let (status, _) = toggle(&app, &app.admin, "hook", false).await;
+    assert_eq!(status, 200);
+    let (status, _) = app.send(Method::POST, hook, None, Some(json!({}))).await;
+    assert_eq!(status, 200);
+
+    // The schedule: no tick fires while it is disabled.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while executions_of(&app, "hooked").await < 4 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the schedule never fired"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let (status, body) = app
+        .post(
+            "/api/v1/acme/triggers/set-disabled/by-triggers",
+            json!({"triggers": [{"namespace": "company.team", "flowId": "hooked", "triggerId": "tick"}],
+                   "disabled": true}),
+        )
+        .await;
+    assert_eq!((status, body["count"].clone()), (200, json!(1)), "{body}");
+    // Schedulers hear of it within a second or so.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let before = executions_of(&app, "hooked").await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        executions_of(&app, "hooked").await,
+        before,
+        "a disabled schedule fired"
+    );
+    let (status, body) = app
+        .send(
+            Method::POST,
+            "/api/v1/acme/triggers/set-disabled/by-query?q=tick&disabled=false",
+            Some(&app.admin),
+            None,
+        )
+        .await;
+    assert_eq!((status, body["count"].clone()), (200, json!(1)), "{body}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while executions_of(&app, "hooked").await <= before {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the schedule never fired again"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    toggle(&app, &app.admin, "tick", true).await;
+
+    // Refusals: the source's own disabled, unknown triggers, backfills, unlock.
+    let (status, body) = toggle(&app, &app.admin, "off", false).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("edit the flow"),
+        "{body}"
+    );
+    let (status, _) = toggle(&app, &app.admin, "nope", true).await;
+    assert_eq!(status, 404);
+    let (status, body) = app
+        .put(
+            "/api/v1/acme/triggers",
+            json!({"namespace": "company.team", "flowId": "hooked", "triggerId": "hook",
+                   "disabled": false, "backfill": {"start": "2026-01-01T00:00:00Z"}}),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    let (status, body) = app
+        .post(
+            "/api/v1/acme/triggers/set-disabled/by-triggers",
+            json!({"triggers": [{"namespace": "company.team", "flowId": "hooked", "triggerId": "hook"},
+                                {"namespace": "company.team", "flowId": "hooked", "triggerId": "nope"}],
+                   "disabled": true}),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(
+        body["invalids"][0]["invalidValue"],
+        "company.team.hooked.nope"
+    );
+    let (status, body) = app
+        .post(
+            "/api/v1/acme/triggers/company.team/hooked/hook/unlock",
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 409, "{body}");
+    let (status, _) = app
+        .post(
+            "/api/v1/acme/triggers/company.team/hooked/nope/unlock",
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 404);
+
+    // Tenant B's admin, in A's URL or with a spoofed header, changes nothing.
+    tenant(&app, "globex").await;
+    let bob = app.user("bob").await;
+    app.bind(Some("globex"), "bob", "Admin", None).await;
+    let (status, _) = toggle(&app, &bob, "tick", false).await;
+    assert!(matches!(status, 403 | 404), "{status}");
+    let (status, body) = app
+        .send(
+            Method::POST,
+            "/api/v1/globex/triggers/set-disabled/by-triggers",
+            Some(&bob),
+            Some(json!({"triggers": [{"namespace": "company.team", "flowId": "hooked", "triggerId": "tick"}],
+                        "disabled": false})),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    let mut client = aerie_proto::flow::v1::trigger_service_client::TriggerServiceClient::new(
+        app.channel().await,
+    );
+    let err = client
+        .set_trigger_disabled(call(
+            aerie_proto::flow::v1::SetTriggerDisabledRequest {
+                namespace: "company.team".into(),
+                flow_id: "hooked".into(),
+                trigger_id: "tick".into(),
+                disabled: false,
+            },
+            Some(&bob),
+            Some("acme"),
+        ))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err.code(), Code::NotFound | Code::PermissionDenied),
+        "{err:?}"
+    );
+    let (_, page) = app.get("/api/v1/acme/triggers/search?q=tick").await;
+    assert_eq!(page["results"][0]["disabled"], true, "{page}");
+}

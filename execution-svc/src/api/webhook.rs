@@ -16,6 +16,7 @@ use crate::domain::scope::{Base, Outputs};
 use crate::domain::template::is_template;
 use crate::domain::{ExecutionId, inputs};
 use crate::executor::{NewExecution, StartedBy};
+use aerie_proto::flow::v1 as flow_pb;
 use aerie_proto::flow::v1::Flow;
 
 /// The same answer for a missing flow, a missing trigger and a wrong key.
@@ -61,6 +62,14 @@ impl WebhookService for ExecutionApi {
             .matching_webhook(&tenant, &flow, &plan.webhooks, &body.key)
             .await
             .ok_or_else(|| unknown_webhook(namespace, flow_id))?;
+        // A webhook disabled through the API (not in the source) is no
+        // webhook at all, as a disabled one in the source is not.
+        if self
+            .disabled_by_api(&tenant, namespace, flow_id, &trigger.id)
+            .await?
+        {
+            return Err(unknown_webhook(namespace, flow_id));
+        }
         // Only a caller holding the key learns that the flow is disabled,
         // that its conditions are false, or that its tenant is at a quota.
         super::runnable(&flow)?;
@@ -132,6 +141,33 @@ impl WebhookService for ExecutionApi {
 }
 
 impl ExecutionApi {
+    /// Whether the flow's trigger `trigger_id` was disabled through the
+    /// API (`PUT /triggers`), asked of flow-svc on each call so that it
+    /// takes effect at once.
+    async fn disabled_by_api(
+        &self,
+        tenant: &TenantId,
+        namespace: &str,
+        flow_id: &str,
+        trigger_id: &str,
+    ) -> Result<bool, Status> {
+        let request = flow_pb::GetFlowTriggersRequest {
+            namespace: namespace.to_owned(),
+            flow_id: flow_id.to_owned(),
+        };
+        let triggers = self
+            .engine
+            .flows
+            .clone()
+            .get_flow_triggers(self.engine.internal(tenant, request))
+            .await?
+            .into_inner()
+            .triggers;
+        Ok(triggers
+            .iter()
+            .any(|t| t.trigger_id == trigger_id && t.disabled))
+    }
+
     /// The flow's webhook whose key is `key`. A templated key (`{{ flow.id }}`,
     /// `{{ secret('K') }}`) is rendered in the flow's own tenant and
     /// namespace; one that cannot be rendered matches nothing.

@@ -1,6 +1,7 @@
 //! `aerie.flow.v1.TriggerService`.
 
 use aerie_common::ServiceError;
+use aerie_common::audit::{self, AuditEntry};
 use aerie_common::auth::{Action, Grant, Permission};
 use aerie_common::paging::PageRequest;
 use aerie_proto::flow::v1 as pb;
@@ -8,8 +9,8 @@ use aerie_proto::flow::v1::trigger_service_server::TriggerService;
 use tonic::{Request, Response, Status};
 
 use super::FlowApi;
-use crate::domain::Namespace;
 use crate::domain::validate::trigger_types;
+use crate::domain::{FlowKey, Namespace};
 use crate::repo::entities::triggers;
 use crate::repo::triggers as repo;
 
@@ -76,5 +77,69 @@ impl TriggerService for FlowApi {
                 .collect(),
             total,
         }))
+    }
+
+    async fn set_trigger_disabled(
+        &self,
+        request: Request<pb::SetTriggerDisabledRequest>,
+    ) -> Result<Response<pb::Trigger>, Status> {
+        let call = self.guard.call(&request).await?;
+        let body = request.into_inner();
+        let key = FlowKey::parse(&body.namespace, &body.flow_id)?;
+        let missing = || format!("flow {key} has no trigger '{}'", body.trigger_id);
+        self.guard
+            .authorize(
+                &call,
+                Grant(Permission::Flow, Action::Update),
+                key.namespace.as_str(),
+                missing,
+            )
+            .await?;
+        let tx = self.write(&call.tenant).await?;
+        let declared = repo::declared_of_flow(&tx, &key)
+            .await
+            .map_err(ServiceError::from)?
+            .into_iter()
+            .find(|t| t.trigger_id == body.trigger_id)
+            .ok_or_else(|| Status::not_found(missing()))?;
+        if declared.disabled && !body.disabled {
+            return Err(Status::failed_precondition(format!(
+                "trigger '{}' of flow {key} is disabled in the flow's source: edit the flow to enable it",
+                body.trigger_id
+            )));
+        }
+        let changed = repo::set_disabled(&tx, &key, &body.trigger_id, body.disabled)
+            .await
+            .map_err(ServiceError::from)?;
+        if changed {
+            let entry = AuditEntry::new(
+                &call.tenant,
+                "TRIGGER",
+                format!("{key}.{}", body.trigger_id),
+                "UPDATE",
+                &*call.caller.name,
+            )
+            .with_details(serde_json::json!({
+                "namespace": key.namespace.as_str(),
+                "flowId": key.id.as_str(),
+                "triggerId": body.trigger_id,
+                "disabled": body.disabled,
+            }));
+            audit::enqueue(tx.conn(), entry)
+                .await
+                .map_err(ServiceError::from)?;
+        }
+        let now = repo::of_flow(&tx, &key)
+            .await
+            .map_err(ServiceError::from)?
+            .into_iter()
+            .find(|t| t.trigger_id == body.trigger_id)
+            .ok_or_else(|| Status::not_found(missing()))?;
+        tx.commit().await.map_err(ServiceError::from)?;
+        if changed {
+            tracing::info!(tenant = %call.tenant, flow = %key, trigger = %body.trigger_id,
+                disabled = body.disabled, by = %call.caller.name, "trigger toggled");
+        }
+        Ok(Response::new(trigger_message(now, false)))
     }
 }

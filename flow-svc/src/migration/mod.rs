@@ -9,6 +9,7 @@ mod m0003_create_audit_outbox;
 mod m0004_row_level_security;
 mod m0005_create_namespace_settings;
 mod m0006_create_changes;
+mod m0007_create_disabled_triggers;
 
 /// The tenant tables of the first schema, which m0004 put under row-level
 /// security; each later table turns it on in its own migration.
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0004_row_level_security::Migration),
             Box::new(m0005_create_namespace_settings::Migration),
             Box::new(m0006_create_changes::Migration),
+            Box::new(m0007_create_disabled_triggers::Migration),
         ]
     }
 

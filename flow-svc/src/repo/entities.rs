@@ -176,3 +176,27 @@ pub mod namespace_settings {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+/// Triggers disabled through the API, whatever their flow's source says.
+pub mod disabled_triggers {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "disabled_triggers")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub tenant_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub namespace: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub flow_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub trigger_id: String,
+        pub disable_time: ChronoDateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

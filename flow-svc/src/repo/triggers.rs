@@ -8,7 +8,7 @@ use sea_orm::{
     QueryOrder, QuerySelect,
 };
 
-use super::entities::triggers;
+use super::entities::{disabled_triggers, triggers};
 use super::{TenantTxn, contains_text, in_scope, within_namespace};
 use crate::domain::FlowKey;
 use crate::domain::validate::TriggerDefinition;
@@ -31,6 +31,18 @@ pub async fn replace(
         let change = aerie_common::changes::Change::Tenant(tx.tenant().clone());
         aerie_common::changes::record(tx.conn(), &change).await?;
     }
+    // A trigger that left the flow (or a deleted flow's) is no longer
+    // disabled: a trigger of the same id added later starts enabled.
+    disabled_triggers::Entity::delete_many()
+        .filter(disabled_triggers::Column::TenantId.eq(tx.tenant_key()))
+        .filter(disabled_triggers::Column::Namespace.eq(key.namespace.as_str()))
+        .filter(disabled_triggers::Column::FlowId.eq(key.id.as_str()))
+        .filter(
+            disabled_triggers::Column::TriggerId
+                .is_not_in(definitions.iter().map(|t| t.id.clone())),
+        )
+        .exec(tx.conn())
+        .await?;
     if definitions.is_empty() {
         return Ok(());
     }
@@ -51,8 +63,11 @@ pub async fn replace(
     Ok(())
 }
 
-/// The triggers of one flow.
-pub async fn of_flow(tx: &TenantTxn, key: &FlowKey) -> Result<Vec<triggers::Model>, DbErr> {
+/// The triggers of one flow, as their source declares them.
+pub async fn declared_of_flow(
+    tx: &TenantTxn,
+    key: &FlowKey,
+) -> Result<Vec<triggers::Model>, DbErr> {
     triggers::Entity::find()
         .filter(triggers::Column::TenantId.eq(tx.tenant_key()))
         .filter(triggers::Column::Namespace.eq(key.namespace.as_str()))
@@ -62,10 +77,95 @@ pub async fn of_flow(tx: &TenantTxn, key: &FlowKey) -> Result<Vec<triggers::Mode
         .await
 }
 
+/// The triggers of one flow, disabled when their source or the API says so.
+pub async fn of_flow(tx: &TenantTxn, key: &FlowKey) -> Result<Vec<triggers::Model>, DbErr> {
+    let rows = declared_of_flow(tx, key).await?;
+    with_api_state(tx, rows).await
+}
+
+/// A trigger's address in its tenant: namespace, flow id, trigger id.
+type TriggerKey = (String, String, String);
+
+/// `rows` with `disabled` set on every trigger disabled through the API.
+async fn with_api_state(
+    tx: &TenantTxn,
+    mut rows: Vec<triggers::Model>,
+) -> Result<Vec<triggers::Model>, DbErr> {
+    if rows.is_empty() {
+        return Ok(rows);
+    }
+    let flows: std::collections::BTreeSet<(String, String)> = rows
+        .iter()
+        .map(|r| (r.namespace.clone(), r.flow_id.clone()))
+        .collect();
+    let mut query = disabled_triggers::Entity::find()
+        .filter(disabled_triggers::Column::TenantId.eq(tx.tenant_key()));
+    if flows.len() == 1 {
+        let (namespace, flow_id) = flows.into_iter().next().unwrap_or_default();
+        query = query
+            .filter(disabled_triggers::Column::Namespace.eq(namespace))
+            .filter(disabled_triggers::Column::FlowId.eq(flow_id));
+    }
+    let off: std::collections::HashSet<TriggerKey> = query
+        .all(tx.conn())
+        .await?
+        .into_iter()
+        .map(|d| (d.namespace, d.flow_id, d.trigger_id))
+        .collect();
+    for row in &mut rows {
+        if off.contains(&(
+            row.namespace.clone(),
+            row.flow_id.clone(),
+            row.trigger_id.clone(),
+        )) {
+            row.disabled = true;
+        }
+    }
+    Ok(rows)
+}
+
+/// Disables or enables one trigger through the API; true when that
+/// changed anything. The schedulers hear of it like a flow change.
+pub async fn set_disabled(
+    tx: &TenantTxn,
+    key: &FlowKey,
+    trigger_id: &str,
+    disabled: bool,
+) -> Result<bool, DbErr> {
+    let changed = if disabled {
+        let inserted = disabled_triggers::Entity::insert(disabled_triggers::ActiveModel {
+            tenant_id: Set(tx.tenant_key().to_owned()),
+            namespace: Set(key.namespace.as_str().to_owned()),
+            flow_id: Set(key.id.as_str().to_owned()),
+            trigger_id: Set(trigger_id.to_owned()),
+            disable_time: Set(super::now()),
+        })
+        .on_conflict_do_nothing()
+        .exec_without_returning(tx.conn())
+        .await?;
+        matches!(inserted, sea_orm::TryInsertResult::Inserted(n) if n > 0)
+    } else {
+        disabled_triggers::Entity::delete_many()
+            .filter(disabled_triggers::Column::TenantId.eq(tx.tenant_key()))
+            .filter(disabled_triggers::Column::Namespace.eq(key.namespace.as_str()))
+            .filter(disabled_triggers::Column::FlowId.eq(key.id.as_str()))
+            .filter(disabled_triggers::Column::TriggerId.eq(trigger_id))
+            .exec(tx.conn())
+            .await?
+            .rows_affected
+            > 0
+    };
+    if changed {
+        let change = aerie_common::changes::Change::Tenant(tx.tenant().clone());
+        aerie_common::changes::record(tx.conn(), &change).await?;
+    }
+    Ok(changed)
+}
+
 /// The enabled triggers of one type in the tenant (those of live flows:
 /// deleting a flow removes its triggers).
 pub async fn enabled_of_kind(tx: &TenantTxn, kind: &str) -> Result<Vec<triggers::Model>, DbErr> {
-    triggers::Entity::find()
+    let rows = triggers::Entity::find()
         .filter(triggers::Column::TenantId.eq(tx.tenant_key()))
         .filter(triggers::Column::Kind.eq(kind))
         .filter(triggers::Column::Disabled.eq(false))
@@ -73,7 +173,9 @@ pub async fn enabled_of_kind(tx: &TenantTxn, kind: &str) -> Result<Vec<triggers:
         .order_by_asc(triggers::Column::FlowId)
         .order_by_asc(triggers::Column::TriggerId)
         .all(tx.conn())
-        .await
+        .await?;
+    let rows = with_api_state(tx, rows).await?;
+    Ok(rows.into_iter().filter(|r| !r.disabled).collect())
 }
 
 /// One page of triggers inside `scope` (and `namespace` and its children),
@@ -115,5 +217,5 @@ pub async fn search(
         .limit(u64::from(page.size))
         .all(tx.conn())
         .await?;
-    Ok((rows, total))
+    Ok((with_api_state(tx, rows).await?, total))
 }

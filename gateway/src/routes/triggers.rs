@@ -1,14 +1,18 @@
-//! `/api/v1{t}/triggers/search`: trigger definitions of live flows.
+//! `/api/v1{t}/triggers`: trigger definitions of live flows, and Kestra's
+//! trigger toggle (disable or enable without a new flow revision).
 
 use aerie_proto::flow::v1 as pb;
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::error::{ApiError, ErrorBody};
+use crate::error::{ApiError, ErrorBody, JsonBody};
+use crate::routes::executions::manage::{BulkErrorResponse, BulkResponse, Invalid};
 use crate::state::AppState;
 use crate::tenant_scope::Tenant;
 
@@ -49,7 +53,289 @@ pub struct TriggerQuery {
 }
 
 pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(search))
+    OpenApiRouter::new()
+        .routes(routes!(search))
+        .routes(routes!(update))
+        .routes(routes!(set_disabled_by_triggers))
+        .routes(routes!(set_disabled_by_query))
+        .routes(routes!(unlock))
+}
+
+/// Body of `PUT /triggers`: Kestra's clients send the whole trigger; only
+/// `disabled` changes, as in Kestra. Its other fields (dates, execution id)
+/// are ignored there too, so they are here; a backfill is refused.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TriggerUpdate {
+    pub namespace: String,
+    pub flow_id: String,
+    pub trigger_id: String,
+    pub disabled: bool,
+    /// Not supported: must be absent or null.
+    #[schema(value_type = Option<Object>)]
+    pub backfill: Option<serde_json::Value>,
+}
+
+async fn toggle(
+    state: &AppState,
+    tenant: &Tenant,
+    namespace: String,
+    flow_id: String,
+    trigger_id: String,
+    disabled: bool,
+) -> Result<Trigger, ApiError> {
+    let request = tenant.request(pb::SetTriggerDisabledRequest {
+        namespace,
+        flow_id,
+        trigger_id,
+        disabled,
+    });
+    Ok(state
+        .triggers
+        .clone()
+        .set_trigger_disabled(request)
+        .await?
+        .into_inner()
+        .into())
+}
+
+/// Disable or enable a trigger without a new flow revision (FLOW:UPDATE); it stays so across the flow's updates.
+#[utoipa::path(put, path = "/triggers", tag = "triggers", request_body = TriggerUpdate,
+    responses((status = 200, body = Trigger), (status = 400, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn update(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    JsonBody(body): JsonBody<TriggerUpdate>,
+) -> Result<Json<Trigger>, ApiError> {
+    if body.backfill.as_ref().is_some_and(|b| !b.is_null()) {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "backfill is not supported: Aerie does not backfill Schedule triggers",
+        ));
+    }
+    let trigger = toggle(
+        &state,
+        &tenant,
+        body.namespace,
+        body.flow_id,
+        body.trigger_id,
+        body.disabled,
+    )
+    .await?;
+    Ok(Json(trigger))
+}
+
+/// A trigger's address, as Kestra's bulk calls send it.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TriggerRef {
+    pub namespace: String,
+    pub flow_id: String,
+    pub trigger_id: String,
+}
+
+/// Body of `POST /triggers/set-disabled/by-triggers`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetDisabled {
+    pub triggers: Vec<TriggerRef>,
+    pub disabled: bool,
+}
+
+/// Most triggers one bulk call changes.
+const MAX_TRIGGERS: usize = 1000;
+
+/// Toggles each trigger; those that fail are listed.
+async fn toggle_all(
+    state: &AppState,
+    tenant: &Tenant,
+    triggers: Vec<TriggerRef>,
+    disabled: bool,
+) -> Result<Response, ApiError> {
+    if triggers.len() > MAX_TRIGGERS {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!(
+                "{} triggers: a bulk call takes at most {MAX_TRIGGERS}",
+                triggers.len()
+            ),
+        ));
+    }
+    let mut count = 0;
+    let mut invalids = Vec::new();
+    for t in triggers {
+        let name = format!("{}.{}.{}", t.namespace, t.flow_id, t.trigger_id);
+        match toggle(
+            state,
+            tenant,
+            t.namespace,
+            t.flow_id,
+            t.trigger_id,
+            disabled,
+        )
+        .await
+        {
+            Ok(_) => count += 1,
+            Err(err) => invalids.push(Invalid {
+                invalid_value: name,
+                message: err.message,
+            }),
+        }
+    }
+    if invalids.is_empty() {
+        return Ok(Json(BulkResponse { count }).into_response());
+    }
+    Ok((
+        StatusCode::UNPROCESSABLE_ENTITY,
+        Json(BulkErrorResponse {
+            message: format!("{} of the triggers could not be changed", invalids.len()),
+            count,
+            invalids,
+        }),
+    )
+        .into_response())
+}
+
+/// Disable or enable the triggers named (FLOW:UPDATE on each); answers how many changed, or lists those that could not.
+#[utoipa::path(post, path = "/triggers/set-disabled/by-triggers", tag = "triggers",
+    request_body = SetDisabled,
+    responses((status = 200, body = BulkResponse), (status = 422, body = BulkErrorResponse)))]
+async fn set_disabled_by_triggers(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    JsonBody(body): JsonBody<SetDisabled>,
+) -> Result<Response, ApiError> {
+    toggle_all(&state, &tenant, body.triggers, body.disabled).await
+}
+
+/// Disable or enable the triggers a search matches (`q` or `namespace` required; FLOW:UPDATE on each).
+#[utoipa::path(post, path = "/triggers/set-disabled/by-query", tag = "triggers",
+    params(("q" = Option<String>, Query), ("namespace" = Option<String>, Query),
+           ("disabled" = bool, Query)),
+    responses((status = 200, body = BulkResponse), (status = 422, body = BulkErrorResponse)))]
+async fn set_disabled_by_query(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let (mut q, mut namespace, mut disabled) = (String::new(), String::new(), None);
+    for (key, value) in form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
+        match key.as_ref() {
+            "q" => q = value.into_owned(),
+            "namespace" => namespace = value.into_owned(),
+            "disabled" => {
+                disabled = Some(crate::routes::executions::parse_bool("disabled", &value)?)
+            }
+            other => {
+                return Err(ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    format!("unknown query parameter '{other}': use q, namespace, disabled"),
+                ));
+            }
+        }
+    }
+    let disabled = disabled.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "disabled=true or false is required",
+        )
+    })?;
+    if q.is_empty() && namespace.is_empty() {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "a by-query call needs at least one filter: q or namespace",
+        ));
+    }
+    let mut matched = Vec::new();
+    for page in 1.. {
+        let found = state
+            .triggers
+            .clone()
+            .search_triggers(tenant.request(pb::SearchTriggersRequest {
+                namespace: namespace.clone(),
+                q: q.clone(),
+                page,
+                size: 1000,
+            }))
+            .await?
+            .into_inner();
+        if found.total as usize > MAX_TRIGGERS {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!(
+                    "{} triggers match: a bulk call takes at most {MAX_TRIGGERS}; narrow it down",
+                    found.total
+                ),
+            ));
+        }
+        let last = found.results.len() < 1000;
+        matched.extend(found.results.into_iter().map(|t| TriggerRef {
+            namespace: t.namespace,
+            flow_id: t.flow_id,
+            trigger_id: t.trigger_id,
+        }));
+        if last || matched.len() >= found.total as usize {
+            break;
+        }
+    }
+    toggle_all(&state, &tenant, matched, disabled).await
+}
+
+/// A trigger in the path.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Path)]
+pub struct TriggerPath {
+    pub namespace: String,
+    #[param(rename = "flowId")]
+    pub flow_id: String,
+    #[param(rename = "triggerId")]
+    pub trigger_id: String,
+}
+
+/// Kestra's unlock of a trigger held by its running execution. Aerie never holds a trigger (a Schedule tick fires whether or not the last execution ended; a flow's `concurrency` limits overlap), so a trigger that exists answers 409 "not locked", as Kestra answers for a trigger that is not locked.
+#[utoipa::path(post, path = "/triggers/{namespace}/{flowId}/{triggerId}/unlock", tag = "triggers",
+    params(TriggerPath),
+    responses((status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn unlock(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    Path(path): Path<TriggerPath>,
+) -> Result<Json<Trigger>, ApiError> {
+    // Found the way a toggle finds it: the caller must be able to see it.
+    let request = tenant.request(pb::SearchTriggersRequest {
+        namespace: path.namespace.clone(),
+        q: path.trigger_id.clone(),
+        page: 1,
+        size: 1000,
+    });
+    let found = state
+        .triggers
+        .clone()
+        .search_triggers(request)
+        .await?
+        .into_inner()
+        .results
+        .into_iter()
+        .any(|t| {
+            t.namespace == path.namespace
+                && t.flow_id == path.flow_id
+                && t.trigger_id == path.trigger_id
+        });
+    let name = format!("{}.{}.{}", path.namespace, path.flow_id, path.trigger_id);
+    if !found {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!("trigger {name} not found"),
+        ));
+    }
+    Err(ApiError::new(
+        StatusCode::CONFLICT,
+        format!(
+            "trigger {name} is not locked: Aerie never locks a trigger while its execution runs"
+        ),
+    ))
 }
 
 /// Search the triggers of the tenant's live flows (FLOW:READ).
