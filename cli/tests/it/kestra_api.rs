@@ -1074,3 +1074,229 @@ async fn triggers_are_disabled_and_enabled_without_a_new_flow_revision() {
     let (_, page) = app.get("/api/v1/acme/triggers/search?q=tick").await;
     assert_eq!(page["results"][0]["disabled"], true, "{page}");
 }
+
+const PAUSING: &str = "id: approval\nnamespace: company.team\ntasks:\n  - id: before\n    type: io.kestra.plugin.core.debug.Return\n    format: kept\n  - id: wait\n    type: io.kestra.plugin.core.flow.Pause\n    tasks:\n      - id: inside\n        type: io.kestra.plugin.core.log.Log\n        message: inside\n  - id: after\n    type: io.kestra.plugin.core.debug.Return\n    format: after {{ outputs.before.value }}\n";
+
+fn run_of<'a>(execution: &'a Value, task_id: &str) -> Option<&'a Value> {
+    execution["taskRunList"]
+        .as_array()
+        .and_then(|runs| runs.iter().find(|r| r["taskId"] == task_id))
+}
+
+async fn paused(app: &TestApp, tenant: &str, flow: &str) -> String {
+    let (status, body) = app
+        .post(
+            &format!("/api/v1/{tenant}/executions/company.team/{flow}"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let id = id_of(&body);
+    wait_until(app, tenant, &id, Duration::from_secs(10), |e| {
+        e["state"]["current"] == "PAUSED"
+    })
+    .await;
+    id
+}
+
+#[tokio::test]
+async fn a_pause_task_holds_the_execution_until_resumed_and_holds_no_worker() {
+    let app = TestApp::start(Mode::MultiWithDefault).await;
+    tenant(&app, "acme").await;
+    create_flow(&app, "acme", PAUSING).await;
+    // One running execution at a time for acme: a paused one holds none.
+    let (status, body) = app
+        .put(
+            "/api/v1/tenants/acme/quotas",
+            json!({"runningExecutions": 1}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let id = paused(&app, "acme", "approval").await;
+    let (_, execution) = app.get(&format!("/api/v1/acme/executions/{id}")).await;
+    assert_eq!(
+        run_of(&execution, "wait").expect("wait")["state"]["current"],
+        "PAUSED"
+    );
+    assert!(run_of(&execution, "inside").is_none() && run_of(&execution, "after").is_none());
+    create_flow(&app, "acme", HELLO).await;
+    let second = run(&app, "acme", "company.team/hello", json!({})).await;
+    assert_eq!(second["state"]["current"], "SUCCESS", "{second}");
+
+    // Resume: refused with inputs (onResume is not supported), then for real.
+    let (status, body) = app
+        .post(
+            &format!("/api/v1/acme/executions/{id}/resume"),
+            json!({"approved": true}),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    let (status, body) = app
+        .send(
+            Method::POST,
+            &format!("/api/v1/acme/executions/{id}/resume"),
+            Some(&app.admin),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let done = wait_until(&app, "acme", &id, Duration::from_secs(10), |e| {
+        e["state"]["current"] == "SUCCESS"
+    })
+    .await;
+    let states: Vec<&str> = run_of(&done, "wait").expect("wait")["state"]["histories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        states,
+        ["CREATED", "RUNNING", "PAUSED", "RUNNING", "SUCCESS"]
+    );
+    assert_eq!(
+        run_of(&done, "inside").expect("inside")["state"]["current"],
+        "SUCCESS"
+    );
+    // Outputs from before the pause are there after it.
+    assert_eq!(
+        run_of(&done, "after").expect("after")["outputs"]["value"],
+        "after kept"
+    );
+    let execution_states: Vec<&str> = done["state"]["histories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["state"].as_str().unwrap())
+        .collect();
+    assert!(
+        execution_states
+            .windows(2)
+            .any(|w| w == ["PAUSED", "RUNNING"]),
+        "{execution_states:?}"
+    );
+    let (status, _) = app
+        .send(
+            Method::POST,
+            &format!("/api/v1/acme/executions/{id}/resume"),
+            Some(&app.admin),
+            None,
+        )
+        .await;
+    assert_eq!(status, 400, "only a PAUSED execution resumes");
+}
+
+#[tokio::test]
+async fn pauses_end_by_delay_timeout_or_kill_and_stay_in_their_tenant() {
+    let app = TestApp::start(Mode::MultiWithDefault).await;
+    tenant(&app, "acme").await;
+    let with = |id: &str, extra: &str| {
+        format!(
+            "id: {id}\nnamespace: company.team\ntasks:\n  - id: wait\n    type: io.kestra.plugin.core.flow.Pause\n{extra}  - id: after\n    type: io.kestra.plugin.core.log.Log\n    message: after\n"
+        )
+    };
+    create_flow(&app, "acme", &with("delayed", "    delay: PT1S\n")).await;
+    create_flow(&app, "acme", &with("timed", "    timeout: PT1S\n")).await;
+    create_flow(&app, "acme", &with("held", "")).await;
+    create_flow(
+        &app,
+        "acme",
+        "id: branches\nnamespace: company.team\ntasks:\n  - id: both\n    type: io.kestra.plugin.core.flow.Parallel\n    tasks:\n      - id: wait\n        type: io.kestra.plugin.core.flow.Pause\n      - id: busy\n        type: io.kestra.plugin.core.log.Log\n        message: busy\n  - id: after\n    type: io.kestra.plugin.core.log.Log\n    message: after\n",
+    )
+    .await;
+
+    // delay: resumes by itself.
+    let delayed = paused(&app, "acme", "delayed").await;
+    let done = wait_until(&app, "acme", &delayed, Duration::from_secs(15), |e| {
+        e["state"]["current"] == "SUCCESS"
+    })
+    .await;
+    assert!(run_of(&done, "after").is_some());
+    // timeout: fails unless resumed in time.
+    let timed = paused(&app, "acme", "timed").await;
+    let failed = wait_until(&app, "acme", &timed, Duration::from_secs(15), |e| {
+        e["state"]["current"] == "FAILED"
+    })
+    .await;
+    assert!(run_of(&failed, "after").is_none());
+    let (_, logs) = app.get(&format!("/api/v1/acme/logs/{timed}")).await;
+    assert!(logs.to_string().contains("timeout"), "{logs}");
+    // A parallel branch pauses; the other ends; then all goes on.
+    let branches = paused(&app, "acme", "branches").await;
+    let (_, execution) = app
+        .get(&format!("/api/v1/acme/executions/{branches}"))
+        .await;
+    assert_eq!(
+        run_of(&execution, "busy").expect("busy")["state"]["current"],
+        "SUCCESS"
+    );
+    assert_eq!(
+        run_of(&execution, "both").expect("both")["state"]["current"],
+        "RUNNING"
+    );
+    let (status, _) = app
+        .send(
+            Method::POST,
+            &format!("/api/v1/acme/executions/{branches}/resume"),
+            Some(&app.admin),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    wait_until(&app, "acme", &branches, Duration::from_secs(10), |e| {
+        e["state"]["current"] == "SUCCESS"
+    })
+    .await;
+
+    // Tenant B cannot resume A's paused execution, nor can a spoofed header.
+    let held = paused(&app, "acme", "held").await;
+    tenant(&app, "globex").await;
+    let bob = app.user("bob").await;
+    app.bind(Some("globex"), "bob", "Admin", None).await;
+    for path in [
+        format!("/api/v1/acme/executions/{held}/resume"),
+        format!("/api/v1/globex/executions/{held}/resume"),
+    ] {
+        let (status, body) = app.send(Method::POST, &path, Some(&bob), None).await;
+        assert!(matches!(status, 403 | 404), "{path}: {status} {body}");
+    }
+    let mut client = ExecutionServiceClient::new(app.channel().await);
+    let err = client
+        .resume_execution(call(
+            pb::ResumeExecutionRequest { id: held.clone() },
+            Some(&bob),
+            Some("acme"),
+        ))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err.code(), Code::NotFound | Code::PermissionDenied),
+        "{err:?}"
+    );
+    let (_, still) = app.get(&format!("/api/v1/acme/executions/{held}")).await;
+    assert_eq!(still["state"]["current"], "PAUSED");
+    // Killing a paused execution ends it at once.
+    let killed = crate::executions::kill(&app, "acme", &held).await;
+    assert_eq!(
+        run_of(&killed, "wait").expect("wait")["state"]["current"],
+        "KILLED"
+    );
+
+    // onResume is refused at creation, naming it.
+    let (status, body) = app
+        .yaml(
+            Method::POST,
+            "/api/v1/acme/flows",
+            &app.admin,
+            &with(
+                "asks",
+                "    onResume:\n      - id: approved\n        type: BOOLEAN\n",
+            ),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("onResume"),
+        "{body}"
+    );
+}

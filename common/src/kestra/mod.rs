@@ -27,6 +27,7 @@ pub mod task_types {
     pub const WRITE: &str = "io.kestra.plugin.core.storage.Write";
     pub const SWITCH: &str = "io.kestra.plugin.core.flow.Switch";
     pub const LABELS: &str = "io.kestra.plugin.core.execution.Labels";
+    pub const PAUSE: &str = "io.kestra.plugin.core.flow.Pause";
 
     /// Older names of the same tasks.
     pub const ALIASES: &[(&str, &str)] = &[
@@ -37,6 +38,7 @@ pub mod task_types {
         ("io.kestra.core.tasks.flows.If", IF),
         ("io.kestra.core.tasks.flows.Switch", SWITCH),
         ("io.kestra.core.tasks.executions.Fail", FAIL),
+        ("io.kestra.core.tasks.flows.Pause", PAUSE),
     ];
 }
 

@@ -312,7 +312,9 @@ impl ExecutionService for ExecutionApi {
                 row.state
             )));
         }
-        if state != State::Killing {
+        if state == State::Paused {
+            self.kill_paused(&call, &id).await?;
+        } else if state != State::Killing {
             let tx = self.write(&call.tenant).await?;
             let current = repo::find(&tx, &id)
                 .await
@@ -382,39 +384,59 @@ impl ExecutionService for ExecutionApi {
         repo::set_state(&tx, &id, change)
             .await
             .map_err(ServiceError::from)?;
-        let running_quota = self
-            .engine
-            .quotas
-            .overrides(&call.tenant)
-            .await
-            .running_executions;
-        // A restarted execution waits its turn under its flow's
-        // concurrency limit, whatever the limit's behavior.
-        let source = repo::flow_source(&tx, &current)
-            .await
-            .map_err(ServiceError::from)?;
-        let flow_limit = Plan::parse(&source)
-            .ok()
-            .and_then(|plan| plan.concurrency)
-            .map_or(0, |c| c.limit);
-        let job = queue::Job {
-            execution: id.clone(),
-            flow_key: queue::flow_key(&current.namespace, &current.flow_id),
-            flow_limit,
-        };
-        queue::enqueue_many(
-            &tx,
-            std::slice::from_ref(&job),
-            crate::repo::now_millis(),
-            running_quota,
-        )
-        .await
-        .map_err(ServiceError::from)?;
+        self.enqueue_again(&tx, &call, &current).await?;
         enqueue_audit(&tx, &call, &id, &current, "RESTART").await?;
         tx.commit().await.map_err(ServiceError::from)?;
         self.engine.changed(&id);
         self.engine.wake();
         tracing::info!(execution = %id, tenant = %call.tenant, by = %call.caller.name, "execution restarted");
+        let (row, runs) = self
+            .load(&call.tenant, &id)
+            .await?
+            .ok_or_else(|| Status::not_found(not_found(&id)))?;
+        Ok(Response::new(execution_message(row, runs)))
+    }
+
+    async fn resume_execution(
+        &self,
+        request: Request<pb::ResumeExecutionRequest>,
+    ) -> Result<Response<pb::Execution>, Status> {
+        let call = self.guard.call(&request).await?;
+        let id = ExecutionId::parse(&request.into_inner().id)?;
+        self.authorized_execution(&call, &id, Action::Update)
+            .await?;
+        let tx = self.write(&call.tenant).await?;
+        let current = repo::find(&tx, &id)
+            .await
+            .map_err(ServiceError::from)?
+            .ok_or_else(|| Status::not_found(not_found(&id)))?;
+        if current.state != State::Paused.as_str() {
+            return Err(Status::failed_precondition(format!(
+                "only a PAUSED execution can be resumed; {id} is {}",
+                current.state
+            )));
+        }
+        // The Pause tasks go on: RUNNING again, as in Kestra.
+        self.move_task_runs(&tx, &id, &[State::Paused], State::Running)
+            .await?;
+        let now = crate::repo::now();
+        let change = StateChange {
+            state: State::Running.as_str(),
+            histories: push_history(&current.histories, State::Running, now),
+            outputs: None,
+            update_time: now,
+        };
+        repo::set_state(&tx, &id, change)
+            .await
+            .map_err(ServiceError::from)?;
+        // A timed pause's job waits in the queue: it runs now instead.
+        queue::remove(&tx, &id).await.map_err(ServiceError::from)?;
+        self.enqueue_again(&tx, &call, &current).await?;
+        enqueue_audit(&tx, &call, &id, &current, "RESUME").await?;
+        tx.commit().await.map_err(ServiceError::from)?;
+        self.engine.changed(&id);
+        self.engine.wake();
+        tracing::info!(execution = %id, tenant = %call.tenant, by = %call.caller.name, "execution resumed");
         let (row, runs) = self
             .load(&call.tenant, &id)
             .await?
@@ -699,6 +721,106 @@ impl ExecutionService for ExecutionApi {
             executions_last_minute: last_minute,
             quotas: Some(aerie_common::quota::in_force(&quotas)),
         }))
+    }
+}
+
+impl ExecutionApi {
+    /// Puts an execution back in the queue, to run now: a restarted or
+    /// resumed execution waits its turn under its flow's concurrency limit,
+    /// whatever the limit's behavior.
+    async fn enqueue_again(
+        &self,
+        tx: &crate::repo::TenantTxn,
+        call: &Call,
+        current: &execution_rows::Model,
+    ) -> Result<(), Status> {
+        let id = ExecutionId::parse(&current.id)?;
+        let running_quota = self
+            .engine
+            .quotas
+            .overrides(&call.tenant)
+            .await
+            .running_executions;
+        let source = repo::flow_source(tx, current)
+            .await
+            .map_err(ServiceError::from)?;
+        let flow_limit = Plan::parse(&source)
+            .ok()
+            .and_then(|plan| plan.concurrency)
+            .map_or(0, |c| c.limit);
+        let job = queue::Job {
+            execution: id,
+            flow_key: queue::flow_key(&current.namespace, &current.flow_id),
+            flow_limit,
+        };
+        queue::enqueue_many(
+            tx,
+            std::slice::from_ref(&job),
+            crate::repo::now_millis(),
+            running_quota,
+        )
+        .await
+        .map_err(ServiceError::from)?;
+        Ok(())
+    }
+
+    /// Moves the execution's unfinished task runs in `from` to `to`.
+    async fn move_task_runs(
+        &self,
+        tx: &crate::repo::TenantTxn,
+        id: &ExecutionId,
+        from: &[State],
+        to: State,
+    ) -> Result<(), Status> {
+        let now = crate::repo::now();
+        for mut run in repo::task_runs(tx, id).await.map_err(ServiceError::from)? {
+            if State::parse(&run.state).is_some_and(|s| from.contains(&s)) {
+                run.state = to.as_str().to_owned();
+                run.histories = push_history(&run.histories, to, now);
+                run.update_time = now;
+                repo::update_task_run(tx, run)
+                    .await
+                    .map_err(ServiceError::from)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Ends a PAUSED execution at once: no worker holds it.
+    async fn kill_paused(&self, call: &Call, id: &ExecutionId) -> Result<(), Status> {
+        let tx = self.write(&call.tenant).await?;
+        let current = repo::find(&tx, id)
+            .await
+            .map_err(ServiceError::from)?
+            .ok_or_else(|| Status::not_found(not_found(id)))?;
+        if current.state != State::Paused.as_str() {
+            return Err(Status::aborted(format!(
+                "execution {id} changed while it was being killed; try again"
+            )));
+        }
+        self.move_task_runs(
+            &tx,
+            id,
+            &[State::Paused, State::Running, State::Created],
+            State::Killed,
+        )
+        .await?;
+        let now = crate::repo::now();
+        let change = StateChange {
+            state: State::Killed.as_str(),
+            histories: push_history(&current.histories, State::Killed, now),
+            outputs: None,
+            update_time: now,
+        };
+        repo::set_state(&tx, id, change)
+            .await
+            .map_err(ServiceError::from)?;
+        queue::remove(&tx, id).await.map_err(ServiceError::from)?;
+        enqueue_audit(&tx, call, id, &current, "KILL").await?;
+        tx.commit().await.map_err(ServiceError::from)?;
+        self.engine.changed(id);
+        tracing::info!(execution = %id, tenant = %call.tenant, by = %call.caller.name, "paused execution killed");
+        Ok(())
     }
 }
 

@@ -60,10 +60,12 @@ pub enum State {
     Cancelled,
     Restarted,
     Skipped,
+    /// Waiting at a Pause task for a resume (by hand, or its delay).
+    Paused,
 }
 
 impl State {
-    pub const ALL: [State; 11] = [
+    pub const ALL: [State; 12] = [
         State::Created,
         State::Running,
         State::Retrying,
@@ -75,6 +77,7 @@ impl State {
         State::Cancelled,
         State::Restarted,
         State::Skipped,
+        State::Paused,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -90,6 +93,7 @@ impl State {
             State::Cancelled => "CANCELLED",
             State::Restarted => "RESTARTED",
             State::Skipped => "SKIPPED",
+            State::Paused => "PAUSED",
         }
     }
 

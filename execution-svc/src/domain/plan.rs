@@ -72,6 +72,7 @@ pub enum TaskKind {
     Write,
     Switch,
     Labels,
+    Pause,
 }
 
 impl TaskKind {
@@ -92,6 +93,7 @@ impl TaskKind {
             WRITE => TaskKind::Write,
             SWITCH => TaskKind::Switch,
             LABELS => TaskKind::Labels,
+            PAUSE => TaskKind::Pause,
             _ => return None,
         })
     }
@@ -336,6 +338,7 @@ fn task(value: &Value, inherited: Option<&Arc<Retry>>) -> Result<Task, PlanError
             | TaskKind::If
             | TaskKind::ForEach
             | TaskKind::Switch
+            | TaskKind::Pause
     );
     let inner = retry.as_ref();
     let log_level = props

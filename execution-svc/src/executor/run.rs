@@ -42,6 +42,8 @@ pub enum RunError {
 enum Outcome {
     Success,
     Warning,
+    /// Waiting at a Pause task: nothing after it runs until a resume.
+    Paused,
     Failed,
     Killed,
     /// Shutting down or lost the lease: nothing more is written.
@@ -54,6 +56,7 @@ impl Outcome {
             State::Success | State::Skipped => Outcome::Success,
             State::Warning => Outcome::Warning,
             State::Killed => Outcome::Killed,
+            State::Paused => Outcome::Paused,
             _ => Outcome::Failed,
         }
     }
@@ -62,6 +65,7 @@ impl Outcome {
         match self {
             Outcome::Success => State::Success,
             Outcome::Warning => State::Warning,
+            Outcome::Paused => State::Paused,
             Outcome::Failed => State::Failed,
             Outcome::Killed | Outcome::Stopped => State::Killed,
         }
@@ -213,6 +217,10 @@ pub(super) async fn execute(
     } else {
         outcome
     };
+    if outcome == Outcome::Paused {
+        // The worker lets the execution go until a resume (or its delay).
+        return run.end(outcome, None, Vec::new()).await;
+    }
     let mut logs = Vec::new();
     let mut outputs = None;
     if outcome.goes_on() && !plan.outputs.is_empty() {
@@ -265,6 +273,9 @@ struct Run<'e> {
     state_at_start: String,
     /// RUNNING was written by this worker.
     running_written: std::sync::atomic::AtomicBool,
+    /// When a paused execution must be looked at again by itself: the
+    /// earliest `delay` or `timeout` of its Pause tasks.
+    wake: Mutex<Option<chrono::DateTime<chrono::Utc>>>,
 }
 
 impl<'e> Run<'e> {
@@ -332,6 +343,7 @@ impl<'e> Run<'e> {
             labels: Mutex::new(serde_json::from_str(&row.labels).unwrap_or_default()),
             state_at_start: row.state.clone(),
             running_written: std::sync::atomic::AtomicBool::new(false),
+            wake: Mutex::new(None),
         }
     }
 
@@ -377,6 +389,10 @@ impl<'e> Run<'e> {
         parent: &str,
         value: &Value,
     ) -> Outcome {
+        if outcome == Outcome::Paused {
+            // Nothing else of this list runs before the resume.
+            return outcome;
+        }
         if outcome == Outcome::Failed && !errors.is_empty() {
             // The error branch runs; the list stays failed whatever it does.
             let handled = self.sequence(errors, parent, value).await;
@@ -410,6 +426,9 @@ impl<'e> Run<'e> {
             if self.stop.is_stopped() {
                 return self.stopped();
             }
+            if task.kind == TaskKind::Pause {
+                return self.pause(task, parent, value, key, existing).await;
+            }
             // An instant task is CPU work from here to its end (rendering,
             // bookkeeping, writing its rows): each tenant gets its share of
             // the cores for it, however many executions it runs at once.
@@ -418,20 +437,7 @@ impl<'e> Run<'e> {
                 false => None,
             };
             let now = repo::now();
-            let mut row = existing.unwrap_or_else(|| task_runs::Model {
-                tenant_id: String::new(),
-                id: uuid::Uuid::new_v4().to_string(),
-                execution_id: self.id.as_str().to_owned(),
-                parent_id: parent.to_owned(),
-                task_id: task.id.clone(),
-                value: value_key.clone(),
-                state: State::Created.as_str().to_owned(),
-                histories: push_history("[]", State::Created, now),
-                outputs: "{}".to_owned(),
-                attempts: 0,
-                start_time: None,
-                update_time: now,
-            });
+            let mut row = existing.unwrap_or_else(|| self.new_run(parent, task, &value_key, now));
             // A run interrupted while RUNNING (or waiting for a retry)
             // resumes with its start time, so a Sleep only waits for what is
             // left and a retry's maxDuration counts from the first attempt.
@@ -541,6 +547,8 @@ impl<'e> Run<'e> {
             match result {
                 Ok(done) => match done.outcome {
                     Outcome::Stopped => Outcome::Stopped,
+                    // A flowable task waits, RUNNING, for its paused child.
+                    Outcome::Paused => Outcome::Paused,
                     Outcome::Failed if task.allow_failure => {
                         self.finish(row, key, task, State::Warning, done.outputs, logs)
                             .await
@@ -567,6 +575,145 @@ impl<'e> Run<'e> {
                 },
             }
         })
+    }
+
+    /// A task run not started yet.
+    fn new_run(
+        &self,
+        parent: &str,
+        task: &Task,
+        value_key: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> task_runs::Model {
+        task_runs::Model {
+            tenant_id: String::new(),
+            id: uuid::Uuid::new_v4().to_string(),
+            execution_id: self.id.as_str().to_owned(),
+            parent_id: parent.to_owned(),
+            task_id: task.id.clone(),
+            value: value_key.to_owned(),
+            state: State::Created.as_str().to_owned(),
+            histories: push_history("[]", State::Created, now),
+            outputs: "{}".to_owned(),
+            attempts: 0,
+            start_time: None,
+            update_time: now,
+        }
+    }
+
+    /// A Pause task. The first time, its run and the execution are PAUSED
+    /// and the worker lets the execution go. Once resumed (the API marks
+    /// the run RUNNING) or past its `delay`, its `tasks` run and it ends
+    /// like a Sequential; past its `timeout` without a resume, it fails.
+    async fn pause(
+        &self,
+        task: &Task,
+        parent: &str,
+        value: &Value,
+        key: RunKey,
+        existing: Option<task_runs::Model>,
+    ) -> Outcome {
+        let now = repo::now();
+        let mut row = existing.unwrap_or_else(|| self.new_run(parent, task, &key.2, now));
+        let delay = match task.text("delay") {
+            None => None,
+            Some(text) => {
+                let context = self.context(&row, task);
+                let rendered = match self.render(&text, &context).await {
+                    Ok(rendered) => rendered,
+                    Err(Failure::Stopped) => return self.stopped(),
+                    Err(Failure::Error(message) | Failure::Refused(message)) => {
+                        let line = self.log_line(&row.id, &task.id, "ERROR", message);
+                        return self.fail(row, key, task, vec![line]).await;
+                    }
+                };
+                match aerie_common::kestra::duration::parse_iso_duration(&rendered) {
+                    Some(delay) => Some(delay),
+                    None => {
+                        let message = format!("delay '{rendered}' is not an ISO-8601 duration");
+                        let line = self.log_line(&row.id, &task.id, "ERROR", message);
+                        return self.fail(row, key, task, vec![line]).await;
+                    }
+                }
+            }
+        };
+        let paused_at = crate::domain::parse_histories(&row.histories)
+            .into_iter()
+            .rev()
+            .find(|h| h.state == State::Paused.as_str())
+            .map(|h| h.date);
+        let Some(paused_at) = paused_at else {
+            row.start_time = Some(now);
+            row.attempts += 1;
+            row.histories = push_history(
+                &push_history(&row.histories, State::Running, now),
+                State::Paused,
+                now,
+            );
+            row.state = State::Paused.as_str().to_owned();
+            row.update_time = now;
+            self.lock_runs().insert(key, row.clone());
+            self.wake_after(now, delay, task.timeout);
+            let line = self.log_line(&row.id, &task.id, "INFO", "paused".to_owned());
+            if !self.persist(row, vec![line]).await {
+                return Outcome::Stopped;
+            }
+            return Outcome::Paused;
+        };
+        if row.state == State::Paused.as_str() {
+            let waited = (now - paused_at).to_std().unwrap_or_default();
+            let resumed = delay.is_some_and(|delay| waited >= delay);
+            if !resumed {
+                if let Some(limit) = task.timeout
+                    && waited >= limit
+                {
+                    let message = format!(
+                        "paused for longer than its timeout of {}s without a resume",
+                        limit.as_secs_f64()
+                    );
+                    let line = self.log_line(&row.id, &task.id, "ERROR", message);
+                    return self.fail(row, key, task, vec![line]).await;
+                }
+                // Looked at too early (a worker restarted): paused still.
+                self.wake_after(paused_at, delay, task.timeout);
+                return Outcome::Paused;
+            }
+            row.state = State::Running.as_str().to_owned();
+            row.histories = push_history(&row.histories, State::Running, now);
+            row.update_time = now;
+            self.lock_runs().insert(key.clone(), row.clone());
+            if !self.persist(row.clone(), Vec::new()).await {
+                return Outcome::Stopped;
+            }
+        }
+        let outcome = self
+            .block(&task.tasks, &task.errors, &[], &row.id, value)
+            .await;
+        let state = match outcome {
+            Outcome::Paused | Outcome::Stopped => return outcome,
+            Outcome::Failed if task.allow_failure => State::Warning,
+            other => other.state(),
+        };
+        let outputs = parse_object(&row.outputs);
+        self.finish(row, key, task, state, outputs, Vec::new())
+            .await
+    }
+
+    /// Notes when a paused execution must be looked at again by itself.
+    fn wake_after(
+        &self,
+        from: chrono::DateTime<chrono::Utc>,
+        delay: Option<std::time::Duration>,
+        timeout: Option<std::time::Duration>,
+    ) {
+        let Some(after) = [delay, timeout].into_iter().flatten().min() else {
+            return;
+        };
+        let at = from + chrono::TimeDelta::from_std(after).unwrap_or(chrono::TimeDelta::MAX);
+        let mut wake = self.wake.lock().unwrap_or_else(|p| p.into_inner());
+        if wake.is_none_or(|current| at < current) {
+            *wake = Some(at);
+        }
     }
 
     async fn fail(
@@ -847,6 +994,9 @@ impl<'e> Run<'e> {
                     };
                     Err(Failure::Error(message))
                 }
+                TaskKind::Pause => Err(Failure::Error(
+                    "a Pause task runs through its own path".to_owned(),
+                )),
                 TaskKind::KvSet => self.kv_set(task, context).await,
                 TaskKind::KvGet => self.kv_get(task, context).await,
                 TaskKind::Write => self.write_file(task, row, context).await,
@@ -1283,7 +1433,17 @@ impl<'e> Run<'e> {
     ) -> Result<(), RunError> {
         let state = outcome.state();
         let tx = TenantTxn::write(&self.engine.db, self.tenant).await?;
-        if !queue::finish(&tx, self.id, self.engine.owner(), self.epoch).await? {
+        let wake = match outcome {
+            Outcome::Paused => *self.wake.lock().unwrap_or_else(|p| p.into_inner()),
+            _ => None,
+        };
+        let (owner, epoch) = (self.engine.owner(), self.epoch);
+        let held = match wake {
+            // A timed pause keeps its place in the queue, for later.
+            Some(at) => queue::park(&tx, self.id, owner, epoch, at.timestamp_millis()).await?,
+            None => queue::finish(&tx, self.id, owner, epoch).await?,
+        };
+        if !held {
             return Err(RunError::LeaseLost);
         }
         self.lock_pending()

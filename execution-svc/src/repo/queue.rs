@@ -364,6 +364,35 @@ pub async fn retry_later(
     Ok(())
 }
 
+/// Gives back a paused execution's job, to be taken again at
+/// `available_at` (its pause's delay or timeout); false when `owner`'s
+/// claim `epoch` no longer held it.
+pub async fn park(
+    tx: &TenantTxn,
+    execution: &ExecutionId,
+    owner: &str,
+    epoch: i64,
+    available_at: i64,
+) -> Result<bool, DbErr> {
+    let result = execution_queue::Entity::update_many()
+        .col_expr(execution_queue::Column::AvailableAt, available_at.into())
+        .col_expr(
+            execution_queue::Column::LeaseOwner,
+            sea_orm::sea_query::Expr::value(Option::<String>::None),
+        )
+        .col_expr(
+            execution_queue::Column::LeaseUntil,
+            sea_orm::sea_query::Expr::value(Option::<i64>::None),
+        )
+        .filter(execution_queue::Column::TenantId.eq(tx.tenant_key()))
+        .filter(execution_queue::Column::ExecutionId.eq(execution.as_str()))
+        .filter(execution_queue::Column::LeaseOwner.eq(owner))
+        .filter(execution_queue::Column::LeaseEpoch.eq(epoch))
+        .exec(tx.conn())
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
 /// Removes a finished job; false when `owner`'s claim `epoch` no longer
 /// held it.
 pub async fn finish(

@@ -76,6 +76,10 @@ const NOT_SUPPORTED: &[(&str, &str)] = &[
     ("logToFile", "task logs are always stored as log lines"),
     ("kvDescription", "KV entries keep no description"),
     ("workerGroup", "every worker runs every tenant's tasks"),
+    (
+        "onResume",
+        "a paused execution resumes without inputs (POST .../executions/{id}/resume)",
+    ),
     ("sla", "flow SLAs are not built"),
     ("checks", "flow checks are not built"),
     ("pluginDefaults", "write the properties on each task"),
@@ -178,6 +182,12 @@ fn task_spec(kind: &str) -> Option<(&'static str, TaskSpec)> {
         ),
         WRITE => (WRITE, spec(&["content"], &["extension"], &[])),
         LABELS => (LABELS, spec(&["labels"], &[], &[])),
+        // `timeout` (a common property) is how long the pause may last
+        // before the task fails; `delay`, when it resumes by itself.
+        PAUSE => (
+            PAUSE,
+            spec(&[], &["delay", "tasks", "errors"], &["tasks", "errors"]),
+        ),
         SWITCH => (
             SWITCH,
             spec(
@@ -722,6 +732,7 @@ impl Checker {
                 }
             }
             SLEEP => self.duration(task, path, "duration"),
+            PAUSE => self.duration(task, path, "delay"),
             KV_SET => {
                 self.duration(task, path, "ttl");
                 self.optional_bool(task, path, "overwrite");

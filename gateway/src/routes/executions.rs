@@ -155,6 +155,13 @@ pub struct Inputs {
     files: Vec<pb::InputFile>,
 }
 
+impl Inputs {
+    /// No value and no file.
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty() && matches!(self.json.trim(), "" | "{}")
+    }
+}
+
 impl<S: Send + Sync> FromRequest<S> for Inputs {
     type Rejection = ApiError;
 

@@ -66,22 +66,24 @@ func (p *aerieProvider) Configure(ctx context.Context, req provider.ConfigureReq
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	value := func(name string, v types.String, env string) string {
+	for name, v := range map[string]types.String{"endpoint": cfg.Endpoint, "token": cfg.Token, "username": cfg.Username, "password": cfg.Password} {
 		if v.IsUnknown() {
 			resp.Diagnostics.AddAttributeError(path.Root(name), "Unknown provider setting",
 				"The Aerie provider's "+name+" must be known when the provider is configured.")
 		}
-		if v.ValueString() != "" {
-			return v.ValueString()
-		}
-		return os.Getenv(env)
 	}
-	endpoint := value("endpoint", cfg.Endpoint, "AERIE_ENDPOINT")
-	token := value("token", cfg.Token, "AERIE_TOKEN")
-	username := value("username", cfg.Username, "AERIE_USERNAME")
-	password := value("password", cfg.Password, "AERIE_PASSWORD")
 	if resp.Diagnostics.HasError() {
 		return
+	}
+	endpoint := cfg.Endpoint.ValueString()
+	if endpoint == "" {
+		endpoint = os.Getenv("AERIE_ENDPOINT")
+	}
+	// Credentials come from the provider block when it gives any, else
+	// from the environment: never half from each.
+	token, username, password := cfg.Token.ValueString(), cfg.Username.ValueString(), cfg.Password.ValueString()
+	if token == "" && username == "" && password == "" {
+		token, username, password = os.Getenv("AERIE_TOKEN"), os.Getenv("AERIE_USERNAME"), os.Getenv("AERIE_PASSWORD")
 	}
 	switch {
 	case endpoint == "":

@@ -205,6 +205,29 @@ async fn set_labels(
     Ok(Json(execution.into_inner().into()))
 }
 
+/// Resume a PAUSED execution (EXECUTION:UPDATE): its Pause tasks go on. Kestra's `onResume` inputs are not supported: a body with inputs is refused.
+#[utoipa::path(post, path = "/executions/{id}/resume", tag = "executions",
+    params(ExecutionPath),
+    request_body(content = serde_json::Value, description = "none (or an empty JSON object or form)"),
+    responses((status = 200, body = Execution), (status = 400, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn resume(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    Path(path): Path<ExecutionPath>,
+    inputs: super::Inputs,
+) -> Result<Json<Execution>, ApiError> {
+    if !inputs.is_empty() {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "a paused execution resumes without inputs: onResume is not supported",
+        ));
+    }
+    let request = tenant.request(pb::ResumeExecutionRequest { id: path.id });
+    let execution = state.executions.clone().resume_execution(request).await?;
+    Ok(Json(execution.into_inner().into()))
+}
+
 /// Checks each execution, then applies `operation` to all of them, or to
 /// none when one is refused.
 async fn bulk(
@@ -435,7 +458,7 @@ async fn kill_by_query(
     no_others(others)?;
     if search.state.is_empty() {
         // What has ended cannot be killed: only the rest is looked at.
-        search.state = ["CREATED", "RUNNING", "KILLING", "RESTARTED"]
+        search.state = ["CREATED", "RUNNING", "PAUSED", "KILLING", "RESTARTED"]
             .map(str::to_owned)
             .to_vec();
     }
@@ -479,6 +502,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(delete_execution))
         .routes(routes!(set_labels))
+        .routes(routes!(resume))
         .routes(routes!(delete_by_ids))
         .routes(routes!(delete_by_query))
         .routes(routes!(kill_by_ids))
