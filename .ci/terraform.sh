@@ -17,6 +17,8 @@ if [ ! -x "$aerie" ]; then
 fi
 aerie=$(cd "$(dirname "$aerie")" && pwd)/$(basename "$aerie")
 
+# No VCS stamping: builds inside this repository must not depend on git.
+export GOFLAGS="${GOFLAGS:--buildvcs=false}"
 gobin=$(go env GOPATH)/bin
 export PATH="$gobin:$PATH"
 tofu_version=v1.12.6

@@ -66,8 +66,9 @@ func TestAcceptance(t *testing.T) {
 	if !strings.Contains(h.get("/api/v1/alpha/groups", h.admin), `{"name":"devs","members":["ann"]}`) {
 		t.Fatal("the group is missing")
 	}
-	if !strings.Contains(h.get("/api/v1/namespaces/company/kv/mode", h.admin), `"type":"JSON","value":{"replicas":2,"tier":"gold"}`) {
-		t.Fatal("the KV entry of the default tenant is missing")
+	if mode := h.get("/api/v1/namespaces/company/kv/mode", h.admin); !strings.Contains(mode, `"type":"JSON","value":{"replicas":2,"tier":"gold"}`) ||
+		strings.Contains(mode, `"expirationDate":null`) {
+		t.Fatalf("the KV entry of the default tenant is not as configured: %s", mode)
 	}
 
 	// 2. A second plan has nothing to do.
@@ -180,8 +181,8 @@ resource "aerie_flow" "hello" {
 
 	// 9. Import of every resource type into a fresh state of the whole
 	// configuration: clean but for what Aerie never returns (the user's
-	// password, the secret's value, the service account's token), which
-	// the next apply writes.
+	// password, the secret's value, the service account's token, a KV
+	// entry's ttl), which the next apply writes.
 	t.Log("9. import every resource type")
 	all := t.TempDir()
 	h.write(all, configFor(renamed))
@@ -215,7 +216,7 @@ resource "aerie_flow" "hello" {
 	}
 	out = h.expectPlan(all, 2)
 	expectContains(t, out, "aerie_user.ann will be updated in-place", "aerie_namespace_secret.db will be updated in-place",
-		"aerie_service_account.ci will be updated in-place", "0 to add, 3 to change, 0 to destroy")
+		"aerie_service_account.ci will be updated in-place", "aerie_kv.mode will be updated in-place", "0 to add, 4 to change, 0 to destroy")
 
 	// 10. A user without TENANT:CREATE: the plan cannot know (Aerie has no
 	// way to ask), the apply fails with the API's message.
@@ -388,6 +389,7 @@ resource "aerie_kv" "mode" {
   namespace  = "company"
   key        = "mode"
   value      = jsonencode({ replicas = 2, tier = "gold" })
+  ttl        = "P7D"
   depends_on = [aerie_binding.me_default]
 }
 

@@ -1300,3 +1300,81 @@ async fn pauses_end_by_delay_timeout_or_kill_and_stay_in_their_tenant() {
         "{body}"
     );
 }
+
+#[tokio::test]
+async fn a_running_or_queued_execution_is_paused_and_resumed_where_it_stopped() {
+    let app = TestApp::start(Mode::MultiWithDefault).await;
+    tenant(&app, "acme").await;
+    create_flow(
+        &app,
+        "acme",
+        "id: slowpoke\nnamespace: company.team\ntasks:\n  - id: one\n    type: io.kestra.plugin.core.debug.Return\n    format: first\n  - id: nap\n    type: io.kestra.plugin.core.flow.Sleep\n    duration: PT2S\n  - id: two\n    type: io.kestra.plugin.core.debug.Return\n    format: \"{{ outputs.one.value }} then second\"\n",
+    )
+    .await;
+    let (status, body) = app
+        .put("/api/v1/tenants/acme/quotas", json!({"runningExecutions": 1}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let running = start(&app, "acme", "company.team/slowpoke").await;
+    wait_until(&app, "acme", &running, Duration::from_secs(10), |e| {
+        run_of(e, "nap").is_some_and(|r| r["state"]["current"] == "RUNNING")
+    })
+    .await;
+    // Queued behind it (one running execution at a time for acme).
+    let queued = start(&app, "acme", "company.team/slowpoke").await;
+    let pause = |id: String| {
+        let app = &app;
+        async move {
+            app.send(
+                Method::POST,
+                &format!("/api/v1/acme/executions/{id}/pause"),
+                Some(&app.admin),
+                None,
+            )
+            .await
+        }
+    };
+    let (status, body) = pause(queued.clone()).await;
+    assert_eq!(status, 202, "{body}");
+    let (_, now) = app.get(&format!("/api/v1/acme/executions/{queued}")).await;
+    assert_eq!(now["state"]["current"], "PAUSED", "a queued execution pauses at once");
+    let (status, body) = pause(running.clone()).await;
+    assert_eq!(status, 202, "{body}");
+    let held = wait_until(&app, "acme", &running, Duration::from_secs(10), |e| {
+        e["state"]["current"] == "PAUSED"
+    })
+    .await;
+    assert!(run_of(&held, "two").is_none(), "{held}");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let (_, still) = app.get(&format!("/api/v1/acme/executions/{running}")).await;
+    assert_eq!(still["state"]["current"], "PAUSED");
+    assert!(run_of(&still, "two").is_none(), "nothing runs while paused: {still}");
+    // Paused executions hold no worker: another one runs meanwhile.
+    create_flow(&app, "acme", HELLO).await;
+    let other = run(&app, "acme", "company.team/hello", json!({})).await;
+    assert_eq!(other["state"]["current"], "SUCCESS");
+
+    for id in [&running, &queued] {
+        let (status, body) = app
+            .send(
+                Method::POST,
+                &format!("/api/v1/acme/executions/{id}/resume"),
+                Some(&app.admin),
+                None,
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+    }
+    for id in [&running, &queued] {
+        let done = wait_until(&app, "acme", id, Duration::from_secs(20), |e| {
+            e["state"]["current"] == "SUCCESS"
+        })
+        .await;
+        assert_eq!(
+            run_of(&done, "two").expect("two")["outputs"]["value"],
+            "first then second"
+        );
+    }
+    let (status, _) = pause(running.clone()).await;
+    assert_eq!(status, 400, "an ended execution is not paused");
+}

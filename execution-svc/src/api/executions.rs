@@ -397,6 +397,65 @@ impl ExecutionService for ExecutionApi {
         Ok(Response::new(execution_message(row, runs)))
     }
 
+    async fn pause_execution(
+        &self,
+        request: Request<pb::PauseExecutionRequest>,
+    ) -> Result<Response<pb::Execution>, Status> {
+        let call = self.guard.call(&request).await?;
+        let id = ExecutionId::parse(&request.into_inner().id)?;
+        self.authorized_execution(&call, &id, Action::Update)
+            .await?;
+        let tx = self.write(&call.tenant).await?;
+        let current = repo::find(&tx, &id)
+            .await
+            .map_err(ServiceError::from)?
+            .ok_or_else(|| Status::not_found(not_found(&id)))?;
+        let pausable = [State::Created, State::Running, State::Restarted];
+        if !State::parse(&current.state).is_some_and(|s| pausable.contains(&s)) {
+            return Err(Status::failed_precondition(format!(
+                "only a queued or running execution can be paused; {id} is {}",
+                current.state
+            )));
+        }
+        if queue::take_unheld(&tx, &id)
+            .await
+            .map_err(ServiceError::from)?
+        {
+            // No worker holds it: paused here and now; the resume queues
+            // it again.
+            let now = crate::repo::now();
+            let change = StateChange {
+                state: State::Paused.as_str(),
+                histories: push_history(&current.histories, State::Paused, now),
+                outputs: None,
+                update_time: now,
+            };
+            repo::set_state(&tx, &id, change)
+                .await
+                .map_err(ServiceError::from)?;
+        } else if !queue::request_pause(&tx, &id)
+            .await
+            .map_err(ServiceError::from)?
+        {
+            return Err(Status::failed_precondition(format!(
+                "execution {id} is ending; it cannot be paused now"
+            )));
+        }
+        // A worker holding it sees the flag with its next lease renewal; one
+        // of this process is told at once below.
+        enqueue_audit(&tx, &call, &id, &current, "PAUSE").await?;
+        tx.commit().await.map_err(ServiceError::from)?;
+        self.engine
+            .stop_local(&id, crate::executor::StopReason::Pause);
+        self.engine.changed(&id);
+        tracing::info!(execution = %id, tenant = %call.tenant, by = %call.caller.name, "pause requested");
+        let (row, runs) = self
+            .load(&call.tenant, &id)
+            .await?
+            .ok_or_else(|| Status::not_found(not_found(&id)))?;
+        Ok(Response::new(execution_message(row, runs)))
+    }
+
     async fn resume_execution(
         &self,
         request: Request<pb::ResumeExecutionRequest>,

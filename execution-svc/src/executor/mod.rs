@@ -51,6 +51,9 @@ pub enum StopReason {
     Shutdown = 2,
     /// Another worker holds it now: write nothing more.
     LeaseLost = 3,
+    /// A user paused it: its running tasks stop where they are and go on
+    /// when it is resumed.
+    Pause = 4,
 }
 
 /// The stop signal of one running execution.
@@ -83,6 +86,7 @@ impl Stop {
             1 => StopReason::Kill,
             2 => StopReason::Shutdown,
             3 => StopReason::LeaseLost,
+            4 => StopReason::Pause,
             _ => StopReason::None,
         }
     }
@@ -270,9 +274,14 @@ impl Engine {
     /// Stops the execution if this process runs it; false otherwise (the
     /// heartbeat of the replica running it sees the kill request).
     pub fn kill_local(&self, id: &ExecutionId) -> bool {
+        self.stop_local(id, StopReason::Kill)
+    }
+
+    /// Stops a run of this process for `reason`; false when none runs here.
+    pub fn stop_local(&self, id: &ExecutionId, reason: StopReason) -> bool {
         let stop = self.running_stop(id.as_str());
         if let Some(stop) = &stop {
-            stop.stop(StopReason::Kill);
+            stop.stop(reason);
         }
         stop.is_some()
     }
@@ -452,14 +461,15 @@ impl Engine {
                 Ok(held) => {
                     let held: HashMap<_, _> = held
                         .into_iter()
-                        .map(|h| (h.execution_id, (h.epoch, h.kill_requested)))
+                        .map(|h| (h.execution_id, (h.epoch, h.kill_requested, h.pause_requested)))
                         .collect();
                     for (id, epoch) in running {
                         let reason = match held.get(&id) {
                             None => StopReason::LeaseLost,
-                            Some((held, _)) if *held != epoch => StopReason::LeaseLost,
-                            Some((_, true)) => StopReason::Kill,
-                            Some((_, false)) => continue,
+                            Some((held, _, _)) if *held != epoch => StopReason::LeaseLost,
+                            Some((_, true, _)) => StopReason::Kill,
+                            Some((_, false, true)) => StopReason::Pause,
+                            Some((_, false, false)) => continue,
                         };
                         if let Some(stop) = self.running_stop(&id) {
                             stop.stop(reason);

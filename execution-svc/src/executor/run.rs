@@ -192,6 +192,11 @@ pub(super) async fn execute(
     if state == State::Killing {
         return run.end(Outcome::Killed, None, Vec::new()).await;
     }
+    if job.pause_requested {
+        // Paused by a user before any worker ran it (or while its last
+        // worker stopped): it waits for the resume.
+        return run.end(Outcome::Paused, None, Vec::new()).await;
+    }
     let plan = match plan {
         Ok(plan) => plan,
         Err(err) => {
@@ -208,6 +213,12 @@ pub(super) async fn execute(
         .await;
     if let Some(err) = run.failure.lock().unwrap_or_else(|p| p.into_inner()).take() {
         return Err(err);
+    }
+    if stop.reason() == StopReason::Pause && matches!(outcome, Outcome::Stopped | Outcome::Paused)
+    {
+        // Paused by a user: what ended is kept; interrupted task runs stay
+        // RUNNING and go on when it is resumed.
+        return run.end(Outcome::Paused, None, Vec::new()).await;
     }
     if outcome == Outcome::Stopped && stop.reason() != StopReason::Kill {
         return Ok(());

@@ -13,6 +13,7 @@ mod m0007_fence_and_bound_claims;
 mod m0008_create_flow_sources;
 mod m0009_flow_concurrency;
 mod m0010_index_limited_jobs;
+mod m0011_pause_requests;
 
 /// The tenant tables of the first schema, which m0004 put under row-level
 /// security (later tables turn it on in their own migration); each has a
@@ -41,6 +42,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0008_create_flow_sources::Migration),
             Box::new(m0009_flow_concurrency::Migration),
             Box::new(m0010_index_limited_jobs::Migration),
+            Box::new(m0011_pause_requests::Migration),
         ]
     }
 

@@ -106,6 +106,8 @@ pub mod execution_queue {
         pub lease_owner: Option<String>,
         pub lease_until: Option<i64>,
         pub kill_requested: bool,
+        /// A pause of the running execution was asked for.
+        pub pause_requested: bool,
         /// Incremented by every claim: the fencing token of the current one.
         pub lease_epoch: i64,
         /// The tenant's own quota of running executions; 0: the default.

@@ -28,6 +28,8 @@ pub struct Claimed {
     /// The fencing token of this claim: a later claim of the same job has
     /// a larger one, and every write made under this claim checks it.
     pub epoch: i64,
+    /// A pause was asked for before this claim (its worker stopped first).
+    pub pause_requested: bool,
 }
 
 /// One execution to queue, with its flow's concurrency limit.
@@ -100,6 +102,7 @@ pub async fn enqueue_many(
                 lease_owner: Set(None),
                 lease_until: Set(None),
                 kill_requested: Set(false),
+                pause_requested: Set(false),
                 lease_epoch: Set(0),
                 running_quota: Set(running_quota.map_or(0, i64::from)),
                 flow_key: Set(job.flow_key.clone()),
@@ -110,6 +113,36 @@ pub async fn enqueue_many(
         .await?;
     }
     Ok(())
+}
+
+/// Removes the job of an execution of the transaction's tenant that no
+/// worker holds (queued, or its worker's lease ran out); false when a
+/// worker holds it or it is not queued.
+pub async fn take_unheld(tx: &TenantTxn, execution: &ExecutionId) -> Result<bool, DbErr> {
+    let now = super::now_millis();
+    let result = execution_queue::Entity::delete_many()
+        .filter(execution_queue::Column::TenantId.eq(tx.tenant_key()))
+        .filter(execution_queue::Column::ExecutionId.eq(execution.as_str()))
+        .filter(
+            sea_orm::Condition::any()
+                .add(execution_queue::Column::LeaseUntil.is_null())
+                .add(execution_queue::Column::LeaseUntil.lt(now)),
+        )
+        .exec(tx.conn())
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+/// Flags a running execution of the transaction's tenant for pausing;
+/// false when it is not queued.
+pub async fn request_pause(tx: &TenantTxn, execution: &ExecutionId) -> Result<bool, DbErr> {
+    let result = execution_queue::Entity::update_many()
+        .col_expr(execution_queue::Column::PauseRequested, true.into())
+        .filter(execution_queue::Column::TenantId.eq(tx.tenant_key()))
+        .filter(execution_queue::Column::ExecutionId.eq(execution.as_str()))
+        .exec(tx.conn())
+        .await?;
+    Ok(result.rows_affected == 1)
 }
 
 /// Flags a queued execution of the transaction's tenant for killing; false
@@ -178,7 +211,7 @@ pub async fn claim(
            SELECT execution_id FROM ranked \
            WHERE slot <= CASE WHEN running_quota > 0 THEN running_quota ELSE $5 END \
            ORDER BY slot, available_at LIMIT $4) \
-         RETURNING execution_id, tenant_id, lease_epoch";
+         RETURNING execution_id, tenant_id, lease_epoch, pause_requested";
     let statement = Statement::from_sql_and_values(
         backend,
         sql,
@@ -196,11 +229,13 @@ pub async fn claim(
         let id: String = row.try_get("", "execution_id")?;
         let tenant: String = row.try_get("", "tenant_id")?;
         let epoch: i64 = row.try_get("", "lease_epoch")?;
+        let pause_requested: bool = row.try_get("", "pause_requested")?;
         match (TenantId::from_storage_key(&tenant), ExecutionId::parse(&id)) {
             (Ok(tenant), Ok(execution)) => claimed.push(Claimed {
                 tenant,
                 execution,
                 epoch,
+                pause_requested,
             }),
             _ => tracing::error!(%id, %tenant, "queue row with an invalid id is ignored"),
         }
@@ -245,6 +280,7 @@ pub struct Held {
     /// The claim holding it: not the worker's own if it was claimed again.
     pub epoch: i64,
     pub kill_requested: bool,
+    pub pause_requested: bool,
 }
 
 /// Extends the leases `owner` still holds on `running`; answers which (and
@@ -267,7 +303,7 @@ pub async fn renew(
             format!(
                 "UPDATE execution_queue SET lease_until = $1 \
                  WHERE lease_owner = $2 AND lease_until >= $3 AND execution_id IN ({}) \
-                 RETURNING execution_id, lease_epoch, kill_requested",
+                 RETURNING execution_id, lease_epoch, kill_requested, pause_requested",
                 placeholders.join(", ")
             ),
             values,
@@ -279,6 +315,7 @@ pub async fn renew(
                 execution_id: row.try_get("", "execution_id")?,
                 epoch: row.try_get("", "lease_epoch")?,
                 kill_requested: row.try_get("", "kill_requested")?,
+                pause_requested: row.try_get("", "pause_requested")?,
             })
         })
         .collect()

@@ -66,8 +66,8 @@ func joinID(tenant types.String, parts ...string) string {
 	return strings.Join(append([]string{tenant.ValueString()}, parts...), "/")
 }
 
-// splitID reads an import id of joinID's form with n parts after the tenant,
-// and sets tenant_id and the named attributes from it.
+// splitID reads an import id of joinID's form, one part after the tenant for
+// each of attrs, and sets tenant_id and attrs from it.
 func splitID(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse, format string, attrs ...string) {
 	parts := strings.Split(req.ID, "/")
 	if len(parts) != len(attrs)+1 {

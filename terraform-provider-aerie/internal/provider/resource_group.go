@@ -77,7 +77,7 @@ func (r *groupResource) find(ctx context.Context, m *groupModel) (*groupJSON, er
 
 func (r *groupResource) set(ctx context.Context, m *groupModel, g groupJSON) {
 	m.ID = types.StringValue(joinID(m.TenantID, g.Name))
-	m.Members, _ = types.SetValueFrom(ctx, types.StringType, g.Members)
+	m.Members, _ = types.SetValueFrom(ctx, types.StringType, append([]string{}, g.Members...)) // never null
 }
 
 // sync adds and removes members so that the group has exactly want.
@@ -110,8 +110,11 @@ func (r *groupResource) syncAndSet(ctx context.Context, m *groupModel, have []st
 		return
 	}
 	g, err := r.find(ctx, m)
-	if err != nil || g == nil {
-		diags.AddError("Cannot read group", fmt.Sprintf("group %q: %v", m.Name.ValueString(), err))
+	if err == nil && g == nil {
+		err = fmt.Errorf("group %q is gone", m.Name.ValueString())
+	}
+	if err != nil {
+		diags.AddError("Cannot read group", err.Error())
 		return
 	}
 	r.set(ctx, m, *g)
@@ -130,6 +133,12 @@ func (r *groupResource) Create(ctx context.Context, req resource.CreateRequest, 
 		resp.Diagnostics.AddError("Cannot create group", err.Error())
 		return
 	}
+	// Save the group before its members: should one fail, the group stays
+	// in the state.
+	planned := m.Members
+	r.set(ctx, &m, g)
+	resp.Diagnostics.Append(resp.State.Set(ctx, m)...)
+	m.Members = planned
 	r.syncAndSet(ctx, &m, g.Members, &resp.State, &resp.Diagnostics)
 }
 

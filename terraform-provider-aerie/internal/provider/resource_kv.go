@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"reflect"
 
+	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/types"
@@ -68,7 +69,8 @@ func (r *kvResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *r
 			"ttl": schema.StringAttribute{
 				Optional: true,
 				Description: "Time to live, an ISO-8601 duration such as PT1H or P7D, counted from each write (sent as the ttl header; " +
-					"Aerie keeps only expiration_date). An expired entry is written again at the next apply.",
+					"Aerie keeps only expiration_date, so the state keeps the configured value and an imported entry with a ttl is written again at the next apply). " +
+					"An expired entry is written again at the next apply.",
 			},
 			"expiration_date": schema.StringAttribute{
 				Computed:    true,
@@ -127,6 +129,19 @@ func (r *kvResource) put(ctx context.Context, m *kvModel) error {
 	}
 	r.set(m, e)
 	return nil
+}
+
+// ModifyPlan: an entry written without ttl never expires, and one that Aerie
+// says expires (given a ttl elsewhere) is written again.
+func (r *kvResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	if req.Plan.Raw.IsNull() {
+		return
+	}
+	var ttl types.String
+	resp.Diagnostics.Append(req.Plan.GetAttribute(ctx, path.Root("ttl"), &ttl)...)
+	if ttl.IsNull() {
+		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("expiration_date"), types.StringNull())...)
+	}
 }
 
 func (r *kvResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {

@@ -205,6 +205,21 @@ async fn set_labels(
     Ok(Json(execution.into_inner().into()))
 }
 
+/// Pause a queued or running execution (EXECUTION:UPDATE): PAUSED within about a second; its running tasks stop where they are and go on, with the rest, when it is resumed.
+#[utoipa::path(post, path = "/executions/{id}/pause", tag = "executions",
+    params(ExecutionPath),
+    responses((status = 202, body = Execution), (status = 400, body = ErrorBody),
+              (status = 404, body = ErrorBody)))]
+async fn pause(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    Path(path): Path<ExecutionPath>,
+) -> Result<(StatusCode, Json<Execution>), ApiError> {
+    let request = tenant.request(pb::PauseExecutionRequest { id: path.id });
+    let execution = state.executions.clone().pause_execution(request).await?;
+    Ok((StatusCode::ACCEPTED, Json(execution.into_inner().into())))
+}
+
 /// Resume a PAUSED execution (EXECUTION:UPDATE): its Pause tasks go on. Kestra's `onResume` inputs are not supported: a body with inputs is refused.
 #[utoipa::path(post, path = "/executions/{id}/resume", tag = "executions",
     params(ExecutionPath),
@@ -503,6 +518,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(delete_execution))
         .routes(routes!(set_labels))
         .routes(routes!(resume))
+        .routes(routes!(pause))
         .routes(routes!(delete_by_ids))
         .routes(routes!(delete_by_query))
         .routes(routes!(kill_by_ids))
