@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The OpenTofu/Terraform provider (terraform-provider-aerie/): gofmt, go vet,
+# The OpenTofu/Terraform provider (terraform/): gofmt, go vet,
 # a build, its unit tests, and the acceptance test that drives a real tofu
 # against a real standalone server it starts itself.
 #
@@ -36,7 +36,7 @@ if ! command -v tofu >/dev/null; then
 fi
 tofu version 2>/dev/null | grep '^OpenTofu' || { echo "tofu does not run" >&2; exit 1; }
 
-cd terraform-provider-aerie
+cd terraform
 echo "== gofmt"
 unformatted=$(gofmt -l .)
 if [ -n "$unformatted" ]; then

@@ -78,14 +78,19 @@ pub const KEYS: &[&str] = &[
 
 /// `AERIE_*` variables that are not configuration keys but are read by
 /// something else: the CLI (`AERIE_CONFIG`, `AERIE_USER_PASSWORD`), the
-/// Helm chart, which builds database URLs from them, and the CI scripts
-/// (`AERIE_BIN`).
+/// Helm chart, which builds database URLs from them, the CI scripts
+/// (`AERIE_BIN`), and the Terraform provider's credentials, which a shell
+/// that starts a local server often holds too.
 pub const OTHER_VARIABLES: &[&str] = &[
     "AERIE_CONFIG",
     "AERIE_USER_PASSWORD",
     "AERIE_DATABASE_PASSWORD",
     "AERIE_DATABASE_MIGRATION_PASSWORD",
     "AERIE_BIN",
+    "AERIE_ENDPOINT",
+    "AERIE_TOKEN",
+    "AERIE_USERNAME",
+    "AERIE_PASSWORD",
 ];
 
 /// Prefixes of the variables of Aerie's own tools, which start servers

@@ -1312,7 +1312,10 @@ async fn a_running_or_queued_execution_is_paused_and_resumed_where_it_stopped() 
     )
     .await;
     let (status, body) = app
-        .put("/api/v1/tenants/acme/quotas", json!({"runningExecutions": 1}))
+        .put(
+            "/api/v1/tenants/acme/quotas",
+            json!({"runningExecutions": 1}),
+        )
         .await;
     assert_eq!(status, 200, "{body}");
     let running = start(&app, "acme", "company.team/slowpoke").await;
@@ -1337,7 +1340,10 @@ async fn a_running_or_queued_execution_is_paused_and_resumed_where_it_stopped() 
     let (status, body) = pause(queued.clone()).await;
     assert_eq!(status, 202, "{body}");
     let (_, now) = app.get(&format!("/api/v1/acme/executions/{queued}")).await;
-    assert_eq!(now["state"]["current"], "PAUSED", "a queued execution pauses at once");
+    assert_eq!(
+        now["state"]["current"], "PAUSED",
+        "a queued execution pauses at once"
+    );
     let (status, body) = pause(running.clone()).await;
     assert_eq!(status, 202, "{body}");
     let held = wait_until(&app, "acme", &running, Duration::from_secs(10), |e| {
@@ -1348,7 +1354,10 @@ async fn a_running_or_queued_execution_is_paused_and_resumed_where_it_stopped() 
     tokio::time::sleep(Duration::from_secs(3)).await;
     let (_, still) = app.get(&format!("/api/v1/acme/executions/{running}")).await;
     assert_eq!(still["state"]["current"], "PAUSED");
-    assert!(run_of(&still, "two").is_none(), "nothing runs while paused: {still}");
+    assert!(
+        run_of(&still, "two").is_none(),
+        "nothing runs while paused: {still}"
+    );
     // Paused executions hold no worker: another one runs meanwhile.
     create_flow(&app, "acme", HELLO).await;
     let other = run(&app, "acme", "company.team/hello", json!({})).await;

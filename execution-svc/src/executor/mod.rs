@@ -461,7 +461,12 @@ impl Engine {
                 Ok(held) => {
                     let held: HashMap<_, _> = held
                         .into_iter()
-                        .map(|h| (h.execution_id, (h.epoch, h.kill_requested, h.pause_requested)))
+                        .map(|h| {
+                            (
+                                h.execution_id,
+                                (h.epoch, h.kill_requested, h.pause_requested),
+                            )
+                        })
                         .collect();
                     for (id, epoch) in running {
                         let reason = match held.get(&id) {

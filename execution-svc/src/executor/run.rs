@@ -214,8 +214,7 @@ pub(super) async fn execute(
     if let Some(err) = run.failure.lock().unwrap_or_else(|p| p.into_inner()).take() {
         return Err(err);
     }
-    if stop.reason() == StopReason::Pause && matches!(outcome, Outcome::Stopped | Outcome::Paused)
-    {
+    if stop.reason() == StopReason::Pause && matches!(outcome, Outcome::Stopped | Outcome::Paused) {
         // Paused by a user: what ended is kept; interrupted task runs stay
         // RUNNING and go on when it is resumed.
         return run.end(Outcome::Paused, None, Vec::new()).await;

@@ -141,6 +141,14 @@ pub fn parse(source: &str) -> Result<Located<Node>, Finding> {
                 .next()
                 .unwrap_or("invalid YAML")
                 .to_owned();
+            // The parser's advice names its own functions; ours names routes.
+            let message = if message.contains("multiple YAML documents") {
+                "several documents (separated by ---) where one flow is expected; \
+                 POST /flows/{namespace} or /flows/import take several"
+                    .to_owned()
+            } else {
+                message
+            };
             Err(Finding {
                 path: String::new(),
                 line,
@@ -286,6 +294,11 @@ mod tests {
         let err = parse("id: [a\nfoo: }\n").expect_err("invalid");
         assert_eq!(err.line, 2);
         assert!(err.message.starts_with("invalid YAML"), "{err}");
+        let err = parse("id: a\n---\nid: b\n").unwrap_err();
+        assert!(
+            err.message.contains("/flows/import") && !err.message.contains("from_str"),
+            "{err}"
+        );
         let err = parse("id: a\nid: b\n").expect_err("duplicate");
         assert_eq!((err.line, err.column), (2, 1));
         assert!(err.message.contains("duplicate"), "{err}");
