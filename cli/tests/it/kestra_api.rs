@@ -649,6 +649,32 @@ async fn a_namespace_is_replaced_all_or_nothing_and_validated_per_document() {
         .await;
     assert_eq!(status, 201, "{body}");
     app.bind(Some("acme"), "reader", "Reader", None).await;
+    // A writer of one namespace learns nothing of another's flows: the
+    // same refusal whether the flow exists or not.
+    let writer = app.user("writer").await;
+    let (status, body) = app
+        .post(
+            "/api/v1/acme/roles",
+            json!({"name": "Writer", "permissions": ["FLOW:READ", "FLOW:CREATE", "FLOW:UPDATE"]}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    app.bind(Some("acme"), "writer", "Writer", Some("company.team.child"))
+        .await;
+    let mut answers = Vec::new();
+    for id in ["kid", "nobody"] {
+        let (status, body) = app
+            .yaml(
+                Method::POST,
+                "/api/v1/acme/flows/company.team?delete=false",
+                &writer,
+                &flow_in("company.team", id, "x"),
+            )
+            .await;
+        answers.push((status, body["message"].clone()));
+    }
+    assert_eq!(answers[0].0, 403, "{answers:?}");
+    assert_eq!(answers[0], answers[1]);
     let (status, _) = app
         .yaml(
             Method::POST,
@@ -790,9 +816,27 @@ async fn flows_are_exported_imported_and_changed_in_bulk_within_their_tenant() {
     let (_, b) = app.get("/api/v1/acme/flows/company.team/b").await;
     assert_eq!(b["revision"], 1, "an enabled flow is left as it is");
 
-    // Delete by query needs a filter; by ids, then.
-    let (status, body) = app.delete("/api/v1/acme/flows/delete/by-query").await;
+    // Delete by query needs a filter (an empty one is none); by ids, then.
+    for empty in ["", "?q=", "?namespace=&labels=", "?q=%20"] {
+        let (status, body) = app
+            .delete(&format!("/api/v1/acme/flows/delete/by-query{empty}"))
+            .await;
+        assert_eq!(status, 422, "{empty}: {body}");
+    }
+    let (status, body) = app
+        .send(
+            Method::POST,
+            "/api/v1/acme/flows/disable/by-query?q=",
+            Some(&app.admin),
+            None,
+        )
+        .await;
     assert_eq!(status, 422, "{body}");
+    assert_eq!(
+        live_flows(&app, "acme").await.len(),
+        3,
+        "nothing was deleted"
+    );
     let (status, body) = app
         .delete("/api/v1/acme/flows/delete/by-query?namespace=company.data")
         .await;
@@ -1386,4 +1430,96 @@ async fn a_running_or_queued_execution_is_paused_and_resumed_where_it_stopped() 
     }
     let (status, _) = pause(running.clone()).await;
     assert_eq!(status, 400, "an ended execution is not paused");
+}
+
+#[tokio::test]
+async fn a_follow_stream_ends_when_its_callers_access_is_taken_away() {
+    let app = TestApp::start(Mode::MultiWithDefault).await;
+    tenant(&app, "acme").await;
+    create_flow(&app, "acme", SLOW).await;
+    let running = start(&app, "acme", "company.team/slow").await;
+    let viewer = app.user("viewer").await;
+    let (status, body) = app
+        .post(
+            "/api/v1/acme/roles",
+            json!({"name": "Watcher", "permissions": ["EXECUTION:READ"]}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    for path in [
+        format!("/api/v1/acme/executions/{running}/follow"),
+        format!("/api/v1/acme/logs/{running}/follow"),
+    ] {
+        let binding = app.bind(Some("acme"), "viewer", "Watcher", None).await;
+        let response = app
+            .client
+            .get(app.url(&path))
+            .bearer_auth(&viewer)
+            .send()
+            .await
+            .expect("follow");
+        assert_eq!(response.status(), 200, "{path}");
+        let reading = tokio::spawn(response.text());
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert!(
+            !reading.is_finished(),
+            "{path}: the stream runs while access lasts"
+        );
+        let (status, _) = app
+            .delete(&format!("/api/v1/acme/bindings/{binding}"))
+            .await;
+        assert_eq!(status, 204);
+        let body = tokio::time::timeout(Duration::from_secs(10), reading)
+            .await
+            .unwrap_or_else(|_| panic!("{path}: the stream ends once access is gone"))
+            .expect("join")
+            .expect("body");
+        assert!(body.contains("event: error"), "{path}: {body}");
+    }
+    crate::executions::kill(&app, "acme", &running).await;
+}
+
+#[tokio::test]
+async fn a_resume_counts_against_the_tenants_queue_quota() {
+    let app = TestApp::start(Mode::MultiWithDefault).await;
+    tenant(&app, "acme").await;
+    create_flow(&app, "acme", SLOW).await;
+    let (status, body) = app
+        .put(
+            "/api/v1/tenants/acme/quotas",
+            json!({"runningExecutions": 1, "queuedExecutions": 1}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let running = start(&app, "acme", "company.team/slow").await;
+    wait_until(&app, "acme", &running, Duration::from_secs(10), |e| {
+        e["state"]["current"] == "RUNNING"
+    })
+    .await;
+    let paused = start(&app, "acme", "company.team/slow").await;
+    let (status, body) = app
+        .send(
+            Method::POST,
+            &format!("/api/v1/acme/executions/{paused}/pause"),
+            Some(&app.admin),
+            None,
+        )
+        .await;
+    assert_eq!(status, 202, "{body}");
+    let queued = start(&app, "acme", "company.team/slow").await;
+    // The queue is full (one waiting): the paused one cannot join it.
+    let (status, body) = app
+        .send(
+            Method::POST,
+            &format!("/api/v1/acme/executions/{paused}/resume"),
+            Some(&app.admin),
+            None,
+        )
+        .await;
+    assert_eq!(status, 429, "{body}");
+    let (_, still) = app.get(&format!("/api/v1/acme/executions/{paused}")).await;
+    assert_eq!(still["state"]["current"], "PAUSED");
+    for id in [&running, &queued, &paused] {
+        crate::executions::kill(&app, "acme", id).await;
+    }
 }

@@ -360,6 +360,9 @@ impl ExecutionService for ExecutionApi {
         let id = ExecutionId::parse(&request.into_inner().id)?;
         self.authorized_execution(&call, &id, Action::Update)
             .await?;
+        // Queued again: counted against the tenant's queue and rate quotas
+        // like a new execution.
+        self.admission.admit(&call.tenant).await?;
         let tx = self.write(&call.tenant).await?;
         let current = repo::find(&tx, &id)
             .await
@@ -475,6 +478,9 @@ impl ExecutionService for ExecutionApi {
                 current.state
             )));
         }
+        // Queued again: counted against the tenant's queue and rate quotas
+        // like a new execution.
+        self.admission.admit(&call.tenant).await?;
         // The Pause tasks go on: RUNNING again, as in Kestra.
         self.move_task_runs(&tx, &id, &[State::Paused], State::Running)
             .await?;
@@ -517,7 +523,17 @@ impl ExecutionService for ExecutionApi {
         tokio::spawn(async move {
             let mut changes = api.engine.subscribe();
             let mut last: Option<pb::Execution> = None;
+            let mut checked = std::time::Instant::now();
             loop {
+                // A stream outlives its first check: access taken away
+                // (a binding, the user) ends it within REAUTHORIZE.
+                if checked.elapsed() >= super::REAUTHORIZE {
+                    if let Err(status) = api.authorized_execution(&call, &id, Action::Read).await {
+                        let _ = sender.send(Err(status)).await;
+                        return;
+                    }
+                    checked = std::time::Instant::now();
+                }
                 let loaded = api.load(&call.tenant, &id).await;
                 let message = match loaded {
                     Ok(Some((row, runs))) => execution_message(row, runs),

@@ -132,7 +132,16 @@ impl ExecutionApi {
             let mut settled = 0_i64;
             let mut sent = BTreeSet::new();
             let mut rounds = std::collections::VecDeque::new();
+            let mut checked = std::time::Instant::now();
             loop {
+                // Access taken away ends the stream within REAUTHORIZE.
+                if checked.elapsed() >= super::REAUTHORIZE {
+                    if let Err(status) = api.authorized_execution(&call, &id, Action::Read).await {
+                        let _ = sender.send(Err(status)).await;
+                        return;
+                    }
+                    checked = std::time::Instant::now();
+                }
                 // Read the state first: lines written before the end are
                 // all read after it.
                 let ended = match api.load(&call.tenant, &id).await {

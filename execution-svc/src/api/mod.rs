@@ -223,6 +223,9 @@ async fn next_change(
     let _ = tokio::time::timeout(at_most, wait).await;
 }
 
+/// How often a long stream (follow) checks its caller's access again.
+const REAUTHORIZE: Duration = Duration::from_secs(2);
+
 fn not_found(id: &ExecutionId) -> String {
     format!("execution {id} not found")
 }

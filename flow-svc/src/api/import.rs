@@ -90,6 +90,31 @@ fn check_all(sources: Vec<String>, namespace: Option<&Namespace>) -> Result<Vec<
 }
 
 impl FlowApi {
+    /// Whether the caller may create or update flows in `namespace`, or
+    /// anywhere in the tenant when none is named.
+    async fn may_write_flows(
+        &self,
+        call: &Call,
+        namespace: Option<&Namespace>,
+    ) -> Result<bool, Status> {
+        use aerie_common::auth::NamespaceScope;
+        for action in [Action::Create, Action::Update] {
+            let scope = self
+                .guard
+                .scope(call, Grant(Permission::Flow, action))
+                .await?;
+            let allowed = match (&scope, namespace) {
+                (NamespaceScope::Everywhere, _) => true,
+                (NamespaceScope::Within(list), None) => !list.is_empty(),
+                (NamespaceScope::Within(_), Some(namespace)) => scope.covers(namespace.as_str()),
+            };
+            if allowed {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
     pub(super) async fn import(
         &self,
         call: &Call,
@@ -106,7 +131,25 @@ impl FlowApi {
                 "deleting the flows left out needs a namespace",
             ));
         }
-        let incoming = check_all(body.sources, namespace.as_ref())?;
+        // Parsing is the expensive part: only a caller who may write flows
+        // somewhere (in the namespace, when one is named) gets that far.
+        if !self.may_write_flows(call, namespace.as_ref()).await? {
+            return Err(Status::permission_denied(format!(
+                "{} may not CREATE or UPDATE FLOW in {}",
+                call.caller.name,
+                namespace
+                    .as_ref()
+                    .map_or_else(|| call.tenant.to_string(), |n| format!("namespace {n}"))
+            )));
+        }
+        // Off the async threads: a large import must not stall other
+        // tenants' requests on this process.
+        let checked_namespace = namespace.clone();
+        let incoming = tokio::task::spawn_blocking(move || {
+            check_all(body.sources, checked_namespace.as_ref())
+        })
+        .await
+        .map_err(|e| Status::internal(format!("flow check stopped: {e}")))??;
 
         // Permissions first, from what exists now; the transaction below
         // finds a flow changed in between as a conflict.
@@ -138,6 +181,16 @@ impl FlowApi {
             (live, doomed)
         };
         for (flow, live) in incoming.iter().zip(&live) {
+            // Whether a flow exists is for those who may read the
+            // namespace: others get the same answer either way.
+            self.guard
+                .authorize(
+                    call,
+                    Grant(Permission::Flow, Action::Read),
+                    flow.key.namespace.as_str(),
+                    || format!("{} not found", call.tenant),
+                )
+                .await?;
             let action = if *live {
                 Action::Update
             } else {

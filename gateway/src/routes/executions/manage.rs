@@ -5,7 +5,9 @@
 //! missing (or hidden from the caller) or in the wrong state: it answers 422
 //! with each refused id, as Kestra does. Each change then goes through the
 //! same single-execution call as the REST route for one execution, so the
-//! permission checks, audit entries and tenant rules are those of that call.
+//! permission checks, audit entries and tenant rules are those of that call;
+//! one the caller may read but not change is refused there, and the answer
+//! says the call was partly applied.
 
 use aerie_proto::execution::v1 as pb;
 use axum::Json;

@@ -31,8 +31,17 @@ use crate::tenant_scope::Tenant;
 /// Most flows one call reads or changes.
 const MAX_FLOWS: usize = 1000;
 
+/// Most documents one validation checks: validating needs no write access,
+/// so one call's parsing work stays small.
+const MAX_VALIDATED: usize = 100;
+
 /// Largest flow source, as flow-svc takes it (1 MiB).
 const MAX_SOURCE_BYTES: u64 = 1024 * 1024;
+
+/// Most YAML text one import unpacks, whatever the archive's size: the
+/// gateway's largest request body, so that a small zip of large files
+/// costs the gateway no more memory than a plain YAML body could.
+const MAX_IMPORT_BYTES: u64 = 10 * 1024 * 1024;
 
 /// A flow's address, as Kestra's bulk calls send it.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -128,6 +137,11 @@ async fn import_upload(
                 format!("unknown form field '{name}': send the file as fileUpload"),
             ));
         }
+        if sources.is_some() {
+            return Err(unprocessable(
+                "one fileUpload per import: put several files in one zip",
+            ));
+        }
         let filename = field.file_name().unwrap_or_default().to_lowercase();
         let content = field
             .bytes()
@@ -164,6 +178,7 @@ fn sources_in_zip(bytes: &[u8]) -> Result<Vec<String>, ApiError> {
         )));
     }
     let mut sources = Vec::new();
+    let mut unpacked = 0_u64;
     for index in 0..archive.len() {
         let entry = archive
             .by_index(index)
@@ -188,6 +203,12 @@ fn sources_in_zip(bytes: &[u8]) -> Result<Vec<String>, ApiError> {
         if text.len() as u64 > MAX_SOURCE_BYTES {
             return Err(unprocessable(format!(
                 "{name} is larger than {MAX_SOURCE_BYTES} bytes"
+            )));
+        }
+        unpacked += text.len() as u64;
+        if unpacked > MAX_IMPORT_BYTES {
+            return Err(unprocessable(format!(
+                "the archive unpacks to more than {MAX_IMPORT_BYTES} bytes of YAML; import it in parts"
             )));
         }
         sources.extend(sources_of(&text));
@@ -271,7 +292,11 @@ async fn matching(
 
 /// The search filters of a by-query call: q, namespace, labels.
 fn by_query(raw: Option<String>, at_least_one: bool) -> Result<SearchQuery, ApiError> {
-    let query = SearchQuery::parse(raw.as_deref())?;
+    let mut query = SearchQuery::parse(raw.as_deref())?;
+    // An empty filter (`q=`) filters nothing: it is no filter at all.
+    query.q = query.q.filter(|q| !q.trim().is_empty());
+    query.namespace = query.namespace.filter(|n| !n.trim().is_empty());
+    query.labels.retain(|l| !l.trim().is_empty());
     if query.page.is_some() || query.size.is_some() || query.sort.is_some() {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -571,9 +596,9 @@ async fn validate(
             text: &body,
         });
     }
-    if docs.len() > MAX_FLOWS {
+    if docs.len() > MAX_VALIDATED {
         return Err(unprocessable(format!(
-            "at most {MAX_FLOWS} flows at once; this body has {}",
+            "at most {MAX_VALIDATED} flows are validated at once; this body has {}",
             docs.len()
         )));
     }
@@ -667,6 +692,17 @@ mod tests {
         let err = sources_in_zip(&zip_with(&[("notes.txt", "hi")])).unwrap_err();
         assert!(err.message.contains("notes.txt"), "{}", err.message);
         assert!(sources_in_zip(b"not a zip").is_err());
+        // Small files, but more YAML in all than one request may carry.
+        let part = "#".repeat(MAX_SOURCE_BYTES as usize - 10);
+        let names: Vec<String> = (0..11).map(|i| format!("f{i}.yml")).collect();
+        let entries: Vec<(&str, &str)> =
+            names.iter().map(|n| (n.as_str(), part.as_str())).collect();
+        let err = sources_in_zip(&zip_with(&entries)).unwrap_err();
+        assert!(
+            err.message.contains("unpacks to more than"),
+            "{}",
+            err.message
+        );
         let big = "x".repeat(MAX_SOURCE_BYTES as usize + 1);
         let err = sources_in_zip(&zip_with(&[("big.yml", &big)])).unwrap_err();
         assert!(err.message.contains("larger than"), "{}", err.message);
