@@ -1523,3 +1523,196 @@ async fn a_resume_counts_against_the_tenants_queue_quota() {
         crate::executions::kill(&app, "acme", id).await;
     }
 }
+
+#[tokio::test]
+async fn executions_are_replayed_and_paused_or_resumed_in_bulk() {
+    let app = TestApp::start(Mode::MultiWithDefault).await;
+    tenant(&app, "acme").await;
+    let greeting = "id: greet\nnamespace: company.team\ninputs:\n  - id: who\n    type: STRING\ntasks:\n  - id: say\n    type: io.kestra.plugin.core.debug.Return\n    format: \"hello {{ inputs.who }}\"\n";
+    create_flow(&app, "acme", greeting).await;
+    create_flow(&app, "acme", SLOW).await;
+    let (status, first) = app
+        .post(
+            "/api/v1/acme/executions/company.team/greet?wait=true&labels=team:data",
+            json!({"who": "ann"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{first}");
+    let first_id = id_of(&first);
+    // A new revision; the replay runs the old one unless told otherwise.
+    let (status, body) = app
+        .yaml(
+            Method::PUT,
+            "/api/v1/acme/flows/company.team/greet",
+            &app.admin,
+            &greeting.replace("hello", "hi"),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let replay = |query: &'static str| {
+        let app = &app;
+        let path = format!("/api/v1/acme/executions/{first_id}/replay{query}");
+        async move { app.send(Method::POST, &path, Some(&app.admin), None).await }
+    };
+    let (status, again) = replay("").await;
+    assert_eq!(status, 200, "{again}");
+    assert_ne!(again["id"], first["id"]);
+    assert_eq!(again["inputs"], json!({"who": "ann"}));
+    assert_eq!(again["labels"]["team"], "data");
+    assert_eq!(again["flowRevision"], 1);
+    let done = wait_until(&app, "acme", &id_of(&again), Duration::from_secs(10), |e| {
+        e["state"]["current"] == "SUCCESS"
+    })
+    .await;
+    assert_eq!(
+        run_of(&done, "say").expect("say")["outputs"]["value"],
+        "hello ann"
+    );
+    let (status, newer) = replay("?revision=2").await;
+    assert_eq!(
+        (status, newer["flowRevision"].clone()),
+        (200, json!(2)),
+        "{newer}"
+    );
+    let (status, body) = replay("?taskRunId=x").await;
+    assert_eq!(status, 422, "{body}");
+    assert!(body["message"].as_str().unwrap().contains("taskRunId"));
+
+    // Pause and resume by ids and by query.
+    let a = start(&app, "acme", "company.team/slow").await;
+    let b = start(&app, "acme", "company.team/slow").await;
+    let (status, body) = app
+        .post("/api/v1/acme/executions/pause/by-ids", json!([a, b]))
+        .await;
+    assert_eq!((status, body["count"].clone()), (200, json!(2)), "{body}");
+    for id in [&a, &b] {
+        wait_until(&app, "acme", id, Duration::from_secs(10), |e| {
+            e["state"]["current"] == "PAUSED"
+        })
+        .await;
+    }
+    let (status, body) = app
+        .post("/api/v1/acme/executions/pause/by-ids", json!([a]))
+        .await;
+    assert_eq!(
+        status, 422,
+        "a paused execution is not paused again: {body}"
+    );
+    let (status, body) = app
+        .send(
+            Method::POST,
+            "/api/v1/acme/executions/resume/by-query?flowId=slow",
+            Some(&app.admin),
+            None,
+        )
+        .await;
+    assert_eq!((status, body["count"].clone()), (200, json!(2)), "{body}");
+    // A running execution is not replayed; nor by another tenant.
+    let (status, _) = app
+        .send(
+            Method::POST,
+            &format!("/api/v1/acme/executions/{a}/replay"),
+            Some(&app.admin),
+            None,
+        )
+        .await;
+    assert_eq!(status, 400);
+    tenant(&app, "globex").await;
+    let bob = app.user("bob").await;
+    app.bind(Some("globex"), "bob", "Admin", None).await;
+    for path in [
+        format!("/api/v1/acme/executions/{first_id}/replay"),
+        format!("/api/v1/globex/executions/{first_id}/replay"),
+    ] {
+        let (status, body) = app.send(Method::POST, &path, Some(&bob), None).await;
+        assert!(matches!(status, 403 | 404), "{path}: {status} {body}");
+    }
+    let mut client = ExecutionServiceClient::new(app.channel().await);
+    let err = client
+        .replay_execution(call(
+            pb::ReplayExecutionRequest {
+                id: first_id.clone(),
+                revision: 0,
+            },
+            Some(&bob),
+            Some("acme"),
+        ))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err.code(), Code::NotFound | Code::PermissionDenied),
+        "{err:?}"
+    );
+    let (status, body) = app
+        .send(
+            Method::POST,
+            "/api/v1/globex/executions/pause/by-ids",
+            Some(&bob),
+            Some(json!([b])),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    for id in [&a, &b] {
+        crate::executions::kill(&app, "acme", id).await;
+    }
+}
+
+#[tokio::test]
+async fn system_labels_are_aeries_own_everywhere() {
+    let app = TestApp::start(Mode::MultiWithDefault).await;
+    tenant(&app, "acme").await;
+    // In a flow's labels, as Kestra's validator says it.
+    let (status, body) = app
+        .yaml(
+            Method::POST,
+            "/api/v1/acme/flows",
+            &app.admin,
+            "id: f\nnamespace: company.team\nlabels:\n  system.owner: me\ntasks:\n  - id: t\n    type: io.kestra.plugin.core.log.Log\n    message: hi\n",
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("System labels can only be set by Kestra itself"),
+        "{body}"
+    );
+    // At creation: only the correlation id may be carried on.
+    create_flow(&app, "acme", HELLO).await;
+    let (status, body) = app
+        .post(
+            "/api/v1/acme/executions/company.team/hello?labels=system.readOnly:true",
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    let (status, body) = app
+        .post(
+            "/api/v1/acme/executions/company.team/hello?labels=system.correlationId:chain-1",
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["labels"]["system.correlationId"], "chain-1");
+    // By a Labels task at run time: the task fails, naming it.
+    create_flow(
+        &app,
+        "acme",
+        "id: sneaky\nnamespace: company.team\ntasks:\n  - id: set\n    type: io.kestra.plugin.core.execution.Labels\n    labels: \"{{ '{\\\"system.owner\\\": \\\"me\\\"}' }}\"\n",
+    )
+    .await;
+    let execution = run(&app, "acme", "company.team/sneaky", json!({})).await;
+    assert_eq!(execution["state"]["current"], "FAILED", "{execution}");
+    assert!(
+        execution["labels"].get("system.owner").is_none(),
+        "{execution}"
+    );
+    let (_, logs) = app
+        .get(&format!("/api/v1/acme/logs/{}", id_of(&execution)))
+        .await;
+    assert!(
+        logs.to_string().contains("System labels can only be set"),
+        "{logs}"
+    );
+}

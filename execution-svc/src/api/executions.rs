@@ -142,6 +142,16 @@ impl ExecutionService for ExecutionApi {
             )
             .await?;
         let key = idempotency_key(&body.idempotency_key)?;
+        // Kestra's rule: only the correlation id may be carried over.
+        if let Some((label, value)) = body
+            .labels
+            .iter()
+            .find(|(k, _)| k.starts_with("system.") && *k != crate::executor::CORRELATION_ID)
+        {
+            return Err(Status::invalid_argument(format!(
+                "System labels can only be set by Kestra itself, offending label: {label}={value}"
+            )));
+        }
         let body_again = Replay {
             namespace: body.namespace.clone(),
             flow_id: body.flow_id.clone(),
@@ -398,6 +408,76 @@ impl ExecutionService for ExecutionApi {
             .await?
             .ok_or_else(|| Status::not_found(not_found(&id)))?;
         Ok(Response::new(execution_message(row, runs)))
+    }
+
+    async fn replay_execution(
+        &self,
+        request: Request<pb::ReplayExecutionRequest>,
+    ) -> Result<Response<pb::Execution>, Status> {
+        let call = self.guard.call(&request).await?;
+        let body = request.into_inner();
+        let id = ExecutionId::parse(&body.id)?;
+        let original = self.authorized_execution(&call, &id, Action::Read).await?;
+        self.guard
+            .authorize(
+                &call,
+                Grant(Permission::Execution, Action::Create),
+                &original.namespace,
+                || not_found(&id),
+            )
+            .await?;
+        if !State::parse(&original.state).is_some_and(State::is_terminal) {
+            return Err(Status::failed_precondition(format!(
+                "only an ended execution can be replayed; {id} is {}",
+                original.state
+            )));
+        }
+        if body.revision < 0 {
+            return Err(Status::invalid_argument("revision starts at 1"));
+        }
+        self.admission.admit(&call.tenant).await?;
+        let revision = match body.revision {
+            0 => original.flow_revision,
+            n => n,
+        };
+        let flow = self
+            .flow_to_run(
+                &call.tenant,
+                &original.namespace,
+                &original.flow_id,
+                revision,
+            )
+            .await?;
+        let plan = self.plan_of(&call.tenant, &flow)?;
+        // The inputs as the first run resolved them (files included: the
+        // replay reads the same stored files).
+        let inputs = match serde_json::from_str(&original.inputs) {
+            Ok(Value::Object(map)) => map,
+            _ => Map::new(),
+        };
+        let new = NewExecution {
+            id: ExecutionId::generate(),
+            namespace: flow.namespace,
+            flow_id: flow.id,
+            flow_revision: flow.revision,
+            flow_source: flow.source,
+            inputs,
+            labels: serde_json::from_str(&original.labels).unwrap_or_default(),
+            started_by: StartedBy::Caller(call.caller.name.to_string()),
+            concurrency: plan.concurrency,
+        };
+        let replay_id = new.id.clone();
+        let tx = self.write(&call.tenant).await?;
+        let row = self
+            .engine
+            .accept(&tx, new)
+            .await
+            .map_err(ServiceError::from)?;
+        tx.commit().await.map_err(ServiceError::from)?;
+        self.engine.wake();
+        tracing::info!(execution = %replay_id, replay_of = %id, tenant = %call.tenant,
+            by = %call.caller.name, "execution replayed");
+        Ok(Response::new(execution_message(row, Vec::new())))
     }
 
     async fn pause_execution(

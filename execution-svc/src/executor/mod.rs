@@ -26,7 +26,7 @@ use sea_orm::{DatabaseConnection, DbBackend};
 use tokio::sync::{Notify, Semaphore, broadcast};
 use tokio_util::sync::CancellationToken;
 
-pub use create::{NewExecution, StartedBy};
+pub use create::{CORRELATION_ID, NewExecution, StartedBy};
 pub(crate) use run::tenant_renderer;
 
 use crate::domain::ExecutionId;

@@ -931,6 +931,13 @@ impl<'e> Run<'e> {
                         other => self.render_value(&other, context).await?,
                     };
                     let given = crate::domain::plan::labels(Some(&given));
+                    // None can be set at run time (Kestra's rule and words).
+                    if let Some((key, value)) = given.iter().find(|(k, _)| k.starts_with("system."))
+                    {
+                        return Err(Failure::Error(format!(
+                            "System labels can only be set by Kestra itself, offending label: {key}={value}"
+                        )));
+                    }
                     let merged = {
                         let mut labels = self.labels.lock().unwrap_or_else(|p| p.into_inner());
                         let mut merged = labels.clone();

@@ -494,6 +494,24 @@ impl Checker {
                 format!("labels must be a mapping, not {}", other.kind()),
             ),
         }
+        // Kestra's rule, in its words: `system.` labels are the product's.
+        for (key, value) in &labels {
+            if key == "system.readOnly" {
+                self.report(
+                    &format!("{path}.{key}"),
+                    at(node),
+                    "'system.readOnly' is not supported: Aerie has no read-only flows",
+                );
+            } else if key.starts_with("system.") {
+                self.report(
+                    &format!("{path}.{key}"),
+                    at(node),
+                    format!(
+                        "System labels can only be set by Kestra itself, offending label: {key}={value}"
+                    ),
+                );
+            }
+        }
         labels
     }
 

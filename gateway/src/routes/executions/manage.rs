@@ -65,6 +65,8 @@ enum Operation {
     Delete,
     Kill,
     Restart,
+    Pause,
+    Resume,
 }
 
 impl Operation {
@@ -73,6 +75,20 @@ impl Operation {
             Operation::Delete => "delete",
             Operation::Kill => "kill",
             Operation::Restart => "restart",
+            Operation::Pause => "pause",
+            Operation::Resume => "resume",
+        }
+    }
+
+    /// The states a by-query call of this operation looks at when the
+    /// query names none.
+    fn default_states(self) -> &'static [&'static str] {
+        match self {
+            Operation::Delete => &[],
+            Operation::Kill => &["CREATED", "RUNNING", "PAUSED", "KILLING", "RESTARTED"],
+            Operation::Restart => &["FAILED", "KILLED"],
+            Operation::Pause => &["CREATED", "RUNNING", "RESTARTED"],
+            Operation::Resume => &["PAUSED"],
         }
     }
 
@@ -88,6 +104,10 @@ impl Operation {
             Operation::Restart if !matches!(state, "FAILED" | "KILLED") => {
                 Some("only a FAILED or KILLED execution can be restarted")
             }
+            Operation::Pause if !matches!(state, "CREATED" | "RUNNING" | "RESTARTED") => {
+                Some("only a queued or running execution can be paused")
+            }
+            Operation::Resume if state != "PAUSED" => Some("execution is not paused"),
             _ => None,
         }
     }
@@ -111,6 +131,18 @@ impl Operation {
                 let mut executions = executions;
                 executions
                     .restart_execution(tenant.request(pb::RestartExecutionRequest { id }))
+                    .await?;
+            }
+            Operation::Pause => {
+                let mut executions = executions;
+                executions
+                    .pause_execution(tenant.request(pb::PauseExecutionRequest { id }))
+                    .await?;
+            }
+            Operation::Resume => {
+                let mut executions = executions;
+                executions
+                    .resume_execution(tenant.request(pb::ResumeExecutionRequest { id }))
                     .await?;
             }
         }
@@ -204,6 +236,49 @@ async fn set_labels(
         .clone()
         .set_execution_labels(request)
         .await?;
+    Ok(Json(execution.into_inner().into()))
+}
+
+/// Start a new execution of an ended one's flow with the same inputs and labels, at the same flow revision unless `revision` names another (EXECUTION:CREATE). Kestra's `taskRunId` (replay from a task run) is not supported.
+#[utoipa::path(post, path = "/executions/{id}/replay", tag = "executions",
+    params(ExecutionPath,
+        ("revision" = Option<i32>, Query, description = "the flow revision to run; default: the one the execution ran"),
+        ("taskRunId" = Option<String>, Query, description = "not supported: refused")),
+    responses((status = 200, body = Execution), (status = 400, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn replay(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    Path(path): Path<ExecutionPath>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<Execution>, ApiError> {
+    let mut revision = 0;
+    for (key, value) in form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
+        match key.as_ref() {
+            "revision" => {
+                revision = value.parse().map_err(|_| {
+                    ApiError::new(StatusCode::BAD_REQUEST, "revision must be a number")
+                })?
+            }
+            "taskRunId" => {
+                return Err(ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "taskRunId is not supported: a replay runs the flow from its first task",
+                ));
+            }
+            other => {
+                return Err(ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    format!("unknown query parameter '{other}': use revision"),
+                ));
+            }
+        }
+    }
+    let request = tenant.request(pb::ReplayExecutionRequest {
+        id: path.id,
+        revision,
+    });
+    let execution = state.executions.clone().replay_execution(request).await?;
     Ok(Json(execution.into_inner().into()))
 }
 
@@ -471,16 +546,28 @@ async fn kill_by_query(
     tenant: Tenant,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
+    by_query(&state, &tenant, raw, Operation::Kill).await
+}
+
+/// A by-query call of `operation`: the executions the search matches (in
+/// the states the operation takes, when the query names none).
+async fn by_query(
+    state: &AppState,
+    tenant: &Tenant,
+    raw: Option<String>,
+    operation: Operation,
+) -> Result<Response, ApiError> {
     let (mut search, others) = by_query_filters(raw)?;
     no_others(others)?;
     if search.state.is_empty() {
-        // What has ended cannot be killed: only the rest is looked at.
-        search.state = ["CREATED", "RUNNING", "PAUSED", "KILLING", "RESTARTED"]
-            .map(str::to_owned)
-            .to_vec();
+        search.state = operation
+            .default_states()
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect();
     }
-    let ids = matching(&state, &tenant, search).await?;
-    bulk(&state, &tenant, Operation::Kill, ids).await
+    let ids = matching(state, tenant, search).await?;
+    bulk(state, tenant, operation, ids).await
 }
 
 /// Restart FAILED or KILLED executions by id (EXECUTION:UPDATE on each).
@@ -506,13 +593,59 @@ async fn restart_by_query(
     tenant: Tenant,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    let (mut search, others) = by_query_filters(raw)?;
-    no_others(others)?;
-    if search.state.is_empty() {
-        search.state = vec!["FAILED".to_owned(), "KILLED".to_owned()];
-    }
-    let ids = matching(&state, &tenant, search).await?;
-    bulk(&state, &tenant, Operation::Restart, ids).await
+    by_query(&state, &tenant, raw, Operation::Restart).await
+}
+
+/// Pause queued or running executions by id (EXECUTION:UPDATE on each).
+#[utoipa::path(post, path = "/executions/pause/by-ids", tag = "executions",
+    request_body = Vec<String>,
+    responses((status = 200, body = BulkResponse), (status = 422, body = BulkErrorResponse)))]
+async fn pause_by_ids(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    JsonArray(ids): JsonArray<String>,
+) -> Result<Response, ApiError> {
+    bulk(&state, &tenant, Operation::Pause, ids).await
+}
+
+/// Pause the queued or running executions a search matches (EXECUTION:UPDATE on each).
+#[utoipa::path(post, path = "/executions/pause/by-query", tag = "executions",
+    params(("namespace" = Option<String>, Query), ("flowId" = Option<String>, Query),
+           ("state" = Option<Vec<String>>, Query), ("startDate" = Option<String>, Query),
+           ("endDate" = Option<String>, Query)),
+    responses((status = 200, body = BulkResponse), (status = 422, body = BulkErrorResponse)))]
+async fn pause_by_query(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    by_query(&state, &tenant, raw, Operation::Pause).await
+}
+
+/// Resume PAUSED executions by id (EXECUTION:UPDATE on each).
+#[utoipa::path(post, path = "/executions/resume/by-ids", tag = "executions",
+    request_body = Vec<String>,
+    responses((status = 200, body = BulkResponse), (status = 422, body = BulkErrorResponse)))]
+async fn resume_by_ids(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    JsonArray(ids): JsonArray<String>,
+) -> Result<Response, ApiError> {
+    bulk(&state, &tenant, Operation::Resume, ids).await
+}
+
+/// Resume the PAUSED executions a search matches (EXECUTION:UPDATE on each).
+#[utoipa::path(post, path = "/executions/resume/by-query", tag = "executions",
+    params(("namespace" = Option<String>, Query), ("flowId" = Option<String>, Query),
+           ("state" = Option<Vec<String>>, Query), ("startDate" = Option<String>, Query),
+           ("endDate" = Option<String>, Query)),
+    responses((status = 200, body = BulkResponse), (status = 422, body = BulkErrorResponse)))]
+async fn resume_by_query(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    by_query(&state, &tenant, raw, Operation::Resume).await
 }
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -521,6 +654,11 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(set_labels))
         .routes(routes!(resume))
         .routes(routes!(pause))
+        .routes(routes!(replay))
+        .routes(routes!(pause_by_ids))
+        .routes(routes!(pause_by_query))
+        .routes(routes!(resume_by_ids))
+        .routes(routes!(resume_by_query))
         .routes(routes!(delete_by_ids))
         .routes(routes!(delete_by_query))
         .routes(routes!(kill_by_ids))
@@ -542,5 +680,9 @@ mod tests {
         assert!(Operation::Restart.refusal("SUCCESS").is_some());
         assert!(Operation::Restart.refusal("KILLED").is_none());
         assert!(Operation::Restart.refusal("FAILED").is_none());
+        assert!(Operation::Pause.refusal("PAUSED").is_some());
+        assert!(Operation::Pause.refusal("RUNNING").is_none());
+        assert!(Operation::Resume.refusal("RUNNING").is_some());
+        assert!(Operation::Resume.refusal("PAUSED").is_none());
     }
 }
