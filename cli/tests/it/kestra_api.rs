@@ -1716,3 +1716,32 @@ async fn system_labels_are_aeries_own_everywhere() {
         "{logs}"
     );
 }
+
+#[tokio::test]
+async fn label_keys_are_checked_at_creation_and_on_change() {
+    let app = TestApp::start(Mode::MultiWithDefault).await;
+    tenant(&app, "acme").await;
+    create_flow(&app, "acme", HELLO).await;
+    for bad in ["%20team:x", "te%00am:x", &format!("{}:x", "k".repeat(129))] {
+        let (status, body) = app
+            .post(
+                &format!("/api/v1/acme/executions/company.team/hello?labels={bad}"),
+                json!({}),
+            )
+            .await;
+        assert_eq!(status, 422, "{bad}: {body}");
+    }
+    let done = run(&app, "acme", "company.team/hello", json!({})).await;
+    let (status, body) = app
+        .post(
+            &format!("/api/v1/acme/executions/{}/labels", id_of(&done)),
+            json!([{"key": "team\u{0}", "value": "x"}]),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    let (_, page) = app.get("/api/v1/acme/executions/search").await;
+    assert_eq!(
+        page["total"], 1,
+        "nothing was created by the refused calls: {page}"
+    );
+}

@@ -152,6 +152,12 @@ impl ExecutionService for ExecutionApi {
                 "System labels can only be set by Kestra itself, offending label: {label}={value}"
             )));
         }
+        let caller_labels: BTreeMap<String, String> = body
+            .labels
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        crate::domain::check_labels(&caller_labels).map_err(Status::invalid_argument)?;
         let body_again = Replay {
             namespace: body.namespace.clone(),
             flow_id: body.flow_id.clone(),

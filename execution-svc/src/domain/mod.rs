@@ -190,8 +190,9 @@ pub fn execution_folder(namespace: &str, flow_id: &str, execution: &ExecutionId)
     )
 }
 
-/// Labels an execution may carry: at most 64, keys of 1 to 128 characters,
-/// values of at most 1024.
+/// Labels an execution may carry: at most 64, keys of 1 to 128 characters
+/// without control characters or surrounding blanks, values of at most
+/// 1024.
 pub fn check_labels(labels: &std::collections::BTreeMap<String, String>) -> Result<(), String> {
     const MOST: usize = 64;
     if labels.len() > MOST {
@@ -200,13 +201,16 @@ pub fn check_labels(labels: &std::collections::BTreeMap<String, String>) -> Resu
             labels.len()
         ));
     }
-    match labels
-        .iter()
-        .find(|(k, v)| k.is_empty() || k.len() > 128 || v.len() > 1024)
-    {
+    let bad_key =
+        |k: &str| k.is_empty() || k.len() > 128 || k.trim() != k || k.chars().any(char::is_control);
+    match labels.iter().find(|(k, v)| bad_key(k) || v.len() > 1024) {
         Some((key, _)) => Err(format!(
-            "label '{}': a key is 1 to 128 characters and a value at most 1024",
-            key.chars().take(64).collect::<String>()
+            "label '{}': a key is 1 to 128 characters, without control characters or \
+             surrounding blanks, and a value at most 1024",
+            key.chars()
+                .filter(|c| !c.is_control())
+                .take(64)
+                .collect::<String>()
         )),
         None => Ok(()),
     }
@@ -215,6 +219,19 @@ pub fn check_labels(labels: &std::collections::BTreeMap<String, String>) -> Resu
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn label_keys_and_values_are_bounded_and_printable() {
+        let one =
+            |k: &str, v: &str| check_labels(&[(k.to_owned(), v.to_owned())].into_iter().collect());
+        assert!(one("team", "data").is_ok());
+        assert!(one("", "x").is_err());
+        assert!(one(" team", "x").is_err());
+        assert!(one("te\u{0}am", "x").is_err());
+        assert!(one("team", "two\nlines").is_ok());
+        assert!(one(&"k".repeat(129), "x").is_err());
+        assert!(one("team", &"v".repeat(1025)).is_err());
+    }
 
     #[test]
     fn execution_ids_are_canonical_uuids() {
