@@ -187,6 +187,11 @@ async fn executions_are_deleted_relabelled_and_changed_in_bulk() {
         e["state"]["current"] == "RUNNING"
     })
     .await;
+    // Delete by query takes ended executions only: the running one stays.
+    let (status, body) = app
+        .delete("/api/v1/acme/executions/by-query?flowId=slow")
+        .await;
+    assert_eq!((status, body["count"].clone()), (200, json!(0)), "{body}");
     // Kill by query, then the restart by ids of a SUCCESS is refused.
     let (status, body) = app
         .delete("/api/v1/acme/executions/kill/by-query?namespace=company.team")

@@ -332,10 +332,7 @@ impl ExecutionService for ExecutionApi {
             self.kill_paused(&call, &id).await?;
         } else if state != State::Killing {
             let tx = self.write(&call.tenant).await?;
-            let current = repo::find(&tx, &id)
-                .await
-                .map_err(ServiceError::from)?
-                .ok_or_else(|| Status::not_found(not_found(&id)))?;
+            let current = found(&tx, &id).await?;
             if State::parse(&current.state).is_some_and(State::is_terminal) {
                 return Err(Status::failed_precondition(format!(
                     "execution {id} has already ended ({})",
@@ -361,11 +358,7 @@ impl ExecutionService for ExecutionApi {
             self.engine.kill_local(&id);
             tracing::info!(execution = %id, tenant = %call.tenant, by = %call.caller.name, "kill requested");
         }
-        let (row, runs) = self
-            .load(&call.tenant, &id)
-            .await?
-            .ok_or_else(|| Status::not_found(not_found(&id)))?;
-        Ok(Response::new(execution_message(row, runs)))
+        Ok(Response::new(self.answer(&call.tenant, &id).await?))
     }
 
     async fn restart_execution(
@@ -380,10 +373,7 @@ impl ExecutionService for ExecutionApi {
         // like a new execution.
         self.admission.admit(&call.tenant).await?;
         let tx = self.write(&call.tenant).await?;
-        let current = repo::find(&tx, &id)
-            .await
-            .map_err(ServiceError::from)?
-            .ok_or_else(|| Status::not_found(not_found(&id)))?;
+        let current = found(&tx, &id).await?;
         if !matches!(
             State::parse(&current.state),
             Some(State::Failed | State::Killed)
@@ -409,11 +399,7 @@ impl ExecutionService for ExecutionApi {
         self.engine.changed(&id);
         self.engine.wake();
         tracing::info!(execution = %id, tenant = %call.tenant, by = %call.caller.name, "execution restarted");
-        let (row, runs) = self
-            .load(&call.tenant, &id)
-            .await?
-            .ok_or_else(|| Status::not_found(not_found(&id)))?;
-        Ok(Response::new(execution_message(row, runs)))
+        Ok(Response::new(self.answer(&call.tenant, &id).await?))
     }
 
     async fn replay_execution(
@@ -495,10 +481,7 @@ impl ExecutionService for ExecutionApi {
         self.authorized_execution(&call, &id, Action::Update)
             .await?;
         let tx = self.write(&call.tenant).await?;
-        let current = repo::find(&tx, &id)
-            .await
-            .map_err(ServiceError::from)?
-            .ok_or_else(|| Status::not_found(not_found(&id)))?;
+        let current = found(&tx, &id).await?;
         let pausable = [State::Created, State::Running, State::Restarted];
         if !State::parse(&current.state).is_some_and(|s| pausable.contains(&s)) {
             return Err(Status::failed_precondition(format!(
@@ -538,11 +521,7 @@ impl ExecutionService for ExecutionApi {
             .stop_local(&id, crate::executor::StopReason::Pause);
         self.engine.changed(&id);
         tracing::info!(execution = %id, tenant = %call.tenant, by = %call.caller.name, "pause requested");
-        let (row, runs) = self
-            .load(&call.tenant, &id)
-            .await?
-            .ok_or_else(|| Status::not_found(not_found(&id)))?;
-        Ok(Response::new(execution_message(row, runs)))
+        Ok(Response::new(self.answer(&call.tenant, &id).await?))
     }
 
     async fn resume_execution(
@@ -554,10 +533,7 @@ impl ExecutionService for ExecutionApi {
         self.authorized_execution(&call, &id, Action::Update)
             .await?;
         let tx = self.write(&call.tenant).await?;
-        let current = repo::find(&tx, &id)
-            .await
-            .map_err(ServiceError::from)?
-            .ok_or_else(|| Status::not_found(not_found(&id)))?;
+        let current = found(&tx, &id).await?;
         if current.state != State::Paused.as_str() {
             return Err(Status::failed_precondition(format!(
                 "only a PAUSED execution can be resumed; {id} is {}",
@@ -588,11 +564,7 @@ impl ExecutionService for ExecutionApi {
         self.engine.changed(&id);
         self.engine.wake();
         tracing::info!(execution = %id, tenant = %call.tenant, by = %call.caller.name, "execution resumed");
-        let (row, runs) = self
-            .load(&call.tenant, &id)
-            .await?
-            .ok_or_else(|| Status::not_found(not_found(&id)))?;
-        Ok(Response::new(execution_message(row, runs)))
+        Ok(Response::new(self.answer(&call.tenant, &id).await?))
     }
 
     type FollowExecutionStream = ReceiverStream<Result<pb::Execution, Status>>;
@@ -694,10 +666,7 @@ impl ExecutionService for ExecutionApi {
         self.authorized_execution(&call, &id, Action::Delete)
             .await?;
         let tx = self.write(&call.tenant).await?;
-        let current = repo::find(&tx, &id)
-            .await
-            .map_err(ServiceError::from)?
-            .ok_or_else(|| Status::not_found(not_found(&id)))?;
+        let current = found(&tx, &id).await?;
         if !State::parse(&current.state).is_some_and(State::is_terminal) {
             return Err(Status::failed_precondition(format!(
                 "execution {id} is {}: only an ended execution can be deleted; kill it first",
@@ -749,10 +718,7 @@ impl ExecutionService for ExecutionApi {
         self.authorized_execution(&call, &id, Action::Update)
             .await?;
         let tx = self.write(&call.tenant).await?;
-        let current = repo::find(&tx, &id)
-            .await
-            .map_err(ServiceError::from)?
-            .ok_or_else(|| Status::not_found(not_found(&id)))?;
+        let current = found(&tx, &id).await?;
         if !State::parse(&current.state).is_some_and(State::is_terminal) {
             return Err(Status::failed_precondition(format!(
                 "execution {id} is {}: labels change only once it has ended",
@@ -798,11 +764,7 @@ impl ExecutionService for ExecutionApi {
             .map_err(ServiceError::from)?;
         tx.commit().await.map_err(ServiceError::from)?;
         self.engine.changed(&id);
-        let (row, runs) = self
-            .load(&call.tenant, &id)
-            .await?
-            .ok_or_else(|| Status::not_found(not_found(&id)))?;
-        Ok(Response::new(execution_message(row, runs)))
+        Ok(Response::new(self.answer(&call.tenant, &id).await?))
     }
 
     async fn get_execution_file(
@@ -886,6 +848,20 @@ impl ExecutionService for ExecutionApi {
 }
 
 impl ExecutionApi {
+    /// The execution as it is now, with its task runs: the answer of the
+    /// calls that change one.
+    async fn answer(
+        &self,
+        tenant: &aerie_common::TenantId,
+        id: &ExecutionId,
+    ) -> Result<pb::Execution, Status> {
+        let (row, runs) = self
+            .load(tenant, id)
+            .await?
+            .ok_or_else(|| Status::not_found(not_found(id)))?;
+        Ok(execution_message(row, runs))
+    }
+
     /// Puts an execution back in the queue, to run now: a restarted or
     /// resumed execution waits its turn under its flow's concurrency limit,
     /// whatever the limit's behavior.
@@ -950,10 +926,7 @@ impl ExecutionApi {
     /// Ends a PAUSED execution at once: no worker holds it.
     async fn kill_paused(&self, call: &Call, id: &ExecutionId) -> Result<(), Status> {
         let tx = self.write(&call.tenant).await?;
-        let current = repo::find(&tx, id)
-            .await
-            .map_err(ServiceError::from)?
-            .ok_or_else(|| Status::not_found(not_found(id)))?;
+        let current = found(&tx, id).await?;
         if current.state != State::Paused.as_str() {
             return Err(Status::aborted(format!(
                 "execution {id} changed while it was being killed; try again"
@@ -985,7 +958,19 @@ impl ExecutionApi {
     }
 }
 
-/// Audits a kill or restart in the transaction making it.
+/// The execution `id` in `tx`'s tenant, read inside the transaction that
+/// changes it; NOT_FOUND when it is gone.
+async fn found(
+    tx: &crate::repo::TenantTxn,
+    id: &ExecutionId,
+) -> Result<execution_rows::Model, Status> {
+    repo::find(tx, id)
+        .await
+        .map_err(ServiceError::from)?
+        .ok_or_else(|| Status::not_found(not_found(id)))
+}
+
+/// Audits a change of state in the transaction making it.
 async fn enqueue_audit(
     tx: &crate::repo::TenantTxn,
     call: &Call,

@@ -144,13 +144,20 @@ impl ExecutionApi {
                 }
                 // Read the state first: lines written before the end are
                 // all read after it.
-                let ended = match api.load(&call.tenant, &id).await {
-                    Ok(Some((execution, _))) => {
+                // The state alone: an execution's task runs can be many.
+                let execution = match api.read(&call.tenant).await {
+                    Ok(tx) => repo::find(&tx, &id)
+                        .await
+                        .map_err(|e| Status::from(ServiceError::from(e))),
+                    Err(err) => Err(Status::from(err)),
+                };
+                let ended = match execution {
+                    Ok(Some(execution)) => {
                         State::parse(&execution.state).is_some_and(State::is_terminal)
                     }
                     Ok(None) => return,
-                    Err(err) => {
-                        let _ = sender.send(Err(Status::from(err))).await;
+                    Err(status) => {
+                        let _ = sender.send(Err(status)).await;
                         return;
                     }
                 };

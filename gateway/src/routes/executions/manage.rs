@@ -84,7 +84,7 @@ impl Operation {
     /// query names none.
     fn default_states(self) -> &'static [&'static str] {
         match self {
-            Operation::Delete => &[],
+            Operation::Delete => &["SUCCESS", "WARNING", "FAILED", "KILLED", "CANCELLED"],
             Operation::Kill => &["CREATED", "RUNNING", "PAUSED", "KILLING", "RESTARTED"],
             Operation::Restart => &["FAILED", "KILLED"],
             Operation::Pause => &["CREATED", "RUNNING", "RESTARTED"],
@@ -513,14 +513,14 @@ async fn delete_by_query(
     tenant: Tenant,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    let (search, others) = by_query_filters(raw)?;
-    delete_options(
-        others,
-        true,
-        "namespace, flowId, state, startDate, endDate, deleteLogs, deleteMetrics, deleteStorage, includeNonTerminated",
-    )?;
-    let ids = matching(&state, &tenant, search).await?;
-    bulk(&state, &tenant, Operation::Delete, ids).await
+    let options = |others| {
+        delete_options(
+            others,
+            true,
+            "namespace, flowId, state, startDate, endDate, deleteLogs, deleteMetrics, deleteStorage, includeNonTerminated",
+        )
+    };
+    by_query(&state, &tenant, raw, Operation::Delete, options).await
 }
 
 /// Kill running executions by id (EXECUTION:UPDATE on each).
@@ -546,19 +546,21 @@ async fn kill_by_query(
     tenant: Tenant,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    by_query(&state, &tenant, raw, Operation::Kill).await
+    by_query(&state, &tenant, raw, Operation::Kill, no_others).await
 }
 
 /// A by-query call of `operation`: the executions the search matches (in
-/// the states the operation takes, when the query names none).
+/// the states the operation takes, when the query names none); `options`
+/// takes the query's other parameters or refuses them.
 async fn by_query(
     state: &AppState,
     tenant: &Tenant,
     raw: Option<String>,
     operation: Operation,
+    options: impl FnOnce(Vec<(String, String)>) -> Result<(), ApiError>,
 ) -> Result<Response, ApiError> {
     let (mut search, others) = by_query_filters(raw)?;
-    no_others(others)?;
+    options(others)?;
     if search.state.is_empty() {
         search.state = operation
             .default_states()
@@ -593,7 +595,7 @@ async fn restart_by_query(
     tenant: Tenant,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    by_query(&state, &tenant, raw, Operation::Restart).await
+    by_query(&state, &tenant, raw, Operation::Restart, no_others).await
 }
 
 /// Pause queued or running executions by id (EXECUTION:UPDATE on each).
@@ -619,7 +621,7 @@ async fn pause_by_query(
     tenant: Tenant,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    by_query(&state, &tenant, raw, Operation::Pause).await
+    by_query(&state, &tenant, raw, Operation::Pause, no_others).await
 }
 
 /// Resume PAUSED executions by id (EXECUTION:UPDATE on each).
@@ -645,7 +647,7 @@ async fn resume_by_query(
     tenant: Tenant,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    by_query(&state, &tenant, raw, Operation::Resume).await
+    by_query(&state, &tenant, raw, Operation::Resume, no_others).await
 }
 
 pub fn routes() -> OpenApiRouter<AppState> {
