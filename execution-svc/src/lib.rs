@@ -58,7 +58,6 @@ pub async fn open(config: &Config) -> Result<ExecutionApi, BoxError> {
         quotas.clone(),
     );
     let auth = aerie_common::grpc::lazy_channel(&config.auth_endpoint())?;
-    let admission = quota::Admission::new(db.clone(), quotas);
     let guard = aerie_common::auth::TenantGuard::new(
         config.tenant_policy(),
         auth,
@@ -66,7 +65,7 @@ pub async fn open(config: &Config) -> Result<ExecutionApi, BoxError> {
         config.service_token()?,
         &watch,
     );
-    Ok(ExecutionApi::new(db, guard, engine, admission))
+    Ok(ExecutionApi::new(db, guard, engine))
 }
 
 /// Starts the executor, the scheduler (unless turned off) and the audit

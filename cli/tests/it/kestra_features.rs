@@ -178,7 +178,7 @@ async fn log_levels_labels_and_schedule_inputs_are_applied() {
     assert_eq!(
         labels,
         format!(
-            r#"{{"system.correlationId":"{}","team":"data","tier":"platinum"}}"#,
+            r#"{{"system":{{"correlationId":"{}"}},"team":"data","tier":"platinum"}}"#,
             execution["id"].as_str().unwrap()
         )
     );

@@ -23,5 +23,6 @@ mod rest;
 mod retention;
 mod rls;
 mod storage;
+mod subflows;
 mod topology;
 mod ui;

@@ -28,6 +28,7 @@ pub mod task_types {
     pub const SWITCH: &str = "io.kestra.plugin.core.flow.Switch";
     pub const LABELS: &str = "io.kestra.plugin.core.execution.Labels";
     pub const PAUSE: &str = "io.kestra.plugin.core.flow.Pause";
+    pub const SUBFLOW: &str = "io.kestra.plugin.core.flow.Subflow";
 
     /// Older names of the same tasks.
     pub const ALIASES: &[(&str, &str)] = &[
@@ -39,6 +40,8 @@ pub mod task_types {
         ("io.kestra.core.tasks.flows.Switch", SWITCH),
         ("io.kestra.core.tasks.executions.Fail", FAIL),
         ("io.kestra.core.tasks.flows.Pause", PAUSE),
+        ("io.kestra.core.tasks.flows.Subflow", SUBFLOW),
+        ("io.kestra.core.tasks.flows.Flow", SUBFLOW),
     ];
 }
 

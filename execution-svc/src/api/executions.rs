@@ -170,7 +170,7 @@ impl ExecutionService for ExecutionApi {
         {
             return Ok(Response::new(first));
         }
-        self.admission.admit(&call.tenant).await?;
+        self.engine.admission.admit(&call.tenant).await?;
         let flow = self
             .flow_to_run(&call.tenant, &body.namespace, &body.flow_id, body.revision)
             .await?;
@@ -328,36 +328,7 @@ impl ExecutionService for ExecutionApi {
                 row.state
             )));
         }
-        if state == State::Paused {
-            self.kill_paused(&call, &id).await?;
-        } else if state != State::Killing {
-            let tx = self.write(&call.tenant).await?;
-            let current = found(&tx, &id).await?;
-            if State::parse(&current.state).is_some_and(State::is_terminal) {
-                return Err(Status::failed_precondition(format!(
-                    "execution {id} has already ended ({})",
-                    current.state
-                )));
-            }
-            let now = crate::repo::now();
-            let change = StateChange {
-                state: State::Killing.as_str(),
-                histories: push_history(&current.histories, State::Killing, now),
-                outputs: None,
-                update_time: now,
-            };
-            repo::set_state(&tx, &id, change)
-                .await
-                .map_err(ServiceError::from)?;
-            queue::request_kill(&tx, &id)
-                .await
-                .map_err(ServiceError::from)?;
-            enqueue_audit(&tx, &call, &id, &current, "KILL").await?;
-            tx.commit().await.map_err(ServiceError::from)?;
-            self.engine.changed(&id);
-            self.engine.kill_local(&id);
-            tracing::info!(execution = %id, tenant = %call.tenant, by = %call.caller.name, "kill requested");
-        }
+        self.kill_with_subflows(&call, &id, state).await?;
         Ok(Response::new(self.answer(&call.tenant, &id).await?))
     }
 
@@ -371,7 +342,7 @@ impl ExecutionService for ExecutionApi {
             .await?;
         // Queued again: counted against the tenant's queue and rate quotas
         // like a new execution.
-        self.admission.admit(&call.tenant).await?;
+        self.engine.admission.admit(&call.tenant).await?;
         let tx = self.write(&call.tenant).await?;
         let current = found(&tx, &id).await?;
         if !matches!(
@@ -427,7 +398,7 @@ impl ExecutionService for ExecutionApi {
         if body.revision < 0 {
             return Err(Status::invalid_argument("revision starts at 1"));
         }
-        self.admission.admit(&call.tenant).await?;
+        self.engine.admission.admit(&call.tenant).await?;
         let revision = match body.revision {
             0 => original.flow_revision,
             n => n,
@@ -542,7 +513,7 @@ impl ExecutionService for ExecutionApi {
         }
         // Queued again: counted against the tenant's queue and rate quotas
         // like a new execution.
-        self.admission.admit(&call.tenant).await?;
+        self.engine.admission.admit(&call.tenant).await?;
         // The Pause tasks go on: RUNNING again, as in Kestra.
         self.move_task_runs(&tx, &id, &[State::Paused], State::Running)
             .await?;
@@ -923,6 +894,85 @@ impl ExecutionApi {
         Ok(())
     }
 
+    /// Kills an execution in `state` and then, as Kestra does, the
+    /// subflow executions it started that have not ended (theirs too).
+    /// The caller was authorized for `id`: the subflows go with it, as
+    /// they came with it.
+    fn kill_with_subflows<'a>(
+        &'a self,
+        call: &'a Call,
+        id: &'a ExecutionId,
+        state: State,
+    ) -> futures::future::BoxFuture<'a, Result<(), Status>> {
+        Box::pin(async move {
+            match state {
+                State::Paused => self.kill_paused(call, id).await?,
+                State::Killing => {}
+                _ => self.kill_running(call, id).await?,
+            }
+            let children = {
+                let tx = self.read(&call.tenant).await?;
+                repo::unfinished_children(&tx, id)
+                    .await
+                    .map_err(ServiceError::from)?
+            };
+            for child in children {
+                let Ok(child) = ExecutionId::parse(&child) else {
+                    continue;
+                };
+                let state = {
+                    let tx = self.read(&call.tenant).await?;
+                    repo::find(&tx, &child).await.map_err(ServiceError::from)?
+                }
+                .and_then(|row| State::parse(&row.state));
+                match state {
+                    Some(state) if !state.is_terminal() => {
+                        match self.kill_with_subflows(call, &child, state).await {
+                            Ok(()) => {}
+                            // It ended meanwhile: nothing to do.
+                            Err(status) if status.code() == tonic::Code::FailedPrecondition => {}
+                            Err(status) => return Err(status),
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// Asks the worker running (or about to run) `id` to stop it.
+    async fn kill_running(&self, call: &Call, id: &ExecutionId) -> Result<(), Status> {
+        let tx = self.write(&call.tenant).await?;
+        let current = found(&tx, id).await?;
+        if State::parse(&current.state).is_some_and(State::is_terminal) {
+            return Err(Status::failed_precondition(format!(
+                "execution {id} has already ended ({})",
+                current.state
+            )));
+        }
+        let now = crate::repo::now();
+        let change = StateChange {
+            state: State::Killing.as_str(),
+            histories: push_history(&current.histories, State::Killing, now),
+            outputs: None,
+            update_time: now,
+        };
+        repo::set_state(&tx, id, change)
+            .await
+            .map_err(ServiceError::from)?;
+        queue::request_kill(&tx, id)
+            .await
+            .map_err(ServiceError::from)?;
+        enqueue_audit(&tx, call, id, &current, "KILL").await?;
+        tx.commit().await.map_err(ServiceError::from)?;
+        self.engine.changed(id);
+        self.engine.kill_local(id);
+        self.engine.wake();
+        tracing::info!(execution = %id, tenant = %call.tenant, by = %call.caller.name, "kill requested");
+        Ok(())
+    }
+
     /// Ends a PAUSED execution at once: no worker holds it.
     async fn kill_paused(&self, call: &Call, id: &ExecutionId) -> Result<(), Status> {
         let tx = self.write(&call.tenant).await?;
@@ -950,9 +1000,20 @@ impl ExecutionApi {
             .await
             .map_err(ServiceError::from)?;
         queue::remove(&tx, id).await.map_err(ServiceError::from)?;
+        // A parent waiting for this subflow looks at it again at once.
+        let parent = current
+            .parent_execution_id
+            .as_deref()
+            .and_then(|p| ExecutionId::parse(p).ok());
+        if let Some(parent) = &parent {
+            queue::wake(&tx, parent).await.map_err(ServiceError::from)?;
+        }
         enqueue_audit(&tx, call, id, &current, "KILL").await?;
         tx.commit().await.map_err(ServiceError::from)?;
         self.engine.changed(id);
+        if parent.is_some() {
+            self.engine.wake();
+        }
         tracing::info!(execution = %id, tenant = %call.tenant, by = %call.caller.name, "paused execution killed");
         Ok(())
     }

@@ -26,8 +26,6 @@ pub struct ExecutionApi {
     db: DatabaseConnection,
     guard: TenantGuard,
     engine: Engine,
-    /// Per-tenant quotas on creating executions.
-    admission: std::sync::Arc<crate::quota::Admission>,
     /// Templated webhook keys as rendered, by tenant, flow revision and
     /// trigger (None: the key cannot be rendered). Webhook calls carry no
     /// credential: without this, every call would render every templated
@@ -44,17 +42,11 @@ const WEBHOOK_KEY_TTL: std::time::Duration = std::time::Duration::from_secs(10);
 
 impl ExecutionApi {
     /// The API over an already migrated database; `guard` checks callers.
-    pub fn new(
-        db: DatabaseConnection,
-        guard: TenantGuard,
-        engine: Engine,
-        admission: crate::quota::Admission,
-    ) -> ExecutionApi {
+    pub fn new(db: DatabaseConnection, guard: TenantGuard, engine: Engine) -> ExecutionApi {
         ExecutionApi {
             db,
             guard,
             engine,
-            admission: std::sync::Arc::new(admission),
             webhook_keys: moka::future::Cache::builder()
                 .max_capacity(10_000)
                 .time_to_live(WEBHOOK_KEY_TTL)

@@ -100,7 +100,7 @@ impl WebhookService for ExecutionApi {
                 execution: None,
             }));
         }
-        self.admission.admit(&tenant).await?;
+        self.engine.admission.admit(&tenant).await?;
         let resolved = inputs::resolve(&plan.inputs, &Map::new(), &Default::default())
             .map_err(|problems| Status::invalid_argument(problems.join("; ")))?;
         let id = ExecutionId::generate();

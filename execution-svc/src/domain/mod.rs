@@ -165,6 +165,27 @@ pub fn trigger_view(stored: serde_json::Value) -> serde_json::Value {
     serde_json::Value::Object(trigger)
 }
 
+/// Labels as templates see them, as Kestra builds them: `system.*` labels
+/// under `system` (`{{ labels.system.correlationId }}`), the others by key.
+pub fn template_labels(labels: &std::collections::BTreeMap<String, String>) -> serde_json::Value {
+    let mut view = serde_json::Map::new();
+    let mut system = serde_json::Map::new();
+    for (key, value) in labels {
+        match key.strip_prefix("system.") {
+            Some(name) => {
+                system.insert(name.to_owned(), value.clone().into());
+            }
+            None => {
+                view.insert(key.clone(), value.clone().into());
+            }
+        }
+    }
+    if !system.is_empty() {
+        view.insert("system".to_owned(), system.into());
+    }
+    serde_json::Value::Object(view)
+}
+
 /// The rank of a level in [`LOG_LEVELS`]; INVALID_ARGUMENT for anything else.
 pub fn log_level_rank(level: &str) -> Result<usize, Status> {
     LOG_LEVELS
@@ -219,6 +240,19 @@ pub fn check_labels(labels: &std::collections::BTreeMap<String, String>) -> Resu
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn templates_see_system_labels_under_system_as_kestra_builds_them() {
+        let labels = [("system.correlationId", "c1"), ("team", "data")]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+        assert_eq!(
+            template_labels(&labels),
+            serde_json::json!({"system": {"correlationId": "c1"}, "team": "data"})
+        );
+        assert_eq!(template_labels(&Default::default()), serde_json::json!({}));
+    }
 
     #[test]
     fn label_keys_and_values_are_bounded_and_printable() {

@@ -73,6 +73,7 @@ pub enum TaskKind {
     Switch,
     Labels,
     Pause,
+    Subflow,
 }
 
 impl TaskKind {
@@ -94,6 +95,7 @@ impl TaskKind {
             SWITCH => TaskKind::Switch,
             LABELS => TaskKind::Labels,
             PAUSE => TaskKind::Pause,
+            SUBFLOW => TaskKind::Subflow,
             _ => return None,
         })
     }

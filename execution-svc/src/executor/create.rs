@@ -25,6 +25,9 @@ pub enum StartedBy {
     Webhook(Value),
     /// A Schedule trigger: `trigger` holds its id and the tick's date.
     Schedule(Value),
+    /// A Subflow task of the execution `parent`; `trigger` holds the task's
+    /// id and type and the parent's ids, as Kestra shows them.
+    Subflow { parent: ExecutionId, trigger: Value },
 }
 
 /// An execution to accept.
@@ -95,10 +98,15 @@ impl Engine {
             labels
                 .entry(CORRELATION_ID.to_owned())
                 .or_insert_with(|| new.id.as_str().to_owned());
-            let (actor, trigger) = match new.started_by {
-                StartedBy::Caller(name) => (name, json!({})),
-                StartedBy::Webhook(trigger) => ("webhook".to_owned(), trigger),
-                StartedBy::Schedule(trigger) => ("schedule".to_owned(), trigger),
+            let (actor, trigger, parent) = match new.started_by {
+                StartedBy::Caller(name) => (name, json!({}), None),
+                StartedBy::Webhook(trigger) => ("webhook".to_owned(), trigger, None),
+                StartedBy::Schedule(trigger) => ("schedule".to_owned(), trigger, None),
+                StartedBy::Subflow { parent, trigger } => (
+                    "subflow".to_owned(),
+                    trigger,
+                    Some(parent.as_str().to_owned()),
+                ),
             };
             let row = executions::Model {
                 tenant_id: tx.tenant_key().to_owned(),
@@ -120,6 +128,7 @@ impl Engine {
                 trigger: trigger.to_string(),
                 create_time: now,
                 update_time: now,
+                parent_execution_id: parent,
             };
             sources
                 .entry((

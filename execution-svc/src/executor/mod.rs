@@ -120,6 +120,9 @@ pub struct Inner {
     lease_ms: i64,
     /// Every tenant's quotas (running executions, ForEach items, ...).
     pub(crate) quotas: Arc<crate::quota::QuotaBook>,
+    /// The checks every new execution passes: the API's, a webhook's and
+    /// a Subflow task's.
+    pub(crate) admission: crate::quota::Admission,
     /// Cancelled when the process shuts down.
     closing: CancellationToken,
     poll: Duration,
@@ -166,11 +169,13 @@ impl Engine {
         quotas: Arc<crate::quota::QuotaBook>,
     ) -> Engine {
         let (events, _) = broadcast::channel(4096);
+        let admission = crate::quota::Admission::new(db.clone(), quotas.clone());
         Engine(Arc::new(Inner {
             db,
             storage,
             flows: FlowInternalServiceClient::new(flows),
             service_token,
+            admission,
             owner: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()),
             lease_ms: (config.lease_seconds.max(1) * 1000) as i64,
             quotas,

@@ -28,6 +28,8 @@ use crate::repo::queue::{self, Claimed};
 use crate::repo::{self, TenantTxn};
 use crate::storage::StoragePath;
 
+mod subflow;
+
 /// Why a run stopped writing before its end.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
@@ -42,6 +44,9 @@ pub enum RunError {
 enum Outcome {
     Success,
     Warning,
+    /// Waiting for a subflow execution to end: the execution stays RUNNING
+    /// and holds no worker meanwhile.
+    Waiting,
     /// Waiting at a Pause task: nothing after it runs until a resume.
     Paused,
     Failed,
@@ -65,6 +70,7 @@ impl Outcome {
         match self {
             Outcome::Success => State::Success,
             Outcome::Warning => State::Warning,
+            Outcome::Waiting => State::Running,
             Outcome::Paused => State::Paused,
             Outcome::Failed => State::Failed,
             Outcome::Killed | Outcome::Stopped => State::Killed,
@@ -214,7 +220,12 @@ pub(super) async fn execute(
     if let Some(err) = run.failure.lock().unwrap_or_else(|p| p.into_inner()).take() {
         return Err(err);
     }
-    if stop.reason() == StopReason::Pause && matches!(outcome, Outcome::Stopped | Outcome::Paused) {
+    if stop.reason() == StopReason::Pause
+        && matches!(
+            outcome,
+            Outcome::Stopped | Outcome::Paused | Outcome::Waiting
+        )
+    {
         // Paused by a user: what ended is kept; interrupted task runs stay
         // RUNNING and go on when it is resumed.
         return run.end(Outcome::Paused, None, Vec::new()).await;
@@ -230,6 +241,9 @@ pub(super) async fn execute(
     if outcome == Outcome::Paused {
         // The worker lets the execution go until a resume (or its delay).
         return run.end(outcome, None, Vec::new()).await;
+    }
+    if outcome == Outcome::Waiting {
+        return run.park_for_subflows().await;
     }
     let mut logs = Vec::new();
     let mut outputs = None;
@@ -259,6 +273,11 @@ struct Run<'e> {
     stop: &'e Stop,
     namespace: String,
     flow_id: String,
+    flow_revision: i32,
+    /// The execution whose Subflow task started this one: its end wakes it.
+    parent: Option<ExecutionId>,
+    /// Subflow executions this run's Subflow tasks wait for.
+    waiting: Mutex<Vec<String>>,
     /// inputs, flow, execution, trigger, vars and labels.
     base: Base,
     outputs: Outputs,
@@ -314,7 +333,10 @@ impl<'e> Run<'e> {
             "trigger".into(),
             crate::domain::trigger_view(parse(&row.trigger)),
         );
-        base.insert("labels".into(), parse(&row.labels));
+        base.insert(
+            "labels".into(),
+            crate::domain::template_labels(&serde_json::from_str(&row.labels).unwrap_or_default()),
+        );
         base.insert("vars".into(), Value::Object(variables));
         base.insert(
             "flow".into(),
@@ -339,6 +361,12 @@ impl<'e> Run<'e> {
             stop,
             namespace: row.namespace.clone(),
             flow_id: row.flow_id.clone(),
+            flow_revision: row.flow_revision,
+            parent: row
+                .parent_execution_id
+                .as_deref()
+                .and_then(|id| ExecutionId::parse(id).ok()),
+            waiting: Mutex::new(Vec::new()),
             base: Base::new(&base),
             outputs: Outputs::default(),
             runs: Mutex::new(runs),
@@ -399,8 +427,9 @@ impl<'e> Run<'e> {
         parent: &str,
         value: &Value,
     ) -> Outcome {
-        if outcome == Outcome::Paused {
-            // Nothing else of this list runs before the resume.
+        if matches!(outcome, Outcome::Paused | Outcome::Waiting) {
+            // Nothing else of this list runs before the resume (or before
+            // the subflow ends).
             return outcome;
         }
         if outcome == Outcome::Failed && !errors.is_empty() {
@@ -438,6 +467,9 @@ impl<'e> Run<'e> {
             }
             if task.kind == TaskKind::Pause {
                 return self.pause(task, parent, value, key, existing).await;
+            }
+            if task.kind == TaskKind::Subflow {
+                return self.subflow(task, parent, key, existing).await;
             }
             // An instant task is CPU work from here to its end (rendering,
             // bookkeeping, writing its rows): each tenant gets its share of
@@ -557,8 +589,10 @@ impl<'e> Run<'e> {
             match result {
                 Ok(done) => match done.outcome {
                     Outcome::Stopped => Outcome::Stopped,
-                    // A flowable task waits, RUNNING, for its paused child.
+                    // A flowable task waits, RUNNING, for its paused child
+                    // (or one waiting for a subflow).
                     Outcome::Paused => Outcome::Paused,
+                    Outcome::Waiting => Outcome::Waiting,
                     Outcome::Failed if task.allow_failure => {
                         self.finish(row, key, task, State::Warning, done.outputs, logs)
                             .await
@@ -700,7 +734,7 @@ impl<'e> Run<'e> {
             .block(&task.tasks, &task.errors, &[], &row.id, value)
             .await;
         let state = match outcome {
-            Outcome::Paused | Outcome::Stopped => return outcome,
+            Outcome::Paused | Outcome::Waiting | Outcome::Stopped => return outcome,
             Outcome::Failed if task.allow_failure => State::Warning,
             other => other.state(),
         };
@@ -1011,9 +1045,10 @@ impl<'e> Run<'e> {
                     };
                     Err(Failure::Error(message))
                 }
-                TaskKind::Pause => Err(Failure::Error(
-                    "a Pause task runs through its own path".to_owned(),
-                )),
+                TaskKind::Pause | TaskKind::Subflow => Err(Failure::Error(format!(
+                    "a {} task runs through its own path",
+                    task.type_name
+                ))),
                 TaskKind::KvSet => self.kv_set(task, context).await,
                 TaskKind::KvGet => self.kv_get(task, context).await,
                 TaskKind::Write => self.write_file(task, row, context).await,
@@ -1198,7 +1233,9 @@ impl<'e> Run<'e> {
                 // Labels a Labels task set are seen by the tasks after it.
                 (
                     "labels",
-                    json!(*self.labels.lock().unwrap_or_else(|p| p.into_inner())),
+                    crate::domain::template_labels(
+                        &self.labels.lock().unwrap_or_else(|p| p.into_inner()),
+                    ),
                 ),
             ],
         )
@@ -1355,51 +1392,69 @@ impl<'e> Run<'e> {
     async fn flush(&self) -> bool {
         let written = async {
             let tx = TenantTxn::write(&self.engine.db, self.tenant).await?;
-            if !queue::hold(
-                &tx,
-                self.id,
-                self.engine.owner(),
-                self.epoch,
-                self.engine.lease_ms(),
-            )
-            .await?
-            {
-                return Err(RunError::LeaseLost);
-            }
-            let histories = self.write_staged(&tx).await?;
-            if let Some(histories) = histories {
-                let change = StateChange {
-                    state: State::Running.as_str(),
-                    histories,
-                    outputs: None,
-                    update_time: repo::now(),
-                };
-                let started = Some(self.state_at_start.as_str());
-                if !repo::executions::set_state_if(&tx, self.id, change, started).await? {
-                    // The one change others make while it runs: a kill.
-                    self.stop.stop(StopReason::Kill);
-                }
-                tx.commit().await?;
-                self.running_written
-                    .store(true, std::sync::atomic::Ordering::SeqCst);
-                return Ok(());
-            }
+            self.write_held(&tx).await?;
             tx.commit().await?;
             Ok(())
         }
         .await;
+        self.written(written)
+    }
+
+    /// Inside `tx`: checks that this worker holds the lease, then writes
+    /// everything staged (and the move to RUNNING, the first time).
+    async fn write_held(&self, tx: &TenantTxn) -> Result<(), RunError> {
+        if !queue::hold(
+            tx,
+            self.id,
+            self.engine.owner(),
+            self.epoch,
+            self.engine.lease_ms(),
+        )
+        .await?
+        {
+            return Err(RunError::LeaseLost);
+        }
+        if let Some(histories) = self.write_staged(tx).await? {
+            let change = StateChange {
+                state: State::Running.as_str(),
+                histories,
+                outputs: None,
+                update_time: repo::now(),
+            };
+            let started = Some(self.state_at_start.as_str());
+            if !repo::executions::set_state_if(tx, self.id, change, started).await? {
+                // The one change others make while it runs: a kill.
+                self.stop.stop(StopReason::Kill);
+            }
+            // Written once this transaction commits; if it does not, the
+            // run stops anyway.
+            self.running_written
+                .store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+        Ok(())
+    }
+
+    /// After a write: true when it was made; otherwise the run stops and
+    /// is tried again (see [`Run::record_failure`]).
+    fn written(&self, written: Result<(), RunError>) -> bool {
         match written {
             Ok(()) => {
                 self.engine.changed(self.id);
                 true
             }
             Err(err) => {
-                self.stop.stop(StopReason::LeaseLost);
-                let mut failure = self.failure.lock().unwrap_or_else(|p| p.into_inner());
-                failure.get_or_insert(err);
+                self.record_failure(err);
                 false
             }
         }
+    }
+
+    /// Stops the run after a failed write; the first failure is what the
+    /// worker reports, and the job is tried again shortly.
+    fn record_failure(&self, err: RunError) {
+        self.stop.stop(StopReason::LeaseLost);
+        let mut failure = self.failure.lock().unwrap_or_else(|p| p.into_inner());
+        failure.get_or_insert(err);
     }
 
     /// Writes the staged task runs and log lines into `tx`. When the
@@ -1455,6 +1510,11 @@ impl<'e> Run<'e> {
             _ => None,
         };
         let (owner, epoch) = (self.engine.owner(), self.epoch);
+        // The parent waiting for this subflow looks at it again at once.
+        let wakes_parent = state.is_terminal() && self.parent.is_some();
+        if let Some(parent) = self.parent.as_ref().filter(|_| wakes_parent) {
+            queue::wake(&tx, parent).await?;
+        }
         let held = match wake {
             // A timed pause keeps its place in the queue, for later.
             Some(at) => queue::park(&tx, self.id, owner, epoch, at.timestamp_millis()).await?,
@@ -1504,6 +1564,9 @@ impl<'e> Run<'e> {
         }
         tx.commit().await?;
         self.engine.changed(self.id);
+        if wakes_parent {
+            self.engine.wake();
+        }
         tracing::debug!(execution = %self.id, tenant = %self.tenant, state = state.as_str(),
             owner = self.engine.owner(), "execution ended");
         Ok(())

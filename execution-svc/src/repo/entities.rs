@@ -27,6 +27,8 @@ pub mod executions {
         pub trigger: String,
         pub create_time: ChronoDateTimeUtc,
         pub update_time: ChronoDateTimeUtc,
+        /// The execution whose Subflow task started this one.
+        pub parent_execution_id: Option<String>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

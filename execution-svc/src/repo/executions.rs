@@ -43,6 +43,26 @@ pub async fn find(tx: &TenantTxn, id: &ExecutionId) -> Result<Option<executions:
         .await
 }
 
+/// The executions a Subflow task of `parent` started that have not ended.
+pub async fn unfinished_children(
+    tx: &TenantTxn,
+    parent: &ExecutionId,
+) -> Result<Vec<String>, DbErr> {
+    let ended = crate::domain::State::ALL
+        .into_iter()
+        .filter(|s| s.is_terminal())
+        .map(crate::domain::State::as_str);
+    executions::Entity::find()
+        .select_only()
+        .column(executions::Column::Id)
+        .filter(executions::Column::TenantId.eq(tx.tenant_key()))
+        .filter(executions::Column::ParentExecutionId.eq(parent.as_str()))
+        .filter(executions::Column::State.is_not_in(ended))
+        .into_tuple()
+        .all(tx.conn())
+        .await
+}
+
 /// A change of an execution's state (and, when given, its outputs).
 #[derive(Clone)]
 pub struct StateChange<'a> {

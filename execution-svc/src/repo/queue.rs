@@ -146,7 +146,8 @@ pub async fn request_pause(tx: &TenantTxn, execution: &ExecutionId) -> Result<bo
 }
 
 /// Flags a queued execution of the transaction's tenant for killing; false
-/// when it is not queued.
+/// when it is not queued. A parked job (waiting for its subflows) is taken
+/// at once, to end.
 pub async fn request_kill(tx: &TenantTxn, execution: &ExecutionId) -> Result<bool, DbErr> {
     let result = execution_queue::Entity::update_many()
         .col_expr(execution_queue::Column::KillRequested, true.into())
@@ -154,7 +155,23 @@ pub async fn request_kill(tx: &TenantTxn, execution: &ExecutionId) -> Result<boo
         .filter(execution_queue::Column::ExecutionId.eq(execution.as_str()))
         .exec(tx.conn())
         .await?;
+    wake(tx, execution).await?;
     Ok(result.rows_affected == 1)
+}
+
+/// Makes a parked job of the transaction's tenant claimable now (a
+/// subflow it waits for ended); nothing when it is not parked. Setting it
+/// on a job a worker holds is harmless: the lease decides who runs it.
+pub async fn wake(tx: &TenantTxn, execution: &ExecutionId) -> Result<(), DbErr> {
+    let now = super::now_millis();
+    execution_queue::Entity::update_many()
+        .col_expr(execution_queue::Column::AvailableAt, now.into())
+        .filter(execution_queue::Column::TenantId.eq(tx.tenant_key()))
+        .filter(execution_queue::Column::ExecutionId.eq(execution.as_str()))
+        .filter(execution_queue::Column::AvailableAt.gt(now))
+        .exec(tx.conn())
+        .await?;
+    Ok(())
 }
 
 /// Takes up to `limit` free jobs for `owner` until `now + lease_ms`, shared
@@ -244,10 +261,12 @@ pub async fn claim(
 }
 
 /// The executions of `tenant` waiting for a worker (queued, not leased).
+/// A parked job (a timed pause, a wait for subflows) waits for no worker.
 pub async fn queued_count(db: &DatabaseConnection, tenant: &TenantId) -> Result<u64, DbErr> {
     use sea_orm::{Condition, PaginatorTrait};
     execution_queue::Entity::find()
         .filter(execution_queue::Column::TenantId.eq(tenant.storage_key()))
+        .filter(execution_queue::Column::AvailableAt.lte(super::now_millis()))
         .filter(
             Condition::any()
                 .add(execution_queue::Column::LeaseUntil.is_null())

@@ -108,6 +108,26 @@ impl FlowInternalService for FlowApi {
         Ok(Response::new(flow))
     }
 
+    async fn get_subflow(
+        &self,
+        request: Request<pb::GetSubflowRequest>,
+    ) -> Result<Response<pb::Flow>, Status> {
+        require_service_token(&request, &self.service_token)?;
+        let tenant = scoped_tenant(&request, &self.policy)?;
+        let body = request.into_inner();
+        let key = FlowKey::parse(&body.namespace, &body.id)?;
+        // The rule first: a refused caller learns nothing of the flows there.
+        let tx = self.read(&tenant).await?;
+        self.check_reach(&tx, Reach::Execute, &body.flow_namespace, &key.namespace)
+            .await?;
+        drop(tx);
+        let flow = self.flow_at(&tenant, &key, body.revision).await?;
+        if flow.deleted {
+            return Err(Status::not_found(format!("flow {key} not found")));
+        }
+        Ok(Response::new(flow))
+    }
+
     async fn list_schedule_triggers(
         &self,
         request: Request<pb::ListScheduleTriggersRequest>,

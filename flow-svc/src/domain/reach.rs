@@ -11,6 +11,8 @@ use super::Namespace;
 pub enum Reach {
     Read,
     Write,
+    /// Start one of its flows (a Subflow task).
+    Execute,
 }
 
 /// Whether `namespace` is `scope` or one of its children.
@@ -26,7 +28,7 @@ pub fn covers(scope: &str, namespace: &str) -> bool {
 pub fn flow_may(reach: Reach, flow: &Namespace, target: &Namespace, allowed: &[String]) -> bool {
     let own_or_parent = match reach {
         Reach::Read => covers(target.as_str(), flow.as_str()),
-        Reach::Write => target == flow,
+        Reach::Write | Reach::Execute => target == flow,
     };
     own_or_parent || allowed.iter().any(|scope| covers(scope, flow.as_str()))
 }
@@ -36,9 +38,10 @@ pub fn refusal(reach: Reach, flow: &Namespace, target: &Namespace) -> String {
     let what = match reach {
         Reach::Read => "read",
         Reach::Write => "write",
+        Reach::Execute => "start the flows of",
     };
     format!(
-        "a flow of namespace {flow} may not {what} namespace {target}: flows read their own namespace and its parents and write their own; \
+        "a flow of namespace {flow} may not {what} namespace {target}: flows read their own namespace and its parents, write their own and start their own namespace's flows; \
          add {flow} to the allowed namespaces of {target} to let it"
     )
 }
@@ -66,6 +69,20 @@ mod tests {
             &[]
         ));
         assert!(!flow_may(Reach::Read, &flow, &ns("comp"), &[]));
+        assert!(flow_may(Reach::Execute, &flow, &ns("company.team-a"), &[]));
+        assert!(!flow_may(Reach::Execute, &flow, &ns("company"), &[]));
+        assert!(!flow_may(
+            Reach::Execute,
+            &flow,
+            &ns("company.team-a.sub"),
+            &[]
+        ));
+        assert!(flow_may(
+            Reach::Execute,
+            &flow,
+            &ns("company.shared"),
+            &["company.team-a".into()]
+        ));
     }
 
     #[test]

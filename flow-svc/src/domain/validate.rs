@@ -106,6 +106,14 @@ const NOT_SUPPORTED: &[(&str, &str)] = &[
         "returnOutputs",
         "read the outputs from GET .../executions/{id}",
     ),
+    (
+        "scheduleDate",
+        "a subflow execution starts at once (a Schedule trigger on the subflow runs it later)",
+    ),
+    (
+        "outputs",
+        "a Subflow task's outputs are the subflow's own flow outputs (Kestra deprecated this property in 0.15)",
+    ),
 ];
 
 /// The reason a Kestra property is refused, when it is one Aerie knows.
@@ -187,6 +195,23 @@ fn task_spec(kind: &str) -> Option<(&'static str, TaskSpec)> {
         PAUSE => (
             PAUSE,
             spec(&[], &["delay", "tasks", "errors"], &["tasks", "errors"]),
+        ),
+        // `timeout` is refused for it in `task_properties`: the wait for the
+        // subflow is bounded by the subflow's own tasks.
+        SUBFLOW => (
+            SUBFLOW,
+            spec(
+                &["namespace", "flowId"],
+                &[
+                    "revision",
+                    "inputs",
+                    "labels",
+                    "wait",
+                    "transmitFailed",
+                    "inheritLabels",
+                ],
+                &[],
+            ),
         ),
         SWITCH => (
             SWITCH,
@@ -751,6 +776,7 @@ impl Checker {
             }
             SLEEP => self.duration(task, path, "duration"),
             PAUSE => self.duration(task, path, "delay"),
+            SUBFLOW => self.subflow(task, path),
             KV_SET => {
                 self.duration(task, path, "ttl");
                 self.optional_bool(task, path, "overwrite");
@@ -760,6 +786,45 @@ impl Checker {
             }
             _ => {}
         }
+    }
+
+    /// A Subflow's properties; its target is looked up when it runs (it may
+    /// be a template, and the flow may be created later).
+    fn subflow(&mut self, task: &Located<Node>, path: &str) {
+        if let Some(timeout) = task.value.get("timeout") {
+            self.report(
+                &join(path, "timeout"),
+                at(timeout),
+                "'timeout' is not supported on a Subflow: bound the subflow's own tasks instead",
+            );
+        }
+        for key in ["wait", "transmitFailed", "inheritLabels"] {
+            self.optional_bool(task, path, key);
+        }
+        if let Some(revision) = task.value.get("revision") {
+            let ok = match &revision.value {
+                Node::Int(n) => *n >= 1,
+                Node::Str(text) => is_template(text),
+                _ => false,
+            };
+            if !ok {
+                self.report(
+                    &join(path, "revision"),
+                    at(revision),
+                    "revision must be a whole number, 1 or more",
+                );
+            }
+        }
+        if let Some(inputs) = task.value.get("inputs")
+            && !matches!(inputs.value, Node::Map(_))
+        {
+            self.report(
+                &join(path, "inputs"),
+                at(inputs),
+                "inputs must be a mapping of the subflow's input ids to values",
+            );
+        }
+        self.labels(task, path);
     }
 
     /// A Switch's `cases`: a mapping of values to task lists; with its
@@ -1432,6 +1497,52 @@ triggers:
         );
         let typo = findings(&switch(&case.replace("message", "mesage")));
         assert_eq!(typo[0].path, "tasks[0].cases.A[0].mesage");
+    }
+
+    #[test]
+    fn a_subflow_names_its_flow_and_refuses_what_it_would_not_apply() {
+        let subflow = |extra: &str| {
+            format!(
+                "id: s\nnamespace: a.b\ntasks:\n  - id: call\n    type: io.kestra.plugin.core.flow.Subflow\n    namespace: a.b\n    flowId: child\n{extra}"
+            )
+        };
+        assert_eq!(findings(&subflow("")), []);
+        let full = "    revision: 2\n    wait: false\n    transmitFailed: false\n    inheritLabels: true\n    inputs:\n      who: \"{{ flow.id }}\"\n    labels:\n      team: data\n";
+        assert_eq!(findings(&subflow(full)), []);
+        assert_eq!(
+            findings(&subflow("").replace("plugin.core.flow.Subflow", "core.tasks.flows.Flow")),
+            [],
+            "the older name"
+        );
+        let missing = only(&subflow("").replace("    flowId: child\n", ""));
+        assert!(
+            missing.message.contains("'flowId' is required"),
+            "{missing:?}"
+        );
+        for (extra, says) in [
+            ("    revision: 0\n", "revision must be a whole number"),
+            ("    wait: maybe\n", "'wait' must be true or false"),
+            ("    inputs: [a]\n", "inputs must be a mapping"),
+            (
+                "    labels:\n      system.x: y\n",
+                "System labels can only be set",
+            ),
+            (
+                "    timeout: PT1M\n",
+                "'timeout' is not supported on a Subflow",
+            ),
+            (
+                "    scheduleDate: \"2026-01-01T00:00:00Z\"\n",
+                "'scheduleDate' is a Kestra property",
+            ),
+            (
+                "    outputs:\n      a: b\n",
+                "'outputs' is a Kestra property",
+            ),
+        ] {
+            let finding = only(&subflow(extra));
+            assert!(finding.message.contains(says), "{extra}: {finding:?}");
+        }
     }
 
     #[test]
