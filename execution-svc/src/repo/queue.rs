@@ -160,15 +160,19 @@ pub async fn request_kill(tx: &TenantTxn, execution: &ExecutionId) -> Result<boo
 }
 
 /// Makes a parked job of the transaction's tenant claimable now (a
-/// subflow it waits for ended); nothing when it is not parked. Setting it
-/// on a job a worker holds is harmless: the lease decides who runs it.
+/// subflow it waits for ended). Setting it on a job a worker holds is
+/// harmless: the lease decides who runs it. The update is unconditional
+/// on purpose: it locks the row even when the job is not parked yet, so a
+/// worker parking it at the same moment waits for this transaction and
+/// then sees the subflow's end (see `Run::park_for_subflows`).
 pub async fn wake(tx: &TenantTxn, execution: &ExecutionId) -> Result<(), DbErr> {
-    let now = super::now_millis();
     execution_queue::Entity::update_many()
-        .col_expr(execution_queue::Column::AvailableAt, now.into())
+        .col_expr(
+            execution_queue::Column::AvailableAt,
+            super::now_millis().into(),
+        )
         .filter(execution_queue::Column::TenantId.eq(tx.tenant_key()))
         .filter(execution_queue::Column::ExecutionId.eq(execution.as_str()))
-        .filter(execution_queue::Column::AvailableAt.gt(now))
         .exec(tx.conn())
         .await?;
     Ok(())
