@@ -417,6 +417,7 @@ pub const FUNCTIONS: &[&str] = &[
     "json",
     "fromJson",
     "now",
+    "render",
     // The template language's own: macro callers, recursive loops, blocks.
     "caller",
     "loop",
@@ -591,7 +592,9 @@ mod tests {
     #[test]
     fn names_aerie_lacks_are_found_before_anything_runs() {
         assert_eq!(
-            unknown_names("{{ now() | date('yyyy') }} {{ x is defined }} {{ a | upper | json }}"),
+            unknown_names(
+                "{{ now() | date('yyyy') }} {{ x is defined }} {{ a | upper | json }} {{ render(vars.x) }}"
+            ),
             ["filter 'date'"]
         );
         assert_eq!(

@@ -31,9 +31,20 @@ pub fn is_template(text: &str) -> bool {
     text.contains("{{") || text.contains("{%")
 }
 
-/// Whether rendering `text` may call out for a secret or a KV value.
+/// Whether rendering `text` may call out for a secret or a KV value
+/// (`render()` may: the text it renders is known only then).
 pub fn needs_lookups(text: &str) -> bool {
-    is_template(text) && (text.contains("secret(") || text.contains("kv("))
+    is_template(text)
+        && (text.contains("secret(") || text.contains("kv(") || text.contains("render("))
+}
+
+/// How deep `render()` may nest (a variable rendering itself stops here).
+const MAX_RENDER_DEPTH: u32 = 5;
+
+thread_local! {
+    /// `render()` calls in progress on this thread: a render runs on one
+    /// thread from start to end.
+    static RENDER_DEPTH: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
 }
 
 impl Renderer {
@@ -68,6 +79,7 @@ impl Renderer {
                     .map_err(|e| Error::new(ErrorKind::InvalidOperation, format!("not JSON: {e}")))
             });
         }
+        env.add_function("render", render_again);
         let secrets = lookups.clone();
         env.add_function("secret", move |key: String| {
             secrets
@@ -111,6 +123,57 @@ impl Renderer {
             other => other.clone(),
         })
     }
+}
+
+/// Pebble's `render(text, recursive=true)`: `text` (a variable holding a
+/// template, usually) rendered against the same variables; again while it
+/// still holds a template, unless `recursive` is false. The work of each
+/// inner render is charged to the outer one's fuel, and nesting is bounded,
+/// so a template cannot multiply its budget through render().
+fn render_again(
+    state: &minijinja::State,
+    text: minijinja::Value,
+    recursive: Option<bool>,
+) -> Result<minijinja::Value, Error> {
+    let Some(mut text) = text.as_str().map(str::to_owned) else {
+        return Ok(text);
+    };
+    let context: std::collections::BTreeMap<String, minijinja::Value> = state
+        .known_variables()
+        .into_iter()
+        .filter_map(|name| Some((name.to_string(), state.lookup(&name)?)))
+        .collect();
+    let context = minijinja::Value::from(context);
+    for _ in 0..MAX_RENDER_DEPTH {
+        if !is_template(&text) {
+            break;
+        }
+        let depth = RENDER_DEPTH.with(|d| d.get());
+        if depth >= MAX_RENDER_DEPTH {
+            return Err(Error::new(
+                ErrorKind::InvalidOperation,
+                format!("render() nested more than {MAX_RENDER_DEPTH} deep"),
+            ));
+        }
+        RENDER_DEPTH.with(|d| d.set(depth + 1));
+        let rendered = state
+            .env()
+            .template_from_str(&aerie_common::kestra::pebble::translate(&text))
+            .and_then(|template| template.render_captured(context.clone()))
+            .map(|captured| {
+                let used = captured.state().fuel_levels().map_or(0, |(used, _)| used);
+                (captured.into_output(), used)
+            });
+        RENDER_DEPTH.with(|d| d.set(depth));
+        let (rendered, used) = rendered?;
+        state.consume_fuel(used)?;
+        let unchanged = rendered == text;
+        text = rendered;
+        if unchanged || !recursive.unwrap_or(true) {
+            break;
+        }
+    }
+    Ok(minijinja::Value::from(text))
 }
 
 /// A template value as compact JSON.
@@ -159,6 +222,54 @@ mod tests {
         fn kv(&self, key: &str, namespace: Option<&str>) -> Result<Value, String> {
             Ok(json!({"key": key, "ns": namespace}))
         }
+    }
+
+    #[test]
+    fn render_renders_a_variable_holding_a_template_within_the_budget() {
+        let r = Renderer::new(Arc::new(Fixed));
+        let ctx = minijinja::Value::from(minijinja::value::Serde(json!({
+            "inputs": {"date": "2026-01-01"},
+            "vars": {
+                "result": "done up to {{ inputs.date }}",
+                "twice": "{{ '{{ inputs.date }}' }}",
+                "itself": "{{ render(vars.itself) }}",
+                "plain": "no template",
+                "big": "{% for i in range(90000) %}{% endfor %}",
+            },
+        })));
+        assert_eq!(
+            r.render("{{ render(vars.result) }}", &ctx).unwrap(),
+            "done up to 2026-01-01"
+        );
+        assert_eq!(
+            r.render("{{ render(vars.plain) }}", &ctx).unwrap(),
+            "no template"
+        );
+        // Recursive by default, as Pebble's render().
+        assert_eq!(
+            r.render("{{ render(vars.twice) }}", &ctx).unwrap(),
+            "2026-01-01"
+        );
+        assert_eq!(
+            r.render("{{ render(vars.twice, false) }}", &ctx).unwrap(),
+            "{{ inputs.date }}"
+        );
+        assert_eq!(r.render("{{ render(42) }}", &ctx).unwrap(), "42");
+        assert!(
+            r.render("{{ render(vars.itself) }}", &ctx)
+                .unwrap_err()
+                .contains("nested more than"),
+        );
+        // Each inner render is charged to the outer one: twenty renders of
+        // a loop that fits the budget once do not.
+        assert!(r.render("{{ render(vars.big) }}", &ctx).is_ok());
+        let err = r
+            .render(
+                "{% for i in range(20) %}{{ render(vars.big) }}{% endfor %}",
+                &ctx,
+            )
+            .unwrap_err();
+        assert!(err.contains("fuel"), "{err}");
     }
 
     #[test]
