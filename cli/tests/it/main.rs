@@ -11,6 +11,7 @@ mod cluster;
 mod credentials;
 mod durability;
 mod executions;
+mod flow_triggers;
 mod flows;
 mod kestra_api;
 mod kestra_features;

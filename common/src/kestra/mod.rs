@@ -3,6 +3,7 @@
 
 pub mod concurrency;
 pub mod duration;
+pub mod flow_trigger;
 pub mod inputs;
 pub mod pebble;
 pub mod retry;
@@ -49,11 +50,13 @@ pub mod task_types {
 pub mod trigger_types {
     pub const SCHEDULE: &str = "io.kestra.plugin.core.trigger.Schedule";
     pub const WEBHOOK: &str = "io.kestra.plugin.core.trigger.Webhook";
+    pub const FLOW: &str = "io.kestra.plugin.core.trigger.Flow";
 
     /// Older names Kestra still accepts.
     pub const ALIASES: &[(&str, &str)] = &[
         ("io.kestra.core.models.triggers.types.Schedule", SCHEDULE),
         ("io.kestra.core.models.triggers.types.Webhook", WEBHOOK),
+        ("io.kestra.core.models.triggers.types.Flow", FLOW),
     ];
 
     /// The current name of a trigger type, older names resolved.

@@ -975,6 +975,24 @@ impl ExecutionApi {
 
     /// Ends a PAUSED execution at once: no worker holds it.
     async fn kill_paused(&self, call: &Call, id: &ExecutionId) -> Result<(), Status> {
+        // Flow triggers fired by this end start with it (looked up before
+        // the write).
+        let triggered = {
+            let tx = self.read(&call.tenant).await?;
+            let row = found(&tx, id).await?;
+            let labels = serde_json::from_str(&row.labels).unwrap_or_default();
+            let outputs = serde_json::from_str(&row.outputs).unwrap_or_else(|_| json!({}));
+            let ended = crate::executor::Ended {
+                id,
+                namespace: &row.namespace,
+                flow_id: &row.flow_id,
+                flow_revision: row.flow_revision,
+                state: State::Killed,
+                outputs: &outputs,
+                labels: &labels,
+            };
+            self.engine.triggered_by(&call.tenant, &ended).await
+        };
         let tx = self.write(&call.tenant).await?;
         let current = found(&tx, id).await?;
         if current.state != State::Paused.as_str() {
@@ -1008,10 +1026,31 @@ impl ExecutionApi {
         if let Some(parent) = &parent {
             queue::wake(&tx, parent).await.map_err(ServiceError::from)?;
         }
+        let lines: Vec<_> = triggered
+            .problems
+            .into_iter()
+            .map(|message| crate::repo::executions::NewLog {
+                task_run_id: String::new(),
+                task_id: String::new(),
+                level: "WARN",
+                time: crate::repo::now(),
+                message,
+            })
+            .collect();
+        repo::append_logs(&tx, id, lines)
+            .await
+            .map_err(ServiceError::from)?;
+        let starts = !triggered.executions.is_empty();
+        if starts {
+            self.engine
+                .accept_many(&tx, triggered.executions)
+                .await
+                .map_err(ServiceError::from)?;
+        }
         enqueue_audit(&tx, call, id, &current, "KILL").await?;
         tx.commit().await.map_err(ServiceError::from)?;
         self.engine.changed(id);
-        if parent.is_some() {
+        if parent.is_some() || starts {
             self.engine.wake();
         }
         tracing::info!(execution = %id, tenant = %call.tenant, by = %call.caller.name, "paused execution killed");

@@ -186,6 +186,21 @@ pub fn template_labels(labels: &std::collections::BTreeMap<String, String>) -> s
     serde_json::Value::Object(view)
 }
 
+/// `trigger` as templates see it: Kestra gives a trigger's variables
+/// (`{{ trigger.executionId }}`, `{{ trigger.body }}`); `trigger.variables`,
+/// `trigger.id` and `trigger.type` stay readable too.
+pub fn template_trigger(stored: serde_json::Value) -> serde_json::Value {
+    let mut view = trigger_view(stored);
+    if let serde_json::Value::Object(trigger) = &mut view
+        && let Some(serde_json::Value::Object(variables)) = trigger.get("variables").cloned()
+    {
+        for (key, value) in variables {
+            trigger.entry(key).or_insert(value);
+        }
+    }
+    view
+}
+
 /// The rank of a level in [`LOG_LEVELS`]; INVALID_ARGUMENT for anything else.
 pub fn log_level_rank(level: &str) -> Result<usize, Status> {
     LOG_LEVELS
@@ -240,6 +255,20 @@ pub fn check_labels(labels: &std::collections::BTreeMap<String, String>) -> Resu
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn templates_see_a_triggers_variables_as_kestra_gives_them() {
+        let view = template_trigger(serde_json::json!({
+            "id": "call", "type": "io.kestra.plugin.core.flow.Subflow",
+            "variables": {"executionId": "e1", "flowId": "parent"},
+        }));
+        assert_eq!(view["executionId"], "e1");
+        assert_eq!(view["variables"]["flowId"], "parent");
+        assert_eq!(view["id"], "call");
+        let hook = template_trigger(serde_json::json!({"id": "h", "type": "w", "body": {"a": 1}}));
+        assert_eq!(hook["body"]["a"], 1);
+        assert_eq!(hook["variables"]["body"]["a"], 1);
+    }
 
     #[test]
     fn templates_see_system_labels_under_system_as_kestra_builds_them() {

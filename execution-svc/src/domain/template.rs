@@ -45,12 +45,23 @@ thread_local! {
     /// `render()` calls in progress on this thread: a render runs on one
     /// thread from start to end.
     static RENDER_DEPTH: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+    /// The variables of the renders in progress on this thread, innermost
+    /// last: what `render()` renders against.
+    static CONTEXTS: std::cell::RefCell<Vec<minijinja::Value>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 impl Renderer {
     pub fn new(lookups: Arc<dyn Lookups>) -> Renderer {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
+        // Pebble keeps a template's last newline (a YAML `|` block ends
+        // with one).
+        env.set_syntax(
+            minijinja::syntax::SyntaxConfig::builder()
+                .keep_trailing_newline(true)
+                .build()
+                .expect("the default delimiters are valid"),
+        );
         // Templates are tenant input: bound the work one render may do.
         env.set_fuel(Some(TEMPLATE_FUEL));
         // Values print as Kestra prints them: true and false, null as
@@ -100,9 +111,12 @@ impl Renderer {
         if !is_template(template) {
             return Ok(template.to_owned());
         }
-        self.env
-            .render_str(&aerie_common::kestra::pebble::translate(template), context)
-            .map_err(|err| describe(&err))
+        CONTEXTS.with(|c| c.borrow_mut().push(context.clone()));
+        let rendered = self
+            .env
+            .render_str(&aerie_common::kestra::pebble::translate(template), context);
+        CONTEXTS.with(|c| c.borrow_mut().pop());
+        rendered.map_err(|err| describe(&err))
     }
 
     /// Every string inside `value` rendered; other values unchanged.
@@ -138,12 +152,9 @@ fn render_again(
     let Some(mut text) = text.as_str().map(str::to_owned) else {
         return Ok(text);
     };
-    let context: std::collections::BTreeMap<String, minijinja::Value> = state
-        .known_variables()
-        .into_iter()
-        .filter_map(|name| Some((name.to_string(), state.lookup(&name)?)))
-        .collect();
-    let context = minijinja::Value::from(context);
+    let context = CONTEXTS
+        .with(|c| c.borrow().last().cloned())
+        .unwrap_or_default();
     for _ in 0..MAX_RENDER_DEPTH {
         if !is_template(&text) {
             break;

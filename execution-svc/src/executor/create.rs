@@ -28,6 +28,9 @@ pub enum StartedBy {
     /// A Subflow task of the execution `parent`; `trigger` holds the task's
     /// id and type and the parent's ids, as Kestra shows them.
     Subflow { parent: ExecutionId, trigger: Value },
+    /// A Flow trigger: `trigger` holds its id and the ended execution's ids
+    /// and state.
+    Flow(Value),
 }
 
 /// An execution to accept.
@@ -102,6 +105,7 @@ impl Engine {
                 StartedBy::Caller(name) => (name, json!({}), None),
                 StartedBy::Webhook(trigger) => ("webhook".to_owned(), trigger, None),
                 StartedBy::Schedule(trigger) => ("schedule".to_owned(), trigger, None),
+                StartedBy::Flow(trigger) => ("flow-trigger".to_owned(), trigger, None),
                 StartedBy::Subflow { parent, trigger } => (
                     "subflow".to_owned(),
                     trigger,

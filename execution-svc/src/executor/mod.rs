@@ -10,6 +10,7 @@
 //! and the replica that took over is the only one running its task runs.
 
 mod create;
+mod flow_triggers;
 mod run;
 
 use std::collections::HashMap;
@@ -27,6 +28,7 @@ use tokio::sync::{Notify, Semaphore, broadcast};
 use tokio_util::sync::CancellationToken;
 
 pub use create::{CORRELATION_ID, NewExecution, StartedBy};
+pub(crate) use flow_triggers::{Ended, Triggered};
 pub(crate) use run::tenant_renderer;
 
 use crate::domain::ExecutionId;
@@ -123,6 +125,8 @@ pub struct Inner {
     /// The checks every new execution passes: the API's, a webhook's and
     /// a Subflow task's.
     pub(crate) admission: crate::quota::Admission,
+    /// Each tenant's Flow triggers, read lately (see [`Engine::triggered_by`]).
+    flow_triggers: moka::future::Cache<TenantId, Arc<Vec<aerie_proto::flow::v1::Trigger>>>,
     /// Cancelled when the process shuts down.
     closing: CancellationToken,
     poll: Duration,
@@ -176,6 +180,10 @@ impl Engine {
             flows: FlowInternalServiceClient::new(flows),
             service_token,
             admission,
+            flow_triggers: moka::future::Cache::builder()
+                .max_capacity(10_000)
+                .time_to_live(flow_triggers::FLOW_TRIGGERS_TTL)
+                .build(),
             owner: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()),
             lease_ms: (config.lease_seconds.max(1) * 1000) as i64,
             quotas,

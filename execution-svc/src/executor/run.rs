@@ -331,7 +331,7 @@ impl<'e> Run<'e> {
         base.insert("inputs".into(), parse(&row.inputs));
         base.insert(
             "trigger".into(),
-            crate::domain::trigger_view(parse(&row.trigger)),
+            crate::domain::template_trigger(parse(&row.trigger)),
         );
         base.insert(
             "labels".into(),
@@ -1504,6 +1504,35 @@ impl<'e> Run<'e> {
         logs: Vec<NewLog>,
     ) -> Result<(), RunError> {
         let state = outcome.state();
+        // Flow triggers fired by this end start with it (looked up before
+        // the write, which holds the database's write lock on SQLite).
+        let triggered = if state.is_terminal() {
+            let labels = self
+                .labels
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone();
+            let no_outputs = json!({});
+            let ended = crate::executor::Ended {
+                id: self.id,
+                namespace: &self.namespace,
+                flow_id: &self.flow_id,
+                flow_revision: self.flow_revision,
+                state,
+                outputs: outputs.as_ref().unwrap_or(&no_outputs),
+                labels: &labels,
+            };
+            self.engine.triggered_by(self.tenant, &ended).await
+        } else {
+            crate::executor::Triggered::default()
+        };
+        let mut logs = logs;
+        logs.extend(
+            triggered
+                .problems
+                .iter()
+                .map(|problem| self.log_line("", "", "WARN", problem.clone())),
+        );
         let tx = TenantTxn::write(&self.engine.db, self.tenant).await?;
         let wake = match outcome {
             Outcome::Paused => *self.wake.lock().unwrap_or_else(|p| p.into_inner()),
@@ -1562,9 +1591,13 @@ impl<'e> Run<'e> {
             repo::executions::set_state(&tx, self.id, change(stored.as_deref().unwrap_or("[]")))
                 .await?;
         }
+        let starts = !triggered.executions.is_empty();
+        if starts {
+            self.engine.accept_many(&tx, triggered.executions).await?;
+        }
         tx.commit().await?;
         self.engine.changed(self.id);
-        if wakes_parent {
+        if wakes_parent || starts {
             self.engine.wake();
         }
         tracing::debug!(execution = %self.id, tenant = %self.tenant, state = state.as_str(),

@@ -128,6 +128,42 @@ impl FlowInternalService for FlowApi {
         Ok(Response::new(flow))
     }
 
+    async fn list_flow_triggers(
+        &self,
+        request: Request<pb::ListScheduleTriggersRequest>,
+    ) -> Result<Response<pb::ListScheduleTriggersResponse>, Status> {
+        require_service_token(&request, &self.service_token)?;
+        let tenant = scoped_tenant(&request, &self.policy)?;
+        let tx = self.read(&tenant).await?;
+        let rows = triggers::enabled_of_kind(&tx, trigger_types::FLOW)
+            .await
+            .map_err(ServiceError::from)?;
+        Ok(Response::new(pb::ListScheduleTriggersResponse {
+            triggers: rows
+                .into_iter()
+                .map(|row| trigger_message(row, true))
+                .collect(),
+        }))
+    }
+
+    async fn get_flow_for_trigger(
+        &self,
+        request: Request<pb::GetFlowForTriggerRequest>,
+    ) -> Result<Response<pb::Flow>, Status> {
+        require_service_token(&request, &self.service_token)?;
+        let tenant = scoped_tenant(&request, &self.policy)?;
+        let body = request.into_inner();
+        let key = FlowKey::parse(&body.namespace, &body.id)?;
+        let observed = Namespace::parse(&body.observed_namespace)?;
+        // Seeing an execution end (and its outputs) is reading its namespace.
+        let tx = self.read(&tenant).await?;
+        self.check_reach(&tx, Reach::Read, key.namespace.as_str(), &observed)
+            .await?;
+        drop(tx);
+        let flow = self.flow_at(&tenant, &key, 0).await?;
+        Ok(Response::new(flow))
+    }
+
     async fn list_schedule_triggers(
         &self,
         request: Request<pb::ListScheduleTriggersRequest>,

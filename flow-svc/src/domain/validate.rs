@@ -923,6 +923,7 @@ impl Checker {
             let allowed = match kind.value.as_str() {
                 trigger_types::SCHEDULE => SCHEDULE_PROPERTIES,
                 trigger_types::WEBHOOK => WEBHOOK_PROPERTIES,
+                trigger_types::FLOW => aerie_common::kestra::flow_trigger::PROPERTIES,
                 other => {
                     self.report(
                         &join(&path, "type"),
@@ -977,6 +978,18 @@ impl Checker {
                             ),
                         );
                     }
+                }
+            } else if kind.value == trigger_types::FLOW {
+                // Unknown keys were reported above, with their reasons.
+                let known = entries
+                    .iter()
+                    .all(|(key, _)| allowed.contains(&key.value.as_str()));
+                if known
+                    && let Err(problem) = aerie_common::kestra::flow_trigger::FlowTrigger::parse(
+                        &trigger.value.to_json(),
+                    )
+                {
+                    self.report(&path, at(trigger), problem);
                 }
             } else {
                 if let Some(key) = self.required_string(trigger, &path, "key")

@@ -1,0 +1,195 @@
+//! Kestra's Flow trigger: a flow starts when an execution of another ends,
+//! with `trigger.outputs` in its inputs, as Kestra's own example runs; the
+//! states, preconditions and conditions narrow it; it sees another
+//! namespace only when that namespace allows it, another tenant never, and
+//! its own executions never.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::app::{Mode, TestApp};
+use crate::executions::{create_flow, run, task_run, tenant, wait_until};
+
+const FLOW_TRIGGER: &str = "io.kestra.plugin.core.trigger.Flow";
+
+fn flow(namespace: &str, id: &str, body: &str) -> String {
+    format!("id: {id}\nnamespace: {namespace}\n{body}")
+}
+
+async fn executions_of(app: &TestApp, tenant: &str, namespace: &str, flow_id: &str) -> Vec<Value> {
+    let (status, body) = app
+        .get(&format!(
+            "/api/v1/{tenant}/executions/search?namespace={namespace}&flowId={flow_id}&size=100"
+        ))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    body["results"].as_array().cloned().unwrap_or_default()
+}
+
+#[tokio::test]
+async fn a_flow_trigger_starts_its_flow_when_another_ends_as_kestras_example_does() {
+    let app = TestApp::start(Mode::MultiWithDefault).await;
+    tenant(&app, "acme").await;
+    tenant(&app, "globex").await;
+    // Kestra's example: transform runs after extract succeeds, with its
+    // output as an input.
+    let extract = "inputs:\n  - id: fail\n    type: BOOLEAN\n    defaults: false\ntasks:\n  - id: final_date\n    type: io.kestra.plugin.core.debug.Return\n    format: \"2026-01-01\"\n  - id: maybe\n    type: io.kestra.plugin.core.execution.Fail\n    condition: \"{{ inputs.fail }}\"\noutputs:\n  - id: date\n    type: STRING\n    value: \"{{ outputs.final_date.value }}\"\n";
+    let transform = format!(
+        "inputs:\n  - id: date\n    type: STRING\n    defaults: \"2025-01-01\"\nvariables:\n  result: |\n    Ingestion done in {{{{ trigger.executionId }}}}.\n    Now transforming data up to {{{{ inputs.date }}}}\ntasks:\n  - id: run_transform\n    type: io.kestra.plugin.core.debug.Return\n    format: \"{{{{ render(vars.result) }}}}\"\ntriggers:\n  - id: run_after_extract\n    type: {FLOW_TRIGGER}\n    inputs:\n      date: \"{{{{ trigger.outputs.date }}}}\"\n    preconditions:\n      id: flows\n      flows:\n        - namespace: company.team\n          flowId: extract\n          states: [SUCCESS]\n"
+    );
+    // Every failure under company, seen from another namespace.
+    let alert = format!(
+        "tasks:\n  - id: say\n    type: io.kestra.plugin.core.log.Log\n    message: \"{{{{ trigger.namespace }}}}/{{{{ trigger.flowId }}}} ended {{{{ trigger.state }}}}\"\ntriggers:\n  - id: on_failure\n    type: {FLOW_TRIGGER}\n    states: [FAILED, WARNING]\n    preconditions:\n      id: company\n      where:\n        - id: company\n          filters:\n            - field: NAMESPACE\n              type: STARTS_WITH\n              value: company\n"
+    );
+    // A trigger on its own flow never fires on it.
+    let own = format!(
+        "tasks:\n  - id: hi\n    type: io.kestra.plugin.core.log.Log\n    message: hi\ntriggers:\n  - id: again\n    type: {FLOW_TRIGGER}\n    preconditions:\n      id: me\n      flows:\n        - namespace: company.team\n          flowId: own\n"
+    );
+    // Inputs its flow refuses: the end says so, nothing starts.
+    let picky = format!(
+        "inputs:\n  - id: n\n    type: INT\ntasks:\n  - id: hi\n    type: io.kestra.plugin.core.log.Log\n    message: hi\ntriggers:\n  - id: after\n    type: {FLOW_TRIGGER}\n    inputs:\n      n: \"{{{{ trigger.outputs.date }}}}\"\n    conditions:\n      - type: io.kestra.plugin.core.condition.ExecutionFlow\n        namespace: company.team\n        flowId: extract\n      - type: io.kestra.plugin.core.condition.ExecutionStatus\n        in: [SUCCESS]\n"
+    );
+    create_flow(&app, "acme", &flow("company.team", "extract", extract)).await;
+    create_flow(&app, "acme", &flow("company.team", "transform", &transform)).await;
+    create_flow(&app, "acme", &flow("ops", "alert", &alert)).await;
+    create_flow(&app, "acme", &flow("company.team", "own", &own)).await;
+    create_flow(&app, "acme", &flow("company.team", "picky", &picky)).await;
+    // Another tenant watching the same names sees nothing of acme.
+    create_flow(
+        &app,
+        "globex",
+        &flow("company.team", "transform", &transform),
+    )
+    .await;
+
+    let upstream = run(&app, "acme", "company.team/extract", json!({})).await;
+    assert_eq!(upstream["state"]["current"], "SUCCESS", "{upstream}");
+    let upstream_id = upstream["id"].as_str().expect("id");
+    // Started in the write that ended extract: there already.
+    let started = executions_of(&app, "acme", "company.team", "transform").await;
+    assert_eq!(started.len(), 1, "{started:?}");
+    let id = started[0]["id"].as_str().expect("id");
+    let downstream = wait_until(&app, "acme", id, std::time::Duration::from_secs(10), |e| {
+        e["state"]["current"] == "SUCCESS"
+    })
+    .await;
+    assert_eq!(downstream["inputs"]["date"], "2026-01-01");
+    assert_eq!(downstream["trigger"]["id"], "run_after_extract");
+    assert_eq!(downstream["trigger"]["type"], FLOW_TRIGGER);
+    assert_eq!(
+        downstream["trigger"]["variables"],
+        json!({"executionId": upstream_id, "namespace": "company.team", "flowId": "extract",
+               "flowRevision": 1, "state": "SUCCESS"})
+    );
+    assert_eq!(
+        task_run(&downstream, "run_transform")["outputs"]["value"],
+        format!("Ingestion done in {upstream_id}.\nNow transforming data up to 2026-01-01\n")
+    );
+    assert!(
+        executions_of(&app, "globex", "company.team", "transform")
+            .await
+            .is_empty(),
+        "another tenant's trigger never fires on acme's executions"
+    );
+    // `own` runs when started, never again for its own end.
+    let (status, _) = app
+        .post(
+            "/api/v1/acme/executions/company.team/own?wait=true",
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        executions_of(&app, "acme", "company.team", "own")
+            .await
+            .len(),
+        1
+    );
+    // picky's input refused extract's output: extract's end says so.
+    assert!(
+        executions_of(&app, "acme", "company.team", "picky")
+            .await
+            .is_empty()
+    );
+    let (status, logs) = app
+        .get(&format!("/api/v1/acme/logs/{upstream_id}?minLevel=WARN"))
+        .await;
+    assert_eq!(status, 200, "{logs}");
+    assert!(
+        logs.to_string()
+            .contains("Flow trigger company.team/picky.after did not start: inputs"),
+        "{logs}"
+    );
+
+    // A failed extract starts no transform. ops may not see company's
+    // executions until company allows it.
+    let failed = run(&app, "acme", "company.team/extract", json!({"fail": true})).await;
+    assert_eq!(failed["state"]["current"], "FAILED", "{failed}");
+    assert_eq!(
+        executions_of(&app, "acme", "company.team", "transform")
+            .await
+            .len(),
+        1
+    );
+    assert!(executions_of(&app, "acme", "ops", "alert").await.is_empty());
+    let (status, body) = app
+        .put(
+            "/api/v1/acme/namespaces/company.team/settings",
+            json!({"allowedNamespaces": ["ops"]}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let failed = run(&app, "acme", "company.team/extract", json!({"fail": true})).await;
+    let alerts = executions_of(&app, "acme", "ops", "alert").await;
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    let id = alerts[0]["id"].as_str().expect("id");
+    wait_until(&app, "acme", id, std::time::Duration::from_secs(10), |e| {
+        e["state"]["current"] == "SUCCESS"
+    })
+    .await;
+    let (status, logs) = app.get(&format!("/api/v1/acme/logs/{id}")).await;
+    assert_eq!(status, 200);
+    assert!(
+        logs.to_string()
+            .contains("company.team/extract ended FAILED"),
+        "{logs}"
+    );
+    assert_eq!(
+        executions_of(&app, "acme", "ops", "alert").await[0]["trigger"]["variables"]["executionId"],
+        failed["id"]
+    );
+}
+
+#[tokio::test]
+async fn a_flow_trigger_refuses_what_aerie_would_not_evaluate() {
+    let app = TestApp::start(Mode::MultiWithDefault).await;
+    tenant(&app, "acme").await;
+    for (trigger, says) in [
+        ("    states: [PAUSED]\n", "PAUSED is not supported"),
+        (
+            "    preconditions:\n      id: p\n      timeWindow:\n        type: SLIDING_WINDOW\n      flows:\n        - namespace: a\n",
+            "'preconditions.timeWindow' is a Kestra property",
+        ),
+        (
+            "    preconditions:\n      id: p\n      flows:\n        - namespace: a\n        - namespace: b\n",
+            "several flows or filters",
+        ),
+        (
+            "    stopAfter: [FAILED]\n",
+            "'stopAfter' is a Kestra property",
+        ),
+    ] {
+        let source = flow(
+            "company.team",
+            "refused",
+            &format!(
+                "tasks:\n  - id: hi\n    type: io.kestra.plugin.core.log.Log\n    message: hi\ntriggers:\n  - id: t\n    type: {FLOW_TRIGGER}\n{trigger}"
+            ),
+        );
+        let (status, answer) = app
+            .yaml(Method::POST, "/api/v1/acme/flows", &app.admin, &source)
+            .await;
+        assert_eq!(status, 422, "{answer}");
+        assert!(answer.to_string().contains(says), "{says}: {answer}");
+    }
+}

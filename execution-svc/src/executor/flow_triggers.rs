@@ -1,0 +1,236 @@
+//! Kestra's Flow trigger: when an execution ends, the flows whose Flow
+//! trigger fires on that end are started, in the same write that ends it
+//! (so an end never starts them twice, and a crash before it starts none
+//! until the end is written again).
+//!
+//! A flow's own executions never trigger it. A trigger sees the end of an
+//! execution of its own namespace or a parent (or of a namespace whose
+//! settings allow its namespace), as a flow reads KV: flow-svc checks it
+//! when it hands over the flow to start.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aerie_common::TenantId;
+use aerie_common::kestra::flow_trigger::{Ended as Observed, FlowTrigger};
+use aerie_common::kestra::trigger_types;
+use aerie_proto::flow::v1 as flow_pb;
+use serde_json::{Map, Value, json};
+
+use super::{Engine, NewExecution, StartedBy};
+use crate::domain::template::needs_lookups;
+use crate::domain::{ExecutionId, State};
+
+/// How long a tenant's Flow triggers are remembered: a trigger saved or
+/// removed applies to executions ending this much later at most.
+pub(crate) const FLOW_TRIGGERS_TTL: Duration = Duration::from_secs(5);
+
+/// An execution that just ended.
+pub(crate) struct Ended<'a> {
+    pub id: &'a ExecutionId,
+    pub namespace: &'a str,
+    pub flow_id: &'a str,
+    pub flow_revision: i32,
+    pub state: State,
+    /// Its flow outputs (`trigger.outputs` in the triggers' inputs).
+    pub outputs: &'a Value,
+    pub labels: &'a BTreeMap<String, String>,
+}
+
+/// What an end starts: the executions to accept with it, and a line for
+/// each trigger that fired but could not start its flow.
+#[derive(Default)]
+pub(crate) struct Triggered {
+    pub executions: Vec<NewExecution>,
+    pub problems: Vec<String>,
+}
+
+impl Engine {
+    /// The executions the end of `ended` starts through Flow triggers.
+    pub(crate) async fn triggered_by(&self, tenant: &TenantId, ended: &Ended<'_>) -> Triggered {
+        let mut triggered = Triggered::default();
+        if !ended.state.is_terminal() {
+            return triggered;
+        }
+        let triggers = match self.flow_triggers(tenant).await {
+            Ok(triggers) => triggers,
+            Err(status) => {
+                triggered.problems.push(format!(
+                    "Flow triggers could not be read, none fired: {}",
+                    status.message()
+                ));
+                return triggered;
+            }
+        };
+        let observed = Observed {
+            namespace: ended.namespace,
+            flow_id: ended.flow_id,
+            state: ended.state.as_str(),
+            labels: ended.labels,
+        };
+        for trigger in triggers.iter() {
+            if trigger.namespace == ended.namespace && trigger.flow_id == ended.flow_id {
+                continue;
+            }
+            let definition: Value =
+                serde_json::from_str(&trigger.definition_json).unwrap_or_default();
+            let Ok(parsed) = FlowTrigger::parse(&definition) else {
+                continue;
+            };
+            if !parsed.fires_on(&observed) {
+                continue;
+            }
+            let name = format!(
+                "Flow trigger {}/{}.{}",
+                trigger.namespace, trigger.flow_id, trigger.trigger_id
+            );
+            match self.start_for(tenant, trigger, &parsed, ended).await {
+                Ok(Some(new)) => triggered.executions.push(new),
+                Ok(None) => {}
+                Err(problem) => {
+                    tracing::info!(%tenant, execution = %ended.id, trigger = %name, %problem,
+                        "flow trigger fired but did not start its flow");
+                    triggered
+                        .problems
+                        .push(format!("{name} did not start: {problem}"));
+                }
+            }
+        }
+        triggered
+    }
+
+    /// The execution `trigger` starts; None when its flow may not see this
+    /// end or is gone or disabled since the triggers were read.
+    async fn start_for(
+        &self,
+        tenant: &TenantId,
+        trigger: &flow_pb::Trigger,
+        parsed: &FlowTrigger,
+        ended: &Ended<'_>,
+    ) -> Result<Option<NewExecution>, String> {
+        let request = flow_pb::GetFlowForTriggerRequest {
+            namespace: trigger.namespace.clone(),
+            id: trigger.flow_id.clone(),
+            observed_namespace: ended.namespace.to_owned(),
+        };
+        let flow = match self
+            .flows
+            .clone()
+            .get_flow_for_trigger(self.internal(tenant, request))
+            .await
+        {
+            Ok(flow) => flow.into_inner(),
+            Err(status)
+                if matches!(
+                    status.code(),
+                    tonic::Code::PermissionDenied | tonic::Code::NotFound
+                ) =>
+            {
+                tracing::debug!(%tenant, flow = %trigger.flow_id, reason = %status.message(),
+                    "flow trigger does not see this execution");
+                return Ok(None);
+            }
+            Err(status) => return Err(status.message().to_owned()),
+        };
+        if flow.disabled {
+            return Ok(None);
+        }
+        let key = (
+            tenant.storage_key().to_owned(),
+            flow.namespace.clone(),
+            flow.id.clone(),
+            flow.revision,
+        );
+        let plan = self
+            .plan(key, &flow.source)
+            .map_err(|err| format!("the flow cannot run: {err}"))?;
+        let variables = json!({
+            "executionId": ended.id.as_str(),
+            "namespace": ended.namespace,
+            "flowId": ended.flow_id,
+            "flowRevision": ended.flow_revision,
+            "state": ended.state.as_str(),
+        });
+        let given = self
+            .render_trigger_inputs(tenant, &flow.namespace, &parsed.inputs, &variables, ended)
+            .await?;
+        let inputs = crate::domain::inputs::resolve(&plan.inputs, &given, &BTreeMap::new())
+            .map_err(|problems| format!("inputs: {}", problems.join("; ")))?;
+        self.admission
+            .admit(tenant)
+            .await
+            .map_err(|err| err.to_string())?;
+        Ok(Some(NewExecution {
+            id: ExecutionId::generate(),
+            namespace: flow.namespace,
+            flow_id: flow.id,
+            flow_revision: flow.revision,
+            flow_source: flow.source,
+            inputs,
+            labels: plan.labels.clone(),
+            started_by: StartedBy::Flow(json!({
+                "id": trigger.trigger_id,
+                "type": trigger_types::FLOW,
+                "variables": variables,
+            })),
+            concurrency: plan.concurrency,
+        }))
+    }
+
+    /// A trigger's `inputs` rendered with `trigger.*`, the ended
+    /// execution's outputs as `trigger.outputs`, as Kestra renders them.
+    async fn render_trigger_inputs(
+        &self,
+        tenant: &TenantId,
+        namespace: &str,
+        inputs: &Map<String, Value>,
+        variables: &Value,
+        ended: &Ended<'_>,
+    ) -> Result<Map<String, Value>, String> {
+        if inputs.is_empty() {
+            return Ok(Map::new());
+        }
+        let mut trigger = variables.clone();
+        trigger["outputs"] = ended.outputs.clone();
+        let scope = minijinja::Value::from(minijinja::value::Serde(json!({ "trigger": trigger })));
+        let renderer = super::tenant_renderer(self, tenant, namespace);
+        let inputs = Value::Object(inputs.clone());
+        let rendered = if needs_lookups(&inputs.to_string()) {
+            // secret() and kv() block on a gRPC call: off the async threads.
+            tokio::task::spawn_blocking(move || renderer.render_value(&inputs, &scope))
+                .await
+                .map_err(|e| format!("inputs: {e}"))?
+        } else {
+            renderer.render_value(&inputs, &scope)
+        };
+        match rendered.map_err(|e| format!("inputs: {e}"))? {
+            Value::Object(map) => Ok(map),
+            _ => Ok(Map::new()),
+        }
+    }
+
+    /// The enabled Flow triggers of `tenant`, read from flow-svc at most
+    /// every [`FLOW_TRIGGERS_TTL`].
+    async fn flow_triggers(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<Arc<Vec<flow_pb::Trigger>>, tonic::Status> {
+        if let Some(known) = self.flow_triggers.get(tenant).await {
+            return Ok(known);
+        }
+        let request = self.internal(tenant, flow_pb::ListScheduleTriggersRequest {});
+        let triggers = Arc::new(
+            self.flows
+                .clone()
+                .list_flow_triggers(request)
+                .await?
+                .into_inner()
+                .triggers,
+        );
+        self.flow_triggers
+            .insert(tenant.clone(), triggers.clone())
+            .await;
+        Ok(triggers)
+    }
+}
