@@ -148,11 +148,24 @@ pub async fn run_execution(config: Config, shutdown: CancellationToken) -> Resul
     aerie_execution_svc::serve(&config, listener, shutdown).await
 }
 
-/// `aerie server gateway`.
+/// `aerie server gateway`: REST (and the web UI) on `http-port`, the
+/// public gRPC endpoint on `grpc-port`.
 pub async fn run_gateway(config: Config, shutdown: CancellationToken) -> Result<(), BoxError> {
     let listener = bind(config.http_addr(), "HTTP").await?;
-    tracing::info!(http = %listener.local_addr()?, tenant = %config.tenant_endpoint(), "gateway ready");
+    let grpc = bind(config.grpc_addr(), "gRPC").await?;
+    tracing::info!(http = %listener.local_addr()?, grpc = %grpc.local_addr()?,
+        tenant = %config.tenant_endpoint(), "gateway ready");
     // The gateway's own numbers are its REST requests; it has no database.
     aerie_common::metrics::serve_probes(&config, Vec::new(), shutdown.clone()).await?;
-    aerie_gateway::serve(&config, listener, shutdown).await
+    let public_grpc = {
+        let (config, shutdown) = (config.clone(), shutdown.clone());
+        tokio::spawn(
+            async move { aerie_gateway::grpc_proxy::serve_grpc(&config, grpc, shutdown).await },
+        )
+    };
+    let rest = aerie_gateway::serve(&config, listener, shutdown.clone()).await;
+    // Either way in stops both.
+    shutdown.cancel();
+    let grpc = flatten(public_grpc.await);
+    rest.and(grpc)
 }

@@ -142,22 +142,9 @@ impl GrpcServices {
         shutdown: CancellationToken,
     ) -> Result<(), tonic::transport::Error> {
         let (health, health_service) = tonic_health::server::health_reporter();
-        let reflection_v1 = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(aerie_proto::FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-            .build_v1()
-            .expect("descriptor sets are generated at build time and always decode");
-        let reflection_v1alpha = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(aerie_proto::FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-            .build_v1alpha()
-            .expect("descriptor sets are generated at build time and always decode");
-
         let mut routes = self.routes;
-        routes
-            .add_service(health_service)
-            .add_service(reflection_v1)
-            .add_service(reflection_v1alpha);
+        routes.add_service(health_service);
+        add_public_reflection(&mut routes, &self.names);
         for name in self.names.iter().copied().chain([""]) {
             health
                 .set_service_status(name, ServingStatus::Serving)
@@ -201,6 +188,41 @@ impl GrpcServices {
         }
         served
     }
+}
+
+/// Server reflection (v1 and v1alpha) listing the public services among
+/// `served`, health and reflection: `grpcurl list` shows what a client may
+/// call, never Aerie's internal services.
+pub fn add_public_reflection(routes: &mut RoutesBuilder, served: &[&str]) {
+    let names: Vec<&str> = served
+        .iter()
+        .copied()
+        .filter(|name| aerie_proto::PUBLIC_SERVICES.contains(name))
+        .chain([
+            "grpc.health.v1.Health",
+            "grpc.reflection.v1.ServerReflection",
+            "grpc.reflection.v1alpha.ServerReflection",
+        ])
+        .collect();
+    let builder = || {
+        names.iter().fold(
+            tonic_reflection::server::Builder::configure()
+                .register_encoded_file_descriptor_set(aerie_proto::FILE_DESCRIPTOR_SET)
+                .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET),
+            |builder, name| builder.with_service_name(*name),
+        )
+    };
+    routes
+        .add_service(
+            builder()
+                .build_v1()
+                .expect("descriptor sets are generated at build time and always decode"),
+        )
+        .add_service(
+            builder()
+                .build_v1alpha()
+                .expect("descriptor sets are generated at build time and always decode"),
+        );
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 
 pub mod authn;
 pub mod error;
+pub mod grpc_proxy;
 pub mod routes;
 pub mod state;
 pub mod tenant_scope;

@@ -47,3 +47,95 @@ pub mod execution {
         tonic::include_proto!("aerie.execution.v1");
     }
 }
+
+/// The services a client may call from outside: the public gRPC endpoint
+/// (the gateway's gRPC port) forwards these and server reflection lists
+/// them. Everything else in the descriptor set is Aerie's own plumbing.
+pub const PUBLIC_SERVICES: &[&str] = &[
+    "aerie.tenant.v1.TenantService",
+    "aerie.auth.v1.AuthService",
+    "aerie.auth.v1.UserService",
+    "aerie.auth.v1.AuditService",
+    "aerie.auth.v1.RbacService",
+    "aerie.flow.v1.FlowService",
+    "aerie.flow.v1.SecretService",
+    "aerie.flow.v1.KvService",
+    "aerie.flow.v1.NamespaceService",
+    "aerie.flow.v1.TriggerService",
+    "aerie.execution.v1.ExecutionService",
+    "aerie.execution.v1.WebhookService",
+];
+
+/// Calls of public services that only Aerie's own services make (with the
+/// internal service credential, or to share state between processes): the
+/// public endpoint answers them UNIMPLEMENTED.
+pub const INTERNAL_METHODS: &[&str] = &[
+    "/aerie.auth.v1.AuthService/AuthenticateApiToken",
+    "/aerie.auth.v1.AuthService/GrantTenantCreator",
+    "/aerie.auth.v1.AuthService/CheckTokenRevoked",
+    "/aerie.auth.v1.AuthService/WatchAccessChanges",
+    "/aerie.auth.v1.AuditService/RecordAuditEntries",
+];
+
+/// Whether the public endpoint forwards a call to `path`
+/// (`/package.Service/Method`).
+pub fn is_public_call(path: &str) -> bool {
+    let service = path
+        .strip_prefix('/')
+        .and_then(|rest| rest.split_once('/'))
+        .map(|(service, _)| service);
+    service.is_some_and(|s| PUBLIC_SERVICES.contains(&s)) && !INTERNAL_METHODS.contains(&path)
+}
+
+#[cfg(test)]
+mod tests {
+    use prost::Message;
+
+    use super::*;
+
+    /// A new service must be classified: public, or internal on purpose.
+    #[test]
+    fn every_service_is_public_or_internal_on_purpose() {
+        const INTERNAL_SERVICES: &[&str] = &[
+            "aerie.tenant.v1.TenantInternalService",
+            "aerie.flow.v1.FlowInternalService",
+        ];
+        let set = prost_types::FileDescriptorSet::decode(FILE_DESCRIPTOR_SET).expect("decodes");
+        let mut methods = Vec::new();
+        for file in set
+            .file
+            .iter()
+            .filter(|f| f.package().starts_with("aerie."))
+        {
+            for service in &file.service {
+                let name = format!("{}.{}", file.package(), service.name());
+                assert!(
+                    PUBLIC_SERVICES.contains(&name.as_str())
+                        || INTERNAL_SERVICES.contains(&name.as_str()),
+                    "{name} is neither public nor internal"
+                );
+                methods.extend(
+                    service
+                        .method
+                        .iter()
+                        .map(|m| format!("/{name}/{}", m.name())),
+                );
+            }
+        }
+        for internal in INTERNAL_METHODS {
+            assert!(
+                methods.iter().any(|m| m == internal),
+                "{internal} does not exist"
+            );
+        }
+        assert!(is_public_call("/aerie.flow.v1.FlowService/GetFlow"));
+        assert!(!is_public_call(
+            "/aerie.flow.v1.FlowInternalService/GetSubflow"
+        ));
+        assert!(!is_public_call(
+            "/aerie.auth.v1.AuthService/CheckTokenRevoked"
+        ));
+        assert!(!is_public_call("/aerie.flow.v1.FlowService"));
+        assert!(!is_public_call("aerie.flow.v1.FlowService/GetFlow"));
+    }
+}

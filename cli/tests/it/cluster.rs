@@ -110,7 +110,7 @@ impl Cluster {
 pub struct Five {
     pub processes: Processes,
     pub http_port: u16,
-    /// gRPC port of each service (not the gateway).
+    /// gRPC port of each service and of the gateway's public endpoint.
     pub grpc: HashMap<&'static str, u16>,
 }
 
@@ -119,14 +119,11 @@ pub struct Five {
 /// with `extra(service)` added to its environment, and waits until the
 /// gateway reports every service healthy.
 pub async fn spawn_five<'a>(config: &Path, extra: impl Fn(&str) -> Vec<(&'a str, String)>) -> Five {
-    let grpc: HashMap<&'static str, u16> = SERVICES
-        .iter()
-        .filter(|s| **s != "gateway")
-        .map(|s| (*s, free_port()))
-        .collect();
+    let grpc: HashMap<&'static str, u16> = SERVICES.iter().map(|s| (*s, free_port())).collect();
     let http_port = free_port();
     let endpoints: Vec<(String, String)> = grpc
         .iter()
+        .filter(|(service, _)| **service != "gateway")
         .map(|(service, port)| {
             (
                 format!("AERIE_ENDPOINTS_{}", service.to_uppercase()),
@@ -138,12 +135,13 @@ pub async fn spawn_five<'a>(config: &Path, extra: impl Fn(&str) -> Vec<(&'a str,
         SERVICES
             .iter()
             .map(|service| {
-                let (port_var, port) = match *service {
-                    "gateway" => ("AERIE_SERVER_HTTP_PORT", http_port),
-                    other => ("AERIE_SERVER_GRPC_PORT", grpc[other]),
+                let http = match *service {
+                    "gateway" => vec![("AERIE_SERVER_HTTP_PORT", http_port.to_string())],
+                    _ => Vec::new(),
                 };
                 spawn(config, service)
-                    .env(port_var, port.to_string())
+                    .env("AERIE_SERVER_GRPC_PORT", grpc[service].to_string())
+                    .envs(http)
                     .envs(endpoints.iter().map(|(k, v)| (k, v)))
                     .envs(extra(service))
                     .spawn()

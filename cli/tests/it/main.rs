@@ -18,6 +18,7 @@ mod kestra_features;
 mod modes;
 mod observability;
 mod privilege;
+mod public_grpc;
 mod quotas;
 mod reach;
 mod rest;
