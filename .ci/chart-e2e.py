@@ -2,8 +2,9 @@
 the five Deployments' containers as local processes against PostgreSQL
 (per service a schema, the role owning it, which migrates, and a runtime
 role with data access only, as the chart expects), runs the end-to-end
-walk-through (.ci/e2e.sh) through them, and checks that the owner roles,
-not the runtime roles, own the tables.
+walk-through (.ci/e2e.sh) through them, runs the Python gRPC example
+(examples/python) against the gateway's public gRPC port, and checks that
+the owner roles, not the runtime roles, own the tables.
 
 What a process gets is what its pod would get: the ConfigMap's aerie.yml,
 the container's args, and its environment with Secret references resolved
@@ -109,6 +110,28 @@ def free_port():
         return s.getsockname()[1]
 
 
+def run_python_example(port):
+    """examples/python against the gateway's public gRPC endpoint, stubs
+    generated from proto/ as its README says; and that endpoint's
+    reflection lists no internal service."""
+    example = root / "examples/python"
+    gen = pathlib.Path(tempfile.mkdtemp())
+    protos = [str(p.relative_to(root / "proto")) for p in (root / "proto").rglob("*.proto")]
+    subprocess.run([sys.executable, "-m", "grpc_tools.protoc", "-I", str(root / "proto"),
+                    f"--python_out={gen}", f"--grpc_python_out={gen}", *protos], check=True)
+    (example / "gen").unlink(missing_ok=True)
+    (example / "gen").symlink_to(gen)
+    try:
+        subprocess.run([sys.executable, str(example / "client.py"), f"127.0.0.1:{port}", "admin",
+                        ADMIN_PASSWORD], check=True)
+    finally:
+        (example / "gen").unlink()
+    listed = subprocess.run(["grpcurl", "-plaintext", f"127.0.0.1:{port}", "list"], capture_output=True,
+                            text=True, check=True).stdout.split()
+    assert "aerie.flow.v1.FlowService" in listed and not [s for s in listed if "Internal" in s], listed
+    print("chart-e2e: the Python example ran through the gateway's public gRPC endpoint")
+
+
 def main():
     prepare_database()
     docs = render()
@@ -119,6 +142,7 @@ def main():
     assert sorted(deployments) == sorted(SERVICES + ["gateway"]), deployments.keys()
 
     ports = {c: free_port() for c in deployments}
+    public_grpc = free_port()
     metrics = {c: free_port() for c in deployments}
     work = pathlib.Path(tempfile.mkdtemp())
     processes = []
@@ -143,6 +167,8 @@ def main():
             server = parsed["aerie"]["server"]
             server["host"] = "127.0.0.1"
             server["http-port" if component == "gateway" else "grpc-port"] = ports[component]
+            if component == "gateway":
+                server["grpc-port"] = public_grpc
             server["metrics-port"] = metrics[component]
             parsed["aerie"]["endpoints"] = {s: f"http://127.0.0.1:{ports[s]}" for s in SERVICES}
             parsed["aerie"]["data-dir"] = str(work / component)
@@ -171,6 +197,7 @@ def main():
         g = lambda c: f"127.0.0.1:{ports[c]}"
         subprocess.run(["bash", str(root / ".ci/e2e.sh"), g("gateway"), g("tenant"), g("auth"), g("flow"),
                         g("execution"), ADMIN_PASSWORD], check=True)
+        run_python_example(public_grpc)
         for component in deployments:
             with urllib.request.urlopen(f"http://127.0.0.1:{metrics[component]}/metrics") as r:
                 text = r.read().decode()

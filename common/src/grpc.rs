@@ -190,8 +190,8 @@ impl GrpcServices {
     }
 }
 
-/// Server reflection (v1 and v1alpha) listing the public services among
-/// `served`, health and reflection: `grpcurl list` shows what a client may
+/// Server reflection (v1 and v1alpha, for older clients) listing the
+/// public services among `served`, health and reflection v1: `grpcurl list` shows what a client may
 /// call, never Aerie's internal services.
 pub fn add_public_reflection(routes: &mut RoutesBuilder, served: &[&str]) {
     let names: Vec<&str> = served
@@ -201,7 +201,6 @@ pub fn add_public_reflection(routes: &mut RoutesBuilder, served: &[&str]) {
         .chain([
             "grpc.health.v1.Health",
             "grpc.reflection.v1.ServerReflection",
-            "grpc.reflection.v1alpha.ServerReflection",
         ])
         .collect();
     let builder = || {
