@@ -782,3 +782,36 @@ async fn kestras_labels_flow_leaves_the_labels_its_test_expects() {
         })
     );
 }
+
+#[tokio::test]
+async fn error_logs_and_current_each_output_read_what_kestra_gives_them() {
+    let app = TestApp::start(Mode::MultiWithDefault).await;
+    tenant(&app, "acme").await;
+    create_flow(
+        &app,
+        "acme",
+        &flow(
+            "pebble",
+            "tasks:\n  - id: each\n    type: io.kestra.plugin.core.flow.ForEach\n    values: [\"a\", \"b\"]\n    tasks:\n      - id: ret\n        type: io.kestra.plugin.core.debug.Return\n        format: \"{{ taskrun.value }}-x\"\n      - id: again\n        type: io.kestra.plugin.core.debug.Return\n        format: \"{{ currentEachOutput(outputs.ret).value }}\"\n  - id: boom\n    type: io.kestra.plugin.core.execution.Fail\n    errorMessage: it broke\nerrors:\n  - id: report\n    type: io.kestra.plugin.core.debug.Return\n    format: \"{{ errorLogs() | length }} {{ errorLogs()[0].taskId }}: {{ errorLogs()[0].message }}\"\n",
+        ),
+    )
+    .await;
+    let execution = run(&app, "acme", "company.team/pebble", json!({})).await;
+    assert_eq!(execution["state"]["current"], "FAILED", "{execution}");
+    let again: Vec<&Value> = execution["taskRunList"]
+        .as_array()
+        .expect("runs")
+        .iter()
+        .filter(|r| r["taskId"] == "again")
+        .map(|r| &r["outputs"]["value"])
+        .collect();
+    assert_eq!(again.len(), 2);
+    assert!(
+        again.contains(&&json!("a-x")) && again.contains(&&json!("b-x")),
+        "{again:?}"
+    );
+    assert_eq!(
+        task_run(&execution, "report")["outputs"]["value"],
+        "1 boom: it broke"
+    );
+}

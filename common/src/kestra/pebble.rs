@@ -418,6 +418,8 @@ pub const FUNCTIONS: &[&str] = &[
     "fromJson",
     "now",
     "render",
+    "currentEachOutput",
+    "errorLogs",
     // The template language's own: macro callers, recursive loops, blocks.
     "caller",
     "loop",
@@ -598,8 +600,8 @@ mod tests {
             ["filter 'date'"]
         );
         assert_eq!(
-            unknown_names("{{ currentEachOutput(outputs.t) }}{% if x is not empty %}{% endif %}"),
-            ["function 'currentEachOutput'", "test 'empty'"]
+            unknown_names("{{ fileSize(outputs.t) }}{% if x is not empty %}{% endif %}"),
+            ["function 'fileSize'", "test 'empty'"]
         );
         assert_eq!(
             unknown_names(

@@ -15,6 +15,9 @@ use super::scope::Scope;
 pub trait Lookups: Send + Sync {
     fn secret(&self, key: &str) -> Result<String, String>;
     fn kv(&self, key: &str, namespace: Option<&str>) -> Result<Value, String>;
+    /// The ERROR log lines of the running execution, oldest first, as
+    /// Kestra's `errorLogs()` gives them.
+    fn error_logs(&self) -> Result<Value, String>;
 }
 
 /// Instructions one render may execute (a loop of about 100k steps).
@@ -35,7 +38,9 @@ pub fn is_template(text: &str) -> bool {
 /// (`render()` may: the text it renders is known only then).
 pub fn needs_lookups(text: &str) -> bool {
     is_template(text)
-        && (text.contains("secret(") || text.contains("kv(") || text.contains("render("))
+        && ["secret(", "kv(", "render(", "errorLogs("]
+            .iter()
+            .any(|call| text.contains(call))
 }
 
 /// How deep `render()` may nest (a variable rendering itself stops here).
@@ -91,6 +96,13 @@ impl Renderer {
             });
         }
         env.add_function("render", render_again);
+        env.add_function("currentEachOutput", current_each_output);
+        let logs = lookups.clone();
+        env.add_function("errorLogs", move || {
+            logs.error_logs()
+                .map(|value| minijinja::Value::from(minijinja::value::Serde(value)))
+                .map_err(|why| Error::new(ErrorKind::InvalidOperation, why))
+        });
         let secrets = lookups.clone();
         env.add_function("secret", move |key: String| {
             secrets
@@ -187,6 +199,32 @@ fn render_again(
     Ok(minijinja::Value::from(text))
 }
 
+/// Pebble's `currentEachOutput(outputs.t)`: inside a ForEach, the outputs
+/// of task `t` of the current iteration (`outputs.t[taskrun.value]`).
+fn current_each_output(
+    state: &minijinja::State,
+    outputs: minijinja::Value,
+) -> Result<minijinja::Value, Error> {
+    let value = state
+        .lookup("taskrun")
+        .and_then(|taskrun| taskrun.get_attr("value").ok())
+        .filter(|value| !value.is_undefined() && !value.is_none())
+        .ok_or_else(|| {
+            Error::new(
+                ErrorKind::InvalidOperation,
+                "currentEachOutput() is only meaningful inside a ForEach",
+            )
+        })?;
+    let found = outputs.get_item(&value)?;
+    if found.is_undefined() {
+        return Err(Error::new(
+            ErrorKind::UndefinedError,
+            format!("no outputs for the current iteration ({value})"),
+        ));
+    }
+    Ok(found)
+}
+
 /// A template value as compact JSON.
 fn to_json(value: &minijinja::Value) -> Result<String, Error> {
     serde_json::to_string(value).map_err(|e| {
@@ -233,6 +271,40 @@ mod tests {
         fn kv(&self, key: &str, namespace: Option<&str>) -> Result<Value, String> {
             Ok(json!({"key": key, "ns": namespace}))
         }
+        fn error_logs(&self) -> Result<Value, String> {
+            Ok(json!([{"taskId": "boom", "message": "it broke", "level": "ERROR"}]))
+        }
+    }
+
+    #[test]
+    fn error_logs_and_the_current_iterations_outputs() {
+        let r = Renderer::new(Arc::new(Fixed));
+        let ctx = minijinja::Value::from(minijinja::value::Serde(json!({
+            "taskrun": {"value": "b"},
+            "outputs": {"t": {"a": {"value": 1}, "b": {"value": 2}}},
+        })));
+        assert_eq!(
+            r.render(
+                "{{ errorLogs()[0].taskId }}: {{ errorLogs()[0].message }}",
+                &ctx
+            )
+            .unwrap(),
+            "boom: it broke"
+        );
+        assert_eq!(
+            r.render("{{ currentEachOutput(outputs.t).value }}", &ctx)
+                .unwrap(),
+            "2"
+        );
+        let outside = minijinja::Value::from(minijinja::value::Serde(json!({
+            "taskrun": {"value": null}, "outputs": {"t": {}},
+        })));
+        assert!(
+            r.render("{{ currentEachOutput(outputs.t) }}", &outside)
+                .unwrap_err()
+                .contains("only meaningful inside a ForEach")
+        );
+        assert!(needs_lookups("{{ errorLogs() }}"));
     }
 
     #[test]

@@ -324,6 +324,7 @@ impl<'e> Run<'e> {
             engine: engine.clone(),
             tenant: tenant.clone(),
             namespace: row.namespace.clone(),
+            execution: Some(id.clone()),
             masks: masks.clone(),
         };
         let parse = |text: &str| serde_json::from_str::<Value>(text).unwrap_or_else(|_| json!({}));
@@ -1242,6 +1243,10 @@ impl<'e> Run<'e> {
     }
 
     async fn render(&self, text: &str, context: &Scope) -> Result<String, Failure> {
+        // errorLogs() reads the log lines written so far: staged ones too.
+        if text.contains("errorLogs(") && !self.flush().await {
+            return Err(Failure::Stopped);
+        }
         if !needs_lookups(text) {
             return Ok(self.renderer.render(text, context)?);
         }
@@ -1254,7 +1259,11 @@ impl<'e> Run<'e> {
     }
 
     async fn render_value(&self, value: &Value, context: &Scope) -> Result<Value, Failure> {
-        if !needs_lookups(&value.to_string()) {
+        let text = value.to_string();
+        if text.contains("errorLogs(") && !self.flush().await {
+            return Err(Failure::Stopped);
+        }
+        if !needs_lookups(&text) {
             return Ok(self.renderer.render_value(value, context)?);
         }
         let (renderer, value, context) = (self.renderer.clone(), value.clone(), context.clone());
@@ -1669,6 +1678,7 @@ pub(crate) fn tenant_renderer(engine: &Engine, tenant: &TenantId, namespace: &st
         engine: engine.clone(),
         tenant: tenant.clone(),
         namespace: namespace.to_owned(),
+        execution: None,
         masks: Arc::new(Mutex::new(Vec::new())),
     }))
 }
@@ -1679,10 +1689,43 @@ struct TenantLookups {
     engine: Engine,
     tenant: TenantId,
     namespace: String,
+    /// The running execution, for `errorLogs()`; None outside one.
+    execution: Option<ExecutionId>,
     masks: Arc<Mutex<Vec<String>>>,
 }
 
 impl Lookups for TenantLookups {
+    fn error_logs(&self) -> Result<Value, String> {
+        let execution = self
+            .execution
+            .as_ref()
+            .ok_or("errorLogs() is only available while an execution runs")?;
+        let lines = self
+            .handle
+            .block_on(async {
+                let tx = TenantTxn::read(&self.engine.db, &self.tenant).await?;
+                let lines = repo::executions::logs(&tx, execution, &["ERROR"], 0).await?;
+                tx.commit().await?;
+                Ok::<_, DbErr>(lines)
+            })
+            .map_err(|e| format!("errorLogs(): {e}"))?;
+        Ok(Value::Array(
+            lines
+                .into_iter()
+                .map(|line| {
+                    json!({
+                        "executionId": line.execution_id,
+                        "taskRunId": line.task_run_id,
+                        "taskId": line.task_id,
+                        "level": line.level,
+                        "timestamp": kestra_date(line.time),
+                        "message": line.message,
+                    })
+                })
+                .collect(),
+        ))
+    }
+
     fn secret(&self, key: &str) -> Result<String, String> {
         let request = flow_pb::ResolveSecretRequest {
             namespace: self.namespace.clone(),
