@@ -232,10 +232,6 @@ async fn kestra_properties_aerie_does_not_carry_out_are_refused_by_name() {
             "afterExecution",
         ),
         (
-            "pluginDefaults:\n  - type: io.kestra.plugin.core.log.Log\n    values: {level: WARN}\n",
-            "pluginDefaults",
-        ),
-        (
             "sla:\n  - id: slow\n    type: MAX_DURATION\n    duration: PT1H\n",
             "sla",
         ),
@@ -814,4 +810,40 @@ async fn error_logs_and_current_each_output_read_what_kestra_gives_them() {
         task_run(&execution, "report")["outputs"]["value"],
         "1 boom: it broke"
     );
+}
+
+#[tokio::test]
+async fn plugin_defaults_apply_to_the_tasks_and_triggers_that_run() {
+    let app = TestApp::start(Mode::MultiWithDefault).await;
+    tenant(&app, "acme").await;
+    create_flow(
+        &app,
+        "acme",
+        &flow(
+            "defaulted",
+            "pluginDefaults:\n  - type: io.kestra.plugin.core.debug.Return\n    values:\n      format: from the default\n  - type: io.kestra.plugin.core.debug\n    forced: true\n    values:\n      allowFailure: true\n  - type: io.kestra.plugin.core.trigger.Webhook\n    values:\n      key: defaulted-key\ntaskDefaults:\n  - type: io.kestra.plugin.core.execution.Fail\n    values:\n      errorMessage: failed by default\ntasks:\n  - id: plain\n    type: io.kestra.plugin.core.debug.Return\n  - id: own\n    type: io.kestra.plugin.core.debug.Return\n    format: its own\n  - id: boom\n    type: io.kestra.plugin.core.execution.Fail\ntriggers:\n  - id: hook\n    type: io.kestra.plugin.core.trigger.Webhook\n",
+        ),
+    )
+    .await;
+    let execution = run(&app, "acme", "company.team/defaulted", json!({})).await;
+    assert_eq!(execution["state"]["current"], "FAILED", "{execution}");
+    assert_eq!(
+        task_run(&execution, "plain")["outputs"]["value"],
+        "from the default"
+    );
+    assert_eq!(task_run(&execution, "own")["outputs"]["value"], "its own");
+    let id = execution["id"].as_str().expect("id");
+    let (status, logs) = app
+        .get(&format!("/api/v1/acme/logs/{id}?minLevel=ERROR"))
+        .await;
+    assert_eq!(status, 200);
+    assert!(logs.to_string().contains("failed by default"), "{logs}");
+    // The webhook's key came from a default: the stored trigger has it.
+    let (status, started) = app
+        .post(
+            "/api/v1/acme/executions/webhook/company.team/defaulted/defaulted-key",
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200, "{started}");
 }

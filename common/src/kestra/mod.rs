@@ -6,6 +6,7 @@ pub mod duration;
 pub mod flow_trigger;
 pub mod inputs;
 pub mod pebble;
+pub mod plugin_defaults;
 pub mod retry;
 pub mod source;
 

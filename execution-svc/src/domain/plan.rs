@@ -151,8 +151,9 @@ pub struct PlanError(String);
 
 impl Plan {
     pub fn parse(source: &str) -> Result<Plan, PlanError> {
-        let root: Value = serde_saphyr::from_str_with_options(source, yaml_options())
+        let mut root: Value = serde_saphyr::from_str_with_options(source, yaml_options())
             .map_err(|err| PlanError(format!("the flow's YAML cannot be read: {err}")))?;
+        aerie_common::kestra::plugin_defaults::apply(&mut root);
         let Value::Object(root) = root else {
             return Err(PlanError("a flow is a YAML mapping".into()));
         };

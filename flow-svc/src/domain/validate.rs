@@ -82,8 +82,6 @@ const NOT_SUPPORTED: &[(&str, &str)] = &[
     ),
     ("sla", "flow SLAs are not built"),
     ("checks", "flow checks are not built"),
-    ("pluginDefaults", "write the properties on each task"),
-    ("taskDefaults", "write the properties on each task"),
     (
         "afterExecution",
         "use finally, which runs before the execution ends",
@@ -243,6 +241,8 @@ const FLOW_PROPERTIES: &[&str] = &[
     "deleted",
     "retry",
     "concurrency",
+    "pluginDefaults",
+    "taskDefaults",
 ];
 
 const SCHEDULE_PROPERTIES: &[&str] = &[
@@ -263,7 +263,7 @@ const WEBHOOK_PROPERTIES: &[&str] = &["id", "type", "description", "disabled", "
 /// Validates a flow source: every finding, and the flow when there is none.
 pub fn check(source: &str) -> Report {
     let mut checker = Checker::default();
-    let root = match document::parse(source) {
+    let mut root = match document::parse(source) {
         Ok(root) => root,
         Err(finding) => {
             return Report {
@@ -274,6 +274,8 @@ pub fn check(source: &str) -> Report {
             };
         }
     };
+    // Tasks are checked as they will run: with the flow's plugin defaults.
+    checker.plugin_defaults(&mut root);
     let flow = checker.flow(&root);
     let text = |key| {
         root.value
@@ -307,7 +309,119 @@ struct Checker {
     inputs: Vec<InputDef>,
 }
 
+/// Plugin defaults applied to the located tree, as
+/// [`aerie_common::kestra::plugin_defaults`] applies them to the JSON the
+/// executor runs: what a default adds keeps the default's place in the
+/// source, so a finding about it points there.
+mod defaults {
+    use super::{Located, Node};
+    use aerie_common::kestra::plugin_defaults::PluginDefault;
+
+    pub(super) fn apply_within(
+        node: &mut Located<Node>,
+        defaults: &[(PluginDefault, Located<Node>)],
+    ) {
+        match &mut node.value {
+            Node::Map(entries) => {
+                for (_, child) in entries.iter_mut() {
+                    apply_within(child, defaults);
+                }
+                let kind = entries
+                    .iter()
+                    .find(|(k, _)| k.value == "type")
+                    .and_then(|(_, v)| v.value.as_str().map(str::to_owned));
+                let Some(kind) = kind else {
+                    return;
+                };
+                let matching: Vec<_> = defaults
+                    .iter()
+                    .filter(|(d, _)| d.applies_to(&kind))
+                    .collect();
+                for (_, values) in matching.iter().filter(|(d, _)| !d.forced) {
+                    merge(entries, values, false);
+                }
+                for (_, values) in matching.iter().rev().filter(|(d, _)| d.forced) {
+                    merge(entries, values, true);
+                }
+            }
+            Node::Seq(items) => {
+                for item in items {
+                    apply_within(item, defaults);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Deep merge of `values` into `entries`: what is missing is added; with
+    /// `force`, what is there is replaced too.
+    fn merge(
+        entries: &mut Vec<(Located<String>, Located<Node>)>,
+        values: &Located<Node>,
+        force: bool,
+    ) {
+        let Node::Map(more) = &values.value else {
+            return;
+        };
+        for (key, value) in more {
+            match entries.iter_mut().find(|(k, _)| k.value == key.value) {
+                Some((_, existing)) => match (&mut existing.value, &value.value) {
+                    (Node::Map(inner), Node::Map(_)) => merge(inner, value, force),
+                    _ if force => *existing = value.clone(),
+                    _ => {}
+                },
+                None => entries.push((key.clone(), value.clone())),
+            }
+        }
+    }
+}
+
 impl Checker {
+    /// Reads the flow's `pluginDefaults` and `taskDefaults` and applies them
+    /// to every mapping with a `type`, so each task is checked with them.
+    fn plugin_defaults(&mut self, root: &mut Located<Node>) {
+        use aerie_common::kestra::plugin_defaults::{self, KEYS};
+        let mut found = serde_json::Map::new();
+        let mut places = Vec::new();
+        for key in KEYS {
+            if let Some(node) = root.value.get(key) {
+                found.insert(key.to_owned(), node.value.to_json());
+                if let Node::Seq(items) = &node.value {
+                    places.extend(items.iter().map(|item| {
+                        item.value
+                            .get("values")
+                            .cloned()
+                            .unwrap_or_else(|| item.clone())
+                    }));
+                }
+            }
+        }
+        if found.is_empty() {
+            return;
+        }
+        let parsed = match plugin_defaults::parse(&found) {
+            Ok(parsed) => parsed,
+            Err(problem) => {
+                let key = KEYS
+                    .iter()
+                    .find(|k| problem.starts_with(*k))
+                    .copied()
+                    .unwrap_or(KEYS[0]);
+                let at = root.value.get(key).map_or((0, 0), at);
+                self.report(key, at, problem);
+                return;
+            }
+        };
+        let defaults: Vec<_> = parsed.into_iter().zip(places).collect();
+        if let Node::Map(entries) = &mut root.value {
+            for (key, value) in entries.iter_mut() {
+                if !KEYS.contains(&key.value.as_str()) {
+                    defaults::apply_within(value, &defaults);
+                }
+            }
+        }
+    }
+
     fn report(&mut self, path: &str, at: (u32, u32), message: impl Into<String>) {
         self.findings.push(Finding {
             path: path.to_owned(),
@@ -1332,11 +1446,6 @@ triggers:
             ),
             (format!("{HELLO}sla: []\n"), "sla", "does not support"),
             (
-                format!("{HELLO}pluginDefaults: []\n"),
-                "pluginDefaults",
-                "on each task",
-            ),
-            (
                 format!("{HELLO}afterExecution: []\n"),
                 "afterExecution",
                 "does not support",
@@ -1510,6 +1619,47 @@ triggers:
         );
         let typo = findings(&switch(&case.replace("message", "mesage")));
         assert_eq!(typo[0].path, "tasks[0].cases.A[0].mesage");
+    }
+
+    #[test]
+    fn plugin_defaults_apply_before_the_tasks_are_checked() {
+        let flow = |defaults: &str, tasks: &str| {
+            format!("id: d\nnamespace: a.b\n{defaults}tasks:\n{tasks}")
+        };
+        let bare_log = "  - id: say\n    type: io.kestra.plugin.core.log.Log\n";
+        // Without the default the message is missing; with it, valid.
+        assert!(
+            only(&flow("", bare_log))
+                .message
+                .contains("'message' is required")
+        );
+        let given = "pluginDefaults:\n  - type: io.kestra.plugin.core.log.Log\n    values:\n      message: hi\n      level: WARN\n";
+        assert_eq!(findings(&flow(given, bare_log)), []);
+        assert_eq!(
+            findings(&flow(
+                &given.replace("pluginDefaults", "taskDefaults"),
+                bare_log
+            )),
+            [],
+            "the older name"
+        );
+        // A prefix reaches every type under it.
+        let prefix =
+            "pluginDefaults:\n  - type: io.kestra.plugin.core.log\n    values: {message: hi}\n";
+        assert_eq!(findings(&flow(prefix, bare_log)), []);
+        // What a default adds is checked like the task's own properties,
+        // and the finding points into pluginDefaults.
+        let typo = "pluginDefaults:\n  - type: io.kestra.plugin.core.log.Log\n    values:\n      mesage: hi\n";
+        let found = findings(&flow(typo, bare_log));
+        assert!(
+            found
+                .iter()
+                .any(|f| f.path == "tasks[0].mesage" && f.line == 6),
+            "{found:?}"
+        );
+        let bad = findings(&flow("pluginDefaults:\n  - values: {a: 1}\n", bare_log)).remove(0);
+        assert_eq!(bad.path, "pluginDefaults");
+        assert!(bad.message.contains("'type' is required"), "{bad:?}");
     }
 
     #[test]
