@@ -377,6 +377,37 @@ async fn a_waiting_parent_holds_no_running_slot_and_its_kill_reaches_the_child()
         })
         .await;
     }
+    // The waiting task ends KILLED with it, so a restart starts a new child.
+    let killed = execution(&app, "acme", &parent_id).await;
+    assert_eq!(
+        task_run(&killed, "call")["state"]["current"],
+        "KILLED",
+        "{killed}"
+    );
+    let (status, body) = app
+        .post(
+            &format!("/api/v1/acme/executions/{parent_id}/restart"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let again = wait_until(&app, "acme", &parent_id, Duration::from_secs(10), |e| {
+        e["taskRunList"]
+            .as_array()
+            .and_then(|runs| runs.first())
+            .and_then(|r| r["outputs"]["executionId"].as_str())
+            .is_some_and(|id| id != child_id)
+    })
+    .await;
+    assert_eq!(state(&again), "RUNNING", "{again}");
+    let response = app
+        .client
+        .delete(app.url(&format!("/api/v1/acme/executions/{parent_id}/kill")))
+        .bearer_auth(&app.admin)
+        .send()
+        .await
+        .expect("kill");
+    assert_eq!(response.status(), 202);
 }
 
 #[tokio::test]
@@ -464,4 +495,101 @@ async fn a_subflow_reaches_no_other_namespace_unless_allowed_no_other_tenant_and
         refusals, 1,
         "the deepest execution alone was refused a child"
     );
+}
+
+#[tokio::test]
+async fn a_spaced_secret_call_renders_and_secrets_do_not_travel_into_a_subflow() {
+    let app = TestApp::start(Mode::MultiWithDefault).await;
+    tenant(&app, "acme").await;
+    let (status, body) = app
+        .put(
+            "/api/v1/acme/namespaces/company.team/secrets/TOKEN",
+            json!({"value": "tok-very-secret-value"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let child = "inputs:\n  - id: v\n    type: STRING\ntasks:\n  - id: say\n    type: io.kestra.plugin.core.log.Log\n    message: \"{{ inputs.v }}\"\n";
+    create_flow(&app, "acme", &flow("company.team", "child", child)).await;
+    // `secret ('TOKEN')`, spaced, is a lookup too: it runs (off the async
+    // threads) and is masked, instead of stopping the worker.
+    create_flow(
+        &app,
+        "acme",
+        &flow(
+            "company.team",
+            "spaced",
+            "tasks:\n  - id: say\n    type: io.kestra.plugin.core.debug.Return\n    format: \"{{ secret ('TOKEN') | length }} {{ secret ('TOKEN') }}\"\n",
+        ),
+    )
+    .await;
+    let spaced = run(&app, "acme", "company.team/spaced", json!({})).await;
+    assert_eq!(state(&spaced), "SUCCESS", "{spaced}");
+    assert_eq!(task_run(&spaced, "say")["outputs"]["value"], "21 ******");
+    // A secret's value is not handed to another execution.
+    create_flow(
+        &app,
+        "acme",
+        &flow(
+            "company.team",
+            "leaky",
+            &call(
+                "company.team",
+                "child",
+                "    inputs:\n      v: \"{{ secret('TOKEN') }}\"\n",
+            ),
+        ),
+    )
+    .await;
+    let leaky = run(&app, "acme", "company.team/leaky", json!({})).await;
+    assert_eq!(state(&leaky), "FAILED", "{leaky}");
+    let logs = error_logs(&app, "acme", leaky["id"].as_str().expect("id")).await;
+    assert!(logs.contains("carry a secret's value"), "{logs}");
+    assert!(!logs.contains("tok-very-secret-value"), "{logs}");
+    assert!(executions_of(&app, "acme", "child").await.is_empty());
+}
+
+#[tokio::test]
+async fn a_kill_racing_a_subflows_start_never_leaves_the_child_running() {
+    let app = TestApp::start(Mode::MultiWithDefault).await;
+    tenant(&app, "acme").await;
+    let nap =
+        "tasks:\n  - id: nap\n    type: io.kestra.plugin.core.flow.Sleep\n    duration: PT60S\n";
+    create_flow(&app, "acme", &flow("company.team", "leaf", nap)).await;
+    create_flow(
+        &app,
+        "acme",
+        &flow("company.team", "mid", &call("company.team", "leaf", "")),
+    )
+    .await;
+    let mut parents = Vec::new();
+    for _ in 0..12 {
+        let (status, started) = app
+            .post("/api/v1/acme/executions/company.team/mid", json!({}))
+            .await;
+        assert_eq!(status, 200, "{started}");
+        let id = started["id"].as_str().expect("id").to_owned();
+        let response = app
+            .client
+            .delete(app.url(&format!("/api/v1/acme/executions/{id}/kill")))
+            .bearer_auth(&app.admin)
+            .send()
+            .await
+            .expect("kill");
+        assert!(response.status().is_success() || response.status() == 409);
+        parents.push(id);
+    }
+    for id in &parents {
+        wait_until(&app, "acme", id, Duration::from_secs(20), |e| {
+            e["state"]["current"] == "KILLED"
+        })
+        .await;
+    }
+    // Every child that was started ends KILLED with its parent.
+    for child in executions_of(&app, "acme", "leaf").await {
+        let id = child["id"].as_str().expect("id");
+        wait_until(&app, "acme", id, Duration::from_secs(20), |e| {
+            e["state"]["current"] == "KILLED"
+        })
+        .await;
+    }
 }

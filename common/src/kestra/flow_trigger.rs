@@ -173,6 +173,12 @@ impl FlowTrigger {
             Some(Value::Object(inputs)) => inputs.clone(),
             Some(_) => return Err("inputs must be a mapping of input ids to values".into()),
         };
+        if Value::Object(inputs.clone()).to_string().contains("secret") {
+            return Err(
+                "a Flow trigger's inputs may not use secret(): a secret's value would be stored in the started execution's inputs; let the flow read it with secret()"
+                    .into(),
+            );
+        }
         let states = match map.get("states") {
             None | Some(Value::Null) => END_STATES.iter().map(|s| s.to_string()).collect(),
             Some(value) => end_states(value, "states")?,
@@ -342,7 +348,12 @@ fn precondition(value: &Value) -> Result<Precondition, String> {
         }
         return Ok(Precondition::Upstream {
             namespace: text(flow, "namespace", "preconditions.flows")?,
-            flow_id: flow.get("flowId").and_then(scalar_text),
+            flow_id: match flow.get("flowId") {
+                None | Some(Value::Null) => None,
+                Some(id) => {
+                    Some(scalar_text(id).ok_or("preconditions.flows.flowId must be a string")?)
+                }
+            },
             states: match flow.get("states") {
                 None | Some(Value::Null) => None,
                 Some(states) => Some(end_states(states, "preconditions.flows.states")?),
@@ -370,10 +381,11 @@ fn precondition(value: &Value) -> Result<Precondition, String> {
         }
     }
     text(filter, "id", "preconditions.where")?;
-    let any = match filter.get("operand").and_then(Value::as_str) {
-        None | Some("AND") => false,
-        Some("OR") => true,
-        Some(other) => return Err(format!("operand must be AND or OR, not '{other}'")),
+    let any = match filter.get("operand") {
+        None | Some(Value::Null) => false,
+        Some(Value::String(operand)) if operand == "AND" => false,
+        Some(Value::String(operand)) if operand == "OR" => true,
+        Some(other) => return Err(format!("operand must be AND or OR, not {other}")),
     };
     let filters = match filter.get("filters") {
         Some(Value::Array(items)) if !items.is_empty() => items
@@ -411,6 +423,19 @@ fn where_filter(value: &Value) -> Result<Filter, String> {
         Some(values) => texts(values, "values"),
         None => Err("this filter needs 'values'".into()),
     };
+    let check_states = |states: &[String]| match states
+        .iter()
+        .find(|s| field == Field::State && !KESTRA_STATES.contains(&s.as_str()))
+    {
+        Some(state) => Err(format!("'{state}' is not an execution state")),
+        None => Ok(()),
+    };
+    if let Some(Value::String(value)) = map.get("value") {
+        check_states(std::slice::from_ref(value))?;
+    }
+    if let Some(Value::Array(_)) = map.get("values") {
+        check_states(&values()?)?;
+    }
     let test = match text(map, "type", "a filter")?.as_str() {
         "EQUAL_TO" => Test::EqualTo(value()?),
         "NOT_EQUAL_TO" => Test::NotEqualTo(value()?),
@@ -454,7 +479,13 @@ fn condition(value: &Value) -> Result<Condition, String> {
         allowed(&["in", "notIn"])?;
         let states = |key: &str| match map.get(key) {
             None | Some(Value::Null) => Ok(Vec::new()),
-            Some(value) => texts(value, key),
+            Some(value) => {
+                let states = texts(value, key)?;
+                match states.iter().find(|s| !KESTRA_STATES.contains(&s.as_str())) {
+                    Some(state) => Err(format!("{key}: '{state}' is not an execution state")),
+                    None => Ok(states),
+                }
+            }
         };
         return Ok(Condition::ExecutionStatus {
             within: states("in")?,
@@ -463,6 +494,13 @@ fn condition(value: &Value) -> Result<Condition, String> {
     }
     if EXECUTION_NAMESPACE.contains(&kind.as_str()) {
         allowed(&["namespace", "comparison", "prefix"])?;
+        if map.get("comparison").is_some_and(|c| !c.is_string())
+            || map.get("prefix").is_some_and(|p| !p.is_boolean())
+        {
+            return Err(
+                "comparison must be EQUALS, PREFIX or SUFFIX, and prefix true or false".into(),
+            );
+        }
         let comparison = match (
             map.get("comparison").and_then(Value::as_str),
             map.get("prefix").and_then(Value::as_bool),
@@ -584,6 +622,28 @@ mod tests {
             (
                 json!({"stopAfter": ["FAILED"]}),
                 "unknown property 'stopAfter'",
+            ),
+            (
+                json!({"preconditions": {"id": "p", "flows": [{"namespace": "a", "flowId": ["b"]}]}}),
+                "flowId must be a string",
+            ),
+            (
+                json!({"preconditions": {"id": "p", "where": [{"id": "w", "operand": 5, "filters": [
+                    {"field": "STATE", "type": "EQUAL_TO", "value": "SUCCESS"}]}]}}),
+                "operand must be AND or OR",
+            ),
+            (
+                json!({"preconditions": {"id": "p", "where": [{"id": "w", "filters": [
+                    {"field": "STATE", "type": "IN", "values": ["BANANA"]}]}]}}),
+                "'BANANA' is not an execution state",
+            ),
+            (
+                json!({"conditions": [{"type": "io.kestra.plugin.core.condition.ExecutionStatus", "in": ["BANANA"]}]}),
+                "'BANANA' is not an execution state",
+            ),
+            (
+                json!({"inputs": {"v": "{{ secret('K') }}"}}),
+                "may not use secret()",
             ),
         ] {
             let err = FlowTrigger::parse(&definition).expect_err(says);

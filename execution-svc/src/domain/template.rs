@@ -34,13 +34,17 @@ pub fn is_template(text: &str) -> bool {
     text.contains("{{") || text.contains("{%")
 }
 
-/// Whether rendering `text` may call out for a secret or a KV value
-/// (`render()` may: the text it renders is known only then).
+/// Whether rendering `text` may call out for a secret, a KV value or the
+/// execution's logs (`render()` may: the text it renders is known only
+/// then). A word test, not a call test: `secret ('K')` and
+/// `{% set s = secret %}` call it too, and a lookup made on an async thread
+/// would stop the process's runtime; a false positive only costs a render
+/// on a blocking thread.
 pub fn needs_lookups(text: &str) -> bool {
     is_template(text)
-        && ["secret(", "kv(", "render(", "errorLogs("]
+        && ["secret", "kv", "render", "errorLogs"]
             .iter()
-            .any(|call| text.contains(call))
+            .any(|word| text.contains(word))
 }
 
 /// How deep `render()` may nest (a variable rendering itself stops here).
@@ -305,6 +309,14 @@ mod tests {
                 .contains("only meaningful inside a ForEach")
         );
         assert!(needs_lookups("{{ errorLogs() }}"));
+        for spaced in [
+            "{{ secret ('K') }}",
+            "{{ kv\n('k') }}",
+            "{% set f = secret %}{{ f('K') }}",
+        ] {
+            assert!(needs_lookups(spaced), "{spaced}");
+        }
+        assert!(!needs_lookups("{{ inputs.user }}"));
     }
 
     #[test]

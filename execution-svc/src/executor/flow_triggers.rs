@@ -155,8 +155,14 @@ impl Engine {
         let given = self
             .render_trigger_inputs(tenant, &flow.namespace, &parsed.inputs, &variables, ended)
             .await?;
+        // The line goes into the ended execution's log, which readers of
+        // another namespace may see: it names no value the trigger rendered.
         let inputs = crate::domain::inputs::resolve(&plan.inputs, &given, &BTreeMap::new())
-            .map_err(|problems| format!("inputs: {}", problems.join("; ")))?;
+            .map_err(|problems| {
+                tracing::info!(%tenant, flow = %flow.id, problems = %problems.join("; "),
+                    "flow trigger inputs refused");
+                "its inputs do not fit the inputs its flow declares".to_owned()
+            })?;
         self.admission
             .admit(tenant)
             .await

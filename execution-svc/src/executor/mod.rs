@@ -430,7 +430,26 @@ impl Engine {
         let engine = self.clone();
         tokio::spawn(async move {
             let id = job.execution.clone();
-            let result = run::execute(&engine, &job, &stop).await;
+            // A bug that panics fails this execution alone: its slot and
+            // lease are given back instead of being renewed forever.
+            let result = match futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(
+                run::execute(&engine, &job, &stop),
+            ))
+            .await
+            {
+                Ok(result) => result,
+                Err(panic) => {
+                    let what = panic
+                        .downcast_ref::<&str>()
+                        .map(|s| s.to_string())
+                        .or_else(|| panic.downcast_ref::<String>().cloned())
+                        .unwrap_or_else(|| "a panic".to_owned());
+                    tracing::error!(execution = %id, tenant = %job.tenant, panic = %what,
+                        "execution run panicked; it ends FAILED");
+                    engine.fail_after_panic(&job, &what).await;
+                    Ok(())
+                }
+            };
             {
                 let mut running = engine.lock_running();
                 if running
@@ -511,6 +530,54 @@ impl Engine {
         .await;
         if let Err(err) = requeued {
             tracing::warn!(execution = %job.execution, %err, "cannot requeue; its lease will expire");
+        }
+    }
+
+    /// Ends an execution whose run panicked: FAILED, with a log line, its
+    /// job removed, and a parent waiting for it woken.
+    async fn fail_after_panic(&self, job: &queue::Claimed, what: &str) {
+        use crate::domain::{State, push_history};
+        use crate::repo::executions as rows;
+        let failed = async {
+            let tx = crate::repo::TenantTxn::write(&self.db, &job.tenant).await?;
+            let Some(row) = rows::find(&tx, &job.execution).await? else {
+                queue::remove(&tx, &job.execution).await?;
+                return Ok::<_, sea_orm::DbErr>(tx.commit().await?);
+            };
+            let now = crate::repo::now();
+            if !State::parse(&row.state).is_some_and(State::is_terminal) {
+                let change = rows::StateChange {
+                    state: State::Failed.as_str(),
+                    histories: push_history(&row.histories, State::Failed, now),
+                    outputs: None,
+                    update_time: now,
+                };
+                rows::set_state(&tx, &job.execution, change).await?;
+                let line = rows::NewLog {
+                    task_run_id: String::new(),
+                    task_id: String::new(),
+                    level: "ERROR",
+                    time: now,
+                    message: format!("internal error while running this execution: {what}"),
+                };
+                rows::append_logs(&tx, &job.execution, vec![line]).await?;
+            }
+            queue::remove(&tx, &job.execution).await?;
+            if let Some(parent) = row
+                .parent_execution_id
+                .as_deref()
+                .and_then(|p| ExecutionId::parse(p).ok())
+            {
+                queue::wake(&tx, &parent).await?;
+            }
+            tx.commit().await
+        }
+        .await;
+        match failed {
+            Ok(()) => self.changed(&job.execution),
+            Err(err) => {
+                tracing::error!(execution = %job.execution, %err, "cannot fail a panicked execution; its lease expires");
+            }
         }
     }
 

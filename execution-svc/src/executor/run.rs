@@ -196,6 +196,9 @@ pub(super) async fn execute(
     let quotas = engine.quotas.of(tenant).await;
     let run = Run::new(engine, job, stop, &row, previous, variables, quotas);
     if state == State::Killing {
+        // Killed while no worker ran it (queued, paused by its subflows):
+        // what had not ended ends KILLED with it, so a restart runs it again.
+        run.kill_unfinished_runs();
         return run.end(Outcome::Killed, None, Vec::new()).await;
     }
     if job.pause_requested {
@@ -742,6 +745,23 @@ impl<'e> Run<'e> {
         let outputs = parse_object(&row.outputs);
         self.finish(row, key, task, state, outputs, Vec::new())
             .await
+    }
+
+    /// Stages every task run that has not ended as KILLED.
+    fn kill_unfinished_runs(&self) {
+        let now = repo::now();
+        let unfinished: Vec<task_runs::Model> = self
+            .lock_runs()
+            .values()
+            .filter(|r| !State::parse(&r.state).is_some_and(State::is_terminal))
+            .cloned()
+            .collect();
+        for mut row in unfinished {
+            row.state = State::Killed.as_str().to_owned();
+            row.histories = push_history(&row.histories, State::Killed, now);
+            row.update_time = now;
+            self.stage(row, Vec::new());
+        }
     }
 
     /// Notes when a paused execution must be looked at again by itself.

@@ -43,6 +43,26 @@ pub async fn find(tx: &TenantTxn, id: &ExecutionId) -> Result<Option<executions:
         .await
 }
 
+/// Inside a write: true when `id` is not being killed, and then its row
+/// is locked until the transaction ends, so a kill made meanwhile waits for
+/// it (and then sees what it wrote, such as a new subflow execution).
+pub async fn lock_unless_killed(tx: &TenantTxn, id: &ExecutionId) -> Result<bool, DbErr> {
+    use crate::domain::State;
+    let result = executions::Entity::update_many()
+        .col_expr(
+            executions::Column::UpdateTime,
+            sea_orm::sea_query::Expr::col(executions::Column::UpdateTime).into(),
+        )
+        .filter(executions::Column::TenantId.eq(tx.tenant_key()))
+        .filter(executions::Column::Id.eq(id.as_str()))
+        .filter(
+            executions::Column::State.is_not_in([State::Killing.as_str(), State::Killed.as_str()]),
+        )
+        .exec(tx.conn())
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
 /// The executions a Subflow task of `parent` started that have not ended.
 pub async fn unfinished_children(
     tx: &TenantTxn,

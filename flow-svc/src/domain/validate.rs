@@ -905,6 +905,27 @@ impl Checker {
     /// A Subflow's properties; its target is looked up when it runs (it may
     /// be a template, and the flow may be created later).
     fn subflow(&mut self, task: &Located<Node>, path: &str) {
+        // A literal target must be a namespace and a flow id; a template is
+        // looked up when it runs.
+        for (key, problem) in [
+            ("namespace", namespace_problem as fn(&str) -> Option<String>),
+            ("flowId", |id: &str| id_problem("flow id", id, 100)),
+        ] {
+            let Some(value) = task.value.get(key) else {
+                continue;
+            };
+            let problem = match value.value.text() {
+                Some(text) if is_template(&text) => None,
+                Some(text) => problem(&text),
+                None => Some(format!(
+                    "'{key}' must be a string, not {}",
+                    value.value.kind()
+                )),
+            };
+            if let Some(problem) = problem {
+                self.report(&join(path, key), at(value), problem);
+            }
+        }
         if let Some(timeout) = task.value.get("timeout") {
             self.report(
                 &join(path, "timeout"),
@@ -1676,6 +1697,21 @@ triggers:
             findings(&subflow("").replace("plugin.core.flow.Subflow", "core.tasks.flows.Flow")),
             [],
             "the older name"
+        );
+        let listed = only(&subflow("").replace("flowId: child", "flowId: [x]"));
+        assert!(
+            listed.message.contains("'flowId' must be a string"),
+            "{listed:?}"
+        );
+        let bad = only(&subflow("").replace(
+            "    namespace: a.b\n    flowId",
+            "    namespace: Bad NS\n    flowId",
+        ));
+        assert_eq!(bad.path, "tasks[0].namespace");
+        assert_eq!(
+            findings(&subflow("").replace("flowId: child", "flowId: \"{{ inputs.f }}\"")),
+            [],
+            "a template is looked up when it runs"
         );
         let missing = only(&subflow("").replace("    flowId: child\n", ""));
         assert!(

@@ -260,6 +260,18 @@ impl Run<'_> {
                 format!("inputs of {namespace}/{flow_id}: {}", problems.join("; "))
             })?;
         let labels = self.subflow_labels(task, context, &plan.labels).await?;
+        // A secret stays masked only in the execution that resolved it: it
+        // does not travel on in another execution's inputs or labels.
+        let carried = format!("{} {:?}", Value::Object(given.clone()), labels);
+        let masks = self.masks.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        if masks
+            .iter()
+            .any(|secret| !secret.is_empty() && carried.contains(secret.as_str()))
+        {
+            return Err(Failure::Refused(format!(
+                "the inputs or labels of the subflow {namespace}/{flow_id} carry a secret's value: pass the secret's name, and let the subflow read it with secret()"
+            )));
+        }
         self.engine
             .admission
             .admit(self.tenant)
@@ -373,16 +385,30 @@ impl Run<'_> {
         self.lock_runs().insert(key.clone(), row.clone());
         let written = async {
             let tx = TenantTxn::write(&self.engine.db, self.tenant).await?;
+            // A kill of this execution either came first (no child then) or
+            // waits for this write and then kills the child too.
+            if !repo::executions::lock_unless_killed(&tx, self.id).await? {
+                return Ok(false);
+            }
             self.engine.accept(&tx, new).await?;
             self.stage(row.clone(), logs);
             self.write_held(&tx).await?;
             tx.commit().await?;
-            Ok(())
+            Ok(true)
         }
         .await;
-        if !self.written(written) {
-            return false;
+        match written {
+            Ok(true) => {}
+            Ok(false) => {
+                self.stop.stop(super::StopReason::Kill);
+                return false;
+            }
+            Err(err) => {
+                self.record_failure(err);
+                return false;
+            }
         }
+        self.engine.changed(self.id);
         self.engine.changed(&child);
         self.engine.wake();
         true
