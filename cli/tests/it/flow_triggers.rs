@@ -117,7 +117,7 @@ async fn a_flow_trigger_starts_its_flow_when_another_ends_as_kestras_example_doe
     assert_eq!(status, 200, "{logs}");
     assert!(
         logs.to_string()
-            .contains("Flow trigger company.team/picky.after did not start: inputs"),
+            .contains("Flow trigger company.team/picky.after did not start: its inputs do not fit"),
         "{logs}"
     );
 

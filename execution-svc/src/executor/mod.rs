@@ -542,7 +542,7 @@ impl Engine {
             let tx = crate::repo::TenantTxn::write(&self.db, &job.tenant).await?;
             let Some(row) = rows::find(&tx, &job.execution).await? else {
                 queue::remove(&tx, &job.execution).await?;
-                return Ok::<_, sea_orm::DbErr>(tx.commit().await?);
+                return tx.commit().await;
             };
             let now = crate::repo::now();
             if !State::parse(&row.state).is_some_and(State::is_terminal) {

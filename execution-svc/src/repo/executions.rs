@@ -51,7 +51,7 @@ pub async fn lock_unless_killed(tx: &TenantTxn, id: &ExecutionId) -> Result<bool
     let result = executions::Entity::update_many()
         .col_expr(
             executions::Column::UpdateTime,
-            sea_orm::sea_query::Expr::col(executions::Column::UpdateTime).into(),
+            sea_orm::sea_query::Expr::col(executions::Column::UpdateTime),
         )
         .filter(executions::Column::TenantId.eq(tx.tenant_key()))
         .filter(executions::Column::Id.eq(id.as_str()))
