@@ -38,8 +38,15 @@ impl Admission {
 
     /// Ok when `tenant` may create one more execution now.
     pub async fn admit(&self, tenant: &TenantId) -> Result<(), ServiceError> {
+        self.admit_beside(tenant, 0).await
+    }
+
+    /// [`Admission::admit`] for one execution of a batch, `pending` others
+    /// of which were admitted but are not written yet (they count as
+    /// queued).
+    pub async fn admit_beside(&self, tenant: &TenantId, pending: u64) -> Result<(), ServiceError> {
         let quotas = self.quotas.of(tenant).await;
-        let queued = queue::queued_count(&self.db, tenant).await?;
+        let queued = queue::queued_count(&self.db, tenant).await? + pending;
         if queued >= u64::from(quotas.queued_executions) {
             aerie_common::metrics::instruments().quota_refusal("queued-executions");
             return Err(ServiceError::TooManyRequests(

@@ -193,3 +193,57 @@ async fn a_flow_trigger_refuses_what_aerie_would_not_evaluate() {
         assert!(answer.to_string().contains(says), "{says}: {answer}");
     }
 }
+
+#[tokio::test]
+async fn the_flows_one_end_starts_count_against_the_queue_quota_together() {
+    let app = TestApp::start(Mode::MultiWithDefault).await;
+    tenant(&app, "acme").await;
+    let (status, body) = app
+        .put(
+            "/api/v1/tenants/acme/quotas",
+            json!({"queuedExecutions": 2}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let hello = "tasks:\n  - id: hi\n    type: io.kestra.plugin.core.log.Log\n    message: hi\n";
+    create_flow(&app, "acme", &flow("company.team", "up", hello)).await;
+    for n in 0..4 {
+        create_flow(
+            &app,
+            "acme",
+            &flow(
+                "company.team",
+                &format!("down{n}"),
+                &format!(
+                    "{hello}triggers:\n  - id: after\n    type: {FLOW_TRIGGER}\n    preconditions:\n      id: p\n      flows:\n        - namespace: company.team\n          flowId: up\n"
+                ),
+            ),
+        )
+        .await;
+    }
+    let up = run(&app, "acme", "company.team/up", json!({})).await;
+    let mut started = 0;
+    for n in 0..4 {
+        started += executions_of(&app, "acme", "company.team", &format!("down{n}"))
+            .await
+            .len();
+    }
+    assert_eq!(started, 2, "two fit the queue quota of 2");
+    let id = up["id"].as_str().expect("id");
+    let (status, logs) = app
+        .get(&format!("/api/v1/acme/logs/{id}?minLevel=WARN"))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        logs.as_array()
+            .expect("lines")
+            .iter()
+            .filter(|l| l["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("queued-executions"))
+            .count(),
+        2,
+        "{logs}"
+    );
+}

@@ -121,6 +121,13 @@ async fn executions_are_deleted_relabelled_and_changed_in_bulk() {
     assert!(body["message"].as_str().unwrap().contains("deleteLogs"));
     let (status, body) = app
         .delete(&format!(
+            "/api/v1/acme/executions/{}?deleteMetrics=&deleteStorage=",
+            done[0]
+        ))
+        .await;
+    assert_eq!(status, 400, "an empty value is not a boolean: {body}");
+    let (status, body) = app
+        .delete(&format!(
             "/api/v1/acme/executions/{}?deleteMetrics=true",
             done[0]
         ))

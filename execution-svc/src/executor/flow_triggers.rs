@@ -85,7 +85,11 @@ impl Engine {
                 "Flow trigger {}/{}.{}",
                 trigger.namespace, trigger.flow_id, trigger.trigger_id
             );
-            match self.start_for(tenant, trigger, &parsed, ended).await {
+            let pending = triggered.executions.len() as u64;
+            match self
+                .start_for(tenant, trigger, &parsed, ended, pending)
+                .await
+            {
                 Ok(Some(new)) => triggered.executions.push(new),
                 Ok(None) => {}
                 Err(problem) => {
@@ -108,6 +112,7 @@ impl Engine {
         trigger: &flow_pb::Trigger,
         parsed: &FlowTrigger,
         ended: &Ended<'_>,
+        pending: u64,
     ) -> Result<Option<NewExecution>, String> {
         let request = flow_pb::GetFlowForTriggerRequest {
             namespace: trigger.namespace.clone(),
@@ -164,7 +169,7 @@ impl Engine {
                 "its inputs do not fit the inputs its flow declares".to_owned()
             })?;
         self.admission
-            .admit(tenant)
+            .admit_beside(tenant, pending)
             .await
             .map_err(|err| err.to_string())?;
         Ok(Some(NewExecution {

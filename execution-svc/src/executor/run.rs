@@ -1264,7 +1264,7 @@ impl<'e> Run<'e> {
 
     async fn render(&self, text: &str, context: &Scope) -> Result<String, Failure> {
         // errorLogs() reads the log lines written so far: staged ones too.
-        if text.contains("errorLogs(") && !self.flush().await {
+        if text.contains("errorLogs") && !self.flush().await {
             return Err(Failure::Stopped);
         }
         if !needs_lookups(text) {
@@ -1280,7 +1280,7 @@ impl<'e> Run<'e> {
 
     async fn render_value(&self, value: &Value, context: &Scope) -> Result<Value, Failure> {
         let text = value.to_string();
-        if text.contains("errorLogs(") && !self.flush().await {
+        if text.contains("errorLogs") && !self.flush().await {
             return Err(Failure::Stopped);
         }
         if !needs_lookups(&text) {

@@ -274,9 +274,11 @@ fn parse_create_query(raw: Option<String>) -> Result<CreateQuery, ApiError> {
     Ok(query)
 }
 
+/// A boolean query parameter: `true` or `false`, as the OpenAPI document
+/// says (an empty value is neither).
 pub(crate) fn parse_bool(name: &str, value: &str) -> Result<bool, ApiError> {
     match value {
-        "true" | "" => Ok(true),
+        "true" => Ok(true),
         "false" => Ok(false),
         _ => Err(ApiError::new(
             StatusCode::BAD_REQUEST,
