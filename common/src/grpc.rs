@@ -206,7 +206,7 @@ pub fn add_public_reflection(routes: &mut RoutesBuilder, served: &[&str]) {
     let builder = || {
         names.iter().fold(
             tonic_reflection::server::Builder::configure()
-                .register_encoded_file_descriptor_set(aerie_proto::FILE_DESCRIPTOR_SET)
+                .register_encoded_file_descriptor_set(aerie_proto::public_descriptor_set())
                 .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET),
             |builder, name| builder.with_service_name(*name),
         )

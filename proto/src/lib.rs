@@ -77,6 +77,31 @@ pub const INTERNAL_METHODS: &[&str] = &[
     "/aerie.auth.v1.AuditService/RecordAuditEntries",
 ];
 
+/// [`FILE_DESCRIPTOR_SET`] without the internal services and calls:
+/// what server reflection publishes, so `grpcurl describe` shows a client
+/// only what it may call.
+pub fn public_descriptor_set() -> &'static [u8] {
+    use prost::Message;
+    static PUBLIC: std::sync::LazyLock<Vec<u8>> = std::sync::LazyLock::new(|| {
+        let mut set = prost_types::FileDescriptorSet::decode(FILE_DESCRIPTOR_SET)
+            .expect("the descriptor set is generated at build time and always decodes");
+        for file in &mut set.file {
+            let package = file.package().to_owned();
+            file.service.retain(|service| {
+                PUBLIC_SERVICES.contains(&format!("{package}.{}", service.name()).as_str())
+            });
+            for service in &mut file.service {
+                let name = format!("{package}.{}", service.name());
+                service.method.retain(|method| {
+                    !INTERNAL_METHODS.contains(&format!("/{name}/{}", method.name()).as_str())
+                });
+            }
+        }
+        set.encode_to_vec()
+    });
+    &PUBLIC
+}
+
 /// Whether the public endpoint forwards a call to `path`
 /// (`/package.Service/Method`).
 pub fn is_public_call(path: &str) -> bool {
@@ -137,5 +162,25 @@ mod tests {
         ));
         assert!(!is_public_call("/aerie.flow.v1.FlowService"));
         assert!(!is_public_call("aerie.flow.v1.FlowService/GetFlow"));
+    }
+
+    #[test]
+    fn the_public_descriptors_hold_no_internal_service_or_call() {
+        let set = prost_types::FileDescriptorSet::decode(public_descriptor_set()).expect("decodes");
+        let mut services = Vec::new();
+        for file in &set.file {
+            for service in &file.service {
+                let name = format!("{}.{}", file.package(), service.name());
+                for method in &service.method {
+                    let path = format!("/{name}/{}", method.name());
+                    assert!(is_public_call(&path), "{path} is published");
+                }
+                services.push(name);
+            }
+        }
+        services.sort();
+        let mut public = PUBLIC_SERVICES.to_vec();
+        public.sort();
+        assert_eq!(services, public);
     }
 }

@@ -77,6 +77,49 @@ async fn listed(channel: tonic::transport::Channel) -> Vec<String> {
     }
 }
 
+/// The methods of every service in the descriptors reflection gives for
+/// `name` (as `/package.Service/Method`), or None when it knows no such
+/// symbol.
+async fn symbol(channel: tonic::transport::Channel, name: &str) -> Option<Vec<String>> {
+    use prost::Message;
+    let request = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::FileContainingSymbol(name.to_owned())),
+    };
+    let mut responses = ServerReflectionClient::new(channel)
+        .server_reflection_info(tokio_stream::iter([request]))
+        .await
+        .expect("reflection")
+        .into_inner();
+    let answer = match responses.message().await {
+        Err(status) if status.code() == Code::NotFound => return None,
+        other => other.expect("answer").expect("one"),
+    };
+    match answer.message_response {
+        Some(MessageResponse::FileDescriptorResponse(files)) => Some(
+            files
+                .file_descriptor_proto
+                .iter()
+                .map(|bytes| prost_types::FileDescriptorProto::decode(&bytes[..]).expect("file"))
+                .flat_map(|file| {
+                    let package = file.package().to_owned();
+                    file.service
+                        .into_iter()
+                        .flat_map(move |service| {
+                            let name = format!("{package}.{}", service.name());
+                            service
+                                .method
+                                .into_iter()
+                                .map(move |m| format!("/{name}/{}", m.name()))
+                        })
+                        .collect::<Vec<_>>()
+                })
+                .collect(),
+        ),
+        _ => None,
+    }
+}
+
 #[tokio::test]
 async fn a_client_reaches_the_public_services_through_the_gateway_and_nothing_internal() {
     let app = TestApp::start(Mode::MultiWithDefault).await;
@@ -102,6 +145,23 @@ async fn a_client_reaches_the_public_services_through_the_gateway_and_nothing_in
     // The services' own port lists no internal service either.
     let direct = listed(app.channel().await).await;
     assert!(!direct.iter().any(|s| s.contains("Internal")), "{direct:?}");
+    // Nor does describing: the published descriptors hold no internal
+    // service or call.
+    for channel in [channel.clone(), app.channel().await] {
+        assert!(
+            symbol(channel.clone(), "aerie.flow.v1.FlowInternalService")
+                .await
+                .is_none()
+        );
+        let auth = symbol(channel, "aerie.auth.v1.AuthService")
+            .await
+            .expect("AuthService is described");
+        assert!(auth.iter().any(|m| m.ends_with("/IssueToken")), "{auth:?}");
+        assert!(
+            !auth.iter().any(|m| m.ends_with("/CheckTokenRevoked")),
+            "{auth:?}"
+        );
+    }
 
     // Health answers SERVING for the endpoint.
     let health = tonic_health::pb::health_client::HealthClient::new(channel.clone())
