@@ -391,15 +391,16 @@ async fn a_waiting_parent_holds_no_running_slot_and_its_kill_reaches_the_child()
         )
         .await;
     assert_eq!(status, 200, "{body}");
-    let again = wait_until(&app, "acme", &parent_id, Duration::from_secs(10), |e| {
-        e["taskRunList"]
-            .as_array()
-            .and_then(|runs| runs.first())
-            .and_then(|r| r["outputs"]["executionId"].as_str())
-            .is_some_and(|id| id != child_id)
+    // RUNNING again, waiting for a new child.
+    wait_until(&app, "acme", &parent_id, Duration::from_secs(10), |e| {
+        state(e) == "RUNNING"
+            && e["taskRunList"]
+                .as_array()
+                .and_then(|runs| runs.first())
+                .and_then(|r| r["outputs"]["executionId"].as_str())
+                .is_some_and(|id| id != child_id)
     })
     .await;
-    assert_eq!(state(&again), "RUNNING", "{again}");
     let response = app
         .client
         .delete(app.url(&format!("/api/v1/acme/executions/{parent_id}/kill")))
