@@ -16,6 +16,29 @@ use crate::domain::validate::trigger_types;
 use crate::domain::{EntryKey, FlowKey, Namespace};
 use crate::repo::{flows, stores, triggers};
 
+impl FlowApi {
+    /// The enabled triggers of one type of the caller's tenant's live flows,
+    /// webhook keys included (for Aerie's own services only).
+    async fn enabled_triggers(
+        &self,
+        request: Request<pb::ListScheduleTriggersRequest>,
+        kind: &str,
+    ) -> Result<Response<pb::ListScheduleTriggersResponse>, Status> {
+        require_service_token(&request, &self.service_token)?;
+        let tenant = scoped_tenant(&request, &self.policy)?;
+        let tx = self.read(&tenant).await?;
+        let rows = triggers::enabled_of_kind(&tx, kind)
+            .await
+            .map_err(ServiceError::from)?;
+        Ok(Response::new(pb::ListScheduleTriggersResponse {
+            triggers: rows
+                .into_iter()
+                .map(|row| trigger_message(row, true))
+                .collect(),
+        }))
+    }
+}
+
 #[tonic::async_trait]
 impl FlowInternalService for FlowApi {
     type WatchFlowChangesStream =
@@ -132,18 +155,7 @@ impl FlowInternalService for FlowApi {
         &self,
         request: Request<pb::ListScheduleTriggersRequest>,
     ) -> Result<Response<pb::ListScheduleTriggersResponse>, Status> {
-        require_service_token(&request, &self.service_token)?;
-        let tenant = scoped_tenant(&request, &self.policy)?;
-        let tx = self.read(&tenant).await?;
-        let rows = triggers::enabled_of_kind(&tx, trigger_types::FLOW)
-            .await
-            .map_err(ServiceError::from)?;
-        Ok(Response::new(pb::ListScheduleTriggersResponse {
-            triggers: rows
-                .into_iter()
-                .map(|row| trigger_message(row, true))
-                .collect(),
-        }))
+        self.enabled_triggers(request, trigger_types::FLOW).await
     }
 
     async fn get_flow_for_trigger(
@@ -168,18 +180,8 @@ impl FlowInternalService for FlowApi {
         &self,
         request: Request<pb::ListScheduleTriggersRequest>,
     ) -> Result<Response<pb::ListScheduleTriggersResponse>, Status> {
-        require_service_token(&request, &self.service_token)?;
-        let tenant = scoped_tenant(&request, &self.policy)?;
-        let tx = self.read(&tenant).await?;
-        let rows = triggers::enabled_of_kind(&tx, trigger_types::SCHEDULE)
+        self.enabled_triggers(request, trigger_types::SCHEDULE)
             .await
-            .map_err(ServiceError::from)?;
-        Ok(Response::new(pb::ListScheduleTriggersResponse {
-            triggers: rows
-                .into_iter()
-                .map(|row| trigger_message(row, true))
-                .collect(),
-        }))
     }
 
     async fn get_kv_for_execution(
