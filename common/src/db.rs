@@ -248,7 +248,11 @@ pub async fn sqlite_writer(db: &DatabaseConnection, lane: &str) -> Option<Sqlite
 }
 
 impl TenantTxn {
-    /// Begins a transaction for `tenant` that only reads.
+    /// Begins a transaction for `tenant` that only reads. On PostgreSQL it
+    /// reads one snapshot (REPEATABLE READ, read only): an execution and
+    /// its task runs read by two statements never come from two different
+    /// commits, which READ COMMITTED would allow. SQLite's read
+    /// transactions are snapshots already.
     pub async fn read(db: &DatabaseConnection, tenant: &crate::TenantId) -> Result<Self, DbErr> {
         Self::begin(db, tenant, false).await
     }
@@ -269,9 +273,16 @@ impl TenantTxn {
         use sea_orm::{SqliteTransactionMode, TransactionOptions, TransactionTrait};
         let mut options = TransactionOptions::default();
         let mut writer = None;
-        if writes && db.get_database_backend() == DbBackend::Sqlite {
-            writer = sqlite_writer(db, tenant.storage_key()).await;
-            options.sqlite_transaction_mode = Some(SqliteTransactionMode::Immediate);
+        match db.get_database_backend() {
+            DbBackend::Sqlite if writes => {
+                writer = sqlite_writer(db, tenant.storage_key()).await;
+                options.sqlite_transaction_mode = Some(SqliteTransactionMode::Immediate);
+            }
+            DbBackend::Postgres if !writes => {
+                options.isolation_level = Some(sea_orm::IsolationLevel::RepeatableRead);
+                options.access_mode = Some(sea_orm::AccessMode::ReadOnly);
+            }
+            _ => {}
         }
         let txn = db.begin_with_options(options).await?;
         Self::bind(&txn, tenant).await?;

@@ -54,6 +54,28 @@ impl ExecutionApi {
             .await?;
         Ok(row)
     }
+
+    /// The execution with its task runs, read in one transaction (so the
+    /// runs never come from a later commit than the execution's state),
+    /// when the caller may read it.
+    async fn readable_execution(
+        &self,
+        call: &Call,
+        id: &ExecutionId,
+    ) -> Result<pb::Execution, Status> {
+        let Some((row, runs)) = self.load(&call.tenant, id).await? else {
+            return Err(Status::not_found(not_found(id)));
+        };
+        self.guard
+            .authorize(
+                call,
+                Grant(Permission::Execution, Action::Read),
+                &row.namespace,
+                || not_found(id),
+            )
+            .await?;
+        Ok(execution_message(row, runs))
+    }
 }
 
 /// How long an idempotency key keeps answering with its first execution.
@@ -111,17 +133,11 @@ impl ExecutionApi {
         }
         let id = ExecutionId::parse(&found.execution_id)?;
         // Answering with the execution is reading it.
-        let row = self.authorized_execution(call, &id, Action::Read).await?;
+        let execution = self.readable_execution(call, &id).await?;
         if request.wait {
             return Ok(Some(self.wait_for_end(&call.tenant, &id).await?));
         }
-        let runs = {
-            let tx = self.read(&call.tenant).await?;
-            repo::task_runs(&tx, &id)
-                .await
-                .map_err(ServiceError::from)?
-        };
-        Ok(Some(execution_message(row, runs)))
+        Ok(Some(execution))
     }
 }
 
@@ -256,14 +272,7 @@ impl ExecutionService for ExecutionApi {
     ) -> Result<Response<pb::Execution>, Status> {
         let call = self.guard.call(&request).await?;
         let id = ExecutionId::parse(&request.into_inner().id)?;
-        let row = self.authorized_execution(&call, &id, Action::Read).await?;
-        let runs = {
-            let tx = self.read(&call.tenant).await?;
-            repo::task_runs(&tx, &id)
-                .await
-                .map_err(ServiceError::from)?
-        };
-        Ok(Response::new(execution_message(row, runs)))
+        Ok(Response::new(self.readable_execution(&call, &id).await?))
     }
 
     async fn search_executions(

@@ -637,3 +637,50 @@ async fn reflection_v1_and_v1alpha_both_list_every_service() {
         );
     }
 }
+
+/// A read transaction reads one snapshot on either backend: a commit made
+/// while it is open is not seen by its later statements (on PostgreSQL's
+/// default READ COMMITTED it would be, and an execution could be read
+/// beside task runs from a later commit). On PostgreSQL it also refuses
+/// to write.
+#[tokio::test]
+async fn a_read_transaction_sees_one_snapshot() {
+    use aerie_common::db::TenantTxn;
+    use sea_orm::{ConnectionTrait, DbBackend, Statement};
+    let db = TestDatabase::new("snapshot").await;
+    let conn = aerie_common::db::connect(&db.url).await.expect("connect");
+    conn.execute_unprepared("CREATE TABLE probe (n INTEGER NOT NULL)")
+        .await
+        .expect("create probe");
+    let tenant = aerie_common::TenantId::parse("acme").expect("tenant");
+    let backend = conn.get_database_backend();
+    async fn count(tx: &TenantTxn, backend: DbBackend) -> i64 {
+        let query = Statement::from_string(backend, "SELECT COUNT(*) AS n FROM probe");
+        let row = tx.conn().query_one_raw(query).await.expect("count");
+        row.expect("row").try_get::<i64>("", "n").expect("n")
+    }
+    let read = TenantTxn::read(&conn, &tenant).await.expect("read");
+    assert_eq!(count(&read, backend).await, 0);
+    let write = TenantTxn::write(&conn, &tenant).await.expect("write");
+    write
+        .conn()
+        .execute_unprepared("INSERT INTO probe (n) VALUES (1)")
+        .await
+        .expect("insert");
+    write.commit().await.expect("commit");
+    assert_eq!(
+        count(&read, backend).await,
+        0,
+        "the read saw a later commit"
+    );
+    read.commit().await.expect("end read");
+    let after = TenantTxn::read(&conn, &tenant).await.expect("read");
+    assert_eq!(count(&after, backend).await, 1);
+    if backend == DbBackend::Postgres {
+        let refused = after
+            .conn()
+            .execute_unprepared("INSERT INTO probe (n) VALUES (2)")
+            .await;
+        assert!(refused.is_err(), "a read transaction wrote");
+    }
+}
