@@ -223,6 +223,7 @@ fn main() -> ExitCode {
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .thread_stack_size(aerie_common::kestra::RUNTIME_THREAD_STACK)
         .build()
     {
         Ok(runtime) => runtime,

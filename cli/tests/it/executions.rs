@@ -1427,3 +1427,67 @@ async fn execution_search_filters_by_creation_date() {
     assert_eq!(status, 400, "{body}");
     assert!(body["message"].as_str().unwrap().contains("startDate"));
 }
+
+/// A flow whose Return sits inside `levels` flowable tasks of every kind
+/// in turn (ForEach, Parallel, If, Sequential, Switch).
+fn nested_flow(id: &str, levels: usize) -> String {
+    let mut yaml = format!("id: {id}\nnamespace: company.team\ntasks:\n");
+    let mut pad = String::new();
+    for level in 0..levels {
+        let head = format!("{pad}  - id: l{level}\n{pad}    type: io.kestra.plugin.core.flow.");
+        let (kind, list) = match level % 5 {
+            0 => ("ForEach\n    values: '[\"a\", \"b\"]'", "tasks:"),
+            1 => ("Parallel", "tasks:"),
+            2 => ("If\n    condition: \"{{ true }}\"", "then:"),
+            3 => ("Sequential", "tasks:"),
+            _ => ("Switch\n    value: x", "cases:\n      x:"),
+        };
+        let kind = kind.replace('\n', &format!("\n{pad}"));
+        let list = list.replace('\n', &format!("\n{pad}"));
+        yaml.push_str(&format!("{head}{kind}\n{pad}    {list}\n"));
+        pad.push_str(if level % 5 == 4 { "      " } else { "    " });
+    }
+    yaml.push_str(&format!(
+        "{pad}  - id: leaf\n{pad}    type: io.kestra.plugin.core.debug.Return\n{pad}    format: \"{{{{ taskrun.value }}}}\"\n"
+    ));
+    yaml
+}
+
+/// Each level of nesting takes room on a worker thread's stack: the
+/// deepest flow Aerie accepts runs (in a debug build, on the test's own
+/// thread), a deeper one is refused by name, and the server stays up for
+/// every tenant (three nested ForEach loops used to abort a debug build).
+#[tokio::test]
+async fn the_deepest_flow_allowed_runs_and_a_deeper_one_is_refused() {
+    let app = TestApp::start(Mode::MultiWithDefault).await;
+    tenant(&app, "acme").await;
+    create_flow(&app, "acme", &nested_flow("deepest", 10)).await;
+    let done = run(&app, "acme", "company.team/deepest", json!({})).await;
+    assert_eq!(state(&done), "SUCCESS", "{done}");
+    // Two ForEach values: each of the four leaves per value ran.
+    let leaves = done["taskRunList"]
+        .as_array()
+        .expect("runs")
+        .iter()
+        .filter(|r| r["taskId"] == "leaf")
+        .count();
+    assert_eq!(leaves, 4, "{done}");
+    let (status, body) = app
+        .yaml(
+            Method::POST,
+            "/api/v1/acme/flows",
+            &app.admin,
+            &nested_flow("deeper", 11),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("nested more than 10 flowable tasks deep"),
+        "{body}"
+    );
+    let (status, _) = app.get("/health").await;
+    assert_eq!(status, 200);
+}

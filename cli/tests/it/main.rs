@@ -14,6 +14,7 @@ mod executions;
 mod flow_triggers;
 mod flows;
 mod kestra_api;
+mod kestra_compat;
 mod kestra_features;
 mod modes;
 mod observability;

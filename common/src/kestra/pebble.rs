@@ -5,7 +5,8 @@
 //!
 //! - `c ? a : b` (ternary) becomes `(a if c else b)`;
 //! - `a ?? b` (null-coalescing) becomes `(a if a is defined and a is not none else b)`;
-//! - `a equals b` becomes `a == b`.
+//! - `a equals b` becomes `a == b`;
+//! - `null` becomes `none`.
 //!
 //! Only expressions are touched (`{{ ... }}`, `{% if ... %}`, `{% elif
 //! ... %}`, `{% set ... %}`), never text or string literals.
@@ -14,7 +15,7 @@ use std::borrow::Cow;
 
 /// `template` with Pebble's operators spelled as Jinja's.
 pub fn translate(template: &str) -> Cow<'_, str> {
-    if !(template.contains('?') || template.contains("equals")) {
+    if !(template.contains('?') || template.contains("equals") || template.contains("null")) {
         return Cow::Borrowed(template);
     }
     let mut out = String::with_capacity(template.len() + 16);
@@ -170,7 +171,20 @@ fn expression(text: &str, depth: usize) -> String {
         return text.to_owned();
     }
     let depth = depth + 1;
+    // Items of a list or arguments of a call are expressions each.
+    if find_top_level(text, |bytes, i| bytes[i] == b',').is_some() {
+        let mut parts = Vec::new();
+        let mut rest = text;
+        while let Some(comma) = find_top_level(rest, |bytes, i| bytes[i] == b',') {
+            parts.push(expression(&rest[..comma], depth));
+            rest = &rest[comma + 1..];
+        }
+        parts.push(expression(rest, depth));
+        return parts.join(",");
+    }
     let text = replace_word(text, "equals", "==");
+    // Pebble's null literal is Jinja's none.
+    let text = replace_word(&text, "null", "none");
     // The ternary binds loosest: `c ? a : b`, right-associative.
     if let Some(question) = find_top_level(&text, |bytes, i| {
         bytes[i] == b'?' && bytes.get(i + 1) != Some(&b'?') && (i == 0 || bytes[i - 1] != b'?')
@@ -196,7 +210,46 @@ fn expression(text: &str, depth: usize) -> String {
         let value = value.trim();
         return format!(" ({} else ({})) ", guarded(value), fallback.trim());
     }
-    text
+    within_groups(&text, depth)
+}
+
+/// `text` with the inside of each top-level bracketed group (`( ... )`,
+/// `[ ... ]`, `{ ... }`) rewritten as an expression of its own, so that
+/// `(a ?? b) == c` has its `??` rewritten too.
+fn within_groups(text: &str, depth: usize) -> String {
+    if !text.contains('?') {
+        return text.to_owned();
+    }
+    let bytes = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let (mut quote, mut i, mut copied) = (None, 0, 0);
+    while i < bytes.len() {
+        let c = bytes[i];
+        match quote {
+            Some(q) => {
+                if c == b'\\' {
+                    i += 1;
+                } else if c == q {
+                    quote = None;
+                }
+            }
+            None if c == b'\'' || c == b'"' => quote = Some(c),
+            None if matches!(c, b'(' | b'[' | b'{') => {
+                let inner = &text[i + 1..];
+                if let Some(close) = group_end(inner) {
+                    out.push_str(&text[copied..=i]);
+                    out.push_str(&expression(&inner[..close], depth));
+                    i += close + 1;
+                    copied = i;
+                    continue;
+                }
+            }
+            None => {}
+        }
+        i += 1;
+    }
+    out.push_str(&text[copied..]);
+    out
 }
 
 /// `value if <value is there>`: for a dotted path (`outputs.t.value`)
@@ -280,6 +333,34 @@ fn find_top_level(text: &str, hit: impl Fn(&[u8], usize) -> bool) -> Option<usiz
                 b'(' | b'[' | b'{' => depth += 1,
                 b')' | b']' | b'}' => depth = depth.saturating_sub(1),
                 _ if depth == 0 && hit(bytes, i) => return Some(i),
+                _ => {}
+            },
+        }
+        i += 1;
+    }
+    None
+}
+
+/// Where the group that `text` is the inside of closes: the first closing
+/// bracket outside string literals and nested groups.
+fn group_end(text: &str) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let (mut depth, mut quote, mut i) = (0usize, None, 0);
+    while i < bytes.len() {
+        let c = bytes[i];
+        match quote {
+            Some(q) => {
+                if c == b'\\' {
+                    i += 1;
+                } else if c == q {
+                    quote = None;
+                }
+            }
+            None => match c {
+                b'\'' | b'"' => quote = Some(c),
+                b'(' | b'[' | b'{' => depth += 1,
+                b')' | b']' | b'}' if depth == 0 => return Some(i),
+                b')' | b']' | b'}' => depth -= 1,
                 _ => {}
             },
         }
@@ -587,6 +668,19 @@ mod tests {
         let raw = "{% raw %}{{ a ? b : c }}{% endraw %}{# {{ x ?? y }} #}";
         assert_eq!(translate(raw), raw);
         // Nesting past the bound is left as written (and then refused).
+        assert_eq!(
+            translate("{{ x is null ? 'null' : nullable }}"),
+            "{{ ('null' if x is none else nullable) }}"
+        );
+        // Inside brackets too, as Kestra's restart-each.yaml writes it.
+        assert_eq!(
+            translate("{{ (inputs.failed ?? 'NONE') == 'FIRST' ? ko : '0'}}"),
+            "{{ (ko if ( (inputs.failed if inputs is defined and inputs.failed is defined and inputs.failed is not none else ('NONE')) ) == 'FIRST' else '0') }}"
+        );
+        assert_eq!(
+            translate("{{ [a ?? 1, (b)] }}"),
+            "{{ [ (a if a is defined and a is not none else (1)) , (b)] }}"
+        );
         let deep = format!("{{{{ {} }}}}", vec!["a"; 200].join(" ?? "));
         assert!(translate(&deep).contains("a ?? a"));
     }

@@ -7,8 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aerie_common::kestra::{
-    LOG_LEVELS, canonical_task_type, concurrency::Concurrency, duration::parse_iso_duration,
-    retry::Retry, scalar_text, task_types, trigger_types, yaml_options,
+    LOG_LEVELS, MAX_TASK_NESTING, canonical_task_type, concurrency::Concurrency,
+    duration::parse_iso_duration, retry::Retry, scalar_text, task_types, trigger_types,
+    yaml_options,
 };
 use serde_json::{Map, Value};
 
@@ -177,7 +178,7 @@ impl Plan {
         };
         let retry = own_retry(&root, "the flow")?;
         let retry = retry.as_ref();
-        Ok(Plan {
+        let plan = Plan {
             id: string("id"),
             namespace: string("namespace"),
             inputs,
@@ -199,7 +200,20 @@ impl Plan {
                         .map_err(|problem| PlanError(format!("the flow: {problem}")))?,
                 ),
             },
-        })
+        };
+        // Flows stored before the limit existed fail instead of
+        // overflowing a worker's stack.
+        let nesting = [&plan.tasks, &plan.errors, &plan.finally]
+            .into_iter()
+            .map(|tasks| nesting(tasks))
+            .max()
+            .unwrap_or(0);
+        if nesting > MAX_TASK_NESTING {
+            return Err(PlanError(format!(
+                "tasks are nested {nesting} flowable tasks deep; Aerie runs at most {MAX_TASK_NESTING} levels"
+            )));
+        }
+        Ok(plan)
     }
 
     /// Every task id at any depth, for checks such as "does this task exist".
@@ -216,6 +230,23 @@ impl Plan {
         }
         walk(&self.tasks, id) || walk(&self.errors, id) || walk(&self.finally, id)
     }
+}
+
+/// How many flowable tasks the deepest task of `tasks` sits inside.
+fn nesting(tasks: &[Task]) -> usize {
+    tasks
+        .iter()
+        .map(|t| {
+            let children = [&t.tasks, &t.otherwise, &t.errors, &t.finally]
+                .into_iter()
+                .chain(t.cases.iter().map(|(_, tasks)| tasks))
+                .filter(|list| !list.is_empty())
+                .map(|list| 1 + nesting(list))
+                .max();
+            children.unwrap_or(0)
+        })
+        .max()
+        .unwrap_or(0)
 }
 
 /// Labels as a mapping, or in Kestra's older list form `[{key, value}]`.
@@ -461,6 +492,27 @@ triggers:
             .map(|w| (w.id.as_str(), w.key.as_str()))
             .collect();
         assert_eq!(hooks, [("hook", "k1")], "enabled webhooks only");
+    }
+
+    #[test]
+    fn a_flow_nested_deeper_than_the_limit_cannot_run() {
+        let nested = |levels: usize| {
+            let mut yaml = String::from("id: f\nnamespace: a\ntasks:\n");
+            for level in 0..levels {
+                let pad = "    ".repeat(level);
+                yaml.push_str(&format!(
+                    "{pad}  - id: s{level}\n{pad}    type: io.kestra.plugin.core.flow.Sequential\n{pad}    tasks:\n"
+                ));
+            }
+            let pad = "    ".repeat(levels);
+            yaml.push_str(&format!(
+                "{pad}  - id: leaf\n{pad}    type: io.kestra.plugin.core.log.Log\n{pad}    message: x\n"
+            ));
+            yaml
+        };
+        assert!(Plan::parse(&nested(MAX_TASK_NESTING)).is_ok());
+        let err = Plan::parse(&nested(MAX_TASK_NESTING + 1)).expect_err("too deep");
+        assert!(err.0.contains("nested 11 flowable tasks deep"), "{}", err.0);
     }
 
     #[test]

@@ -13,7 +13,9 @@ use minijinja::value::{Enumerator, Object};
 pub type Scope = Value;
 
 /// The outputs of one execution's tasks, by task id; ForEach children by
-/// value too (`outputs.t[taskrun.value]`).
+/// value too (`outputs.t[taskrun.value]`), and inside nested ForEach loops
+/// by each enclosing loop's value first, as Kestra keys them
+/// (`outputs.t[outer][inner]`).
 #[derive(Debug, Clone, Default)]
 pub struct Outputs(Arc<Mutex<BTreeMap<String, TaskOutputs>>>);
 
@@ -23,28 +25,49 @@ enum TaskOutputs {
     PerValue(PerValue),
 }
 
-/// The outputs of a task inside a ForEach, by the value of the iteration.
+/// The outputs of a task inside a ForEach, by the value of the iteration
+/// (a nested level is itself a `PerValue`).
 #[derive(Debug, Clone, Default)]
 struct PerValue(Arc<Mutex<BTreeMap<String, Value>>>);
 
 impl Outputs {
-    /// Records the outputs of `task` (of the iteration `value`, if not empty).
-    pub fn record(&self, task: &str, value: &str, outputs: &serde_json::Value) {
+    /// Records the outputs of `task`, under the values of the iterations it
+    /// runs in (outermost first; none outside any ForEach).
+    pub fn record(&self, task: &str, values: &[&str], outputs: &serde_json::Value) {
         let outputs = to_value(outputs);
         let mut tasks = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        if value.is_empty() {
+        let Some((last, enclosing)) = values.split_last() else {
             tasks.insert(task.to_owned(), TaskOutputs::One(outputs));
             return;
-        }
+        };
         let entry = tasks
             .entry(task.to_owned())
             .or_insert_with(|| TaskOutputs::PerValue(PerValue::default()));
         if let TaskOutputs::One(_) = entry {
             *entry = TaskOutputs::PerValue(PerValue::default());
         }
-        if let TaskOutputs::PerValue(per_value) = entry {
-            lock(&per_value.0).insert(value.to_owned(), outputs);
+        let TaskOutputs::PerValue(top) = entry else {
+            return;
+        };
+        let mut level = top.clone();
+        for value in enclosing {
+            let next = {
+                let mut map = lock(&level.0);
+                let nested = map
+                    .get(*value)
+                    .and_then(|v| v.downcast_object_ref::<PerValue>().cloned());
+                match nested {
+                    Some(nested) => nested,
+                    None => {
+                        let nested = PerValue::default();
+                        map.insert((*value).to_owned(), Value::from_object(nested.clone()));
+                        nested
+                    }
+                }
+            };
+            level = next;
         }
+        lock(&level.0).insert((*last).to_owned(), outputs);
     }
 
     /// The live table as a template value.
@@ -136,24 +159,34 @@ mod tests {
         let base = Base::new(json!({"inputs": {"n": 2}}).as_object().unwrap());
         let outputs = Outputs::default();
         let scope = base.scope(&outputs, &[("taskrun", json!({"value": "b"}))]);
-        outputs.record("first", "", &json!({"value": "one"}));
-        outputs.record("each", "a", &json!({"value": 1}));
-        outputs.record("each", "b", &json!({"value": 2}));
-        outputs.record("each", "{\"k\":1}", &json!({"value": 3}));
+        outputs.record("first", &[], &json!({"value": "one"}));
+        outputs.record("each", &["a"], &json!({"value": 1}));
+        outputs.record("each", &["b"], &json!({"value": 2}));
+        outputs.record("each", &["{\"k\":1}"], &json!({"value": 3}));
+        outputs.record("inner", &["a", "x"], &json!({"value": 4}));
+        outputs.record("inner", &["a", "y"], &json!({"value": 5}));
+        outputs.record("inner", &["b", "x"], &json!({"value": 6}));
         assert_eq!(render("{{ outputs.first.value }}", &scope), "one");
         assert_eq!(
             render("{{ outputs.each[taskrun.value].value }}", &scope),
             "2"
         );
         assert_eq!(render("{{ outputs.each['a'].value }}", &scope), "1");
+        assert_eq!(
+            render(
+                "{{ outputs.inner.a.y.value }} {{ outputs.inner['b']['x'].value }}",
+                &scope
+            ),
+            "5 6"
+        );
         assert_eq!(render("{{ inputs.n * 2 }}", &scope), "4");
         assert_eq!(
             render("{{ outputs | tojson }}", &scope).replace(' ', ""),
-            r#"{"each":{"a":{"value":1},"b":{"value":2},"{\"k\":1}":{"value":3}},"first":{"value":"one"}}"#
+            r#"{"each":{"a":{"value":1},"b":{"value":2},"{\"k\":1}":{"value":3}},"first":{"value":"one"},"inner":{"a":{"x":{"value":4},"y":{"value":5}},"b":{"x":{"value":6}}}}"#
         );
         assert_eq!(
             render("{% for k in outputs %}{{ k }} {% endfor %}", &scope),
-            "each first "
+            "each first inner "
         );
     }
 

@@ -14,7 +14,8 @@ use super::scope::Scope;
 /// templates that call them are rendered off the async threads.
 pub trait Lookups: Send + Sync {
     fn secret(&self, key: &str) -> Result<String, String>;
-    fn kv(&self, key: &str, namespace: Option<&str>) -> Result<Value, String>;
+    /// The value of a KV entry; `None` when there is no such key.
+    fn kv(&self, key: &str, namespace: Option<&str>) -> Result<Option<Value>, String>;
     /// The ERROR log lines of the running execution, oldest first, as
     /// Kestra's `errorLogs()` gives them.
     fn error_logs(&self) -> Result<Value, String>;
@@ -113,12 +114,27 @@ impl Renderer {
                 .secret(&key)
                 .map_err(|why| Error::new(ErrorKind::InvalidOperation, why))
         });
-        env.add_function("kv", move |key: String, namespace: Option<String>| {
-            lookups
-                .kv(&key, namespace.as_deref())
-                .map(|value| minijinja::Value::from(minijinja::value::Serde(value)))
-                .map_err(|why| Error::new(ErrorKind::InvalidOperation, why))
-        });
+        // Kestra's kv(key, namespace, errorOnMissing): a missing key is
+        // null unless errorOnMissing is true.
+        env.add_function(
+            "kv",
+            move |key: String, namespace: Option<String>, error_on_missing: Option<bool>| {
+                let found = lookups
+                    .kv(&key, namespace.as_deref())
+                    .map_err(|why| Error::new(ErrorKind::InvalidOperation, why))?;
+                match found {
+                    Some(value) => Ok(minijinja::Value::from(minijinja::value::Serde(value))),
+                    None if error_on_missing == Some(true) => Err(Error::new(
+                        ErrorKind::InvalidOperation,
+                        format!(
+                            "The key '{key}' does not exist in the namespace '{}'.",
+                            namespace.as_deref().unwrap_or("of the flow")
+                        ),
+                    )),
+                    None => Ok(minijinja::Value::from(())),
+                }
+            },
+        );
         Renderer { env: Arc::new(env) }
     }
 
@@ -219,6 +235,21 @@ fn current_each_output(
                 "currentEachOutput() is only meaningful inside a ForEach",
             )
         })?;
+    // Inside nested loops, the enclosing iterations' values first
+    // (outermost first), as the outputs are keyed.
+    let mut outputs = outputs;
+    if let Some(parents) = state.lookup("parents")
+        && let Ok(parents) = parents.try_iter()
+    {
+        let enclosing: Vec<minijinja::Value> = parents
+            .filter_map(|parent| parent.get_attr("taskrun").ok())
+            .filter_map(|taskrun| taskrun.get_attr("value").ok())
+            .filter(|value| !value.is_undefined() && !value.is_none())
+            .collect();
+        for value in enclosing.iter().rev() {
+            outputs = outputs.get_item(value)?;
+        }
+    }
     let found = outputs.get_item(&value)?;
     if found.is_undefined() {
         return Err(Error::new(
@@ -272,12 +303,31 @@ mod tests {
                 _ => Err(format!("secret {key} not found")),
             }
         }
-        fn kv(&self, key: &str, namespace: Option<&str>) -> Result<Value, String> {
-            Ok(json!({"key": key, "ns": namespace}))
+        fn kv(&self, key: &str, namespace: Option<&str>) -> Result<Option<Value>, String> {
+            Ok((key != "missing").then(|| json!({"key": key, "ns": namespace})))
         }
         fn error_logs(&self) -> Result<Value, String> {
             Ok(json!([{"taskId": "boom", "message": "it broke", "level": "ERROR"}]))
         }
+    }
+
+    #[test]
+    fn a_missing_kv_key_is_null_unless_error_on_missing() {
+        let r = Renderer::new(Arc::new(Fixed));
+        let ctx = minijinja::Value::from(minijinja::value::Serde(json!({})));
+        assert_eq!(r.render("{{ kv('k').key }}", &ctx).unwrap(), "k");
+        assert_eq!(
+            r.render("[{{ kv('missing').field ?? null }}]", &ctx)
+                .unwrap(),
+            "[]"
+        );
+        let err = r
+            .render("{{ kv('missing', 'a.b', true) }}", &ctx)
+            .unwrap_err();
+        assert!(
+            err.contains("The key 'missing' does not exist in the namespace 'a.b'."),
+            "{err}"
+        );
     }
 
     #[test]

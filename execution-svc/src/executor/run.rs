@@ -285,6 +285,9 @@ struct Run<'e> {
     base: Base,
     outputs: Outputs,
     runs: Mutex<HashMap<RunKey, task_runs::Model>>,
+    /// Each task run's parent run and value, by its id: where it sits in
+    /// the ForEach loops around it.
+    lineage: Mutex<HashMap<String, (String, String)>>,
     renderer: Renderer,
     /// Secret values resolved so far, masked in every log line.
     masks: Arc<Mutex<Vec<String>>>,
@@ -352,6 +355,10 @@ impl<'e> Run<'e> {
             json!({"id": row.id, "startDate": kestra_date(row.create_time)}),
         );
         let stored = previous.iter().map(|r| r.id.clone()).collect();
+        let lineage = previous
+            .iter()
+            .map(|r| (r.id.clone(), (r.parent_id.clone(), r.value.clone())))
+            .collect();
         let runs = previous
             .into_iter()
             .map(|r| ((r.parent_id.clone(), r.task_id.clone(), r.value.clone()), r))
@@ -374,6 +381,7 @@ impl<'e> Run<'e> {
             base: Base::new(&base),
             outputs: Outputs::default(),
             runs: Mutex::new(runs),
+            lineage: Mutex::new(lineage),
             renderer: Renderer::new(Arc::new(lookups)),
             masks,
             failure: Mutex::new(None),
@@ -463,7 +471,7 @@ impl<'e> Run<'e> {
                     .filter(|s| s.is_done())
                     .map(|s| (r, s))
             }) {
-                self.record_outputs(task, &value_key, parse_object(&done.0.outputs));
+                self.record_outputs(task, parent, &value_key, parse_object(&done.0.outputs));
                 return Outcome::of(done.1);
             }
             if self.stop.is_stopped() {
@@ -633,9 +641,14 @@ impl<'e> Run<'e> {
         value_key: &str,
         now: chrono::DateTime<chrono::Utc>,
     ) -> task_runs::Model {
+        let id = uuid::Uuid::new_v4().to_string();
+        self.lineage
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id.clone(), (parent.to_owned(), value_key.to_owned()));
         task_runs::Model {
             tenant_id: String::new(),
-            id: uuid::Uuid::new_v4().to_string(),
+            id,
             execution_id: self.id.as_str().to_owned(),
             parent_id: parent.to_owned(),
             task_id: task.id.clone(),
@@ -840,7 +853,7 @@ impl<'e> Run<'e> {
         row.histories = push_history(&row.histories, state, now);
         row.outputs = text;
         row.update_time = now;
-        let value_key = key.2.clone();
+        let (parent_id, value_key) = (key.0.clone(), key.2.clone());
         self.lock_runs().insert(key, row.clone());
         if is_instant(task.kind) && state.is_done() {
             self.stage(row, logs);
@@ -858,7 +871,7 @@ impl<'e> Run<'e> {
             return Outcome::Stopped;
         }
         if state.is_done() {
-            self.record_outputs(task, &value_key, outputs);
+            self.record_outputs(task, &parent_id, &value_key, outputs);
         }
         Outcome::of(state)
     }
@@ -1010,6 +1023,13 @@ impl<'e> Run<'e> {
                         .render(&task.text("value").unwrap_or_default(), context)
                         .await?;
                     let case = task.cases.iter().find(|(value, _)| *value == chosen);
+                    if case.is_none() && task.otherwise.is_empty() {
+                        // Kestra: no task to run is a failure, not a no-op.
+                        return Err(Failure::Error(format!(
+                            "Switch value '{}' matches no case, and there are no defaults",
+                            chosen.chars().take(100).collect::<String>()
+                        )));
+                    }
                     let branch = case.map_or(&task.otherwise, |(_, tasks)| tasks);
                     Ok(Done {
                         outcome: self
@@ -1077,7 +1097,22 @@ impl<'e> Run<'e> {
         })
     }
 
+    /// The values a ForEach iterates over. A null among them fails the
+    /// task, as in Kestra (an iteration has no value to be told by).
     async fn for_each_values(&self, task: &Task, context: &Scope) -> Result<Vec<Value>, Failure> {
+        let values = self.for_each_items(task, context).await?;
+        let nulls = values.iter().filter(|v| v.is_null()).count();
+        if nulls > 0 {
+            let shown = Value::Array(values).to_string();
+            return Err(Failure::Error(format!(
+                "Found '{nulls}' null values on Each, with values={}",
+                shown.chars().take(200).collect::<String>()
+            )));
+        }
+        Ok(values)
+    }
+
+    async fn for_each_items(&self, task: &Task, context: &Scope) -> Result<Vec<Value>, Failure> {
         let quota = self.quotas.foreach_items as usize;
         let too_many = |n: usize| {
             aerie_common::metrics::instruments().quota_refusal("foreach-items");
@@ -1241,6 +1276,12 @@ impl<'e> Run<'e> {
     /// The scope of one task run; its cost does not grow with the number
     /// of tasks that ran before (outputs are read in place).
     fn context(&self, row: &task_runs::Model, task: &Task) -> Scope {
+        // Kestra's `parents`: the enclosing iterations, closest first.
+        let parents: Vec<Value> = self
+            .enclosing_values(&row.parent_id)
+            .into_iter()
+            .map(|value| json!({"taskrun": {"value": value}}))
+            .collect();
         self.base.scope(
             &self.outputs,
             &[
@@ -1251,6 +1292,8 @@ impl<'e> Run<'e> {
                            "startDate": row.start_time.map(kestra_date)}),
                 ),
                 ("task", json!({"id": task.id, "type": task.type_name})),
+                ("parents", Value::Array(parents.clone())),
+                ("parent", parents.first().cloned().unwrap_or(Value::Null)),
                 // Labels a Labels task set are seen by the tasks after it.
                 (
                     "labels",
@@ -1293,8 +1336,37 @@ impl<'e> Run<'e> {
         Ok(rendered?)
     }
 
-    fn record_outputs(&self, task: &Task, value_key: &str, outputs: Value) {
-        self.outputs.record(&task.id, value_key, &outputs);
+    /// Records a task run's outputs where templates find them: under the
+    /// values of the ForEach iterations around it, as Kestra keys them.
+    fn record_outputs(&self, task: &Task, parent: &str, value_key: &str, outputs: Value) {
+        let mut values = self.enclosing_values(parent);
+        values.reverse();
+        if !value_key.is_empty() {
+            values.push(value_key.to_owned());
+        }
+        let values: Vec<&str> = values.iter().map(String::as_str).collect();
+        self.outputs.record(&task.id, &values, &outputs);
+    }
+
+    /// The values of the task runs enclosing the run whose parent is
+    /// `parent`, closest first, those without a value left out (Kestra's
+    /// `parents`).
+    fn enclosing_values(&self, parent: &str) -> Vec<String> {
+        let lineage = self.lineage.lock().unwrap_or_else(|p| p.into_inner());
+        let mut values = Vec::new();
+        let mut at = parent;
+        // Bounded by the nesting limit; the count guards against a cycle in
+        // damaged stored rows.
+        for _ in 0..=aerie_common::kestra::MAX_TASK_NESTING * 2 {
+            let Some((up, value)) = lineage.get(at) else {
+                break;
+            };
+            if !value.is_empty() {
+                values.push(value.clone());
+            }
+            at = up;
+        }
+        values
     }
 
     fn lock_runs(&self) -> std::sync::MutexGuard<'_, HashMap<RunKey, task_runs::Model>> {
@@ -1770,22 +1842,25 @@ impl Lookups for TenantLookups {
         Ok(value)
     }
 
-    fn kv(&self, key: &str, namespace: Option<&str>) -> Result<Value, String> {
+    fn kv(&self, key: &str, namespace: Option<&str>) -> Result<Option<Value>, String> {
         let request = flow_pb::GetKvForExecutionRequest {
             flow_namespace: self.namespace.clone(),
             namespace: namespace.unwrap_or(&self.namespace).to_owned(),
             key: key.to_owned(),
         };
-        let entry = self
-            .handle
-            .block_on(
-                self.engine
-                    .flows
-                    .clone()
-                    .get_kv_for_execution(self.engine.internal(&self.tenant, request)),
-            )
-            .map_err(|status| format!("kv('{key}'): {}", status.message()))?
-            .into_inner();
-        serde_json::from_str(&entry.value_json).map_err(|e| format!("kv('{key}'): {e}"))
+        let entry = self.handle.block_on(
+            self.engine
+                .flows
+                .clone()
+                .get_kv_for_execution(self.engine.internal(&self.tenant, request)),
+        );
+        let entry = match entry {
+            Ok(entry) => entry.into_inner(),
+            Err(status) if status.code() == tonic::Code::NotFound => return Ok(None),
+            Err(status) => return Err(format!("kv('{key}'): {}", status.message())),
+        };
+        serde_json::from_str(&entry.value_json)
+            .map(Some)
+            .map_err(|e| format!("kv('{key}'): {e}"))
     }
 }

@@ -45,7 +45,7 @@ pub struct Report {
 use aerie_common::kestra::condition_types;
 use aerie_common::kestra::inputs::{InputDef, MAX_INPUTS};
 pub use aerie_common::kestra::{INPUT_TYPES, task_types, trigger_types};
-use aerie_common::kestra::{LOG_LEVELS, concurrency::Concurrency, retry::Retry};
+use aerie_common::kestra::{LOG_LEVELS, MAX_TASK_NESTING, concurrency::Concurrency, retry::Retry};
 
 /// What a task type takes: required and optional properties, and which of
 /// them hold lists of child tasks.
@@ -307,6 +307,8 @@ struct Checker {
     /// The flow's declared inputs, read (schedules' inputs are checked
     /// against them).
     inputs: Vec<InputDef>,
+    /// Flowable tasks around the task being checked.
+    nesting: usize,
 }
 
 /// Plugin defaults applied to the located tree, as
@@ -784,11 +786,40 @@ impl Checker {
                 );
             }
         }
-        for list in spec.child_lists {
-            if let Some(children) = task.value.get(list) {
-                let required = spec.required.contains(list);
-                self.task_list(children, &join(path, list), required);
+        let has_children = spec.child_lists.iter().chain(&["cases"]).any(|list| {
+            task.value
+                .get(list)
+                .is_some_and(|children| !matches!(children.value, Node::Null))
+        });
+        if has_children && self.nesting >= MAX_TASK_NESTING {
+            self.report(
+                path,
+                at(task),
+                format!(
+                    "tasks are nested more than {MAX_TASK_NESTING} flowable tasks deep here; Aerie runs at most {MAX_TASK_NESTING} levels (split the flow with a Subflow task)"
+                ),
+            );
+        } else {
+            self.nesting += 1;
+            for list in spec.child_lists {
+                match task.value.get(list) {
+                    // `defaults: null`, as Kestra reads it: no tasks.
+                    Some(children)
+                        if matches!(children.value, Node::Null) && spec.required.contains(list) =>
+                    {
+                        let path = join(path, list);
+                        let problem = format!("{path} must hold at least one task");
+                        self.report(&path, at(children), problem);
+                    }
+                    Some(children) if matches!(children.value, Node::Null) => {}
+                    Some(children) => {
+                        let required = spec.required.contains(list);
+                        self.task_list(children, &join(path, list), required);
+                    }
+                    None => {}
+                }
             }
+            self.nesting -= 1;
         }
         self.task_properties(task, path, name);
     }
@@ -972,11 +1003,15 @@ impl Checker {
                 }
             }
             Some(cases) => match &cases.value {
-                Node::Map(entries) => {
+                // Deeper than the limit is reported for the Switch itself.
+                Node::Map(entries) if self.nesting < MAX_TASK_NESTING => {
+                    self.nesting += 1;
                     for (key, tasks) in entries {
                         self.task_list(tasks, &format!("{path}.cases.{}", key.value), true);
                     }
+                    self.nesting -= 1;
                 }
+                Node::Map(_) => {}
                 other => self.report(
                     &join(path, "cases"),
                     at(cases),
@@ -1368,6 +1403,55 @@ triggers:
         let mut all = findings(source);
         assert_eq!(all.len(), 1, "{all:?}");
         all.remove(0)
+    }
+
+    /// A flow whose Return sits inside `levels` Sequential tasks.
+    fn nested(levels: usize) -> String {
+        let mut yaml = String::from("id: deep\nnamespace: a.b\ntasks:\n");
+        for level in 0..levels {
+            let pad = "    ".repeat(level);
+            yaml.push_str(&format!(
+                "{pad}  - id: s{level}\n{pad}    type: io.kestra.plugin.core.flow.Sequential\n{pad}    tasks:\n"
+            ));
+        }
+        let pad = "    ".repeat(levels);
+        yaml.push_str(&format!(
+            "{pad}  - id: leaf\n{pad}    type: io.kestra.plugin.core.debug.Return\n{pad}    format: x\n"
+        ));
+        yaml
+    }
+
+    #[test]
+    fn flowable_tasks_nest_ten_deep_at_most() {
+        assert!(findings(&nested(MAX_TASK_NESTING)).is_empty());
+        let deeper = only(&nested(MAX_TASK_NESTING + 1));
+        assert_eq!(deeper.path, format!("tasks[0]{}", ".tasks[0]".repeat(10)));
+        assert!(
+            deeper.message.contains("nested more than 10"),
+            "{}",
+            deeper.message
+        );
+        // Switch cases count as a level too.
+        let pad = "    ".repeat(MAX_TASK_NESTING);
+        let leaf = format!(
+            "{pad}  - id: leaf\n{pad}    type: io.kestra.plugin.core.debug.Return\n{pad}    format: x\n"
+        );
+        let switch = nested(MAX_TASK_NESTING).replace(
+            &leaf,
+            &format!("{pad}  - id: sw\n{pad}    type: io.kestra.plugin.core.flow.Switch\n{pad}    value: a\n{pad}    cases:\n{pad}      a:\n{pad}        - id: leaf\n{pad}          type: io.kestra.plugin.core.debug.Return\n{pad}          format: x\n"),
+        );
+        assert!(only(&switch).message.contains("nested more than 10"));
+    }
+
+    #[test]
+    fn a_null_optional_task_list_is_no_tasks_and_a_null_required_one_is_refused() {
+        let switch = "id: s\nnamespace: a.b\ntasks:\n  - id: sw\n    type: io.kestra.plugin.core.flow.Switch\n    value: x\n    cases:\n      x:\n        - id: r\n          type: io.kestra.plugin.core.debug.Return\n          format: x\n    defaults: null\n";
+        assert!(findings(switch).is_empty());
+        let sequential = "id: s\nnamespace: a.b\ntasks:\n  - id: seq\n    type: io.kestra.plugin.core.flow.Sequential\n    tasks: null\n";
+        assert_eq!(
+            only(sequential).message,
+            "tasks[0].tasks must hold at least one task"
+        );
     }
 
     #[test]
