@@ -847,3 +847,98 @@ async fn plugin_defaults_apply_to_the_tasks_and_triggers_that_run() {
         .await;
     assert_eq!(status, 200, "{started}");
 }
+
+/// Flow SLAs, as Kestra's sla-* test flows use them: a MAX_DURATION SLA
+/// ends a run that is too long FAILED or CANCELLED (its running task
+/// KILLED), or only adds its labels (NONE); an EXECUTION_ASSERTION SLA
+/// is checked at the end; a paused execution is woken at the deadline.
+#[tokio::test]
+async fn slas_fail_cancel_or_label_an_execution_that_breaks_them() {
+    let app = TestApp::start(Mode::MultiWithDefault).await;
+    tenant(&app, "acme").await;
+    let sleep =
+        "tasks:\n  - id: nap\n    type: io.kestra.plugin.core.flow.Sleep\n    duration: PT30S\n";
+    let sla = |behavior: &str, extra: &str| {
+        format!(
+            "sla:\n  - id: quick\n    type: MAX_DURATION\n    behavior: {behavior}\n    duration: PT0.3S\n{extra}"
+        )
+    };
+    create_flow(
+        &app,
+        "acme",
+        &flow("fails", &format!("{}{sleep}", sla("FAIL", ""))),
+    )
+    .await;
+    create_flow(
+        &app,
+        "acme",
+        &flow("cancels", &format!("{}{sleep}", sla("CANCEL", ""))),
+    )
+    .await;
+    let labelled = format!(
+        "{}tasks:\n  - id: nap\n    type: io.kestra.plugin.core.flow.Sleep\n    duration: PT0.8S\n",
+        sla("NONE", "    labels:\n      sla: late\n")
+    );
+    create_flow(&app, "acme", &flow("labelled", &labelled)).await;
+    let paused = format!(
+        "{}tasks:\n  - id: hold\n    type: io.kestra.plugin.core.flow.Pause\n",
+        sla("FAIL", "")
+    );
+    create_flow(&app, "acme", &flow("paused", &paused)).await;
+    let asserted = "inputs:\n  - id: ok\n    type: BOOLEAN\nsla:\n  - id: checked\n    type: EXECUTION_ASSERTION\n    behavior: CANCEL\n    assert: \"{{ inputs.ok }}\"\ntasks:\n  - id: hello\n    type: io.kestra.plugin.core.log.Log\n    message: hello\n";
+    create_flow(&app, "acme", &flow("asserted", asserted)).await;
+
+    for (id, state) in [
+        ("fails", "FAILED"),
+        ("cancels", "CANCELLED"),
+        ("paused", "FAILED"),
+    ] {
+        let started = std::time::Instant::now();
+        let done = run(&app, "acme", &format!("company.team/{id}"), json!({})).await;
+        assert_eq!(done["state"]["current"], state, "{done}");
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{id} was not stopped at its SLA"
+        );
+        let first = &done["taskRunList"][0];
+        assert_eq!(first["state"]["current"], "KILLED", "{done}");
+        let (_, logs) = app
+            .get(&format!(
+                "/api/v1/acme/logs/{}",
+                done["id"].as_str().expect("id")
+            ))
+            .await;
+        assert!(
+            logs.to_string().contains(
+                "SLA 'quick' violated: the execution ran longer than its maximum duration (PT0.3S)"
+            ),
+            "{logs}"
+        );
+    }
+    let done = run(&app, "acme", "company.team/labelled", json!({})).await;
+    assert_eq!(done["state"]["current"], "SUCCESS", "{done}");
+    assert_eq!(done["labels"]["sla"], "late", "{done}");
+    let kept = run(&app, "acme", "company.team/asserted", json!({"ok": true})).await;
+    assert_eq!(kept["state"]["current"], "SUCCESS", "{kept}");
+    let broken = run(&app, "acme", "company.team/asserted", json!({"ok": false})).await;
+    assert_eq!(broken["state"]["current"], "CANCELLED", "{broken}");
+    assert_eq!(task_run(&broken, "hello")["state"]["current"], "SUCCESS");
+
+    // Refused by name when written wrong, never accepted and ignored.
+    let (status, body) = app
+        .yaml(
+            Method::POST,
+            "/api/v1/acme/flows",
+            &app.admin,
+            &flow("bad", &format!("sla:\n  - id: x\n    type: MAX_DURATION\n    behavior: WARN\n    duration: PT1S\n{sleep}")),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("FAIL, CANCEL or NONE"),
+        "{body}"
+    );
+}

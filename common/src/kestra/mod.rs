@@ -8,6 +8,7 @@ pub mod inputs;
 pub mod pebble;
 pub mod plugin_defaults;
 pub mod retry;
+pub mod sla;
 pub mod source;
 
 /// How deep flowable tasks (Sequential, Parallel, If, Switch, ForEach...)

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use aerie_common::kestra::{
     LOG_LEVELS, MAX_TASK_NESTING, canonical_task_type, concurrency::Concurrency,
-    duration::parse_iso_duration, retry::Retry, scalar_text, task_types, trigger_types,
+    duration::parse_iso_duration, retry::Retry, scalar_text, sla::Sla, task_types, trigger_types,
     yaml_options,
 };
 use serde_json::{Map, Value};
@@ -33,6 +33,7 @@ pub struct Plan {
     pub labels: BTreeMap<String, String>,
     /// How many executions of the flow may run at once.
     pub concurrency: Option<Concurrency>,
+    pub slas: Vec<Sla>,
 }
 
 /// What a Schedule trigger adds to the executions it starts.
@@ -199,6 +200,11 @@ impl Plan {
                     Concurrency::parse(value)
                         .map_err(|problem| PlanError(format!("the flow: {problem}")))?,
                 ),
+            },
+            slas: match root.get("sla") {
+                None | Some(Value::Null) => Vec::new(),
+                Some(value) => Sla::parse_all(value)
+                    .map_err(|problem| PlanError(format!("the flow: {problem}")))?,
             },
         };
         // Flows stored before the limit existed fail instead of

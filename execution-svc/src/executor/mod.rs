@@ -56,6 +56,9 @@ pub enum StopReason {
     /// A user paused it: its running tasks stop where they are and go on
     /// when it is resumed.
     Pause = 4,
+    /// One of its flow's SLAs, violated, ends it (FAILED or CANCELLED);
+    /// its running tasks end KILLED.
+    Sla = 5,
 }
 
 /// The stop signal of one running execution.
@@ -89,6 +92,7 @@ impl Stop {
             2 => StopReason::Shutdown,
             3 => StopReason::LeaseLost,
             4 => StopReason::Pause,
+            5 => StopReason::Sla,
             _ => StopReason::None,
         }
     }

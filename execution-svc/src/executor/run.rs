@@ -28,6 +28,7 @@ use crate::repo::queue::{self, Claimed};
 use crate::repo::{self, TenantTxn};
 use crate::storage::StoragePath;
 
+mod sla;
 mod subflow;
 
 /// Why a run stopped writing before its end.
@@ -50,6 +51,8 @@ enum Outcome {
     /// Waiting at a Pause task: nothing after it runs until a resume.
     Paused,
     Failed,
+    /// Ended by an SLA with behavior CANCEL.
+    Cancelled,
     Killed,
     /// Shutting down or lost the lease: nothing more is written.
     Stopped,
@@ -73,6 +76,7 @@ impl Outcome {
             Outcome::Waiting => State::Running,
             Outcome::Paused => State::Paused,
             Outcome::Failed => State::Failed,
+            Outcome::Cancelled => State::Cancelled,
             Outcome::Killed | Outcome::Stopped => State::Killed,
         }
     }
@@ -217,9 +221,8 @@ pub(super) async fn execute(
         // Recorded with the first write of the run (or its end).
         run.lock_pending().running = true;
     }
-    let outcome = run
-        .block(&plan.tasks, &plan.errors, &plan.finally, "", &Value::Null)
-        .await;
+    let work = run.block(&plan.tasks, &plan.errors, &plan.finally, "", &Value::Null);
+    let outcome = run.watching_slas(&plan.slas, work).await;
     if let Some(err) = run.failure.lock().unwrap_or_else(|p| p.into_inner()).take() {
         return Err(err);
     }
@@ -233,19 +236,26 @@ pub(super) async fn execute(
         // RUNNING and go on when it is resumed.
         return run.end(Outcome::Paused, None, Vec::new()).await;
     }
-    if outcome == Outcome::Stopped && stop.reason() != StopReason::Kill {
+    if outcome == Outcome::Stopped && !matches!(stop.reason(), StopReason::Kill | StopReason::Sla) {
         return Ok(());
     }
-    let mut outcome = if stop.reason() == StopReason::Kill {
-        Outcome::Killed
-    } else {
-        outcome
+    let mut outcome = match stop.reason() {
+        StopReason::Kill => Outcome::Killed,
+        StopReason::Sla => {
+            // Paused or waiting task runs end with it.
+            run.kill_unfinished_runs();
+            run.sla_outcome()
+        }
+        _ => outcome,
     };
     if outcome == Outcome::Paused {
-        // The worker lets the execution go until a resume (or its delay).
+        // The worker lets the execution go until a resume (or its delay),
+        // or until an SLA falls due.
+        run.wake_for_slas(&plan.slas);
         return run.end(outcome, None, Vec::new()).await;
     }
     if outcome == Outcome::Waiting {
+        run.wake_for_slas(&plan.slas);
         return run.park_for_subflows().await;
     }
     let mut logs = Vec::new();
@@ -258,6 +268,12 @@ pub(super) async fn execute(
                 outcome = Outcome::Failed;
             }
         }
+    }
+    if matches!(
+        outcome,
+        Outcome::Success | Outcome::Warning | Outcome::Failed
+    ) {
+        outcome = run.asserting_slas(&plan.slas, outcome).await;
     }
     run.end(outcome, outputs, logs).await
 }
@@ -311,6 +327,10 @@ struct Run<'e> {
     /// When a paused execution must be looked at again by itself: the
     /// earliest `delay` or `timeout` of its Pause tasks.
     wake: Mutex<Option<chrono::DateTime<chrono::Utc>>>,
+    /// When the execution was created: its SLAs' durations count from it.
+    created: chrono::DateTime<chrono::Utc>,
+    /// The behavior of the SLA that stopped the run, if one did.
+    sla_behavior: Mutex<Option<aerie_common::kestra::sla::Behavior>>,
 }
 
 impl<'e> Run<'e> {
@@ -394,6 +414,8 @@ impl<'e> Run<'e> {
             state_at_start: row.state.clone(),
             running_written: std::sync::atomic::AtomicBool::new(false),
             wake: Mutex::new(None),
+            created: row.create_time,
+            sla_behavior: Mutex::new(None),
         }
     }
 
@@ -1374,7 +1396,7 @@ impl<'e> Run<'e> {
     }
 
     fn stopped(&self) -> Outcome {
-        if self.stop.reason() == StopReason::Kill {
+        if matches!(self.stop.reason(), StopReason::Kill | StopReason::Sla) {
             Outcome::Killed
         } else {
             Outcome::Stopped

@@ -45,7 +45,9 @@ pub struct Report {
 use aerie_common::kestra::condition_types;
 use aerie_common::kestra::inputs::{InputDef, MAX_INPUTS};
 pub use aerie_common::kestra::{INPUT_TYPES, task_types, trigger_types};
-use aerie_common::kestra::{LOG_LEVELS, MAX_TASK_NESTING, concurrency::Concurrency, retry::Retry};
+use aerie_common::kestra::{
+    LOG_LEVELS, MAX_TASK_NESTING, concurrency::Concurrency, retry::Retry, sla::Sla,
+};
 
 /// What a task type takes: required and optional properties, and which of
 /// them hold lists of child tasks.
@@ -80,7 +82,6 @@ const NOT_SUPPORTED: &[(&str, &str)] = &[
         "onResume",
         "a paused execution resumes without inputs (POST .../executions/{id}/resume)",
     ),
-    ("sla", "flow SLAs are not built"),
     ("checks", "flow checks are not built"),
     (
         "afterExecution",
@@ -241,6 +242,7 @@ const FLOW_PROPERTIES: &[&str] = &[
     "deleted",
     "retry",
     "concurrency",
+    "sla",
     "pluginDefaults",
     "taskDefaults",
 ];
@@ -481,6 +483,11 @@ impl Checker {
             && let Err(problem) = Concurrency::parse(&concurrency.value.to_json())
         {
             self.report("concurrency", at(concurrency), problem);
+        }
+        if let Some(sla) = root.value.get("sla")
+            && let Err(problem) = Sla::parse_all(&sla.value.to_json())
+        {
+            self.report("sla", at(sla), problem);
         }
         let id = self.required_string(root, "", "id");
         if let Some(id) = &id
@@ -1549,7 +1556,11 @@ triggers:
                 "concurrency",
                 "from 1",
             ),
-            (format!("{HELLO}sla: []\n"), "sla", "does not support"),
+            (
+                format!("{HELLO}sla:\n  - id: a\n    type: MAX_DURATION\n    behavior: FAIL\n"),
+                "sla",
+                "sla[0]: a MAX_DURATION SLA needs a duration",
+            ),
             (
                 format!("{HELLO}afterExecution: []\n"),
                 "afterExecution",
