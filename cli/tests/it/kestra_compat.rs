@@ -55,6 +55,10 @@ struct Run {
     /// Labels the execution must end with.
     #[serde(default)]
     labels: serde_json::Map<String, Value>,
+    /// The states all executions of the flow end in, in any order, when
+    /// the run starts others (retries in new executions).
+    #[serde(default, rename = "allExecutions")]
+    all_executions: Vec<String>,
     /// The same flow run again with other inputs (the Java test's other
     /// cases), each checked the same way.
     #[serde(default)]
@@ -197,6 +201,38 @@ async fn run_to_end(app: &TestApp, namespace: &str, id: &str, inputs: &Value) ->
     }
 }
 
+/// The states the executions of a flow ended in, once `count` of them have
+/// ended (or after a minute).
+async fn ended_states(app: &TestApp, namespace: &str, id: &str, count: usize) -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (_, found) = app
+            .get(&format!(
+                "/api/v1/compat/executions/search?namespace={namespace}&flowId={id}&size=100"
+            ))
+            .await;
+        let states: Vec<String> = found["results"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|e| {
+                e["state"]["current"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned()
+            })
+            .collect();
+        let ended = states
+            .iter()
+            .filter(|s| !["CREATED", "RUNNING", "PAUSED", "KILLING"].contains(&s.as_str()))
+            .count();
+        if (states.len() >= count && ended == states.len()) || Instant::now() > deadline {
+            return states;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
 #[tokio::test]
 async fn kestras_test_flows_run_as_kestras_tests_expect_or_are_refused_by_name() {
     let app = TestApp::start(Mode::MultiWithDefault).await;
@@ -278,7 +314,19 @@ async fn kestras_test_flows_run_as_kestras_tests_expect_or_are_refused_by_name()
             Some(async move {
                 let inputs = Value::Object(run.inputs.clone());
                 let execution = run_to_end(app, &namespace, &id, &inputs).await;
-                let found = differences(run, &execution);
+                let mut found = differences(run, &execution);
+                if !run.all_executions.is_empty() {
+                    let mut ended =
+                        ended_states(app, &namespace, &id, run.all_executions.len()).await;
+                    let mut expected = run.all_executions.clone();
+                    ended.sort();
+                    expected.sort();
+                    if ended != expected {
+                        found.push(format!(
+                            "its executions ended {ended:?}, Kestra's test expects {expected:?}"
+                        ));
+                    }
+                }
                 (expectation, found, execution)
             })
         })

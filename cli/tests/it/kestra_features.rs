@@ -942,3 +942,61 @@ async fn slas_fail_cancel_or_label_an_execution_that_breaks_them() {
         "{body}"
     );
 }
+
+/// `retry.behavior: CREATE_NEW_EXECUTION` (Kestra's retry-new-execution-*
+/// flows): the failed execution ends RETRIED and a new one of the same
+/// flow, with the same inputs and labels, starts after the interval; the
+/// attempts count across executions, so the last ends FAILED.
+#[tokio::test]
+async fn a_retry_in_a_new_execution_ends_the_failed_one_retried() {
+    let app = TestApp::start(Mode::MultiWithDefault).await;
+    tenant(&app, "acme").await;
+    let body = "inputs:\n  - id: who\n    type: STRING\nlabels:\n  team: data\ntasks:\n  - id: fail\n    type: io.kestra.plugin.core.execution.Fail\n    retry:\n      behavior: CREATE_NEW_EXECUTION\n      type: constant\n      maxAttempt: 3\n      interval: PT0.5S\n";
+    create_flow(&app, "acme", &flow("again", body)).await;
+    let first = run(&app, "acme", "company.team/again", json!({"who": "ada"})).await;
+    assert_eq!(first["state"]["current"], "RETRIED", "{first}");
+    let ended_at = date_of(&first, "RETRIED");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let all = loop {
+        let (_, found) = app
+            .get("/api/v1/acme/executions/search?flowId=again&size=10&sort=created:asc")
+            .await;
+        let all = found["results"].as_array().cloned().unwrap_or_default();
+        let ended = all
+            .iter()
+            .filter(|e| {
+                ["RETRIED", "FAILED"].contains(&e["state"]["current"].as_str().unwrap_or(""))
+            })
+            .count();
+        if all.len() == 3 && ended == 3 {
+            break all;
+        }
+        assert!(std::time::Instant::now() < deadline, "{all:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let states: Vec<&str> = all
+        .iter()
+        .map(|e| e["state"]["current"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(states, ["RETRIED", "RETRIED", "FAILED"]);
+    let second = &all[1];
+    assert_eq!(second["inputs"]["who"], "ada", "{second}");
+    assert_eq!(second["labels"]["team"], "data", "{second}");
+    // The interval passed before the new attempt ran.
+    let started = date_of(second, "RUNNING");
+    assert!(
+        started - ended_at >= chrono::TimeDelta::milliseconds(450),
+        "{ended_at} -> {started}"
+    );
+    let (_, logs) = app
+        .get(&format!(
+            "/api/v1/acme/logs/{}",
+            all[2]["id"].as_str().expect("id")
+        ))
+        .await;
+    assert!(
+        logs.to_string()
+            .contains("attempt 3 failed; the retry policy allows no more executions"),
+        "{logs}"
+    );
+}

@@ -2,8 +2,9 @@
 //! `random`), read once here for both the validator and the executor, so
 //! what is accepted at creation is exactly what runs.
 //!
-//! Aerie retries the failed task in place (`behavior: RETRY_FAILED_TASK`,
-//! Kestra's default). `CREATE_NEW_EXECUTION` is refused: it is not built.
+//! A failed task is retried in place (`behavior: RETRY_FAILED_TASK`,
+//! Kestra's default), or the execution ends RETRIED and a new one starts
+//! (`CREATE_NEW_EXECUTION`).
 
 use std::time::Duration;
 
@@ -30,6 +31,10 @@ pub struct Retry {
     pub max_duration: Option<Duration>,
     /// A task that needed more than one attempt ends WARNING.
     pub warning_on_retry: bool,
+    /// `behavior: CREATE_NEW_EXECUTION`: a failure is not retried in place;
+    /// the execution ends RETRIED and a new execution of the flow starts
+    /// after the delay (attempts and duration count across executions).
+    pub new_execution: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -85,18 +90,15 @@ impl Retry {
                 return Err(format!("unknown property '{key}' for a {kind} retry"));
             }
         }
-        match map.get("behavior").map(|b| b.as_str()) {
-            None | Some(Some("RETRY_FAILED_TASK")) => {}
-            Some(Some("CREATE_NEW_EXECUTION")) => {
+        let new_execution = match map.get("behavior").map(|b| b.as_str()) {
+            None | Some(Some("RETRY_FAILED_TASK")) => false,
+            Some(Some("CREATE_NEW_EXECUTION")) => true,
+            Some(_) => {
                 return Err(
-                    "retry behavior CREATE_NEW_EXECUTION is not supported by Aerie; use RETRY_FAILED_TASK (the default)"
-                        .into(),
+                    "retry behavior must be RETRY_FAILED_TASK or CREATE_NEW_EXECUTION".into(),
                 );
             }
-            Some(_) => {
-                return Err("retry behavior must be RETRY_FAILED_TASK".into());
-            }
-        }
+        };
         let duration = |key: &str| -> Result<Option<Duration>, String> {
             match map.get(key) {
                 None | Some(Value::Null) => Ok(None),
@@ -180,6 +182,7 @@ impl Retry {
             max_attempt,
             max_duration,
             warning_on_retry,
+            new_execution,
         })
     }
 
@@ -284,11 +287,15 @@ mod tests {
             Some(2)
         );
         assert!(
-            refused(
+            retry(
                 json!({"type": "constant", "interval": "PT1S", "maxAttempt": 2,
             "behavior": "CREATE_NEW_EXECUTION"})
             )
-            .contains("not supported")
+            .new_execution
+        );
+        assert!(
+            refused(json!({"type": "constant", "interval": "PT1S", "behavior": "AGAIN"}))
+                .contains("RETRY_FAILED_TASK or CREATE_NEW_EXECUTION")
         );
         assert!(refused(json!({"type": "linear"})).contains("unknown retry type"));
         assert!(

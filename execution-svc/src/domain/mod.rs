@@ -59,13 +59,15 @@ pub enum State {
     /// Refused at creation by its flow's concurrency limit (CANCEL).
     Cancelled,
     Restarted,
+    /// Failed, and retried in a new execution (`CREATE_NEW_EXECUTION`).
+    Retried,
     Skipped,
     /// Waiting at a Pause task for a resume (by hand, or its delay).
     Paused,
 }
 
 impl State {
-    pub const ALL: [State; 12] = [
+    pub const ALL: [State; 13] = [
         State::Created,
         State::Running,
         State::Retrying,
@@ -76,6 +78,7 @@ impl State {
         State::Killed,
         State::Cancelled,
         State::Restarted,
+        State::Retried,
         State::Skipped,
         State::Paused,
     ];
@@ -92,6 +95,7 @@ impl State {
             State::Killed => "KILLED",
             State::Cancelled => "CANCELLED",
             State::Restarted => "RESTARTED",
+            State::Retried => "RETRIED",
             State::Skipped => "SKIPPED",
             State::Paused => "PAUSED",
         }
@@ -111,6 +115,7 @@ impl State {
                 | State::Failed
                 | State::Killed
                 | State::Cancelled
+                | State::Retried
                 | State::Skipped
         )
     }

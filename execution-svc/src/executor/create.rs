@@ -31,6 +31,13 @@ pub enum StartedBy {
     /// A Flow trigger: `trigger` holds its id and the ended execution's ids
     /// and state.
     Flow(Value),
+    /// A retry (`CREATE_NEW_EXECUTION`) of a failed execution: its trigger,
+    /// this attempt's number and when the first attempt was created.
+    Retry {
+        trigger: Value,
+        attempt: i32,
+        first: chrono::DateTime<chrono::Utc>,
+    },
 }
 
 /// An execution to accept.
@@ -101,6 +108,7 @@ impl Engine {
             labels
                 .entry(CORRELATION_ID.to_owned())
                 .or_insert_with(|| new.id.as_str().to_owned());
+            let mut attempt = (1, None);
             let (actor, trigger, parent) = match new.started_by {
                 StartedBy::Caller(name) => (name, json!({}), None),
                 StartedBy::Webhook(trigger) => ("webhook".to_owned(), trigger, None),
@@ -111,6 +119,14 @@ impl Engine {
                     trigger,
                     Some(parent.as_str().to_owned()),
                 ),
+                StartedBy::Retry {
+                    trigger,
+                    attempt: number,
+                    first,
+                } => {
+                    attempt = (number, Some(first));
+                    ("retry".to_owned(), trigger, None)
+                }
             };
             let row = executions::Model {
                 tenant_id: tx.tenant_key().to_owned(),
@@ -133,6 +149,8 @@ impl Engine {
                 create_time: now,
                 update_time: now,
                 parent_execution_id: parent,
+                attempt_number: attempt.0,
+                first_attempt_time: attempt.1,
             };
             sources
                 .entry((

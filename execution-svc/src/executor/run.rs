@@ -28,6 +28,7 @@ use crate::repo::queue::{self, Claimed};
 use crate::repo::{self, TenantTxn};
 use crate::storage::StoragePath;
 
+mod new_execution;
 mod sla;
 mod subflow;
 
@@ -275,6 +276,9 @@ pub(super) async fn execute(
     ) {
         outcome = run.asserting_slas(&plan.slas, outcome).await;
     }
+    if outcome == Outcome::Failed {
+        run.plan_new_execution(&plan, &source, &mut logs).await;
+    }
     run.end(outcome, outputs, logs).await
 }
 
@@ -331,6 +335,17 @@ struct Run<'e> {
     created: chrono::DateTime<chrono::Utc>,
     /// The behavior of the SLA that stopped the run, if one did.
     sla_behavior: Mutex<Option<aerie_common::kestra::sla::Behavior>>,
+    /// The `CREATE_NEW_EXECUTION` policy of a task that failed, if any.
+    new_execution_policy: Mutex<Option<Arc<aerie_common::kestra::retry::Retry>>>,
+    /// The new execution that a retry starts, written with the end.
+    retried: Mutex<Option<new_execution::Retried>>,
+    /// This execution's attempt (1 unless a retry created it) and when the
+    /// first attempt was created.
+    attempt_number: i32,
+    first_attempt: chrono::DateTime<chrono::Utc>,
+    /// As stored, for a retry's new execution.
+    inputs: Map<String, Value>,
+    trigger: Value,
 }
 
 impl<'e> Run<'e> {
@@ -416,6 +431,12 @@ impl<'e> Run<'e> {
             wake: Mutex::new(None),
             created: row.create_time,
             sla_behavior: Mutex::new(None),
+            new_execution_policy: Mutex::new(None),
+            retried: Mutex::new(None),
+            attempt_number: row.attempt_number,
+            first_attempt: row.first_attempt_time.unwrap_or(row.create_time),
+            inputs: serde_json::from_str(&row.inputs).unwrap_or_default(),
+            trigger: new_execution::trigger_of(&row.trigger),
         }
     }
 
@@ -564,6 +585,11 @@ impl<'e> Run<'e> {
                 let (Err(Failure::Error(message)), Some(retry)) = (&result, &task.retry) else {
                     break result;
                 };
+                if retry.new_execution {
+                    // Retried as a whole, in a new execution, if it fails.
+                    self.retry_in_new_execution(retry);
+                    break result;
+                }
                 let since_first = (repo::now() - row.start_time.unwrap_or(now))
                     .to_std()
                     .unwrap_or_default();
@@ -1626,7 +1652,18 @@ impl<'e> Run<'e> {
         outputs: Option<Value>,
         logs: Vec<NewLog>,
     ) -> Result<(), RunError> {
-        let state = outcome.state();
+        let retried = match outcome {
+            Outcome::Failed => self
+                .retried
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .take(),
+            _ => None,
+        };
+        let state = match retried {
+            Some(_) => State::Retried,
+            None => outcome.state(),
+        };
         // Flow triggers fired by this end start with it (looked up before
         // the write, which holds the database's write lock on SQLite).
         let triggered = if state.is_terminal() {
@@ -1714,9 +1751,15 @@ impl<'e> Run<'e> {
             repo::executions::set_state(&tx, self.id, change(stored.as_deref().unwrap_or("[]")))
                 .await?;
         }
-        let starts = !triggered.executions.is_empty();
+        let mut starts = !triggered.executions.is_empty();
         if starts {
             self.engine.accept_many(&tx, triggered.executions).await?;
+        }
+        if let Some(retried) = retried {
+            let id = retried.new.id.clone();
+            self.engine.accept(&tx, retried.new).await?;
+            queue::available_at(&tx, &id, retried.at_millis).await?;
+            starts = true;
         }
         tx.commit().await?;
         self.engine.changed(self.id);

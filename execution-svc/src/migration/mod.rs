@@ -15,6 +15,7 @@ mod m0009_flow_concurrency;
 mod m0010_index_limited_jobs;
 mod m0011_pause_requests;
 mod m0012_subflow_parents;
+mod m0013_retry_attempts;
 
 /// The tenant tables of the first schema, which m0004 put under row-level
 /// security (later tables turn it on in their own migration); each has a
@@ -45,6 +46,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0010_index_limited_jobs::Migration),
             Box::new(m0011_pause_requests::Migration),
             Box::new(m0012_subflow_parents::Migration),
+            Box::new(m0013_retry_attempts::Migration),
         ]
     }
 

@@ -29,6 +29,12 @@ pub mod executions {
         pub update_time: ChronoDateTimeUtc,
         /// The execution whose Subflow task started this one.
         pub parent_execution_id: Option<String>,
+        /// 1, or more for an execution a retry created
+        /// (`CREATE_NEW_EXECUTION`).
+        pub attempt_number: i32,
+        /// When the first attempt was created, for an execution a retry
+        /// created.
+        pub first_attempt_time: Option<ChronoDateTimeUtc>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -166,11 +166,14 @@ pub async fn request_kill(tx: &TenantTxn, execution: &ExecutionId) -> Result<boo
 /// worker parking it at the same moment waits for this transaction and
 /// then sees the subflow's end (see `Run::park_for_subflows`).
 pub async fn wake(tx: &TenantTxn, execution: &ExecutionId) -> Result<(), DbErr> {
+    available_at(tx, execution, super::now_millis()).await
+}
+
+/// Makes the job of an execution of the transaction's tenant wait until
+/// `at` (epoch milliseconds) before a worker takes it.
+pub async fn available_at(tx: &TenantTxn, execution: &ExecutionId, at: i64) -> Result<(), DbErr> {
     execution_queue::Entity::update_many()
-        .col_expr(
-            execution_queue::Column::AvailableAt,
-            super::now_millis().into(),
-        )
+        .col_expr(execution_queue::Column::AvailableAt, at.into())
         .filter(execution_queue::Column::TenantId.eq(tx.tenant_key()))
         .filter(execution_queue::Column::ExecutionId.eq(execution.as_str()))
         .exec(tx.conn())

@@ -27,6 +27,7 @@ const ENDED: &[&str] = &[
     "FAILED",
     "KILLED",
     "CANCELLED",
+    "RETRIED",
     "RESTARTED",
 ];
 /// The states the list filters by.
@@ -39,6 +40,7 @@ const STATES: &[&str] = &[
     "FAILED",
     "KILLED",
     "CANCELLED",
+    "RETRIED",
     "RESTARTED",
 ];
 

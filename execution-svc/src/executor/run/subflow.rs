@@ -139,6 +139,11 @@ impl Run<'_> {
                 outputs["outputs"] = values.clone();
             }
             if state == State::Failed
+                && let Some(retry) = task.retry.as_ref().filter(|r| r.new_execution)
+            {
+                // Retried as a whole, in a new execution.
+                self.retry_in_new_execution(retry);
+            } else if state == State::Failed
                 && let Some(retry) = &task.retry
             {
                 let since_first = (repo::now() - row.start_time.unwrap_or(now))
