@@ -37,6 +37,9 @@ struct Expectation {
     refused: Option<String>,
     #[serde(default)]
     created: bool,
+    /// A scenario of several calls, as the Java test makes them.
+    #[serde(default)]
+    steps: Vec<Step>,
     /// Why the flow is not run here, or what differs.
     #[serde(default)]
     why: String,
@@ -63,6 +66,57 @@ struct Run {
     /// cases), each checked the same way.
     #[serde(default)]
     also: Vec<Run>,
+}
+
+/// One call of a scenario, or one wait-and-check. `start`, `webhook`
+/// and `other` make their execution the current one; the others act on it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct Step {
+    /// Starts the flow with these inputs.
+    #[serde(default)]
+    start: Option<serde_json::Map<String, Value>>,
+    /// Calls the flow's webhook: `{method, key, query, body}`.
+    #[serde(default)]
+    webhook: Option<Value>,
+    /// The HTTP status the call answers (default 200).
+    #[serde(default)]
+    status: Option<u16>,
+    /// `restart`, `resume` or `kill` of the current execution.
+    #[serde(default)]
+    act: Option<String>,
+    /// Waits for the current execution to reach this state (default: its
+    /// end), then checks `expect`.
+    #[serde(default)]
+    until: Option<String>,
+    /// An execution of another flow (`namespace/id`), started by a
+    /// trigger: waits for it and makes it the current one.
+    #[serde(default)]
+    other: Option<String>,
+    #[serde(default)]
+    expect: Option<Check>,
+}
+
+/// What a step checks of the current execution.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct Check {
+    #[serde(default)]
+    state: Option<String>,
+    #[serde(default)]
+    task_runs: Option<usize>,
+    #[serde(default)]
+    outputs: Vec<OutputCheck>,
+    /// The execution's state history starts so.
+    #[serde(default)]
+    history: Vec<String>,
+    /// Attempts of a task run (`{task: n}`).
+    #[serde(default)]
+    attempts: serde_json::Map<String, Value>,
+    /// Trigger variables (`trigger.variables.<key>`), `$first` meaning the
+    /// first execution of the scenario's id.
+    #[serde(default)]
+    trigger: serde_json::Map<String, Value>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -201,6 +255,212 @@ async fn run_to_end(app: &TestApp, namespace: &str, id: &str, inputs: &Value) ->
     }
 }
 
+/// States an execution does not leave on its own.
+const ENDED: [&str; 7] = [
+    "SUCCESS",
+    "WARNING",
+    "FAILED",
+    "KILLED",
+    "CANCELLED",
+    "SKIPPED",
+    "RETRIED",
+];
+
+/// Polls an execution until `done` holds, for up to a minute.
+async fn poll(app: &TestApp, id: &str, done: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (_, body) = app.get(&format!("/api/v1/compat/executions/{id}")).await;
+        if done(&body) || Instant::now() > deadline {
+            return body;
+        }
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+}
+
+/// Plays one scenario; the first difference with Kestra's test is the
+/// error.
+async fn scenario(app: &TestApp, namespace: &str, id: &str, steps: &[Step]) -> Result<(), String> {
+    let mut current = String::new();
+    let mut first = String::new();
+    for (n, step) in steps.iter().enumerate() {
+        let at = |what: String| format!("step {}: {what}", n + 1);
+        let expected_status = step.status.unwrap_or(200);
+        if let Some(inputs) = &step.start {
+            let (status, body) = app
+                .post(
+                    &format!("/api/v1/compat/executions/{namespace}/{id}"),
+                    Value::Object(inputs.clone()),
+                )
+                .await;
+            if status != expected_status {
+                return Err(at(format!("start answered {status} {body}")));
+            }
+            current = body["id"].as_str().unwrap_or_default().to_owned();
+        }
+        if let Some(call) = &step.webhook {
+            let method =
+                reqwest::Method::from_bytes(call["method"].as_str().unwrap_or("POST").as_bytes())
+                    .expect("method");
+            let url = app.url(&format!(
+                "/api/v1/compat/executions/webhook/{namespace}/{id}/{}?{}",
+                call["key"].as_str().unwrap_or_default(),
+                call["query"].as_str().unwrap_or_default()
+            ));
+            let mut request = app.client.request(method, url);
+            if !call["body"].is_null() {
+                request = request.json(&call["body"]);
+            }
+            let response = request.send().await.expect("webhook");
+            let status = response.status().as_u16();
+            let text = response.text().await.unwrap_or_default();
+            if status != expected_status {
+                return Err(at(format!("the webhook answered {status} {text}")));
+            }
+            if status == 200 {
+                let body: Value = serde_json::from_str(&text).unwrap_or_default();
+                current = body["id"].as_str().unwrap_or_default().to_owned();
+            }
+        }
+        if let Some(other) = &step.other {
+            let (other_namespace, other_id) = other.split_once('/').expect("namespace/id");
+            let deadline = Instant::now() + Duration::from_secs(30);
+            current = loop {
+                let (_, found) = app
+                    .get(&format!(
+                        "/api/v1/compat/executions/search?namespace={other_namespace}&flowId={other_id}&size=10"
+                    ))
+                    .await;
+                if let Some(found) = found["results"].as_array().and_then(|r| r.first()) {
+                    break found["id"].as_str().unwrap_or_default().to_owned();
+                }
+                if Instant::now() > deadline {
+                    return Err(at(format!("no execution of {other} started")));
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            };
+        }
+        if first.is_empty() {
+            first.clone_from(&current);
+        }
+        if let Some(act) = &step.act {
+            let (method, path) = match act.as_str() {
+                "restart" => (reqwest::Method::POST, "restart"),
+                "resume" => (reqwest::Method::POST, "resume"),
+                "kill" => (reqwest::Method::DELETE, "kill"),
+                // Back to the scenario's first execution.
+                "first" => {
+                    current.clone_from(&first);
+                    (reqwest::Method::GET, "")
+                }
+                other => return Err(at(format!("unknown act {other}"))),
+            };
+            let path = if path.is_empty() {
+                String::new()
+            } else {
+                format!("/{path}")
+            };
+            let (status, body) = app
+                .send(
+                    method,
+                    &format!("/api/v1/compat/executions/{current}{path}"),
+                    Some(&app.admin),
+                    (path.starts_with("/re")).then(|| json!({})),
+                )
+                .await;
+            if !matches!(status, 200 | 202 | 204) {
+                return Err(at(format!("{act} answered {status} {body}")));
+            }
+        }
+        if step.until.is_some() || step.expect.is_some() {
+            let until = step.until.clone();
+            let execution = poll(app, &current, |e| {
+                let state = e["state"]["current"].as_str().unwrap_or_default();
+                match &until {
+                    Some(wanted) => state == wanted,
+                    None => ENDED.contains(&state),
+                }
+            })
+            .await;
+            let check = step.expect.as_ref();
+            let mut found = Vec::new();
+            let state = execution["state"]["current"].as_str().unwrap_or_default();
+            if let Some(wanted) = &step.until
+                && state != wanted
+            {
+                found.push(format!("never {wanted}, {state} at the last look"));
+            }
+            if let Some(check) = check {
+                let as_run = Run {
+                    inputs: serde_json::Map::new(),
+                    state: check.state.clone().unwrap_or_else(|| state.to_owned()),
+                    task_runs: check.task_runs,
+                    outputs: check
+                        .outputs
+                        .iter()
+                        .map(|o| OutputCheck {
+                            task: o.task.clone(),
+                            value: o.value.clone(),
+                            key: o.key.clone(),
+                            equals: o.equals.clone(),
+                        })
+                        .collect(),
+                    labels: serde_json::Map::new(),
+                    all_executions: Vec::new(),
+                    also: Vec::new(),
+                };
+                found.extend(differences(&as_run, &execution));
+                let history: Vec<&str> = execution["state"]["histories"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|h| h["state"].as_str())
+                    .collect();
+                if !check.history.is_empty()
+                    && !history
+                        .starts_with(&check.history.iter().map(String::as_str).collect::<Vec<_>>())
+                {
+                    found.push(format!(
+                        "history {history:?}, Kestra's test expects it to start {:?}",
+                        check.history
+                    ));
+                }
+                for (task, attempts) in &check.attempts {
+                    let runs = execution["taskRunList"]
+                        .as_array()
+                        .cloned()
+                        .unwrap_or_default();
+                    let actual = runs
+                        .iter()
+                        .find(|r| r["taskId"] == task.as_str())
+                        .map(|r| r["attempts"].clone());
+                    if actual.as_ref() != Some(attempts) {
+                        found.push(format!(
+                            "{task} made {actual:?} attempts, Kestra's test expects {attempts}"
+                        ));
+                    }
+                }
+                for (key, wanted) in &check.trigger {
+                    let wanted = match wanted.as_str() {
+                        Some("$first") => Value::String(first.clone()),
+                        _ => wanted.clone(),
+                    };
+                    let actual = &execution["trigger"]["variables"][key.as_str()];
+                    if actual != &wanted {
+                        found.push(format!(
+                            "trigger.variables.{key} is {actual}, Kestra's test expects {wanted}"
+                        ));
+                    }
+                }
+            }
+            if !found.is_empty() {
+                return Err(at(format!("{}\n    {execution}", found.join("; "))));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The states the executions of a flow ended in, once `count` of them have
 /// ended (or after a minute).
 async fn ended_states(app: &TestApp, namespace: &str, id: &str, count: usize) -> Vec<String> {
@@ -271,6 +531,7 @@ async fn kestras_test_flows_run_as_kestras_tests_expect_or_are_refused_by_name()
             expectation.run.is_some(),
             expectation.refused.is_some(),
             expectation.created,
+            !expectation.steps.is_empty(),
         ];
         if expectation.created && expectation.why.is_empty() {
             problems.push(format!(
@@ -280,7 +541,7 @@ async fn kestras_test_flows_run_as_kestras_tests_expect_or_are_refused_by_name()
         }
         if modes.iter().filter(|m| **m).count() != 1 {
             problems.push(format!(
-                "{}: give exactly one of run, refused, created",
+                "{}: give exactly one of run, refused, created, steps",
                 expectation.file
             ));
             continue;
@@ -332,6 +593,28 @@ async fn kestras_test_flows_run_as_kestras_tests_expect_or_are_refused_by_name()
         })
     });
     let outcomes = futures::future::join_all(runs).await;
+    let scenarios = expectations
+        .iter()
+        .filter(|e| !e.steps.is_empty())
+        .filter_map(|e| Some((e, created.get(&e.file)?.clone())));
+    let scenarios = futures::future::join_all(scenarios.map(|(expectation, (namespace, id))| {
+        let app = &app;
+        async move {
+            let found = scenario(app, &namespace, &id, &expectation.steps).await;
+            (expectation, found)
+        }
+    }))
+    .await;
+    let mut passed_scenarios = 0;
+    for (expectation, found) in &scenarios {
+        match found {
+            Ok(()) => passed_scenarios += 1,
+            Err(problem) => problems.push(format!(
+                "{} ({}): {problem}",
+                expectation.file, expectation.java
+            )),
+        }
+    }
     let mut passed_runs = 0;
     for (expectation, found, execution) in &outcomes {
         if found.is_empty() {
@@ -348,9 +631,10 @@ async fn kestras_test_flows_run_as_kestras_tests_expect_or_are_refused_by_name()
     let refused = expectations.iter().filter(|e| e.refused.is_some()).count();
     let only_created = expectations.iter().filter(|e| e.created).count();
     println!(
-        "Kestra compatibility: {} flows; {passed_runs} of {} runs end as Kestra's tests expect, {refused} flows refused at creation naming what is not supported, {only_created} created (their tests need more than one run)",
+        "Kestra compatibility: {} flows; {passed_runs} of {} runs end as Kestra's tests expect, {passed_scenarios} of {} scenarios (restart, resume, kill, concurrency, triggers, webhooks) too, {refused} flows refused at creation naming what is not supported, {only_created} created only (their tests need what the suite does not drive)",
         expectations.len(),
         outcomes.len(),
+        scenarios.len(),
     );
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }

@@ -232,8 +232,8 @@ async fn kestra_properties_aerie_does_not_carry_out_are_refused_by_name() {
             "afterExecution",
         ),
         (
-            "sla:\n  - id: slow\n    type: MAX_DURATION\n    duration: PT1H\n",
-            "sla",
+            "checks:\n  - condition: \"{{ true }}\"\n    message: fine\n",
+            "checks",
         ),
     ] {
         let source = flow(

@@ -462,7 +462,12 @@ impl ExecutionService for ExecutionApi {
             .await?;
         let tx = self.write(&call.tenant).await?;
         let current = found(&tx, &id).await?;
-        let pausable = [State::Created, State::Running, State::Restarted];
+        let pausable = [
+            State::Created,
+            State::Queued,
+            State::Running,
+            State::Restarted,
+        ];
         if !State::parse(&current.state).is_some_and(|s| pausable.contains(&s)) {
             return Err(Status::failed_precondition(format!(
                 "only a queued or running execution can be paused; {id} is {}",
@@ -999,6 +1004,7 @@ impl ExecutionApi {
                 state: State::Killed,
                 outputs: &outputs,
                 labels: &labels,
+                task_outputs: None,
             };
             self.engine.triggered_by(&call.tenant, &ended).await
         };

@@ -48,6 +48,8 @@ impl std::fmt::Display for ExecutionId {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum State {
     Created,
+    /// Waiting for a place under its flow's concurrency limit (QUEUE).
+    Queued,
     Running,
     /// A failed attempt waits for its retry.
     Retrying,
@@ -67,8 +69,9 @@ pub enum State {
 }
 
 impl State {
-    pub const ALL: [State; 13] = [
+    pub const ALL: [State; 14] = [
         State::Created,
+        State::Queued,
         State::Running,
         State::Retrying,
         State::Success,
@@ -86,6 +89,7 @@ impl State {
     pub fn as_str(self) -> &'static str {
         match self {
             State::Created => "CREATED",
+            State::Queued => "QUEUED",
             State::Running => "RUNNING",
             State::Retrying => "RETRYING",
             State::Success => "SUCCESS",

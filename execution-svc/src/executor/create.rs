@@ -78,13 +78,13 @@ impl Engine {
         let running_quota = self.quotas.overrides(tx.tenant()).await.running_executions;
         let mut sources: BTreeMap<(String, String, i32), String> = BTreeMap::new();
         let (mut rows, mut jobs, mut audits) = (Vec::new(), Vec::new(), Vec::new());
-        // Queued or running executions of each flow with a CANCEL or FAIL
+        // Queued or running executions of each flow with a concurrency
         // limit, this batch's included.
         let mut unfinished: HashMap<String, u64> = HashMap::new();
         for new in batch {
             let flow_key = queue::flow_key(&new.namespace, &new.flow_id);
             let refused = match new.concurrency {
-                Some(limit) if limit.behavior != Behavior::Queue => {
+                Some(limit) => {
                     let count = match unfinished.get(&flow_key) {
                         Some(count) => *count,
                         None => {
@@ -93,13 +93,18 @@ impl Engine {
                         }
                     };
                     let full = count >= u64::from(limit.limit);
-                    unfinished.insert(flow_key.clone(), count + u64::from(!full));
+                    // A queued one waits among the unfinished; a refused one
+                    // ends at once.
+                    let waits = !full || limit.behavior == Behavior::Queue;
+                    unfinished.insert(flow_key.clone(), count + u64::from(waits));
                     full.then_some(match limit.behavior {
                         Behavior::Cancel => State::Cancelled,
-                        _ => State::Failed,
+                        Behavior::Fail => State::Failed,
+                        // Waits its turn, QUEUED, as Kestra shows it.
+                        Behavior::Queue => State::Queued,
                     })
                 }
-                _ => None,
+                None => None,
             };
             let histories = push_history("[]", State::Created, now);
             // Kestra's correlation label: the execution's own id, unless
@@ -137,7 +142,8 @@ impl Engine {
                 // Stored once per revision (see below), not in every row.
                 flow_source: String::new(),
                 state: refused.unwrap_or(State::Created).as_str().to_owned(),
-                // Past its flow's limit, an execution ends as it is created.
+                // Past its flow's limit, an execution ends as it is created,
+                // or waits QUEUED.
                 histories: match refused {
                     Some(state) => push_history(&histories, state, now),
                     None => histories,
@@ -168,7 +174,7 @@ impl Engine {
                         "trigger": trigger.get("type").cloned().unwrap_or(Value::Null),
                     })),
             );
-            if refused.is_none() {
+            if matches!(refused, None | Some(State::Queued)) {
                 jobs.push(queue::Job {
                     execution: new.id,
                     flow_key,

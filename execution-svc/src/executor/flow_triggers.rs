@@ -36,6 +36,9 @@ pub(crate) struct Ended<'a> {
     /// Its flow outputs (`trigger.outputs` in the triggers' inputs).
     pub outputs: &'a Value,
     pub labels: &'a BTreeMap<String, String>,
+    /// Its tasks' outputs (`outputs.<task>` in the triggers' inputs, as
+    /// Kestra renders them), read only if a trigger's inputs use them.
+    pub task_outputs: Option<minijinja::Value>,
 }
 
 /// What an end starts: the executions to accept with it, and a line for
@@ -204,7 +207,10 @@ impl Engine {
         }
         let mut trigger = variables.clone();
         trigger["outputs"] = ended.outputs.clone();
-        let scope = minijinja::Value::from(minijinja::value::Serde(json!({ "trigger": trigger })));
+        let scope = minijinja::context! {
+            trigger => minijinja::Value::from(minijinja::value::Serde(trigger)),
+            outputs => ended.task_outputs.clone().unwrap_or_else(|| minijinja::Value::from(())),
+        };
         let renderer = super::tenant_renderer(self, tenant, namespace);
         let inputs = Value::Object(inputs.clone());
         let rendered = if needs_lookups(&inputs.to_string()) {

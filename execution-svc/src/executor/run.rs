@@ -166,9 +166,11 @@ pub(super) async fn execute(
             None => String::new(),
         };
         // A new execution has no task runs yet: no need to look.
-        let fresh = row
-            .as_ref()
-            .is_none_or(|r| r.state == State::Created.as_str());
+        let fresh = row.as_ref().is_none_or(|r| {
+            [State::Created, State::Queued]
+                .map(State::as_str)
+                .contains(&r.state.as_str())
+        });
         let runs = if fresh {
             Vec::new()
         } else {
@@ -1681,6 +1683,7 @@ impl<'e> Run<'e> {
                 state,
                 outputs: outputs.as_ref().unwrap_or(&no_outputs),
                 labels: &labels,
+                task_outputs: Some(self.outputs.value()),
             };
             self.engine.triggered_by(self.tenant, &ended).await
         } else {

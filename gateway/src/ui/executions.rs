@@ -33,6 +33,7 @@ const ENDED: &[&str] = &[
 /// The states the list filters by.
 const STATES: &[&str] = &[
     "CREATED",
+    "QUEUED",
     "RUNNING",
     "KILLING",
     "SUCCESS",

@@ -85,9 +85,16 @@ impl Operation {
     fn default_states(self) -> &'static [&'static str] {
         match self {
             Operation::Delete => &["SUCCESS", "WARNING", "FAILED", "KILLED", "CANCELLED"],
-            Operation::Kill => &["CREATED", "RUNNING", "PAUSED", "KILLING", "RESTARTED"],
+            Operation::Kill => &[
+                "CREATED",
+                "QUEUED",
+                "RUNNING",
+                "PAUSED",
+                "KILLING",
+                "RESTARTED",
+            ],
             Operation::Restart => &["FAILED", "KILLED"],
-            Operation::Pause => &["CREATED", "RUNNING", "RESTARTED"],
+            Operation::Pause => &["CREATED", "QUEUED", "RUNNING", "RESTARTED"],
             Operation::Resume => &["PAUSED"],
         }
     }
@@ -104,7 +111,9 @@ impl Operation {
             Operation::Restart if !matches!(state, "FAILED" | "KILLED") => {
                 Some("only a FAILED or KILLED execution can be restarted")
             }
-            Operation::Pause if !matches!(state, "CREATED" | "RUNNING" | "RESTARTED") => {
+            Operation::Pause
+                if !matches!(state, "CREATED" | "QUEUED" | "RUNNING" | "RESTARTED") =>
+            {
                 Some("only a queued or running execution can be paused")
             }
             Operation::Resume if state != "PAUSED" => Some("execution is not paused"),
