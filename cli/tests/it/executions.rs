@@ -50,13 +50,23 @@ pub async fn run(app: &TestApp, tenant: &str, flow: &str, inputs: Value) -> Valu
 
 /// Asks for an execution to be killed (202) and waits until it is KILLED.
 pub async fn kill(app: &TestApp, tenant: &str, id: &str) -> Value {
-    let response = app
-        .client
-        .delete(app.url(&format!("/api/v1/{tenant}/executions/{id}/kill")))
-        .bearer_auth(&app.admin)
-        .send()
-        .await
-        .expect("kill");
+    // 409 says the execution changed under the kill (a worker pausing it
+    // at that moment): the API asks the caller to try again.
+    let mut tries = 0;
+    let response = loop {
+        let response = app
+            .client
+            .delete(app.url(&format!("/api/v1/{tenant}/executions/{id}/kill")))
+            .bearer_auth(&app.admin)
+            .send()
+            .await
+            .expect("kill");
+        tries += 1;
+        if response.status() != 409 || tries == 5 {
+            break response;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
     assert_eq!(response.status(), 202);
     wait_until(app, tenant, id, Duration::from_secs(10), |e| {
         e["state"]["current"] == "KILLED"
