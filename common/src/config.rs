@@ -25,6 +25,7 @@ pub const KEYS: &[&str] = &[
     "tenants.quotas.queued-executions",
     "tenants.quotas.executions-per-minute",
     "tenants.quotas.foreach-items",
+    "tenants.quotas.task-runs-per-execution",
     "tenants.quotas.parallel-branches",
     "tenants.quotas.log-lines-per-execution",
     "tenants.quotas.log-bytes-per-execution",
@@ -272,6 +273,9 @@ pub struct QuotasConfig {
     pub executions_per_minute: u32,
     /// Items one ForEach may loop over; more fails the task, naming this.
     pub foreach_items: u32,
+    /// Task runs one execution may create in all (nested ForEach loops
+    /// multiply); past it the execution fails, naming this.
+    pub task_runs_per_execution: u32,
     /// Branches one Parallel may have, and iterations one ForEach runs at
     /// once; more branches fail the task, naming this.
     pub parallel_branches: u32,
@@ -310,6 +314,7 @@ impl Default for QuotasConfig {
             queued_executions: 10_000,
             executions_per_minute: 6_000,
             foreach_items: 10_000,
+            task_runs_per_execution: 25_000,
             parallel_branches: 100,
             log_lines_per_execution: 100_000,
             log_bytes_per_execution: 64 * 1024 * 1024,

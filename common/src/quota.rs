@@ -24,6 +24,7 @@ pub struct QuotaOverrides {
     pub queued_executions: Option<u32>,
     pub executions_per_minute: Option<u32>,
     pub foreach_items: Option<u32>,
+    pub task_runs_per_execution: Option<u32>,
     pub parallel_branches: Option<u32>,
     pub log_lines_per_execution: Option<u32>,
     pub log_bytes_per_execution: Option<u64>,
@@ -49,6 +50,10 @@ impl QuotaOverrides {
                 self.executions_per_minute.map(u64::from),
             ),
             ("foreachItems", self.foreach_items.map(u64::from)),
+            (
+                "taskRunsPerExecution",
+                self.task_runs_per_execution.map(u64::from),
+            ),
             ("parallelBranches", self.parallel_branches.map(u64::from)),
             (
                 "logLinesPerExecution",
@@ -96,6 +101,9 @@ impl QuotaOverrides {
                 .executions_per_minute
                 .unwrap_or(defaults.executions_per_minute),
             foreach_items: self.foreach_items.unwrap_or(defaults.foreach_items),
+            task_runs_per_execution: self
+                .task_runs_per_execution
+                .unwrap_or(defaults.task_runs_per_execution),
             parallel_branches: self.parallel_branches.unwrap_or(defaults.parallel_branches),
             log_lines_per_execution: self
                 .log_lines_per_execution
@@ -125,6 +133,7 @@ impl From<pb::TenantQuotas> for QuotaOverrides {
             queued_executions: q.queued_executions,
             executions_per_minute: q.executions_per_minute,
             foreach_items: q.foreach_items,
+            task_runs_per_execution: q.task_runs_per_execution,
             parallel_branches: q.parallel_branches,
             log_lines_per_execution: q.log_lines_per_execution,
             log_bytes_per_execution: q.log_bytes_per_execution,
@@ -142,6 +151,7 @@ impl From<QuotaOverrides> for pb::TenantQuotas {
             queued_executions: q.queued_executions,
             executions_per_minute: q.executions_per_minute,
             foreach_items: q.foreach_items,
+            task_runs_per_execution: q.task_runs_per_execution,
             parallel_branches: q.parallel_branches,
             log_lines_per_execution: q.log_lines_per_execution,
             log_bytes_per_execution: q.log_bytes_per_execution,
@@ -159,6 +169,7 @@ pub fn in_force(quotas: &QuotasConfig) -> pb::TenantQuotas {
         queued_executions: Some(quotas.queued_executions),
         executions_per_minute: Some(quotas.executions_per_minute),
         foreach_items: Some(quotas.foreach_items),
+        task_runs_per_execution: Some(quotas.task_runs_per_execution),
         parallel_branches: Some(quotas.parallel_branches),
         log_lines_per_execution: Some(quotas.log_lines_per_execution),
         log_bytes_per_execution: Some(quotas.log_bytes_per_execution),

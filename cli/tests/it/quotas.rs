@@ -281,3 +281,43 @@ async fn per_tenant_usage_gauges_appear_only_when_switched_on() {
     // Off by default: `every_process_serves_metrics_with_bounded_labels`
     // checks that no metric names a tenant.
 }
+
+/// Nested ForEach loops multiply: each loop stays under `foreach-items`,
+/// yet together they would create task runs without end (and the memory
+/// to hold them, for every tenant of the process). Past the tenant's
+/// `task-runs-per-execution` the execution creates no more and fails,
+/// naming the quota; a neighbour with the default quota runs the flow.
+#[tokio::test]
+async fn nested_loops_stop_at_the_tenants_task_run_quota() {
+    let app = TestApp::start(Mode::MultiWithDefault).await;
+    tenant(&app, "acme").await;
+    tenant(&app, "other").await;
+    let (status, body) = app
+        .put(
+            "/api/v1/tenants/acme/quotas",
+            json!({"taskRunsPerExecution": 30}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let nested = "id: grid\nnamespace: company.team\ntasks:\n  - id: rows\n    type: io.kestra.plugin.core.flow.ForEach\n    values: [1, 2, 3, 4, 5, 6]\n    concurrencyLimit: 0\n    allowFailure: true\n    tasks:\n      - id: cols\n        type: io.kestra.plugin.core.flow.ForEach\n        values: [1, 2, 3, 4, 5, 6]\n        tasks:\n          - id: cell\n            type: io.kestra.plugin.core.debug.Return\n            format: \"{{ taskrun.value }}\"\n  - id: after\n    type: io.kestra.plugin.core.log.Log\n    message: after\n";
+    create_flow(&app, "acme", nested).await;
+    create_flow(&app, "other", nested).await;
+    let stopped = run(&app, "acme", "company.team/grid", json!({})).await;
+    assert_eq!(stopped["state"]["current"], "FAILED", "{stopped}");
+    let runs = stopped["taskRunList"].as_array().expect("runs").len();
+    assert!((30..=31).contains(&runs), "{runs} task runs");
+    let (_, logs) = app
+        .get(&format!(
+            "/api/v1/acme/logs/{}",
+            stopped["id"].as_str().expect("id")
+        ))
+        .await;
+    assert!(
+        logs.to_string().contains("quota task-runs-per-execution"),
+        "{logs}"
+    );
+    // 1 + 6 + 36 + 1 task runs, under the default quota.
+    let fine = run(&app, "other", "company.team/grid", json!({})).await;
+    assert_eq!(fine["state"]["current"], "SUCCESS", "{fine}");
+    assert_eq!(fine["taskRunList"].as_array().expect("runs").len(), 44);
+}

@@ -236,13 +236,17 @@ fn within_groups(text: &str, depth: usize) -> String {
             None if c == b'\'' || c == b'"' => quote = Some(c),
             None if matches!(c, b'(' | b'[' | b'{') => {
                 let inner = &text[i + 1..];
-                if let Some(close) = group_end(inner) {
-                    out.push_str(&text[copied..=i]);
-                    out.push_str(&expression(&inner[..close], depth));
-                    i += close + 1;
-                    copied = i;
-                    continue;
-                }
+                let Some(close) = group_end(inner) else {
+                    // Unclosed: the rest is left as written, for the parser
+                    // to report (looking again from each later bracket
+                    // would cost time quadratic in the length).
+                    break;
+                };
+                out.push_str(&text[copied..=i]);
+                out.push_str(&expression(&inner[..close], depth));
+                i += close + 1;
+                copied = i;
+                continue;
             }
             None => {}
         }
@@ -681,6 +685,10 @@ mod tests {
             translate("{{ [a ?? 1, (b)] }}"),
             "{{ [ (a if a is defined and a is not none else (1)) , (b)] }}"
         );
+        // Unclosed brackets, deep: left as written, in linear time (each
+        // bracket used to be looked at again from every later one).
+        let unclosed = format!("{{{{ {} a ?? 1 }}}}", "{\"k\": ".repeat(40_000));
+        assert!(translate(&unclosed).contains("a ?? 1"));
         let deep = format!("{{{{ {} }}}}", vec!["a"; 200].join(" ?? "));
         assert!(translate(&deep).contains("a ?? a"));
     }

@@ -242,6 +242,13 @@ pub(super) async fn execute(
     if outcome == Outcome::Stopped && !matches!(stop.reason(), StopReason::Kill | StopReason::Sla) {
         return Ok(());
     }
+    // Past its task-run quota an execution fails, whatever allowFailure
+    // made of the refused task.
+    let outcome = if run.over_task_runs.load(std::sync::atomic::Ordering::SeqCst) {
+        outcome.max(Outcome::Failed)
+    } else {
+        outcome
+    };
     let mut outcome = match stop.reason() {
         StopReason::Kill => Outcome::Killed,
         StopReason::Sla => {
@@ -337,6 +344,10 @@ struct Run<'e> {
     created: chrono::DateTime<chrono::Utc>,
     /// The behavior of the SLA that stopped the run, if one did.
     sla_behavior: Mutex<Option<aerie_common::kestra::sla::Behavior>>,
+    /// Past the tenant's task-runs-per-execution quota: no more task runs.
+    over_task_runs: std::sync::atomic::AtomicBool,
+    /// Task runs of the execution so far, stored or about to be created.
+    task_runs_taken: std::sync::atomic::AtomicUsize,
     /// The `CREATE_NEW_EXECUTION` policy of a task that failed, if any.
     new_execution_policy: Mutex<Option<Arc<aerie_common::kestra::retry::Retry>>>,
     /// The new execution that a retry starts, written with the end.
@@ -392,6 +403,7 @@ impl<'e> Run<'e> {
             json!({"id": row.id, "startDate": kestra_date(row.create_time)}),
         );
         let stored = previous.iter().map(|r| r.id.clone()).collect();
+        let taken = previous.len();
         let lineage = previous
             .iter()
             .map(|r| (r.id.clone(), (r.parent_id.clone(), r.value.clone())))
@@ -434,6 +446,8 @@ impl<'e> Run<'e> {
             created: row.create_time,
             sla_behavior: Mutex::new(None),
             new_execution_policy: Mutex::new(None),
+            over_task_runs: std::sync::atomic::AtomicBool::new(false),
+            task_runs_taken: std::sync::atomic::AtomicUsize::new(taken),
             retried: Mutex::new(None),
             attempt_number: row.attempt_number,
             first_attempt: row.first_attempt_time.unwrap_or(row.create_time),
@@ -521,6 +535,9 @@ impl<'e> Run<'e> {
             }
             if self.stop.is_stopped() {
                 return self.stopped();
+            }
+            if existing.is_none() && !self.may_create_task_run(task, parent, &key).await {
+                return Outcome::Failed;
             }
             if task.kind == TaskKind::Pause {
                 return self.pause(task, parent, value, key, existing).await;
@@ -681,6 +698,36 @@ impl<'e> Run<'e> {
                 },
             }
         })
+    }
+
+    /// Whether the execution may create one more task run: past the
+    /// tenant's `task-runs-per-execution` quota (nested ForEach loops
+    /// multiply), the first refused task run fails naming it, and the
+    /// execution creates none after it and ends FAILED.
+    async fn may_create_task_run(&self, task: &Task, parent: &str, key: &RunKey) -> bool {
+        use std::sync::atomic::Ordering::SeqCst;
+        if self.over_task_runs.load(SeqCst) {
+            return false;
+        }
+        // Taken before the run exists: branches running at once never
+        // overshoot together.
+        let created = self.task_runs_taken.fetch_add(1, SeqCst);
+        let quota = self.quotas.task_runs_per_execution as usize;
+        if created < quota {
+            return true;
+        }
+        if self.over_task_runs.swap(true, SeqCst) {
+            return false;
+        }
+        aerie_common::metrics::instruments().quota_refusal("task-runs-per-execution");
+        let row = self.new_run(parent, task, &key.2, repo::now());
+        let message = format!(
+            "this execution has created {created} task runs, the tenant's quota (quota task-runs-per-execution): it runs no more tasks and fails"
+        );
+        let line = self.log_line(&row.id, &task.id, "ERROR", message);
+        self.finish(row, key.clone(), task, State::Failed, json!({}), vec![line])
+            .await;
+        false
     }
 
     /// A task run not started yet.

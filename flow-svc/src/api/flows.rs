@@ -95,8 +95,28 @@ fn finding_message(finding: Finding) -> pb::Finding {
     }
 }
 
-/// A valid flow from `source`, or INVALID_ARGUMENT listing where and why.
-pub(super) fn parse_source(source: &str) -> Result<ParsedFlow, ServiceError> {
+/// A flow source checked on a blocking thread: a megabyte of tenant YAML
+/// and templates takes CPU time that must not hold up the async threads
+/// (every other request of every tenant).
+pub(super) async fn checked(source: &str) -> Result<validate::Report, ServiceError> {
+    let source = source.to_owned();
+    tokio::task::spawn_blocking(move || validate::check(&source))
+        .await
+        .map_err(|e| ServiceError::Internal(format!("flow validation stopped: {e}")))
+}
+
+/// A valid flow from `source`, or INVALID_ARGUMENT listing where and why;
+/// checked on a blocking thread (see [`checked`]).
+pub(super) async fn parse_source(source: &str) -> Result<ParsedFlow, ServiceError> {
+    let source = source.to_owned();
+    tokio::task::spawn_blocking(move || parse_source_here(&source))
+        .await
+        .map_err(|e| ServiceError::Internal(format!("flow validation stopped: {e}")))?
+}
+
+/// [`parse_source`] on the calling thread, for callers already off the
+/// async threads.
+pub(super) fn parse_source_here(source: &str) -> Result<ParsedFlow, ServiceError> {
     if source.len() > MAX_SOURCE_BYTES {
         return Err(ServiceError::InvalidArgument(format!(
             "a flow source is at most {MAX_SOURCE_BYTES} bytes; this one has {}",
@@ -187,7 +207,7 @@ impl FlowService for FlowApi {
         // Outsiders learn nothing, not even what is wrong with their YAML.
         self.guard.require_tenant_use(&call).await?;
         let source = request.into_inner().source;
-        let parsed = parse_source(&source)?;
+        let parsed = parse_source(&source).await?;
         let key = FlowKey::parse(&parsed.namespace, &parsed.id)?;
         self.guard
             .authorize(
@@ -269,7 +289,7 @@ impl FlowService for FlowApi {
                 || not_found(&key),
             )
             .await?;
-        let parsed = parse_source(&body.source)?;
+        let parsed = parse_source(&body.source).await?;
         if parsed.namespace != key.namespace.as_str() || parsed.id != key.id.as_str() {
             return Err(ServiceError::InvalidArgument(format!(
                 "the source names flow {}.{}, not {key}: a flow's namespace and id cannot change",
@@ -398,12 +418,12 @@ impl FlowService for FlowApi {
         self.guard.require_tenant_use(&call).await?;
         let source = request.into_inner().source;
         if source.len() > MAX_SOURCE_BYTES {
-            return Err(parse_source(&source).err().map_or_else(
+            return Err(parse_source(&source).await.err().map_or_else(
                 || Status::invalid_argument("flow source too large"),
                 Status::from,
             ));
         }
-        let report = validate::check(&source);
+        let report = checked(&source).await?;
         Ok(Response::new(pb::ValidateFlowResponse {
             valid: report.findings.is_empty(),
             id: report.id,

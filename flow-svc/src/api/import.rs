@@ -9,7 +9,7 @@ use aerie_proto::flow::v1 as pb;
 use tonic::Status;
 
 use super::FlowApi;
-use super::flows::{audit_flow_change, flow_message, parse_source, save_failed};
+use super::flows::{audit_flow_change, flow_message, parse_source_here, save_failed};
 use crate::domain::validate::ParsedFlow;
 use crate::domain::{FlowKey, Namespace};
 use crate::repo::flows as repo;
@@ -41,7 +41,7 @@ fn check_all(sources: Vec<String>, namespace: Option<&Namespace>) -> Result<Vec<
     let mut seen = BTreeSet::new();
     for (index, source) in sources.into_iter().enumerate() {
         let at = index + 1;
-        let parsed = match parse_source(&source) {
+        let parsed = match parse_source_here(&source) {
             Ok(parsed) => parsed,
             Err(ServiceError::InvalidArgument(message)) => {
                 problems.push(format!("flow {at}: {message}"));

@@ -49,6 +49,9 @@ pub struct Quotas {
     /// Items one ForEach may loop over.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub foreach_items: Option<u32>,
+    /// Task runs one execution may create in all.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub task_runs_per_execution: Option<u32>,
     /// Branches one Parallel may have (and ForEach iterations at once).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub parallel_branches: Option<u32>,
@@ -77,6 +80,7 @@ impl From<pb::TenantQuotas> for Quotas {
             queued_executions: q.queued_executions,
             executions_per_minute: q.executions_per_minute,
             foreach_items: q.foreach_items,
+            task_runs_per_execution: q.task_runs_per_execution,
             parallel_branches: q.parallel_branches,
             log_lines_per_execution: q.log_lines_per_execution,
             log_bytes_per_execution: q.log_bytes_per_execution,
@@ -94,6 +98,7 @@ impl From<Quotas> for pb::TenantQuotas {
             queued_executions: q.queued_executions,
             executions_per_minute: q.executions_per_minute,
             foreach_items: q.foreach_items,
+            task_runs_per_execution: q.task_runs_per_execution,
             parallel_branches: q.parallel_branches,
             log_lines_per_execution: q.log_lines_per_execution,
             log_bytes_per_execution: q.log_bytes_per_execution,
