@@ -247,3 +247,59 @@ async fn the_flows_one_end_starts_count_against_the_queue_quota_together() {
         "{logs}"
     );
 }
+
+/// Two flows whose Flow triggers start each other stop after ten starts in
+/// a row, the last end saying why, instead of running for ever.
+#[tokio::test]
+async fn flows_that_trigger_each_other_stop_after_ten_starts() {
+    let app = TestApp::start(Mode::MultiWithDefault).await;
+    tenant(&app, "acme").await;
+    for (id, other) in [("ping", "pong"), ("pong", "ping")] {
+        let body = format!(
+            "tasks:\n  - id: hit\n    type: io.kestra.plugin.core.log.Log\n    message: {id}\ntriggers:\n  - id: back\n    type: {FLOW_TRIGGER}\n    conditions:\n      - type: io.kestra.plugin.core.condition.ExecutionFlow\n        namespace: company.team\n        flowId: {other}\n"
+        );
+        create_flow(&app, "acme", &flow("company.team", id, &body)).await;
+    }
+    run(&app, "acme", "company.team/ping", json!({})).await;
+    // The first by hand, then ten started by the triggers: 6 pings, 5 pongs.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let (pings, pongs) = loop {
+        let pings = executions_of(&app, "acme", "company.team", "ping").await;
+        let pongs = executions_of(&app, "acme", "company.team", "pong").await;
+        let ended = pings
+            .iter()
+            .chain(&pongs)
+            .all(|e| e["state"]["current"] == "SUCCESS");
+        if pings.len() + pongs.len() >= 11 && ended {
+            break (pings, pongs);
+        }
+        assert!(std::time::Instant::now() < deadline, "{pings:?} {pongs:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    assert_eq!((pings.len(), pongs.len()), (6, 5), "{pings:?} {pongs:?}");
+    let still = executions_of(&app, "acme", "company.team", "ping")
+        .await
+        .len()
+        + executions_of(&app, "acme", "company.team", "pong")
+            .await
+            .len();
+    assert_eq!(still, 11, "the chain went on");
+    let last = pings
+        .iter()
+        .chain(&pongs)
+        .max_by_key(|e| e["trigger"]["chain"].as_u64().unwrap_or(0))
+        .expect("last");
+    assert_eq!(last["trigger"]["chain"], 10, "{last}");
+    let (_, logs) = app
+        .get(&format!(
+            "/api/v1/acme/logs/{}",
+            last["id"].as_str().expect("id")
+        ))
+        .await;
+    assert!(
+        logs.to_string()
+            .contains("at most 10 are (do flows trigger each other?)"),
+        "{logs}"
+    );
+}

@@ -1005,6 +1005,9 @@ impl ExecutionApi {
                 outputs: &outputs,
                 labels: &labels,
                 task_outputs: None,
+                chain: crate::executor::chain_of(
+                    &serde_json::from_str(&row.trigger).unwrap_or_default(),
+                ),
             };
             self.engine.triggered_by(&call.tenant, &ended).await
         };

@@ -39,6 +39,19 @@ pub(crate) struct Ended<'a> {
     /// Its tasks' outputs (`outputs.<task>` in the triggers' inputs, as
     /// Kestra renders them), read only if a trigger's inputs use them.
     pub task_outputs: Option<minijinja::Value>,
+    /// Executions started by Flow triggers one after another that led to
+    /// it (0: it was not started by one).
+    pub chain: u64,
+}
+
+/// Executions that Flow triggers may start one after another: two flows
+/// that trigger each other stop here instead of running for ever.
+pub(crate) const MAX_FLOW_TRIGGER_CHAIN: u64 = 10;
+
+/// How many Flow-trigger starts led to an execution, from its stored
+/// `trigger` (Aerie keeps the count there as `chain`).
+pub(crate) fn chain_of(trigger: &Value) -> u64 {
+    trigger.get("chain").and_then(Value::as_u64).unwrap_or(0)
 }
 
 /// What an end starts: the executions to accept with it, and a line for
@@ -117,6 +130,12 @@ impl Engine {
         ended: &Ended<'_>,
         pending: u64,
     ) -> Result<Option<NewExecution>, String> {
+        if ended.chain >= MAX_FLOW_TRIGGER_CHAIN {
+            return Err(format!(
+                "it would be the {}th execution in a row started by Flow triggers; at most {MAX_FLOW_TRIGGER_CHAIN} are (do flows trigger each other?)",
+                ended.chain + 1
+            ));
+        }
         let request = flow_pb::GetFlowForTriggerRequest {
             namespace: trigger.namespace.clone(),
             id: trigger.flow_id.clone(),
@@ -187,6 +206,7 @@ impl Engine {
                 "id": trigger.trigger_id,
                 "type": trigger_types::FLOW,
                 "variables": variables,
+                "chain": ended.chain + 1,
             })),
             concurrency: plan.concurrency,
         }))

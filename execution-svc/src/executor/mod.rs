@@ -28,7 +28,7 @@ use tokio::sync::{Notify, Semaphore, broadcast};
 use tokio_util::sync::CancellationToken;
 
 pub use create::{CORRELATION_ID, NewExecution, StartedBy};
-pub(crate) use flow_triggers::{Ended, Triggered};
+pub(crate) use flow_triggers::{Ended, Triggered, chain_of};
 pub(crate) use run::tenant_renderer;
 
 use crate::domain::ExecutionId;

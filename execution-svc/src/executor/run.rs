@@ -1731,6 +1731,7 @@ impl<'e> Run<'e> {
                 outputs: outputs.as_ref().unwrap_or(&no_outputs),
                 labels: &labels,
                 task_outputs: Some(self.outputs.value()),
+                chain: crate::executor::chain_of(&self.trigger),
             };
             self.engine.triggered_by(self.tenant, &ended).await
         } else {
