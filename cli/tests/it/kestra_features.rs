@@ -979,6 +979,18 @@ async fn a_retry_in_a_new_execution_ends_the_failed_one_retried() {
         .map(|e| e["state"]["current"].as_str().unwrap_or(""))
         .collect();
     assert_eq!(states, ["RETRIED", "RETRIED", "FAILED"]);
+    // Kestra's metadata: the attempt, and the first attempt's creation.
+    let attempts: Vec<&Value> = all
+        .iter()
+        .map(|e| &e["metadata"]["attemptNumber"])
+        .collect();
+    assert_eq!(attempts, [&json!(1), &json!(2), &json!(3)]);
+    assert!(
+        all.iter()
+            .all(|e| e["metadata"]["originalCreatedDate"]
+                == first["metadata"]["originalCreatedDate"]),
+        "{all:?}"
+    );
     let second = &all[1];
     assert_eq!(second["inputs"]["who"], "ada", "{second}");
     assert_eq!(second["labels"]["team"], "data", "{second}");

@@ -254,6 +254,11 @@ fn execution_message(row: execution_rows::Model, runs: Vec<task_runs::Model>) ->
             .collect(),
         labels: serde_json::from_str(&row.labels).unwrap_or_default(),
         tenant_id: tenant.and_then(|t| t.as_named().map(str::to_owned)),
+        attempt_number: row.attempt_number.max(1) as u32,
+        original_created_date: row
+            .first_attempt_time
+            .unwrap_or(row.create_time)
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         id: row.id,
         namespace: row.namespace,
         flow_id: row.flow_id,

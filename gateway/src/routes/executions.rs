@@ -74,6 +74,19 @@ pub struct Execution {
     pub labels: std::collections::BTreeMap<String, String>,
     /// What started it; `null` when started by hand.
     pub trigger: Option<serde_json::Value>,
+    /// Its attempt, as Kestra shows it.
+    #[serde(default)]
+    pub metadata: ExecutionMetadata,
+}
+
+/// An execution's attempt: 1, or more when a retry
+/// (`CREATE_NEW_EXECUTION`) started it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ExecutionMetadata {
+    pub attempt_number: u32,
+    /// When the first attempt was created.
+    pub original_created_date: String,
 }
 
 fn json_or_null(text: &str) -> serde_json::Value {
@@ -117,6 +130,10 @@ impl From<pb::Execution> for Execution {
             outputs: json_or_null(&e.outputs_json),
             labels: e.labels.into_iter().collect(),
             trigger: some(e.trigger_json).map(|t| json_or_null(&t)),
+            metadata: ExecutionMetadata {
+                attempt_number: e.attempt_number,
+                original_created_date: e.original_created_date,
+            },
             id: e.id,
             namespace: e.namespace,
             flow_id: e.flow_id,
