@@ -918,6 +918,36 @@ async fn slas_fail_cancel_or_label_an_execution_that_breaks_them() {
     let done = run(&app, "acme", "company.team/labelled", json!({})).await;
     assert_eq!(done["state"]["current"], "SUCCESS", "{done}");
     assert_eq!(done["labels"]["sla"], "late", "{done}");
+    // A NONE SLA fires once: woken at the deadline while paused, then
+    // resumed, the execution logs the violation a single time.
+    let waiting = format!(
+        "{}tasks:\n  - id: hold\n    type: io.kestra.plugin.core.flow.Pause\n",
+        sla("NONE", "    labels:\n      sla: late\n")
+    );
+    create_flow(&app, "acme", &flow("waiting", &waiting)).await;
+    let (status, started) = app
+        .post("/api/v1/acme/executions/company.team/waiting", json!({}))
+        .await;
+    assert_eq!(status, 200, "{started}");
+    let id = started["id"].as_str().expect("id").to_owned();
+    wait_until(&app, "acme", &id, Duration::from_secs(10), |e| {
+        e["labels"]["sla"] == "late" && e["state"]["current"] == "PAUSED"
+    })
+    .await;
+    let (status, body) = app
+        .post(&format!("/api/v1/acme/executions/{id}/resume"), json!({}))
+        .await;
+    assert!(matches!(status, 200 | 204), "{status} {body}");
+    wait_until(&app, "acme", &id, Duration::from_secs(10), |e| {
+        e["state"]["current"] == "SUCCESS"
+    })
+    .await;
+    let (_, logs) = app.get(&format!("/api/v1/acme/logs/{id}")).await;
+    assert_eq!(
+        logs.to_string().matches("SLA 'quick' violated").count(),
+        1,
+        "{logs}"
+    );
     let kept = run(&app, "acme", "company.team/asserted", json!({"ok": true})).await;
     assert_eq!(kept["state"]["current"], "SUCCESS", "{kept}");
     let broken = run(&app, "acme", "company.team/asserted", json!({"ok": false})).await;

@@ -49,6 +49,11 @@ impl Run<'_> {
                 break;
             }
             due.next();
+            if sla.behavior == Behavior::None && self.labelled_by(sla) {
+                // Fired in an earlier run of this execution (its labels
+                // are there): not logged again.
+                continue;
+            }
             self.violated(sla, exceeded(sla));
         }
         let mut work = work;
@@ -121,6 +126,12 @@ impl Run<'_> {
             chosen.get_or_insert(sla.behavior);
             self.stop.stop(StopReason::Sla);
         }
+    }
+
+    /// Whether the execution carries every label of `sla` already.
+    fn labelled_by(&self, sla: &Sla) -> bool {
+        let labels = self.labels.lock().unwrap_or_else(|p| p.into_inner());
+        !sla.labels.is_empty() && sla.labels.iter().all(|(k, v)| labels.get(k) == Some(v))
     }
 
     /// How a run stopped by an SLA ends.
