@@ -303,3 +303,52 @@ async fn flows_that_trigger_each_other_stop_after_ten_starts() {
         "{logs}"
     );
 }
+
+/// Flows that each trigger several others would multiply, within the
+/// chain limit, into millions of executions: one execution's triggers
+/// start at most 100 in all, through every branch.
+#[tokio::test]
+async fn flows_triggering_several_others_stop_at_a_hundred_executions() {
+    let app = TestApp::start(Mode::MultiWithDefault).await;
+    tenant(&app, "acme").await;
+    for id in ["a", "b", "c", "d"] {
+        let body = format!(
+            "tasks:\n  - id: hit\n    type: io.kestra.plugin.core.log.Log\n    message: {id}\ntriggers:\n  - id: any\n    type: {FLOW_TRIGGER}\n    conditions:\n      - type: io.kestra.plugin.core.condition.ExecutionNamespace\n        namespace: fan\n"
+        );
+        create_flow(&app, "acme", &flow("fan", id, &body)).await;
+    }
+    run(&app, "acme", "fan/a", json!({})).await;
+    let count = || async {
+        let (_, found) = app
+            .get("/api/v1/acme/executions/search?namespace=fan&size=1")
+            .await;
+        found["total"].as_u64().unwrap_or(0)
+    };
+    // Until the count stops growing.
+    let mut last = 0;
+    loop {
+        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        let now = count().await;
+        if now == last {
+            break;
+        }
+        last = now;
+    }
+    assert!((4..=101).contains(&last), "{last} executions");
+    let (_, found) = app
+        .get("/api/v1/acme/executions/search?namespace=fan&size=200")
+        .await;
+    let mut said = false;
+    for execution in found["results"].as_array().expect("results") {
+        let (_, logs) = app
+            .get(&format!(
+                "/api/v1/acme/logs/{}",
+                execution["id"].as_str().expect("id")
+            ))
+            .await;
+        said |= logs
+            .to_string()
+            .contains("started 100 executions from one execution");
+    }
+    assert!(said, "no execution said why the triggers stopped");
+}

@@ -40,18 +40,39 @@ pub(crate) struct Ended<'a> {
     /// Kestra renders them), read only if a trigger's inputs use them.
     pub task_outputs: Option<minijinja::Value>,
     /// Executions started by Flow triggers one after another that led to
-    /// it (0: it was not started by one).
-    pub chain: u64,
+    /// it (0: it was not started by one), and how many executions its
+    /// triggers may still start, directly or through theirs.
+    pub chain: Chain,
 }
 
 /// Executions that Flow triggers may start one after another: two flows
 /// that trigger each other stop here instead of running for ever.
 pub(crate) const MAX_FLOW_TRIGGER_CHAIN: u64 = 10;
 
-/// How many Flow-trigger starts led to an execution, from its stored
-/// `trigger` (Aerie keeps the count there as `chain`).
-pub(crate) fn chain_of(trigger: &Value) -> u64 {
-    trigger.get("chain").and_then(Value::as_u64).unwrap_or(0)
+/// Executions that Flow triggers may start from one execution not started
+/// by one, through every branch: flows that each trigger several others
+/// would otherwise multiply, up to the chain limit, into millions.
+pub(crate) const MAX_FLOW_TRIGGER_TREE: u64 = 100;
+
+/// Where an execution stands in a tree of Flow-trigger starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Chain {
+    /// Starts in a row that led to it.
+    pub depth: u64,
+    /// Executions its own triggers may start, all branches together.
+    pub budget: u64,
+}
+
+/// An execution's place in its Flow-trigger tree, from its stored
+/// `trigger` (Aerie keeps it there as `chain` and `budget`).
+pub(crate) fn chain_of(trigger: &Value) -> Chain {
+    Chain {
+        depth: trigger.get("chain").and_then(Value::as_u64).unwrap_or(0),
+        budget: trigger
+            .get("budget")
+            .and_then(Value::as_u64)
+            .unwrap_or(MAX_FLOW_TRIGGER_TREE),
+    }
 }
 
 /// What an end starts: the executions to accept with it, and a line for
@@ -85,25 +106,27 @@ impl Engine {
             state: ended.state.as_str(),
             labels: ended.labels,
         };
-        for trigger in triggers.iter() {
-            if trigger.namespace == ended.namespace && trigger.flow_id == ended.flow_id {
-                continue;
-            }
-            let definition: Value =
-                serde_json::from_str(&trigger.definition_json).unwrap_or_default();
-            let Ok(parsed) = FlowTrigger::parse(&definition) else {
-                continue;
-            };
-            if !parsed.fires_on(&observed) {
-                continue;
-            }
+        let firing: Vec<(&flow_pb::Trigger, FlowTrigger)> = triggers
+            .iter()
+            .filter(|t| !(t.namespace == ended.namespace && t.flow_id == ended.flow_id))
+            .filter_map(|trigger| {
+                let definition: Value =
+                    serde_json::from_str(&trigger.definition_json).unwrap_or_default();
+                let parsed = FlowTrigger::parse(&definition).ok()?;
+                parsed.fires_on(&observed).then_some((trigger, parsed))
+            })
+            .collect();
+        // The executions this end may start share what is left of its
+        // tree's budget, each taking its part for its own branch.
+        let share = ended.chain.budget / (firing.len() as u64).max(1);
+        for (trigger, parsed) in firing {
             let name = format!(
                 "Flow trigger {}/{}.{}",
                 trigger.namespace, trigger.flow_id, trigger.trigger_id
             );
             let pending = triggered.executions.len() as u64;
             match self
-                .start_for(tenant, trigger, &parsed, ended, pending)
+                .start_for(tenant, trigger, &parsed, ended, pending, share)
                 .await
             {
                 Ok(Some(new)) => triggered.executions.push(new),
@@ -129,11 +152,17 @@ impl Engine {
         parsed: &FlowTrigger,
         ended: &Ended<'_>,
         pending: u64,
+        share: u64,
     ) -> Result<Option<NewExecution>, String> {
-        if ended.chain >= MAX_FLOW_TRIGGER_CHAIN {
+        if ended.chain.depth >= MAX_FLOW_TRIGGER_CHAIN {
             return Err(format!(
                 "it would be the {}th execution in a row started by Flow triggers; at most {MAX_FLOW_TRIGGER_CHAIN} are (do flows trigger each other?)",
-                ended.chain + 1
+                ended.chain.depth + 1
+            ));
+        }
+        if share == 0 {
+            return Err(format!(
+                "Flow triggers have started {MAX_FLOW_TRIGGER_TREE} executions from one execution through all their branches, the most they may (do flows trigger each other?)"
             ));
         }
         let request = flow_pb::GetFlowForTriggerRequest {
@@ -206,7 +235,9 @@ impl Engine {
                 "id": trigger.trigger_id,
                 "type": trigger_types::FLOW,
                 "variables": variables,
-                "chain": ended.chain + 1,
+                "chain": ended.chain.depth + 1,
+                // This execution and what its own triggers may start.
+                "budget": share - 1,
             })),
             concurrency: plan.concurrency,
         }))
