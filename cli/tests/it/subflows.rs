@@ -586,3 +586,42 @@ async fn a_kill_racing_a_subflows_start_never_leaves_the_child_running() {
         .await;
     }
 }
+
+/// A subflow that retries in new executions (`CREATE_NEW_EXECUTION`) is
+/// waited for through every attempt: the parent passes on how the last
+/// one ended, not the first one's RETRIED.
+#[tokio::test]
+async fn a_parent_waits_for_every_attempt_of_a_retried_subflow() {
+    let app = TestApp::start(Mode::MultiWithDefault).await;
+    tenant(&app, "acme").await;
+    let child = "tasks:\n  - id: boom\n    type: io.kestra.plugin.core.execution.Fail\n    retry:\n      behavior: CREATE_NEW_EXECUTION\n      type: constant\n      interval: PT0.2S\n      maxAttempt: 3\n";
+    create_flow(&app, "acme", &flow("company.team", "flaky", child)).await;
+    let parent = format!(
+        "{}  - id: after\n    type: io.kestra.plugin.core.log.Log\n    message: after\n",
+        call("company.team", "flaky", "")
+    );
+    create_flow(&app, "acme", &flow("company.team", "caller", &parent)).await;
+    let done = run(&app, "acme", "company.team/caller", json!({})).await;
+    assert_eq!(state(&done), "FAILED", "{done}");
+    let called = task_run(&done, "call");
+    assert_eq!(called["state"]["current"], "FAILED", "{done}");
+    assert_eq!(called["outputs"]["state"], "FAILED", "{done}");
+    assert!(
+        done["taskRunList"]
+            .as_array()
+            .expect("runs")
+            .iter()
+            .all(|r| r["taskId"] != "after"),
+        "{done}"
+    );
+    let (_, found) = app
+        .get("/api/v1/acme/executions/search?flowId=flaky&size=10&sort=created:asc")
+        .await;
+    let states: Vec<&str> = found["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .map(|e| e["state"]["current"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(states, ["RETRIED", "RETRIED", "FAILED"]);
+}

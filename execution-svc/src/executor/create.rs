@@ -37,6 +37,8 @@ pub enum StartedBy {
         trigger: Value,
         attempt: i32,
         first: chrono::DateTime<chrono::Utc>,
+        /// The execution whose Subflow task waits for every attempt.
+        parent: Option<ExecutionId>,
     },
 }
 
@@ -128,9 +130,14 @@ impl Engine {
                     trigger,
                     attempt: number,
                     first,
+                    parent,
                 } => {
                     attempt = (number, Some(first));
-                    ("retry".to_owned(), trigger, None)
+                    (
+                        "retry".to_owned(),
+                        trigger,
+                        parent.map(|p| p.as_str().to_owned()),
+                    )
                 }
             };
             let row = executions::Model {

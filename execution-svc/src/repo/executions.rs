@@ -43,6 +43,24 @@ pub async fn find(tx: &TenantTxn, id: &ExecutionId) -> Result<Option<executions:
         .await
 }
 
+/// The latest attempt of a subflow execution that retries created
+/// (`CREATE_NEW_EXECUTION`): the attempts share their parent and the first
+/// attempt's creation time.
+pub async fn latest_attempt(
+    tx: &TenantTxn,
+    parent: &str,
+    first_created: chrono::DateTime<chrono::Utc>,
+) -> Result<Option<executions::Model>, DbErr> {
+    use sea_orm::QueryOrder;
+    executions::Entity::find()
+        .filter(executions::Column::TenantId.eq(tx.tenant_key()))
+        .filter(executions::Column::ParentExecutionId.eq(parent))
+        .filter(executions::Column::FirstAttemptTime.eq(first_created))
+        .order_by_desc(executions::Column::AttemptNumber)
+        .one(tx.conn())
+        .await
+}
+
 /// Inside a write: true when `id` is not being killed, and then its row
 /// is locked until the transaction ends, so a kill made meanwhile waits for
 /// it (and then sees what it wrote, such as a new subflow execution).

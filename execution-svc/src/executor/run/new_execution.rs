@@ -99,6 +99,7 @@ impl Run<'_> {
                 trigger: self.trigger.clone(),
                 attempt: attempt + 1,
                 first: self.first_attempt,
+                parent: self.parent.clone(),
             },
             concurrency: plan.concurrency,
         };

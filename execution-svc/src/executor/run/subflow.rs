@@ -425,7 +425,17 @@ impl Run<'_> {
             return Ok(Child::Gone);
         };
         let tx = TenantTxn::read(&self.engine.db, self.tenant).await?;
-        let row = repo::executions::find(&tx, &id).await?;
+        let mut row = repo::executions::find(&tx, &id).await?;
+        // Retried in a new execution: the latest attempt is the one to
+        // wait for and pass on.
+        if let Some(retried) = row.as_ref().filter(|r| r.state == State::Retried.as_str()) {
+            let first = retried.first_attempt_time.unwrap_or(retried.create_time);
+            if let Some(latest) =
+                repo::executions::latest_attempt(&tx, self.id.as_str(), first).await?
+            {
+                row = Some(latest);
+            }
+        }
         tx.commit().await?;
         Ok(match row {
             None => Child::Gone,
@@ -499,6 +509,8 @@ fn flag(task: &Task, name: &str, default: bool) -> bool {
 fn ended_as(child: State, transmit_failed: bool) -> State {
     match child {
         State::Failed | State::Killed | State::Warning if transmit_failed => child,
+        // Retried, and no later attempt found: it did not succeed.
+        State::Retried if transmit_failed => State::Failed,
         _ => State::Success,
     }
 }
