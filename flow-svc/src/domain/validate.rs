@@ -1340,6 +1340,16 @@ pub fn template_problem(text: &str) -> Option<String> {
             .map(|l| format!(" at template line {l}"))
             .unwrap_or_default();
         let detail = err.detail().unwrap_or("syntax error");
+        // Pebble lets a `{% %}` block sit inside `{{ }}`; Aerie does not.
+        let nested_block = text
+            .split("{{")
+            .skip(1)
+            .any(|part| part.split("}}").next().is_some_and(|inside| inside.contains("{%")));
+        if nested_block {
+            return format!(
+                "invalid template{line}: a {{% %}} block inside {{{{ }}}} is not supported by Aerie; end the expression before the block"
+            );
+        }
         format!("invalid template{line}: {detail}")
     })
 }
@@ -1426,6 +1436,17 @@ triggers:
             "{pad}  - id: leaf\n{pad}    type: io.kestra.plugin.core.debug.Return\n{pad}    format: x\n"
         ));
         yaml
+    }
+
+    #[test]
+    fn a_block_inside_an_expression_is_refused_by_name() {
+        let problem = template_problem("{{ a and {% for e in b %}{{ e }}{% endfor %} == 'x' }}")
+            .expect("refused");
+        assert!(
+            problem.contains("a {% %} block inside {{ }} is not supported"),
+            "{problem}"
+        );
+        assert!(template_problem("{% for e in b %}{{ e }}{% endfor %}").is_none());
     }
 
     #[test]
