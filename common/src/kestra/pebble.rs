@@ -172,13 +172,13 @@ fn expression(text: &str, depth: usize) -> String {
     }
     let depth = depth + 1;
     // Items of a list or arguments of a call are expressions each.
-    if find_top_level(text, |bytes, i| bytes[i] == b',').is_some() {
-        let mut parts = Vec::new();
-        let mut rest = text;
-        while let Some(comma) = find_top_level(rest, |bytes, i| bytes[i] == b',') {
-            parts.push(expression(&rest[..comma], depth));
-            rest = &rest[comma + 1..];
-        }
+    let mut parts = Vec::new();
+    let mut rest = text;
+    while let Some(comma) = find_top_level(rest, |bytes, i| bytes[i] == b',') {
+        parts.push(expression(&rest[..comma], depth));
+        rest = &rest[comma + 1..];
+    }
+    if !parts.is_empty() {
         parts.push(expression(rest, depth));
         return parts.join(",");
     }
@@ -334,9 +334,11 @@ fn find_top_level(text: &str, hit: impl Fn(&[u8], usize) -> bool) -> Option<usiz
             }
             None => match c {
                 b'\'' | b'"' => quote = Some(c),
+                // Before the brackets: a closing one at depth 0 may be
+                // what is looked for (see `group_end`).
+                _ if depth == 0 && hit(bytes, i) => return Some(i),
                 b'(' | b'[' | b'{' => depth += 1,
                 b')' | b']' | b'}' => depth = depth.saturating_sub(1),
-                _ if depth == 0 && hit(bytes, i) => return Some(i),
                 _ => {}
             },
         }
@@ -348,29 +350,7 @@ fn find_top_level(text: &str, hit: impl Fn(&[u8], usize) -> bool) -> Option<usiz
 /// Where the group that `text` is the inside of closes: the first closing
 /// bracket outside string literals and nested groups.
 fn group_end(text: &str) -> Option<usize> {
-    let bytes = text.as_bytes();
-    let (mut depth, mut quote, mut i) = (0usize, None, 0);
-    while i < bytes.len() {
-        let c = bytes[i];
-        match quote {
-            Some(q) => {
-                if c == b'\\' {
-                    i += 1;
-                } else if c == q {
-                    quote = None;
-                }
-            }
-            None => match c {
-                b'\'' | b'"' => quote = Some(c),
-                b'(' | b'[' | b'{' => depth += 1,
-                b')' | b']' | b'}' if depth == 0 => return Some(i),
-                b')' | b']' | b'}' => depth -= 1,
-                _ => {}
-            },
-        }
-        i += 1;
-    }
-    None
+    find_top_level(text, |bytes, i| matches!(bytes[i], b')' | b']' | b'}'))
 }
 
 /// Where `needle` first occurs outside string literals.

@@ -6,7 +6,7 @@
 //! again as a new attempt of the same task run (a Sleep only for what is
 //! left of its duration).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
 use aerie_common::TenantId;
@@ -452,7 +452,7 @@ impl<'e> Run<'e> {
             attempt_number: row.attempt_number,
             first_attempt: row.first_attempt_time.unwrap_or(row.create_time),
             inputs: serde_json::from_str(&row.inputs).unwrap_or_default(),
-            trigger: new_execution::trigger_of(&row.trigger),
+            trigger: parse_object(&row.trigger),
         }
     }
 
@@ -728,6 +728,22 @@ impl<'e> Run<'e> {
         self.finish(row, key.clone(), task, State::Failed, json!({}), vec![line])
             .await;
         false
+    }
+
+    /// Adds `given` to the execution's labels (written with the next
+    /// write), unless the result breaks the label rules.
+    fn add_labels(&self, given: BTreeMap<String, String>) -> Result<(), String> {
+        let merged = {
+            let mut labels = self.labels.lock().unwrap_or_else(|p| p.into_inner());
+            let mut merged = labels.clone();
+            merged.extend(given);
+            crate::domain::check_labels(&merged)?;
+            labels.clone_from(&merged);
+            merged
+        };
+        self.lock_pending().labels =
+            Some(serde_json::to_string(&merged).unwrap_or_else(|_| "{}".into()));
+        Ok(())
     }
 
     /// A task run not started yet.
@@ -1103,16 +1119,7 @@ impl<'e> Run<'e> {
                             "System labels can only be set by Kestra itself, offending label: {key}={value}"
                         )));
                     }
-                    let merged = {
-                        let mut labels = self.labels.lock().unwrap_or_else(|p| p.into_inner());
-                        let mut merged = labels.clone();
-                        merged.extend(given);
-                        crate::domain::check_labels(&merged).map_err(Failure::Error)?;
-                        labels.clone_from(&merged);
-                        merged
-                    };
-                    self.lock_pending().labels =
-                        Some(serde_json::to_string(&merged).unwrap_or_else(|_| "{}".into()));
+                    self.add_labels(given).map_err(Failure::Error)?;
                     Ok(leaf(json!({})))
                 }
                 TaskKind::Switch => {

@@ -9,7 +9,6 @@
 use std::sync::Arc;
 
 use aerie_common::kestra::retry::Retry;
-use serde_json::Value;
 
 use super::{NewLog, Run};
 use crate::domain::ExecutionId;
@@ -109,9 +108,4 @@ impl Run<'_> {
             at_millis: at.timestamp_millis(),
         });
     }
-}
-
-/// A stored execution's trigger, as the new attempt carries it on.
-pub(super) fn trigger_of(text: &str) -> Value {
-    serde_json::from_str(text).unwrap_or_else(|_| serde_json::json!({}))
 }

@@ -103,11 +103,13 @@ impl Run<'_> {
     /// Records a violation: the SLA's labels, a log line and, for FAIL and
     /// CANCEL, the stop that ends the execution so.
     fn violated(&self, sla: &Sla, why: String) {
-        if !sla.labels.is_empty() {
-            let mut labels = self.labels.lock().unwrap_or_else(|p| p.into_inner());
-            labels.extend(sla.labels.clone());
-            self.lock_pending().labels =
-                Some(serde_json::to_string(&*labels).unwrap_or_else(|_| "{}".into()));
+        if !sla.labels.is_empty()
+            && let Err(problem) = self.add_labels(sla.labels.clone())
+        {
+            let line = format!("SLA '{}': its labels are not added: {problem}", sla.id);
+            self.lock_pending()
+                .logs
+                .push(self.log_line("", "", "WARN", line));
         }
         let (level, then) = match sla.behavior {
             Behavior::Fail => ("ERROR", "the execution fails"),
