@@ -66,6 +66,41 @@ struct Run {
     /// cases), each checked the same way.
     #[serde(default)]
     also: Vec<Run>,
+    /// FILE inputs, uploaded: the input id and a number of lines, written
+    /// as Kestra's ForEachItemCaseTest writes its file (each line the
+    /// line's number, right-aligned in 20 characters).
+    #[serde(default)]
+    files: serde_json::Map<String, Value>,
+    /// The subflow executions the run started (found by its correlation
+    /// id), as the Java test counts and checks them.
+    #[serde(default)]
+    subflows: Option<Subflows>,
+    /// Files named by an output, and how many lines each must hold.
+    #[serde(default, rename = "fileLines")]
+    file_lines: Vec<FileLines>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct Subflows {
+    /// `namespace/id` of the subflow.
+    flow: String,
+    count: usize,
+    /// The state each ends in.
+    state: String,
+    /// The task runs each has.
+    task_runs: usize,
+    /// Text the subflow's `items` input contains.
+    #[serde(default)]
+    items_contain: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileLines {
+    task: String,
+    key: String,
+    lines: usize,
 }
 
 /// One call of a scenario, or one wait-and-check. `start`, `webhook`
@@ -220,14 +255,52 @@ fn differences(run: &Run, execution: &Value) -> Vec<String> {
     found
 }
 
-/// Starts `flow` with `inputs` and polls it until it ends.
-async fn run_to_end(app: &TestApp, namespace: &str, id: &str, inputs: &Value) -> Value {
-    let (status, started) = app
-        .post(
-            &format!("/api/v1/compat/executions/{namespace}/{id}"),
-            inputs.clone(),
-        )
-        .await;
+/// The file ForEachItemCaseTest uploads, `lines` lines long.
+fn kestra_items(lines: u64) -> Vec<u8> {
+    (0..lines)
+        .map(|i| format!("{i:>20}\n"))
+        .collect::<String>()
+        .into_bytes()
+}
+
+/// Starts `flow` with `inputs` (and `files`, uploaded) and polls it until
+/// it ends.
+async fn run_to_end(
+    app: &TestApp,
+    namespace: &str,
+    id: &str,
+    inputs: &Value,
+    files: &serde_json::Map<String, Value>,
+) -> Value {
+    let path = format!("/api/v1/compat/executions/{namespace}/{id}");
+    let (status, started) = if files.is_empty() {
+        app.post(&path, inputs.clone()).await
+    } else {
+        let mut form = reqwest::multipart::Form::new();
+        for (name, value) in inputs.as_object().into_iter().flatten() {
+            let text = match value {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            form = form.text(name.clone(), text);
+        }
+        for (name, lines) in files {
+            let content = kestra_items(lines.as_u64().unwrap_or(0));
+            form = form.part(
+                name.clone(),
+                reqwest::multipart::Part::bytes(content).file_name("file.txt"),
+            );
+        }
+        let response = app
+            .client
+            .post(app.url(&path))
+            .bearer_auth(&app.admin)
+            .multipart(form)
+            .send()
+            .await
+            .expect("multipart");
+        crate::app::read(response).await
+    };
     if status != 200 {
         return json!({"state": {"current": format!("not started: {status} {started}")}});
     }
@@ -408,6 +481,9 @@ async fn scenario(app: &TestApp, namespace: &str, id: &str, steps: &[Step]) -> R
                     labels: serde_json::Map::new(),
                     all_executions: Vec::new(),
                     also: Vec::new(),
+                    files: serde_json::Map::new(),
+                    subflows: None,
+                    file_lines: Vec::new(),
                 };
                 found.extend(differences(&as_run, &execution));
                 let history: Vec<&str> = execution["state"]["histories"]
@@ -493,6 +569,95 @@ async fn ended_states(app: &TestApp, namespace: &str, id: &str, count: usize) ->
     }
 }
 
+/// How the subflow executions a run started differ from the Java test's
+/// expectations; waits up to a minute for them to end.
+async fn subflow_differences(app: &TestApp, parent: &Value, expected: &Subflows) -> Vec<String> {
+    let parent_id = parent["id"].as_str().unwrap_or_default();
+    let (namespace, flow) = expected.flow.split_once('/').unwrap_or_default();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let children = loop {
+        let (_, found) = app
+            .get(&format!(
+                "/api/v1/compat/executions/search?namespace={namespace}&flowId={flow}&size=1000"
+            ))
+            .await;
+        let children: Vec<Value> = found["results"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|e| e["labels"]["system.correlationId"] == parent_id)
+            .cloned()
+            .collect();
+        let ended = children
+            .iter()
+            .all(|e| ENDED.contains(&e["state"]["current"].as_str().unwrap_or_default()));
+        if (children.len() >= expected.count && ended) || Instant::now() > deadline {
+            break children;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    let mut found = Vec::new();
+    if children.len() != expected.count {
+        found.push(format!(
+            "{} subflow executions, Kestra's test expects {}",
+            children.len(),
+            expected.count
+        ));
+    }
+    for child in &children {
+        let id = child["id"].as_str().unwrap_or_default();
+        let (_, child) = app.get(&format!("/api/v1/compat/executions/{id}")).await;
+        let state = child["state"]["current"].as_str().unwrap_or_default();
+        let runs = child["taskRunList"].as_array().map_or(0, Vec::len);
+        if state != expected.state || runs != expected.task_runs {
+            found.push(format!(
+                "subflow execution {id} ended {state} with {runs} task runs, Kestra's test expects {} with {}",
+                expected.state, expected.task_runs
+            ));
+        }
+        let items = child["inputs"]["items"].as_str().unwrap_or_default();
+        if let Some(part) = &expected.items_contain
+            && !items.contains(part.as_str())
+        {
+            found.push(format!(
+                "subflow execution {id} has items {items:?}, expected to contain {part:?}"
+            ));
+        }
+    }
+    found
+}
+
+/// Whether the file an output names holds the expected number of lines.
+async fn file_line_differences(app: &TestApp, execution: &Value, check: &FileLines) -> Vec<String> {
+    let id = execution["id"].as_str().unwrap_or_default();
+    let uri = execution["taskRunList"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|r| r["taskId"] == check.task.as_str())
+        .and_then(|r| r["outputs"][check.key.as_str()].as_str())
+        .unwrap_or_default()
+        .to_owned();
+    let response = app
+        .client
+        .get(app.url(&format!("/api/v1/compat/executions/{id}/file")))
+        .query(&[("path", uri.as_str())])
+        .bearer_auth(&app.admin)
+        .send()
+        .await
+        .expect("download");
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap_or_default();
+    let lines = text.lines().count();
+    if status != 200 || lines != check.lines {
+        return vec![format!(
+            "{}.{} ({uri}): {status} with {lines} lines, Kestra's test expects {}",
+            check.task, check.key, check.lines
+        )];
+    }
+    Vec::new()
+}
+
 #[tokio::test]
 async fn kestras_test_flows_run_as_kestras_tests_expect_or_are_refused_by_name() {
     let app = TestApp::start(Mode::MultiWithDefault).await;
@@ -574,8 +739,14 @@ async fn kestras_test_flows_run_as_kestras_tests_expect_or_are_refused_by_name()
             let (namespace, id) = key.clone()?;
             Some(async move {
                 let inputs = Value::Object(run.inputs.clone());
-                let execution = run_to_end(app, &namespace, &id, &inputs).await;
+                let execution = run_to_end(app, &namespace, &id, &inputs, &run.files).await;
                 let mut found = differences(run, &execution);
+                if let Some(expected) = &run.subflows {
+                    found.extend(subflow_differences(app, &execution, expected).await);
+                }
+                for check in &run.file_lines {
+                    found.extend(file_line_differences(app, &execution, check).await);
+                }
                 if !run.all_executions.is_empty() {
                     let mut ended =
                         ended_states(app, &namespace, &id, run.all_executions.len()).await;

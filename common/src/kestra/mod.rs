@@ -46,6 +46,7 @@ pub mod task_types {
     pub const LABELS: &str = "io.kestra.plugin.core.execution.Labels";
     pub const PAUSE: &str = "io.kestra.plugin.core.flow.Pause";
     pub const SUBFLOW: &str = "io.kestra.plugin.core.flow.Subflow";
+    pub const FOR_EACH_ITEM: &str = "io.kestra.plugin.core.flow.ForEachItem";
 
     /// Older names of the same tasks.
     pub const ALIASES: &[(&str, &str)] = &[
@@ -59,6 +60,7 @@ pub mod task_types {
         ("io.kestra.core.tasks.flows.Pause", PAUSE),
         ("io.kestra.core.tasks.flows.Subflow", SUBFLOW),
         ("io.kestra.core.tasks.flows.Flow", SUBFLOW),
+        ("io.kestra.core.tasks.flows.ForEachItem", FOR_EACH_ITEM),
     ];
 }
 
@@ -122,10 +124,46 @@ pub mod condition_types {
 
 pub use inputs::INPUT_TYPES;
 
+/// A size as Kestra writes one (`512`, `10KB`, `1.5MB`, `2GB`; units of
+/// 1024), in bytes; `None` for anything else or for zero.
+pub fn parse_byte_size(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number.parse().ok()?;
+    let scale: u64 = match unit.trim().to_ascii_uppercase().as_str() {
+        "" | "B" => 1,
+        "KB" | "K" => 1 << 10,
+        "MB" | "M" => 1 << 20,
+        "GB" | "G" => 1 << 30,
+        _ => return None,
+    };
+    let bytes = number * scale as f64;
+    (bytes >= 1.0 && bytes < u64::MAX as f64).then_some(bytes as u64)
+}
+
 /// The current name of a task type, older names resolved.
 pub fn canonical_task_type(kind: &str) -> &str {
     task_types::ALIASES
         .iter()
         .find(|(alias, _)| *alias == kind)
         .map_or(kind, |(_, canonical)| canonical)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_byte_size;
+
+    #[test]
+    fn byte_sizes_read_as_kestra_writes_them() {
+        assert_eq!(parse_byte_size("512"), Some(512));
+        assert_eq!(parse_byte_size("10KB"), Some(10 * 1024));
+        assert_eq!(parse_byte_size("1.5MB"), Some(3 << 19));
+        assert_eq!(parse_byte_size("2gb"), Some(2 << 30));
+        for bad in ["", "0", "0KB", "MB", "10 parsecs", "-1KB", "1e9"] {
+            assert_eq!(parse_byte_size(bad), None, "{bad}");
+        }
+    }
 }

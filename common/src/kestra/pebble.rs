@@ -485,6 +485,7 @@ pub const FUNCTIONS: &[&str] = &[
     "render",
     "currentEachOutput",
     "errorLogs",
+    "read",
     // The template language's own: macro callers, recursive loops, blocks.
     "caller",
     "loop",

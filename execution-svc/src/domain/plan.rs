@@ -76,6 +76,14 @@ pub enum TaskKind {
     Labels,
     Pause,
     Subflow,
+    /// Runs its three inner tasks in sequence, as Kestra lays it out.
+    ForEachItem,
+    /// Splits the items file into batch files.
+    ForEachItemSplit,
+    /// Starts a subflow execution per batch and waits for them.
+    ForEachItemItems,
+    /// Gathers the subflows' outputs into one file.
+    ForEachItemMerge,
 }
 
 impl TaskKind {
@@ -98,6 +106,7 @@ impl TaskKind {
             LABELS => TaskKind::Labels,
             PAUSE => TaskKind::Pause,
             SUBFLOW => TaskKind::Subflow,
+            FOR_EACH_ITEM => TaskKind::ForEachItem,
             _ => return None,
         })
     }
@@ -379,6 +388,7 @@ fn task(value: &Value, inherited: Option<&Arc<Retry>>) -> Result<Task, PlanError
             | TaskKind::ForEach
             | TaskKind::Switch
             | TaskKind::Pause
+            | TaskKind::ForEachItem
     );
     let inner = retry.as_ref();
     let log_level = props
@@ -386,8 +396,12 @@ fn task(value: &Value, inherited: Option<&Arc<Retry>>) -> Result<Task, PlanError
         .and_then(Value::as_str)
         .and_then(|level| LOG_LEVELS.iter().position(|l| *l == level))
         .unwrap_or(0);
+    let tasks = match kind {
+        TaskKind::ForEachItem => for_each_item_parts(&id, props, log_level),
+        _ => task_list(children, inner)?,
+    };
     Ok(Task {
-        tasks: task_list(children, inner)?,
+        tasks,
         otherwise: match kind {
             TaskKind::Switch => task_list(props.get("defaults"), inner)?,
             _ => task_list(props.get("else"), inner)?,
@@ -416,6 +430,66 @@ fn task(value: &Value, inherited: Option<&Arc<Retry>>) -> Result<Task, PlanError
         type_name,
         props: props.clone(),
     })
+}
+
+/// The task runs a ForEachItem is made of, as Kestra names them: `{id}_split`
+/// cuts the items into batch files, `{id}_items` starts a subflow execution
+/// per batch, `{id}_merge` gathers their outputs. Each carries the
+/// properties it needs; none retries (the ForEachItem is run as a whole).
+fn for_each_item_parts(id: &str, props: &Map<String, Value>, log_level: usize) -> Vec<Task> {
+    let part = |suffix: &str, kind: TaskKind, inner: &str, keys: &[&str]| Task {
+        id: format!("{id}{suffix}"),
+        kind,
+        type_name: format!(
+            "{}${inner}",
+            aerie_common::kestra::task_types::FOR_EACH_ITEM
+        ),
+        props: keys
+            .iter()
+            .filter_map(|k| Some(((*k).to_owned(), props.get(*k)?.clone())))
+            .collect(),
+        tasks: Vec::new(),
+        otherwise: Vec::new(),
+        cases: Vec::new(),
+        errors: Vec::new(),
+        finally: Vec::new(),
+        disabled: false,
+        allow_failure: false,
+        allow_warning: false,
+        log_level,
+        retry: None,
+        timeout: None,
+        run_if: None,
+    };
+    vec![
+        part(
+            "_split",
+            TaskKind::ForEachItemSplit,
+            "ForEachItemSplit",
+            &["items", "batch"],
+        ),
+        part(
+            "_items",
+            TaskKind::ForEachItemItems,
+            "ForEachItemExecutable",
+            &[
+                "namespace",
+                "flowId",
+                "revision",
+                "inputs",
+                "labels",
+                "wait",
+                "transmitFailed",
+                "inheritLabels",
+            ],
+        ),
+        part(
+            "_merge",
+            TaskKind::ForEachItemMerge,
+            "ForEachItemMergeOutputs",
+            &[],
+        ),
+    ]
 }
 
 #[cfg(test)]

@@ -19,6 +19,9 @@ pub trait Lookups: Send + Sync {
     /// The ERROR log lines of the running execution, oldest first, as
     /// Kestra's `errorLogs()` gives them.
     fn error_logs(&self) -> Result<Value, String>;
+    /// The text of an internal-storage file (`kestra:///...`) that the
+    /// running execution may read: its own, or its parent's.
+    fn read(&self, uri: &str) -> Result<String, String>;
 }
 
 /// Instructions one render may execute (a loop of about 100k steps).
@@ -43,7 +46,7 @@ pub fn is_template(text: &str) -> bool {
 /// on a blocking thread.
 pub fn needs_lookups(text: &str) -> bool {
     is_template(text)
-        && ["secret", "kv", "render", "errorLogs"]
+        && ["secret", "kv", "render", "errorLogs", "read"]
             .iter()
             .any(|word| text.contains(word))
 }
@@ -106,6 +109,12 @@ impl Renderer {
         env.add_function("errorLogs", move || {
             logs.error_logs()
                 .map(|value| minijinja::Value::from(minijinja::value::Serde(value)))
+                .map_err(|why| Error::new(ErrorKind::InvalidOperation, why))
+        });
+        let files = lookups.clone();
+        env.add_function("read", move |uri: String| {
+            files
+                .read(&uri)
                 .map_err(|why| Error::new(ErrorKind::InvalidOperation, why))
         });
         let secrets = lookups.clone();
@@ -309,6 +318,22 @@ mod tests {
         fn error_logs(&self) -> Result<Value, String> {
             Ok(json!([{"taskId": "boom", "message": "it broke", "level": "ERROR"}]))
         }
+        fn read(&self, uri: &str) -> Result<String, String> {
+            match uri {
+                "kestra:///a.txt" => Ok("line\n".into()),
+                _ => Err(format!("{uri}: file not found")),
+            }
+        }
+    }
+
+    #[test]
+    fn read_gives_a_files_text() {
+        let r = Renderer::new(Arc::new(Fixed));
+        let ctx = minijinja::Value::from(minijinja::value::Serde(json!({"f": "kestra:///a.txt"})));
+        assert_eq!(r.render("{{ read(f) }}", &ctx).unwrap(), "line\n");
+        assert!(needs_lookups("{{ read(f) }}"));
+        let err = r.render("{{ read('kestra:///b.txt') }}", &ctx).unwrap_err();
+        assert!(err.contains("file not found"), "{err}");
     }
 
     #[test]

@@ -27,7 +27,12 @@ pub enum StartedBy {
     Schedule(Value),
     /// A Subflow task of the execution `parent`; `trigger` holds the task's
     /// id and type and the parent's ids, as Kestra shows them.
-    Subflow { parent: ExecutionId, trigger: Value },
+    Subflow {
+        parent: ExecutionId,
+        /// The parent's task run that started it.
+        task_run: String,
+        trigger: Value,
+    },
     /// A Flow trigger: `trigger` holds its id and the ended execution's ids
     /// and state.
     Flow(Value),
@@ -39,6 +44,7 @@ pub enum StartedBy {
         first: chrono::DateTime<chrono::Utc>,
         /// The execution whose Subflow task waits for every attempt.
         parent: Option<ExecutionId>,
+        parent_task_run: Option<String>,
     },
 }
 
@@ -116,27 +122,32 @@ impl Engine {
                 .entry(CORRELATION_ID.to_owned())
                 .or_insert_with(|| new.id.as_str().to_owned());
             let mut attempt = (1, None);
-            let (actor, trigger, parent) = match new.started_by {
-                StartedBy::Caller(name) => (name, json!({}), None),
-                StartedBy::Webhook(trigger) => ("webhook".to_owned(), trigger, None),
-                StartedBy::Schedule(trigger) => ("schedule".to_owned(), trigger, None),
-                StartedBy::Flow(trigger) => ("flow-trigger".to_owned(), trigger, None),
-                StartedBy::Subflow { parent, trigger } => (
+            let (actor, trigger, (parent, parent_task_run)) = match new.started_by {
+                StartedBy::Caller(name) => (name, json!({}), (None, None)),
+                StartedBy::Webhook(trigger) => ("webhook".to_owned(), trigger, (None, None)),
+                StartedBy::Schedule(trigger) => ("schedule".to_owned(), trigger, (None, None)),
+                StartedBy::Flow(trigger) => ("flow-trigger".to_owned(), trigger, (None, None)),
+                StartedBy::Subflow {
+                    parent,
+                    task_run,
+                    trigger,
+                } => (
                     "subflow".to_owned(),
                     trigger,
-                    Some(parent.as_str().to_owned()),
+                    (Some(parent.as_str().to_owned()), Some(task_run)),
                 ),
                 StartedBy::Retry {
                     trigger,
                     attempt: number,
                     first,
                     parent,
+                    parent_task_run,
                 } => {
                     attempt = (number, Some(first));
                     (
                         "retry".to_owned(),
                         trigger,
-                        parent.map(|p| p.as_str().to_owned()),
+                        (parent.map(|p| p.as_str().to_owned()), parent_task_run),
                     )
                 }
             };
@@ -162,6 +173,7 @@ impl Engine {
                 create_time: now,
                 update_time: now,
                 parent_execution_id: parent,
+                parent_task_run_id: parent_task_run,
                 attempt_number: attempt.0,
                 first_attempt_time: attempt.1,
             };

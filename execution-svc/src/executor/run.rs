@@ -28,6 +28,7 @@ use crate::repo::queue::{self, Claimed};
 use crate::repo::{self, TenantTxn};
 use crate::storage::StoragePath;
 
+mod for_each_item;
 mod new_execution;
 mod sla;
 mod subflow;
@@ -308,8 +309,13 @@ struct Run<'e> {
     flow_revision: i32,
     /// The execution whose Subflow task started this one: its end wakes it.
     parent: Option<ExecutionId>,
+    /// The parent's task run that started this execution.
+    parent_task_run: Option<String>,
     /// Subflow executions this run's Subflow tasks wait for.
     waiting: Mutex<Vec<String>>,
+    /// ForEachItem task runs waiting for the subflow executions they
+    /// started.
+    waiting_batches: Mutex<Vec<String>>,
     /// inputs, flow, execution, trigger, vars and labels.
     base: Base,
     outputs: Outputs,
@@ -379,6 +385,10 @@ impl<'e> Run<'e> {
             tenant: tenant.clone(),
             namespace: row.namespace.clone(),
             execution: Some(id.clone()),
+            parent: row
+                .parent_execution_id
+                .as_deref()
+                .and_then(|id| ExecutionId::parse(id).ok()),
             masks: masks.clone(),
         };
         let parse = |text: &str| serde_json::from_str::<Value>(text).unwrap_or_else(|_| json!({}));
@@ -426,7 +436,9 @@ impl<'e> Run<'e> {
                 .parent_execution_id
                 .as_deref()
                 .and_then(|id| ExecutionId::parse(id).ok()),
+            parent_task_run: row.parent_task_run_id.clone(),
             waiting: Mutex::new(Vec::new()),
+            waiting_batches: Mutex::new(Vec::new()),
             base: Base::new(&base),
             outputs: Outputs::default(),
             runs: Mutex::new(runs),
@@ -544,6 +556,9 @@ impl<'e> Run<'e> {
             }
             if task.kind == TaskKind::Subflow {
                 return self.subflow(task, parent, key, existing).await;
+            }
+            if task.kind == TaskKind::ForEachItemItems {
+                return self.start_batches(task, parent, key, existing).await;
             }
             // An instant task is CPU work from here to its end (rendering,
             // bookkeeping, writing its rows): each tenant gets its share of
@@ -1190,10 +1205,20 @@ impl<'e> Run<'e> {
                     };
                     Err(Failure::Error(message))
                 }
-                TaskKind::Pause | TaskKind::Subflow => Err(Failure::Error(format!(
-                    "a {} task runs through its own path",
-                    task.type_name
-                ))),
+                TaskKind::ForEachItem => Ok(Done {
+                    outcome: self
+                        .block(&task.tasks, &task.errors, &[], &row.id, value)
+                        .await,
+                    outputs: json!({}),
+                }),
+                TaskKind::ForEachItemSplit => self.split_batches(task, row, context).await,
+                TaskKind::ForEachItemMerge => self.merge_outputs(task, row).await,
+                TaskKind::Pause | TaskKind::Subflow | TaskKind::ForEachItemItems => {
+                    Err(Failure::Error(format!(
+                        "a {} task runs through its own path",
+                        task.type_name
+                    )))
+                }
                 TaskKind::KvSet => self.kv_set(task, context).await,
                 TaskKind::KvGet => self.kv_get(task, context).await,
                 TaskKind::Write => self.write_file(task, row, context).await,
@@ -1380,6 +1405,12 @@ impl<'e> Run<'e> {
     /// The scope of one task run; its cost does not grow with the number
     /// of tasks that ran before (outputs are read in place).
     fn context(&self, row: &task_runs::Model, task: &Task) -> Scope {
+        self.context_with(row, task, &[])
+    }
+
+    /// [`Run::context`] with more `taskrun` variables (a ForEachItem
+    /// batch's `items` and `iteration`).
+    fn context_with(&self, row: &task_runs::Model, task: &Task, more: &[(&str, Value)]) -> Scope {
         // Kestra's `parents`: the enclosing iterations, closest first.
         let parents: Vec<Value> = self
             .enclosing_values(&row.parent_id)
@@ -1391,9 +1422,15 @@ impl<'e> Run<'e> {
             &[
                 (
                     "taskrun",
-                    json!({"id": row.id, "value": (!row.value.is_empty()).then_some(&row.value),
-                           "attemptsCount": (row.attempts - 1).max(0),
-                           "startDate": row.start_time.map(kestra_date)}),
+                    {
+                        let mut taskrun = json!({"id": row.id, "value": (!row.value.is_empty()).then_some(&row.value),
+                               "attemptsCount": (row.attempts - 1).max(0),
+                               "startDate": row.start_time.map(kestra_date)});
+                        for (name, value) in more {
+                            taskrun[*name] = value.clone();
+                        }
+                        taskrun
+                    },
                 ),
                 ("task", json!({"id": task.id, "type": task.type_name})),
                 ("parents", Value::Array(parents.clone())),
@@ -1894,6 +1931,7 @@ pub(crate) fn tenant_renderer(engine: &Engine, tenant: &TenantId, namespace: &st
         tenant: tenant.clone(),
         namespace: namespace.to_owned(),
         execution: None,
+        parent: None,
         masks: Arc::new(Mutex::new(Vec::new())),
     }))
 }
@@ -1906,10 +1944,43 @@ struct TenantLookups {
     namespace: String,
     /// The running execution, for `errorLogs()`; None outside one.
     execution: Option<ExecutionId>,
+    /// The execution that started the running one, whose files `read()`
+    /// may read too (a ForEachItem's batches).
+    parent: Option<ExecutionId>,
     masks: Arc<Mutex<Vec<String>>>,
 }
 
 impl Lookups for TenantLookups {
+    fn read(&self, uri: &str) -> Result<String, String> {
+        let execution = self
+            .execution
+            .as_ref()
+            .ok_or("read() is only available while an execution runs")?;
+        let path = StoragePath::from_uri(uri).map_err(|e| format!("read('{uri}'): {e}"))?;
+        // Files live under `.../executions/{id}/`: this execution's or its
+        // parent's may be read, as in Kestra.
+        let segments: Vec<&str> = path.as_str().split('/').collect();
+        let readable = segments.windows(2).any(|pair| {
+            pair[0] == "executions"
+                && (pair[1] == execution.as_str()
+                    || self.parent.as_ref().is_some_and(|p| pair[1] == p.as_str()))
+        });
+        if !readable {
+            return Err(format!(
+                "read('{uri}'): an execution reads only its own files and those of the execution that started it"
+            ));
+        }
+        let content = self
+            .handle
+            .block_on(
+                self.engine
+                    .storage
+                    .get(&self.tenant, &path, MAX_WRITE_BYTES),
+            )
+            .map_err(|e| format!("read('{uri}'): {e}"))?;
+        Ok(String::from_utf8_lossy(&content).into_owned())
+    }
+
     fn error_logs(&self) -> Result<Value, String> {
         let execution = self
             .execution

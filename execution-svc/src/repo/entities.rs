@@ -29,6 +29,8 @@ pub mod executions {
         pub update_time: ChronoDateTimeUtc,
         /// The execution whose Subflow task started this one.
         pub parent_execution_id: Option<String>,
+        /// The task run of the parent that started this one.
+        pub parent_task_run_id: Option<String>,
         /// 1, or more for an execution a retry created
         /// (`CREATE_NEW_EXECUTION`).
         pub attempt_number: i32,

@@ -101,6 +101,49 @@ pub async fn unfinished_children(
         .await
 }
 
+/// How many executions the task run `task_run` started, by state; the
+/// attempts a retry replaced (RETRIED) are left out.
+pub async fn children_by_state(
+    tx: &TenantTxn,
+    task_run: &str,
+) -> Result<Vec<(String, i64)>, DbErr> {
+    executions::Entity::find()
+        .select_only()
+        .column(executions::Column::State)
+        .column_as(
+            Expr::expr(sea_orm::sea_query::Func::count(Expr::col(
+                executions::Column::Id,
+            ))),
+            "count",
+        )
+        .filter(executions::Column::TenantId.eq(tx.tenant_key()))
+        .filter(executions::Column::ParentTaskRunId.eq(task_run))
+        .filter(executions::Column::State.ne(crate::domain::State::Retried.as_str()))
+        .group_by(executions::Column::State)
+        .into_tuple()
+        .all(tx.conn())
+        .await
+}
+
+/// The state, trigger and outputs of each execution the task run
+/// `task_run` started (RETRIED attempts left out).
+pub async fn children_of_task_run(
+    tx: &TenantTxn,
+    task_run: &str,
+) -> Result<Vec<(String, String, String)>, DbErr> {
+    executions::Entity::find()
+        .select_only()
+        .column(executions::Column::State)
+        .column(executions::Column::Trigger)
+        .column(executions::Column::Outputs)
+        .filter(executions::Column::TenantId.eq(tx.tenant_key()))
+        .filter(executions::Column::ParentTaskRunId.eq(task_run))
+        .filter(executions::Column::State.ne(crate::domain::State::Retried.as_str()))
+        .into_tuple()
+        .all(tx.conn())
+        .await
+}
+
 /// A change of an execution's state (and, when given, its outputs).
 #[derive(Clone)]
 pub struct StateChange<'a> {

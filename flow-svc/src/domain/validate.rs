@@ -46,7 +46,8 @@ use aerie_common::kestra::condition_types;
 use aerie_common::kestra::inputs::{InputDef, MAX_INPUTS};
 pub use aerie_common::kestra::{INPUT_TYPES, task_types, trigger_types};
 use aerie_common::kestra::{
-    LOG_LEVELS, MAX_TASK_NESTING, concurrency::Concurrency, retry::Retry, sla::Sla,
+    LOG_LEVELS, MAX_TASK_NESTING, canonical_task_type, concurrency::Concurrency, retry::Retry,
+    sla::Sla,
 };
 
 /// What a task type takes: required and optional properties, and which of
@@ -210,6 +211,25 @@ fn task_spec(kind: &str) -> Option<(&'static str, TaskSpec)> {
                     "inheritLabels",
                 ],
                 &[],
+            ),
+        ),
+        // Runs as Kestra lays it out: three task runs inside it, `{id}_split`,
+        // `{id}_items` and `{id}_merge`.
+        FOR_EACH_ITEM => (
+            FOR_EACH_ITEM,
+            spec(
+                &["items", "namespace", "flowId"],
+                &[
+                    "batch",
+                    "revision",
+                    "inputs",
+                    "labels",
+                    "wait",
+                    "transmitFailed",
+                    "inheritLabels",
+                    "errors",
+                ],
+                &["errors"],
             ),
         ),
         SWITCH => (
@@ -764,6 +784,25 @@ impl Checker {
                     format!("task id '{}' is already used by {first}; task ids must be unique in a flow", id.value),
                 );
             }
+            // A ForEachItem's own task runs take three more ids.
+            let is_for_each_item = task
+                .value
+                .get("type")
+                .and_then(|t| t.value.as_str())
+                .is_some_and(|t| canonical_task_type(t) == task_types::FOR_EACH_ITEM);
+            if is_for_each_item {
+                for suffix in ["_split", "_items", "_merge"] {
+                    let inner = format!("{}{suffix}", id.value);
+                    let mine = format!("{path} (its {suffix} task run)");
+                    if let Some(first) = self.task_ids.insert(inner.clone(), mine) {
+                        self.report(
+                            &join(path, "id"),
+                            at(&id),
+                            format!("task id '{inner}', which this ForEachItem gives its {suffix} task run, is already used by {first}"),
+                        );
+                    }
+                }
+            }
         }
         let Some(kind) = self.required_string(task, path, "type") else {
             return;
@@ -929,6 +968,10 @@ impl Checker {
             SLEEP => self.duration(task, path, "duration"),
             PAUSE => self.duration(task, path, "delay"),
             SUBFLOW => self.subflow(task, path),
+            FOR_EACH_ITEM => {
+                self.subflow(task, path);
+                self.batch(task, path);
+            }
             KV_SET => {
                 self.duration(task, path, "ttl");
                 self.optional_bool(task, path, "overwrite");
@@ -998,6 +1041,58 @@ impl Checker {
             );
         }
         self.labels(task, path);
+    }
+
+    /// A ForEachItem's `batch`: one of `rows`, `partitions` (whole
+    /// numbers, 1 or more) or `bytes` (a size such as `10MB`), and the
+    /// `separator` written after each item; templates are checked when
+    /// they run.
+    fn batch(&mut self, task: &Located<Node>, path: &str) {
+        let Some(batch) = task.value.get("batch") else {
+            return;
+        };
+        let path = join(path, "batch");
+        let Node::Map(entries) = &batch.value else {
+            self.report(&path, at(batch), "batch must be a mapping");
+            return;
+        };
+        let mut sizes = Vec::new();
+        for (key, value) in entries {
+            let problem = match (key.value.as_str(), &value.value) {
+                (_, Node::Str(text)) if is_template(text) => None,
+                ("rows" | "partitions", Node::Int(n)) if *n >= 1 => None,
+                ("rows" | "partitions", _) => Some("must be a whole number, 1 or more".to_owned()),
+                ("bytes", Node::Str(text))
+                    if aerie_common::kestra::parse_byte_size(text).is_some() =>
+                {
+                    None
+                }
+                ("bytes", _) => Some("must be a size such as 512KB or 10MB".to_owned()),
+                ("separator", Node::Str(_)) => None,
+                ("separator", _) => Some("must be a string".to_owned()),
+                (other, _) => {
+                    self.unknown(&join(&path, other), key, "property", "ForEachItem's batch");
+                    continue;
+                }
+            };
+            if key.value != "separator" {
+                sizes.push(key.value.clone());
+            }
+            if let Some(problem) = problem {
+                let message = format!("{} {problem}", key.value);
+                self.report(&join(&path, &key.value), at(value), message);
+            }
+        }
+        if sizes.len() > 1 {
+            self.report(
+                &path,
+                at(batch),
+                format!(
+                    "batch takes one of rows, partitions or bytes, not {}",
+                    sizes.join(" and ")
+                ),
+            );
+        }
     }
 
     /// A Switch's `cases`: a mapping of values to task lists; with its

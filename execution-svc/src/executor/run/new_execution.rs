@@ -99,6 +99,7 @@ impl Run<'_> {
                 attempt: attempt + 1,
                 first: self.first_attempt,
                 parent: self.parent.clone(),
+                parent_task_run: self.parent_task_run.clone(),
             },
             concurrency: plan.concurrency,
         };

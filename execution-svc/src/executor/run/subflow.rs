@@ -27,6 +27,12 @@ pub(super) const MAX_SUBFLOW_DEPTH: usize = 10;
 /// itself; normally the end of the subflow wakes it at once.
 const RECHECK: chrono::TimeDelta = chrono::TimeDelta::minutes(5);
 
+/// The flow a subflow task starts, with its plan.
+pub(super) struct Target {
+    flow: flow_pb::Flow,
+    plan: std::sync::Arc<crate::domain::plan::Plan>,
+}
+
 /// Where a subflow execution stands, for the task waiting on it.
 enum Child {
     Running,
@@ -86,7 +92,7 @@ impl Run<'_> {
                         }
                     }
                 }
-                let new = match self.new_subflow(task, &context).await {
+                let new = match self.new_subflow(task, &row, &context).await {
                     Ok(new) => new,
                     Err(Failure::Stopped) => return self.stopped(),
                     Err(Failure::Error(message) | Failure::Refused(message)) => {
@@ -188,8 +194,27 @@ impl Run<'_> {
     async fn new_subflow(
         &self,
         task: &Task,
+        row: &task_runs::Model,
         context: &super::Scope,
     ) -> Result<NewExecution, Failure> {
+        let target = self.subflow_target(task, context).await?;
+        self.engine
+            .admission
+            .admit(self.tenant)
+            .await
+            .map_err(|err| Failure::Refused(err.to_string()))?;
+        self.child_execution(task, row, context, &target, None)
+            .await
+    }
+
+    /// The flow a Subflow (or ForEachItem) task starts, looked up in this
+    /// execution's tenant: `namespace`, `flowId` and `revision` rendered,
+    /// the chain of subflows checked, the flow enabled and runnable.
+    pub(super) async fn subflow_target(
+        &self,
+        task: &Task,
+        context: &super::Scope,
+    ) -> Result<Target, Failure> {
         let text = |name: &str| task.text(name).unwrap_or_default();
         let namespace = self.render(&text("namespace"), context).await?;
         let flow_id = self.render(&text("flowId"), context).await?;
@@ -250,6 +275,22 @@ impl Run<'_> {
             .engine
             .plan(key, &flow.source)
             .map_err(|err| format!("the subflow {namespace}/{flow_id} cannot run: {err}"))?;
+        Ok(Target { flow, plan })
+    }
+
+    /// One execution of `target` for `task` (run `row`), its inputs and
+    /// labels rendered in `context`; `iteration` is the batch number of a
+    /// ForEachItem. Not admitted nor written yet.
+    pub(super) async fn child_execution(
+        &self,
+        task: &Task,
+        row: &task_runs::Model,
+        context: &super::Scope,
+        target: &Target,
+        iteration: Option<usize>,
+    ) -> Result<NewExecution, Failure> {
+        let (flow, plan) = (&target.flow, &target.plan);
+        let (namespace, flow_id) = (&flow.namespace, &flow.id);
         let given = match task.props.get("inputs") {
             Some(Value::Object(inputs)) => match self
                 .render_value(&Value::Object(inputs.clone()), context)
@@ -277,13 +318,8 @@ impl Run<'_> {
                 "the inputs or labels of the subflow {namespace}/{flow_id} carry a secret's value: pass the secret's name, and let the subflow read it with secret()"
             )));
         }
-        self.engine
-            .admission
-            .admit(self.tenant)
-            .await
-            .map_err(|err| Failure::Refused(err.to_string()))?;
         let id = ExecutionId::generate();
-        let trigger = json!({
+        let mut trigger = json!({
             "id": task.id,
             "type": task.type_name,
             "variables": {
@@ -291,18 +327,23 @@ impl Run<'_> {
                 "namespace": self.namespace,
                 "flowId": self.flow_id,
                 "flowRevision": self.flow_revision,
+                "taskRunId": row.id,
             },
         });
+        if let Some(iteration) = iteration {
+            trigger["variables"]["taskRunIteration"] = json!(iteration);
+        }
         Ok(NewExecution {
             id,
-            namespace: flow.namespace,
-            flow_id: flow.id,
+            namespace: flow.namespace.clone(),
+            flow_id: flow.id.clone(),
             flow_revision: flow.revision,
-            flow_source: flow.source,
+            flow_source: flow.source.clone(),
             inputs,
             labels,
             started_by: StartedBy::Subflow {
                 parent: self.id.clone(),
+                task_run: row.id.clone(),
                 trigger,
             },
             concurrency: plan.concurrency,
@@ -455,7 +496,13 @@ impl Run<'_> {
     pub(super) async fn park_for_subflows(&self) -> Result<(), RunError> {
         let tx = TenantTxn::write(&self.engine.db, self.tenant).await?;
         self.write_held(&tx).await?;
-        let at = repo::now() + RECHECK;
+        // Sooner when something is due before (an SLA, room in a quota).
+        let recheck = repo::now() + RECHECK;
+        let at = self
+            .wake
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .map_or(recheck, |due| due.min(recheck));
         let (owner, epoch) = (self.engine.owner(), self.epoch);
         if !queue::park(&tx, self.id, owner, epoch, at.timestamp_millis()).await? {
             return Err(RunError::LeaseLost);
@@ -481,6 +528,21 @@ impl Run<'_> {
                 break;
             }
         }
+        // Likewise for the batches of a ForEachItem.
+        let batches = std::mem::take(&mut *self.lock_waiting_batches());
+        for task_run in batches {
+            if woken {
+                break;
+            }
+            let counts = repo::executions::children_by_state(&tx, &task_run).await?;
+            let all_ended = counts
+                .iter()
+                .all(|(state, _)| State::parse(state).is_some_and(State::is_terminal));
+            if all_ended {
+                queue::wake(&tx, self.id).await?;
+                woken = true;
+            }
+        }
         tx.commit().await?;
         self.engine.changed(self.id);
         if woken {
@@ -495,7 +557,7 @@ impl Run<'_> {
 }
 
 /// A boolean property with its default.
-fn flag(task: &Task, name: &str, default: bool) -> bool {
+pub(super) fn flag(task: &Task, name: &str, default: bool) -> bool {
     task.props
         .get(name)
         .and_then(Value::as_bool)
@@ -506,7 +568,7 @@ fn flag(task: &Task, name: &str, default: bool) -> bool {
 /// Kestra decides it: with `transmitFailed`, a FAILED, KILLED or WARNING
 /// subflow is passed on (`allowFailure` and `allowWarning` then apply as
 /// to any task); otherwise the task succeeds.
-fn ended_as(child: State, transmit_failed: bool) -> State {
+pub(super) fn ended_as(child: State, transmit_failed: bool) -> State {
     match child {
         State::Failed | State::Killed | State::Warning if transmit_failed => child,
         // Retried, and no later attempt found: it did not succeed.
