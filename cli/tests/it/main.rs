@@ -13,6 +13,7 @@ mod durability;
 mod executions;
 mod flow_triggers;
 mod flows;
+mod for_each_item;
 mod kestra_api;
 mod kestra_compat;
 mod kestra_features;
