@@ -355,3 +355,39 @@ async fn a_for_each_item_is_checked_when_the_flow_is_saved() {
     assert_eq!(status, 422, "{body}");
     assert!(body.to_string().contains("'scheduleDate'"), "{body}");
 }
+
+#[tokio::test]
+async fn killing_the_parent_kills_its_running_batches() {
+    let app = TestApp::start(Mode::MultiWithDefault).await;
+    tenant(&app, "acme").await;
+    let sleeper = PER_BATCH.replace(
+        "  - id: show\n",
+        "  - id: nap\n    type: io.kestra.plugin.core.flow.Sleep\n    duration: PT60S\n  - id: show\n",
+    );
+    create_flow(&app, "acme", &sleeper).await;
+    create_flow(&app, "acme", &parent_flow("sleepy", 3, "rows: 1")).await;
+    let (status, started) = app
+        .post("/api/v1/acme/executions/company.team/sleepy", json!({}))
+        .await;
+    assert_eq!(status, 200, "{started}");
+    let id = started["id"].as_str().expect("id").to_owned();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while batches(&app, "acme").await.len() < 3 {
+        assert!(std::time::Instant::now() < deadline, "the batches started");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let killed = crate::executions::kill(&app, "acme", &id).await;
+    assert_eq!(state(&killed), "KILLED", "{killed}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let children = batches(&app, "acme").await;
+        if children.iter().all(|c| state(c) == "KILLED") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "every batch is killed: {children:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
