@@ -11,6 +11,7 @@ pub mod retention;
 pub mod sync_access;
 pub mod throttle;
 pub mod tokens;
+pub mod transfer;
 
 use std::sync::Arc;
 use std::time::Duration;

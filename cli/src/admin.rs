@@ -2,9 +2,13 @@
 //! owning service's database through that service's own code. Holding the
 //! configuration (and so the databases) is the credential here.
 
+use std::path::Path;
+
 use aerie_common::TenantId;
 use aerie_common::config::Config;
 use aerie_common::paging::PageRequest;
+use aerie_common::transfer::Archive;
+use aerie_flow_svc::crypto::SecretBox;
 
 use crate::server::BoxError;
 
@@ -199,4 +203,175 @@ pub async fn access_report(
             .retain(|(tenant, _)| tenant.as_ref().is_none_or(|t| live.contains(t)));
     }
     Ok(report)
+}
+
+/// Where an archive keeps the tenant's own record.
+const TENANT_ENTRY: &str = "tenant/tenant.json";
+
+/// A transfer key, read from the operator's file: base64 of 32 bytes.
+fn transfer_key(path: Option<&Path>) -> Result<Option<SecretBox>, BoxError> {
+    let Some(path) = path else {
+        return Ok(None);
+    };
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("--secrets-key-file {}: {e}", path.display()))?;
+    SecretBox::new(&text).map(Some).map_err(|_| {
+        format!(
+            "--secrets-key-file {}: must hold base64 of 32 bytes (e.g. head -c 32 /dev/urandom | base64)",
+            path.display()
+        )
+        .into()
+    })
+}
+
+/// The four services, opened from the configuration.
+struct Services {
+    tenants: aerie_tenant_svc::api::TenantApi,
+    auth: aerie_auth_svc::core::Core,
+    flows: aerie_flow_svc::FlowApi,
+    executions: aerie_execution_svc::api::ExecutionApi,
+}
+
+impl Services {
+    async fn open(config: &Config) -> Result<Services, BoxError> {
+        Ok(Services {
+            tenants: aerie_tenant_svc::open(config).await?,
+            auth: aerie_auth_svc::open(config).await?,
+            flows: aerie_flow_svc::open(config).await?,
+            executions: aerie_execution_svc::open(config).await?,
+        })
+    }
+
+    /// Everything `tenant` owns, in an archive; secrets sealed under
+    /// `key`.
+    async fn export(
+        &self,
+        tenant: &TenantId,
+        key: Option<&SecretBox>,
+    ) -> Result<Archive, BoxError> {
+        let (name, quotas) = match tenant.as_named() {
+            Some(id) => {
+                let found = self.tenants.list_all().await?;
+                let tenant = found
+                    .into_iter()
+                    .find(|t| t.id == id)
+                    .ok_or_else(|| format!("tenant {id} does not exist"))?;
+                (tenant.name, tenant.quotas)
+            }
+            None => ("default".to_owned(), Default::default()),
+        };
+        let mut archive = Archive::new(tenant.storage_key(), &name);
+        archive.put(
+            TENANT_ENTRY,
+            serde_json::to_vec(&serde_json::json!({"name": name, "quotas": quotas}))?,
+        );
+        self.auth.export_tenant(tenant, &mut archive).await?;
+        self.flows.export_tenant(tenant, &mut archive, key).await?;
+        self.executions.export_tenant(tenant, &mut archive).await?;
+        Ok(archive)
+    }
+
+    /// Creates `id` from `archive`; undone whole if any part fails.
+    /// Answers what was left out.
+    async fn import(
+        &self,
+        id: &str,
+        name: Option<&str>,
+        archive: &Archive,
+        key: Option<&SecretBox>,
+    ) -> Result<Vec<String>, BoxError> {
+        let record: serde_json::Value = serde_json::from_slice(
+            archive
+                .get(TENANT_ENTRY)
+                .ok_or("the archive has no tenant record")?,
+        )?;
+        let quotas: aerie_common::quota::QuotaOverrides =
+            serde_json::from_value(record["quotas"].clone()).unwrap_or_default();
+        let source = TenantId::from_storage_key(&archive.manifest.tenant).map_err(|_| {
+            format!(
+                "the archive's tenant '{}' is not a tenant id",
+                archive.manifest.tenant
+            )
+        })?;
+        let name = name.unwrap_or(&archive.manifest.name);
+        let created = self.tenants.create(id, name, CLI_ACTOR).await?;
+        let tenant = TenantId::parse(&created.id)?;
+        let parts = async {
+            self.tenants.set_quotas(&tenant, &quotas, CLI_ACTOR).await?;
+            self.flows
+                .import_tenant(&tenant, &source, archive, key)
+                .await?;
+            let notes = self.auth.import_tenant(&tenant, archive).await?;
+            self.executions.import_tenant(&tenant, archive).await?;
+            Ok::<_, BoxError>(notes)
+        }
+        .await;
+        match parts {
+            Ok(notes) => Ok(notes),
+            Err(err) => {
+                // Nothing half-written stays behind.
+                let _ = self.executions.remove_tenant_data(&tenant).await;
+                let _ = self.auth.remove_tenant_data(&tenant).await;
+                let _ = self.flows.remove_tenant_data(&tenant).await;
+                let _ = self.tenants.remove_unfinished(id, CLI_ACTOR).await;
+                Err(err)
+            }
+        }
+    }
+}
+
+/// `aerie tenants export`: answers the archive's manifest.
+pub async fn export_tenant(
+    config: &Config,
+    tenant: &str,
+    output: &Path,
+    secrets_key_file: Option<&Path>,
+) -> Result<aerie_common::transfer::Manifest, BoxError> {
+    let key = transfer_key(secrets_key_file)?;
+    let tenant = TenantId::parse(tenant)?;
+    let archive = Services::open(config)
+        .await?
+        .export(&tenant, key.as_ref())
+        .await?;
+    archive.write_to(output)?;
+    Ok(archive.manifest)
+}
+
+/// `aerie tenants import`: answers what was left out.
+pub async fn import_tenant(
+    config: &Config,
+    tenant: &str,
+    input: &Path,
+    name: Option<&str>,
+    secrets_key_file: Option<&Path>,
+) -> Result<Vec<String>, BoxError> {
+    let key = transfer_key(secrets_key_file)?;
+    let archive = Archive::read_from(input)?;
+    Services::open(config)
+        .await?
+        .import(tenant, name, &archive, key.as_ref())
+        .await
+}
+
+/// `aerie tenants adopt-default`: the default tenant's data moved into the
+/// new tenant `tenant` (copied, then removed from the default tenant).
+/// Answers what was left out.
+pub async fn adopt_default(
+    config: &Config,
+    tenant: &str,
+    name: Option<&str>,
+) -> Result<Vec<String>, BoxError> {
+    let services = Services::open(config).await?;
+    // Secrets travel in memory under the instance's own key.
+    let key = SecretBox::new(&config.secrets_master_key()?)?;
+    let default = TenantId::default_tenant();
+    let archive = services.export(&default, Some(&key)).await?;
+    let name = name.unwrap_or(tenant);
+    let notes = services
+        .import(tenant, Some(name), &archive, Some(&key))
+        .await?;
+    services.executions.remove_tenant_data(&default).await?;
+    services.flows.remove_tenant_data(&default).await?;
+    services.auth.remove_tenant_data(&default).await?;
+    Ok(notes)
 }

@@ -171,6 +171,42 @@ enum TenantsCommand {
         #[arg(long = "unset", value_name = "NAME")]
         unset: Vec<String>,
     },
+    /// Write everything a tenant owns to an archive (a zstd-compressed
+    /// tar), with the server stopped.
+    Export {
+        /// The tenant; `_default` for the default tenant.
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        output: PathBuf,
+        /// A file holding a transfer key (base64 of 32 bytes) that seals
+        /// the tenant's secrets in the archive; needed when it has any.
+        #[arg(long)]
+        secrets_key_file: Option<PathBuf>,
+    },
+    /// Recreate an exported tenant under a new id, with the server stopped.
+    Import {
+        /// The new tenant's id; it must not exist (nor have existed).
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        input: PathBuf,
+        /// Display name (default: the exported tenant's).
+        #[arg(long)]
+        name: Option<String>,
+        /// The transfer key the archive's secrets were sealed with.
+        #[arg(long)]
+        secrets_key_file: Option<PathBuf>,
+    },
+    /// Move the default tenant's data into a new tenant, so that the
+    /// instance can run with default-tenant off; with the server stopped.
+    AdoptDefault {
+        #[arg(long)]
+        tenant: String,
+        /// Display name (default: the tenant id).
+        #[arg(long)]
+        name: Option<String>,
+    },
 }
 
 /// A level or a filter of `target=level` directives. Anything else is
@@ -323,6 +359,51 @@ async fn run(command: Command, config: Config) -> Result<(), server::BoxError> {
         Command::Executions(ExecutionsCommand::Purge { tenant, before }) => {
             let purged = admin::purge_executions(&config, tenant.as_deref(), &before).await?;
             println!("purged {purged} executions");
+            Ok(())
+        }
+        Command::Tenants(TenantsCommand::Export {
+            tenant,
+            output,
+            secrets_key_file,
+        }) => {
+            let manifest =
+                admin::export_tenant(&config, &tenant, &output, secrets_key_file.as_deref())
+                    .await?;
+            println!(
+                "exported tenant {} to {} ({} entries, {} secrets sealed)",
+                manifest.tenant,
+                output.display(),
+                manifest.entries.len(),
+                manifest.sealed_secrets
+            );
+            Ok(())
+        }
+        Command::Tenants(TenantsCommand::Import {
+            tenant,
+            input,
+            name,
+            secrets_key_file,
+        }) => {
+            let notes = admin::import_tenant(
+                &config,
+                &tenant,
+                &input,
+                name.as_deref(),
+                secrets_key_file.as_deref(),
+            )
+            .await?;
+            for note in notes {
+                println!("note: {note}");
+            }
+            println!("imported tenant {tenant} from {}", input.display());
+            Ok(())
+        }
+        Command::Tenants(TenantsCommand::AdoptDefault { tenant, name }) => {
+            let notes = admin::adopt_default(&config, &tenant, name.as_deref()).await?;
+            for note in notes {
+                println!("note: {note}");
+            }
+            println!("moved the default tenant's data into tenant {tenant}");
             Ok(())
         }
         Command::Tenants(TenantsCommand::Quotas { tenant, set, unset }) => {

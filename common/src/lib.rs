@@ -26,6 +26,7 @@ pub mod tenant_directory;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 pub mod time;
+pub mod transfer;
 
 pub use error::ServiceError;
 

@@ -12,6 +12,7 @@ pub mod repo;
 pub mod retention;
 pub mod scheduler;
 pub mod storage;
+pub mod transfer;
 
 use std::sync::Arc;
 

@@ -260,6 +260,29 @@ impl Storage {
         Ok(removed)
     }
 
+    /// Every file of the tenant, its path inside the tenant's storage.
+    pub async fn files(&self, tenant: &TenantId) -> Result<Vec<StoragePath>, StorageError> {
+        use futures::StreamExt;
+        let root = Path::parse(tenant.storage_key())
+            .map_err(|e| StorageError::InvalidPath(e.to_string()))?;
+        let mut listed = self.store.list(Some(&root));
+        let mut found = Vec::new();
+        while let Some(meta) = listed.next().await {
+            let meta = match meta {
+                Ok(meta) => meta,
+                Err(object_store::Error::NotFound { .. }) => break,
+                Err(e) => return Err(StorageError::Backend(e.to_string())),
+            };
+            let location = meta.location.as_ref();
+            let inside = location
+                .strip_prefix(tenant.storage_key())
+                .and_then(|rest| rest.strip_prefix('/'))
+                .unwrap_or(location);
+            found.push(StoragePath::parse(inside)?);
+        }
+        Ok(found)
+    }
+
     /// Removes a file; a missing one is not an error.
     pub async fn delete(&self, tenant: &TenantId, path: &StoragePath) -> Result<(), StorageError> {
         match self.store.delete(&Self::key(tenant, path)?).await {

@@ -8,6 +8,7 @@ pub mod crypto;
 pub mod domain;
 pub mod migration;
 pub mod repo;
+pub mod transfer;
 
 use aerie_common::config::Config;
 use aerie_common::db;

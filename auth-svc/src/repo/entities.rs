@@ -4,7 +4,9 @@
 pub mod users {
     use sea_orm::entity::prelude::*;
 
-    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[derive(
+        Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize, serde::Deserialize,
+    )]
     #[sea_orm(table_name = "users")]
     pub struct Model {
         #[sea_orm(primary_key, auto_increment = false)]
@@ -26,7 +28,9 @@ pub mod users {
 pub mod signing_keys {
     use sea_orm::entity::prelude::*;
 
-    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[derive(
+        Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize, serde::Deserialize,
+    )]
     #[sea_orm(table_name = "signing_keys")]
     pub struct Model {
         #[sea_orm(primary_key, auto_increment = false)]
@@ -46,7 +50,9 @@ pub mod signing_keys {
 pub mod revoked_tokens {
     use sea_orm::entity::prelude::*;
 
-    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[derive(
+        Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize, serde::Deserialize,
+    )]
     #[sea_orm(table_name = "revoked_tokens")]
     pub struct Model {
         #[sea_orm(primary_key, auto_increment = false)]
@@ -64,7 +70,9 @@ pub mod revoked_tokens {
 pub mod roles {
     use sea_orm::entity::prelude::*;
 
-    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[derive(
+        Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize, serde::Deserialize,
+    )]
     #[sea_orm(table_name = "roles")]
     pub struct Model {
         #[sea_orm(primary_key, auto_increment = false)]
@@ -85,7 +93,9 @@ pub mod roles {
 pub mod bindings {
     use sea_orm::entity::prelude::*;
 
-    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[derive(
+        Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize, serde::Deserialize,
+    )]
     #[sea_orm(table_name = "bindings")]
     pub struct Model {
         #[sea_orm(primary_key, auto_increment = false)]
@@ -109,7 +119,9 @@ pub mod bindings {
 pub mod groups {
     use sea_orm::entity::prelude::*;
 
-    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[derive(
+        Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize, serde::Deserialize,
+    )]
     #[sea_orm(table_name = "groups")]
     pub struct Model {
         #[sea_orm(primary_key, auto_increment = false)]
@@ -128,7 +140,9 @@ pub mod groups {
 pub mod group_members {
     use sea_orm::entity::prelude::*;
 
-    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[derive(
+        Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize, serde::Deserialize,
+    )]
     #[sea_orm(table_name = "group_members")]
     pub struct Model {
         pub tenant: String,
@@ -147,7 +161,9 @@ pub mod group_members {
 pub mod audit_logs {
     use sea_orm::entity::prelude::*;
 
-    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[derive(
+        Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize, serde::Deserialize,
+    )]
     #[sea_orm(table_name = "audit_logs")]
     pub struct Model {
         #[sea_orm(primary_key, auto_increment = false)]
@@ -170,7 +186,9 @@ pub mod audit_logs {
 pub mod service_accounts {
     use sea_orm::entity::prelude::*;
 
-    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[derive(
+        Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize, serde::Deserialize,
+    )]
     #[sea_orm(table_name = "service_accounts")]
     pub struct Model {
         #[sea_orm(primary_key, auto_increment = false)]
@@ -190,7 +208,9 @@ pub mod service_accounts {
 pub mod api_tokens {
     use sea_orm::entity::prelude::*;
 
-    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[derive(
+        Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize, serde::Deserialize,
+    )]
     #[sea_orm(table_name = "api_tokens")]
     pub struct Model {
         #[sea_orm(primary_key, auto_increment = false)]

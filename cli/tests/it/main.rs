@@ -29,4 +29,5 @@ mod rls;
 mod storage;
 mod subflows;
 mod topology;
+mod transfer;
 mod ui;

@@ -5,7 +5,9 @@
 pub mod executions {
     use sea_orm::entity::prelude::*;
 
-    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[derive(
+        Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize, serde::Deserialize,
+    )]
     #[sea_orm(table_name = "executions")]
     pub struct Model {
         #[sea_orm(primary_key, auto_increment = false)]
@@ -49,7 +51,9 @@ pub mod executions {
 pub mod task_runs {
     use sea_orm::entity::prelude::*;
 
-    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[derive(
+        Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize, serde::Deserialize,
+    )]
     #[sea_orm(table_name = "task_runs")]
     pub struct Model {
         #[sea_orm(primary_key, auto_increment = false)]
@@ -81,7 +85,9 @@ pub mod task_runs {
 pub mod execution_logs {
     use sea_orm::entity::prelude::*;
 
-    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[derive(
+        Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize, serde::Deserialize,
+    )]
     #[sea_orm(table_name = "execution_logs")]
     pub struct Model {
         #[sea_orm(primary_key)]
@@ -105,7 +111,9 @@ pub mod execution_logs {
 pub mod execution_queue {
     use sea_orm::entity::prelude::*;
 
-    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[derive(
+        Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize, serde::Deserialize,
+    )]
     #[sea_orm(table_name = "execution_queue")]
     pub struct Model {
         #[sea_orm(primary_key, auto_increment = false)]
@@ -138,7 +146,9 @@ pub mod execution_queue {
 pub mod schedule_cursors {
     use sea_orm::entity::prelude::*;
 
-    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[derive(
+        Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize, serde::Deserialize,
+    )]
     #[sea_orm(table_name = "schedule_cursors")]
     pub struct Model {
         #[sea_orm(primary_key, auto_increment = false)]
@@ -162,7 +172,9 @@ pub mod schedule_cursors {
 pub mod idempotency_keys {
     use sea_orm::entity::prelude::*;
 
-    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[derive(
+        Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize, serde::Deserialize,
+    )]
     #[sea_orm(table_name = "idempotency_keys")]
     pub struct Model {
         #[sea_orm(primary_key, auto_increment = false)]
@@ -185,7 +197,9 @@ pub mod idempotency_keys {
 pub mod flow_sources {
     use sea_orm::entity::prelude::*;
 
-    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[derive(
+        Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize, serde::Deserialize,
+    )]
     #[sea_orm(table_name = "flow_sources")]
     pub struct Model {
         #[sea_orm(primary_key, auto_increment = false)]

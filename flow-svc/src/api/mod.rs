@@ -66,6 +66,11 @@ impl FlowApi {
         &self.db
     }
 
+    /// What seals this instance's secrets.
+    pub(crate) fn secret_box(&self) -> &SecretBox {
+        &self.secrets
+    }
+
     async fn read(&self, tenant: &TenantId) -> Result<TenantTxn, ServiceError> {
         Ok(TenantTxn::read(&self.db, tenant).await?)
     }

@@ -4,7 +4,9 @@
 pub mod flows {
     use sea_orm::entity::prelude::*;
 
-    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[derive(
+        Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize, serde::Deserialize,
+    )]
     #[sea_orm(table_name = "flows")]
     pub struct Model {
         #[sea_orm(primary_key, auto_increment = false)]
@@ -33,7 +35,9 @@ pub mod flows {
 pub mod flow_revisions {
     use sea_orm::entity::prelude::*;
 
-    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[derive(
+        Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize, serde::Deserialize,
+    )]
     #[sea_orm(table_name = "flow_revisions")]
     pub struct Model {
         #[sea_orm(primary_key, auto_increment = false)]
@@ -58,7 +62,9 @@ pub mod flow_revisions {
 pub mod flow_labels {
     use sea_orm::entity::prelude::*;
 
-    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[derive(
+        Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize, serde::Deserialize,
+    )]
     #[sea_orm(table_name = "flow_labels")]
     pub struct Model {
         #[sea_orm(primary_key, auto_increment = false)]
@@ -82,7 +88,9 @@ pub mod flow_labels {
 pub mod triggers {
     use sea_orm::entity::prelude::*;
 
-    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[derive(
+        Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize, serde::Deserialize,
+    )]
     #[sea_orm(table_name = "triggers")]
     pub struct Model {
         #[sea_orm(primary_key, auto_increment = false)]
@@ -112,7 +120,9 @@ pub mod triggers {
 pub mod secrets {
     use sea_orm::entity::prelude::*;
 
-    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[derive(
+        Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize, serde::Deserialize,
+    )]
     #[sea_orm(table_name = "secrets")]
     pub struct Model {
         #[sea_orm(primary_key, auto_increment = false)]
@@ -135,7 +145,9 @@ pub mod secrets {
 pub mod kv_entries {
     use sea_orm::entity::prelude::*;
 
-    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[derive(
+        Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize, serde::Deserialize,
+    )]
     #[sea_orm(table_name = "kv_entries")]
     pub struct Model {
         #[sea_orm(primary_key, auto_increment = false)]
@@ -159,7 +171,9 @@ pub mod kv_entries {
 pub mod namespace_settings {
     use sea_orm::entity::prelude::*;
 
-    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[derive(
+        Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize, serde::Deserialize,
+    )]
     #[sea_orm(table_name = "namespace_settings")]
     pub struct Model {
         #[sea_orm(primary_key, auto_increment = false)]
@@ -181,7 +195,9 @@ pub mod namespace_settings {
 pub mod disabled_triggers {
     use sea_orm::entity::prelude::*;
 
-    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[derive(
+        Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize, serde::Deserialize,
+    )]
     #[sea_orm(table_name = "disabled_triggers")]
     pub struct Model {
         #[sea_orm(primary_key, auto_increment = false)]

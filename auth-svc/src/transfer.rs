@@ -1,0 +1,218 @@
+//! auth-svc's part of a tenant archive: roles, groups and their members,
+//! bindings, service accounts (without their tokens: a token's secret is
+//! never stored, and an archive is no way to carry one) and the audit log.
+//! Users belong to the instance, not the tenant: the archive names the
+//! users the tenant's bindings and groups refer to, and the import finds
+//! them by username; one the instance lacks is reported and left out.
+//! Groups, bindings, service accounts and audit entries get new ids (they
+//! are unique across the instance).
+
+use std::collections::HashMap;
+
+use aerie_common::TenantId;
+use aerie_common::db::TenantTxn;
+use aerie_common::transfer::{Archive, delete_tenant_rows, insert_rows, tenant_rows};
+use sea_orm::{ColumnTrait, DbErr, EntityTrait, IntoActiveModel, QueryFilter};
+use serde::{Deserialize, Serialize};
+
+use crate::core::AuthCore;
+use crate::repo::entities::{
+    api_tokens, audit_logs, bindings, group_members, groups, roles, service_accounts, users,
+};
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+const ROLES: &str = "auth/roles.jsonl";
+const GROUPS: &str = "auth/groups.jsonl";
+const MEMBERS: &str = "auth/group_members.jsonl";
+const BINDINGS: &str = "auth/bindings.jsonl";
+const ACCOUNTS: &str = "auth/service_accounts.jsonl";
+const AUDIT: &str = "auth/audit_logs.jsonl";
+const USERS: &str = "auth/users.jsonl";
+
+/// A user the tenant's bindings or groups name.
+#[derive(Debug, Serialize, Deserialize)]
+struct NamedUser {
+    id: String,
+    username: String,
+}
+
+impl AuthCore {
+    /// Adds the tenant's auth-svc rows to `archive`.
+    pub async fn export_tenant(
+        &self,
+        tenant: &TenantId,
+        archive: &mut Archive,
+    ) -> Result<(), BoxError> {
+        let tx = TenantTxn::read(&self.db, tenant).await?;
+        let bindings = tenant_rows::<bindings::Entity>(&tx, bindings::Column::Tenant).await?;
+        let members =
+            tenant_rows::<group_members::Entity>(&tx, group_members::Column::Tenant).await?;
+        archive.put_rows(
+            ROLES,
+            &tenant_rows::<roles::Entity>(&tx, roles::Column::Tenant).await?,
+        )?;
+        archive.put_rows(
+            GROUPS,
+            &tenant_rows::<groups::Entity>(&tx, groups::Column::Tenant).await?,
+        )?;
+        archive.put_rows(
+            ACCOUNTS,
+            &tenant_rows::<service_accounts::Entity>(&tx, service_accounts::Column::Tenant).await?,
+        )?;
+        archive.put_rows(
+            AUDIT,
+            &tenant_rows::<audit_logs::Entity>(&tx, audit_logs::Column::Tenant).await?,
+        )?;
+        tx.commit().await?;
+        let mut user_ids: Vec<String> = bindings
+            .iter()
+            .filter(|b| b.subject_type == "USER")
+            .map(|b| b.subject_id.clone())
+            .chain(members.iter().map(|m| m.user_id.clone()))
+            .collect();
+        user_ids.sort();
+        user_ids.dedup();
+        let named: Vec<NamedUser> = users::Entity::find()
+            .filter(users::Column::Id.is_in(user_ids))
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|u| NamedUser {
+                id: u.id,
+                username: u.username,
+            })
+            .collect();
+        archive.put_rows(USERS, &named)?;
+        archive.put_rows(BINDINGS, &bindings)?;
+        archive.put_rows(MEMBERS, &members)?;
+        Ok(())
+    }
+
+    /// Writes the archive's auth-svc rows into `tenant`, in one
+    /// transaction; answers what was left out, and why.
+    pub async fn import_tenant(
+        &self,
+        tenant: &TenantId,
+        archive: &Archive,
+    ) -> Result<Vec<String>, BoxError> {
+        let mut notes = Vec::new();
+        let named: Vec<NamedUser> = archive.rows(USERS)?;
+        let mut user_ids = HashMap::new();
+        for user in named {
+            let here = users::Entity::find()
+                .filter(users::Column::Username.eq(user.username.as_str()))
+                .one(&self.db)
+                .await?;
+            match here {
+                Some(found) => {
+                    user_ids.insert(user.id, found.id);
+                }
+                None => notes.push(format!(
+                    "user {} does not exist here: their bindings and group memberships are left out",
+                    user.username
+                )),
+            }
+        }
+        let new_id = || uuid::Uuid::new_v4().to_string();
+        let mut groups: Vec<groups::Model> = archive.rows(GROUPS)?;
+        let group_ids: HashMap<String, String> =
+            groups.iter().map(|g| (g.id.clone(), new_id())).collect();
+        let mut accounts: Vec<service_accounts::Model> = archive.rows(ACCOUNTS)?;
+        let account_ids: HashMap<String, String> =
+            accounts.iter().map(|a| (a.id.clone(), new_id())).collect();
+        let tx = TenantTxn::write(&self.db, tenant).await?;
+        let key = tx.tenant_key().to_owned();
+        let mut roles: Vec<roles::Model> = archive.rows(ROLES)?;
+        for role in &mut roles {
+            role.tenant = key.clone();
+        }
+        for group in &mut groups {
+            group.tenant = key.clone();
+            group.id = group_ids[&group.id].clone();
+        }
+        for account in &mut accounts {
+            account.tenant = key.clone();
+            account.id = account_ids[&account.id].clone();
+            if account.super_admin {
+                // Instance-wide power is the instance's to give, not an
+                // archive's.
+                account.super_admin = false;
+                notes.push(format!(
+                    "service account {} was a super admin where it came from; here it is not",
+                    account.name
+                ));
+            }
+        }
+        let mut members = Vec::new();
+        for mut member in archive.rows::<group_members::Model>(MEMBERS)? {
+            let (Some(group), Some(user)) = (
+                group_ids.get(&member.group_id),
+                user_ids.get(&member.user_id),
+            ) else {
+                continue;
+            };
+            member.tenant = key.clone();
+            member.group_id = group.clone();
+            member.user_id = user.clone();
+            members.push(member);
+        }
+        let mut kept = Vec::new();
+        for mut binding in archive.rows::<bindings::Model>(BINDINGS)? {
+            let subject = match binding.subject_type.as_str() {
+                "USER" => user_ids.get(&binding.subject_id),
+                "GROUP" => group_ids.get(&binding.subject_id),
+                "SERVICE_ACCOUNT" => account_ids.get(&binding.subject_id),
+                _ => None,
+            };
+            let Some(subject) = subject else {
+                continue;
+            };
+            binding.id = new_id();
+            binding.tenant = key.clone();
+            binding.subject_id = subject.clone();
+            kept.push(binding);
+        }
+        let mut audit: Vec<audit_logs::Model> = archive.rows(AUDIT)?;
+        for entry in &mut audit {
+            entry.id = new_id();
+            entry.tenant = key.clone();
+        }
+        macro_rules! insert {
+            ($rows:expr) => {
+                insert_rows(
+                    &tx,
+                    $rows
+                        .into_iter()
+                        .map(IntoActiveModel::into_active_model)
+                        .collect(),
+                )
+                .await?
+            };
+        }
+        insert!(roles);
+        insert!(groups);
+        insert!(accounts);
+        insert!(members);
+        insert!(kept);
+        insert!(audit);
+        crate::repo::tenant_changed(&tx).await?;
+        tx.commit().await?;
+        Ok(notes)
+    }
+
+    /// Deletes every auth-svc row of `tenant` (its tokens too).
+    pub async fn remove_tenant_data(&self, tenant: &TenantId) -> Result<(), DbErr> {
+        let tx = TenantTxn::write(&self.db, tenant).await?;
+        delete_tenant_rows::<bindings::Entity>(&tx, bindings::Column::Tenant).await?;
+        delete_tenant_rows::<group_members::Entity>(&tx, group_members::Column::Tenant).await?;
+        delete_tenant_rows::<groups::Entity>(&tx, groups::Column::Tenant).await?;
+        delete_tenant_rows::<api_tokens::Entity>(&tx, api_tokens::Column::Tenant).await?;
+        delete_tenant_rows::<service_accounts::Entity>(&tx, service_accounts::Column::Tenant)
+            .await?;
+        delete_tenant_rows::<roles::Entity>(&tx, roles::Column::Tenant).await?;
+        delete_tenant_rows::<audit_logs::Entity>(&tx, audit_logs::Column::Tenant).await?;
+        crate::repo::tenant_changed(&tx).await?;
+        tx.commit().await
+    }
+}

@@ -1,0 +1,436 @@
+//! `aerie tenants export`, `import` and `adopt-default`: a tenant carried
+//! whole into a new tenant id (flows and revisions, executions with their
+//! logs and files, KV, secrets under the operator's transfer key, bindings,
+//! quotas), answering as it did; a damaged archive, a wrong key or an
+//! existing tenant refused with nothing written.
+
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::{Value, json};
+
+use crate::app::{Mode, TestApp};
+use crate::executions::{create_flow, run, task_run, tenant};
+
+const FLOW: &str = r#"id: carried
+namespace: company.team
+labels:
+  team: blue
+tasks:
+  - id: make
+    type: io.kestra.plugin.core.storage.Write
+    content: "rows of {{ kv('region') }}"
+  - id: say
+    type: io.kestra.plugin.core.log.Log
+    message: "token {{ secret('API_TOKEN') }} in {{ kv('region') }}"
+"#;
+
+/// Runs the CLI on the test server's configuration.
+async fn aerie(app: &TestApp, args: &[&str]) -> (bool, String, String) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_aerie"));
+    command.arg("-c").arg(&app.config_path).args(args);
+    let output = tokio::task::spawn_blocking(move || command.output().expect("run aerie"))
+        .await
+        .expect("join");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+fn path(dir: &Path, name: &str) -> String {
+    dir.join(name).to_str().expect("utf-8 path").to_owned()
+}
+
+async fn get(app: &TestApp, path: &str) -> Value {
+    let (status, body) = app.get(path).await;
+    assert_eq!(status, 200, "{path}: {body}");
+    body
+}
+
+async fn file(app: &TestApp, tenant: &str, execution: &str, uri: &str) -> String {
+    let response = app
+        .client
+        .get(app.url(&format!("/api/v1/{tenant}/executions/{execution}/file")))
+        .query(&[("path", uri)])
+        .bearer_auth(&app.admin)
+        .send()
+        .await
+        .expect("download");
+    assert_eq!(response.status(), 200, "{uri}");
+    response.text().await.expect("text")
+}
+
+/// An execution as the API shows it, with what must differ between two
+/// copies of a tenant taken out.
+fn comparable(execution: &Value) -> Value {
+    let id = execution["id"].as_str().unwrap_or_default();
+    let text = execution.to_string().replace(id, "ID");
+    let mut value: Value = serde_json::from_str(&text).expect("json");
+    value["tenantId"] = Value::Null;
+    value
+}
+
+#[tokio::test]
+async fn a_tenant_exported_and_imported_answers_as_it_did() {
+    let app = TestApp::start(Mode::MultiWithDefault).await;
+    tenant(&app, "acme").await;
+    let (status, body) = app
+        .put(
+            "/api/v1/acme/namespaces/company/secrets/API_TOKEN",
+            json!({"value": "tok-3f9a-very-secret"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let response = app
+        .client
+        .put(app.url("/api/v1/acme/namespaces/company.team/kv/region"))
+        .bearer_auth(&app.admin)
+        .body("\"eu-west\"")
+        .send()
+        .await
+        .expect("kv");
+    assert_eq!(response.status(), 200);
+    create_flow(&app, "acme", FLOW).await;
+    // A second revision: revisions travel too.
+    let (status, body) = app
+        .yaml(
+            reqwest::Method::PUT,
+            "/api/v1/acme/flows/company.team/carried",
+            &app.admin,
+            &FLOW.replace("team: blue", "team: green"),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let original = run(&app, "acme", "company.team/carried", json!({})).await;
+    assert_eq!(original["state"]["current"], "SUCCESS", "{original}");
+    let olga = app.user("olga").await;
+    let (status, body) = app
+        .post(
+            "/api/v1/acme/roles",
+            json!({"name": "Reader", "permissions": ["FLOW:READ"]}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    app.bind(Some("acme"), "olga", "Reader", None).await;
+    let (status, body) = app
+        .put("/api/v1/tenants/acme/quotas", json!({"foreachItems": 7}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let archive = path(dir.path(), "acme.tar.zst");
+    let key = path(dir.path(), "transfer.key");
+    std::fs::write(&key, "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=\n").expect("key");
+
+    // Secrets never leave in clear: without a transfer key, no archive.
+    let (ok, _, stderr) = aerie(
+        &app,
+        &[
+            "tenants", "export", "--tenant", "acme", "--output", &archive,
+        ],
+    )
+    .await;
+    assert!(!ok);
+    assert!(stderr.contains("the tenant has 1 secrets"), "{stderr}");
+    assert!(!Path::new(&archive).exists());
+    let (ok, stdout, stderr) = aerie(
+        &app,
+        &[
+            "tenants",
+            "export",
+            "--tenant",
+            "acme",
+            "--output",
+            &archive,
+            "--secrets-key-file",
+            &key,
+        ],
+    )
+    .await;
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("1 secrets sealed"), "{stdout}");
+    let bytes = std::fs::read(&archive).expect("archive");
+    let secret = b"tok-3f9a-very-secret";
+    assert!(!bytes.windows(secret.len()).any(|w| w == secret));
+
+    // Without the key, or with another, the secrets do not come in, and
+    // neither does anything else.
+    let other = path(dir.path(), "other.key");
+    std::fs::write(&other, "ZmVkY2JhOTg3NjU0MzIxMGZlZGNiYTk4NzY1NDMyMTA=").expect("key");
+    for (extra, message) in [
+        (None, "give the transfer key"),
+        (Some(other.as_str()), "does not open with this transfer key"),
+    ] {
+        let mut args = vec![
+            "tenants", "import", "--tenant", "refused", "--input", &archive,
+        ];
+        if let Some(other) = extra {
+            args.extend(["--secrets-key-file", other]);
+        }
+        let (ok, _, stderr) = aerie(&app, &args).await;
+        assert!(!ok);
+        assert!(stderr.contains(message), "{stderr}");
+        let (status, _) = app.get("/api/v1/tenants/refused").await;
+        assert_eq!(status, 404, "nothing of a refused import stays");
+    }
+
+    let (ok, stdout, stderr) = aerie(
+        &app,
+        &[
+            "tenants",
+            "import",
+            "--tenant",
+            "acme2",
+            "--input",
+            &archive,
+            "--secrets-key-file",
+            &key,
+        ],
+    )
+    .await;
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("imported tenant acme2"), "{stdout}");
+
+    // The same answers, tenant and execution ids aside.
+    let tenant_record = get(&app, "/api/v1/tenants/acme2").await;
+    assert_eq!(
+        tenant_record["name"],
+        get(&app, "/api/v1/tenants/acme").await["name"]
+    );
+    assert_eq!(tenant_record["quotas"], json!({"foreachItems": 7}));
+    for path in [
+        "flows/company.team/carried",
+        "flows/company.team/carried/revisions",
+        "namespaces/company.team/kv/region",
+    ] {
+        let before = get(&app, &format!("/api/v1/acme/{path}")).await;
+        let after = get(&app, &format!("/api/v1/acme2/{path}")).await;
+        assert_eq!(
+            before.to_string().replace("acme", "T"),
+            after.to_string().replace("acme2", "T"),
+            "{path}"
+        );
+    }
+    let found = get(
+        &app,
+        "/api/v1/acme2/executions/search?namespace=company.team&flowId=carried",
+    )
+    .await;
+    let copies = found["results"].as_array().expect("results");
+    assert_eq!(copies.len(), 1);
+    let copy_id = copies[0]["id"].as_str().expect("id").to_owned();
+    assert_ne!(
+        copy_id,
+        original["id"].as_str().unwrap(),
+        "executions get new ids"
+    );
+    let copy = get(&app, &format!("/api/v1/acme2/executions/{copy_id}")).await;
+    assert_eq!(comparable(&copy), comparable(&original));
+    let uri = task_run(&copy, "make")["outputs"]["uri"]
+        .as_str()
+        .expect("uri");
+    assert!(uri.contains(&copy_id), "{uri}");
+    assert_eq!(file(&app, "acme2", &copy_id, uri).await, "rows of eu-west");
+    let logs = get(&app, &format!("/api/v1/acme2/logs/{copy_id}")).await;
+    assert!(
+        logs.to_string().contains("token ****** in eu-west"),
+        "{logs}"
+    );
+
+    // The secret opens in its new tenant; the binding came along.
+    let again = run(&app, "acme2", "company.team/carried", json!({})).await;
+    assert_eq!(again["state"]["current"], "SUCCESS", "{again}");
+    let (status, _) = app
+        .send(
+            reqwest::Method::GET,
+            "/api/v1/acme2/flows/company.team/carried",
+            Some(&olga),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "olga's binding was carried over");
+
+    // An existing (or deleted) tenant is never overwritten; a damaged
+    // archive is refused before anything is written.
+    let (ok, _, stderr) = aerie(
+        &app,
+        &[
+            "tenants",
+            "import",
+            "--tenant",
+            "acme",
+            "--input",
+            &archive,
+            "--secrets-key-file",
+            &key,
+        ],
+    )
+    .await;
+    assert!(!ok);
+    assert!(stderr.contains("tenant 'acme' already exists"), "{stderr}");
+    let mut damaged = std::fs::read(&archive).expect("archive");
+    let at = damaged.len() / 3;
+    damaged[at] ^= 0xff;
+    let damaged_path = path(dir.path(), "damaged.tar.zst");
+    std::fs::write(&damaged_path, &damaged).expect("write");
+    let (ok, _, stderr) = aerie(
+        &app,
+        &[
+            "tenants",
+            "import",
+            "--tenant",
+            "acme3",
+            "--input",
+            &damaged_path,
+            "--secrets-key-file",
+            &key,
+        ],
+    )
+    .await;
+    assert!(!ok);
+    assert!(stderr.contains("damaged"), "{stderr}");
+    let (status, _) = app.get("/api/v1/tenants/acme3").await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn adopt_default_moves_the_default_tenants_data_into_a_named_tenant() {
+    let app = TestApp::start(Mode::MultiWithDefault).await;
+    app.bind(None, "admin", "Admin", None).await;
+    let simple = "id: legacy\nnamespace: company.team\ntasks:\n  - id: make\n    type: io.kestra.plugin.core.storage.Write\n    content: kept\n";
+    let (status, body) = app
+        .yaml(reqwest::Method::POST, "/api/v1/flows", &app.admin, simple)
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, original) = app
+        .post(
+            "/api/v1/executions/company.team/legacy?wait=true",
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200, "{original}");
+    assert_eq!(original["state"]["current"], "SUCCESS", "{original}");
+
+    let (ok, stdout, stderr) = aerie(
+        &app,
+        &[
+            "tenants",
+            "adopt-default",
+            "--tenant",
+            "main",
+            "--name",
+            "Main",
+        ],
+    )
+    .await;
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("into tenant main"), "{stdout}");
+
+    let tenant_record = get(&app, "/api/v1/tenants/main").await;
+    assert_eq!(tenant_record["name"], "Main");
+    // The super admin's default-tenant binding moved with the rest.
+    get(&app, "/api/v1/main/flows/company.team/legacy").await;
+    let found = get(
+        &app,
+        "/api/v1/main/executions/search?namespace=company.team&flowId=legacy",
+    )
+    .await;
+    let moved = &found["results"][0];
+    let id = moved["id"].as_str().expect("id");
+    let moved = get(&app, &format!("/api/v1/main/executions/{id}")).await;
+    let uri = task_run(&moved, "make")["outputs"]["uri"]
+        .as_str()
+        .expect("uri");
+    assert_eq!(file(&app, "main", id, uri).await, "kept");
+
+    // Nothing is left in the default tenant.
+    let (status, _) = app.get("/api/v1/flows/company.team/legacy").await;
+    assert!(status == 404 || status == 403, "{status}");
+    let (status, left) = app
+        .get("/api/v1/executions/search?namespace=company.team&flowId=legacy")
+        .await;
+    assert!(
+        status == 403 || left["results"].as_array().is_some_and(Vec::is_empty),
+        "{status} {left}"
+    );
+}
+
+#[tokio::test]
+async fn an_archive_moves_to_another_instance_with_its_own_master_key() {
+    // The source on the suite's database (PostgreSQL when CI gives one),
+    // the target on SQLite under its own data-dir and master key.
+    let source = TestApp::start(Mode::MultiWithDefault).await;
+    let target = TestApp::start_with(Mode::MultiWithDefault, |config| {
+        config.database = Default::default();
+    })
+    .await;
+    tenant(&source, "acme").await;
+    let (status, body) = source
+        .put(
+            "/api/v1/acme/namespaces/company/secrets/API_TOKEN",
+            json!({"value": "tok-moved"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let response = source
+        .client
+        .put(source.url("/api/v1/acme/namespaces/company.team/kv/region"))
+        .bearer_auth(&source.admin)
+        .body("\"us-east\"")
+        .send()
+        .await
+        .expect("kv");
+    assert_eq!(response.status(), 200);
+    create_flow(&source, "acme", FLOW).await;
+    source.user("olga").await;
+    source.bind(Some("acme"), "olga", "Admin", None).await;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let archive = path(dir.path(), "acme.tar.zst");
+    let key = path(dir.path(), "transfer.key");
+    std::fs::write(&key, "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=").expect("key");
+    let (ok, _, stderr) = aerie(
+        &source,
+        &[
+            "tenants",
+            "export",
+            "--tenant",
+            "acme",
+            "--output",
+            &archive,
+            "--secrets-key-file",
+            &key,
+        ],
+    )
+    .await;
+    assert!(ok, "{stderr}");
+    let (ok, stdout, stderr) = aerie(
+        &target,
+        &[
+            "tenants",
+            "import",
+            "--tenant",
+            "acme",
+            "--input",
+            &archive,
+            "--secrets-key-file",
+            &key,
+        ],
+    )
+    .await;
+    assert!(ok, "{stderr}");
+    assert!(
+        stdout.contains("note: user olga does not exist here"),
+        "a binding to a user the instance lacks is reported: {stdout}"
+    );
+    let moved = run(&target, "acme", "company.team/carried", json!({})).await;
+    assert_eq!(moved["state"]["current"], "SUCCESS", "{moved}");
+    let id = moved["id"].as_str().expect("id");
+    let logs = get(&target, &format!("/api/v1/acme/logs/{id}")).await;
+    assert!(
+        logs.to_string().contains("token ****** in us-east"),
+        "{logs}"
+    );
+}
