@@ -1446,3 +1446,99 @@ async fn a_deleted_tenant_is_unreachable_even_straight_to_flow_svc() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+#[tokio::test]
+async fn over_grpc_a_tenant_of_others_answers_as_one_that_does_not_exist() {
+    use aerie_proto::execution::v1 as execution_pb;
+    use aerie_proto::execution::v1::execution_service_client::ExecutionServiceClient;
+    let app = TestApp::start(Mode::MultiWithDefault).await;
+    tenant(&app, "acme").await;
+    tenant(&app, "globex").await;
+    create(&app, "acme", HELLO).await;
+    let bob = app.user("bob").await;
+    app.bind(Some("globex"), "bob", "Admin", None).await;
+    let channel = app.channel().await;
+    let mut flows = FlowServiceClient::new(channel.clone());
+    let mut kv = KvServiceClient::new(channel.clone());
+    let mut executions = ExecutionServiceClient::new(channel);
+    let token = Some(bob.as_str());
+
+    // Bob sends the same requests, valid or not, to acme (which exists) and
+    // to nope (which does not): the answers must not tell them apart.
+    let mut answers = Vec::new();
+    for tenant in ["acme", "nope"] {
+        let spoof = Some(tenant);
+        let mut seen: Vec<(Code, String)> = Vec::new();
+        let mut note = |result: Result<(), tonic::Status>| {
+            let status = result.expect_err("refused");
+            seen.push((status.code(), status.message().replace(tenant, "T")));
+        };
+        note(
+            flows
+                .list_flows(call(pb::ListFlowsRequest::default(), token, spoof))
+                .await
+                .map(drop),
+        );
+        note(
+            flows
+                .get_flow(call(
+                    pb::GetFlowRequest {
+                        namespace: "company.team".into(),
+                        id: "hello".into(),
+                        revision: 0,
+                    },
+                    token,
+                    spoof,
+                ))
+                .await
+                .map(drop),
+        );
+        note(
+            flows
+                .get_flow(call(
+                    pb::GetFlowRequest {
+                        namespace: "company.team".into(),
+                        id: "missing".into(),
+                        revision: 0,
+                    },
+                    token,
+                    spoof,
+                ))
+                .await
+                .map(drop),
+        );
+        note(
+            kv.get_kv(call(
+                pb::GetKvRequest {
+                    namespace: "Not A Namespace".into(),
+                    key: "k".into(),
+                },
+                token,
+                spoof,
+            ))
+            .await
+            .map(drop),
+        );
+        note(
+            executions
+                .get_execution(call(
+                    execution_pb::GetExecutionRequest {
+                        id: "not-an-id".into(),
+                    },
+                    token,
+                    spoof,
+                ))
+                .await
+                .map(drop),
+        );
+        answers.push(seen);
+    }
+    assert_eq!(answers[0], answers[1]);
+    assert!(
+        answers[0]
+            .iter()
+            .all(|(code, message)| *code == Code::NotFound && message == "tenant 'T' not found"),
+        "{:?}",
+        answers[0]
+    );
+}

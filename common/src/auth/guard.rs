@@ -47,13 +47,20 @@ impl TenantGuard {
         &self.policy
     }
 
-    /// The caller and the tenant of a call; a named tenant must exist.
+    /// The caller and the tenant of a call; a named tenant must exist and
+    /// the caller must be able to use it. Both are checked before anything
+    /// else of the request, so that a caller from another tenant gets the
+    /// same answer for a tenant that exists as for one that does not,
+    /// whatever it sends.
     pub async fn call<T>(&self, request: &Request<T>) -> Result<Call, Status> {
         let call = Call {
             caller: caller_of(request)?,
             tenant: scoped_tenant(request, &self.policy)?,
         };
         self.tenants.resolve(&call.tenant, &call.caller).await?;
+        if call.tenant.as_named().is_some() {
+            self.require_tenant_use(&call).await?;
+        }
         Ok(call)
     }
 
