@@ -97,6 +97,16 @@ impl StoragePath {
             .is_some_and(|rest| rest.starts_with('/'))
     }
 
+    /// Whether the file lies in the folder of one of `executions`
+    /// (`.../executions/{id}/...`): what an execution may read is its own
+    /// files and those of the execution that started it.
+    pub fn belongs_to_any(&self, executions: &[&str]) -> bool {
+        let segments: Vec<&str> = self.0.split('/').collect();
+        segments
+            .windows(2)
+            .any(|pair| pair[0] == "executions" && executions.contains(&pair[1]))
+    }
+
     pub fn file_name(&self) -> &str {
         self.0.rsplit('/').next().unwrap_or(&self.0)
     }

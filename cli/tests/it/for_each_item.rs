@@ -194,17 +194,36 @@ async fn another_tenants_file_and_another_executions_file_are_out_of_reach() {
     let refused = run(&app, "acme", "company.team/across", json!({})).await;
     assert_eq!(state(&refused), "FAILED", "{refused}");
     let logs = error_logs(&app, "acme", refused["id"].as_str().expect("id")).await;
-    assert!(logs.contains("file not found"), "{logs}");
+    assert!(
+        logs.contains(
+            "an execution reads only its own files and those of the execution that started it"
+        ),
+        "{logs}"
+    );
     assert!(batches(&app, "acme").await.is_empty());
 
     // read() of a file of another execution (of the same tenant) is
-    // refused; globex's file is not even there for acme.
+    // refused, and so is a ForEachItem over one.
     create_flow(&app, "acme", writer).await;
     let own = run(&app, "acme", "company.team/writer", json!({})).await;
     let own_uri = task_run(&own, "make")["outputs"]["uri"]
         .as_str()
         .expect("uri")
         .to_owned();
+    let (status, body) = app
+        .yaml(
+            reqwest::Method::PUT,
+            "/api/v1/acme/flows/company.team/across",
+            &app.admin,
+            &across.replace(&uri, &own_uri),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let refused = run(&app, "acme", "company.team/across", json!({})).await;
+    assert_eq!(state(&refused), "FAILED", "{refused}");
+    let logs = error_logs(&app, "acme", refused["id"].as_str().expect("id")).await;
+    assert!(logs.contains("reads only its own files"), "{logs}");
+    assert!(batches(&app, "acme").await.is_empty());
     for (target, expected) in [
         (
             own_uri.as_str(),
@@ -390,4 +409,74 @@ async fn killing_the_parent_kills_its_running_batches() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+#[tokio::test]
+async fn a_restarted_loop_runs_its_batches_again() {
+    let app = TestApp::start(Mode::MultiWithDefault).await;
+    tenant(&app, "acme").await;
+    // The subflow fails until the KV key `fixed` exists.
+    let fragile = PER_BATCH.replace(
+        "  - id: show\n",
+        "  - id: gate\n    type: io.kestra.plugin.core.execution.Fail\n    condition: \"{{ kv('fixed') == null }}\"\n  - id: show\n",
+    );
+    create_flow(&app, "acme", &fragile).await;
+    create_flow(&app, "acme", &parent_flow("again", 3, "rows: 1")).await;
+    let failed = run(&app, "acme", "company.team/again", json!({})).await;
+    assert_eq!(state(&failed), "FAILED", "{failed}");
+    let id = failed["id"].as_str().expect("id").to_owned();
+    let logs = error_logs(&app, "acme", &id).await;
+    assert!(logs.contains("of 3 batches, 3 FAILED"), "{logs}");
+
+    let response = app
+        .client
+        .put(app.url("/api/v1/acme/namespaces/company.team/kv/fixed"))
+        .bearer_auth(&app.admin)
+        .body("true")
+        .send()
+        .await
+        .expect("kv");
+    assert_eq!(response.status(), 200);
+    let (status, body) = app
+        .post(&format!("/api/v1/acme/executions/{id}/restart"), json!({}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let ended = wait_until(&app, "acme", &id, Duration::from_secs(30), |e| {
+        ["SUCCESS", "FAILED"].contains(&state(e))
+    })
+    .await;
+    assert_eq!(state(&ended), "SUCCESS", "{ended}");
+    let items = &task_run(&ended, "each_items")["outputs"];
+    assert_eq!(items["iterations"]["SUCCESS"], 3, "{items}");
+    assert_eq!(batches(&app, "acme").await.len(), 6, "three new batches");
+}
+
+#[tokio::test]
+async fn a_killed_tree_of_loops_stops_growing() {
+    let app = TestApp::start(Mode::MultiWithDefault).await;
+    tenant(&app, "acme").await;
+    // Each execution starts three of itself, ten levels deep at most.
+    let recursive = "id: rec\nnamespace: company.team\ntasks:\n  - id: make\n    type: io.kestra.plugin.core.storage.Write\n    content: \"1\\n2\\n3\\n\"\n  - id: each\n    type: io.kestra.plugin.core.flow.ForEachItem\n    items: \"{{ outputs.make.uri }}\"\n    namespace: company.team\n    flowId: rec\n";
+    create_flow(&app, "acme", recursive).await;
+    let (status, root) = app
+        .post("/api/v1/acme/executions/company.team/rec", json!({}))
+        .await;
+    assert_eq!(status, 200, "{root}");
+    let root = root["id"].as_str().expect("id").to_owned();
+    let count = || async {
+        let (_, found) = app
+            .get("/api/v1/acme/executions/search?namespace=company.team&flowId=rec&size=1")
+            .await;
+        found["total"].as_u64().unwrap_or(0)
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while count().await < 40 {
+        assert!(std::time::Instant::now() < deadline, "the tree grew");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    crate::executions::kill(&app, "acme", &root).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let settled = count().await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(count().await, settled, "nothing starts under a killed root");
 }

@@ -321,3 +321,28 @@ async fn nested_loops_stop_at_the_tenants_task_run_quota() {
     assert_eq!(fine["state"]["current"], "SUCCESS", "{fine}");
     assert_eq!(fine["taskRunList"].as_array().expect("runs").len(), 44);
 }
+
+#[tokio::test]
+async fn flow_outputs_are_bounded_like_a_task_runs() {
+    let app = TestApp::start(Mode::MultiWithDefault).await;
+    tenant(&app, "acme").await;
+    let (status, body) = app
+        .put(
+            "/api/v1/tenants/acme/quotas",
+            json!({"outputBytesPerTaskRun": 1000}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let flow = "id: wide\nnamespace: company.team\ntasks:\n  - id: hi\n    type: io.kestra.plugin.core.log.Log\n    message: hi\noutputs:\n  - id: big\n    type: STRING\n    value: \"{{ range(2000) | join(',') }}\"\n";
+    create_flow(&app, "acme", flow).await;
+    let ended = run(&app, "acme", "company.team/wide", json!({})).await;
+    assert_eq!(ended["state"]["current"], "FAILED", "{ended}");
+    assert_eq!(ended["outputs"], json!({}), "nothing of them is kept");
+    let id = ended["id"].as_str().expect("id");
+    let (_, logs) = app.get(&format!("/api/v1/acme/logs/{id}")).await;
+    assert!(
+        logs.to_string()
+            .contains("more than the tenant's quota of 1000 (quota output-bytes-per-task-run)"),
+        "{logs}"
+    );
+}

@@ -315,7 +315,7 @@ struct Run<'e> {
     waiting: Mutex<Vec<String>>,
     /// ForEachItem task runs waiting for the subflow executions they
     /// started.
-    waiting_batches: Mutex<Vec<String>>,
+    waiting_batches: Mutex<Vec<(String, chrono::DateTime<chrono::Utc>)>>,
     /// inputs, flow, execution, trigger, vars and labels.
     base: Base,
     outputs: Outputs,
@@ -1399,7 +1399,18 @@ impl<'e> Run<'e> {
                 })?;
             values.insert(id.clone(), self.masked_value(value));
         }
-        Ok(Value::Object(values))
+        // Bounded like a task run's outputs: they are stored with the
+        // execution and read back whole (a ForEachItem gathers them).
+        let values = Value::Object(values);
+        let size = values.to_string().len();
+        let quota = self.quotas.output_bytes_per_task_run as usize;
+        if size > quota {
+            aerie_common::metrics::instruments().quota_refusal("output-bytes-per-task-run");
+            return Err(format!(
+                "flow outputs of {size} bytes, more than the tenant's quota of {quota} (quota output-bytes-per-task-run)"
+            ));
+        }
+        Ok(values)
     }
 
     /// The scope of one task run; its cost does not grow with the number
@@ -1957,15 +1968,10 @@ impl Lookups for TenantLookups {
             .as_ref()
             .ok_or("read() is only available while an execution runs")?;
         let path = StoragePath::from_uri(uri).map_err(|e| format!("read('{uri}'): {e}"))?;
-        // Files live under `.../executions/{id}/`: this execution's or its
-        // parent's may be read, as in Kestra.
-        let segments: Vec<&str> = path.as_str().split('/').collect();
-        let readable = segments.windows(2).any(|pair| {
-            pair[0] == "executions"
-                && (pair[1] == execution.as_str()
-                    || self.parent.as_ref().is_some_and(|p| pair[1] == p.as_str()))
-        });
-        if !readable {
+        // This execution's files or its parent's, as in Kestra.
+        let mut readers = vec![execution.as_str()];
+        readers.extend(self.parent.as_ref().map(ExecutionId::as_str));
+        if !path.belongs_to_any(&readers) {
             return Err(format!(
                 "read('{uri}'): an execution reads only its own files and those of the execution that started it"
             ));

@@ -101,11 +101,13 @@ pub async fn unfinished_children(
         .await
 }
 
-/// How many executions the task run `task_run` started, by state; the
+/// How many executions the task run `task_run` started since `since` (its
+/// current attempt's start: a restarted run starts its own), by state; the
 /// attempts a retry replaced (RETRIED) are left out.
 pub async fn children_by_state(
     tx: &TenantTxn,
     task_run: &str,
+    since: DateTime<Utc>,
 ) -> Result<Vec<(String, i64)>, DbErr> {
     executions::Entity::find()
         .select_only()
@@ -118,6 +120,7 @@ pub async fn children_by_state(
         )
         .filter(executions::Column::TenantId.eq(tx.tenant_key()))
         .filter(executions::Column::ParentTaskRunId.eq(task_run))
+        .filter(executions::Column::CreateTime.gte(since))
         .filter(executions::Column::State.ne(crate::domain::State::Retried.as_str()))
         .group_by(executions::Column::State)
         .into_tuple()
@@ -125,20 +128,28 @@ pub async fn children_by_state(
         .await
 }
 
-/// The state, trigger and outputs of each execution the task run
-/// `task_run` started (RETRIED attempts left out).
+/// The trigger and outputs of the executions the task run `task_run`
+/// started since `since` (RETRIED attempts left out), a page of `limit`
+/// from `offset`, oldest first.
 pub async fn children_of_task_run(
     tx: &TenantTxn,
     task_run: &str,
-) -> Result<Vec<(String, String, String)>, DbErr> {
+    since: DateTime<Utc>,
+    offset: u64,
+    limit: u64,
+) -> Result<Vec<(String, String)>, DbErr> {
     executions::Entity::find()
         .select_only()
-        .column(executions::Column::State)
         .column(executions::Column::Trigger)
         .column(executions::Column::Outputs)
         .filter(executions::Column::TenantId.eq(tx.tenant_key()))
         .filter(executions::Column::ParentTaskRunId.eq(task_run))
+        .filter(executions::Column::CreateTime.gte(since))
         .filter(executions::Column::State.ne(crate::domain::State::Retried.as_str()))
+        .order_by_asc(executions::Column::CreateTime)
+        .order_by_asc(executions::Column::Id)
+        .offset(offset)
+        .limit(limit)
         .into_tuple()
         .all(tx.conn())
         .await

@@ -18,7 +18,7 @@ use serde_json::{Map, Value, json};
 use super::subflow::{Target, ended_as, flag};
 use super::{Done, Failure, Outcome, Run, RunError, RunKey, leaf, parse_object};
 use crate::domain::plan::Task;
-use crate::domain::{State, execution_folder, push_history};
+use crate::domain::{ExecutionId, State, execution_folder, push_history};
 use crate::repo::entities::task_runs;
 use crate::repo::{self, TenantTxn};
 use crate::storage::StoragePath;
@@ -26,6 +26,9 @@ use crate::storage::StoragePath;
 /// The largest items file a ForEachItem reads (and list of batches, and
 /// file of gathered outputs it writes).
 pub(super) const MAX_ITEMS_BYTES: usize = 32 << 20;
+
+/// How a batches run ended: its state, outputs and, when it failed, why.
+type Ended = (State, Value, Option<String>);
 
 /// Subflow executions started per transaction.
 const CHUNK: usize = 100;
@@ -46,55 +49,98 @@ pub(crate) enum BatchSize {
     Bytes(usize),
 }
 
-/// The batches of `text`, its lines read as Java's `readLine` reads them
-/// (`\n`, `\r\n` or `\r` end a line), empty ones dropped for partitions.
-pub(crate) fn split_items(text: &str, batch: &Batch) -> Vec<String> {
-    let mut lines = Vec::new();
+/// The lines of `text` as Java's `readLine` reads them: `\n`, `\r\n` or
+/// `\r` end a line.
+fn lines(text: &str) -> impl Iterator<Item = &str> {
     let mut rest = text;
-    while !rest.is_empty() {
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
         let end = rest.find(['\n', '\r']).unwrap_or(rest.len());
-        lines.push(&rest[..end]);
+        let line = &rest[..end];
         rest = &rest[end..];
         if let Some(after) = rest.strip_prefix("\r\n") {
             rest = after;
         } else if !rest.is_empty() {
             rest = &rest[1..];
         }
-    }
+        Some(line)
+    })
+}
+
+/// The batches of `text`, each line followed by the separator (empty
+/// partitions dropped). Refused, before anything large is built, past
+/// `max_batches` batches or `max_bytes` bytes in all: a tenant's `batch`
+/// must not be able to take the process's memory.
+pub(crate) fn split_items(
+    text: &str,
+    batch: &Batch,
+    max_batches: usize,
+    max_bytes: usize,
+) -> Result<Vec<String>, String> {
     let separator = batch.separator.as_str();
-    match batch.size {
+    let count = lines(text).count();
+    let total = text.len() + count.saturating_mul(separator.len());
+    if total > max_bytes {
+        return Err(format!(
+            "the batches would hold {total} bytes, more than the {max_bytes} a ForEachItem may write"
+        ));
+    }
+    let too_many = |n: usize| {
+        aerie_common::metrics::instruments().quota_refusal("foreach-items");
+        format!(
+            "ForEachItem over {n} batches, more than the tenant's quota of {max_batches} (quota foreach-items)"
+        )
+    };
+    let batches = match batch.size {
         BatchSize::Partitions(n) => {
-            let mut parts = vec![String::new(); n.max(1)];
-            for (i, line) in lines.iter().enumerate() {
-                let count = parts.len();
-                let part = &mut parts[i % count];
+            if n > max_batches {
+                return Err(too_many(n));
+            }
+            let mut parts = vec![String::new(); n.clamp(1, count.max(1))];
+            let dealt = parts.len();
+            for (i, line) in lines(text).enumerate() {
+                let part = &mut parts[i % dealt];
                 part.push_str(line);
                 part.push_str(separator);
             }
             parts.retain(|p| !p.is_empty());
             parts
         }
-        BatchSize::Rows(_) | BatchSize::Bytes(_) => {
-            let mut batches: Vec<String> = Vec::new();
-            let mut rows = 0;
-            for line in lines {
-                let full = match batch.size {
-                    BatchSize::Rows(n) => rows >= n,
-                    BatchSize::Bytes(n) => batches.last().is_some_and(|b| b.len() >= n),
-                    BatchSize::Partitions(_) => unreachable!("dealt with above"),
-                };
-                if batches.is_empty() || full {
+        BatchSize::Rows(n) => {
+            let needed = count.div_ceil(n.max(1));
+            if needed > max_batches {
+                return Err(too_many(needed));
+            }
+            let mut batches: Vec<String> = Vec::with_capacity(needed);
+            for (i, line) in lines(text).enumerate() {
+                if i % n.max(1) == 0 {
                     batches.push(String::new());
-                    rows = 0;
                 }
                 let current = batches.last_mut().expect("one batch at least");
                 current.push_str(line);
                 current.push_str(separator);
-                rows += 1;
             }
             batches
         }
-    }
+        BatchSize::Bytes(n) => {
+            let mut batches: Vec<String> = Vec::new();
+            for line in lines(text) {
+                if batches.last().is_none_or(|b| b.len() >= n) {
+                    if batches.len() == max_batches {
+                        return Err(too_many(max_batches + 1));
+                    }
+                    batches.push(String::new());
+                }
+                let current = batches.last_mut().expect("one batch at least");
+                current.push_str(line);
+                current.push_str(separator);
+            }
+            batches
+        }
+    };
+    Ok(batches)
 }
 
 impl Run<'_> {
@@ -117,6 +163,16 @@ impl Run<'_> {
             .into());
         }
         let source = StoragePath::from_uri(items).map_err(|e| e.to_string())?;
+        // The same rule as read(): the execution's own files, or those of
+        // the execution that started it.
+        let mut readers = vec![self.id.as_str()];
+        readers.extend(self.parent.as_ref().map(ExecutionId::as_str));
+        if !source.belongs_to_any(&readers) {
+            return Err(format!(
+                "the items {items}: an execution reads only its own files and those of the execution that started it"
+            )
+            .into());
+        }
         let batch = self.batch(task, context).await?;
         let content = self
             .engine
@@ -124,17 +180,14 @@ impl Run<'_> {
             .get(self.tenant, &source, MAX_ITEMS_BYTES)
             .await
             .map_err(|e| format!("the items {items}: {e}"))?;
-        let text = String::from_utf8_lossy(&content);
-        let batches = split_items(&text, &batch);
         let quota = self.quotas.foreach_items as usize;
-        if batches.len() > quota {
-            aerie_common::metrics::instruments().quota_refusal("foreach-items");
-            return Err(format!(
-                "ForEachItem over {} batches, more than the tenant's quota of {quota} (quota foreach-items)",
-                batches.len()
-            )
-            .into());
-        }
+        // CPU work in proportion to the file: off the async threads.
+        let batches = tokio::task::spawn_blocking(move || {
+            let text = String::from_utf8_lossy(&content);
+            split_items(&text, &batch, quota, MAX_ITEMS_BYTES)
+        })
+        .await
+        .map_err(|e| format!("split: {e}"))??;
         let extension = match source.file_name().rsplit_once('.') {
             Some((_, ext)) if !ext.is_empty() => format!(".{ext}"),
             _ => ".tmp".to_owned(),
@@ -248,9 +301,11 @@ impl Run<'_> {
             row.update_time = now;
         }
         match self.batches(task, parent, &key, &mut row).await {
-            Ok(Some((state, outputs))) => {
-                self.finish(row, key, task, state, outputs, Vec::new())
-                    .await
+            Ok(Some((state, outputs, why))) => {
+                let logs = why
+                    .map(|why| vec![self.log_line(&row.id, &task.id, "ERROR", why)])
+                    .unwrap_or_default();
+                self.finish(row, key, task, state, outputs, logs).await
             }
             Ok(None) => Outcome::Waiting,
             Err(Failure::Stopped) => self.stopped(),
@@ -269,18 +324,19 @@ impl Run<'_> {
         parent: &str,
         key: &RunKey,
         row: &mut task_runs::Model,
-    ) -> Result<Option<(State, Value)>, Failure> {
+    ) -> Result<Option<Ended>, Failure> {
         let wait = flag(task, "wait", true);
         let splits = self.batch_uris(task, parent, key).await?;
         let total = splits.len();
         if total == 0 {
             // Nothing to start: no outputs, as in Kestra.
-            return Ok(Some((State::Success, json!({}))));
+            return Ok(Some((State::Success, json!({}), None)));
         }
         let context = self.context(row, task);
+        let since = row.start_time.unwrap_or_else(repo::now);
         let mut target: Option<Target> = None;
         loop {
-            let counts = self.children_by_state(&row.id).await?;
+            let counts = self.children_by_state(&row.id, since).await?;
             let started: i64 = counts.values().sum();
             let started = usize::try_from(started).unwrap_or(0);
             if started < total {
@@ -306,7 +362,7 @@ impl Run<'_> {
                             let line = format!("batch {} waits: {why}", i + 1);
                             let log = self.log_line(&row.id, &task.id, "INFO", line);
                             row.outputs = progress(total, &counts).to_string();
-                            return self.wait_for_batches(row, key, vec![log]).await;
+                            return self.wait_for_batches(row, key, since, vec![log]).await;
                         }
                         Err(other) => return Err(Failure::Refused(other.to_string())),
                     }
@@ -328,7 +384,7 @@ impl Run<'_> {
                     "numberOfBatches": total,
                     "iterations": {"RUNNING": 0, "SUCCESS": total},
                 });
-                return Ok(Some((State::Success, outputs)));
+                return Ok(Some((State::Success, outputs, None)));
             }
             let unfinished = counts
                 .iter()
@@ -336,14 +392,27 @@ impl Run<'_> {
                 .count();
             row.outputs = progress(total, &counts).to_string();
             if unfinished > 0 {
-                return self.wait_for_batches(row, key, Vec::new()).await;
+                return self.wait_for_batches(row, key, since, Vec::new()).await;
             }
             let worst = [State::Failed, State::Killed, State::Warning]
                 .into_iter()
                 .find(|s| counts.contains_key(s.as_str()))
                 .unwrap_or(State::Success);
             let state = ended_as(worst, flag(task, "transmitFailed", true));
-            return Ok(Some((state, progress(total, &counts))));
+            if state == State::Failed || state == State::Killed {
+                // Said in the logs too, for errorLogs() and whoever looks.
+                let ended: Vec<String> = counts
+                    .iter()
+                    .filter(|(s, _)| *s != State::Success.as_str())
+                    .map(|(s, n)| format!("{n} {s}"))
+                    .collect();
+                let why = format!(
+                    "of {total} batches, {} (the subflow executions of this task run)",
+                    ended.join(", ")
+                );
+                return Ok(Some((state, progress(total, &counts), Some(why))));
+            }
+            return Ok(Some((state, progress(total, &counts), None)));
         }
     }
 
@@ -397,10 +466,11 @@ impl Run<'_> {
     async fn children_by_state(
         &self,
         task_run: &str,
+        since: chrono::DateTime<chrono::Utc>,
     ) -> Result<std::collections::BTreeMap<String, i64>, Failure> {
         let read = async {
             let tx = TenantTxn::read(&self.engine.db, self.tenant).await?;
-            let counts = repo::executions::children_by_state(&tx, task_run).await?;
+            let counts = repo::executions::children_by_state(&tx, task_run, since).await?;
             tx.commit().await?;
             Ok::<_, sea_orm::DbErr>(counts)
         };
@@ -425,7 +495,9 @@ impl Run<'_> {
         self.lock_runs().insert(key.clone(), row.clone());
         let written = async {
             let tx = TenantTxn::write(&self.engine.db, self.tenant).await?;
-            if !repo::executions::lock_unless_killed(&tx, self.id).await? {
+            if !repo::executions::lock_unless_killed(&tx, self.id).await?
+                || self.an_ancestor_is_killed(&tx).await?
+            {
                 return Ok(false);
             }
             self.engine.accept_many(&tx, chunk).await?;
@@ -460,11 +532,12 @@ impl Run<'_> {
         &self,
         row: &task_runs::Model,
         key: &RunKey,
+        since: chrono::DateTime<chrono::Utc>,
         logs: Vec<super::NewLog>,
-    ) -> Result<Option<(State, Value)>, Failure> {
+    ) -> Result<Option<Ended>, Failure> {
         self.lock_runs().insert(key.clone(), row.clone());
         self.stage(row.clone(), logs);
-        self.lock_waiting_batches().push(row.id.clone());
+        self.lock_waiting_batches().push((row.id.clone(), since));
         Ok(None)
     }
 
@@ -481,31 +554,62 @@ impl Run<'_> {
             format!("{base}_items"),
             row.value.clone(),
         );
-        let Some(items_run) = self.lock_runs().get(&items_key).map(|r| r.id.clone()) else {
+        let Some((items_run, since)) = self
+            .lock_runs()
+            .get(&items_key)
+            .map(|r| (r.id.clone(), r.start_time.unwrap_or_default()))
+        else {
             return Ok(leaf(json!({})));
         };
-        let read = async {
-            let tx = TenantTxn::read(&self.engine.db, self.tenant).await?;
-            let children = repo::executions::children_of_task_run(&tx, &items_run).await?;
-            tx.commit().await?;
-            Ok::<_, sea_orm::DbErr>(children)
-        };
-        let children = match read.await {
-            Ok(children) => children,
-            Err(err) => {
-                self.record_failure(RunError::from(err));
-                return Err(Failure::Stopped);
-            }
-        };
-        let mut gathered: Vec<(u64, Value)> = children
-            .into_iter()
-            .filter_map(|(_, trigger, outputs)| {
-                let iteration = parse_object(&trigger)["variables"]["taskRunIteration"].as_u64()?;
+        // Read a page at a time, and stop as soon as the file would be too
+        // large: the outputs are the subflows' and may be big.
+        const PAGE: u64 = 20;
+        let mut gathered: Vec<(u64, Value)> = Vec::new();
+        let mut size = 0;
+        for page in 0.. {
+            let read = async {
+                let tx = TenantTxn::read(&self.engine.db, self.tenant).await?;
+                let children = repo::executions::children_of_task_run(
+                    &tx,
+                    &items_run,
+                    since,
+                    page * PAGE,
+                    PAGE,
+                )
+                .await?;
+                tx.commit().await?;
+                Ok::<_, sea_orm::DbErr>(children)
+            };
+            let children = match read.await {
+                Ok(children) => children,
+                Err(err) => {
+                    self.record_failure(RunError::from(err));
+                    return Err(Failure::Stopped);
+                }
+            };
+            let last = (children.len() as u64) < PAGE;
+            for (trigger, outputs) in children {
+                let Some(iteration) =
+                    parse_object(&trigger)["variables"]["taskRunIteration"].as_u64()
+                else {
+                    continue;
+                };
+                size += outputs.len() + 1;
+                if size > MAX_ITEMS_BYTES {
+                    return Err(format!(
+                        "the subflows' outputs are larger than the {MAX_ITEMS_BYTES} bytes a ForEachItem gathers"
+                    )
+                    .into());
+                }
                 let outputs = parse_object(&outputs);
-                let has_any = outputs.as_object().is_some_and(|o| !o.is_empty());
-                has_any.then_some((iteration, outputs))
-            })
-            .collect();
+                if outputs.as_object().is_some_and(|o| !o.is_empty()) {
+                    gathered.push((iteration, outputs));
+                }
+            }
+            if last {
+                break;
+            }
+        }
         if gathered.is_empty() {
             return Ok(leaf(json!({})));
         }
@@ -521,7 +625,9 @@ impl Run<'_> {
         Ok(leaf(json!({"subflowOutputs": path.uri()})))
     }
 
-    pub(super) fn lock_waiting_batches(&self) -> std::sync::MutexGuard<'_, Vec<String>> {
+    pub(super) fn lock_waiting_batches(
+        &self,
+    ) -> std::sync::MutexGuard<'_, Vec<(String, chrono::DateTime<chrono::Utc>)>> {
         self.waiting_batches
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -554,28 +660,39 @@ mod tests {
     #[test]
     fn rows_make_batches_of_that_many_lines() {
         let text: String = (0..102).map(|i| format!("{i:>20}\n")).collect();
-        let batches = split_items(&text, &batch(BatchSize::Rows(4)));
+        let batches = split_items(&text, &batch(BatchSize::Rows(4)), 100, 1 << 20).unwrap();
         assert_eq!(batches.len(), 26);
         assert_eq!(batches[25].lines().count(), 2);
         assert_eq!(batches.concat(), text);
         assert_eq!(
-            split_items("a\r\nb\rc", &batch(BatchSize::Rows(1))),
+            split_items("a\r\nb\rc", &batch(BatchSize::Rows(1)), 100, 100).unwrap(),
             ["a\n", "b\n", "c\n"]
         );
-        assert!(split_items("", &batch(BatchSize::Rows(1))).is_empty());
+        assert!(
+            split_items("", &batch(BatchSize::Rows(1)), 100, 100)
+                .unwrap()
+                .is_empty()
+        );
     }
 
     #[test]
     fn partitions_deal_the_lines_round_robin() {
-        let batches = split_items("1\n2\n3\n4\n5\n", &batch(BatchSize::Partitions(2)));
+        let batches = split_items(
+            "1\n2\n3\n4\n5\n",
+            &batch(BatchSize::Partitions(2)),
+            100,
+            100,
+        )
+        .unwrap();
         assert_eq!(batches, ["1\n3\n5\n", "2\n4\n"]);
-        let few = split_items("1\n", &batch(BatchSize::Partitions(3)));
+        let few = split_items("1\n", &batch(BatchSize::Partitions(3)), 100, 100).unwrap();
         assert_eq!(few, ["1\n"], "empty partitions are dropped");
     }
 
     #[test]
     fn bytes_start_a_new_batch_once_one_is_full() {
-        let batches = split_items("aaaa\nbb\ncc\nd\n", &batch(BatchSize::Bytes(6)));
+        let batches =
+            split_items("aaaa\nbb\ncc\nd\n", &batch(BatchSize::Bytes(6)), 100, 100).unwrap();
         assert_eq!(batches, ["aaaa\nbb\n", "cc\nd\n"]);
     }
 
@@ -585,7 +702,44 @@ mod tests {
             size: BatchSize::Rows(2),
             separator: ";".into(),
         };
-        assert_eq!(split_items("a\nb\nc", &custom), ["a;b;", "c;"]);
+        assert_eq!(
+            split_items("a\nb\nc", &custom, 100, 100).unwrap(),
+            ["a;b;", "c;"]
+        );
+    }
+
+    #[test]
+    fn nothing_large_is_built_past_the_limits() {
+        // A billion partitions of two lines: refused before any allocation.
+        let err = split_items(
+            "a\nb\n",
+            &batch(BatchSize::Partitions(1_000_000_000)),
+            10_000,
+            1 << 20,
+        )
+        .unwrap_err();
+        assert!(err.contains("quota foreach-items"), "{err}");
+        // Partitions beyond the lines cost nothing.
+        let few = split_items(
+            "a\nb\n",
+            &batch(BatchSize::Partitions(10_000)),
+            10_000,
+            1 << 20,
+        )
+        .unwrap();
+        assert_eq!(few, ["a\n", "b\n"]);
+        // A huge separator on many lines: refused by size, up front.
+        let wide = Batch {
+            size: BatchSize::Rows(1),
+            separator: "x".repeat(1000),
+        };
+        let text = "\n".repeat(100_000);
+        let err = split_items(&text, &wide, 1_000_000, 32 << 20).unwrap_err();
+        assert!(err.contains("more than the 33554432"), "{err}");
+        let err = split_items(&text, &batch(BatchSize::Rows(1)), 10, 32 << 20).unwrap_err();
+        assert!(err.contains("100000 batches"), "{err}");
+        let err = split_items(&text, &batch(BatchSize::Bytes(1)), 10, 32 << 20).unwrap_err();
+        assert!(err.contains("quota foreach-items"), "{err}");
     }
 
     #[test]

@@ -327,7 +327,6 @@ impl Run<'_> {
                 "namespace": self.namespace,
                 "flowId": self.flow_id,
                 "flowRevision": self.flow_revision,
-                "taskRunId": row.id,
             },
         });
         if let Some(iteration) = iteration {
@@ -417,6 +416,36 @@ impl Run<'_> {
         }
     }
 
+    /// Whether an execution above this one (the chain of parents that
+    /// started it) is being killed or was: then this one starts nothing
+    /// more, so a kill of the top of a tree stops the whole tree from
+    /// growing while the kill works its way down.
+    pub(super) async fn an_ancestor_is_killed(
+        &self,
+        tx: &TenantTxn,
+    ) -> Result<bool, sea_orm::DbErr> {
+        let mut next = self.parent.clone();
+        for _ in 0..MAX_SUBFLOW_DEPTH {
+            let Some(id) = next else {
+                return Ok(false);
+            };
+            let Some(row) = repo::executions::find(tx, &id).await? else {
+                return Ok(false);
+            };
+            if [State::Killing, State::Killed]
+                .map(State::as_str)
+                .contains(&row.state.as_str())
+            {
+                return Ok(true);
+            }
+            next = row
+                .parent_execution_id
+                .as_deref()
+                .and_then(|p| ExecutionId::parse(p).ok());
+        }
+        Ok(false)
+    }
+
     /// Accepts the subflow execution and writes the task run naming it in
     /// one transaction, under this worker's lease; false (the run stops)
     /// when that fails.
@@ -433,7 +462,9 @@ impl Run<'_> {
             let tx = TenantTxn::write(&self.engine.db, self.tenant).await?;
             // A kill of this execution either came first (no child then) or
             // waits for this write and then kills the child too.
-            if !repo::executions::lock_unless_killed(&tx, self.id).await? {
+            if !repo::executions::lock_unless_killed(&tx, self.id).await?
+                || self.an_ancestor_is_killed(&tx).await?
+            {
                 return Ok(false);
             }
             self.engine.accept(&tx, new).await?;
@@ -530,11 +561,11 @@ impl Run<'_> {
         }
         // Likewise for the batches of a ForEachItem.
         let batches = std::mem::take(&mut *self.lock_waiting_batches());
-        for task_run in batches {
+        for (task_run, since) in batches {
             if woken {
                 break;
             }
-            let counts = repo::executions::children_by_state(&tx, &task_run).await?;
+            let counts = repo::executions::children_by_state(&tx, &task_run, since).await?;
             let all_ended = counts
                 .iter()
                 .all(|(state, _)| State::parse(state).is_some_and(State::is_terminal));
