@@ -8,6 +8,7 @@ const PROTOS: &[&str] = &[
     "aerie/auth/v1/auth.proto",
     "aerie/flow/v1/flow.proto",
     "aerie/execution/v1/execution.proto",
+    "aerie/transfer/v1/transfer.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

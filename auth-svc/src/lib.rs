@@ -68,6 +68,11 @@ pub async fn open(config: &Config) -> Result<Core, Box<dyn std::error::Error + S
 /// Adds this service's gRPC APIs to a server being assembled.
 pub fn register(services: &mut GrpcServices, core: Core) {
     let changes = aerie_common::changes::ChangeFeed::start(core.db.clone(), services.stopping());
+    services.add(
+        aerie_proto::transfer::v1::auth_transfer_service_server::AuthTransferServiceServer::new(
+            transfer::TransferPart(core.clone()),
+        ),
+    );
     let api = AuthApi::new(core, changes);
     services.add(AuthServiceServer::new(api.clone()));
     services.add(UserServiceServer::new(api.clone()));

@@ -10,12 +10,19 @@
 use std::collections::HashMap;
 
 use aerie_common::TenantId;
+use aerie_common::audit::require_service_token;
 use aerie_common::db::TenantTxn;
-use aerie_common::transfer::{Archive, delete_tenant_rows, insert_rows, tenant_rows};
+use aerie_common::tenant::scoped_tenant;
+use aerie_common::transfer::{
+    Archive, EntryStream, delete_tenant_rows, insert_rows, part_status, receive_part,
+    stream_entries, tenant_rows,
+};
+use aerie_proto::transfer::v1 as pb;
 use sea_orm::{ColumnTrait, DbErr, EntityTrait, IntoActiveModel, QueryFilter};
 use serde::{Deserialize, Serialize};
+use tonic::{Request, Response, Status};
 
-use crate::core::AuthCore;
+use crate::core::{AuthCore, Core};
 use crate::repo::entities::{
     api_tokens, audit_logs, bindings, group_members, groups, roles, service_accounts, users,
 };
@@ -214,5 +221,61 @@ impl AuthCore {
         delete_tenant_rows::<audit_logs::Entity>(&tx, audit_logs::Column::Tenant).await?;
         crate::repo::tenant_changed(&tx).await?;
         tx.commit().await
+    }
+}
+
+/// `aerie.transfer.v1.AuthTransferService`: auth-svc's part of a tenant
+/// archive, for tenant-svc (with the internal service credential).
+#[derive(Clone)]
+pub struct TransferPart(pub Core);
+
+impl TransferPart {
+    fn tenant<T>(&self, request: &Request<T>) -> Result<TenantId, Status> {
+        require_service_token(request, &self.0.service_token)?;
+        scoped_tenant(request, &self.0.policy)
+    }
+}
+
+#[tonic::async_trait]
+impl pb::auth_transfer_service_server::AuthTransferService for TransferPart {
+    type ExportPartStream = EntryStream;
+
+    async fn export_part(
+        &self,
+        request: Request<pb::ExportPartRequest>,
+    ) -> Result<Response<EntryStream>, Status> {
+        let tenant = self.tenant(&request)?;
+        let mut archive = Archive::new(tenant.storage_key(), "");
+        self.0
+            .export_tenant(&tenant, &mut archive)
+            .await
+            .map_err(part_status)?;
+        Ok(Response::new(stream_entries(archive)))
+    }
+
+    async fn import_part(
+        &self,
+        request: Request<tonic::Streaming<pb::ImportPartMessage>>,
+    ) -> Result<Response<pb::ImportPartResponse>, Status> {
+        let tenant = self.tenant(&request)?;
+        let (_, archive) = receive_part(request.into_inner()).await?;
+        let notes = self
+            .0
+            .import_tenant(&tenant, &archive)
+            .await
+            .map_err(part_status)?;
+        Ok(Response::new(pb::ImportPartResponse { notes }))
+    }
+
+    async fn remove_part(
+        &self,
+        request: Request<pb::RemovePartRequest>,
+    ) -> Result<Response<pb::RemovePartResponse>, Status> {
+        let tenant = self.tenant(&request)?;
+        self.0
+            .remove_tenant_data(&tenant)
+            .await
+            .map_err(|e| Status::internal(e.to_string()))?;
+        Ok(Response::new(pb::RemovePartResponse {}))
     }
 }

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::db::TenantTxn;
+use aerie_proto::transfer::v1 as pb;
 
 /// The archive layout this build writes and reads.
 pub const FORMAT: u32 = 1;
@@ -124,9 +125,23 @@ impl Archive {
             .map(move |(name, content)| (&name[prefix.len()..], content.as_slice()))
     }
 
-    /// Writes the archive to `path` through a temporary file beside it, so
-    /// a failure leaves no half-written archive.
-    pub fn write_to(&self, path: &Path) -> Result<(), TransferError> {
+    /// Every entry, by name.
+    pub fn entries(&self) -> impl Iterator<Item = (&str, &[u8])> {
+        self.entries.iter().map(|(n, c)| (n.as_str(), c.as_slice()))
+    }
+
+    /// How many rows an entry of JSON lines holds.
+    pub fn count_rows(&self, name: &str) -> usize {
+        self.entries.get(name).map_or(0, |content| {
+            content
+                .split(|b| *b == b'\n')
+                .filter(|line| !line.is_empty())
+                .count()
+        })
+    }
+
+    /// The archive as the bytes of its file.
+    pub fn to_bytes(&self) -> Result<Vec<u8>, TransferError> {
         let mut tar = tar::Builder::new(Vec::new());
         let manifest = serde_json::to_vec_pretty(&self.manifest)
             .map_err(|e| TransferError::Refused(e.to_string()))?;
@@ -141,14 +156,28 @@ impl Archive {
             tar.append_data(&mut header, name, content.as_slice())?;
         }
         let tar = tar.into_inner()?;
+        let mut compressed = Vec::new();
+        ruzstd::encoding::compress(
+            tar.as_slice(),
+            &mut compressed,
+            ruzstd::encoding::CompressionLevel::Fastest,
+        );
+        Ok(compressed)
+    }
+
+    /// Reads and checks an archive's bytes (see [`Archive::read_from`]).
+    pub fn from_bytes(bytes: &[u8]) -> Result<Archive, TransferError> {
+        Self::read(bytes)
+    }
+
+    /// Writes the archive to `path` through a temporary file beside it, so
+    /// a failure leaves no half-written archive.
+    pub fn write_to(&self, path: &Path) -> Result<(), TransferError> {
+        let bytes = self.to_bytes()?;
         let temporary = path.with_extension("partial");
         {
             let mut file = std::fs::File::create(&temporary)?;
-            ruzstd::encoding::compress(
-                tar.as_slice(),
-                &mut file,
-                ruzstd::encoding::CompressionLevel::Fastest,
-            );
+            file.write_all(&bytes)?;
             file.flush()?;
             file.sync_all()?;
         }
@@ -161,8 +190,12 @@ impl Archive {
     /// manifest (none missing, none extra, none altered).
     pub fn read_from(path: &Path) -> Result<Archive, TransferError> {
         let file = std::fs::File::open(path)?;
+        Self::read(std::io::BufReader::new(file))
+    }
+
+    fn read(source: impl Read) -> Result<Archive, TransferError> {
         let damaged = |why: String| TransferError::Damaged(why);
-        let decoder = ruzstd::decoding::StreamingDecoder::new(std::io::BufReader::new(file))
+        let decoder = ruzstd::decoding::StreamingDecoder::new(source)
             .map_err(|e| damaged(format!("not zstd: {e}")))?;
         let mut tar = tar::Archive::new(decoder.take(MAX_ARCHIVE_BYTES + 1));
         let mut entries = BTreeMap::new();
@@ -256,6 +289,161 @@ pub async fn delete_tenant_rows<E: EntityTrait>(
         .exec(tx.conn())
         .await?
         .rows_affected)
+}
+
+/// Where an archive keeps the tenant's own record (name and quotas).
+pub const TENANT_ENTRY: &str = "tenant/tenant.json";
+
+/// The largest chunk of an entry in one message.
+const CHUNK_BYTES: usize = 1 << 20;
+
+/// An archive's entries as a stream of chunked messages (a service's part
+/// of an export).
+pub type EntryStream =
+    tokio_stream::wrappers::ReceiverStream<Result<pb::ArchiveEntry, tonic::Status>>;
+
+/// Streams `archive`'s entries, each cut into chunks.
+pub fn stream_entries(archive: Archive) -> EntryStream {
+    let (sender, receiver) = tokio::sync::mpsc::channel(4);
+    tokio::spawn(async move {
+        for (name, content) in archive.entries {
+            for message in chunks(&name, &content) {
+                if sender.send(Ok(message)).await.is_err() {
+                    return;
+                }
+            }
+        }
+    });
+    tokio_stream::wrappers::ReceiverStream::new(receiver)
+}
+
+/// One entry as messages of at most [`CHUNK_BYTES`] (an empty entry is one
+/// empty message).
+pub fn chunks(name: &str, content: &[u8]) -> Vec<pb::ArchiveEntry> {
+    let pieces: Vec<&[u8]> = if content.is_empty() {
+        vec![&[][..]]
+    } else {
+        content.chunks(CHUNK_BYTES).collect()
+    };
+    let last = pieces.len() - 1;
+    pieces
+        .into_iter()
+        .enumerate()
+        .map(|(i, data)| pb::ArchiveEntry {
+            name: name.to_owned(),
+            data: data.to_vec(),
+            more: i < last,
+        })
+        .collect()
+}
+
+/// Puts chunked entries back together into an archive.
+#[derive(Default)]
+pub struct EntryCollector {
+    current: Option<(String, Vec<u8>)>,
+    total: u64,
+}
+
+impl EntryCollector {
+    pub fn push(
+        &mut self,
+        archive: &mut Archive,
+        entry: pb::ArchiveEntry,
+    ) -> Result<(), TransferError> {
+        self.total += entry.data.len() as u64;
+        if self.total > MAX_ARCHIVE_BYTES {
+            return Err(TransferError::Refused(format!(
+                "the archive holds more than {MAX_ARCHIVE_BYTES} bytes"
+            )));
+        }
+        let (name, mut content) = match self.current.take() {
+            Some((name, content)) if name == entry.name => (name, content),
+            Some((name, _)) => {
+                return Err(TransferError::Damaged(format!("{name} was cut short")));
+            }
+            None => (entry.name, Vec::new()),
+        };
+        content.extend_from_slice(&entry.data);
+        if entry.more {
+            self.current = Some((name, content));
+        } else {
+            archive.put(&name, content);
+        }
+        Ok(())
+    }
+
+    /// Whether every entry begun was finished.
+    pub fn finish(self) -> Result<(), TransferError> {
+        match self.current {
+            Some((name, _)) => Err(TransferError::Damaged(format!("{name} was cut short"))),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Reads a service's part of an import: its header, then its entries.
+pub async fn receive_part(
+    mut stream: tonic::Streaming<pb::ImportPartMessage>,
+) -> Result<(pb::ImportPartHeader, Archive), tonic::Status> {
+    use pb::import_part_message::Part;
+    let header = match stream.message().await? {
+        Some(pb::ImportPartMessage {
+            part: Some(Part::Header(header)),
+        }) => header,
+        _ => {
+            return Err(tonic::Status::invalid_argument(
+                "an import part starts with its header",
+            ));
+        }
+    };
+    let mut archive = Archive::new(&header.source_tenant, "");
+    let mut collector = EntryCollector::default();
+    while let Some(message) = stream.message().await? {
+        match message.part {
+            Some(Part::Entry(entry)) => collector
+                .push(&mut archive, entry)
+                .map_err(|e| tonic::Status::invalid_argument(e.to_string()))?,
+            _ => {
+                return Err(tonic::Status::invalid_argument(
+                    "one header per import part",
+                ));
+            }
+        }
+    }
+    collector
+        .finish()
+        .map_err(|e| tonic::Status::invalid_argument(e.to_string()))?;
+    Ok((header, archive))
+}
+
+/// The messages of a service's part of an import: the header, then the
+/// archive's entries under `prefixes`.
+pub fn part_messages(
+    archive: &Archive,
+    header: pb::ImportPartHeader,
+    prefixes: &[&str],
+) -> Vec<pb::ImportPartMessage> {
+    use pb::import_part_message::Part;
+    let mut messages = vec![pb::ImportPartMessage {
+        part: Some(Part::Header(header)),
+    }];
+    for (name, content) in archive.entries() {
+        if prefixes.iter().any(|p| name.starts_with(p)) {
+            messages.extend(
+                chunks(name, content)
+                    .into_iter()
+                    .map(|entry| pb::ImportPartMessage {
+                        part: Some(Part::Entry(entry)),
+                    }),
+            );
+        }
+    }
+    messages
+}
+
+/// A failure of a part's export or import, as the operator reads it.
+pub fn part_status(err: Box<dyn std::error::Error + Send + Sync>) -> tonic::Status {
+    tonic::Status::failed_precondition(err.to_string())
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -171,6 +171,11 @@ pub fn register(services: &mut GrpcServices, api: ExecutionApi) {
             .max_decoding_message_size(aerie_common::grpc::MAX_FILE_MESSAGE_BYTES)
             .max_encoding_message_size(aerie_common::grpc::MAX_FILE_MESSAGE_BYTES),
     );
+    services.add(
+        aerie_proto::transfer::v1::execution_transfer_service_server::ExecutionTransferServiceServer::new(
+            api.clone(),
+        ),
+    );
     services.add(WebhookServiceServer::new(api));
 }
 

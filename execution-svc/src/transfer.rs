@@ -14,9 +14,12 @@ use std::collections::HashMap;
 use aerie_common::TenantId;
 use aerie_common::db::TenantTxn;
 use aerie_common::transfer::{
-    Archive, MAX_ARCHIVE_BYTES, delete_tenant_rows, insert_rows, remap_ids, tenant_rows,
+    Archive, EntryStream, MAX_ARCHIVE_BYTES, delete_tenant_rows, insert_rows, part_status,
+    receive_part, remap_ids, stream_entries, tenant_rows,
 };
+use aerie_proto::transfer::v1 as pb;
 use sea_orm::{ActiveValue::NotSet, DbErr, IntoActiveModel};
+use tonic::{Request, Response, Status};
 
 use crate::api::ExecutionApi;
 use crate::repo::entities::{
@@ -228,5 +231,45 @@ impl ExecutionApi {
         let files = storage.files(tenant).await?;
         self.remove_files(tenant, &files).await;
         Ok(())
+    }
+}
+
+#[tonic::async_trait]
+impl pb::execution_transfer_service_server::ExecutionTransferService for ExecutionApi {
+    type ExportPartStream = EntryStream;
+
+    async fn export_part(
+        &self,
+        request: Request<pb::ExportPartRequest>,
+    ) -> Result<Response<EntryStream>, Status> {
+        let tenant = self.internal_tenant(&request)?;
+        let mut archive = Archive::new(tenant.storage_key(), "");
+        self.export_tenant(&tenant, &mut archive)
+            .await
+            .map_err(part_status)?;
+        Ok(Response::new(stream_entries(archive)))
+    }
+
+    async fn import_part(
+        &self,
+        request: Request<tonic::Streaming<pb::ImportPartMessage>>,
+    ) -> Result<Response<pb::ImportPartResponse>, Status> {
+        let tenant = self.internal_tenant(&request)?;
+        let (_, archive) = receive_part(request.into_inner()).await?;
+        self.import_tenant(&tenant, &archive)
+            .await
+            .map_err(part_status)?;
+        Ok(Response::new(pb::ImportPartResponse { notes: Vec::new() }))
+    }
+
+    async fn remove_part(
+        &self,
+        request: Request<pb::RemovePartRequest>,
+    ) -> Result<Response<pb::RemovePartResponse>, Status> {
+        let tenant = self.internal_tenant(&request)?;
+        self.remove_tenant_data(&tenant)
+            .await
+            .map_err(part_status)?;
+        Ok(Response::new(pb::RemovePartResponse {}))
     }
 }

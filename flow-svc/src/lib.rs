@@ -66,6 +66,11 @@ pub fn register(services: &mut GrpcServices, api: FlowApi) {
             .max_encoding_message_size(aerie_common::grpc::MAX_FILE_MESSAGE_BYTES),
     );
     services.add(SecretServiceServer::new(api.clone()));
+    services.add(
+        aerie_proto::transfer::v1::flow_transfer_service_server::FlowTransferServiceServer::new(
+            api.clone(),
+        ),
+    );
     services.add(KvServiceServer::new(api.clone()));
     services.add(TriggerServiceServer::new(api.clone()));
     services.add(NamespaceServiceServer::new(api.clone()));

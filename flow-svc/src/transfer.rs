@@ -6,9 +6,16 @@
 //! each is sealed again for the tenant it lands in.
 
 use aerie_common::TenantId;
+use aerie_common::audit::require_service_token;
 use aerie_common::db::TenantTxn;
-use aerie_common::transfer::{Archive, delete_tenant_rows, insert_rows, tenant_rows};
+use aerie_common::tenant::scoped_tenant;
+use aerie_common::transfer::{
+    Archive, EntryStream, delete_tenant_rows, insert_rows, part_status, receive_part,
+    stream_entries, tenant_rows,
+};
+use aerie_proto::transfer::v1 as pb;
 use sea_orm::{DbErr, IntoActiveModel};
+use tonic::{Request, Response, Status};
 
 use crate::FlowApi;
 use crate::crypto::SecretBox;
@@ -174,5 +181,65 @@ impl FlowApi {
             .await?;
         delete_tenant_rows::<secrets::Entity>(&tx, secrets::Column::TenantId).await?;
         tx.commit().await
+    }
+}
+
+/// A transfer key as sent: empty for none.
+fn key_of(text: &str) -> Result<Option<SecretBox>, Status> {
+    if text.is_empty() {
+        return Ok(None);
+    }
+    SecretBox::new(text)
+        .map(Some)
+        .map_err(|_| Status::invalid_argument("the transfer key must be base64 of 32 bytes"))
+}
+
+#[tonic::async_trait]
+impl pb::flow_transfer_service_server::FlowTransferService for FlowApi {
+    type ExportPartStream = EntryStream;
+
+    async fn export_part(
+        &self,
+        request: Request<pb::ExportPartRequest>,
+    ) -> Result<Response<EntryStream>, Status> {
+        let (token, policy) = self.internal_check();
+        require_service_token(&request, token)?;
+        let tenant = scoped_tenant(&request, policy)?;
+        let key = key_of(&request.get_ref().transfer_key)?;
+        let mut archive = Archive::new(tenant.storage_key(), "");
+        self.export_tenant(&tenant, &mut archive, key.as_ref())
+            .await
+            .map_err(part_status)?;
+        Ok(Response::new(stream_entries(archive)))
+    }
+
+    async fn import_part(
+        &self,
+        request: Request<tonic::Streaming<pb::ImportPartMessage>>,
+    ) -> Result<Response<pb::ImportPartResponse>, Status> {
+        let (token, policy) = self.internal_check();
+        require_service_token(&request, token)?;
+        let tenant = scoped_tenant(&request, policy)?;
+        let (header, archive) = receive_part(request.into_inner()).await?;
+        let source = TenantId::from_storage_key(&header.source_tenant)
+            .map_err(|e| Status::invalid_argument(e.to_string()))?;
+        let key = key_of(&header.transfer_key)?;
+        self.import_tenant(&tenant, &source, &archive, key.as_ref())
+            .await
+            .map_err(part_status)?;
+        Ok(Response::new(pb::ImportPartResponse { notes: Vec::new() }))
+    }
+
+    async fn remove_part(
+        &self,
+        request: Request<pb::RemovePartRequest>,
+    ) -> Result<Response<pb::RemovePartResponse>, Status> {
+        let (token, policy) = self.internal_check();
+        require_service_token(&request, token)?;
+        let tenant = scoped_tenant(&request, policy)?;
+        self.remove_tenant_data(&tenant)
+            .await
+            .map_err(|e| Status::internal(e.to_string()))?;
+        Ok(Response::new(pb::RemovePartResponse {}))
     }
 }

@@ -48,6 +48,13 @@ pub mod execution {
     }
 }
 
+/// `aerie.transfer.v1`: each service's part of a tenant archive.
+pub mod transfer {
+    pub mod v1 {
+        tonic::include_proto!("aerie.transfer.v1");
+    }
+}
+
 /// The services a client may call from outside: the public gRPC endpoint
 /// (the gateway's gRPC port) forwards these and server reflection lists
 /// them. Everything else in the descriptor set is Aerie's own plumbing.

@@ -22,14 +22,16 @@ use crate::repo::{self, InsertError, Visible};
 /// Implements `aerie.tenant.v1.TenantService`.
 #[derive(Clone)]
 pub struct TenantApi {
-    db: DatabaseConnection,
+    pub(crate) db: DatabaseConnection,
     policy: TenantPolicy,
     access: AccessClient,
     auth: AuthServiceClient<Channel>,
     /// Proves to auth-svc that a creator grant comes from tenant creation.
-    service_token: String,
+    pub(crate) service_token: String,
     /// Tenants changed, for other processes' caches (set when served).
     changes: Option<aerie_common::changes::ChangeFeed>,
+    /// The services holding the other parts of a tenant, for archives.
+    pub(crate) parts: Option<crate::transfer::Parts>,
 }
 
 fn parse_id(id: &str) -> Result<TenantId, ServiceError> {
@@ -56,7 +58,14 @@ impl TenantApi {
             auth: AuthServiceClient::new(auth),
             service_token,
             changes: None,
+            parts: None,
         }
+    }
+
+    /// Serves tenant archives, gathering the other parts from these.
+    pub fn with_parts(mut self, parts: crate::transfer::Parts) -> Self {
+        self.parts = Some(parts);
+        self
     }
 
     /// Serves the stream of tenant changes until `stopping`.
@@ -69,7 +78,7 @@ impl TenantApi {
     }
 
     /// Tenant management exists only with multi-tenancy on.
-    fn require_multi_tenancy(&self) -> Result<(), ServiceError> {
+    pub(crate) fn require_multi_tenancy(&self) -> Result<(), ServiceError> {
         if self.policy.multi_tenancy {
             Ok(())
         } else {
@@ -205,7 +214,7 @@ impl TenantApi {
     }
 
     /// Who the caller is to auth-svc: super admin or not, and its tenants.
-    async fn me(&self, caller: &Caller) -> Result<aerie_proto::auth::v1::Me, Status> {
+    pub(crate) async fn me(&self, caller: &Caller) -> Result<aerie_proto::auth::v1::Me, Status> {
         Ok(self
             .auth
             .clone()
@@ -391,6 +400,22 @@ impl TenantService for TenantApi {
         let quotas = QuotaOverrides::from(body.quotas.unwrap_or_default());
         let tenant = self.set_quotas(&id, &quotas, &caller.name).await?;
         Ok(Response::new(tenant.into()))
+    }
+
+    type ExportTenantStream = crate::transfer::ChunkStream;
+
+    async fn export_tenant(
+        &self,
+        request: Request<pb::ExportTenantRequest>,
+    ) -> Result<Response<Self::ExportTenantStream>, Status> {
+        self.export_archive(request).await
+    }
+
+    async fn import_tenant(
+        &self,
+        request: Request<tonic::Streaming<pb::ImportTenantChunk>>,
+    ) -> Result<Response<pb::ImportTenantResponse>, Status> {
+        self.import_archive(request).await
     }
 }
 

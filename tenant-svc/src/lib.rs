@@ -5,6 +5,7 @@ pub mod api;
 pub mod domain;
 pub mod migration;
 pub mod repo;
+pub mod transfer;
 
 use aerie_common::config::Config;
 use aerie_common::db;
@@ -31,7 +32,12 @@ pub async fn open(config: &Config) -> Result<TenantApi, Box<dyn std::error::Erro
         auth,
         config.service_token()?,
         &aerie_common::changes::ChangeWatch::for_config(config)?,
-    ))
+    )
+    .with_parts(transfer::Parts {
+        auth: aerie_common::grpc::lazy_channel(&config.auth_endpoint())?,
+        flow: aerie_common::grpc::lazy_channel(&config.flow_endpoint())?,
+        execution: aerie_common::grpc::lazy_channel(&config.execution_endpoint())?,
+    }))
 }
 
 /// Starts delivering this service's audit outbox to auth-svc until `shutdown`.

@@ -434,3 +434,195 @@ async fn an_archive_moves_to_another_instance_with_its_own_master_key() {
         "{logs}"
     );
 }
+
+#[tokio::test]
+async fn the_super_admin_exports_and_imports_a_tenant_over_rest() {
+    let app = TestApp::start(Mode::MultiWithDefault).await;
+    tenant(&app, "acme").await;
+    let (status, body) = app
+        .put(
+            "/api/v1/acme/namespaces/company/secrets/API_TOKEN",
+            json!({"value": "tok-over-rest"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let response = app
+        .client
+        .put(app.url("/api/v1/acme/namespaces/company.team/kv/region"))
+        .bearer_auth(&app.admin)
+        .body("\"ap-south\"")
+        .send()
+        .await
+        .expect("kv");
+    assert_eq!(response.status(), 200);
+    create_flow(&app, "acme", FLOW).await;
+    let original = run(&app, "acme", "company.team/carried", json!({})).await;
+    assert_eq!(original["state"]["current"], "SUCCESS", "{original}");
+    let key = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+    let export = |token: String, key: Option<&'static str>| {
+        let app = &app;
+        async move {
+            let mut request = app
+                .client
+                .get(app.url("/api/v1/tenants/acme/export"))
+                .bearer_auth(token);
+            if let Some(key) = key {
+                request = request.header("x-aerie-transfer-key", key);
+            }
+            let response = request.send().await.expect("export");
+            (
+                response.status().as_u16(),
+                response.bytes().await.expect("body").to_vec(),
+            )
+        }
+    };
+    let import = |id: &'static str, archive: Vec<u8>, key: &'static str| {
+        let app = &app;
+        async move {
+            let response = app
+                .client
+                .post(app.url(&format!("/api/v1/tenants/{id}/import?name=Copied")))
+                .bearer_auth(&app.admin)
+                .header("x-aerie-transfer-key", key)
+                .body(archive)
+                .send()
+                .await
+                .expect("import");
+            crate::app::read(response).await
+        }
+    };
+
+    // Only the super admin; never secrets in clear.
+    let ann = app.user("ann").await;
+    app.bind(Some("acme"), "ann", "Admin", None).await;
+    let (status, body) = export(ann, Some(key)).await;
+    assert_eq!(status, 403, "{}", String::from_utf8_lossy(&body));
+    let (status, body) = export(app.admin.clone(), None).await;
+    assert_eq!(status, 400, "{}", String::from_utf8_lossy(&body));
+    assert!(String::from_utf8_lossy(&body).contains("give a transfer key"));
+    let (status, archive) = export(app.admin.clone(), Some(key)).await;
+    assert_eq!(status, 200);
+    let secret = b"tok-over-rest";
+    assert!(!archive.windows(secret.len()).any(|w| w == secret));
+
+    // Damaged, or with the wrong key: refused, nothing stays.
+    let mut damaged = archive.clone();
+    let at = damaged.len() / 2;
+    damaged[at] ^= 0xff;
+    let (status, body) = import("broken", damaged, key).await;
+    assert!(matches!(status, 400 | 422), "{status} {body}");
+    let (status, body) = import(
+        "wrongkey",
+        archive.clone(),
+        "ZmVkY2JhOTg3NjU0MzIxMGZlZGNiYTk4NzY1NDMyMTA=",
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body.to_string()
+            .contains("does not open with this transfer key"),
+        "{body}"
+    );
+    for id in ["broken", "wrongkey"] {
+        let (status, _) = app.get(&format!("/api/v1/tenants/{id}")).await;
+        assert_eq!(status, 404, "{id}");
+    }
+
+    let (status, body) = import("copy", archive.clone(), key).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["tenant"]["name"], "Copied");
+    let before = get(&app, "/api/v1/acme/flows/company.team/carried").await;
+    let after = get(&app, "/api/v1/copy/flows/company.team/carried").await;
+    assert_eq!(
+        before.to_string().replace("acme", "T"),
+        after.to_string().replace("copy", "T")
+    );
+    let again = run(&app, "copy", "company.team/carried", json!({})).await;
+    let id = again["id"].as_str().expect("id");
+    let logs = get(&app, &format!("/api/v1/copy/logs/{id}")).await;
+    assert!(
+        logs.to_string().contains("token ****** in ap-south"),
+        "{logs}"
+    );
+    let (status, body) = import("copy", archive.clone(), key).await;
+    assert_eq!(
+        status, 409,
+        "an existing tenant is never overwritten: {body}"
+    );
+
+    // The API's archive is the CLI's.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = path(dir.path(), "rest.tar.zst");
+    let key_file = path(dir.path(), "transfer.key");
+    std::fs::write(&file, &archive).expect("archive");
+    std::fs::write(&key_file, key).expect("key");
+    let (ok, _, stderr) = aerie(
+        &app,
+        &[
+            "tenants",
+            "import",
+            "--tenant",
+            "fromrest",
+            "--input",
+            &file,
+            "--secrets-key-file",
+            &key_file,
+        ],
+    )
+    .await;
+    assert!(ok, "{stderr}");
+    get(&app, "/api/v1/fromrest/flows/company.team/carried").await;
+}
+
+#[tokio::test]
+async fn the_services_parts_answer_only_aerie_itself() {
+    use aerie_proto::transfer::v1 as pb;
+    use aerie_proto::transfer::v1::auth_transfer_service_client::AuthTransferServiceClient;
+    use aerie_proto::transfer::v1::execution_transfer_service_client::ExecutionTransferServiceClient;
+    use aerie_proto::transfer::v1::flow_transfer_service_client::FlowTransferServiceClient;
+    let app = TestApp::start(Mode::MultiWithDefault).await;
+    tenant(&app, "acme").await;
+    create_flow(&app, "acme", FLOW).await;
+    let bob = app.user("bob").await;
+    let channel = app.channel().await;
+    // Bob (any user), and the super admin too, with acme in the header:
+    // refused before anything is read or written.
+    for token in [Some(bob.as_str()), Some(app.admin.as_str()), None] {
+        let ask = || {
+            crate::app::call(
+                pb::ExportPartRequest {
+                    transfer_key: String::new(),
+                },
+                token,
+                Some("acme"),
+            )
+        };
+        let refused = [
+            FlowTransferServiceClient::new(channel.clone())
+                .export_part(ask())
+                .await
+                .map(drop),
+            AuthTransferServiceClient::new(channel.clone())
+                .export_part(ask())
+                .await
+                .map(drop),
+            ExecutionTransferServiceClient::new(channel.clone())
+                .export_part(ask())
+                .await
+                .map(drop),
+            FlowTransferServiceClient::new(channel.clone())
+                .remove_part(crate::app::call(
+                    pb::RemovePartRequest {},
+                    token,
+                    Some("acme"),
+                ))
+                .await
+                .map(drop),
+        ];
+        for result in refused {
+            let status = result.expect_err("refused");
+            assert_eq!(status.code(), tonic::Code::PermissionDenied, "{status:?}");
+        }
+    }
+    get(&app, "/api/v1/acme/flows/company.team/carried").await;
+}

@@ -22,6 +22,7 @@ const PUBLIC_PREFIXES: &[&str] = &[
     "/aerie.auth.v1.AuthService/WatchAccessChanges",
     "/aerie.flow.v1.FlowInternalService/",
     "/aerie.tenant.v1.TenantInternalService/",
+    "/aerie.transfer.v1.",
     // The webhook key in the request is the credential.
     "/aerie.execution.v1.WebhookService/",
     "/grpc.health.v1.Health/",

@@ -59,6 +59,15 @@ impl ExecutionApi {
         &self.db
     }
 
+    /// The tenant of a call only Aerie's own services make.
+    pub(crate) fn internal_tenant<T>(
+        &self,
+        request: &tonic::Request<T>,
+    ) -> Result<aerie_common::TenantId, tonic::Status> {
+        aerie_common::audit::require_service_token(request, self.engine.service_token())?;
+        aerie_common::tenant::scoped_tenant(request, self.guard.policy())
+    }
+
     /// The executor behind this API.
     pub fn engine(&self) -> &Engine {
         &self.engine

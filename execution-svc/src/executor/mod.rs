@@ -270,6 +270,11 @@ impl Engine {
     }
 
     /// A request to another service in `tenant`, as Aerie itself.
+    /// The internal service credential.
+    pub(crate) fn service_token(&self) -> &str {
+        &self.service_token
+    }
+
     pub(crate) fn internal<T>(&self, tenant: &TenantId, message: T) -> tonic::Request<T> {
         aerie_common::audit::service_request(message, tenant, &self.service_token)
     }

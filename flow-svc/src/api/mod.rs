@@ -71,6 +71,12 @@ impl FlowApi {
         &self.secrets
     }
 
+    /// The internal service credential and the tenant policy, for the
+    /// calls only Aerie's own services make.
+    pub(crate) fn internal_check(&self) -> (&str, &TenantPolicy) {
+        (&self.service_token, &self.policy)
+    }
+
     async fn read(&self, tenant: &TenantId) -> Result<TenantTxn, ServiceError> {
         Ok(TenantTxn::read(&self.db, tenant).await?)
     }

@@ -208,6 +208,119 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(get_tenant, update_tenant, delete_tenant))
         .routes(routes!(set_tenant_quotas))
         .routes(routes!(get_tenant_usage))
+        .routes(routes!(export_tenant))
+        .routes(routes!(import_tenant))
+}
+
+/// The header that carries a transfer key (base64 of 32 bytes), which
+/// seals a tenant's secrets in its archive.
+const TRANSFER_KEY: &str = "x-aerie-transfer-key";
+
+fn transfer_key(headers: &axum::http::HeaderMap) -> String {
+    headers
+        .get(TRANSFER_KEY)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .trim()
+        .to_owned()
+}
+
+/// Query of `POST /api/v1/tenants/{id}/import`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ImportQuery {
+    /// Display name; the exported tenant's when absent.
+    pub name: Option<String>,
+}
+
+/// What an import did.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Imported {
+    pub tenant: Tenant,
+    /// What was left out, and why (a user this instance lacks, ...).
+    pub notes: Vec<String>,
+}
+
+/// Download an archive (a zstd-compressed tar) of everything the tenant
+/// owns (super admin only). Its secrets are sealed under the key in the
+/// `x-aerie-transfer-key` header, required when it has any.
+#[utoipa::path(get, path = "/api/v1/tenants/{id}/export", tag = "tenants",
+    params(("id" = String, Path), ("x-aerie-transfer-key" = Option<String>, Header, description = "base64 of 32 bytes")),
+    responses((status = 200, description = "the archive", content_type = "application/octet-stream"),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 412, body = ErrorBody)))]
+async fn export_tenant(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    Path(id): Path<String>,
+    headers: axum::http::HeaderMap,
+) -> Result<axum::response::Response, ApiError> {
+    let request = pb::ExportTenantRequest {
+        id: id.clone(),
+        transfer_key: transfer_key(&headers),
+    };
+    let mut stream = state
+        .tenants
+        .clone()
+        .export_tenant(caller.request(request, None))
+        .await?
+        .into_inner();
+    let mut archive = Vec::new();
+    while let Some(chunk) = stream.message().await? {
+        archive.extend_from_slice(&chunk.data);
+    }
+    Ok(super::executions::attachment(
+        &format!("{id}.tar.zst"),
+        archive,
+    ))
+}
+
+/// Create tenant `id` from an archive sent as the body (super admin only;
+/// at most the gateway's largest request body: larger archives go through
+/// the CLI or gRPC). The key its secrets were sealed with travels in
+/// `x-aerie-transfer-key`. Nothing stays of a refused import.
+#[utoipa::path(post, path = "/api/v1/tenants/{id}/import", tag = "tenants",
+    params(("id" = String, Path), ImportQuery, ("x-aerie-transfer-key" = Option<String>, Header, description = "base64 of 32 bytes")),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    responses((status = 201, body = Imported), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 412, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn import_tenant(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    Path(id): Path<String>,
+    Query(query): Query<ImportQuery>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<(StatusCode, Json<Imported>), ApiError> {
+    use pb::import_tenant_chunk::Part;
+    let mut chunks = vec![pb::ImportTenantChunk {
+        part: Some(Part::Header(pb::ImportTenantHeader {
+            id,
+            name: query.name.unwrap_or_default(),
+            transfer_key: transfer_key(&headers),
+        })),
+    }];
+    chunks.extend(body.chunks(1 << 20).map(|data| pb::ImportTenantChunk {
+        part: Some(Part::Data(data.to_vec())),
+    }));
+    let imported = state
+        .tenants
+        .clone()
+        .import_tenant(caller.request(futures::stream::iter(chunks), None))
+        .await?
+        .into_inner();
+    Ok((
+        StatusCode::CREATED,
+        Json(Imported {
+            tenant: imported.tenant.map(Into::into).ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "the import answered no tenant",
+                )
+            })?,
+            notes: imported.notes,
+        }),
+    ))
 }
 
 /// Replace a tenant's quota overrides (super admin only). Absent fields
