@@ -132,6 +132,19 @@ impl AuthCore {
         let key = tx.tenant_key().to_owned();
         let mut roles: Vec<roles::Model> = archive.rows(ROLES)?;
         for role in &mut roles {
+            // Held to what the API lets a role be: a custom name and the
+            // tenant's own permissions.
+            if role.name == crate::domain::ADMIN_ROLE {
+                return Err("the archive redefines the predefined Admin role".into());
+            }
+            crate::domain::parse_name("role", &role.name)?;
+            let texts: Vec<String> = role.permissions.split(',').map(str::to_owned).collect();
+            let grants = crate::domain::parse_grants(&texts)?;
+            role.permissions = grants
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(",");
             role.tenant = key.clone();
         }
         for group in &mut groups {

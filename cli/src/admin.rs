@@ -268,11 +268,18 @@ impl Services {
         self.auth.export_tenant(tenant, &mut archive).await?;
         self.flows.export_tenant(tenant, &mut archive, key).await?;
         self.executions.export_tenant(tenant, &mut archive).await?;
+        if tenant.as_named().is_some() {
+            self.tenants
+                .record_export(tenant, archive.manifest.entries.len(), CLI_ACTOR)
+                .await?;
+        }
         Ok(archive)
     }
 
-    /// Creates `id` from `archive`; undone whole if any part fails.
-    /// Answers what was left out.
+    /// Creates `id` from `archive`. The tenant stays deleted (unreachable,
+    /// its id taken) until every part is in; if any part fails, what was
+    /// written is removed and the id is never reused. Answers what was left
+    /// out.
     async fn import(
         &self,
         id: &str,
@@ -294,10 +301,8 @@ impl Services {
             )
         })?;
         let name = name.unwrap_or(&archive.manifest.name);
-        let created = self.tenants.create(id, name, CLI_ACTOR).await?;
-        let tenant = TenantId::parse(&created.id)?;
+        let tenant = self.tenants.reserve_for_import(id, name, CLI_ACTOR).await?;
         let parts = async {
-            self.tenants.set_quotas(&tenant, &quotas, CLI_ACTOR).await?;
             self.flows
                 .import_tenant(&tenant, &source, archive, key)
                 .await?;
@@ -307,13 +312,22 @@ impl Services {
         }
         .await;
         match parts {
-            Ok(notes) => Ok(notes),
+            Ok(notes) => {
+                self.tenants
+                    .reveal_imported(&tenant, &quotas, &archive.manifest.tenant, CLI_ACTOR)
+                    .await?;
+                Ok(notes)
+            }
             Err(err) => {
-                // Nothing half-written stays behind.
+                // Nothing half-written stays reachable, and the id is never
+                // handed out again.
                 let _ = self.executions.remove_tenant_data(&tenant).await;
                 let _ = self.auth.remove_tenant_data(&tenant).await;
                 let _ = self.flows.remove_tenant_data(&tenant).await;
-                let _ = self.tenants.remove_unfinished(id, CLI_ACTOR).await;
+                let _ = self
+                    .tenants
+                    .abandon_import(&tenant, &err.to_string(), CLI_ACTOR)
+                    .await;
                 Err(err)
             }
         }

@@ -24,8 +24,13 @@ pub const FORMAT: u32 = 1;
 const MANIFEST: &str = "manifest.json";
 
 /// What one archive may hold once decompressed: archives are read into
-/// memory whole.
+/// memory whole. The CLI's limit (the operator's own memory).
 pub const MAX_ARCHIVE_BYTES: u64 = 4 << 30;
+
+/// The limit for archives that a running server takes in or hands out
+/// (the API): its memory is every tenant's, and an archive passes through
+/// several services.
+pub const MAX_API_ARCHIVE_BYTES: u64 = 256 << 20;
 
 /// Why an archive cannot be written or read.
 #[derive(Debug, thiserror::Error)]
@@ -165,9 +170,10 @@ impl Archive {
         Ok(compressed)
     }
 
-    /// Reads and checks an archive's bytes (see [`Archive::read_from`]).
-    pub fn from_bytes(bytes: &[u8]) -> Result<Archive, TransferError> {
-        Self::read(bytes)
+    /// Reads and checks an archive's bytes (see [`Archive::read_from`]),
+    /// refused past `limit` bytes decompressed.
+    pub fn from_bytes(bytes: &[u8], limit: u64) -> Result<Archive, TransferError> {
+        Self::read(bytes, limit)
     }
 
     /// Writes the archive to `path` through a temporary file beside it, so
@@ -190,14 +196,15 @@ impl Archive {
     /// manifest (none missing, none extra, none altered).
     pub fn read_from(path: &Path) -> Result<Archive, TransferError> {
         let file = std::fs::File::open(path)?;
-        Self::read(std::io::BufReader::new(file))
+        Self::read(std::io::BufReader::new(file), MAX_ARCHIVE_BYTES)
     }
 
-    fn read(source: impl Read) -> Result<Archive, TransferError> {
+    fn read(source: impl Read, limit: u64) -> Result<Archive, TransferError> {
         let damaged = |why: String| TransferError::Damaged(why);
         let decoder = ruzstd::decoding::StreamingDecoder::new(source)
             .map_err(|e| damaged(format!("not zstd: {e}")))?;
-        let mut tar = tar::Archive::new(decoder.take(MAX_ARCHIVE_BYTES + 1));
+        // A tar header per entry comes on top of the content: room for it.
+        let mut tar = tar::Archive::new(decoder.take(limit.saturating_mul(2) + (1 << 20)));
         let mut entries = BTreeMap::new();
         let mut manifest = None;
         let mut total = 0u64;
@@ -212,16 +219,18 @@ impl Archive {
                 .to_str()
                 .ok_or_else(|| damaged("an entry name is not UTF-8".into()))?
                 .to_owned();
+            // Sizes are checked before anything is read: a small archive
+            // may claim (and hold) a huge entry.
+            total += entry.header().size().map_err(|e| damaged(e.to_string()))?;
+            if total > limit {
+                return Err(TransferError::Refused(format!(
+                    "the archive holds more than {limit} bytes"
+                )));
+            }
             let mut content = Vec::new();
             entry
                 .read_to_end(&mut content)
                 .map_err(|e| damaged(format!("{name}: {e}")))?;
-            total += content.len() as u64;
-            if total > MAX_ARCHIVE_BYTES {
-                return Err(TransferError::Refused(format!(
-                    "the archive holds more than {MAX_ARCHIVE_BYTES} bytes"
-                )));
-            }
             if name == MANIFEST {
                 manifest = Some(
                     serde_json::from_slice::<Manifest>(&content)
@@ -337,7 +346,8 @@ pub fn chunks(name: &str, content: &[u8]) -> Vec<pb::ArchiveEntry> {
         .collect()
 }
 
-/// Puts chunked entries back together into an archive.
+/// Puts chunked entries back together into an archive, at most
+/// [`MAX_API_ARCHIVE_BYTES`] in all.
 #[derive(Default)]
 pub struct EntryCollector {
     current: Option<(String, Vec<u8>)>,
@@ -351,9 +361,9 @@ impl EntryCollector {
         entry: pb::ArchiveEntry,
     ) -> Result<(), TransferError> {
         self.total += entry.data.len() as u64;
-        if self.total > MAX_ARCHIVE_BYTES {
+        if self.total > MAX_API_ARCHIVE_BYTES {
             return Err(TransferError::Refused(format!(
-                "the archive holds more than {MAX_ARCHIVE_BYTES} bytes"
+                "the archive holds more than {MAX_API_ARCHIVE_BYTES} bytes, the most the API moves (use the CLI)"
             )));
         }
         let (name, mut content) = match self.current.take() {
@@ -416,29 +426,38 @@ pub async fn receive_part(
     Ok((header, archive))
 }
 
-/// The messages of a service's part of an import: the header, then the
-/// archive's entries under `prefixes`.
-pub fn part_messages(
-    archive: &Archive,
+/// A service's part of an import as a stream: the header, then the
+/// archive's entries under `prefixes`, each cut into chunks as it is sent
+/// (no second copy of the archive).
+pub fn part_stream(
+    archive: std::sync::Arc<Archive>,
     header: pb::ImportPartHeader,
-    prefixes: &[&str],
-) -> Vec<pb::ImportPartMessage> {
+    prefixes: &'static [&'static str],
+) -> impl futures::Stream<Item = pb::ImportPartMessage> + Send + 'static {
+    use futures::StreamExt;
     use pb::import_part_message::Part;
-    let mut messages = vec![pb::ImportPartMessage {
+    let names: Vec<String> = archive
+        .entries
+        .keys()
+        .filter(|name| prefixes.iter().any(|p| name.starts_with(p)))
+        .cloned()
+        .collect();
+    let header = futures::stream::iter([pb::ImportPartMessage {
         part: Some(Part::Header(header)),
-    }];
-    for (name, content) in archive.entries() {
-        if prefixes.iter().any(|p| name.starts_with(p)) {
-            messages.extend(
-                chunks(name, content)
-                    .into_iter()
-                    .map(|entry| pb::ImportPartMessage {
-                        part: Some(Part::Entry(entry)),
-                    }),
-            );
-        }
-    }
-    messages
+    }]);
+    let entries = futures::stream::iter(names).flat_map(move |name| {
+        let content = archive
+            .entries
+            .get(&name)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        futures::stream::iter(chunks(&name, content).into_iter().map(|entry| {
+            pb::ImportPartMessage {
+                part: Some(Part::Entry(entry)),
+            }
+        }))
+    });
+    header.chain(entries)
 }
 
 /// A failure of a part's export or import, as the operator reads it.
@@ -518,6 +537,28 @@ mod tests {
             Archive::read_from(&path),
             Err(TransferError::Damaged(_))
         ));
+    }
+
+    #[test]
+    fn a_small_archive_that_holds_much_is_refused_before_it_is_read() {
+        let mut archive = Archive::new("acme", "Acme");
+        archive.put("storage/zeros", vec![0; 4 << 20]);
+        let bytes = archive.to_bytes().unwrap();
+        assert!(bytes.len() < 1 << 20, "it compresses well");
+        let err = Archive::from_bytes(&bytes, 1 << 20).unwrap_err();
+        assert!(err.to_string().contains("more than 1048576 bytes"), "{err}");
+        assert!(Archive::from_bytes(&bytes, 8 << 20).is_ok());
+        // Chunks past the API's limit are refused as they come.
+        let mut collector = EntryCollector::default();
+        let mut target = Archive::new("acme", "");
+        let big = chunks(
+            "storage/zeros",
+            &vec![0; (MAX_API_ARCHIVE_BYTES as usize) + 1],
+        );
+        let refused = big
+            .into_iter()
+            .try_for_each(|entry| collector.push(&mut target, entry));
+        assert!(refused.is_err());
     }
 
     #[test]

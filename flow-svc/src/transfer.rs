@@ -80,7 +80,7 @@ impl FlowApi {
         if !sealed.is_empty() {
             let Some(key) = transfer_key else {
                 return Err(format!(
-                    "the tenant has {} secrets: give a transfer key (--secrets-key-file) to carry them, sealed under it",
+                    "the tenant has {} secrets: give a transfer key (--secrets-key-file, or the x-aerie-transfer-key header) to carry them, sealed under it",
                     sealed.len()
                 )
                 .into());
@@ -112,7 +112,7 @@ impl FlowApi {
         if !sealed.is_empty() {
             let Some(key) = transfer_key else {
                 return Err(format!(
-                    "the archive holds {} secrets: give the transfer key they were sealed with (--secrets-key-file)",
+                    "the archive holds {} secrets: give the transfer key they were sealed with (--secrets-key-file, or the x-aerie-transfer-key header)",
                     sealed.len()
                 )
                 .into());

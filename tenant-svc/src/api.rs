@@ -124,6 +124,106 @@ impl TenantApi {
         }
     }
 
+    /// Reserves `id` for an import (see [`repo::insert_reserved`]): refused
+    /// like a create when the id is taken, also by a deleted tenant.
+    pub async fn reserve_for_import(
+        &self,
+        id: &str,
+        name: &str,
+        actor: &str,
+    ) -> Result<TenantId, ServiceError> {
+        self.require_multi_tenancy()?;
+        let id = parse_id(id)?;
+        let name = domain::parse_name(name)?;
+        let txn = self.db.begin().await?;
+        match repo::insert_reserved(&txn, &id, &name).await {
+            Ok(()) => {
+                let entry = AuditEntry::new(
+                    &id,
+                    "TENANT",
+                    id.as_named().unwrap_or_default(),
+                    "IMPORT",
+                    actor,
+                )
+                .with_details(serde_json::json!({"name": name, "state": "started"}));
+                audit::enqueue(&txn, entry).await?;
+                txn.commit().await?;
+                Ok(id)
+            }
+            Err(InsertError::Taken) => {
+                drop(txn);
+                let message = if repo::is_deleted(&self.db, &id).await? {
+                    format!("tenant {id} was deleted; ids of deleted tenants are not reused")
+                } else {
+                    format!("tenant {id} already exists")
+                };
+                Err(ServiceError::AlreadyExists(message))
+            }
+            Err(InsertError::Db(err)) => Err(err.into()),
+        }
+    }
+
+    /// Makes an imported tenant live, with its quotas.
+    pub async fn reveal_imported(
+        &self,
+        id: &TenantId,
+        quotas: &QuotaOverrides,
+        source: &str,
+        actor: &str,
+    ) -> Result<Tenant, ServiceError> {
+        quotas.validate()?;
+        let txn = self.db.begin().await?;
+        let tenant = repo::reveal(&txn, id, quotas).await?.ok_or_else(|| {
+            ServiceError::FailedPrecondition(format!("tenant {id} is not being imported"))
+        })?;
+        let entry = AuditEntry::new(id, "TENANT", &tenant.id, "IMPORT", actor)
+            .with_details(serde_json::json!({"state": "done", "from": source, "quotas": quotas}));
+        audit::enqueue(&txn, entry).await?;
+        txn.commit().await?;
+        tracing::info!(tenant = %id, from = source, "tenant imported");
+        Ok(tenant)
+    }
+
+    /// Records an import that failed: the tenant stays deleted, its id
+    /// never reused.
+    pub async fn abandon_import(
+        &self,
+        id: &TenantId,
+        why: &str,
+        actor: &str,
+    ) -> Result<(), ServiceError> {
+        let entry = AuditEntry::new(
+            id,
+            "TENANT",
+            id.as_named().unwrap_or_default(),
+            "IMPORT",
+            actor,
+        )
+        .with_details(serde_json::json!({"state": "failed", "reason": why}));
+        audit::enqueue(&self.db, entry).await?;
+        tracing::warn!(tenant = %id, reason = why, "tenant import failed; the id stays taken");
+        Ok(())
+    }
+
+    /// Records an export of a tenant in its audit log.
+    pub async fn record_export(
+        &self,
+        id: &TenantId,
+        entries: usize,
+        actor: &str,
+    ) -> Result<(), ServiceError> {
+        let entry = AuditEntry::new(
+            id,
+            "TENANT",
+            id.as_named().unwrap_or_default(),
+            "EXPORT",
+            actor,
+        )
+        .with_details(serde_json::json!({"entries": entries}));
+        audit::enqueue(&self.db, entry).await?;
+        Ok(())
+    }
+
     /// Undoes a create whose set-up failed, and says so in the audit log.
     pub async fn remove_unfinished(&self, id: &str, actor: &str) -> Result<(), ServiceError> {
         let id = parse_id(id)?;

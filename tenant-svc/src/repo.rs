@@ -221,6 +221,56 @@ async fn changed(db: &impl ConnectionTrait, id: &TenantId) -> Result<(), DbErr> 
     aerie_common::changes::record(db, &aerie_common::changes::Change::Tenant(id.clone())).await
 }
 
+/// Reserves `id` for an import: the tenant exists, deleted (unreachable,
+/// its id taken) until [`reveal`] makes it live. An import that fails or
+/// never finishes leaves it so: its id is never handed out again, so no
+/// later tenant can inherit what the import wrote.
+pub async fn insert_reserved(
+    db: &impl ConnectionTrait,
+    id: &TenantId,
+    name: &str,
+) -> Result<(), InsertError> {
+    let time = now();
+    let row = ActiveModel {
+        id: Set(id.storage_key().to_owned()),
+        name: Set(name.to_owned()),
+        deleted: Set(true),
+        create_time: Set(time),
+        update_time: Set(time),
+        quotas: Set("{}".to_owned()),
+    };
+    match Entity::insert(row).exec_without_returning(db).await {
+        Ok(_) => Ok(()),
+        Err(err) if matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
+            Err(InsertError::Taken)
+        }
+        Err(err) => Err(InsertError::Db(err)),
+    }
+}
+
+/// Makes a reserved tenant live with its quotas; `None` unless it was
+/// reserved.
+pub async fn reveal(
+    db: &impl ConnectionTrait,
+    id: &TenantId,
+    quotas: &QuotaOverrides,
+) -> Result<Option<Tenant>, DbErr> {
+    let text = serde_json::to_string(quotas).map_err(|e| DbErr::Custom(e.to_string()))?;
+    let updated = Entity::update_many()
+        .col_expr(Column::Deleted, Expr::value(false))
+        .col_expr(Column::Quotas, Expr::value(text))
+        .col_expr(Column::UpdateTime, Expr::value(now()))
+        .filter(Column::Id.eq(id.storage_key()))
+        .filter(Column::Deleted.eq(true))
+        .exec(db)
+        .await?;
+    if updated.rows_affected == 0 {
+        return Ok(None);
+    }
+    changed(db, id).await?;
+    find_live(db, id).await
+}
+
 /// Removes a tenant created moments ago whose set-up failed, so that a
 /// failed create leaves nothing behind.
 pub async fn remove_unfinished(db: &impl ConnectionTrait, id: &TenantId) -> Result<(), DbErr> {

@@ -8,7 +8,9 @@ use aerie_common::audit::service_request;
 use aerie_common::auth::caller_of;
 use aerie_common::grpc::Channel;
 use aerie_common::quota::QuotaOverrides;
-use aerie_common::transfer::{Archive, EntryCollector, TENANT_ENTRY, part_messages};
+use aerie_common::transfer::{
+    Archive, EntryCollector, MAX_API_ARCHIVE_BYTES, TENANT_ENTRY, part_stream,
+};
 use aerie_common::{ServiceError, TenantId};
 use aerie_proto::tenant::v1 as pb;
 use aerie_proto::transfer::v1 as part_pb;
@@ -63,7 +65,7 @@ impl TenantApi {
         &self,
         request: Request<pb::ExportTenantRequest>,
     ) -> Result<Response<ChunkStream>, Status> {
-        self.require_super_admin(&request).await?;
+        let actor = self.require_super_admin(&request).await?;
         let body = request.into_inner();
         let id = TenantId::parse(&body.id).map_err(|e| Status::invalid_argument(e.to_string()))?;
         let tenant = repo::find_live(&self.db, &id)
@@ -108,6 +110,10 @@ impl TenantApi {
         }
         collector.finish().map_err(damaged)?;
         archive.manifest.sealed_secrets = archive.count_rows("flow/secrets.jsonl");
+        // The super admin sees no tenant's data through the API; an export
+        // is the exception, so it is on the tenant's record.
+        self.record_export(&id, archive.manifest.entries.len(), &actor)
+            .await?;
         let bytes = archive
             .to_bytes()
             .map_err(|e| Status::internal(e.to_string()))?;
@@ -150,15 +156,17 @@ impl TenantApi {
             match chunk.part {
                 Some(Part::Data(data)) => {
                     bytes.extend_from_slice(&data);
-                    if bytes.len() as u64 > aerie_common::transfer::MAX_ARCHIVE_BYTES {
-                        return Err(Status::invalid_argument("the archive is too large"));
+                    if bytes.len() as u64 > MAX_API_ARCHIVE_BYTES {
+                        return Err(Status::invalid_argument(format!(
+                            "the archive is larger than {MAX_API_ARCHIVE_BYTES} bytes, the most the API takes (use the CLI)"
+                        )));
                     }
                 }
                 _ => return Err(Status::invalid_argument("one header per import")),
             }
         }
         // Checked whole before anything is written.
-        let archive = Archive::from_bytes(&bytes).map_err(damaged)?;
+        let archive = Archive::from_bytes(&bytes, MAX_API_ARCHIVE_BYTES).map_err(damaged)?;
         drop(bytes);
         let record: serde_json::Value = archive
             .get(TENANT_ENTRY)
@@ -170,58 +178,69 @@ impl TenantApi {
             "" => archive.manifest.name.clone(),
             given => given.to_owned(),
         };
-        let created = self.create(&header.id, &name, &actor).await?;
-        let tenant = TenantId::parse(&created.id).map_err(|e| Status::internal(e.to_string()))?;
-        match self
-            .import_parts(&tenant, &archive, &header, &quotas, &actor)
+        let tenant = self.reserve_for_import(&header.id, &name, &actor).await?;
+        // Its own task: a caller that goes away does not stop the import
+        // half-way, nor its undoing.
+        let api = self.clone();
+        let archive = std::sync::Arc::new(archive);
+        let work = tokio::spawn(async move {
+            match api.import_parts(&tenant, archive.clone(), &header).await {
+                Ok(notes) => {
+                    let source = archive.manifest.tenant.clone();
+                    let tenant = api
+                        .reveal_imported(&tenant, &quotas, &source, &actor)
+                        .await?;
+                    Ok(pb::ImportTenantResponse {
+                        tenant: Some(tenant.into()),
+                        notes,
+                    })
+                }
+                Err(status) => {
+                    api.remove_parts(&tenant).await;
+                    let _ = api.abandon_import(&tenant, status.message(), &actor).await;
+                    Err(status)
+                }
+            }
+        });
+        let answer = work
             .await
-        {
-            Ok((tenant, notes)) => {
-                tracing::info!(tenant = %header.id, "tenant imported");
-                Ok(Response::new(pb::ImportTenantResponse {
-                    tenant: Some(tenant.into()),
-                    notes,
-                }))
-            }
-            Err(status) => {
-                // Nothing of a refused import stays.
-                let parts = self.parts()?.clone();
-                let remove =
-                    || service_request(part_pb::RemovePartRequest {}, &tenant, &self.service_token);
-                let _ = ExecutionTransferServiceClient::new(parts.execution)
-                    .remove_part(remove())
-                    .await;
-                let _ = AuthTransferServiceClient::new(parts.auth)
-                    .remove_part(remove())
-                    .await;
-                let _ = FlowTransferServiceClient::new(parts.flow)
-                    .remove_part(remove())
-                    .await;
-                let _ = self.remove_unfinished(&header.id, &actor).await;
-                Err(status)
-            }
-        }
+            .map_err(|e| Status::internal(format!("the import stopped: {e}")))??;
+        Ok(Response::new(answer))
     }
 
-    /// Each service's part written into `tenant`; the tenant with its
-    /// quotas, and what was left out.
+    /// Removes what an import wrote in every other service (best effort:
+    /// the tenant stays deleted whatever is left).
+    async fn remove_parts(&self, tenant: &TenantId) {
+        let Ok(parts) = self.parts().cloned() else {
+            return;
+        };
+        let remove = || service_request(part_pb::RemovePartRequest {}, tenant, &self.service_token);
+        let _ = ExecutionTransferServiceClient::new(parts.execution)
+            .remove_part(remove())
+            .await;
+        let _ = AuthTransferServiceClient::new(parts.auth)
+            .remove_part(remove())
+            .await;
+        let _ = FlowTransferServiceClient::new(parts.flow)
+            .remove_part(remove())
+            .await;
+    }
+
+    /// Each service's part written into `tenant`; what was left out.
     async fn import_parts(
         &self,
         tenant: &TenantId,
-        archive: &Archive,
+        archive: std::sync::Arc<Archive>,
         header: &pb::ImportTenantHeader,
-        quotas: &QuotaOverrides,
-        actor: &str,
-    ) -> Result<(crate::domain::Tenant, Vec<String>), Status> {
-        let with_quotas = self.set_quotas(tenant, quotas, actor).await?;
+    ) -> Result<Vec<String>, Status> {
         let parts = self.parts()?.clone();
         let part_header = part_pb::ImportPartHeader {
             source_tenant: archive.manifest.tenant.clone(),
             transfer_key: header.transfer_key.clone(),
         };
-        let send = |prefixes: &[&str]| {
+        let send = |prefixes: &'static [&'static str]| {
             service_request(
-                tokio_stream::iter(part_messages(archive, part_header.clone(), prefixes)),
+                part_stream(archive.clone(), part_header.clone(), prefixes),
                 tenant,
                 &self.service_token,
             )
@@ -249,6 +268,6 @@ impl TenantApi {
                 .into_inner()
                 .notes,
         );
-        Ok((with_quotas, notes))
+        Ok(notes)
     }
 }

@@ -159,12 +159,16 @@ async fn a_tenant_exported_and_imported_answers_as_it_did() {
     // neither does anything else.
     let other = path(dir.path(), "other.key");
     std::fs::write(&other, "ZmVkY2JhOTg3NjU0MzIxMGZlZGNiYTk4NzY1NDMyMTA=").expect("key");
-    for (extra, message) in [
-        (None, "give the transfer key"),
-        (Some(other.as_str()), "does not open with this transfer key"),
+    for (refused, extra, message) in [
+        ("refused1", None, "give the transfer key"),
+        (
+            "refused2",
+            Some(other.as_str()),
+            "does not open with this transfer key",
+        ),
     ] {
         let mut args = vec![
-            "tenants", "import", "--tenant", "refused", "--input", &archive,
+            "tenants", "import", "--tenant", refused, "--input", &archive,
         ];
         if let Some(other) = extra {
             args.extend(["--secrets-key-file", other]);
@@ -172,7 +176,7 @@ async fn a_tenant_exported_and_imported_answers_as_it_did() {
         let (ok, _, stderr) = aerie(&app, &args).await;
         assert!(!ok);
         assert!(stderr.contains(message), "{stderr}");
-        let (status, _) = app.get("/api/v1/tenants/refused").await;
+        let (status, _) = app.get(&format!("/api/v1/tenants/{refused}")).await;
         assert_eq!(status, 404, "nothing of a refused import stays");
     }
 
@@ -527,6 +531,17 @@ async fn the_super_admin_exports_and_imports_a_tenant_over_rest() {
         let (status, _) = app.get(&format!("/api/v1/tenants/{id}")).await;
         assert_eq!(status, 404, "{id}");
     }
+    // The failed import's id stays taken: no later tenant can inherit
+    // anything it wrote.
+    let (status, body) = app
+        .post("/api/v1/tenants", json!({"id": "wrongkey", "name": "new"}))
+        .await;
+    assert_eq!(status, 409, "{body}");
+    assert!(
+        body.to_string()
+            .contains("ids of deleted tenants are not reused"),
+        "{body}"
+    );
 
     let (status, body) = import("copy", archive.clone(), key).await;
     assert_eq!(status, 201, "{body}");
@@ -549,6 +564,30 @@ async fn the_super_admin_exports_and_imports_a_tenant_over_rest() {
         status, 409,
         "an existing tenant is never overwritten: {body}"
     );
+
+    // The export is on the exported tenant's record.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let (status, page) = app
+            .send(
+                reqwest::Method::GET,
+                "/api/v1/acme/auditlogs/search?size=100",
+                Some(&app.admin),
+                None,
+            )
+            .await;
+        let recorded = status == 200
+            && page["results"].as_array().is_some_and(|entries| {
+                entries
+                    .iter()
+                    .any(|e| e["action"] == "EXPORT" && e["actor"] == "admin")
+            });
+        if recorded {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{status} {page}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 
     // The API's archive is the CLI's.
     let dir = tempfile::tempdir().expect("tempdir");
