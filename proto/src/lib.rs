@@ -131,6 +131,10 @@ mod tests {
         const INTERNAL_SERVICES: &[&str] = &[
             "aerie.tenant.v1.TenantInternalService",
             "aerie.flow.v1.FlowInternalService",
+            // Each service's part of a tenant archive, for tenant-svc.
+            "aerie.transfer.v1.AuthTransferService",
+            "aerie.transfer.v1.FlowTransferService",
+            "aerie.transfer.v1.ExecutionTransferService",
         ];
         let set = prost_types::FileDescriptorSet::decode(FILE_DESCRIPTOR_SET).expect("decodes");
         let mut methods = Vec::new();
