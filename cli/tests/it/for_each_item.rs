@@ -294,7 +294,13 @@ async fn batches_count_against_the_tenants_quotas_and_wait_for_room_in_its_queue
 
     // A queue of two: the six batches go through it two at a time, none
     // dropped, and the loop ends once all six have.
-    let (status, body) = quotas("initech", json!({"queuedExecutions": 2})).await;
+    // One running at a time: the batches queue up behind it for sure,
+    // however fast the workers are.
+    let (status, body) = quotas(
+        "initech",
+        json!({"queuedExecutions": 2, "runningExecutions": 1}),
+    )
+    .await;
     assert_eq!(status, 200, "{body}");
     let (status, started) = app
         .post("/api/v1/initech/executions/company.team/many", json!({}))
