@@ -268,7 +268,7 @@ impl pb::auth_transfer_service_server::AuthTransferService for TransferPart {
 
     async fn import_part(
         &self,
-        request: Request<tonic::Streaming<pb::ImportPartMessage>>,
+        request: Request<tonic::Streaming<pb::ImportPartRequest>>,
     ) -> Result<Response<pb::ImportPartResponse>, Status> {
         let tenant = self.tenant(&request)?;
         let (_, archive) = receive_part(request.into_inner()).await?;

@@ -468,7 +468,7 @@ fn access_changes(channel: crate::grpc::Channel, token: String) -> Connect {
     Box::new(move || {
         let mut client = AuthServiceClient::new(channel.clone());
         let request = crate::audit::service_request(
-            pb::WatchChangesRequest {},
+            aerie_proto::auth::v1::WatchAccessChangesRequest {},
             &TenantId::default_tenant(),
             &token,
         );
@@ -482,7 +482,7 @@ pub fn tenant_changes(channel: crate::grpc::Channel, token: String) -> Connect {
     Box::new(move || {
         let mut client = TenantInternalServiceClient::new(channel.clone());
         let request = crate::audit::service_request(
-            pb::WatchChangesRequest {},
+            aerie_proto::tenant::v1::WatchTenantChangesRequest {},
             &TenantId::default_tenant(),
             &token,
         );

@@ -393,11 +393,11 @@ impl EntryCollector {
 
 /// Reads a service's part of an import: its header, then its entries.
 pub async fn receive_part(
-    mut stream: tonic::Streaming<pb::ImportPartMessage>,
+    mut stream: tonic::Streaming<pb::ImportPartRequest>,
 ) -> Result<(pb::ImportPartHeader, Archive), tonic::Status> {
-    use pb::import_part_message::Part;
+    use pb::import_part_request::Part;
     let header = match stream.message().await? {
-        Some(pb::ImportPartMessage {
+        Some(pb::ImportPartRequest {
             part: Some(Part::Header(header)),
         }) => header,
         _ => {
@@ -433,16 +433,16 @@ pub fn part_stream(
     archive: std::sync::Arc<Archive>,
     header: pb::ImportPartHeader,
     prefixes: &'static [&'static str],
-) -> impl futures::Stream<Item = pb::ImportPartMessage> + Send + 'static {
+) -> impl futures::Stream<Item = pb::ImportPartRequest> + Send + 'static {
     use futures::StreamExt;
-    use pb::import_part_message::Part;
+    use pb::import_part_request::Part;
     let names: Vec<String> = archive
         .entries
         .keys()
         .filter(|name| prefixes.iter().any(|p| name.starts_with(p)))
         .cloned()
         .collect();
-    let header = futures::stream::iter([pb::ImportPartMessage {
+    let header = futures::stream::iter([pb::ImportPartRequest {
         part: Some(Part::Header(header)),
     }]);
     let entries = futures::stream::iter(names).flat_map(move |name| {
@@ -452,7 +452,7 @@ pub fn part_stream(
             .map(Vec::as_slice)
             .unwrap_or_default();
         futures::stream::iter(chunks(&name, content).into_iter().map(|entry| {
-            pb::ImportPartMessage {
+            pb::ImportPartRequest {
                 part: Some(Part::Entry(entry)),
             }
         }))

@@ -14,12 +14,12 @@ import (
 	"io"
 	"log"
 	"os"
-	"strings"
 	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/protobuf/types/known/structpb"
 
 	authv1 "github.com/aerie-dev/aerie/examples/go/gen/aerie/auth/v1"
 	executionv1 "github.com/aerie-dev/aerie/examples/go/gen/aerie/execution/v1"
@@ -74,8 +74,10 @@ func main() {
 	fmt.Printf("flow %s/%s revision %d\n", created.GetNamespace(), created.GetId(), created.GetRevision())
 
 	executions := executionv1.NewExecutionServiceClient(conn)
+	inputs, err := structpb.NewStruct(map[string]any{"who": "Go"})
+	check(err)
 	started, err := executions.CreateExecution(inTenant, &executionv1.CreateExecutionRequest{
-		Namespace: "company.team", FlowId: "hello", InputsJson: `{"who": "Go"}`})
+		Namespace: "company.team", FlowId: "hello", Inputs: inputs})
 	check(err)
 	fmt.Printf("execution %s %s\n", started.GetId(), started.GetState().GetCurrent())
 
@@ -97,11 +99,11 @@ func main() {
 	answer := ""
 	for _, run := range last.GetTaskRuns() {
 		if run.GetTaskId() == "answer" {
-			answer = run.GetOutputsJson()
+			answer = run.GetOutputs().GetFields()["value"].GetStringValue()
 		}
 	}
 	fmt.Printf("ended %s: %s\n", last.GetState().GetCurrent(), answer)
-	if last.GetState().GetCurrent() != "SUCCESS" || !strings.Contains(answer, "hello Go") {
+	if last.GetState().GetCurrent() != executionv1.ExecutionState_EXECUTION_STATE_SUCCESS || answer != "hello Go" {
 		log.Fatal("the execution did not end as expected")
 	}
 }

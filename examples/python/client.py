@@ -14,6 +14,7 @@ import uuid
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent / "gen"))
 
 import grpc  # noqa: E402
+from google.protobuf import json_format, struct_pb2  # noqa: E402
 
 from aerie.auth.v1 import auth_pb2, auth_pb2_grpc  # noqa: E402
 from aerie.execution.v1 import execution_pb2, execution_pb2_grpc  # noqa: E402
@@ -57,19 +58,21 @@ def main():
     print(f"flow {flow.namespace}/{flow.id} revision {flow.revision}")
 
     executions = execution_pb2_grpc.ExecutionServiceStub(channel)
+    inputs = struct_pb2.Struct()
+    inputs.update({"who": "Python"})
     started = executions.CreateExecution(
-        execution_pb2.CreateExecutionRequest(namespace="company.team", flow_id="hello",
-                                             inputs_json='{"who": "Python"}'),
+        execution_pb2.CreateExecutionRequest(namespace="company.team", flow_id="hello", inputs=inputs),
         metadata=in_tenant)
-    print(f"execution {started.id} {started.state.current}")
+    state = execution_pb2.ExecutionState.Name
+    print(f"execution {started.id} {state(started.state.current)}")
 
     last = None
     for last in executions.FollowExecution(execution_pb2.FollowExecutionRequest(id=started.id),
                                            metadata=in_tenant):
-        print(f"  {last.state.current}")
-    answer = next(r for r in last.task_runs if r.task_id == "answer")
-    print(f"ended {last.state.current}: {answer.outputs_json}")
-    if last.state.current != "SUCCESS" or "hello Python" not in answer.outputs_json:
+        print(f"  {state(last.state.current)}")
+    answer = json_format.MessageToDict(next(r for r in last.task_runs if r.task_id == "answer").outputs)
+    print(f"ended {state(last.state.current)}: {answer}")
+    if last.state.current != execution_pb2.EXECUTION_STATE_SUCCESS or answer.get("value") != "hello Python":
         sys.exit("the execution did not end as expected")
 
 

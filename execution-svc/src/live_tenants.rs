@@ -31,7 +31,7 @@ impl LiveTenants {
             let mut client = client.clone();
             let request = engine.internal(
                 &TenantId::default_tenant(),
-                aerie_proto::changes::v1::WatchChangesRequest {},
+                aerie_proto::tenant::v1::WatchTenantChangesRequest {},
             );
             Box::pin(async move { Ok(client.watch_tenant_changes(request).await?.into_inner()) })
         })

@@ -398,7 +398,7 @@ impl Scheduler {
         if let Some(known) = self.flows.get(&key).await {
             return Ok(known);
         }
-        let request = flow_pb::GetFlowRequest {
+        let request = flow_pb::GetFlowForExecutionRequest {
             namespace: schedule.namespace.clone(),
             id: schedule.flow_id.clone(),
             revision: 0,
@@ -595,7 +595,7 @@ fn flow_changes(engine: &Engine) -> Connect {
         let mut client = engine.flows.clone();
         let request = engine.internal(
             &TenantId::default_tenant(),
-            aerie_proto::changes::v1::WatchChangesRequest {},
+            flow_pb::WatchFlowChangesRequest {},
         );
         Box::pin(async move { Ok(client.watch_flow_changes(request).await?.into_inner()) })
     })

@@ -252,7 +252,7 @@ impl pb::execution_transfer_service_server::ExecutionTransferService for Executi
 
     async fn import_part(
         &self,
-        request: Request<tonic::Streaming<pb::ImportPartMessage>>,
+        request: Request<tonic::Streaming<pb::ImportPartRequest>>,
     ) -> Result<Response<pb::ImportPartResponse>, Status> {
         let tenant = self.internal_tenant(&request)?;
         let (_, archive) = receive_part(request.into_inner()).await?;

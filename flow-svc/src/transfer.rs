@@ -215,7 +215,7 @@ impl pb::flow_transfer_service_server::FlowTransferService for FlowApi {
 
     async fn import_part(
         &self,
-        request: Request<tonic::Streaming<pb::ImportPartMessage>>,
+        request: Request<tonic::Streaming<pb::ImportPartRequest>>,
     ) -> Result<Response<pb::ImportPartResponse>, Status> {
         let (token, policy) = self.internal_check();
         require_service_token(&request, token)?;

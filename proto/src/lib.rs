@@ -2,6 +2,8 @@
 //! (no system `protoc`), plus the encoded descriptor set that server
 //! reflection publishes.
 
+pub mod wire;
+
 /// Every Aerie proto file and its imports, encoded as a `FileDescriptorSet`.
 pub const FILE_DESCRIPTOR_SET: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/aerie_descriptor.bin"));

@@ -513,7 +513,7 @@ impl TenantService for TenantApi {
 
     async fn import_tenant(
         &self,
-        request: Request<tonic::Streaming<pb::ImportTenantChunk>>,
+        request: Request<tonic::Streaming<pb::ImportTenantRequest>>,
     ) -> Result<Response<pb::ImportTenantResponse>, Status> {
         self.import_archive(request).await
     }
@@ -526,7 +526,7 @@ impl aerie_proto::tenant::v1::tenant_internal_service_server::TenantInternalServ
 
     async fn watch_tenant_changes(
         &self,
-        request: Request<aerie_proto::changes::v1::WatchChangesRequest>,
+        request: Request<aerie_proto::tenant::v1::WatchTenantChangesRequest>,
     ) -> Result<Response<Self::WatchTenantChangesStream>, Status> {
         aerie_common::audit::require_service_token(&request, &self.service_token)?;
         let feed = self

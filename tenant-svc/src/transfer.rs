@@ -136,13 +136,13 @@ impl TenantApi {
 
     pub(crate) async fn import_archive(
         &self,
-        request: Request<tonic::Streaming<pb::ImportTenantChunk>>,
+        request: Request<tonic::Streaming<pb::ImportTenantRequest>>,
     ) -> Result<Response<pb::ImportTenantResponse>, Status> {
-        use pb::import_tenant_chunk::Part;
+        use pb::import_tenant_request::Part;
         let actor = self.require_super_admin(&request).await?;
         let mut stream = request.into_inner();
         let header = match stream.message().await? {
-            Some(pb::ImportTenantChunk {
+            Some(pb::ImportTenantRequest {
                 part: Some(Part::Header(header)),
             }) => header,
             _ => {

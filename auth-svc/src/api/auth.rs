@@ -29,7 +29,7 @@ impl AuthService for AuthApi {
 
     async fn watch_access_changes(
         &self,
-        request: Request<aerie_proto::changes::v1::WatchChangesRequest>,
+        request: Request<aerie_proto::auth::v1::WatchAccessChangesRequest>,
     ) -> Result<Response<Self::WatchAccessChangesStream>, Status> {
         aerie_common::audit::require_service_token(&request, &self.core.service_token)?;
         Ok(Response::new(self.changes.watch()))
@@ -148,14 +148,7 @@ impl AuthService for AuthApi {
         request: Request<pb::CheckAccessRequest>,
     ) -> Result<Response<pb::CheckAccessResponse>, Status> {
         let user = self.caller_principal(&request).await?;
-        let grant = if request.get_ref().permission.is_empty() {
-            None
-        } else {
-            Some(Grant(
-                Permission::parse(&request.get_ref().permission)?,
-                Action::parse(&request.get_ref().action)?,
-            ))
-        };
+        let grant = Grant::from_wire_pair(request.get_ref().permission, request.get_ref().action)?;
         let tenant_creation = grant == Some(Grant(Permission::Tenant, Action::Create));
         // Who may create tenants is decided in the default tenant, also when
         // the default tenant is not reachable for data.
@@ -177,10 +170,9 @@ impl AuthService for AuthApi {
         let user = self.caller_principal(&request).await?;
         let tenant = scoped_tenant(&request, &self.core.policy)?;
         let body = request.into_inner();
-        let grant = Grant(
-            Permission::parse(&body.permission)?,
-            Action::parse(&body.action)?,
-        );
+        let grant = Grant::from_wire_pair(body.permission, body.action)?.ok_or_else(|| {
+            Status::invalid_argument("granted namespaces need a permission and an action")
+        })?;
         let granted = self.core.granted_namespaces(&user, &tenant, grant).await?;
         Ok(Response::new(pb::GetGrantedNamespacesResponse {
             everywhere: granted.is_none(),
@@ -208,7 +200,7 @@ impl AuthService for AuthApi {
             .filter(|a| a.tenant == token.tenant)
             .ok_or_else(rejected)?;
         Ok(Response::new(pb::Principal {
-            kind: PrincipalKind::ServiceAccount.as_str().to_owned(),
+            kind: aerie_proto::changes::v1::PrincipalKind::ServiceAccount as i32,
             id: account.id,
             name: account.name,
             expire_time: token.expire_time.map(timestamp),

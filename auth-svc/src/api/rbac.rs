@@ -8,12 +8,35 @@ use super::*;
 /// The longest lifetime of an API token: ten years.
 const MAX_TOKEN_LIFETIME_SECS: u64 = 315_360_000;
 
-fn role_pb(name: String, permissions: Vec<String>, predefined: bool) -> pb::Role {
+/// A role on the wire, from its grants as stored ("FLOW:READ", ...).
+fn role_pb(name: String, grants: &[String], predefined: bool) -> pb::Role {
     pb::Role {
         name,
-        permissions,
+        grants: grants
+            .iter()
+            .filter_map(|text| Grant::parse(text).ok())
+            .map(Grant::to_wire)
+            .collect(),
         predefined,
     }
+}
+
+/// A binding type as stored ("USER", ...) on the wire.
+fn binding_type_pb(stored: &str) -> i32 {
+    pb::BindingType::from_short_name(stored).unwrap_or_default() as i32
+}
+
+/// A binding type from the wire; UNSPECIFIED or unknown is refused.
+fn binding_type_of(wire: i32) -> Result<SubjectType, Status> {
+    let known = pb::BindingType::try_from(wire)
+        .ok()
+        .and_then(|t| SubjectType::parse(t.short_name()).ok())
+        .ok_or_else(|| {
+            Status::invalid_argument(
+                "binding type must be BINDING_TYPE_USER, BINDING_TYPE_GROUP or BINDING_TYPE_SERVICE_ACCOUNT",
+            )
+        })?;
+    Ok(known)
 }
 
 #[tonic::async_trait]
@@ -32,11 +55,12 @@ impl RbacService for AuthApi {
             bindings: synced
                 .into_iter()
                 .map(|s| pb::SyncedBinding {
-                    r#type: s.subject_type.as_str().to_owned(),
+                    r#type: binding_type_pb(s.subject_type.as_str()),
                     subject: s.subject,
                     role: s.role,
                     namespace: s.namespace.unwrap_or_default(),
-                    outcome: s.outcome.as_str().to_owned(),
+                    outcome: pb::SyncOutcome::from_short_name(s.outcome.as_str())
+                        .unwrap_or_default() as i32,
                     reason: match s.outcome {
                         crate::sync_access::Outcome::Skipped(reason) => reason,
                         _ => String::new(),
@@ -58,7 +82,12 @@ impl RbacService for AuthApi {
         if name == ADMIN_ROLE {
             return Err(Status::already_exists("role 'Admin' is predefined"));
         }
-        let grants = domain::parse_grants(&body.permissions)?;
+        let given = body
+            .grants
+            .iter()
+            .map(|g| Grant::from_wire(g).map(|g| g.to_string()))
+            .collect::<Result<Vec<_>, _>>()?;
+        let grants = domain::parse_grants(&given)?;
         let texts: Vec<String> = grants.iter().map(ToString::to_string).collect();
         let txn = self.begin(&tenant).await?;
         match repo::insert_role(&txn, &name, &texts.join(",")).await {
@@ -66,7 +95,7 @@ impl RbacService for AuthApi {
                 let entry = AuditEntry::new(&tenant, "ROLE", &name, "CREATE", &me.name)
                     .with_details(serde_json::json!({"permissions": texts}));
                 self.commit(txn, entry).await?;
-                Ok(Response::new(role_pb(name, texts, false)))
+                Ok(Response::new(role_pb(name, &texts, false)))
             }
             Err(err) if repo::is_conflict(&err) => Err(Status::already_exists(format!(
                 "role '{name}' already exists in {tenant}"
@@ -84,10 +113,10 @@ impl RbacService for AuthApi {
             .await?;
         let admin = role_pb(
             ADMIN_ROLE.to_owned(),
-            domain::all_grants()
+            &domain::all_grants()
                 .iter()
                 .map(ToString::to_string)
-                .collect(),
+                .collect::<Vec<_>>(),
             true,
         );
         let custom = repo::list_roles(&self.read(&tenant).await?)
@@ -97,7 +126,10 @@ impl RbacService for AuthApi {
             .map(|row| {
                 role_pb(
                     row.name,
-                    row.permissions.split(',').map(str::to_owned).collect(),
+                    &row.permissions
+                        .split(',')
+                        .map(str::to_owned)
+                        .collect::<Vec<_>>(),
                     false,
                 )
             });
@@ -146,7 +178,7 @@ impl RbacService for AuthApi {
             .authorize(&request, Permission::Binding, Action::Create)
             .await?;
         let body = request.into_inner();
-        let subject_type = SubjectType::parse(&body.r#type)?;
+        let subject_type = binding_type_of(body.r#type)?;
         let namespace = if body.namespace.is_empty() {
             None
         } else {
@@ -203,7 +235,7 @@ impl RbacService for AuthApi {
             .await?;
         Ok(Response::new(pb::Binding {
             id: binding.id,
-            r#type: binding.subject_type,
+            r#type: binding_type_pb(&binding.subject_type),
             subject: body.subject,
             role: binding.role,
             namespace: binding.namespace.unwrap_or_default(),
@@ -240,7 +272,7 @@ impl RbacService for AuthApi {
             .unwrap_or_default();
             results.push(pb::Binding {
                 id: row.id,
-                r#type: row.subject_type,
+                r#type: binding_type_pb(&row.subject_type),
                 subject,
                 role: row.role,
                 namespace: row.namespace.unwrap_or_default(),

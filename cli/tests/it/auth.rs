@@ -376,7 +376,10 @@ async fn a_user_of_tenant_a_reaches_nothing_of_tenant_b() {
         rbac.create_role(call(
             auth_pb::CreateRoleRequest {
                 name: "x".into(),
-                permissions: vec!["FLOW:READ".into()],
+                grants: vec![auth_pb::Grant {
+                    permission: auth_pb::Permission::Flow as i32,
+                    action: auth_pb::Action::Read as i32,
+                }],
             },
             Some(&alice),
             spoof,
@@ -388,7 +391,7 @@ async fn a_user_of_tenant_a_reaches_nothing_of_tenant_b() {
             .err(),
         rbac.create_binding(call(
             auth_pb::CreateBindingRequest {
-                r#type: "USER".into(),
+                r#type: auth_pb::BindingType::User as i32,
                 subject: "alice".into(),
                 role: "Admin".into(),
                 namespace: String::new(),
@@ -428,8 +431,8 @@ async fn a_user_of_tenant_a_reaches_nothing_of_tenant_b() {
     let allowed = AuthServiceClient::new(channel)
         .check_access(call(
             auth_pb::CheckAccessRequest {
-                permission: "ROLE".into(),
-                action: "READ".into(),
+                permission: auth_pb::Permission::Role as i32,
+                action: auth_pb::Action::Read as i32,
                 namespace: String::new(),
             },
             Some(&alice),
@@ -512,8 +515,8 @@ async fn tenant_creators_become_admin_but_super_admins_do_not() {
         let mut auth = AuthServiceClient::new(channel.clone());
         let request = call(
             auth_pb::CheckAccessRequest {
-                permission: permission.into(),
-                action: action.into(),
+                permission: auth_pb::Permission::from_short_name(permission).expect("known") as i32,
+                action: auth_pb::Action::from_short_name(action).expect("known") as i32,
                 namespace: String::new(),
             },
             Some(&app.admin),
@@ -596,8 +599,9 @@ async fn namespace_limited_binding_covers_children_only() {
         let allowed = AuthServiceClient::new(channel.clone())
             .check_access(call(
                 auth_pb::CheckAccessRequest {
-                    permission: permission.into(),
-                    action: action.into(),
+                    permission: auth_pb::Permission::from_short_name(permission).expect("known")
+                        as i32,
+                    action: auth_pb::Action::from_short_name(action).expect("known") as i32,
                     namespace: namespace.into(),
                 },
                 Some(&dave),
@@ -670,7 +674,7 @@ async fn change_streams_serve_aerie_services_only() {
     ] {
         let access = AuthServiceClient::new(channel.clone())
             .watch_access_changes(call(
-                aerie_proto::changes::v1::WatchChangesRequest {},
+                aerie_proto::auth::v1::WatchAccessChangesRequest {},
                 token,
                 tenant,
             ))
@@ -678,7 +682,7 @@ async fn change_streams_serve_aerie_services_only() {
             .expect_err("access changes are for services");
         assert_eq!(access.code(), Code::PermissionDenied, "{access:?}");
         let tenants = aerie_proto::tenant::v1::tenant_internal_service_client::TenantInternalServiceClient::new(channel.clone())
-            .watch_tenant_changes(call(aerie_proto::changes::v1::WatchChangesRequest {}, token, tenant))
+            .watch_tenant_changes(call(aerie_proto::tenant::v1::WatchTenantChangesRequest {}, token, tenant))
             .await
             .expect_err("tenant changes are for services");
         assert_eq!(tenants.code(), Code::PermissionDenied, "{tenants:?}");

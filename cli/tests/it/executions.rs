@@ -716,7 +716,10 @@ async fn follow_streams_changes_until_the_end() {
         .expect("follow")
         .into_inner();
     let last = stream.message().await.expect("message").expect("one");
-    assert_eq!(last.state.unwrap().current, "SUCCESS");
+    assert_eq!(
+        last.state.unwrap().current,
+        pb::ExecutionState::Success as i32
+    );
     assert!(stream.message().await.expect("end").is_none());
 }
 
@@ -868,7 +871,7 @@ async fn tenant_b_sees_nothing_of_tenant_a() {
         .list_logs(call(
             pb::ListLogsRequest {
                 execution_id: id.clone(),
-                min_level: String::new(),
+                min_level: pb::LogLevel::Unspecified as i32,
             },
             Some(&bob),
             Some("acme"),

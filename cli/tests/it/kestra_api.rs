@@ -403,7 +403,7 @@ async fn logs_are_searched_downloaded_and_followed_within_scope() {
         .follow_logs(call(
             pb::FollowLogsRequest {
                 execution_id: hello.clone(),
-                min_level: String::new(),
+                min_level: pb::LogLevel::Unspecified as i32,
             },
             Some(&bob),
             Some("acme"),

@@ -217,7 +217,7 @@ async fn auth_svc_answers_missing_deleted_and_foreign_tenants_as_the_gateway_doe
     assert_eq!(status, 204, "{body}");
     let mut rbac = RbacServiceClient::new(app.channel().await);
     let binding = || pb::CreateBindingRequest {
-        r#type: "USER".into(),
+        r#type: pb::BindingType::User as i32,
         subject: "alice".into(),
         role: "Admin".into(),
         namespace: String::new(),

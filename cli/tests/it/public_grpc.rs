@@ -10,6 +10,8 @@ use aerie_proto::execution::v1::execution_service_client::ExecutionServiceClient
 use aerie_proto::flow::v1 as flow_pb;
 use aerie_proto::flow::v1::flow_internal_service_client::FlowInternalServiceClient;
 use aerie_proto::flow::v1::flow_service_client::FlowServiceClient;
+use std::collections::HashMap;
+
 use tokio_util::sync::CancellationToken;
 use tonic::Code;
 use tonic_reflection::pb::v1::ServerReflectionRequest;
@@ -224,7 +226,7 @@ async fn a_client_reaches_the_public_services_through_the_gateway_and_nothing_in
     while let Some(execution) = stream.message().await.expect("message") {
         last = execution.state.map(|s| s.current);
     }
-    assert_eq!(last.as_deref(), Some("SUCCESS"));
+    assert_eq!(last, Some(exec_pb::ExecutionState::Success as i32));
 
     // Tenant isolation holds through it: globex's admin and a spoofed
     // x-aerie-tenant see nothing of acme's.
@@ -264,7 +266,7 @@ async fn a_client_reaches_the_public_services_through_the_gateway_and_nothing_in
     // Internal calls are not served here, whatever the caller sends.
     let internal = FlowInternalServiceClient::new(channel.clone())
         .get_flow_for_execution(call(
-            flow_pb::GetFlowRequest {
+            flow_pb::GetFlowForExecutionRequest {
                 namespace: "company.team".into(),
                 id: "hello".into(),
                 revision: 0,
@@ -281,4 +283,177 @@ async fn a_client_reaches_the_public_services_through_the_gateway_and_nothing_in
         .expect_err("internal");
     assert_eq!(revoked.code(), Code::Unimplemented, "{revoked:?}");
     shutdown.cancel();
+}
+
+/// One `rpc` of the protos with its HTTP annotation, read from the text
+/// (prost keeps no custom options, and these files are ours).
+#[derive(Debug)]
+struct Annotated {
+    service: String,
+    rpc: String,
+    request: String,
+    verb: String,
+    path: String,
+    body: Option<String>,
+}
+
+/// Each message's field names, by message name.
+type Fields = HashMap<String, Vec<String>>;
+
+/// Every message's field names, and every annotated rpc, of one file.
+fn read_proto(text: &str) -> (Fields, Vec<Annotated>) {
+    let mut fields = Fields::new();
+    let mut message: Option<String> = None;
+    // Blocks open inside the message (oneof): their fields are its own.
+    let mut inner = 0;
+    for line in text.lines().map(str::trim) {
+        if let Some(rest) = line.strip_prefix("message ") {
+            let name = rest
+                .split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .to_owned();
+            fields.entry(name.clone()).or_default();
+            message = (!rest.trim_end().ends_with("{}")).then_some(name);
+        } else if message.is_some() && line.ends_with('{') {
+            inner += 1;
+        } else if line == "}" && inner > 0 {
+            inner -= 1;
+        } else if line == "}" {
+            message = None;
+        } else if let Some(name) = &message
+            && let Some((declaration, _)) = line.split_once(" = ")
+            && !line.starts_with("//")
+            && !line.starts_with("reserved")
+            && let Some(field) = declaration.split_whitespace().last()
+        {
+            fields
+                .entry(name.clone())
+                .or_default()
+                .push(field.to_owned());
+        }
+    }
+    let mut rpcs = Vec::new();
+    for (at, _) in text.match_indices("\n  rpc ") {
+        let piece = &text[at + "\n  rpc ".len()..];
+        let piece = piece.split("\n  rpc ").next().unwrap_or_default();
+        let service = text[..at]
+            .rsplit_once("\nservice ")
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .unwrap_or_default()
+            .to_owned();
+        let rpc = piece
+            .split('(')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_owned();
+        let request = piece
+            .split_once('(')
+            .and_then(|(_, r)| r.split_once(')'))
+            .map(|(r, _)| r.trim_start_matches("stream ").trim().to_owned())
+            .unwrap_or_default();
+        let Some((_, option)) = piece.split_once("(google.api.http) = {") else {
+            continue;
+        };
+        let option = option.split("};").next().unwrap_or_default();
+        let quoted = |key: &str| {
+            option
+                .split_once(&format!("{key}: \""))
+                .and_then(|(_, rest)| rest.split_once('"'))
+                .map(|(value, _)| value.to_owned())
+        };
+        let (verb, path) = ["get", "post", "put", "delete", "patch"]
+            .into_iter()
+            .find_map(|verb| quoted(verb).map(|path| (verb.to_owned(), path)))
+            .unwrap_or_else(|| panic!("{rpc}: an annotation without a verb: {option}"));
+        rpcs.push(Annotated {
+            service,
+            rpc,
+            request,
+            verb,
+            path,
+            body: quoted("body"),
+        });
+    }
+    (fields, rpcs)
+}
+
+/// The `google.api.http` annotations are what a transcoder would accept and
+/// what the gateway serves: each names a route of the served OpenAPI
+/// document (default-tenant form), binds only fields of its request (no
+/// `{tenant}`: the tenant is metadata), and no internal call has one.
+#[tokio::test]
+async fn http_annotations_name_the_served_routes_and_request_fields() {
+    let app = TestApp::start(Mode::MultiWithDefault).await;
+    let (status, doc) = app.get("/api/v1/openapi.json").await;
+    assert_eq!(status, 200);
+    let shape = |path: &str| {
+        path.split('/')
+            .map(|s| if s.starts_with('{') { "{}" } else { s })
+            .collect::<Vec<_>>()
+            .join("/")
+    };
+    let mut served = std::collections::HashSet::new();
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for verb in item.as_object().expect("operations").keys() {
+            served.insert((verb.clone(), shape(path)));
+        }
+    }
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../proto/aerie");
+    let mut checked = 0;
+    for package in std::fs::read_dir(&root).expect("proto dir") {
+        let dir = package.expect("entry").path().join("v1");
+        for file in std::fs::read_dir(&dir).expect("v1 dir") {
+            let file = file.expect("file").path();
+            let text = std::fs::read_to_string(&file).expect("proto");
+            let package = text
+                .lines()
+                .find_map(|l| l.strip_prefix("package "))
+                .expect("package")
+                .trim_end_matches(';')
+                .to_owned();
+            let (fields, rpcs) = read_proto(&text);
+            for rpc in rpcs {
+                let method = format!("/{package}.{}/{}", rpc.service, rpc.rpc);
+                assert!(
+                    aerie_proto::is_public_call(&method),
+                    "{method} is internal: it must carry no REST annotation"
+                );
+                let request = fields
+                    .get(&rpc.request)
+                    .unwrap_or_else(|| panic!("{method}: request {} not read", rpc.request));
+                for variable in rpc
+                    .path
+                    .split('/')
+                    .filter_map(|s| s.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+                {
+                    assert!(
+                        request.iter().any(|f| f == variable),
+                        "{method}: {{{variable}}} in {} is no field of {}",
+                        rpc.path,
+                        rpc.request
+                    );
+                }
+                if let Some(body) = &rpc.body {
+                    assert!(
+                        body == "*" || request.iter().any(|f| f == body),
+                        "{method}: body {body} is no field of {}",
+                        rpc.request
+                    );
+                }
+                // Webhooks answer every method, so the document lists none.
+                if !rpc.path.starts_with("/api/v1/executions/webhook/") {
+                    assert!(
+                        served.contains(&(rpc.verb.clone(), shape(&rpc.path))),
+                        "{method}: {} {} is not a served route",
+                        rpc.verb,
+                        rpc.path
+                    );
+                }
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 70, "only {checked} annotations read");
 }

@@ -161,16 +161,13 @@ impl AccessClient {
         }
         let epoch = self.watch.epoch();
         let request = caller.request(
-            CheckAccessRequest {
-                permission: grant
-                    .map(|g| g.permission().as_str())
-                    .unwrap_or_default()
-                    .to_owned(),
-                action: grant
-                    .map(|g| g.action().as_str())
-                    .unwrap_or_default()
-                    .to_owned(),
-                namespace: String::new(),
+            {
+                let wire = grant.map(Grant::to_wire).unwrap_or_default();
+                CheckAccessRequest {
+                    permission: wire.permission,
+                    action: wire.action,
+                    namespace: String::new(),
+                }
             },
             Some(tenant),
         );
@@ -239,9 +236,12 @@ impl AccessClient {
     async fn fetch_scope(&self, caller: &Caller, key: ScopeKey) -> Result<NamespaceScope, Status> {
         let epoch = self.watch.epoch();
         let request = caller.request(
-            GetGrantedNamespacesRequest {
-                permission: key.grant.permission().as_str().to_owned(),
-                action: key.grant.action().as_str().to_owned(),
+            {
+                let wire = key.grant.to_wire();
+                GetGrantedNamespacesRequest {
+                    permission: wire.permission,
+                    action: wire.action,
+                }
             },
             Some(&key.tenant),
         );

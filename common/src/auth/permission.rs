@@ -4,6 +4,8 @@
 
 use std::fmt;
 
+use aerie_proto::auth::v1 as wire;
+
 use crate::ServiceError;
 
 /// What a permission is about.
@@ -157,6 +159,47 @@ impl Grant {
     }
 }
 
+/// Grants on the wire: `aerie.auth.v1.Grant`, and the permission and action
+/// enums of an access question.
+impl Grant {
+    pub fn to_wire(self) -> wire::Grant {
+        wire::Grant {
+            permission: wire::Permission::from_short_name(self.0.as_str()).unwrap_or_default()
+                as i32,
+            action: wire::Action::from_short_name(self.1.as_str()).unwrap_or_default() as i32,
+        }
+    }
+
+    /// A question's permission and action: `None` when both are
+    /// unspecified ("may the caller use the tenant at all").
+    pub fn from_wire_pair(permission: i32, action: i32) -> Result<Option<Grant>, ServiceError> {
+        let unspecified = |n: i32| n == wire::Permission::Unspecified as i32;
+        if unspecified(permission) && action == wire::Action::Unspecified as i32 {
+            return Ok(None);
+        }
+        let permission = wire::Permission::try_from(permission)
+            .ok()
+            .filter(|p| *p != wire::Permission::Unspecified)
+            .ok_or_else(|| {
+                ServiceError::InvalidArgument(format!("unknown permission {permission}"))
+            })?;
+        let action = wire::Action::try_from(action)
+            .ok()
+            .filter(|a| *a != wire::Action::Unspecified)
+            .ok_or_else(|| ServiceError::InvalidArgument(format!("unknown action {action}")))?;
+        Ok(Some(Grant(
+            Permission::parse(permission.short_name())?,
+            Action::parse(action.short_name())?,
+        )))
+    }
+
+    pub fn from_wire(grant: &wire::Grant) -> Result<Grant, ServiceError> {
+        Grant::from_wire_pair(grant.permission, grant.action)?.ok_or_else(|| {
+            ServiceError::InvalidArgument("a grant needs a permission and an action".into())
+        })
+    }
+}
+
 impl fmt::Display for Grant {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}:{}", self.0.as_str(), self.1.as_str())
@@ -176,5 +219,16 @@ mod tests {
             assert!(Grant::parse(bad).is_err(), "{bad}");
         }
         assert_eq!(Grant::all().len(), 48);
+    }
+
+    #[test]
+    fn every_grant_crosses_the_wire_and_back() {
+        for grant in Grant::all() {
+            assert_eq!(Grant::from_wire(&grant.to_wire()).expect("known"), grant);
+        }
+        assert_eq!(Grant::from_wire_pair(0, 0).expect("a use question"), None);
+        for (permission, action) in [(1, 0), (0, 2), (99, 2), (1, 99)] {
+            assert!(Grant::from_wire_pair(permission, action).is_err());
+        }
     }
 }

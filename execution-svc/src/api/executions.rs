@@ -191,12 +191,9 @@ impl ExecutionService for ExecutionApi {
             .flow_to_run(&call.tenant, &body.namespace, &body.flow_id, body.revision)
             .await?;
         let plan = self.plan_of(&call.tenant, &flow)?;
-        let given = match body.inputs_json.trim() {
-            "" => Map::new(),
-            text => match serde_json::from_str(text) {
-                Ok(Value::Object(map)) => map,
-                _ => return Err(Status::invalid_argument("inputs must be a JSON object")),
-            },
+        let given = match aerie_proto::wire::from_struct(body.inputs) {
+            Value::Object(map) => map,
+            _ => Map::new(),
         };
         let id = ExecutionId::generate();
         let folder = execution_folder(&flow.namespace, &flow.id, &id);
@@ -292,19 +289,21 @@ impl ExecutionService for ExecutionApi {
             &body.sort
         };
         let sort = Sort::parse(sort, SORT_FIELDS)?;
-        for state in &body.state {
-            if State::parse(state).is_none() {
-                return Err(Status::invalid_argument(format!(
-                    "unknown state '{}'",
-                    state.chars().take(32).collect::<String>()
-                )));
-            }
-        }
+        let states = body
+            .state
+            .iter()
+            .map(|&state| match pb::ExecutionState::try_from(state) {
+                Ok(pb::ExecutionState::Unspecified) | Err(_) => {
+                    Err(Status::invalid_argument(format!("unknown state {state}")))
+                }
+                Ok(known) => Ok(known.short_name().to_owned()),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         let filter = Filter {
             scope: &scope,
             namespace: Some(body.namespace.as_str()).filter(|n| !n.is_empty()),
             flow_id: Some(body.flow_id.as_str()).filter(|f| !f.is_empty()),
-            states: &body.state,
+            states: &states,
             created_from: bound("start_date", body.start_date.as_ref())?,
             created_before: bound("end_date", body.end_date.as_ref())?,
         };
@@ -589,7 +588,8 @@ impl ExecutionService for ExecutionApi {
                 let ended = message
                     .state
                     .as_ref()
-                    .and_then(|s| State::parse(&s.current))
+                    .and_then(|s| pb::ExecutionState::try_from(s.current).ok())
+                    .and_then(|s| State::parse(s.short_name()))
                     .is_some_and(State::is_terminal);
                 if last.as_ref() != Some(&message) {
                     if sender.send(Ok(message.clone())).await.is_err() {

@@ -16,12 +16,15 @@ use crate::domain::{ExecutionId, LOG_LEVELS, State, log_level_rank};
 use crate::repo::entities::execution_logs;
 use crate::repo::executions::{self as repo, LogFilter};
 
-/// The levels at and above `min_level` (every level when empty).
-fn levels_from(min_level: &str) -> Result<&'static [&'static str], Status> {
-    if min_level.is_empty() {
-        return Ok(&LOG_LEVELS);
+/// The levels at and above `min_level` (every level when unspecified).
+fn levels_from(min_level: i32) -> Result<&'static [&'static str], Status> {
+    match pb::LogLevel::try_from(min_level) {
+        Ok(pb::LogLevel::Unspecified) => Ok(&LOG_LEVELS),
+        Ok(level) => Ok(&LOG_LEVELS[log_level_rank(level.short_name())?..]),
+        Err(_) => Err(Status::invalid_argument(format!(
+            "unknown log level {min_level}"
+        ))),
     }
-    Ok(&LOG_LEVELS[log_level_rank(min_level)?..])
 }
 
 pub(super) fn log_message(
@@ -33,7 +36,7 @@ pub(super) fn log_message(
         execution_id: line.execution_id,
         task_run_id: line.task_run_id,
         task_id: line.task_id,
-        level: line.level,
+        level: pb::LogLevel::from_short_name(&line.level).unwrap_or_default() as i32,
         timestamp: Some(aerie_common::time::to_timestamp(line.time)),
         message: line.message,
         namespace: namespace.to_owned(),
@@ -53,7 +56,7 @@ impl ExecutionApi {
         body: pb::ListLogsRequest,
     ) -> Result<pb::ListLogsResponse, Status> {
         let id = ExecutionId::parse(&body.execution_id)?;
-        let levels = levels_from(&body.min_level)?;
+        let levels = levels_from(body.min_level)?;
         let row = self.authorized_execution(call, &id, Action::Read).await?;
         let tx = self.read(&call.tenant).await?;
         let lines = repo::logs(&tx, &id, levels, 0)
@@ -77,7 +80,7 @@ impl ExecutionApi {
             .scope(call, Grant(Permission::Execution, Action::Read))
             .await?;
         let page = PageRequest::new(body.page, body.size)?;
-        let levels = levels_from(&body.min_level)?;
+        let levels = levels_from(body.min_level)?;
         let execution_id = match body.execution_id.as_str() {
             "" => None,
             id => Some(ExecutionId::parse(id)?),
@@ -117,7 +120,7 @@ impl ExecutionApi {
         body: pb::FollowLogsRequest,
     ) -> Result<ReceiverStream<Result<pb::LogLine, Status>>, Status> {
         let id = ExecutionId::parse(&body.execution_id)?;
-        let levels = levels_from(&body.min_level)?;
+        let levels = levels_from(body.min_level)?;
         let row = self.authorized_execution(&call, &id, Action::Read).await?;
         let (sender, receiver) = tokio::sync::mpsc::channel(64);
         let api = self.clone();

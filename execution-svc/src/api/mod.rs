@@ -13,6 +13,7 @@ use aerie_common::db::TenantTxn;
 use aerie_common::{ServiceError, TenantId};
 use aerie_proto::execution::v1 as pb;
 use aerie_proto::flow::v1 as flow_pb;
+use aerie_proto::wire::{struct_from_text, to_struct};
 use sea_orm::DatabaseConnection;
 use tonic::Status;
 
@@ -131,7 +132,7 @@ impl ExecutionApi {
         flow_id: &str,
         revision: i32,
     ) -> Result<flow_pb::Flow, Status> {
-        let request = flow_pb::GetFlowRequest {
+        let request = flow_pb::GetFlowForExecutionRequest {
             namespace: namespace.to_owned(),
             id: flow_id.to_owned(),
             revision,
@@ -231,13 +232,19 @@ fn not_found(id: &ExecutionId) -> String {
     format!("execution {id} not found")
 }
 
+/// A stored state name on the wire (only Aerie writes them, so every one
+/// is known).
+fn state_enum(name: &str) -> i32 {
+    pb::ExecutionState::from_short_name(name).unwrap_or_default() as i32
+}
+
 fn state_message(state: &str, histories: &str) -> pb::State {
     pb::State {
-        current: state.to_owned(),
+        current: state_enum(state),
         histories: parse_histories(histories)
             .into_iter()
             .map(|h| pb::StateHistory {
-                state: h.state,
+                state: state_enum(&h.state),
                 date: Some(aerie_common::time::to_timestamp(h.date)),
             })
             .collect(),
@@ -257,7 +264,7 @@ fn execution_message(row: execution_rows::Model, runs: Vec<task_runs::Model>) ->
                 task_id: run.task_id,
                 parent_task_run_id: run.parent_id,
                 value: run.value,
-                outputs_json: run.outputs,
+                outputs: struct_from_text(&run.outputs),
                 attempts: run.attempts.max(0) as u32,
             })
             .collect(),
@@ -272,15 +279,11 @@ fn execution_message(row: execution_rows::Model, runs: Vec<task_runs::Model>) ->
         namespace: row.namespace,
         flow_id: row.flow_id,
         flow_revision: row.flow_revision,
-        inputs_json: row.inputs,
-        outputs_json: row.outputs,
-        trigger_json: if row.trigger == "{}" {
-            String::new()
-        } else {
-            match serde_json::from_str(&row.trigger) {
-                Ok(stored) => crate::domain::trigger_view(stored).to_string(),
-                Err(_) => row.trigger,
-            }
+        inputs: struct_from_text(&row.inputs),
+        outputs: struct_from_text(&row.outputs),
+        trigger: match serde_json::from_str(&row.trigger) {
+            Ok(stored) if row.trigger != "{}" => to_struct(crate::domain::trigger_view(stored)),
+            _ => None,
         },
     }
 }

@@ -287,7 +287,7 @@ impl Engine {
         if let Some(known) = self.flow_triggers.get(tenant).await {
             return Ok(known);
         }
-        let request = self.internal(tenant, flow_pb::ListScheduleTriggersRequest {});
+        let request = self.internal(tenant, flow_pb::ListFlowTriggersRequest {});
         let triggers = Arc::new(
             self.flows
                 .clone()

@@ -533,7 +533,7 @@ impl Engine {
     /// database is back instead of a whole lease later.
     async fn requeue(&self, job: &queue::Claimed) {
         let within = Duration::from_millis(self.lease_ms as u64);
-        let requeued = retry_within(within, || {
+        let requeued = retry_within(within, FIRST_RETRY_PAUSE, || {
             queue::retry_later(&self.db, &job.execution, &self.owner, job.epoch, 2_000)
         })
         .await;
@@ -599,15 +599,23 @@ impl Engine {
     }
 }
 
+/// The first pause between tries of a requeue; each next one doubles.
+const FIRST_RETRY_PAUSE: Duration = Duration::from_millis(100);
+
 /// Tries `attempt` until it succeeds or `within` has passed, pausing
-/// between tries (100 ms, doubling up to 2 s); the last error otherwise.
-async fn retry_within<F, Fut, E>(within: Duration, mut attempt: F) -> Result<(), E>
+/// between tries (`first_pause`, doubling up to 2 s); the last error
+/// otherwise.
+async fn retry_within<F, Fut, E>(
+    within: Duration,
+    first_pause: Duration,
+    mut attempt: F,
+) -> Result<(), E>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<(), E>>,
 {
     let give_up = tokio::time::Instant::now() + within;
-    let mut pause = Duration::from_millis(100);
+    let mut pause = first_pause;
     loop {
         match attempt().await {
             Ok(()) => return Ok(()),
@@ -625,32 +633,46 @@ mod tests {
     use super::*;
     use std::sync::atomic::AtomicU32;
 
-    #[tokio::test(start_paused = true)]
+    // Real time with 10 ms pauses rather than paused time: tokio's
+    // test-util feature in a dev-dependency would build tokio, and every
+    // crate above it, twice (once for binaries, once for tests).
+
+    #[tokio::test]
     async fn a_requeue_is_tried_again_until_the_database_answers() {
         let tries = AtomicU32::new(0);
         let started = tokio::time::Instant::now();
-        let outcome = retry_within(Duration::from_secs(10), || {
+        let outcome = retry_within(Duration::from_secs(10), Duration::from_millis(10), || {
             let n = tries.fetch_add(1, Ordering::SeqCst);
             async move { if n < 3 { Err("down") } else { Ok(()) } }
         })
         .await;
         assert_eq!(outcome, Ok(()));
         assert_eq!(tries.load(Ordering::SeqCst), 4);
-        // 100 + 200 + 400 ms of pauses: back as soon as the database is.
-        assert_eq!(started.elapsed(), Duration::from_millis(700));
+        // 10 + 20 + 40 ms of pauses: back as soon as the database is, far
+        // sooner than the 10 s allowed.
+        let took = started.elapsed();
+        assert!(took >= Duration::from_millis(70), "{took:?}");
+        assert!(took < Duration::from_secs(5), "{took:?}");
     }
 
-    #[tokio::test(start_paused = true)]
+    #[tokio::test]
     async fn a_requeue_gives_up_when_the_lease_would_have_expired() {
         let tries = AtomicU32::new(0);
         let started = tokio::time::Instant::now();
-        let outcome = retry_within(Duration::from_secs(5), || {
-            tries.fetch_add(1, Ordering::SeqCst);
-            async { Err::<(), _>("down") }
-        })
+        let outcome = retry_within(
+            Duration::from_millis(300),
+            Duration::from_millis(10),
+            || {
+                tries.fetch_add(1, Ordering::SeqCst);
+                async { Err::<(), _>("down") }
+            },
+        )
         .await;
         assert_eq!(outcome, Err("down"));
-        assert!(started.elapsed() <= Duration::from_secs(5));
-        assert!(tries.load(Ordering::SeqCst) >= 4);
+        // It stops before a pause would take it past the limit.
+        assert!(started.elapsed() <= Duration::from_millis(300));
+        // 10 + 20 + 40 + 80 ms fit in 300 ms and the next 160 ms do not
+        // (4 tries when a loaded machine stretches the pauses).
+        assert!((4..=5).contains(&tries.load(Ordering::SeqCst)));
     }
 }

@@ -19,23 +19,21 @@ use crate::repo::{flows, stores, triggers};
 impl FlowApi {
     /// The enabled triggers of one type of the caller's tenant's live flows,
     /// webhook keys included (for Aerie's own services only).
-    async fn enabled_triggers(
+    async fn enabled_triggers<T>(
         &self,
-        request: Request<pb::ListScheduleTriggersRequest>,
+        request: Request<T>,
         kind: &str,
-    ) -> Result<Response<pb::ListScheduleTriggersResponse>, Status> {
+    ) -> Result<Vec<pb::Trigger>, Status> {
         require_service_token(&request, &self.service_token)?;
         let tenant = scoped_tenant(&request, &self.policy)?;
         let tx = self.read(&tenant).await?;
         let rows = triggers::enabled_of_kind(&tx, kind)
             .await
             .map_err(ServiceError::from)?;
-        Ok(Response::new(pb::ListScheduleTriggersResponse {
-            triggers: rows
-                .into_iter()
-                .map(|row| trigger_message(row, true))
-                .collect(),
-        }))
+        Ok(rows
+            .into_iter()
+            .map(|row| trigger_message(row, true))
+            .collect())
     }
 }
 
@@ -46,7 +44,7 @@ impl FlowInternalService for FlowApi {
 
     async fn watch_flow_changes(
         &self,
-        request: Request<aerie_proto::changes::v1::WatchChangesRequest>,
+        request: Request<pb::WatchFlowChangesRequest>,
     ) -> Result<Response<Self::WatchFlowChangesStream>, Status> {
         require_service_token(&request, &self.service_token)?;
         let feed = self
@@ -118,7 +116,7 @@ impl FlowInternalService for FlowApi {
 
     async fn get_flow_for_execution(
         &self,
-        request: Request<pb::GetFlowRequest>,
+        request: Request<pb::GetFlowForExecutionRequest>,
     ) -> Result<Response<pb::Flow>, Status> {
         require_service_token(&request, &self.service_token)?;
         let tenant = scoped_tenant(&request, &self.policy)?;
@@ -153,9 +151,10 @@ impl FlowInternalService for FlowApi {
 
     async fn list_flow_triggers(
         &self,
-        request: Request<pb::ListScheduleTriggersRequest>,
-    ) -> Result<Response<pb::ListScheduleTriggersResponse>, Status> {
-        self.enabled_triggers(request, trigger_types::FLOW).await
+        request: Request<pb::ListFlowTriggersRequest>,
+    ) -> Result<Response<pb::ListFlowTriggersResponse>, Status> {
+        let triggers = self.enabled_triggers(request, trigger_types::FLOW).await?;
+        Ok(Response::new(pb::ListFlowTriggersResponse { triggers }))
     }
 
     async fn get_flow_for_trigger(
@@ -180,8 +179,10 @@ impl FlowInternalService for FlowApi {
         &self,
         request: Request<pb::ListScheduleTriggersRequest>,
     ) -> Result<Response<pb::ListScheduleTriggersResponse>, Status> {
-        self.enabled_triggers(request, trigger_types::SCHEDULE)
-            .await
+        let triggers = self
+            .enabled_triggers(request, trigger_types::SCHEDULE)
+            .await?;
+        Ok(Response::new(pb::ListScheduleTriggersResponse { triggers }))
     }
 
     async fn get_kv_for_execution(

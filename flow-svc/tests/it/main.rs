@@ -89,7 +89,7 @@ async fn start() -> TestService {
     };
     RbacServiceClient::new(service.channel.clone())
         .create_binding(service.request(CreateBindingRequest {
-            r#type: "USER".into(),
+            r#type: aerie_proto::auth::v1::BindingType::User as i32,
             subject: "admin".into(),
             role: "Admin".into(),
             namespace: String::new(),

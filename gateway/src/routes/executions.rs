@@ -17,6 +17,8 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use aerie_proto::wire::{from_struct, to_struct};
+
 use crate::error::{ApiError, ErrorBody, JsonBody};
 use crate::routes::tenants::rfc3339;
 use crate::state::AppState;
@@ -89,19 +91,39 @@ pub struct ExecutionMetadata {
     pub original_created_date: String,
 }
 
-fn json_or_null(text: &str) -> serde_json::Value {
-    serde_json::from_str(text).unwrap_or(serde_json::Value::Null)
+/// A state as REST names it (`SUCCESS`).
+fn state_name(wire: i32) -> String {
+    state_name_of(wire).to_owned()
+}
+
+/// A REST state name on the wire; an unknown name is refused by name.
+pub fn state_of_name(name: &str) -> Result<i32, tonic::Status> {
+    pb::ExecutionState::from_short_name(name)
+        .map(|s| s as i32)
+        .ok_or_else(|| {
+            tonic::Status::invalid_argument(format!(
+                "unknown state '{}'",
+                name.chars().take(32).collect::<String>()
+            ))
+        })
+}
+
+/// A state on the wire as REST names it (`SUCCESS`).
+pub fn state_name_of(wire: i32) -> &'static str {
+    pb::ExecutionState::try_from(wire)
+        .unwrap_or_default()
+        .short_name()
 }
 
 fn state_of(state: Option<pb::State>) -> ExecutionState {
     let state = state.unwrap_or_default();
     ExecutionState {
-        current: state.current,
+        current: state_name(state.current),
         histories: state
             .histories
             .into_iter()
             .map(|h| StateHistory {
-                state: h.state,
+                state: state_name(h.state),
                 date: rfc3339(h.date),
             })
             .collect(),
@@ -118,7 +140,7 @@ impl From<pb::Execution> for Execution {
                 .into_iter()
                 .map(|run| TaskRun {
                     state: state_of(run.state),
-                    outputs: json_or_null(&run.outputs_json),
+                    outputs: from_struct(run.outputs),
                     id: run.id,
                     task_id: run.task_id,
                     parent_task_run_id: some(run.parent_task_run_id),
@@ -126,10 +148,10 @@ impl From<pb::Execution> for Execution {
                     attempts: run.attempts,
                 })
                 .collect(),
-            inputs: json_or_null(&e.inputs_json),
-            outputs: json_or_null(&e.outputs_json),
+            inputs: from_struct(e.inputs),
+            outputs: from_struct(e.outputs),
             labels: e.labels.into_iter().collect(),
-            trigger: some(e.trigger_json).map(|t| json_or_null(&t)),
+            trigger: e.trigger.map(|t| from_struct(Some(t))),
             metadata: ExecutionMetadata {
                 attempt_number: e.attempt_number,
                 original_created_date: e.original_created_date,
@@ -168,14 +190,14 @@ pub struct ExecutionPath {
 /// Inputs of a new execution: a JSON object of input values, or a
 /// multipart form whose files are FILE inputs and whose fields are values.
 pub struct Inputs {
-    json: String,
+    values: serde_json::Map<String, serde_json::Value>,
     files: Vec<pb::InputFile>,
 }
 
 impl Inputs {
     /// No value and no file.
     pub fn is_empty(&self) -> bool {
-        self.files.is_empty() && matches!(self.json.trim(), "" | "{}")
+        self.files.is_empty() && self.values.is_empty()
     }
 }
 
@@ -222,17 +244,14 @@ impl<S: Send + Sync> FromRequest<S> for Inputs {
                     }
                 }
             }
-            return Ok(Inputs {
-                json: serde_json::Value::Object(values).to_string(),
-                files,
-            });
+            return Ok(Inputs { values, files });
         }
         let bytes = Bytes::from_request(request, state)
             .await
             .map_err(|e| ApiError::new(e.status(), e.body_text()))?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(Inputs {
-                json: String::new(),
+                values: serde_json::Map::new(),
                 files: Vec::new(),
             });
         }
@@ -244,14 +263,14 @@ impl<S: Send + Sync> FromRequest<S> for Inputs {
         }
         let value: serde_json::Value = serde_json::from_slice(&bytes)
             .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("invalid JSON: {e}")))?;
-        if !value.is_object() {
+        let serde_json::Value::Object(values) = value else {
             return Err(ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "inputs must be a JSON object",
             ));
-        }
+        };
         Ok(Inputs {
-            json: value.to_string(),
+            values,
             files: Vec::new(),
         })
     }
@@ -396,7 +415,7 @@ async fn create(
     let request = tenant.request(pb::CreateExecutionRequest {
         namespace: path.namespace,
         flow_id: path.flow_id,
-        inputs_json: inputs.json,
+        inputs: to_struct(serde_json::Value::Object(inputs.values)),
         files: inputs.files,
         labels,
         wait: query.wait.unwrap_or(false),
@@ -512,7 +531,11 @@ pub(crate) fn parse_filters(
     let request = pb::SearchExecutionsRequest {
         namespace: query.namespace.unwrap_or_default(),
         flow_id: query.flow_id.unwrap_or_default(),
-        state: query.state,
+        state: query
+            .state
+            .iter()
+            .map(|name| state_of_name(name))
+            .collect::<Result<_, _>>()?,
         page: query.page.unwrap_or(0),
         size: query.size.unwrap_or(0),
         sort: query.sort.unwrap_or_default(),

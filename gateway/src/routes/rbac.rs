@@ -1,6 +1,7 @@
 //! `/api/v1{t}/roles`, `/bindings` and `/groups`: per-tenant RBAC, mounted
 //! behind tenant resolution and forwarded to auth-svc.
 
+use aerie_common::auth::Grant;
 use aerie_proto::auth::v1 as pb;
 use axum::Json;
 use axum::extract::{Path, State};
@@ -451,15 +452,53 @@ async fn remove_member(
 fn role(role: pb::Role) -> Role {
     Role {
         name: role.name,
-        permissions: role.permissions,
+        permissions: grant_texts(&role.grants),
         predefined: role.predefined,
     }
+}
+
+/// A role's grants as REST writes them (`FLOW:READ`).
+pub fn grant_texts(grants: &[pb::Grant]) -> Vec<String> {
+    grants
+        .iter()
+        .filter_map(|g| Grant::from_wire(g).ok())
+        .map(|g| g.to_string())
+        .collect()
+}
+
+/// REST's `FLOW:READ` texts on the wire; a malformed one is refused by
+/// name (INVALID_ARGUMENT, as auth-svc refuses an incomplete role).
+pub fn wire_grants(texts: &[String]) -> Result<Vec<pb::Grant>, tonic::Status> {
+    texts
+        .iter()
+        .map(|text| Grant::parse(text).map(Grant::to_wire).map_err(Into::into))
+        .collect()
+}
+
+/// A binding type as REST names it (`USER`).
+pub fn binding_type_name(wire: i32) -> String {
+    pb::BindingType::try_from(wire)
+        .unwrap_or_default()
+        .short_name()
+        .to_owned()
+}
+
+/// REST's binding type on the wire; an unknown one is refused by name.
+pub fn binding_type_of(name: &str) -> Result<i32, tonic::Status> {
+    pb::BindingType::from_short_name(name)
+        .map(|t| t as i32)
+        .ok_or_else(|| {
+            tonic::Status::invalid_argument(format!(
+                "binding type '{}' must be USER, GROUP or SERVICE_ACCOUNT",
+                name.chars().take(100).collect::<String>()
+            ))
+        })
 }
 
 fn binding(binding: pb::Binding) -> Binding {
     Binding {
         id: binding.id,
-        type_: binding.r#type,
+        type_: binding_type_name(binding.r#type),
         subject: binding.subject,
         role: binding.role,
         namespace: (!binding.namespace.is_empty()).then_some(binding.namespace),
@@ -476,7 +515,7 @@ async fn create_role(
 ) -> Result<(StatusCode, Json<Role>), ApiError> {
     let request = tenant.request(pb::CreateRoleRequest {
         name: body.name,
-        permissions: body.permissions,
+        grants: wire_grants(&body.permissions)?,
     });
     let created = state.rbac.clone().create_role(request).await?.into_inner();
     Ok((StatusCode::CREATED, Json(role(created))))
@@ -525,7 +564,7 @@ async fn create_binding(
     JsonBody(body): JsonBody<CreateBinding>,
 ) -> Result<(StatusCode, Json<Binding>), ApiError> {
     let request = tenant.request(pb::CreateBindingRequest {
-        r#type: body.type_,
+        r#type: binding_type_of(&body.type_)?,
         subject: body.subject,
         role: body.role,
         namespace: body.namespace.unwrap_or_default(),

@@ -292,15 +292,15 @@ async fn import_tenant(
     headers: axum::http::HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<(StatusCode, Json<Imported>), ApiError> {
-    use pb::import_tenant_chunk::Part;
-    let mut chunks = vec![pb::ImportTenantChunk {
+    use pb::import_tenant_request::Part;
+    let mut chunks = vec![pb::ImportTenantRequest {
         part: Some(Part::Header(pb::ImportTenantHeader {
             id,
             name: query.name.unwrap_or_default(),
             transfer_key: transfer_key(&headers),
         })),
     }];
-    chunks.extend(body.chunks(1 << 20).map(|data| pb::ImportTenantChunk {
+    chunks.extend(body.chunks(1 << 20).map(|data| pb::ImportTenantRequest {
         part: Some(Part::Data(data.to_vec())),
     }));
     let imported = state

@@ -121,7 +121,7 @@ async fn access_page(
             .into_iter()
             .map(|r| Role {
                 name: r.name,
-                permissions: r.permissions.join(", "),
+                permissions: crate::routes::rbac::grant_texts(&r.grants).join(", "),
                 predefined: r.predefined,
             })
             .collect()
@@ -137,7 +137,7 @@ async fn access_page(
             .into_iter()
             .map(|b| Binding {
                 id: b.id,
-                kind: b.r#type,
+                kind: crate::routes::rbac::binding_type_name(b.r#type),
                 subject: b.subject,
                 role: b.role,
                 namespace: b.namespace,
@@ -204,25 +204,30 @@ async fn bind(
     form: Form,
 ) -> Result<Response, UiError> {
     let field = |name: &str| form.get(name).unwrap_or_default().trim().to_owned();
-    let request = pb::CreateBindingRequest {
-        r#type: field("type"),
+    let shown = BindingForm {
+        kind: field("type"),
         subject: field("subject"),
         role: field("role"),
         namespace: field("namespace"),
-    };
-    let shown = BindingForm {
-        kind: request.r#type.clone(),
-        subject: request.subject.clone(),
-        role: request.role.clone(),
-        namespace: request.namespace.clone(),
         problem: None,
     };
-    match state
-        .rbac
-        .clone()
-        .create_binding(here.request(&session, request))
-        .await
-    {
+    let created = match crate::routes::rbac::binding_type_of(&shown.kind) {
+        Ok(kind) => {
+            let request = pb::CreateBindingRequest {
+                r#type: kind,
+                subject: shown.subject.clone(),
+                role: shown.role.clone(),
+                namespace: shown.namespace.clone(),
+            };
+            state
+                .rbac
+                .clone()
+                .create_binding(here.request(&session, request))
+                .await
+        }
+        Err(refused) => Err(refused),
+    };
+    match created {
         Ok(_) => Ok(Redirect::to(&format!("{}/access", here.base)).into_response()),
         Err(status) => {
             let error = UiError::shown_on_page(status)?;
@@ -301,16 +306,21 @@ async fn create_role(
     here: Here,
     form: Form,
 ) -> Result<Response, UiError> {
-    let request = pb::CreateRoleRequest {
-        name: form.get("name").unwrap_or_default().trim().to_owned(),
-        permissions: form.all("permission"),
+    let outcome = match crate::routes::rbac::wire_grants(&form.all("permission")) {
+        Ok(grants) => {
+            let request = pb::CreateRoleRequest {
+                name: form.get("name").unwrap_or_default().trim().to_owned(),
+                grants,
+            };
+            state
+                .rbac
+                .clone()
+                .create_role(here.request(&session, request))
+                .await
+                .map(drop)
+        }
+        Err(refused) => Err(refused),
     };
-    let outcome = state
-        .rbac
-        .clone()
-        .create_role(here.request(&session, request))
-        .await
-        .map(drop);
     after(&state, &session, &here, outcome).await
 }
 

@@ -101,8 +101,10 @@ async fn list(
         pb::SearchExecutionsRequest {
             namespace: filter.namespace.clone(),
             flow_id: filter.flow_id.clone(),
-            state: Some(filter.state.clone())
+            state: Some(filter.state.as_str())
                 .filter(|s| !s.is_empty())
+                .map(crate::routes::executions::state_of_name)
+                .transpose()?
                 .into_iter()
                 .collect(),
             page: page_number,
@@ -184,7 +186,7 @@ async fn load(
             session,
             pb::ListLogsRequest {
                 execution_id: id.clone(),
-                min_level: String::new(),
+                min_level: pb::LogLevel::Unspecified as i32,
             },
         ))
         .await?

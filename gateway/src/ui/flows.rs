@@ -411,7 +411,7 @@ async fn execute(
         exec_pb::CreateExecutionRequest {
             namespace: namespace.clone(),
             flow_id: id.clone(),
-            inputs_json: serde_json::Value::Object(inputs).to_string(),
+            inputs: aerie_proto::wire::to_struct(serde_json::Value::Object(inputs)),
             files: form
                 .files
                 .into_iter()

@@ -298,8 +298,8 @@ impl Chrome {
             names = listed.results.into_iter().map(|t| (t.id, t.name)).collect();
             if !admin {
                 let question = auth_pb::CheckAccessRequest {
-                    permission: "TENANT".to_owned(),
-                    action: "CREATE".to_owned(),
+                    permission: auth_pb::Permission::Tenant as i32,
+                    action: auth_pb::Action::Create as i32,
                     namespace: String::new(),
                 };
                 admin = state

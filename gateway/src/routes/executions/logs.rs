@@ -55,7 +55,10 @@ impl From<pb::LogLine> for LogLine {
             execution_id: line.execution_id,
             task_run_id: some(line.task_run_id),
             task_id: some(line.task_id),
-            level: line.level,
+            level: pb::LogLevel::try_from(line.level)
+                .unwrap_or_default()
+                .short_name()
+                .to_owned(),
             message: line.message,
         }
     }
@@ -70,6 +73,21 @@ pub struct LogQuery {
     pub min_level: Option<String>,
 }
 
+/// A `minLevel` on the wire (any case, as Kestra takes it); absent means
+/// every level.
+fn level_of(name: Option<&str>) -> Result<i32, ApiError> {
+    match name {
+        None | Some("") => Ok(pb::LogLevel::Unspecified as i32),
+        Some(name) => pb::LogLevel::from_short_name(&name.to_ascii_uppercase())
+            .map(|l| l as i32)
+            .ok_or_else(|| {
+                ApiError::from(tonic::Status::invalid_argument(
+                    "log level must be one of TRACE, DEBUG, INFO, WARN, ERROR",
+                ))
+            }),
+    }
+}
+
 async fn lines_of(
     state: &AppState,
     tenant: &Tenant,
@@ -78,7 +96,7 @@ async fn lines_of(
 ) -> Result<Vec<pb::LogLine>, ApiError> {
     let request = tenant.request(pb::ListLogsRequest {
         execution_id,
-        min_level: min_level.unwrap_or_default(),
+        min_level: level_of(min_level.as_deref())?,
     });
     Ok(state
         .executions
@@ -152,7 +170,7 @@ async fn follow(
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let request = tenant.request(pb::FollowLogsRequest {
         execution_id: path.execution_id,
-        min_level: query.min_level.unwrap_or_default(),
+        min_level: level_of(query.min_level.as_deref())?,
     });
     let stream = state
         .executions
@@ -253,7 +271,7 @@ async fn search(
         namespace: query.namespace.unwrap_or_default(),
         flow_id: query.flow_id.unwrap_or_default(),
         execution_id: query.execution_id.unwrap_or_default(),
-        min_level: query.min_level.unwrap_or_default(),
+        min_level: level_of(query.min_level.as_deref())?,
         query: query.q.unwrap_or_default(),
         start_date: date_bound("startDate", query.start_date.as_deref(), false)?,
         end_date: date_bound("endDate", query.end_date.as_deref(), true)?,

@@ -352,7 +352,9 @@ async fn bulk(
             let refusal = match found {
                 Ok(execution) => {
                     let current = execution.into_inner().state.unwrap_or_default().current;
-                    operation.refusal(&current).map(str::to_owned)
+                    operation
+                        .refusal(super::state_name_of(current))
+                        .map(str::to_owned)
                 }
                 Err(status) if status.code() == tonic::Code::NotFound => {
                     Some("execution not found".to_owned())
@@ -574,8 +576,8 @@ async fn by_query(
         search.state = operation
             .default_states()
             .iter()
-            .map(|s| (*s).to_owned())
-            .collect();
+            .map(|s| super::state_of_name(s))
+            .collect::<Result<_, _>>()?;
     }
     let ids = matching(state, tenant, search).await?;
     bulk(state, tenant, operation, ids).await

@@ -113,11 +113,14 @@ async fn sync_access(
             .bindings
             .into_iter()
             .map(|b| SyncedBinding {
-                kind: b.r#type,
+                kind: crate::routes::rbac::binding_type_name(b.r#type),
                 subject: b.subject,
                 role: b.role,
                 namespace: some(b.namespace),
-                outcome: b.outcome,
+                outcome: pb::SyncOutcome::try_from(b.outcome)
+                    .unwrap_or_default()
+                    .short_name()
+                    .to_owned(),
                 reason: some(b.reason),
             })
             .collect(),
