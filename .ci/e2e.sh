@@ -64,7 +64,7 @@ grep -q InvalidArgument "$work/err" || fail "invalid flow: $(cat "$work/err")"
 # Run it over gRPC and wait for the end; its log line over REST.
 ran=$("$grpcurl" -plaintext "${auth[@]}" -H 'x-aerie-tenant: smoke' \
   -d '{"namespace": "smoke.team", "flow_id": "hello", "wait": true}' "$grpc_execution" aerie.execution.v1.ExecutionService/CreateExecution)
-grep -q '"current": "SUCCESS"' <<<"$ran" || fail "CreateExecution answered $ran"
+grep -q '"current": "EXECUTION_STATE_SUCCESS"' <<<"$ran" || fail "CreateExecution answered $ran"
 execution=$(sed -nE 's/^  "id": "([^"]+)".*/\1/p' <<<"$ran" | head -n 1)
 [ -n "$execution" ] || fail "no execution id in $ran"
 curl -fsS "http://$http/api/v1/smoke/logs/$execution" -H "authorization: Bearer $token" | grep -q '"message":"Hello"' \
