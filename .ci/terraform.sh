@@ -4,6 +4,7 @@
 # against a real standalone server it starts itself.
 #
 #   bash .ci/terraform.sh [path/to/aerie]      (default target/debug/aerie)
+#   bash .ci/terraform.sh --install-tofu       (only build tofu when missing)
 #
 # Needs only Go and the Go module proxy: tofu is built from it when it is not
 # on PATH (several minutes on two cores).
@@ -11,11 +12,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 aerie=${1:-target/debug/aerie}
-if [ ! -x "$aerie" ]; then
-  echo "no aerie binary at $aerie: build it first (cargo build --bin aerie)" >&2
-  exit 1
-fi
-aerie=$(cd "$(dirname "$aerie")" && pwd)/$(basename "$aerie")
 
 # No VCS stamping: builds inside this repository must not depend on git.
 export GOFLAGS="${GOFLAGS:--buildvcs=false}"
@@ -35,6 +31,13 @@ if ! command -v tofu >/dev/null; then
   echo "built tofu in $((SECONDS - start)) s"
 fi
 tofu version 2>/dev/null | grep '^OpenTofu' || { echo "tofu does not run" >&2; exit 1; }
+[ "$aerie" = --install-tofu ] && exit 0
+
+if [ ! -x "$aerie" ]; then
+  echo "no aerie binary at $aerie: build it first (cargo build --bin aerie)" >&2
+  exit 1
+fi
+aerie=$(cd "$(dirname "$aerie")" && pwd)/$(basename "$aerie")
 
 cd terraform
 echo "== gofmt"
