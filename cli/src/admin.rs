@@ -6,9 +6,9 @@ use std::path::Path;
 
 use aerie_common::TenantId;
 use aerie_common::config::Config;
+use aerie_common::crypto::SecretBox;
 use aerie_common::paging::PageRequest;
 use aerie_common::transfer::Archive;
-use aerie_flow_svc::crypto::SecretBox;
 
 use crate::server::BoxError;
 

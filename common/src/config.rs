@@ -667,15 +667,19 @@ impl Config {
     }
 
     /// The secrets master key, base64 as configured or as generated once
-    /// under `data-dir` (the embedded default).
+    /// under `data-dir` (the embedded default). flow-svc seals namespace
+    /// secrets with it, execution-svc SECRET inputs.
     pub fn secrets_master_key(&self) -> std::io::Result<String> {
         if let Some(key) = &self.security.secrets_master_key {
             return Ok(key.clone());
         }
-        tracing::warn!(
-            file = %std::path::absolute(&self.data_dir).unwrap_or_else(|_| self.data_dir.clone()).join("secrets-master-key").display(),
-            "secrets are encrypted with a master key generated under data-dir: back that file up (or set aerie.security.secrets-master-key); without it no stored secret can be read"
-        );
+        static WARNED: std::sync::Once = std::sync::Once::new();
+        WARNED.call_once(|| {
+            tracing::warn!(
+                file = %std::path::absolute(&self.data_dir).unwrap_or_else(|_| self.data_dir.clone()).join("secrets-master-key").display(),
+                "secrets are encrypted with a master key generated under data-dir: back that file up (or set aerie.security.secrets-master-key); without it no stored secret or SECRET input can be read"
+            );
+        });
         crate::local_secret::created_once(&self.data_dir, "secrets-master-key", 44, || {
             use base64::Engine;
             let key: [u8; 32] = rand::random();

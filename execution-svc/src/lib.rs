@@ -57,6 +57,7 @@ pub async fn open(config: &Config) -> Result<ExecutionApi, BoxError> {
         config.service_token()?,
         &config.executor,
         quotas.clone(),
+        aerie_common::crypto::SecretBox::new(&config.secrets_master_key()?)?,
     );
     let auth = aerie_common::grpc::lazy_channel(&config.auth_endpoint())?;
     let guard = aerie_common::auth::TenantGuard::new(

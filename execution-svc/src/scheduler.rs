@@ -42,8 +42,8 @@ use futures::{StreamExt, TryStreamExt};
 use serde_json::{Map, json};
 use tokio_util::sync::CancellationToken;
 
+use crate::domain::ExecutionId;
 use crate::domain::plan::Plan;
-use crate::domain::{ExecutionId, inputs};
 use crate::executor::{Engine, NewExecution, StartedBy};
 use crate::live_tenants::LiveTenants;
 use crate::repo::TenantTxn;
@@ -416,7 +416,15 @@ impl Scheduler {
             plan.schedules
                 .iter()
                 .map(|(trigger, extras)| {
-                    let start = inputs::resolve(&plan.inputs, &extras.inputs, &Default::default())
+                    let start = self
+                        .engine
+                        .resolve_inputs(
+                            &schedule.tenant,
+                            (&flow.namespace, &flow.id),
+                            &plan.inputs,
+                            &extras.inputs,
+                            &Default::default(),
+                        )
                         .map(|inputs| {
                             let mut labels = plan.labels.clone();
                             labels.extend(extras.labels.clone());

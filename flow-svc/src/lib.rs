@@ -4,7 +4,6 @@
 //! NamespaceService, FlowInternalService}`.
 
 pub mod api;
-pub mod crypto;
 pub mod domain;
 pub mod migration;
 pub mod repo;
@@ -26,7 +25,7 @@ pub use api::FlowApi;
 
 /// Connects to this service's database, migrates it and builds the API.
 pub async fn open(config: &Config) -> Result<FlowApi, Box<dyn std::error::Error + Send + Sync>> {
-    let secrets = crypto::SecretBox::new(&config.secrets_master_key()?)?;
+    let secrets = aerie_common::crypto::SecretBox::new(&config.secrets_master_key()?)?;
     let db = db::connect_and_migrate::<migration::Migrator>(
         &config.flow_database_url(),
         &config.migration_url("flow"),

@@ -18,11 +18,11 @@ use sea_orm::{DbErr, IntoActiveModel};
 use tonic::{Request, Response, Status};
 
 use crate::FlowApi;
-use crate::crypto::SecretBox;
 use crate::repo::entities::{
     disabled_triggers, flow_labels, flow_revisions, flows, kv_entries, namespace_settings, secrets,
     triggers,
 };
+use aerie_common::crypto::SecretBox;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 

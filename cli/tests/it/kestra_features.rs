@@ -258,6 +258,72 @@ async fn kestra_properties_aerie_does_not_carry_out_are_refused_by_name() {
     assert_eq!(status, 404, "nothing was saved");
 }
 
+/// A flow output's `type` is applied as Kestra applies it: the rendered
+/// text becomes the type's value, or the execution fails naming the
+/// output; a type Aerie cannot apply is refused when the flow is saved.
+#[tokio::test]
+async fn flow_outputs_take_their_declared_type() {
+    let app = TestApp::start(Mode::MultiWithDefault).await;
+    tenant(&app, "acme").await;
+    let typed = |id: &str, value: &str| {
+        flow(
+            id,
+            &format!(
+                "inputs:\n  - id: n\n    type: STRING\n    defaults: \"{value}\"\ntasks:\n  - id: r\n    type: io.kestra.plugin.core.debug.Return\n    format: \"{{{{ inputs.n }}}}\"\noutputs:\n  - id: count\n    type: INT\n    value: \"{{{{ outputs.r.value }}}}\"\n  - id: flag\n    type: BOOLEAN\n    value: \"true\"\n  - id: raw\n    value: \"{{{{ outputs.r.value }}}}\"\n"
+            ),
+        )
+    };
+    create_flow(&app, "acme", &typed("typed", "42")).await;
+    let execution = run(&app, "acme", "company.team/typed", json!({})).await;
+    assert_eq!(execution["state"]["current"], "SUCCESS", "{execution}");
+    assert_eq!(
+        execution["outputs"],
+        json!({"count": 42, "flag": true, "raw": "42"})
+    );
+    let failed = run(
+        &app,
+        "acme",
+        "company.team/typed",
+        json!({"n": "forty-two"}),
+    )
+    .await;
+    assert_eq!(failed["state"]["current"], "FAILED", "{failed}");
+    let id = failed["id"].as_str().expect("id");
+    let (_, logs) = app.get(&format!("/api/v1/acme/logs/{id}")).await;
+    assert!(
+        logs.to_string()
+            .contains("flow outputs: output 'count' is not a valid INT"),
+        "{logs}"
+    );
+    for (output, named) in [
+        (
+            "  - id: s\n    type: SECRET\n    value: x\n",
+            "SECRET flow outputs are not supported",
+        ),
+        (
+            "  - id: m\n    type: MONEY\n    value: x\n",
+            "unknown output type",
+        ),
+        ("  - id: v\n    type: INT\n", "output 'v' needs a value"),
+        (
+            "  - id: d\n    value: x\n  - id: d\n    value: y\n",
+            "output id 'd' is already used",
+        ),
+    ] {
+        let source = flow(
+            "refused",
+            &format!(
+                "tasks:\n  - id: a\n    type: io.kestra.plugin.core.log.Log\n    message: hi\noutputs:\n{output}"
+            ),
+        );
+        let (status, answer) = app
+            .yaml(Method::POST, "/api/v1/acme/flows", &app.admin, &source)
+            .await;
+        assert_eq!(status, 422, "{answer}");
+        assert!(answer.to_string().contains(named), "{named}: {answer}");
+    }
+}
+
 async fn start(app: &TestApp, flow: &str) -> Value {
     let (status, created) = app
         .post(
@@ -581,25 +647,114 @@ async fn kestras_input_types_are_checked_when_an_execution_starts() {
     ] {
         assert!(text.contains(expected), "missing {expected:?} in {text}");
     }
+}
 
+/// Kestra's input-log-secret.yaml (InputsTest.shouldNotLogSecretInput),
+/// plus what Aerie adds: the value is sealed in the execution row (the API
+/// shows ciphertext, as Kestra's shows it encrypted), opened for the tasks,
+/// masked in logs and outputs, never echoed in a refusal, and sealed for
+/// its flow: a sealed value sent to another flow does not open there.
+#[tokio::test]
+async fn a_secret_input_is_sealed_at_rest_masked_in_logs_and_opened_for_tasks() {
+    let app = TestApp::start(Mode::MultiWithDefault).await;
+    tenant(&app, "acme").await;
+    create_flow(
+        &app,
+        "acme",
+        "id: input-log-secret\nnamespace: company.team\ninputs:\n  - id: secret\n    type: SECRET\n    defaults: password\n  - id: token\n    type: SECRET\n    required: false\n    validator: \"^[a-z0-9-]+$\"\ntasks:\n  - id: log-secret\n    type: io.kestra.plugin.core.log.Log\n    message: \"This is my secret: {{inputs.secret}}\"\n  - id: tag\n    type: io.kestra.plugin.core.execution.Labels\n    labels:\n      who: \"{{ inputs.secret }}\"\n  - id: seen\n    type: io.kestra.plugin.core.debug.Return\n    format: \"{{ inputs.secret | length }} {{ inputs.token | length }} {{ inputs.token }}\"\n",
+    )
+    .await;
+    let execution = run(
+        &app,
+        "acme",
+        "company.team/input-log-secret",
+        json!({"token": "tok-0123456789"}),
+    )
+    .await;
+    assert_eq!(execution["state"]["current"], "SUCCESS", "{execution}");
+    // The tasks saw the plain values (8 and 14 characters); what they wrote
+    // masks them.
+    assert_eq!(
+        task_run(&execution, "seen")["outputs"]["value"],
+        "8 14 ******"
+    );
+    let id = execution["id"].as_str().expect("id");
+    let (_, logs) = app.get(&format!("/api/v1/acme/logs/{id}")).await;
+    let messages: Vec<&str> = logs
+        .as_array()
+        .expect("lines")
+        .iter()
+        .filter_map(|l| l["message"].as_str())
+        .collect();
+    assert!(
+        messages.contains(&"This is my secret: ******"),
+        "{messages:?}"
+    );
+    // At rest and over the API: ciphertext, never the value.
+    let (_, stored) = app.get(&format!("/api/v1/acme/executions/{id}")).await;
+    let everything = stored.to_string();
+    for plain in ["password", "tok-0123456789"] {
+        assert!(!everything.contains(plain), "{plain} in {everything}");
+    }
+    assert_eq!(stored["labels"]["who"], "******", "labels are masked too");
+    let sealed = stored["inputs"]["token"].as_str().expect("sealed text");
+    assert!(sealed.len() > 40, "{sealed}");
+
+    // A refusal does not echo the value.
     let (status, answer) = app
-        .yaml(
-            Method::POST,
-            "/api/v1/acme/flows",
-            &app.admin,
-            &flow(
-                "secretive_input",
-                "inputs:\n  - id: password\n    type: SECRET\ntasks:\n  - id: a\n    type: io.kestra.plugin.core.log.Log\n    message: hi\n",
-            ),
+        .post(
+            "/api/v1/acme/executions/company.team/input-log-secret",
+            json!({"token": "Not-Valid!"}),
         )
         .await;
     assert_eq!(status, 422, "{answer}");
+    assert!(!answer.to_string().contains("Not-Valid!"), "{answer}");
     assert!(
         answer
             .to_string()
-            .contains("SECRET inputs are not supported"),
+            .contains("input 'token': the value does not match the validator"),
         "{answer}"
     );
+
+    // Sent as the value of another flow's SECRET input, the sealed text is
+    // just text: sealed again for that flow, it is never opened as the
+    // first flow's secret.
+    create_flow(
+        &app,
+        "acme",
+        "id: other\nnamespace: company.team\ninputs:\n  - id: token\n    type: SECRET\ntasks:\n  - id: seen\n    type: io.kestra.plugin.core.debug.Return\n    format: \"{{ inputs.token | length }}\"\n",
+    )
+    .await;
+    let other = run(&app, "acme", "company.team/other", json!({"token": sealed})).await;
+    assert_eq!(
+        task_run(&other, "seen")["outputs"]["value"],
+        sealed.len().to_string()
+    );
+
+    // A secret input's value goes on into a subflow's SECRET input (sealed
+    // there), never into a plain one, where it would be stored as given.
+    for (id, input, ends) in [
+        ("into-secret", "token", "SUCCESS"),
+        ("into-plain", "plain", "FAILED"),
+    ] {
+        create_flow(
+            &app,
+            "acme",
+            &format!("id: {id}\nnamespace: company.team\ninputs:\n  - id: secret\n    type: SECRET\n    defaults: password\ntasks:\n  - id: call\n    type: io.kestra.plugin.core.flow.Subflow\n    namespace: company.team\n    flowId: receiver\n    wait: true\n    inputs:\n      {input}: \"{{{{ inputs.secret }}}}\"\n"),
+        )
+        .await;
+        if id == "into-secret" {
+            create_flow(
+                &app,
+                "acme",
+                "id: receiver\nnamespace: company.team\ninputs:\n  - id: token\n    type: SECRET\n    required: false\n  - id: plain\n    type: STRING\n    required: false\ntasks:\n  - id: seen\n    type: io.kestra.plugin.core.log.Log\n    message: \"got {{ inputs.token }}\"\n",
+            )
+            .await;
+        }
+        let parent = run(&app, "acme", &format!("company.team/{id}"), json!({})).await;
+        assert_eq!(parent["state"]["current"], ends, "{id}: {parent}");
+        assert!(!parent.to_string().contains("password"), "{parent}");
+    }
 }
 
 /// Kestra's own switch.yaml (core/src/test/resources/flows/valids).

@@ -14,6 +14,7 @@ use super::scalar_text;
 /// The input types, as Kestra names them.
 pub const INPUT_TYPES: &[&str] = &[
     "STRING",
+    "SECRET",
     "INT",
     "FLOAT",
     "BOOLEAN",
@@ -116,12 +117,6 @@ impl InputDef {
             .and_then(Value::as_str)
             .ok_or_else(|| problem("type", format!("input '{id}' needs a type")))?
             .to_owned();
-        if kind == "SECRET" {
-            return Err(problem(
-                "type",
-                "SECRET inputs are not supported by Aerie (their value would be stored as given); keep the value in a namespace secret and read it with secret()",
-            ));
-        }
         if !INPUT_TYPES.contains(&kind.as_str()) {
             return Err(problem(
                 "type",
@@ -133,7 +128,7 @@ impl InputDef {
             ));
         }
         let own: &[&str] = match kind.as_str() {
-            "STRING" => &["validator"],
+            "STRING" | "SECRET" => &["validator"],
             "INT" | "FLOAT" => &["min", "max"],
             "ENUM" => &["values"],
             "SELECT" | "MULTISELECT" => &["values", "allowCustomValue"],
@@ -311,14 +306,17 @@ impl InputDef {
                 if let (Some(pattern), Some(text)) = (&self.validator, value.as_str())
                     && !pattern.is_match(text)
                 {
-                    return Err(format!(
-                        "'{}' does not match the validator {}",
-                        shorten(text),
-                        pattern
-                            .as_str()
-                            .trim_start_matches("^(?:")
-                            .trim_end_matches(")$")
-                    ));
+                    let pattern = pattern
+                        .as_str()
+                        .trim_start_matches("^(?:")
+                        .trim_end_matches(")$");
+                    // A secret is never echoed, not even in a refusal.
+                    let shown = if kind == "SECRET" {
+                        "the value".to_owned()
+                    } else {
+                        format!("'{}'", shorten(text))
+                    };
+                    return Err(format!("{shown} does not match the validator {pattern}"));
                 }
                 if let Some(number) = value.as_f64() {
                     if self.min.is_some_and(|min| number < min) {
@@ -352,11 +350,12 @@ impl InputDef {
     }
 }
 
-/// `value` as a plain input of type `kind`; strings (form fields) are converted.
-fn typed(kind: &str, value: Value) -> Result<Value, String> {
+/// `value` as a plain input (or flow output) of type `kind`; strings (form
+/// fields, rendered templates) are converted.
+pub(crate) fn typed(kind: &str, value: Value) -> Result<Value, String> {
     let text = value.as_str().map(str::trim);
     match kind {
-        "STRING" => match value {
+        "STRING" | "SECRET" => match value {
             Value::String(_) => Ok(value),
             Value::Number(_) | Value::Bool(_) => Ok(Value::String(value.to_string())),
             _ => Err("expected a string".into()),
@@ -529,9 +528,18 @@ mod tests {
     }
 
     #[test]
+    fn a_secret_input_is_a_string_that_no_refusal_echoes() {
+        let secret = def(json!({"id": "p", "type": "SECRET", "validator": "^[a-z]+$"}));
+        assert_eq!(secret.check(json!("hunter")), Ok(json!("hunter")));
+        let why = secret.check(json!("Hunter2")).expect_err("refused");
+        assert!(!why.contains("Hunter2"), "{why}");
+        assert!(why.contains("does not match the validator"), "{why}");
+        assert!(secret.check(json!({"a": 1})).is_err());
+    }
+
+    #[test]
     fn declarations_that_cannot_be_applied_are_refused() {
         let refused = |value: Value| InputDef::parse(&value).unwrap_err().message;
-        assert!(refused(json!({"id": "p", "type": "SECRET"})).contains("not supported"));
         assert!(refused(json!({"id": "e", "type": "ENUM"})).contains("needs values"));
         assert!(refused(json!({"id": "a", "type": "ARRAY"})).contains("itemType"));
         assert!(

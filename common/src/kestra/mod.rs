@@ -5,6 +5,7 @@ pub mod concurrency;
 pub mod duration;
 pub mod flow_trigger;
 pub mod inputs;
+pub mod outputs;
 pub mod pebble;
 pub mod plugin_defaults;
 pub mod retry;

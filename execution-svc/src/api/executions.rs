@@ -16,7 +16,7 @@ use tonic::{Request, Response, Status};
 
 use super::{ExecutionApi, execution_message, next_change, not_found};
 use crate::domain::plan::Plan;
-use crate::domain::{ExecutionId, State, execution_folder, inputs, push_history};
+use crate::domain::{ExecutionId, State, execution_folder, push_history};
 use crate::executor::{NewExecution, StartedBy};
 use crate::repo::entities::executions as execution_rows;
 use crate::repo::executions::{self as repo, Filter, SORT_FIELDS, StateChange};
@@ -208,7 +208,15 @@ impl ExecutionService for ExecutionApi {
             files.insert(file.input.clone(), path.uri());
             uploads.push((path, file.content));
         }
-        let resolved = inputs::resolve(&plan.inputs, &given, &files)
+        let resolved = self
+            .engine
+            .resolve_inputs(
+                &call.tenant,
+                (&flow.namespace, &flow.id),
+                &plan.inputs,
+                &given,
+                &files,
+            )
             .map_err(|problems| Status::invalid_argument(problems.join("; ")))?;
         for (path, content) in &uploads {
             self.engine

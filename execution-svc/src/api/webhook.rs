@@ -11,10 +11,10 @@ use serde_json::{Map, Value, json};
 use tonic::{Code, Request, Response, Status};
 
 use super::{ExecutionApi, execution_message};
+use crate::domain::ExecutionId;
 use crate::domain::plan::Webhook;
 use crate::domain::scope::{Base, Outputs};
 use crate::domain::template::is_template;
-use crate::domain::{ExecutionId, inputs};
 use crate::executor::{NewExecution, StartedBy};
 use aerie_proto::flow::v1 as flow_pb;
 use aerie_proto::flow::v1::Flow;
@@ -101,7 +101,15 @@ impl WebhookService for ExecutionApi {
             }));
         }
         self.engine.admission.admit(&tenant).await?;
-        let resolved = inputs::resolve(&plan.inputs, &Map::new(), &Default::default())
+        let resolved = self
+            .engine
+            .resolve_inputs(
+                &tenant,
+                (&flow.namespace, &flow.id),
+                &plan.inputs,
+                &Map::new(),
+                &Default::default(),
+            )
             .map_err(|problems| Status::invalid_argument(problems.join("; ")))?;
         let id = ExecutionId::generate();
         let new = NewExecution {

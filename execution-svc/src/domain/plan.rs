@@ -23,8 +23,8 @@ pub struct Plan {
     pub tasks: Vec<Task>,
     pub errors: Vec<Task>,
     pub finally: Vec<Task>,
-    /// Flow outputs: id and value template, rendered when the tasks end.
-    pub outputs: Vec<(String, Value)>,
+    /// Flow outputs: rendered when the tasks end, converted to their type.
+    pub outputs: Vec<OutputDef>,
     /// The enabled Webhook triggers.
     pub webhooks: Vec<Webhook>,
     /// The Schedule triggers' own inputs and labels, by trigger id.
@@ -56,6 +56,7 @@ pub struct Webhook {
 
 /// One declared input, read by the same code that validated it.
 pub use aerie_common::kestra::inputs::InputDef as InputSpec;
+pub use aerie_common::kestra::outputs::OutputDef;
 
 /// What a task does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -175,15 +176,8 @@ impl Plan {
             _ => Vec::new(),
         };
         let outputs = match root.get("outputs") {
-            Some(Value::Array(list)) => list
-                .iter()
-                .filter_map(|o| {
-                    Some((
-                        scalar_text(o.get("id")?)?,
-                        o.get("value").cloned().unwrap_or(Value::Null),
-                    ))
-                })
-                .collect(),
+            Some(Value::Array(list)) => aerie_common::kestra::outputs::parse_all(list)
+                .map_err(|(i, _, why)| PlanError(format!("outputs[{i}]: {why}")))?,
             _ => Vec::new(),
         };
         let retry = own_retry(&root, "the flow")?;
@@ -564,7 +558,7 @@ triggers:
         assert_eq!(branch.otherwise[0].timeout, Some(Duration::from_secs(5)));
         assert!(branch.otherwise[0].allow_failure);
         assert!(plan.contains_task("small") && !plan.contains_task("maybe"));
-        assert_eq!(plan.outputs[0].0, "result");
+        assert_eq!(plan.outputs[0].id, "result");
         assert_eq!(plan.variables["greeting"], "hi");
         let hooks: Vec<_> = plan
             .webhooks

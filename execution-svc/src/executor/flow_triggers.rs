@@ -213,7 +213,14 @@ impl Engine {
             .await?;
         // The line goes into the ended execution's log, which readers of
         // another namespace may see: it names no value the trigger rendered.
-        let inputs = crate::domain::inputs::resolve(&plan.inputs, &given, &BTreeMap::new())
+        let inputs = self
+            .resolve_inputs(
+                tenant,
+                (&flow.namespace, &flow.id),
+                &plan.inputs,
+                &given,
+                &BTreeMap::new(),
+            )
             .map_err(|problems| {
                 tracing::info!(%tenant, flow = %flow.id, problems = %problems.join("; "),
                     "flow trigger inputs refused");

@@ -12,6 +12,7 @@
 mod create;
 mod flow_triggers;
 mod run;
+mod secret_inputs;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -151,6 +152,8 @@ pub struct Inner {
     /// changes, so neither does its plan (parsing is a large part of the
     /// CPU an execution costs).
     plans: Mutex<HashMap<SourceKey, Arc<Plan>>>,
+    /// Seals SECRET inputs into execution rows and opens them for a run.
+    pub(crate) secret_inputs: aerie_common::crypto::SecretBox,
 }
 
 /// A flow revision of a tenant: (tenant storage key, namespace, flow, revision).
@@ -175,6 +178,7 @@ impl Engine {
         service_token: String,
         config: &ExecutorConfig,
         quotas: Arc<crate::quota::QuotaBook>,
+        secret_inputs: aerie_common::crypto::SecretBox,
     ) -> Engine {
         let (events, _) = broadcast::channel(4096);
         let admission = crate::quota::Admission::new(db.clone(), quotas.clone());
@@ -203,6 +207,7 @@ impl Engine {
             events,
             sources: Mutex::new(HashMap::new()),
             plans: Mutex::new(HashMap::new()),
+            secret_inputs,
         }))
     }
 

@@ -201,8 +201,21 @@ pub(super) async fn execute(
         .as_ref()
         .map(|p| p.variables.clone())
         .unwrap_or_default();
+    let secret_inputs = match &plan {
+        Ok(plan) => engine.open_secret_inputs(
+            tenant,
+            (&row.namespace, &row.flow_id),
+            &plan.inputs,
+            &serde_json::from_str(&row.inputs).unwrap_or_default(),
+        ),
+        Err(_) => Ok(Map::new()),
+    };
     let quotas = engine.quotas.of(tenant).await;
-    let run = Run::new(engine, job, stop, &row, previous, variables, quotas);
+    let scope = PlanScope {
+        variables,
+        secret_inputs: secret_inputs.clone().unwrap_or_default(),
+    };
+    let run = Run::new(engine, job, stop, &row, previous, scope, quotas);
     if state == State::Killing {
         // Killed while no worker ran it (queued, paused by its subflows):
         // what had not ended ends KILLED with it, so a restart runs it again.
@@ -221,6 +234,10 @@ pub(super) async fn execute(
             return run.end(Outcome::Failed, None, vec![line]).await;
         }
     };
+    if let Err(why) = secret_inputs {
+        let line = run.log_line("", "", "ERROR", why);
+        return run.end(Outcome::Failed, None, vec![line]).await;
+    }
     if state != State::Running {
         // Recorded with the first write of the run (or its end).
         run.lock_pending().running = true;
@@ -367,6 +384,13 @@ struct Run<'e> {
     trigger: Value,
 }
 
+/// What a run's template scope takes from its flow: `vars`, and the
+/// opened values of its SECRET inputs.
+struct PlanScope {
+    variables: Map<String, Value>,
+    secret_inputs: Map<String, Value>,
+}
+
 impl<'e> Run<'e> {
     fn new(
         engine: &'e Engine,
@@ -374,11 +398,19 @@ impl<'e> Run<'e> {
         stop: &'e Stop,
         row: &executions::Model,
         previous: Vec<task_runs::Model>,
-        variables: Map<String, Value>,
+        scope: PlanScope,
         quotas: QuotasConfig,
     ) -> Run<'e> {
         let (tenant, id) = (&job.tenant, &job.execution);
-        let masks = Arc::new(Mutex::new(Vec::new()));
+        // A SECRET input's value is masked wherever the run writes it.
+        let masks = Arc::new(Mutex::new(
+            scope
+                .secret_inputs
+                .values()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect::<Vec<_>>(),
+        ));
         let lookups = TenantLookups {
             handle: tokio::runtime::Handle::current(),
             engine: engine.clone(),
@@ -393,7 +425,11 @@ impl<'e> Run<'e> {
         };
         let parse = |text: &str| serde_json::from_str::<Value>(text).unwrap_or_else(|_| json!({}));
         let mut base = Map::new();
-        base.insert("inputs".into(), parse(&row.inputs));
+        let mut inputs = parse(&row.inputs);
+        if let Value::Object(stored) = &mut inputs {
+            stored.extend(scope.secret_inputs);
+        }
+        base.insert("inputs".into(), inputs);
         base.insert(
             "trigger".into(),
             crate::domain::template_trigger(parse(&row.trigger)),
@@ -402,7 +438,7 @@ impl<'e> Run<'e> {
             "labels".into(),
             crate::domain::template_labels(&serde_json::from_str(&row.labels).unwrap_or_default()),
         );
-        base.insert("vars".into(), Value::Object(variables));
+        base.insert("vars".into(), Value::Object(scope.variables));
         base.insert(
             "flow".into(),
             json!({"id": row.flow_id, "namespace": row.namespace, "revision": row.flow_revision,
@@ -746,8 +782,13 @@ impl<'e> Run<'e> {
     }
 
     /// Adds `given` to the execution's labels (written with the next
-    /// write), unless the result breaks the label rules.
+    /// write), unless the result breaks the label rules. Secret values are
+    /// masked in them as in logs: labels are shown to every reader.
     fn add_labels(&self, given: BTreeMap<String, String>) -> Result<(), String> {
+        let given: BTreeMap<String, String> = given
+            .into_iter()
+            .map(|(k, v)| (k, self.masked(v)))
+            .collect();
         let merged = {
             let mut labels = self.labels.lock().unwrap_or_else(|p| p.into_inner());
             let mut merged = labels.clone();
@@ -1389,15 +1430,16 @@ impl<'e> Run<'e> {
     async fn flow_outputs(&self, plan: &Plan) -> Result<Value, String> {
         let context = self.base.scope(&self.outputs, &[]);
         let mut values = Map::new();
-        for (id, template) in &plan.outputs {
+        for output in &plan.outputs {
             let value = self
-                .render_value(template, &context)
+                .render_value(&output.value, &context)
                 .await
                 .map_err(|f| match f {
                     Failure::Error(message) | Failure::Refused(message) => message,
                     Failure::Stopped => "stopped".into(),
                 })?;
-            values.insert(id.clone(), self.masked_value(value));
+            let value = output.convert(value)?;
+            values.insert(output.id.clone(), self.masked_value(value));
         }
         // Bounded like a task run's outputs: they are stored with the
         // execution and read back whole (a ForEachItem gathers them).

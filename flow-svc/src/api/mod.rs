@@ -15,7 +15,7 @@ use aerie_common::grpc::Channel;
 use aerie_common::{ServiceError, TenantId, TenantPolicy};
 use sea_orm::DatabaseConnection;
 
-use crate::crypto::SecretBox;
+use aerie_common::crypto::SecretBox;
 
 /// Implements every flow-svc gRPC service.
 #[derive(Clone)]

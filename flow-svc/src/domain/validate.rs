@@ -525,6 +525,7 @@ impl Checker {
         let disabled = self.optional_bool(root, "", "disabled");
         let labels = self.labels(root, "");
         self.inputs(root);
+        self.outputs(root);
         match root.value.get("tasks") {
             None => self.report(
                 "tasks",
@@ -740,6 +741,44 @@ impl Checker {
                     at(id_node),
                     format!("input id '{}' is already used by {first}", declared.id),
                 );
+            }
+        }
+    }
+
+    /// The flow's `outputs`: read with the executor's own code
+    /// ([`aerie_common::kestra::outputs`]), each finding at its place.
+    fn outputs(&mut self, root: &Located<Node>) {
+        let Some(node) = root.value.get("outputs") else {
+            return;
+        };
+        let Node::Seq(items) = &node.value else {
+            self.report("outputs", at(node), "outputs must be a list");
+            return;
+        };
+        let mut seen = HashMap::new();
+        for (i, output) in items.iter().enumerate() {
+            let path = format!("outputs[{i}]");
+            match aerie_common::kestra::outputs::OutputDef::parse(&output.value.to_json()) {
+                Ok(declared) => {
+                    let id_node = output.value.get("id").unwrap_or(output);
+                    if let Some(problem) = id_problem("output id", &declared.id, 100) {
+                        self.report(&join(&path, "id"), at(id_node), problem);
+                    } else if let Some(first) = seen.insert(declared.id.clone(), path.clone()) {
+                        self.report(
+                            &join(&path, "id"),
+                            at(id_node),
+                            format!("output id '{}' is already used by {first}", declared.id),
+                        );
+                    }
+                }
+                Err((property, why)) => {
+                    let place = output.value.get(property).unwrap_or(output);
+                    let full = match property {
+                        "" => path.clone(),
+                        property => join(&path, property),
+                    };
+                    self.report(&full, at(place), why);
+                }
             }
         }
     }

@@ -301,14 +301,26 @@ impl Run<'_> {
             },
             _ => Map::new(),
         };
-        let inputs = crate::domain::inputs::resolve(&plan.inputs, &given, &BTreeMap::new())
+        let inputs = self
+            .engine
+            .resolve_inputs(
+                self.tenant,
+                (namespace, flow_id),
+                &plan.inputs,
+                &given,
+                &BTreeMap::new(),
+            )
             .map_err(|problems| {
                 format!("inputs of {namespace}/{flow_id}: {}", problems.join("; "))
             })?;
         let labels = self.subflow_labels(task, context, &plan.labels).await?;
         // A secret stays masked only in the execution that resolved it: it
-        // does not travel on in another execution's inputs or labels.
-        let carried = format!("{} {:?}", Value::Object(given.clone()), labels);
+        // does not travel on in another execution's inputs or labels,
+        // except into a SECRET input, which is sealed there.
+        let secret = crate::executor::secret_inputs::secret_input_ids(&plan.inputs);
+        let mut plain = given.clone();
+        plain.retain(|id, _| !secret.contains(&id.as_str()));
+        let carried = format!("{} {:?}", Value::Object(plain), labels);
         let masks = self.masks.lock().unwrap_or_else(|p| p.into_inner()).clone();
         if masks
             .iter()

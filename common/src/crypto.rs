@@ -1,8 +1,10 @@
 //! Secret values at rest: AES-256-GCM under the instance's master key, a
-//! random nonce per value, and the tenant, namespace and key as associated
-//! data, so that a ciphertext copied to another tenant's row does not open.
+//! random nonce per value, and the value's address as associated data (the
+//! tenant, namespace and key of a namespace secret; the tenant, flow and
+//! input of a SECRET input), so that a ciphertext copied to another
+//! tenant's row, or to another address, does not open.
 
-use aerie_common::TenantId;
+use crate::TenantId;
 use aes_gcm::aead::{Aead, AeadCore, Generate, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Key, Nonce};
 use base64::Engine;
@@ -40,23 +42,10 @@ impl SecretBox {
 
     /// Encrypts `value` for one tenant, namespace and key.
     pub fn seal(&self, tenant: &TenantId, namespace: &str, key: &str, value: &str) -> Vec<u8> {
-        let nonce = Nonce::generate();
-        let aad = associated_data(tenant, namespace, key);
-        let ciphertext = self
-            .cipher
-            .encrypt(
-                &nonce,
-                Payload {
-                    msg: value.as_bytes(),
-                    aad: &aad,
-                },
-            )
-            .expect("AES-GCM encryption cannot fail for inputs under 64 GiB");
-        let mut sealed = Vec::with_capacity(1 + NONCE_LEN + ciphertext.len());
-        sealed.push(VERSION);
-        sealed.extend_from_slice(&nonce);
-        sealed.extend_from_slice(&ciphertext);
-        sealed
+        self.seal_at(
+            &associated_data(&[tenant.storage_key(), namespace, key]),
+            value,
+        )
     }
 
     /// Decrypts what [`SecretBox::seal`] produced for the same address.
@@ -67,20 +56,66 @@ impl SecretBox {
         key: &str,
         sealed: &[u8],
     ) -> Result<String, CryptoError> {
+        self.open_at(
+            &associated_data(&[tenant.storage_key(), namespace, key]),
+            sealed,
+        )
+    }
+
+    /// Encrypts the value of a SECRET input of one flow for its execution
+    /// row, as base64 text (what the API shows, as Kestra shows it).
+    pub fn seal_input(&self, tenant: &TenantId, input: &InputAddress<'_>, value: &str) -> String {
+        let sealed = self.seal_at(&input.associated_data(tenant), value);
+        base64::engine::general_purpose::STANDARD.encode(sealed)
+    }
+
+    /// Decrypts what [`SecretBox::seal_input`] produced for the same flow
+    /// and input of the same tenant.
+    pub fn open_input(
+        &self,
+        tenant: &TenantId,
+        input: &InputAddress<'_>,
+        sealed: &str,
+    ) -> Result<String, CryptoError> {
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(sealed)
+            .map_err(|_| CryptoError::Unreadable)?;
+        self.open_at(&input.associated_data(tenant), &bytes)
+    }
+
+    fn seal_at(&self, aad: &[u8], value: &str) -> Vec<u8> {
+        let nonce = Nonce::generate();
+        let ciphertext = self
+            .cipher
+            .encrypt(
+                &nonce,
+                Payload {
+                    msg: value.as_bytes(),
+                    aad,
+                },
+            )
+            .expect("AES-GCM encryption cannot fail for inputs under 64 GiB");
+        let mut sealed = Vec::with_capacity(1 + NONCE_LEN + ciphertext.len());
+        sealed.push(VERSION);
+        sealed.extend_from_slice(&nonce);
+        sealed.extend_from_slice(&ciphertext);
+        sealed
+    }
+
+    fn open_at(&self, aad: &[u8], sealed: &[u8]) -> Result<String, CryptoError> {
         let (&version, rest) = sealed.split_first().ok_or(CryptoError::Unreadable)?;
         if version != VERSION || rest.len() < NONCE_LEN {
             return Err(CryptoError::Unreadable);
         }
         let (nonce, ciphertext) = rest.split_at(NONCE_LEN);
         let nonce = Nonce::try_from(nonce).map_err(|_| CryptoError::Unreadable)?;
-        let aad = associated_data(tenant, namespace, key);
         let plain = self
             .cipher
             .decrypt(
                 &nonce,
                 Payload {
                     msg: ciphertext,
-                    aad: &aad,
+                    aad,
                 },
             )
             .map_err(|_| CryptoError::Unreadable)?;
@@ -88,10 +123,31 @@ impl SecretBox {
     }
 }
 
+/// Where a SECRET input's value belongs: its flow and input id.
+pub struct InputAddress<'a> {
+    pub namespace: &'a str,
+    pub flow_id: &'a str,
+    pub input: &'a str,
+}
+
+impl InputAddress<'_> {
+    /// Five parts, the second one a phrase no namespace can be (namespaces
+    /// hold no space), so no input's address is a namespace secret's.
+    fn associated_data(&self, tenant: &TenantId) -> Vec<u8> {
+        associated_data(&[
+            tenant.storage_key(),
+            "SECRET input",
+            self.namespace,
+            self.flow_id,
+            self.input,
+        ])
+    }
+}
+
 /// Unambiguous: every part is length-prefixed.
-fn associated_data(tenant: &TenantId, namespace: &str, key: &str) -> Vec<u8> {
+fn associated_data(parts: &[&str]) -> Vec<u8> {
     let mut aad = Vec::new();
-    for part in [tenant.storage_key(), namespace, key] {
+    for part in parts {
         aad.extend_from_slice(&(part.len() as u32).to_be_bytes());
         aad.extend_from_slice(part.as_bytes());
     }
@@ -137,5 +193,53 @@ mod tests {
             .expect("key");
         assert!(wrong.open(&acme, "prod", "DB_PASSWORD", &sealed).is_err());
         assert!(SecretBox::new("c2hvcnQ=").is_err());
+    }
+
+    #[test]
+    fn a_secret_input_opens_only_for_its_own_tenant_flow_and_input() {
+        let secrets = SecretBox::new(&key()).expect("key");
+        let acme = TenantId::parse("acme").expect("tenant");
+        let at = |flow_id, input| InputAddress {
+            namespace: "prod",
+            flow_id,
+            input,
+        };
+        let sealed = secrets.seal_input(&acme, &at("deploy", "token"), "s3cr3t-value");
+        assert!(!sealed.contains("s3cr3t"));
+        assert_eq!(
+            secrets
+                .open_input(&acme, &at("deploy", "token"), &sealed)
+                .expect("opens"),
+            "s3cr3t-value"
+        );
+        let other = TenantId::parse("other").expect("tenant");
+        assert!(
+            secrets
+                .open_input(&other, &at("deploy", "token"), &sealed)
+                .is_err()
+        );
+        assert!(
+            secrets
+                .open_input(&acme, &at("deploy", "other"), &sealed)
+                .is_err()
+        );
+        assert!(
+            secrets
+                .open_input(&acme, &at("build", "token"), &sealed)
+                .is_err()
+        );
+        assert!(
+            secrets
+                .open_input(&acme, &at("deploy", "token"), "not base64!")
+                .is_err()
+        );
+        // Nor does a namespace secret's ciphertext pass for an input's.
+        let namespace_secret = base64::engine::general_purpose::STANDARD
+            .encode(secrets.seal(&acme, "prod", "token", "x"));
+        assert!(
+            secrets
+                .open_input(&acme, &at("deploy", "token"), &namespace_secret)
+                .is_err()
+        );
     }
 }

@@ -1,0 +1,85 @@
+//! SECRET inputs (Kestra's `type: SECRET`): checked like a STRING, sealed
+//! under the master key before the execution row is written, so the
+//! database and every API show ciphertext only; opened for the run, where
+//! the value renders in templates and is masked in its logs and outputs.
+
+use std::collections::BTreeMap;
+
+use aerie_common::TenantId;
+use aerie_common::crypto::InputAddress;
+use serde_json::{Map, Value};
+
+use super::Engine;
+use crate::domain::inputs;
+use crate::domain::plan::InputSpec;
+
+/// The SECRET inputs among `specs`.
+fn secret_specs(specs: &[InputSpec]) -> impl Iterator<Item = &InputSpec> {
+    specs.iter().filter(|s| s.kind == "SECRET")
+}
+
+impl Engine {
+    /// The inputs of a new execution of `namespace`/`flow_id`, checked
+    /// against `specs` (every problem, as [`inputs::resolve`]), with each
+    /// SECRET value sealed for the execution row.
+    pub(crate) fn resolve_inputs(
+        &self,
+        tenant: &TenantId,
+        (namespace, flow_id): (&str, &str),
+        specs: &[InputSpec],
+        given: &Map<String, Value>,
+        files: &BTreeMap<String, String>,
+    ) -> Result<Map<String, Value>, Vec<String>> {
+        let mut resolved = inputs::resolve(specs, given, files)?;
+        for spec in secret_specs(specs) {
+            if let Some(Value::String(plain)) = resolved.get(&spec.id) {
+                let at = InputAddress {
+                    namespace,
+                    flow_id,
+                    input: &spec.id,
+                };
+                let sealed = self.secret_inputs.seal_input(tenant, &at, plain);
+                resolved.insert(spec.id.clone(), Value::String(sealed));
+            }
+        }
+        Ok(resolved)
+    }
+
+    /// The plain values of an execution's SECRET inputs, by input id, from
+    /// its stored inputs; why not when one does not open (another master
+    /// key, or a value copied from elsewhere).
+    pub(crate) fn open_secret_inputs(
+        &self,
+        tenant: &TenantId,
+        (namespace, flow_id): (&str, &str),
+        specs: &[InputSpec],
+        stored: &Value,
+    ) -> Result<Map<String, Value>, String> {
+        let mut opened = Map::new();
+        for spec in secret_specs(specs) {
+            if let Some(Value::String(sealed)) = stored.get(&spec.id) {
+                let at = InputAddress {
+                    namespace,
+                    flow_id,
+                    input: &spec.id,
+                };
+                let plain = self
+                    .secret_inputs
+                    .open_input(tenant, &at, sealed)
+                    .map_err(|_| {
+                        format!(
+                            "the SECRET input '{}' does not open with this instance's secrets master key",
+                            spec.id
+                        )
+                    })?;
+                opened.insert(spec.id.clone(), Value::String(plain));
+            }
+        }
+        Ok(opened)
+    }
+}
+
+/// The ids of `specs`' SECRET inputs.
+pub(crate) fn secret_input_ids(specs: &[InputSpec]) -> Vec<&str> {
+    secret_specs(specs).map(|s| s.id.as_str()).collect()
+}
