@@ -1186,7 +1186,10 @@ async fn triggers_are_extracted_and_readable_by_aerie_services_in_their_tenant()
         .iter()
         .find(|t| t.trigger_id == "hook")
         .expect("hook");
-    assert!(hook.definition_json.contains("acme-webhook-key"));
+    assert_eq!(
+        aerie_proto::wire::from_struct(hook.definition.clone())["key"],
+        "acme-webhook-key"
+    );
     let err = internal
         .get_flow_triggers(internal_call(&app, request.clone(), "globex"))
         .await

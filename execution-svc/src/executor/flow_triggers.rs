@@ -110,8 +110,7 @@ impl Engine {
             .iter()
             .filter(|t| !(t.namespace == ended.namespace && t.flow_id == ended.flow_id))
             .filter_map(|trigger| {
-                let definition: Value =
-                    serde_json::from_str(&trigger.definition_json).unwrap_or_default();
+                let definition = aerie_proto::wire::from_struct(trigger.definition.clone());
                 let parsed = FlowTrigger::parse(&definition).ok()?;
                 parsed.fires_on(&observed).then_some((trigger, parsed))
             })

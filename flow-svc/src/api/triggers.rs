@@ -19,16 +19,14 @@ use crate::repo::triggers as repo;
 pub(super) fn trigger_message(row: triggers::Model, with_secrets: bool) -> pb::Trigger {
     // Only a webhook's key is ever taken out; other definitions pass as
     // stored (the scheduler lists every trigger of every tenant).
-    let definition = if !with_secrets && row.kind == trigger_types::WEBHOOK {
-        let mut definition: serde_json::Value =
-            serde_json::from_str(&row.definition).unwrap_or_default();
-        if let Some(object) = definition.as_object_mut() {
-            object.remove("key");
-        }
-        definition.to_string()
-    } else {
-        row.definition
-    };
+    let mut definition: serde_json::Value =
+        serde_json::from_str(&row.definition).unwrap_or_default();
+    if !with_secrets
+        && row.kind == trigger_types::WEBHOOK
+        && let Some(object) = definition.as_object_mut()
+    {
+        object.remove("key");
+    }
     pb::Trigger {
         namespace: row.namespace,
         flow_id: row.flow_id,
@@ -38,7 +36,7 @@ pub(super) fn trigger_message(row: triggers::Model, with_secrets: bool) -> pb::T
         timezone: row.timezone,
         disabled: row.disabled,
         flow_revision: row.flow_revision,
-        definition_json: definition,
+        definition: aerie_proto::wire::to_struct(definition),
     }
 }
 
