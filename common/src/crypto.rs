@@ -123,15 +123,18 @@ impl SecretBox {
     }
 }
 
-/// Where a SECRET input's value belongs: its flow and input id.
+/// Where a SECRET input's value belongs: its flow revision and input id.
+/// The revision is part of it, so a replay of an old execution with a
+/// newer (edited) revision of the flow cannot open what users typed in.
 pub struct InputAddress<'a> {
     pub namespace: &'a str,
     pub flow_id: &'a str,
+    pub revision: i32,
     pub input: &'a str,
 }
 
 impl InputAddress<'_> {
-    /// Five parts, the second one a phrase no namespace can be (namespaces
+    /// Six parts, the second one a phrase no namespace can be (namespaces
     /// hold no space), so no input's address is a namespace secret's.
     fn associated_data(&self, tenant: &TenantId) -> Vec<u8> {
         associated_data(&[
@@ -139,6 +142,7 @@ impl InputAddress<'_> {
             "SECRET input",
             self.namespace,
             self.flow_id,
+            &self.revision.to_string(),
             self.input,
         ])
     }
@@ -202,6 +206,7 @@ mod tests {
         let at = |flow_id, input| InputAddress {
             namespace: "prod",
             flow_id,
+            revision: 1,
             input,
         };
         let sealed = secrets.seal_input(&acme, &at("deploy", "token"), "s3cr3t-value");
@@ -228,6 +233,11 @@ mod tests {
                 .open_input(&acme, &at("build", "token"), &sealed)
                 .is_err()
         );
+        let next_revision = InputAddress {
+            revision: 2,
+            ..at("deploy", "token")
+        };
+        assert!(secrets.open_input(&acme, &next_revision, &sealed).is_err());
         assert!(
             secrets
                 .open_input(&acme, &at("deploy", "token"), "not base64!")

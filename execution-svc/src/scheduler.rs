@@ -420,7 +420,7 @@ impl Scheduler {
                         .engine
                         .resolve_inputs(
                             &schedule.tenant,
-                            (&flow.namespace, &flow.id),
+                            (&flow.namespace, &flow.id, flow.revision),
                             &plan.inputs,
                             &extras.inputs,
                             &Default::default(),

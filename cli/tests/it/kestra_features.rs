@@ -258,6 +258,144 @@ async fn kestra_properties_aerie_does_not_carry_out_are_refused_by_name() {
     assert_eq!(status, 404, "nothing was saved");
 }
 
+/// What a hostile review found about SECRET inputs, each closed: a value
+/// with quotes and a line break is masked in its JSON form too, and still
+/// refused on its way into a subflow's plain input; a ForEach does not
+/// iterate over it (values are stored with their task runs); a typed
+/// output's refusal does not quote it; a replay with an edited revision of
+/// the flow cannot open it.
+#[tokio::test]
+async fn secret_inputs_stay_hidden_in_every_form_they_take() {
+    let app = TestApp::start(Mode::MultiWithDefault).await;
+    tenant(&app, "acme").await;
+    let token = "say \"hi\"\nnow-0123456789";
+    let with_task = |id: &str, tasks: &str| {
+        format!(
+            "id: {id}\nnamespace: company.team\ninputs:\n  - id: token\n    type: SECRET\ntasks:\n{tasks}"
+        )
+    };
+    create_flow(
+        &app,
+        "acme",
+        "id: plain-child\nnamespace: company.team\ninputs:\n  - id: s\n    type: STRING\ntasks:\n  - id: l\n    type: io.kestra.plugin.core.log.Log\n    message: \"{{ inputs.s }}\"\n",
+    )
+    .await;
+    let cases = [
+        (
+            "whole",
+            "  - id: l\n    type: io.kestra.plugin.core.log.Log\n    message: \"whole {{ inputs | json }}\"\n",
+            "SUCCESS",
+        ),
+        (
+            "leaky-subflow",
+            "  - id: c\n    type: io.kestra.plugin.core.flow.Subflow\n    namespace: company.team\n    flowId: plain-child\n    inputs:\n      s: \"{{ inputs.token }}\"\n",
+            "FAILED",
+        ),
+        (
+            "each",
+            "  - id: e\n    type: io.kestra.plugin.core.flow.ForEach\n    values: [\"{{ inputs.token }}\"]\n    tasks:\n      - id: i\n        type: io.kestra.plugin.core.log.Log\n        message: \"{{ taskrun.value }}\"\n",
+            "FAILED",
+        ),
+    ];
+    for (id, tasks, ends) in cases {
+        create_flow(&app, "acme", &with_task(id, tasks)).await;
+        let execution = run(
+            &app,
+            "acme",
+            &format!("company.team/{id}"),
+            json!({"token": token}),
+        )
+        .await;
+        assert_eq!(execution["state"]["current"], ends, "{id}: {execution}");
+        let eid = execution["id"].as_str().expect("id");
+        let (_, logs) = app.get(&format!("/api/v1/acme/logs/{eid}")).await;
+        let (_, children) = app
+            .get("/api/v1/acme/executions/search?namespace=company.team&flowId=plain-child")
+            .await;
+        for seen in [
+            execution.to_string(),
+            logs.to_string(),
+            children.to_string(),
+        ] {
+            assert!(!seen.contains("0123456789"), "{id}: {seen}");
+        }
+        if id == "whole" {
+            assert!(logs.to_string().contains("******"), "{logs}");
+        }
+        if id == "each" {
+            assert!(
+                logs.to_string()
+                    .contains("a ForEach value carries a secret's value"),
+                "{logs}"
+            );
+        }
+    }
+
+    // A refused conversion does not quote the (trimmed) value.
+    create_flow(
+        &app,
+        "acme",
+        "id: typed\nnamespace: company.team\ninputs:\n  - id: token\n    type: SECRET\ntasks:\n  - id: l\n    type: io.kestra.plugin.core.log.Log\n    message: hi\noutputs:\n  - id: n\n    type: INT\n    value: \"{{ inputs.token }}\"\n",
+    )
+    .await;
+    let typed = run(
+        &app,
+        "acme",
+        "company.team/typed",
+        json!({"token": " hunter2-secret "}),
+    )
+    .await;
+    assert_eq!(typed["state"]["current"], "FAILED", "{typed}");
+    let (_, logs) = app
+        .get(&format!(
+            "/api/v1/acme/logs/{}",
+            typed["id"].as_str().expect("id")
+        ))
+        .await;
+    assert!(
+        logs.to_string().contains("output 'n' is not a valid INT"),
+        "{logs}"
+    );
+    assert!(!logs.to_string().contains("hunter2"), "{logs}");
+
+    // A replay with a new revision of the flow cannot open the value.
+    create_flow(
+        &app,
+        "acme",
+        "id: replayed\nnamespace: company.team\ninputs:\n  - id: token\n    type: SECRET\ntasks:\n  - id: l\n    type: io.kestra.plugin.core.debug.Return\n    format: \"{{ inputs.token | length }}\"\n",
+    )
+    .await;
+    let first = run(
+        &app,
+        "acme",
+        "company.team/replayed",
+        json!({"token": "typed-by-alice"}),
+    )
+    .await;
+    assert_eq!(task_run(&first, "l")["outputs"]["value"], "14");
+    let (status, body) = app
+        .yaml(
+            Method::PUT,
+            "/api/v1/acme/flows/company.team/replayed",
+            &app.admin,
+            "id: replayed\nnamespace: company.team\ninputs:\n  - id: token\n    type: SECRET\ntasks:\n  - id: l\n    type: io.kestra.plugin.core.debug.Return\n    format: \"{{ inputs.token | upper }}\"\n",
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let first_id = first["id"].as_str().expect("id");
+    for (query, ends) in [("", "SUCCESS"), ("?revision=2", "FAILED")] {
+        let path = format!("/api/v1/acme/executions/{first_id}/replay{query}");
+        let (status, again) = app.send(Method::POST, &path, Some(&app.admin), None).await;
+        assert_eq!(status, 200, "{again}");
+        let again_id = again["id"].as_str().expect("id").to_owned();
+        let done = wait_until(&app, "acme", &again_id, Duration::from_secs(10), |e| {
+            e["state"]["current"] == ends
+        })
+        .await;
+        assert!(!done.to_string().contains("TYPED-BY-ALICE"), "{done}");
+    }
+}
+
 /// A flow output's `type` is applied as Kestra applies it: the rendered
 /// text becomes the type's value, or the execution fails naming the
 /// output; a type Aerie cannot apply is refused when the flow is saved.

@@ -832,6 +832,31 @@ async fn revisions_show_their_changes_and_files_download_from_their_own_executio
     );
 }
 
+/// A SECRET input is asked for as a password: not shown, not prefilled
+/// with its default, not remembered by the browser.
+#[tokio::test]
+async fn secret_inputs_are_asked_for_as_passwords() {
+    let app = TestApp::start(Mode::MultiWithDefault).await;
+    let admins = three_tenants(&app).await;
+    let flow = "id: keyed\nnamespace: ns\ninputs:\n  - id: token\n    type: SECRET\n    defaults: fallback-value\ntasks:\n  - id: t\n    type: io.kestra.plugin.core.log.Log\n    message: \"{{ inputs.token }}\"\n";
+    let (status, body) = app
+        .yaml(Method::POST, "/api/v1/a/flows", &admins["a"], flow)
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let mut browser = Browser::new(&app);
+    browser.sign_in("u", "u-password").await;
+    let page = browser.get("/ui/a/flows/ns/keyed").await;
+    let field = page
+        .body
+        .split("<input")
+        .find(|tag| tag.contains("name=\"input.token\""))
+        .and_then(|tag| tag.split('>').next())
+        .expect("the token field");
+    assert!(field.contains("type=\"password\""), "{field}");
+    assert!(field.contains("autocomplete=\"off\""), "{field}");
+    assert!(!field.contains("fallback-value"), "{field}");
+}
+
 #[tokio::test]
 async fn file_inputs_are_sent_as_multipart_with_the_csrf_token() {
     let app = TestApp::start(Mode::MultiWithDefault).await;

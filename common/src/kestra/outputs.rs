@@ -78,14 +78,23 @@ impl OutputDef {
         Ok(OutputDef { id, kind, value })
     }
 
-    /// The rendered value as this output's type (Kestra's conversion: text
-    /// to numbers, booleans, dates, JSON...; choices and strings as they
-    /// are), or why not.
+    /// The rendered value as this output's type, as Kestra converts it:
+    /// strings and choices as they are, lists from a list or JSON text,
+    /// text to numbers, booleans, dates, JSON and the rest; or why not.
     pub fn convert(&self, rendered: Value) -> Result<Value, String> {
+        let refused =
+            |kind: &str, why: String| format!("output '{}' is not a valid {kind}: {why}", self.id);
         match self.kind.as_deref() {
-            None | Some("ENUM" | "SELECT" | "MULTISELECT" | "ARRAY") => Ok(rendered),
-            Some(kind) => typed(kind, rendered)
-                .map_err(|why| format!("output '{}' is not a valid {kind}: {why}", self.id)),
+            None | Some("STRING" | "EMAIL" | "ENUM" | "SELECT") => Ok(rendered),
+            Some(kind @ ("ARRAY" | "MULTISELECT")) => match rendered {
+                Value::Array(_) => Ok(rendered),
+                Value::String(text) => match serde_json::from_str::<Value>(&text) {
+                    Ok(list @ Value::Array(_)) => Ok(list),
+                    _ => Err(refused(kind, "expected a list or a JSON array".into())),
+                },
+                _ => Err(refused(kind, "expected a list".into())),
+            },
+            Some(kind) => typed(kind, rendered).map_err(|why| refused(kind, why)),
         }
     }
 }
@@ -116,6 +125,12 @@ mod tests {
             Ok(json!({"a": 1}))
         );
         assert_eq!(output("STRING").convert(json!("x")), Ok(json!("x")));
+        assert_eq!(
+            output("STRING").convert(json!({"a": 1})),
+            Ok(json!({"a": 1}))
+        );
+        assert_eq!(output("ARRAY").convert(json!("[1, 2]")), Ok(json!([1, 2])));
+        assert!(output("ARRAY").convert(json!("1, 2")).is_err());
         let refused = output("INT")
             .convert(json!("forty"))
             .expect_err("not an INT");

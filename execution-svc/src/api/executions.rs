@@ -212,7 +212,7 @@ impl ExecutionService for ExecutionApi {
             .engine
             .resolve_inputs(
                 &call.tenant,
-                (&flow.namespace, &flow.id),
+                (&flow.namespace, &flow.id, flow.revision),
                 &plan.inputs,
                 &given,
                 &files,

@@ -105,7 +105,7 @@ impl WebhookService for ExecutionApi {
             .engine
             .resolve_inputs(
                 &tenant,
-                (&flow.namespace, &flow.id),
+                (&flow.namespace, &flow.id, flow.revision),
                 &plan.inputs,
                 &Map::new(),
                 &Default::default(),

@@ -215,7 +215,7 @@ impl Engine {
         let inputs = self
             .resolve_inputs(
                 tenant,
-                (&flow.namespace, &flow.id),
+                (&flow.namespace, &flow.id, flow.revision),
                 &plan.inputs,
                 &given,
                 &BTreeMap::new(),

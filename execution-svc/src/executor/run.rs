@@ -204,7 +204,7 @@ pub(super) async fn execute(
     let secret_inputs = match &plan {
         Ok(plan) => engine.open_secret_inputs(
             tenant,
-            (&row.namespace, &row.flow_id),
+            (&row.namespace, &row.flow_id, row.flow_revision),
             &plan.inputs,
             &serde_json::from_str(&row.inputs).unwrap_or_default(),
         ),
@@ -382,6 +382,22 @@ struct Run<'e> {
     /// As stored, for a retry's new execution.
     inputs: Map<String, Value>,
     trigger: Value,
+}
+
+/// The forms of a secret value that masking replaces: the value, and the
+/// value as a JSON string writes it when that differs (quotes, backslashes,
+/// control characters escaped). Empty values are never masked.
+fn secret_forms(secret: &str) -> Vec<String> {
+    if secret.is_empty() {
+        return Vec::new();
+    }
+    let mut forms = vec![secret.to_owned()];
+    let quoted = serde_json::to_string(secret).expect("a string is JSON");
+    let escaped = &quoted[1..quoted.len() - 1];
+    if escaped != secret {
+        forms.push(escaped.to_owned());
+    }
+    forms
 }
 
 /// What a run's template scope takes from its flow: `vars`, and the
@@ -787,7 +803,7 @@ impl<'e> Run<'e> {
     fn add_labels(&self, given: BTreeMap<String, String>) -> Result<(), String> {
         let given: BTreeMap<String, String> = given
             .into_iter()
-            .map(|(k, v)| (k, self.masked(v)))
+            .map(|(k, v)| (self.masked(k), self.masked(v)))
             .collect();
         let merged = {
             let mut labels = self.labels.lock().unwrap_or_else(|p| p.into_inner());
@@ -1271,6 +1287,13 @@ impl<'e> Run<'e> {
     /// task, as in Kestra (an iteration has no value to be told by).
     async fn for_each_values(&self, task: &Task, context: &Scope) -> Result<Vec<Value>, Failure> {
         let values = self.for_each_items(task, context).await?;
+        // Each value is stored with its task runs and keys their outputs,
+        // shown to every reader of the execution: a secret is no value.
+        if self.carries_secret(&Value::Array(values.clone())) {
+            return Err(Failure::Refused(
+                "a ForEach value carries a secret's value (values are stored with their task runs): iterate over names or indexes and read the secret inside".into(),
+            ));
+        }
         let nulls = values.iter().filter(|v| v.is_null()).count();
         if nulls > 0 {
             let shown = Value::Array(values).to_string();
@@ -1304,6 +1327,9 @@ impl<'e> Run<'e> {
                 match serde_json::from_str(&rendered) {
                     Ok(Value::Array(items)) if items.len() > quota => Err(too_many(items.len())),
                     Ok(Value::Array(items)) => Ok(items),
+                    _ if self.carries_secret(&Value::String(rendered.clone())) => Err(
+                        Failure::Error("ForEach values must be a list or a JSON array".into()),
+                    ),
                     _ => Err(Failure::Error(format!(
                         "ForEach values must be a list or a JSON array, got '{}'",
                         rendered.chars().take(100).collect::<String>()
@@ -1438,7 +1464,20 @@ impl<'e> Run<'e> {
                     Failure::Error(message) | Failure::Refused(message) => message,
                     Failure::Stopped => "stopped".into(),
                 })?;
-            let value = output.convert(value)?;
+            // A refusal quotes the value, trimmed or cut where masking
+            // would not find it: not when it carries a secret.
+            let carries = self.carries_secret(&value);
+            let value = output.convert(value).map_err(|why| {
+                if carries {
+                    format!(
+                        "output '{}' is not a valid {}",
+                        output.id,
+                        output.kind.as_deref().unwrap_or("")
+                    )
+                } else {
+                    why
+                }
+            })?;
             values.insert(output.id.clone(), self.masked_value(value));
         }
         // Bounded like a task run's outputs: they are stored with the
@@ -1616,18 +1655,35 @@ impl<'e> Run<'e> {
         Ok(())
     }
 
-    /// `message` with every secret value resolved so far replaced.
+    /// `message` with every secret value resolved so far replaced, as it
+    /// is and as JSON writes it (a value with quotes, backslashes or line
+    /// breaks is escaped in `{{ inputs | json }}`).
     fn masked(&self, mut message: String) -> String {
         for secret in self.masks.lock().unwrap_or_else(|p| p.into_inner()).iter() {
-            if !secret.is_empty() {
-                message = message.replace(secret.as_str(), "******");
+            for form in secret_forms(secret) {
+                message = message.replace(form.as_str(), "******");
             }
         }
         message
     }
 
+    /// Whether `value` (its strings and keys) holds a secret value resolved
+    /// so far, in any form [`Run::masked`] replaces.
+    pub(crate) fn carries_secret(&self, value: &Value) -> bool {
+        let masks = self.masks.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        if masks.is_empty() {
+            return false;
+        }
+        let text = value.to_string();
+        masks
+            .iter()
+            .flat_map(|secret| secret_forms(secret))
+            .any(|form| text.contains(form.as_str()))
+    }
+
     /// `value` with every secret value resolved so far replaced inside its
-    /// strings (object keys come from the flow source, not from secrets).
+    /// strings and keys (a JSON output, or a ForEach's outputs keyed by
+    /// its values, can have a secret as a key).
     fn masked_value(&self, value: Value) -> Value {
         if self
             .masks
@@ -1644,7 +1700,7 @@ impl<'e> Run<'e> {
             }
             Value::Object(map) => Value::Object(
                 map.into_iter()
-                    .map(|(k, v)| (k, self.masked_value(v)))
+                    .map(|(k, v)| (self.masked(k), self.masked_value(v)))
                     .collect(),
             ),
             other => other,

@@ -19,13 +19,14 @@ fn secret_specs(specs: &[InputSpec]) -> impl Iterator<Item = &InputSpec> {
 }
 
 impl Engine {
-    /// The inputs of a new execution of `namespace`/`flow_id`, checked
+    /// The inputs of a new execution of `namespace`/`flow_id` at
+    /// `revision`, checked
     /// against `specs` (every problem, as [`inputs::resolve`]), with each
     /// SECRET value sealed for the execution row.
     pub(crate) fn resolve_inputs(
         &self,
         tenant: &TenantId,
-        (namespace, flow_id): (&str, &str),
+        (namespace, flow_id, revision): (&str, &str, i32),
         specs: &[InputSpec],
         given: &Map<String, Value>,
         files: &BTreeMap<String, String>,
@@ -36,6 +37,7 @@ impl Engine {
                 let at = InputAddress {
                     namespace,
                     flow_id,
+                    revision,
                     input: &spec.id,
                 };
                 let sealed = self.secret_inputs.seal_input(tenant, &at, plain);
@@ -51,7 +53,7 @@ impl Engine {
     pub(crate) fn open_secret_inputs(
         &self,
         tenant: &TenantId,
-        (namespace, flow_id): (&str, &str),
+        (namespace, flow_id, revision): (&str, &str, i32),
         specs: &[InputSpec],
         stored: &Value,
     ) -> Result<Map<String, Value>, String> {
@@ -61,6 +63,7 @@ impl Engine {
                 let at = InputAddress {
                     namespace,
                     flow_id,
+                    revision,
                     input: &spec.id,
                 };
                 let plain = self
@@ -68,7 +71,7 @@ impl Engine {
                     .open_input(tenant, &at, sealed)
                     .map_err(|_| {
                         format!(
-                            "the SECRET input '{}' does not open with this instance's secrets master key",
+                            "the SECRET input '{}' does not open: it was sealed for another revision of this flow (a replay at another revision), another tenant (an imported execution) or another secrets master key; start a new execution",
                             spec.id
                         )
                     })?;

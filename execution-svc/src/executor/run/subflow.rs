@@ -305,13 +305,21 @@ impl Run<'_> {
             .engine
             .resolve_inputs(
                 self.tenant,
-                (namespace, flow_id),
+                (namespace, flow_id, flow.revision),
                 &plan.inputs,
                 &given,
                 &BTreeMap::new(),
             )
             .map_err(|problems| {
-                format!("inputs of {namespace}/{flow_id}: {}", problems.join("; "))
+                // A problem quotes the value, trimmed or cut where masking
+                // would not find it: not when a secret went into it.
+                if self.carries_secret(&Value::Object(given.clone())) {
+                    format!(
+                        "inputs of {namespace}/{flow_id} do not fit the inputs that flow declares"
+                    )
+                } else {
+                    format!("inputs of {namespace}/{flow_id}: {}", problems.join("; "))
+                }
             })?;
         let labels = self.subflow_labels(task, context, &plan.labels).await?;
         // A secret stays masked only in the execution that resolved it: it
@@ -320,12 +328,8 @@ impl Run<'_> {
         let secret = crate::executor::secret_inputs::secret_input_ids(&plan.inputs);
         let mut plain = given.clone();
         plain.retain(|id, _| !secret.contains(&id.as_str()));
-        let carried = format!("{} {:?}", Value::Object(plain), labels);
-        let masks = self.masks.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        if masks
-            .iter()
-            .any(|secret| !secret.is_empty() && carried.contains(secret.as_str()))
-        {
+        let labels_value = serde_json::to_value(&labels).unwrap_or_default();
+        if self.carries_secret(&Value::Object(plain)) || self.carries_secret(&labels_value) {
             return Err(Failure::Refused(format!(
                 "the inputs or labels of the subflow {namespace}/{flow_id} carry a secret's value: pass the secret's name, and let the subflow read it with secret()"
             )));
