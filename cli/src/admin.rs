@@ -267,7 +267,9 @@ impl Services {
         );
         self.auth.export_tenant(tenant, &mut archive).await?;
         self.flows.export_tenant(tenant, &mut archive, key).await?;
-        self.executions.export_tenant(tenant, &mut archive).await?;
+        self.executions
+            .export_tenant(tenant, &mut archive, key)
+            .await?;
         if tenant.as_named().is_some() {
             self.tenants
                 .record_export(tenant, archive.manifest.entries.len(), CLI_ACTOR)
@@ -307,7 +309,9 @@ impl Services {
                 .import_tenant(&tenant, &source, archive, key)
                 .await?;
             let notes = self.auth.import_tenant(&tenant, archive).await?;
-            self.executions.import_tenant(&tenant, archive).await?;
+            self.executions
+                .import_tenant(&tenant, &source, archive, key)
+                .await?;
             Ok::<_, BoxError>(notes)
         }
         .await;

@@ -461,6 +461,16 @@ pub fn part_stream(
 }
 
 /// A failure of a part's export or import, as the operator reads it.
+/// The transfer key of a part call (base64 of 32 bytes); none when empty.
+pub fn transfer_key_of(text: &str) -> Result<Option<crate::crypto::SecretBox>, tonic::Status> {
+    if text.is_empty() {
+        return Ok(None);
+    }
+    crate::crypto::SecretBox::new(text)
+        .map(Some)
+        .map_err(|_| tonic::Status::invalid_argument("the transfer key must be base64 of 32 bytes"))
+}
+
 pub fn part_status(err: Box<dyn std::error::Error + Send + Sync>) -> tonic::Status {
     tonic::Status::failed_precondition(err.to_string())
 }

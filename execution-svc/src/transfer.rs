@@ -15,13 +15,16 @@ use aerie_common::TenantId;
 use aerie_common::db::TenantTxn;
 use aerie_common::transfer::{
     Archive, EntryStream, MAX_ARCHIVE_BYTES, delete_tenant_rows, insert_rows, part_status,
-    receive_part, remap_ids, stream_entries, tenant_rows,
+    receive_part, remap_ids, stream_entries, tenant_rows, transfer_key_of,
 };
 use aerie_proto::transfer::v1 as pb;
 use sea_orm::{ActiveValue::NotSet, DbErr, IntoActiveModel};
 use tonic::{Request, Response, Status};
 
+use aerie_common::crypto::SecretBox;
+
 use crate::api::ExecutionApi;
+use crate::executor::secret_inputs::reseal;
 use crate::repo::entities::{
     execution_logs, execution_queue, executions, flow_sources, idempotency_keys, schedule_cursors,
     task_runs,
@@ -39,18 +42,102 @@ const SOURCES: &str = "execution/flow_sources.jsonl";
 /// Files, by their path in the tenant's storage.
 const FILES: &str = "storage/";
 
+/// The SECRET inputs each flow revision declares, read once per revision
+/// (a tenant may hold many executions of one).
+#[derive(Default)]
+struct SecretSpecs(HashMap<(String, String, i32), Vec<crate::domain::plan::InputSpec>>);
+
+impl SecretSpecs {
+    /// The SECRET inputs of `row`'s revision when `row` holds a value for
+    /// one; empty otherwise.
+    fn of(
+        &mut self,
+        row: &executions::Model,
+        sources: &[flow_sources::Model],
+    ) -> &[crate::domain::plan::InputSpec] {
+        let key = (
+            row.namespace.clone(),
+            row.flow_id.clone(),
+            row.flow_revision,
+        );
+        let specs = self
+            .0
+            .entry(key)
+            .or_insert_with(|| declared_inputs(row, sources));
+        let stored: serde_json::Value = serde_json::from_str(&row.inputs).unwrap_or_default();
+        if specs
+            .iter()
+            .any(|s| stored.get(&s.id).is_some_and(serde_json::Value::is_string))
+        {
+            specs
+        } else {
+            &[]
+        }
+    }
+}
+
+/// The SECRET inputs an execution's flow revision declares: from the
+/// source the row carries, or the one stored once per revision.
+fn declared_inputs(
+    row: &executions::Model,
+    sources: &[flow_sources::Model],
+) -> Vec<crate::domain::plan::InputSpec> {
+    let source = if row.flow_source.is_empty() {
+        sources
+            .iter()
+            .find(|s| {
+                s.namespace == row.namespace
+                    && s.flow_id == row.flow_id
+                    && s.revision == row.flow_revision
+            })
+            .map(|s| s.source.as_str())
+            .unwrap_or_default()
+    } else {
+        row.flow_source.as_str()
+    };
+    aerie_common::kestra::inputs::declared_in(source)
+        .into_iter()
+        .filter(|input| input.kind == "SECRET")
+        .collect()
+}
+
 impl ExecutionApi {
-    /// Adds the tenant's execution-svc rows and files to `archive`.
+    /// Adds the tenant's execution-svc rows and files to `archive`. SECRET
+    /// inputs are sealed again under `transfer_key` (required when there
+    /// are any), as flow-svc carries namespace secrets.
     pub async fn export_tenant(
         &self,
         tenant: &TenantId,
         archive: &mut Archive,
+        transfer_key: Option<&SecretBox>,
     ) -> Result<(), BoxError> {
         let tx = TenantTxn::read(self.db(), tenant).await?;
-        archive.put_rows(
-            EXECUTIONS,
-            &tenant_rows::<executions::Entity>(&tx, executions::Column::TenantId).await?,
-        )?;
+        let mut executions =
+            tenant_rows::<executions::Entity>(&tx, executions::Column::TenantId).await?;
+        let sources =
+            tenant_rows::<flow_sources::Entity>(&tx, flow_sources::Column::TenantId).await?;
+        let master = &self.engine().secret_inputs;
+        let mut secret_specs = SecretSpecs::default();
+        for row in &mut executions {
+            let specs = secret_specs.of(row, &sources);
+            if specs.is_empty() {
+                continue;
+            }
+            let Some(key) = transfer_key else {
+                return Err(format!(
+                    "execution {} holds SECRET inputs: give a transfer key (--secrets-key-file, or the x-aerie-transfer-key header) to carry them, sealed under it",
+                    row.id
+                )
+                .into());
+            };
+            let at = (
+                row.namespace.as_str(),
+                row.flow_id.as_str(),
+                row.flow_revision,
+            );
+            row.inputs = reseal(&row.inputs, specs, at, (master, tenant), (key, tenant))?.0;
+        }
+        archive.put_rows(EXECUTIONS, &executions)?;
         archive.put_rows(
             TASK_RUNS,
             &tenant_rows::<task_runs::Entity>(&tx, task_runs::Column::TenantId).await?,
@@ -68,10 +155,7 @@ impl ExecutionApi {
             &tenant_rows::<schedule_cursors::Entity>(&tx, schedule_cursors::Column::TenantId)
                 .await?,
         )?;
-        archive.put_rows(
-            SOURCES,
-            &tenant_rows::<flow_sources::Entity>(&tx, flow_sources::Column::TenantId).await?,
-        )?;
+        archive.put_rows(SOURCES, &sources)?;
         tx.commit().await?;
         let storage = &self.engine().storage;
         for path in storage.files(tenant).await? {
@@ -85,13 +169,38 @@ impl ExecutionApi {
 
     /// Writes the archive's executions and files into `tenant`: the files
     /// first, then every row in one transaction (the files are removed
-    /// again if it fails).
+    /// again if it fails). SECRET inputs, sealed under `transfer_key` for
+    /// `source`, are sealed again under the master key for `tenant`; a
+    /// wrong key writes nothing.
     pub async fn import_tenant(
         &self,
         tenant: &TenantId,
+        source: &TenantId,
         archive: &Archive,
+        transfer_key: Option<&SecretBox>,
     ) -> Result<(), BoxError> {
         let mut executions: Vec<executions::Model> = archive.rows(EXECUTIONS)?;
+        let archived_sources: Vec<flow_sources::Model> = archive.rows(SOURCES)?;
+        let master = &self.engine().secret_inputs;
+        let mut secret_specs = SecretSpecs::default();
+        for row in &mut executions {
+            let specs = secret_specs.of(row, &archived_sources);
+            if specs.is_empty() {
+                continue;
+            }
+            let Some(key) = transfer_key else {
+                return Err(
+                    "the archive's executions hold SECRET inputs: give the transfer key they were sealed with (--secrets-key-file, or the x-aerie-transfer-key header)"
+                        .into(),
+                );
+            };
+            let at = (
+                row.namespace.as_str(),
+                row.flow_id.as_str(),
+                row.flow_revision,
+            );
+            row.inputs = reseal(&row.inputs, specs, at, (key, source), (master, tenant))?.0;
+        }
         let ids: HashMap<String, String> = executions
             .iter()
             .map(|e| (e.id.clone(), uuid::Uuid::new_v4().to_string()))
@@ -243,8 +352,9 @@ impl pb::execution_transfer_service_server::ExecutionTransferService for Executi
         request: Request<pb::ExportPartRequest>,
     ) -> Result<Response<EntryStream>, Status> {
         let tenant = self.internal_tenant(&request)?;
+        let key = transfer_key_of(&request.get_ref().transfer_key)?;
         let mut archive = Archive::new(tenant.storage_key(), "");
-        self.export_tenant(&tenant, &mut archive)
+        self.export_tenant(&tenant, &mut archive, key.as_ref())
             .await
             .map_err(part_status)?;
         Ok(Response::new(stream_entries(archive)))
@@ -255,8 +365,11 @@ impl pb::execution_transfer_service_server::ExecutionTransferService for Executi
         request: Request<tonic::Streaming<pb::ImportPartRequest>>,
     ) -> Result<Response<pb::ImportPartResponse>, Status> {
         let tenant = self.internal_tenant(&request)?;
-        let (_, archive) = receive_part(request.into_inner()).await?;
-        self.import_tenant(&tenant, &archive)
+        let (header, archive) = receive_part(request.into_inner()).await?;
+        let source = TenantId::from_storage_key(&header.source_tenant)
+            .map_err(|e| Status::invalid_argument(e.to_string()))?;
+        let key = transfer_key_of(&header.transfer_key)?;
+        self.import_tenant(&tenant, &source, &archive, key.as_ref())
             .await
             .map_err(part_status)?;
         Ok(Response::new(pb::ImportPartResponse { notes: Vec::new() }))

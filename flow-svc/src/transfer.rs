@@ -184,16 +184,6 @@ impl FlowApi {
     }
 }
 
-/// A transfer key as sent: empty for none.
-fn key_of(text: &str) -> Result<Option<SecretBox>, Status> {
-    if text.is_empty() {
-        return Ok(None);
-    }
-    SecretBox::new(text)
-        .map(Some)
-        .map_err(|_| Status::invalid_argument("the transfer key must be base64 of 32 bytes"))
-}
-
 #[tonic::async_trait]
 impl pb::flow_transfer_service_server::FlowTransferService for FlowApi {
     type ExportPartStream = EntryStream;
@@ -205,7 +195,7 @@ impl pb::flow_transfer_service_server::FlowTransferService for FlowApi {
         let (token, policy) = self.internal_check();
         require_service_token(&request, token)?;
         let tenant = scoped_tenant(&request, policy)?;
-        let key = key_of(&request.get_ref().transfer_key)?;
+        let key = aerie_common::transfer::transfer_key_of(&request.get_ref().transfer_key)?;
         let mut archive = Archive::new(tenant.storage_key(), "");
         self.export_tenant(&tenant, &mut archive, key.as_ref())
             .await
@@ -223,7 +213,7 @@ impl pb::flow_transfer_service_server::FlowTransferService for FlowApi {
         let (header, archive) = receive_part(request.into_inner()).await?;
         let source = TenantId::from_storage_key(&header.source_tenant)
             .map_err(|e| Status::invalid_argument(e.to_string()))?;
-        let key = key_of(&header.transfer_key)?;
+        let key = aerie_common::transfer::transfer_key_of(&header.transfer_key)?;
         self.import_tenant(&tenant, &source, &archive, key.as_ref())
             .await
             .map_err(part_status)?;

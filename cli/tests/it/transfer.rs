@@ -388,6 +388,22 @@ async fn an_archive_moves_to_another_instance_with_its_own_master_key() {
         .expect("kv");
     assert_eq!(response.status(), 200);
     create_flow(&source, "acme", FLOW).await;
+    // An execution with a SECRET input: sealed under the source's master
+    // key, carried under the transfer key, sealed again under the target's.
+    create_flow(
+        &source,
+        "acme",
+        "id: keyed\nnamespace: company.team\ninputs:\n  - id: token\n    type: SECRET\ntasks:\n  - id: seen\n    type: io.kestra.plugin.core.debug.Return\n    format: \"{{ inputs.token | length }}\"\n",
+    )
+    .await;
+    let keyed = run(
+        &source,
+        "acme",
+        "company.team/keyed",
+        json!({"token": "typed-by-olga"}),
+    )
+    .await;
+    assert_eq!(task_run(&keyed, "seen")["outputs"]["value"], "13");
     source.user("olga").await;
     source.bind(Some("acme"), "olga", "Admin", None).await;
 
@@ -437,6 +453,32 @@ async fn an_archive_moves_to_another_instance_with_its_own_master_key() {
         logs.to_string().contains("token ****** in us-east"),
         "{logs}"
     );
+    let carried = get(
+        &target,
+        "/api/v1/acme/executions/search?namespace=company.team&flowId=keyed",
+    )
+    .await;
+    let carried_id = carried["results"][0]["id"].as_str().expect("carried");
+    assert!(!carried.to_string().contains("typed-by-olga"), "{carried}");
+    let (status, again) = target
+        .send(
+            reqwest::Method::POST,
+            &format!("/api/v1/acme/executions/{carried_id}/replay"),
+            Some(&target.admin),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{again}");
+    let again_id = again["id"].as_str().expect("id").to_owned();
+    let done = crate::executions::wait_until(
+        &target,
+        "acme",
+        &again_id,
+        std::time::Duration::from_secs(10),
+        |e| e["state"]["current"] == "SUCCESS" || e["state"]["current"] == "FAILED",
+    )
+    .await;
+    assert_eq!(task_run(&done, "seen")["outputs"]["value"], "13", "{done}");
 }
 
 #[tokio::test]

@@ -12,7 +12,7 @@
 mod create;
 mod flow_triggers;
 mod run;
-mod secret_inputs;
+pub(crate) mod secret_inputs;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU8, Ordering};

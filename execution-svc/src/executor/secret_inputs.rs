@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use aerie_common::TenantId;
-use aerie_common::crypto::InputAddress;
+use aerie_common::crypto::{InputAddress, SecretBox};
 use serde_json::{Map, Value};
 
 use super::Engine;
@@ -85,4 +85,49 @@ impl Engine {
 /// The ids of `specs`' SECRET inputs.
 pub(crate) fn secret_input_ids(specs: &[InputSpec]) -> Vec<&str> {
     secret_specs(specs).map(|s| s.id.as_str()).collect()
+}
+
+/// One side of a reseal: the box that seals and the tenant it seals for.
+pub(crate) type SealedBy<'a> = (&'a SecretBox, &'a TenantId);
+
+/// An execution row's stored inputs (`stored`, JSON text) with each SECRET
+/// value of `specs` opened as `from` sealed it and sealed again as `to`
+/// seals: a tenant's executions carried in an archive (under its transfer
+/// key) and back into a tenant (under the master key). Answers the new
+/// text and how many values it resealed.
+pub(crate) fn reseal(
+    stored: &str,
+    specs: &[InputSpec],
+    (namespace, flow_id, revision): (&str, &str, i32),
+    from: SealedBy<'_>,
+    to: SealedBy<'_>,
+) -> Result<(String, usize), String> {
+    let Ok(Value::Object(mut inputs)) = serde_json::from_str::<Value>(stored) else {
+        return Ok((stored.to_owned(), 0));
+    };
+    let mut resealed = 0;
+    for spec in secret_specs(specs) {
+        let Some(Value::String(sealed)) = inputs.get(&spec.id) else {
+            continue;
+        };
+        let at = InputAddress {
+            namespace,
+            flow_id,
+            revision,
+            input: &spec.id,
+        };
+        let plain = from.0.open_input(from.1, &at, sealed).map_err(|_| {
+            format!(
+                "the SECRET input '{}' of an execution of {namespace}/{flow_id} does not open with this key",
+                spec.id
+            )
+        })?;
+        let again = to.0.seal_input(to.1, &at, &plain);
+        inputs.insert(spec.id.clone(), Value::String(again));
+        resealed += 1;
+    }
+    if resealed == 0 {
+        return Ok((stored.to_owned(), 0));
+    }
+    Ok((Value::Object(inputs).to_string(), resealed))
 }
