@@ -20,9 +20,8 @@ fn secret_specs(specs: &[InputSpec]) -> impl Iterator<Item = &InputSpec> {
 
 impl Engine {
     /// The inputs of a new execution of `namespace`/`flow_id` at
-    /// `revision`, checked
-    /// against `specs` (every problem, as [`inputs::resolve`]), with each
-    /// SECRET value sealed for the execution row.
+    /// `revision`, checked against `specs` (every problem, as
+    /// [`inputs::resolve`]), with each SECRET value sealed for the row.
     pub(crate) fn resolve_inputs(
         &self,
         tenant: &TenantId,
@@ -48,8 +47,8 @@ impl Engine {
     }
 
     /// The plain values of an execution's SECRET inputs, by input id, from
-    /// its stored inputs; why not when one does not open (another master
-    /// key, or a value copied from elsewhere).
+    /// its stored inputs; why not when one does not open (another revision
+    /// or master key, or a value copied from elsewhere).
     pub(crate) fn open_secret_inputs(
         &self,
         tenant: &TenantId,
@@ -71,7 +70,7 @@ impl Engine {
                     .open_input(tenant, &at, sealed)
                     .map_err(|_| {
                         format!(
-                            "the SECRET input '{}' does not open: it was sealed for another revision of this flow (a replay at another revision), another tenant (an imported execution) or another secrets master key; start a new execution",
+                            "the SECRET input '{}' does not open: it was sealed for another revision of this flow (a replay at another revision) or under another secrets master key; start a new execution",
                             spec.id
                         )
                     })?;
