@@ -43,8 +43,33 @@ impl From<sea_orm::DbErr> for ServiceError {
                 "the database is unreachable; retry shortly".to_owned(),
             );
         }
+        if is_concurrency_abort(&err) {
+            tracing::info!(%err, "a concurrent change won");
+            return ServiceError::Conflict(
+                "a concurrent change to the same rows won; retry".to_owned(),
+            );
+        }
         ServiceError::Internal(format!("database: {err}"))
     }
+}
+
+/// Whether `err` is PostgreSQL giving up a transaction for another's sake
+/// (a deadlock, a serialization failure): nothing is wrong with the
+/// request, and the same request may succeed at once (409, not 500).
+fn is_concurrency_abort(err: &sea_orm::DbErr) -> bool {
+    use sea_orm::sqlx::Error as Sqlx;
+    use sea_orm::{DbErr, RuntimeErr};
+    match err {
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
+            matches!(e.as_ref(), Sqlx::Database(db) if db.code().is_some_and(|c| is_abort_code(&c)))
+        }
+        _ => false,
+    }
+}
+
+/// SQLSTATE 40P01 (deadlock detected) and 40001 (serialization failure).
+fn is_abort_code(code: &str) -> bool {
+    matches!(code, "40P01" | "40001")
 }
 
 /// Whether `err` says the database could not be reached (an outage, a full
@@ -150,6 +175,17 @@ pub fn http_error(status: &Status) -> (http::StatusCode, String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_deadlock_or_serialization_failure_is_a_conflict_to_retry() {
+        assert!(is_abort_code("40P01") && is_abort_code("40001"));
+        assert!(
+            !is_abort_code("23505"),
+            "a unique violation is no race lost"
+        );
+        let status: Status = ServiceError::Conflict("retry".into()).into();
+        assert_eq!(status.code(), Code::Aborted);
+    }
 
     #[test]
     fn internal_details_never_reach_the_caller() {
