@@ -733,15 +733,28 @@ impl Checker {
                 .get("id")
                 .or_else(|| input.value.get("name"))
                 .unwrap_or(input);
-            if let Some(problem) = id_problem("input id", &declared.id, 100) {
-                self.report(&join(&path, "id"), at(id_node), problem);
-            } else if let Some(first) = seen.insert(declared.id.clone(), path.clone()) {
-                self.report(
-                    &join(&path, "id"),
-                    at(id_node),
-                    format!("input id '{}' is already used by {first}", declared.id),
-                );
-            }
+            self.unique_id("input", &declared.id, &path, id_node, &mut seen);
+        }
+    }
+
+    /// Checks a declared input's or output's id: well formed, and not
+    /// used by an earlier one (`seen` maps ids to their first path).
+    fn unique_id(
+        &mut self,
+        what: &str,
+        id: &str,
+        path: &str,
+        id_node: &Located<Node>,
+        seen: &mut HashMap<String, String>,
+    ) {
+        if let Some(problem) = id_problem(&format!("{what} id"), id, 100) {
+            self.report(&join(path, "id"), at(id_node), problem);
+        } else if let Some(first) = seen.insert(id.to_owned(), path.to_owned()) {
+            self.report(
+                &join(path, "id"),
+                at(id_node),
+                format!("{what} id '{id}' is already used by {first}"),
+            );
         }
     }
 
@@ -761,15 +774,7 @@ impl Checker {
             match aerie_common::kestra::outputs::OutputDef::parse(&output.value.to_json()) {
                 Ok(declared) => {
                     let id_node = output.value.get("id").unwrap_or(output);
-                    if let Some(problem) = id_problem("output id", &declared.id, 100) {
-                        self.report(&join(&path, "id"), at(id_node), problem);
-                    } else if let Some(first) = seen.insert(declared.id.clone(), path.clone()) {
-                        self.report(
-                            &join(&path, "id"),
-                            at(id_node),
-                            format!("output id '{}' is already used by {first}", declared.id),
-                        );
-                    }
+                    self.unique_id("output", &declared.id, &path, id_node, &mut seen);
                 }
                 Err((property, why)) => {
                     let place = output.value.get(property).unwrap_or(output);
