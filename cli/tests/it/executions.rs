@@ -67,7 +67,8 @@ pub async fn kill(app: &TestApp, tenant: &str, id: &str) -> Value {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
-    assert_eq!(response.status(), 202);
+    let status = response.status();
+    assert_eq!(status, 202, "{}", response.text().await.unwrap_or_default());
     wait_until(app, tenant, id, Duration::from_secs(10), |e| {
         e["state"]["current"] == "KILLED"
     })

@@ -939,28 +939,44 @@ impl ExecutionApi {
                     .map_err(ServiceError::from)?
             };
             for child in children {
-                let Ok(child) = ExecutionId::parse(&child) else {
-                    continue;
-                };
-                let state = {
-                    let tx = self.read(&call.tenant).await?;
-                    repo::find(&tx, &child).await.map_err(ServiceError::from)?
-                }
-                .and_then(|row| State::parse(&row.state));
-                match state {
-                    Some(state) if !state.is_terminal() => {
-                        match self.kill_with_subflows(call, &child, state).await {
-                            Ok(()) => {}
-                            // It ended meanwhile: nothing to do.
-                            Err(status) if status.code() == tonic::Code::FailedPrecondition => {}
-                            Err(status) => return Err(status),
-                        }
-                    }
-                    _ => {}
+                if let Ok(child) = ExecutionId::parse(&child) {
+                    self.kill_subflow(call, &child).await?;
                 }
             }
             Ok(())
         })
+    }
+
+    /// Kills one subflow execution of a tree being killed (and its own
+    /// subflows). Its worker may be writing it at this moment: a deadlock
+    /// or a row changed under the kill answers Aborted, so it is read again
+    /// and killed again, a few times, rather than failing a kill whose top
+    /// has already taken effect.
+    async fn kill_subflow(&self, call: &Call, child: &ExecutionId) -> Result<(), Status> {
+        const ATTEMPTS: u32 = 5;
+        let mut attempt = 1;
+        loop {
+            let state = {
+                let tx = self.read(&call.tenant).await?;
+                repo::find(&tx, child).await.map_err(ServiceError::from)?
+            }
+            .and_then(|row| State::parse(&row.state));
+            let Some(state) = state.filter(|state| !state.is_terminal()) else {
+                return Ok(());
+            };
+            match self.kill_with_subflows(call, child, state).await {
+                Ok(()) => return Ok(()),
+                // It ended meanwhile: nothing to do.
+                Err(status) if status.code() == tonic::Code::FailedPrecondition => return Ok(()),
+                Err(status) if status.code() == tonic::Code::Aborted && attempt < ATTEMPTS => {
+                    tracing::debug!(execution = %child, %status, attempt, "subflow kill retried");
+                    tokio::time::sleep(std::time::Duration::from_millis(20 * u64::from(attempt)))
+                        .await;
+                    attempt += 1;
+                }
+                Err(status) => return Err(status),
+            }
+        }
     }
 
     /// Asks the worker running (or about to run) `id` to stop it.
