@@ -11,6 +11,7 @@ pub mod plugin_defaults;
 pub mod retry;
 pub mod sla;
 pub mod source;
+pub mod tasks;
 
 /// How deep flowable tasks (Sequential, Parallel, If, Switch, ForEach...)
 /// may sit inside one another. The executor runs a nested task inside its

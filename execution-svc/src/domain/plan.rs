@@ -7,9 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aerie_common::kestra::{
-    LOG_LEVELS, MAX_TASK_NESTING, canonical_task_type, concurrency::Concurrency,
-    duration::parse_iso_duration, retry::Retry, scalar_text, sla::Sla, task_types, trigger_types,
-    yaml_options,
+    LOG_LEVELS, MAX_TASK_NESTING, concurrency::Concurrency, duration::parse_iso_duration,
+    retry::Retry, scalar_text, sla::Sla, trigger_types, yaml_options,
 };
 use serde_json::{Map, Value};
 
@@ -58,69 +57,16 @@ pub struct Webhook {
 pub use aerie_common::kestra::inputs::InputDef as InputSpec;
 pub use aerie_common::kestra::outputs::OutputDef;
 
-/// What a task does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TaskKind {
-    Log,
-    Return,
-    OutputValues,
-    Sequential,
-    Parallel,
-    If,
-    ForEach,
-    Sleep,
-    Fail,
-    KvSet,
-    KvGet,
-    Write,
-    Switch,
-    Labels,
-    Pause,
-    Subflow,
-    /// Runs its three inner tasks in sequence, as Kestra lays it out.
-    ForEachItem,
-    /// Splits the items file into batch files.
-    ForEachItemSplit,
-    /// Starts a subflow execution per batch and waits for them.
-    ForEachItemItems,
-    /// Gathers the subflows' outputs into one file.
-    ForEachItemMerge,
-}
-
-impl TaskKind {
-    fn of(kind: &str) -> Option<TaskKind> {
-        use task_types::*;
-        Some(match canonical_task_type(kind) {
-            LOG => TaskKind::Log,
-            RETURN => TaskKind::Return,
-            OUTPUT_VALUES => TaskKind::OutputValues,
-            SEQUENTIAL => TaskKind::Sequential,
-            PARALLEL => TaskKind::Parallel,
-            IF => TaskKind::If,
-            FOR_EACH => TaskKind::ForEach,
-            SLEEP => TaskKind::Sleep,
-            FAIL => TaskKind::Fail,
-            KV_SET => TaskKind::KvSet,
-            KV_GET => TaskKind::KvGet,
-            WRITE => TaskKind::Write,
-            SWITCH => TaskKind::Switch,
-            LABELS => TaskKind::Labels,
-            PAUSE => TaskKind::Pause,
-            SUBFLOW => TaskKind::Subflow,
-            FOR_EACH_ITEM => TaskKind::ForEachItem,
-            _ => return None,
-        })
-    }
-}
+pub use aerie_common::kestra::tasks::{Body, TaskKind};
 
 /// One task with its properties; flowable tasks carry child lists.
 #[derive(Debug, Clone)]
 pub struct Task {
     pub id: String,
-    pub kind: TaskKind,
     /// The full type name as written.
     pub type_name: String,
-    pub props: Map<String, Value>,
+    /// The task's own properties, typed.
+    pub body: Body,
     /// `tasks`, or `then` for If.
     pub tasks: Vec<Task>,
     /// `else` of If, `defaults` of Switch.
@@ -146,13 +92,8 @@ pub struct Task {
 }
 
 impl Task {
-    /// A string property as written (a template, usually).
-    pub fn text(&self, name: &str) -> Option<String> {
-        match self.props.get(name)? {
-            Value::String(s) => Some(s.clone()),
-            Value::Null => None,
-            other => Some(other.to_string()),
-        }
+    pub fn kind(&self) -> TaskKind {
+        self.body.kind()
     }
 }
 
@@ -258,25 +199,7 @@ fn nesting(tasks: &[Task]) -> usize {
         .unwrap_or(0)
 }
 
-/// Labels as a mapping, or in Kestra's older list form `[{key, value}]`.
-pub fn labels(value: Option<&Value>) -> BTreeMap<String, String> {
-    let text = |v: &Value| match v {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(_) | Value::Bool(_) => Some(v.to_string()),
-        _ => None,
-    };
-    match value {
-        Some(Value::Object(map)) => map
-            .iter()
-            .filter_map(|(k, v)| Some((k.clone(), text(v)?)))
-            .collect(),
-        Some(Value::Array(items)) => items
-            .iter()
-            .filter_map(|item| Some((text(item.get("key")?)?, text(item.get("value")?)?)))
-            .collect(),
-        _ => BTreeMap::new(),
-    }
-}
+pub use aerie_common::kestra::tasks::labels;
 
 /// The triggers of one type (older type names resolved).
 fn triggers_of<'a>(triggers: Option<&'a Value>, kind: &'a str) -> impl Iterator<Item = &'a Value> {
@@ -358,8 +281,9 @@ fn task(value: &Value, inherited: Option<&Arc<Retry>>) -> Result<Task, PlanError
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_owned();
-    let kind = TaskKind::of(&type_name)
+    let task_type = aerie_common::kestra::tasks::lookup(&type_name)
         .ok_or_else(|| PlanError(format!("task {id}: unknown type '{type_name}'")))?;
+    let kind = task_type.kind;
     let flag = |name: &str| props.get(name).and_then(Value::as_bool).unwrap_or(false);
     let timeout =
         match props.get("timeout").and_then(Value::as_str) {
@@ -374,16 +298,7 @@ fn task(value: &Value, inherited: Option<&Arc<Retry>>) -> Result<Task, PlanError
         props.get("tasks")
     };
     let retry = own_retry(props, &format!("task {id}"))?.or_else(|| inherited.cloned());
-    let flowable = matches!(
-        kind,
-        TaskKind::Sequential
-            | TaskKind::Parallel
-            | TaskKind::If
-            | TaskKind::ForEach
-            | TaskKind::Switch
-            | TaskKind::Pause
-            | TaskKind::ForEachItem
-    );
+    let flowable = task_type.is_flowable();
     let inner = retry.as_ref();
     let log_level = props
         .get("logLevel")
@@ -420,9 +335,8 @@ fn task(value: &Value, inherited: Option<&Arc<Retry>>) -> Result<Task, PlanError
             other => other.to_string(),
         }),
         id,
-        kind,
         type_name,
-        props: props.clone(),
+        body: Body::read(kind, props),
     })
 }
 
@@ -431,17 +345,13 @@ fn task(value: &Value, inherited: Option<&Arc<Retry>>) -> Result<Task, PlanError
 /// per batch, `{id}_merge` gathers their outputs. Each carries the
 /// properties it needs; none retries (the ForEachItem is run as a whole).
 fn for_each_item_parts(id: &str, props: &Map<String, Value>, log_level: usize) -> Vec<Task> {
-    let part = |suffix: &str, kind: TaskKind, inner: &str, keys: &[&str]| Task {
+    let part = |suffix: &str, kind: TaskKind, inner: &str| Task {
         id: format!("{id}{suffix}"),
-        kind,
         type_name: format!(
             "{}${inner}",
             aerie_common::kestra::task_types::FOR_EACH_ITEM
         ),
-        props: keys
-            .iter()
-            .filter_map(|k| Some(((*k).to_owned(), props.get(*k)?.clone())))
-            .collect(),
+        body: Body::read(kind, props),
         tasks: Vec::new(),
         otherwise: Vec::new(),
         cases: Vec::new(),
@@ -456,32 +366,16 @@ fn for_each_item_parts(id: &str, props: &Map<String, Value>, log_level: usize) -
         run_if: None,
     };
     vec![
-        part(
-            "_split",
-            TaskKind::ForEachItemSplit,
-            "ForEachItemSplit",
-            &["items", "batch"],
-        ),
+        part("_split", TaskKind::ForEachItemSplit, "ForEachItemSplit"),
         part(
             "_items",
             TaskKind::ForEachItemItems,
             "ForEachItemExecutable",
-            &[
-                "namespace",
-                "flowId",
-                "revision",
-                "inputs",
-                "labels",
-                "wait",
-                "transmitFailed",
-                "inheritLabels",
-            ],
         ),
         part(
             "_merge",
             TaskKind::ForEachItemMerge,
             "ForEachItemMergeOutputs",
-            &[],
         ),
     ]
 }
@@ -498,7 +392,10 @@ mod tests {
         .unwrap();
         assert_eq!(plan.id, "n");
         assert_eq!(plan.tasks[0].id, "1");
-        assert_eq!(plan.tasks[0].text("message").as_deref(), Some("no"));
+        let Body::Log(log) = &plan.tasks[0].body else {
+            panic!("a Log: {:?}", plan.tasks[0].body);
+        };
+        assert_eq!(log.messages, [Value::from("no")]);
         assert_eq!(plan.webhooks[0].key, "on");
     }
 
@@ -553,8 +450,12 @@ triggers:
         assert!(plan.inputs[0].required && !plan.inputs[1].required);
         assert_eq!(plan.inputs[0].defaults, Some(Value::from("world")));
         let branch = &plan.tasks[0];
-        assert_eq!(branch.kind, TaskKind::If);
-        assert_eq!(branch.tasks[0].kind, TaskKind::Log, "legacy name resolved");
+        assert_eq!(branch.kind(), TaskKind::If);
+        assert_eq!(
+            branch.tasks[0].kind(),
+            TaskKind::Log,
+            "legacy name resolved"
+        );
         assert_eq!(branch.otherwise[0].timeout, Some(Duration::from_secs(5)));
         assert!(branch.otherwise[0].allow_failure);
         assert!(plan.contains_task("small") && !plan.contains_task("maybe"));

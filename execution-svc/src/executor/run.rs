@@ -18,7 +18,7 @@ use sea_orm::DbErr;
 use serde_json::{Map, Value, json};
 
 use super::{Engine, Stop, StopReason};
-use crate::domain::plan::{Plan, Task, TaskKind};
+use crate::domain::plan::{Body, Plan, Task, TaskKind};
 use crate::domain::scope::{Base, Outputs, Scope};
 use crate::domain::template::{Lookups, Renderer, is_truthy, needs_lookups};
 use crate::domain::{ExecutionId, State, execution_folder, push_history};
@@ -27,6 +27,7 @@ use crate::repo::executions::{NewLog, StateChange};
 use crate::repo::queue::{self, Claimed};
 use crate::repo::{self, TenantTxn};
 use crate::storage::StoragePath;
+use aerie_common::kestra::tasks;
 
 mod for_each_item;
 mod new_execution;
@@ -603,19 +604,22 @@ impl<'e> Run<'e> {
             if existing.is_none() && !self.may_create_task_run(task, parent, &key).await {
                 return Outcome::Failed;
             }
-            if task.kind == TaskKind::Pause {
-                return self.pause(task, parent, value, key, existing).await;
-            }
-            if task.kind == TaskKind::Subflow {
-                return self.subflow(task, parent, key, existing).await;
-            }
-            if task.kind == TaskKind::ForEachItemItems {
-                return self.start_batches(task, parent, key, existing).await;
+            match &task.body {
+                Body::Pause(pause) => {
+                    return self.pause(task, pause, parent, value, key, existing).await;
+                }
+                Body::Subflow(call) => {
+                    return self.subflow(task, call, parent, key, existing).await;
+                }
+                Body::ForEachItemItems(call) => {
+                    return self.start_batches(task, call, parent, key, existing).await;
+                }
+                _ => {}
             }
             // An instant task is CPU work from here to its end (rendering,
             // bookkeeping, writing its rows): each tenant gets its share of
             // the cores for it, however many executions it runs at once.
-            let mut cpu = match is_instant(task.kind) {
+            let mut cpu = match is_instant(task.kind()) {
                 true => Some(self.engine.cpu_slot(self.tenant).await),
                 false => None,
             };
@@ -649,7 +653,7 @@ impl<'e> Run<'e> {
                     Err(Failure::Stopped) => return self.stopped(),
                 }
             }
-            if !is_instant(task.kind) {
+            if !is_instant(task.kind()) {
                 self.lock_runs().insert(key.clone(), row.clone());
                 if !self.persist(row.clone(), Vec::new()).await {
                     return Outcome::Stopped;
@@ -717,7 +721,7 @@ impl<'e> Run<'e> {
                     _ = tokio::time::sleep(delay) => {}
                     _ = self.stop.stopped() => break Err(Failure::Stopped),
                 }
-                if is_instant(task.kind) {
+                if is_instant(task.kind()) {
                     cpu = Some(self.engine.cpu_slot(self.tenant).await);
                 }
                 let at = repo::now();
@@ -854,6 +858,7 @@ impl<'e> Run<'e> {
     async fn pause(
         &self,
         task: &Task,
+        pause: &tasks::Pause,
         parent: &str,
         value: &Value,
         key: RunKey,
@@ -861,11 +866,11 @@ impl<'e> Run<'e> {
     ) -> Outcome {
         let now = repo::now();
         let mut row = existing.unwrap_or_else(|| self.new_run(parent, task, &key.2, now));
-        let delay = match task.text("delay") {
+        let delay = match &pause.delay {
             None => None,
             Some(text) => {
                 let context = self.context(&row, task);
-                let rendered = match self.render(&text, &context).await {
+                let rendered = match self.render(text, &context).await {
                     Ok(rendered) => rendered,
                     Err(Failure::Stopped) => return self.stopped(),
                     Err(Failure::Error(message) | Failure::Refused(message)) => {
@@ -1040,7 +1045,7 @@ impl<'e> Run<'e> {
         row.update_time = now;
         let (parent_id, value_key) = (key.0.clone(), key.2.clone());
         self.lock_runs().insert(key, row.clone());
-        if is_instant(task.kind) && state.is_done() {
+        if is_instant(task.kind()) && state.is_done() {
             self.stage(row, logs);
             // A long run of instant tasks is written in bounded pieces: no
             // single transaction holds the database long.
@@ -1072,29 +1077,20 @@ impl<'e> Run<'e> {
         logs: &'a mut Vec<NewLog>,
     ) -> BoxFuture<'a, Result<Done, Failure>> {
         Box::pin(async move {
-            match task.kind {
-                TaskKind::Log => {
-                    let level = task
-                        .text("level")
-                        .unwrap_or_else(|| "INFO".into())
-                        .to_uppercase();
+            match &task.body {
+                Body::Log(log) => {
                     let (rank, level) = crate::domain::LOG_LEVELS
                         .iter()
                         .enumerate()
-                        .find(|(_, l)| **l == level)
+                        .find(|(_, l)| **l == log.level)
                         .map_or((2, "INFO"), |(rank, l)| (rank, *l));
                     if rank < task.log_level {
                         // Below the task's logLevel: not rendered, not kept.
                         return Ok(leaf(json!({})));
                     }
-                    let messages = match task.props.get("message") {
-                        Some(Value::Array(items)) => items.clone(),
-                        Some(other) => vec![other.clone()],
-                        None => Vec::new(),
-                    };
-                    for message in messages {
+                    for message in &log.messages {
                         let text = match message {
-                            Value::String(s) => self.render(&s, context).await?,
+                            Value::String(s) => self.render(s, context).await?,
                             other => other.to_string(),
                         };
                         self.count_log(text.len())?;
@@ -1102,23 +1098,19 @@ impl<'e> Run<'e> {
                     }
                     Ok(leaf(json!({})))
                 }
-                TaskKind::Return => {
-                    let format = task.text("format").unwrap_or_default();
-                    Ok(leaf(json!({"value": self.render(&format, context).await?})))
-                }
-                TaskKind::OutputValues => {
-                    let values = task.props.get("values").cloned().unwrap_or(json!({}));
-                    Ok(leaf(
-                        json!({"values": self.render_value(&values, context).await?}),
-                    ))
-                }
-                TaskKind::Sequential => Ok(Done {
+                Body::Return(r) => Ok(leaf(
+                    json!({"value": self.render(&r.format, context).await?}),
+                )),
+                Body::OutputValues(output) => Ok(leaf(
+                    json!({"values": self.render_value(&output.values, context).await?}),
+                )),
+                Body::Sequential => Ok(Done {
                     outcome: self
                         .block(&task.tasks, &task.errors, &task.finally, &row.id, value)
                         .await,
                     outputs: json!({}),
                 }),
-                TaskKind::Parallel => {
+                Body::Parallel(parallel) => {
                     let branches = task.tasks.iter().filter(|t| !t.disabled).count();
                     let quota = self.quotas.parallel_branches as usize;
                     if branches > quota {
@@ -1127,11 +1119,8 @@ impl<'e> Run<'e> {
                             "Parallel has {branches} branches, more than the tenant's quota of {quota} (quota parallel-branches)"
                         )));
                     }
-                    let limit = task
-                        .props
-                        .get("concurrent")
-                        .and_then(Value::as_u64)
-                        .filter(|n| *n > 0)
+                    let limit = parallel
+                        .concurrent
                         .map_or(task.tasks.len().max(1), |n| n as usize);
                     // The futures are built first: no closure is held across an await.
                     let branches: Vec<_> = task
@@ -1148,9 +1137,8 @@ impl<'e> Run<'e> {
                         outputs: json!({}),
                     })
                 }
-                TaskKind::If => {
-                    let condition = task.text("condition").unwrap_or_default();
-                    let chosen = is_truthy(&self.render(&condition, context).await?);
+                Body::If(choice) => {
+                    let chosen = is_truthy(&self.render(&choice.condition, context).await?);
                     let branch = if chosen { &task.tasks } else { &task.otherwise };
                     Ok(Done {
                         outcome: self
@@ -1159,12 +1147,10 @@ impl<'e> Run<'e> {
                         outputs: json!({"evaluationResult": chosen}),
                     })
                 }
-                TaskKind::Labels => {
-                    // A mapping (keys and values rendered), a list of
-                    // {key, value}, or a template giving either as JSON.
-                    let given = match task.props.get("labels").cloned().unwrap_or_default() {
+                Body::Labels(labels) => {
+                    let given = match &labels.labels {
                         Value::String(text) => {
-                            let rendered = self.render(&text, context).await?;
+                            let rendered = self.render(text, context).await?;
                             let parsed: Value = serde_json::from_str(&rendered).map_err(|_| {
                                 format!(
                                     "labels rendered to '{}', not a JSON mapping or list",
@@ -1176,12 +1162,12 @@ impl<'e> Run<'e> {
                         Value::Object(map) => {
                             let mut rendered = Map::new();
                             for (key, value) in map {
-                                let key = self.render(&key, context).await?;
-                                rendered.insert(key, self.render_value(&value, context).await?);
+                                let key = self.render(key, context).await?;
+                                rendered.insert(key, self.render_value(value, context).await?);
                             }
                             Value::Object(rendered)
                         }
-                        other => self.render_value(&other, context).await?,
+                        other => self.render_value(other, context).await?,
                     };
                     let given = crate::domain::plan::labels(Some(&given));
                     // None can be set at run time (Kestra's rule and words).
@@ -1194,10 +1180,8 @@ impl<'e> Run<'e> {
                     self.add_labels(given).map_err(Failure::Error)?;
                     Ok(leaf(json!({})))
                 }
-                TaskKind::Switch => {
-                    let chosen = self
-                        .render(&task.text("value").unwrap_or_default(), context)
-                        .await?;
+                Body::Switch(switch) => {
+                    let chosen = self.render(&switch.value, context).await?;
                     let case = task.cases.iter().find(|(value, _)| *value == chosen);
                     if case.is_none() && task.otherwise.is_empty() {
                         // Kestra: no task to run is a failure, not a no-op.
@@ -1214,12 +1198,12 @@ impl<'e> Run<'e> {
                         outputs: json!({"value": chosen, "defaults": case.is_none()}),
                     })
                 }
-                TaskKind::ForEach => {
-                    let values = self.for_each_values(task, context).await?;
+                Body::ForEach(each) => {
+                    let values = self.for_each_values(each, context).await?;
                     let quotas = &self.quotas;
                     // Unlimited concurrency means up to the branch quota.
                     let at_once = quotas.parallel_branches.max(1) as usize;
-                    let limit = match task.props.get("concurrencyLimit").and_then(Value::as_u64) {
+                    let limit = match each.concurrency_limit {
                         Some(0) => values.len().clamp(1, at_once),
                         Some(n) => (n as usize).min(at_once),
                         None => 1,
@@ -1236,10 +1220,8 @@ impl<'e> Run<'e> {
                         outputs: json!({}),
                     })
                 }
-                TaskKind::Sleep => {
-                    let text = self
-                        .render(&task.text("duration").unwrap_or_default(), context)
-                        .await?;
+                Body::Sleep(sleep) => {
+                    let text = self.render(&sleep.duration, context).await?;
                     let total = aerie_common::kestra::duration::parse_iso_duration(&text)
                         .ok_or_else(|| format!("duration '{text}' is not an ISO-8601 duration"))?;
                     // From this attempt's start (a resumed run: the
@@ -1250,43 +1232,49 @@ impl<'e> Run<'e> {
                         _ = self.stop.stopped() => Err(Failure::Stopped),
                     }
                 }
-                TaskKind::Fail => {
-                    if let Some(condition) = task.text("condition")
-                        && !is_truthy(&self.render(&condition, context).await?)
+                Body::Fail(fail) => {
+                    if let Some(condition) = &fail.condition
+                        && !is_truthy(&self.render(condition, context).await?)
                     {
                         return Ok(leaf(json!({})));
                     }
-                    let message = match task.text("errorMessage") {
-                        Some(text) => self.render(&text, context).await?,
+                    let message = match &fail.error_message {
+                        Some(text) => self.render(text, context).await?,
                         None => "Flow failed".to_owned(),
                     };
                     Err(Failure::Error(message))
                 }
-                TaskKind::ForEachItem => Ok(Done {
+                Body::ForEachItem => Ok(Done {
                     outcome: self
                         .block(&task.tasks, &task.errors, &[], &row.id, value)
                         .await,
                     outputs: json!({}),
                 }),
-                TaskKind::ForEachItemSplit => self.split_batches(task, row, context).await,
-                TaskKind::ForEachItemMerge => self.merge_outputs(task, row).await,
-                TaskKind::Pause | TaskKind::Subflow | TaskKind::ForEachItemItems => {
+                Body::ForEachItemSplit(split) => {
+                    self.split_batches(task, split, row, context).await
+                }
+                Body::ForEachItemMerge => self.merge_outputs(task, row).await,
+                Body::Pause(_) | Body::Subflow(_) | Body::ForEachItemItems(_) => {
                     Err(Failure::Error(format!(
                         "a {} task runs through its own path",
                         task.type_name
                     )))
                 }
-                TaskKind::KvSet => self.kv_set(task, context).await,
-                TaskKind::KvGet => self.kv_get(task, context).await,
-                TaskKind::Write => self.write_file(task, row, context).await,
+                Body::KvSet(set) => self.kv_set(set, context).await,
+                Body::KvGet(get) => self.kv_get(get, context).await,
+                Body::Write(write) => self.write_file(task, write, row, context).await,
             }
         })
     }
 
     /// The values a ForEach iterates over. A null among them fails the
     /// task, as in Kestra (an iteration has no value to be told by).
-    async fn for_each_values(&self, task: &Task, context: &Scope) -> Result<Vec<Value>, Failure> {
-        let values = self.for_each_items(task, context).await?;
+    async fn for_each_values(
+        &self,
+        each: &tasks::ForEach,
+        context: &Scope,
+    ) -> Result<Vec<Value>, Failure> {
+        let values = self.for_each_items(each, context).await?;
         // Each value is stored with its task runs and keys their outputs,
         // shown to every reader of the execution: a secret is no value.
         if self.carries_secret(&Value::Array(values.clone())) {
@@ -1305,7 +1293,11 @@ impl<'e> Run<'e> {
         Ok(values)
     }
 
-    async fn for_each_items(&self, task: &Task, context: &Scope) -> Result<Vec<Value>, Failure> {
+    async fn for_each_items(
+        &self,
+        each: &tasks::ForEach,
+        context: &Scope,
+    ) -> Result<Vec<Value>, Failure> {
         let quota = self.quotas.foreach_items as usize;
         let too_many = |n: usize| {
             aerie_common::metrics::instruments().quota_refusal("foreach-items");
@@ -1313,7 +1305,7 @@ impl<'e> Run<'e> {
                 "ForEach over {n} items, more than the tenant's quota of {quota} (quota foreach-items)"
             ))
         };
-        match task.props.get("values") {
+        match &each.values {
             Some(Value::Array(items)) if items.len() > quota => Err(too_many(items.len())),
             Some(Value::Array(items)) => {
                 let mut values = Vec::with_capacity(items.len());
@@ -1341,24 +1333,27 @@ impl<'e> Run<'e> {
     }
 
     /// The KV key a kv task names, and its namespace (the flow's by default).
-    async fn kv_address(&self, task: &Task, context: &Scope) -> Result<(String, String), Failure> {
-        let key = self
-            .render(&task.text("key").unwrap_or_default(), context)
-            .await?;
-        let namespace = match task.text("namespace") {
-            Some(ns) => self.render(&ns, context).await?,
+    async fn kv_address(
+        &self,
+        key: &str,
+        namespace: Option<&String>,
+        context: &Scope,
+    ) -> Result<(String, String), Failure> {
+        let key = self.render(key, context).await?;
+        let namespace = match namespace {
+            Some(ns) => self.render(ns, context).await?,
             None => self.namespace.clone(),
         };
         Ok((key, namespace))
     }
 
-    async fn kv_set(&self, task: &Task, context: &Scope) -> Result<Done, Failure> {
-        let (key, namespace) = self.kv_address(task, context).await?;
-        let value = self
-            .render_value(task.props.get("value").unwrap_or(&Value::Null), context)
+    async fn kv_set(&self, set: &tasks::KvSet, context: &Scope) -> Result<Done, Failure> {
+        let (key, namespace) = self
+            .kv_address(&set.key, set.namespace.as_ref(), context)
             .await?;
-        let ttl = match task.text("ttl") {
-            Some(ttl) => self.render(&ttl, context).await?,
+        let value = self.render_value(&set.value, context).await?;
+        let ttl = match &set.ttl {
+            Some(ttl) => self.render(ttl, context).await?,
             None => String::new(),
         };
         let request = flow_pb::PutKvForExecutionRequest {
@@ -1366,16 +1361,12 @@ impl<'e> Run<'e> {
                 namespace,
                 key,
                 value_json: value.to_string(),
-                r#type: task.text("kvType").unwrap_or_default(),
+                r#type: set.kv_type.clone(),
                 ttl,
             }),
             actor: format!("execution {}", self.id),
             flow_namespace: self.namespace.clone(),
-            overwrite: task
-                .props
-                .get("overwrite")
-                .and_then(Value::as_bool)
-                .unwrap_or(true),
+            overwrite: set.overwrite,
         };
         self.engine
             .flows
@@ -1386,8 +1377,10 @@ impl<'e> Run<'e> {
         Ok(leaf(json!({})))
     }
 
-    async fn kv_get(&self, task: &Task, context: &Scope) -> Result<Done, Failure> {
-        let (key, namespace) = self.kv_address(task, context).await?;
+    async fn kv_get(&self, get: &tasks::KvGet, context: &Scope) -> Result<Done, Failure> {
+        let (key, namespace) = self
+            .kv_address(&get.key, get.namespace.as_ref(), context)
+            .await?;
         let request = flow_pb::GetKvForExecutionRequest {
             flow_namespace: self.namespace.clone(),
             namespace,
@@ -1403,14 +1396,7 @@ impl<'e> Run<'e> {
             Ok(entry) => Ok(leaf(json!({
                 "value": serde_json::from_str::<Value>(&entry.into_inner().value_json).unwrap_or(Value::Null)
             }))),
-            Err(status)
-                if status.code() == tonic::Code::NotFound
-                    && !task
-                        .props
-                        .get("errorOnMissing")
-                        .and_then(Value::as_bool)
-                        .unwrap_or(false) =>
-            {
+            Err(status) if status.code() == tonic::Code::NotFound && !get.error_on_missing => {
                 Ok(leaf(json!({"value": null})))
             }
             Err(status) => Err(Failure::Error(format!("kv.Get: {}", status.message()))),
@@ -1420,18 +1406,17 @@ impl<'e> Run<'e> {
     async fn write_file(
         &self,
         task: &Task,
+        write: &tasks::Write,
         row: &task_runs::Model,
         context: &Scope,
     ) -> Result<Done, Failure> {
-        let content = self
-            .render(&task.text("content").unwrap_or_default(), context)
-            .await?;
+        let content = self.render(&write.content, context).await?;
         if content.len() > MAX_WRITE_BYTES {
             return Err(Failure::Error(format!(
                 "content is larger than {MAX_WRITE_BYTES} bytes"
             )));
         }
-        let extension = task.text("extension").unwrap_or_else(|| ".ion".into());
+        let extension = &write.extension;
         let name = crate::storage::safe_file_name(&format!(
             "{}{}{}",
             uuid::Uuid::new_v4().simple(),

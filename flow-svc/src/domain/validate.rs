@@ -46,31 +46,12 @@ use aerie_common::kestra::condition_types;
 use aerie_common::kestra::inputs::{InputDef, MAX_INPUTS};
 pub use aerie_common::kestra::{INPUT_TYPES, task_types, trigger_types};
 use aerie_common::kestra::{
-    LOG_LEVELS, MAX_TASK_NESTING, canonical_task_type, concurrency::Concurrency, retry::Retry,
+    LOG_LEVELS, MAX_TASK_NESTING,
+    concurrency::Concurrency,
+    retry::Retry,
     sla::Sla,
+    tasks::{self, TaskKind},
 };
-
-/// What a task type takes: required and optional properties, and which of
-/// them hold lists of child tasks.
-struct TaskSpec {
-    required: &'static [&'static str],
-    optional: &'static [&'static str],
-    child_lists: &'static [&'static str],
-}
-
-/// Properties every task may carry.
-const COMMON_TASK_PROPERTIES: &[&str] = &[
-    "id",
-    "type",
-    "description",
-    "disabled",
-    "timeout",
-    "retry",
-    "allowFailure",
-    "allowWarning",
-    "logLevel",
-    "runIf",
-];
 
 /// Kestra properties Aerie knows but does not carry out. Accepting one
 /// would let a migrating team believe it is in force, so each is refused
@@ -126,123 +107,6 @@ fn not_supported(key: &str) -> Option<&'static str> {
 
 fn not_supported_message(key: &str, why: &str) -> String {
     format!("'{key}' is a Kestra property that Aerie does not support: {why}")
-}
-
-const FLOWABLE_EXTRAS: &[&str] = &["errors", "finally"];
-
-/// The canonical name and spec of a task type, aliases resolved.
-fn task_spec(kind: &str) -> Option<(&'static str, TaskSpec)> {
-    use task_types::*;
-    let kind = ALIASES
-        .iter()
-        .find(|(alias, _)| *alias == kind)
-        .map_or(kind, |(_, canonical)| canonical);
-    let spec = |required, optional, child_lists| TaskSpec {
-        required,
-        optional,
-        child_lists,
-    };
-    let (name, spec) = match kind {
-        LOG => (LOG, spec(&["message"], &["level"], &[])),
-        RETURN => (RETURN, spec(&[], &["format"], &[])),
-        OUTPUT_VALUES => (OUTPUT_VALUES, spec(&["values"], &[], &[])),
-        SEQUENTIAL => (
-            SEQUENTIAL,
-            spec(&["tasks"], FLOWABLE_EXTRAS, &["tasks", "errors", "finally"]),
-        ),
-        PARALLEL => (
-            PARALLEL,
-            spec(
-                &["tasks"],
-                &["concurrent", "errors", "finally"],
-                &["tasks", "errors", "finally"],
-            ),
-        ),
-        IF => (
-            IF,
-            spec(
-                &["condition", "then"],
-                &["else", "errors", "finally"],
-                &["then", "else", "errors", "finally"],
-            ),
-        ),
-        FOR_EACH => (
-            FOR_EACH,
-            spec(
-                &["values", "tasks"],
-                &["concurrencyLimit", "errors", "finally"],
-                &["tasks", "errors", "finally"],
-            ),
-        ),
-        SLEEP => (SLEEP, spec(&["duration"], &[], &[])),
-        FAIL => (FAIL, spec(&[], &["condition", "errorMessage"], &[])),
-        KV_SET => (
-            KV_SET,
-            spec(
-                &["key", "value"],
-                &["namespace", "overwrite", "ttl", "kvType"],
-                &[],
-            ),
-        ),
-        KV_GET => (
-            KV_GET,
-            spec(&["key"], &["namespace", "errorOnMissing"], &[]),
-        ),
-        WRITE => (WRITE, spec(&["content"], &["extension"], &[])),
-        LABELS => (LABELS, spec(&["labels"], &[], &[])),
-        // `timeout` (a common property) is how long the pause may last
-        // before the task fails; `delay`, when it resumes by itself.
-        PAUSE => (
-            PAUSE,
-            spec(&[], &["delay", "tasks", "errors"], &["tasks", "errors"]),
-        ),
-        // `timeout` is refused for it in `task_properties`: the wait for the
-        // subflow is bounded by the subflow's own tasks.
-        SUBFLOW => (
-            SUBFLOW,
-            spec(
-                &["namespace", "flowId"],
-                &[
-                    "revision",
-                    "inputs",
-                    "labels",
-                    "wait",
-                    "transmitFailed",
-                    "inheritLabels",
-                ],
-                &[],
-            ),
-        ),
-        // Runs as Kestra lays it out: three task runs inside it, `{id}_split`,
-        // `{id}_items` and `{id}_merge`.
-        FOR_EACH_ITEM => (
-            FOR_EACH_ITEM,
-            spec(
-                &["items", "namespace", "flowId"],
-                &[
-                    "batch",
-                    "revision",
-                    "inputs",
-                    "labels",
-                    "wait",
-                    "transmitFailed",
-                    "inheritLabels",
-                    "errors",
-                ],
-                &["errors"],
-            ),
-        ),
-        SWITCH => (
-            SWITCH,
-            spec(
-                &["value"],
-                &["cases", "defaults", "errors", "finally"],
-                &["defaults", "errors", "finally"],
-            ),
-        ),
-        _ => return None,
-    };
-    Some((name, spec))
 }
 
 const FLOW_PROPERTIES: &[&str] = &[
@@ -833,7 +697,8 @@ impl Checker {
                 .value
                 .get("type")
                 .and_then(|t| t.value.as_str())
-                .is_some_and(|t| canonical_task_type(t) == task_types::FOR_EACH_ITEM);
+                .and_then(tasks::lookup)
+                .is_some_and(|t| t.kind == tasks::TaskKind::ForEachItem);
             if is_for_each_item {
                 for suffix in ["_split", "_items", "_merge"] {
                     let inner = format!("{}{suffix}", id.value);
@@ -851,7 +716,7 @@ impl Checker {
         let Some(kind) = self.required_string(task, path, "type") else {
             return;
         };
-        let Some((name, spec)) = task_spec(&kind.value) else {
+        let Some(spec) = tasks::lookup(&kind.value) else {
             self.report(
                 &join(path, "type"),
                 at(&kind),
@@ -859,8 +724,9 @@ impl Checker {
             );
             return;
         };
+        let name = spec.name;
         for (key, _) in entries {
-            let known = COMMON_TASK_PROPERTIES.contains(&key.value.as_str())
+            let known = tasks::COMMON_PROPERTIES.contains(&key.value.as_str())
                 || spec.required.contains(&key.value.as_str())
                 || spec.optional.contains(&key.value.as_str());
             if !known {
@@ -911,12 +777,11 @@ impl Checker {
             }
             self.nesting -= 1;
         }
-        self.task_properties(task, path, name);
+        self.task_properties(task, path, spec.kind);
     }
 
     /// Checks that need to know the property's meaning.
-    fn task_properties(&mut self, task: &Located<Node>, path: &str, name: &str) {
-        use task_types::*;
+    fn task_properties(&mut self, task: &Located<Node>, path: &str, kind: TaskKind) {
         self.duration(task, path, "timeout");
         self.retry(task, path);
         self.optional_bool(task, path, "disabled");
@@ -934,8 +799,8 @@ impl Checker {
                 format!("logLevel must be one of {}", LOG_LEVELS.join(", ")),
             );
         }
-        match name {
-            LOG => {
+        match kind {
+            TaskKind::Log => {
                 if let Some(message) = task.value.get("message") {
                     let ok = match &message.value {
                         Node::Seq(items) => items.iter().all(|i| i.value.text().is_some()),
@@ -962,7 +827,7 @@ impl Checker {
                     );
                 }
             }
-            OUTPUT_VALUES => {
+            TaskKind::OutputValues => {
                 if let Some(values) = task.value.get("values")
                     && !matches!(values.value, Node::Map(_))
                 {
@@ -973,8 +838,8 @@ impl Checker {
                     );
                 }
             }
-            PARALLEL => self.non_negative(task, path, "concurrent"),
-            FOR_EACH => {
+            TaskKind::Parallel => self.non_negative(task, path, "concurrent"),
+            TaskKind::ForEach => {
                 self.non_negative(task, path, "concurrencyLimit");
                 if let Some(values) = task.value.get("values")
                     && !matches!(values.value, Node::Seq(_) | Node::Str(_))
@@ -986,7 +851,7 @@ impl Checker {
                     );
                 }
             }
-            IF => {
+            TaskKind::If => {
                 if let Some(condition) = task.value.get("condition")
                     && !matches!(condition.value, Node::Str(_) | Node::Bool(_))
                 {
@@ -997,8 +862,8 @@ impl Checker {
                     );
                 }
             }
-            SWITCH => self.switch_cases(task, path),
-            LABELS => {
+            TaskKind::Switch => self.switch_cases(task, path),
+            TaskKind::Labels => {
                 // A template may give the labels as JSON at run time.
                 let templated = task
                     .value
@@ -1009,18 +874,18 @@ impl Checker {
                     self.labels(task, path);
                 }
             }
-            SLEEP => self.duration(task, path, "duration"),
-            PAUSE => self.duration(task, path, "delay"),
-            SUBFLOW => self.subflow(task, path),
-            FOR_EACH_ITEM => {
+            TaskKind::Sleep => self.duration(task, path, "duration"),
+            TaskKind::Pause => self.duration(task, path, "delay"),
+            TaskKind::Subflow => self.subflow(task, path),
+            TaskKind::ForEachItem => {
                 self.subflow(task, path);
                 self.batch(task, path);
             }
-            KV_SET => {
+            TaskKind::KvSet => {
                 self.duration(task, path, "ttl");
                 self.optional_bool(task, path, "overwrite");
             }
-            KV_GET => {
+            TaskKind::KvGet => {
                 self.optional_bool(task, path, "errorOnMissing");
             }
             _ => {}

@@ -13,9 +13,10 @@
 
 use aerie_common::ServiceError;
 use aerie_common::kestra::parse_byte_size;
+use aerie_common::kestra::tasks::{ForEachItemSplit, SubflowCall};
 use serde_json::{Map, Value, json};
 
-use super::subflow::{Target, ended_as, flag};
+use super::subflow::{Target, ended_as};
 use super::{Done, Failure, Outcome, Run, RunError, RunKey, leaf, parse_object};
 use crate::domain::plan::Task;
 use crate::domain::{ExecutionId, State, execution_folder, push_history};
@@ -149,12 +150,11 @@ impl Run<'_> {
     pub(super) async fn split_batches(
         &self,
         task: &Task,
+        split: &ForEachItemSplit,
         row: &task_runs::Model,
         context: &super::Scope,
     ) -> Result<Done, Failure> {
-        let items = self
-            .render(&task.text("items").unwrap_or_default(), context)
-            .await?;
+        let items = self.render(&split.items, context).await?;
         let items = items.trim();
         if !items.starts_with("kestra://") {
             return Err(format!(
@@ -173,7 +173,7 @@ impl Run<'_> {
             )
             .into());
         }
-        let batch = self.batch(task, context).await?;
+        let batch = self.batch(split, context).await?;
         let content = self
             .engine
             .storage
@@ -207,18 +207,18 @@ impl Run<'_> {
     }
 
     /// The task's `batch`, templates rendered.
-    async fn batch(&self, task: &Task, context: &super::Scope) -> Result<Batch, Failure> {
-        let given = match task.props.get("batch") {
-            Some(Value::Object(batch)) => batch.clone(),
-            _ => Map::new(),
-        };
+    async fn batch(
+        &self,
+        split: &ForEachItemSplit,
+        context: &super::Scope,
+    ) -> Result<Batch, Failure> {
         let mut rendered = Map::new();
-        for (key, value) in given {
+        for (key, value) in &split.batch {
             let value = match value {
-                Value::String(text) => Value::String(self.render(&text, context).await?),
-                other => other,
+                Value::String(text) => Value::String(self.render(text, context).await?),
+                other => other.clone(),
             };
-            rendered.insert(key, value);
+            rendered.insert(key.clone(), value);
         }
         let whole = |key: &str| -> Result<Option<usize>, Failure> {
             match rendered.get(key) {
@@ -284,6 +284,7 @@ impl Run<'_> {
     pub(super) async fn start_batches(
         &self,
         task: &Task,
+        call: &SubflowCall,
         parent: &str,
         key: RunKey,
         existing: Option<task_runs::Model>,
@@ -300,7 +301,7 @@ impl Run<'_> {
             row.histories = push_history(&row.histories, State::Running, now);
             row.update_time = now;
         }
-        match self.batches(task, parent, &key, &mut row).await {
+        match self.batches(task, call, parent, &key, &mut row).await {
             Ok(Some((state, outputs, why))) => {
                 let logs = why
                     .map(|why| vec![self.log_line(&row.id, &task.id, "ERROR", why)])
@@ -321,11 +322,12 @@ impl Run<'_> {
     async fn batches(
         &self,
         task: &Task,
+        call: &SubflowCall,
         parent: &str,
         key: &RunKey,
         row: &mut task_runs::Model,
     ) -> Result<Option<Ended>, Failure> {
-        let wait = flag(task, "wait", true);
+        let wait = call.wait;
         let splits = self.batch_uris(task, parent, key).await?;
         let total = splits.len();
         if total == 0 {
@@ -342,7 +344,7 @@ impl Run<'_> {
             if started < total {
                 let target = match &target {
                     Some(target) => target,
-                    None => target.insert(self.subflow_target(task, &context).await?),
+                    None => target.insert(self.subflow_target(call, &context).await?),
                 };
                 let mut chunk = Vec::new();
                 for (i, uri) in splits.iter().enumerate().skip(started).take(CHUNK) {
@@ -368,7 +370,7 @@ impl Run<'_> {
                     }
                     let batch_context = self.batch_context(row, task, uri, i + 1);
                     chunk.push(
-                        self.child_execution(task, row, &batch_context, target, Some(i + 1))
+                        self.child_execution(task, call, row, &batch_context, target, Some(i + 1))
                             .await?,
                     );
                 }
@@ -398,7 +400,7 @@ impl Run<'_> {
                 .into_iter()
                 .find(|s| counts.contains_key(s.as_str()))
                 .unwrap_or(State::Success);
-            let state = ended_as(worst, flag(task, "transmitFailed", true));
+            let state = ended_as(worst, call.transmit_failed);
             if state == State::Failed || state == State::Killed {
                 // Said in the logs too, for errorLogs() and whoever looks.
                 let ended: Vec<String> = counts

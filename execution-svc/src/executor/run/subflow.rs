@@ -18,6 +18,7 @@ use crate::domain::{ExecutionId, State, push_history};
 use crate::executor::{CORRELATION_ID, NewExecution, StartedBy};
 use crate::repo::entities::{executions, task_runs};
 use crate::repo::{self, TenantTxn, queue};
+use aerie_common::kestra::tasks::SubflowCall;
 
 /// Executions in a chain of subflows, the first included: a flow that
 /// calls itself stops here instead of running forever.
@@ -45,12 +46,13 @@ impl Run<'_> {
     pub(super) async fn subflow(
         &self,
         task: &Task,
+        call: &SubflowCall,
         parent: &str,
         key: RunKey,
         existing: Option<task_runs::Model>,
     ) -> Outcome {
         let now = repo::now();
-        let wait = flag(task, "wait", true);
+        let wait = call.wait;
         // RUNNING with a child named: this run waits for it. Anything else
         // (new, failed before a restart) starts a new subflow execution.
         let mut waiting_on = existing
@@ -92,7 +94,7 @@ impl Run<'_> {
                         }
                     }
                 }
-                let new = match self.new_subflow(task, &row, &context).await {
+                let new = match self.new_subflow(task, call, &row, &context).await {
                     Ok(new) => new,
                     Err(Failure::Stopped) => return self.stopped(),
                     Err(Failure::Error(message) | Failure::Refused(message)) => {
@@ -138,7 +140,7 @@ impl Run<'_> {
                     return Outcome::Stopped;
                 }
             };
-            let state = ended_as(state, flag(task, "transmitFailed", true));
+            let state = ended_as(state, call.transmit_failed);
             let mut outputs =
                 json!({"executionId": child, "state": state_of_child(&child_outputs, state)});
             if let Some(values) = child_outputs.get("outputs").filter(|o| has_entries(o)) {
@@ -194,16 +196,17 @@ impl Run<'_> {
     async fn new_subflow(
         &self,
         task: &Task,
+        call: &SubflowCall,
         row: &task_runs::Model,
         context: &super::Scope,
     ) -> Result<NewExecution, Failure> {
-        let target = self.subflow_target(task, context).await?;
+        let target = self.subflow_target(call, context).await?;
         self.engine
             .admission
             .admit(self.tenant)
             .await
             .map_err(|err| Failure::Refused(err.to_string()))?;
-        self.child_execution(task, row, context, &target, None)
+        self.child_execution(task, call, row, context, &target, None)
             .await
     }
 
@@ -212,16 +215,15 @@ impl Run<'_> {
     /// the chain of subflows checked, the flow enabled and runnable.
     pub(super) async fn subflow_target(
         &self,
-        task: &Task,
+        call: &SubflowCall,
         context: &super::Scope,
     ) -> Result<Target, Failure> {
-        let text = |name: &str| task.text(name).unwrap_or_default();
-        let namespace = self.render(&text("namespace"), context).await?;
-        let flow_id = self.render(&text("flowId"), context).await?;
-        let revision = match task.text("revision") {
+        let namespace = self.render(&call.namespace, context).await?;
+        let flow_id = self.render(&call.flow_id, context).await?;
+        let revision = match &call.revision {
             None => 0,
             Some(text) => {
-                let rendered = self.render(&text, context).await?;
+                let rendered = self.render(text, context).await?;
                 match rendered.trim().parse::<i32>() {
                     Ok(n) if n >= 1 => n,
                     _ => {
@@ -284,6 +286,7 @@ impl Run<'_> {
     pub(super) async fn child_execution(
         &self,
         task: &Task,
+        call: &SubflowCall,
         row: &task_runs::Model,
         context: &super::Scope,
         target: &Target,
@@ -291,14 +294,11 @@ impl Run<'_> {
     ) -> Result<NewExecution, Failure> {
         let (flow, plan) = (&target.flow, &target.plan);
         let (namespace, flow_id) = (&flow.namespace, &flow.id);
-        let given = match task.props.get("inputs") {
-            Some(Value::Object(inputs)) => match self
-                .render_value(&Value::Object(inputs.clone()), context)
-                .await?
-            {
-                Value::Object(rendered) => rendered,
-                _ => Map::new(),
-            },
+        let given = match self
+            .render_value(&Value::Object(call.inputs.clone()), context)
+            .await?
+        {
+            Value::Object(rendered) => rendered,
             _ => Map::new(),
         };
         let inputs = self
@@ -321,7 +321,7 @@ impl Run<'_> {
                     format!("inputs of {namespace}/{flow_id}: {}", problems.join("; "))
                 }
             })?;
-        let labels = self.subflow_labels(task, context, &plan.labels).await?;
+        let labels = self.subflow_labels(call, context, &plan.labels).await?;
         // A secret stays masked only in the execution that resolved it: it
         // does not travel on in another execution's inputs or labels,
         // except into a SECRET input, which is sealed there.
@@ -370,12 +370,12 @@ impl Run<'_> {
     /// correlation id carries on), then the task's own, which win.
     async fn subflow_labels(
         &self,
-        task: &Task,
+        call: &SubflowCall,
         context: &super::Scope,
         flow_labels: &BTreeMap<String, String>,
     ) -> Result<BTreeMap<String, String>, Failure> {
         let mut labels = flow_labels.clone();
-        let inherit = flag(task, "inheritLabels", false);
+        let inherit = call.inherit_labels;
         let current = self
             .labels
             .lock()
@@ -386,7 +386,7 @@ impl Run<'_> {
                 .into_iter()
                 .filter(|(k, _)| inherit || k.starts_with("system.")),
         );
-        let given = crate::domain::plan::labels(task.props.get("labels"));
+        let given = crate::domain::plan::labels(call.labels.as_ref());
         for (key, value) in given {
             let key = self.render(&key, context).await?;
             if key.starts_with("system.") && key != CORRELATION_ID {
@@ -601,14 +601,6 @@ impl Run<'_> {
     fn lock_waiting(&self) -> std::sync::MutexGuard<'_, Vec<String>> {
         self.waiting.lock().unwrap_or_else(|p| p.into_inner())
     }
-}
-
-/// A boolean property with its default.
-pub(super) fn flag(task: &Task, name: &str, default: bool) -> bool {
-    task.props
-        .get(name)
-        .and_then(Value::as_bool)
-        .unwrap_or(default)
 }
 
 /// The state a Subflow task ends in when its subflow ended in `child`, as

@@ -1,0 +1,30 @@
+//! Pause: stops the execution until it is resumed, or for `delay`.
+//! `timeout` (a common property) is how long the pause may last before
+//! the task fails.
+
+use serde_json::{Map, Value};
+
+use super::{TaskKind, TaskType, task_types, text};
+
+pub const TYPE: TaskType = TaskType {
+    name: task_types::PAUSE,
+    kind: TaskKind::Pause,
+    required: &[],
+    optional: &["delay", "tasks", "errors"],
+    child_lists: &["tasks", "errors"],
+};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pause {
+    /// A template giving an ISO-8601 duration: the execution resumes by
+    /// itself after it.
+    pub delay: Option<String>,
+}
+
+impl Pause {
+    pub(super) fn read(props: &Map<String, Value>) -> Pause {
+        Pause {
+            delay: text(props, "delay"),
+        }
+    }
+}
