@@ -2,6 +2,7 @@
 //! one that runs them: task, trigger and input type names, ISO-8601 durations, retry policies.
 
 pub mod concurrency;
+pub mod document;
 pub mod duration;
 pub mod flow_trigger;
 pub mod inputs;
@@ -144,6 +145,48 @@ pub fn parse_byte_size(text: &str) -> Option<u64> {
     };
     let bytes = number * scale as f64;
     (bytes >= 1.0 && bytes < u64::MAX as f64).then_some(bytes as u64)
+}
+
+/// Why an identifier is not acceptable (no I/O, no status codes).
+pub fn namespace_problem(text: &str) -> Option<String> {
+    let mut chars = text.chars();
+    let ok = text.len() <= 150
+        && chars
+            .next()
+            .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && chars
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'));
+    (!ok).then(|| {
+        format!(
+            "namespace '{}' must match ^[a-z0-9][a-z0-9._-]* and be 1 to 150 characters",
+            shorten(text)
+        )
+    })
+}
+
+/// Why a flow, task, input or trigger id is not acceptable.
+pub fn id_problem(what: &str, text: &str, max: usize) -> Option<String> {
+    let mut chars = text.chars();
+    let ok = text.len() <= max
+        && chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    (!ok).then(|| {
+        format!(
+            "{what} '{}' must match ^[a-zA-Z0-9][a-zA-Z0-9._-]* and be 1 to {max} characters",
+            shorten(text)
+        )
+    })
+}
+
+/// At most 100 characters of user text, for messages.
+pub fn shorten(text: &str) -> String {
+    text.chars().take(100).collect()
+}
+
+/// Whether a value is a template, rendered when the flow runs (what it
+/// must give is checked then).
+pub fn is_template(text: &str) -> bool {
+    text.contains("{{") || text.contains("{%") || text.contains("{#")
 }
 
 /// The current name of a task type, older names resolved.

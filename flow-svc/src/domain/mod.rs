@@ -2,7 +2,7 @@
 //! stored, the YAML document model and its validation, KV values, ISO-8601
 //! durations.
 
-pub mod document;
+pub use aerie_common::kestra::document;
 pub use aerie_common::kestra::duration;
 pub mod kv;
 pub mod reach;
@@ -26,41 +26,7 @@ pub struct FlowId(String);
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct EntryKey(String);
 
-/// Why an identifier is not acceptable (no I/O, no status codes).
-pub fn namespace_problem(text: &str) -> Option<String> {
-    let mut chars = text.chars();
-    let ok = text.len() <= 150
-        && chars
-            .next()
-            .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
-        && chars
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'));
-    (!ok).then(|| {
-        format!(
-            "namespace '{}' must match ^[a-z0-9][a-z0-9._-]* and be 1 to 150 characters",
-            shorten(text)
-        )
-    })
-}
-
-/// Why a flow, task, input or trigger id is not acceptable.
-pub fn id_problem(what: &str, text: &str, max: usize) -> Option<String> {
-    let mut chars = text.chars();
-    let ok = text.len() <= max
-        && chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
-        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
-    (!ok).then(|| {
-        format!(
-            "{what} '{}' must match ^[a-zA-Z0-9][a-zA-Z0-9._-]* and be 1 to {max} characters",
-            shorten(text)
-        )
-    })
-}
-
-/// At most 100 characters of user text, for messages.
-pub fn shorten(text: &str) -> String {
-    text.chars().take(100).collect()
-}
+pub use aerie_common::kestra::{id_problem, namespace_problem, shorten};
 
 impl Namespace {
     pub fn parse(text: &str) -> Result<Namespace, ServiceError> {

@@ -5,9 +5,9 @@
 use std::collections::{BTreeMap, HashMap};
 use std::str::FromStr;
 
-use super::document::{self, Finding, Located, Node};
+use super::document::{self, Finding, Located, Node, at, join};
 use super::{id_problem, namespace_problem, shorten};
-use aerie_common::kestra::duration::parse_iso_duration;
+use aerie_common::kestra::is_template;
 
 /// A valid flow: what is stored beside its source.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -50,7 +50,7 @@ use aerie_common::kestra::{
     concurrency::Concurrency,
     retry::Retry,
     sla::Sla,
-    tasks::{self, TaskKind},
+    tasks::{self, Checks, TaskType},
 };
 
 /// Kestra properties Aerie knows but does not carry out. Accepting one
@@ -468,21 +468,6 @@ impl Checker {
         }
     }
 
-    fn optional_bool(&mut self, node: &Located<Node>, path: &str, key: &str) -> Option<bool> {
-        let value = node.value.get(key)?;
-        match &value.value {
-            Node::Bool(b) => Some(*b),
-            other => {
-                self.report(
-                    &join(path, key),
-                    at(value),
-                    format!("'{key}' must be true or false, not {}", other.kind()),
-                );
-                None
-            }
-        }
-    }
-
     fn labels(&mut self, owner: &Located<Node>, path: &str) -> BTreeMap<String, String> {
         let mut labels = BTreeMap::new();
         let Some(node) = owner.value.get("labels") else {
@@ -777,11 +762,11 @@ impl Checker {
             }
             self.nesting -= 1;
         }
-        self.task_properties(task, path, spec.kind);
+        self.task_properties(task, path, spec);
     }
 
     /// Checks that need to know the property's meaning.
-    fn task_properties(&mut self, task: &Located<Node>, path: &str, kind: TaskKind) {
+    fn task_properties(&mut self, task: &Located<Node>, path: &str, task_type: &TaskType) {
         self.duration(task, path, "timeout");
         self.retry(task, path);
         self.optional_bool(task, path, "disabled");
@@ -799,270 +784,7 @@ impl Checker {
                 format!("logLevel must be one of {}", LOG_LEVELS.join(", ")),
             );
         }
-        match kind {
-            TaskKind::Log => {
-                if let Some(message) = task.value.get("message") {
-                    let ok = match &message.value {
-                        Node::Seq(items) => items.iter().all(|i| i.value.text().is_some()),
-                        other => other.text().is_some(),
-                    };
-                    if !ok {
-                        self.report(
-                            &join(path, "message"),
-                            at(message),
-                            "message must be a string or a list of strings",
-                        );
-                    }
-                }
-                if let Some(level) = task.value.get("level")
-                    && !level
-                        .value
-                        .as_str()
-                        .is_some_and(|l| LOG_LEVELS.contains(&l))
-                {
-                    self.report(
-                        &join(path, "level"),
-                        at(level),
-                        format!("level must be one of {}", LOG_LEVELS.join(", ")),
-                    );
-                }
-            }
-            TaskKind::OutputValues => {
-                if let Some(values) = task.value.get("values")
-                    && !matches!(values.value, Node::Map(_))
-                {
-                    self.report(
-                        &join(path, "values"),
-                        at(values),
-                        "values must be a mapping of output names to values",
-                    );
-                }
-            }
-            TaskKind::Parallel => self.non_negative(task, path, "concurrent"),
-            TaskKind::ForEach => {
-                self.non_negative(task, path, "concurrencyLimit");
-                if let Some(values) = task.value.get("values")
-                    && !matches!(values.value, Node::Seq(_) | Node::Str(_))
-                {
-                    self.report(
-                        &join(path, "values"),
-                        at(values),
-                        "values must be a list or a string holding a JSON list",
-                    );
-                }
-            }
-            TaskKind::If => {
-                if let Some(condition) = task.value.get("condition")
-                    && !matches!(condition.value, Node::Str(_) | Node::Bool(_))
-                {
-                    self.report(
-                        &join(path, "condition"),
-                        at(condition),
-                        "condition must be a string or a boolean",
-                    );
-                }
-            }
-            TaskKind::Switch => self.switch_cases(task, path),
-            TaskKind::Labels => {
-                // A template may give the labels as JSON at run time.
-                let templated = task
-                    .value
-                    .get("labels")
-                    .and_then(|l| l.value.as_str())
-                    .is_some_and(is_template);
-                if !templated {
-                    self.labels(task, path);
-                }
-            }
-            TaskKind::Sleep => self.duration(task, path, "duration"),
-            TaskKind::Pause => self.duration(task, path, "delay"),
-            TaskKind::Subflow => self.subflow(task, path),
-            TaskKind::ForEachItem => {
-                self.subflow(task, path);
-                self.batch(task, path);
-            }
-            TaskKind::KvSet => {
-                self.duration(task, path, "ttl");
-                self.optional_bool(task, path, "overwrite");
-            }
-            TaskKind::KvGet => {
-                self.optional_bool(task, path, "errorOnMissing");
-            }
-            _ => {}
-        }
-    }
-
-    /// A Subflow's properties; its target is looked up when it runs (it may
-    /// be a template, and the flow may be created later).
-    fn subflow(&mut self, task: &Located<Node>, path: &str) {
-        // A literal target must be a namespace and a flow id; a template is
-        // looked up when it runs.
-        for (key, problem) in [
-            ("namespace", namespace_problem as fn(&str) -> Option<String>),
-            ("flowId", |id: &str| id_problem("flow id", id, 100)),
-        ] {
-            let Some(value) = task.value.get(key) else {
-                continue;
-            };
-            let problem = match value.value.text() {
-                Some(text) if is_template(&text) => None,
-                Some(text) => problem(&text),
-                None => Some(format!(
-                    "'{key}' must be a string, not {}",
-                    value.value.kind()
-                )),
-            };
-            if let Some(problem) = problem {
-                self.report(&join(path, key), at(value), problem);
-            }
-        }
-        if let Some(timeout) = task.value.get("timeout") {
-            self.report(
-                &join(path, "timeout"),
-                at(timeout),
-                "'timeout' is not supported on a Subflow: bound the subflow's own tasks instead",
-            );
-        }
-        for key in ["wait", "transmitFailed", "inheritLabels"] {
-            self.optional_bool(task, path, key);
-        }
-        if let Some(revision) = task.value.get("revision") {
-            let ok = match &revision.value {
-                Node::Int(n) => *n >= 1,
-                Node::Str(text) => is_template(text),
-                _ => false,
-            };
-            if !ok {
-                self.report(
-                    &join(path, "revision"),
-                    at(revision),
-                    "revision must be a whole number, 1 or more",
-                );
-            }
-        }
-        if let Some(inputs) = task.value.get("inputs")
-            && !matches!(inputs.value, Node::Map(_))
-        {
-            self.report(
-                &join(path, "inputs"),
-                at(inputs),
-                "inputs must be a mapping of the subflow's input ids to values",
-            );
-        }
-        self.labels(task, path);
-    }
-
-    /// A ForEachItem's `batch`: one of `rows`, `partitions` (whole
-    /// numbers, 1 or more) or `bytes` (a size such as `10MB`), and the
-    /// `separator` written after each item; templates are checked when
-    /// they run.
-    fn batch(&mut self, task: &Located<Node>, path: &str) {
-        let Some(batch) = task.value.get("batch") else {
-            return;
-        };
-        let path = join(path, "batch");
-        let Node::Map(entries) = &batch.value else {
-            self.report(&path, at(batch), "batch must be a mapping");
-            return;
-        };
-        let mut sizes = Vec::new();
-        for (key, value) in entries {
-            let problem = match (key.value.as_str(), &value.value) {
-                (_, Node::Str(text)) if is_template(text) => None,
-                ("rows" | "partitions", Node::Int(n)) if *n >= 1 => None,
-                ("rows" | "partitions", _) => Some("must be a whole number, 1 or more".to_owned()),
-                ("bytes", Node::Str(text))
-                    if aerie_common::kestra::parse_byte_size(text).is_some() =>
-                {
-                    None
-                }
-                ("bytes", _) => Some("must be a size such as 512KB or 10MB".to_owned()),
-                ("separator", Node::Str(_)) => None,
-                ("separator", _) => Some("must be a string".to_owned()),
-                (other, _) => {
-                    self.unknown(&join(&path, other), key, "property", "ForEachItem's batch");
-                    continue;
-                }
-            };
-            if key.value != "separator" {
-                sizes.push(key.value.clone());
-            }
-            if let Some(problem) = problem {
-                let message = format!("{} {problem}", key.value);
-                self.report(&join(&path, &key.value), at(value), message);
-            }
-        }
-        if sizes.len() > 1 {
-            self.report(
-                &path,
-                at(batch),
-                format!(
-                    "batch takes one of rows, partitions or bytes, not {}",
-                    sizes.join(" and ")
-                ),
-            );
-        }
-    }
-
-    /// A Switch's `cases`: a mapping of values to task lists; with its
-    /// `defaults`, at least one branch.
-    fn switch_cases(&mut self, task: &Located<Node>, path: &str) {
-        match task.value.get("cases") {
-            None => {
-                if task.value.get("defaults").is_none() {
-                    self.report(path, at(task), "a Switch needs cases, defaults or both");
-                }
-            }
-            Some(cases) => match &cases.value {
-                // Deeper than the limit is reported for the Switch itself.
-                Node::Map(entries) if self.nesting < MAX_TASK_NESTING => {
-                    self.nesting += 1;
-                    for (key, tasks) in entries {
-                        self.task_list(tasks, &format!("{path}.cases.{}", key.value), true);
-                    }
-                    self.nesting -= 1;
-                }
-                Node::Map(_) => {}
-                other => self.report(
-                    &join(path, "cases"),
-                    at(cases),
-                    format!(
-                        "cases must be a mapping of values to task lists, not {}",
-                        other.kind()
-                    ),
-                ),
-            },
-        }
-    }
-
-    /// An ISO-8601 duration, or a template resolved at run time.
-    fn duration(&mut self, node: &Located<Node>, path: &str, key: &str) {
-        let Some(value) = node.value.get(key) else {
-            return;
-        };
-        let ok = value
-            .value
-            .as_str()
-            .is_some_and(|text| is_template(text) || parse_iso_duration(text).is_some());
-        if !ok {
-            self.report(
-                &join(path, key),
-                at(value),
-                format!("{key} must be an ISO-8601 duration such as PT30S or PT1H"),
-            );
-        }
-    }
-
-    fn non_negative(&mut self, node: &Located<Node>, path: &str, key: &str) {
-        if let Some(value) = node.value.get(key)
-            && !matches!(value.value, Node::Int(n) if n >= 0)
-        {
-            self.report(
-                &join(path, key),
-                at(value),
-                format!("{key} must be a whole number, 0 or more"),
-            );
-        }
+        (task_type.check)(task, path, self);
     }
 
     fn triggers(&mut self, root: &Located<Node>) -> Vec<TriggerDefinition> {
@@ -1300,15 +1022,27 @@ impl Checker {
     }
 }
 
-fn at<T>(node: &Located<T>) -> (u32, u32) {
-    (node.line, node.column)
-}
+/// The validator as task types' own checks see it.
+impl Checks for Checker {
+    fn report(&mut self, path: &str, at: (u32, u32), message: String) {
+        Checker::report(self, path, at, message);
+    }
 
-fn join(path: &str, key: &str) -> String {
-    if path.is_empty() {
-        key.to_owned()
-    } else {
-        format!("{path}.{key}")
+    fn unknown(&mut self, path: &str, key: &Located<String>, what: &str, owner: &str) {
+        Checker::unknown(self, path, key, what, owner);
+    }
+
+    fn labels(&mut self, owner: &Located<Node>, path: &str) {
+        Checker::labels(self, owner, path);
+    }
+
+    fn nested_tasks(&mut self, tasks: &Located<Node>, path: &str) {
+        // Deeper than the limit is reported for the task holding them.
+        if self.nesting < MAX_TASK_NESTING {
+            self.nesting += 1;
+            self.task_list(tasks, path, true);
+            self.nesting -= 1;
+        }
     }
 }
 
@@ -1320,10 +1054,6 @@ fn scalar_text(node: &Node) -> Option<String> {
         Node::Bool(b) => Some(b.to_string()),
         _ => None,
     }
-}
-
-fn is_template(text: &str) -> bool {
-    text.contains("{{") || text.contains("{%") || text.contains("{#")
 }
 
 /// Why `text` is not a well-formed template (syntax only: names are

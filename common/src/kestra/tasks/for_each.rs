@@ -2,7 +2,8 @@
 
 use serde_json::{Map, Value};
 
-use super::{TaskKind, TaskType, task_types, value};
+use super::{Checks, TaskKind, TaskType, task_types, value};
+use crate::kestra::document::{Located, Node, at, join};
 
 pub const TYPE: TaskType = TaskType {
     name: task_types::FOR_EACH,
@@ -10,7 +11,18 @@ pub const TYPE: TaskType = TaskType {
     required: &["values", "tasks"],
     optional: &["concurrencyLimit", "errors", "finally"],
     child_lists: &["tasks", "errors", "finally"],
+    check,
 };
+
+fn check(task: &Located<Node>, path: &str, checks: &mut dyn Checks) {
+    checks.non_negative(task, path, "concurrencyLimit");
+    if let Some(values) = task.value.get("values")
+        && !matches!(values.value, Node::Seq(_) | Node::Str(_))
+    {
+        let problem = "values must be a list or a string holding a JSON list".to_owned();
+        checks.report(&join(path, "values"), at(values), problem);
+    }
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct ForEach {

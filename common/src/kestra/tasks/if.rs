@@ -2,7 +2,8 @@
 
 use serde_json::{Map, Value};
 
-use super::{TaskKind, TaskType, task_types, text};
+use super::{Checks, TaskKind, TaskType, task_types, text};
+use crate::kestra::document::{Located, Node, at, join};
 
 pub const TYPE: TaskType = TaskType {
     name: task_types::IF,
@@ -10,7 +11,17 @@ pub const TYPE: TaskType = TaskType {
     required: &["condition", "then"],
     optional: &["else", "errors", "finally"],
     child_lists: &["then", "else", "errors", "finally"],
+    check,
 };
+
+fn check(task: &Located<Node>, path: &str, checks: &mut dyn Checks) {
+    if let Some(condition) = task.value.get("condition")
+        && !matches!(condition.value, Node::Str(_) | Node::Bool(_))
+    {
+        let problem = "condition must be a string or a boolean".to_owned();
+        checks.report(&join(path, "condition"), at(condition), problem);
+    }
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct If {

@@ -2,7 +2,8 @@
 
 use serde_json::{Map, Value};
 
-use super::{TaskKind, TaskType, flag, task_types, text};
+use super::{Checks, TaskKind, TaskType, flag, task_types, text};
+use crate::kestra::document::{Located, Node};
 
 pub const TYPE: TaskType = TaskType {
     name: task_types::KV_GET,
@@ -10,7 +11,12 @@ pub const TYPE: TaskType = TaskType {
     required: &["key"],
     optional: &["namespace", "errorOnMissing"],
     child_lists: &[],
+    check,
 };
+
+fn check(task: &Located<Node>, path: &str, checks: &mut dyn Checks) {
+    checks.optional_bool(task, path, "errorOnMissing");
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct KvGet {

@@ -2,7 +2,8 @@
 
 use serde_json::{Map, Value};
 
-use super::{TaskKind, TaskType, flag, task_types, text, value};
+use super::{Checks, TaskKind, TaskType, flag, task_types, text, value};
+use crate::kestra::document::{Located, Node};
 
 pub const TYPE: TaskType = TaskType {
     name: task_types::KV_SET,
@@ -10,7 +11,13 @@ pub const TYPE: TaskType = TaskType {
     required: &["key", "value"],
     optional: &["namespace", "overwrite", "ttl", "kvType"],
     child_lists: &[],
+    check,
 };
+
+fn check(task: &Located<Node>, path: &str, checks: &mut dyn Checks) {
+    checks.duration(task, path, "ttl");
+    checks.optional_bool(task, path, "overwrite");
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct KvSet {

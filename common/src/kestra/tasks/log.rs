@@ -2,7 +2,9 @@
 
 use serde_json::{Map, Value};
 
-use super::{TaskKind, TaskType, task_types, text};
+use super::{Checks, TaskKind, TaskType, task_types, text};
+use crate::kestra::LOG_LEVELS;
+use crate::kestra::document::{Located, Node, at, join};
 
 pub const TYPE: TaskType = TaskType {
     name: task_types::LOG,
@@ -10,7 +12,30 @@ pub const TYPE: TaskType = TaskType {
     required: &["message"],
     optional: &["level"],
     child_lists: &[],
+    check,
 };
+
+fn check(task: &Located<Node>, path: &str, checks: &mut dyn Checks) {
+    if let Some(message) = task.value.get("message") {
+        let ok = match &message.value {
+            Node::Seq(items) => items.iter().all(|i| i.value.text().is_some()),
+            other => other.text().is_some(),
+        };
+        if !ok {
+            let problem = "message must be a string or a list of strings".to_owned();
+            checks.report(&join(path, "message"), at(message), problem);
+        }
+    }
+    if let Some(level) = task.value.get("level")
+        && !level
+            .value
+            .as_str()
+            .is_some_and(|l| LOG_LEVELS.contains(&l))
+    {
+        let problem = format!("level must be one of {}", LOG_LEVELS.join(", "));
+        checks.report(&join(path, "level"), at(level), problem);
+    }
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Log {

@@ -1,8 +1,9 @@
 //! The task vocabulary, declared once. Each task type has its own file
-//! giving its [`TaskType`] (the properties it takes: flow-svc refuses any
-//! other when a flow is saved) and its typed properties as the executor
-//! reads them (a [`Body`] variant). Adding a task type is one file here, a
-//! line in [`TYPES`] and in [`Body`], and its run in the executor.
+//! giving its [`TaskType`] (the properties it takes, which flow-svc's
+//! validation enforces, and the checks of their values, reported with line
+//! and column) and its typed properties as the executor reads them (a
+//! [`Body`] variant). Adding a task type is one file here, a line in
+//! [`TYPES`] and in [`Body`], and its run in the executor.
 //!
 //! Properties are read as Kestra reads them: a plain scalar where a string
 //! is expected keeps its text (`message: 1` is "1"). What a value means once
@@ -13,7 +14,9 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
-use super::{scalar_text, task_types};
+use super::document::{Located, Node, at, join};
+use super::duration::parse_iso_duration;
+use super::{is_template, scalar_text, task_types};
 
 mod fail;
 mod for_each;
@@ -90,7 +93,68 @@ pub struct TaskType {
     /// The properties holding lists of child tasks (a flowable task has
     /// at least one; Switch's `cases` map holds lists too).
     pub child_lists: &'static [&'static str],
+    /// The checks of its own properties' values when a flow is saved
+    /// (which properties it takes, and its child lists, are checked by
+    /// the validator from the fields above).
+    pub check: fn(&Located<Node>, &str, &mut dyn Checks),
 }
+
+/// What a task type's checks need from flow-svc's validator: where to
+/// report, the checks shared with the rest of a flow, and nested task
+/// lists. The checks of one value (a duration, a boolean) are here.
+pub trait Checks {
+    /// A problem at `path`, at line and column `at`.
+    fn report(&mut self, path: &str, at: (u32, u32), message: String);
+    /// A property `owner` does not take.
+    fn unknown(&mut self, path: &str, key: &Located<String>, what: &str, owner: &str);
+    /// The `labels` of `owner`, when it has some.
+    fn labels(&mut self, owner: &Located<Node>, path: &str);
+    /// A list of child tasks held other than in a child list (a Switch's
+    /// cases), one nesting level down.
+    fn nested_tasks(&mut self, tasks: &Located<Node>, path: &str);
+
+    /// `key` of `node`, when present: true or false.
+    fn optional_bool(&mut self, node: &Located<Node>, path: &str, key: &str) -> Option<bool> {
+        let value = node.value.get(key)?;
+        match &value.value {
+            Node::Bool(b) => Some(*b),
+            other => {
+                let message = format!("'{key}' must be true or false, not {}", other.kind());
+                self.report(&join(path, key), at(value), message);
+                None
+            }
+        }
+    }
+
+    /// `key` of `node`, when present: an ISO-8601 duration, or a template
+    /// resolved at run time.
+    fn duration(&mut self, node: &Located<Node>, path: &str, key: &str) {
+        let Some(value) = node.value.get(key) else {
+            return;
+        };
+        let ok = value
+            .value
+            .as_str()
+            .is_some_and(|text| is_template(text) || parse_iso_duration(text).is_some());
+        if !ok {
+            let message = format!("{key} must be an ISO-8601 duration such as PT30S or PT1H");
+            self.report(&join(path, key), at(value), message);
+        }
+    }
+
+    /// `key` of `node`, when present: a whole number, 0 or more.
+    fn non_negative(&mut self, node: &Located<Node>, path: &str, key: &str) {
+        if let Some(value) = node.value.get(key)
+            && !matches!(value.value, Node::Int(n) if n >= 0)
+        {
+            let message = format!("{key} must be a whole number, 0 or more");
+            self.report(&join(path, key), at(value), message);
+        }
+    }
+}
+
+/// The check of a task type whose values need none beyond their names.
+fn no_checks(_: &Located<Node>, _: &str, _: &mut dyn Checks) {}
 
 impl TaskType {
     /// Whether the task runs child tasks (and is not retried itself:
@@ -332,6 +396,74 @@ mod tests {
             panic!("a Subflow");
         };
         assert!(!call.wait && call.transmit_failed && !call.inherit_labels);
+    }
+
+    /// Records what a task type's checks report, with where.
+    #[derive(Default)]
+    struct Recorded(Vec<(String, (u32, u32), String)>);
+
+    impl Checks for Recorded {
+        fn report(&mut self, path: &str, at: (u32, u32), message: String) {
+            self.0.push((path.to_owned(), at, message));
+        }
+        fn unknown(&mut self, path: &str, key: &Located<String>, what: &str, _: &str) {
+            let message = format!("unknown {what} '{}'", key.value);
+            self.report(path, (key.line, key.column), message);
+        }
+        fn labels(&mut self, _: &Located<Node>, path: &str) {
+            self.report(path, (0, 0), "labels checked".into());
+        }
+        fn nested_tasks(&mut self, _: &Located<Node>, path: &str) {
+            self.report(path, (0, 0), "tasks checked".into());
+        }
+    }
+
+    fn check(yaml: &str) -> Vec<(String, (u32, u32), String)> {
+        let task = super::super::document::parse(yaml).expect("YAML");
+        let kind = task.value.get("type").and_then(|t| t.value.as_str());
+        let task_type = lookup(kind.expect("a type")).expect("a known type");
+        let mut recorded = Recorded::default();
+        (task_type.check)(&task, "tasks[0]", &mut recorded);
+        recorded.0
+    }
+
+    #[test]
+    fn each_type_checks_its_own_values_and_says_where() {
+        let found = check("type: io.kestra.plugin.core.flow.Sleep\nduration: soon\n");
+        assert_eq!(
+            found,
+            [(
+                "tasks[0].duration".to_owned(),
+                (2, 11),
+                "duration must be an ISO-8601 duration such as PT30S or PT1H".to_owned()
+            )]
+        );
+        assert!(
+            check("type: io.kestra.plugin.core.flow.Sleep\nduration: \"{{ inputs.d }}\"\n")
+                .is_empty()
+        );
+        let found =
+            check("type: io.kestra.plugin.core.flow.Switch\nvalue: x\ncases:\n  a: []\n  b: []\n");
+        let paths: Vec<_> = found.iter().map(|(path, _, _)| path.as_str()).collect();
+        assert_eq!(paths, ["tasks[0].cases.a", "tasks[0].cases.b"]);
+        let found = check(
+            "type: io.kestra.plugin.core.flow.ForEachItem\nitems: x\nnamespace: Bad\nflowId: f\nbatch:\n  rows: 0\n  lines: 2\n",
+        );
+        let messages: Vec<_> = found.iter().map(|(_, _, m)| m.as_str()).collect();
+        assert!(
+            messages[0].starts_with("namespace 'Bad' must match"),
+            "{messages:?}"
+        );
+        assert!(messages.contains(&"labels checked"), "{messages:?}");
+        assert!(
+            messages.contains(&"rows must be a whole number, 1 or more"),
+            "{messages:?}"
+        );
+        assert!(
+            messages.contains(&"unknown property 'lines'"),
+            "{messages:?}"
+        );
+        assert!(check("type: io.kestra.plugin.core.log.Log\nmessage: hi\n").is_empty());
     }
 
     #[test]

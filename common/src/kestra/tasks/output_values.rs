@@ -2,7 +2,8 @@
 
 use serde_json::{Map, Value, json};
 
-use super::{TaskKind, TaskType, task_types, value};
+use super::{Checks, TaskKind, TaskType, task_types, value};
+use crate::kestra::document::{Located, Node, at, join};
 
 pub const TYPE: TaskType = TaskType {
     name: task_types::OUTPUT_VALUES,
@@ -10,7 +11,17 @@ pub const TYPE: TaskType = TaskType {
     required: &["values"],
     optional: &[],
     child_lists: &[],
+    check,
 };
+
+fn check(task: &Located<Node>, path: &str, checks: &mut dyn Checks) {
+    if let Some(values) = task.value.get("values")
+        && !matches!(values.value, Node::Map(_))
+    {
+        let problem = "values must be a mapping of output names to values".to_owned();
+        checks.report(&join(path, "values"), at(values), problem);
+    }
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct OutputValues {

@@ -2,7 +2,8 @@
 
 use serde_json::{Map, Value};
 
-use super::{TaskKind, TaskType, task_types};
+use super::{Checks, TaskKind, TaskType, task_types};
+use crate::kestra::document::{Located, Node};
 
 pub const TYPE: TaskType = TaskType {
     name: task_types::PARALLEL,
@@ -10,7 +11,12 @@ pub const TYPE: TaskType = TaskType {
     required: &["tasks"],
     optional: &["concurrent", "errors", "finally"],
     child_lists: &["tasks", "errors", "finally"],
+    check,
 };
+
+fn check(task: &Located<Node>, path: &str, checks: &mut dyn Checks) {
+    checks.non_negative(task, path, "concurrent");
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Parallel {

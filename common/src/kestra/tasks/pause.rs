@@ -4,7 +4,8 @@
 
 use serde_json::{Map, Value};
 
-use super::{TaskKind, TaskType, task_types, text};
+use super::{Checks, TaskKind, TaskType, task_types, text};
+use crate::kestra::document::{Located, Node};
 
 pub const TYPE: TaskType = TaskType {
     name: task_types::PAUSE,
@@ -12,7 +13,12 @@ pub const TYPE: TaskType = TaskType {
     required: &[],
     optional: &["delay", "tasks", "errors"],
     child_lists: &["tasks", "errors"],
+    check,
 };
+
+fn check(task: &Located<Node>, path: &str, checks: &mut dyn Checks) {
+    checks.duration(task, path, "delay");
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Pause {

@@ -10,6 +10,7 @@ pub const TYPE: TaskType = TaskType {
     required: &[],
     optional: &["format"],
     child_lists: &[],
+    check: super::no_checks,
 };
 
 #[derive(Debug, Clone, PartialEq)]

@@ -8,4 +8,5 @@ pub const TYPE: TaskType = TaskType {
     required: &["tasks"],
     optional: &["errors", "finally"],
     child_lists: &["tasks", "errors", "finally"],
+    check: super::no_checks,
 };

@@ -2,7 +2,8 @@
 
 use serde_json::{Map, Value};
 
-use super::{TaskKind, TaskType, task_types, text};
+use super::{Checks, TaskKind, TaskType, task_types, text};
+use crate::kestra::document::{Located, Node};
 
 pub const TYPE: TaskType = TaskType {
     name: task_types::SLEEP,
@@ -10,7 +11,12 @@ pub const TYPE: TaskType = TaskType {
     required: &["duration"],
     optional: &[],
     child_lists: &[],
+    check,
 };
+
+fn check(task: &Located<Node>, path: &str, checks: &mut dyn Checks) {
+    checks.duration(task, path, "duration");
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sleep {

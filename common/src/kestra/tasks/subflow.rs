@@ -4,7 +4,9 @@
 
 use serde_json::{Map, Value};
 
-use super::{TaskKind, TaskType, flag, task_types, text, value};
+use super::{Checks, TaskKind, TaskType, flag, task_types, text, value};
+use crate::kestra::document::{Located, Node, at, join};
+use crate::kestra::{id_problem, is_template, namespace_problem};
 
 pub const TYPE: TaskType = TaskType {
     name: task_types::SUBFLOW,
@@ -19,7 +21,64 @@ pub const TYPE: TaskType = TaskType {
         "inheritLabels",
     ],
     child_lists: &[],
+    check,
 };
+
+fn check(task: &Located<Node>, path: &str, checks: &mut dyn Checks) {
+    check_call(task, path, checks);
+    if let Some(timeout) = task.value.get("timeout") {
+        let problem =
+            "'timeout' is not supported on a Subflow: bound the subflow's own tasks instead";
+        checks.report(&join(path, "timeout"), at(timeout), problem.to_owned());
+    }
+}
+
+/// The properties that say which subflow starts and how, on a Subflow
+/// task or a ForEachItem. Its target is looked up when it runs: it may be
+/// a template, and the flow may be created later.
+pub(super) fn check_call(task: &Located<Node>, path: &str, checks: &mut dyn Checks) {
+    // A literal target must be a namespace and a flow id.
+    for (key, problem) in [
+        ("namespace", namespace_problem as fn(&str) -> Option<String>),
+        ("flowId", |id: &str| id_problem("flow id", id, 100)),
+    ] {
+        let Some(value) = task.value.get(key) else {
+            continue;
+        };
+        let problem = match value.value.text() {
+            Some(text) if is_template(&text) => None,
+            Some(text) => problem(&text),
+            None => Some(format!(
+                "'{key}' must be a string, not {}",
+                value.value.kind()
+            )),
+        };
+        if let Some(problem) = problem {
+            checks.report(&join(path, key), at(value), problem);
+        }
+    }
+    for key in ["wait", "transmitFailed", "inheritLabels"] {
+        checks.optional_bool(task, path, key);
+    }
+    if let Some(revision) = task.value.get("revision") {
+        let ok = match &revision.value {
+            Node::Int(n) => *n >= 1,
+            Node::Str(text) => is_template(text),
+            _ => false,
+        };
+        if !ok {
+            let problem = "revision must be a whole number, 1 or more".to_owned();
+            checks.report(&join(path, "revision"), at(revision), problem);
+        }
+    }
+    if let Some(inputs) = task.value.get("inputs")
+        && !matches!(inputs.value, Node::Map(_))
+    {
+        let problem = "inputs must be a mapping of the subflow's input ids to values".to_owned();
+        checks.report(&join(path, "inputs"), at(inputs), problem);
+    }
+    checks.labels(task, path);
+}
 
 /// The subflow a task starts and how: a Subflow task's properties, and
 /// those a ForEachItem gives its `_items` part.

@@ -16,6 +16,20 @@ pub struct Located<T> {
     pub column: u32,
 }
 
+/// Where a node starts, as a finding reports it.
+pub fn at<T>(node: &Located<T>) -> (u32, u32) {
+    (node.line, node.column)
+}
+
+/// The path of `key` inside `path` (`tasks[0]` and `id`: `tasks[0].id`).
+pub fn join(path: &str, key: &str) -> String {
+    if path.is_empty() {
+        key.to_owned()
+    } else {
+        format!("{path}.{key}")
+    }
+}
+
 /// One YAML node.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Node {
@@ -120,10 +134,7 @@ impl Node {
 
 /// Parses YAML text into a located tree; a syntax error is one finding.
 pub fn parse(source: &str) -> Result<Located<Node>, Finding> {
-    match serde_saphyr::from_str_with_options::<Spanned<RawNode>>(
-        source,
-        aerie_common::kestra::yaml_options(),
-    ) {
+    match serde_saphyr::from_str_with_options::<Spanned<RawNode>>(source, super::yaml_options()) {
         Ok(root) => Ok(located(root)),
         Err(err) => {
             let (line, column) = err
