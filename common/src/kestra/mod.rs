@@ -13,6 +13,7 @@ pub mod retry;
 pub mod sla;
 pub mod source;
 pub mod tasks;
+pub mod triggers;
 
 /// How deep flowable tasks (Sequential, Parallel, If, Switch, ForEach...)
 /// may sit inside one another. The executor runs a nested task inside its

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use aerie_common::kestra::{
     LOG_LEVELS, MAX_TASK_NESTING, concurrency::Concurrency, duration::parse_iso_duration,
-    retry::Retry, scalar_text, sla::Sla, trigger_types, yaml_options,
+    retry::Retry, scalar_text, sla::Sla, yaml_options,
 };
 use serde_json::{Map, Value};
 
@@ -27,7 +27,7 @@ pub struct Plan {
     /// The enabled Webhook triggers.
     pub webhooks: Vec<Webhook>,
     /// The Schedule triggers' own inputs and labels, by trigger id.
-    pub schedules: BTreeMap<String, ScheduleExtras>,
+    pub schedules: BTreeMap<String, Schedule>,
     /// The flow's labels: every execution of it carries them.
     pub labels: BTreeMap<String, String>,
     /// How many executions of the flow may run at once.
@@ -35,23 +35,7 @@ pub struct Plan {
     pub slas: Vec<Sla>,
 }
 
-/// What a Schedule trigger adds to the executions it starts.
-#[derive(Debug, Clone, Default)]
-pub struct ScheduleExtras {
-    pub inputs: Map<String, Value>,
-    pub labels: BTreeMap<String, String>,
-}
-
-/// A Webhook trigger of the flow.
-#[derive(Debug, Clone)]
-pub struct Webhook {
-    pub id: String,
-    /// The key as written: a template (`{{ flow.id }}`, `{{ secret('K') }}`)
-    /// is rendered when a call comes in.
-    pub key: String,
-    /// Expression conditions: all must hold for a call to start the flow.
-    pub conditions: Vec<String>,
-}
+pub use aerie_common::kestra::triggers::{Schedule, Webhook};
 
 /// One declared input, read by the same code that validated it.
 pub use aerie_common::kestra::inputs::InputDef as InputSpec;
@@ -135,8 +119,8 @@ impl Plan {
             errors: task_list(root.get("errors"), retry)?,
             finally: task_list(root.get("finally"), retry)?,
             outputs,
-            webhooks: webhooks(root.get("triggers")),
-            schedules: schedules(root.get("triggers")),
+            webhooks: Webhook::enabled(root.get("triggers")),
+            schedules: Schedule::all(root.get("triggers")),
             labels: labels(root.get("labels")),
             concurrency: match root.get("concurrency") {
                 None | Some(Value::Null) => None,
@@ -200,55 +184,6 @@ fn nesting(tasks: &[Task]) -> usize {
 }
 
 pub use aerie_common::kestra::tasks::labels;
-
-/// The triggers of one type (older type names resolved).
-fn triggers_of<'a>(triggers: Option<&'a Value>, kind: &'a str) -> impl Iterator<Item = &'a Value> {
-    let all = match triggers {
-        Some(Value::Array(triggers)) => triggers.as_slice(),
-        _ => &[],
-    };
-    all.iter().filter(move |t| {
-        t.get("type")
-            .and_then(Value::as_str)
-            .map(trigger_types::canonical)
-            == Some(kind)
-    })
-}
-
-fn schedules(triggers: Option<&Value>) -> BTreeMap<String, ScheduleExtras> {
-    triggers_of(triggers, trigger_types::SCHEDULE)
-        .filter_map(|t| {
-            let extras = ScheduleExtras {
-                inputs: match t.get("inputs") {
-                    Some(Value::Object(inputs)) => inputs.clone(),
-                    _ => Map::new(),
-                },
-                labels: labels(t.get("labels")),
-            };
-            Some((scalar_text(t.get("id")?)?, extras))
-        })
-        .collect()
-}
-
-fn webhooks(triggers: Option<&Value>) -> Vec<Webhook> {
-    triggers_of(triggers, trigger_types::WEBHOOK)
-        .filter(|t| !t.get("disabled").and_then(Value::as_bool).unwrap_or(false))
-        .filter_map(|t| {
-            let conditions = match t.get("conditions") {
-                Some(Value::Array(items)) => items
-                    .iter()
-                    .filter_map(|c| scalar_text(c.get("expression")?))
-                    .collect(),
-                _ => Vec::new(),
-            };
-            Some(Webhook {
-                id: scalar_text(t.get("id")?)?,
-                key: scalar_text(t.get("key")?)?,
-                conditions,
-            })
-        })
-        .collect()
-}
 
 fn task_list(value: Option<&Value>, retry: Option<&Arc<Retry>>) -> Result<Vec<Task>, PlanError> {
     match value {

@@ -131,21 +131,6 @@ const FLOW_PROPERTIES: &[&str] = &[
     "taskDefaults",
 ];
 
-const SCHEDULE_PROPERTIES: &[&str] = &[
-    "id",
-    "type",
-    "description",
-    "disabled",
-    "cron",
-    "timezone",
-    "withSeconds",
-    "inputs",
-    "recoverMissedSchedules",
-    "labels",
-];
-
-const WEBHOOK_PROPERTIES: &[&str] = &["id", "type", "description", "disabled", "key", "conditions"];
-
 /// Validates a flow source: every finding, and the flow when there is none.
 pub fn check(source: &str) -> Report {
     let mut checker = Checker::default();
@@ -823,18 +808,13 @@ impl Checker {
                 value: trigger_types::canonical(&kind.value).to_owned(),
                 ..kind
             };
-            let allowed = match kind.value.as_str() {
-                trigger_types::SCHEDULE => SCHEDULE_PROPERTIES,
-                trigger_types::WEBHOOK => WEBHOOK_PROPERTIES,
-                trigger_types::FLOW => aerie_common::kestra::flow_trigger::PROPERTIES,
-                other => {
-                    self.report(
-                        &join(&path, "type"),
-                        at(&kind),
-                        format!("unknown trigger type '{}'", shorten(other)),
-                    );
-                    continue;
-                }
+            let Some(allowed) = aerie_common::kestra::triggers::properties(&kind.value) else {
+                self.report(
+                    &join(&path, "type"),
+                    at(&kind),
+                    format!("unknown trigger type '{}'", shorten(&kind.value)),
+                );
+                continue;
             };
             for (key, _) in entries {
                 if !allowed.contains(&key.value.as_str()) {
