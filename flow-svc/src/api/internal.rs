@@ -9,7 +9,7 @@ use aerie_proto::flow::v1 as pb;
 use aerie_proto::flow::v1::flow_internal_service_server::FlowInternalService;
 use tonic::{Request, Response, Status};
 
-use super::triggers::trigger_message;
+use super::triggers::{timing_message, trigger_message};
 use super::{FlowApi, kv};
 use crate::domain::reach::Reach;
 use crate::domain::validate::trigger_types;
@@ -23,17 +23,13 @@ impl FlowApi {
         &self,
         request: Request<T>,
         kind: &str,
-    ) -> Result<Vec<pb::Trigger>, Status> {
+    ) -> Result<Vec<crate::repo::entities::triggers::Model>, Status> {
         require_service_token(&request, &self.service_token)?;
         let tenant = scoped_tenant(&request, &self.policy)?;
         let tx = self.read(&tenant).await?;
-        let rows = triggers::enabled_of_kind(&tx, kind)
+        Ok(triggers::enabled_of_kind(&tx, kind)
             .await
-            .map_err(ServiceError::from)?;
-        Ok(rows
-            .into_iter()
-            .map(|row| trigger_message(row, true))
-            .collect())
+            .map_err(ServiceError::from)?)
     }
 }
 
@@ -153,7 +149,12 @@ impl FlowInternalService for FlowApi {
         &self,
         request: Request<pb::ListFlowTriggersRequest>,
     ) -> Result<Response<pb::ListFlowTriggersResponse>, Status> {
-        let triggers = self.enabled_triggers(request, trigger_types::FLOW).await?;
+        let triggers = self
+            .enabled_triggers(request, trigger_types::FLOW)
+            .await?
+            .into_iter()
+            .map(|row| trigger_message(row, true))
+            .collect();
         Ok(Response::new(pb::ListFlowTriggersResponse { triggers }))
     }
 
@@ -181,7 +182,10 @@ impl FlowInternalService for FlowApi {
     ) -> Result<Response<pb::ListScheduleTriggersResponse>, Status> {
         let triggers = self
             .enabled_triggers(request, trigger_types::SCHEDULE)
-            .await?;
+            .await?
+            .into_iter()
+            .map(timing_message)
+            .collect();
         Ok(Response::new(pb::ListScheduleTriggersResponse { triggers }))
     }
 

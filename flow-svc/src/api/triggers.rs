@@ -18,7 +18,7 @@ use crate::repo::triggers as repo;
 /// which is a credential and only leaves through `FlowInternalService`.
 pub(super) fn trigger_message(row: triggers::Model, with_secrets: bool) -> pb::Trigger {
     // Only a webhook's key is ever taken out; other definitions pass as
-    // stored (the scheduler lists every trigger of every tenant).
+    // stored.
     let mut definition: serde_json::Value =
         serde_json::from_str(&row.definition).unwrap_or_default();
     if !with_secrets
@@ -28,6 +28,16 @@ pub(super) fn trigger_message(row: triggers::Model, with_secrets: bool) -> pb::T
         object.remove("key");
     }
     pb::Trigger {
+        definition: aerie_proto::wire::to_struct(definition),
+        ..timing_message(row)
+    }
+}
+
+/// A trigger without its definition: what the scheduler reads (cron and
+/// time zone). At start it lists every tenant's Schedule triggers, and
+/// reading each definition into a Struct would be most of that time.
+pub(super) fn timing_message(row: triggers::Model) -> pb::Trigger {
+    pb::Trigger {
         namespace: row.namespace,
         flow_id: row.flow_id,
         trigger_id: row.trigger_id,
@@ -36,7 +46,7 @@ pub(super) fn trigger_message(row: triggers::Model, with_secrets: bool) -> pb::T
         timezone: row.timezone,
         disabled: row.disabled,
         flow_revision: row.flow_revision,
-        definition: aerie_proto::wire::to_struct(definition),
+        definition: None,
     }
 }
 
