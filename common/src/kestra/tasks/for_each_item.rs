@@ -29,7 +29,7 @@ pub const TYPE: TaskType = TaskType {
 };
 
 fn check(task: &Located<Node>, path: &str, checks: &mut dyn Checks) {
-    super::subflow::check_call(task, path, checks);
+    super::subflow::check(task, path, checks);
     check_batch(task, path, checks);
 }
 

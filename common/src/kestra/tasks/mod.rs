@@ -464,6 +464,16 @@ mod tests {
             "{messages:?}"
         );
         assert!(check("type: io.kestra.plugin.core.log.Log\nmessage: hi\n").is_empty());
+        for kind in ["Subflow", "ForEachItem"] {
+            let found = check(&format!(
+                "type: io.kestra.plugin.core.flow.{kind}\nitems: x\nnamespace: a\nflowId: f\ntimeout: PT1M\n"
+            ));
+            assert_eq!(found.len(), 2, "{kind}: {found:?}");
+            assert!(
+                found[0].2.starts_with("'timeout' is not supported"),
+                "{kind}: {found:?}"
+            );
+        }
     }
 
     #[test]

@@ -24,19 +24,15 @@ pub const TYPE: TaskType = TaskType {
     check,
 };
 
-fn check(task: &Located<Node>, path: &str, checks: &mut dyn Checks) {
-    check_call(task, path, checks);
+/// The properties that say which subflow starts and how, on a Subflow
+/// task or a ForEachItem. Its target is looked up when it runs: it may be
+/// a template, and the flow may be created later.
+pub(super) fn check(task: &Located<Node>, path: &str, checks: &mut dyn Checks) {
     if let Some(timeout) = task.value.get("timeout") {
         let problem =
             "'timeout' is not supported on a Subflow: bound the subflow's own tasks instead";
         checks.report(&join(path, "timeout"), at(timeout), problem.to_owned());
     }
-}
-
-/// The properties that say which subflow starts and how, on a Subflow
-/// task or a ForEachItem. Its target is looked up when it runs: it may be
-/// a template, and the flow may be created later.
-pub(super) fn check_call(task: &Located<Node>, path: &str, checks: &mut dyn Checks) {
     // A literal target must be a namespace and a flow id.
     for (key, problem) in [
         ("namespace", namespace_problem as fn(&str) -> Option<String>),
