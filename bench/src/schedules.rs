@@ -32,6 +32,9 @@ pub struct Options {
     /// Whole minutes watched; 0 times the scheduler's start only.
     #[arg(long, default_value_t = 2)]
     minutes: i64,
+    /// Keeps the server's folder (data and config) for later restarts.
+    #[arg(long)]
+    keep: bool,
 }
 
 const SERVER: &str = "  executor:\n    workers: 0\n    trigger-refresh-seconds: 5\n";
@@ -118,7 +121,7 @@ pub async fn run(options: Options) {
     let start_line = wait_for_line(&log, "scheduler started", Duration::from_secs(120)).await;
     println!("scheduler start: {}", start_line.trim());
     if options.minutes == 0 {
-        let _ = std::fs::remove_dir_all(&dir);
+        remove_unless_kept(&dir, options.keep);
         return;
     }
 
@@ -228,7 +231,15 @@ pub async fn run(options: Options) {
             at(1.0)
         );
     }
-    let _ = std::fs::remove_dir_all(&dir);
+    remove_unless_kept(&dir, options.keep);
+}
+
+fn remove_unless_kept(dir: &std::path::Path, keep: bool) {
+    if keep {
+        println!("kept {}", dir.display());
+    } else {
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }
 
 /// Creation times of each tick's executions, by tick (epoch seconds).

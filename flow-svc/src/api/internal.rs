@@ -180,9 +180,12 @@ impl FlowInternalService for FlowApi {
         &self,
         request: Request<pb::ListScheduleTriggersRequest>,
     ) -> Result<Response<pb::ListScheduleTriggersResponse>, Status> {
-        let triggers = self
-            .enabled_triggers(request, trigger_types::SCHEDULE)
-            .await?
+        require_service_token(&request, &self.service_token)?;
+        let tenant = scoped_tenant(&request, &self.policy)?;
+        let tx = self.read(&tenant).await?;
+        let triggers = triggers::enabled_timings(&tx, trigger_types::SCHEDULE)
+            .await
+            .map_err(ServiceError::from)?
             .into_iter()
             .map(timing_message)
             .collect();

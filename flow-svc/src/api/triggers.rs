@@ -28,16 +28,6 @@ pub(super) fn trigger_message(row: triggers::Model, with_secrets: bool) -> pb::T
         object.remove("key");
     }
     pb::Trigger {
-        definition: aerie_proto::wire::to_struct(definition),
-        ..timing_message(row)
-    }
-}
-
-/// A trigger without its definition: what the scheduler reads (cron and
-/// time zone). At start it lists every tenant's Schedule triggers, and
-/// reading each definition into a Struct would be most of that time.
-pub(super) fn timing_message(row: triggers::Model) -> pb::Trigger {
-    pb::Trigger {
         namespace: row.namespace,
         flow_id: row.flow_id,
         trigger_id: row.trigger_id,
@@ -45,6 +35,22 @@ pub(super) fn timing_message(row: triggers::Model) -> pb::Trigger {
         cron: row.cron,
         timezone: row.timezone,
         disabled: row.disabled,
+        flow_revision: row.flow_revision,
+        definition: aerie_proto::wire::to_struct(definition),
+    }
+}
+
+/// A trigger without its definition: what the scheduler reads (cron and
+/// time zone).
+pub(super) fn timing_message(row: repo::Timing) -> pb::Trigger {
+    pb::Trigger {
+        namespace: row.namespace,
+        flow_id: row.flow_id,
+        trigger_id: row.trigger_id,
+        r#type: row.kind,
+        cron: row.cron,
+        timezone: row.timezone,
+        disabled: false,
         flow_revision: row.flow_revision,
         definition: None,
     }
