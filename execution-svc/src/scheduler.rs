@@ -659,9 +659,9 @@ fn schedules_of(
 ) -> Vec<Schedule> {
     let mut found = Vec::with_capacity(triggers.len());
     for trigger in triggers {
-        match schedule_of(tenant, trigger, crons) {
-            Ok(schedule) => found.push(schedule),
-            Err(trigger) => tracing::warn!(tenant = %tenant, flow = %trigger.flow_id,
+        match timing_of(&trigger, crons) {
+            Some(timing) => found.push(schedule_of(tenant, trigger, timing)),
+            None => tracing::warn!(tenant = %tenant, flow = %trigger.flow_id,
                 trigger = %trigger.trigger_id, "Schedule trigger with an unusable cron or time zone"),
         }
     }
@@ -700,23 +700,36 @@ struct Found {
 /// Cron expressions parsed so far, by their text (None: unusable).
 type Crons = HashMap<String, Option<(Arc<str>, Arc<croner::Cron>)>>;
 
-/// The schedule of `trigger`, or the trigger back when its type, cron or
-/// time zone is not usable.
-fn schedule_of(
-    tenant: &TenantId,
-    trigger: flow_pb::Trigger,
-    crons: &mut Crons,
-) -> Result<Schedule, flow_pb::Trigger> {
+/// The schedule of `trigger`, with its timing.
+fn schedule_of(tenant: &TenantId, trigger: flow_pb::Trigger, timing: Timing) -> Schedule {
+    let (cron_text, cron, zone) = timing;
+    Schedule {
+        key: Arc::new((
+            tenant.clone(),
+            trigger.namespace,
+            trigger.flow_id,
+            trigger.trigger_id,
+        )),
+        cron_text,
+        cron,
+        zone,
+    }
+}
+
+/// A cron's text, the cron, and the time zone it ticks in.
+type Timing = (Arc<str>, Arc<croner::Cron>, chrono_tz::Tz);
+
+/// The timing of a Schedule trigger (its cron shared with every trigger
+/// of the same text), or None when its type, cron or time zone is not
+/// usable.
+fn timing_of(trigger: &flow_pb::Trigger, crons: &mut Crons) -> Option<Timing> {
     if trigger.r#type != trigger_types::SCHEDULE {
-        return Err(trigger);
+        return None;
     }
     let zone = if trigger.timezone.is_empty() {
         chrono_tz::UTC
     } else {
-        match chrono_tz::Tz::from_str(&trigger.timezone) {
-            Ok(zone) => zone,
-            Err(_) => return Err(trigger),
-        }
+        chrono_tz::Tz::from_str(&trigger.timezone).ok()?
     };
     let text = trigger.cron.trim();
     let parsed = match crons.get(text) {
@@ -729,20 +742,8 @@ fn schedule_of(
             parsed
         }
     };
-    let Some((cron_text, cron)) = parsed else {
-        return Err(trigger);
-    };
-    Ok(Schedule {
-        key: Arc::new((
-            tenant.clone(),
-            trigger.namespace,
-            trigger.flow_id,
-            trigger.trigger_id,
-        )),
-        cron_text,
-        cron,
-        zone,
-    })
+    let (text, cron) = parsed?;
+    Some((text, cron, zone))
 }
 
 /// The latest tick at or before `now`, in epoch seconds.
@@ -797,9 +798,8 @@ mod tests {
             cron: "* * * * * *".to_owned(),
             ..Default::default()
         };
-        schedule_of(&TenantId::default_tenant(), trigger, &mut HashMap::new())
-            .ok()
-            .expect("schedule")
+        let timing = timing_of(&trigger, &mut HashMap::new()).expect("usable");
+        schedule_of(&TenantId::default_tenant(), trigger, timing)
     }
 
     #[test]
@@ -817,6 +817,34 @@ mod tests {
         assert_eq!(after_downtime.len(), 61, "the last minute only");
         assert_eq!(after_downtime.first(), Some(&(t - 60)));
         assert_eq!(after_downtime.last(), Some(&t));
+    }
+
+    #[test]
+    fn triggers_of_one_cron_share_it_and_unusable_ones_are_left_out() {
+        let trigger = |cron: &str, zone: &str| flow_pb::Trigger {
+            r#type: trigger_types::SCHEDULE.to_owned(),
+            cron: cron.to_owned(),
+            timezone: zone.to_owned(),
+            ..Default::default()
+        };
+        let mut crons = HashMap::new();
+        let a = timing_of(&trigger("*/5 * * * *", ""), &mut crons).expect("usable");
+        let b = timing_of(&trigger(" */5 * * * * ", "Europe/Paris"), &mut crons).expect("usable");
+        assert!(Arc::ptr_eq(&a.1, &b.1), "one parse per cron text");
+        assert_eq!((a.2, b.2), (chrono_tz::UTC, chrono_tz::Europe::Paris));
+        assert!(timing_of(&trigger("not a cron", ""), &mut crons).is_none());
+        assert!(timing_of(&trigger("* * * * *", "Mars/Olympus"), &mut crons).is_none());
+        let webhook = flow_pb::Trigger {
+            r#type: trigger_types::WEBHOOK.to_owned(),
+            ..trigger("* * * * *", "")
+        };
+        assert!(timing_of(&webhook, &mut crons).is_none());
+        let found = schedules_of(
+            &TenantId::default_tenant(),
+            vec![trigger("* * * * *", ""), trigger("bad", ""), webhook],
+            &mut crons,
+        );
+        assert_eq!(found.len(), 1);
     }
 
     #[test]
