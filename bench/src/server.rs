@@ -69,6 +69,8 @@ pub fn start_server_quotas(
 
 /// Starts `aerie -c <config> server <component>` and waits for the log line
 /// containing `ready`, which it answers; the log is drained from then on.
+/// `AERIE_BENCH_SERVER_LOG` sets the server's log filter (default
+/// `warn,aerie=info`).
 pub fn spawn_aerie(config: &std::path::Path, component: &str, ready: &str) -> (Child, String) {
     let aerie = std::env::current_exe()
         .expect("own path")
@@ -80,7 +82,9 @@ pub fn spawn_aerie(config: &std::path::Path, component: &str, ready: &str) -> (C
     let mut child = Command::new(aerie)
         .arg("-c")
         .arg(config)
-        .args(["-l", "warn,aerie=info", "server", component])
+        .arg("-l")
+        .arg(std::env::var("AERIE_BENCH_SERVER_LOG").unwrap_or_else(|_| "warn,aerie=info".into()))
+        .args(["server", component])
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
         .spawn()

@@ -65,6 +65,17 @@ const ROUND_TENANTS: usize = 200;
 /// Ticks in one round at most.
 const ROUND_TICKS: usize = 2000;
 
+/// Bytes of flow sources kept for the schedules (about a hundred thousand
+/// flows of 2 KiB).
+const PREPARED_BYTES: u64 = 256 << 20;
+
+/// A flow not fired for this long is read again at its next tick (hourly
+/// and daily schedules), so that idle flows do not hold memory.
+const PREPARED_IDLE: Duration = Duration::from_secs(300);
+
+/// A flow's revision: tenant, namespace, id, revision.
+type FlowRevision = (TenantId, String, String, i32);
+
 /// Due ticks of one tenant, one schedule's together and in order.
 type TenantBatch = (TenantId, Vec<(Schedule, i64)>);
 
@@ -77,6 +88,8 @@ type ReadyTick = (Schedule, i64, Arc<Prepared>);
 #[derive(Clone)]
 struct Schedule {
     key: Arc<ScheduleKey>,
+    /// The revision of the flow that declared it, as last read.
+    flow_revision: i32,
     cron_text: Arc<str>,
     cron: Arc<croner::Cron>,
     zone: chrono_tz::Tz,
@@ -104,8 +117,10 @@ pub struct Scheduler {
     schedules: HashMap<Arc<ScheduleKey>, (Schedule, i64)>,
     /// The schedules by next tick (epoch seconds).
     queue: BTreeSet<(i64, Arc<ScheduleKey>)>,
-    /// Flows read for their schedules, by tenant, namespace and id.
-    flows: moka::future::Cache<(TenantId, String, String), Arc<Prepared>>,
+    /// Flows read for their schedules, by tenant, namespace, id and
+    /// revision: a revision never changes, so an entry stays right for as
+    /// long as it is kept.
+    flows: moka::future::Cache<FlowRevision, Arc<Prepared>>,
 }
 
 impl Scheduler {
@@ -117,10 +132,11 @@ impl Scheduler {
             schedules: HashMap::new(),
             queue: BTreeSet::new(),
             flows: moka::future::Cache::builder()
-                .max_capacity(1_000_000)
-                .time_to_live(Duration::from_secs(
-                    config.executor.trigger_refresh_seconds.max(1),
-                ))
+                .max_capacity(PREPARED_BYTES)
+                .weigher(|_, prepared: &Arc<Prepared>| {
+                    u32::try_from(prepared.source.len() + 512).unwrap_or(u32::MAX)
+                })
+                .time_to_idle(PREPARED_IDLE)
                 .build(),
         }
     }
@@ -137,12 +153,12 @@ impl Scheduler {
             shutdown.clone(),
         ));
         tokio::spawn(async move {
-            let mut ticks = tokio::time::interval(Duration::from_secs(1));
-            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             let mut started = false;
             loop {
                 tokio::select! {
-                    _ = ticks.tick() => self.fire_due(Utc::now()).await,
+                    _ = tokio::time::sleep(until_next_second(Utc::now())) => {
+                        self.fire_due(Utc::now()).await
+                    }
                     Some(found) = arrivals.recv() => {
                         self.replace(found.schedules, Utc::now());
                         // The start ends when the first complete list is
@@ -310,7 +326,9 @@ impl Scheduler {
     /// which tenants' parts were kept. A part that fails is undone alone
     /// (its ticks are tried again); a failed commit undoes them all.
     async fn accept_round(&self, ready: &[(TenantId, Vec<ReadyTick>)]) -> Result<Vec<bool>, DbErr> {
+        let began = Instant::now();
         let shared = SharedTxn::write(&self.engine.db).await?;
+        let writing = Instant::now();
         let mut parts = Vec::with_capacity(ready.len());
         let mut accepted = 0;
         for (tenant, ticks) in ready {
@@ -333,6 +351,13 @@ impl Scheduler {
             }
         }
         shared.commit().await?;
+        tracing::debug!(
+            tenants = ready.len(),
+            accepted,
+            waited_ms = (writing - began).as_millis() as u64,
+            wrote_ms = writing.elapsed().as_millis() as u64,
+            "Schedule round written"
+        );
         if accepted > 0 {
             self.engine.wake();
         }
@@ -399,14 +424,17 @@ impl Scheduler {
         Ok(accepted)
     }
 
-    /// The flow of `schedule`, parsed, with its inputs' defaults; read from
-    /// flow-svc at most once per flow each `trigger-refresh-seconds` (a
-    /// changed flow takes effect within that time, like a changed cron).
+    /// The flow of `schedule`, parsed, with its inputs' defaults. Read
+    /// from flow-svc once per revision: a saved flow has a new revision,
+    /// which the schedule carries once its triggers are read again (within
+    /// a second of the change, or `trigger-refresh-seconds` while changes
+    /// are not heard); until then its ticks start the revision it knew.
     async fn prepared(&self, schedule: &Schedule) -> Result<Arc<Prepared>, tonic::Status> {
         let key = (
             schedule.tenant().clone(),
             schedule.namespace().to_owned(),
             schedule.flow_id().to_owned(),
+            schedule.flow_revision,
         );
         if let Some(known) = self.flows.get(&key).await {
             return Ok(known);
@@ -462,6 +490,7 @@ impl Scheduler {
             concurrency,
             starts,
         });
+        let key = (key.0, key.1, key.2, prepared.revision);
         self.flows.insert(key, prepared.clone()).await;
         Ok(prepared)
     }
@@ -710,6 +739,7 @@ fn schedule_of(tenant: &TenantId, trigger: flow_pb::Trigger, timing: Timing) -> 
             trigger.flow_id,
             trigger.trigger_id,
         )),
+        flow_revision: trigger.flow_revision,
         cron_text,
         cron,
         zone,
@@ -744,6 +774,16 @@ fn timing_of(trigger: &flow_pb::Trigger, crons: &mut Crons) -> Option<Timing> {
     };
     let (text, cron) = parsed?;
     Some((text, cron, zone))
+}
+
+/// How long from `now` until just after the next whole second: passes
+/// start on the clock's seconds, when ticks fall due, not at whatever
+/// fraction of a second the process started (up to a second late).
+fn until_next_second(now: DateTime<Utc>) -> Duration {
+    /// Past the second, so that its ticks are due.
+    const MARGIN: Duration = Duration::from_millis(2);
+    let into_second = Duration::from_nanos(u64::from(now.timestamp_subsec_nanos() % 1_000_000_000));
+    Duration::from_secs(1).saturating_sub(into_second) + MARGIN
 }
 
 /// The latest tick at or before `now`, in epoch seconds.
@@ -845,6 +885,17 @@ mod tests {
             &mut crons,
         );
         assert_eq!(found.len(), 1);
+    }
+
+    #[test]
+    fn passes_start_just_after_the_clock_second() {
+        let at = |millis: i64| {
+            Utc.timestamp_millis_opt(1_780_000_000_000 + millis)
+                .unwrap()
+        };
+        assert_eq!(until_next_second(at(0)), Duration::from_millis(1002));
+        assert_eq!(until_next_second(at(250)), Duration::from_millis(752));
+        assert_eq!(until_next_second(at(999)), Duration::from_millis(3));
     }
 
     #[test]

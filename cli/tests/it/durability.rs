@@ -8,6 +8,7 @@ use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use aerie_common::config::Config;
+use reqwest::Method;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
@@ -332,6 +333,37 @@ async fn schedules_saved_or_deleted_after_start_take_effect_at_once() {
         assert!(
             Instant::now() < deadline,
             "a schedule saved after the start never fired"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // A new revision of the flow is what its next ticks start, within
+    // seconds (the scheduler keeps each flow by revision).
+    let (status, body) = app
+        .yaml(
+            Method::PUT,
+            "/api/v1/acme/flows/company.team/late",
+            &app.admin,
+            "id: late\nnamespace: company.team\ntasks:\n  - id: when\n    type: io.kestra.plugin.core.debug.Return\n    format: \"v2 {{ trigger.date }}\"\ntriggers:\n  - id: every_second\n    type: io.kestra.plugin.core.trigger.Schedule\n    cron: \"* * * * * *\"\n    withSeconds: true\n",
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, page) = app
+            .get("/api/v1/acme/executions/search?flowId=late&size=100")
+            .await;
+        let revisions: Vec<&Value> = page["results"]
+            .as_array()
+            .expect("results")
+            .iter()
+            .map(|execution| &execution["flowRevision"])
+            .collect();
+        if revisions.contains(&&json!(2)) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "ticks kept starting revision 1: {revisions:?}"
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
