@@ -94,18 +94,24 @@ async fn with_api_state(
     if rows.is_empty() {
         return Ok(rows);
     }
-    let flows: std::collections::BTreeSet<(&str, &str)> = rows
+    let flows: std::collections::BTreeSet<(String, String)> = rows
         .iter()
-        .map(|r| (r.namespace.as_str(), r.flow_id.as_str()))
+        .map(|r| (r.namespace.clone(), r.flow_id.clone()))
         .collect();
-    let only = match flows.len() {
-        1 => flows.into_iter().next(),
-        _ => None,
-    };
-    let off = disabled_through_api(tx, only).await?;
-    if off.is_empty() {
-        return Ok(rows);
+    let mut query = disabled_triggers::Entity::find()
+        .filter(disabled_triggers::Column::TenantId.eq(tx.tenant_key()));
+    if flows.len() == 1 {
+        let (namespace, flow_id) = flows.into_iter().next().unwrap_or_default();
+        query = query
+            .filter(disabled_triggers::Column::Namespace.eq(namespace))
+            .filter(disabled_triggers::Column::FlowId.eq(flow_id));
     }
+    let off: std::collections::HashSet<TriggerKey> = query
+        .all(tx.conn())
+        .await?
+        .into_iter()
+        .map(|d| (d.namespace, d.flow_id, d.trigger_id))
+        .collect();
     for row in &mut rows {
         if off.contains(&(
             row.namespace.clone(),
@@ -116,26 +122,6 @@ async fn with_api_state(
         }
     }
     Ok(rows)
-}
-
-/// The triggers disabled through the API, in the tenant or in one flow.
-async fn disabled_through_api(
-    tx: &TenantTxn,
-    flow: Option<(&str, &str)>,
-) -> Result<std::collections::HashSet<TriggerKey>, DbErr> {
-    let mut query = disabled_triggers::Entity::find()
-        .filter(disabled_triggers::Column::TenantId.eq(tx.tenant_key()));
-    if let Some((namespace, flow_id)) = flow {
-        query = query
-            .filter(disabled_triggers::Column::Namespace.eq(namespace))
-            .filter(disabled_triggers::Column::FlowId.eq(flow_id));
-    }
-    Ok(query
-        .all(tx.conn())
-        .await?
-        .into_iter()
-        .map(|d| (d.namespace, d.flow_id, d.trigger_id))
-        .collect())
 }
 
 /// Disables or enables one trigger through the API; true when that
@@ -211,35 +197,21 @@ pub struct Timing {
 pub async fn enabled_timings(tx: &TenantTxn, kind: &str) -> Result<Vec<Timing>, DbErr> {
     use sea_orm::sea_query::{ExprTrait, Query};
     use triggers::Column;
-    let disabled_through_api = Query::select()
+    // The same trigger among those disabled through the API.
+    let mut disabled_through_api = Query::select()
         .expr(Expr::val(1))
         .from(disabled_triggers::Entity)
-        .and_where(
-            Expr::col((
-                disabled_triggers::Entity,
-                disabled_triggers::Column::TenantId,
-            ))
-            .equals((triggers::Entity, Column::TenantId)),
-        )
-        .and_where(
-            Expr::col((
-                disabled_triggers::Entity,
-                disabled_triggers::Column::Namespace,
-            ))
-            .equals((triggers::Entity, Column::Namespace)),
-        )
-        .and_where(
-            Expr::col((disabled_triggers::Entity, disabled_triggers::Column::FlowId))
-                .equals((triggers::Entity, Column::FlowId)),
-        )
-        .and_where(
-            Expr::col((
-                disabled_triggers::Entity,
-                disabled_triggers::Column::TriggerId,
-            ))
-            .equals((triggers::Entity, Column::TriggerId)),
-        )
         .to_owned();
+    for (theirs, ours) in [
+        (disabled_triggers::Column::TenantId, Column::TenantId),
+        (disabled_triggers::Column::Namespace, Column::Namespace),
+        (disabled_triggers::Column::FlowId, Column::FlowId),
+        (disabled_triggers::Column::TriggerId, Column::TriggerId),
+    ] {
+        disabled_through_api.and_where(
+            Expr::col((disabled_triggers::Entity, theirs)).equals((triggers::Entity, ours)),
+        );
+    }
     triggers::Entity::find()
         .select_only()
         .columns([
