@@ -41,6 +41,11 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
                 // late. (Searches are paginated: SQLite sorts them keeping
                 // only the page, so in-memory temporary storage stays small.)
                 .pragma("temp_store", "MEMORY")
+                // Checkpoints run in the background after writes (see
+                // [`SqliteFile`]); SQLite's own, run inside a commit while
+                // the next writers wait, are only a backstop for a WAL that
+                // outgrows 40 MiB (writers that take no turn).
+                .pragma("wal_autocheckpoint", "10000")
         });
     if url.starts_with("sqlite:") {
         options.max_connections(8).min_connections(1);
@@ -218,15 +223,123 @@ pub struct TenantTxn {
     _writer: Option<SqliteWriter>,
 }
 
-/// This process's turn to write to one SQLite database.
-pub type SqliteWriter = crate::fair_turns::Turn;
+/// This process's turn to write to one SQLite database. When it ends the
+/// next writer goes on, and the file's WAL is checkpointed in the
+/// background if it is time (see [`SqliteFile`]).
+pub struct SqliteWriter {
+    turn: Option<crate::fair_turns::Turn>,
+    file: Arc<SqliteFile>,
+    db: DatabaseConnection,
+}
 
-/// The in-process turns of the writers of each SQLite file.
-static SQLITE_WRITERS: std::sync::LazyLock<
-    std::sync::Mutex<
-        std::collections::HashMap<std::path::PathBuf, Arc<crate::fair_turns::FairTurns>>,
-    >,
+impl Drop for SqliteWriter {
+    fn drop(&mut self) {
+        drop(self.turn.take());
+        self.file.checkpoint_if_due(&self.db);
+    }
+}
+
+/// How often at most a SQLite file's WAL is checkpointed after writes.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
+
+/// A SQLite file as this process writes it: its writers' turns, and its
+/// checkpoints. SQLite checkpoints the WAL (copies its pages into the
+/// database and syncs both files) inside the commit that crosses its
+/// threshold, and that writer kept its turn meanwhile, so every writer
+/// queued behind it waited for two fsyncs: a tenant writing much made its
+/// neighbours' short writes wait for its checkpoints. Here a checkpoint
+/// runs on its own connection after a turn ends, at most every
+/// [`CHECKPOINT_EVERY`], PASSIVE (it waits for no reader or writer and
+/// writers go on appending meanwhile), so it stays out of every turn.
+struct SqliteFile {
+    turns: Arc<crate::fair_turns::FairTurns>,
+    last_checkpoint: std::sync::Mutex<std::time::Instant>,
+    checkpointing: std::sync::atomic::AtomicBool,
+    checkpoints: std::sync::atomic::AtomicU64,
+}
+
+impl SqliteFile {
+    fn checkpoint_if_due(self: &Arc<Self>, db: &DatabaseConnection) {
+        use std::sync::atomic::Ordering;
+        if self.checkpointing.load(Ordering::Acquire) {
+            return;
+        }
+        {
+            let mut last = self
+                .last_checkpoint
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            if last.elapsed() < CHECKPOINT_EVERY {
+                return;
+            }
+            *last = std::time::Instant::now();
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        if self.checkpointing.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let (file, db) = (self.clone(), db.clone());
+        runtime.spawn(async move {
+            let began = std::time::Instant::now();
+            let statement = sea_orm::Statement::from_string(
+                DbBackend::Sqlite,
+                "PRAGMA wal_checkpoint(PASSIVE)",
+            );
+            match db.query_one_raw(statement).await {
+                Ok(Some(row)) => tracing::debug!(
+                    wal_frames = row.try_get_by_index::<i64>(1).unwrap_or(-1),
+                    copied = row.try_get_by_index::<i64>(2).unwrap_or(-1),
+                    took_ms = began.elapsed().as_millis() as u64,
+                    "SQLite checkpoint"
+                ),
+                Ok(None) => {}
+                Err(err) => tracing::debug!(%err, "SQLite checkpoint not run"),
+            }
+            file.checkpoints.fetch_add(1, Ordering::Relaxed);
+            file.checkpointing.store(false, Ordering::Release);
+        });
+    }
+}
+
+/// Each SQLite file this process writes.
+static SQLITE_FILES: std::sync::LazyLock<
+    std::sync::Mutex<std::collections::HashMap<std::path::PathBuf, Arc<SqliteFile>>>,
 > = std::sync::LazyLock::new(Default::default);
+
+/// The state of `db`'s file (SQLite only).
+fn sqlite_file(db: &DatabaseConnection) -> Arc<SqliteFile> {
+    let path = db
+        .get_sqlite_connection_pool()
+        .connect_options()
+        .get_filename()
+        .to_owned();
+    SQLITE_FILES
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .entry(path)
+        .or_insert_with(|| {
+            Arc::new(SqliteFile {
+                turns: crate::fair_turns::FairTurns::new(1),
+                last_checkpoint: std::sync::Mutex::new(std::time::Instant::now()),
+                checkpointing: Default::default(),
+                checkpoints: Default::default(),
+            })
+        })
+        .clone()
+}
+
+/// How many background checkpoints of `db`'s file this process ran (0 on
+/// PostgreSQL).
+pub fn sqlite_checkpoints(db: &DatabaseConnection) -> u64 {
+    if db.get_database_backend() != DbBackend::Sqlite {
+        return 0;
+    }
+    sqlite_file(db)
+        .checkpoints
+        .load(std::sync::atomic::Ordering::Relaxed)
+}
 
 /// On SQLite, waits for this process's turn to write to `db` (none on
 /// PostgreSQL); `lane` is the tenant whose data is written, or
@@ -240,18 +353,13 @@ pub async fn sqlite_writer(db: &DatabaseConnection, lane: &str) -> Option<Sqlite
     if db.get_database_backend() != DbBackend::Sqlite {
         return None;
     }
-    let file = db
-        .get_sqlite_connection_pool()
-        .connect_options()
-        .get_filename()
-        .to_owned();
-    let turns = SQLITE_WRITERS
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .entry(file)
-        .or_insert_with(|| crate::fair_turns::FairTurns::new(1))
-        .clone();
-    Some(turns.turn(lane).await)
+    let file = sqlite_file(db);
+    let turn = file.turns.turn(lane).await;
+    Some(SqliteWriter {
+        turn: Some(turn),
+        file,
+        db: db.clone(),
+    })
 }
 
 impl TenantTxn {
@@ -581,6 +689,47 @@ mod filter_tests {
 #[cfg(test)]
 mod sqlite_tests {
     use sea_orm::{ConnectionTrait, DbBackend, Statement};
+
+    /// Writers' turns end with a checkpoint in the background, at most one
+    /// per [`super::CHECKPOINT_EVERY`]: the WAL is checkpointed although it
+    /// never reaches SQLite's own threshold.
+    #[tokio::test]
+    async fn writes_are_checkpointed_in_the_background() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}", dir.path().join("c.db").display());
+        let db = super::connect(&url).await.expect("connect");
+        db.execute_unprepared("CREATE TABLE t (tenant_id TEXT, n INTEGER)")
+            .await
+            .expect("table");
+        let tenant = crate::TenantId::parse("acme").expect("tenant");
+        let write = |n: i64| {
+            let db = db.clone();
+            let tenant = tenant.clone();
+            async move {
+                let tx = super::TenantTxn::write(&db, &tenant).await.expect("begin");
+                tx.conn()
+                    .execute_raw(Statement::from_sql_and_values(
+                        DbBackend::Sqlite,
+                        "INSERT INTO t VALUES ($1, $2)",
+                        ["acme".into(), n.into()],
+                    ))
+                    .await
+                    .expect("insert");
+                tx.commit().await.expect("commit");
+            }
+        };
+        assert_eq!(super::sqlite_checkpoints(&db), 0);
+        for n in 0..3 {
+            write(n).await;
+            tokio::time::sleep(super::CHECKPOINT_EVERY + std::time::Duration::from_millis(50))
+                .await;
+        }
+        assert!(
+            super::sqlite_checkpoints(&db) >= 2,
+            "{} checkpoints",
+            super::sqlite_checkpoints(&db)
+        );
+    }
 
     /// Built with `SQLITE_ENABLE_QPSG` (see `.cargo/config.toml`), so that a
     /// statement with a bound LIMIT is not parsed and planned again on every

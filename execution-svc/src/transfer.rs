@@ -203,7 +203,12 @@ impl ExecutionApi {
         }
         let ids: HashMap<String, String> = executions
             .iter()
-            .map(|e| (e.id.clone(), uuid::Uuid::new_v4().to_string()))
+            .map(|e| {
+                (
+                    e.id.clone(),
+                    crate::domain::ExecutionId::generate().as_str().to_owned(),
+                )
+            })
             .collect();
         let task_runs: Vec<task_runs::Model> = archive.rows(TASK_RUNS)?;
         let logs: Vec<execution_logs::Model> = archive.rows(LOGS)?;

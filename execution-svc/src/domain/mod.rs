@@ -15,8 +15,16 @@ use tonic::Status;
 pub struct ExecutionId(String);
 
 impl ExecutionId {
+    /// A new id: a version 7 UUID, which begins with its time. Rows keyed
+    /// by new ids (executions, task runs) are inserted at the end of their
+    /// tenant's part of each key index, so a write of a hundred rows
+    /// touches a few index pages instead of a hundred scattered ones (with
+    /// random ids, a ForEach's task runs made SQLite's WAL grow by 40 MB a
+    /// second, and its checkpoints took the disk from every tenant). Its
+    /// 74 random bits keep it unguessable; its time is the execution's
+    /// creation time, which the API shows anyway.
     pub fn generate() -> ExecutionId {
-        ExecutionId(uuid::Uuid::new_v4().to_string())
+        ExecutionId(uuid::Uuid::now_v7().to_string())
     }
 
     /// INVALID_ARGUMENT unless `id` is a UUID.
@@ -264,6 +272,15 @@ pub fn check_labels(labels: &std::collections::BTreeMap<String, String>) -> Resu
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn new_execution_ids_sort_in_the_order_they_were_made() {
+        let ids: Vec<String> = (0..100)
+            .map(|_| ExecutionId::generate().as_str().to_owned())
+            .collect();
+        assert!(ids.windows(2).all(|pair| pair[0] < pair[1]), "{ids:?}");
+        assert!(ids.iter().all(|id| ExecutionId::parse(id).is_ok()));
+    }
 
     #[test]
     fn templates_see_a_triggers_variables_as_kestra_gives_them() {

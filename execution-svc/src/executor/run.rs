@@ -830,7 +830,8 @@ impl<'e> Run<'e> {
         value_key: &str,
         now: chrono::DateTime<chrono::Utc>,
     ) -> task_runs::Model {
-        let id = uuid::Uuid::new_v4().to_string();
+        // Time-ordered like execution ids (see [`ExecutionId::generate`]).
+        let id = uuid::Uuid::now_v7().to_string();
         self.lineage
             .lock()
             .unwrap_or_else(|p| p.into_inner())
