@@ -1,13 +1,19 @@
 //! `aerie-bench gateway-vs-grpc`: the same authenticated read through the
 //! REST gateway and straight over gRPC, side by side.
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aerie_proto::tenant::v1::GetTenantRequest;
 use aerie_proto::tenant::v1::tenant_service_client::TenantServiceClient;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty};
+use hyper::client::conn::http1::SendRequest;
+use hyper_util::rt::TokioIo;
 use tonic::transport::Channel;
 
-use crate::measure::drive;
+use crate::cpu;
+use crate::measure::{Phase, drive};
 use crate::server::start_server;
 
 /// Options of the run.
@@ -16,19 +22,73 @@ pub struct Options {
     /// Seconds per measured phase.
     #[arg(long, default_value_t = 10)]
     seconds: u64,
-    /// Concurrent requests in flight.
-    #[arg(long, default_value_t = 32)]
-    concurrency: usize,
+    /// Requests in flight, one pair of phases per value.
+    #[arg(long, value_delimiter = ',', default_value = "8,32,64")]
+    concurrency: Vec<usize>,
     /// Seconds of warm-up before each phase.
     #[arg(long, default_value_t = 2)]
     warmup: u64,
+}
+
+/// One measured phase with the CPU the server and this load generator
+/// spent in it.
+struct Measured {
+    phase: Phase,
+    server_cpu: Duration,
+    bench_cpu: Duration,
+}
+
+impl Measured {
+    fn micros_per_request(cpu: Duration, phase: &Phase) -> f64 {
+        cpu.as_secs_f64() * 1e6 / phase.requests.max(1) as f64
+    }
+
+    fn report(&self) {
+        self.phase.report();
+        println!(
+            "{:<28} server {:>6.1} µs CPU/request, load generator {:>6.1} µs CPU/request",
+            "",
+            Self::micros_per_request(self.server_cpu, &self.phase),
+            Self::micros_per_request(self.bench_cpu, &self.phase),
+        );
+    }
+}
+
+/// Runs `call` after a warm-up, measuring the server's and this process's CPU.
+async fn measure<F, Fut>(
+    name: &'static str,
+    server: u32,
+    concurrency: usize,
+    options: &Options,
+    call: F,
+) -> Measured
+where
+    F: Fn() -> Fut + Clone + Send + Sync + 'static,
+    Fut: std::future::Future<Output = bool> + Send,
+{
+    let warmup = Duration::from_secs(options.warmup);
+    drive("warm-up", concurrency, warmup, call.clone()).await;
+    let bench = std::process::id();
+    let (server_before, bench_before) = (cpu::of_process(server), cpu::of_process(bench));
+    let phase = drive(
+        name,
+        concurrency,
+        Duration::from_secs(options.seconds),
+        call,
+    )
+    .await;
+    Measured {
+        phase,
+        server_cpu: cpu::of_process(server).saturating_sub(server_before),
+        bench_cpu: cpu::of_process(bench).saturating_sub(bench_before),
+    }
 }
 
 /// Runs the comparison.
 pub async fn run(options: Options) {
     let dir = std::env::temp_dir().join(format!("aerie-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
-    let (_server, http, grpc) = start_server(&dir);
+    let (server, http, grpc) = start_server(&dir);
 
     let client = crate::server::http_client();
     let token = crate::server::login(&client, &http).await;
@@ -45,20 +105,10 @@ pub async fn run(options: Options) {
         created.status()
     );
 
-    let duration = Duration::from_secs(options.seconds);
-    let warmup = Duration::from_secs(options.warmup);
-    let url = format!("{http}/api/v1/tenants/bench");
-    let rest = {
-        let (client, url, token) = (client.clone(), url.clone(), token.clone());
-        move || {
-            let request = client.get(&url).bearer_auth(&token).send();
-            async move {
-                request
-                    .await
-                    .map(|r| r.status().is_success())
-                    .unwrap_or(false)
-            }
-        }
+    let connections = Arc::new(KeptAlive::new(&http, &token, "/api/v1/tenants/bench"));
+    let rest = move || {
+        let connections = connections.clone();
+        async move { connections.get().await }
     };
     let channel = Channel::from_shared(grpc.clone())
         .expect("uri")
@@ -67,43 +117,118 @@ pub async fn run(options: Options) {
         .expect("connect gRPC");
     let bearer: tonic::metadata::MetadataValue<_> =
         format!("Bearer {token}").parse().expect("ascii");
-    let direct = {
-        let (channel, bearer) = (channel.clone(), bearer.clone());
-        move || {
-            let mut client = TenantServiceClient::new(channel.clone());
-            let mut request = tonic::Request::new(GetTenantRequest { id: "bench".into() });
-            request
-                .metadata_mut()
-                .insert("authorization", bearer.clone());
-            async move { client.get_tenant(request).await.is_ok() }
-        }
+    let direct = move || {
+        let mut client = TenantServiceClient::new(channel.clone());
+        let mut request = tonic::Request::new(GetTenantRequest { id: "bench".into() });
+        request
+            .metadata_mut()
+            .insert("authorization", bearer.clone());
+        async move { client.get_tenant(request).await.is_ok() }
     };
 
     println!(
-        "aerie-bench: authenticated GET of one tenant, {} in flight, {} s per phase (after {} s warm-up)",
+        "aerie-bench: authenticated GET of one tenant at {:?} in flight, {} s per phase (after {} s warm-up)",
         options.concurrency, options.seconds, options.warmup
     );
-    drive("warm-up", options.concurrency, warmup, direct.clone()).await;
-    let grpc_phase = drive(
-        "direct gRPC GetTenant",
-        options.concurrency,
-        duration,
-        direct,
-    )
-    .await;
-    drive("warm-up", options.concurrency, warmup, rest.clone()).await;
-    let rest_phase = drive(
-        "gateway GET /tenants/{id}",
-        options.concurrency,
-        duration,
-        rest,
-    )
-    .await;
-    grpc_phase.report();
-    rest_phase.report();
+    let mut ratios = Vec::new();
+    for &concurrency in &options.concurrency {
+        let grpc_phase = measure(
+            "direct gRPC GetTenant",
+            server.pid(),
+            concurrency,
+            &options,
+            direct.clone(),
+        )
+        .await;
+        let rest_phase = measure(
+            "gateway GET /tenants/{id}",
+            server.pid(),
+            concurrency,
+            &options,
+            rest.clone(),
+        )
+        .await;
+        println!("-- {concurrency} in flight");
+        grpc_phase.report();
+        rest_phase.report();
+        let ratio = rest_phase.phase.throughput() / grpc_phase.phase.throughput();
+        println!(
+            "gateway keeps {:.0}% of the direct path's throughput (target: at least 75%)",
+            100.0 * ratio
+        );
+        ratios.push((concurrency, ratio));
+    }
+    let summary: Vec<String> = ratios
+        .iter()
+        .map(|(c, r)| format!("{c}: {:.0}%", 100.0 * r))
+        .collect();
     println!(
-        "gateway keeps {:.0}% of the direct path's throughput (target: at least 75%)",
-        100.0 * rest_phase.throughput() / grpc_phase.throughput()
+        "gateway / direct by requests in flight: {}",
+        summary.join(", ")
     );
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// HTTP/1.1 connections to the gateway, kept alive and reused, one per
+/// request in flight at most, as `wrk` or `oha` drive a server. The REST
+/// phase costs this load generator about what the gRPC phase does, so the
+/// two phases compare the server's paths rather than the clients' (a
+/// pooling client such as reqwest spent more CPU per request than the
+/// gateway on these shared cores).
+struct KeptAlive {
+    address: String,
+    uri: http::Uri,
+    headers: http::HeaderMap,
+    idle: Mutex<Vec<SendRequest<Empty<Bytes>>>>,
+}
+
+impl KeptAlive {
+    fn new(base: &str, token: &str, path: &str) -> KeptAlive {
+        let address = base.trim_start_matches("http://").to_owned();
+        let mut headers = http::HeaderMap::new();
+        headers.insert(http::header::HOST, address.parse().expect("host"));
+        let bearer = format!("Bearer {token}").parse().expect("token");
+        headers.insert(http::header::AUTHORIZATION, bearer);
+        KeptAlive {
+            address,
+            uri: path.parse().expect("path"),
+            headers,
+            idle: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Sends the request on an idle connection (a new one when none is
+    /// idle) and reads the whole answer; true when it was a success.
+    async fn get(&self) -> bool {
+        let idle = self.idle.lock().expect("idle connections").pop();
+        let mut connection = match idle {
+            Some(connection) => connection,
+            None => match self.connect().await {
+                Some(connection) => connection,
+                None => return false,
+            },
+        };
+        let mut request = http::Request::new(Empty::new());
+        *request.uri_mut() = self.uri.clone();
+        *request.headers_mut() = self.headers.clone();
+        let Ok(response) = connection.send_request(request).await else {
+            return false;
+        };
+        let success = response.status().is_success();
+        if response.into_body().collect().await.is_err() {
+            return false;
+        }
+        self.idle.lock().expect("idle connections").push(connection);
+        success
+    }
+
+    async fn connect(&self) -> Option<SendRequest<Empty<Bytes>>> {
+        let stream = tokio::net::TcpStream::connect(&self.address).await.ok()?;
+        stream.set_nodelay(true).ok()?;
+        let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .ok()?;
+        tokio::spawn(connection);
+        Some(sender)
+    }
 }
