@@ -22,6 +22,10 @@ pub struct Options {
     /// Seconds per measured phase.
     #[arg(long, default_value_t = 10)]
     seconds: u64,
+    /// Each phase is cut into this many slices, gRPC and REST taking turns,
+    /// so that a slow spell of a shared machine falls on both paths.
+    #[arg(long, default_value_t = 5)]
+    rounds: u32,
     /// Requests in flight, one pair of phases per value.
     #[arg(long, value_delimiter = ',', default_value = "8,32,64")]
     concurrency: Vec<usize>,
@@ -54,33 +58,40 @@ impl Measured {
     }
 }
 
-/// Runs `call` after a warm-up, measuring the server's and this process's CPU.
-async fn measure<F, Fut>(
-    name: &'static str,
-    server: u32,
-    concurrency: usize,
-    options: &Options,
-    call: F,
-) -> Measured
-where
-    F: Fn() -> Fut + Clone + Send + Sync + 'static,
-    Fut: std::future::Future<Output = bool> + Send,
-{
-    let warmup = Duration::from_secs(options.warmup);
-    drive("warm-up", concurrency, warmup, call.clone()).await;
-    let bench = std::process::id();
-    let (server_before, bench_before) = (cpu::of_process(server), cpu::of_process(bench));
-    let phase = drive(
-        name,
-        concurrency,
-        Duration::from_secs(options.seconds),
-        call,
-    )
-    .await;
-    Measured {
-        phase,
-        server_cpu: cpu::of_process(server).saturating_sub(server_before),
-        bench_cpu: cpu::of_process(bench).saturating_sub(bench_before),
+impl Measured {
+    fn empty(name: &'static str) -> Measured {
+        Measured {
+            phase: Phase {
+                name,
+                requests: 0,
+                elapsed: Duration::ZERO,
+                latencies: Vec::new(),
+            },
+            server_cpu: Duration::ZERO,
+            bench_cpu: Duration::ZERO,
+        }
+    }
+
+    /// Runs `call` for `duration` and adds the slice to this phase, with the
+    /// CPU the server and this process spent in it.
+    async fn add_slice<F, Fut>(
+        &mut self,
+        server: u32,
+        concurrency: usize,
+        duration: Duration,
+        call: F,
+    ) where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = bool> + Send,
+    {
+        let bench = std::process::id();
+        let (server_before, bench_before) = (cpu::of_process(server), cpu::of_process(bench));
+        let slice = drive(self.phase.name, concurrency, duration, call).await;
+        self.server_cpu += cpu::of_process(server).saturating_sub(server_before);
+        self.bench_cpu += cpu::of_process(bench).saturating_sub(bench_before);
+        self.phase.requests += slice.requests;
+        self.phase.elapsed += slice.elapsed;
+        self.phase.latencies.extend(slice.latencies);
     }
 }
 
@@ -127,27 +138,29 @@ pub async fn run(options: Options) {
     };
 
     println!(
-        "aerie-bench: authenticated GET of one tenant at {:?} in flight, {} s per phase (after {} s warm-up)",
-        options.concurrency, options.seconds, options.warmup
+        "aerie-bench: authenticated GET of one tenant at {:?} in flight, {} s per path in {} alternating slices (after {} s warm-up)",
+        options.concurrency,
+        options.seconds,
+        options.rounds.max(1),
+        options.warmup
     );
     let mut ratios = Vec::new();
+    let warmup = Duration::from_secs(options.warmup);
+    let rounds = options.rounds.max(1);
+    let slice = Duration::from_secs(options.seconds) / rounds;
     for &concurrency in &options.concurrency {
-        let grpc_phase = measure(
-            "direct gRPC GetTenant",
-            server.pid(),
-            concurrency,
-            &options,
-            direct.clone(),
-        )
-        .await;
-        let rest_phase = measure(
-            "gateway GET /tenants/{id}",
-            server.pid(),
-            concurrency,
-            &options,
-            rest.clone(),
-        )
-        .await;
+        drive("warm-up", concurrency, warmup, direct.clone()).await;
+        drive("warm-up", concurrency, warmup, rest.clone()).await;
+        let mut grpc_phase = Measured::empty("direct gRPC GetTenant");
+        let mut rest_phase = Measured::empty("gateway GET /tenants/{id}");
+        for _ in 0..rounds {
+            grpc_phase
+                .add_slice(server.pid(), concurrency, slice, direct.clone())
+                .await;
+            rest_phase
+                .add_slice(server.pid(), concurrency, slice, rest.clone())
+                .await;
+        }
         println!("-- {concurrency} in flight");
         grpc_phase.report();
         rest_phase.report();

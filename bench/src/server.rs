@@ -67,10 +67,14 @@ pub fn start_server_quotas(
     )
 }
 
+/// The server's log filter unless `AERIE_BENCH_SERVER_LOG` says otherwise.
+const DEFAULT_SERVER_LOG: &str = "warn,aerie=info,aerie_gateway::access=warn";
+
 /// Starts `aerie -c <config> server <component>` and waits for the log line
 /// containing `ready`, which it answers; the log is drained from then on.
 /// `AERIE_BENCH_SERVER_LOG` sets the server's log filter (default
-/// `warn,aerie=info`).
+/// `warn,aerie=info,aerie_gateway::access=warn`: Aerie's own messages, but
+/// not one access line per request).
 pub fn spawn_aerie(config: &std::path::Path, component: &str, ready: &str) -> (Child, String) {
     let aerie = std::env::current_exe()
         .expect("own path")
@@ -83,7 +87,7 @@ pub fn spawn_aerie(config: &std::path::Path, component: &str, ready: &str) -> (C
         .arg("-c")
         .arg(config)
         .arg("-l")
-        .arg(std::env::var("AERIE_BENCH_SERVER_LOG").unwrap_or_else(|_| "warn,aerie=info".into()))
+        .arg(std::env::var("AERIE_BENCH_SERVER_LOG").unwrap_or_else(|_| DEFAULT_SERVER_LOG.into()))
         .args(["server", component])
         .stderr(Stdio::piped())
         .stdout(Stdio::null())

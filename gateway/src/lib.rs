@@ -2,6 +2,7 @@
 //! services, maps errors to JSON and serves the OpenAPI document of exactly
 //! the routes it serves.
 
+pub mod access;
 pub mod authn;
 pub mod error;
 pub mod grpc_proxy;
@@ -13,27 +14,21 @@ pub mod ui;
 use std::sync::Arc;
 
 use aerie_common::config::Config;
-use axum::body::Body;
 use axum::extract::DefaultBodyLimit;
-use axum::extract::MatchedPath;
-use axum::http::{Method, Request, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router, middleware};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower_http::limit::RequestBodyLimitLayer;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::trace::{DefaultOnResponse, TraceLayer};
-use tracing::Level;
 use utoipa::openapi::{InfoBuilder, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::error::ApiError;
 pub use crate::state::AppState;
 
-/// Header carrying the request id, set when the caller sends none.
-pub const REQUEST_ID_HEADER: &str = "x-request-id";
+pub use crate::access::REQUEST_ID_HEADER;
 
 /// The gateway with every route Aerie serves.
 pub fn app(state: AppState) -> Router {
@@ -91,78 +86,8 @@ pub fn app_with_scoped_routes(state: AppState, scoped: OpenApiRouter<AppState>) 
         ))
         .layer(DefaultBodyLimit::max(limit))
         .layer(RequestBodyLimitLayer::new(limit))
-        .layer(middleware::map_response(move |response| {
-            json_errors(response, limit)
-        }))
-        .layer(middleware::from_fn(record_metrics))
-        .layer(
-            TraceLayer::new_for_http()
-                .make_span_with(|request: &Request<Body>| {
-                    let id = request
-                        .headers()
-                        .get(REQUEST_ID_HEADER)
-                        .and_then(|v| v.to_str().ok())
-                        .unwrap_or("-");
-                    let name = format!(
-                        "{} {}",
-                        method_label(request.method()),
-                        route_label(request)
-                    );
-                    let span = tracing::info_span!(
-                        "http",
-                        otel.name = %name,
-                        otel.kind = "server",
-                        method = %request.method(),
-                        uri = %routes::executions::webhooks::loggable_uri(request.uri()),
-                        request_id = %id,
-                    );
-                    // A caller's `traceparent` makes this request part of its trace.
-                    aerie_common::telemetry::extract(request.headers(), &span);
-                    span
-                })
-                .on_response(DefaultOnResponse::new().level(Level::INFO)),
-        )
-        .layer(PropagateRequestIdLayer::x_request_id())
-        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .layer(middleware::from_fn_with_state(limit, access::observe))
         .with_state(state)
-}
-
-/// The route template a request matched (`/api/v1/{tenant}/flows/{namespace}/{id}`),
-/// never its raw path: ids would make metric labels unbounded.
-fn route_label<B>(request: &Request<B>) -> &str {
-    request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or("unmatched", MatchedPath::as_str)
-}
-
-/// Standard methods by name; anything else is one label.
-fn method_label(method: &Method) -> &'static str {
-    match *method {
-        Method::GET => "GET",
-        Method::POST => "POST",
-        Method::PUT => "PUT",
-        Method::DELETE => "DELETE",
-        Method::PATCH => "PATCH",
-        Method::HEAD => "HEAD",
-        Method::OPTIONS => "OPTIONS",
-        _ => "OTHER",
-    }
-}
-
-/// Counts and times every request by method, route template and status.
-async fn record_metrics(request: Request<Body>, next: middleware::Next) -> Response {
-    let method = method_label(request.method());
-    let route = route_label(&request).to_owned();
-    let started = std::time::Instant::now();
-    let response = next.run(request).await;
-    aerie_common::metrics::instruments().http_request(
-        method,
-        &route,
-        response.status().as_u16(),
-        started.elapsed(),
-    );
-    response
 }
 
 /// Tenant-scoped paths are documented once per URL form that exists; the
@@ -323,49 +248,6 @@ fn document_common_errors(doc: &mut OpenApi) {
             }
         }
     }
-}
-
-/// Errors made outside our handlers (405, 413, axum's own) become
-/// `{"message"}` like every other error.
-async fn json_errors(response: Response, body_limit: usize) -> Response {
-    use http_body_util::BodyExt;
-    let status = response.status();
-    // JSON errors are the API's; HTML ones are the UI's pages.
-    let shaped = response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .is_some_and(|v| {
-            v.as_bytes().starts_with(b"application/json") || v.as_bytes().starts_with(b"text/html")
-        });
-    if !(status.is_client_error() || status.is_server_error()) || shaped {
-        return response;
-    }
-    let allow = response.headers().get(header::ALLOW).cloned();
-    // axum's rejections say what was wrong in plain text ("unknown field
-    // `x`"); keep that, bounded, instead of a bare reason phrase.
-    let said = http_body_util::Limited::new(response.into_body(), 4096)
-        .collect()
-        .await
-        .ok()
-        .and_then(|body| String::from_utf8(body.to_bytes().to_vec()).ok())
-        .map(|text| text.trim().to_owned())
-        .filter(|text| !text.is_empty());
-    let message = match (status, said) {
-        (StatusCode::PAYLOAD_TOO_LARGE, _) => {
-            format!("request body is too large: at most {body_limit} bytes")
-        }
-        (StatusCode::METHOD_NOT_ALLOWED, _) => "method not allowed on this route".to_owned(),
-        (_, Some(said)) => said,
-        (other, None) => other
-            .canonical_reason()
-            .unwrap_or("request failed")
-            .to_lowercase(),
-    };
-    let mut json = ApiError::new(status, message).into_response();
-    if let Some(allow) = allow {
-        json.headers_mut().insert(header::ALLOW, allow);
-    }
-    json
 }
 
 /// Runs the gateway on `listener` until `shutdown`.

@@ -253,6 +253,7 @@ fn standalone_binary_starts_serves_and_stops_on_sigterm() {
         runtime.block_on(async move {
             crate::app::http_client()
                 .get(format!("http://{http}/health"))
+                .header("x-request-id", "access-log-probe-7")
                 .send()
                 .await
                 .expect("GET /health")
@@ -275,6 +276,16 @@ fn standalone_binary_starts_serves_and_stops_on_sigterm() {
     assert!(status.success());
     let exit = child.wait().expect("wait");
     assert!(exit.success(), "graceful shutdown exits 0: {exit:?}");
+    // The request left one access line, in its span, with its id and status.
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let access: Vec<&String> = rest
+        .iter()
+        .filter(|l| l.contains("aerie_gateway::access"))
+        .collect();
+    assert_eq!(access.len(), 1, "{rest:#?}");
+    for part in ["request_id=access-log-probe-7", "status=200", "uri=/health"] {
+        assert!(access[0].contains(part), "{part} missing: {}", access[0]);
+    }
 }
 
 #[tokio::test]
