@@ -7,8 +7,6 @@
 //! gateway's CPU per request.
 
 use std::fmt;
-use std::sync::LazyLock;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
@@ -34,16 +32,15 @@ pub async fn observe(State(body_limit): State<usize>, request: Request, next: Ne
     // The route template (`/api/v1/tenants/{id}`), never the raw path: ids
     // would make metric labels unbounded. Cloning it is a reference count.
     let route = request.extensions().get::<MatchedPath>().cloned();
-    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
     let id = request
         .headers()
         .get(REQUEST_ID_HEADER)
-        .filter(|v| !v.is_empty())
+        .filter(|v| is_plain_request_id(v))
         .cloned()
         .unwrap_or_else(new_request_id);
     let span = tracing::info_span!(
         "http",
-        otel.name = %SpanName(method, route),
+        otel.name = %SpanName(method, route.as_ref().map_or("unmatched", MatchedPath::as_str)),
         otel.kind = "server",
         method = %request.method(),
         uri = %crate::routes::executions::webhooks::loggable_uri(request.uri()),
@@ -53,22 +50,57 @@ pub async fn observe(State(body_limit): State<usize>, request: Request, next: Ne
         // A caller's `traceparent` makes this request part of its trace.
         aerie_common::telemetry::extract(request.headers(), &span);
     }
-    let response = next.run(request).instrument(span.clone()).await;
+    let mut finished = Finished {
+        span,
+        method,
+        route,
+        started,
+        status: None,
+    };
+    let response = next.run(request).instrument(finished.span.clone()).await;
     let mut response = json_errors(response, body_limit).await;
-    let status = response.status();
-    let elapsed = started.elapsed();
-    aerie_common::metrics::instruments().http_request(method, route, status.as_u16(), elapsed);
-    let latency_ms = elapsed.as_secs_f64() * 1000.0;
-    if status.is_server_error() {
-        tracing::error!(target: ACCESS_LOG_TARGET, parent: &span, status = status.as_u16(), latency_ms, "request failed");
-    } else {
-        tracing::info!(target: ACCESS_LOG_TARGET, parent: &span, status = status.as_u16(), latency_ms, "request finished");
-    }
+    finished.status = Some(response.status());
+    drop(finished);
     response
         .headers_mut()
         .entry(REQUEST_ID_HEADER)
         .or_insert(id);
     response
+}
+
+/// Logs and counts a request when it ends, or when the client goes away
+/// first and the server drops it (as nginx does, status 499).
+struct Finished {
+    span: tracing::Span,
+    method: &'static str,
+    route: Option<MatchedPath>,
+    started: Instant,
+    status: Option<StatusCode>,
+}
+
+/// What the log and the metrics show for a request whose client left.
+const CLIENT_CLOSED: u16 = 499;
+
+impl Drop for Finished {
+    fn drop(&mut self) {
+        let elapsed = self.started.elapsed();
+        let route = self.route.as_ref().map_or("unmatched", MatchedPath::as_str);
+        let status = self.status.map_or(CLIENT_CLOSED, |s| s.as_u16());
+        aerie_common::metrics::instruments().http_request(self.method, route, status, elapsed);
+        let latency_ms = elapsed.as_secs_f64() * 1000.0;
+        let span = &self.span;
+        match self.status {
+            Some(s) if s.is_server_error() => {
+                tracing::error!(target: ACCESS_LOG_TARGET, parent: span, status, latency_ms, "request failed");
+            }
+            Some(_) => {
+                tracing::info!(target: ACCESS_LOG_TARGET, parent: span, status, latency_ms, "request finished");
+            }
+            None => {
+                tracing::info!(target: ACCESS_LOG_TARGET, parent: span, status, latency_ms, "request abandoned: the client went away");
+            }
+        }
+    }
 }
 
 /// `GET /api/v1/tenants/{id}`, written only when a span is recorded.
@@ -94,17 +126,22 @@ fn method_label(method: &Method) -> &'static str {
     }
 }
 
-/// A UUID for a request that came without an id: a random base drawn once
-/// per process, with a counter folded into its low bits, so ids are unique
-/// within the process (the counter) and across processes (the base) without
-/// asking the OS for randomness on every request. Request ids correlate log
-/// lines; they are not secrets, so they need not be unpredictable.
+/// A caller's request id is kept when it is short and plain: at most 128
+/// letters, digits and `-_.:/+`. Anything else (spaces, quotes, `=`, a
+/// 300 KB value) could forge fields in the access line or bloat every log
+/// line of the request, so it is replaced by a fresh id.
+fn is_plain_request_id(value: &HeaderValue) -> bool {
+    let bytes = value.as_bytes();
+    (1..=128).contains(&bytes.len())
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.:/+".contains(b))
+}
+
+/// A random (version 4) UUID for a request that came without a plain id,
+/// from the thread's generator rather than a system call per request.
 fn new_request_id() -> HeaderValue {
-    static BASE: LazyLock<u128> = LazyLock::new(|| uuid::Uuid::new_v4().as_u128());
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let bits = *BASE ^ u128::from(n);
-    let id = uuid::Builder::from_random_bytes(bits.to_be_bytes()).into_uuid();
+    let id = uuid::Builder::from_random_bytes(rand::random()).into_uuid();
     let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
     HeaderValue::from_str(id.hyphenated().encode_lower(&mut text))
         .expect("a UUID is a valid header value")
@@ -163,10 +200,81 @@ mod tests {
             .map(|_| new_request_id().to_str().expect("ascii").to_owned())
             .collect();
         assert_eq!(ids.len(), 10_000);
+        // Random, not a counter: the next id says nothing about traffic.
+        let (a, b) = (new_request_id(), new_request_id());
+        assert_ne!(a.as_bytes()[..8], b.as_bytes()[..8]);
         for id in ids.iter().take(10) {
             let parsed = uuid::Uuid::parse_str(id).expect("a UUID");
             assert_eq!(parsed.get_version_num(), 4, "{id}");
         }
+    }
+
+    #[test]
+    fn only_short_plain_caller_ids_are_kept() {
+        let plain = |v: &str| is_plain_request_id(&HeaderValue::from_str(v).expect("header"));
+        assert!(plain("caller-chosen-42"));
+        assert!(plain("0f3c9a2e-1b7d-4c55-9f00-1234567890ab"));
+        assert!(plain("trace:abc/1.2+x_y"));
+        assert!(!plain(""));
+        assert!(!plain("abc status=500"));
+        assert!(!plain("x}\"quoted\""));
+        assert!(!plain(&"a".repeat(129)));
+        assert!(plain(&"a".repeat(128)));
+    }
+
+    /// Log lines written while a test runs.
+    #[derive(Clone, Default)]
+    struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().expect("log").extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_request_its_client_abandons_still_leaves_its_access_line() {
+        use axum::body::Body;
+        use axum::routing::get;
+        use tower::ServiceExt;
+        let log = Captured::default();
+        let writer = log.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        let _default = tracing::subscriber::set_default(subscriber);
+        let app = axum::Router::new()
+            .route("/slow", get(std::future::pending::<&'static str>))
+            .route("/fast", get(|| async { "ok" }))
+            .layer(axum::middleware::from_fn_with_state(1024_usize, observe));
+        let request = |path: &str, id: &str| {
+            Request::get(path)
+                .header(REQUEST_ID_HEADER, id)
+                .body(Body::empty())
+                .expect("request")
+        };
+        let answered = app.clone().oneshot(request("/fast", "kept-1")).await;
+        assert_eq!(answered.expect("answer").status(), StatusCode::OK);
+        // The client goes away: the server drops the request's future.
+        let call = app.oneshot(request("/slow", "gone-1"));
+        let waited = tokio::time::timeout(std::time::Duration::from_millis(50), call).await;
+        assert!(waited.is_err(), "the slow route never answers");
+        let text = String::from_utf8(log.0.lock().expect("log").clone()).expect("utf-8");
+        let line = |id: &str| {
+            text.lines()
+                .find(|l| l.contains(&format!("request_id={id}")))
+                .unwrap_or_else(|| panic!("no line for {id}:\n{text}"))
+                .to_owned()
+        };
+        assert!(line("kept-1").contains("request finished"), "{text}");
+        assert!(line("kept-1").contains("status=200"), "{text}");
+        assert!(line("gone-1").contains("request abandoned"), "{text}");
+        assert!(line("gone-1").contains("status=499"), "{text}");
     }
 
     #[test]

@@ -303,6 +303,19 @@ async fn every_response_carries_a_request_id() {
         .await
         .expect("GET");
     assert_eq!(response.headers()["x-request-id"], "caller-chosen-42");
+    // An id that could forge fields in the access line, or bloat it, is
+    // replaced by a fresh one.
+    for hostile in ["x status=500 request_id=evil", &"a".repeat(129)] {
+        let response = app
+            .client
+            .get(app.url("/health"))
+            .header("x-request-id", hostile)
+            .send()
+            .await
+            .expect("GET");
+        let id = response.headers()["x-request-id"].to_str().expect("ascii");
+        assert_eq!(id.len(), 36, "a new UUID instead of {hostile}: {id}");
+    }
 }
 
 #[tokio::test]

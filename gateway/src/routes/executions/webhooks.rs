@@ -30,17 +30,29 @@ pub fn is_webhook_path(path: &str) -> bool {
 }
 
 /// The URI as logs and spans may show it: a webhook's key is a credential,
-/// so its segment (and the query, which a caller may fill with anything) is
-/// replaced; other URIs are shown whole.
+/// so everything after `webhook/{namespace}/{flowId}` (and the query, which
+/// a caller may fill with anything) is replaced. That holds for any path
+/// with a `webhook` segment, routed or not: a mistyped webhook URL
+/// (`.../KEY/extra`, `/%65xecutions/...`) still carries its key. Other URIs
+/// are shown whole.
 pub fn loggable_uri(uri: &axum::http::Uri) -> String {
     let path = uri.path();
-    if !is_webhook_path(path) {
+    let segments: Vec<&str> = path.split('/').collect();
+    let Some(webhook) = segments
+        .iter()
+        .position(|s| s.eq_ignore_ascii_case("webhook"))
+    else {
         return uri.to_string();
-    }
-    match path.trim_end_matches('/').rsplit_once('/') {
-        Some((before_key, _key)) => format!("{before_key}/<redacted>"),
-        None => "<redacted>".to_owned(),
-    }
+    };
+    // Namespace and flow are shown only when a key segment follows them;
+    // otherwise the key may be in their place.
+    let after = &segments[webhook + 1..];
+    let kept = if after.len() >= 3 {
+        webhook + 3
+    } else {
+        webhook + 1
+    };
+    format!("{}/<redacted>", segments[..kept].join("/"))
 }
 
 /// The one answer for an unknown tenant, flow, trigger or key: a caller
@@ -206,6 +218,23 @@ mod tests {
         assert_eq!(
             shown("/api/v1/acme/flows/ns?x=1"),
             "/api/v1/acme/flows/ns?x=1"
+        );
+        // Paths no route matches keep their key to themselves too.
+        assert_eq!(
+            shown("/api/v1/acme/executions/webhook/ns/f/s3cr3t/extra"),
+            "/api/v1/acme/executions/webhook/ns/f/<redacted>"
+        );
+        assert_eq!(
+            shown("/api/v1/acme/%65xecutions/webhook/ns/f/s3cr3t"),
+            "/api/v1/acme/%65xecutions/webhook/ns/f/<redacted>"
+        );
+        assert_eq!(
+            shown("/api/v1/acme/executions/WEBHOOK/ns/s3cr3t"),
+            "/api/v1/acme/executions/WEBHOOK/<redacted>"
+        );
+        assert_eq!(
+            shown("/api/v1/executions/webhook/ns/f/s3cr3t/"),
+            "/api/v1/executions/webhook/ns/f/<redacted>"
         );
     }
 
