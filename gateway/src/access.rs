@@ -1,10 +1,10 @@
 //! What happens to every request on its way in and out, in one middleware:
 //! its request id, its span (joined to the caller's trace), the access log
 //! line, the HTTP metrics, and a JSON body for errors made outside our
-//! handlers. One layer instead of one per concern: a profile of an
-//! authenticated read put the five stacked tower layers (each with its own
-//! clone, boxed future and response-body wrapper) at about 15% of the
-//! gateway's CPU per request.
+//! handlers. One layer instead of one per concern: with the five stacked
+//! tower layers this replaces (each with its own clone and boxed future,
+//! and a wrapper around every response body), an authenticated read cost
+//! the server 148 µs of CPU; a build without any of them, 129 µs.
 
 use std::fmt;
 use std::time::Instant;
@@ -17,7 +17,7 @@ use tracing::Instrument;
 
 use crate::error::ApiError;
 
-/// Header carrying the request id, set when the caller sends none.
+/// Header carrying the request id: the caller's when plain, else a new one.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
 /// Target of the access log line (one per request, at INFO; ERROR for a
@@ -44,7 +44,8 @@ pub async fn observe(State(body_limit): State<usize>, request: Request, next: Ne
         otel.kind = "server",
         method = %request.method(),
         uri = %crate::routes::executions::webhooks::loggable_uri(request.uri()),
-        request_id = %String::from_utf8_lossy(id.as_bytes()),
+        // Plain ASCII: the caller's id passed `is_plain_request_id`.
+        request_id = %id.to_str().unwrap_or_default(),
     );
     if !span.is_disabled() {
         // A caller's `traceparent` makes this request part of its trace.
