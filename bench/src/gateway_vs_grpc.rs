@@ -19,7 +19,7 @@ use crate::server::start_server;
 /// Options of the run.
 #[derive(Debug, clap::Args)]
 pub struct Options {
-    /// Seconds per measured phase.
+    /// Seconds each path is measured for, per value of `--concurrency`.
     #[arg(long, default_value_t = 10)]
     seconds: u64,
     /// Each phase is cut into this many slices, gRPC and REST taking turns,
@@ -56,9 +56,7 @@ impl Measured {
             Self::micros_per_request(self.bench_cpu, &self.phase),
         );
     }
-}
 
-impl Measured {
     fn empty(name: &'static str) -> Measured {
         Measured {
             phase: Phase {

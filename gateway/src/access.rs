@@ -40,7 +40,7 @@ pub async fn observe(State(body_limit): State<usize>, request: Request, next: Ne
         .unwrap_or_else(new_request_id);
     let span = tracing::info_span!(
         "http",
-        otel.name = %SpanName(method, route.as_ref().map_or("unmatched", MatchedPath::as_str)),
+        otel.name = %SpanName(method, route_label(route.as_ref())),
         otel.kind = "server",
         method = %request.method(),
         uri = %crate::routes::executions::webhooks::loggable_uri(request.uri()),
@@ -85,7 +85,7 @@ const CLIENT_CLOSED: u16 = 499;
 impl Drop for Finished {
     fn drop(&mut self) {
         let elapsed = self.started.elapsed();
-        let route = self.route.as_ref().map_or("unmatched", MatchedPath::as_str);
+        let route = route_label(self.route.as_ref());
         let status = self.status.map_or(CLIENT_CLOSED, |s| s.as_u16());
         aerie_common::metrics::instruments().http_request(self.method, route, status, elapsed);
         let latency_ms = elapsed.as_secs_f64() * 1000.0;
@@ -102,6 +102,11 @@ impl Drop for Finished {
             }
         }
     }
+}
+
+/// The route template a request matched; one label for all that matched none.
+fn route_label(route: Option<&MatchedPath>) -> &str {
+    route.map_or("unmatched", MatchedPath::as_str)
 }
 
 /// `GET /api/v1/tenants/{id}`, written only when a span is recorded.

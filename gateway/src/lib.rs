@@ -28,8 +28,6 @@ use utoipa_axum::router::OpenApiRouter;
 use crate::error::ApiError;
 pub use crate::state::AppState;
 
-pub use crate::access::REQUEST_ID_HEADER;
-
 /// The gateway with every route Aerie serves.
 pub fn app(state: AppState) -> Router {
     let scoped = routes::rbac::routes()
