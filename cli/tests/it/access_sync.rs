@@ -1,27 +1,11 @@
 //! `aerie auths users sync-access` and its API: the default tenant's
 //! bindings given to a named tenant, and the report of who holds what.
 
-use std::process::Command;
-
 use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::app::{Mode, TestApp};
 use crate::executions::tenant;
-
-fn cli(app: &TestApp, args: &[&str]) -> (bool, String, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_aerie"))
-        .arg("-c")
-        .arg(&app.config_path)
-        .args(args)
-        .output()
-        .expect("run aerie");
-    (
-        output.status.success(),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
-}
 
 async fn created(app: &TestApp, path: &str, body: Value) {
     let (status, answer) = app.post(path, body).await;
@@ -79,7 +63,9 @@ async fn a_tenant_gets_the_default_tenants_bindings_once_and_the_report_says_who
     assert_eq!(status, 404, "no access to acme before the sync");
 
     // The CLI, from the config file alone.
-    let (ok, stdout, stderr) = cli(&app, &["auths", "users", "sync-access", "--tenant", "acme"]);
+    let (ok, stdout, stderr) = app
+        .cli(&["auths", "users", "sync-access", "--tenant", "acme"])
+        .await;
     assert!(ok, "{stderr}");
     assert!(
         stdout.contains("added    USER dev Developer on company"),
@@ -94,7 +80,9 @@ async fn a_tenant_gets_the_default_tenants_bindings_once_and_the_report_says_who
         stdout.contains("acme: 3 added, 0 present already, 0 skipped"),
         "{stdout}"
     );
-    let (ok, stdout, _) = cli(&app, &["auths", "users", "sync-access", "--tenant", "acme"]);
+    let (ok, stdout, _) = app
+        .cli(&["auths", "users", "sync-access", "--tenant", "acme"])
+        .await;
     assert!(ok);
     assert!(
         stdout.contains("acme: 0 added, 3 present already, 0 skipped"),
@@ -117,10 +105,9 @@ async fn a_tenant_gets_the_default_tenants_bindings_once_and_the_report_says_who
         roles.to_string().contains("FLOW:CREATE"),
         "the role was copied: {roles}"
     );
-    let (ok, _, stderr) = cli(
-        &app,
-        &["auths", "users", "sync-access", "--tenant", "nowhere"],
-    );
+    let (ok, _, stderr) = app
+        .cli(&["auths", "users", "sync-access", "--tenant", "nowhere"])
+        .await;
     assert!(!ok);
     assert!(stderr.contains("tenant nowhere does not exist"), "{stderr}");
 
@@ -192,7 +179,7 @@ async fn a_tenant_gets_the_default_tenants_bindings_once_and_the_report_says_who
     );
 
     // The report: each user's tenants and roles, and who has none.
-    let (ok, stdout, stderr) = cli(&app, &["auths", "users", "sync-access"]);
+    let (ok, stdout, stderr) = app.cli(&["auths", "users", "sync-access"]).await;
     assert!(ok, "{stderr}");
     assert!(
         stdout.contains("dev: (default): Developer on company; acme: Developer on company"),
@@ -239,6 +226,6 @@ async fn a_tenant_gets_the_default_tenants_bindings_once_and_the_report_says_who
         assert!(std::time::Instant::now() < deadline, "{report}");
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    let (_, stdout, _) = cli(&app, &["auths", "users", "sync-access"]);
+    let (_, stdout, _) = app.cli(&["auths", "users", "sync-access"]).await;
     assert!(stdout.contains("boss: no access to any tenant"), "{stdout}");
 }

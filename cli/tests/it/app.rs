@@ -147,6 +147,24 @@ impl TestApp {
         read(request.send().await.expect("request")).await
     }
 
+    /// Runs the `aerie` CLI on this server's configuration: (success,
+    /// stdout, stderr). The wait happens off the test's runtime thread,
+    /// which also runs the server: blocking it could freeze the server
+    /// inside a write transaction, and the CLI would find the database
+    /// locked.
+    pub async fn cli(&self, args: &[&str]) -> (bool, String, String) {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_aerie"));
+        command.arg("-c").arg(&self.config_path).args(args);
+        let output = tokio::task::spawn_blocking(move || command.output().expect("run aerie"))
+            .await
+            .expect("join");
+        (
+            output.status.success(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    }
+
     pub async fn get(&self, path: &str) -> (u16, serde_json::Value) {
         self.send(reqwest::Method::GET, path, Some(&self.admin), None)
             .await

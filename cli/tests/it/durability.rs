@@ -423,8 +423,9 @@ async fn replicas_starting_together_migrate_once() {
     }
 }
 
-/// Sends SIGTERM to `child` and waits (up to `within`) for it to exit.
-fn terminate(child: &mut Child, within: Duration) -> std::process::ExitStatus {
+/// Sends SIGTERM to `child` and waits (up to `within`) for it to exit,
+/// without blocking the runtime that runs the test's own server.
+async fn terminate(child: &mut Child, within: Duration) -> std::process::ExitStatus {
     let _ = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status();
@@ -437,7 +438,7 @@ fn terminate(child: &mut Child, within: Duration) -> std::process::ExitStatus {
             Instant::now() < deadline,
             "the process did not stop after SIGTERM"
         );
-        std::thread::sleep(Duration::from_millis(50));
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
@@ -456,7 +457,7 @@ async fn a_stopped_worker_hands_its_executions_over_at_once() {
     )]);
     let ids = start_many(&app, "company.team/napping", 10).await;
     wait_running(&app, 5).await;
-    let status = terminate(&mut first.0[0], Duration::from_secs(20));
+    let status = terminate(&mut first.0[0], Duration::from_secs(20)).await;
     assert!(status.success(), "{status}");
     let _second = Workers(vec![worker_with_lease(
         &app,
@@ -521,7 +522,7 @@ async fn sigterm_ends_follow_streams_with_a_status_and_stops_within_the_deadline
         .expect("follow")
         .into_inner();
     stream.message().await.expect("first message").expect("one");
-    let status = terminate(&mut worker.0[0], Duration::from_secs(15));
+    let status = terminate(&mut worker.0[0], Duration::from_secs(15)).await;
     assert!(status.success(), "{status}");
     let ended = loop {
         match stream.message().await {
@@ -560,7 +561,7 @@ async fn a_worker_paused_past_its_leases_runs_nothing_twice() {
         assert!(status.success(), "kill {name}");
     };
     signal("-STOP");
-    std::thread::sleep(Duration::from_secs(4));
+    tokio::time::sleep(Duration::from_secs(4)).await;
     signal("-CONT");
     let ended = all_ended(&app, &ids, Duration::from_secs(60)).await;
     each_done_once(&app, &ended, &["hello", "nap", "done"]).await;

@@ -2,7 +2,6 @@
 //! (through REST, gRPC or the CLI), they are applied to that tenant alone,
 //! and each tenant's usage is visible to those who may see the tenant.
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use aerie_proto::execution::v1 as pb;
@@ -185,26 +184,21 @@ async fn a_tenants_own_rate_and_running_quotas_bound_it_and_not_its_neighbours()
     }
 }
 
+/// `aerie tenants quotas --tenant acme ARGS...`.
+async fn aerie(app: &TestApp, args: &[&str]) -> (bool, String, String) {
+    app.cli(&[&["tenants", "quotas", "--tenant", "acme"][..], args].concat())
+        .await
+}
+
 #[tokio::test]
 async fn the_cli_shows_and_changes_a_tenants_quotas() {
     let app = TestApp::start(Mode::MultiWithDefault).await;
     tenant(&app, "acme").await;
-    let aerie = |args: &[&str]| {
-        let output = Command::new(env!("CARGO_BIN_EXE_aerie"))
-            .arg("-c")
-            .arg(&app.config_path)
-            .args(["tenants", "quotas", "--tenant", "acme"])
-            .args(args)
-            .output()
-            .expect("run aerie");
-        (
-            output.status.success(),
-            String::from_utf8_lossy(&output.stdout).into_owned(),
-            String::from_utf8_lossy(&output.stderr).into_owned(),
-        )
-    };
-    let (ok, stdout, stderr) =
-        aerie(&["--set", "running-executions=7", "--set", "foreach-items=9"]);
+    let (ok, stdout, stderr) = aerie(
+        &app,
+        &["--set", "running-executions=7", "--set", "foreach-items=9"],
+    )
+    .await;
     assert!(ok, "{stderr}");
     let line = |name: &str| {
         stdout
@@ -224,7 +218,7 @@ async fn the_cli_shows_and_changes_a_tenants_quotas() {
         body["quotas"],
         json!({"runningExecutions": 7, "foreachItems": 9})
     );
-    let (ok, stdout, stderr) = aerie(&["--unset", "foreach-items"]);
+    let (ok, stdout, stderr) = aerie(&app, &["--unset", "foreach-items"]).await;
     assert!(ok, "{stderr}");
     assert!(stdout.contains("foreach-items"), "{stdout}");
     let (_, body) = app.get("/api/v1/tenants/acme").await;
@@ -234,7 +228,7 @@ async fn the_cli_shows_and_changes_a_tenants_quotas() {
         &["--set", "foreach-items=lots"],
         &["--set", "foreach-items=0"],
     ] {
-        let (ok, _, stderr) = aerie(bad);
+        let (ok, _, stderr) = aerie(&app, bad).await;
         assert!(!ok, "{bad:?} was accepted");
         assert!(
             stderr.contains("bogus") || stderr.contains("lots") || stderr.contains("at least 1"),

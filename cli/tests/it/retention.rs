@@ -4,7 +4,6 @@
 //! every execution of the tenant, and never touches running executions.
 
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use aerie_proto::execution::v1 as pb;
@@ -258,10 +257,8 @@ async fn a_purge_needs_delete_on_the_whole_tenant_and_spares_running_executions(
     // The CLI does the same with only the config file.
     let more = run(&app, "acme", "company.team/writer", json!({})).await;
     let more = more["id"].as_str().expect("id").to_owned();
-    let output = Command::new(env!("CARGO_BIN_EXE_aerie"))
-        .arg("-c")
-        .arg(&app.config_path)
-        .args([
+    let (ok, stdout, stderr) = app
+        .cli(&[
             "executions",
             "purge",
             "--tenant",
@@ -269,21 +266,13 @@ async fn a_purge_needs_delete_on_the_whole_tenant_and_spares_running_executions(
             "--before",
             &future,
         ])
-        .output()
-        .expect("run aerie");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+        .await;
+    assert!(ok, "{stderr}");
     assert!(stdout.contains("purged 1 executions"), "{stdout}");
     let (status, _) = app.get(&format!("/api/v1/acme/executions/{more}")).await;
     assert_eq!(status, 404);
-    let bad = Command::new(env!("CARGO_BIN_EXE_aerie"))
-        .arg("-c")
-        .arg(&app.config_path)
-        .args([
+    let (ok, _, stderr) = app
+        .cli(&[
             "executions",
             "purge",
             "--tenant",
@@ -291,10 +280,9 @@ async fn a_purge_needs_delete_on_the_whole_tenant_and_spares_running_executions(
             "--before",
             "soon",
         ])
-        .output()
-        .expect("run aerie");
-    assert!(!bad.status.success());
-    assert!(String::from_utf8_lossy(&bad.stderr).contains("--before soon"));
+        .await;
+    assert!(!ok);
+    assert!(stderr.contains("--before soon"), "{stderr}");
 }
 
 #[tokio::test]

@@ -5,7 +5,6 @@
 //! existing tenant refused with nothing written.
 
 use std::path::Path;
-use std::process::Command;
 
 use serde_json::{Value, json};
 
@@ -24,20 +23,6 @@ tasks:
     type: io.kestra.plugin.core.log.Log
     message: "token {{ secret('API_TOKEN') }} in {{ kv('region') }}"
 "#;
-
-/// Runs the CLI on the test server's configuration.
-async fn aerie(app: &TestApp, args: &[&str]) -> (bool, String, String) {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_aerie"));
-    command.arg("-c").arg(&app.config_path).args(args);
-    let output = tokio::task::spawn_blocking(move || command.output().expect("run aerie"))
-        .await
-        .expect("join");
-    (
-        output.status.success(),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
-}
 
 fn path(dir: &Path, name: &str) -> String {
     dir.join(name).to_str().expect("utf-8 path").to_owned()
@@ -125,19 +110,16 @@ async fn a_tenant_exported_and_imported_answers_as_it_did() {
     std::fs::write(&key, "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=\n").expect("key");
 
     // Secrets never leave in clear: without a transfer key, no archive.
-    let (ok, _, stderr) = aerie(
-        &app,
-        &[
+    let (ok, _, stderr) = app
+        .cli(&[
             "tenants", "export", "--tenant", "acme", "--output", &archive,
-        ],
-    )
-    .await;
+        ])
+        .await;
     assert!(!ok);
     assert!(stderr.contains("the tenant has 1 secrets"), "{stderr}");
     assert!(!Path::new(&archive).exists());
-    let (ok, stdout, stderr) = aerie(
-        &app,
-        &[
+    let (ok, stdout, stderr) = app
+        .cli(&[
             "tenants",
             "export",
             "--tenant",
@@ -146,9 +128,8 @@ async fn a_tenant_exported_and_imported_answers_as_it_did() {
             &archive,
             "--secrets-key-file",
             &key,
-        ],
-    )
-    .await;
+        ])
+        .await;
     assert!(ok, "{stderr}");
     assert!(stdout.contains("1 secrets sealed"), "{stdout}");
     let bytes = std::fs::read(&archive).expect("archive");
@@ -173,16 +154,15 @@ async fn a_tenant_exported_and_imported_answers_as_it_did() {
         if let Some(other) = extra {
             args.extend(["--secrets-key-file", other]);
         }
-        let (ok, _, stderr) = aerie(&app, &args).await;
+        let (ok, _, stderr) = app.cli(&args).await;
         assert!(!ok);
         assert!(stderr.contains(message), "{stderr}");
         let (status, _) = app.get(&format!("/api/v1/tenants/{refused}")).await;
         assert_eq!(status, 404, "nothing of a refused import stays");
     }
 
-    let (ok, stdout, stderr) = aerie(
-        &app,
-        &[
+    let (ok, stdout, stderr) = app
+        .cli(&[
             "tenants",
             "import",
             "--tenant",
@@ -191,9 +171,8 @@ async fn a_tenant_exported_and_imported_answers_as_it_did() {
             &archive,
             "--secrets-key-file",
             &key,
-        ],
-    )
-    .await;
+        ])
+        .await;
     assert!(ok, "{stderr}");
     assert!(stdout.contains("imported tenant acme2"), "{stdout}");
 
@@ -258,9 +237,8 @@ async fn a_tenant_exported_and_imported_answers_as_it_did() {
 
     // An existing (or deleted) tenant is never overwritten; a damaged
     // archive is refused before anything is written.
-    let (ok, _, stderr) = aerie(
-        &app,
-        &[
+    let (ok, _, stderr) = app
+        .cli(&[
             "tenants",
             "import",
             "--tenant",
@@ -269,9 +247,8 @@ async fn a_tenant_exported_and_imported_answers_as_it_did() {
             &archive,
             "--secrets-key-file",
             &key,
-        ],
-    )
-    .await;
+        ])
+        .await;
     assert!(!ok);
     assert!(stderr.contains("tenant 'acme' already exists"), "{stderr}");
     let mut damaged = std::fs::read(&archive).expect("archive");
@@ -279,9 +256,8 @@ async fn a_tenant_exported_and_imported_answers_as_it_did() {
     damaged[at] ^= 0xff;
     let damaged_path = path(dir.path(), "damaged.tar.zst");
     std::fs::write(&damaged_path, &damaged).expect("write");
-    let (ok, _, stderr) = aerie(
-        &app,
-        &[
+    let (ok, _, stderr) = app
+        .cli(&[
             "tenants",
             "import",
             "--tenant",
@@ -290,9 +266,8 @@ async fn a_tenant_exported_and_imported_answers_as_it_did() {
             &damaged_path,
             "--secrets-key-file",
             &key,
-        ],
-    )
-    .await;
+        ])
+        .await;
     assert!(!ok);
     assert!(stderr.contains("damaged"), "{stderr}");
     let (status, _) = app.get("/api/v1/tenants/acme3").await;
@@ -317,18 +292,16 @@ async fn adopt_default_moves_the_default_tenants_data_into_a_named_tenant() {
     assert_eq!(status, 200, "{original}");
     assert_eq!(original["state"]["current"], "SUCCESS", "{original}");
 
-    let (ok, stdout, stderr) = aerie(
-        &app,
-        &[
+    let (ok, stdout, stderr) = app
+        .cli(&[
             "tenants",
             "adopt-default",
             "--tenant",
             "main",
             "--name",
             "Main",
-        ],
-    )
-    .await;
+        ])
+        .await;
     assert!(ok, "{stderr}");
     assert!(stdout.contains("into tenant main"), "{stdout}");
 
@@ -411,9 +384,8 @@ async fn an_archive_moves_to_another_instance_with_its_own_master_key() {
     let archive = path(dir.path(), "acme.tar.zst");
     let key = path(dir.path(), "transfer.key");
     std::fs::write(&key, "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=").expect("key");
-    let (ok, _, stderr) = aerie(
-        &source,
-        &[
+    let (ok, _, stderr) = source
+        .cli(&[
             "tenants",
             "export",
             "--tenant",
@@ -422,13 +394,11 @@ async fn an_archive_moves_to_another_instance_with_its_own_master_key() {
             &archive,
             "--secrets-key-file",
             &key,
-        ],
-    )
-    .await;
+        ])
+        .await;
     assert!(ok, "{stderr}");
-    let (ok, stdout, stderr) = aerie(
-        &target,
-        &[
+    let (ok, stdout, stderr) = target
+        .cli(&[
             "tenants",
             "import",
             "--tenant",
@@ -437,9 +407,8 @@ async fn an_archive_moves_to_another_instance_with_its_own_master_key() {
             &archive,
             "--secrets-key-file",
             &key,
-        ],
-    )
-    .await;
+        ])
+        .await;
     assert!(ok, "{stderr}");
     assert!(
         stdout.contains("note: user olga does not exist here"),
@@ -637,9 +606,8 @@ async fn the_super_admin_exports_and_imports_a_tenant_over_rest() {
     let key_file = path(dir.path(), "transfer.key");
     std::fs::write(&file, &archive).expect("archive");
     std::fs::write(&key_file, key).expect("key");
-    let (ok, _, stderr) = aerie(
-        &app,
-        &[
+    let (ok, _, stderr) = app
+        .cli(&[
             "tenants",
             "import",
             "--tenant",
@@ -648,9 +616,8 @@ async fn the_super_admin_exports_and_imports_a_tenant_over_rest() {
             &file,
             "--secrets-key-file",
             &key_file,
-        ],
-    )
-    .await;
+        ])
+        .await;
     assert!(ok, "{stderr}");
     get(&app, "/api/v1/fromrest/flows/company.team/carried").await;
 }
