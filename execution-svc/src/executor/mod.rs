@@ -9,6 +9,7 @@
 //! that lost an execution (paused too long, partitioned away) stops writing
 //! and the replica that took over is the only one running its task runs.
 
+mod claim_pace;
 mod create;
 mod flow_triggers;
 mod run;
@@ -35,12 +36,6 @@ pub(crate) use run::tenant_renderer;
 use crate::domain::ExecutionId;
 use crate::repo::queue;
 use crate::storage::Storage;
-
-/// A wake-up this soon after the last claim means executions are arriving
-/// back to back: see [`GATHER_FOR`].
-const GATHER_AFTER: Duration = Duration::from_millis(20);
-/// How long the claimer lets executions gather under load before claiming.
-const GATHER_FOR: Duration = Duration::from_millis(4);
 
 /// Why a running execution was asked to stop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -348,13 +343,12 @@ impl Engine {
             }
         }
         let heartbeat = tokio::spawn(self.clone().heartbeat(shutdown.clone()));
-        let mut last_claim = Instant::now();
+        let mut pace = claim_pace::ClaimPace::default();
         while !shutdown.is_cancelled() {
             let free = self.workers.available_permits();
             let limit = free.min(64);
             let mut claimed = 0;
             if free > 0 {
-                last_claim = Instant::now();
                 match queue::claim(
                     &self.db,
                     &self.owner,
@@ -366,6 +360,7 @@ impl Engine {
                 {
                     Ok(jobs) => {
                         claimed = jobs.len();
+                        pace.claimed(claimed, Instant::now());
                         for job in jobs {
                             self.start(job).await;
                         }
@@ -378,13 +373,11 @@ impl Engine {
             if claimed < limit || claimed == free {
                 tokio::select! {
                     _ = self.wake.notified() => {
-                        // Under load (woken again right after a claim),
-                        // let a few more executions arrive: one claim then
-                        // takes several, and the claim statement (the
-                        // database's costliest per execution) runs less
-                        // often. Idle, an execution starts at once.
-                        if last_claim.elapsed() < GATHER_AFTER {
-                            tokio::time::sleep(GATHER_FOR).await;
+                        // At a high rate, let a few more executions arrive:
+                        // one claim then takes several. Otherwise an
+                        // execution starts at once.
+                        if pace.busy(Instant::now()) {
+                            tokio::time::sleep(claim_pace::GATHER_FOR).await;
                         }
                     }
                     _ = tokio::time::sleep(self.poll) => {}
