@@ -370,13 +370,15 @@ impl Engine {
             }
             // Fewer than asked: nothing more was claimable a moment ago,
             // so wait for news instead of asking again at once.
-            if claimed < limit || claimed == free {
+            let workers_full = claimed == free;
+            if claimed < limit || workers_full {
                 tokio::select! {
                     _ = self.wake.notified() => {
-                        // At a high rate, let a few more executions arrive:
-                        // one claim then takes several. Otherwise an
-                        // execution starts at once.
-                        if pace.busy(Instant::now()) {
+                        // With every worker busy, let a few more finish;
+                        // at a high rate, let a few more executions arrive:
+                        // either way one claim then takes several.
+                        // Otherwise an execution starts at once.
+                        if workers_full || pace.busy(Instant::now()) {
                             tokio::time::sleep(claim_pace::GATHER_FOR).await;
                         }
                     }
