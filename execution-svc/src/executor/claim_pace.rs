@@ -1,5 +1,6 @@
-//! When the claimer waits a moment before claiming: only while executions
-//! arrive so fast that claiming several at once saves the database work.
+//! Whether executions arrive so fast that the claimer should wait a moment
+//! before claiming, so that one claim takes several (the claimer also
+//! waits while every worker is busy; see `Engine::work`).
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
