@@ -24,14 +24,11 @@ fn run(command: &mut Command) -> (bool, String, String) {
 #[tokio::test]
 async fn cli_created_tenant_is_served_by_the_running_server() {
     let app = TestApp::start(Mode::MultiWithDefault).await;
-    let config = app.config_path.clone();
-    let (ok, stdout, stderr) = tokio::task::spawn_blocking(move || {
-        run(aerie().arg("-c").arg(&config).args([
+    let (ok, stdout, stderr) = app
+        .cli(&[
             "tenants", "create", "--tenant", "stage", "--name", "Staging",
-        ]))
-    })
-    .await
-    .expect("join");
+        ])
+        .await;
     assert!(ok, "{stderr}");
     assert!(stdout.contains("created tenant stage"), "{stdout}");
 
@@ -56,27 +53,13 @@ async fn cli_created_tenant_is_served_by_the_running_server() {
         "{stdout}"
     );
 
-    let config = app.config_path.clone();
-    let (ok, _, stderr) = tokio::task::spawn_blocking(move || {
-        run(aerie()
-            .arg("-c")
-            .arg(&config)
-            .args(["tenants", "create", "--tenant", "stage", "--name", "Again"]))
-    })
-    .await
-    .expect("join");
+    let (ok, _, stderr) = app
+        .cli(&["tenants", "create", "--tenant", "stage", "--name", "Again"])
+        .await;
     assert!(!ok);
     assert!(stderr.contains("tenant 'stage' already exists"), "{stderr}");
 
-    let config = app.config_path.clone();
-    let (ok, stdout, stderr) = tokio::task::spawn_blocking(move || {
-        run(aerie()
-            .arg("-c")
-            .arg(&config)
-            .args(["tenants", "delete", "--tenant", "stage"]))
-    })
-    .await
-    .expect("join");
+    let (ok, stdout, stderr) = app.cli(&["tenants", "delete", "--tenant", "stage"]).await;
     assert!(ok, "{stderr}");
     assert!(stdout.contains("deleted tenant stage"));
     let (status, _) = app.get("/api/v1/tenants/stage").await;
@@ -351,55 +334,47 @@ async fn one_service_per_process_serves_the_same_api() {
 #[tokio::test]
 async fn auth_admin_commands_work_with_only_the_config_file() {
     let app = TestApp::start(Mode::MultiWithDefault).await;
-    let config = app.config_path.clone();
-    let run_cli = |args: Vec<String>| {
-        let config = config.clone();
-        tokio::task::spawn_blocking(move || run(aerie().arg("-c").arg(&config).args(args)))
-    };
-    let args = |list: &[&str]| list.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
 
-    let (ok, stdout, stderr) = run_cli(args(&[
-        "auths",
-        "users",
-        "create",
-        "--username",
-        "olga",
-        "--password",
-        "olga-password",
-    ]))
-    .await
-    .expect("join");
+    let (ok, stdout, stderr) = app
+        .cli(&[
+            "auths",
+            "users",
+            "create",
+            "--username",
+            "olga",
+            "--password",
+            "olga-password",
+        ])
+        .await;
     assert!(ok, "{stderr}");
     assert_eq!(stdout.trim(), "created user olga");
-    let (ok, _, stderr) = run_cli(args(&[
-        "auths",
-        "users",
-        "create",
-        "--username",
-        "olga",
-        "--password",
-        "olga-password",
-    ]))
-    .await
-    .expect("join");
+    let (ok, _, stderr) = app
+        .cli(&[
+            "auths",
+            "users",
+            "create",
+            "--username",
+            "olga",
+            "--password",
+            "olga-password",
+        ])
+        .await;
     assert!(!ok);
     assert!(stderr.contains("user 'olga' already exists"), "{stderr}");
-    let (ok, _, stderr) = run_cli(args(&[
-        "auths",
-        "users",
-        "create",
-        "--username",
-        "weak",
-        "--password",
-        "short",
-    ]))
-    .await
-    .expect("join");
+    let (ok, _, stderr) = app
+        .cli(&[
+            "auths",
+            "users",
+            "create",
+            "--username",
+            "weak",
+            "--password",
+            "short",
+        ])
+        .await;
     assert!(!ok);
     assert!(stderr.contains("8 to 256"), "{stderr}");
-    let (ok, stdout, _) = run_cli(args(&["auths", "users", "list"]))
-        .await
-        .expect("join");
+    let (ok, stdout, _) = app.cli(&["auths", "users", "list"]).await;
     assert!(ok);
     assert!(
         stdout
@@ -416,18 +391,18 @@ async fn auth_admin_commands_work_with_only_the_config_file() {
     let olga = crate::app::login(&app.http, "olga", "olga-password").await;
 
     // A tenant created from the CLI with --admin-username is administered by that user.
-    let (ok, _, stderr) = run_cli(args(&[
-        "tenants",
-        "create",
-        "--tenant",
-        "olgas",
-        "--name",
-        "Olga's",
-        "--admin-username",
-        "olga",
-    ]))
-    .await
-    .expect("join");
+    let (ok, _, stderr) = app
+        .cli(&[
+            "tenants",
+            "create",
+            "--tenant",
+            "olgas",
+            "--name",
+            "Olga's",
+            "--admin-username",
+            "olga",
+        ])
+        .await;
     assert!(ok, "{stderr}");
     let (status, roles) = app
         .send(
@@ -438,26 +413,24 @@ async fn auth_admin_commands_work_with_only_the_config_file() {
         )
         .await;
     assert_eq!(status, 200, "{roles}");
-    let (ok, _, stderr) = run_cli(args(&[
-        "tenants",
-        "create",
-        "--tenant",
-        "nobodys",
-        "--name",
-        "N",
-        "--admin-username",
-        "nobody",
-    ]))
-    .await
-    .expect("join");
+    let (ok, _, stderr) = app
+        .cli(&[
+            "tenants",
+            "create",
+            "--tenant",
+            "nobodys",
+            "--name",
+            "N",
+            "--admin-username",
+            "nobody",
+        ])
+        .await;
     assert!(!ok);
     assert!(stderr.contains("user 'nobody' does not exist"), "{stderr}");
     let (status, _) = app.get("/api/v1/tenants/nobodys").await;
     assert_eq!(status, 404, "a failed create leaves no tenant behind");
 
-    let (ok, stdout, stderr) = run_cli(args(&["auths", "keys", "rotate"]))
-        .await
-        .expect("join");
+    let (ok, stdout, stderr) = app.cli(&["auths", "keys", "rotate"]).await;
     assert!(ok, "{stderr}");
     let kid = stdout
         .trim()
