@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use crate::app::{Mode, TestApp, http_client};
+use crate::app::{ADMIN, Mode, TestApp, http_client};
 use reqwest::Method;
 use serde_json::json;
 
@@ -573,6 +573,168 @@ async fn administration_creates_tenants_that_join_the_creators_dropdown() {
 }
 
 #[tokio::test]
+async fn a_super_admin_who_creates_a_tenant_holds_its_admin_role_unless_the_field_is_emptied() {
+    let app = TestApp::start(Mode::MultiWithDefault).await;
+    let mut browser = Browser::new(&app);
+    browser.sign_in(ADMIN.0, ADMIN.1).await;
+    let admin = browser.get("/ui/tenants").await;
+    assert_eq!(admin.status, 200, "{}", admin.body);
+    assert!(
+        admin.body.contains(r#"name="adminUsername" value="admin""#),
+        "the Admin field starts with the creator: {}",
+        admin.body
+    );
+    let before = browser.get("/ui/tenants").await;
+    assert!(before.tenant_options().is_empty(), "no binding yet");
+
+    let created = browser
+        .post(
+            "/ui/tenants",
+            &[
+                ("csrf", &admin.csrf()),
+                ("id", "made"),
+                ("name", "Made"),
+                ("adminUsername", ADMIN.0),
+            ],
+        )
+        .await;
+    assert_eq!(created.status, 303, "{}", created.body);
+    let listed = browser.get("/ui/tenants").await;
+    assert_eq!(listed.tenant_options(), ["made"]);
+    assert!(
+        listed.body.contains(r#"<a href="/ui/made/flows">made</a>"#),
+        "{}",
+        listed.body
+    );
+    assert_eq!(browser.get("/ui/made/flows").await.status, 200);
+    let access = browser.get("/ui/made/access").await;
+    assert!(
+        access.body.contains("<td>admin</td><td>Admin</td>"),
+        "the creator is listed among the tenant's users: {}",
+        access.body
+    );
+
+    let bare = browser
+        .post(
+            "/ui/tenants",
+            &[
+                ("csrf", &admin.csrf()),
+                ("id", "bare"),
+                ("name", "Bare"),
+                ("adminUsername", ""),
+            ],
+        )
+        .await;
+    assert_eq!(bare.status, 303, "{}", bare.body);
+    let listed = browser.get("/ui/tenants").await;
+    assert_eq!(listed.tenant_options(), ["made"], "bare binds nobody");
+    assert!(listed.body.contains("<td>bare</td>"), "{}", listed.body);
+    assert_ne!(browser.get("/ui/bare/flows").await.status, 200);
+
+    let unknown = browser
+        .post(
+            "/ui/tenants",
+            &[
+                ("csrf", &admin.csrf()),
+                ("id", "ghost"),
+                ("name", "Ghost"),
+                ("adminUsername", "nobody-here"),
+            ],
+        )
+        .await;
+    assert_eq!(unknown.status, 422, "{}", unknown.body);
+    assert!(
+        unknown
+            .body
+            .contains("user &#x27;nobody-here&#x27; does not exist")
+            || unknown.body.contains("user 'nobody-here' does not exist"),
+        "{}",
+        unknown.body
+    );
+    assert!(
+        unknown
+            .body
+            .contains(r#"name="adminUsername" value="nobody-here""#),
+        "the form keeps what was typed"
+    );
+    let listed = browser.get("/ui/tenants").await;
+    assert!(
+        !listed.body.contains("ghost"),
+        "a refused tenant is not half-created: {}",
+        listed.body
+    );
+}
+
+#[tokio::test]
+async fn without_the_default_tenant_only_named_tenant_pages_exist() {
+    let app = TestApp::start(Mode::MultiWithoutDefault).await;
+    let admins = three_tenants(&app).await;
+    assert_eq!(admins.len(), 3);
+    let mut browser = Browser::new(&app);
+    browser.sign_in("u", "u-password").await;
+    let flows = browser.get("/ui/a/flows").await;
+    assert_eq!(flows.status, 200, "{}", flows.body);
+    assert_eq!(flows.tenant_options(), ["a", "b"], "no default tenant");
+    for path in ["/ui/flows", "/ui/executions", "/ui/c/flows"] {
+        let page = browser.get(path).await;
+        assert_eq!(page.status, 404, "{path}: {}", page.body);
+    }
+    assert_eq!(
+        browser
+            .get("/ui/me/tenant?to=b&page=flows")
+            .await
+            .location(),
+        "/ui/b/flows"
+    );
+}
+
+#[tokio::test]
+async fn secure_cookies_are_host_only_and_sent_over_tls_only_when_configured() {
+    let app = TestApp::start_with(Mode::MultiWithDefault, |config| {
+        config.ui.secure_cookies = Some(true);
+    })
+    .await;
+    app.user("u").await;
+    let browser = Browser::new(&app);
+    let form = browser.get("/ui/auths/login").await;
+    let login_cookie = form
+        .set_cookies()
+        .into_iter()
+        .find(|c| c.starts_with("__Host-aerie_login="))
+        .expect("a __Host- login cookie");
+    let csrf = form.csrf();
+    let value = cookie_value(&login_cookie, "__Host-aerie_login").expect("value");
+    let answer = browser
+        .request(
+            Method::POST,
+            "/ui/auths/login",
+            &[format!("__Host-aerie_login={value}")],
+            Some(&[
+                ("csrf", &csrf),
+                ("next", "/ui"),
+                ("username", "u"),
+                ("password", "u-password"),
+            ]),
+        )
+        .await;
+    assert_eq!(answer.status, 303, "{}", answer.body);
+    let session = answer
+        .set_cookies()
+        .into_iter()
+        .find(|c| c.starts_with("__Host-aerie_session="))
+        .expect("session cookie");
+    for attribute in [
+        "Secure",
+        "Path=/;",
+        "HttpOnly",
+        "SameSite=Strict",
+        "Max-Age=900",
+    ] {
+        assert!(session.contains(attribute), "{session}");
+    }
+}
+
+#[tokio::test]
 async fn without_multi_tenancy_pages_have_no_tenant_segment() {
     let app = TestApp::start(Mode::SingleTenant).await;
     app.user("u").await;
@@ -1055,6 +1217,44 @@ async fn secrets_kv_roles_groups_and_service_accounts_are_managed_from_the_pages
     assert_eq!(status, 200, "{entry}");
     assert_eq!(entry["value"], 42);
     assert!(entry["expirationDate"].is_string(), "{entry}");
+    // Its value on its own page, escaped like every tenant value.
+    let markup = browser
+        .post(
+            "/ui/a/namespaces/ns/kv",
+            &[
+                ("csrf", &csrf),
+                ("key", "markup"),
+                ("value", r#"{"html": "<script>alert(1)</script>"}"#),
+            ],
+        )
+        .await;
+    assert_eq!(markup.status, 303, "{}", markup.body);
+    let listed = browser.get("/ui/a/namespaces/ns").await;
+    assert!(
+        listed
+            .body
+            .contains(r#"/namespaces/ns/kv/threshold" aria-label="Value of threshold""#),
+        "{}",
+        listed.body
+    );
+    let shown = browser.get("/ui/a/namespaces/ns/kv/threshold").await;
+    assert_eq!(shown.status, 200, "{}", shown.body);
+    assert!(shown.body.contains(r#"<pre id="kv-value-shown">42</pre>"#));
+    let shown = browser.get("/ui/a/namespaces/ns/kv/markup").await;
+    assert!(
+        shown
+            .body
+            .contains("&lt;script&gt;alert(1)&lt;&#x2f;script&gt;")
+            && !shown.body.contains("<script>alert"),
+        "{}",
+        shown.body
+    );
+    for path in [
+        "/ui/c/namespaces/ns/kv/markup",
+        "/ui/a/namespaces/ns/kv/missing",
+    ] {
+        assert_eq!(browser.get(path).await.status, 404, "{path}");
+    }
     browser
         .post(
             "/ui/a/namespaces/ns/kv/threshold/delete",

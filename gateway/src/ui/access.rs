@@ -1,4 +1,5 @@
-//! A tenant's access: its roles, bindings, groups and service accounts,
+//! A tenant's access: its users (who holds which role, directly or through
+//! a group), roles, bindings, groups and service accounts,
 //! each list shown when the caller may read it, each created and removed
 //! here; a service account's new token is shown on the answer page once.
 //! auth-svc decides every call, as for the API, including that nothing a
@@ -174,12 +175,72 @@ async fn access_page(
             })
             .collect()
     });
+    let users = match (&bindings, &groups) {
+        (Some(bindings), Some(groups)) => Some(users_of(bindings, groups)),
+        _ => None,
+    };
     render(
         status,
         "Access",
         "access.html",
-        context! { chrome, roles, bindings, groups, accounts, form, notice, grid => grid() },
+        context! { chrome, users, roles, bindings, groups, accounts, form, notice, grid => grid() },
     )
+}
+
+/// One user who holds access in the tenant, and how.
+#[derive(Debug, PartialEq, Serialize)]
+struct UserAccess {
+    username: String,
+    /// Roles bound to the user itself: `Admin`, `Viewer on ns.a`.
+    roles: Vec<String>,
+    /// Roles reached through a group: `Developer (group devs)`.
+    through_groups: Vec<String>,
+}
+
+/// The tenant's users as Kestra's Users tab shows them: everyone bound
+/// directly or through a group, with what each binding gives. Derived from
+/// the bindings and groups the caller may already read, so it shows
+/// nothing those lists do not.
+fn users_of(bindings: &[Binding], groups: &[Group]) -> Vec<UserAccess> {
+    use std::collections::BTreeMap;
+    let role_text = |b: &Binding| match b.namespace.as_str() {
+        "" => b.role.clone(),
+        namespace => format!("{} on {namespace}", b.role),
+    };
+    let mut users: BTreeMap<&str, UserAccess> = BTreeMap::new();
+    for binding in bindings {
+        match binding.kind.as_str() {
+            "USER" => users
+                .entry(binding.subject.as_str())
+                .or_insert_with(|| UserAccess::named(&binding.subject))
+                .roles
+                .push(role_text(binding)),
+            "GROUP" => {
+                let Some(group) = groups.iter().find(|g| g.name == binding.subject) else {
+                    continue;
+                };
+                for member in &group.members {
+                    users
+                        .entry(member.as_str())
+                        .or_insert_with(|| UserAccess::named(member))
+                        .through_groups
+                        .push(format!("{} (group {})", role_text(binding), group.name));
+                }
+            }
+            _ => {}
+        }
+    }
+    users.into_values().collect()
+}
+
+impl UserAccess {
+    fn named(username: &str) -> UserAccess {
+        UserAccess {
+            username: username.to_owned(),
+            roles: Vec::new(),
+            through_groups: Vec::new(),
+        }
+    }
 }
 
 async fn show(
@@ -491,5 +552,57 @@ async fn create_token(
             .await
         }
         Err(status) => after(&state, &session, &here, Err(status)).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn binding(kind: &str, subject: &str, role: &str, namespace: &str) -> Binding {
+        Binding {
+            id: format!("{kind}-{subject}-{role}"),
+            kind: kind.to_owned(),
+            subject: subject.to_owned(),
+            role: role.to_owned(),
+            namespace: namespace.to_owned(),
+        }
+    }
+
+    #[test]
+    fn users_are_listed_with_their_own_roles_and_those_of_their_groups() {
+        let bindings = [
+            binding("USER", "bob", "Admin", ""),
+            binding("USER", "ann", "Viewer", "team.a"),
+            binding("GROUP", "devs", "Developer", ""),
+            binding("SERVICE_ACCOUNT", "ci", "Admin", ""),
+            binding("GROUP", "gone", "Admin", ""),
+        ];
+        let groups = [Group {
+            name: "devs".to_owned(),
+            members: vec!["ann".to_owned(), "cy".to_owned()],
+        }];
+        let users = users_of(&bindings, &groups);
+        assert_eq!(
+            users,
+            vec![
+                UserAccess {
+                    username: "ann".to_owned(),
+                    roles: vec!["Viewer on team.a".to_owned()],
+                    through_groups: vec!["Developer (group devs)".to_owned()],
+                },
+                UserAccess {
+                    username: "bob".to_owned(),
+                    roles: vec!["Admin".to_owned()],
+                    through_groups: vec![],
+                },
+                UserAccess {
+                    username: "cy".to_owned(),
+                    roles: vec![],
+                    through_groups: vec!["Developer (group devs)".to_owned()],
+                },
+            ],
+            "service accounts are not users, and a group without members gives nobody access"
+        );
     }
 }

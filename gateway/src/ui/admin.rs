@@ -1,8 +1,12 @@
 //! Administration -> Tenants (multi-tenancy only): list, create with id and
 //! name, delete. Offered to super admins and to holders of TENANT:CREATE in
 //! the default tenant; tenant-svc decides every call as it does for the API.
-//! A tenant's creator holds its Admin role at once, so it appears in their
-//! dropdown on the next page.
+//! The form's Admin field starts with the signed-in user's name, so Create
+//! -> Save leaves the creator holding the new tenant's Admin role and the
+//! tenant in their dropdown on the next page, a super admin included (the
+//! API binds a super admin only when asked, through `adminUsername`; the
+//! field is that ask). Emptying it binds nobody but a non-super-admin
+//! creator, as over the API.
 
 use aerie_common::TenantId;
 use aerie_proto::tenant::v1 as pb;
@@ -28,7 +32,7 @@ async fn tenants_page(
     state: &AppState,
     session: &Session,
     status: StatusCode,
-    (id, name, problem): (&str, &str, Option<String>),
+    (id, name, admin_username, problem): (&str, &str, Option<&str>, Option<String>),
 ) -> Result<Response, UiError> {
     let chrome = Chrome::load(state, session, None, "tenants").await?;
     if !chrome.admin {
@@ -49,16 +53,19 @@ async fn tenants_page(
         .await?
         .into_inner();
     let tenants: Vec<Tenant> = page.results.into_iter().map(Into::into).collect();
+    // Tenants whose pages the caller can open get a link there.
+    let reachable: Vec<String> = chrome.tenants.iter().map(|t| t.value.clone()).collect();
+    let admin_username = admin_username.map_or_else(|| chrome.username.clone(), str::to_owned);
     render(
         status,
         "Tenants",
         "tenants.html",
-        context! { chrome, tenants, total => page.total, id, name, problem },
+        context! { chrome, tenants, reachable, total => page.total, id, name, admin_username, problem },
     )
 }
 
 async fn list(State(state): State<AppState>, session: Session) -> Result<Response, UiError> {
-    tenants_page(&state, &session, StatusCode::OK, ("", "", None)).await
+    tenants_page(&state, &session, StatusCode::OK, ("", "", None, None)).await
 }
 
 async fn create(
@@ -68,10 +75,15 @@ async fn create(
 ) -> Result<Response, UiError> {
     let id = form.get("id").unwrap_or_default().trim().to_owned();
     let name = form.get("name").unwrap_or_default().trim().to_owned();
+    let admin_username = form
+        .get("adminUsername")
+        .unwrap_or_default()
+        .trim()
+        .to_owned();
     let request = pb::CreateTenantRequest {
         id: id.clone(),
         name: name.clone(),
-        admin_username: String::new(),
+        admin_username: admin_username.clone(),
     };
     match state
         .tenants
@@ -86,7 +98,7 @@ async fn create(
                 &state,
                 &session,
                 error.status,
-                (&id, &name, Some(error.message)),
+                (&id, &name, Some(&admin_username), Some(error.message)),
             )
             .await
         }

@@ -1,7 +1,7 @@
 //! Execution pages: the list with its filters, and one execution at
 //! `{base}/executions/{namespace}/{flowId}/{executionId}` with its state
-//! history, task runs, outputs and logs, refreshed while it runs, plus kill
-//! and restart.
+//! history, task runs on a timeline, outputs and logs, refreshed while it
+//! runs, plus kill and restart.
 
 use aerie_proto::execution::v1 as pb;
 use axum::Router;
@@ -9,13 +9,14 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::page::{Chrome, Pager, UiError, fragment, render, render_fragment};
 use super::session::Form;
 use super::{Here, Session};
 use crate::routes::executions::logs::LogLine;
-use crate::routes::executions::{Execution, attachment, date_bound};
+use crate::routes::executions::{Execution, ExecutionState, attachment, date_bound};
 use crate::state::AppState;
 
 /// Executions listed on one page.
@@ -235,6 +236,66 @@ fn files_in(execution: &Execution) -> Vec<String> {
     found
 }
 
+/// One task run's bar on the execution's timeline, in percent of the time
+/// from the execution's first state to its last (or to now while it runs).
+#[derive(Debug, PartialEq, Serialize)]
+struct Bar {
+    x: f64,
+    width: f64,
+    /// Its time from first to last state, e.g. `1.25 s`.
+    took: String,
+}
+
+/// Narrowest bar drawn, so an instant task stays visible.
+const MIN_BAR: f64 = 0.5;
+
+/// The timeline of the task runs, one bar each in the same order.
+fn timeline(execution: &Execution, now: DateTime<Utc>) -> Vec<Bar> {
+    let span_of = |state: &ExecutionState, ended: bool| {
+        let dates: Vec<DateTime<Utc>> = state
+            .histories
+            .iter()
+            .filter_map(|h| h.date.as_deref())
+            .filter_map(|d| DateTime::parse_from_rfc3339(d).ok())
+            .map(|d| d.with_timezone(&Utc))
+            .collect();
+        let start = *dates.first()?;
+        let end = if ended {
+            *dates.last()?
+        } else {
+            now.max(start)
+        };
+        Some((start, end))
+    };
+    let ended = |state: &ExecutionState| ENDED.contains(&state.current.as_str());
+    let Some((start, end)) = span_of(&execution.state, ended(&execution.state)) else {
+        return Vec::new();
+    };
+    let total = (end - start).num_microseconds().unwrap_or(0).max(1) as f64;
+    execution
+        .task_run_list
+        .iter()
+        .map(|run| match span_of(&run.state, ended(&run.state)) {
+            Some((from, to)) => {
+                let offset = (from - start).num_microseconds().unwrap_or(0) as f64;
+                let length = (to - from).num_microseconds().unwrap_or(0) as f64;
+                let x = (offset / total * 100.0).clamp(0.0, 100.0 - MIN_BAR);
+                let width = (length / total * 100.0).clamp(MIN_BAR, 100.0 - x);
+                Bar {
+                    x: (x * 100.0).round() / 100.0,
+                    width: (width * 100.0).round() / 100.0,
+                    took: format!("{:.2} s", length / 1_000_000.0),
+                }
+            }
+            None => Bar {
+                x: 0.0,
+                width: MIN_BAR,
+                took: String::new(),
+            },
+        })
+        .collect()
+}
+
 /// What the live part of the page shows.
 fn live_context(execution: &Execution, logs: &[LogLine], path: &str) -> minijinja::Value {
     let ended = ENDED.contains(&execution.state.current.as_str());
@@ -254,6 +315,7 @@ fn live_context(execution: &Execution, logs: &[LogLine], path: &str) -> minijinj
         })
         .collect();
     context! {
+        bars => timeline(execution, Utc::now()),
         execution, logs, ended, outputs, files,
         execution_outputs => pretty(&execution.outputs),
         inputs => pretty(&execution.inputs),
@@ -388,4 +450,56 @@ async fn restart(
         .await?;
     let url = format!("{}/executions/{}/{}/{}", here.base, path.0, path.1, path.2);
     Ok(Redirect::to(&url).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state(current: &str, dates: &[&str]) -> serde_json::Value {
+        let histories: Vec<_> = dates
+            .iter()
+            .map(|d| serde_json::json!({"state": "X", "date": d}))
+            .collect();
+        serde_json::json!({"current": current, "histories": histories})
+    }
+
+    fn run(id: &str, state: serde_json::Value) -> serde_json::Value {
+        serde_json::json!({"id": id, "taskId": id, "parentTaskRunId": null, "value": null,
+            "state": state, "outputs": {}, "attempts": 1})
+    }
+
+    #[test]
+    fn task_runs_are_placed_on_the_executions_time_span() {
+        let execution: Execution = serde_json::from_value(serde_json::json!({
+            "id": "e", "namespace": "ns", "flowId": "f", "flowRevision": 1, "tenantId": null,
+            "state": state("RUNNING", &["2026-01-01T10:00:00Z", "2026-01-01T10:00:01Z"]),
+            "taskRunList": [
+                run("first", state("SUCCESS", &["2026-01-01T10:00:01Z", "2026-01-01T10:00:03.500Z"])),
+                run("instant", state("SUCCESS", &["2026-01-01T10:00:04Z", "2026-01-01T10:00:04Z"])),
+                run("running", state("RUNNING", &["2026-01-01T10:00:05Z"])),
+                run("undated", serde_json::json!({"current": "CREATED", "histories": []})),
+            ],
+            "inputs": {}, "outputs": {}, "labels": {}, "trigger": null,
+        }))
+        .expect("an execution");
+        let now = DateTime::parse_from_rfc3339("2026-01-01T10:00:10Z")
+            .expect("date")
+            .with_timezone(&Utc);
+        let bars = timeline(&execution, now);
+        let placed: Vec<(f64, f64, &str)> = bars
+            .iter()
+            .map(|b| (b.x, b.width, b.took.as_str()))
+            .collect();
+        assert_eq!(
+            placed,
+            [
+                (10.0, 25.0, "2.50 s"),
+                (40.0, MIN_BAR, "0.00 s"),
+                (50.0, 50.0, "5.00 s"),
+                (0.0, MIN_BAR, ""),
+            ],
+            "a running execution spans until now; an instant run stays visible"
+        );
+    }
 }

@@ -1,7 +1,8 @@
 //! Namespace pages: the tenant's namespaces, and one namespace's secret keys
-//! (never values) and KV entries (keys, types and expiry; values stay in
-//! the API, which audits their reads). Secrets and KV entries are set and
-//! deleted here; a secret's value is write-only.
+//! (never values) and KV entries (keys, types and expiry in the list; one
+//! entry's value on its own page, read through the same GetKv call as the
+//! API, so it is decided and audited the same way). Secrets and KV entries
+//! are set and deleted here; a secret's value is write-only.
 
 use aerie_proto::flow::v1 as pb;
 use axum::Router;
@@ -27,6 +28,7 @@ pub fn routes() -> Router<AppState> {
             post(delete_secret),
         )
         .route("/namespaces/{namespace}/kv", post(put_kv))
+        .route("/namespaces/{namespace}/kv/{key}", get(show_kv))
         .route("/namespaces/{namespace}/kv/{key}/delete", post(delete_kv))
 }
 
@@ -198,6 +200,40 @@ async fn delete_secret(
         .await
         .map(drop);
     after(&state, &session, &here, namespace, outcome).await
+}
+
+/// One KV entry with its value, pretty-printed JSON (a string shown as its
+/// text), escaped like every other value on the pages.
+async fn show_kv(
+    State(state): State<AppState>,
+    session: Session,
+    here: Here,
+    Path(EntryPath { namespace, key }): Path<EntryPath>,
+) -> Result<Response, UiError> {
+    let chrome = Chrome::load(&state, &session, Some(&here), "namespaces").await?;
+    let request = pb::GetKvRequest {
+        namespace: namespace.clone(),
+        key,
+    };
+    let entry = state
+        .kv
+        .clone()
+        .get_kv(here.request(&session, request))
+        .await?
+        .into_inner();
+    let entry = KvEntry::from_message(entry, true);
+    let shown = match &entry.value {
+        Some(serde_json::Value::String(text)) => text.clone(),
+        Some(value) => serde_json::to_string_pretty(value).unwrap_or_default(),
+        None => String::new(),
+    };
+    let title = format!("KV {}", entry.key);
+    render(
+        StatusCode::OK,
+        &title,
+        "kv_entry.html",
+        context! { chrome, namespace => &namespace, entry, shown },
+    )
 }
 
 async fn put_kv(

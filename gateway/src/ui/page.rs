@@ -34,6 +34,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("pager.html", include_str!("templates/pager.html")),
     ("namespaces.html", include_str!("templates/namespaces.html")),
     ("namespace.html", include_str!("templates/namespace.html")),
+    ("kv_entry.html", include_str!("templates/kv_entry.html")),
     ("triggers.html", include_str!("templates/triggers.html")),
     ("audit.html", include_str!("templates/audit.html")),
     ("access.html", include_str!("templates/access.html")),

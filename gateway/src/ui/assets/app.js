@@ -1,13 +1,24 @@
 // Aerie UI: progressive enhancement only. Every page works without this
-// script; with it, the tenant dropdown switches on change, destructive
-// buttons ask first, and a running execution's page refreshes its live part.
+// script; with it, the tenant dropdown switches when a tenant is picked
+// with the pointer, destructive buttons ask first, and a running
+// execution's page refreshes its live part.
 "use strict";
 
 document.addEventListener("DOMContentLoaded", () => {
   for (const select of document.querySelectorAll("select[data-autosubmit]")) {
-    select.addEventListener("change", () => select.form.submit());
-    const button = select.form.querySelector("button");
-    if (button) button.hidden = true;
+    // Arrow keys on a closed dropdown also fire "change": a keyboard user
+    // walking through the tenants must not be switched at every step, so
+    // only a pointer's pick submits; the keyboard goes on to the button
+    // (or presses Enter).
+    let byKeyboard = false;
+    select.addEventListener("keydown", (event) => {
+      byKeyboard = event.key !== "Enter";
+      if (event.key === "Enter") select.form.requestSubmit();
+    });
+    select.addEventListener("pointerdown", () => { byKeyboard = false; });
+    select.addEventListener("change", () => {
+      if (!byKeyboard) select.form.requestSubmit();
+    });
   }
 
   for (const form of document.querySelectorAll("form[data-confirm]")) {
