@@ -114,11 +114,11 @@ try:
     # (a form post navigating away): such a round just tries again.
     wait = WebDriverWait(driver, 15, ignored_exceptions=(StaleElementReferenceException, NoSuchElementException))
 
-    def sign_in(username):
+    def sign_in(username, password=None):
         driver.get(base + "/ui")
         wait.until(lambda d: d.find_elements(By.ID, "username"))
         driver.find_element(By.ID, "username").send_keys(username)
-        driver.find_element(By.ID, "password").send_keys(f"{username}-password")
+        driver.find_element(By.ID, "password").send_keys(password or f"{username}-password")
         driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
         wait.until(lambda d: d.find_elements(By.ID, "signed-in-as"))
 
@@ -156,6 +156,17 @@ try:
     wait.until(lambda d: d.current_url == base + "/ui/a/executions")
     check(True, "switching from executions keeps executions")
 
+    # With the keyboard, arrowing through the dropdown does not switch at
+    # every step; Enter does.
+    driver.get(base + "/ui/a/flows")
+    select = driver.find_element(By.ID, "tenant-select")
+    select.send_keys(Keys.ARROW_DOWN)
+    time.sleep(0.5)
+    check(driver.current_url == base + "/ui/a/flows", f"an arrow key alone does not switch: {driver.current_url}")
+    driver.find_element(By.ID, "tenant-select").send_keys(Keys.ENTER)
+    wait.until(lambda d: d.current_url == base + "/ui/b/flows")
+    check(True, "Enter on the dropdown switches to the tenant chosen")
+
     # A flow with a YAML error: the problem at its line and column.
     driver.get(base + "/ui/a/flows/new")
     source = driver.find_element(By.ID, "source")
@@ -181,11 +192,18 @@ try:
     driver.find_element(By.ID, "execute").click()
     wait.until(lambda d: "/ui/a/executions/ns/live/" in d.current_url)
     execution_url = driver.current_url
+    # A mark on this document: still there at the end means no reload.
+    driver.execute_script("window.aerieNoReload = true")
     wait.until(lambda d: "first <img src=x onerror=alert(2)>" in text_of("logs"))
     check("second line" not in text_of("logs"), "first line arrived while the execution runs")
     wait.until(lambda d: "second line" in text_of("logs"))
     wait.until(lambda d: text_of("execution-state") == "SUCCESS")
-    check(driver.current_url == execution_url, "later lines and the end arrived without a reload")
+    check(driver.current_url == execution_url and driver.execute_script("return window.aerieNoReload === true"),
+          "later lines and the end arrived without a reload")
+    bars = driver.find_elements(By.CSS_SELECTOR, "#task-runs svg.timeline rect")
+    check(len(bars) == 3, f"each task run has its bar on the timeline: {len(bars)}")
+    widths = [float(b.get_attribute("width")) for b in bars]
+    check(widths[1] > widths[0] and widths[1] > widths[2], f"the 3 s sleep is the longest bar: {widths}")
     check(not driver.find_elements(By.CSS_SELECTOR, "#logs img"), "a log line's markup stays text")
     driver.save_screenshot(str(shots / "execution.png"))
 
@@ -210,13 +228,25 @@ try:
     except urllib.error.HTTPError as e:
         check(e.code == 404, "the forged flow does not exist")
 
-    # At 390 px the pages still fit.
+    # At 390 px the pages still fit (wide tables scroll in their own box).
     driver.set_window_size(390, 844)
-    driver.get(base + "/ui/a/flows")
-    width = driver.execute_script("return document.documentElement.scrollWidth")
-    check(width <= 390, f"flows page fits 390 px (scroll width {width})")
-    driver.save_screenshot(str(shots / "flows-390px.png"))
+    execution_path = execution_url[len(base):]
+    for path, shot in [("/ui/a/flows", "flows-390px.png"), (execution_path, "execution-390px.png"),
+                       ("/ui/a/executions", None), ("/ui/a/flows/ns/live", None),
+                       ("/ui/a/namespaces/ns", None), ("/ui/a/access", None), ("/ui/a/auditlogs", None)]:
+        driver.get(base + path)
+        width = driver.execute_script("return document.documentElement.scrollWidth")
+        check(width <= 390, f"{path} fits 390 px (scroll width {width})")
+        if shot:
+            driver.save_screenshot(str(shots / shot))
     driver.set_window_size(1280, 900)
+    for path, shot in [("/ui/a/executions", "executions.png"), ("/ui/a/triggers", "triggers.png"),
+                       ("/ui/a/auditlogs", "auditlogs.png")]:
+        driver.get(base + path)
+        driver.save_screenshot(str(shots / shot))
+    driver.get(base + execution_path)
+    check(not driver.find_elements(By.CSS_SELECTOR, "form[action$='/kill']"), "no Kill on an ended execution")
+    driver.save_screenshot(str(shots / "execution.png"))
 
     # Every form control of the main pages has a label.
     unlabeled = """return [...document.querySelectorAll('input:not([type=hidden]), select, textarea')]
@@ -253,6 +283,26 @@ try:
     Select(driver.find_element(By.ID, "tenant-select")).select_by_value("fresh")
     wait.until(lambda d: d.current_url == base + "/ui/fresh/flows")
     check(True, "the creator uses the new tenant")
+
+    # The super admin, bound nowhere, creates a tenant: the Admin field
+    # starts with their name, so Create -> Save makes them its Admin.
+    driver.find_element(By.CSS_SELECTOR, "form[action='/ui/auths/logout'] button").click()
+    wait.until(lambda d: d.find_elements(By.ID, "username"))
+    sign_in(*ADMIN)
+    driver.get(base + "/ui/tenants")
+    check(dropdown() == [], f"the super admin holds no binding yet: {dropdown()}")
+    check(driver.find_element(By.ID, "tenant-admin").get_attribute("value") == ADMIN[0],
+          "the Admin field starts with the creator")
+    driver.find_element(By.ID, "tenant-id").send_keys("made")
+    driver.find_element(By.ID, "tenant-name").send_keys("Made by the super admin")
+    driver.find_element(By.ID, "create-tenant").click()
+    wait.until(lambda d: "made" in dropdown())
+    check(dropdown() == ["made"], f"the super admin's new tenant is in their dropdown: {dropdown()}")
+    driver.find_element(By.LINK_TEXT, "made").click()
+    wait.until(lambda d: d.current_url == base + "/ui/made/flows")
+    driver.get(base + "/ui/made/access")
+    users = text_of("users")
+    check("admin" in users and "Admin" in users, f"the creator is listed as the tenant's Admin: {users}")
     print(f"ui-browser: all checks passed; screenshots in {shots}")
 except (AssertionError, TimeoutException) as e:
     print(f"FAILED: {e!r}", file=sys.stderr)

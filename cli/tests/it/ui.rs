@@ -790,6 +790,44 @@ async fn namespace_trigger_and_audit_pages_show_keys_never_values_and_only_their
         !triggers.body.contains("webhook-key-of-a"),
         "a webhook key is a credential"
     );
+    // Disabled from the page, without a new revision; enabled again.
+    let toggle = "/ui/a/triggers/ns/hooked/nightly/toggle";
+    for (disabled, label) in [
+        ("true", "Enable trigger nightly"),
+        ("false", "Disable trigger nightly"),
+    ] {
+        let done = browser
+            .post(
+                toggle,
+                &[("csrf", &triggers.csrf()), ("disabled", disabled)],
+            )
+            .await;
+        assert_eq!(done.status, 303, "{}", done.body);
+        assert_eq!(done.location(), "/ui/a/triggers?namespace=ns&q=hooked");
+        let (status, found) = app
+            .send(
+                Method::GET,
+                "/api/v1/a/triggers/search?q=nightly",
+                Some(&admins["a"]),
+                None,
+            )
+            .await;
+        assert_eq!(status, 200, "{found}");
+        assert_eq!(
+            found["results"][0]["disabled"].as_bool(),
+            Some(disabled == "true"),
+            "{found}"
+        );
+        assert_eq!(found["results"][0]["flowRevision"], 1, "no new revision");
+        assert!(browser.get("/ui/a/triggers").await.body.contains(label));
+    }
+    let foreign = browser
+        .post(
+            "/ui/c/triggers/ns/hooked/nightly/toggle",
+            &[("csrf", &triggers.csrf()), ("disabled", "true")],
+        )
+        .await;
+    assert_eq!(foreign.status, 404, "{}", foreign.body);
 
     let audit = browser.get("/ui/a/auditlogs").await;
     assert_eq!(audit.status, 200, "{}", audit.body);

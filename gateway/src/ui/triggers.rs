@@ -1,15 +1,17 @@
 //! The triggers of the tenant's flows (a webhook's key is never shown: it
-//! is a credential).
+//! is a credential), each disabled or enabled here without a new flow
+//! revision, through the same call as `PUT /api/v1{t}/triggers`.
 
 use aerie_proto::flow::v1 as pb;
 use axum::Router;
-use axum::extract::{RawQuery, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
-use axum::response::Response;
-use axum::routing::get;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
 use serde::Serialize;
 
 use super::page::{Chrome, Pager, UiError, render};
+use super::session::Form;
 use super::{Here, Session};
 use crate::routes::triggers::Trigger;
 use crate::state::AppState;
@@ -17,7 +19,51 @@ use crate::state::AppState;
 const PAGE_SIZE: u32 = 100;
 
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/triggers", get(list))
+    Router::new().route("/triggers", get(list)).route(
+        "/triggers/{namespace}/{flow_id}/{trigger_id}/toggle",
+        post(toggle),
+    )
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct TriggerPath {
+    namespace: String,
+    flow_id: String,
+    trigger_id: String,
+}
+
+/// Disables or enables one trigger (`disabled=true|false` in the form),
+/// then back to the list filtered on its flow.
+async fn toggle(
+    State(state): State<AppState>,
+    session: Session,
+    here: Here,
+    Path(TriggerPath {
+        namespace,
+        flow_id,
+        trigger_id,
+    }): Path<TriggerPath>,
+    form: Form,
+) -> Result<Response, UiError> {
+    let disabled = form.get("disabled") == Some("true");
+    state
+        .triggers
+        .clone()
+        .set_trigger_disabled(here.request(
+            &session,
+            pb::SetTriggerDisabledRequest {
+                namespace: namespace.clone(),
+                flow_id: flow_id.clone(),
+                trigger_id,
+                disabled,
+            },
+        ))
+        .await?;
+    let query: String = form_urlencoded::Serializer::new(String::new())
+        .append_pair("namespace", &namespace)
+        .append_pair("q", &flow_id)
+        .finish();
+    Ok(Redirect::to(&format!("{}/triggers?{query}", here.base)).into_response())
 }
 
 #[derive(Debug, Default, Serialize)]
