@@ -18,6 +18,7 @@ use aerie_common::transfer::{
     stream_entries, tenant_rows,
 };
 use aerie_proto::transfer::v1 as pb;
+use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, DbErr, EntityTrait, IntoActiveModel, QueryFilter};
 use serde::{Deserialize, Serialize};
 use tonic::{Request, Response, Status};
@@ -36,6 +37,21 @@ const BINDINGS: &str = "auth/bindings.jsonl";
 const ACCOUNTS: &str = "auth/service_accounts.jsonl";
 const AUDIT: &str = "auth/audit_logs.jsonl";
 const USERS: &str = "auth/users.jsonl";
+
+/// Audit entries about the instance rather than a tenant (users belong to
+/// the instance), which are kept in the default tenant's log.
+const INSTANCE_RESOURCES: &[&str] = &["USER"];
+
+/// Where an imported archive comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// A file or a stream from anywhere: trusted with nothing instance-wide.
+    Archive,
+    /// `aerie tenants adopt-default` on this same instance: the default
+    /// tenant's rows move, so its service accounts stay super admins where
+    /// they were, and audit entries about the instance stay behind.
+    Adoption,
+}
 
 /// A user the tenant's bindings or groups name.
 #[derive(Debug, Serialize, Deserialize)]
@@ -102,6 +118,7 @@ impl AuthCore {
         &self,
         tenant: &TenantId,
         archive: &Archive,
+        origin: Origin,
     ) -> Result<Vec<String>, BoxError> {
         let mut notes = Vec::new();
         let named: Vec<NamedUser> = archive.rows(USERS)?;
@@ -154,7 +171,7 @@ impl AuthCore {
         for account in &mut accounts {
             account.tenant = key.clone();
             account.id = account_ids[&account.id].clone();
-            if account.super_admin {
+            if account.super_admin && origin == Origin::Archive {
                 // Instance-wide power is the instance's to give, not an
                 // archive's.
                 account.super_admin = false;
@@ -194,6 +211,9 @@ impl AuthCore {
             kept.push(binding);
         }
         let mut audit: Vec<audit_logs::Model> = archive.rows(AUDIT)?;
+        if origin == Origin::Adoption {
+            audit.retain(|entry| !INSTANCE_RESOURCES.contains(&entry.resource_type.as_str()));
+        }
         for entry in &mut audit {
             entry.id = new_id();
             entry.tenant = key.clone();
@@ -221,8 +241,78 @@ impl AuthCore {
         Ok(notes)
     }
 
+    /// After an adoption (`from`'s rows imported into `to` on this same
+    /// instance): each service account's API tokens move to the account's
+    /// copy in `to`, found by name. An archive never carries them; here
+    /// nothing leaves the instance, so the rows themselves move (a token's
+    /// hash is unique) and a token keeps working in its account's new
+    /// tenant. Answers what was moved.
+    pub async fn carry_tokens(
+        &self,
+        from: &TenantId,
+        to: &TenantId,
+    ) -> Result<Vec<String>, BoxError> {
+        let source = TenantTxn::read(&self.db, from).await?;
+        let from_key = source.tenant_key().to_owned();
+        let accounts =
+            tenant_rows::<service_accounts::Entity>(&source, service_accounts::Column::Tenant)
+                .await?;
+        let tokens = tenant_rows::<api_tokens::Entity>(&source, api_tokens::Column::Tenant).await?;
+        source.commit().await?;
+        let tx = TenantTxn::write(&self.db, to).await?;
+        let key = tx.tenant_key().to_owned();
+        let moved: HashMap<String, String> =
+            tenant_rows::<service_accounts::Entity>(&tx, service_accounts::Column::Tenant)
+                .await?
+                .into_iter()
+                .map(|a| (a.name, a.id))
+                .collect();
+        let account_names: HashMap<&str, &str> = accounts
+            .iter()
+            .map(|a| (a.id.as_str(), a.name.as_str()))
+            .collect();
+        let mut notes = Vec::new();
+        for token in tokens {
+            let Some((name, new_id)) = account_names
+                .get(token.service_account_id.as_str())
+                .and_then(|name| Some((*name, moved.get(*name)?)))
+            else {
+                continue;
+            };
+            // The one statement that writes outside the transaction's own
+            // tenant: it takes rows of `from`, by id, into this one.
+            api_tokens::Entity::update_many()
+                .col_expr(api_tokens::Column::Tenant, Expr::value(key.clone()))
+                .col_expr(
+                    api_tokens::Column::ServiceAccountId,
+                    Expr::value(new_id.clone()),
+                )
+                .filter(api_tokens::Column::Id.eq(token.id.as_str()))
+                .filter(api_tokens::Column::Tenant.eq(from_key.as_str()))
+                .exec(tx.conn())
+                .await?;
+            notes.push(format!(
+                "API token {} of service account {name} keeps working",
+                token.name
+            ));
+        }
+        crate::repo::tenant_changed(&tx).await?;
+        tx.commit().await?;
+        Ok(notes)
+    }
+
     /// Deletes every auth-svc row of `tenant` (its tokens too).
     pub async fn remove_tenant_data(&self, tenant: &TenantId) -> Result<(), DbErr> {
+        self.remove_rows(tenant, Origin::Archive).await
+    }
+
+    /// Deletes the default tenant's auth-svc rows once they were adopted,
+    /// keeping the audit entries about the instance, which stayed behind.
+    pub async fn remove_adopted_data(&self, tenant: &TenantId) -> Result<(), DbErr> {
+        self.remove_rows(tenant, Origin::Adoption).await
+    }
+
+    async fn remove_rows(&self, tenant: &TenantId, origin: Origin) -> Result<(), DbErr> {
         let tx = TenantTxn::write(&self.db, tenant).await?;
         delete_tenant_rows::<bindings::Entity>(&tx, bindings::Column::Tenant).await?;
         delete_tenant_rows::<group_members::Entity>(&tx, group_members::Column::Tenant).await?;
@@ -231,7 +321,18 @@ impl AuthCore {
         delete_tenant_rows::<service_accounts::Entity>(&tx, service_accounts::Column::Tenant)
             .await?;
         delete_tenant_rows::<roles::Entity>(&tx, roles::Column::Tenant).await?;
-        delete_tenant_rows::<audit_logs::Entity>(&tx, audit_logs::Column::Tenant).await?;
+        match origin {
+            Origin::Archive => {
+                delete_tenant_rows::<audit_logs::Entity>(&tx, audit_logs::Column::Tenant).await?;
+            }
+            Origin::Adoption => {
+                audit_logs::Entity::delete_many()
+                    .filter(audit_logs::Column::Tenant.eq(tx.tenant_key()))
+                    .filter(audit_logs::Column::ResourceType.is_not_in(INSTANCE_RESOURCES.to_vec()))
+                    .exec(tx.conn())
+                    .await?;
+            }
+        }
         crate::repo::tenant_changed(&tx).await?;
         tx.commit().await
     }
@@ -274,7 +375,7 @@ impl pb::auth_transfer_service_server::AuthTransferService for TransferPart {
         let (_, archive) = receive_part(request.into_inner()).await?;
         let notes = self
             .0
-            .import_tenant(&tenant, &archive)
+            .import_tenant(&tenant, &archive, Origin::Archive)
             .await
             .map_err(part_status)?;
         Ok(Response::new(pb::ImportPartResponse { notes }))

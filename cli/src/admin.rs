@@ -4,6 +4,7 @@
 
 use std::path::Path;
 
+use aerie_auth_svc::transfer::Origin;
 use aerie_common::TenantId;
 use aerie_common::config::Config;
 use aerie_common::crypto::SecretBox;
@@ -287,7 +288,7 @@ impl Services {
         id: &str,
         name: Option<&str>,
         archive: &Archive,
-        key: Option<&SecretBox>,
+        (key, origin): (Option<&SecretBox>, Origin),
     ) -> Result<Vec<String>, BoxError> {
         let record: serde_json::Value = serde_json::from_slice(
             archive
@@ -308,7 +309,7 @@ impl Services {
             self.flows
                 .import_tenant(&tenant, &source, archive, key)
                 .await?;
-            let notes = self.auth.import_tenant(&tenant, archive).await?;
+            let notes = self.auth.import_tenant(&tenant, archive, origin).await?;
             self.executions
                 .import_tenant(&tenant, &source, archive, key)
                 .await?;
@@ -367,13 +368,16 @@ pub async fn import_tenant(
     let archive = Archive::read_from(input)?;
     Services::open(config)
         .await?
-        .import(tenant, name, &archive, key.as_ref())
+        .import(tenant, name, &archive, (key.as_ref(), Origin::Archive))
         .await
 }
 
 /// `aerie tenants adopt-default`: the default tenant's data moved into the
 /// new tenant `tenant` (copied, then removed from the default tenant).
-/// Answers what was left out.
+/// Unlike an import from an archive, nothing leaves the instance, so its
+/// service accounts keep their API tokens and super-admin flags; audit
+/// entries about users (instance-wide) stay in the default tenant's log.
+/// Answers what was left out and what was carried.
 pub async fn adopt_default(
     config: &Config,
     tenant: &str,
@@ -385,11 +389,13 @@ pub async fn adopt_default(
     let default = TenantId::default_tenant();
     let archive = services.export(&default, Some(&key)).await?;
     let name = name.unwrap_or(tenant);
-    let notes = services
-        .import(tenant, Some(name), &archive, Some(&key))
+    let mut notes = services
+        .import(tenant, Some(name), &archive, (Some(&key), Origin::Adoption))
         .await?;
+    let adopted = TenantId::parse(tenant)?;
+    notes.extend(services.auth.carry_tokens(&default, &adopted).await?);
     services.executions.remove_tenant_data(&default).await?;
     services.flows.remove_tenant_data(&default).await?;
-    services.auth.remove_tenant_data(&default).await?;
+    services.auth.remove_adopted_data(&default).await?;
     Ok(notes)
 }

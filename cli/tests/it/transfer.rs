@@ -291,6 +291,34 @@ async fn adopt_default_moves_the_default_tenants_data_into_a_named_tenant() {
         .await;
     assert_eq!(status, 200, "{original}");
     assert_eq!(original["state"]["current"], "SUCCESS", "{original}");
+    // A service account with a token, bound in the default tenant; a
+    // super-admin one; a user whose creation is an instance-level audit
+    // entry.
+    for (name, super_admin) in [("deploy", false), ("root", true)] {
+        let (status, body) = app
+            .post(
+                "/api/v1/service-accounts",
+                json!({"name": name, "superAdmin": super_admin}),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+    }
+    let (status, created) = app
+        .post(
+            "/api/v1/service-accounts/deploy/tokens",
+            json!({"name": "ci"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let deploy_token = created["token"].as_str().expect("token").to_owned();
+    let (status, body) = app
+        .post(
+            "/api/v1/bindings",
+            json!({"type": "SERVICE_ACCOUNT", "subject": "deploy", "role": "Admin"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    app.user("carl").await;
 
     let (ok, stdout, stderr) = app
         .cli(&[
@@ -322,7 +350,60 @@ async fn adopt_default_moves_the_default_tenants_data_into_a_named_tenant() {
         .expect("uri");
     assert_eq!(file(&app, "main", id, uri).await, "kept");
 
-    // Nothing is left in the default tenant.
+    // The service accounts moved whole: the token works in the new
+    // tenant (and only there), the super admin is still one.
+    assert!(
+        stdout.contains("API token ci of service account deploy keeps working"),
+        "{stdout}"
+    );
+    let with_token = |path: &str| {
+        app.client
+            .get(app.url(path))
+            .bearer_auth(&deploy_token)
+            .send()
+    };
+    let response = with_token("/api/v1/main/flows/company.team/legacy")
+        .await
+        .expect("get");
+    assert_eq!(response.status(), 200, "the token keeps working in main");
+    let response = with_token("/api/v1/flows/company.team/legacy")
+        .await
+        .expect("get");
+    assert_ne!(
+        response.status(),
+        200,
+        "and no longer in the default tenant"
+    );
+    let root = get(&app, "/api/v1/main/service-accounts").await;
+    let accounts = root["results"].as_array().expect("accounts");
+    assert!(
+        accounts
+            .iter()
+            .any(|a| a["name"] == "root" && a["superAdmin"] == true),
+        "{root}"
+    );
+    assert!(!stdout.contains("was a super admin"), "{stdout}");
+    // Audit entries about users stay in the default tenant's log; the
+    // tenant's own entries moved.
+    let in_main = get(&app, "/api/v1/main/auditlogs/search?resourceType=USER").await;
+    assert_eq!(in_main["total"], 0, "{in_main}");
+    let flows_in_main = get(&app, "/api/v1/main/auditlogs/search?resourceType=FLOW").await;
+    assert!(
+        flows_in_main["total"].as_u64().unwrap_or(0) >= 1,
+        "{flows_in_main}"
+    );
+    app.bind(None, "admin", "Admin", None).await;
+    let in_default = get(&app, "/api/v1/auditlogs/search?resourceType=USER").await;
+    assert!(
+        in_default["results"]
+            .as_array()
+            .expect("entries")
+            .iter()
+            .any(|e| e["resourceId"] == "carl"),
+        "{in_default}"
+    );
+
+    // Nothing else is left in the default tenant.
     let (status, _) = app.get("/api/v1/flows/company.team/legacy").await;
     assert!(status == 404 || status == 403, "{status}");
     let (status, left) = app
