@@ -301,6 +301,17 @@ impl AuthCore {
         Ok(notes)
     }
 
+    /// Deletes the bindings held in `tenant` (see `GrantTenantCreator`: a
+    /// tenant created a moment ago holds none but leftovers).
+    pub async fn drop_bindings(&self, tenant: &TenantId) -> Result<(), DbErr> {
+        let tx = TenantTxn::write(&self.db, tenant).await?;
+        if delete_tenant_rows::<bindings::Entity>(&tx, bindings::Column::Tenant).await? > 0 {
+            tracing::warn!(%tenant, "a new tenant's id held bindings left from a failed create; removed");
+            crate::repo::tenant_changed(&tx).await?;
+        }
+        tx.commit().await
+    }
+
     /// Deletes every auth-svc row of `tenant` (its tokens too).
     pub async fn remove_tenant_data(&self, tenant: &TenantId) -> Result<(), DbErr> {
         self.remove_rows(tenant, Origin::Archive).await

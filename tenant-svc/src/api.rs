@@ -124,6 +124,51 @@ impl TenantApi {
         }
     }
 
+    /// What a create of `id` would answer, writing nothing: the id and the
+    /// name checked, and the id free (the same messages as a create).
+    async fn check_create(&self, id: &str, name: &str) -> Result<pb::Tenant, ServiceError> {
+        let id = parse_id(id)?;
+        let name = domain::parse_name(name)?;
+        if repo::exists(&self.db, &id).await? {
+            let message = if repo::is_deleted(&self.db, &id).await? {
+                format!("tenant {id} was deleted; ids of deleted tenants are not reused")
+            } else {
+                format!("tenant {id} already exists")
+            };
+            return Err(ServiceError::AlreadyExists(message));
+        }
+        Ok(pb::Tenant {
+            id: id.as_named().unwrap_or_default().to_owned(),
+            name,
+            ..Default::default()
+        })
+    }
+
+    /// Brings back a tenant deleted through DeleteTenant (no caller check:
+    /// the gRPC method checks its caller, the CLI is trusted).
+    pub async fn restore(&self, id: &str, actor: &str) -> Result<Tenant, ServiceError> {
+        self.require_multi_tenancy()?;
+        let id = parse_id(id)?;
+        let txn = self.db.begin().await?;
+        let Some(tenant) = repo::restore(&txn, &id).await? else {
+            drop(txn);
+            return Err(if repo::find_live(&self.db, &id).await?.is_some() {
+                ServiceError::FailedPrecondition(format!("tenant {id} is not deleted"))
+            } else if repo::exists(&self.db, &id).await? {
+                ServiceError::FailedPrecondition(format!(
+                    "tenant {id} cannot be restored: it is an unfinished import, or was deleted before restores existed"
+                ))
+            } else {
+                not_found(&id)
+            });
+        };
+        let entry = AuditEntry::new(&id, "TENANT", &tenant.id, "RESTORE", actor);
+        audit::enqueue(&txn, entry).await?;
+        txn.commit().await?;
+        tracing::info!(tenant = %id, "tenant restored");
+        Ok(tenant)
+    }
+
     /// Reserves `id` for an import (see [`repo::insert_reserved`]): refused
     /// like a create when the id is taken, also by a deleted tenant.
     pub async fn reserve_for_import(
@@ -351,6 +396,11 @@ impl TenantService for TenantApi {
             )
             .await?;
         let body = request.into_inner();
+        if body.validate_only {
+            return Ok(Response::new(
+                self.check_create(&body.id, &body.name).await?,
+            ));
+        }
         let tenant = self.create(&body.id, &body.name, &caller.name).await?;
         let grant = caller.request(
             GrantTenantCreatorRequest {
@@ -477,6 +527,25 @@ impl TenantService for TenantApi {
             .await?;
         self.delete(&id, &caller.name).await?;
         Ok(Response::new(pb::DeleteTenantResponse {}))
+    }
+
+    async fn restore_tenant(
+        &self,
+        request: Request<pb::RestoreTenantRequest>,
+    ) -> Result<Response<pb::Tenant>, Status> {
+        self.require_multi_tenancy()?;
+        let caller = caller_of(&request)?;
+        if !self.me(&caller).await?.super_admin {
+            // TENANT:CREATE is not enough: a restored tenant's bindings and
+            // tokens work again, which is the instance owner's call.
+            return Err(ServiceError::PermissionDenied(format!(
+                "{} may not restore tenants: only a super admin may",
+                caller.name
+            ))
+            .into());
+        }
+        let tenant = self.restore(&request.into_inner().id, &caller.name).await?;
+        Ok(Response::new(tenant.into()))
     }
 
     async fn set_tenant_quotas(

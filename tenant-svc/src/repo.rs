@@ -29,6 +29,9 @@ pub mod tenants {
         pub update_time: ChronoDateTimeUtc,
         /// [`aerie_common::quota::QuotaOverrides`] as JSON.
         pub quotas: String,
+        /// Deleted through DeleteTenant, so restorable (never an
+        /// unfinished import).
+        pub restorable: bool,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -87,6 +90,7 @@ pub async fn insert(
         create_time: Set(time),
         update_time: Set(time),
         quotas: Set("{}".to_owned()),
+        restorable: Set(false),
     };
     match Entity::insert(row).exec_without_returning(db).await {
         Ok(_) => Ok(Tenant {
@@ -238,6 +242,7 @@ pub async fn insert_reserved(
         create_time: Set(time),
         update_time: Set(time),
         quotas: Set("{}".to_owned()),
+        restorable: Set(false),
     };
     match Entity::insert(row).exec_without_returning(db).await {
         Ok(_) => Ok(()),
@@ -278,10 +283,38 @@ pub async fn remove_unfinished(db: &impl ConnectionTrait, id: &TenantId) -> Resu
     changed(db, id).await
 }
 
-/// Marks a live tenant deleted; false when there was none.
+/// Whether a tenant with this id exists, whatever its state.
+pub async fn exists(db: &impl ConnectionTrait, id: &TenantId) -> Result<bool, DbErr> {
+    Ok(Entity::find_by_id(id.storage_key())
+        .one(db)
+        .await?
+        .is_some())
+}
+
+/// Makes a tenant deleted through [`soft_delete`] live again; `None` when
+/// there is no such tenant (live, unknown, or an unfinished import).
+pub async fn restore(db: &impl ConnectionTrait, id: &TenantId) -> Result<Option<Tenant>, DbErr> {
+    let updated = Entity::update_many()
+        .col_expr(Column::Deleted, Expr::value(false))
+        .col_expr(Column::Restorable, Expr::value(false))
+        .col_expr(Column::UpdateTime, Expr::value(now()))
+        .filter(Column::Id.eq(id.storage_key()))
+        .filter(Column::Deleted.eq(true))
+        .filter(Column::Restorable.eq(true))
+        .exec(db)
+        .await?;
+    if updated.rows_affected == 0 {
+        return Ok(None);
+    }
+    changed(db, id).await?;
+    find_live(db, id).await
+}
+
+/// Marks a live tenant deleted (and restorable); false when there was none.
 pub async fn soft_delete(db: &impl ConnectionTrait, id: &TenantId) -> Result<bool, DbErr> {
     let updated = Entity::update_many()
         .col_expr(Column::Deleted, Expr::value(true))
+        .col_expr(Column::Restorable, Expr::value(true))
         .col_expr(Column::UpdateTime, Expr::value(now()))
         .filter(Column::Id.eq(id.storage_key()))
         .filter(Column::Deleted.eq(false))

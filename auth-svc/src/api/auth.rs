@@ -230,15 +230,30 @@ impl AuthService for AuthApi {
         let body = request.into_inner();
         let tenant = TenantId::parse(&body.tenant)
             .map_err(|e| ServiceError::InvalidArgument(e.to_string()))?;
-        // Checked before anything is bound, so that a refusal leaves nothing.
-        if let Some(admin) = repo::find_user_by_name(&self.core.db, &body.admin_username)
-            .await
-            .map_err(ServiceError::from)?
-        {
+        // Checked before anything is bound, so that a refusal leaves nothing:
+        // tenant-svc then removes the tenant row, and its id may be created
+        // again by anyone.
+        if !body.admin_username.is_empty() {
+            let admin = repo::find_user_by_name(&self.core.db, &body.admin_username)
+                .await
+                .map_err(ServiceError::from)?
+                .ok_or_else(|| {
+                    ServiceError::InvalidArgument(format!(
+                        "user '{}' does not exist",
+                        body.admin_username
+                    ))
+                })?;
             guard_super_admin_target(&user, admin.super_admin, || {
                 format!("user '{}'", admin.username)
             })?;
         }
+        // The tenant was created a moment ago, so any binding under its id
+        // is a leftover of an earlier create that failed after binding
+        // (before the check above existed); it must not be inherited.
+        self.core
+            .drop_bindings(&tenant)
+            .await
+            .map_err(ServiceError::from)?;
         // A super admin assigns roles explicitly; a user who creates a
         // tenant becomes its Admin. A service account belongs to its own
         // tenant and is bound nowhere else.

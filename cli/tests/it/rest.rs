@@ -177,6 +177,7 @@ async fn grpc_and_rest_see_the_same_tenants() {
             id: "via-grpc".into(),
             name: "Made over gRPC".into(),
             admin_username: String::new(),
+            validate_only: false,
         },
     ))
     .await
@@ -355,4 +356,282 @@ async fn openapi_documents_exactly_the_served_routes() {
             .contains_key("/api/v1/tenants"),
         "tenant routes are not served with multi-tenancy off, so not documented"
     );
+}
+
+/// What a user's token answers for `method path` with an optional JSON body.
+async fn as_user(
+    app: &TestApp,
+    token: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<serde_json::Value>,
+) -> (u16, serde_json::Value) {
+    app.send(method, path, Some(token), body).await
+}
+
+#[tokio::test]
+async fn a_deleted_tenant_is_restored_by_the_super_admin_with_its_data() {
+    let app = TestApp::start(Mode::MultiWithDefault).await;
+    app.create_tenant("gone").await;
+    let (status, body) = app
+        .yaml(
+            reqwest::Method::POST,
+            "/api/v1/gone/flows",
+            &app.admin,
+            "id: kept\nnamespace: ns\ntasks:\n  - id: t\n    type: io.kestra.plugin.core.log.Log\n    message: hi\n",
+        )
+        .await;
+    assert_eq!(
+        status, 403,
+        "the super admin holds no binding in gone: {body}"
+    );
+    app.user("olga").await;
+    let olga = crate::app::login(&app.http, "olga", "olga-password").await;
+    app.bind(Some("gone"), "olga", "Admin", None).await;
+    let (status, body) = app
+        .yaml(
+            reqwest::Method::POST,
+            "/api/v1/gone/flows",
+            &olga,
+            "id: kept\nnamespace: ns\ntasks:\n  - id: t\n    type: io.kestra.plugin.core.log.Log\n    message: hi\n",
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, _) = app.delete("/api/v1/tenants/gone").await;
+    assert_eq!(status, 204);
+    let (status, _) = as_user(
+        &app,
+        &olga,
+        reqwest::Method::GET,
+        "/api/v1/gone/flows/ns/kept",
+        None,
+    )
+    .await;
+    assert_eq!(status, 404);
+
+    // A tenant Admin, or a holder of TENANT:CREATE, may not restore.
+    app.user("creator").await;
+    app.bind(None, "creator", "Admin", None).await;
+    let creator = crate::app::login(&app.http, "creator", "creator-password").await;
+    let (status, body) = as_user(
+        &app,
+        &creator,
+        reqwest::Method::POST,
+        "/api/v1/tenants/gone/restore",
+        None,
+    )
+    .await;
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(
+        body["message"],
+        "creator may not restore tenants: only a super admin may"
+    );
+
+    let (status, restored) = app.post("/api/v1/tenants/gone/restore", json!({})).await;
+    assert_eq!(status, 200, "{restored}");
+    assert_eq!(restored["id"], "gone");
+    assert_eq!(restored["deleted"], false);
+    let (status, flow) = as_user(
+        &app,
+        &olga,
+        reqwest::Method::GET,
+        "/api/v1/gone/flows/ns/kept",
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "its data and bindings are back: {flow}");
+
+    let (status, body) = app.post("/api/v1/tenants/gone/restore", json!({})).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["message"], "tenant 'gone' is not deleted");
+    let (status, _) = app.post("/api/v1/tenants/never/restore", json!({})).await;
+    assert_eq!(status, 404);
+    // Audit entries reach the log through a relay: wait for them.
+    let mut actions = Vec::new();
+    for _ in 0..50 {
+        let (status, audit) = as_user(
+            &app,
+            &olga,
+            reqwest::Method::GET,
+            "/api/v1/gone/auditlogs/search?resourceType=TENANT",
+            None,
+        )
+        .await;
+        assert_eq!(status, 200, "{audit}");
+        actions = audit["results"]
+            .as_array()
+            .expect("entries")
+            .iter()
+            .filter_map(|e| e["action"].as_str().map(str::to_owned))
+            .collect();
+        if actions.iter().any(|a| a == "RESTORE") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(
+        actions.iter().any(|a| a == "RESTORE") && actions.iter().any(|a| a == "DELETE"),
+        "{actions:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_dry_run_create_answers_as_the_create_would_and_writes_nothing() {
+    let app = TestApp::start(Mode::MultiWithDefault).await;
+    let (status, would) = app
+        .post(
+            "/api/v1/tenants?dryRun=true",
+            json!({"id": "maybe", "name": "Maybe"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{would}");
+    assert_eq!(would["id"], "maybe");
+    assert_eq!(would["name"], "Maybe");
+    let (status, _) = app.get("/api/v1/tenants/maybe").await;
+    assert_eq!(status, 404, "nothing was created");
+
+    let bob = app.user("bob").await;
+    let (status, body) = as_user(
+        &app,
+        &bob,
+        reqwest::Method::POST,
+        "/api/v1/tenants?dryRun=true",
+        Some(json!({"id": "maybe", "name": "Maybe"})),
+    )
+    .await;
+    assert_eq!(status, 403, "{body}");
+    let (real, real_body) = as_user(
+        &app,
+        &bob,
+        reqwest::Method::POST,
+        "/api/v1/tenants",
+        Some(json!({"id": "maybe", "name": "Maybe"})),
+    )
+    .await;
+    assert_eq!(
+        (real, &real_body["message"]),
+        (status, &body["message"]),
+        "the same answer"
+    );
+
+    app.create_tenant("taken").await;
+    let (status, body) = app
+        .post(
+            "/api/v1/tenants?dryRun=true",
+            json!({"id": "taken", "name": "x"}),
+        )
+        .await;
+    assert_eq!(status, 409, "{body}");
+    let (status, _) = app.delete("/api/v1/tenants/taken").await;
+    assert_eq!(status, 204);
+    let (status, body) = app
+        .post(
+            "/api/v1/tenants?dryRun=true",
+            json!({"id": "taken", "name": "x"}),
+        )
+        .await;
+    assert_eq!(status, 409, "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("was deleted"),
+        "{body}"
+    );
+    for (path, bad) in [
+        (
+            "/api/v1/tenants?dryRun=true",
+            json!({"id": "Bad Id", "name": "x"}),
+        ),
+        (
+            "/api/v1/tenants?dryRun=true",
+            json!({"id": "fine", "name": ""}),
+        ),
+        (
+            "/api/v1/tenants?dryRun=maybe",
+            json!({"id": "fine", "name": "x"}),
+        ),
+    ] {
+        let (status, body) = app.post(path, bad).await;
+        assert!(status == 422 || status == 400, "{path}: {status} {body}");
+    }
+}
+
+/// A create refused for its admin username binds nobody: before, the
+/// creator's Admin binding stayed under the id, and whoever created that id
+/// later found the refused creator among its Admins.
+#[tokio::test]
+async fn a_refused_create_leaves_no_binding_for_the_next_owner_of_the_id() {
+    let app = TestApp::start(Mode::MultiWithDefault).await;
+    app.user("carol").await;
+    app.bind(None, "carol", "Admin", None).await;
+    let carol = crate::app::login(&app.http, "carol", "carol-password").await;
+    app.user("dave").await;
+    let (status, body) = as_user(
+        &app,
+        &carol,
+        reqwest::Method::POST,
+        "/api/v1/tenants",
+        Some(json!({"id": "c3", "name": "x", "adminUsername": "ghost"})),
+    )
+    .await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["message"], "user 'ghost' does not exist");
+
+    let (status, body) = app
+        .post(
+            "/api/v1/tenants",
+            json!({"id": "c3", "name": "Someone else's", "adminUsername": "dave"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let (_, me) = as_user(&app, &carol, reqwest::Method::GET, "/api/v1/me", None).await;
+    assert!(
+        !me["tenants"]
+            .as_array()
+            .expect("tenants")
+            .iter()
+            .any(|t| t["id"] == "c3"),
+        "{me}"
+    );
+    let (status, _) = as_user(
+        &app,
+        &carol,
+        reqwest::Method::GET,
+        "/api/v1/c3/bindings",
+        None,
+    )
+    .await;
+    assert_eq!(status, 404);
+    let (status, bindings) = app.get("/api/v1/c3/bindings").await;
+    assert_eq!(status, 200, "{bindings}");
+    let subjects: Vec<&str> = bindings["results"]
+        .as_array()
+        .expect("bindings")
+        .iter()
+        .filter_map(|b| b["subject"].as_str())
+        .collect();
+    assert_eq!(subjects, ["dave"]);
+}
+
+#[tokio::test]
+async fn restore_tenant_over_grpc() {
+    let app = TestApp::start(Mode::MultiWithDefault).await;
+    app.create_tenant("back").await;
+    let (status, _) = app.delete("/api/v1/tenants/back").await;
+    assert_eq!(status, 204);
+    let mut grpc = TenantServiceClient::connect(app.grpc.clone())
+        .await
+        .expect("connect gRPC");
+    let mut request = tonic::Request::new(pb::RestoreTenantRequest { id: "back".into() });
+    let value = format!("Bearer {}", app.admin).parse().expect("ascii");
+    request.metadata_mut().insert("authorization", value);
+    let tenant = grpc
+        .restore_tenant(request)
+        .await
+        .expect("restore")
+        .into_inner();
+    assert_eq!((tenant.id.as_str(), tenant.deleted), ("back", false));
+    let (status, _) = app.get("/api/v1/tenants/back").await;
+    assert_eq!(status, 200);
 }

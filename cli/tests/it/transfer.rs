@@ -634,6 +634,12 @@ async fn the_super_admin_exports_and_imports_a_tenant_over_rest() {
             .contains("ids of deleted tenants are not reused"),
         "{body}"
     );
+    // Nor can a restore make what it half-wrote reachable.
+    let (status, body) = app
+        .post("/api/v1/tenants/wrongkey/restore", json!({}))
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.to_string().contains("unfinished import"), "{body}");
 
     let (status, body) = import("copy", archive.clone(), key).await;
     assert_eq!(status, 201, "{body}");

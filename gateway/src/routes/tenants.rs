@@ -207,6 +207,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(create_tenant, list_tenants))
         .routes(routes!(get_tenant, update_tenant, delete_tenant))
         .routes(routes!(set_tenant_quotas))
+        .routes(routes!(restore_tenant))
         .routes(routes!(get_tenant_usage))
         .routes(routes!(export_tenant))
         .routes(routes!(import_tenant))
@@ -377,19 +378,34 @@ async fn get_tenant_usage(
     }))
 }
 
-/// Create a tenant.
-#[utoipa::path(post, path = "/api/v1/tenants", tag = "tenants", request_body = CreateTenant,
-    responses((status = 201, body = Tenant), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+/// `?dryRun=true` on a create.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct CreateQuery {
+    /// Check everything a create checks (the caller's TENANT:CREATE, the id
+    /// and name, that the id is free) and create nothing: 200 with the
+    /// tenant that would be made, or the create's own error.
+    pub dry_run: Option<bool>,
+}
+
+/// Create a tenant (or, with `?dryRun=true`, only check that it could be).
+#[utoipa::path(post, path = "/api/v1/tenants", tag = "tenants", request_body = CreateTenant, params(CreateQuery),
+    responses((status = 201, body = Tenant), (status = 200, description = "dry run: it could be created", body = Tenant),
+              (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn create_tenant(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
+    Query(query): Query<CreateQuery>,
     JsonBody(body): JsonBody<CreateTenant>,
 ) -> Result<(StatusCode, Json<Tenant>), ApiError> {
     refuse_deleted(body.deleted)?;
+    let validate_only = query.dry_run.unwrap_or(false);
     let request = pb::CreateTenantRequest {
         id: body.id,
         name: body.name,
         admin_username: body.admin_username.unwrap_or_default(),
+        validate_only,
     };
     let tenant = state
         .tenants
@@ -397,7 +413,12 @@ async fn create_tenant(
         .create_tenant(caller.request(request, None))
         .await?
         .into_inner();
-    Ok((StatusCode::CREATED, Json(tenant.into())))
+    let status = if validate_only {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    Ok((status, Json(tenant.into())))
 }
 
 /// List live tenants, one page at a time.
@@ -471,6 +492,28 @@ async fn update_tenant(
         ))
         .await?
         .into_inner();
+    Ok(Json(tenant.into()))
+}
+
+/// Restore a tenant deleted with DELETE, with the data and bindings its
+/// deletion kept (super admin only).
+#[utoipa::path(post, path = "/api/v1/tenants/{id}/restore", tag = "tenants", params(("id" = String, Path)),
+    responses((status = 200, body = Tenant), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 400, body = ErrorBody)))]
+async fn restore_tenant(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    Path(id): Path<String>,
+) -> Result<Json<Tenant>, ApiError> {
+    let tenant = state
+        .tenants
+        .clone()
+        .restore_tenant(caller.request(pb::RestoreTenantRequest { id: id.clone() }, None))
+        .await?
+        .into_inner();
+    if let Ok(tenant) = TenantId::parse(&id) {
+        state.directory.forget(&tenant);
+    }
     Ok(Json(tenant.into()))
 }
 

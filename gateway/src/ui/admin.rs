@@ -84,6 +84,7 @@ async fn create(
         id: id.clone(),
         name: name.clone(),
         admin_username: admin_username.clone(),
+        validate_only: false,
     };
     match state
         .tenants

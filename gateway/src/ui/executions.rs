@@ -251,7 +251,8 @@ const MIN_BAR: f64 = 0.5;
 
 /// The timeline of the task runs, one bar each in the same order.
 fn timeline(execution: &Execution, now: DateTime<Utc>) -> Vec<Bar> {
-    let span_of = |state: &ExecutionState, ended: bool| {
+    // A span's dates; one still open ends at `open_end`.
+    let span_of = |state: &ExecutionState, open_end: Option<DateTime<Utc>>| {
         let dates: Vec<DateTime<Utc>> = state
             .histories
             .iter()
@@ -260,38 +261,48 @@ fn timeline(execution: &Execution, now: DateTime<Utc>) -> Vec<Bar> {
             .map(|d| d.with_timezone(&Utc))
             .collect();
         let start = *dates.first()?;
-        let end = if ended {
-            *dates.last()?
-        } else {
-            now.max(start)
+        let end = match open_end {
+            Some(end) => end.max(start),
+            None => *dates.last()?,
         };
         Some((start, end))
     };
-    let ended = |state: &ExecutionState| ENDED.contains(&state.current.as_str());
-    let Some((start, end)) = span_of(&execution.state, ended(&execution.state)) else {
+    let execution_ended = ENDED.contains(&execution.state.current.as_str());
+    let open_end = |ended: bool| (!ended).then_some(now);
+    let Some((start, end)) = span_of(&execution.state, open_end(execution_ended)) else {
         return Vec::new();
     };
     let total = (end - start).num_microseconds().unwrap_or(0).max(1) as f64;
     execution
         .task_run_list
         .iter()
-        .map(|run| match span_of(&run.state, ended(&run.state)) {
-            Some((from, to)) => {
-                let offset = (from - start).num_microseconds().unwrap_or(0) as f64;
-                let length = (to - from).num_microseconds().unwrap_or(0) as f64;
-                let x = (offset / total * 100.0).clamp(0.0, 100.0 - MIN_BAR);
-                let width = (length / total * 100.0).clamp(MIN_BAR, 100.0 - x);
-                Bar {
-                    x: (x * 100.0).round() / 100.0,
-                    width: (width * 100.0).round() / 100.0,
-                    took: format!("{:.2} s", length / 1_000_000.0),
+        .map(|run| {
+            let current = run.state.current.as_str();
+            let run_ended = ENDED.contains(&current) || current == "SKIPPED";
+            // A run left open in an ended execution stops where it did.
+            let run_end = match (run_ended, execution_ended) {
+                (true, _) => None,
+                (false, true) => Some(end),
+                (false, false) => Some(now),
+            };
+            match span_of(&run.state, run_end) {
+                Some((from, to)) => {
+                    let offset = (from - start).num_microseconds().unwrap_or(0) as f64;
+                    let length = (to - from).num_microseconds().unwrap_or(0) as f64;
+                    let x = (offset / total * 100.0).clamp(0.0, 100.0 - MIN_BAR);
+                    let width = (length / total * 100.0).clamp(MIN_BAR, 100.0 - x);
+                    Bar {
+                        x: (x * 100.0).round() / 100.0,
+                        width: (width * 100.0).round() / 100.0,
+                        took: format!("{:.2} s", length / 1_000_000.0),
+                    }
                 }
+                None => Bar {
+                    x: 0.0,
+                    width: MIN_BAR,
+                    took: String::new(),
+                },
             }
-            None => Bar {
-                x: 0.0,
-                width: MIN_BAR,
-                took: String::new(),
-            },
         })
         .collect()
 }
@@ -479,6 +490,7 @@ mod tests {
                 run("instant", state("SUCCESS", &["2026-01-01T10:00:04Z", "2026-01-01T10:00:04Z"])),
                 run("running", state("RUNNING", &["2026-01-01T10:00:05Z"])),
                 run("undated", serde_json::json!({"current": "CREATED", "histories": []})),
+                run("skipped", state("SKIPPED", &["2026-01-01T10:00:02Z"])),
             ],
             "inputs": {}, "outputs": {}, "labels": {}, "trigger": null,
         }))
@@ -498,8 +510,19 @@ mod tests {
                 (40.0, MIN_BAR, "0.00 s"),
                 (50.0, 50.0, "5.00 s"),
                 (0.0, MIN_BAR, ""),
+                (20.0, MIN_BAR, "0.00 s"),
             ],
-            "a running execution spans until now; an instant run stays visible"
+            "a running execution spans until now; an instant run and a skipped one stay small"
         );
+
+        // Ended: a run still marked RUNNING stops at the execution's end.
+        let mut ended = execution.clone();
+        ended.state = serde_json::from_value(state(
+            "FAILED",
+            &["2026-01-01T10:00:00Z", "2026-01-01T10:00:08Z"],
+        ))
+        .expect("state");
+        let bars = timeline(&ended, now);
+        assert_eq!((bars[2].x, bars[2].width), (62.5, 37.5), "{bars:?}");
     }
 }

@@ -1,7 +1,7 @@
 //! Namespace pages: the tenant's namespaces, and one namespace's secret keys
 //! (never values) and KV entries (keys, types and expiry in the list; one
 //! entry's value on its own page, read through the same GetKv call as the
-//! API, so it is decided and audited the same way). Secrets and KV entries
+//! API, so the same permission decides it). Secrets and KV entries
 //! are set and deleted here; a secret's value is write-only.
 
 use aerie_proto::flow::v1 as pb;

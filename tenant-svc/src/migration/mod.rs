@@ -7,6 +7,7 @@ mod m0001_create_tenants;
 mod m0002_create_audit_outbox;
 mod m0003_add_tenant_quotas;
 mod m0004_create_changes;
+mod m0005_add_tenant_restorable;
 
 /// Every migration of tenant-svc, oldest first.
 pub struct Migrator;
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0002_create_audit_outbox::Migration),
             Box::new(m0003_add_tenant_quotas::Migration),
             Box::new(m0004_create_changes::Migration),
+            Box::new(m0005_add_tenant_restorable::Migration),
         ]
     }
 

@@ -104,6 +104,7 @@ fn create(id: &str, name: &str) -> pb::CreateTenantRequest {
         id: id.to_owned(),
         name: name.to_owned(),
         admin_username: String::new(),
+        validate_only: false,
     }
 }
 
