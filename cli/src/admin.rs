@@ -54,6 +54,16 @@ pub async fn delete_tenant(config: &Config, id: &str) -> Result<(), BoxError> {
         .await?)
 }
 
+/// `aerie tenants restore`: a tenant deleted with `delete` comes back with
+/// the data and bindings its deletion kept.
+pub async fn restore_tenant(config: &Config, id: &str) -> Result<(), BoxError> {
+    aerie_tenant_svc::open(config)
+        .await?
+        .restore(id, CLI_ACTOR)
+        .await?;
+    Ok(())
+}
+
 /// `aerie tenants quotas`: applies `set` (NAME=VALUE) and `unset` (NAME)
 /// to the tenant's own quotas when either is given; answers every quota
 /// in force, and whether it is the tenant's own.

@@ -162,6 +162,11 @@ enum TenantsCommand {
         #[arg(long)]
         tenant: String,
     },
+    /// Restore a deleted tenant, with the data and bindings its deletion kept.
+    Restore {
+        #[arg(long)]
+        tenant: String,
+    },
     /// Show a tenant's quotas (in force, and which are its own), or change them.
     Quotas {
         #[arg(long)]
@@ -357,6 +362,11 @@ async fn run(command: Command, config: Config) -> Result<(), server::BoxError> {
         Command::Tenants(TenantsCommand::Delete { tenant }) => {
             admin::delete_tenant(&config, &tenant).await?;
             println!("deleted tenant {tenant}");
+            Ok(())
+        }
+        Command::Tenants(TenantsCommand::Restore { tenant }) => {
+            admin::restore_tenant(&config, &tenant).await?;
+            println!("restored tenant {tenant}");
             Ok(())
         }
         Command::Executions(ExecutionsCommand::Purge { tenant, before }) => {

@@ -60,6 +60,10 @@ func TestAcceptance(t *testing.T) {
 	if !strings.Contains(h.get("/api/v1/alpha/namespaces/company/secrets", ann), `"key":"DB_PASSWORD"`) {
 		t.Fatal("the secret is missing")
 	}
+	// The secret's value is write-only: in no state, and in no plan.
+	if state, err := os.ReadFile(filepath.Join(main, "terraform.tfstate")); err != nil || strings.Contains(string(state), "hunter2") {
+		t.Fatalf("the state holds the secret's value (or cannot be read: %v)", err)
+	}
 	if !strings.Contains(h.get("/api/v1/alpha/namespaces/company/kv/threshold", ann), `"type":"NUMBER","value":42`) {
 		t.Fatal("the KV entry is missing")
 	}
@@ -142,21 +146,31 @@ output "me" { value = data.aerie_me.me.username }
 	h.expectStatus("GET", "/api/v1/me", newToken, 200)
 	h.expectPlan(main, 0)
 
-	// 7. Drift: a tenant deleted out of band is planned again, but Aerie
-	// never hands out a deleted tenant's id again, so the apply fails with
-	// the API's message (see README: "Known limits").
-	t.Log("7. tenant deleted out of band: planned, refused by Aerie (409)")
+	// 7. Drift: a tenant deleted (and renamed) out of band is planned
+	// again and recreated: Aerie gives a deleted tenant's id to nobody new,
+	// so the apply restores it, then gives it the configured name.
+	t.Log("7. tenant deleted out of band: planned again, restored with the configured name")
+	if code, body := h.call("PUT", "/api/v1/tenants/beta", h.admin, map[string]string{"name": "Renamed away"}); code != 200 {
+		t.Fatalf("renaming beta: %d %s", code, body)
+	}
 	h.expectStatus("DELETE", "/api/v1/tenants/beta", h.admin, 204)
 	out = h.expectPlan(main, 2)
-	expectContains(t, out, "aerie_tenant.beta will be created", `aerie_binding.ann["beta"] will be created`)
-	out, code := h.tofuCmd(main, "apply", "-auto-approve")
-	if code == 0 {
-		t.Fatalf("recreating a deleted tenant's id succeeded:\n%s", out)
+	expectContains(t, out, "aerie_tenant.beta will be created", `aerie_binding.ann["beta"] will be created`,
+		"Tenant beta will be restored")
+	h.apply(main)
+	var beta struct{ Name string }
+	h.getJSON("/api/v1/tenants/beta", &beta)
+	if beta.Name != "Beta" {
+		t.Fatalf("beta came back named %q", beta.Name)
 	}
-	expectContains(t, out, "tenant 'beta' was deleted; ids of deleted tenants are not reused")
+	h.expectPlan(main, 0)
+	// Out of the configuration: destroyed (the tenant list, a data source,
+	// was read before that, so the next apply's outputs show it).
 	renamed.beta = false
 	h.write(main, configFor(renamed))
-	h.apply(main) // nothing to change but the outputs
+	h.apply(main)
+	h.expectStatus("GET", "/api/v1/tenants/beta", h.admin, 404)
+	h.apply(main)
 	h.expectOutput(main, "tenant_ids", `["alpha"]`)
 	h.expectPlan(main, 0)
 
@@ -218,9 +232,9 @@ resource "aerie_flow" "hello" {
 	expectContains(t, out, "aerie_user.ann will be updated in-place", "aerie_namespace_secret.db will be updated in-place",
 		"aerie_service_account.ci will be updated in-place", "aerie_kv.mode will be updated in-place", "0 to add, 4 to change, 0 to destroy")
 
-	// 10. A user without TENANT:CREATE: the plan cannot know (Aerie has no
-	// way to ask), the apply fails with the API's message.
-	t.Log("10. user without TENANT:CREATE: apply fails with the API's message")
+	// 10. A user without TENANT:CREATE: the plan fails with the API's
+	// message (asked with a dry-run create), and nothing is created.
+	t.Log("10. user without TENANT:CREATE: plan fails with the API's message")
 	bob := t.TempDir()
 	h.write(bob, fmt.Sprintf(`%s
 provider "aerie" {
@@ -233,10 +247,9 @@ resource "aerie_tenant" "bobs" {
   name      = "Bob's"
 }
 `, header, h.endpoint, bobPassword))
-	h.expectPlan(bob, 2)
-	out, code = h.tofuCmd(bob, "apply", "-auto-approve")
-	if code == 0 {
-		t.Fatalf("bob created a tenant:\n%s", out)
+	out, code := h.tofuCmd(bob, "plan", "-detailed-exitcode")
+	if code != 1 {
+		t.Fatalf("bob's plan did not fail (exit %d):\n%s", code, out)
 	}
 	expectContains(t, out, "bob may not CREATE TENANT in the default tenant")
 	h.expectStatus("GET", "/api/v1/tenants/bobs", h.admin, 404)
@@ -246,6 +259,28 @@ resource "aerie_tenant" "bobs" {
 	h.mustTofu(main, "destroy", "-auto-approve")
 	h.expectStatus("GET", "/api/v1/tenants/alpha", h.admin, 404)
 	h.expectStatus("GET", "/api/v1/users/ann", h.admin, 404)
+
+	// 12. The README's example configuration, as written: two tenants,
+	// alice Admin in each, a flow and a secret in prod; then destroyed.
+	t.Log("12. examples/main.tf applies as documented, then destroys")
+	example := t.TempDir()
+	source, err := os.ReadFile(filepath.Join("..", "examples", "main.tf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.write(example, string(source))
+	vars := []string{"-var", "endpoint=" + h.endpoint, "-var", "alice_password=alice-password-1", "-var", "db_password=hunter3"}
+	h.mustTofu(example, append([]string{"apply", "-auto-approve"}, vars...)...)
+	alice := h.login("alice", "alice-password-1")
+	for _, tenant := range []string{"prod", "stage"} {
+		h.expectStatus("GET", "/api/v1/"+tenant+"/flows/search", alice, 200)
+	}
+	h.expectStatus("GET", "/api/v1/prod/flows/company.team/hello", alice, 200)
+	if !strings.Contains(h.get("/api/v1/prod/namespaces/company/secrets", alice), `"key":"DB_PASSWORD"`) {
+		t.Fatal("the example's secret is missing")
+	}
+	h.mustTofu(example, append([]string{"destroy", "-auto-approve"}, vars...)...)
+	h.expectStatus("GET", "/api/v1/tenants/prod", h.admin, 404)
 }
 
 const viewerPermissions = `["FLOW:READ", "EXECUTION:READ"]`

@@ -64,6 +64,23 @@ async fn cli_created_tenant_is_served_by_the_running_server() {
     assert!(stdout.contains("deleted tenant stage"));
     let (status, _) = app.get("/api/v1/tenants/stage").await;
     assert_eq!(status, 404);
+
+    let (ok, stdout, stderr) = app.cli(&["tenants", "restore", "--tenant", "stage"]).await;
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("restored tenant stage"), "{stdout}");
+    // The server's caches hear of it through the change feed.
+    let mut status = 0;
+    for _ in 0..50 {
+        status = app.get("/api/v1/tenants/stage").await.0;
+        if status == 200 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(status, 200);
+    let (ok, _, stderr) = app.cli(&["tenants", "restore", "--tenant", "stage"]).await;
+    assert!(!ok);
+    assert!(stderr.contains("tenant 'stage' is not deleted"), "{stderr}");
 }
 
 #[tokio::test]
