@@ -635,3 +635,153 @@ async fn restore_tenant_over_grpc() {
     let (status, _) = app.get("/api/v1/tenants/back").await;
     assert_eq!(status, 200);
 }
+
+/// The bodies Kestra's clients send for tenants, users, roles, groups and
+/// bindings: fields Aerie has no use for pass when empty (ignoring them
+/// changes nothing) and are refused by name when set; Kestra's permission
+/// map and `namespaceId` are applied; unknown fields are still refused.
+#[tokio::test]
+async fn kestra_bodies_pass_when_their_extra_fields_are_empty_and_are_refused_by_name_otherwise() {
+    let app = TestApp::start(Mode::MultiWithDefault).await;
+    let expect = |status: u16, body: &serde_json::Value, want: u16, says: &str| {
+        assert_eq!(status, want, "{body}");
+        assert!(
+            body["message"].as_str().unwrap_or_default().contains(says),
+            "{body} should say {says}"
+        );
+    };
+
+    // Tenants: Kestra's extra fields empty; the GET answer sent back.
+    let (status, created) = app
+        .post(
+            "/api/v1/tenants",
+            json!({"id": "kt", "name": "KT", "storageType": "", "secretConfiguration": {}, "workerGroup": null}),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let mut echoed = created.clone();
+    echoed["name"] = json!("KT renamed");
+    let (status, renamed) = app.put("/api/v1/tenants/kt", echoed.clone()).await;
+    assert_eq!(status, 200, "{renamed}");
+    assert_eq!(renamed["name"], "KT renamed");
+    echoed["quotas"] = json!({"runningExecutions": 99});
+    let (status, body) = app.put("/api/v1/tenants/kt", echoed).await;
+    expect(status, &body, 422, "PUT /api/v1/tenants/{id}/quotas");
+    let (status, body) = app
+        .post(
+            "/api/v1/tenants",
+            json!({"id": "kw", "name": "KW", "workerGroup": {"key": "gpu", "fallback": "FAIL"}}),
+        )
+        .await;
+    expect(status, &body, 422, "`workerGroup` is not supported");
+    let (status, _) = app.get("/api/v1/tenants/kw").await;
+    assert_eq!(status, 404, "nothing was created");
+    let (status, body) = app
+        .post(
+            "/api/v1/tenants",
+            json!({"id": "ku", "name": "KU", "bogus": 1}),
+        )
+        .await;
+    expect(status, &body, 422, "bogus");
+
+    // Users: Kestra's profile fields, empty; then set.
+    let (status, user) = app
+        .post(
+            "/api/v1/users",
+            json!({"username": "kim", "password": "kim-password-1", "description": "",
+                   "firstName": "", "lastName": "", "email": "", "groups": []}),
+        )
+        .await;
+    assert_eq!(status, 201, "{user}");
+    let (status, body) = app
+        .post(
+            "/api/v1/users",
+            json!({"username": "lee", "password": "lee-password-1", "firstName": "Lee"}),
+        )
+        .await;
+    expect(status, &body, 422, "`firstName` is not supported");
+    let id = user["id"].as_str().expect("id");
+    let mut back = user.clone();
+    back["superAdmin"] = json!(false);
+    back["email"] = json!("");
+    let (status, body) = app.put(&format!("/api/v1/users/{id}"), back.clone()).await;
+    assert_eq!(status, 200, "{body}");
+    back["username"] = json!("kimberly");
+    let (status, body) = app.put(&format!("/api/v1/users/{id}"), back).await;
+    expect(status, &body, 422, "cannot rename a user");
+
+    // Roles: Kestra's permission map is applied; its namespace is refused.
+    app.bind(Some("kt"), "admin", "Admin", None).await;
+    let (status, role) = app
+        .post(
+            "/api/v1/kt/roles",
+            json!({"name": "reader", "description": "", "namespaceId": "", "isDefault": false,
+                   "permissions": {"FLOW": ["READ"], "EXECUTION": ["READ", "CREATE"]}}),
+        )
+        .await;
+    assert_eq!(status, 201, "{role}");
+    let mut permissions: Vec<&str> = role["permissions"]
+        .as_array()
+        .expect("permissions")
+        .iter()
+        .filter_map(|p| p.as_str())
+        .collect();
+    permissions.sort_unstable();
+    assert_eq!(
+        permissions,
+        ["EXECUTION:CREATE", "EXECUTION:READ", "FLOW:READ"]
+    );
+    let (status, body) = app
+        .post(
+            "/api/v1/kt/roles",
+            json!({"name": "scoped", "namespaceId": "team", "permissions": {"FLOW": ["READ"]}}),
+        )
+        .await;
+    expect(status, &body, 422, "a binding limits a role to a namespace");
+
+    // Groups: Kestra's role maps, empty; then set.
+    let (status, group) = app
+        .post(
+            "/api/v1/kt/groups",
+            json!({"name": "devs", "description": "", "namespaceRoles": {}, "globalRoles": []}),
+        )
+        .await;
+    assert_eq!(status, 201, "{group}");
+    let (status, body) = app
+        .post(
+            "/api/v1/kt/groups",
+            json!({"name": "ops", "globalRoles": ["reader"]}),
+        )
+        .await;
+    expect(status, &body, 422, "a group gets roles through bindings");
+
+    // Bindings: Kestra's ids are refused with Aerie's names; its
+    // namespaceId is Aerie's namespace.
+    let (status, body) = app
+        .post(
+            "/api/v1/kt/bindings",
+            json!({"type": "USER", "externalId": id, "roleId": "reader"}),
+        )
+        .await;
+    expect(
+        status,
+        &body,
+        422,
+        "`externalId` is Kestra's; Aerie's body says `subject`",
+    );
+    let (status, binding) = app
+        .post(
+            "/api/v1/kt/bindings",
+            json!({"type": "USER", "subject": "kim", "role": "reader", "namespaceId": "team"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{binding}");
+    assert_eq!(binding["namespace"], "team");
+    let (status, body) = app
+        .post(
+            "/api/v1/kt/bindings",
+            json!({"type": "USER", "role": "reader"}),
+        )
+        .await;
+    expect(status, &body, 422, "`subject` is required");
+}

@@ -4,6 +4,7 @@ pub mod audit;
 pub mod auth;
 pub mod executions;
 pub mod flows;
+pub mod kestra_fields;
 pub mod meta;
 pub mod namespaces;
 pub mod rbac;

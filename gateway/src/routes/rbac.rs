@@ -12,6 +12,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::error::{ApiError, ErrorBody, JsonBody};
+use crate::routes::kestra_fields::{Unused, refuse_renamed, refuse_unless_empty};
 use crate::routes::tenants::rfc3339;
 use crate::state::AppState;
 use crate::tenant_scope::Tenant;
@@ -27,11 +28,47 @@ pub struct Role {
 
 /// Body of `POST .../roles`.
 #[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateRole {
     pub name: String,
-    /// e.g. `["FLOW:READ", "EXECUTION:CREATE"]`.
-    pub permissions: Vec<String>,
+    /// e.g. `["FLOW:READ", "EXECUTION:CREATE"]`, or as Kestra's clients
+    /// send them, `{"FLOW": ["READ"], "EXECUTION": ["CREATE"]}`.
+    pub permissions: Permissions,
+    /// Kestra's: accepted empty only.
+    #[schema(value_type = Option<String>)]
+    pub description: Unused,
+    /// Kestra's role namespace: accepted empty only (a binding carries
+    /// the namespace in Aerie).
+    #[schema(value_type = Option<String>)]
+    pub namespace_id: Unused,
+    /// Kestra's default role: accepted `false` only.
+    #[schema(value_type = Option<bool>)]
+    pub is_default: Unused,
+}
+
+/// A role's permissions, in either form.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum Permissions {
+    /// `"PERMISSION:ACTION"` texts.
+    List(Vec<String>),
+    /// Kestra's form: actions by permission.
+    ByPermission(std::collections::BTreeMap<String, Vec<String>>),
+}
+
+impl Permissions {
+    /// The `"PERMISSION:ACTION"` texts.
+    fn texts(&self) -> Vec<String> {
+        match self {
+            Permissions::List(texts) => texts.clone(),
+            Permissions::ByPermission(map) => map
+                .iter()
+                .flat_map(|(permission, actions)| {
+                    actions.iter().map(move |a| format!("{permission}:{a}"))
+                })
+                .collect(),
+        }
+    }
 }
 
 /// A binding of a role to a subject, optionally limited to a namespace
@@ -53,9 +90,24 @@ pub struct Binding {
 pub struct CreateBinding {
     #[serde(rename = "type")]
     pub type_: String,
+    /// A username, group name or service-account name.
+    #[serde(default)]
     pub subject: String,
+    /// A role's name.
+    #[serde(default)]
     pub role: String,
     pub namespace: Option<String>,
+    /// Kestra's name for `namespace`, accepted as it.
+    #[serde(rename = "namespaceId")]
+    pub namespace_id: Option<String>,
+    /// Kestra's subject id: refused with what to send instead.
+    #[serde(rename = "externalId")]
+    #[schema(value_type = Option<String>)]
+    pub external_id: Unused,
+    /// Kestra's role id: refused with what to send instead.
+    #[serde(rename = "roleId")]
+    #[schema(value_type = Option<String>)]
+    pub role_id: Unused,
 }
 
 /// The role named in the path.
@@ -320,9 +372,18 @@ pub struct Group {
 
 /// Body of `POST .../groups`.
 #[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateGroup {
     pub name: String,
+    /// Kestra's: accepted empty only.
+    #[schema(value_type = Option<String>)]
+    pub description: Unused,
+    /// Kestra's roles of a group: accepted empty only (Aerie grants a
+    /// group roles through bindings).
+    #[schema(value_type = Option<Object>)]
+    pub namespace_roles: Unused,
+    #[schema(value_type = Option<Vec<String>>)]
+    pub global_roles: Unused,
 }
 
 /// Body of `POST .../groups/{group}/members`.
@@ -362,6 +423,17 @@ async fn create_group(
     tenant: Tenant,
     JsonBody(body): JsonBody<CreateGroup>,
 ) -> Result<(StatusCode, Json<Group>), ApiError> {
+    const BINDINGS: &str =
+        "a group gets roles through bindings: POST /bindings {\"type\": \"GROUP\", ...}";
+    refuse_unless_empty(&[
+        (
+            "description",
+            &body.description,
+            "a group is a name and its members",
+        ),
+        ("namespaceRoles", &body.namespace_roles, BINDINGS),
+        ("globalRoles", &body.global_roles, BINDINGS),
+    ])?;
     let created = state
         .rbac
         .clone()
@@ -513,9 +585,26 @@ async fn create_role(
     tenant: Tenant,
     JsonBody(body): JsonBody<CreateRole>,
 ) -> Result<(StatusCode, Json<Role>), ApiError> {
+    refuse_unless_empty(&[
+        (
+            "description",
+            &body.description,
+            "a role is a name and its permissions",
+        ),
+        (
+            "namespaceId",
+            &body.namespace_id,
+            "roles are tenant-wide; a binding limits a role to a namespace",
+        ),
+        (
+            "isDefault",
+            &body.is_default,
+            "no role is given by default; bind it, or run `aerie auths users sync-access`",
+        ),
+    ])?;
     let request = tenant.request(pb::CreateRoleRequest {
         name: body.name,
-        grants: wire_grants(&body.permissions)?,
+        grants: wire_grants(&body.permissions.texts())?,
     });
     let created = state.rbac.clone().create_role(request).await?.into_inner();
     Ok((StatusCode::CREATED, Json(role(created))))
@@ -563,11 +652,36 @@ async fn create_binding(
     tenant: Tenant,
     JsonBody(body): JsonBody<CreateBinding>,
 ) -> Result<(StatusCode, Json<Binding>), ApiError> {
+    refuse_renamed(&[
+        (
+            "externalId",
+            &body.external_id,
+            "`subject`: a username, group name or service-account name",
+        ),
+        ("roleId", &body.role_id, "`role`: the role's name"),
+    ])?;
+    for (field, value) in [("subject", &body.subject), ("role", &body.role)] {
+        if value.is_empty() {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("`{field}` is required"),
+            ));
+        }
+    }
+    let namespace = match (body.namespace, body.namespace_id) {
+        (Some(a), Some(b)) if a != b => {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "`namespace` and `namespaceId` differ; send one",
+            ));
+        }
+        (a, b) => a.or(b).unwrap_or_default(),
+    };
     let request = tenant.request(pb::CreateBindingRequest {
         r#type: binding_type_of(&body.type_)?,
         subject: body.subject,
         role: body.role,
-        namespace: body.namespace.unwrap_or_default(),
+        namespace,
     });
     let created = state
         .rbac

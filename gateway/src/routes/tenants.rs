@@ -13,6 +13,7 @@ use utoipa_axum::routes;
 
 use crate::authn::Authenticated;
 use crate::error::{ApiError, ErrorBody, JsonBody};
+use crate::routes::kestra_fields::{Unused, refuse_unless_empty};
 use crate::state::AppState;
 
 /// A tenant.
@@ -135,6 +136,44 @@ pub struct CreateTenant {
     pub admin_username: Option<String>,
     /// Accepted for Kestra's clients, which send it: only `false`.
     pub deleted: Option<bool>,
+    // Kestra's tenant fields (no `flatten`: it would void
+    // deny_unknown_fields).
+    /// Kestra's worker group: not supported, only empty.
+    #[schema(value_type = Option<Object>)]
+    pub worker_group: Unused,
+    /// Kestra's per-tenant storage: not supported, only empty.
+    #[schema(value_type = Option<String>)]
+    pub storage_type: Unused,
+    #[schema(value_type = Option<Object>)]
+    pub storage_configuration: Unused,
+    /// Kestra's per-tenant secret backend: not supported, only empty.
+    #[schema(value_type = Option<String>)]
+    pub secret_type: Unused,
+    #[schema(value_type = Option<Object>)]
+    pub secret_configuration: Unused,
+}
+
+/// Kestra's tenant fields beyond id and name: accepted empty, refused when
+/// set (see `kestra_fields`).
+fn refuse_kestra_tenant_fields(
+    worker_group: &Unused,
+    storage: (&Unused, &Unused),
+    secrets: (&Unused, &Unused),
+) -> Result<(), ApiError> {
+    const STORAGE: &str = "every tenant uses the instance's storage (aerie.storage.*)";
+    const SECRETS: &str =
+        "every tenant's secrets are sealed in its own database rows under the instance's key";
+    refuse_unless_empty(&[
+        (
+            "workerGroup",
+            worker_group,
+            "it has no worker groups; every worker serves every tenant, shared fairly",
+        ),
+        ("storageType", storage.0, STORAGE),
+        ("storageConfiguration", storage.1, STORAGE),
+        ("secretType", secrets.0, SECRETS),
+        ("secretConfiguration", secrets.1, SECRETS),
+    ])
 }
 
 /// Body of `PUT /api/v1/tenants/{id}`.
@@ -147,6 +186,30 @@ pub struct UpdateTenant {
     /// Accepted for Kestra's clients, which send the whole tenant: only
     /// `false` (a tenant is deleted with DELETE, never by an update).
     pub deleted: Option<bool>,
+    /// Read-only fields of a tenant as GET answers it, accepted so that a
+    /// client may send that answer back; they change nothing.
+    #[schema(value_type = Option<String>)]
+    pub create_time: Unused,
+    #[schema(value_type = Option<String>)]
+    pub update_time: Unused,
+    /// As GET answers it: accepted when equal to the tenant's quotas, which
+    /// change only through `PUT /api/v1/tenants/{id}/quotas`.
+    pub quotas: Option<Quotas>,
+    // Kestra's tenant fields (no `flatten`: it would void
+    // deny_unknown_fields).
+    /// Kestra's worker group: not supported, only empty.
+    #[schema(value_type = Option<Object>)]
+    pub worker_group: Unused,
+    /// Kestra's per-tenant storage: not supported, only empty.
+    #[schema(value_type = Option<String>)]
+    pub storage_type: Unused,
+    #[schema(value_type = Option<Object>)]
+    pub storage_configuration: Unused,
+    /// Kestra's per-tenant secret backend: not supported, only empty.
+    #[schema(value_type = Option<String>)]
+    pub secret_type: Unused,
+    #[schema(value_type = Option<Object>)]
+    pub secret_configuration: Unused,
 }
 
 /// Kestra's tenant bodies carry `deleted`. `false` says what every live
@@ -400,6 +463,11 @@ async fn create_tenant(
     JsonBody(body): JsonBody<CreateTenant>,
 ) -> Result<(StatusCode, Json<Tenant>), ApiError> {
     refuse_deleted(body.deleted)?;
+    refuse_kestra_tenant_fields(
+        &body.worker_group,
+        (&body.storage_type, &body.storage_configuration),
+        (&body.secret_type, &body.secret_configuration),
+    )?;
     let validate_only = query.dry_run.unwrap_or(false);
     let request = pb::CreateTenantRequest {
         id: body.id,
@@ -474,11 +542,33 @@ async fn update_tenant(
     JsonBody(body): JsonBody<UpdateTenant>,
 ) -> Result<Json<Tenant>, ApiError> {
     refuse_deleted(body.deleted)?;
+    refuse_kestra_tenant_fields(
+        &body.worker_group,
+        (&body.storage_type, &body.storage_configuration),
+        (&body.secret_type, &body.secret_configuration),
+    )?;
     if body.id.as_ref().is_some_and(|body_id| *body_id != id) {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "the id in the body differs from the id in the path; tenant ids cannot change",
         ));
+    }
+    if let Some(sent) = &body.quotas {
+        let current: Quotas = state
+            .tenants
+            .clone()
+            .get_tenant(caller.request(pb::GetTenantRequest { id: id.clone() }, None))
+            .await?
+            .into_inner()
+            .quotas
+            .map(Into::into)
+            .unwrap_or_default();
+        if serde_json::to_value(sent).ok() != serde_json::to_value(&current).ok() {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "`quotas` differ from the tenant's: a tenant's quotas change only through PUT /api/v1/tenants/{id}/quotas (super admin)",
+            ));
+        }
     }
     let tenant = state
         .tenants

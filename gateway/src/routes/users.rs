@@ -12,6 +12,7 @@ use utoipa_axum::routes;
 
 use crate::authn::Authenticated;
 use crate::error::{ApiError, ErrorBody, JsonBody};
+use crate::routes::kestra_fields::{Unused, refuse_unless_empty};
 use crate::routes::tenants::rfc3339;
 use crate::state::AppState;
 
@@ -47,6 +48,19 @@ pub struct CreateUser {
     pub password: String,
     #[serde(default)]
     pub super_admin: bool,
+    /// Kestra's profile fields: Aerie keeps none, so only empty values
+    /// are accepted (`description`, `firstName`, `lastName`, `email`), and
+    /// `groups`, which Aerie sets per tenant through group members.
+    #[schema(value_type = Option<String>)]
+    pub description: Unused,
+    #[schema(value_type = Option<String>)]
+    pub first_name: Unused,
+    #[schema(value_type = Option<String>)]
+    pub last_name: Unused,
+    #[schema(value_type = Option<String>)]
+    pub email: Unused,
+    #[schema(value_type = Option<Vec<String>>)]
+    pub groups: Unused,
 }
 
 /// Body of `PUT /api/v1/users/{id}`: what is given changes.
@@ -55,6 +69,45 @@ pub struct CreateUser {
 pub struct UpdateUser {
     pub password: Option<String>,
     pub super_admin: Option<bool>,
+    /// As GET answers them, so that a client may send a user back: must be
+    /// the user's own (usernames never change); `createTime` changes nothing.
+    pub id: Option<String>,
+    pub username: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub create_time: Unused,
+    /// Kestra's profile fields: Aerie keeps none, so only empty values
+    /// are accepted (`description`, `firstName`, `lastName`, `email`), and
+    /// `groups`, which Aerie sets per tenant through group members.
+    #[schema(value_type = Option<String>)]
+    pub description: Unused,
+    #[schema(value_type = Option<String>)]
+    pub first_name: Unused,
+    #[schema(value_type = Option<String>)]
+    pub last_name: Unused,
+    #[schema(value_type = Option<String>)]
+    pub email: Unused,
+    #[schema(value_type = Option<Vec<String>>)]
+    pub groups: Unused,
+}
+
+/// Refuses Kestra's profile fields unless empty (see `kestra_fields`).
+fn refuse_profile(
+    (description, first_name, last_name): (&Unused, &Unused, &Unused),
+    email: &Unused,
+    groups: &Unused,
+) -> Result<(), ApiError> {
+    const PROFILE: &str = "a user is a username, a password and a super-admin flag";
+    refuse_unless_empty(&[
+        ("description", description, PROFILE),
+        ("firstName", first_name, PROFILE),
+        ("lastName", last_name, PROFILE),
+        ("email", email, PROFILE),
+        (
+            "groups",
+            groups,
+            "groups belong to tenants; add a member with POST /api/v1/{tenant}/groups/{group}/members",
+        ),
+    ])
 }
 
 /// Paging of the user list.
@@ -88,6 +141,11 @@ async fn create_user(
     Authenticated(caller): Authenticated,
     JsonBody(body): JsonBody<CreateUser>,
 ) -> Result<(StatusCode, Json<User>), ApiError> {
+    refuse_profile(
+        (&body.description, &body.first_name, &body.last_name),
+        &body.email,
+        &body.groups,
+    )?;
     let request = pb::CreateUserRequest {
         username: body.username,
         password: body.password,
@@ -150,6 +208,35 @@ async fn update_user(
     Path(id): Path<String>,
     JsonBody(body): JsonBody<UpdateUser>,
 ) -> Result<Json<User>, ApiError> {
+    refuse_profile(
+        (&body.description, &body.first_name, &body.last_name),
+        &body.email,
+        &body.groups,
+    )?;
+    if body.id.is_some() || body.username.is_some() {
+        let user = state
+            .users
+            .clone()
+            .get_user(caller.request(pb::GetUserRequest { id: id.clone() }, None))
+            .await?
+            .into_inner();
+        if body.id.as_ref().is_some_and(|sent| *sent != user.id) {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "the id in the body is not this user's; user ids cannot change",
+            ));
+        }
+        if body
+            .username
+            .as_ref()
+            .is_some_and(|sent| *sent != user.username)
+        {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "`username` differs from this user's: Aerie cannot rename a user",
+            ));
+        }
+    }
     let request = pb::UpdateUserRequest {
         id,
         password: body.password.unwrap_or_default(),
