@@ -4,7 +4,7 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::app::{Mode, TestApp};
+use crate::app::{Mode, TestApp, call};
 use crate::executions::tenant;
 
 async fn created(app: &TestApp, path: &str, body: Value) {
@@ -228,4 +228,86 @@ async fn a_tenant_gets_the_default_tenants_bindings_once_and_the_report_says_who
     }
     let (_, stdout, _) = app.cli(&["auths", "users", "sync-access"]).await;
     assert!(stdout.contains("boss: no access to any tenant"), "{stdout}");
+}
+
+/// The same over gRPC (`RbacService/SyncAccess` with the tenant in
+/// metadata, `UserService/ListUserAccess`), and the CLI with the server
+/// stopped, from the config file alone.
+#[tokio::test]
+async fn sync_access_over_grpc_and_from_the_cli_with_the_server_stopped() {
+    use aerie_proto::auth::v1 as pb;
+    use aerie_proto::auth::v1::rbac_service_client::RbacServiceClient;
+    use aerie_proto::auth::v1::user_service_client::UserServiceClient;
+
+    let app = TestApp::start(Mode::MultiWithDefault).await;
+    app.user("dev").await;
+    created(
+        &app,
+        "/api/v1/roles",
+        json!({"name": "Developer", "permissions": ["FLOW:READ"]}),
+    )
+    .await;
+    app.bind(None, "dev", "Developer", None).await;
+    tenant(&app, "acme").await;
+    tenant(&app, "globex").await;
+
+    let channel = app.channel().await;
+    let someone = app.user("someone").await;
+    let refused = RbacServiceClient::new(channel.clone())
+        .sync_access(call(pb::SyncAccessRequest {}, Some(&someone), Some("acme")))
+        .await
+        .expect_err("only the super admin");
+    assert!(
+        matches!(
+            refused.code(),
+            tonic::Code::PermissionDenied | tonic::Code::NotFound
+        ),
+        "{refused:?}"
+    );
+    let synced = RbacServiceClient::new(channel.clone())
+        .sync_access(call(
+            pb::SyncAccessRequest {},
+            Some(&app.admin),
+            Some("acme"),
+        ))
+        .await
+        .expect("sync over gRPC")
+        .into_inner();
+    let dev = synced
+        .bindings
+        .iter()
+        .find(|b| b.subject == "dev")
+        .expect("dev's binding");
+    assert_eq!(
+        (dev.role.as_str(), dev.outcome),
+        ("Developer", pb::SyncOutcome::Added as i32)
+    );
+    let report = UserServiceClient::new(channel)
+        .list_user_access(call(pb::ListUserAccessRequest {}, Some(&app.admin), None))
+        .await
+        .expect("report over gRPC")
+        .into_inner();
+    let dev = report
+        .users
+        .iter()
+        .find(|u| u.username == "dev")
+        .expect("dev in the report");
+    assert!(
+        dev.tenants
+            .iter()
+            .any(|t| t.tenant.as_deref() == Some("acme") && t.roles == ["Developer"]),
+        "{dev:?}"
+    );
+
+    // The server stops; the CLI works from the config file alone.
+    app.shutdown.cancel();
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let (ok, stdout, stderr) = app
+        .cli(&["auths", "users", "sync-access", "--tenant", "globex"])
+        .await;
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("dev"), "{stdout}");
+    let (ok, stdout, stderr) = app.cli(&["auths", "users", "sync-access"]).await;
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("globex"), "{stdout}");
 }

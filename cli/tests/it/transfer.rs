@@ -770,3 +770,109 @@ async fn the_services_parts_answer_only_aerie_itself() {
     }
     get(&app, "/api/v1/acme/flows/company.team/carried").await;
 }
+
+/// The same archives over gRPC, as a client generated from the protos uses
+/// them: `ExportTenant` streams chunks, `ImportTenant` takes a header then
+/// chunks; a caller who is not the super admin is refused.
+#[tokio::test]
+async fn the_super_admin_exports_and_imports_a_tenant_over_grpc() {
+    use aerie_proto::tenant::v1 as pb;
+    use aerie_proto::tenant::v1::tenant_service_client::TenantServiceClient;
+    use tokio_stream::StreamExt;
+
+    let app = TestApp::start(Mode::MultiWithDefault).await;
+    tenant(&app, "acme").await;
+    create_flow(&app, "acme", FLOW).await;
+    // Without its secret the flow fails: an execution all the same.
+    let original = run(&app, "acme", "company.team/carried", json!({})).await;
+    let key = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+    fn bearer<T>(token: &str, mut request: tonic::Request<T>) -> tonic::Request<T> {
+        let value = format!("Bearer {token}").parse().expect("ascii");
+        request.metadata_mut().insert("authorization", value);
+        request
+    }
+    let mut grpc = TenantServiceClient::connect(app.grpc.clone())
+        .await
+        .expect("connect");
+    let export = |token: &str| {
+        bearer(
+            token,
+            tonic::Request::new(pb::ExportTenantRequest {
+                id: "acme".into(),
+                transfer_key: key.into(),
+            }),
+        )
+    };
+
+    let someone = app.user("someone").await;
+    let refused = match grpc.export_tenant(export(&someone)).await {
+        Ok(stream) => stream
+            .into_inner()
+            .next()
+            .await
+            .expect("an answer")
+            .expect_err("refused"),
+        Err(status) => status,
+    };
+    assert!(
+        matches!(
+            refused.code(),
+            tonic::Code::PermissionDenied | tonic::Code::NotFound
+        ),
+        "{refused:?}"
+    );
+
+    let mut stream = grpc
+        .export_tenant(export(&app.admin))
+        .await
+        .expect("export")
+        .into_inner();
+    let mut archive = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        archive.extend(chunk.expect("chunk").data);
+    }
+    assert!(!archive.is_empty());
+
+    let mut parts = vec![pb::ImportTenantRequest {
+        part: Some(pb::import_tenant_request::Part::Header(
+            pb::ImportTenantHeader {
+                id: "acme-grpc".into(),
+                name: "Over gRPC".into(),
+                transfer_key: key.into(),
+            },
+        )),
+    }];
+    parts.extend(
+        archive
+            .chunks(64 * 1024)
+            .map(|data| pb::ImportTenantRequest {
+                part: Some(pb::import_tenant_request::Part::Data(data.to_vec())),
+            }),
+    );
+    let imported = grpc
+        .import_tenant(bearer(
+            &app.admin,
+            tonic::Request::new(tokio_stream::iter(parts)),
+        ))
+        .await
+        .expect("import")
+        .into_inner();
+    let tenant_made = imported.tenant.expect("tenant");
+    assert_eq!(
+        (tenant_made.id.as_str(), tenant_made.name.as_str()),
+        ("acme-grpc", "Over gRPC")
+    );
+    let before = get(&app, "/api/v1/acme/flows/company.team/carried").await;
+    let after = get(&app, "/api/v1/acme-grpc/flows/company.team/carried").await;
+    assert_eq!(before["source"], after["source"]);
+    let found = get(
+        &app,
+        "/api/v1/acme-grpc/executions/search?namespace=company.team&flowId=carried",
+    )
+    .await;
+    assert_eq!(found["total"], 1, "{found}");
+    assert_eq!(
+        found["results"][0]["state"]["current"],
+        original["state"]["current"]
+    );
+}
