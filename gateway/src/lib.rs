@@ -51,6 +51,9 @@ pub fn app_with_scoped_routes(state: AppState, scoped: OpenApiRouter<AppState>) 
         api = api.merge(routes::tenants::routes());
     }
     let (router, mut doc) = api.split_for_parts();
+    doc.merge(routes::executions::webhooks::documentation(
+        policy.multi_tenancy,
+    ));
     let (scoped, scoped_doc) = scoped.split_for_parts();
     add_tenant_forms(&mut doc, scoped_doc, policy.multi_tenancy);
     document_common_errors(&mut doc);

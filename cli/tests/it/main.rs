@@ -9,6 +9,7 @@ mod changes;
 mod cli;
 mod cluster;
 mod credentials;
+mod docs;
 mod durability;
 mod executions;
 mod flow_triggers;

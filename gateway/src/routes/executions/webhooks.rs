@@ -94,6 +94,31 @@ pub fn routes(multi_tenancy: bool) -> Router<AppState> {
     router
 }
 
+/// The webhook routes as the OpenAPI document shows them (they are served
+/// by [`routes`], outside authentication: the key is the credential).
+pub fn documentation(multi_tenancy: bool) -> utoipa::openapi::OpenApi {
+    let mut api = utoipa_axum::router::OpenApiRouter::<AppState>::new()
+        .routes(utoipa_axum::routes!(default_tenant));
+    if multi_tenancy {
+        api = api.routes(utoipa_axum::routes!(named_tenant));
+    }
+    api.split_for_parts().1
+}
+
+/// Start an execution through a flow's Webhook trigger (no token: the key is the credential).
+///
+/// The body (JSON, a form or text), the query (a repeated parameter as a
+/// list) and the headers become `trigger.body`, `trigger.parameters` and
+/// `trigger.headers`. A trigger condition that is false answers 204 and
+/// starts nothing. `?wait=true` answers when the execution ends.
+#[utoipa::path(method(get, post, put), path = "/api/v1/executions/webhook/{namespace}/{flow_id}/{key}",
+    tag = "executions", operation_id = "webhook",
+    params(("namespace" = String, Path), ("flow_id" = String, Path), ("key" = String, Path, description = "the trigger's key")),
+    request_body(content = Option<Object>, description = "any body: JSON, a form or text"),
+    responses((status = 200, body = Execution), (status = 204, description = "a condition was false: nothing started"),
+              (status = 404, body = crate::error::ErrorBody), (status = 405, body = crate::error::ErrorBody),
+              (status = 429, body = crate::error::ErrorBody)),
+    security(()))]
 async fn default_tenant(
     State(state): State<AppState>,
     method: Method,
@@ -111,6 +136,16 @@ async fn default_tenant(
     trigger(state, method, target, raw, headers, body).await
 }
 
+/// Start an execution of a tenant's flow through its Webhook trigger (no token: the key is the credential).
+#[utoipa::path(method(get, post, put), path = "/api/v1/{tenant}/executions/webhook/{namespace}/{flow_id}/{key}",
+    tag = "executions", operation_id = "webhook_in_tenant",
+    params(("tenant" = String, Path), ("namespace" = String, Path), ("flow_id" = String, Path),
+           ("key" = String, Path, description = "the trigger's key")),
+    request_body(content = Option<Object>, description = "any body: JSON, a form or text"),
+    responses((status = 200, body = Execution), (status = 204, description = "a condition was false: nothing started"),
+              (status = 404, body = crate::error::ErrorBody), (status = 405, body = crate::error::ErrorBody),
+              (status = 429, body = crate::error::ErrorBody)),
+    security(()))]
 async fn named_tenant(
     State(state): State<AppState>,
     method: Method,
