@@ -24,7 +24,7 @@ pub fn parse_grants(texts: &[String]) -> Result<Vec<Grant>, ServiceError> {
     }
     if grants.is_empty() {
         return Err(ServiceError::InvalidArgument(
-            "a role needs at least one permission".to_owned(),
+            "`permissions` is empty: a role needs at least one permission".to_owned(),
         ));
     }
     Ok(grants)

@@ -12,7 +12,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::error::{ApiError, ErrorBody, JsonBody};
-use crate::routes::kestra_fields::{Unused, refuse_renamed, refuse_unless_empty};
+use crate::routes::kestra_fields::{Object as KObject, refuse_renamed, refuse_unless_empty};
 use crate::routes::tenants::rfc3339;
 use crate::state::AppState;
 use crate::tenant_scope::Tenant;
@@ -35,15 +35,14 @@ pub struct CreateRole {
     /// send them, `{"FLOW": ["READ"], "EXECUTION": ["CREATE"]}`.
     pub permissions: Permissions,
     /// Kestra's: accepted empty only.
-    #[schema(value_type = Option<String>)]
-    pub description: Unused,
+    pub description: Option<String>,
     /// Kestra's role namespace: accepted empty only (a binding carries
     /// the namespace in Aerie).
-    #[schema(value_type = Option<String>)]
-    pub namespace_id: Unused,
+    pub namespace_id: Option<String>,
     /// Kestra's default role: accepted `false` only.
-    #[schema(value_type = Option<bool>)]
-    pub is_default: Unused,
+    pub is_default: Option<bool>,
+    /// Accepted for Kestra's clients: only `false`.
+    pub deleted: Option<bool>,
 }
 
 /// A role's permissions, in either form.
@@ -102,12 +101,12 @@ pub struct CreateBinding {
     pub namespace_id: Option<String>,
     /// Kestra's subject id: refused with what to send instead.
     #[serde(rename = "externalId")]
-    #[schema(value_type = Option<String>)]
-    pub external_id: Unused,
+    pub external_id: Option<String>,
     /// Kestra's role id: refused with what to send instead.
     #[serde(rename = "roleId")]
-    #[schema(value_type = Option<String>)]
-    pub role_id: Unused,
+    pub role_id: Option<String>,
+    /// Accepted for Kestra's clients: only `false`.
+    pub deleted: Option<bool>,
 }
 
 /// The role named in the path.
@@ -376,14 +375,14 @@ pub struct Group {
 pub struct CreateGroup {
     pub name: String,
     /// Kestra's: accepted empty only.
-    #[schema(value_type = Option<String>)]
-    pub description: Unused,
+    pub description: Option<String>,
     /// Kestra's roles of a group: accepted empty only (Aerie grants a
     /// group roles through bindings).
     #[schema(value_type = Option<Object>)]
-    pub namespace_roles: Unused,
-    #[schema(value_type = Option<Vec<String>>)]
-    pub global_roles: Unused,
+    pub namespace_roles: Option<KObject>,
+    pub global_roles: Option<Vec<String>>,
+    /// Accepted for Kestra's clients: only `false`.
+    pub deleted: Option<bool>,
 }
 
 /// Body of `POST .../groups/{group}/members`.
@@ -431,6 +430,7 @@ async fn create_group(
             &body.description,
             "a group is a name and its members",
         ),
+        ("deleted", &body.deleted, "only `false`: delete with DELETE"),
         ("namespaceRoles", &body.namespace_roles, BINDINGS),
         ("globalRoles", &body.global_roles, BINDINGS),
     ])?;
@@ -591,6 +591,7 @@ async fn create_role(
             &body.description,
             "a role is a name and its permissions",
         ),
+        ("deleted", &body.deleted, "only `false`: delete with DELETE"),
         (
             "namespaceId",
             &body.namespace_id,
@@ -660,6 +661,7 @@ async fn create_binding(
         ),
         ("roleId", &body.role_id, "`role`: the role's name"),
     ])?;
+    refuse_unless_empty(&[("deleted", &body.deleted, "only `false`: delete with DELETE")])?;
     for (field, value) in [("subject", &body.subject), ("role", &body.role)] {
         if value.is_empty() {
             return Err(ApiError::new(

@@ -13,7 +13,7 @@ use utoipa_axum::routes;
 
 use crate::authn::Authenticated;
 use crate::error::{ApiError, ErrorBody, JsonBody};
-use crate::routes::kestra_fields::{Unused, refuse_unless_empty};
+use crate::routes::kestra_fields::{Kept, Object as KObject, refuse_unless_empty};
 use crate::state::AppState;
 
 /// A tenant.
@@ -140,26 +140,43 @@ pub struct CreateTenant {
     // deny_unknown_fields).
     /// Kestra's worker group: not supported, only empty.
     #[schema(value_type = Option<Object>)]
-    pub worker_group: Unused,
+    pub worker_group: Option<KObject>,
     /// Kestra's per-tenant storage: not supported, only empty.
-    #[schema(value_type = Option<String>)]
-    pub storage_type: Unused,
+    pub storage_type: Option<String>,
     #[schema(value_type = Option<Object>)]
-    pub storage_configuration: Unused,
+    pub storage_configuration: Option<KObject>,
     /// Kestra's per-tenant secret backend: not supported, only empty.
-    #[schema(value_type = Option<String>)]
-    pub secret_type: Unused,
+    pub secret_type: Option<String>,
     #[schema(value_type = Option<Object>)]
-    pub secret_configuration: Unused,
+    pub secret_configuration: Option<KObject>,
+    /// More of Kestra's tenant settings, accepted only as Aerie behaves
+    /// anyway (`false` or empty): Aerie never requires a namespace to
+    /// exist first, keeps outputs with their task runs, lets secrets be
+    /// written, and isolates every tenant's storage and secrets already.
+    pub require_existing_namespace: Option<bool>,
+    pub outputs_in_internal_storage: Option<bool>,
+    pub secret_read_only: Option<bool>,
+    #[schema(value_type = Option<Object>)]
+    pub secret_isolation: Option<KObject>,
+    #[schema(value_type = Option<Object>)]
+    pub storage_isolation: Option<KObject>,
 }
 
 /// Kestra's tenant fields beyond id and name: accepted empty, refused when
 /// set (see `kestra_fields`).
 fn refuse_kestra_tenant_fields(
-    worker_group: &Unused,
-    storage: (&Unused, &Unused),
-    secrets: (&Unused, &Unused),
+    worker_group: &Option<KObject>,
+    storage: (&Option<String>, &Option<KObject>),
+    secrets: (&Option<String>, &Option<KObject>),
+    settings: [(&str, &dyn Kept); 5],
 ) -> Result<(), ApiError> {
+    for (name, value) in settings {
+        refuse_unless_empty(&[(
+            name,
+            value,
+            "only `false` or empty: Aerie does not require namespaces to exist, keeps outputs with their task runs, lets secrets be written, and isolates each tenant's storage and secrets already",
+        )])?;
+    }
     const STORAGE: &str = "every tenant uses the instance's storage (aerie.storage.*)";
     const SECRETS: &str =
         "every tenant's secrets are sealed in its own database rows under the instance's key";
@@ -188,10 +205,8 @@ pub struct UpdateTenant {
     pub deleted: Option<bool>,
     /// Read-only fields of a tenant as GET answers it, accepted so that a
     /// client may send that answer back; they change nothing.
-    #[schema(value_type = Option<String>)]
-    pub create_time: Unused,
-    #[schema(value_type = Option<String>)]
-    pub update_time: Unused,
+    pub create_time: Option<String>,
+    pub update_time: Option<String>,
     /// As GET answers it: accepted when equal to the tenant's quotas, which
     /// change only through `PUT /api/v1/tenants/{id}/quotas`.
     pub quotas: Option<Quotas>,
@@ -199,17 +214,26 @@ pub struct UpdateTenant {
     // deny_unknown_fields).
     /// Kestra's worker group: not supported, only empty.
     #[schema(value_type = Option<Object>)]
-    pub worker_group: Unused,
+    pub worker_group: Option<KObject>,
     /// Kestra's per-tenant storage: not supported, only empty.
-    #[schema(value_type = Option<String>)]
-    pub storage_type: Unused,
+    pub storage_type: Option<String>,
     #[schema(value_type = Option<Object>)]
-    pub storage_configuration: Unused,
+    pub storage_configuration: Option<KObject>,
     /// Kestra's per-tenant secret backend: not supported, only empty.
-    #[schema(value_type = Option<String>)]
-    pub secret_type: Unused,
+    pub secret_type: Option<String>,
     #[schema(value_type = Option<Object>)]
-    pub secret_configuration: Unused,
+    pub secret_configuration: Option<KObject>,
+    /// More of Kestra's tenant settings, accepted only as Aerie behaves
+    /// anyway (`false` or empty): Aerie never requires a namespace to
+    /// exist first, keeps outputs with their task runs, lets secrets be
+    /// written, and isolates every tenant's storage and secrets already.
+    pub require_existing_namespace: Option<bool>,
+    pub outputs_in_internal_storage: Option<bool>,
+    pub secret_read_only: Option<bool>,
+    #[schema(value_type = Option<Object>)]
+    pub secret_isolation: Option<KObject>,
+    #[schema(value_type = Option<Object>)]
+    pub storage_isolation: Option<KObject>,
 }
 
 /// Kestra's tenant bodies carry `deleted`. `false` says what every live
@@ -467,6 +491,16 @@ async fn create_tenant(
         &body.worker_group,
         (&body.storage_type, &body.storage_configuration),
         (&body.secret_type, &body.secret_configuration),
+        [
+            ("requireExistingNamespace", &body.require_existing_namespace),
+            (
+                "outputsInInternalStorage",
+                &body.outputs_in_internal_storage,
+            ),
+            ("secretReadOnly", &body.secret_read_only),
+            ("secretIsolation", &body.secret_isolation),
+            ("storageIsolation", &body.storage_isolation),
+        ],
     )?;
     let validate_only = query.dry_run.unwrap_or(false);
     let request = pb::CreateTenantRequest {
@@ -546,6 +580,16 @@ async fn update_tenant(
         &body.worker_group,
         (&body.storage_type, &body.storage_configuration),
         (&body.secret_type, &body.secret_configuration),
+        [
+            ("requireExistingNamespace", &body.require_existing_namespace),
+            (
+                "outputsInInternalStorage",
+                &body.outputs_in_internal_storage,
+            ),
+            ("secretReadOnly", &body.secret_read_only),
+            ("secretIsolation", &body.secret_isolation),
+            ("storageIsolation", &body.storage_isolation),
+        ],
     )?;
     if body.id.as_ref().is_some_and(|body_id| *body_id != id) {
         return Err(ApiError::new(

@@ -12,7 +12,7 @@ use utoipa_axum::routes;
 
 use crate::authn::Authenticated;
 use crate::error::{ApiError, ErrorBody, JsonBody};
-use crate::routes::kestra_fields::{Unused, refuse_unless_empty};
+use crate::routes::kestra_fields::refuse_unless_empty;
 use crate::routes::tenants::rfc3339;
 use crate::state::AppState;
 
@@ -48,19 +48,16 @@ pub struct CreateUser {
     pub password: String,
     #[serde(default)]
     pub super_admin: bool,
+    /// Accepted for Kestra's clients: only `false`.
+    pub deleted: Option<bool>,
     /// Kestra's profile fields: Aerie keeps none, so only empty values
     /// are accepted (`description`, `firstName`, `lastName`, `email`), and
     /// `groups`, which Aerie sets per tenant through group members.
-    #[schema(value_type = Option<String>)]
-    pub description: Unused,
-    #[schema(value_type = Option<String>)]
-    pub first_name: Unused,
-    #[schema(value_type = Option<String>)]
-    pub last_name: Unused,
-    #[schema(value_type = Option<String>)]
-    pub email: Unused,
-    #[schema(value_type = Option<Vec<String>>)]
-    pub groups: Unused,
+    pub description: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub email: Option<String>,
+    pub groups: Option<Vec<String>>,
 }
 
 /// Body of `PUT /api/v1/users/{id}`: what is given changes.
@@ -73,28 +70,22 @@ pub struct UpdateUser {
     /// the user's own (usernames never change); `createTime` changes nothing.
     pub id: Option<String>,
     pub username: Option<String>,
-    #[schema(value_type = Option<String>)]
-    pub create_time: Unused,
+    pub create_time: Option<String>,
     /// Kestra's profile fields: Aerie keeps none, so only empty values
     /// are accepted (`description`, `firstName`, `lastName`, `email`), and
     /// `groups`, which Aerie sets per tenant through group members.
-    #[schema(value_type = Option<String>)]
-    pub description: Unused,
-    #[schema(value_type = Option<String>)]
-    pub first_name: Unused,
-    #[schema(value_type = Option<String>)]
-    pub last_name: Unused,
-    #[schema(value_type = Option<String>)]
-    pub email: Unused,
-    #[schema(value_type = Option<Vec<String>>)]
-    pub groups: Unused,
+    pub description: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub email: Option<String>,
+    pub groups: Option<Vec<String>>,
 }
 
 /// Refuses Kestra's profile fields unless empty (see `kestra_fields`).
 fn refuse_profile(
-    (description, first_name, last_name): (&Unused, &Unused, &Unused),
-    email: &Unused,
-    groups: &Unused,
+    (description, first_name, last_name): (&Option<String>, &Option<String>, &Option<String>),
+    email: &Option<String>,
+    groups: &Option<Vec<String>>,
 ) -> Result<(), ApiError> {
     const PROFILE: &str = "a user is a username, a password and a super-admin flag";
     refuse_unless_empty(&[
@@ -146,6 +137,11 @@ async fn create_user(
         &body.email,
         &body.groups,
     )?;
+    refuse_unless_empty(&[(
+        "deleted",
+        &body.deleted,
+        "only `false`: a user is deleted with DELETE /api/v1/users/{id}",
+    )])?;
     let request = pb::CreateUserRequest {
         username: body.username,
         password: body.password,
