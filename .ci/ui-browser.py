@@ -196,10 +196,17 @@ try:
     driver.execute_script("window.aerieNoReload = true")
     wait.until(lambda d: "first <img src=x onerror=alert(2)>" in text_of("logs"))
     check("second line" not in text_of("logs"), "first line arrived while the execution runs")
+    check(driver.find_elements(By.ID, "kill"), "Kill is offered while it runs")
+    # The reader opens the state history: it stays open across refreshes.
+    driver.find_element(By.CSS_SELECTOR, "#live details summary").click()
     wait.until(lambda d: "second line" in text_of("logs"))
     wait.until(lambda d: text_of("execution-state") == "SUCCESS")
     check(driver.current_url == execution_url and driver.execute_script("return window.aerieNoReload === true"),
           "later lines and the end arrived without a reload")
+    check(not driver.find_elements(By.ID, "kill") and driver.find_elements(By.ID, "restart"),
+          "once it ended, Restart replaced Kill without a reload")
+    check(driver.execute_script("return document.querySelector('#live details').open") is True,
+          "the state history the reader opened is still open")
     bars = driver.find_elements(By.CSS_SELECTOR, "#task-runs svg.timeline rect")
     check(len(bars) == 3, f"each task run has its bar on the timeline: {len(bars)}")
     widths = [float(b.get_attribute("width")) for b in bars]

@@ -746,6 +746,17 @@ async fn without_multi_tenancy_pages_have_no_tenant_segment() {
     assert_eq!(browser.get("/ui/executions").await.status, 200);
     assert_eq!(browser.get("/ui/acme/flows").await.status, 404);
     assert_eq!(browser.get("/ui/tenants").await.status, 404);
+
+    // The super admin, bound nowhere, lands on Administration -> Users
+    // (Tenants exist with multi-tenancy only).
+    let mut admin = Browser::new(&app);
+    admin.sign_in(ADMIN.0, ADMIN.1).await;
+    let home = admin.get("/ui").await;
+    assert_eq!(home.location(), "/ui/users");
+    assert_eq!(admin.get("/ui/users").await.status, 200);
+    // Browsers ask for an icon: nothing, and no 401.
+    let icon = Browser::new(&app).get("/favicon.ico").await;
+    assert_eq!(icon.status, 204);
 }
 
 #[tokio::test]
@@ -1028,6 +1039,27 @@ async fn revisions_show_their_changes_and_files_download_from_their_own_executio
     assert_eq!(browser.get(&elsewhere).await.status, 404);
     assert_eq!(
         browser.get(&href.replace("/ui/a/", "/ui/c/")).await.status,
+        404
+    );
+    // An ended execution offers Restart, not Kill, in its live part; its
+    // log lines download as text, from its own tenant only.
+    assert!(page.body.contains("id=\"restart\"") && !page.body.contains("id=\"kill\""));
+    assert!(page.body.contains("id=\"logs-download\""));
+    let logs = browser
+        .get(&format!("/ui/a/executions/ns/writer/{id}/logs"))
+        .await;
+    assert_eq!(logs.status, 200, "{}", logs.body);
+    assert!(
+        logs.headers["content-disposition"]
+            .to_str()
+            .expect("ascii")
+            .starts_with("attachment;")
+    );
+    assert_eq!(
+        browser
+            .get(&format!("/ui/c/executions/ns/writer/{id}/logs"))
+            .await
+            .status,
         404
     );
 }

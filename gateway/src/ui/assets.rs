@@ -24,7 +24,23 @@ pub fn routes() -> Router<AppState> {
             "/ui-assets/app.js",
             get(|| async { asset(JS, "text/javascript; charset=utf-8") }),
         )
+        // Browsers ask for it on every site: no icon, and no 401 in the
+        // console either.
+        .route(
+            FAVICON,
+            get(|| async {
+                let mut response = axum::http::StatusCode::NO_CONTENT.into_response();
+                response.headers_mut().insert(
+                    header::CACHE_CONTROL,
+                    HeaderValue::from_static("public, max-age=86400"),
+                );
+                response
+            }),
+        )
 }
+
+/// The icon path browsers ask for.
+pub const FAVICON: &str = "/favicon.ico";
 
 fn asset(body: &'static str, content_type: &'static str) -> Response {
     let mut response = body.into_response();

@@ -52,6 +52,10 @@ pub fn routes() -> Router<AppState> {
         .route("/executions/{namespace}/{flow_id}/{id}", get(show))
         .route("/executions/{namespace}/{flow_id}/{id}/live", get(live))
         .route("/executions/{namespace}/{flow_id}/{id}/file", get(file))
+        .route(
+            "/executions/{namespace}/{flow_id}/{id}/logs",
+            get(logs_file),
+        )
         .route("/executions/{namespace}/{flow_id}/{id}/kill", post(kill))
         .route(
             "/executions/{namespace}/{flow_id}/{id}/restart",
@@ -307,9 +311,28 @@ fn timeline(execution: &Execution, now: DateTime<Utc>) -> Vec<Bar> {
         .collect()
 }
 
-/// What the live part of the page shows.
-fn live_context(execution: &Execution, logs: &[LogLine], path: &str) -> minijinja::Value {
+/// Most log lines the page shows (the latest); all of them download from
+/// the page's logs link.
+const MAX_LOG_LINES: usize = 1000;
+/// Most task runs the page lists (the first ones); an execution with more
+/// (a large ForEach) says how many are left out.
+const MAX_TASK_RUNS: usize = 1000;
+
+/// What the live part of the page shows; `csrf` for its Kill and Restart
+/// forms, which it carries so that they follow the execution's state.
+fn live_context(
+    execution: &Execution,
+    logs: &[LogLine],
+    path: &str,
+    csrf: &str,
+) -> minijinja::Value {
     let ended = ENDED.contains(&execution.state.current.as_str());
+    let earlier_logs = logs.len().saturating_sub(MAX_LOG_LINES);
+    let logs = &logs[earlier_logs..];
+    let more_task_runs = execution.task_run_list.len().saturating_sub(MAX_TASK_RUNS);
+    let mut shown = execution.clone();
+    shown.task_run_list.truncate(MAX_TASK_RUNS);
+    let execution = &shown;
     let outputs: Vec<(String, String)> = execution
         .task_run_list
         .iter()
@@ -327,7 +350,9 @@ fn live_context(execution: &Execution, logs: &[LogLine], path: &str) -> minijinj
         .collect();
     context! {
         bars => timeline(execution, Utc::now()),
-        execution, logs, ended, outputs, files,
+        execution, logs, ended, outputs, files, earlier_logs, more_task_runs, csrf,
+        url => path,
+        logs_url => format!("{path}/logs"),
         execution_outputs => pretty(&execution.outputs),
         inputs => pretty(&execution.inputs),
         live_url => format!("{path}/live"),
@@ -348,7 +373,7 @@ async fn show(
     let chrome = Chrome::load(&state, &session, Some(&here), "executions").await?;
     let (execution, logs) = load(&state, &session, &here, &path).await?;
     let url = format!("{}/executions/{}/{}/{}", here.base, path.0, path.1, path.2);
-    let live = live_context(&execution, &logs, &url);
+    let live = live_context(&execution, &logs, &url, &session.csrf);
     let live_html = fragment("execution_live.html", &context! { live => &live })?;
     let title = format!("Execution {}", execution.id);
     render(
@@ -378,7 +403,7 @@ async fn live(
     let url = format!("{}/executions/{}/{}/{}", here.base, path.0, path.1, path.2);
     render_fragment(
         "execution_live.html",
-        context! { live => live_context(&execution, &logs, &url) },
+        context! { live => live_context(&execution, &logs, &url, &session.csrf) },
     )
 }
 
@@ -415,6 +440,32 @@ async fn file(
         .await?
         .into_inner();
     Ok(attachment(&file.filename, file.content))
+}
+
+/// Every log line of the execution as a text download.
+async fn logs_file(
+    State(state): State<AppState>,
+    session: Session,
+    here: Here,
+    Path(ExecutionPath {
+        namespace,
+        flow_id,
+        id,
+    }): Path<ExecutionPath>,
+) -> Result<Response, UiError> {
+    let path = (namespace, flow_id, id);
+    let (_, logs) = load(&state, &session, &here, &path).await?;
+    let mut text = String::new();
+    for line in &logs {
+        text.push_str(&format!(
+            "{} {} {} {}\n",
+            line.timestamp.as_deref().unwrap_or_default(),
+            line.level,
+            line.task_id.as_deref().unwrap_or("-"),
+            line.message
+        ));
+    }
+    Ok(attachment(&format!("{}.log", path.2), text.into_bytes()))
 }
 
 async fn kill(
@@ -478,6 +529,53 @@ mod tests {
     fn run(id: &str, state: serde_json::Value) -> serde_json::Value {
         serde_json::json!({"id": id, "taskId": id, "parentTaskRunId": null, "value": null,
             "state": state, "outputs": {}, "attempts": 1})
+    }
+
+    #[test]
+    fn the_page_shows_the_latest_thousand_log_lines_and_a_thousand_task_runs() {
+        let runs: Vec<_> = (0..1003)
+            .map(|i| {
+                run(
+                    &format!("t{i}"),
+                    state("SUCCESS", &["2026-01-01T10:00:01Z"]),
+                )
+            })
+            .collect();
+        let execution: Execution = serde_json::from_value(serde_json::json!({
+            "id": "e", "namespace": "ns", "flowId": "f", "flowRevision": 1, "tenantId": null,
+            "state": state("SUCCESS", &["2026-01-01T10:00:00Z", "2026-01-01T10:00:02Z"]),
+            "taskRunList": runs,
+            "inputs": {}, "outputs": {}, "labels": {}, "trigger": null,
+        }))
+        .expect("an execution");
+        let logs: Vec<LogLine> = (0..1005)
+            .map(|i| {
+                serde_json::from_value(serde_json::json!({
+                    "namespace": "ns", "flowId": "f", "executionId": "e", "taskRunId": null,
+                    "taskId": null, "level": "INFO", "timestamp": null, "message": format!("line {i}"),
+                }))
+                .expect("a log line")
+            })
+            .collect();
+        let live = live_context(&execution, &logs, "/ui/a/executions/ns/f/e", "token");
+        let field = |name: &str| live.get_attr(name).expect(name);
+        assert_eq!(field("earlier_logs").as_usize(), Some(5));
+        assert_eq!(field("more_task_runs").as_usize(), Some(3));
+        let shown = field("logs");
+        assert_eq!(shown.len(), Some(MAX_LOG_LINES));
+        let first = shown.get_item(&0.into()).expect("first");
+        assert_eq!(
+            first.get_attr("message").expect("message").as_str(),
+            Some("line 5"),
+            "the latest lines"
+        );
+        let listed = field("execution").get_attr("taskRunList").expect("runs");
+        assert_eq!(listed.len(), Some(MAX_TASK_RUNS));
+        assert_eq!(field("bars").len(), Some(MAX_TASK_RUNS));
+        assert_eq!(
+            field("logs_url").as_str(),
+            Some("/ui/a/executions/ns/f/e/logs")
+        );
     }
 
     #[test]

@@ -53,7 +53,10 @@ pub use session::Session;
 
 /// Whether `path` belongs to the UI, which authenticates by its own cookie.
 pub fn is_ui_path(path: &str) -> bool {
-    path == "/ui" || path.starts_with("/ui/") || path.starts_with(assets::PREFIX)
+    path == "/ui"
+        || path.starts_with("/ui/")
+        || path.starts_with(assets::PREFIX)
+        || path == assets::FAVICON
 }
 
 /// The page kinds a tenant switch keeps.
@@ -252,8 +255,13 @@ async fn home(State(state): State<AppState>, session: Session) -> Result<Respons
     if let Some(first) = chrome.tenants.first() {
         return Ok(Redirect::to(&format!("{}/flows", first.base)).into_response());
     }
-    if chrome.admin {
+    // Administration -> Tenants exists with multi-tenancy only; without
+    // it a super admin bound nowhere manages users.
+    if chrome.admin && chrome.multi_tenancy {
         return Ok(Redirect::to("/ui/tenants").into_response());
+    }
+    if chrome.super_admin {
+        return Ok(Redirect::to("/ui/users").into_response());
     }
     page::render(
         axum::http::StatusCode::OK,
@@ -309,6 +317,7 @@ mod tests {
         assert!(is_ui_path("/ui"));
         assert!(is_ui_path("/ui/acme/flows"));
         assert!(is_ui_path("/ui-assets/app.css"));
+        assert!(is_ui_path("/favicon.ico"));
         assert!(!is_ui_path("/uix"));
         assert!(!is_ui_path("/api/v1/flows"));
     }

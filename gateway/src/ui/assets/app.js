@@ -21,11 +21,13 @@ document.addEventListener("DOMContentLoaded", () => {
     });
   }
 
-  for (const form of document.querySelectorAll("form[data-confirm]")) {
-    form.addEventListener("submit", (event) => {
-      if (!window.confirm(form.dataset.confirm)) event.preventDefault();
-    });
-  }
+  // Delegated, so that forms arriving with a refreshed live part ask too.
+  document.addEventListener("submit", (event) => {
+    const form = event.target;
+    if (form.dataset && form.dataset.confirm && !window.confirm(form.dataset.confirm)) {
+      event.preventDefault();
+    }
+  });
 
   const live = document.getElementById("live");
   if (live) refresh(live);
@@ -46,6 +48,9 @@ function refresh(live) {
         holder.innerHTML = await response.text();
         const fresh = holder.querySelector("#live");
         if (fresh) {
+          // What the reader opened stays open.
+          const opened = [...live.querySelectorAll("details")].map((d) => d.open);
+          fresh.querySelectorAll("details").forEach((d, i) => { d.open = opened[i] || false; });
           live.replaceWith(fresh);
           live = fresh;
         }
