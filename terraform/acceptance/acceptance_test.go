@@ -155,14 +155,16 @@ output "me" { value = data.aerie_me.me.username }
 	}
 	h.expectStatus("DELETE", "/api/v1/tenants/beta", h.admin, 204)
 	out = h.expectPlan(main, 2)
-	expectContains(t, out, "aerie_tenant.beta will be created", `aerie_binding.ann["beta"] will be created`,
-		"Tenant beta will be restored")
+	expectContains(t, out, "aerie_tenant.beta will be created", "Tenant beta will be restored",
+		"Tenant beta is deleted", "1 to add, 0 to change, 0 to destroy")
 	h.apply(main)
 	var beta struct{ Name string }
 	h.getJSON("/api/v1/tenants/beta", &beta)
 	if beta.Name != "Beta" {
 		t.Fatalf("beta came back named %q", beta.Name)
 	}
+	// What it held came back with it: kept in the state, clean again.
+	h.expectStatus("GET", "/api/v1/beta/flows/company.team/hello", h.admin, 200)
 	h.expectPlan(main, 0)
 	// Out of the configuration: destroyed (the tenant list, a data source,
 	// was read before that, so the next apply's outputs show it).
@@ -318,6 +320,21 @@ func configFor(s scenario) string {
 		beta = `resource "aerie_tenant" "beta" {
   tenant_id = "beta"
   name      = "Beta"
+}
+
+resource "aerie_binding" "me_beta" {
+  tenant_id = aerie_tenant.beta.tenant_id
+  type      = "USER"
+  subject   = data.aerie_me.me.username
+  role      = "Admin"
+}
+
+resource "aerie_flow" "beta_hello" {
+  tenant_id  = aerie_tenant.beta.tenant_id
+  namespace  = "company.team"
+  flow_id    = "hello"
+  content    = ` + flowContent + `
+  depends_on = [aerie_binding.me_beta]
 }`
 	}
 	return header + `provider "aerie" {}

@@ -41,6 +41,15 @@ func (e *APIError) Error() string {
 	return fmt.Sprintf("%s (%d from %s %s)", e.Message, e.Status, e.Method, e.Path)
 }
 
+// isTenantDeleted tells whether err is the 404 of a tenant that is not
+// there (deleted, or never created), as opposed to a 404 of the resource
+// itself: the API answers "tenant 'x' not found" before it looks further.
+func isTenantDeleted(err error) bool {
+	var apiErr *APIError
+	return errors.As(err, &apiErr) && apiErr.Status == http.StatusNotFound &&
+		strings.HasPrefix(apiErr.Message, "tenant '") && strings.HasSuffix(apiErr.Message, "' not found")
+}
+
 // isNotFound tells whether err is the API's 404.
 func isNotFound(err error) bool {
 	var apiErr *APIError

@@ -75,3 +75,14 @@ func TestClientRetriesTooManyRequests(t *testing.T) {
 		t.Fatalf("err %v after %d calls", err, calls.Load())
 	}
 }
+
+func TestTenantDeletedIsNotTheResourcesOwn404(t *testing.T) {
+	tenantGone := &APIError{Status: 404, Message: "tenant 'beta' not found"}
+	flowGone := &APIError{Status: 404, Message: "flow company.team.hello not found"}
+	if !isTenantDeleted(tenantGone) || isTenantDeleted(flowGone) {
+		t.Fatal("only the tenant's own 404 keeps a resource in the state")
+	}
+	if !isNotFound(flowGone) {
+		t.Fatal("a resource's 404 is still not found")
+	}
+}

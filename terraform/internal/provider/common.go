@@ -95,3 +95,13 @@ type page[T any] struct {
 	Results []T `json:"results"`
 	Total   int `json:"total"`
 }
+
+// keptWhileTenantDeleted is what a tenant-scoped resource's Read does when
+// its tenant answers 404: the resource stays in the state as it was, since
+// a deleted tenant keeps its data and the tenant's own resource restores it
+// (with everything in it) at the next apply. Removing it would plan a
+// create that Aerie refuses once the tenant is back ("already exists").
+func keptWhileTenantDeleted(diags *diag.Diagnostics, tenant string) {
+	diags.AddWarning("Tenant "+tenant+" is deleted",
+		"Kept in the state as it was: a deleted tenant keeps its data, and restoring the tenant (aerie_tenant does at the next apply) brings this back.")
+}

@@ -112,6 +112,10 @@ func (r *bindingResource) Read(ctx context.Context, req resource.ReadRequest, re
 	// No GET of one binding: find it in the tenant's list.
 	var bindings page[bindingJSON]
 	err := r.client.JSON(ctx, http.MethodGet, tenantPath(m.TenantID.ValueString(), "/bindings"), nil, &bindings)
+	if isTenantDeleted(err) {
+		keptWhileTenantDeleted(&resp.Diagnostics, m.TenantID.ValueString())
+		return
+	}
 	if isNotFound(err) { // the tenant is gone
 		resp.State.RemoveResource(ctx)
 		return

@@ -133,6 +133,10 @@ func (r *flowResource) Read(ctx context.Context, req resource.ReadRequest, resp 
 	}
 	var f flowJSON
 	err := r.client.JSON(ctx, http.MethodGet, r.path(&m), nil, &f)
+	if isTenantDeleted(err) {
+		keptWhileTenantDeleted(&resp.Diagnostics, m.TenantID.ValueString())
+		return
+	}
 	if isNotFound(err) {
 		resp.State.RemoveResource(ctx)
 		return

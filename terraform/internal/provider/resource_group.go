@@ -61,7 +61,7 @@ func (r *groupResource) Schema(_ context.Context, _ resource.SchemaRequest, resp
 func (r *groupResource) find(ctx context.Context, m *groupModel) (*groupJSON, error) {
 	var groups page[groupJSON]
 	err := r.client.JSON(ctx, http.MethodGet, tenantPath(m.TenantID.ValueString(), "/groups"), nil, &groups)
-	if isNotFound(err) { // the tenant is gone
+	if isNotFound(err) && !isTenantDeleted(err) {
 		return nil, nil
 	}
 	if err != nil {
@@ -149,6 +149,10 @@ func (r *groupResource) Read(ctx context.Context, req resource.ReadRequest, resp
 		return
 	}
 	g, err := r.find(ctx, &m)
+	if isTenantDeleted(err) {
+		keptWhileTenantDeleted(&resp.Diagnostics, m.TenantID.ValueString())
+		return
+	}
 	if err != nil {
 		resp.Diagnostics.AddError("Cannot read group", err.Error())
 		return

@@ -165,6 +165,10 @@ func (r *kvResource) Read(ctx context.Context, req resource.ReadRequest, resp *r
 	}
 	var e kvJSON
 	err := r.client.JSON(ctx, http.MethodGet, r.path(&m), nil, &e)
+	if isTenantDeleted(err) {
+		keptWhileTenantDeleted(&resp.Diagnostics, m.TenantID.ValueString())
+		return
+	}
 	if isNotFound(err) { // gone, expired, or its tenant is gone
 		resp.State.RemoveResource(ctx)
 		return

@@ -143,6 +143,10 @@ func (r *namespaceSecretResource) Read(ctx context.Context, req resource.ReadReq
 	// Keys only, never values: find the key in the namespace's list.
 	var keys page[secretKeyJSON]
 	err := r.client.JSON(ctx, http.MethodGet, r.base(&m), nil, &keys)
+	if isTenantDeleted(err) {
+		keptWhileTenantDeleted(&resp.Diagnostics, m.TenantID.ValueString())
+		return
+	}
 	if isNotFound(err) { // the tenant is gone
 		resp.State.RemoveResource(ctx)
 		return

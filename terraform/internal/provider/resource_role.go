@@ -88,6 +88,10 @@ func (r *roleResource) Read(ctx context.Context, req resource.ReadRequest, resp 
 	// No GET of one role: find it in the tenant's list.
 	var roles page[roleJSON]
 	err := r.client.JSON(ctx, http.MethodGet, tenantPath(m.TenantID.ValueString(), "/roles"), nil, &roles)
+	if isTenantDeleted(err) {
+		keptWhileTenantDeleted(&resp.Diagnostics, m.TenantID.ValueString())
+		return
+	}
 	if isNotFound(err) { // the tenant is gone
 		resp.State.RemoveResource(ctx)
 		return

@@ -124,6 +124,10 @@ func (r *serviceAccountResource) Read(ctx context.Context, req resource.ReadRequ
 	// No GET of one service account: find it in the tenant's list.
 	var accounts page[serviceAccountJSON]
 	err := r.client.JSON(ctx, http.MethodGet, tenantPath(m.TenantID.ValueString(), "/service-accounts"), nil, &accounts)
+	if isTenantDeleted(err) {
+		keptWhileTenantDeleted(&resp.Diagnostics, m.TenantID.ValueString())
+		return
+	}
 	if isNotFound(err) { // the tenant is gone
 		resp.State.RemoveResource(ctx)
 		return

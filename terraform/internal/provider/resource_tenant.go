@@ -86,6 +86,20 @@ func (r *tenantResource) ModifyPlan(ctx context.Context, req resource.ModifyPlan
 	switch {
 	case err == nil:
 	case isDeletedTenant(err):
+		// Only a super admin may restore: anyone else fails here, at plan.
+		var me struct {
+			Username   string `json:"username"`
+			SuperAdmin bool   `json:"superAdmin"`
+		}
+		if meErr := r.client.JSON(ctx, http.MethodGet, "/api/v1/me", nil, &me); meErr != nil {
+			resp.Diagnostics.AddError("Cannot create tenant", meErr.Error())
+			return
+		}
+		if !me.SuperAdmin {
+			resp.Diagnostics.AddError("Cannot create tenant",
+				err.Error()+"; restoring it needs a super admin: "+me.Username+" may not restore tenants")
+			return
+		}
 		resp.Diagnostics.AddWarning("Tenant "+m.TenantID.ValueString()+" will be restored",
 			"It was deleted outside OpenTofu. Aerie never gives a deleted tenant's id to anyone new, so the apply restores it "+
 				"(a super admin may) with the data and bindings its deletion kept, and gives it the configured name.")
