@@ -317,26 +317,38 @@ impl AuthCore {
         self.remove_rows(tenant, Origin::Archive).await
     }
 
-    /// Deletes the default tenant's auth-svc rows once they were adopted,
-    /// keeping the audit entries about the instance, which stayed behind.
+    /// Deletes the default tenant's adopted auth-svc rows: its service
+    /// accounts (moved, tokens and all) and its audit entries about the
+    /// tenant. Its roles, groups and user and group bindings stay, since
+    /// instance-wide permissions are asked there; so do its audit entries
+    /// about the instance.
     pub async fn remove_adopted_data(&self, tenant: &TenantId) -> Result<(), DbErr> {
         self.remove_rows(tenant, Origin::Adoption).await
     }
 
     async fn remove_rows(&self, tenant: &TenantId, origin: Origin) -> Result<(), DbErr> {
         let tx = TenantTxn::write(&self.db, tenant).await?;
-        delete_tenant_rows::<bindings::Entity>(&tx, bindings::Column::Tenant).await?;
-        delete_tenant_rows::<group_members::Entity>(&tx, group_members::Column::Tenant).await?;
-        delete_tenant_rows::<groups::Entity>(&tx, groups::Column::Tenant).await?;
-        delete_tenant_rows::<api_tokens::Entity>(&tx, api_tokens::Column::Tenant).await?;
-        delete_tenant_rows::<service_accounts::Entity>(&tx, service_accounts::Column::Tenant)
-            .await?;
-        delete_tenant_rows::<roles::Entity>(&tx, roles::Column::Tenant).await?;
         match origin {
             Origin::Archive => {
+                delete_tenant_rows::<bindings::Entity>(&tx, bindings::Column::Tenant).await?;
+                delete_tenant_rows::<group_members::Entity>(&tx, group_members::Column::Tenant)
+                    .await?;
+                delete_tenant_rows::<groups::Entity>(&tx, groups::Column::Tenant).await?;
+                delete_tenant_rows::<roles::Entity>(&tx, roles::Column::Tenant).await?;
                 delete_tenant_rows::<audit_logs::Entity>(&tx, audit_logs::Column::Tenant).await?;
             }
             Origin::Adoption => {
+                // The default tenant's roles, groups and the bindings of
+                // users and groups stay (copied to the new tenant, not
+                // moved): they also decide instance-wide permissions such as
+                // TENANT:CREATE, which are asked in the default tenant even
+                // when it is unreachable. Service accounts moved, so their
+                // bindings here go.
+                bindings::Entity::delete_many()
+                    .filter(bindings::Column::Tenant.eq(tx.tenant_key()))
+                    .filter(bindings::Column::SubjectType.eq("SERVICE_ACCOUNT"))
+                    .exec(tx.conn())
+                    .await?;
                 audit_logs::Entity::delete_many()
                     .filter(audit_logs::Column::Tenant.eq(tx.tenant_key()))
                     .filter(audit_logs::Column::ResourceType.is_not_in(INSTANCE_RESOURCES.to_vec()))
@@ -344,6 +356,9 @@ impl AuthCore {
                     .await?;
             }
         }
+        delete_tenant_rows::<api_tokens::Entity>(&tx, api_tokens::Column::Tenant).await?;
+        delete_tenant_rows::<service_accounts::Entity>(&tx, service_accounts::Column::Tenant)
+            .await?;
         crate::repo::tenant_changed(&tx).await?;
         tx.commit().await
     }

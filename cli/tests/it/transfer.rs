@@ -319,6 +319,16 @@ async fn adopt_default_moves_the_default_tenants_data_into_a_named_tenant() {
         .await;
     assert_eq!(status, 201, "{body}");
     app.user("carl").await;
+    // Carol may create tenants: a permission asked in the default tenant.
+    let (status, body) = app
+        .post(
+            "/api/v1/roles",
+            json!({"name": "TenantMaker", "permissions": ["TENANT:CREATE"]}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    app.user("carol").await;
+    app.bind(None, "carol", "TenantMaker", None).await;
 
     let (ok, stdout, stderr) = app
         .cli(&[
@@ -402,6 +412,18 @@ async fn adopt_default_moves_the_default_tenants_data_into_a_named_tenant() {
             .any(|e| e["resourceId"] == "carl"),
         "{in_default}"
     );
+
+    // Instance-wide permissions, asked in the default tenant, stay there.
+    let carol = crate::app::login(&app.http, "carol", "carol-password").await;
+    let (status, body) = app
+        .send(
+            reqwest::Method::POST,
+            "/api/v1/tenants",
+            Some(&carol),
+            Some(json!({"id": "carols", "name": "Carol's"})),
+        )
+        .await;
+    assert_eq!(status, 201, "carol still creates tenants: {body}");
 
     // Nothing else is left in the default tenant.
     let (status, _) = app.get("/api/v1/flows/company.team/legacy").await;
