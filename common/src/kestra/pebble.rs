@@ -534,6 +534,12 @@ pub fn unknown_names(template: &str) -> Vec<String> {
         .collect();
     let mut unknown = Vec::new();
     for body in bodies {
+        for name in unsupported_variables(body) {
+            let entry = format!("variable '{name}'");
+            if !unknown.contains(&entry) {
+                unknown.push(entry);
+            }
+        }
         for (kind, name) in names(body) {
             let known = match kind {
                 "filter" => FILTERS.contains(&name),
@@ -547,6 +553,59 @@ pub fn unknown_names(template: &str) -> Vec<String> {
         }
     }
     unknown
+}
+
+/// Kestra variables Aerie does not provide: `envs` (the server's
+/// environment), `globals` (server-wide variables), `kestra` (the server's
+/// URL and environment name) and `execution.originalId` (Aerie keeps no
+/// link from a replay to its original). Refused when a flow is saved
+/// rather than failing as "undefined" when it runs.
+const UNSUPPORTED_VARIABLES: &[&str] = &["envs", "globals", "kestra"];
+
+/// The unsupported variables one expression or statement body reads:
+/// names not after a `.` and outside strings.
+fn unsupported_variables(body: &str) -> Vec<String> {
+    let bytes = body.as_bytes();
+    let mut found = Vec::new();
+    let (mut i, mut quote, mut previous) = (0, None, b' ');
+    while i < bytes.len() {
+        let c = bytes[i];
+        if let Some(q) = quote {
+            if c == b'\\' {
+                i += 1;
+            } else if c == q {
+                quote = None;
+            }
+            i += 1;
+            continue;
+        }
+        if c == b'\'' || c == b'"' {
+            quote = Some(c);
+            i += 1;
+            continue;
+        }
+        if c.is_ascii_alphabetic() || c == b'_' {
+            let start = i;
+            while i < bytes.len() && is_word(bytes[i]) {
+                i += 1;
+            }
+            let word = &body[start..i];
+            if previous != b'.' {
+                if UNSUPPORTED_VARIABLES.contains(&word) {
+                    found.push(word.to_owned());
+                } else if word == "execution" && body[i..].starts_with(".originalId") {
+                    found.push("execution.originalId".to_owned());
+                }
+            }
+            previous = b'a';
+            continue;
+        }
+        if !c.is_ascii_whitespace() {
+            previous = c;
+        }
+        i += 1;
+    }
+    found
 }
 
 /// The filters (`| name`), tests (`is [not] name`) and calls (`name(`, not
@@ -672,6 +731,28 @@ mod tests {
         assert!(translate(&unclosed).contains("a ?? 1"));
         let deep = format!("{{{{ {} }}}}", vec!["a"; 200].join(" ?? "));
         assert!(translate(&deep).contains("a ?? a"));
+    }
+
+    #[test]
+    fn kestra_variables_aerie_lacks_are_found_before_anything_runs() {
+        assert_eq!(
+            unknown_names("{{ envs.home }} {{ globals.region }} {{ kestra.url }} {{ execution.originalId }}"),
+            [
+                "variable 'envs'",
+                "variable 'globals'",
+                "variable 'kestra'",
+                "variable 'execution.originalId'"
+            ]
+        );
+        for fine in [
+            "{{ execution.id }}",
+            "{{ outputs.envs.value }}",
+            "{{ 'kestra:///file' }}",
+            "{{ inputs.kestra_url }}",
+            "{% for e in inputs.list %}{{ e }}{% endfor %}",
+        ] {
+            assert!(unknown_names(fine).is_empty(), "{fine}");
+        }
     }
 
     #[test]
