@@ -736,7 +736,9 @@ mod tests {
     #[test]
     fn kestra_variables_aerie_lacks_are_found_before_anything_runs() {
         assert_eq!(
-            unknown_names("{{ envs.home }} {{ globals.region }} {{ kestra.url }} {{ execution.originalId }}"),
+            unknown_names(
+                "{{ envs.home }} {{ globals.region }} {{ kestra.url }} {{ execution.originalId }}"
+            ),
             [
                 "variable 'envs'",
                 "variable 'globals'",

@@ -690,7 +690,10 @@ impl Checker {
             self.report(
                 &join(path, "type"),
                 at(&kind),
-                format!("unknown task type '{}'", shorten(&kind.value)),
+                format!(
+                    "unknown task type '{}': not supported by Aerie",
+                    shorten(&kind.value)
+                ),
             );
             return;
         };
@@ -812,7 +815,10 @@ impl Checker {
                 self.report(
                     &join(&path, "type"),
                     at(&kind),
-                    format!("unknown trigger type '{}'", shorten(&kind.value)),
+                    format!(
+                        "unknown trigger type '{}': not supported by Aerie",
+                        shorten(&kind.value)
+                    ),
                 );
                 continue;
             };
