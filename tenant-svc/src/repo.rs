@@ -195,6 +195,9 @@ pub async fn rename(
     if updated.rows_affected == 0 {
         return Ok(None);
     }
+    // Announced like every other change of a tenant, so that whatever
+    // holds its record (a name in a cache) reads it again.
+    changed(db, id).await?;
     find_live(db, id).await
 }
 
