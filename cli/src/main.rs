@@ -115,7 +115,7 @@ enum KeysCommand {
 enum ServerCommand {
     /// Every service and the gateway in one process (SQLite under data-dir by default).
     Standalone,
-    /// The REST gateway alone; finds services at aerie.endpoints.*.
+    /// The gateway alone (REST, the web UI and the public gRPC endpoint); finds services at aerie.endpoints.*.
     Gateway,
     /// The tenant service alone.
     Tenant,

@@ -65,6 +65,11 @@ pub async fn serve_grpc(
         trusted_proxies: TrustedProxies::parse(&config.security.trusted_proxies)?,
     };
     let (health, health_service) = tonic_health::server::health_reporter();
+    tokio::spawn(follow_backends(
+        health.clone(),
+        backends.clone(),
+        shutdown.clone(),
+    ));
     let mut routes = RoutesBuilder::default();
     routes.add_service(health_service);
     add_public_reflection(&mut routes, aerie_proto::PUBLIC_SERVICES);
@@ -73,11 +78,7 @@ pub async fn serve_grpc(
         .into_axum_router()
         .fallback(move |request: axum::extract::Request| forward(backends.clone(), request));
     let names = aerie_proto::PUBLIC_SERVICES.iter().copied().chain([""]);
-    for name in names.clone() {
-        health
-            .set_service_status(name, ServingStatus::Serving)
-            .await;
-    }
+
     let stop = async move {
         shutdown.cancelled().await;
         for name in names {
@@ -94,6 +95,70 @@ pub async fn serve_grpc(
         )
         .await?;
     Ok(())
+}
+
+/// How often the endpoint's health follows its backends'.
+const HEALTH_INTERVAL: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Keeps the endpoint's health true to the services behind it, as REST's
+/// `/health` is: each public service is SERVING while the service that owns
+/// it answers its own health check, and the whole endpoint ("") while all
+/// four do. A client's health check then says whether its calls can work.
+async fn follow_backends(
+    health: tonic_health::server::HealthReporter,
+    backends: Backends,
+    shutdown: CancellationToken,
+) {
+    // The service each backend is asked about, by package.
+    const OWNERS: [(&str, &str); 4] = [
+        ("tenant", "aerie.tenant.v1.TenantService"),
+        ("auth", "aerie.auth.v1.AuthService"),
+        ("flow", "aerie.flow.v1.FlowService"),
+        ("execution", "aerie.execution.v1.ExecutionService"),
+    ];
+    let mut tick = tokio::time::interval(HEALTH_INTERVAL);
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        let mut up = std::collections::HashMap::new();
+        for (package, service) in OWNERS {
+            let channel = backends
+                .for_path(&format!("/aerie.{package}.v1.X/Y"))
+                .expect("every package has a backend");
+            let mut client = tonic_health::pb::health_client::HealthClient::new(channel);
+            let check = client.check(tonic_health::pb::HealthCheckRequest {
+                service: service.to_owned(),
+            });
+            let serving = matches!(
+                tokio::time::timeout(crate::routes::meta::BACKEND_CHECK_TIMEOUT, check).await,
+                Ok(Ok(answer)) if answer.get_ref().status() == tonic_health::pb::health_check_response::ServingStatus::Serving
+            );
+            up.insert(package, serving);
+        }
+        if shutdown.is_cancelled() {
+            return;
+        }
+        let status = |serving: bool| {
+            if serving {
+                ServingStatus::Serving
+            } else {
+                ServingStatus::NotServing
+            }
+        };
+        for name in aerie_proto::PUBLIC_SERVICES {
+            let package = name
+                .strip_prefix("aerie.")
+                .and_then(|rest| rest.split('.').next())
+                .unwrap_or_default();
+            let serving = up.get(package).copied().unwrap_or(false);
+            health.set_service_status(name, status(serving)).await;
+        }
+        health
+            .set_service_status("", status(up.values().all(|u| *u)))
+            .await;
+    }
 }
 
 /// Forwards one call to the service owning it.

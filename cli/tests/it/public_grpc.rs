@@ -457,3 +457,76 @@ async fn http_annotations_name_the_served_routes_and_request_fields() {
     }
     assert!(checked > 70, "only {checked} annotations read");
 }
+
+/// The endpoint's health follows the services behind it, as REST's
+/// `/health` does: with flow-svc unreachable, FlowService and the whole
+/// endpoint are NOT_SERVING while the tenant services stay SERVING.
+#[tokio::test]
+async fn the_endpoints_health_follows_the_services_behind_it() {
+    use tonic_health::pb::health_check_response::ServingStatus;
+    let app = TestApp::start(Mode::MultiWithDefault).await;
+    let mut config = app.config.clone();
+    for endpoint in [
+        &mut config.endpoints.tenant,
+        &mut config.endpoints.auth,
+        &mut config.endpoints.execution,
+    ] {
+        *endpoint = Some(app.grpc.clone());
+    }
+    // A port nothing listens on.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    config.endpoints.flow = Some(format!("http://{}", dead.local_addr().expect("addr")));
+    drop(dead);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = format!("http://{}", listener.local_addr().expect("addr"));
+    let shutdown = CancellationToken::new();
+    let stop = shutdown.clone();
+    tokio::spawn(async move {
+        aerie_gateway::grpc_proxy::serve_grpc(&config, listener, stop)
+            .await
+            .expect("public gRPC endpoint");
+    });
+    let channel = connect(&address).await;
+    let status_of = |service: &'static str| {
+        let channel = channel.clone();
+        async move {
+            tonic_health::pb::health_client::HealthClient::new(channel)
+                .check(tonic_health::pb::HealthCheckRequest {
+                    service: service.to_owned(),
+                })
+                .await
+                .map(|answer| answer.into_inner().status)
+                .unwrap_or(-1)
+        }
+    };
+    let mut seen = (0, 0, 0);
+    for _ in 0..50 {
+        seen = (
+            status_of("aerie.flow.v1.FlowService").await,
+            status_of("").await,
+            status_of("aerie.tenant.v1.TenantService").await,
+        );
+        if seen
+            == (
+                ServingStatus::NotServing as i32,
+                ServingStatus::NotServing as i32,
+                ServingStatus::Serving as i32,
+            )
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert_eq!(
+        seen,
+        (
+            ServingStatus::NotServing as i32,
+            ServingStatus::NotServing as i32,
+            ServingStatus::Serving as i32
+        ),
+        "(flow, whole endpoint, tenant)"
+    );
+    shutdown.cancel();
+}

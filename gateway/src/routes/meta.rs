@@ -15,7 +15,7 @@ use utoipa_axum::routes;
 use crate::state::AppState;
 
 /// How long `/health` waits for each backend.
-const BACKEND_CHECK_TIMEOUT: Duration = Duration::from_secs(2);
+pub const BACKEND_CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Health of the gateway and of the services behind it.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
