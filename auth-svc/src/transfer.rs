@@ -259,14 +259,24 @@ impl AuthCore {
                 .await?;
         let tokens = tenant_rows::<api_tokens::Entity>(&source, api_tokens::Column::Tenant).await?;
         source.commit().await?;
-        let tx = TenantTxn::write(&self.db, to).await?;
-        let key = tx.tenant_key().to_owned();
+        let target = TenantTxn::read(&self.db, to).await?;
+        let key = target.tenant_key().to_owned();
         let moved: HashMap<String, String> =
-            tenant_rows::<service_accounts::Entity>(&tx, service_accounts::Column::Tenant)
+            tenant_rows::<service_accounts::Entity>(&target, service_accounts::Column::Tenant)
                 .await?
                 .into_iter()
                 .map(|a| (a.name, a.id))
                 .collect();
+        target.commit().await?;
+        // Rows of `from` become rows of `to`: a transaction of `to` that
+        // also sees `from`'s rows (row-level security lets it write only
+        // rows of `to`, which is what each row becomes).
+        let tx = aerie_common::db::SystemScan::begin_writing_as(
+            &self.db,
+            to,
+            "moving an adopted tenant's API tokens",
+        )
+        .await?;
         let account_names: HashMap<&str, &str> = accounts
             .iter()
             .map(|a| (a.id.as_str(), a.name.as_str()))
@@ -296,8 +306,10 @@ impl AuthCore {
                 token.name
             ));
         }
-        crate::repo::tenant_changed(&tx).await?;
         tx.commit().await?;
+        let announce = TenantTxn::write(&self.db, to).await?;
+        crate::repo::tenant_changed(&announce).await?;
+        announce.commit().await?;
         Ok(notes)
     }
 
