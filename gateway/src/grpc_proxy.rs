@@ -109,13 +109,7 @@ async fn follow_backends(
     backends: Backends,
     shutdown: CancellationToken,
 ) {
-    // The service each backend is asked about, by package.
-    const OWNERS: [(&str, &str); 4] = [
-        ("tenant", "aerie.tenant.v1.TenantService"),
-        ("auth", "aerie.auth.v1.AuthService"),
-        ("flow", "aerie.flow.v1.FlowService"),
-        ("execution", "aerie.execution.v1.ExecutionService"),
-    ];
+    const PACKAGES: [&str; 4] = ["tenant", "auth", "flow", "execution"];
     let mut tick = tokio::time::interval(HEALTH_INTERVAL);
     loop {
         tokio::select! {
@@ -123,13 +117,15 @@ async fn follow_backends(
             _ = tick.tick() => {}
         }
         let mut up = std::collections::HashMap::new();
-        for (package, service) in OWNERS {
+        for package in PACKAGES {
             let channel = backends
                 .for_path(&format!("/aerie.{package}.v1.X/Y"))
                 .expect("every package has a backend");
             let mut client = tonic_health::pb::health_client::HealthClient::new(channel);
+            // The backend process as a whole (""): what it serves is its
+            // own business, and a process going away says NOT_SERVING.
             let check = client.check(tonic_health::pb::HealthCheckRequest {
-                service: service.to_owned(),
+                service: String::new(),
             });
             let serving = matches!(
                 tokio::time::timeout(crate::routes::meta::BACKEND_CHECK_TIMEOUT, check).await,
