@@ -534,16 +534,11 @@ pub fn unknown_names(template: &str) -> Vec<String> {
         .collect();
     let mut unknown = Vec::new();
     for body in bodies {
-        for name in unsupported_variables(body) {
-            let entry = format!("variable '{name}'");
-            if !unknown.contains(&entry) {
-                unknown.push(entry);
-            }
-        }
         for (kind, name) in names(body) {
             let known = match kind {
                 "filter" => FILTERS.contains(&name),
                 "test" => TESTS.contains(&name),
+                "variable" => false,
                 _ => FUNCTIONS.contains(&name) || macros.contains(&name),
             };
             let entry = format!("{kind} '{name}'");
@@ -562,54 +557,9 @@ pub fn unknown_names(template: &str) -> Vec<String> {
 /// rather than failing as "undefined" when it runs.
 const UNSUPPORTED_VARIABLES: &[&str] = &["envs", "globals", "kestra"];
 
-/// The unsupported variables one expression or statement body reads:
-/// names not after a `.` and outside strings.
-fn unsupported_variables(body: &str) -> Vec<String> {
-    let bytes = body.as_bytes();
-    let mut found = Vec::new();
-    let (mut i, mut quote, mut previous) = (0, None, b' ');
-    while i < bytes.len() {
-        let c = bytes[i];
-        if let Some(q) = quote {
-            if c == b'\\' {
-                i += 1;
-            } else if c == q {
-                quote = None;
-            }
-            i += 1;
-            continue;
-        }
-        if c == b'\'' || c == b'"' {
-            quote = Some(c);
-            i += 1;
-            continue;
-        }
-        if c.is_ascii_alphabetic() || c == b'_' {
-            let start = i;
-            while i < bytes.len() && is_word(bytes[i]) {
-                i += 1;
-            }
-            let word = &body[start..i];
-            if previous != b'.' {
-                if UNSUPPORTED_VARIABLES.contains(&word) {
-                    found.push(word.to_owned());
-                } else if word == "execution" && body[i..].starts_with(".originalId") {
-                    found.push("execution.originalId".to_owned());
-                }
-            }
-            previous = b'a';
-            continue;
-        }
-        if !c.is_ascii_whitespace() {
-            previous = c;
-        }
-        i += 1;
-    }
-    found
-}
-
-/// The filters (`| name`), tests (`is [not] name`) and calls (`name(`, not
-/// after a `.`) of one expression or statement body.
+/// The filters (`| name`), tests (`is [not] name`), calls (`name(`, not
+/// after a `.`) and unsupported variables ([`UNSUPPORTED_VARIABLES`], and
+/// `execution.originalId`) of one expression or statement body.
 fn names(body: &str) -> Vec<(&'static str, &str)> {
     let bytes = body.as_bytes();
     let mut found = Vec::new();
@@ -650,6 +600,13 @@ fn names(body: &str) -> Vec<(&'static str, &str)> {
                 && last_word != "macro"
             {
                 found.push(("function", word));
+            } else if previous != b'.' && UNSUPPORTED_VARIABLES.contains(&word) {
+                found.push(("variable", word));
+            } else if previous != b'.'
+                && word == "execution"
+                && body[i..].starts_with(".originalId")
+            {
+                found.push(("variable", &body[start..i + ".originalId".len()]));
             }
             after_is = word == "is" || (after_is && word == "not");
             last_word = word;
