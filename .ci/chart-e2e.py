@@ -117,7 +117,9 @@ def run_python_example(port):
     reflection lists no internal service."""
     example = root / "examples/python"
     gen = pathlib.Path(tempfile.mkdtemp())
-    protos = [str(p.relative_to(root / "proto")) for p in (root / "proto").rglob("*.proto")]
+    # Public packages only, as the README has it: a client needs no internal one.
+    protos = [str(p.relative_to(root / "proto")) for p in (root / "proto").rglob("*.proto")
+              if "internal" not in p.parts]
     subprocess.run([sys.executable, "-m", "grpc_tools.protoc", "-I", str(root / "proto"),
                     f"--python_out={gen}", f"--grpc_python_out={gen}", *protos], check=True)
     (example / "gen").unlink(missing_ok=True)

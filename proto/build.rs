@@ -3,12 +3,15 @@
 use std::path::PathBuf;
 
 const PROTOS: &[&str] = &[
-    "aerie/changes/v1/changes.proto",
+    "aerie/changes/internal/v1/changes.proto",
     "aerie/tenant/v1/tenant.proto",
     "aerie/auth/v1/auth.proto",
     "aerie/flow/v1/flow.proto",
     "aerie/execution/v1/execution.proto",
-    "aerie/transfer/v1/transfer.proto",
+    "aerie/transfer/internal/v1/transfer.proto",
+    "aerie/tenant/internal/v1/tenant_internal.proto",
+    "aerie/auth/internal/v1/auth_internal.proto",
+    "aerie/flow/internal/v1/flow_internal.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -69,7 +69,7 @@ pub async fn open(config: &Config) -> Result<Core, Box<dyn std::error::Error + S
 pub fn register(services: &mut GrpcServices, core: Core) {
     let changes = aerie_common::changes::ChangeFeed::start(core.db.clone(), services.stopping());
     services.add(
-        aerie_proto::transfer::v1::auth_transfer_service_server::AuthTransferServiceServer::new(
+        aerie_proto::transfer::internal::v1::auth_transfer_service_server::AuthTransferServiceServer::new(
             transfer::TransferPart(core.clone()),
         ),
     );
@@ -77,7 +77,8 @@ pub fn register(services: &mut GrpcServices, core: Core) {
     services.add(AuthServiceServer::new(api.clone()));
     services.add(UserServiceServer::new(api.clone()));
     services.add(RbacServiceServer::new(api.clone()));
-    services.add(AuditServiceServer::new(api));
+    services.add(AuditServiceServer::new(api.clone()));
+    services.add(aerie_proto::auth::internal::v1::auth_internal_service_server::AuthInternalServiceServer::new(api));
 }
 
 /// Runs auth-svc alone on `listener` until `shutdown` (`aerie server auth`).

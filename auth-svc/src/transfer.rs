@@ -17,7 +17,7 @@ use aerie_common::transfer::{
     Archive, EntryStream, delete_tenant_rows, insert_rows, part_status, receive_part,
     stream_entries, tenant_rows,
 };
-use aerie_proto::transfer::v1 as pb;
+use aerie_proto::transfer::internal::v1 as pb;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, DbErr, EntityTrait, IntoActiveModel, QueryFilter};
 use serde::{Deserialize, Serialize};
@@ -376,7 +376,7 @@ impl AuthCore {
     }
 }
 
-/// `aerie.transfer.v1.AuthTransferService`: auth-svc's part of a tenant
+/// `aerie.transfer.internal.v1.AuthTransferService`: auth-svc's part of a tenant
 /// archive, for tenant-svc (with the internal service credential).
 #[derive(Clone)]
 pub struct TransferPart(pub Core);

@@ -8,8 +8,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::grpc::Channel;
-use aerie_proto::auth::v1 as pb;
-use aerie_proto::auth::v1::audit_service_client::AuditServiceClient;
+use aerie_proto::auth::internal::v1::auth_internal_service_client::AuthInternalServiceClient;
+use aerie_proto::auth::internal::v1::{OutboxEntry, RecordAuditEntriesRequest};
 use chrono::{SubsecRound, Utc};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, Order,
@@ -159,8 +159,8 @@ pub async fn enqueue_many(
 /// Entries delivered per call.
 const BATCH: u64 = 100;
 
-fn to_pb(row: &outbox::Model) -> pb::AuditEntry {
-    pb::AuditEntry {
+fn to_pb(row: &outbox::Model) -> OutboxEntry {
+    OutboxEntry {
         id: row.id.clone(),
         tenant: TenantId::from_storage_key(&row.tenant)
             .ok()
@@ -171,14 +171,14 @@ fn to_pb(row: &outbox::Model) -> pb::AuditEntry {
         action: row.action.clone(),
         actor: row.actor.clone(),
         time: Some(crate::time::to_timestamp(row.time)),
-        details: row.details.clone(),
+        details_json: row.details.clone(),
     }
 }
 
 /// Delivers one batch; returns how many entries were delivered.
 pub async fn deliver_once(
     db: &DatabaseConnection,
-    client: &mut AuditServiceClient<Channel>,
+    client: &mut AuthInternalServiceClient<Channel>,
     service_token: &str,
 ) -> Result<usize, tonic::Status> {
     // A system scan, named as such: the outbox holds every tenant's entries
@@ -192,7 +192,7 @@ pub async fn deliver_once(
     if rows.is_empty() {
         return Ok(0);
     }
-    let mut request = tonic::Request::new(pb::RecordAuditEntriesRequest {
+    let mut request = tonic::Request::new(RecordAuditEntriesRequest {
         entries: rows.iter().map(to_pb).collect(),
     });
     if let Ok(value) = service_token.parse() {
@@ -229,7 +229,7 @@ pub async fn run_relay(
     service_token: String,
     shutdown: CancellationToken,
 ) {
-    let mut client = AuditServiceClient::new(channel);
+    let mut client = AuthInternalServiceClient::new(channel);
     let mut backoff = Duration::from_millis(200);
     loop {
         let pause = match deliver_once(&db, &mut client, &service_token).await {

@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::{Duration, Instant};
 
-use aerie_proto::changes::v1 as pb;
+use aerie_proto::changes::internal::v1 as pb;
 use sea_orm::{
     ActiveValue::NotSet, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr,
     EntityTrait, QueryFilter, QueryOrder,
@@ -464,11 +464,11 @@ async fn listen(state: Weak<WatchState>, index: usize, connect: Connect) {
 }
 
 fn access_changes(channel: crate::grpc::Channel, token: String) -> Connect {
-    use aerie_proto::auth::v1::auth_service_client::AuthServiceClient;
+    use aerie_proto::auth::internal::v1::auth_internal_service_client::AuthInternalServiceClient;
     Box::new(move || {
-        let mut client = AuthServiceClient::new(channel.clone());
+        let mut client = AuthInternalServiceClient::new(channel.clone());
         let request = crate::audit::service_request(
-            aerie_proto::auth::v1::WatchAccessChangesRequest {},
+            aerie_proto::auth::internal::v1::WatchAccessChangesRequest {},
             &TenantId::default_tenant(),
             &token,
         );
@@ -478,11 +478,11 @@ fn access_changes(channel: crate::grpc::Channel, token: String) -> Connect {
 
 /// The stream of tenants changed, from tenant-svc.
 pub fn tenant_changes(channel: crate::grpc::Channel, token: String) -> Connect {
-    use aerie_proto::tenant::v1::tenant_internal_service_client::TenantInternalServiceClient;
+    use aerie_proto::tenant::internal::v1::tenant_internal_service_client::TenantInternalServiceClient;
     Box::new(move || {
         let mut client = TenantInternalServiceClient::new(channel.clone());
         let request = crate::audit::service_request(
-            aerie_proto::tenant::v1::WatchTenantChangesRequest {},
+            aerie_proto::tenant::internal::v1::WatchTenantChangesRequest {},
             &TenantId::default_tenant(),
             &token,
         );

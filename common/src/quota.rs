@@ -4,9 +4,9 @@
 
 use std::sync::Arc;
 
+use aerie_proto::tenant::internal::v1::GetTenantQuotasRequest;
+use aerie_proto::tenant::internal::v1::tenant_internal_service_client::TenantInternalServiceClient;
 use aerie_proto::tenant::v1 as pb;
-use aerie_proto::tenant::v1::GetTenantQuotasRequest;
-use aerie_proto::tenant::v1::tenant_internal_service_client::TenantInternalServiceClient;
 use moka::future::Cache;
 use serde::{Deserialize, Serialize};
 

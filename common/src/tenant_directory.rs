@@ -6,9 +6,10 @@
 use std::time::Instant;
 
 use crate::grpc::Channel;
-use aerie_proto::tenant::v1::tenant_internal_service_client::TenantInternalServiceClient;
+use aerie_proto::tenant::internal::v1::TenantExistsRequest;
+use aerie_proto::tenant::internal::v1::tenant_internal_service_client::TenantInternalServiceClient;
+use aerie_proto::tenant::v1::GetTenantRequest;
 use aerie_proto::tenant::v1::tenant_service_client::TenantServiceClient;
-use aerie_proto::tenant::v1::{GetTenantRequest, TenantExistsRequest};
 use moka::future::Cache;
 use tonic::{Code, Status};
 

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::db::TenantTxn;
-use aerie_proto::transfer::v1 as pb;
+use aerie_proto::transfer::internal::v1 as pb;
 
 /// The archive layout this build writes and reads.
 pub const FORMAT: u32 = 1;

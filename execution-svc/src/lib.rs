@@ -173,7 +173,7 @@ pub fn register(services: &mut GrpcServices, api: ExecutionApi) {
             .max_encoding_message_size(aerie_common::grpc::MAX_FILE_MESSAGE_BYTES),
     );
     services.add(
-        aerie_proto::transfer::v1::execution_transfer_service_server::ExecutionTransferServiceServer::new(
+        aerie_proto::transfer::internal::v1::execution_transfer_service_server::ExecutionTransferServiceServer::new(
             api.clone(),
         ),
     );

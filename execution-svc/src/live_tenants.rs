@@ -3,8 +3,8 @@
 
 use aerie_common::grpc::Channel;
 use aerie_common::{TenantId, TenantPolicy};
-use aerie_proto::tenant::v1::ListLiveTenantIdsRequest;
-use aerie_proto::tenant::v1::tenant_internal_service_client::TenantInternalServiceClient;
+use aerie_proto::tenant::internal::v1::ListLiveTenantIdsRequest;
+use aerie_proto::tenant::internal::v1::tenant_internal_service_client::TenantInternalServiceClient;
 
 use crate::executor::Engine;
 
@@ -31,7 +31,7 @@ impl LiveTenants {
             let mut client = client.clone();
             let request = engine.internal(
                 &TenantId::default_tenant(),
-                aerie_proto::tenant::v1::WatchTenantChangesRequest {},
+                aerie_proto::tenant::internal::v1::WatchTenantChangesRequest {},
             );
             Box::pin(async move { Ok(client.watch_tenant_changes(request).await?.into_inner()) })
         })

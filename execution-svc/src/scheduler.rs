@@ -439,7 +439,7 @@ impl Scheduler {
         if let Some(known) = self.flows.get(&key).await {
             return Ok(known);
         }
-        let request = flow_pb::GetFlowForExecutionRequest {
+        let request = aerie_proto::flow::internal::v1::GetFlowForExecutionRequest {
             namespace: schedule.namespace().to_owned(),
             id: schedule.flow_id().to_owned(),
             revision: 0,
@@ -642,7 +642,7 @@ fn flow_changes(engine: &Engine) -> Connect {
         let mut client = engine.flows.clone();
         let request = engine.internal(
             &TenantId::default_tenant(),
-            flow_pb::WatchFlowChangesRequest {},
+            aerie_proto::flow::internal::v1::WatchFlowChangesRequest {},
         );
         Box::pin(async move { Ok(client.watch_flow_changes(request).await?.into_inner()) })
     })
@@ -664,7 +664,10 @@ async fn read_tenants(
     }
     futures::stream::iter(live)
         .map(|tenant| async move {
-            let request = engine.internal(&tenant, flow_pb::ListScheduleTriggersRequest {});
+            let request = engine.internal(
+                &tenant,
+                aerie_proto::flow::internal::v1::ListScheduleTriggersRequest {},
+            );
             let triggers = engine
                 .flows
                 .clone()

@@ -17,7 +17,7 @@ use aerie_common::transfer::{
     Archive, EntryStream, MAX_ARCHIVE_BYTES, delete_tenant_rows, insert_rows, part_status,
     receive_part, remap_ids, stream_entries, tenant_rows, transfer_key_of,
 };
-use aerie_proto::transfer::v1 as pb;
+use aerie_proto::transfer::internal::v1 as pb;
 use sea_orm::{ActiveValue::NotSet, DbErr, IntoActiveModel};
 use tonic::{Request, Response, Status};
 

@@ -1,7 +1,8 @@
 //! flow-svc: owns flows (YAML source, revisions), namespaces, secrets, KV
 //! and trigger definitions in its own schema, and serves
 //! `aerie.flow.v1.{FlowService, SecretService, KvService, TriggerService,
-//! NamespaceService, FlowInternalService}`.
+//! NamespaceService}`, and `aerie.flow.internal.v1.FlowInternalService` and
+//! its part of tenant archives to the other services.
 
 pub mod api;
 pub mod domain;
@@ -12,7 +13,7 @@ pub mod transfer;
 use aerie_common::config::Config;
 use aerie_common::db;
 use aerie_common::grpc::GrpcServices;
-use aerie_proto::flow::v1::flow_internal_service_server::FlowInternalServiceServer;
+use aerie_proto::flow::internal::v1::flow_internal_service_server::FlowInternalServiceServer;
 use aerie_proto::flow::v1::flow_service_server::FlowServiceServer;
 use aerie_proto::flow::v1::kv_service_server::KvServiceServer;
 use aerie_proto::flow::v1::namespace_service_server::NamespaceServiceServer;
@@ -66,7 +67,7 @@ pub fn register(services: &mut GrpcServices, api: FlowApi) {
     );
     services.add(SecretServiceServer::new(api.clone()));
     services.add(
-        aerie_proto::transfer::v1::flow_transfer_service_server::FlowTransferServiceServer::new(
+        aerie_proto::transfer::internal::v1::flow_transfer_service_server::FlowTransferServiceServer::new(
             api.clone(),
         ),
     );

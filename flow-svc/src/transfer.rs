@@ -13,7 +13,7 @@ use aerie_common::transfer::{
     Archive, EntryStream, delete_tenant_rows, insert_rows, part_status, receive_part,
     stream_entries, tenant_rows,
 };
-use aerie_proto::transfer::v1 as pb;
+use aerie_proto::transfer::internal::v1 as pb;
 use sea_orm::{DbErr, IntoActiveModel};
 use tonic::{Request, Response, Status};
 

@@ -8,6 +8,7 @@ use aerie_common::config::Config;
 use aerie_common::grpc::Channel;
 use aerie_common::grpc::lazy_channel;
 use aerie_common::tenant_directory::TenantDirectory;
+use aerie_proto::auth::internal::v1::auth_internal_service_client::AuthInternalServiceClient;
 use aerie_proto::auth::v1::audit_service_client::AuditServiceClient;
 use aerie_proto::auth::v1::auth_service_client::AuthServiceClient;
 use aerie_proto::auth::v1::rbac_service_client::RbacServiceClient;
@@ -40,6 +41,8 @@ impl std::ops::Deref for AppState {
 pub struct Clients {
     pub tenants: TenantServiceClient<Channel>,
     pub auth: AuthServiceClient<Channel>,
+    /// Access decisions, for pages that show what the caller may do.
+    pub access: AuthInternalServiceClient<Channel>,
     pub users: UserServiceClient<Channel>,
     pub rbac: RbacServiceClient<Channel>,
     pub audit: AuditServiceClient<Channel>,
@@ -82,6 +85,7 @@ impl AppState {
         Ok(AppState(Arc::new(Clients {
             tenants: TenantServiceClient::new(tenant.clone()),
             auth: AuthServiceClient::new(auth.clone()),
+            access: AuthInternalServiceClient::new(auth.clone()),
             users: UserServiceClient::new(auth.clone()),
             rbac: RbacServiceClient::new(auth.clone()),
             audit: AuditServiceClient::new(auth.clone()),

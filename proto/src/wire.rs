@@ -40,8 +40,7 @@ pub fn to_value(json: Json) -> Value {
     let kind = match json {
         Json::Null => Kind::NullValue(0),
         Json::Bool(b) => Kind::BoolValue(b),
-        // Struct numbers are doubles: integers beyond 2^53 lose precision.
-        Json::Number(n) => Kind::NumberValue(n.as_f64().unwrap_or(f64::NAN)),
+        Json::Number(n) => number_kind(&n),
         Json::String(s) => Kind::StringValue(s),
         Json::Array(items) => Kind::ListValue(ListValue {
             values: items.into_iter().map(to_value).collect(),
@@ -52,6 +51,25 @@ pub fn to_value(json: Json) -> Value {
     };
     Value { kind: Some(kind) }
 }
+
+/// Struct numbers are doubles. An integer a double cannot hold exactly
+/// (beyond 2^53, such as a 64-bit id) travels as its decimal text instead,
+/// as protobuf's JSON mapping carries 64-bit integers, so that no digit is
+/// lost on the way to a gRPC client or to REST.
+fn number_kind(n: &serde_json::Number) -> Kind {
+    let exact = match (n.as_i64(), n.as_u64()) {
+        (Some(i), _) => i.unsigned_abs() <= EXACT_INTEGER as u64,
+        (None, Some(u)) => u <= EXACT_INTEGER as u64,
+        (None, None) => true,
+    };
+    match n.as_f64() {
+        Some(f) if exact => Kind::NumberValue(f),
+        _ => Kind::StringValue(n.to_string()),
+    }
+}
+
+/// 2^53: every integer up to it is exact as a double.
+const EXACT_INTEGER: f64 = 9_007_199_254_740_992.0;
 
 /// A Struct value as JSON. A whole number within the exact range of a
 /// double comes back as an integer, so `3` stays `3` rather than `3.0`;
@@ -70,8 +88,7 @@ pub fn from_value(value: Value) -> Json {
 }
 
 fn number(n: f64) -> Json {
-    const EXACT: f64 = 9_007_199_254_740_992.0; // 2^53
-    if n.fract() == 0.0 && n.abs() <= EXACT {
+    if n.fract() == 0.0 && n.abs() <= EXACT_INTEGER {
         Json::from(n as i64)
     } else {
         serde_json::Number::from_f64(n).map_or(Json::Null, Json::Number)
@@ -106,7 +123,7 @@ short_names! {
     crate::auth::v1::Action => "ACTION_",
     crate::auth::v1::BindingType => "BINDING_TYPE_",
     crate::auth::v1::SyncOutcome => "SYNC_OUTCOME_",
-    crate::changes::v1::PrincipalKind => "PRINCIPAL_KIND_",
+    crate::changes::internal::v1::PrincipalKind => "PRINCIPAL_KIND_",
 }
 
 #[cfg(test)]
@@ -124,6 +141,27 @@ mod tests {
         });
         assert_eq!(from_struct(to_struct(value.clone())), value);
         assert_eq!(from_struct(struct_from_text(&value.to_string())), value);
+    }
+
+    #[test]
+    fn integers_a_double_cannot_hold_travel_as_their_digits() {
+        for big in [
+            json!(9007199254740993_u64),
+            json!(-9007199254740993_i64),
+            json!(u64::MAX),
+            json!(i64::MIN),
+        ] {
+            let sent = to_value(big.clone());
+            assert_eq!(sent.kind, Some(Kind::StringValue(big.to_string())));
+            assert_eq!(from_value(sent), Json::String(big.to_string()));
+        }
+        for exact in [
+            json!(9007199254740992_u64),
+            json!(-9007199254740992_i64),
+            json!(0.1),
+        ] {
+            assert_eq!(from_value(to_value(exact.clone())), exact);
+        }
     }
 
     #[test]

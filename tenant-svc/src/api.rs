@@ -9,8 +9,11 @@ use aerie_common::grpc::Channel;
 use aerie_common::paging::{PageRequest, Sort};
 use aerie_common::quota::QuotaOverrides;
 use aerie_common::{ServiceError, TenantId, TenantPolicy};
+use aerie_proto::auth::internal::v1::GrantTenantCreatorRequest;
+use aerie_proto::auth::internal::v1::auth_internal_service_client::AuthInternalServiceClient;
+use aerie_proto::auth::v1::GetMeRequest;
 use aerie_proto::auth::v1::auth_service_client::AuthServiceClient;
-use aerie_proto::auth::v1::{GetMeRequest, GrantTenantCreatorRequest};
+use aerie_proto::tenant::internal::v1 as ipb;
 use aerie_proto::tenant::v1 as pb;
 use aerie_proto::tenant::v1::tenant_service_server::TenantService;
 use sea_orm::{DatabaseConnection, TransactionTrait};
@@ -26,6 +29,8 @@ pub struct TenantApi {
     policy: TenantPolicy,
     access: AccessClient,
     auth: AuthServiceClient<Channel>,
+    /// For creator grants.
+    auth_internal: AuthInternalServiceClient<Channel>,
     /// Proves to auth-svc that a creator grant comes from tenant creation.
     pub(crate) service_token: String,
     /// Tenants changed, for other processes' caches (set when served).
@@ -55,7 +60,8 @@ impl TenantApi {
             db,
             policy,
             access: AccessClient::new(auth.clone(), watch),
-            auth: AuthServiceClient::new(auth),
+            auth: AuthServiceClient::new(auth.clone()),
+            auth_internal: AuthInternalServiceClient::new(auth),
             service_token,
             changes: None,
             parts: None,
@@ -415,7 +421,7 @@ impl TenantService for TenantApi {
                 .metadata_mut()
                 .insert(aerie_common::audit::SERVICE_TOKEN_HEADER, value);
         }
-        if let Err(status) = self.auth.clone().grant_tenant_creator(grant).await {
+        if let Err(status) = self.auth_internal.clone().grant_tenant_creator(grant).await {
             // A tenant nobody was meant to administer must not linger.
             if let Err(err) = self.remove_unfinished(&tenant.id, &caller.name).await {
                 tracing::error!(tenant = %tenant.id, %err, "cannot undo a failed tenant create");
@@ -589,13 +595,14 @@ impl TenantService for TenantApi {
 }
 
 #[tonic::async_trait]
-impl aerie_proto::tenant::v1::tenant_internal_service_server::TenantInternalService for TenantApi {
-    type WatchTenantChangesStream =
-        tokio_stream::wrappers::ReceiverStream<Result<aerie_proto::changes::v1::Change, Status>>;
+impl ipb::tenant_internal_service_server::TenantInternalService for TenantApi {
+    type WatchTenantChangesStream = tokio_stream::wrappers::ReceiverStream<
+        Result<aerie_proto::changes::internal::v1::Change, Status>,
+    >;
 
     async fn watch_tenant_changes(
         &self,
-        request: Request<aerie_proto::tenant::v1::WatchTenantChangesRequest>,
+        request: Request<ipb::WatchTenantChangesRequest>,
     ) -> Result<Response<Self::WatchTenantChangesStream>, Status> {
         aerie_common::audit::require_service_token(&request, &self.service_token)?;
         let feed = self
@@ -607,29 +614,29 @@ impl aerie_proto::tenant::v1::tenant_internal_service_server::TenantInternalServ
 
     async fn list_live_tenant_ids(
         &self,
-        request: Request<pb::ListLiveTenantIdsRequest>,
-    ) -> Result<Response<pb::ListLiveTenantIdsResponse>, Status> {
+        request: Request<ipb::ListLiveTenantIdsRequest>,
+    ) -> Result<Response<ipb::ListLiveTenantIdsResponse>, Status> {
         aerie_common::audit::require_service_token(&request, &self.service_token)?;
         let ids = repo::live_ids(&self.db).await.map_err(ServiceError::from)?;
-        Ok(Response::new(pb::ListLiveTenantIdsResponse { ids }))
+        Ok(Response::new(ipb::ListLiveTenantIdsResponse { ids }))
     }
 
     async fn tenant_exists(
         &self,
-        request: Request<pb::TenantExistsRequest>,
-    ) -> Result<Response<pb::TenantExistsResponse>, Status> {
+        request: Request<ipb::TenantExistsRequest>,
+    ) -> Result<Response<ipb::TenantExistsResponse>, Status> {
         aerie_common::audit::require_service_token(&request, &self.service_token)?;
         let id = parse_id(&request.into_inner().id)?;
         let exists = repo::find_live(&self.db, &id)
             .await
             .map_err(ServiceError::from)?
             .is_some();
-        Ok(Response::new(pb::TenantExistsResponse { exists }))
+        Ok(Response::new(ipb::TenantExistsResponse { exists }))
     }
 
     async fn get_tenant_quotas(
         &self,
-        request: Request<pb::GetTenantQuotasRequest>,
+        request: Request<ipb::GetTenantQuotasRequest>,
     ) -> Result<Response<pb::TenantQuotas>, Status> {
         aerie_common::audit::require_service_token(&request, &self.service_token)?;
         let quotas = self.quotas(&request.into_inner().id).await?;

@@ -1,5 +1,6 @@
 //! tenant-svc: owns tenants (id, name, soft delete) in its own schema and
-//! serves `aerie.tenant.v1.TenantService`.
+//! serves `aerie.tenant.v1.TenantService`, and
+//! `aerie.tenant.internal.v1.TenantInternalService` to the other services.
 
 pub mod api;
 pub mod domain;
@@ -10,7 +11,7 @@ pub mod transfer;
 use aerie_common::config::Config;
 use aerie_common::db;
 use aerie_common::grpc::GrpcServices;
-use aerie_proto::tenant::v1::tenant_internal_service_server::TenantInternalServiceServer;
+use aerie_proto::tenant::internal::v1::tenant_internal_service_server::TenantInternalServiceServer;
 use aerie_proto::tenant::v1::tenant_service_server::TenantServiceServer;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;

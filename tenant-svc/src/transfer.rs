@@ -13,10 +13,10 @@ use aerie_common::transfer::{
 };
 use aerie_common::{ServiceError, TenantId};
 use aerie_proto::tenant::v1 as pb;
-use aerie_proto::transfer::v1 as part_pb;
-use aerie_proto::transfer::v1::auth_transfer_service_client::AuthTransferServiceClient;
-use aerie_proto::transfer::v1::execution_transfer_service_client::ExecutionTransferServiceClient;
-use aerie_proto::transfer::v1::flow_transfer_service_client::FlowTransferServiceClient;
+use aerie_proto::transfer::internal::v1 as part_pb;
+use aerie_proto::transfer::internal::v1::auth_transfer_service_client::AuthTransferServiceClient;
+use aerie_proto::transfer::internal::v1::execution_transfer_service_client::ExecutionTransferServiceClient;
+use aerie_proto::transfer::internal::v1::flow_transfer_service_client::FlowTransferServiceClient;
 use tonic::{Request, Response, Status};
 
 use crate::TenantApi;

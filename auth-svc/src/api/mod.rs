@@ -4,6 +4,7 @@
 
 mod audit;
 mod auth;
+mod internal;
 mod rbac;
 mod users;
 
@@ -20,7 +21,8 @@ use crate::core::{Core, Principal, User};
 use crate::domain::{self, ADMIN_ROLE, Action, Grant, Permission, SubjectType};
 use crate::repo::{self, SystemScan, TenantTxn};
 
-/// Implements AuthService, UserService and RbacService over one core.
+/// Implements AuthService, UserService, RbacService, AuditService and
+/// AuthInternalService over one core.
 #[derive(Clone)]
 pub struct AuthApi {
     core: Core,

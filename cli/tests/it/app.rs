@@ -203,6 +203,14 @@ impl TestApp {
     }
 
     /// A gRPC channel to the services.
+    /// A channel that also reaches Aerie's internal services: in-process
+    /// to a standalone server (whose port serves clients the public
+    /// services only, as the gateway's endpoint does), and through the
+    /// router to the five processes' own ports otherwise.
+    pub fn internal_channel(&self) -> aerie_common::grpc::Channel {
+        aerie_common::grpc::lazy_channel(&self.grpc).expect("endpoint")
+    }
+
     pub async fn channel(&self) -> tonic::transport::Channel {
         tonic::transport::Channel::from_shared(self.grpc.clone())
             .expect("uri")

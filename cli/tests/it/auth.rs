@@ -5,12 +5,14 @@
 
 use std::time::{Duration, Instant};
 
+use aerie_proto::auth::internal::v1 as auth_ipb;
 use aerie_proto::auth::v1 as auth_pb;
 use aerie_proto::auth::v1::auth_service_client::AuthServiceClient;
 use aerie_proto::auth::v1::rbac_service_client::RbacServiceClient;
 use aerie_proto::auth::v1::user_service_client::UserServiceClient;
 use aerie_proto::tenant::v1 as tenant_pb;
 use aerie_proto::tenant::v1::tenant_service_client::TenantServiceClient;
+use auth_ipb::auth_internal_service_client::AuthInternalServiceClient;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
@@ -75,6 +77,7 @@ async fn every_route_and_method_without_a_token_is_unauthenticated() {
     let channel = channel(&app).await;
     let mut tenants = TenantServiceClient::new(channel.clone());
     let mut auth = AuthServiceClient::new(channel.clone());
+    let mut auth_internal = AuthInternalServiceClient::new(app.internal_channel());
     let mut users = UserServiceClient::new(channel.clone());
     let mut rbac = RbacServiceClient::new(channel);
     let codes = [
@@ -102,10 +105,12 @@ async fn every_route_and_method_without_a_token_is_unauthenticated() {
             .await
             .err(),
         auth.get_me(auth_pb::GetMeRequest {}).await.err(),
-        auth.check_access(auth_pb::CheckAccessRequest::default())
+        auth_internal
+            .check_access(auth_ipb::CheckAccessRequest::default())
             .await
             .err(),
-        auth.grant_tenant_creator(auth_pb::GrantTenantCreatorRequest::default())
+        auth_internal
+            .grant_tenant_creator(auth_ipb::GrantTenantCreatorRequest::default())
             .await
             .err(),
         users
@@ -428,9 +433,9 @@ async fn a_user_of_tenant_a_reaches_nothing_of_tenant_b() {
         .await
         .expect_err("invisible tenant");
     assert_eq!(err.code(), Code::NotFound);
-    let allowed = AuthServiceClient::new(channel)
+    let allowed = AuthInternalServiceClient::new(app.internal_channel())
         .check_access(call(
-            auth_pb::CheckAccessRequest {
+            auth_ipb::CheckAccessRequest {
                 permission: auth_pb::Permission::Role as i32,
                 action: auth_pb::Action::Read as i32,
                 namespace: String::new(),
@@ -482,9 +487,9 @@ async fn tenant_creators_become_admin_but_super_admins_do_not() {
     // Creating tenants does not let bob claim an existing one by asking
     // auth-svc directly for the creator's grant.
     app.create_tenant("someone-elses").await;
-    let err = AuthServiceClient::new(channel(&app).await)
+    let err = AuthInternalServiceClient::new(app.internal_channel())
         .grant_tenant_creator(call(
-            auth_pb::GrantTenantCreatorRequest {
+            auth_ipb::GrantTenantCreatorRequest {
                 tenant: "someone-elses".into(),
                 admin_username: "bob".into(),
             },
@@ -510,11 +515,11 @@ async fn tenant_creators_become_admin_but_super_admins_do_not() {
     let (_, bindings) = app.get("/api/v1/plain/bindings").await;
     assert_eq!(bindings["total"], 0);
     // ...may administer it, but holds no data permission there.
-    let channel = channel(&app).await;
+    let channel = app.internal_channel();
     let check = |permission: &str, action: &str| {
-        let mut auth = AuthServiceClient::new(channel.clone());
+        let mut auth = AuthInternalServiceClient::new(channel.clone());
         let request = call(
-            auth_pb::CheckAccessRequest {
+            auth_ipb::CheckAccessRequest {
                 permission: auth_pb::Permission::from_short_name(permission).expect("known") as i32,
                 action: auth_pb::Action::from_short_name(action).expect("known") as i32,
                 namespace: String::new(),
@@ -585,7 +590,7 @@ async fn namespace_limited_binding_covers_children_only() {
         .delete(&format!("/api/v1/acme/bindings/{tenant_wide}"))
         .await;
     assert_eq!(status, 204);
-    let channel = channel(&app).await;
+    let channel = app.internal_channel();
     for (permission, namespace, expected) in [
         ("FLOW:READ", "prod", true),
         ("FLOW:READ", "prod.team", true),
@@ -596,9 +601,9 @@ async fn namespace_limited_binding_covers_children_only() {
         ("FLOW:UPDATE", "prod", false),
     ] {
         let (permission, action) = permission.split_once(':').expect("pair");
-        let allowed = AuthServiceClient::new(channel.clone())
+        let allowed = AuthInternalServiceClient::new(channel.clone())
             .check_access(call(
-                auth_pb::CheckAccessRequest {
+                auth_ipb::CheckAccessRequest {
                     permission: auth_pb::Permission::from_short_name(permission).expect("known")
                         as i32,
                     action: auth_pb::Action::from_short_name(action).expect("known") as i32,
@@ -666,23 +671,19 @@ async fn change_streams_serve_aerie_services_only() {
     app.create_tenant("acme").await;
     let erin = app.user("erin").await;
     app.bind(Some("acme"), "erin", "Admin", None).await;
-    let channel = app.channel().await;
+    let channel = app.internal_channel();
     for (token, tenant) in [
         (None, None),
         (Some(app.admin.as_str()), None),
         (Some(erin.as_str()), Some("acme")),
     ] {
-        let access = AuthServiceClient::new(channel.clone())
-            .watch_access_changes(call(
-                aerie_proto::auth::v1::WatchAccessChangesRequest {},
-                token,
-                tenant,
-            ))
+        let access = AuthInternalServiceClient::new(channel.clone())
+            .watch_access_changes(call(auth_ipb::WatchAccessChangesRequest {}, token, tenant))
             .await
             .expect_err("access changes are for services");
         assert_eq!(access.code(), Code::PermissionDenied, "{access:?}");
-        let tenants = aerie_proto::tenant::v1::tenant_internal_service_client::TenantInternalServiceClient::new(channel.clone())
-            .watch_tenant_changes(call(aerie_proto::tenant::v1::WatchTenantChangesRequest {}, token, tenant))
+        let tenants = aerie_proto::tenant::internal::v1::tenant_internal_service_client::TenantInternalServiceClient::new(channel.clone())
+            .watch_tenant_changes(call(aerie_proto::tenant::internal::v1::WatchTenantChangesRequest {}, token, tenant))
             .await
             .expect_err("tenant changes are for services");
         assert_eq!(tenants.code(), Code::PermissionDenied, "{tenants:?}");
@@ -1223,6 +1224,29 @@ async fn every_mutation_is_audited_in_its_own_tenant_only() {
         Code::NotFound,
         "as through the gateway: {err:?}"
     );
+
+    // Over gRPC an entry's details are a Struct, as REST shows them.
+    let page =
+        aerie_proto::auth::v1::audit_service_client::AuditServiceClient::new(channel(&app).await)
+            .search_audit_logs(call(
+                auth_pb::SearchAuditLogsRequest {
+                    resource_type: "BINDING".into(),
+                    ..Default::default()
+                },
+                Some(&app.admin),
+                Some("other"),
+            ))
+            .await
+            .expect("other's log")
+            .into_inner();
+    let created = page
+        .results
+        .iter()
+        .find(|e| e.action == "CREATE")
+        .unwrap_or_else(|| panic!("{page:?}"));
+    let details = aerie_proto::wire::from_struct(created.details.clone());
+    assert_eq!(details["role"], "Admin", "{details}");
+    assert_eq!(details["type"], "USER", "{details}");
 }
 
 #[tokio::test]
@@ -1456,12 +1480,11 @@ fn hmac_sha256(key: &[u8], message: &[u8]) -> Vec<u8> {
 /// a batch sent again (after a lost answer) stores nothing twice.
 #[tokio::test]
 async fn delivered_audit_batches_land_per_tenant_all_or_nothing_and_once() {
-    use aerie_proto::auth::v1::audit_service_client::AuditServiceClient;
     let app = TestApp::start(Mode::MultiWithDefault).await;
     app.create_tenant("acme").await;
     app.create_tenant("umbrella").await;
     let token = app.config.service_token().expect("service token");
-    let entry = |id: &str, tenant: &str| auth_pb::AuditEntry {
+    let entry = |id: &str, tenant: &str| auth_ipb::OutboxEntry {
         id: id.to_owned(),
         tenant: tenant.to_owned(),
         resource_type: "FLOW".to_owned(),
@@ -1469,17 +1492,17 @@ async fn delivered_audit_batches_land_per_tenant_all_or_nothing_and_once() {
         action: "CREATE".to_owned(),
         actor: "tester".to_owned(),
         time: None,
-        details: "{}".to_owned(),
+        details_json: "{}".into(),
     };
-    let record = |entries: Vec<auth_pb::AuditEntry>| {
+    let record = |entries: Vec<auth_ipb::OutboxEntry>| {
         let token = token.clone();
         let app = &app;
         async move {
-            let mut request = tonic::Request::new(auth_pb::RecordAuditEntriesRequest { entries });
+            let mut request = tonic::Request::new(auth_ipb::RecordAuditEntriesRequest { entries });
             request
                 .metadata_mut()
                 .insert("x-aerie-service-token", token.parse().expect("ascii"));
-            AuditServiceClient::new(app.channel().await)
+            AuthInternalServiceClient::new(app.internal_channel())
                 .record_audit_entries(request)
                 .await
         }

@@ -1261,6 +1261,26 @@ async fn foreach_items_and_parallel_branches_past_the_quota_fail_the_task_naming
     }
 }
 
+/// An integer a double cannot hold (a 64-bit id) keeps every digit on its
+/// way through gRPC's Struct to REST, as its decimal string.
+#[tokio::test]
+async fn integers_beyond_two_to_the_53_keep_their_digits() {
+    let app = TestApp::start(Mode::MultiWithDefault).await;
+    tenant(&app, "acme").await;
+    create_flow(
+        &app,
+        "acme",
+        "id: big\nnamespace: company.team\ntasks:\n  - id: ids\n    type: io.kestra.plugin.core.output.OutputValues\n    values:\n      snowflake: 1790000000000000001\n      small: 42\n",
+    )
+    .await;
+    let execution = run(&app, "acme", "company.team/big", json!({})).await;
+    assert_eq!(state(&execution), "SUCCESS", "{execution}");
+    assert_eq!(
+        task_run(&execution, "ids")["outputs"]["values"],
+        json!({"snowflake": "1790000000000000001", "small": 42})
+    );
+}
+
 #[tokio::test]
 async fn log_and_output_quotas_fail_the_task_naming_them() {
     let app = TestApp::start_with(Mode::MultiWithDefault, |config| {

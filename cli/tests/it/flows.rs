@@ -3,8 +3,8 @@
 
 use std::time::{Duration, Instant};
 
+use aerie_proto::flow::internal::v1::flow_internal_service_client::FlowInternalServiceClient;
 use aerie_proto::flow::v1 as pb;
-use aerie_proto::flow::v1::flow_internal_service_client::FlowInternalServiceClient;
 use aerie_proto::flow::v1::flow_service_client::FlowServiceClient;
 use aerie_proto::flow::v1::kv_service_client::KvServiceClient;
 use aerie_proto::flow::v1::secret_service_client::SecretServiceClient;
@@ -786,10 +786,10 @@ async fn tenant_b_cannot_reach_tenant_a_flows_secrets_kv_or_triggers() {
         );
     }
     // Internal calls need the service credential, whoever the caller is.
-    let mut internal = FlowInternalServiceClient::new(channel.clone());
+    let mut internal = FlowInternalServiceClient::new(app.internal_channel());
     let err = internal
         .resolve_secret(call(
-            pb::ResolveSecretRequest {
+            aerie_proto::flow::internal::v1::ResolveSecretRequest {
                 namespace: "company".into(),
                 key: "DB_PASSWORD".into(),
                 flow_namespace: "company".into(),
@@ -802,7 +802,7 @@ async fn tenant_b_cannot_reach_tenant_a_flows_secrets_kv_or_triggers() {
     assert_eq!(err.code(), Code::PermissionDenied);
     let err = internal
         .get_flow_triggers(call(
-            pb::GetFlowTriggersRequest {
+            aerie_proto::flow::internal::v1::GetFlowTriggersRequest {
                 namespace: key().0,
                 flow_id: key().1,
             },
@@ -879,11 +879,11 @@ async fn secrets_are_encrypted_resolved_by_namespace_and_never_returned() {
     assert_eq!(status, 422);
 
     // Aerie's own services resolve it, nearest namespace first.
-    let mut internal = FlowInternalServiceClient::new(app.channel().await);
+    let mut internal = FlowInternalServiceClient::new(app.internal_channel());
     let resolved = internal
         .resolve_secret(internal_call(
             &app,
-            pb::ResolveSecretRequest {
+            aerie_proto::flow::internal::v1::ResolveSecretRequest {
                 namespace: "company.team.deep".into(),
                 key: "DB_PASSWORD".into(),
                 flow_namespace: "company.team.deep".into(),
@@ -900,7 +900,7 @@ async fn secrets_are_encrypted_resolved_by_namespace_and_never_returned() {
     let err = internal
         .resolve_secret(internal_call(
             &app,
-            pb::ResolveSecretRequest {
+            aerie_proto::flow::internal::v1::ResolveSecretRequest {
                 namespace: "company".into(),
                 key: "API_KEY".into(),
                 flow_namespace: "company".into(),
@@ -913,7 +913,7 @@ async fn secrets_are_encrypted_resolved_by_namespace_and_never_returned() {
     let err = internal
         .resolve_secret(internal_call(
             &app,
-            pb::ResolveSecretRequest {
+            aerie_proto::flow::internal::v1::ResolveSecretRequest {
                 namespace: "company".into(),
                 key: "DB_PASSWORD".into(),
                 flow_namespace: "company".into(),
@@ -1171,8 +1171,8 @@ async fn triggers_are_extracted_and_readable_by_aerie_services_in_their_tenant()
         (json!("daily"), json!("0 9 * * *"))
     );
 
-    let mut internal = FlowInternalServiceClient::new(app.channel().await);
-    let request = pb::GetFlowTriggersRequest {
+    let mut internal = FlowInternalServiceClient::new(app.internal_channel());
+    let request = aerie_proto::flow::internal::v1::GetFlowTriggersRequest {
         namespace: "company.team".into(),
         flow_id: "hello".into(),
     };
@@ -1325,10 +1325,7 @@ async fn secret_values_never_reach_a_log_line_even_at_debug() {
             .expect("address in ready line")
             .to_owned()
     };
-    let (http, grpc) = (
-        format!("http://{}", address("http=")),
-        format!("http://{}", address("grpc=")),
-    );
+    let http = format!("http://{}", address("http="));
     let token = crate::app::login(&http, "admin", "admin-password").await;
     let client = crate::app::http_client();
     let response = client
@@ -1352,30 +1349,50 @@ async fn secret_values_never_reach_a_log_line_even_at_debug() {
             .expect("secret");
         assert_eq!(response.status(), 200);
     }
-    let channel = tonic::transport::Channel::from_shared(grpc)
-        .expect("uri")
-        .connect()
+    // A run resolves it (in-process, as standalone's internal calls are).
+    let response = client
+        .post(format!("{http}/api/v1/acme/flows"))
+        .bearer_auth(&token)
+        .header("content-type", "application/x-yaml")
+        .body(
+            "id: canary\nnamespace: company.team\ntasks:\n  - id: use\n    type: io.kestra.plugin.core.debug.Return\n    format: \"{{ secret('CANARY') | length }}\"\n",
+        )
+        .send()
         .await
-        .expect("connect");
-    let service_token = aerie_common::audit::service_token(None, &data).expect("service token");
-    let mut request = call(
-        pb::ResolveSecretRequest {
-            namespace: "company.team".into(),
-            key: "CANARY".into(),
-            flow_namespace: "company.team".into(),
-        },
-        None,
-        Some("acme"),
-    );
-    request.metadata_mut().insert(
-        aerie_common::audit::SERVICE_TOKEN_HEADER,
-        service_token.parse().expect("ascii"),
-    );
-    let resolved = FlowInternalServiceClient::new(channel)
-        .resolve_secret(request)
+        .expect("flow");
+    assert_eq!(response.status(), 200);
+    let started: Value = client
+        .post(format!("{http}/api/v1/acme/executions/company.team/canary"))
+        .bearer_auth(&token)
+        .send()
         .await
-        .expect("resolve");
-    assert_eq!(resolved.into_inner().value, value);
+        .expect("execution")
+        .json()
+        .await
+        .expect("json");
+    let id = started["id"].as_str().expect("id").to_owned();
+    let mut ended = Value::Null;
+    for _ in 0..200 {
+        ended = client
+            .get(format!("{http}/api/v1/acme/executions/{id}"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .expect("execution")
+            .json()
+            .await
+            .expect("json");
+        if ended["state"]["current"] != "CREATED" && ended["state"]["current"] != "RUNNING" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(ended["state"]["current"], "SUCCESS", "{ended}");
+    assert_eq!(
+        ended["taskRunList"][0]["outputs"]["value"],
+        value.len().to_string(),
+        "{ended}"
+    );
     // A value refused for its size is not echoed either.
     let response = client
         .put(format!(

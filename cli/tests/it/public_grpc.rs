@@ -7,8 +7,8 @@
 use aerie_proto::auth::v1 as auth_pb;
 use aerie_proto::execution::v1 as exec_pb;
 use aerie_proto::execution::v1::execution_service_client::ExecutionServiceClient;
+use aerie_proto::flow::internal::v1::flow_internal_service_client::FlowInternalServiceClient;
 use aerie_proto::flow::v1 as flow_pb;
-use aerie_proto::flow::v1::flow_internal_service_client::FlowInternalServiceClient;
 use aerie_proto::flow::v1::flow_service_client::FlowServiceClient;
 use std::collections::HashMap;
 
@@ -151,7 +151,15 @@ async fn a_client_reaches_the_public_services_through_the_gateway_and_nothing_in
     // service or call.
     for channel in [channel.clone(), app.channel().await] {
         assert!(
-            symbol(channel.clone(), "aerie.flow.v1.FlowInternalService")
+            symbol(
+                channel.clone(),
+                "aerie.flow.internal.v1.FlowInternalService"
+            )
+            .await
+            .is_none()
+        );
+        assert!(
+            symbol(channel.clone(), "aerie.auth.internal.v1.CheckAccessRequest")
                 .await
                 .is_none()
         );
@@ -160,7 +168,7 @@ async fn a_client_reaches_the_public_services_through_the_gateway_and_nothing_in
             .expect("AuthService is described");
         assert!(auth.iter().any(|m| m.ends_with("/IssueToken")), "{auth:?}");
         assert!(
-            !auth.iter().any(|m| m.ends_with("/CheckTokenRevoked")),
+            !auth.iter().any(|m| m.ends_with("/CheckAccess")),
             "{auth:?}"
         );
     }
@@ -266,7 +274,7 @@ async fn a_client_reaches_the_public_services_through_the_gateway_and_nothing_in
     // Internal calls are not served here, whatever the caller sends.
     let internal = FlowInternalServiceClient::new(channel.clone())
         .get_flow_for_execution(call(
-            flow_pb::GetFlowForExecutionRequest {
+            aerie_proto::flow::internal::v1::GetFlowForExecutionRequest {
                 namespace: "company.team".into(),
                 id: "hello".into(),
                 revision: 0,
@@ -277,8 +285,8 @@ async fn a_client_reaches_the_public_services_through_the_gateway_and_nothing_in
         .await
         .expect_err("internal");
     assert_eq!(internal.code(), Code::Unimplemented, "{internal:?}");
-    let revoked = aerie_proto::auth::v1::auth_service_client::AuthServiceClient::new(channel)
-        .check_token_revoked(auth_pb::CheckTokenRevokedRequest::default())
+    let revoked = aerie_proto::auth::internal::v1::auth_internal_service_client::AuthInternalServiceClient::new(channel)
+        .check_token_revoked(aerie_proto::auth::internal::v1::CheckTokenRevokedRequest::default())
         .await
         .expect_err("internal");
     assert_eq!(revoked.code(), Code::Unimplemented, "{revoked:?}");
@@ -402,57 +410,66 @@ async fn http_annotations_name_the_served_routes_and_request_fields() {
     }
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../proto/aerie");
     let mut checked = 0;
-    for package in std::fs::read_dir(&root).expect("proto dir") {
-        let dir = package.expect("entry").path().join("v1");
-        for file in std::fs::read_dir(&dir).expect("v1 dir") {
-            let file = file.expect("file").path();
-            let text = std::fs::read_to_string(&file).expect("proto");
-            let package = text
-                .lines()
-                .find_map(|l| l.strip_prefix("package "))
-                .expect("package")
-                .trim_end_matches(';')
-                .to_owned();
-            let (fields, rpcs) = read_proto(&text);
-            for rpc in rpcs {
-                let method = format!("/{package}.{}/{}", rpc.service, rpc.rpc);
-                assert!(
-                    aerie_proto::is_public_call(&method),
-                    "{method} is internal: it must carry no REST annotation"
-                );
-                let request = fields
-                    .get(&rpc.request)
-                    .unwrap_or_else(|| panic!("{method}: request {} not read", rpc.request));
-                for variable in rpc
-                    .path
-                    .split('/')
-                    .filter_map(|s| s.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
-                {
-                    assert!(
-                        request.iter().any(|f| f == variable),
-                        "{method}: {{{variable}}} in {} is no field of {}",
-                        rpc.path,
-                        rpc.request
-                    );
-                }
-                if let Some(body) = &rpc.body {
-                    assert!(
-                        body == "*" || request.iter().any(|f| f == body),
-                        "{method}: body {body} is no field of {}",
-                        rpc.request
-                    );
-                }
-                // Webhooks answer every method, so the document lists none.
-                if !rpc.path.starts_with("/api/v1/executions/webhook/") {
-                    assert!(
-                        served.contains(&(rpc.verb.clone(), shape(&rpc.path))),
-                        "{method}: {} {} is not a served route",
-                        rpc.verb,
-                        rpc.path
-                    );
-                }
-                checked += 1;
+    let mut files = Vec::new();
+    let mut dirs = vec![root];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).expect("proto dir") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "proto") {
+                files.push(path);
             }
+        }
+    }
+    assert!(files.len() >= 9, "{files:?}");
+    for file in files {
+        let text = std::fs::read_to_string(&file).expect("proto");
+        let package = text
+            .lines()
+            .find_map(|l| l.strip_prefix("package "))
+            .expect("package")
+            .trim_end_matches(';')
+            .to_owned();
+        let (fields, rpcs) = read_proto(&text);
+        for rpc in rpcs {
+            let method = format!("/{package}.{}/{}", rpc.service, rpc.rpc);
+            assert!(
+                aerie_proto::is_public_call(&method),
+                "{method} is internal: it must carry no REST annotation"
+            );
+            let request = fields
+                .get(&rpc.request)
+                .unwrap_or_else(|| panic!("{method}: request {} not read", rpc.request));
+            for variable in rpc
+                .path
+                .split('/')
+                .filter_map(|s| s.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+            {
+                assert!(
+                    request.iter().any(|f| f == variable),
+                    "{method}: {{{variable}}} in {} is no field of {}",
+                    rpc.path,
+                    rpc.request
+                );
+            }
+            if let Some(body) = &rpc.body {
+                assert!(
+                    body == "*" || request.iter().any(|f| f == body),
+                    "{method}: body {body} is no field of {}",
+                    rpc.request
+                );
+            }
+            // Webhooks answer every method, so the document lists none.
+            if !rpc.path.starts_with("/api/v1/executions/webhook/") {
+                assert!(
+                    served.contains(&(rpc.verb.clone(), shape(&rpc.path))),
+                    "{method}: {} {} is not a served route",
+                    rpc.verb,
+                    rpc.path
+                );
+            }
+            checked += 1;
         }
     }
     assert!(checked > 70, "only {checked} annotations read");

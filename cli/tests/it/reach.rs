@@ -2,8 +2,8 @@
 //! bound on team-a only, cannot read or overwrite team-b's KV through a
 //! flow, until team-b's settings allow team-a.
 
+use aerie_proto::flow::internal::v1::flow_internal_service_client::FlowInternalServiceClient;
 use aerie_proto::flow::v1 as pb;
-use aerie_proto::flow::v1::flow_internal_service_client::FlowInternalServiceClient;
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -213,8 +213,8 @@ async fn flow_svc_itself_refuses_a_reach_beyond_the_flows_namespace() {
         );
         request
     }
-    let mut client = FlowInternalServiceClient::new(app.channel().await);
-    let get = |flow_namespace: &str| pb::GetKvForExecutionRequest {
+    let mut client = FlowInternalServiceClient::new(app.internal_channel());
+    let get = |flow_namespace: &str| aerie_proto::flow::internal::v1::GetKvForExecutionRequest {
         flow_namespace: flow_namespace.into(),
         namespace: "team-b".into(),
         key: "db_url".into(),
@@ -234,7 +234,7 @@ async fn flow_svc_itself_refuses_a_reach_beyond_the_flows_namespace() {
         .await
         .expect("team-b reads its own");
     assert!(entry.into_inner().value_json.contains(TEAM_B_VALUE));
-    let put = pb::PutKvForExecutionRequest {
+    let put = aerie_proto::flow::internal::v1::PutKvForExecutionRequest {
         entry: Some(pb::PutKvRequest {
             namespace: "team-b".into(),
             key: "db_url".into(),

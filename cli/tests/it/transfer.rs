@@ -733,15 +733,15 @@ async fn the_super_admin_exports_and_imports_a_tenant_over_rest() {
 
 #[tokio::test]
 async fn the_services_parts_answer_only_aerie_itself() {
-    use aerie_proto::transfer::v1 as pb;
-    use aerie_proto::transfer::v1::auth_transfer_service_client::AuthTransferServiceClient;
-    use aerie_proto::transfer::v1::execution_transfer_service_client::ExecutionTransferServiceClient;
-    use aerie_proto::transfer::v1::flow_transfer_service_client::FlowTransferServiceClient;
+    use aerie_proto::transfer::internal::v1 as pb;
+    use aerie_proto::transfer::internal::v1::auth_transfer_service_client::AuthTransferServiceClient;
+    use aerie_proto::transfer::internal::v1::execution_transfer_service_client::ExecutionTransferServiceClient;
+    use aerie_proto::transfer::internal::v1::flow_transfer_service_client::FlowTransferServiceClient;
     let app = TestApp::start(Mode::MultiWithDefault).await;
     tenant(&app, "acme").await;
     create_flow(&app, "acme", FLOW).await;
     let bob = app.user("bob").await;
-    let channel = app.channel().await;
+    let channel = app.internal_channel();
     // Bob (any user), and the super admin too, with acme in the header:
     // refused before anything is read or written.
     for token in [Some(bob.as_str()), Some(app.admin.as_str()), None] {
@@ -776,10 +776,10 @@ async fn the_services_parts_answer_only_aerie_itself() {
                 .await
                 .map(drop),
         ];
-        // Standalone serves them on its one gRPC port, where the handler
-        // refuses the caller; with one process per service the test's
-        // endpoint is the gateway's public one, which does not route
-        // internal services at all.
+        // In-process to a standalone server, the handler refuses the
+        // caller; with one process per service the test's router sends
+        // them to tenant-svc, which does not serve the other services'
+        // parts.
         let expected = if crate::topology::processes_requested() {
             tonic::Code::Unimplemented
         } else {

@@ -7,8 +7,8 @@
 use std::time::Instant;
 
 use crate::grpc::Channel;
-use aerie_proto::auth::v1::auth_service_client::AuthServiceClient;
-use aerie_proto::auth::v1::{CheckAccessRequest, GetGrantedNamespacesRequest};
+use aerie_proto::auth::internal::v1::auth_internal_service_client::AuthInternalServiceClient;
+use aerie_proto::auth::internal::v1::{CheckAccessRequest, GetGrantedNamespacesRequest};
 use moka::future::Cache;
 use tonic::Status;
 
@@ -63,7 +63,7 @@ struct ScopeKey {
 /// entry keeps when it was asked, for [`ChangeWatch::trusts`].
 #[derive(Clone)]
 pub struct AccessClient {
-    auth: AuthServiceClient<Channel>,
+    auth: AuthInternalServiceClient<Channel>,
     watch: ChangeWatch,
     decisions: Cache<DecisionKey, Instant>,
     scopes: Cache<ScopeKey, (std::sync::Arc<NamespaceScope>, Instant)>,
@@ -104,7 +104,7 @@ impl AccessClient {
             });
         }
         AccessClient {
-            auth: AuthServiceClient::new(channel),
+            auth: AuthInternalServiceClient::new(channel),
             watch: watch.clone(),
             decisions,
             scopes,

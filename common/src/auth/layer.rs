@@ -14,15 +14,15 @@ const PUBLIC_PREFIXES: &[&str] = &[
     "/aerie.auth.v1.AuthService/IssueToken",
     "/aerie.auth.v1.AuthService/GetJwks",
     // Asked while verifying a token, so it cannot need one.
-    "/aerie.auth.v1.AuthService/CheckTokenRevoked",
+    "/aerie.auth.internal.v1.AuthInternalService/CheckTokenRevoked",
     // The token in the body is the credential.
-    "/aerie.auth.v1.AuthService/AuthenticateApiToken",
-    // Checked against the internal service credential by its handler.
-    "/aerie.auth.v1.AuditService/RecordAuditEntries",
-    "/aerie.auth.v1.AuthService/WatchAccessChanges",
-    "/aerie.flow.v1.FlowInternalService/",
-    "/aerie.tenant.v1.TenantInternalService/",
-    "/aerie.transfer.v1.",
+    "/aerie.auth.internal.v1.AuthInternalService/AuthenticateApiToken",
+    // Checked against the internal service credential by their handlers.
+    "/aerie.auth.internal.v1.AuthInternalService/RecordAuditEntries",
+    "/aerie.auth.internal.v1.AuthInternalService/WatchAccessChanges",
+    "/aerie.flow.internal.v1.",
+    "/aerie.tenant.internal.v1.",
+    "/aerie.transfer.internal.v1.",
     // The webhook key in the request is the credential.
     "/aerie.execution.v1.WebhookService/",
     "/grpc.health.v1.Health/",

@@ -12,10 +12,10 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::grpc::Channel;
+use aerie_proto::auth::internal::v1::auth_internal_service_client::AuthInternalServiceClient;
+use aerie_proto::auth::internal::v1::{AuthenticateApiTokenRequest, CheckTokenRevokedRequest};
+use aerie_proto::auth::v1::GetJwksRequest;
 use aerie_proto::auth::v1::auth_service_client::AuthServiceClient;
-use aerie_proto::auth::v1::{
-    AuthenticateApiTokenRequest, CheckTokenRevokedRequest, GetJwksRequest,
-};
 use jsonwebtoken::{DecodingKey, Validation};
 use moka::future::Cache;
 use serde::{Deserialize, Serialize};
@@ -77,7 +77,10 @@ struct ResolvedToken {
 
 /// Verifies bearer credentials for one process.
 pub struct TokenVerifier {
+    /// For the published keys.
     auth: AuthServiceClient<Channel>,
+    /// For API tokens and revocations.
+    internal: AuthInternalServiceClient<Channel>,
     keys: RwLock<HashMap<String, Arc<DecodingKey>>>,
     last_refresh: Mutex<Option<Instant>>,
     refresh_lock: tokio::sync::Mutex<()>,
@@ -107,7 +110,8 @@ impl TokenVerifier {
         validation.set_audience(&[AUDIENCE]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub", "nbf"]);
         TokenVerifier {
-            auth: AuthServiceClient::new(channel),
+            auth: AuthServiceClient::new(channel.clone()),
+            internal: AuthInternalServiceClient::new(channel),
             keys: RwLock::new(HashMap::new()),
             last_refresh: Mutex::new(None),
             refresh_lock: tokio::sync::Mutex::new(()),
@@ -184,7 +188,7 @@ impl TokenVerifier {
         }
         let epoch = self.watch.epoch();
         let principal = self
-            .auth
+            .internal
             .clone()
             .authenticate_api_token(AuthenticateApiTokenRequest {
                 token: token.to_owned(),
@@ -249,7 +253,7 @@ impl TokenVerifier {
         })?;
         let claims = data.claims;
         let revoked = self
-            .auth
+            .internal
             .clone()
             .check_token_revoked(CheckTokenRevokedRequest {
                 jti: claims.jti.clone(),

@@ -132,7 +132,7 @@ impl ExecutionApi {
         flow_id: &str,
         revision: i32,
     ) -> Result<flow_pb::Flow, Status> {
-        let request = flow_pb::GetFlowForExecutionRequest {
+        let request = aerie_proto::flow::internal::v1::GetFlowForExecutionRequest {
             namespace: namespace.to_owned(),
             id: flow_id.to_owned(),
             revision,

@@ -16,7 +16,6 @@ use crate::domain::plan::Webhook;
 use crate::domain::scope::{Base, Outputs};
 use crate::domain::template::is_template;
 use crate::executor::{NewExecution, StartedBy};
-use aerie_proto::flow::v1 as flow_pb;
 use aerie_proto::flow::v1::Flow;
 
 /// The same answer for a missing flow, a missing trigger and a wrong key.
@@ -159,7 +158,7 @@ impl ExecutionApi {
         flow_id: &str,
         trigger_id: &str,
     ) -> Result<bool, Status> {
-        let request = flow_pb::GetFlowTriggersRequest {
+        let request = aerie_proto::flow::internal::v1::GetFlowTriggersRequest {
             namespace: namespace.to_owned(),
             flow_id: flow_id.to_owned(),
         };

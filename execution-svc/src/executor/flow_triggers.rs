@@ -164,7 +164,7 @@ impl Engine {
                 "Flow triggers have started {MAX_FLOW_TRIGGER_TREE} executions from one execution through all their branches, the most they may (do flows trigger each other?)"
             ));
         }
-        let request = flow_pb::GetFlowForTriggerRequest {
+        let request = aerie_proto::flow::internal::v1::GetFlowForTriggerRequest {
             namespace: trigger.namespace.clone(),
             id: trigger.flow_id.clone(),
             observed_namespace: ended.namespace.to_owned(),
@@ -293,7 +293,10 @@ impl Engine {
         if let Some(known) = self.flow_triggers.get(tenant).await {
             return Ok(known);
         }
-        let request = self.internal(tenant, flow_pb::ListFlowTriggersRequest {});
+        let request = self.internal(
+            tenant,
+            aerie_proto::flow::internal::v1::ListFlowTriggersRequest {},
+        );
         let triggers = Arc::new(
             self.flows
                 .clone()

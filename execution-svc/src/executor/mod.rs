@@ -24,7 +24,7 @@ use crate::domain::plan::{Plan, PlanError};
 use aerie_common::TenantId;
 use aerie_common::config::ExecutorConfig;
 use aerie_common::grpc::Channel;
-use aerie_proto::flow::v1::flow_internal_service_client::FlowInternalServiceClient;
+use aerie_proto::flow::internal::v1::flow_internal_service_client::FlowInternalServiceClient;
 use sea_orm::{DatabaseConnection, DbBackend};
 use tokio::sync::{Notify, Semaphore, broadcast};
 use tokio_util::sync::CancellationToken;

@@ -1362,7 +1362,7 @@ impl<'e> Run<'e> {
             Some(ttl) => self.render(ttl, context).await?,
             None => String::new(),
         };
-        let request = flow_pb::PutKvForExecutionRequest {
+        let request = aerie_proto::flow::internal::v1::PutKvForExecutionRequest {
             entry: Some(flow_pb::PutKvRequest {
                 namespace,
                 key,
@@ -1387,7 +1387,7 @@ impl<'e> Run<'e> {
         let (key, namespace) = self
             .kv_address(&get.key, get.namespace.as_ref(), context)
             .await?;
-        let request = flow_pb::GetKvForExecutionRequest {
+        let request = aerie_proto::flow::internal::v1::GetKvForExecutionRequest {
             flow_namespace: self.namespace.clone(),
             namespace,
             key,
@@ -2108,7 +2108,7 @@ impl Lookups for TenantLookups {
     }
 
     fn secret(&self, key: &str) -> Result<String, String> {
-        let request = flow_pb::ResolveSecretRequest {
+        let request = aerie_proto::flow::internal::v1::ResolveSecretRequest {
             namespace: self.namespace.clone(),
             key: key.to_owned(),
             flow_namespace: self.namespace.clone(),
@@ -2132,7 +2132,7 @@ impl Lookups for TenantLookups {
     }
 
     fn kv(&self, key: &str, namespace: Option<&str>) -> Result<Option<Value>, String> {
-        let request = flow_pb::GetKvForExecutionRequest {
+        let request = aerie_proto::flow::internal::v1::GetKvForExecutionRequest {
             flow_namespace: self.namespace.clone(),
             namespace: namespace.unwrap_or(&self.namespace).to_owned(),
             key: key.to_owned(),

@@ -1,12 +1,13 @@
-//! `aerie.flow.v1.FlowInternalService`: for Aerie's own services, which
+//! `aerie.flow.internal.v1.FlowInternalService`: for Aerie's own services, which
 //! prove themselves with the internal service credential and always act in
 //! the tenant of the job they run (x-aerie-tenant).
 
 use aerie_common::ServiceError;
 use aerie_common::audit::require_service_token;
 use aerie_common::tenant::scoped_tenant;
+use aerie_proto::flow::internal::v1 as ipb;
+use aerie_proto::flow::internal::v1::flow_internal_service_server::FlowInternalService;
 use aerie_proto::flow::v1 as pb;
-use aerie_proto::flow::v1::flow_internal_service_server::FlowInternalService;
 use tonic::{Request, Response, Status};
 
 use super::triggers::{timing_message, trigger_message};
@@ -35,12 +36,13 @@ impl FlowApi {
 
 #[tonic::async_trait]
 impl FlowInternalService for FlowApi {
-    type WatchFlowChangesStream =
-        tokio_stream::wrappers::ReceiverStream<Result<aerie_proto::changes::v1::Change, Status>>;
+    type WatchFlowChangesStream = tokio_stream::wrappers::ReceiverStream<
+        Result<aerie_proto::changes::internal::v1::Change, Status>,
+    >;
 
     async fn watch_flow_changes(
         &self,
-        request: Request<pb::WatchFlowChangesRequest>,
+        request: Request<ipb::WatchFlowChangesRequest>,
     ) -> Result<Response<Self::WatchFlowChangesStream>, Status> {
         require_service_token(&request, &self.service_token)?;
         let feed = self
@@ -52,8 +54,8 @@ impl FlowInternalService for FlowApi {
 
     async fn resolve_secret(
         &self,
-        request: Request<pb::ResolveSecretRequest>,
-    ) -> Result<Response<pb::ResolveSecretResponse>, Status> {
+        request: Request<ipb::ResolveSecretRequest>,
+    ) -> Result<Response<ipb::ResolveSecretResponse>, Status> {
         require_service_token(&request, &self.service_token)?;
         let tenant = scoped_tenant(&request, &self.policy)?;
         let body = request.into_inner();
@@ -77,7 +79,7 @@ impl FlowInternalService for FlowApi {
             .secrets
             .open(&tenant, &row.namespace, &row.key, &row.sealed)
             .map_err(|err| ServiceError::Internal(format!("secret {namespace}/{key}: {err}")))?;
-        Ok(Response::new(pb::ResolveSecretResponse {
+        Ok(Response::new(ipb::ResolveSecretResponse {
             value,
             namespace: row.namespace,
         }))
@@ -85,8 +87,8 @@ impl FlowInternalService for FlowApi {
 
     async fn get_flow_triggers(
         &self,
-        request: Request<pb::GetFlowTriggersRequest>,
-    ) -> Result<Response<pb::GetFlowTriggersResponse>, Status> {
+        request: Request<ipb::GetFlowTriggersRequest>,
+    ) -> Result<Response<ipb::GetFlowTriggersResponse>, Status> {
         require_service_token(&request, &self.service_token)?;
         let tenant = scoped_tenant(&request, &self.policy)?;
         let body = request.into_inner();
@@ -102,7 +104,7 @@ impl FlowInternalService for FlowApi {
         let rows = triggers::of_flow(&tx, &key)
             .await
             .map_err(ServiceError::from)?;
-        Ok(Response::new(pb::GetFlowTriggersResponse {
+        Ok(Response::new(ipb::GetFlowTriggersResponse {
             triggers: rows
                 .into_iter()
                 .map(|row| trigger_message(row, true))
@@ -112,7 +114,7 @@ impl FlowInternalService for FlowApi {
 
     async fn get_flow_for_execution(
         &self,
-        request: Request<pb::GetFlowForExecutionRequest>,
+        request: Request<ipb::GetFlowForExecutionRequest>,
     ) -> Result<Response<pb::Flow>, Status> {
         require_service_token(&request, &self.service_token)?;
         let tenant = scoped_tenant(&request, &self.policy)?;
@@ -127,7 +129,7 @@ impl FlowInternalService for FlowApi {
 
     async fn get_subflow(
         &self,
-        request: Request<pb::GetSubflowRequest>,
+        request: Request<ipb::GetSubflowRequest>,
     ) -> Result<Response<pb::Flow>, Status> {
         require_service_token(&request, &self.service_token)?;
         let tenant = scoped_tenant(&request, &self.policy)?;
@@ -147,20 +149,20 @@ impl FlowInternalService for FlowApi {
 
     async fn list_flow_triggers(
         &self,
-        request: Request<pb::ListFlowTriggersRequest>,
-    ) -> Result<Response<pb::ListFlowTriggersResponse>, Status> {
+        request: Request<ipb::ListFlowTriggersRequest>,
+    ) -> Result<Response<ipb::ListFlowTriggersResponse>, Status> {
         let triggers = self
             .enabled_triggers(request, trigger_types::FLOW)
             .await?
             .into_iter()
             .map(|row| trigger_message(row, true))
             .collect();
-        Ok(Response::new(pb::ListFlowTriggersResponse { triggers }))
+        Ok(Response::new(ipb::ListFlowTriggersResponse { triggers }))
     }
 
     async fn get_flow_for_trigger(
         &self,
-        request: Request<pb::GetFlowForTriggerRequest>,
+        request: Request<ipb::GetFlowForTriggerRequest>,
     ) -> Result<Response<pb::Flow>, Status> {
         require_service_token(&request, &self.service_token)?;
         let tenant = scoped_tenant(&request, &self.policy)?;
@@ -178,8 +180,8 @@ impl FlowInternalService for FlowApi {
 
     async fn list_schedule_triggers(
         &self,
-        request: Request<pb::ListScheduleTriggersRequest>,
-    ) -> Result<Response<pb::ListScheduleTriggersResponse>, Status> {
+        request: Request<ipb::ListScheduleTriggersRequest>,
+    ) -> Result<Response<ipb::ListScheduleTriggersResponse>, Status> {
         require_service_token(&request, &self.service_token)?;
         let tenant = scoped_tenant(&request, &self.policy)?;
         let tx = self.read(&tenant).await?;
@@ -189,12 +191,14 @@ impl FlowInternalService for FlowApi {
             .into_iter()
             .map(timing_message)
             .collect();
-        Ok(Response::new(pb::ListScheduleTriggersResponse { triggers }))
+        Ok(Response::new(ipb::ListScheduleTriggersResponse {
+            triggers,
+        }))
     }
 
     async fn get_kv_for_execution(
         &self,
-        request: Request<pb::GetKvForExecutionRequest>,
+        request: Request<ipb::GetKvForExecutionRequest>,
     ) -> Result<Response<pb::KvEntry>, Status> {
         require_service_token(&request, &self.service_token)?;
         let tenant = scoped_tenant(&request, &self.policy)?;
@@ -213,7 +217,7 @@ impl FlowInternalService for FlowApi {
 
     async fn put_kv_for_execution(
         &self,
-        request: Request<pb::PutKvForExecutionRequest>,
+        request: Request<ipb::PutKvForExecutionRequest>,
     ) -> Result<Response<pb::KvEntry>, Status> {
         require_service_token(&request, &self.service_token)?;
         let tenant = scoped_tenant(&request, &self.policy)?;

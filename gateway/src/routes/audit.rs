@@ -88,7 +88,7 @@ impl From<pb::AuditEntry> for AuditLog {
             action: entry.action,
             actor: entry.actor,
             time: rfc3339(entry.time),
-            details: serde_json::from_str(&entry.details).unwrap_or(serde_json::Value::Null),
+            details: aerie_proto::wire::from_struct(entry.details),
         }
     }
 }

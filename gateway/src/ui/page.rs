@@ -298,13 +298,13 @@ impl Chrome {
                 .into_inner();
             names = listed.results.into_iter().map(|t| (t.id, t.name)).collect();
             if !admin {
-                let question = auth_pb::CheckAccessRequest {
+                let question = aerie_proto::auth::internal::v1::CheckAccessRequest {
                     permission: auth_pb::Permission::Tenant as i32,
                     action: auth_pb::Action::Create as i32,
                     namespace: String::new(),
                 };
                 admin = state
-                    .auth
+                    .access
                     .clone()
                     .check_access(caller.request(question, None))
                     .await

@@ -513,8 +513,10 @@ async fn no_audit_entry_is_lost_while_auth_svc_is_down() {
 async fn redelivered_audit_entries_are_stored_once() {
     let svc = start(true).await;
     let mut audit =
-        aerie_proto::auth::v1::audit_service_client::AuditServiceClient::new(svc.channel.clone());
-    let entry = aerie_proto::auth::v1::AuditEntry {
+        aerie_proto::auth::internal::v1::auth_internal_service_client::AuthInternalServiceClient::new(
+            svc.channel.clone(),
+        );
+    let entry = aerie_proto::auth::internal::v1::OutboxEntry {
         id: "0b6f3a52-2f4e-4d7c-9a51-8d0d6f1c2b11".into(),
         tenant: String::new(),
         resource_type: "TENANT".into(),
@@ -522,12 +524,13 @@ async fn redelivered_audit_entries_are_stored_once() {
         action: "CREATE".into(),
         actor: "test".into(),
         time: None,
-        details: "{}".into(),
+        details_json: "{}".into(),
     };
     let send = |token: &str| {
-        let mut request = tonic::Request::new(aerie_proto::auth::v1::RecordAuditEntriesRequest {
-            entries: vec![entry.clone()],
-        });
+        let mut request =
+            tonic::Request::new(aerie_proto::auth::internal::v1::RecordAuditEntriesRequest {
+                entries: vec![entry.clone()],
+            });
         request.metadata_mut().insert(
             aerie_common::audit::SERVICE_TOKEN_HEADER,
             token.parse().expect("ascii"),

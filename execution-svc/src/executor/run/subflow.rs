@@ -236,7 +236,7 @@ impl Run<'_> {
             }
         };
         self.check_depth().await?;
-        let request = flow_pb::GetSubflowRequest {
+        let request = aerie_proto::flow::internal::v1::GetSubflowRequest {
             namespace: namespace.clone(),
             id: flow_id.clone(),
             revision,
