@@ -1491,6 +1491,27 @@ fn nested_flow(id: &str, levels: usize) -> String {
 /// deepest flow Aerie accepts runs (in a debug build, on the test's own
 /// thread), a deeper one is refused by name, and the server stays up for
 /// every tenant (three nested ForEach loops used to abort a debug build).
+/// A flowable task past its `timeout` fails, and what ran inside it ends
+/// KILLED with it rather than staying RUNNING for ever.
+#[tokio::test]
+async fn a_parallel_past_its_timeout_fails_and_kills_its_running_branches() {
+    let app = TestApp::start(Mode::MultiWithDefault).await;
+    tenant(&app, "acme").await;
+    create_flow(
+        &app,
+        "acme",
+        "id: bounded\nnamespace: company.team\ntasks:\n  - id: both\n    type: io.kestra.plugin.core.flow.Parallel\n    timeout: PT1S\n    tasks:\n      - id: quick\n        type: io.kestra.plugin.core.debug.Return\n        format: done\n      - id: group\n        type: io.kestra.plugin.core.flow.Sequential\n        tasks:\n          - id: slow\n            type: io.kestra.plugin.core.flow.Sleep\n            duration: PT30S\n",
+    )
+    .await;
+    let execution = run(&app, "acme", "company.team/bounded", json!({})).await;
+    assert_eq!(state(&execution), "FAILED", "{execution}");
+    let state_of = |task: &str| task_run(&execution, task)["state"]["current"].clone();
+    assert_eq!(state_of("both"), "FAILED", "{execution}");
+    assert_eq!(state_of("quick"), "SUCCESS", "{execution}");
+    assert_eq!(state_of("group"), "KILLED", "{execution}");
+    assert_eq!(state_of("slow"), "KILLED", "{execution}");
+}
+
 #[tokio::test]
 async fn the_deepest_flow_allowed_runs_and_a_deeper_one_is_refused() {
     let app = TestApp::start(Mode::MultiWithDefault).await;

@@ -160,12 +160,167 @@ async fn a_flow_trigger_starts_its_flow_when_another_ends_as_kestras_example_doe
     );
 }
 
+/// Kestra's FlowTriggerCaseTest#triggerWithPause: a listener on RUNNING,
+/// PAUSED and the end states starts once per move of a flow that pauses
+/// and resumes by itself: RUNNING, PAUSED, RUNNING, SUCCESS, in order. A
+/// pause and a resume by hand fire it too; another tenant's never do.
+#[tokio::test]
+async fn a_flow_trigger_on_running_and_paused_fires_on_each_move() {
+    let app = TestApp::start(Mode::MultiWithDefault).await;
+    tenant(&app, "acme").await;
+    tenant(&app, "globex").await;
+    let listener = format!(
+        "outputs:\n  - id: status\n    type: STRING\n    value: \"{{{{ trigger.state }}}}\"\ntasks:\n  - id: hello\n    type: io.kestra.plugin.core.log.Log\n    message: \"{{{{ trigger.executionId }}}} is {{{{ trigger.state }}}}\"\ntriggers:\n  - id: listen-flow\n    type: {FLOW_TRIGGER}\n    states: [RUNNING, PAUSED, SUCCESS, WARNING, FAILED]\n    conditions:\n      - type: io.kestra.plugin.core.condition.ExecutionFlow\n        namespace: io.kestra.tests.trigger.pause\n        flowId: trigger-flow-with-pause\n"
+    );
+    let pausing = "tasks:\n  - id: hello\n    type: io.kestra.plugin.core.log.Log\n    message: Hello\n  - id: pause\n    type: io.kestra.plugin.core.flow.Pause\n    delay: PT0.5S\n  - id: hello_again\n    type: io.kestra.plugin.core.log.Log\n    message: again\n";
+    let held = "tasks:\n  - id: pause\n    type: io.kestra.plugin.core.flow.Pause\n";
+    for tenant in ["acme", "globex"] {
+        create_flow(
+            &app,
+            tenant,
+            &flow(
+                "io.kestra.tests.trigger.pause",
+                "trigger-flow-listener-with-pause",
+                &listener,
+            ),
+        )
+        .await;
+    }
+    create_flow(
+        &app,
+        "acme",
+        &flow(
+            "io.kestra.tests.trigger.pause",
+            "trigger-flow-with-pause",
+            pausing,
+        ),
+    )
+    .await;
+    let ran = run(
+        &app,
+        "acme",
+        "io.kestra.tests.trigger.pause/trigger-flow-with-pause",
+        json!({}),
+    )
+    .await;
+    assert_eq!(ran["state"]["current"], "SUCCESS", "{ran}");
+    let statuses = |listened: Vec<Value>| {
+        let mut ended: Vec<(String, String)> = listened
+            .iter()
+            .map(|e| {
+                (
+                    e["id"].as_str().unwrap_or_default().to_owned(),
+                    e["outputs"]["status"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned(),
+                )
+            })
+            .collect();
+        // Ids are time-ordered: the order the moves started them in.
+        ended.sort();
+        ended
+            .into_iter()
+            .map(|(_, status)| status)
+            .collect::<Vec<_>>()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let listened = loop {
+        let listened = executions_of(
+            &app,
+            "acme",
+            "io.kestra.tests.trigger.pause",
+            "trigger-flow-listener-with-pause",
+        )
+        .await;
+        let done =
+            listened.len() >= 4 && listened.iter().all(|e| e["state"]["current"] == "SUCCESS");
+        if done || std::time::Instant::now() > deadline {
+            break listened;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    assert_eq!(
+        statuses(listened),
+        ["RUNNING", "PAUSED", "RUNNING", "SUCCESS"]
+    );
+
+    // By hand: a pause that waits for a resume, then the resume.
+    let (status, body) = app
+        .yaml(
+            Method::PUT,
+            "/api/v1/acme/flows/io.kestra.tests.trigger.pause/trigger-flow-with-pause",
+            &app.admin,
+            &flow(
+                "io.kestra.tests.trigger.pause",
+                "trigger-flow-with-pause",
+                held,
+            ),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, started) = app
+        .post(
+            "/api/v1/acme/executions/io.kestra.tests.trigger.pause/trigger-flow-with-pause",
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200, "{started}");
+    let id = started["id"].as_str().expect("id").to_owned();
+    wait_until(&app, "acme", &id, std::time::Duration::from_secs(10), |e| {
+        e["state"]["current"] == "PAUSED"
+    })
+    .await;
+    let (status, body) = app
+        .send(
+            Method::POST,
+            &format!("/api/v1/acme/executions/{id}/resume"),
+            Some(&app.admin),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    wait_until(&app, "acme", &id, std::time::Duration::from_secs(10), |e| {
+        e["state"]["current"] == "SUCCESS"
+    })
+    .await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let listened = loop {
+        let listened = executions_of(
+            &app,
+            "acme",
+            "io.kestra.tests.trigger.pause",
+            "trigger-flow-listener-with-pause",
+        )
+        .await;
+        let done =
+            listened.len() >= 8 && listened.iter().all(|e| e["state"]["current"] == "SUCCESS");
+        if done || std::time::Instant::now() > deadline {
+            break listened;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    assert_eq!(
+        statuses(listened)[4..],
+        ["RUNNING", "PAUSED", "RUNNING", "SUCCESS"]
+    );
+    // The same names in another tenant saw none of it.
+    let theirs = executions_of(
+        &app,
+        "globex",
+        "io.kestra.tests.trigger.pause",
+        "trigger-flow-listener-with-pause",
+    )
+    .await;
+    assert!(theirs.is_empty(), "{theirs:?}");
+}
+
 #[tokio::test]
 async fn a_flow_trigger_refuses_what_aerie_would_not_evaluate() {
     let app = TestApp::start(Mode::MultiWithDefault).await;
     tenant(&app, "acme").await;
     for (trigger, says) in [
-        ("    states: [PAUSED]\n", "PAUSED is not supported"),
+        ("    states: [QUEUED]\n", "QUEUED is not supported"),
         (
             "    preconditions:\n      id: p\n      timeWindow:\n        type: SLIDING_WINDOW\n      flows:\n        - namespace: a\n",
             "'preconditions.timeWindow' is a Kestra property",

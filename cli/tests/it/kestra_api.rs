@@ -1090,6 +1090,38 @@ async fn triggers_are_disabled_and_enabled_without_a_new_flow_revision() {
         )
         .await;
     assert_eq!(status, 404);
+    // Kestra's bulk unlocks count the triggers unlocked: none is locked.
+    // Kestra sends whole trigger objects; their other fields are ignored.
+    let (status, body) = app
+        .post(
+            "/api/v1/acme/triggers/unlock/by-triggers",
+            json!([{"namespace": "company.team", "flowId": "hooked", "triggerId": "hook",
+                    "executionId": null, "date": "2026-01-01T00:00:00Z"}]),
+        )
+        .await;
+    assert_eq!((status, body.clone()), (200, json!({"count": 0})), "{body}");
+    let (status, body) = app
+        .post(
+            "/api/v1/acme/triggers/unlock/by-triggers",
+            json!([{"namespace": "company.team", "flowId": "hooked", "triggerId": "nope"}]),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(
+        body["invalids"][0]["invalidValue"], "company.team.hooked.nope",
+        "{body}"
+    );
+    let (status, body) = app
+        .post(
+            "/api/v1/acme/triggers/unlock/by-query?namespace=company.team",
+            json!({}),
+        )
+        .await;
+    assert_eq!((status, body.clone()), (200, json!({"count": 0})), "{body}");
+    let (status, body) = app
+        .post("/api/v1/acme/triggers/unlock/by-query", json!({}))
+        .await;
+    assert_eq!(status, 422, "a by-query call needs a filter: {body}");
 
     // Tenant B's admin, in A's URL or with a spoofed header, changes nothing.
     tenant(&app, "globex").await;
@@ -1107,6 +1139,27 @@ async fn triggers_are_disabled_and_enabled_without_a_new_flow_revision() {
         )
         .await;
     assert_eq!(status, 422, "{body}");
+    // Nor does B's caller learn that A's trigger exists from a bulk unlock.
+    for prefix in ["/api/v1/acme", "/api/v1/globex"] {
+        let (status, body) = app
+            .send(
+                Method::POST,
+                &format!("{prefix}/triggers/unlock/by-triggers"),
+                Some(&bob),
+                Some(
+                    json!([{"namespace": "company.team", "flowId": "hooked", "triggerId": "tick"}]),
+                ),
+            )
+            .await;
+        assert!(
+            matches!(status, 403 | 404 | 422),
+            "{prefix}: {status} {body}"
+        );
+        assert_eq!(body["count"].as_u64().unwrap_or(0), 0, "{body}");
+        if status == 422 {
+            assert!(body.to_string().contains("not found"), "{body}");
+        }
+    }
     let mut client = aerie_proto::flow::v1::trigger_service_client::TriggerServiceClient::new(
         app.channel().await,
     );
@@ -1319,7 +1372,10 @@ async fn pauses_end_by_delay_timeout_or_kill_and_stay_in_their_tenant() {
     let mut client = ExecutionServiceClient::new(app.channel().await);
     let err = client
         .resume_execution(call(
-            pb::ResumeExecutionRequest { id: held.clone() },
+            pb::ResumeExecutionRequest {
+                id: held.clone(),
+                ..Default::default()
+            },
             Some(&bob),
             Some("acme"),
         ))
@@ -1337,22 +1393,164 @@ async fn pauses_end_by_delay_timeout_or_kill_and_stay_in_their_tenant() {
         run_of(&killed, "wait").expect("wait")["state"]["current"],
         "KILLED"
     );
+}
 
-    // onResume is refused at creation, naming it.
+/// Kestra's pause_on_resume flows (PauseTest#runOnResume,
+/// #runOnResumeMissingInputs, #runOnResumeOptionalInputs): the resume
+/// gives the Pause task's `onResume` inputs, checked like an execution's
+/// inputs (files uploaded as a form), and the task shows them as its
+/// `onResume` output. Over REST and gRPC; never by another tenant.
+#[tokio::test]
+async fn a_pause_takes_its_on_resume_inputs_from_the_resume_checked_and_only_from_its_tenant() {
+    let app = TestApp::start(Mode::MultiWithDefault).await;
+    tenant(&app, "acme").await;
+    tenant(&app, "globex").await;
+    create_flow(
+        &app,
+        "acme",
+        "id: asks\nnamespace: company.team\ntasks:\n  - id: wait\n    type: io.kestra.plugin.core.flow.Pause\n    onResume:\n      - id: approved\n        type: BOOLEAN\n      - id: note\n        type: STRING\n        required: false\n      - id: doc\n        type: FILE\n        required: false\n  - id: last\n    type: io.kestra.plugin.core.output.OutputValues\n    values:\n      approved: \"{{ outputs.wait.onResume.approved }}\"\n      note: \"{{ outputs.wait.onResume.note ?? 'MISSING' }}\"\n",
+    )
+    .await;
+    let id = paused(&app, "acme", "asks").await;
+    let resume = format!("/api/v1/acme/executions/{id}/resume");
+
+    // Missing and mistyped inputs are refused and the execution stays PAUSED.
+    let (status, body) = app
+        .send(Method::POST, &resume, Some(&app.admin), None)
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        body.to_string().contains("input 'approved' is required"),
+        "{body}"
+    );
+    let (status, body) = app
+        .post(&resume, json!({"approved": "maybe", "extra": 1}))
+        .await;
+    assert_eq!(status, 422, "{body}");
+    for expected in [
+        "input 'approved': expected true or false",
+        "unknown input 'extra'",
+    ] {
+        assert!(body.to_string().contains(expected), "{expected}: {body}");
+    }
+    // Tenant B's admin, in A's URL or with a spoofed header, resumes nothing.
+    let bob = app.user("bob").await;
+    app.bind(Some("globex"), "bob", "Admin", None).await;
+    for path in [
+        resume.clone(),
+        format!("/api/v1/globex/executions/{id}/resume"),
+    ] {
+        let (status, body) = app
+            .send(
+                Method::POST,
+                &path,
+                Some(&bob),
+                Some(json!({"approved": true})),
+            )
+            .await;
+        assert!(matches!(status, 403 | 404), "{path}: {status} {body}");
+    }
+    let mut client = ExecutionServiceClient::new(app.channel().await);
+    let given = |approved: bool| aerie_proto::wire::to_struct(json!({"approved": approved}));
+    let err = client
+        .resume_execution(call(
+            pb::ResumeExecutionRequest {
+                id: id.clone(),
+                inputs: given(true),
+                ..Default::default()
+            },
+            Some(&bob),
+            Some("acme"),
+        ))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err.code(), Code::NotFound | Code::PermissionDenied),
+        "{err:?}"
+    );
+    let (_, still) = app.get(&format!("/api/v1/acme/executions/{id}")).await;
+    assert_eq!(still["state"]["current"], "PAUSED", "{still}");
+
+    // A form: values and a file.
+    let form = reqwest::multipart::Form::new()
+        .text("approved", "true")
+        .part(
+            "doc",
+            reqwest::multipart::Part::bytes(b"signed".to_vec()).file_name("ok.txt"),
+        );
+    let response = app
+        .client
+        .post(app.url(&resume))
+        .bearer_auth(&app.admin)
+        .multipart(form)
+        .send()
+        .await
+        .expect("multipart");
+    let (status, body) = crate::app::read(response).await;
+    assert_eq!(status, 200, "{body}");
+    let done = wait_until(&app, "acme", &id, Duration::from_secs(10), |e| {
+        e["state"]["current"] == "SUCCESS"
+    })
+    .await;
+    let wait = run_of(&done, "wait").expect("wait");
+    assert_eq!(wait["outputs"]["onResume"]["approved"], true, "{wait}");
+    assert_eq!(wait["outputs"]["onResume"]["note"], Value::Null, "{wait}");
+    let last = run_of(&done, "last").expect("last");
+    assert_eq!(last["outputs"]["values"]["approved"], "true", "{last}");
+    assert_eq!(last["outputs"]["values"]["note"], "MISSING", "{last}");
+    let uri = wait["outputs"]["onResume"]["doc"]
+        .as_str()
+        .expect("a file uri");
+    assert!(
+        uri.starts_with(&format!("kestra:///company/team/asks/executions/{id}/")),
+        "{uri}"
+    );
+    let response = app
+        .client
+        .get(app.url(&format!("/api/v1/acme/executions/{id}/file")))
+        .query(&[("path", uri)])
+        .bearer_auth(&app.admin)
+        .send()
+        .await
+        .expect("download");
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.bytes().await.expect("bytes").as_ref(), b"signed");
+
+    // Over gRPC, with a Struct.
+    let second = paused(&app, "acme", "asks").await;
+    client
+        .resume_execution(call(
+            pb::ResumeExecutionRequest {
+                id: second.clone(),
+                inputs: given(false),
+                ..Default::default()
+            },
+            Some(&app.admin),
+            Some("acme"),
+        ))
+        .await
+        .expect("resumed over gRPC");
+    let done = wait_until(&app, "acme", &second, Duration::from_secs(10), |e| {
+        e["state"]["current"] == "SUCCESS"
+    })
+    .await;
+    assert_eq!(
+        run_of(&done, "last").expect("last")["outputs"]["values"]["approved"],
+        "false"
+    );
+
+    // A Pause without onResume takes no inputs; SECRET is refused in onResume.
     let (status, body) = app
         .yaml(
             Method::POST,
             "/api/v1/acme/flows",
             &app.admin,
-            &with(
-                "asks",
-                "    onResume:\n      - id: approved\n        type: BOOLEAN\n",
-            ),
+            "id: secretive\nnamespace: company.team\ntasks:\n  - id: wait\n    type: io.kestra.plugin.core.flow.Pause\n    onResume:\n      - id: pw\n        type: SECRET\n",
         )
         .await;
     assert_eq!(status, 422, "{body}");
     assert!(
-        body["message"].as_str().unwrap().contains("onResume"),
+        body["message"].as_str().unwrap().contains("SECRET"),
         "{body}"
     );
 }
@@ -1536,6 +1734,131 @@ async fn a_resume_counts_against_the_tenants_queue_quota() {
     }
 }
 
+/// Kestra's replay from a task run (ExecutionControllerTest#replay...,
+/// restart_with_inputs.yaml): the new execution is RESTARTED with copies
+/// of the task runs before the chosen one; the chosen task, inside its
+/// Sequential, and all after it run again. Another tenant replays nothing.
+#[tokio::test]
+async fn a_replay_from_a_task_run_keeps_what_ran_before_it_and_runs_the_rest_again() {
+    let app = TestApp::start(Mode::MultiWithDefault).await;
+    tenant(&app, "acme").await;
+    create_flow(
+        &app,
+        "acme",
+        "id: steps\nnamespace: company.team\ntasks:\n  - id: one\n    type: io.kestra.plugin.core.debug.Return\n    format: \"one {{ execution.id }}\"\n  - id: group\n    type: io.kestra.plugin.core.flow.Sequential\n    tasks:\n      - id: two\n        type: io.kestra.plugin.core.debug.Return\n        format: \"two {{ execution.id }}\"\n      - id: three\n        type: io.kestra.plugin.core.debug.Return\n        format: \"three {{ execution.id }}\"\n  - id: four\n    type: io.kestra.plugin.core.debug.Return\n    format: \"{{ outputs.one.value }} / {{ outputs.three.value }}\"\n",
+    )
+    .await;
+    let first = run(&app, "acme", "company.team/steps", json!({})).await;
+    assert_eq!(first["state"]["current"], "SUCCESS", "{first}");
+    let first_id = id_of(&first);
+    let three = run_of(&first, "three").expect("three")["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+
+    let path = format!("/api/v1/acme/executions/{first_id}/replay?taskRunId={three}");
+    let (status, started) = app.send(Method::POST, &path, Some(&app.admin), None).await;
+    assert_eq!(status, 200, "{started}");
+    let again = id_of(&started);
+    assert_ne!(again, first_id);
+    let done = wait_until(&app, "acme", &again, Duration::from_secs(10), |e| {
+        e["state"]["current"] == "SUCCESS"
+    })
+    .await;
+    let states: Vec<&str> = done["state"]["histories"]
+        .as_array()
+        .expect("histories")
+        .iter()
+        .map(|h| h["state"].as_str().expect("state"))
+        .collect();
+    assert_eq!(states[..2], ["CREATED", "RESTARTED"], "{done}");
+    assert_eq!(
+        done["taskRunList"].as_array().expect("runs").len(),
+        5,
+        "{done}"
+    );
+    let output = |execution: &Value, task: &str| {
+        run_of(execution, task).expect(task)["outputs"]["value"]
+            .as_str()
+            .expect("value")
+            .to_owned()
+    };
+    // Copied: the first execution's values; ran again: the new one's.
+    assert_eq!(output(&done, "one"), format!("one {first_id}"));
+    assert_eq!(output(&done, "two"), format!("two {first_id}"));
+    assert_eq!(output(&done, "three"), format!("three {again}"));
+    assert_eq!(
+        output(&done, "four"),
+        format!("one {first_id} / three {again}")
+    );
+    for task in ["one", "two", "three", "group"] {
+        assert_ne!(
+            run_of(&done, task).expect(task)["id"],
+            run_of(&first, task).expect(task)["id"]
+        );
+    }
+    // The original is unchanged.
+    let (_, original) = app
+        .get(&format!("/api/v1/acme/executions/{first_id}"))
+        .await;
+    assert_eq!(original["taskRunList"], first["taskRunList"]);
+
+    // A task run of another execution is not found here.
+    let other = run_of(&done, "one").expect("one")["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let path = format!("/api/v1/acme/executions/{first_id}/replay?taskRunId={other}");
+    let (status, body) = app.send(Method::POST, &path, Some(&app.admin), None).await;
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("No task found"),
+        "{body}"
+    );
+
+    // Over gRPC too; and never for another tenant's caller.
+    let mut client = ExecutionServiceClient::new(app.channel().await);
+    let replayed = client
+        .replay_execution(call(
+            pb::ReplayExecutionRequest {
+                id: first_id.clone(),
+                task_run_id: three.clone(),
+                ..Default::default()
+            },
+            Some(&app.admin),
+            Some("acme"),
+        ))
+        .await
+        .expect("replayed over gRPC")
+        .into_inner();
+    wait_until(&app, "acme", &replayed.id, Duration::from_secs(10), |e| {
+        e["state"]["current"] == "SUCCESS"
+    })
+    .await;
+    tenant(&app, "globex").await;
+    let bob = app.user("bob").await;
+    app.bind(Some("globex"), "bob", "Admin", None).await;
+    let err = client
+        .replay_execution(call(
+            pb::ReplayExecutionRequest {
+                id: first_id.clone(),
+                task_run_id: three.clone(),
+                ..Default::default()
+            },
+            Some(&bob),
+            Some("acme"),
+        ))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err.code(), Code::NotFound | Code::PermissionDenied),
+        "{err:?}"
+    );
+    let path = format!("/api/v1/globex/executions/{first_id}/replay?taskRunId={three}");
+    let (status, body) = app.send(Method::POST, &path, Some(&bob), None).await;
+    assert_eq!(status, 404, "{body}");
+}
+
 #[tokio::test]
 async fn executions_are_replayed_and_paused_or_resumed_in_bulk() {
     let app = TestApp::start(Mode::MultiWithDefault).await;
@@ -1588,7 +1911,10 @@ async fn executions_are_replayed_and_paused_or_resumed_in_bulk() {
     );
     let (status, body) = replay("?taskRunId=x").await;
     assert_eq!(status, 422, "{body}");
-    assert!(body["message"].as_str().unwrap().contains("taskRunId"));
+    assert!(
+        body["message"].as_str().unwrap().contains("No task found"),
+        "{body}"
+    );
 
     // Pause and resume by ids and by query.
     let a = start(&app, "acme", "company.team/slow").await;
@@ -1644,7 +1970,7 @@ async fn executions_are_replayed_and_paused_or_resumed_in_bulk() {
         .replay_execution(call(
             pb::ReplayExecutionRequest {
                 id: first_id.clone(),
-                revision: 0,
+                ..Default::default()
             },
             Some(&bob),
             Some("acme"),

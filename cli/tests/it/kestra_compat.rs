@@ -120,6 +120,10 @@ struct Step {
     /// `restart`, `resume` or `kill` of the current execution.
     #[serde(default)]
     act: Option<String>,
+    /// The body of a `restart` or `resume` (default `{}`): a resume's
+    /// `onResume` inputs.
+    #[serde(default)]
+    with: Option<serde_json::Map<String, Value>>,
     /// Waits for the current execution to reach this state (default: its
     /// end), then checks `expect`.
     #[serde(default)]
@@ -438,10 +442,15 @@ async fn scenario(app: &TestApp, namespace: &str, id: &str, steps: &[Step]) -> R
                     method,
                     &format!("/api/v1/compat/executions/{current}{path}"),
                     Some(&app.admin),
-                    (path.starts_with("/re")).then(|| json!({})),
+                    (path.starts_with("/re"))
+                        .then(|| Value::Object(step.with.clone().unwrap_or_default())),
                 )
                 .await;
-            if !matches!(status, 200 | 202 | 204) {
+            let as_expected = match step.status {
+                Some(expected) => status == expected,
+                None => matches!(status, 200 | 202 | 204),
+            };
+            if !as_expected {
                 return Err(at(format!("{act} answered {status} {body}")));
             }
         }

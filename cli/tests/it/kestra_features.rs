@@ -787,6 +787,85 @@ async fn kestras_input_types_are_checked_when_an_execution_starts() {
     }
 }
 
+/// InputsTest's bounded inputs: `after`/`before` on DATE, DATETIME and
+/// TIME, `min`/`max` on INT, FLOAT and DURATION, inclusive, refused at
+/// start in Kestra's words.
+#[tokio::test]
+async fn bounded_inputs_refuse_values_outside_their_bounds_in_kestras_words() {
+    let app = TestApp::start(Mode::MultiWithDefault).await;
+    tenant(&app, "acme").await;
+    create_flow(
+        &app,
+        "acme",
+        &flow(
+            "bounded",
+            "inputs:
+  - id: day
+    type: DATE
+    after: 2023-01-01
+    before: 2023-12-31
+  - id: at
+    type: DATETIME
+    after: \"2023-01-01T00:00:00Z\"
+    required: false
+  - id: hour
+    type: TIME
+    before: \"11:59:59\"
+    required: false
+  - id: wait
+    type: DURATION
+    min: PT10S
+    max: PT20S
+    required: false
+  - id: n
+    type: INT
+    min: 10
+    required: false
+tasks:
+  - id: show
+    type: io.kestra.plugin.core.debug.Return
+    format: \"{{ inputs.day }} {{ inputs.wait }}\"
+",
+        ),
+    )
+    .await;
+    let execution = run(
+        &app,
+        "acme",
+        "company.team/bounded",
+        json!({"day": "2023-12-31", "at": "2023-01-01T00:00:00Z", "hour": "11:59:59", "wait": "PT10S", "n": 10}),
+    )
+    .await;
+    assert_eq!(execution["state"]["current"], "SUCCESS", "{execution}");
+    assert_eq!(
+        task_run(&execution, "show")["outputs"]["value"],
+        "2023-12-31 PT10S"
+    );
+
+    let (status, answer) = app
+        .post(
+            "/api/v1/acme/executions/company.team/bounded",
+            json!({"day": "2024-01-01", "at": "2022-12-31T23:59:59Z", "hour": "12:00", "wait": "PT21S", "n": 9}),
+        )
+        .await;
+    assert_eq!(status, 422, "{answer}");
+    let text = answer.to_string();
+    for expected in [
+        "input 'day': it must be before `2023-12-31`",
+        "input 'at': it must be after `2023-01-01T00:00:00Z`",
+        "input 'hour': it must be before `11:59:59`",
+        "input 'wait': it must be less than `PT20S`",
+        "input 'n': it must be more than `10`",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in {text}");
+    }
+    // Nothing was started by the refused call.
+    let (_, list) = app
+        .get("/api/v1/acme/executions/search?flowId=bounded")
+        .await;
+    assert_eq!(list["total"], 1, "{list}");
+}
+
 /// Kestra's input-log-secret.yaml (InputsTest.shouldNotLogSecretInput),
 /// plus what Aerie adds: the value is sealed in the execution row (the API
 /// shows ciphertext, as Kestra's shows it encrypted), opened for the tasks,

@@ -1,5 +1,6 @@
 //! Kestra's Flow trigger (`io.kestra.plugin.core.trigger.Flow`): start a
-//! flow when an execution of another flow ends. One reading of its
+//! flow when an execution of another flow ends (or, when its `states` say
+//! so, moves to RUNNING or PAUSED). One reading of its
 //! properties serves flow-svc's validation and the executor that fires it.
 //!
 //! What Aerie carries out: `states`, `inputs` (rendered with
@@ -17,7 +18,7 @@ use serde_json::{Map, Value};
 use super::scalar_text;
 
 /// States an execution ends in, as Kestra lists them: a Flow trigger fires
-/// on these by default. Aerie fires only when an execution ends.
+/// on these by default.
 pub const END_STATES: &[&str] = &[
     "SUCCESS",
     "WARNING",
@@ -294,17 +295,23 @@ fn texts(value: &Value, key: &str) -> Result<Vec<String>, String> {
     }
 }
 
+/// The states besides the end states that a Flow trigger can fire on:
+/// an execution's worker moving it to RUNNING (at its start, and again
+/// after a pause) or PAUSED.
+pub const PASSING_STATES: &[&str] = &["RUNNING", "PAUSED"];
+
 /// A list of states a Flow trigger can fire on: Kestra's names, end
-/// states only (Aerie fires when an execution ends).
+/// states, RUNNING and PAUSED.
 fn end_states(value: &Value, key: &str) -> Result<Vec<String>, String> {
     let states = texts(value, key)?;
     for state in &states {
         if !KESTRA_STATES.contains(&state.as_str()) {
             return Err(format!("{key}: '{state}' is not an execution state"));
         }
-        if !END_STATES.contains(&state.as_str()) {
+        if !END_STATES.contains(&state.as_str()) && !PASSING_STATES.contains(&state.as_str()) {
             return Err(format!(
-                "{key}: {state} is not supported: Aerie fires Flow triggers when an execution ends ({})",
+                "{key}: {state} is not supported: Aerie fires Flow triggers on {} and {}",
+                PASSING_STATES.join(", "),
                 END_STATES.join(", ")
             ));
         }
@@ -591,12 +598,19 @@ mod tests {
         let any = FlowTrigger::parse(&json!({"id": "t", "type": "x"})).expect("valid");
         assert!(any.fires_on(&ended("a", "b", "KILLED", &none)));
         assert!(!any.fires_on(&ended("a", "b", "RUNNING", &none)));
+        // RUNNING and PAUSED only when asked for, as in Kestra.
+        let passing =
+            FlowTrigger::parse(&json!({"id": "t", "type": "x", "states": ["RUNNING", "PAUSED"]}))
+                .expect("valid");
+        assert!(passing.fires_on(&ended("a", "b", "RUNNING", &none)));
+        assert!(passing.fires_on(&ended("a", "b", "PAUSED", &none)));
+        assert!(!passing.fires_on(&ended("a", "b", "SUCCESS", &none)));
     }
 
     #[test]
     fn what_aerie_does_not_evaluate_is_refused_by_name() {
         for (definition, says) in [
-            (json!({"states": ["PAUSED"]}), "PAUSED is not supported"),
+            (json!({"states": ["QUEUED"]}), "QUEUED is not supported"),
             (
                 json!({"states": ["DONE"]}),
                 "'DONE' is not an execution state",

@@ -5,7 +5,9 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, NaiveDate, NaiveTime};
+use std::time::Duration;
+
+use chrono::{DateTime, FixedOffset, NaiveDate, NaiveTime};
 use serde_json::{Number, Value};
 
 use super::duration::parse_iso_duration;
@@ -92,9 +94,59 @@ pub struct InputDef {
     pub item_type: Option<String>,
     /// STRING: a regular expression the whole value must match.
     pub validator: Option<Arc<regex::Regex>>,
-    /// INT and FLOAT: bounds, inclusive.
-    pub min: Option<f64>,
-    pub max: Option<f64>,
+    /// INT, FLOAT and DURATION: `min` and `max`; DATETIME, DATE and TIME:
+    /// `after` and `before`. Inclusive, as in Kestra.
+    pub lower: Option<Bound>,
+    pub upper: Option<Bound>,
+}
+
+/// A bound on an input's value, as written and as compared.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Bound {
+    pub written: String,
+    value: Ordered,
+}
+
+/// A value of one of the input types that have an order. Only values of
+/// the same input type are ever compared.
+#[derive(Debug, Clone, PartialEq, PartialOrd)]
+enum Ordered {
+    Number(f64),
+    Instant(DateTime<FixedOffset>),
+    Date(NaiveDate),
+    Time(NaiveTime),
+    Duration(Duration),
+}
+
+impl Ordered {
+    /// A checked value of input type `kind` (see [`typed`]), when the
+    /// type has an order.
+    fn of(kind: &str, value: &Value) -> Option<Ordered> {
+        let text = value.as_str();
+        match kind {
+            "INT" | "FLOAT" => value.as_f64().map(Ordered::Number),
+            "DATETIME" => DateTime::parse_from_rfc3339(text?)
+                .ok()
+                .map(Ordered::Instant),
+            "DATE" => NaiveDate::parse_from_str(text?, "%Y-%m-%d")
+                .ok()
+                .map(Ordered::Date),
+            "TIME" => NaiveTime::parse_from_str(text?, "%H:%M:%S%.f")
+                .ok()
+                .map(Ordered::Time),
+            "DURATION" => parse_iso_duration(text?).map(Ordered::Duration),
+            _ => None,
+        }
+    }
+}
+
+/// The names of the lower and upper bound properties of an input type.
+fn bound_names(kind: &str) -> Option<(&'static str, &'static str)> {
+    match kind {
+        "INT" | "FLOAT" | "DURATION" => Some(("min", "max")),
+        "DATETIME" | "DATE" | "TIME" => Some(("after", "before")),
+        _ => None,
+    }
 }
 
 impl InputDef {
@@ -129,7 +181,8 @@ impl InputDef {
         }
         let own: &[&str] = match kind.as_str() {
             "STRING" | "SECRET" => &["validator"],
-            "INT" | "FLOAT" => &["min", "max"],
+            "INT" | "FLOAT" | "DURATION" => &["min", "max"],
+            "DATETIME" | "DATE" | "TIME" => &["after", "before"],
             "ENUM" => &["values"],
             "SELECT" | "MULTISELECT" => &["values", "allowCustomValue"],
             "ARRAY" => &["itemType"],
@@ -213,21 +266,39 @@ impl InputDef {
             }
             Some(_) => return Err(problem("validator", "validator must be a string")),
         };
-        let bound = |key: &'static str| -> Result<Option<f64>, Problem> {
-            match map.get(key) {
-                None => Ok(None),
-                Some(value) => value
-                    .as_f64()
-                    .map(Some)
-                    .ok_or_else(|| problem(key, format!("{key} must be a number"))),
+        let (lower, upper) = match bound_names(&kind) {
+            Some((low, high)) => {
+                let bound = |key: &'static str| -> Result<Option<Bound>, Problem> {
+                    let Some(written) = map.get(key) else {
+                        return Ok(None);
+                    };
+                    typed(&kind, written.clone())
+                        .ok()
+                        .and_then(|value| Ordered::of(&kind, &value))
+                        .map(|value| {
+                            let written = scalar_text(written).unwrap_or_default();
+                            Some(Bound { written, value })
+                        })
+                        .ok_or_else(|| {
+                            problem(key, format!("{key} must be a value of type {kind}"))
+                        })
+                };
+                let (lower, upper) = (bound(low)?, bound(high)?);
+                if let (Some(lower), Some(upper)) = (&lower, &upper)
+                    && lower.value > upper.value
+                {
+                    return Err(problem(
+                        high,
+                        format!(
+                            "{high} {} is less than {low} {}",
+                            upper.written, lower.written
+                        ),
+                    ));
+                }
+                (lower, upper)
             }
+            None => (None, None),
         };
-        let (min, max) = (bound("min")?, bound("max")?);
-        if let (Some(min), Some(max)) = (min, max)
-            && min > max
-        {
-            return Err(problem("max", format!("max {max} is less than min {min}")));
-        }
         let mut def = InputDef {
             id,
             kind,
@@ -237,8 +308,8 @@ impl InputDef {
             allow_custom_value,
             item_type,
             validator,
-            min,
-            max,
+            lower,
+            upper,
         };
         def.defaults = match map.get("defaults") {
             None | Some(Value::Null) => None,
@@ -318,23 +389,34 @@ impl InputDef {
                     };
                     return Err(format!("{shown} does not match the validator {pattern}"));
                 }
-                if let Some(number) = value.as_f64() {
-                    if self.min.is_some_and(|min| number < min) {
-                        return Err(format!(
-                            "{number} is less than the minimum {}",
-                            self.min.unwrap_or_default()
-                        ));
-                    }
-                    if self.max.is_some_and(|max| number > max) {
-                        return Err(format!(
-                            "{number} is more than the maximum {}",
-                            self.max.unwrap_or_default()
-                        ));
-                    }
-                }
+                self.within_bounds(&value)?;
                 Ok(value)
             }
         }
+    }
+
+    /// Refuses a value below `min`/`after` or above `max`/`before`, in
+    /// Kestra's words.
+    fn within_bounds(&self, value: &Value) -> Result<(), String> {
+        let Some((low, _)) = bound_names(&self.kind) else {
+            return Ok(());
+        };
+        let Some(ordered) = Ordered::of(&self.kind, value) else {
+            return Ok(());
+        };
+        // Kestra's words: "more than" and "less than" are inclusive there too.
+        let (too_low, too_high) = if low == "min" {
+            ("more than", "less than")
+        } else {
+            ("after", "before")
+        };
+        if let Some(lower) = self.lower.as_ref().filter(|b| ordered < b.value) {
+            return Err(format!("it must be {too_low} `{}`", lower.written));
+        }
+        if let Some(upper) = self.upper.as_ref().filter(|b| ordered > b.value) {
+            return Err(format!("it must be {too_high} `{}`", upper.written));
+        }
+        Ok(())
     }
 
     fn allowed(&self, text: &str) -> Result<(), String> {
@@ -508,7 +590,14 @@ mod tests {
         assert!(code.check(json!("123")).is_ok());
         assert!(code.check(json!("1234")).unwrap_err().contains("validator"));
         let small = def(json!({"id": "n", "type": "INT", "min": 1, "max": 10}));
-        assert!(small.check(json!(11)).unwrap_err().contains("maximum"));
+        assert_eq!(
+            small.check(json!(11)),
+            Err("it must be less than `10`".into())
+        );
+        assert_eq!(
+            small.check(json!("0")),
+            Err("it must be more than `1`".into())
+        );
         for (kind, good, bad) in [
             ("DATE", "2026-01-31", "31/01/2026"),
             ("TIME", "09:30:00", "9h30"),
@@ -524,6 +613,82 @@ mod tests {
         assert_eq!(
             def(json!({"id": "y", "type": "YAML"})).check(json!("a: [1, 2]")),
             Ok(json!({"a": [1, 2]}))
+        );
+    }
+
+    #[test]
+    fn date_time_and_duration_inputs_keep_within_their_bounds_inclusive() {
+        for (declared, low, inside, high, before, after) in [
+            (
+                json!({"id": "d", "type": "DATE", "after": "2026-01-01", "before": "2026-12-31"}),
+                "2026-01-01",
+                "2026-06-15",
+                "2026-12-31",
+                "2025-12-31",
+                "2027-01-01",
+            ),
+            (
+                json!({"id": "t", "type": "DATETIME", "after": "2026-01-01T00:00:00Z",
+                       "before": "2026-01-02T00:00:00Z"}),
+                "2026-01-01T00:00:00Z",
+                // The same instant in another offset is inside.
+                "2026-01-01T12:00:00+02:00",
+                "2026-01-02T00:00:00Z",
+                "2025-12-31T23:59:59Z",
+                "2026-01-02T00:00:01Z",
+            ),
+            (
+                json!({"id": "h", "type": "TIME", "after": "09:00", "before": "17:00:00"}),
+                "09:00:00",
+                "12:30",
+                "17:00",
+                "08:59:59",
+                "17:00:01",
+            ),
+            (
+                json!({"id": "p", "type": "DURATION", "min": "PT1M", "max": "PT1H"}),
+                "PT1M",
+                "PT30M",
+                "PT60M",
+                "PT59S",
+                "PT1H1S",
+            ),
+        ] {
+            let input = def(declared.clone());
+            for good in [low, inside, high] {
+                assert!(input.check(json!(good)).is_ok(), "{declared} {good}");
+            }
+            let early = input.check(json!(before)).expect_err(before);
+            let late = input.check(json!(after)).expect_err(after);
+            let (low, high) = bound_names(&input.kind).expect("bounded");
+            let written = |key: &str| declared[key].as_str().unwrap_or_default().to_owned();
+            let (after_low, before_high) = match low {
+                "min" => ("more than", "less than"),
+                _ => ("after", "before"),
+            };
+            assert_eq!(early, format!("it must be {after_low} `{}`", written(low)));
+            assert_eq!(
+                late,
+                format!("it must be {before_high} `{}`", written(high))
+            );
+        }
+        // A default outside the bounds is refused when the flow is saved.
+        let refused = |value: Value| InputDef::parse(&value).unwrap_err();
+        let low_default = refused(json!({"id": "d", "type": "DATE", "after": "2026-01-01",
+                                         "defaults": "2025-01-01"}));
+        assert_eq!(low_default.property, "defaults");
+        let crossed = refused(json!({"id": "d", "type": "DATE", "after": "2026-02-01",
+                                     "before": "2026-01-01"}));
+        assert_eq!(crossed.property, "before");
+        let bad = refused(json!({"id": "p", "type": "DURATION", "min": "an hour"}));
+        assert_eq!(bad.property, "min");
+        assert!(bad.message.contains("DURATION"), "{}", bad.message);
+        // Each type takes its own words: Kestra's DATE has no min.
+        let wrong = refused(json!({"id": "d", "type": "DATE", "min": "2026-01-01"}));
+        assert!(
+            wrong.message.contains("'min' is not supported"),
+            "{}",
+            wrong.message
         );
     }
 

@@ -19,6 +19,7 @@ use crate::domain::plan::Plan;
 use crate::domain::{ExecutionId, State, execution_folder, push_history};
 use crate::executor::{NewExecution, StartedBy};
 use crate::repo::entities::executions as execution_rows;
+use crate::repo::entities::task_runs as task_run_rows;
 use crate::repo::executions::{self as repo, Filter, SORT_FIELDS, StateChange};
 use crate::repo::queue;
 use crate::storage::{StoragePath, safe_file_name};
@@ -447,11 +448,75 @@ impl ExecutionService for ExecutionApi {
         };
         let replay_id = new.id.clone();
         let tx = self.write(&call.tenant).await?;
-        let row = self
+        let copies = match body.task_run_id.as_str() {
+            "" => None,
+            chosen => {
+                let runs = repo::task_runs(&tx, &id)
+                    .await
+                    .map_err(ServiceError::from)?;
+                let copies = crate::executor::replay::runs_before(
+                    &runs,
+                    chosen,
+                    &replay_id,
+                    crate::repo::now(),
+                )
+                .ok_or_else(|| {
+                    Status::invalid_argument(format!(
+                        "No task found to replay: {} is no task run of execution {id}",
+                        chosen.chars().take(64).collect::<String>()
+                    ))
+                })?;
+                let task = runs
+                    .iter()
+                    .find(|r| r.id == chosen)
+                    .map(|r| r.task_id.as_str());
+                if let Some(task) = task
+                    && !plan.contains_task(task)
+                {
+                    return Err(Status::invalid_argument(format!(
+                        "No task found to replay: revision {} of the flow has no task {task}",
+                        flow.revision
+                    )));
+                }
+                Some(copies)
+            }
+        };
+        let mut row = self
             .engine
             .accept(&tx, new)
             .await
             .map_err(ServiceError::from)?;
+        // A replay its flow's concurrency limit cancelled or failed at once
+        // runs nothing: nothing is copied into it.
+        let waiting = [State::Created, State::Queued].map(State::as_str);
+        if let Some(copies) = copies.filter(|_| waiting.contains(&row.state.as_str())) {
+            // RESTARTED, as Kestra shows a replay (QUEUED still when it
+            // waits behind its flow's concurrency limit); the executor then
+            // reads the copied task runs instead of starting afresh.
+            let now = crate::repo::now();
+            let created = push_history("[]", State::Created, row.create_time);
+            let restarted = push_history(&created, State::Restarted, now);
+            let (state, histories) = match State::parse(&row.state) {
+                Some(State::Queued) => {
+                    (State::Queued, push_history(&restarted, State::Queued, now))
+                }
+                _ => (State::Restarted, restarted),
+            };
+            repo::insert_task_runs(&tx, copies)
+                .await
+                .map_err(ServiceError::from)?;
+            let change = StateChange {
+                state: state.as_str(),
+                histories: histories.clone(),
+                outputs: None,
+                update_time: now,
+            };
+            repo::set_state(&tx, &replay_id, change)
+                .await
+                .map_err(ServiceError::from)?;
+            row.state = state.as_str().to_owned();
+            row.histories = histories;
+        }
         tx.commit().await.map_err(ServiceError::from)?;
         self.engine.wake();
         tracing::info!(execution = %replay_id, replay_of = %id, tenant = %call.tenant,
@@ -465,8 +530,16 @@ impl ExecutionService for ExecutionApi {
     ) -> Result<Response<pb::Execution>, Status> {
         let call = self.guard.call(&request).await?;
         let id = ExecutionId::parse(&request.into_inner().id)?;
-        self.authorized_execution(&call, &id, Action::Update)
+        let seen = self
+            .authorized_execution(&call, &id, Action::Update)
             .await?;
+        // Paused here when no worker holds it: the Flow triggers on PAUSED
+        // start with it (looked up before the write; a worker that pauses
+        // it starts them itself).
+        let triggered = match seen.state == State::Running.as_str() {
+            true => crate::executor::Triggered::default(),
+            false => self.triggered_by(&call.tenant, &seen, State::Paused).await,
+        };
         let tx = self.write(&call.tenant).await?;
         let current = found(&tx, &id).await?;
         let pausable = [
@@ -497,6 +570,16 @@ impl ExecutionService for ExecutionApi {
             repo::set_state(&tx, &id, change)
                 .await
                 .map_err(ServiceError::from)?;
+            repo::append_logs(&tx, &id, trigger_problem_lines(triggered.problems))
+                .await
+                .map_err(ServiceError::from)?;
+            if !triggered.executions.is_empty() {
+                self.engine
+                    .accept_many(&tx, triggered.executions)
+                    .await
+                    .map_err(ServiceError::from)?;
+                self.engine.wake();
+            }
         } else if !queue::request_pause(&tx, &id)
             .await
             .map_err(ServiceError::from)?
@@ -521,9 +604,17 @@ impl ExecutionService for ExecutionApi {
         request: Request<pb::ResumeExecutionRequest>,
     ) -> Result<Response<pb::Execution>, Status> {
         let call = self.guard.call(&request).await?;
-        let id = ExecutionId::parse(&request.into_inner().id)?;
-        self.authorized_execution(&call, &id, Action::Update)
+        let body = request.into_inner();
+        let id = ExecutionId::parse(&body.id)?;
+        let seen = self
+            .authorized_execution(&call, &id, Action::Update)
             .await?;
+        // The Flow triggers on RUNNING start with the resume (looked up
+        // before the write).
+        let triggered = match seen.state == State::Paused.as_str() {
+            true => self.triggered_by(&call.tenant, &seen, State::Running).await,
+            false => crate::executor::Triggered::default(),
+        };
         let tx = self.write(&call.tenant).await?;
         let current = found(&tx, &id).await?;
         if current.state != State::Paused.as_str() {
@@ -535,24 +626,62 @@ impl ExecutionService for ExecutionApi {
         // Queued again: counted against the tenant's queue and rate quotas
         // like a new execution.
         self.engine.admission.admit(&call.tenant).await?;
-        // The Pause tasks go on: RUNNING again, as in Kestra.
-        self.move_task_runs(&tx, &id, &[State::Paused], State::Running)
-            .await?;
-        let now = crate::repo::now();
-        let change = StateChange {
-            state: State::Running.as_str(),
-            histories: push_history(&current.histories, State::Running, now),
-            outputs: None,
-            update_time: now,
+        let given = match aerie_proto::wire::from_struct(body.inputs) {
+            Value::Object(map) => map,
+            _ => Map::new(),
         };
-        repo::set_state(&tx, &id, change)
-            .await
-            .map_err(ServiceError::from)?;
-        // A timed pause's job waits in the queue: it runs now instead.
-        queue::remove(&tx, &id).await.map_err(ServiceError::from)?;
-        self.enqueue_again(&tx, &call, &current).await?;
-        enqueue_audit(&tx, &call, &id, &current, "RESUME").await?;
-        tx.commit().await.map_err(ServiceError::from)?;
+        let (answered, uploads) = self
+            .on_resume_inputs(&tx, &current, &given, body.files)
+            .await?;
+        for (path, content) in &uploads {
+            self.engine
+                .storage
+                .put(&call.tenant, path, content.clone().into())
+                .await?;
+        }
+        let resumed = async {
+            for run in answered {
+                repo::update_task_run(&tx, run)
+                    .await
+                    .map_err(ServiceError::from)?;
+            }
+            // The Pause tasks go on: RUNNING again, as in Kestra.
+            self.move_task_runs(&tx, &id, &[State::Paused], State::Running)
+                .await?;
+            let now = crate::repo::now();
+            let change = StateChange {
+                state: State::Running.as_str(),
+                histories: push_history(&current.histories, State::Running, now),
+                outputs: None,
+                update_time: now,
+            };
+            repo::set_state(&tx, &id, change)
+                .await
+                .map_err(ServiceError::from)?;
+            // A timed pause's job waits in the queue: it runs now instead.
+            queue::remove(&tx, &id).await.map_err(ServiceError::from)?;
+            self.enqueue_again(&tx, &call, &current).await?;
+            repo::append_logs(&tx, &id, trigger_problem_lines(triggered.problems))
+                .await
+                .map_err(ServiceError::from)?;
+            if !triggered.executions.is_empty() {
+                self.engine
+                    .accept_many(&tx, triggered.executions)
+                    .await
+                    .map_err(ServiceError::from)?;
+            }
+            enqueue_audit(&tx, &call, &id, &current, "RESUME").await?;
+            tx.commit().await.map_err(ServiceError::from)?;
+            Ok::<_, Status>(())
+        }
+        .await;
+        if let Err(status) = resumed {
+            // Nothing was resumed: the uploads must not linger.
+            for (path, _) in &uploads {
+                let _ = self.engine.storage.delete(&call.tenant, path).await;
+            }
+            return Err(status);
+        }
         self.engine.changed(&id);
         self.engine.wake();
         tracing::info!(execution = %id, tenant = %call.tenant, by = %call.caller.name, "execution resumed");
@@ -895,6 +1024,118 @@ impl ExecutionApi {
     }
 
     /// Moves the execution's unfinished task runs in `from` to `to`.
+    /// The paused Pause task runs that declare `onResume`, each with its
+    /// checked inputs as its `onResume` output, and the uploads of their
+    /// FILE inputs (not yet written). Inputs are refused when no paused
+    /// task declares any, and each one must be declared by one of them.
+    async fn on_resume_inputs(
+        &self,
+        tx: &crate::repo::TenantTxn,
+        current: &execution_rows::Model,
+        given: &Map<String, Value>,
+        files: Vec<pb::InputFile>,
+    ) -> Result<(Vec<task_run_rows::Model>, Vec<(StoragePath, Vec<u8>)>), Status> {
+        let id = ExecutionId::parse(&current.id)?;
+        let paused: Vec<_> = repo::task_runs(tx, &id)
+            .await
+            .map_err(ServiceError::from)?
+            .into_iter()
+            .filter(|run| run.state == State::Paused.as_str())
+            .collect();
+        let mut asking = Vec::new();
+        if !paused.is_empty() {
+            let source = repo::flow_source(tx, current)
+                .await
+                .map_err(ServiceError::from)?;
+            let plan = Plan::parse(&source).map_err(|err| {
+                Status::failed_precondition(format!("the flow cannot run: {err}"))
+            })?;
+            for run in paused {
+                let Some(crate::domain::plan::Body::Pause(pause)) =
+                    plan.find_task(&run.task_id).map(|task| &task.body)
+                else {
+                    continue;
+                };
+                if !pause.takes_inputs() {
+                    continue;
+                }
+                let declared = pause.on_resume().map_err(|problem| {
+                    Status::failed_precondition(format!(
+                        "task {}: onResume: {}",
+                        run.task_id, problem.message
+                    ))
+                })?;
+                asking.push((run, declared));
+            }
+        }
+        if asking.is_empty() {
+            if given.is_empty() && files.is_empty() {
+                return Ok((Vec::new(), Vec::new()));
+            }
+            return Err(Status::invalid_argument(format!(
+                "no paused task of execution {id} declares onResume inputs: resume it without inputs"
+            )));
+        }
+        let mut problems: Vec<String> = given
+            .keys()
+            .chain(files.iter().map(|f| &f.input))
+            .filter(|name| {
+                !asking
+                    .iter()
+                    .any(|(_, declared)| declared.iter().any(|d| &d.id == *name))
+            })
+            .map(|name| {
+                format!(
+                    "unknown input '{}'",
+                    name.chars().take(64).collect::<String>()
+                )
+            })
+            .collect();
+        let folder = execution_folder(&current.namespace, &current.flow_id, &id);
+        let mut answered = Vec::new();
+        let mut uploads = Vec::new();
+        for (mut run, declared) in asking {
+            let known = |name: &String| declared.iter().any(|d| &d.id == name);
+            let own: Map<String, Value> = given
+                .iter()
+                .filter(|(name, _)| known(name))
+                .map(|(name, value)| (name.clone(), value.clone()))
+                .collect();
+            // Kestra's layout: the files of a task run sit in its folder.
+            let mut uris = BTreeMap::new();
+            for file in files.iter().filter(|f| known(&f.input)) {
+                let path = StoragePath::parse(&format!(
+                    "{folder}/tasks/{}/{}/{}/{}",
+                    safe_file_name(&run.task_id),
+                    safe_file_name(&run.id),
+                    safe_file_name(&file.input),
+                    safe_file_name(&file.filename)
+                ))?;
+                uris.insert(file.input.clone(), path.uri());
+                uploads.push((path, file.content.clone()));
+            }
+            match crate::domain::inputs::resolve(&declared, &own, &uris) {
+                Ok(resolved) => {
+                    let mut outputs = match serde_json::from_str(&run.outputs) {
+                        Ok(Value::Object(outputs)) => outputs,
+                        _ => Map::new(),
+                    };
+                    outputs.insert("onResume".into(), Value::Object(resolved));
+                    run.outputs = Value::Object(outputs).to_string();
+                    answered.push(run);
+                }
+                Err(found) => problems.extend(found),
+            }
+        }
+        // The same task paused in several iterations finds the same problems.
+        let mut seen = std::collections::HashSet::new();
+        problems.retain(|problem| seen.insert(problem.clone()));
+        if !problems.is_empty() {
+            return Err(Status::invalid_argument(problems.join("; ")));
+        }
+        Ok((answered, uploads))
+    }
+
     async fn move_task_runs(
         &self,
         tx: &crate::repo::TenantTxn,
@@ -1011,6 +1252,35 @@ impl ExecutionApi {
         Ok(())
     }
 
+    /// The executions Flow triggers start when `row` moves to `state`
+    /// outside a worker (a kill or a resume of a paused execution).
+    async fn triggered_by(
+        &self,
+        tenant: &aerie_common::TenantId,
+        row: &execution_rows::Model,
+        state: State,
+    ) -> crate::executor::Triggered {
+        let Ok(id) = ExecutionId::parse(&row.id) else {
+            return crate::executor::Triggered::default();
+        };
+        let labels = serde_json::from_str(&row.labels).unwrap_or_default();
+        let outputs = serde_json::from_str(&row.outputs).unwrap_or_else(|_| json!({}));
+        let moved = crate::executor::Ended {
+            id: &id,
+            namespace: &row.namespace,
+            flow_id: &row.flow_id,
+            flow_revision: row.flow_revision,
+            state,
+            outputs: &outputs,
+            labels: &labels,
+            task_outputs: None,
+            chain: crate::executor::chain_of(
+                &serde_json::from_str(&row.trigger).unwrap_or_default(),
+            ),
+        };
+        self.engine.triggered_by(tenant, &moved).await
+    }
+
     /// Ends a PAUSED execution at once: no worker holds it.
     async fn kill_paused(&self, call: &Call, id: &ExecutionId) -> Result<(), Status> {
         // Flow triggers fired by this end start with it (looked up before
@@ -1018,22 +1288,7 @@ impl ExecutionApi {
         let triggered = {
             let tx = self.read(&call.tenant).await?;
             let row = found(&tx, id).await?;
-            let labels = serde_json::from_str(&row.labels).unwrap_or_default();
-            let outputs = serde_json::from_str(&row.outputs).unwrap_or_else(|_| json!({}));
-            let ended = crate::executor::Ended {
-                id,
-                namespace: &row.namespace,
-                flow_id: &row.flow_id,
-                flow_revision: row.flow_revision,
-                state: State::Killed,
-                outputs: &outputs,
-                labels: &labels,
-                task_outputs: None,
-                chain: crate::executor::chain_of(
-                    &serde_json::from_str(&row.trigger).unwrap_or_default(),
-                ),
-            };
-            self.engine.triggered_by(&call.tenant, &ended).await
+            self.triggered_by(&call.tenant, &row, State::Killed).await
         };
         let tx = self.write(&call.tenant).await?;
         let current = found(&tx, id).await?;
@@ -1068,18 +1323,7 @@ impl ExecutionApi {
         if let Some(parent) = &parent {
             queue::wake(&tx, parent).await.map_err(ServiceError::from)?;
         }
-        let lines: Vec<_> = triggered
-            .problems
-            .into_iter()
-            .map(|message| crate::repo::executions::NewLog {
-                task_run_id: String::new(),
-                task_id: String::new(),
-                level: "WARN",
-                time: crate::repo::now(),
-                message,
-            })
-            .collect();
-        repo::append_logs(&tx, id, lines)
+        repo::append_logs(&tx, id, trigger_problem_lines(triggered.problems))
             .await
             .map_err(ServiceError::from)?;
         let starts = !triggered.executions.is_empty();
@@ -1098,6 +1342,20 @@ impl ExecutionApi {
         tracing::info!(execution = %id, tenant = %call.tenant, by = %call.caller.name, "paused execution killed");
         Ok(())
     }
+}
+
+/// The log lines saying which Flow triggers fired but started nothing.
+fn trigger_problem_lines(problems: Vec<String>) -> Vec<crate::repo::executions::NewLog> {
+    problems
+        .into_iter()
+        .map(|message| crate::repo::executions::NewLog {
+            task_run_id: String::new(),
+            task_id: String::new(),
+            level: "WARN",
+            time: crate::repo::now(),
+            message,
+        })
+        .collect()
 }
 
 /// The execution `id` in `tx`'s tenant, read inside the transaction that

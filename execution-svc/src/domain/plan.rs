@@ -152,17 +152,26 @@ impl Plan {
 
     /// Every task id at any depth, for checks such as "does this task exist".
     pub fn contains_task(&self, id: &str) -> bool {
-        fn walk(tasks: &[Task], id: &str) -> bool {
-            tasks.iter().any(|t| {
-                t.id == id
-                    || walk(&t.tasks, id)
-                    || walk(&t.otherwise, id)
-                    || t.cases.iter().any(|(_, tasks)| walk(tasks, id))
-                    || walk(&t.errors, id)
-                    || walk(&t.finally, id)
+        self.find_task(id).is_some()
+    }
+
+    /// The task with this id, at any depth.
+    pub fn find_task(&self, id: &str) -> Option<&Task> {
+        fn walk<'a>(tasks: &'a [Task], id: &str) -> Option<&'a Task> {
+            tasks.iter().find_map(|t| {
+                if t.id == id {
+                    return Some(t);
+                }
+                walk(&t.tasks, id)
+                    .or_else(|| walk(&t.otherwise, id))
+                    .or_else(|| t.cases.iter().find_map(|(_, tasks)| walk(tasks, id)))
+                    .or_else(|| walk(&t.errors, id))
+                    .or_else(|| walk(&t.finally, id))
             })
         }
-        walk(&self.tasks, id) || walk(&self.errors, id) || walk(&self.finally, id)
+        walk(&self.tasks, id)
+            .or_else(|| walk(&self.errors, id))
+            .or_else(|| walk(&self.finally, id))
     }
 }
 

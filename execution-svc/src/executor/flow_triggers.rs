@@ -1,7 +1,8 @@
 //! Kestra's Flow trigger: when an execution ends, the flows whose Flow
 //! trigger fires on that end are started, in the same write that ends it
 //! (so an end never starts them twice, and a crash before it starts none
-//! until the end is written again).
+//! until the end is written again). So too when a worker moves it to
+//! RUNNING or PAUSED, for the triggers whose `states` name those.
 //!
 //! A flow's own executions never trigger it. A trigger sees the end of an
 //! execution of its own namespace or a parent (or of a namespace whose
@@ -26,7 +27,8 @@ use crate::domain::{ExecutionId, State};
 /// removed applies to executions ending this much later at most.
 pub(crate) const FLOW_TRIGGERS_TTL: Duration = Duration::from_secs(5);
 
-/// An execution that just ended.
+/// An execution that just ended, or moved to RUNNING or PAUSED (the
+/// states a Flow trigger may fire on besides the end states).
 pub(crate) struct Ended<'a> {
     pub id: &'a ExecutionId,
     pub namespace: &'a str,
@@ -81,13 +83,15 @@ pub(crate) fn chain_of(trigger: &Value) -> Chain {
 pub(crate) struct Triggered {
     pub executions: Vec<NewExecution>,
     pub problems: Vec<String>,
+    /// How much of the tree's budget the executions started take.
+    pub spent: u64,
 }
 
 impl Engine {
     /// The executions the end of `ended` starts through Flow triggers.
     pub(crate) async fn triggered_by(&self, tenant: &TenantId, ended: &Ended<'_>) -> Triggered {
         let mut triggered = Triggered::default();
-        if !ended.state.is_terminal() {
+        if !ended.state.is_terminal() && !matches!(ended.state, State::Running | State::Paused) {
             return triggered;
         }
         let triggers = match self.flow_triggers(tenant).await {
@@ -117,7 +121,10 @@ impl Engine {
             .collect();
         // The executions this end may start share what is left of its
         // tree's budget, each taking its part for its own branch.
-        let share = ended.chain.budget / (firing.len() as u64).max(1);
+        // A move to RUNNING or PAUSED keeps a part back for the execution's
+        // later moves and its end.
+        let parts = firing.len() as u64 + u64::from(!ended.state.is_terminal());
+        let share = ended.chain.budget / parts.max(1);
         for (trigger, parsed) in firing {
             let name = format!(
                 "Flow trigger {}/{}.{}",
@@ -128,7 +135,10 @@ impl Engine {
                 .start_for(tenant, trigger, &parsed, ended, pending, share)
                 .await
             {
-                Ok(Some(new)) => triggered.executions.push(new),
+                Ok(Some(new)) => {
+                    triggered.executions.push(new);
+                    triggered.spent += share;
+                }
                 Ok(None) => {}
                 Err(problem) => {
                     tracing::info!(%tenant, execution = %ended.id, trigger = %name, %problem,

@@ -12,6 +12,7 @@
 mod claim_pace;
 mod create;
 mod flow_triggers;
+pub(crate) mod replay;
 mod run;
 pub(crate) mod secret_inputs;
 

@@ -172,11 +172,13 @@ pub(super) async fn execute(
             Some(row) => row.flow_source.clone(),
             None => String::new(),
         };
-        // A new execution has no task runs yet: no need to look.
+        // A new execution has no task runs yet: no need to look. A replay
+        // from a task run (RESTARTED in its history) starts with some.
         let fresh = row.as_ref().is_none_or(|r| {
             [State::Created, State::Queued]
                 .map(State::as_str)
                 .contains(&r.state.as_str())
+                && !r.histories.contains(State::Restarted.as_str())
         });
         let runs = if fresh {
             Vec::new()
@@ -245,8 +247,10 @@ pub(super) async fn execute(
         return run.end(Outcome::Failed, None, vec![line]).await;
     }
     if state != State::Running {
-        // Recorded with the first write of the run (or its end).
+        // Recorded with the first write of the run (or its end), with the
+        // executions the Flow triggers on RUNNING start.
         run.lock_pending().running = true;
+        run.prepare_running_triggers().await;
     }
     let work = run.block(&plan.tasks, &plan.errors, &plan.finally, "", &Value::Null);
     let outcome = run.watching_slas(&plan.slas, work).await;
@@ -366,6 +370,11 @@ struct Run<'e> {
     state_at_start: String,
     /// RUNNING was written by this worker.
     running_written: std::sync::atomic::AtomicBool,
+    /// The executions Flow triggers on RUNNING start, written with RUNNING.
+    running_triggered: Mutex<Option<super::Triggered>>,
+    /// What is left of the Flow-trigger tree's budget for this execution's
+    /// triggers (RUNNING, PAUSED and its end take from the same budget).
+    trigger_budget: std::sync::atomic::AtomicU64,
     /// When a paused execution must be looked at again by itself: the
     /// earliest `delay` or `timeout` of its Pause tasks.
     wake: Mutex<Option<chrono::DateTime<chrono::Utc>>>,
@@ -512,6 +521,10 @@ impl<'e> Run<'e> {
             labels: Mutex::new(serde_json::from_str(&row.labels).unwrap_or_default()),
             state_at_start: row.state.clone(),
             running_written: std::sync::atomic::AtomicBool::new(false),
+            running_triggered: Mutex::new(None),
+            trigger_budget: std::sync::atomic::AtomicU64::new(
+                super::chain_of(&parse_object(&row.trigger)).budget,
+            ),
             wake: Mutex::new(None),
             created: row.create_time,
             sla_behavior: Mutex::new(None),
@@ -670,6 +683,8 @@ impl<'e> Run<'e> {
                 let body = self.body(task, &row, attempt_started, value, &context, &mut logs);
                 let result = match task.timeout {
                     Some(limit) => tokio::time::timeout(limit, body).await.unwrap_or_else(|_| {
+                        // A flowable task's children stopped with it.
+                        self.kill_unfinished_under(&row.id);
                         Err(Failure::Error(format!(
                             "timed out after {}s",
                             limit.as_secs_f64()
@@ -969,6 +984,43 @@ impl<'e> Run<'e> {
             row.state = State::Killed.as_str().to_owned();
             row.histories = push_history(&row.histories, State::Killed, now);
             row.update_time = now;
+            self.stage(row, Vec::new());
+        }
+    }
+
+    /// Ends as KILLED the runs below `ancestor` that have not ended: a
+    /// flowable task that timed out leaves none of its children RUNNING.
+    fn kill_unfinished_under(&self, ancestor: &str) {
+        let now = repo::now();
+        let mut runs = self.lock_runs();
+        let parents: HashMap<String, String> = runs
+            .values()
+            .map(|r| (r.id.clone(), r.parent_id.clone()))
+            .collect();
+        let is_under = |id: &str| {
+            let mut at = id;
+            // Bounded by the number of runs: no cycle can hold it.
+            for _ in 0..=parents.len() {
+                match parents.get(at) {
+                    Some(parent) if parent == ancestor => return true,
+                    Some(parent) if !parent.is_empty() => at = parent,
+                    _ => return false,
+                }
+            }
+            false
+        };
+        let mut killed = Vec::new();
+        for row in runs.values_mut() {
+            if State::parse(&row.state).is_some_and(State::is_terminal) || !is_under(&row.id) {
+                continue;
+            }
+            row.state = State::Killed.as_str().to_owned();
+            row.histories = push_history(&row.histories, State::Killed, now);
+            row.update_time = now;
+            killed.push(row.clone());
+        }
+        drop(runs);
+        for row in killed {
             self.stage(row, Vec::new());
         }
     }
@@ -1767,6 +1819,11 @@ impl<'e> Run<'e> {
             if !repo::executions::set_state_if(tx, self.id, change, started).await? {
                 // The one change others make while it runs: a kill.
                 self.stop.stop(StopReason::Kill);
+            } else if let Some(triggered) = self.take_running_triggered()
+                && !triggered.executions.is_empty()
+            {
+                self.engine.accept_many(tx, triggered.executions).await?;
+                self.engine.wake();
             }
             // Written once this transaction commits; if it does not, the
             // run stops anyway.
@@ -1837,6 +1894,60 @@ impl<'e> Run<'e> {
         self.stored.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Where this execution stands in its Flow-trigger tree, with what is
+    /// left of its budget.
+    fn trigger_chain(&self) -> crate::executor::flow_triggers::Chain {
+        let mut chain = crate::executor::chain_of(&self.trigger);
+        chain.budget = self
+            .trigger_budget
+            .load(std::sync::atomic::Ordering::SeqCst);
+        chain
+    }
+
+    /// Looks up the executions the Flow triggers on RUNNING start; they
+    /// are written with the move to RUNNING. Looked up before any write,
+    /// which holds the database's write lock on SQLite.
+    async fn prepare_running_triggers(&self) {
+        let labels = self
+            .labels
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let no_outputs = json!({});
+        let running = crate::executor::Ended {
+            id: self.id,
+            namespace: &self.namespace,
+            flow_id: &self.flow_id,
+            flow_revision: self.flow_revision,
+            state: State::Running,
+            outputs: &no_outputs,
+            labels: &labels,
+            task_outputs: None,
+            chain: self.trigger_chain(),
+        };
+        let triggered = self.engine.triggered_by(self.tenant, &running).await;
+        self.trigger_budget.fetch_sub(
+            triggered.spent.min(running.chain.budget),
+            std::sync::atomic::Ordering::SeqCst,
+        );
+        for problem in &triggered.problems {
+            let mut line = self.log_line("", "", "WARN", problem.clone());
+            line.message = self.masked(line.message);
+            self.lock_pending().logs.push(line);
+        }
+        *self
+            .running_triggered
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(triggered);
+    }
+
+    fn take_running_triggered(&self) -> Option<super::Triggered> {
+        self.running_triggered
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+    }
+
     /// Ends the execution and removes it from the queue, in one write
     /// together with everything staged.
     async fn end(
@@ -1857,9 +1968,15 @@ impl<'e> Run<'e> {
             Some(_) => State::Retried,
             None => outcome.state(),
         };
-        // Flow triggers fired by this end start with it (looked up before
-        // the write, which holds the database's write lock on SQLite).
-        let triggered = if state.is_terminal() {
+        // A paused execution looked at before its pause was over stays
+        // PAUSED: no move, no Flow trigger fires.
+        let moved = !(state == State::Paused && self.state_at_start == State::Paused.as_str());
+        // RUNNING not written yet: its Flow triggers start with this write.
+        let running_triggered = self.take_running_triggered().filter(|_| moved);
+        // Flow triggers fired by this end (or pause) start with it (looked
+        // up before the write, which holds the database's write lock on
+        // SQLite).
+        let mut triggered = if state.is_terminal() || (state == State::Paused && moved) {
             let labels = self
                 .labels
                 .lock()
@@ -1875,12 +1992,23 @@ impl<'e> Run<'e> {
                 outputs: outputs.as_ref().unwrap_or(&no_outputs),
                 labels: &labels,
                 task_outputs: Some(self.outputs.value()),
-                chain: crate::executor::chain_of(&self.trigger),
+                chain: self.trigger_chain(),
             };
-            self.engine.triggered_by(self.tenant, &ended).await
+            let triggered = self.engine.triggered_by(self.tenant, &ended).await;
+            self.trigger_budget.fetch_sub(
+                triggered.spent.min(ended.chain.budget),
+                std::sync::atomic::Ordering::SeqCst,
+            );
+            triggered
         } else {
             crate::executor::Triggered::default()
         };
+        if let Some(running) = running_triggered {
+            // Started first, as the RUNNING came first.
+            let mut all = running.executions;
+            all.append(&mut triggered.executions);
+            triggered.executions = all;
+        }
         let mut logs = logs;
         logs.extend(
             triggered

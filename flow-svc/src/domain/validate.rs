@@ -60,10 +60,6 @@ const NOT_SUPPORTED: &[(&str, &str)] = &[
     ("logToFile", "task logs are always stored as log lines"),
     ("kvDescription", "KV entries keep no description"),
     ("workerGroup", "every worker runs every tenant's tasks"),
-    (
-        "onResume",
-        "a paused execution resumes without inputs (POST .../executions/{id}/resume)",
-    ),
     ("checks", "flow checks are not built"),
     (
         "afterExecution",

@@ -195,9 +195,14 @@ pub struct Inputs {
 }
 
 impl Inputs {
-    /// No value and no file.
-    pub fn is_empty(&self) -> bool {
-        self.files.is_empty() && self.values.is_empty()
+    /// The values and the files.
+    pub fn into_parts(
+        self,
+    ) -> (
+        serde_json::Map<String, serde_json::Value>,
+        Vec<pb::InputFile>,
+    ) {
+        (self.values, self.files)
     }
 }
 

@@ -11,7 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::error::{ApiError, ErrorBody, JsonBody};
+use crate::error::{ApiError, ErrorBody, JsonArray, JsonBody};
 use crate::routes::executions::manage::{BulkErrorResponse, BulkResponse, Invalid};
 use crate::state::AppState;
 use crate::tenant_scope::Tenant;
@@ -59,6 +59,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(set_disabled_by_triggers))
         .routes(routes!(set_disabled_by_query))
         .routes(routes!(unlock))
+        .routes(routes!(unlock_by_triggers))
+        .routes(routes!(unlock_by_query))
 }
 
 /// Body of `PUT /triggers`: Kestra's clients send the whole trigger; only
@@ -135,6 +137,13 @@ pub struct TriggerRef {
     pub trigger_id: String,
 }
 
+impl TriggerRef {
+    /// `namespace.flowId.triggerId`, as bulk answers name a trigger.
+    fn name(&self) -> String {
+        format!("{}.{}.{}", self.namespace, self.flow_id, self.trigger_id)
+    }
+}
+
 /// Body of `POST /triggers/set-disabled/by-triggers`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -146,6 +155,32 @@ pub struct SetDisabled {
 /// Most triggers one bulk call changes.
 const MAX_TRIGGERS: usize = 1000;
 
+fn within_bulk_limit(count: usize) -> Result<(), ApiError> {
+    if count > MAX_TRIGGERS {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("{count} triggers: a bulk call takes at most {MAX_TRIGGERS}"),
+        ));
+    }
+    Ok(())
+}
+
+/// How many changed, or (422) the triggers that could not be.
+fn bulk_answer(count: u64, invalids: Vec<Invalid>) -> Result<Response, ApiError> {
+    if invalids.is_empty() {
+        return Ok(Json(BulkResponse { count }).into_response());
+    }
+    Ok((
+        StatusCode::UNPROCESSABLE_ENTITY,
+        Json(BulkErrorResponse {
+            message: format!("{} of the triggers could not be changed", invalids.len()),
+            count,
+            invalids,
+        }),
+    )
+        .into_response())
+}
+
 /// Toggles each trigger; those that fail are listed.
 async fn toggle_all(
     state: &AppState,
@@ -153,19 +188,11 @@ async fn toggle_all(
     triggers: Vec<TriggerRef>,
     disabled: bool,
 ) -> Result<Response, ApiError> {
-    if triggers.len() > MAX_TRIGGERS {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            format!(
-                "{} triggers: a bulk call takes at most {MAX_TRIGGERS}",
-                triggers.len()
-            ),
-        ));
-    }
+    within_bulk_limit(triggers.len())?;
     let mut count = 0;
     let mut invalids = Vec::new();
     for t in triggers {
-        let name = format!("{}.{}.{}", t.namespace, t.flow_id, t.trigger_id);
+        let name = t.name();
         match toggle(
             state,
             tenant,
@@ -183,18 +210,7 @@ async fn toggle_all(
             }),
         }
     }
-    if invalids.is_empty() {
-        return Ok(Json(BulkResponse { count }).into_response());
-    }
-    Ok((
-        StatusCode::UNPROCESSABLE_ENTITY,
-        Json(BulkErrorResponse {
-            message: format!("{} of the triggers could not be changed", invalids.len()),
-            count,
-            invalids,
-        }),
-    )
-        .into_response())
+    bulk_answer(count, invalids)
 }
 
 /// Disable or enable the triggers named (FLOW:UPDATE on each); answers how many changed, or lists those that could not.
@@ -241,6 +257,17 @@ async fn set_disabled_by_query(
             "disabled=true or false is required",
         )
     })?;
+    let matched = matching(&state, &tenant, q, namespace).await?;
+    toggle_all(&state, &tenant, matched, disabled).await
+}
+
+/// The triggers a by-query call matches: at most [`MAX_TRIGGERS`].
+async fn matching(
+    state: &AppState,
+    tenant: &Tenant,
+    q: String,
+    namespace: String,
+) -> Result<Vec<TriggerRef>, ApiError> {
     if q.is_empty() && namespace.is_empty() {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -279,7 +306,7 @@ async fn set_disabled_by_query(
             break;
         }
     }
-    toggle_all(&state, &tenant, matched, disabled).await
+    Ok(matched)
 }
 
 /// A trigger in the path.
@@ -303,10 +330,35 @@ async fn unlock(
     tenant: Tenant,
     Path(path): Path<TriggerPath>,
 ) -> Result<Json<Trigger>, ApiError> {
-    // Found the way a toggle finds it: the caller must be able to see it.
+    let trigger = TriggerRef {
+        namespace: path.namespace,
+        flow_id: path.flow_id,
+        trigger_id: path.trigger_id,
+    };
+    let name = trigger.name();
+    if !visible(&state, &tenant, &trigger).await? {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!("trigger {name} not found"),
+        ));
+    }
+    Err(ApiError::new(
+        StatusCode::CONFLICT,
+        format!(
+            "trigger {name} is not locked: Aerie never locks a trigger while its execution runs"
+        ),
+    ))
+}
+
+/// Whether the caller sees this trigger: found the way a toggle finds it.
+async fn visible(
+    state: &AppState,
+    tenant: &Tenant,
+    trigger: &TriggerRef,
+) -> Result<bool, ApiError> {
     let request = tenant.request(pb::SearchTriggersRequest {
-        namespace: path.namespace.clone(),
-        q: path.trigger_id.clone(),
+        namespace: trigger.namespace.clone(),
+        q: trigger.trigger_id.clone(),
         page: 1,
         size: 1000,
     });
@@ -319,23 +371,72 @@ async fn unlock(
         .results
         .into_iter()
         .any(|t| {
-            t.namespace == path.namespace
-                && t.flow_id == path.flow_id
-                && t.trigger_id == path.trigger_id
+            t.namespace == trigger.namespace
+                && t.flow_id == trigger.flow_id
+                && t.trigger_id == trigger.trigger_id
         });
-    let name = format!("{}.{}.{}", path.namespace, path.flow_id, path.trigger_id);
-    if !found {
-        return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            format!("trigger {name} not found"),
-        ));
+    Ok(found)
+}
+
+/// Kestra's bulk unlock: how many of the triggers named were unlocked.
+/// Aerie never locks a trigger, so that is none; a trigger the caller
+/// cannot see is listed as not found, as a toggle lists it.
+#[utoipa::path(post, path = "/triggers/unlock/by-triggers", tag = "triggers",
+    request_body = Vec<TriggerRef>,
+    responses((status = 200, body = BulkResponse), (status = 422, body = BulkErrorResponse)))]
+async fn unlock_by_triggers(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    JsonArray(triggers): JsonArray<TriggerRef>,
+) -> Result<Response, ApiError> {
+    unlock_all(&state, &tenant, triggers).await
+}
+
+/// Kestra's bulk unlock of the triggers a search matches (`q` or `namespace` required): none is locked in Aerie, so the count is 0.
+#[utoipa::path(post, path = "/triggers/unlock/by-query", tag = "triggers",
+    params(("q" = Option<String>, Query), ("namespace" = Option<String>, Query)),
+    responses((status = 200, body = BulkResponse), (status = 422, body = BulkErrorResponse)))]
+async fn unlock_by_query(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let (mut q, mut namespace) = (String::new(), String::new());
+    for (key, value) in form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
+        match key.as_ref() {
+            "q" => q = value.into_owned(),
+            "namespace" => namespace = value.into_owned(),
+            other => {
+                return Err(ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    format!("unknown query parameter '{other}': use q, namespace"),
+                ));
+            }
+        }
     }
-    Err(ApiError::new(
-        StatusCode::CONFLICT,
-        format!(
-            "trigger {name} is not locked: Aerie never locks a trigger while its execution runs"
-        ),
-    ))
+    // What a search matched, the caller sees; none of it is locked.
+    matching(&state, &tenant, q, namespace).await?;
+    bulk_answer(0, Vec::new())
+}
+
+/// Unlocks nothing (nothing is locked), after checking that the caller
+/// sees each trigger.
+async fn unlock_all(
+    state: &AppState,
+    tenant: &Tenant,
+    triggers: Vec<TriggerRef>,
+) -> Result<Response, ApiError> {
+    within_bulk_limit(triggers.len())?;
+    let mut invalids = Vec::new();
+    for trigger in triggers {
+        if !visible(state, tenant, &trigger).await? {
+            invalids.push(Invalid {
+                message: format!("trigger {} not found", trigger.name()),
+                invalid_value: trigger.name(),
+            });
+        }
+    }
+    bulk_answer(0, invalids)
 }
 
 /// Search the triggers of the tenant's live flows (FLOW:READ).

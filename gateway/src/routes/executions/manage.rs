@@ -151,7 +151,10 @@ impl Operation {
             Operation::Resume => {
                 let mut executions = executions;
                 executions
-                    .resume_execution(tenant.request(pb::ResumeExecutionRequest { id }))
+                    .resume_execution(tenant.request(pb::ResumeExecutionRequest {
+                        id,
+                        ..Default::default()
+                    }))
                     .await?;
             }
         }
@@ -248,11 +251,11 @@ async fn set_labels(
     Ok(Json(execution.into_inner().into()))
 }
 
-/// Start a new execution of an ended one's flow with the same inputs and labels, at the same flow revision unless `revision` names another (EXECUTION:CREATE). Kestra's `taskRunId` (replay from a task run) is not supported.
+/// Start a new execution of an ended one's flow with the same inputs and labels, at the same flow revision unless `revision` names another (EXECUTION:CREATE); with `taskRunId`, from that task run: the task runs that started before it are copied, it and what follows run again.
 #[utoipa::path(post, path = "/executions/{id}/replay", tag = "executions",
     params(ExecutionPath,
         ("revision" = Option<i32>, Query, description = "the flow revision to run; default: the one the execution ran"),
-        ("taskRunId" = Option<String>, Query, description = "not supported: refused")),
+        ("taskRunId" = Option<String>, Query, description = "replay from this task run of the execution")),
     responses((status = 200, body = Execution), (status = 400, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn replay(
@@ -262,6 +265,7 @@ async fn replay(
     RawQuery(raw): RawQuery,
 ) -> Result<Json<Execution>, ApiError> {
     let mut revision = 0;
+    let mut task_run_id = String::new();
     for (key, value) in form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
         match key.as_ref() {
             "revision" => {
@@ -269,16 +273,11 @@ async fn replay(
                     ApiError::new(StatusCode::BAD_REQUEST, "revision must be a number")
                 })?
             }
-            "taskRunId" => {
-                return Err(ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "taskRunId is not supported: a replay runs the flow from its first task",
-                ));
-            }
+            "taskRunId" => task_run_id = value.into_owned(),
             other => {
                 return Err(ApiError::new(
                     StatusCode::BAD_REQUEST,
-                    format!("unknown query parameter '{other}': use revision"),
+                    format!("unknown query parameter '{other}': use revision or taskRunId"),
                 ));
             }
         }
@@ -286,6 +285,7 @@ async fn replay(
     let request = tenant.request(pb::ReplayExecutionRequest {
         id: path.id,
         revision,
+        task_run_id,
     });
     let execution = state.executions.clone().replay_execution(request).await?;
     Ok(Json(execution.into_inner().into()))
@@ -306,10 +306,10 @@ async fn pause(
     Ok((StatusCode::ACCEPTED, Json(execution.into_inner().into())))
 }
 
-/// Resume a PAUSED execution (EXECUTION:UPDATE): its Pause tasks go on. Kestra's `onResume` inputs are not supported: a body with inputs is refused.
+/// Resume a PAUSED execution (EXECUTION:UPDATE): its Pause tasks go on, given the inputs their `onResume` declares (checked like an execution's inputs; 422 when a Pause task declares none).
 #[utoipa::path(post, path = "/executions/{id}/resume", tag = "executions",
     params(ExecutionPath),
-    request_body(content = serde_json::Value, description = "none (or an empty JSON object or form)"),
+    request_body(content = serde_json::Value, description = "the onResume inputs: a JSON object, or multipart/form-data with files for FILE inputs; none when the Pause tasks declare none"),
     responses((status = 200, body = Execution), (status = 400, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn resume(
@@ -318,13 +318,12 @@ async fn resume(
     Path(path): Path<ExecutionPath>,
     inputs: super::Inputs,
 ) -> Result<Json<Execution>, ApiError> {
-    if !inputs.is_empty() {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "a paused execution resumes without inputs: onResume is not supported",
-        ));
-    }
-    let request = tenant.request(pb::ResumeExecutionRequest { id: path.id });
+    let (values, files) = inputs.into_parts();
+    let request = tenant.request(pb::ResumeExecutionRequest {
+        id: path.id,
+        inputs: aerie_proto::wire::to_struct(serde_json::Value::Object(values)),
+        files,
+    });
     let execution = state.executions.clone().resume_execution(request).await?;
     Ok(Json(execution.into_inner().into()))
 }
