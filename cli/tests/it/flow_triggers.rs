@@ -315,6 +315,58 @@ async fn a_flow_trigger_on_running_and_paused_fires_on_each_move() {
     assert!(theirs.is_empty(), "{theirs:?}");
 }
 
+/// Triggers whose flow may not see an execution take nothing of its
+/// budget and are not named in its log: a hundred of them in other
+/// namespaces leave the one that sees it to start its flow.
+#[tokio::test]
+async fn triggers_that_cannot_see_an_execution_neither_spend_its_budget_nor_show_in_its_log() {
+    let app = TestApp::start(Mode::MultiWithDefault).await;
+    tenant(&app, "acme").await;
+    let on_failure = format!(
+        "tasks:\n  - id: hi\n    type: io.kestra.plugin.core.log.Log\n    message: hi\ntriggers:\n  - id: onfail\n    type: {FLOW_TRIGGER}\n    states: [FAILED]\n"
+    );
+    for i in 0..100 {
+        create_flow(
+            &app,
+            "acme",
+            &flow(&format!("other{i}"), "alert", &on_failure),
+        )
+        .await;
+    }
+    create_flow(&app, "acme", &flow("z", "listener", &on_failure)).await;
+    create_flow(
+        &app,
+        "acme",
+        &flow(
+            "z",
+            "failing",
+            "tasks:\n  - id: boom\n    type: io.kestra.plugin.core.execution.Fail\n",
+        ),
+    )
+    .await;
+    let failed = run(&app, "acme", "z/failing", json!({})).await;
+    assert_eq!(failed["state"]["current"], "FAILED", "{failed}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let started = executions_of(&app, "acme", "z", "listener").await;
+        if !started.is_empty() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the listener never started"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let (_, logs) = app
+        .get(&format!(
+            "/api/v1/acme/logs/{}",
+            failed["id"].as_str().expect("id")
+        ))
+        .await;
+    assert!(!logs.to_string().contains("other"), "{logs}");
+}
+
 #[tokio::test]
 async fn a_flow_trigger_refuses_what_aerie_would_not_evaluate() {
     let app = TestApp::start(Mode::MultiWithDefault).await;
@@ -503,7 +555,7 @@ async fn flows_triggering_several_others_stop_at_a_hundred_executions() {
             .await;
         said |= logs
             .to_string()
-            .contains("started 100 executions from one execution");
+            .contains("100 executions from one execution");
     }
     assert!(said, "no execution said why the triggers stopped");
 }

@@ -1471,6 +1471,42 @@ async fn a_pause_takes_its_on_resume_inputs_from_the_resume_checked_and_only_fro
     let (_, still) = app.get(&format!("/api/v1/acme/executions/{id}")).await;
     assert_eq!(still["state"]["current"], "PAUSED", "{still}");
 
+    // A file for a STRING input, or two for one FILE input: refused.
+    for form in [
+        reqwest::multipart::Form::new()
+            .text("approved", "true")
+            .part(
+                "note",
+                reqwest::multipart::Part::bytes(b"x".to_vec()).file_name("n.txt"),
+            ),
+        reqwest::multipart::Form::new()
+            .text("approved", "true")
+            .part(
+                "doc",
+                reqwest::multipart::Part::bytes(b"1".to_vec()).file_name("a.txt"),
+            )
+            .part(
+                "doc",
+                reqwest::multipart::Part::bytes(b"2".to_vec()).file_name("b.txt"),
+            ),
+    ] {
+        let response = app
+            .client
+            .post(app.url(&resume))
+            .bearer_auth(&app.admin)
+            .multipart(form)
+            .send()
+            .await
+            .expect("multipart");
+        let (status, body) = crate::app::read(response).await;
+        assert_eq!(status, 422, "{body}");
+        let text = body.to_string();
+        assert!(
+            text.contains("not a FILE") || text.contains("one file"),
+            "{text}"
+        );
+    }
+
     // A form: values and a file.
     let form = reqwest::multipart::Form::new()
         .text("approved", "true")
@@ -1537,6 +1573,23 @@ async fn a_pause_takes_its_on_resume_inputs_from_the_resume_checked_and_only_fro
     assert_eq!(
         run_of(&done, "last").expect("last")["outputs"]["values"]["approved"],
         "false"
+    );
+
+    // Resumed by its delay: the onResume inputs take their defaults.
+    create_flow(
+        &app,
+        "acme",
+        "id: timed\nnamespace: company.team\ntasks:\n  - id: wait\n    type: io.kestra.plugin.core.flow.Pause\n    delay: PT0.2S\n    onResume:\n      - id: n\n        type: INT\n        defaults: 3\n  - id: show\n    type: io.kestra.plugin.core.debug.Return\n    format: \"{{ outputs.wait.onResume.n }}\"\n",
+    )
+    .await;
+    let timed = run(&app, "acme", "company.team/timed", json!({})).await;
+    let timed = wait_until(&app, "acme", &id_of(&timed), Duration::from_secs(10), |e| {
+        e["state"]["current"] == "SUCCESS"
+    })
+    .await;
+    assert_eq!(
+        run_of(&timed, "show").expect("show")["outputs"]["value"],
+        "3"
     );
 
     // A Pause without onResume takes no inputs; SECRET is refused in onResume.

@@ -111,6 +111,8 @@ pub struct Bound {
 /// the same input type are ever compared.
 #[derive(Debug, Clone, PartialEq, PartialOrd)]
 enum Ordered {
+    /// INT: whole numbers compare exactly, beyond 2^53 too.
+    Integer(i128),
     Number(f64),
     Instant(DateTime<FixedOffset>),
     Date(NaiveDate),
@@ -124,7 +126,12 @@ impl Ordered {
     fn of(kind: &str, value: &Value) -> Option<Ordered> {
         let text = value.as_str();
         match kind {
-            "INT" | "FLOAT" => value.as_f64().map(Ordered::Number),
+            "INT" => value
+                .as_i64()
+                .map(i128::from)
+                .or_else(|| value.as_u64().map(i128::from))
+                .map(Ordered::Integer),
+            "FLOAT" => value.as_f64().map(Ordered::Number),
             "DATETIME" => DateTime::parse_from_rfc3339(text?)
                 .ok()
                 .map(Ordered::Instant),
@@ -589,6 +596,11 @@ mod tests {
         let code = def(json!({"id": "z", "type": "STRING", "validator": "\\d{3}"}));
         assert!(code.check(json!("123")).is_ok());
         assert!(code.check(json!("1234")).unwrap_err().contains("validator"));
+        let huge = def(json!({"id": "h", "type": "INT", "max": 9_007_199_254_740_992_i64}));
+        assert!(
+            huge.check(json!(9_007_199_254_740_993_i64)).is_err(),
+            "exact beyond 2^53"
+        );
         let small = def(json!({"id": "n", "type": "INT", "min": 1, "max": 10}));
         assert_eq!(
             small.check(json!(11)),

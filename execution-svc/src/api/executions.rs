@@ -198,6 +198,7 @@ impl ExecutionService for ExecutionApi {
         };
         let id = ExecutionId::generate();
         let folder = execution_folder(&flow.namespace, &flow.id, &id);
+        one_file_per_input(&body.files)?;
         let mut uploads = Vec::new();
         let mut files = BTreeMap::new();
         for file in body.files {
@@ -415,7 +416,25 @@ impl ExecutionService for ExecutionApi {
         if body.revision < 0 {
             return Err(Status::invalid_argument("revision starts at 1"));
         }
-        self.engine.admission.admit(&call.tenant).await?;
+        // The task runs a replay from one starts with, checked before the
+        // replay counts against the quotas (the original has ended: they
+        // no longer change).
+        let original_runs = match body.task_run_id.as_str() {
+            "" => None,
+            chosen => {
+                let tx = self.read(&call.tenant).await?;
+                let runs = repo::task_runs(&tx, &id)
+                    .await
+                    .map_err(ServiceError::from)?;
+                if !runs.iter().any(|r| r.id == chosen) {
+                    return Err(Status::invalid_argument(format!(
+                        "No task found to replay: {} is no task run of execution {id}",
+                        chosen.chars().take(64).collect::<String>()
+                    )));
+                }
+                Some(runs)
+            }
+        };
         let revision = match body.revision {
             0 => original.flow_revision,
             n => n,
@@ -447,25 +466,8 @@ impl ExecutionService for ExecutionApi {
             concurrency: plan.concurrency,
         };
         let replay_id = new.id.clone();
-        let tx = self.write(&call.tenant).await?;
-        let copies = match body.task_run_id.as_str() {
-            "" => None,
-            chosen => {
-                let runs = repo::task_runs(&tx, &id)
-                    .await
-                    .map_err(ServiceError::from)?;
-                let copies = crate::executor::replay::runs_before(
-                    &runs,
-                    chosen,
-                    &replay_id,
-                    crate::repo::now(),
-                )
-                .ok_or_else(|| {
-                    Status::invalid_argument(format!(
-                        "No task found to replay: {} is no task run of execution {id}",
-                        chosen.chars().take(64).collect::<String>()
-                    ))
-                })?;
+        let copies = match (&original_runs, body.task_run_id.as_str()) {
+            (Some(runs), chosen) => {
                 let task = runs
                     .iter()
                     .find(|r| r.id == chosen)
@@ -478,9 +480,25 @@ impl ExecutionService for ExecutionApi {
                         flow.revision
                     )));
                 }
+                // Runs of tasks the replayed revision lacks are left out.
+                let copies = crate::executor::replay::runs_before(
+                    runs,
+                    chosen,
+                    &replay_id,
+                    crate::repo::now(),
+                    |task| plan.contains_task(task),
+                )
+                .ok_or_else(|| {
+                    Status::invalid_argument(format!("No task found to replay in execution {id}"))
+                })?;
                 Some(copies)
             }
+            (None, _) => None,
         };
+        // Counted against the tenant's queue and rate quotas like a new
+        // execution, once nothing else refuses it.
+        self.engine.admission.admit(&call.tenant).await?;
+        let tx = self.write(&call.tenant).await?;
         let mut row = self
             .engine
             .accept(&tx, new)
@@ -623,9 +641,6 @@ impl ExecutionService for ExecutionApi {
                 current.state
             )));
         }
-        // Queued again: counted against the tenant's queue and rate quotas
-        // like a new execution.
-        self.engine.admission.admit(&call.tenant).await?;
         let given = match aerie_proto::wire::from_struct(body.inputs) {
             Value::Object(map) => map,
             _ => Map::new(),
@@ -633,6 +648,9 @@ impl ExecutionService for ExecutionApi {
         let (answered, uploads) = self
             .on_resume_inputs(&tx, &current, &given, body.files)
             .await?;
+        // Queued again: counted against the tenant's queue and rate quotas
+        // like a new execution (a refused resume counts for nothing).
+        self.engine.admission.admit(&call.tenant).await?;
         for (path, content) in &uploads {
             self.engine
                 .storage
@@ -1036,6 +1054,7 @@ impl ExecutionApi {
         files: Vec<pb::InputFile>,
     ) -> Result<(Vec<task_run_rows::Model>, Vec<(StoragePath, Vec<u8>)>), Status> {
         let id = ExecutionId::parse(&current.id)?;
+        one_file_per_input(&files)?;
         let paused: Vec<_> = repo::task_runs(tx, &id)
             .await
             .map_err(ServiceError::from)?
@@ -1341,6 +1360,19 @@ impl ExecutionApi {
         }
         tracing::info!(execution = %id, tenant = %call.tenant, by = %call.caller.name, "paused execution killed");
         Ok(())
+    }
+}
+
+/// Refuses two files for one input: the second would be stored and the
+/// first forgotten.
+fn one_file_per_input(files: &[pb::InputFile]) -> Result<(), Status> {
+    let mut seen = std::collections::HashSet::new();
+    match files.iter().find(|f| !seen.insert(f.input.as_str())) {
+        Some(twice) => Err(Status::invalid_argument(format!(
+            "input '{}' takes one file, not several",
+            twice.input.chars().take(64).collect::<String>()
+        ))),
+        None => Ok(()),
     }
 }
 

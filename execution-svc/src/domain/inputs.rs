@@ -23,6 +23,14 @@ pub fn resolve(
             problems.push(format!("unknown input '{}'", shorten(name)));
         }
     }
+    for name in files.keys() {
+        if specs.iter().any(|s| &s.id == name && s.kind != "FILE") {
+            problems.push(format!(
+                "input '{}' is not a FILE: send it as a form field",
+                shorten(name)
+            ));
+        }
+    }
     let mut resolved = Map::new();
     for spec in specs {
         let value = if spec.kind == "FILE" {
@@ -112,7 +120,8 @@ mod tests {
             spec("file", "FILE", false, None),
         ];
         let given = json!({"i": "4.2", "b": "yes", "d": "tomorrow", "j": "{", "extra": 1, "file": "kestra:///other/x"});
-        let problems = resolve(&specs, given.as_object().unwrap(), &BTreeMap::new()).unwrap_err();
+        let uploaded = BTreeMap::from([("need".to_owned(), "kestra:///a/f/n".to_owned())]);
+        let problems = resolve(&specs, given.as_object().unwrap(), &uploaded).unwrap_err();
         let all = problems.join("\n");
         for expected in [
             "unknown input 'extra'",
@@ -121,6 +130,7 @@ mod tests {
             "input 'd': 'tomorrow' is not an RFC 3339 date-time",
             "input 'j': not valid JSON",
             "input 'need' is required",
+            "input 'need' is not a FILE",
             "input 'file' is a FILE",
         ] {
             assert!(all.contains(expected), "missing {expected:?} in {all}");

@@ -119,27 +119,45 @@ impl Engine {
                 parsed.fires_on(&observed).then_some((trigger, parsed))
             })
             .collect();
-        // The executions this end may start share what is left of its
-        // tree's budget, each taking its part for its own branch.
-        // A move to RUNNING or PAUSED keeps a part back for the execution's
-        // later moves and its end.
-        let parts = firing.len() as u64 + u64::from(!ended.state.is_terminal());
-        let share = ended.chain.budget / parts.max(1);
+        // Only the triggers whose flow may see this execution count: one
+        // that may not neither fires, nor takes a part of the budget, nor
+        // is named in this execution's log.
+        let mut visible = Vec::new();
         for (trigger, parsed) in firing {
+            match self.flow_seeing(tenant, trigger, ended).await {
+                Ok(Some(flow)) => visible.push((trigger, parsed, flow)),
+                Ok(None) => {}
+                Err(problem) => {
+                    let name = format!(
+                        "Flow trigger {}/{}.{}",
+                        trigger.namespace, trigger.flow_id, trigger.trigger_id
+                    );
+                    triggered
+                        .problems
+                        .push(format!("{name} did not start: {problem}"));
+                }
+            }
+        }
+        // The executions this move may start share what is left of its
+        // tree's budget, each taking its part for its own branch. A move to
+        // RUNNING or PAUSED keeps a part back for the execution's later
+        // moves and its end.
+        let parts = visible.len() as u64 + u64::from(!ended.state.is_terminal());
+        let share = ended.chain.budget / parts.max(1);
+        for (trigger, parsed, flow) in visible {
             let name = format!(
                 "Flow trigger {}/{}.{}",
                 trigger.namespace, trigger.flow_id, trigger.trigger_id
             );
             let pending = triggered.executions.len() as u64;
             match self
-                .start_for(tenant, trigger, &parsed, ended, pending, share)
+                .start_for(tenant, trigger, &parsed, flow, ended, pending, share)
                 .await
             {
-                Ok(Some(new)) => {
+                Ok(new) => {
                     triggered.executions.push(new);
                     triggered.spent += share;
                 }
-                Ok(None) => {}
                 Err(problem) => {
                     tracing::info!(%tenant, execution = %ended.id, trigger = %name, %problem,
                         "flow trigger fired but did not start its flow");
@@ -152,40 +170,27 @@ impl Engine {
         triggered
     }
 
-    /// The execution `trigger` starts; None when its flow may not see this
-    /// end or is gone or disabled since the triggers were read.
-    async fn start_for(
+    /// The flow of `trigger`, when it may see `ended`'s namespace and is
+    /// enabled; None when it may not (or is gone or disabled since the
+    /// triggers were read).
+    async fn flow_seeing(
         &self,
         tenant: &TenantId,
         trigger: &flow_pb::Trigger,
-        parsed: &FlowTrigger,
         ended: &Ended<'_>,
-        pending: u64,
-        share: u64,
-    ) -> Result<Option<NewExecution>, String> {
-        if ended.chain.depth >= MAX_FLOW_TRIGGER_CHAIN {
-            return Err(format!(
-                "it would be the {}th execution in a row started by Flow triggers; at most {MAX_FLOW_TRIGGER_CHAIN} are (do flows trigger each other?)",
-                ended.chain.depth + 1
-            ));
-        }
-        if share == 0 {
-            return Err(format!(
-                "Flow triggers have started {MAX_FLOW_TRIGGER_TREE} executions from one execution through all their branches, the most they may (do flows trigger each other?)"
-            ));
-        }
+    ) -> Result<Option<flow_pb::Flow>, String> {
         let request = aerie_proto::flow::internal::v1::GetFlowForTriggerRequest {
             namespace: trigger.namespace.clone(),
             id: trigger.flow_id.clone(),
             observed_namespace: ended.namespace.to_owned(),
         };
-        let flow = match self
+        match self
             .flows
             .clone()
             .get_flow_for_trigger(self.internal(tenant, request))
             .await
         {
-            Ok(flow) => flow.into_inner(),
+            Ok(flow) => Ok(Some(flow.into_inner()).filter(|f| !f.disabled)),
             Err(status)
                 if matches!(
                     status.code(),
@@ -194,12 +199,34 @@ impl Engine {
             {
                 tracing::debug!(%tenant, flow = %trigger.flow_id, reason = %status.message(),
                     "flow trigger does not see this execution");
-                return Ok(None);
+                Ok(None)
             }
-            Err(status) => return Err(status.message().to_owned()),
-        };
-        if flow.disabled {
-            return Ok(None);
+            Err(status) => Err(status.message().to_owned()),
+        }
+    }
+
+    /// The execution `trigger` starts in `flow`, which may see `ended`.
+    #[allow(clippy::too_many_arguments)]
+    async fn start_for(
+        &self,
+        tenant: &TenantId,
+        trigger: &flow_pb::Trigger,
+        parsed: &FlowTrigger,
+        flow: flow_pb::Flow,
+        ended: &Ended<'_>,
+        pending: u64,
+        share: u64,
+    ) -> Result<NewExecution, String> {
+        if ended.chain.depth >= MAX_FLOW_TRIGGER_CHAIN {
+            return Err(format!(
+                "it would be the {}th execution in a row started by Flow triggers; at most {MAX_FLOW_TRIGGER_CHAIN} are (do flows trigger each other?)",
+                ended.chain.depth + 1
+            ));
+        }
+        if share == 0 {
+            return Err(format!(
+                "the Flow triggers of this execution's tree have used up what it may start ({MAX_FLOW_TRIGGER_TREE} executions from one execution not started by a trigger, shared between branches and moves; do flows trigger each other?)"
+            ));
         }
         let key = (
             tenant.storage_key().to_owned(),
@@ -239,7 +266,7 @@ impl Engine {
             .admit_beside(tenant, pending)
             .await
             .map_err(|err| err.to_string())?;
-        Ok(Some(NewExecution {
+        Ok(NewExecution {
             id: ExecutionId::generate(),
             namespace: flow.namespace,
             flow_id: flow.id,
@@ -256,7 +283,7 @@ impl Engine {
                 "budget": share - 1,
             })),
             concurrency: plan.concurrency,
-        }))
+        })
     }
 
     /// A trigger's `inputs` rendered with `trigger.*`, the ended

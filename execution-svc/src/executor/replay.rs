@@ -10,12 +10,14 @@ use crate::repo::entities::task_runs;
 
 /// The task runs a replay of `original` from the task run `chosen` starts
 /// with, ids new and pointing at `execution`; `None` when `chosen` is no
-/// task run of it.
+/// task run of it. Runs of tasks `in_flow` says the replayed revision
+/// lacks are left out, with what they hold.
 pub(crate) fn runs_before(
     original: &[task_runs::Model],
     chosen: &str,
     execution: &ExecutionId,
     now: chrono::DateTime<chrono::Utc>,
+    in_flow: impl Fn(&str) -> bool,
 ) -> Option<Vec<task_runs::Model>> {
     let by_id: BTreeMap<&str, &task_runs::Model> =
         original.iter().map(|run| (run.id.as_str(), run)).collect();
@@ -36,17 +38,34 @@ pub(crate) fn runs_before(
     let kept: Vec<&task_runs::Model> = original
         .iter()
         .filter(|run| around.contains(run.id.as_str()) || (run.id != chosen && started_before(run)))
+        .filter(|run| in_flow(&run.task_id))
         .collect();
-    let kept_ids: BTreeSet<&str> = kept.iter().map(|run| run.id.as_str()).collect();
     let new_ids: BTreeMap<&str, String> = kept
         .iter()
         .map(|run| (run.id.as_str(), uuid::Uuid::now_v7().to_string()))
         .collect();
     // A run whose parent is not kept would be orphaned (a parent starts
     // before its children, so this drops only what the chosen run holds).
+    // Kept only when every run above it is kept too.
+    let by_kept: BTreeMap<&str, &task_runs::Model> =
+        kept.iter().map(|run| (run.id.as_str(), *run)).collect();
+    let rooted = |run: &task_runs::Model| {
+        let mut parent = run.parent_id.as_str();
+        for _ in 0..=by_kept.len() {
+            if parent.is_empty() {
+                return true;
+            }
+            match by_kept.get(parent) {
+                Some(above) => parent = above.parent_id.as_str(),
+                None => return false,
+            }
+        }
+        false
+    };
     let copies = kept
-        .into_iter()
-        .filter(|run| run.parent_id.is_empty() || kept_ids.contains(run.parent_id.as_str()))
+        .iter()
+        .copied()
+        .filter(|run| rooted(run))
         .map(|run| {
             let mut copy = run.clone();
             copy.id = new_ids[run.id.as_str()].clone();
@@ -103,7 +122,7 @@ mod tests {
             run("r7", "", "last", 7),
         ];
         let execution = ExecutionId::generate();
-        let copies = runs_before(&original, "r4", &execution, Utc::now()).expect("found");
+        let copies = runs_before(&original, "r4", &execution, Utc::now(), |_| true).expect("found");
         let tasks: Vec<&str> = copies.iter().map(|c| c.task_id.as_str()).collect();
         assert_eq!(tasks, ["first", "group", "inside"]);
         let group = &copies[1];
@@ -119,9 +138,14 @@ mod tests {
             assert_eq!(copy.execution_id, execution.as_str());
             assert!(original.iter().all(|o| o.id != copy.id), "new ids");
         }
-        assert!(runs_before(&original, "nope", &execution, Utc::now()).is_none());
+        assert!(runs_before(&original, "nope", &execution, Utc::now(), |_| true).is_none());
         // The first task: nothing is copied.
-        let none = runs_before(&original, "r1", &execution, Utc::now()).expect("found");
+        let none = runs_before(&original, "r1", &execution, Utc::now(), |_| true).expect("found");
         assert!(none.is_empty());
+        // A revision without `group`: it and what it held are left out.
+        let other =
+            runs_before(&original, "r7", &execution, Utc::now(), |t| t != "group").expect("found");
+        let tasks: Vec<&str> = other.iter().map(|c| c.task_id.as_str()).collect();
+        assert_eq!(tasks, ["first"]);
     }
 }

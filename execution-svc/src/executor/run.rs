@@ -950,6 +950,30 @@ impl<'e> Run<'e> {
                 self.wake_after(paused_at, delay, task.timeout);
                 return Outcome::Paused;
             }
+            // Resumed by its delay, not by a caller: its onResume inputs
+            // take their defaults, as a resume without inputs gives them.
+            if pause.takes_inputs() {
+                let resolved = pause
+                    .on_resume()
+                    .map_err(|problem| problem.message)
+                    .and_then(|declared| {
+                        crate::domain::inputs::resolve(&declared, &Map::new(), &BTreeMap::new())
+                            .map_err(|problems| problems.join("; "))
+                    });
+                match resolved {
+                    Ok(values) => {
+                        let mut outputs = parse_object(&row.outputs);
+                        outputs["onResume"] = Value::Object(values);
+                        row.outputs = outputs.to_string();
+                    }
+                    Err(why) => {
+                        let message =
+                            format!("resumed by its delay without onResume inputs: {why}");
+                        let line = self.log_line(&row.id, &task.id, "ERROR", message);
+                        return self.fail(row, key, task, vec![line]).await;
+                    }
+                }
+            }
             row.state = State::Running.as_str().to_owned();
             row.histories = push_history(&row.histories, State::Running, now);
             row.update_time = now;

@@ -350,32 +350,39 @@ async fn unlock(
     ))
 }
 
-/// Whether the caller sees this trigger: found the way a toggle finds it.
+/// Whether the caller sees this trigger: found the way a toggle finds it,
+/// through every page of the search.
 async fn visible(
     state: &AppState,
     tenant: &Tenant,
     trigger: &TriggerRef,
 ) -> Result<bool, ApiError> {
-    let request = tenant.request(pb::SearchTriggersRequest {
-        namespace: trigger.namespace.clone(),
-        q: trigger.trigger_id.clone(),
-        page: 1,
-        size: 1000,
-    });
-    let found = state
-        .triggers
-        .clone()
-        .search_triggers(request)
-        .await?
-        .into_inner()
-        .results
-        .into_iter()
-        .any(|t| {
+    const PAGE: u32 = 1000;
+    for page in 1.. {
+        let request = tenant.request(pb::SearchTriggersRequest {
+            namespace: trigger.namespace.clone(),
+            q: trigger.trigger_id.clone(),
+            page,
+            size: PAGE,
+        });
+        let found = state
+            .triggers
+            .clone()
+            .search_triggers(request)
+            .await?
+            .into_inner();
+        if found.results.iter().any(|t| {
             t.namespace == trigger.namespace
                 && t.flow_id == trigger.flow_id
                 && t.trigger_id == trigger.trigger_id
-        });
-    Ok(found)
+        }) {
+            return Ok(true);
+        }
+        if found.results.len() < PAGE as usize || u64::from(page * PAGE) >= found.total {
+            break;
+        }
+    }
+    Ok(false)
 }
 
 /// Kestra's bulk unlock: how many of the triggers named were unlocked.
@@ -428,7 +435,9 @@ async fn unlock_all(
 ) -> Result<Response, ApiError> {
     within_bulk_limit(triggers.len())?;
     let mut invalids = Vec::new();
-    for trigger in triggers {
+    // A trigger named twice is looked up once.
+    let mut seen = std::collections::BTreeSet::new();
+    for trigger in triggers.into_iter().filter(|t| seen.insert(t.name())) {
         if !visible(state, tenant, &trigger).await? {
             invalids.push(Invalid {
                 message: format!("trigger {} not found", trigger.name()),
