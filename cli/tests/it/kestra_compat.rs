@@ -170,6 +170,10 @@ struct OutputCheck {
     /// An output's name, or a dotted path into it (`values.output1`).
     key: String,
     equals: Value,
+    /// `equals` is text the output must contain (Kestra's
+    /// `containsString`), not the whole value.
+    #[serde(default)]
+    contains: bool,
 }
 
 fn suite_dir() -> PathBuf {
@@ -241,7 +245,16 @@ fn differences(run: &Run, execution: &Value) -> Vec<String> {
             .filter(|r| own_value.as_ref().is_none_or(|v| &r["value"] == v))
             .map(output)
             .collect();
-        if !actual.contains(&check.equals) {
+        let shown = if check.contains {
+            actual.iter().any(|a| {
+                a.as_str()
+                    .zip(check.equals.as_str())
+                    .is_some_and(|(a, e)| a.contains(e))
+            })
+        } else {
+            actual.contains(&check.equals)
+        };
+        if !shown {
             found.push(format!(
                 "output {}{}.{} is {:?}, Kestra's test expects {}",
                 check.task,
@@ -485,6 +498,7 @@ async fn scenario(app: &TestApp, namespace: &str, id: &str, steps: &[Step]) -> R
                             value: o.value.clone(),
                             key: o.key.clone(),
                             equals: o.equals.clone(),
+                            contains: o.contains,
                         })
                         .collect(),
                     labels: serde_json::Map::new(),

@@ -87,10 +87,6 @@ const NOT_SUPPORTED: &[(&str, &str)] = &[
         "scheduleDate",
         "a subflow execution starts at once (a Schedule trigger on the subflow runs it later)",
     ),
-    (
-        "outputs",
-        "a Subflow task's outputs are the subflow's own flow outputs (Kestra deprecated this property in 0.15)",
-    ),
 ];
 
 /// The reason a Kestra property is refused, when it is one Aerie knows.
@@ -1566,10 +1562,7 @@ triggers:
                 "    scheduleDate: \"2026-01-01T00:00:00Z\"\n",
                 "'scheduleDate' is a Kestra property",
             ),
-            (
-                "    outputs:\n      a: b\n",
-                "'outputs' is a Kestra property",
-            ),
+            ("    outputs: [a]\n", "outputs must be a mapping"),
         ] {
             let finding = only(&subflow(extra));
             assert!(finding.message.contains(says), "{extra}: {finding:?}");

@@ -1,5 +1,6 @@
 //! Subflow: starts an execution of another flow of the tenant and, with
-//! `wait`, ends as it ends. `timeout` is refused for it when a flow is
+//! `wait`, ends as it ends, its `outputs` rendered with the subflow's task
+//! outputs. `timeout` is refused for it when a flow is
 //! saved: the wait is bounded by the subflow's own tasks.
 
 use serde_json::{Map, Value};
@@ -19,6 +20,7 @@ pub const TYPE: TaskType = TaskType {
         "wait",
         "transmitFailed",
         "inheritLabels",
+        "outputs",
     ],
     child_lists: &[],
     check,
@@ -67,6 +69,12 @@ pub(super) fn check(task: &Located<Node>, path: &str, checks: &mut dyn Checks) {
             checks.report(&join(path, "revision"), at(revision), problem);
         }
     }
+    if let Some(outputs) = task.value.get("outputs")
+        && !matches!(outputs.value, Node::Map(_))
+    {
+        let problem = "outputs must be a mapping of names to templates rendered with the subflow's task outputs".to_owned();
+        checks.report(&join(path, "outputs"), at(outputs), problem);
+    }
     if let Some(inputs) = task.value.get("inputs")
         && !matches!(inputs.value, Node::Map(_))
     {
@@ -95,6 +103,10 @@ pub struct SubflowCall {
     /// Whether the subflow takes all of this execution's labels (else
     /// only its system labels).
     pub inherit_labels: bool,
+    /// Kestra's (deprecated) `outputs`: templates rendered, once the
+    /// subflow has ended, with its tasks' outputs; they join its flow
+    /// outputs as the task's `outputs`.
+    pub outputs: Map<String, Value>,
 }
 
 impl SubflowCall {
@@ -111,6 +123,10 @@ impl SubflowCall {
             wait: flag(props, "wait", true),
             transmit_failed: flag(props, "transmitFailed", true),
             inherit_labels: flag(props, "inheritLabels", false),
+            outputs: match props.get("outputs") {
+                Some(Value::Object(outputs)) => outputs.clone(),
+                _ => Map::new(),
+            },
         }
     }
 }

@@ -146,6 +146,25 @@ impl Run<'_> {
             if let Some(values) = child_outputs.get("outputs").filter(|o| has_entries(o)) {
                 outputs["outputs"] = values.clone();
             }
+            if !call.outputs.is_empty() {
+                match self.subflow_outputs(&child, &call.outputs).await {
+                    Ok(values) => {
+                        let mut all = match outputs.get("outputs") {
+                            Some(Value::Object(flow_outputs)) => flow_outputs.clone(),
+                            _ => serde_json::Map::new(),
+                        };
+                        all.extend(values);
+                        outputs["outputs"] = Value::Object(all);
+                    }
+                    Err(Failure::Stopped) => return self.stopped(),
+                    Err(Failure::Error(message) | Failure::Refused(message)) => {
+                        let message = format!("outputs: {message}");
+                        logs.push(self.log_line(&row.id, &task.id, "ERROR", message));
+                        row.outputs = outputs.to_string();
+                        return self.fail(row, key, task, logs).await;
+                    }
+                }
+            }
             if state == State::Failed
                 && let Some(retry) = task.retry.as_ref().filter(|r| r.new_execution)
             {
@@ -507,6 +526,44 @@ impl Run<'_> {
         true
     }
 
+    /// A Subflow task's `outputs`, rendered with the ended subflow's task
+    /// outputs (`outputs.<task>.value`, keyed by iteration values inside
+    /// its ForEach loops, as its own templates saw them).
+    async fn subflow_outputs(
+        &self,
+        child: &str,
+        templates: &serde_json::Map<String, Value>,
+    ) -> Result<serde_json::Map<String, Value>, Failure> {
+        let id = ExecutionId::parse(child).map_err(|e| Failure::Error(e.to_string()))?;
+        let runs = async {
+            let tx = TenantTxn::read(&self.engine.db, self.tenant).await?;
+            let runs = repo::executions::task_runs(&tx, &id).await?;
+            tx.commit().await?;
+            Ok::<_, RunError>(runs)
+        }
+        .await;
+        let runs = match runs {
+            Ok(runs) => runs,
+            Err(err) => {
+                self.record_failure(err);
+                return Err(Failure::Stopped);
+            }
+        };
+        let base = crate::domain::scope::Base::new(
+            json!({"execution": {"id": child}})
+                .as_object()
+                .expect("an object"),
+        );
+        let scope = base.scope(&outputs_of(&runs), &[]);
+        match self
+            .render_value(&Value::Object(templates.clone()), &scope)
+            .await?
+        {
+            Value::Object(rendered) => Ok(rendered),
+            _ => Ok(serde_json::Map::new()),
+        }
+    }
+
     /// Where the subflow execution `id` stands.
     async fn child(&self, id: &str) -> Result<Child, RunError> {
         let Ok(id) = ExecutionId::parse(id) else {
@@ -626,6 +683,40 @@ fn state_of_child(child: &Value, fallback: State) -> Value {
 
 fn has_entries(value: &Value) -> bool {
     value.as_object().is_some_and(|o| !o.is_empty())
+}
+
+/// The outputs of an execution's task runs as its templates saw them:
+/// by task id, and inside ForEach loops by the enclosing values.
+fn outputs_of(runs: &[task_runs::Model]) -> crate::domain::scope::Outputs {
+    let lineage: std::collections::HashMap<&str, (&str, &str)> = runs
+        .iter()
+        .map(|r| (r.id.as_str(), (r.parent_id.as_str(), r.value.as_str())))
+        .collect();
+    let outputs = crate::domain::scope::Outputs::default();
+    for run in runs {
+        let own = parse_object(&run.outputs);
+        if !has_entries(&own) {
+            continue;
+        }
+        let mut values = Vec::new();
+        let mut at = run.parent_id.as_str();
+        // Bounded by the nesting limit; the count guards against a cycle.
+        for _ in 0..=aerie_common::kestra::MAX_TASK_NESTING * 2 {
+            let Some((up, value)) = lineage.get(at) else {
+                break;
+            };
+            if !value.is_empty() {
+                values.push(*value);
+            }
+            at = up;
+        }
+        values.reverse();
+        if !run.value.is_empty() {
+            values.push(run.value.as_str());
+        }
+        outputs.record(&run.task_id, &values, &own);
+    }
+    outputs
 }
 
 #[cfg(test)]
