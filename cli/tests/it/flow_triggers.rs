@@ -224,22 +224,7 @@ async fn a_flow_trigger_on_running_and_paused_fires_on_each_move() {
             .map(|(_, status)| status)
             .collect::<Vec<_>>()
     };
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    let listened = loop {
-        let listened = executions_of(
-            &app,
-            "acme",
-            "io.kestra.tests.trigger.pause",
-            "trigger-flow-listener-with-pause",
-        )
-        .await;
-        let done =
-            listened.len() >= 4 && listened.iter().all(|e| e["state"]["current"] == "SUCCESS");
-        if done || std::time::Instant::now() > deadline {
-            break listened;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    };
+    let listened = listened_ended(&app, 4).await;
     assert_eq!(
         statuses(listened),
         ["RUNNING", "PAUSED", "RUNNING", "SUCCESS"]
@@ -284,22 +269,7 @@ async fn a_flow_trigger_on_running_and_paused_fires_on_each_move() {
         e["state"]["current"] == "SUCCESS"
     })
     .await;
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    let listened = loop {
-        let listened = executions_of(
-            &app,
-            "acme",
-            "io.kestra.tests.trigger.pause",
-            "trigger-flow-listener-with-pause",
-        )
-        .await;
-        let done =
-            listened.len() >= 8 && listened.iter().all(|e| e["state"]["current"] == "SUCCESS");
-        if done || std::time::Instant::now() > deadline {
-            break listened;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    };
+    let listened = listened_ended(&app, 8).await;
     assert_eq!(
         statuses(listened)[4..],
         ["RUNNING", "PAUSED", "RUNNING", "SUCCESS"]
@@ -313,6 +283,27 @@ async fn a_flow_trigger_on_running_and_paused_fires_on_each_move() {
     )
     .await;
     assert!(theirs.is_empty(), "{theirs:?}");
+}
+
+/// The listener's executions in acme once `count` have ended SUCCESS (or
+/// after 20 s, whatever there is).
+async fn listened_ended(app: &TestApp, count: usize) -> Vec<Value> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let listened = executions_of(
+            app,
+            "acme",
+            "io.kestra.tests.trigger.pause",
+            "trigger-flow-listener-with-pause",
+        )
+        .await;
+        let done =
+            listened.len() >= count && listened.iter().all(|e| e["state"]["current"] == "SUCCESS");
+        if done || std::time::Instant::now() > deadline {
+            return listened;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
 }
 
 /// Triggers whose flow may not see an execution take nothing of its

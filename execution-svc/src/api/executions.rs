@@ -588,14 +588,7 @@ impl ExecutionService for ExecutionApi {
             repo::set_state(&tx, &id, change)
                 .await
                 .map_err(ServiceError::from)?;
-            repo::append_logs(&tx, &id, trigger_problem_lines(triggered.problems))
-                .await
-                .map_err(ServiceError::from)?;
-            if !triggered.executions.is_empty() {
-                self.engine
-                    .accept_many(&tx, triggered.executions)
-                    .await
-                    .map_err(ServiceError::from)?;
+            if self.start_triggered(&tx, &id, triggered).await? {
                 self.engine.wake();
             }
         } else if !queue::request_pause(&tx, &id)
@@ -624,32 +617,30 @@ impl ExecutionService for ExecutionApi {
         let call = self.guard.call(&request).await?;
         let body = request.into_inner();
         let id = ExecutionId::parse(&body.id)?;
-        let seen = self
-            .authorized_execution(&call, &id, Action::Update)
+        self.authorized_execution(&call, &id, Action::Update)
             .await?;
+        // Checked before anything counts against a quota or is written:
+        // a refused resume takes nothing (the paused execution's runs and
+        // source do not change until it is resumed).
+        let (current, answered, uploads) = {
+            let tx = self.read(&call.tenant).await?;
+            let current = paused(&tx, &id).await?;
+            let given = match aerie_proto::wire::from_struct(body.inputs) {
+                Value::Object(map) => map,
+                _ => Map::new(),
+            };
+            let (answered, uploads) = self
+                .on_resume_inputs(&tx, &current, &given, body.files)
+                .await?;
+            (current, answered, uploads)
+        };
         // The Flow triggers on RUNNING start with the resume (looked up
         // before the write).
-        let triggered = match seen.state == State::Paused.as_str() {
-            true => self.triggered_by(&call.tenant, &seen, State::Running).await,
-            false => crate::executor::Triggered::default(),
-        };
-        let tx = self.write(&call.tenant).await?;
-        let current = found(&tx, &id).await?;
-        if current.state != State::Paused.as_str() {
-            return Err(Status::failed_precondition(format!(
-                "only a PAUSED execution can be resumed; {id} is {}",
-                current.state
-            )));
-        }
-        let given = match aerie_proto::wire::from_struct(body.inputs) {
-            Value::Object(map) => map,
-            _ => Map::new(),
-        };
-        let (answered, uploads) = self
-            .on_resume_inputs(&tx, &current, &given, body.files)
-            .await?;
+        let triggered = self
+            .triggered_by(&call.tenant, &current, State::Running)
+            .await;
         // Queued again: counted against the tenant's queue and rate quotas
-        // like a new execution (a refused resume counts for nothing).
+        // like a new execution.
         self.engine.admission.admit(&call.tenant).await?;
         for (path, content) in &uploads {
             self.engine
@@ -657,7 +648,10 @@ impl ExecutionService for ExecutionApi {
                 .put(&call.tenant, path, content.clone().into())
                 .await?;
         }
+        let tx = self.write(&call.tenant).await?;
         let resumed = async {
+            // Resumed by another caller meanwhile: this one changes nothing.
+            paused(&tx, &id).await?;
             for run in answered {
                 repo::update_task_run(&tx, run)
                     .await
@@ -679,15 +673,7 @@ impl ExecutionService for ExecutionApi {
             // A timed pause's job waits in the queue: it runs now instead.
             queue::remove(&tx, &id).await.map_err(ServiceError::from)?;
             self.enqueue_again(&tx, &call, &current).await?;
-            repo::append_logs(&tx, &id, trigger_problem_lines(triggered.problems))
-                .await
-                .map_err(ServiceError::from)?;
-            if !triggered.executions.is_empty() {
-                self.engine
-                    .accept_many(&tx, triggered.executions)
-                    .await
-                    .map_err(ServiceError::from)?;
-            }
+            self.start_triggered(&tx, &id, triggered).await?;
             enqueue_audit(&tx, &call, &id, &current, "RESUME").await?;
             tx.commit().await.map_err(ServiceError::from)?;
             Ok::<_, Status>(())
@@ -1300,6 +1286,39 @@ impl ExecutionApi {
         self.engine.triggered_by(tenant, &moved).await
     }
 
+    /// Inside `tx`: the executions `triggered` starts, and a WARN line in
+    /// `id`'s log for each trigger that fired and started nothing; true
+    /// when something starts.
+    async fn start_triggered(
+        &self,
+        tx: &crate::repo::TenantTxn,
+        id: &ExecutionId,
+        triggered: crate::executor::Triggered,
+    ) -> Result<bool, Status> {
+        let lines = triggered
+            .problems
+            .into_iter()
+            .map(|message| crate::repo::executions::NewLog {
+                task_run_id: String::new(),
+                task_id: String::new(),
+                level: "WARN",
+                time: crate::repo::now(),
+                message,
+            })
+            .collect();
+        repo::append_logs(tx, id, lines)
+            .await
+            .map_err(ServiceError::from)?;
+        let starts = !triggered.executions.is_empty();
+        if starts {
+            self.engine
+                .accept_many(tx, triggered.executions)
+                .await
+                .map_err(ServiceError::from)?;
+        }
+        Ok(starts)
+    }
+
     /// Ends a PAUSED execution at once: no worker holds it.
     async fn kill_paused(&self, call: &Call, id: &ExecutionId) -> Result<(), Status> {
         // Flow triggers fired by this end start with it (looked up before
@@ -1342,16 +1361,7 @@ impl ExecutionApi {
         if let Some(parent) = &parent {
             queue::wake(&tx, parent).await.map_err(ServiceError::from)?;
         }
-        repo::append_logs(&tx, id, trigger_problem_lines(triggered.problems))
-            .await
-            .map_err(ServiceError::from)?;
-        let starts = !triggered.executions.is_empty();
-        if starts {
-            self.engine
-                .accept_many(&tx, triggered.executions)
-                .await
-                .map_err(ServiceError::from)?;
-        }
+        let starts = self.start_triggered(&tx, id, triggered).await?;
         enqueue_audit(&tx, call, id, &current, "KILL").await?;
         tx.commit().await.map_err(ServiceError::from)?;
         self.engine.changed(id);
@@ -1361,6 +1371,21 @@ impl ExecutionApi {
         tracing::info!(execution = %id, tenant = %call.tenant, by = %call.caller.name, "paused execution killed");
         Ok(())
     }
+}
+
+/// The execution `id`, when it is PAUSED.
+async fn paused(
+    tx: &crate::repo::TenantTxn,
+    id: &ExecutionId,
+) -> Result<execution_rows::Model, Status> {
+    let current = found(tx, id).await?;
+    if current.state != State::Paused.as_str() {
+        return Err(Status::failed_precondition(format!(
+            "only a PAUSED execution can be resumed; {id} is {}",
+            current.state
+        )));
+    }
+    Ok(current)
 }
 
 /// Refuses two files for one input: the second would be stored and the
@@ -1374,20 +1399,6 @@ fn one_file_per_input(files: &[pb::InputFile]) -> Result<(), Status> {
         ))),
         None => Ok(()),
     }
-}
-
-/// The log lines saying which Flow triggers fired but started nothing.
-fn trigger_problem_lines(problems: Vec<String>) -> Vec<crate::repo::executions::NewLog> {
-    problems
-        .into_iter()
-        .map(|message| crate::repo::executions::NewLog {
-            task_run_id: String::new(),
-            task_id: String::new(),
-            level: "WARN",
-            time: crate::repo::now(),
-            message,
-        })
-        .collect()
 }
 
 /// The execution `id` in `tx`'s tenant, read inside the transaction that
