@@ -26,8 +26,8 @@ use aerie_common::crypto::SecretBox;
 use crate::api::ExecutionApi;
 use crate::executor::secret_inputs::reseal;
 use crate::repo::entities::{
-    execution_logs, execution_queue, executions, flow_sources, idempotency_keys, schedule_cursors,
-    task_runs,
+    execution_logs, execution_queue, executions, flow_sources, flow_trigger_windows,
+    idempotency_keys, schedule_cursors, task_runs,
 };
 use crate::storage::StoragePath;
 
@@ -338,6 +338,11 @@ impl ExecutionApi {
         delete_tenant_rows::<flow_sources::Entity>(&tx, flow_sources::Column::TenantId).await?;
         delete_tenant_rows::<idempotency_keys::Entity>(&tx, idempotency_keys::Column::TenantId)
             .await?;
+        delete_tenant_rows::<flow_trigger_windows::Entity>(
+            &tx,
+            flow_trigger_windows::Column::TenantId,
+        )
+        .await?;
         tx.commit()
             .await
             .map_err(|e: DbErr| Box::new(e) as BoxError)?;

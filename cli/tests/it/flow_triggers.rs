@@ -358,6 +358,79 @@ async fn triggers_that_cannot_see_an_execution_neither_spend_its_budget_nor_show
     assert!(!logs.to_string().contains("other"), "{logs}");
 }
 
+/// Flows `a` and `b` (one Log each) and two listeners whose preconditions
+/// need both within a day: `once` forgets what was met when it fires,
+/// `again` keeps it (resetOnSuccess: false).
+async fn set_of_two(app: &TestApp, tenant: &str) {
+    for id in ["a", "b"] {
+        let body = "tasks:\n  - id: hi\n    type: io.kestra.plugin.core.log.Log\n    message: hi\n";
+        create_flow(app, tenant, &flow("company.team", id, body)).await;
+    }
+    for (id, reset) in [("once", true), ("again", false)] {
+        let body = format!(
+            "tasks:\n  - id: hi\n    type: io.kestra.plugin.core.log.Log\n    message: \"after {{{{ trigger.flowId }}}}\"\ntriggers:\n  - id: both\n    type: {FLOW_TRIGGER}\n    preconditions:\n      id: both\n      resetOnSuccess: {reset}\n      timeWindow:\n        type: DURATION_WINDOW\n        window: P1D\n      flows:\n        - namespace: company.team\n          flowId: a\n          states: [SUCCESS]\n      where:\n        - id: b\n          filters:\n            - field: FLOW_ID\n              type: EQUAL_TO\n              value: b\n            - field: EXPRESSION\n              type: IS_TRUE\n              value: \"{{{{ execution.state == 'SUCCESS' }}}}\"\n"
+        );
+        // A child namespace sees its parent's executions.
+        create_flow(app, tenant, &flow("company.team.next", id, &body)).await;
+    }
+}
+
+#[tokio::test]
+async fn preconditions_fire_once_all_are_met_by_executions_of_their_own_tenant() {
+    let app = TestApp::start(Mode::MultiWithDefault).await;
+    tenant(&app, "acme").await;
+    tenant(&app, "bravo").await;
+    set_of_two(&app, "acme").await;
+    set_of_two(&app, "bravo").await;
+    let count = |tenant: &'static str, id: &'static str| {
+        let app = &app;
+        async move { executions_of(app, tenant, "company.team.next", id).await.len() }
+    };
+    // bravo meets both of its sets; acme's stay as they were.
+    run(&app, "bravo", "company.team/a", json!({})).await;
+    run(&app, "bravo", "company.team/b", json!({})).await;
+    assert_eq!(count("bravo", "once").await, 1);
+    assert_eq!(count("acme", "once").await, 0);
+    // acme's a alone meets half of each set: nothing starts; nor does
+    // bravo's b, which is not acme's.
+    run(&app, "acme", "company.team/a", json!({})).await;
+    run(&app, "bravo", "company.team/b", json!({})).await;
+    assert_eq!(count("acme", "once").await, 0);
+    assert_eq!(count("acme", "again").await, 0);
+    // acme's b completes both sets: each listener starts once, in the
+    // write that ends b, with b as its trigger.
+    let b = run(&app, "acme", "company.team/b", json!({})).await;
+    let started = executions_of(&app, "acme", "company.team.next", "once").await;
+    assert_eq!(started.len(), 1, "{started:?}");
+    assert_eq!(started[0]["trigger"]["variables"]["executionId"], b["id"]);
+    assert_eq!(count("acme", "again").await, 1);
+    // Another b: `once` forgot what was met and waits for a again;
+    // `again` kept it and fires on each part met anew.
+    run(&app, "acme", "company.team/b", json!({})).await;
+    assert_eq!(count("acme", "once").await, 1);
+    assert_eq!(count("acme", "again").await, 2);
+    // A failed b meets no part (its state fails the EXPRESSION).
+    let failing = "tasks:\n  - id: no\n    type: io.kestra.plugin.core.execution.Fail\n";
+    let (status, body) = app
+        .yaml(
+            Method::PUT,
+            "/api/v1/acme/flows/company.team/b",
+            &app.admin,
+            &flow("company.team", "b", failing),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let failed = run(&app, "acme", "company.team/b", json!({})).await;
+    assert_eq!(failed["state"]["current"], "FAILED", "{failed}");
+    assert_eq!(count("acme", "again").await, 2);
+    run(&app, "acme", "company.team/a", json!({})).await;
+    assert_eq!(count("acme", "once").await, 2);
+    assert_eq!(count("acme", "again").await, 3);
+    // bravo's counts moved only with bravo's own second b.
+    assert_eq!(count("bravo", "once").await, 1);
+    assert_eq!(count("bravo", "again").await, 2);
+}
+
 #[tokio::test]
 async fn a_flow_trigger_refuses_what_aerie_would_not_evaluate() {
     let app = TestApp::start(Mode::MultiWithDefault).await;
@@ -365,12 +438,12 @@ async fn a_flow_trigger_refuses_what_aerie_would_not_evaluate() {
     for (trigger, says) in [
         ("    states: [QUEUED]\n", "QUEUED is not supported"),
         (
-            "    preconditions:\n      id: p\n      timeWindow:\n        type: SLIDING_WINDOW\n      flows:\n        - namespace: a\n",
-            "'preconditions.timeWindow' is a Kestra property",
+            "    preconditions:\n      id: p\n      timeWindow:\n        type: DAILY_TIME_DEADLINE\n      flows:\n        - namespace: a\n",
+            "needs 'deadline'",
         ),
         (
-            "    preconditions:\n      id: p\n      flows:\n        - namespace: a\n        - namespace: b\n",
-            "several flows or filters",
+            "    preconditions:\n      id: p\n      where:\n        - id: w\n          filters:\n            - field: EXPRESSION\n              type: EQUAL_TO\n              value: \"{{ true }}\"\n",
+            "tested with IS_TRUE",
         ),
         (
             "    stopAfter: [FAILED]\n",

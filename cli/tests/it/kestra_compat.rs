@@ -111,6 +111,13 @@ struct Step {
     /// Starts the flow with these inputs.
     #[serde(default)]
     start: Option<serde_json::Map<String, Value>>,
+    /// The flow `start` starts (`namespace/id`) when not the file's own.
+    #[serde(default)]
+    flow: Option<String>,
+    /// A flow (`namespace/id`) no execution of which may have started
+    /// (checked after a second, as Kestra's tests wait).
+    #[serde(default)]
+    absent: Option<String>,
     /// Calls the flow's webhook: `{method, key, query, body}`.
     #[serde(default)]
     webhook: Option<Value>,
@@ -153,7 +160,8 @@ struct Check {
     #[serde(default)]
     attempts: serde_json::Map<String, Value>,
     /// Trigger variables (`trigger.variables.<key>`), `$first` meaning the
-    /// first execution of the scenario's id.
+    /// first execution of the scenario's id, `$started` the execution the
+    /// last `start` started.
     #[serde(default)]
     trigger: serde_json::Map<String, Value>,
 }
@@ -373,13 +381,18 @@ async fn poll(app: &TestApp, id: &str, done: impl Fn(&Value) -> bool) -> Value {
 async fn scenario(app: &TestApp, namespace: &str, id: &str, steps: &[Step]) -> Result<(), String> {
     let mut current = String::new();
     let mut first = String::new();
+    let mut started = String::new();
     for (n, step) in steps.iter().enumerate() {
         let at = |what: String| format!("step {}: {what}", n + 1);
         let expected_status = step.status.unwrap_or(200);
         if let Some(inputs) = &step.start {
+            let flow = step
+                .flow
+                .clone()
+                .unwrap_or_else(|| format!("{namespace}/{id}"));
             let (status, body) = app
                 .post(
-                    &format!("/api/v1/compat/executions/{namespace}/{id}"),
+                    &format!("/api/v1/compat/executions/{flow}"),
                     Value::Object(inputs.clone()),
                 )
                 .await;
@@ -387,6 +400,7 @@ async fn scenario(app: &TestApp, namespace: &str, id: &str, steps: &[Step]) -> R
                 return Err(at(format!("start answered {status} {body}")));
             }
             current = body["id"].as_str().unwrap_or_default().to_owned();
+            started.clone_from(&current);
         }
         if let Some(call) = &step.webhook {
             let method =
@@ -432,6 +446,20 @@ async fn scenario(app: &TestApp, namespace: &str, id: &str, steps: &[Step]) -> R
         }
         if first.is_empty() {
             first.clone_from(&current);
+        }
+        if let Some(absent) = &step.absent {
+            let (absent_namespace, absent_id) = absent.split_once('/').expect("namespace/id");
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            let (_, found) = app
+                .get(&format!(
+                    "/api/v1/compat/executions/search?namespace={absent_namespace}&flowId={absent_id}&size=10"
+                ))
+                .await;
+            if found["total"].as_u64() != Some(0) {
+                return Err(at(format!(
+                    "{absent} started, Kestra's test expects it not to: {found}"
+                )));
+            }
         }
         if let Some(act) = &step.act {
             let (method, path) = match act.as_str() {
@@ -542,6 +570,7 @@ async fn scenario(app: &TestApp, namespace: &str, id: &str, steps: &[Step]) -> R
                 for (key, wanted) in &check.trigger {
                     let wanted = match wanted.as_str() {
                         Some("$first") => Value::String(first.clone()),
+                        Some("$started") => Value::String(started.clone()),
                         _ => wanted.clone(),
                     };
                     let actual = &execution["trigger"]["variables"][key.as_str()];

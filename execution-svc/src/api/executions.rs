@@ -1309,14 +1309,15 @@ impl ExecutionApi {
         repo::append_logs(tx, id, lines)
             .await
             .map_err(ServiceError::from)?;
-        let starts = !triggered.executions.is_empty();
-        if starts {
-            self.engine
-                .accept_many(tx, triggered.executions)
-                .await
-                .map_err(ServiceError::from)?;
-        }
-        Ok(starts)
+        let triggered = crate::executor::Triggered {
+            problems: Vec::new(),
+            ..triggered
+        };
+        Ok(self
+            .engine
+            .accept_triggered(tx, triggered)
+            .await
+            .map_err(ServiceError::from)?)
     }
 
     /// Ends a PAUSED execution at once: no worker holds it.

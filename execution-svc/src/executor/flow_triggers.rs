@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aerie_common::TenantId;
-use aerie_common::kestra::flow_trigger::{Ended as Observed, FlowTrigger};
+use aerie_common::kestra::flow_trigger::{Ended as Observed, FlowTrigger, Marks, Verdict};
 use aerie_common::kestra::trigger_types;
 use aerie_proto::flow::v1 as flow_pb;
 use serde_json::{Map, Value, json};
@@ -22,6 +22,8 @@ use serde_json::{Map, Value, json};
 use super::{Engine, NewExecution, StartedBy};
 use crate::domain::template::needs_lookups;
 use crate::domain::{ExecutionId, State};
+use crate::repo::trigger_windows::{self, TriggerKey};
+use crate::repo::{self, TenantTxn};
 
 /// How long a tenant's Flow triggers are remembered: a trigger saved or
 /// removed applies to executions ending this much later at most.
@@ -82,9 +84,35 @@ pub(crate) fn chain_of(trigger: &Value) -> Chain {
 #[derive(Default)]
 pub(crate) struct Triggered {
     pub executions: Vec<NewExecution>,
+    /// Triggers whose sets of conditions the end met a part of: it starts
+    /// their executions only if, once recorded, every set is complete.
+    pub windowed: Vec<Windowed>,
     pub problems: Vec<String>,
     /// How much of the tree's budget the executions started take.
     pub spent: u64,
+}
+
+/// A trigger the end met a part of a set of conditions of.
+pub(crate) struct Windowed {
+    pub trigger: TriggerKey,
+    pub marks: Vec<Marks>,
+    /// What it starts if the sets are complete; None when its flow cannot
+    /// start (the line says why), and then its windows stay as met.
+    pub execution: Option<NewExecution>,
+}
+
+impl Triggered {
+    /// `later`'s starts after these (a RUNNING written with the end).
+    pub(crate) fn append(&mut self, mut later: Triggered) {
+        self.executions.append(&mut later.executions);
+        self.windowed.append(&mut later.windowed);
+        self.problems.append(&mut later.problems);
+        self.spent += later.spent;
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.executions.is_empty() && self.windowed.is_empty()
+    }
 }
 
 impl Engine {
@@ -104,28 +132,39 @@ impl Engine {
                 return triggered;
             }
         };
-        let observed = Observed {
-            namespace: ended.namespace,
-            flow_id: ended.flow_id,
-            state: ended.state.as_str(),
-            labels: ended.labels,
-        };
-        let firing: Vec<(&flow_pb::Trigger, FlowTrigger)> = triggers
+        let now = chrono::Utc::now();
+        let no_render = |_: &str| None;
+        let firing: Vec<(&flow_pb::Trigger, FlowTrigger, Verdict)> = triggers
             .iter()
             .filter(|t| !(t.namespace == ended.namespace && t.flow_id == ended.flow_id))
             .filter_map(|trigger| {
                 let definition = aerie_proto::wire::from_struct(trigger.definition.clone());
                 let parsed = FlowTrigger::parse(&definition).ok()?;
-                parsed.fires_on(&observed).then_some((trigger, parsed))
+                let render =
+                    |template: &str| self.render_expression(tenant, trigger, ended, template);
+                let observed = Observed {
+                    namespace: ended.namespace,
+                    flow_id: ended.flow_id,
+                    state: ended.state.as_str(),
+                    labels: ended.labels,
+                    render: match parsed.renders_expressions() {
+                        true => &render,
+                        false => &no_render,
+                    },
+                };
+                match parsed.evaluate(&observed, now) {
+                    Verdict::No => None,
+                    verdict => Some((trigger, parsed, verdict)),
+                }
             })
             .collect();
         // Only the triggers whose flow may see this execution count: one
         // that may not neither fires, nor takes a part of the budget, nor
         // is named in this execution's log.
         let mut visible = Vec::new();
-        for (trigger, parsed) in firing {
+        for (trigger, parsed, verdict) in firing {
             match self.flow_seeing(tenant, trigger, ended).await {
-                Ok(Some(flow)) => visible.push((trigger, parsed, flow)),
+                Ok(Some(flow)) => visible.push((trigger, parsed, verdict, flow)),
                 Ok(None) => {}
                 Err(problem) => {
                     let name = format!(
@@ -138,36 +177,166 @@ impl Engine {
                 }
             }
         }
+        // A trigger whose sets this end completes (as far as can be told
+        // before the write) starts an execution, and is held to the quotas;
+        // one whose sets stay incomplete only records what was met.
+        let mut completes = Vec::with_capacity(visible.len());
+        for (trigger, _, verdict, _) in &visible {
+            completes.push(match verdict {
+                Verdict::Meets(marks) => self.completes(tenant, trigger, marks).await,
+                _ => true,
+            });
+        }
         // The executions this move may start share what is left of its
         // tree's budget, each taking its part for its own branch. A move to
         // RUNNING or PAUSED keeps a part back for the execution's later
         // moves and its end.
-        let parts = visible.len() as u64 + u64::from(!ended.state.is_terminal());
+        let starting = completes.iter().filter(|c| **c).count() as u64;
+        let parts = starting + u64::from(!ended.state.is_terminal());
         let share = ended.chain.budget / parts.max(1);
-        for (trigger, parsed, flow) in visible {
+        for ((trigger, parsed, verdict, flow), completes) in visible.into_iter().zip(completes) {
             let name = format!(
                 "Flow trigger {}/{}.{}",
                 trigger.namespace, trigger.flow_id, trigger.trigger_id
             );
-            let pending = triggered.executions.len() as u64;
-            match self
-                .start_for(tenant, trigger, &parsed, flow, ended, pending, share)
-                .await
-            {
-                Ok(new) => {
-                    triggered.executions.push(new);
-                    triggered.spent += share;
-                }
-                Err(problem) => {
-                    tracing::info!(%tenant, execution = %ended.id, trigger = %name, %problem,
-                        "flow trigger fired but did not start its flow");
+            let pending = (triggered.executions.len()
+                + triggered
+                    .windowed
+                    .iter()
+                    .filter(|w| w.execution.is_some())
+                    .count()) as u64;
+            let started = self
+                .start_for(
+                    tenant, trigger, &parsed, flow, ended, pending, share, completes,
+                )
+                .await;
+            if let Err(problem) = &started {
+                tracing::info!(%tenant, execution = %ended.id, trigger = %name, %problem,
+                    "flow trigger fired but did not start its flow");
+                if completes {
                     triggered
                         .problems
                         .push(format!("{name} did not start: {problem}"));
                 }
             }
+            // A foreseen start takes its part of the budget.
+            if completes && started.is_ok() {
+                triggered.spent += share;
+            }
+            match verdict {
+                Verdict::Meets(marks) => triggered.windowed.push(Windowed {
+                    trigger: TriggerKey {
+                        namespace: trigger.namespace.clone(),
+                        flow_id: trigger.flow_id.clone(),
+                        trigger_id: trigger.trigger_id.clone(),
+                    },
+                    marks,
+                    execution: started.ok(),
+                }),
+                _ => triggered.executions.extend(started.ok()),
+            }
         }
         triggered
+    }
+
+    /// Whether what `marks` met completes every set of `trigger`'s, by
+    /// what is stored now (the write decides for sure).
+    async fn completes(
+        &self,
+        tenant: &TenantId,
+        trigger: &flow_pb::Trigger,
+        marks: &[Marks],
+    ) -> bool {
+        let key = TriggerKey {
+            namespace: trigger.namespace.clone(),
+            flow_id: trigger.flow_id.clone(),
+            trigger_id: trigger.trigger_id.clone(),
+        };
+        let Ok(tx) = TenantTxn::read(&self.db, tenant).await else {
+            return false;
+        };
+        let now = repo::now_millis();
+        for set in marks {
+            let Ok(met) = trigger_windows::met(&tx, &key, &set.window_id, now).await else {
+                return false;
+            };
+            if !set
+                .all
+                .iter()
+                .all(|k| met.contains(k) || set.met.contains(k))
+            {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Starts what `triggered` holds in the write `tx`: its executions, and
+    /// those of its windowed triggers whose sets are complete once this
+    /// end's part is recorded (their windows then start again, unless they
+    /// keep what was met). Whether anything started.
+    pub(crate) async fn accept_triggered(
+        &self,
+        tx: &TenantTxn,
+        triggered: Triggered,
+    ) -> Result<bool, sea_orm::DbErr> {
+        let mut executions = triggered.executions;
+        if !triggered.windowed.is_empty() {
+            let now = repo::now_millis();
+            trigger_windows::purge_ended(tx, now).await?;
+            for windowed in triggered.windowed {
+                let mut complete = true;
+                for marks in &windowed.marks {
+                    let met = trigger_windows::record(tx, &windowed.trigger, marks, now).await?;
+                    complete &= marks.all.iter().all(|k| met.contains(k));
+                }
+                let Some(execution) = windowed.execution.filter(|_| complete) else {
+                    continue;
+                };
+                for marks in windowed.marks.iter().filter(|m| m.reset_on_success) {
+                    trigger_windows::reset(tx, &windowed.trigger, &marks.window_id).await?;
+                }
+                executions.push(execution);
+            }
+        }
+        let starts = !executions.is_empty();
+        if starts {
+            self.accept_many(tx, executions).await?;
+        }
+        Ok(starts)
+    }
+
+    /// An EXPRESSION filter of `trigger` rendered for `ended`: its labels,
+    /// `execution` (id, namespace, flowId, state) and the trigger's `flow`.
+    fn render_expression(
+        &self,
+        tenant: &TenantId,
+        trigger: &flow_pb::Trigger,
+        ended: &Ended<'_>,
+        template: &str,
+    ) -> Option<String> {
+        let scope = minijinja::context! {
+            labels => minijinja::Value::from(minijinja::value::Serde(ended.labels)),
+            execution => minijinja::Value::from(minijinja::value::Serde(json!({
+                "id": ended.id.as_str(),
+                "namespace": ended.namespace,
+                "flowId": ended.flow_id,
+                "state": ended.state.as_str(),
+            }))),
+            flow => minijinja::Value::from(minijinja::value::Serde(json!({
+                "namespace": trigger.namespace,
+                "id": trigger.flow_id,
+            }))),
+        };
+        let renderer = super::tenant_renderer(self, tenant, &trigger.namespace);
+        match renderer.render(template, &scope) {
+            Ok(text) => Some(text),
+            Err(problem) => {
+                tracing::debug!(%tenant, flow = %trigger.flow_id, %problem,
+                    "a Flow trigger's EXPRESSION filter did not render");
+                None
+            }
+        }
     }
 
     /// The flow of `trigger`, when it may see `ended`'s namespace and is
@@ -216,6 +385,7 @@ impl Engine {
         ended: &Ended<'_>,
         pending: u64,
         share: u64,
+        admit: bool,
     ) -> Result<NewExecution, String> {
         if ended.chain.depth >= MAX_FLOW_TRIGGER_CHAIN {
             return Err(format!(
@@ -262,10 +432,14 @@ impl Engine {
                     "flow trigger inputs refused");
                 "its inputs do not fit the inputs its flow declares".to_owned()
             })?;
-        self.admission
-            .admit_beside(tenant, pending)
-            .await
-            .map_err(|err| err.to_string())?;
+        // A start that was not foreseen (another end completed the set
+        // meanwhile) is not refused by the quotas at the write.
+        if admit {
+            self.admission
+                .admit_beside(tenant, pending)
+                .await
+                .map_err(|err| err.to_string())?;
+        }
         Ok(NewExecution {
             id: ExecutionId::generate(),
             namespace: flow.namespace,

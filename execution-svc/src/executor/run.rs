@@ -1844,9 +1844,9 @@ impl<'e> Run<'e> {
                 // The one change others make while it runs: a kill.
                 self.stop.stop(StopReason::Kill);
             } else if let Some(triggered) = self.take_running_triggered()
-                && !triggered.executions.is_empty()
+                && !triggered.is_empty()
+                && self.engine.accept_triggered(tx, triggered).await?
             {
-                self.engine.accept_many(tx, triggered.executions).await?;
                 self.engine.wake();
             }
             // Written once this transaction commits; if it does not, the
@@ -2027,11 +2027,10 @@ impl<'e> Run<'e> {
         } else {
             crate::executor::Triggered::default()
         };
-        if let Some(running) = running_triggered {
+        if let Some(mut running) = running_triggered {
             // Started first, as the RUNNING came first.
-            let mut all = running.executions;
-            all.append(&mut triggered.executions);
-            triggered.executions = all;
+            running.append(triggered);
+            triggered = running;
         }
         let mut logs = logs;
         logs.extend(
@@ -2098,10 +2097,7 @@ impl<'e> Run<'e> {
             repo::executions::set_state(&tx, self.id, change(stored.as_deref().unwrap_or("[]")))
                 .await?;
         }
-        let mut starts = !triggered.executions.is_empty();
-        if starts {
-            self.engine.accept_many(&tx, triggered.executions).await?;
-        }
+        let mut starts = self.engine.accept_triggered(&tx, triggered).await?;
         if let Some(retried) = retried {
             let id = retried.new.id.clone();
             self.engine.accept(&tx, retried.new).await?;

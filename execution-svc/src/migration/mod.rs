@@ -17,6 +17,7 @@ mod m0011_pause_requests;
 mod m0012_subflow_parents;
 mod m0013_retry_attempts;
 mod m0014_subflow_task_runs;
+mod m0015_flow_trigger_windows;
 
 /// The tenant tables of the first schema, which m0004 put under row-level
 /// security (later tables turn it on in their own migration); each has a
@@ -49,6 +50,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0012_subflow_parents::Migration),
             Box::new(m0013_retry_attempts::Migration),
             Box::new(m0014_subflow_task_runs::Migration),
+            Box::new(m0015_flow_trigger_windows::Migration),
         ]
     }
 

@@ -193,6 +193,36 @@ pub mod idempotency_keys {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
+/// Which conditions of a Flow trigger's set were met, in which window.
+pub mod flow_trigger_windows {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "flow_trigger_windows")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub tenant_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub namespace: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub flow_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub trigger_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub window_id: String,
+        /// The window, epoch milliseconds, end excluded.
+        pub start_ms: i64,
+        pub end_ms: i64,
+        /// The keys of the conditions met, a JSON list.
+        pub met: String,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
 /// The source of each flow revision executions ran, once.
 pub mod flow_sources {
     use sea_orm::entity::prelude::*;

@@ -8,6 +8,7 @@ pub mod entities;
 pub mod executions;
 pub mod queue;
 pub mod schedules;
+pub mod trigger_windows;
 
 use chrono::{DateTime, SubsecRound, Utc};
 
