@@ -384,7 +384,11 @@ async fn preconditions_fire_once_all_are_met_by_executions_of_their_own_tenant()
     set_of_two(&app, "bravo").await;
     let count = |tenant: &'static str, id: &'static str| {
         let app = &app;
-        async move { executions_of(app, tenant, "company.team.next", id).await.len() }
+        async move {
+            executions_of(app, tenant, "company.team.next", id)
+                .await
+                .len()
+        }
     };
     // bravo meets both of its sets; acme's stay as they were.
     run(&app, "bravo", "company.team/a", json!({})).await;

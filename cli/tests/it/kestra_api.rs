@@ -700,6 +700,92 @@ async fn a_namespace_is_replaced_all_or_nothing_and_validated_per_document() {
 }
 
 #[tokio::test]
+async fn a_deleted_source_deletes_its_flow_on_import_and_only_there() {
+    let app = TestApp::start(Mode::MultiWithDefault).await;
+    tenant(&app, "acme").await;
+    tenant(&app, "bravo").await;
+    for tenant in ["acme", "bravo"] {
+        for id in ["gone", "stay"] {
+            create_flow(&app, tenant, &flow_in("company.team", id, "hi")).await;
+        }
+    }
+    let tombstone = |id: &str| format!("{}deleted: true\n", flow_in("company.team", id, "hi"));
+    // Saving one flow with deleted: true is refused by name.
+    let (status, err) = yaml_as(&app, Method::POST, "/api/v1/acme/flows", &tombstone("new")).await;
+    assert_eq!(status, 422, "{err}");
+    assert!(err.to_string().contains("deleted: true"), "{err}");
+    let (status, err) = yaml_as(
+        &app,
+        Method::PUT,
+        "/api/v1/acme/flows/company.team/stay",
+        &tombstone("stay"),
+    )
+    .await;
+    assert_eq!(status, 422, "{err}");
+    assert_eq!(live_flows(&app, "acme").await.len(), 2);
+    // An editor who may not delete flows cannot delete one this way.
+    let (status, role) = app
+        .post(
+            "/api/v1/acme/roles",
+            json!({"name": "Editor", "permissions": ["FLOW:READ", "FLOW:CREATE", "FLOW:UPDATE"]}),
+        )
+        .await;
+    assert_eq!(status, 201, "{role}");
+    let editor = app.user("ed").await;
+    app.bind(Some("acme"), "ed", "Editor", None).await;
+    let body = format!(
+        "{}---\n{}",
+        flow_in("company.team", "stay", "hi"),
+        tombstone("gone")
+    );
+    let (status, err) = app
+        .yaml(
+            Method::POST,
+            "/api/v1/acme/flows/company.team?delete=false",
+            &editor,
+            &body,
+        )
+        .await;
+    assert_eq!(status, 403, "{err}");
+    assert_eq!(live_flows(&app, "acme").await.len(), 2);
+    // Kestra's loading of exported flows: the deleted one goes, one never
+    // saved stays absent, the rest is kept; bravo's same ids are untouched.
+    let body = format!(
+        "{}---\n{}---\n{}",
+        flow_in("company.team", "stay", "hi"),
+        tombstone("gone"),
+        tombstone("never")
+    );
+    let (status, flows) = yaml_as(
+        &app,
+        Method::POST,
+        "/api/v1/acme/flows/company.team?delete=false",
+        &body,
+    )
+    .await;
+    assert_eq!(status, 200, "{flows}");
+    assert_eq!(flow_ids(&flows), ["company.team.stay"]);
+    assert_eq!(live_flows(&app, "acme").await, ["company.team.stay"]);
+    let (status, _) = app.get("/api/v1/acme/flows/company.team/gone").await;
+    assert_eq!(status, 404);
+    assert_eq!(
+        live_flows(&app, "bravo").await,
+        ["company.team.gone", "company.team.stay"]
+    );
+    // With delete (the default), a tombstone is not a flow to keep.
+    let (status, flows) = yaml_as(
+        &app,
+        Method::POST,
+        "/api/v1/bravo/flows/company.team",
+        &tombstone("stay"),
+    )
+    .await;
+    assert_eq!(status, 200, "{flows}");
+    assert!(live_flows(&app, "bravo").await.is_empty());
+    assert_eq!(live_flows(&app, "acme").await, ["company.team.stay"]);
+}
+
+#[tokio::test]
 async fn flows_are_exported_imported_and_changed_in_bulk_within_their_tenant() {
     let app = TestApp::start(Mode::MultiWithDefault).await;
     tenant(&app, "acme").await;

@@ -114,6 +114,18 @@ pub(super) async fn parse_source(source: &str) -> Result<ParsedFlow, ServiceErro
         .map_err(|e| ServiceError::Internal(format!("flow validation stopped: {e}")))?
 }
 
+/// A source that says `deleted: true` is a deletion, which an import
+/// carries out (as Kestra's loading of exported flows does); saving one
+/// flow with it is refused by name.
+fn live_source(parsed: ParsedFlow) -> Result<ParsedFlow, ServiceError> {
+    match parsed.deleted {
+        false => Ok(parsed),
+        true => Err(ServiceError::InvalidArgument(
+            "deleted: true: a source that says so deletes its flow when imported (POST .../flows/import or the namespace update); to delete one flow use DELETE .../flows/{namespace}/{id}, or save it with deleted: false".into(),
+        )),
+    }
+}
+
 /// [`parse_source`] on the calling thread, for callers already off the
 /// async threads.
 pub(super) fn parse_source_here(source: &str) -> Result<ParsedFlow, ServiceError> {
@@ -207,7 +219,7 @@ impl FlowService for FlowApi {
         // Outsiders learn nothing, not even what is wrong with their YAML.
         self.guard.require_tenant_use(&call).await?;
         let source = request.into_inner().source;
-        let parsed = parse_source(&source).await?;
+        let parsed = live_source(parse_source(&source).await?)?;
         let key = FlowKey::parse(&parsed.namespace, &parsed.id)?;
         self.guard
             .authorize(
@@ -289,7 +301,7 @@ impl FlowService for FlowApi {
                 || not_found(&key),
             )
             .await?;
-        let parsed = parse_source(&body.source).await?;
+        let parsed = live_source(parse_source(&body.source).await?)?;
         if parsed.namespace != key.namespace.as_str() || parsed.id != key.id.as_str() {
             return Err(ServiceError::InvalidArgument(format!(
                 "the source names flow {}.{}, not {key}: a flow's namespace and id cannot change",

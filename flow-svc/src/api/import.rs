@@ -166,6 +166,7 @@ impl FlowApi {
                 Some(namespace) if body.delete_missing => {
                     let keep: BTreeSet<String> = incoming
                         .iter()
+                        .filter(|f| !f.parsed.deleted)
                         .map(|f| f.key.id.as_str().to_owned())
                         .collect();
                     repo::in_namespace(&tx, namespace.as_str())
@@ -191,6 +192,19 @@ impl FlowApi {
                     || format!("{} not found", call.tenant),
                 )
                 .await?;
+            if flow.parsed.deleted {
+                // A deleted source deletes its flow (nothing when there is
+                // none, as Kestra's loading of it leaves none).
+                self.guard
+                    .authorize(
+                        call,
+                        Grant(Permission::Flow, Action::Delete),
+                        flow.key.namespace.as_str(),
+                        || format!("{} not found", call.tenant),
+                    )
+                    .await?;
+                continue;
+            }
             let action = if *live {
                 Action::Update
             } else {
@@ -218,6 +232,12 @@ impl FlowApi {
 
         let tx = self.write(&call.tenant).await?;
         let mut flows = Vec::with_capacity(incoming.len());
+        let (tombstones, incoming): (Vec<Incoming>, Vec<Incoming>) =
+            incoming.into_iter().partition(|f| f.parsed.deleted);
+        let doomed: Vec<FlowKey> = doomed
+            .into_iter()
+            .chain(tombstones.into_iter().map(|f| f.key))
+            .collect();
         for flow in &incoming {
             let current = repo::find(&tx, &flow.key)
                 .await

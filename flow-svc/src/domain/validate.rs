@@ -17,6 +17,9 @@ pub struct ParsedFlow {
     pub description: String,
     pub labels: BTreeMap<String, String>,
     pub disabled: bool,
+    /// `deleted: true`: the source is a deleted flow, as Kestra exports
+    /// one; an import deletes the flow of that id.
+    pub deleted: bool,
     pub triggers: Vec<TriggerDefinition>,
 }
 
@@ -330,15 +333,6 @@ impl Checker {
                 self.unknown(&key.value, key, "flow property", "");
             }
         }
-        if let Some(deleted) = root.value.get("deleted")
-            && !matches!(deleted.value, Node::Bool(false))
-        {
-            self.report(
-                "deleted",
-                at(deleted),
-                "a flow source may only say deleted: false; delete a flow with DELETE .../flows/{namespace}/{id}",
-            );
-        }
         self.retry(root, "");
         if let Some(concurrency) = root.value.get("concurrency")
             && let Err(problem) = Concurrency::parse(&concurrency.value.to_json())
@@ -364,6 +358,7 @@ impl Checker {
         }
         let description = self.optional_string(root, "", "description");
         let disabled = self.optional_bool(root, "", "disabled");
+        let deleted = self.optional_bool(root, "", "deleted");
         let labels = self.labels(root, "");
         self.inputs(root);
         self.outputs(root);
@@ -393,6 +388,7 @@ impl Checker {
             description: description.unwrap_or_default(),
             labels,
             disabled: disabled.unwrap_or(false),
+            deleted: deleted.unwrap_or(false),
             triggers,
         })
     }
@@ -1300,9 +1296,9 @@ triggers:
                 "does not support",
             ),
             (
-                format!("{HELLO}deleted: true\n"),
+                format!("{HELLO}deleted: maybe\n"),
                 "deleted",
-                "deleted: false",
+                "true or false",
             ),
             (
                 task("workerGroup: {key: gpu}"),
