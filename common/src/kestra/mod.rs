@@ -6,6 +6,7 @@ pub mod document;
 pub mod duration;
 pub mod flow_trigger;
 pub mod inputs;
+pub mod jq;
 pub mod outputs;
 pub mod pebble;
 pub mod plugin_defaults;

@@ -399,6 +399,7 @@ pub const FILTERS: &[&str] = &[
     "int",
     "items",
     "join",
+    "jq",
     "json",
     "last",
     "length",
@@ -451,6 +452,7 @@ pub const TESTS: &[&str] = &[
     "int",
     "integer",
     "iterable",
+    "json",
     "le",
     "lessthan",
     "lower",
@@ -548,6 +550,37 @@ pub fn unknown_names(template: &str) -> Vec<String> {
         }
     }
     unknown
+}
+
+/// The first jq program written into `template` (`jq('.a.b')`) that
+/// Aerie's jq does not run, said why; programs built at run time are
+/// checked when they run.
+pub fn jq_problem(template: &str) -> Option<String> {
+    let mut rest = template;
+    while let Some(at) = rest.find("jq(") {
+        rest = &rest[at + 3..];
+        let trimmed = rest.trim_start();
+        let Some(quote) = trimmed.chars().next().filter(|c| *c == '\'' || *c == '"') else {
+            continue;
+        };
+        let mut program = String::new();
+        let mut chars = trimmed[1..].chars();
+        let mut closed = false;
+        while let Some(c) = chars.next() {
+            match c {
+                '\\' => program.extend(chars.next()),
+                c if c == quote => {
+                    closed = true;
+                    break;
+                }
+                c => program.push(c),
+            }
+        }
+        if closed && let Err(problem) = super::jq::Program::parse(&program) {
+            return Some(problem);
+        }
+    }
+    None
 }
 
 /// Kestra variables Aerie does not provide: `envs` (the server's
@@ -715,6 +748,18 @@ mod tests {
     }
 
     #[test]
+    fn jq_programs_written_into_a_template_are_checked_when_saved() {
+        assert_eq!(
+            jq_problem("{{ x | jq('.a.b') | first }} {{ y | jq(\".[] | .id\") }}"),
+            None
+        );
+        let problem = jq_problem("{{ x | jq('.a') }} {{ x | jq( 'map(.id)' ) }}").expect("refused");
+        assert!(problem.contains("'map(.id)' is not supported"), "{problem}");
+        // Built at run time: checked when it runs.
+        assert_eq!(jq_problem("{{ x | jq(vars.program) }}"), None);
+    }
+
+    #[test]
     fn names_aerie_lacks_are_found_before_anything_runs() {
         assert_eq!(
             unknown_names(
@@ -748,9 +793,11 @@ mod tests {
     fn every_name_listed_is_one_minijinja_knows() {
         let env = {
             let mut env = minijinja::Environment::new();
-            for name in ["json", "toJson"] {
+            // Aerie's own, which execution-svc's renderer adds.
+            for name in ["json", "toJson", "jq"] {
                 env.add_filter(name, |v: minijinja::Value| v);
             }
+            env.add_test("json", |_: minijinja::Value| true);
             env
         };
         for filter in FILTERS {

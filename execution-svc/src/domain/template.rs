@@ -93,6 +93,36 @@ impl Renderer {
         for name in ["json", "toJson"] {
             env.add_filter(name, |value: minijinja::Value| to_json(&value));
         }
+        // Kestra's `is json`: a text that parses as JSON (a map or list
+        // already is JSON data).
+        env.add_test("json", |value: minijinja::Value| match value.kind() {
+            minijinja::value::ValueKind::String => value
+                .as_str()
+                .is_some_and(|text| serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok()),
+            minijinja::value::ValueKind::Map | minijinja::value::ValueKind::Seq => true,
+            _ => false,
+        });
+        // Kestra's `jq(expression)`: the values the program streams, as a
+        // list; a text input is read as JSON first.
+        env.add_filter("jq", |value: minijinja::Value, program: String| {
+            let invalid = |why: String| Error::new(ErrorKind::InvalidOperation, why);
+            let program = aerie_common::kestra::jq::Program::parse(&program).map_err(invalid)?;
+            let input: Value = match value.as_str() {
+                Some(text) if value.kind() == minijinja::value::ValueKind::String => {
+                    serde_json::from_str(text).map_err(|e| {
+                        invalid(format!(
+                            "jq: '{}' is not JSON: {e}",
+                            aerie_common::kestra::shorten(text)
+                        ))
+                    })?
+                }
+                _ => serde_json::to_value(&value).map_err(|e| invalid(format!("jq: {e}")))?,
+            };
+            let out = program
+                .run(&input)
+                .map_err(|e| invalid(format!("jq: {e}")))?;
+            Ok(minijinja::Value::from(minijinja::value::Serde(out)))
+        });
         env.add_function("now", || {
             chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
         });
@@ -324,6 +354,32 @@ mod tests {
                 _ => Err(format!("{uri}: file not found")),
             }
         }
+    }
+
+    #[test]
+    fn is_json_and_jq_read_json_as_kestra_does() {
+        let r = Renderer::new(Arc::new(Fixed));
+        let ctx = minijinja::Value::from(minijinja::value::Serde(json!({
+            "text": "{\"key\": \"k\", \"items\": [{\"id\": 1}, {\"id\": 2}]}",
+            "plain": "value 1",
+            "map": {"key": "m"},
+        })));
+        let render = |t: &str| r.render(t, &ctx);
+        assert_eq!(
+            render("{{ text is json }} {{ plain is json }} {{ map is json }} {{ 3 is json }}")
+                .unwrap(),
+            "true false true false"
+        );
+        assert_eq!(render("{{ text | jq('.key') }}").unwrap(), r#"["k"]"#);
+        assert_eq!(
+            render("{{ text | jq('.items[].id') | first }}").unwrap(),
+            "1"
+        );
+        assert_eq!(render("{{ map | jq('.key') | first }}").unwrap(), "m");
+        let err = render("{{ plain | jq('.key') }}").unwrap_err();
+        assert!(err.contains("is not JSON"), "{err}");
+        let err = render("{{ text | jq('.key.x') }}").unwrap_err();
+        assert!(err.contains("Cannot index string"), "{err}");
     }
 
     #[test]

@@ -1040,6 +1040,9 @@ pub fn template_problem(text: &str) -> Option<String> {
             unknown.join(", ")
         ));
     }
+    if let Some(problem) = aerie_common::kestra::pebble::jq_problem(text) {
+        return Some(problem);
+    }
     let env = minijinja::Environment::new();
     let text = aerie_common::kestra::pebble::translate(text);
     env.template_from_str(&text).err().map(|err| {
