@@ -1215,6 +1215,76 @@ async fn a_flow_is_disabled_and_enabled_as_a_new_revision() {
 }
 
 #[tokio::test]
+async fn a_read_only_flow_is_shown_but_not_changed_from_the_pages() {
+    let app = TestApp::start(Mode::MultiWithDefault).await;
+    let admins = three_tenants(&app).await;
+    let source = "id: f\nnamespace: ns\nlabels:\n  system.readOnly: \"true\"\n  team: data\ntasks:\n  - id: t\n    type: io.kestra.plugin.core.log.Log\n    message: kept in git\n";
+    let (status, body) = app
+        .yaml(Method::PUT, "/api/v1/a/flows/ns/f", &admins["a"], source)
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let mut browser = Browser::new(&app);
+    browser.sign_in("u", "u-password").await;
+    let page = browser.get("/ui/a/flows/ns/f").await;
+    assert!(page.body.contains("id=\"read-only\""), "{}", page.body);
+    assert!(page.body.contains(" readonly>"), "{}", page.body);
+    assert!(!page.body.contains(">Save</button>"));
+    assert!(!page.body.contains(">Disable</button>"));
+    // Forms posted by hand change nothing either.
+    let saved = browser
+        .post(
+            "/ui/a/flows/ns/f",
+            &[
+                ("csrf", &page.csrf()),
+                ("source", &source.replace("kept in git", "edited")),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status, 409, "{}", saved.body);
+    let off = browser
+        .post(
+            "/ui/a/flows/ns/f/disabled",
+            &[("csrf", &page.csrf()), ("disabled", "true")],
+        )
+        .await;
+    assert_eq!(off.status, 409, "{}", off.body);
+    let (_, stored) = app
+        .send(Method::GET, "/api/v1/a/flows/ns/f", Some(&admins["a"]), None)
+        .await;
+    assert_eq!(stored["revision"], 2, "{stored}");
+    assert_eq!(stored["disabled"], false);
+    // Its executions do not carry the flow's system label; its own ones
+    // they do.
+    let (status, execution) = app
+        .send(
+            Method::POST,
+            "/api/v1/a/executions/ns/f?wait=true",
+            Some(&admins["a"]),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(status, 200, "{execution}");
+    assert_eq!(execution["labels"]["team"], "data", "{execution}");
+    assert!(
+        execution["labels"].get("system.readOnly").is_none(),
+        "{execution}"
+    );
+    // b's flow of the same id stays editable.
+    let page = browser.get("/ui/b/flows/ns/f").await;
+    assert!(page.body.contains(">Save</button>"));
+    // Only true or false, and only on the flow itself.
+    let (status, body) = app
+        .yaml(
+            Method::PUT,
+            "/api/v1/a/flows/ns/f",
+            &admins["a"],
+            &source.replace("\"true\"", "maybe"),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+}
+
+#[tokio::test]
 async fn secrets_kv_roles_groups_and_service_accounts_are_managed_from_the_pages() {
     let app = TestApp::start(Mode::MultiWithDefault).await;
     let admins = three_tenants(&app).await;

@@ -95,6 +95,11 @@ pub mod trigger_types {
 /// them (only `true` and `false`), so `message: no` or `- id: n` keep their
 /// text as in Kestra; serde-saphyr's default budgets against alias bombs
 /// and deep nesting, and duplicate keys refused (flow YAML is tenant input).
+/// The flow label that makes the flow's web UI page read-only (Kestra's
+/// one `system.` label a flow may set): for flows kept in git and changed
+/// through the API.
+pub const READ_ONLY_LABEL: &str = "system.readOnly";
+
 pub fn yaml_options() -> serde_saphyr::Options {
     serde_saphyr::options! { strict_booleans: true }
 }

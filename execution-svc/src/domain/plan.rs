@@ -121,7 +121,12 @@ impl Plan {
             outputs,
             webhooks: Webhook::enabled(root.get("triggers")),
             schedules: Schedule::all(root.get("triggers")),
-            labels: labels(root.get("labels")),
+            // `system.` labels of a flow (its `system.readOnly`) are not its
+            // executions', as in Kestra.
+            labels: labels(root.get("labels"))
+                .into_iter()
+                .filter(|(key, _)| !key.starts_with("system."))
+                .collect(),
             concurrency: match root.get("concurrency") {
                 None | Some(Value::Null) => None,
                 Some(value) => Some(

@@ -487,12 +487,17 @@ impl Checker {
         }
         // Kestra's rule, in its words: `system.` labels are the product's.
         for (key, value) in &labels {
-            if key == "system.readOnly" {
-                self.report(
-                    &format!("{path}.{key}"),
-                    at(node),
-                    "'system.readOnly' is not supported: Aerie has no read-only flows",
-                );
+            // A flow's own `system.readOnly` (Kestra's one exception): its
+            // web UI page shows the source read-only, for flows kept in git
+            // and changed through the API.
+            if key == aerie_common::kestra::READ_ONLY_LABEL && path == "labels" {
+                if !["true", "false"].contains(&value.as_str()) {
+                    self.report(
+                        &format!("labels.{key}"),
+                        at(node),
+                        format!("'{key}' is true or false, not '{value}'"),
+                    );
+                }
             } else if key.starts_with("system.") {
                 self.report(
                     &format!("{path}.{key}"),

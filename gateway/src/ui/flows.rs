@@ -319,6 +319,7 @@ async fn flow_page(
         .unwrap_or_default();
     let inputs = input_fields(&flow.source);
     let has_files = inputs.iter().any(|input| input.kind == "FILE");
+    let read_only = is_read_only(&flow);
     let flow: Flow = flow.into();
     let source = edited.unwrap_or_else(|| flow.source.clone());
     let title = format!("{}.{}", flow.namespace, flow.id);
@@ -327,7 +328,7 @@ async fn flow_page(
         &title,
         "flow.html",
         context! {
-            chrome, flow, source, revisions, executions, inputs, has_files,
+            chrome, flow, source, revisions, executions, inputs, has_files, read_only,
             problems_html => problems_html(&problems, heading)?,
         },
     )
@@ -350,6 +351,47 @@ async fn show(
     .await
 }
 
+/// Whether the flow carries `system.readOnly: "true"`: its page shows the
+/// source but changes nothing, as Kestra's UI does.
+fn is_read_only(flow: &pb::Flow) -> bool {
+    flow.labels
+        .get(aerie_common::kestra::READ_ONLY_LABEL)
+        .is_some_and(|v| v == "true")
+}
+
+/// Refuses a change from the UI to a read-only flow (a form posted by
+/// hand as much as the page's own).
+async fn writable(
+    state: &AppState,
+    session: &Session,
+    here: &Here,
+    (namespace, id): (&str, &str),
+) -> Result<pb::Flow, UiError> {
+    let flow = state
+        .flows
+        .clone()
+        .get_flow(here.request(
+            session,
+            pb::GetFlowRequest {
+                namespace: namespace.to_owned(),
+                id: id.to_owned(),
+                revision: 0,
+            },
+        ))
+        .await?
+        .into_inner();
+    if is_read_only(&flow) {
+        return Err(UiError::new(
+            StatusCode::CONFLICT,
+            format!(
+                "{namespace}.{id} is read-only here (label {}: true): change it through the API or where its source is kept",
+                aerie_common::kestra::READ_ONLY_LABEL
+            ),
+        ));
+    }
+    Ok(flow)
+}
+
 async fn save(
     State(state): State<AppState>,
     session: Session,
@@ -357,6 +399,7 @@ async fn save(
     Path(FlowPath { namespace, id }): Path<FlowPath>,
     form: Form,
 ) -> Result<Response, UiError> {
+    writable(&state, &session, &here, (&namespace, &id)).await?;
     let source = form.get("source").unwrap_or_default().to_owned();
     let mut problems = problems_in(&state, &session, &here, &source).await?;
     if problems.is_empty() {
@@ -471,19 +514,7 @@ async fn set_disabled(
             ));
         }
     };
-    let flow = state
-        .flows
-        .clone()
-        .get_flow(here.request(
-            &session,
-            pb::GetFlowRequest {
-                namespace: namespace.clone(),
-                id: id.clone(),
-                revision: 0,
-            },
-        ))
-        .await?
-        .into_inner();
+    let flow = writable(&state, &session, &here, (&namespace, &id)).await?;
     if flow.disabled != disabled {
         let request = here.request(
             &session,
