@@ -4,6 +4,7 @@
 pub mod concurrency;
 pub mod document;
 pub mod duration;
+pub mod flow;
 pub mod flow_trigger;
 pub mod inputs;
 pub mod jq;
