@@ -436,6 +436,55 @@ async fn preconditions_fire_once_all_are_met_by_executions_of_their_own_tenant()
 }
 
 #[tokio::test]
+async fn a_changed_set_of_conditions_starts_again_and_expressions_reach_nothing_outside() {
+    let app = TestApp::start(Mode::MultiWithDefault).await;
+    tenant(&app, "acme").await;
+    set_of_two(&app, "acme").await;
+    run(&app, "acme", "company.team/a", json!({})).await;
+    // The set changes (a is now c): a's part no longer counts.
+    let changed = format!(
+        "tasks:\n  - id: hi\n    type: io.kestra.plugin.core.log.Log\n    message: hi\ntriggers:\n  - id: both\n    type: {FLOW_TRIGGER}\n    preconditions:\n      id: both\n      flows:\n        - namespace: company.team\n          flowId: c\n      where:\n        - id: b\n          filters:\n            - field: FLOW_ID\n              type: EQUAL_TO\n              value: b\n"
+    );
+    let (status, body) = app
+        .yaml(
+            Method::PUT,
+            "/api/v1/acme/flows/company.team.next/once",
+            &app.admin,
+            &flow("company.team.next", "once", &changed),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    // Triggers are read again within 5 s.
+    tokio::time::sleep(std::time::Duration::from_millis(5_500)).await;
+    run(&app, "acme", "company.team/b", json!({})).await;
+    assert!(
+        executions_of(&app, "acme", "company.team.next", "once")
+            .await
+            .is_empty()
+    );
+    // An EXPRESSION may reach no secret, even built at run time: it does
+    // not hold, and the execution it watches ends as it would.
+    let (status, body) = app
+        .put(
+            "/api/v1/acme/namespaces/company.team/secrets/K",
+            json!({"value": "s3cr3t"}),
+        )
+        .await;
+    assert!(matches!(status, 200 | 201 | 204), "{body}");
+    let sneaky = format!(
+        "tasks:\n  - id: hi\n    type: io.kestra.plugin.core.log.Log\n    message: hi\ntriggers:\n  - id: peek\n    type: {FLOW_TRIGGER}\n    preconditions:\n      id: p\n      where:\n        - id: w\n          filters:\n            - field: EXPRESSION\n              type: IS_NOT_NULL\n              value: '{{{{ render(\"{{{{ sec\" ~ \"ret(''K'') }}}}\") }}}}'\n"
+    );
+    create_flow(&app, "acme", &flow("company.team", "sneaky", &sneaky)).await;
+    let watched = run(&app, "acme", "company.team/a", json!({})).await;
+    assert_eq!(watched["state"]["current"], "SUCCESS", "{watched}");
+    assert!(
+        executions_of(&app, "acme", "company.team", "sneaky")
+            .await
+            .is_empty()
+    );
+}
+
+#[tokio::test]
 async fn a_flow_trigger_refuses_what_aerie_would_not_evaluate() {
     let app = TestApp::start(Mode::MultiWithDefault).await;
     tenant(&app, "acme").await;

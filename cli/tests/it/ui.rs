@@ -1249,7 +1249,12 @@ async fn a_read_only_flow_is_shown_but_not_changed_from_the_pages() {
         .await;
     assert_eq!(off.status, 409, "{}", off.body);
     let (_, stored) = app
-        .send(Method::GET, "/api/v1/a/flows/ns/f", Some(&admins["a"]), None)
+        .send(
+            Method::GET,
+            "/api/v1/a/flows/ns/f",
+            Some(&admins["a"]),
+            None,
+        )
         .await;
     assert_eq!(stored["revision"], 2, "{stored}");
     assert_eq!(stored["disabled"], false);

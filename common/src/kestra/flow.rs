@@ -298,10 +298,7 @@ fn task(value: &Value, inherited: Option<&Arc<Retry>>) -> Result<Task, PlanError
 fn for_each_item_parts(id: &str, props: &Map<String, Value>, log_level: usize) -> Vec<Task> {
     let part = |suffix: &str, kind: TaskKind, inner: &str| Task {
         id: format!("{id}{suffix}"),
-        type_name: format!(
-            "{}${inner}",
-            super::task_types::FOR_EACH_ITEM
-        ),
+        type_name: format!("{}${inner}", super::task_types::FOR_EACH_ITEM),
         body: Body::read(kind, props),
         tasks: Vec::new(),
         otherwise: Vec::new(),

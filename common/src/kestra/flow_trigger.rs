@@ -216,7 +216,7 @@ pub struct Ended<'a> {
     /// Renders an EXPRESSION filter's template for this execution; None
     /// when it cannot be rendered (the filter then does not hold, as in
     /// Kestra).
-    pub render: &'a dyn Fn(&str) -> Option<String>,
+    pub render: &'a (dyn Fn(&str) -> Option<String> + Sync),
 }
 
 const EXECUTION_FLOW: &[&str] = &[
@@ -353,7 +353,7 @@ impl FlowTrigger {
             }
             if window.conditions.len() > 1 {
                 marks.push(Marks {
-                    window_id: window.id.clone(),
+                    window_id: window.key(),
                     met,
                     all: window.conditions.iter().map(|(k, _)| k.clone()).collect(),
                     start_ms: start.timestamp_millis(),
@@ -381,6 +381,18 @@ impl FlowTrigger {
                 .windows
                 .iter()
                 .any(|w| w.conditions.iter().any(|(_, c)| renders(c)))
+    }
+}
+
+impl Window {
+    /// The key its window is kept under: its id and a fingerprint of its
+    /// conditions and time window, so that what was met under one
+    /// definition never counts under a changed one.
+    pub fn key(&self) -> String {
+        use sha2::Digest;
+        let digest = sha2::Sha256::digest(format!("{:?}|{:?}", self.conditions, self.time));
+        let short: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+        format!("{}~{short}", self.id)
     }
 }
 
@@ -726,10 +738,15 @@ fn time_window(value: &Value, owner: &str) -> Result<TimeWindow, String> {
             .ok_or_else(|| format!("{owner}.{key} must be a time of day such as 09:00:00")),
     };
     let day = Duration::from_secs(86_400);
+    // What was met is kept for as long as the window lasts.
+    let at_most_a_year = |window: Duration| match window > 366 * day {
+        true => Err(format!("{owner}.window is at most P366D")),
+        false => Ok(window),
+    };
     match kind.as_str() {
         "DURATION_WINDOW" => {
             only(&["window", "windowAdvance"])?;
-            let window = duration("window", day)?;
+            let window = at_most_a_year(duration("window", day)?)?;
             if window.is_zero() {
                 return Err(format!("{owner}.window must be longer than zero"));
             }
@@ -740,7 +757,7 @@ fn time_window(value: &Value, owner: &str) -> Result<TimeWindow, String> {
         }
         "SLIDING_WINDOW" => {
             only(&["window"])?;
-            let window = duration("window", day)?;
+            let window = at_most_a_year(duration("window", day)?)?;
             if window.is_zero() {
                 return Err(format!("{owner}.window must be longer than zero"));
             }
@@ -1143,7 +1160,25 @@ mod tests {
             panic!("flow a meets a part of the set");
         };
         assert_eq!(marks.len(), 1);
-        assert_eq!(marks[0].window_id, "multiple");
+        assert!(
+            marks[0].window_id.starts_with("multiple~"),
+            "{}",
+            marks[0].window_id
+        );
+        // A changed set is kept under another key.
+        let changed = FlowTrigger::parse(&json!({"id": "t", "type": "x",
+            "conditions": [{"id": "multiple", "type": "io.kestra.plugin.core.condition.MultipleCondition",
+                "conditions": {
+                    "flow-a": {"type": "io.kestra.plugin.core.condition.ExecutionFlow",
+                               "namespace": "n", "flowId": "a"},
+                    "flow-b": {"type": "io.kestra.plugin.core.condition.ExecutionFlow",
+                               "namespace": "n", "flowId": "z"}}}]}))
+        .expect("valid");
+        let Verdict::Meets(other) = changed.evaluate(&ended("n", "a", "SUCCESS", &none), now)
+        else {
+            panic!("flow a meets a part of the changed set");
+        };
+        assert_ne!(other[0].window_id, marks[0].window_id);
         assert_eq!(marks[0].met, ["flow-a"]);
         assert_eq!(marks[0].all, ["flow-a", "flow-b"]);
         assert_eq!(
@@ -1259,6 +1294,11 @@ mod tests {
             (
                 json!({"preconditions": {"id": "p"}}),
                 "at least one of 'flows' or 'where'",
+            ),
+            (
+                json!({"preconditions": {"id": "p", "timeWindow": {"window": "P400D"},
+                       "flows": [{"namespace": "a"}, {"namespace": "b"}]}}),
+                "at most P366D",
             ),
             (
                 json!({"preconditions": {"id": "p", "where": [{"id": "w", "filters": [

@@ -39,8 +39,8 @@ enum Step {
 impl Program {
     /// Parses `text`; the error says what is outside the part Aerie runs.
     pub fn parse(text: &str) -> Result<Program, String> {
-        let stages = text
-            .split('|')
+        let stages = pipe_stages(text)
+            .into_iter()
             .map(|stage| stage_of(stage.trim(), text))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Program { stages })
@@ -60,6 +60,26 @@ impl Program {
         }
         Ok(values)
     }
+}
+
+/// `text` cut at each `|` outside a quoted key.
+fn pipe_stages(text: &str) -> Vec<&str> {
+    let mut stages = Vec::new();
+    let (mut start, mut quoted, mut escaped) = (0, false, false);
+    for (i, c) in text.char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' if quoted => escaped = true,
+            '"' => quoted = !quoted,
+            '|' if !quoted => {
+                stages.push(&text[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    stages.push(&text[start..]);
+    stages
 }
 
 fn unsupported(program: &str, part: &str) -> String {
@@ -115,11 +135,13 @@ fn stage_of(stage: &str, program: &str) -> Result<Vec<Step>, String> {
                 }
             }
             '[' => {
-                let close = chars[i..]
-                    .iter()
-                    .position(|c| *c == ']')
-                    .map(|p| p + i)
-                    .ok_or_else(|| unsupported(program, stage))?;
+                let close = match chars.get(i + 1) {
+                    Some('"') => quoted(&chars, i + 1)
+                        .map(|(_, end)| end)
+                        .filter(|end| chars.get(*end) == Some(&']')),
+                    _ => chars[i..].iter().position(|c| *c == ']').map(|p| p + i),
+                }
+                .ok_or_else(|| unsupported(program, stage))?;
                 let inside: String = chars[i + 1..close].iter().collect();
                 let inside = inside.trim();
                 let step = if inside.is_empty() {
@@ -271,6 +293,9 @@ mod tests {
         assert_eq!(jq(".key", input.clone()), Ok(vec![json!("my-complex")]));
         assert_eq!(jq(".value.sub", input.clone()), Ok(vec![json!(1)]));
         assert_eq!(jq(".value[\"a b\"][-1]", input.clone()), Ok(vec![json!(3)]));
+        // A quoted key may hold | and ].
+        let odd = json!({"a|b": {"c]": 7}});
+        assert_eq!(jq(".\"a|b\" | .[\"c]\"]", odd), Ok(vec![json!(7)]));
         assert_eq!(
             jq(".value.\"a b\" | length", input.clone()),
             Ok(vec![json!(3)])

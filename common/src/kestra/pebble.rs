@@ -478,7 +478,6 @@ pub const FUNCTIONS: &[&str] = &[
     "range",
     "dict",
     "debug",
-    "namespace",
     "secret",
     "kv",
     "json",
@@ -560,6 +559,16 @@ pub fn jq_problem(template: &str) -> Option<String> {
     while let Some(at) = rest.find("jq(") {
         rest = &rest[at + 3..];
         let trimmed = rest.trim_start();
+        let named = trimmed.split_once('=').is_some_and(|(name, _)| {
+            !name.is_empty()
+                && name.trim().chars().all(|c| c.is_alphanumeric() || c == '_')
+                && !name.trim().is_empty()
+        });
+        if named {
+            return Some(
+                "jq takes its program as its one argument: jq('.key'), not a named argument".into(),
+            );
+        }
         let Some(quote) = trimmed.chars().next().filter(|c| *c == '\'' || *c == '"') else {
             continue;
         };
@@ -757,6 +766,13 @@ mod tests {
         assert!(problem.contains("'map(.id)' is not supported"), "{problem}");
         // Built at run time: checked when it runs.
         assert_eq!(jq_problem("{{ x | jq(vars.program) }}"), None);
+        let named = jq_problem("{{ x | jq(program='.a + 1') }}").expect("refused");
+        assert!(named.contains("its one argument"), "{named}");
+        // minijinja's namespace() (a loop's accumulator) is not Pebble's.
+        assert_eq!(
+            unknown_names("{% set ns = namespace(x=1) %}"),
+            ["function 'namespace'"]
+        );
     }
 
     #[test]

@@ -63,9 +63,79 @@ thread_local! {
     static CONTEXTS: std::cell::RefCell<Vec<minijinja::Value>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
+/// Lookups for a render that may make none (a Flow trigger's EXPRESSION
+/// filter, rendered for every end in the tenant): each says so.
+pub struct NoLookups(pub &'static str);
+
+impl Lookups for NoLookups {
+    fn secret(&self, _: &str) -> Result<String, String> {
+        Err(format!("secret() is not available in {}", self.0))
+    }
+    fn kv(&self, _: &str, _: Option<&str>) -> Result<Option<Value>, String> {
+        Err(format!("kv() is not available in {}", self.0))
+    }
+    fn error_logs(&self) -> Result<Value, String> {
+        Err(format!("errorLogs() is not available in {}", self.0))
+    }
+    fn read(&self, _: &str) -> Result<String, String> {
+        Err(format!("read() is not available in {}", self.0))
+    }
+}
+
+/// How deeply a value handed to JSON (printing, `json`, `jq`) may nest:
+/// deeper, it is refused rather than walked recursively.
+const MAX_VALUE_DEPTH: usize = 128;
+
+/// Whether `value` nests deeper than [`MAX_VALUE_DEPTH`], found without
+/// recursion (a value nested beyond any stack must not take one down).
+fn too_deep(value: &minijinja::Value) -> bool {
+    use minijinja::value::ValueKind;
+    let mut pending = vec![(value.clone(), 1usize)];
+    while let Some((value, depth)) = pending.pop() {
+        if !matches!(value.kind(), ValueKind::Seq | ValueKind::Map) {
+            continue;
+        }
+        if depth > MAX_VALUE_DEPTH {
+            return true;
+        }
+        let Ok(items) = value.try_iter() else {
+            continue;
+        };
+        for item in items {
+            let child = match value.kind() {
+                ValueKind::Map => value.get_item(&item).unwrap_or_default(),
+                _ => item,
+            };
+            pending.push((child, depth + 1));
+        }
+    }
+    false
+}
+
+fn check_depth(value: &minijinja::Value) -> Result<(), Error> {
+    match too_deep(value) {
+        true => Err(Error::new(
+            ErrorKind::InvalidOperation,
+            format!("a value nested more than {MAX_VALUE_DEPTH} levels deep"),
+        )),
+        false => Ok(()),
+    }
+}
+
 impl Renderer {
     pub fn new(lookups: Arc<dyn Lookups>) -> Renderer {
+        Renderer::with_fuel(lookups, TEMPLATE_FUEL)
+    }
+
+    /// A renderer whose renders may each execute at most `fuel`
+    /// instructions.
+    pub fn with_fuel(lookups: Arc<dyn Lookups>, fuel: u64) -> Renderer {
         let mut env = Environment::new();
+        // minijinja's `namespace()` is the one way a template carries a
+        // value from one loop step to the next: with it, a loop builds a
+        // list nested a hundred thousand deep, which printing or dropping
+        // walks recursively. Kestra's Pebble has no such function.
+        env.remove_global("namespace");
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         // Pebble keeps a template's last newline (a YAML `|` block ends
         // with one).
@@ -76,7 +146,7 @@ impl Renderer {
                 .expect("the default delimiters are valid"),
         );
         // Templates are tenant input: bound the work one render may do.
-        env.set_fuel(Some(TEMPLATE_FUEL));
+        env.set_fuel(Some(fuel));
         // Values print as Kestra prints them: true and false, null as
         // nothing, maps and lists as JSON.
         env.set_formatter(|out, state, value| match value.kind() {
@@ -107,6 +177,7 @@ impl Renderer {
         env.add_filter("jq", |value: minijinja::Value, program: String| {
             let invalid = |why: String| Error::new(ErrorKind::InvalidOperation, why);
             let program = aerie_common::kestra::jq::Program::parse(&program).map_err(invalid)?;
+            check_depth(&value)?;
             let input: Value = match value.as_str() {
                 Some(text) if value.kind() == minijinja::value::ValueKind::String => {
                     serde_json::from_str(text).map_err(|e| {
@@ -301,6 +372,7 @@ fn current_each_output(
 
 /// A template value as compact JSON.
 fn to_json(value: &minijinja::Value) -> Result<String, Error> {
+    check_depth(value)?;
     serde_json::to_string(value).map_err(|e| {
         Error::new(
             ErrorKind::InvalidOperation,
@@ -354,6 +426,36 @@ mod tests {
                 _ => Err(format!("{uri}: file not found")),
             }
         }
+    }
+
+    #[test]
+    fn no_value_nests_deep_enough_to_take_a_stack_down() {
+        let r = Renderer::new(Arc::new(Fixed));
+        // namespace() is gone: no loop carries a value from step to step.
+        let err = r
+            .render(
+                "{% set ns = namespace(x=1) %}{% for i in range(3) %}{% set ns.x = [ns.x] %}{% endfor %}{{ ns.x }}",
+                &minijinja::Value::from(()),
+            )
+            .unwrap_err();
+        assert!(err.contains("namespace"), "{err}");
+        // A value nested deeper than the bound (as data could be) is refused
+        // when printed or given to jq, without recursion.
+        let mut deep = minijinja::Value::from(1);
+        for _ in 0..100_000 {
+            deep = minijinja::Value::from(vec![deep]);
+        }
+        let ctx = minijinja::context! { deep => deep.clone() };
+        for template in ["{{ deep }}", "{{ deep | jq('.[0]') }}", "{{ deep | json }}"] {
+            let err = r.render(template, &ctx).unwrap_err();
+            assert!(err.contains("nested more than 128"), "{template}: {err}");
+        }
+        // Built here in Rust only (a template no longer can): leaked rather
+        // than dropped, since dropping it recurses.
+        drop(ctx);
+        std::mem::forget(deep);
+        let shallow = minijinja::context! { v => vec![vec![1]] };
+        assert_eq!(r.render("{{ v }}", &shallow).unwrap(), "[[1]]");
     }
 
     #[test]

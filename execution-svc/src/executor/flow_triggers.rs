@@ -20,7 +20,7 @@ use aerie_proto::flow::v1 as flow_pb;
 use serde_json::{Map, Value, json};
 
 use super::{Engine, NewExecution, StartedBy};
-use crate::domain::template::needs_lookups;
+use crate::domain::template::{NoLookups, Renderer, needs_lookups};
 use crate::domain::{ExecutionId, State};
 use crate::repo::trigger_windows::{self, TriggerKey};
 use crate::repo::{self, TenantTxn};
@@ -28,6 +28,75 @@ use crate::repo::{self, TenantTxn};
 /// How long a tenant's Flow triggers are remembered: a trigger saved or
 /// removed applies to executions ending this much later at most.
 pub(crate) const FLOW_TRIGGERS_TTL: Duration = Duration::from_secs(5);
+
+/// A Flow trigger of a tenant as flow-svc lists it, and read (None: its
+/// definition no longer reads, as after a rule tightened; it never fires).
+pub(crate) struct KnownTrigger {
+    pub trigger: flow_pb::Trigger,
+    pub parsed: Option<Arc<FlowTrigger>>,
+}
+
+/// Instructions an EXPRESSION filter may take to render: it is rendered
+/// for every end in its tenant, so a hundredth of a task's budget.
+const EXPRESSION_FUEL: u64 = 10_000;
+
+/// `trigger`'s verdict on `ended`, its EXPRESSION filters rendered on a
+/// blocking thread with no lookups (secrets, KV, files) and a small budget:
+/// `labels`, `execution` (id, namespace, flowId, state) and the trigger's
+/// `flow`.
+async fn evaluate_rendering(
+    trigger: &flow_pb::Trigger,
+    parsed: Arc<FlowTrigger>,
+    ended: &Ended<'_>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Verdict {
+    static RENDERER: std::sync::OnceLock<Renderer> = std::sync::OnceLock::new();
+    let scope = json!({
+        "labels": ended.labels,
+        "execution": {
+            "id": ended.id.as_str(),
+            "namespace": ended.namespace,
+            "flowId": ended.flow_id,
+            "state": ended.state.as_str(),
+        },
+        "flow": {"namespace": trigger.namespace, "id": trigger.flow_id},
+    });
+    let (namespace, flow_id, state, labels) = (
+        ended.namespace.to_owned(),
+        ended.flow_id.to_owned(),
+        ended.state.as_str(),
+        ended.labels.clone(),
+    );
+    let flow = trigger.flow_id.clone();
+    let evaluated = tokio::task::spawn_blocking(move || {
+        let renderer = RENDERER.get_or_init(|| {
+            Renderer::with_fuel(
+                Arc::new(NoLookups("a Flow trigger's EXPRESSION filter")),
+                EXPRESSION_FUEL,
+            )
+        });
+        let scope = minijinja::Value::from(minijinja::value::Serde(scope));
+        let render = |template: &str| match renderer.render(template, &scope) {
+            Ok(text) => Some(text),
+            Err(problem) => {
+                tracing::debug!(%flow, %problem, "a Flow trigger's EXPRESSION filter did not render");
+                None
+            }
+        };
+        parsed.evaluate(
+            &Observed {
+                namespace: &namespace,
+                flow_id: &flow_id,
+                state,
+                labels: &labels,
+                render: &render,
+            },
+            now,
+        )
+    })
+    .await;
+    evaluated.unwrap_or(Verdict::No)
+}
 
 /// An execution that just ended, or moved to RUNNING or PAUSED (the
 /// states a Flow trigger may fire on besides the end states).
@@ -134,37 +203,55 @@ impl Engine {
         };
         let now = chrono::Utc::now();
         let no_render = |_: &str| None;
-        let firing: Vec<(&flow_pb::Trigger, FlowTrigger, Verdict)> = triggers
-            .iter()
-            .filter(|t| !(t.namespace == ended.namespace && t.flow_id == ended.flow_id))
-            .filter_map(|trigger| {
-                let definition = aerie_proto::wire::from_struct(trigger.definition.clone());
-                let parsed = FlowTrigger::parse(&definition).ok()?;
-                let render =
-                    |template: &str| self.render_expression(tenant, trigger, ended, template);
-                let observed = Observed {
-                    namespace: ended.namespace,
-                    flow_id: ended.flow_id,
-                    state: ended.state.as_str(),
-                    labels: ended.labels,
-                    render: match parsed.renders_expressions() {
-                        true => &render,
-                        false => &no_render,
-                    },
+        let candidates = {
+            let observed = Observed {
+                namespace: ended.namespace,
+                flow_id: ended.flow_id,
+                state: ended.state.as_str(),
+                labels: ended.labels,
+                render: &no_render,
+            };
+            // What fires, but for the triggers whose EXPRESSION filters must
+            // be rendered: those are rendered only once their flow is known to
+            // see this execution (below), so that a trigger renders nothing for
+            // an execution it may not see.
+            let mut candidates: Vec<(&flow_pb::Trigger, Arc<FlowTrigger>, Option<Verdict>)> =
+                Vec::new();
+            for known in triggers.iter().filter(|k| {
+                !(k.trigger.namespace == ended.namespace && k.trigger.flow_id == ended.flow_id)
+            }) {
+                let Some(parsed) = known.parsed.clone() else {
+                    continue;
                 };
-                match parsed.evaluate(&observed, now) {
-                    Verdict::No => None,
-                    verdict => Some((trigger, parsed, verdict)),
+                if !parsed.states.iter().any(|s| s == ended.state.as_str()) {
+                    continue;
                 }
-            })
-            .collect();
+                if parsed.renders_expressions() {
+                    candidates.push((&known.trigger, parsed, None));
+                } else {
+                    match parsed.evaluate(&observed, now) {
+                        Verdict::No => {}
+                        verdict => candidates.push((&known.trigger, parsed, Some(verdict))),
+                    }
+                }
+            }
+            candidates
+        };
         // Only the triggers whose flow may see this execution count: one
         // that may not neither fires, nor takes a part of the budget, nor
         // is named in this execution's log.
         let mut visible = Vec::new();
-        for (trigger, parsed, verdict) in firing {
+        for (trigger, parsed, verdict) in candidates {
             match self.flow_seeing(tenant, trigger, ended).await {
-                Ok(Some(flow)) => visible.push((trigger, parsed, verdict, flow)),
+                Ok(Some(flow)) => {
+                    let verdict = match verdict {
+                        Some(verdict) => verdict,
+                        None => evaluate_rendering(trigger, parsed.clone(), ended, now).await,
+                    };
+                    if verdict != Verdict::No {
+                        visible.push((trigger, parsed, verdict, flow));
+                    }
+                }
                 Ok(None) => {}
                 Err(problem) => {
                     let name = format!(
@@ -304,39 +391,6 @@ impl Engine {
             self.accept_many(tx, executions).await?;
         }
         Ok(starts)
-    }
-
-    /// An EXPRESSION filter of `trigger` rendered for `ended`: its labels,
-    /// `execution` (id, namespace, flowId, state) and the trigger's `flow`.
-    fn render_expression(
-        &self,
-        tenant: &TenantId,
-        trigger: &flow_pb::Trigger,
-        ended: &Ended<'_>,
-        template: &str,
-    ) -> Option<String> {
-        let scope = minijinja::context! {
-            labels => minijinja::Value::from(minijinja::value::Serde(ended.labels)),
-            execution => minijinja::Value::from(minijinja::value::Serde(json!({
-                "id": ended.id.as_str(),
-                "namespace": ended.namespace,
-                "flowId": ended.flow_id,
-                "state": ended.state.as_str(),
-            }))),
-            flow => minijinja::Value::from(minijinja::value::Serde(json!({
-                "namespace": trigger.namespace,
-                "id": trigger.flow_id,
-            }))),
-        };
-        let renderer = super::tenant_renderer(self, tenant, &trigger.namespace);
-        match renderer.render(template, &scope) {
-            Ok(text) => Some(text),
-            Err(problem) => {
-                tracing::debug!(%tenant, flow = %trigger.flow_id, %problem,
-                    "a Flow trigger's EXPRESSION filter did not render");
-                None
-            }
-        }
     }
 
     /// The flow of `trigger`, when it may see `ended`'s namespace and is
@@ -496,11 +550,12 @@ impl Engine {
     }
 
     /// The enabled Flow triggers of `tenant`, read from flow-svc at most
-    /// every [`FLOW_TRIGGERS_TTL`].
+    /// every [`FLOW_TRIGGERS_TTL`], each parsed once per definition (its
+    /// regular expressions compiled once, off the async threads).
     async fn flow_triggers(
         &self,
         tenant: &TenantId,
-    ) -> Result<Arc<Vec<flow_pb::Trigger>>, tonic::Status> {
+    ) -> Result<Arc<Vec<KnownTrigger>>, tonic::Status> {
         if let Some(known) = self.flow_triggers.get(tenant).await {
             return Ok(known);
         }
@@ -508,14 +563,48 @@ impl Engine {
             tenant,
             aerie_proto::flow::internal::v1::ListFlowTriggersRequest {},
         );
-        let triggers = Arc::new(
-            self.flows
-                .clone()
-                .list_flow_triggers(request)
-                .await?
-                .into_inner()
-                .triggers,
-        );
+        let listed = self
+            .flows
+            .clone()
+            .list_flow_triggers(request)
+            .await?
+            .into_inner()
+            .triggers;
+        // Definitions read before are not parsed again; the others are
+        // parsed (regular expressions compiled) off the async threads.
+        let key = tenant.storage_key();
+        let mut known = Vec::with_capacity(listed.len());
+        let mut unread = Vec::new();
+        for trigger in listed {
+            let definition = aerie_proto::wire::from_struct(trigger.definition.clone());
+            let text = format!("{key}\n{definition}");
+            match self.parsed_flow_triggers.get(&text).await {
+                Some(parsed) => known.push(KnownTrigger {
+                    trigger,
+                    parsed: Some(parsed),
+                }),
+                None => unread.push((trigger, definition, text)),
+            }
+        }
+        let read = tokio::task::spawn_blocking(move || {
+            unread
+                .into_iter()
+                .map(|(trigger, definition, text)| {
+                    let parsed = FlowTrigger::parse(&definition).ok().map(Arc::new);
+                    (trigger, parsed, text)
+                })
+                .collect::<Vec<_>>()
+        })
+        .await
+        .map_err(|e| tonic::Status::internal(format!("reading Flow triggers stopped: {e}")))?;
+        for (trigger, parsed, text) in read {
+            if let Some(parsed) = &parsed {
+                self.parsed_flow_triggers.insert(text, parsed.clone()).await;
+            }
+            known.push(KnownTrigger { trigger, parsed });
+        }
+        let triggers = known;
+        let triggers = Arc::new(triggers);
         self.flow_triggers
             .insert(tenant.clone(), triggers.clone())
             .await;

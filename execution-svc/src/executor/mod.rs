@@ -127,7 +127,12 @@ pub struct Inner {
     /// a Subflow task's.
     pub(crate) admission: crate::quota::Admission,
     /// Each tenant's Flow triggers, read lately (see [`Engine::triggered_by`]).
-    flow_triggers: moka::future::Cache<TenantId, Arc<Vec<aerie_proto::flow::v1::Trigger>>>,
+    flow_triggers: moka::future::Cache<TenantId, Arc<Vec<flow_triggers::KnownTrigger>>>,
+    /// Flow triggers read, by tenant and definition: read again every
+    /// [`flow_triggers::FLOW_TRIGGERS_TTL`], a definition is parsed (its
+    /// regular expressions compiled) once.
+    parsed_flow_triggers:
+        moka::future::Cache<String, Arc<aerie_common::kestra::flow_trigger::FlowTrigger>>,
     /// Cancelled when the process shuts down.
     closing: CancellationToken,
     poll: Duration,
@@ -187,6 +192,10 @@ impl Engine {
             flow_triggers: moka::future::Cache::builder()
                 .max_capacity(10_000)
                 .time_to_live(flow_triggers::FLOW_TRIGGERS_TTL)
+                .build(),
+            parsed_flow_triggers: moka::future::Cache::builder()
+                .max_capacity(10_000)
+                .time_to_idle(Duration::from_secs(600))
                 .build(),
             owner: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()),
             lease_ms: (config.lease_seconds.max(1) * 1000) as i64,

@@ -34,7 +34,7 @@ impl MigrationTrait for Migration {
                     .col(string_len(FlowTriggerWindows::Namespace, 150))
                     .col(string_len(FlowTriggerWindows::FlowId, 100))
                     .col(string_len(FlowTriggerWindows::TriggerId, 100))
-                    .col(string_len(FlowTriggerWindows::WindowId, 100))
+                    .col(string_len(FlowTriggerWindows::WindowId, 160))
                     .col(big_integer(FlowTriggerWindows::StartMs))
                     .col(big_integer(FlowTriggerWindows::EndMs))
                     .col(text(FlowTriggerWindows::Met))

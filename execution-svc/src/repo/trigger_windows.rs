@@ -44,6 +44,30 @@ pub async fn record(
     now_ms: i64,
 ) -> Result<Vec<String>, DbErr> {
     let key = tx.tenant_key().to_owned();
+    // What an earlier definition of the same set met no longer counts.
+    if let Some((id, _)) = marks.window_id.split_once('~') {
+        let stale: Vec<String> = windows::Entity::find()
+            .filter(windows::Column::TenantId.eq(&key))
+            .filter(windows::Column::Namespace.eq(&trigger.namespace))
+            .filter(windows::Column::FlowId.eq(&trigger.flow_id))
+            .filter(windows::Column::TriggerId.eq(&trigger.trigger_id))
+            .all(tx.conn())
+            .await?
+            .into_iter()
+            .map(|row| row.window_id)
+            .filter(|w| w.split_once('~').is_some_and(|(i, _)| i == id) && *w != marks.window_id)
+            .collect();
+        if !stale.is_empty() {
+            windows::Entity::delete_many()
+                .filter(windows::Column::TenantId.eq(&key))
+                .filter(windows::Column::Namespace.eq(&trigger.namespace))
+                .filter(windows::Column::FlowId.eq(&trigger.flow_id))
+                .filter(windows::Column::TriggerId.eq(&trigger.trigger_id))
+                .filter(windows::Column::WindowId.is_in(stale))
+                .exec(tx.conn())
+                .await?;
+        }
+    }
     let fresh = windows::ActiveModel {
         tenant_id: Set(key.clone()),
         namespace: Set(trigger.namespace.clone()),
