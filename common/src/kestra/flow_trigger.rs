@@ -861,9 +861,13 @@ fn where_filter(value: &Value) -> Result<Filter, String> {
         "STATE" => Field::State,
         "EXPRESSION" => {
             let template = value()?;
-            if template.contains("secret") || template.contains("kv(") {
+            let compact: String = template.chars().filter(|c| !c.is_whitespace()).collect();
+            if ["secret", "kv(", "read(", "errorLogs("]
+                .iter()
+                .any(|call| compact.contains(call))
+            {
                 return Err(
-                    "an EXPRESSION filter may not use secret() or kv(): it is rendered for every execution that ends"
+                    "an EXPRESSION filter may not use secret(), kv(), read() or errorLogs(): it is rendered for every execution that ends, with no lookups"
                         .into(),
                 );
             }
@@ -1308,6 +1312,11 @@ mod tests {
             (
                 json!({"preconditions": {"id": "p", "where": [{"id": "w", "filters": [
                     {"field": "EXPRESSION", "type": "IS_TRUE", "value": "{{ secret('K') }}"}]}]}}),
+                "may not use secret()",
+            ),
+            (
+                json!({"preconditions": {"id": "p", "where": [{"id": "w", "filters": [
+                    {"field": "EXPRESSION", "type": "IS_TRUE", "value": "{{ kv ('k') }}"}]}]}}),
                 "may not use secret()",
             ),
             (
