@@ -82,6 +82,9 @@ impl Lookups for NoLookups {
     }
 }
 
+/// The longest text `is json` parses.
+const MAX_JSON_TEST_BYTES: usize = 1 << 20;
+
 /// How deeply a value handed to JSON (printing, `json`, `jq`) may nest:
 /// deeper, it is refused rather than walked recursively.
 const MAX_VALUE_DEPTH: usize = 128;
@@ -165,12 +168,24 @@ impl Renderer {
         }
         // Kestra's `is json`: a text that parses as JSON (a map or list
         // already is JSON data).
+        // Parsing is work the template budget does not count: a text over
+        // 1 MiB is refused rather than parsed at every step of a loop.
         env.add_test("json", |value: minijinja::Value| match value.kind() {
-            minijinja::value::ValueKind::String => value
-                .as_str()
-                .is_some_and(|text| serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok()),
-            minijinja::value::ValueKind::Map | minijinja::value::ValueKind::Seq => true,
-            _ => false,
+            minijinja::value::ValueKind::String => {
+                let text = value.as_str().unwrap_or_default();
+                if text.len() > MAX_JSON_TEST_BYTES {
+                    return Err(Error::new(
+                        ErrorKind::InvalidOperation,
+                        format!(
+                            "is json tests a text of at most 1 MiB; this one has {} bytes",
+                            text.len()
+                        ),
+                    ));
+                }
+                Ok(serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok())
+            }
+            minijinja::value::ValueKind::Map | minijinja::value::ValueKind::Seq => Ok(true),
+            _ => Ok(false),
         });
         // Kestra's `jq(expression)`: the values the program streams, as a
         // list; a text input is read as JSON first.
@@ -478,6 +493,9 @@ mod tests {
             "1"
         );
         assert_eq!(render("{{ map | jq('.key') | first }}").unwrap(), "m");
+        let big = minijinja::context! { t => "[".repeat(2 << 20) };
+        let err = r.render("{{ t is json }}", &big).unwrap_err();
+        assert!(err.contains("at most 1 MiB"), "{err}");
         let err = render("{{ plain | jq('.key') }}").unwrap_err();
         assert!(err.contains("is not JSON"), "{err}");
         let err = render("{{ text | jq('.key.x') }}").unwrap_err();
