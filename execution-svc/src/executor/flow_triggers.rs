@@ -312,11 +312,7 @@ impl Engine {
             }
             match verdict {
                 Verdict::Meets(marks) => triggered.windowed.push(Windowed {
-                    trigger: TriggerKey {
-                        namespace: trigger.namespace.clone(),
-                        flow_id: trigger.flow_id.clone(),
-                        trigger_id: trigger.trigger_id.clone(),
-                    },
+                    trigger: TriggerKey::of(trigger),
                     marks,
                     execution: started.ok(),
                 }),
@@ -334,11 +330,7 @@ impl Engine {
         trigger: &flow_pb::Trigger,
         marks: &[Marks],
     ) -> bool {
-        let key = TriggerKey {
-            namespace: trigger.namespace.clone(),
-            flow_id: trigger.flow_id.clone(),
-            trigger_id: trigger.trigger_id.clone(),
-        };
+        let key = TriggerKey::of(trigger);
         let Ok(tx) = TenantTxn::read(&self.db, tenant).await else {
             return false;
         };

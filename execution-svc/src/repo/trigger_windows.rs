@@ -17,6 +17,16 @@ pub struct TriggerKey {
     pub trigger_id: String,
 }
 
+impl TriggerKey {
+    pub fn of(trigger: &aerie_proto::flow::v1::Trigger) -> TriggerKey {
+        TriggerKey {
+            namespace: trigger.namespace.clone(),
+            flow_id: trigger.flow_id.clone(),
+            trigger_id: trigger.trigger_id.clone(),
+        }
+    }
+}
+
 /// The keys of what is met in the window `marks` counts in, as stored at
 /// `now_ms` (nothing when no window is open).
 pub async fn met(
@@ -46,11 +56,7 @@ pub async fn record(
     let key = tx.tenant_key().to_owned();
     // What an earlier definition of the same set met no longer counts.
     if let Some((id, _)) = marks.window_id.split_once('~') {
-        let stale: Vec<String> = windows::Entity::find()
-            .filter(windows::Column::TenantId.eq(&key))
-            .filter(windows::Column::Namespace.eq(&trigger.namespace))
-            .filter(windows::Column::FlowId.eq(&trigger.flow_id))
-            .filter(windows::Column::TriggerId.eq(&trigger.trigger_id))
+        let stale: Vec<String> = of_trigger(windows::Entity::find(), &key, trigger)
             .all(tx.conn())
             .await?
             .into_iter()
@@ -58,11 +64,7 @@ pub async fn record(
             .filter(|w| w.split_once('~').is_some_and(|(i, _)| i == id) && *w != marks.window_id)
             .collect();
         if !stale.is_empty() {
-            windows::Entity::delete_many()
-                .filter(windows::Column::TenantId.eq(&key))
-                .filter(windows::Column::Namespace.eq(&trigger.namespace))
-                .filter(windows::Column::FlowId.eq(&trigger.flow_id))
-                .filter(windows::Column::TriggerId.eq(&trigger.trigger_id))
+            of_trigger(windows::Entity::delete_many(), &key, trigger)
                 .filter(windows::Column::WindowId.is_in(stale))
                 .exec(tx.conn())
                 .await?;
@@ -106,11 +108,7 @@ pub async fn record(
 
 /// Forgets what was met in a window (the trigger fired).
 pub async fn reset(tx: &TenantTxn, trigger: &TriggerKey, window_id: &str) -> Result<(), DbErr> {
-    windows::Entity::delete_many()
-        .filter(windows::Column::TenantId.eq(tx.tenant_key()))
-        .filter(windows::Column::Namespace.eq(&trigger.namespace))
-        .filter(windows::Column::FlowId.eq(&trigger.flow_id))
-        .filter(windows::Column::TriggerId.eq(&trigger.trigger_id))
+    of_trigger(windows::Entity::delete_many(), tx.tenant_key(), trigger)
         .filter(windows::Column::WindowId.eq(window_id))
         .exec(tx.conn())
         .await?;
@@ -137,14 +135,11 @@ async fn save(
     met: &[String],
 ) -> Result<(), DbErr> {
     let met = serde_json::to_string(met).expect("a list of strings serialises");
-    windows::Entity::update_many()
+    let update = windows::Entity::update_many()
         .col_expr(windows::Column::StartMs, Expr::value(start_ms))
         .col_expr(windows::Column::EndMs, Expr::value(end_ms))
-        .col_expr(windows::Column::Met, Expr::value(met))
-        .filter(windows::Column::TenantId.eq(tx.tenant_key()))
-        .filter(windows::Column::Namespace.eq(&trigger.namespace))
-        .filter(windows::Column::FlowId.eq(&trigger.flow_id))
-        .filter(windows::Column::TriggerId.eq(&trigger.trigger_id))
+        .col_expr(windows::Column::Met, Expr::value(met));
+    of_trigger(update, tx.tenant_key(), trigger)
         .filter(windows::Column::WindowId.eq(window_id))
         .exec(tx.conn())
         .await?;
@@ -156,12 +151,17 @@ fn by_key(
     window_id: &str,
     tenant_key: &str,
 ) -> sea_orm::Select<windows::Entity> {
-    windows::Entity::find()
+    of_trigger(windows::Entity::find(), tenant_key, trigger)
+        .filter(windows::Column::WindowId.eq(window_id))
+}
+
+/// `query` narrowed to the windows of `trigger` in the tenant.
+fn of_trigger<Q: QueryFilter>(query: Q, tenant_key: &str, trigger: &TriggerKey) -> Q {
+    query
         .filter(windows::Column::TenantId.eq(tenant_key))
         .filter(windows::Column::Namespace.eq(&trigger.namespace))
         .filter(windows::Column::FlowId.eq(&trigger.flow_id))
         .filter(windows::Column::TriggerId.eq(&trigger.trigger_id))
-        .filter(windows::Column::WindowId.eq(window_id))
 }
 
 fn parse(met: &str) -> Vec<String> {
