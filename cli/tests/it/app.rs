@@ -147,6 +147,20 @@ impl TestApp {
         read(request.send().await.expect("request")).await
     }
 
+    /// POSTs a multipart form as the super admin and reads the JSON answer.
+    pub async fn post_form(
+        &self,
+        path: &str,
+        form: reqwest::multipart::Form,
+    ) -> (u16, serde_json::Value) {
+        let request = self
+            .client
+            .post(self.url(path))
+            .bearer_auth(&self.admin)
+            .multipart(form);
+        read(request.send().await.expect("multipart")).await
+    }
+
     /// Runs the `aerie` CLI on this server's configuration: (success,
     /// stdout, stderr). The wait happens off the test's runtime thread,
     /// which also runs the server: blocking it could freeze the server

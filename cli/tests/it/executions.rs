@@ -449,15 +449,7 @@ tasks:
             reqwest::multipart::Part::bytes(b"uploaded bytes".to_vec())
                 .file_name("../../report.csv"),
         );
-    let response = app
-        .client
-        .post(app.url(&format!("{path}?wait=true")))
-        .bearer_auth(&app.admin)
-        .multipart(form)
-        .send()
-        .await
-        .expect("multipart");
-    let (status, execution) = crate::app::read(response).await;
+    let (status, execution) = app.post_form(&format!("{path}?wait=true"), form).await;
     assert_eq!(status, 200, "{execution}");
     assert_eq!(state(&execution), "SUCCESS", "{execution}");
     assert_eq!(
@@ -494,15 +486,7 @@ tasks:
         "upload",
         reqwest::multipart::Part::bytes(big.clone()).file_name("big.bin"),
     );
-    let response = app
-        .client
-        .post(app.url(&format!("{path}?wait=true")))
-        .bearer_auth(&app.admin)
-        .multipart(form)
-        .send()
-        .await
-        .expect("multipart");
-    let (status, execution) = crate::app::read(response).await;
+    let (status, execution) = app.post_form(&format!("{path}?wait=true"), form).await;
     assert_eq!(status, 200, "{execution}");
     let id = execution["id"].as_str().unwrap();
     let response = app

@@ -826,15 +826,12 @@ async fn flows_are_exported_imported_and_changed_in_bulk_within_their_tenant() {
             reqwest::multipart::Part::bytes(bytes).file_name(name.to_owned()),
         )
     };
-    let response = app
-        .client
-        .post(app.url("/api/v1/globex/flows/import"))
-        .bearer_auth(&app.admin)
-        .multipart(upload(archive.clone(), "flows.zip"))
-        .send()
-        .await
-        .expect("import");
-    let (status, flows) = crate::app::read(response).await;
+    let (status, flows) = app
+        .post_form(
+            "/api/v1/globex/flows/import",
+            upload(archive.clone(), "flows.zip"),
+        )
+        .await;
     assert_eq!(status, 200, "{flows}");
     assert_eq!(flows.as_array().unwrap().len(), 2);
     assert_eq!(flows[0]["tenantId"], "globex");
@@ -848,26 +845,21 @@ async fn flows_are_exported_imported_and_changed_in_bulk_within_their_tenant() {
         flow_in("company.x", "new", "ok"),
         flow_in("company.x", "bad", "x").replace("log.Log", "log.Lg")
     );
-    let response = app
-        .client
-        .post(app.url("/api/v1/globex/flows/import"))
-        .bearer_auth(&app.admin)
-        .multipart(upload(yaml.into_bytes(), "flows.yml"))
-        .send()
-        .await
-        .expect("import");
-    let (status, err) = crate::app::read(response).await;
+    let (status, err) = app
+        .post_form(
+            "/api/v1/globex/flows/import",
+            upload(yaml.into_bytes(), "flows.yml"),
+        )
+        .await;
     assert_eq!(status, 422, "{err}");
     assert_eq!(live_flows(&app, "globex").await.len(), 2);
-    let response = app
-        .client
-        .post(app.url("/api/v1/globex/flows/import"))
-        .bearer_auth(&app.admin)
-        .multipart(upload(b"not a zip".to_vec(), "flows.zip"))
-        .send()
-        .await
-        .expect("import");
-    assert_eq!(response.status(), 422);
+    let (status, _) = app
+        .post_form(
+            "/api/v1/globex/flows/import",
+            upload(b"not a zip".to_vec(), "flows.zip"),
+        )
+        .await;
+    assert_eq!(status, 422);
 
     // Disable and enable by ids and by query: a new revision each.
     let (status, body) = send_json(
@@ -1576,15 +1568,7 @@ async fn a_pause_takes_its_on_resume_inputs_from_the_resume_checked_and_only_fro
                 reqwest::multipart::Part::bytes(b"2".to_vec()).file_name("b.txt"),
             ),
     ] {
-        let response = app
-            .client
-            .post(app.url(&resume))
-            .bearer_auth(&app.admin)
-            .multipart(form)
-            .send()
-            .await
-            .expect("multipart");
-        let (status, body) = crate::app::read(response).await;
+        let (status, body) = app.post_form(&resume, form).await;
         assert_eq!(status, 422, "{body}");
         let text = body.to_string();
         assert!(
@@ -1600,15 +1584,7 @@ async fn a_pause_takes_its_on_resume_inputs_from_the_resume_checked_and_only_fro
             "doc",
             reqwest::multipart::Part::bytes(b"signed".to_vec()).file_name("ok.txt"),
         );
-    let response = app
-        .client
-        .post(app.url(&resume))
-        .bearer_auth(&app.admin)
-        .multipart(form)
-        .send()
-        .await
-        .expect("multipart");
-    let (status, body) = crate::app::read(response).await;
+    let (status, body) = app.post_form(&resume, form).await;
     assert_eq!(status, 200, "{body}");
     let done = wait_until(&app, "acme", &id, Duration::from_secs(10), |e| {
         e["state"]["current"] == "SUCCESS"

@@ -316,15 +316,7 @@ async fn run_to_end(
                 reqwest::multipart::Part::bytes(content).file_name("file.txt"),
             );
         }
-        let response = app
-            .client
-            .post(app.url(&path))
-            .bearer_auth(&app.admin)
-            .multipart(form)
-            .send()
-            .await
-            .expect("multipart");
-        crate::app::read(response).await
+        app.post_form(&path, form).await
     };
     if status != 200 {
         return json!({"state": {"current": format!("not started: {status} {started}")}});
