@@ -17,7 +17,8 @@ import urllib.error
 import urllib.request
 
 from selenium import webdriver
-from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException, TimeoutException
+from selenium.common.exceptions import (JavascriptException, NoSuchElementException, StaleElementReferenceException,
+                                        TimeoutException)
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -112,7 +113,7 @@ try:
     driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
     # A page may be replaced between finding an element and reading it
     # (a form post navigating away): such a round just tries again.
-    wait = WebDriverWait(driver, 15, ignored_exceptions=(StaleElementReferenceException, NoSuchElementException))
+    wait = WebDriverWait(driver, 15, ignored_exceptions=(StaleElementReferenceException, NoSuchElementException, JavascriptException))
 
     def sign_in(username, password=None):
         driver.get(base + "/ui")
@@ -123,8 +124,12 @@ try:
         wait.until(lambda d: d.find_elements(By.ID, "signed-in-as"))
 
     def dropdown():
-        select = Select(driver.find_element(By.ID, "tenant-select"))
-        return [o.get_attribute("value") for o in select.options if o.get_attribute("value")]
+        # Read in one script call: element by element, a page replaced
+        # mid-read (the form post navigating) leaves a stale node behind.
+        return driver.execute_script(
+            "const s = document.getElementById('tenant-select');"
+            "if (!s) { return null; }"
+            "return Array.from(s.options).map(o => o.value).filter(v => v);")
 
     def text_of(element_id):
         return driver.find_element(By.ID, element_id).text
@@ -284,7 +289,7 @@ try:
     driver.find_element(By.ID, "tenant-id").send_keys("fresh")
     driver.find_element(By.ID, "tenant-name").send_keys("Fresh tenant")
     driver.find_element(By.ID, "create-tenant").click()
-    wait.until(lambda d: "fresh" in dropdown())
+    wait.until(lambda d: "fresh" in (dropdown() or []))
     check(dropdown() == ["default", "fresh"], f"created tenant in the dropdown at once: {dropdown()}")
     driver.save_screenshot(str(shots / "tenants.png"))
     Select(driver.find_element(By.ID, "tenant-select")).select_by_value("fresh")
@@ -303,7 +308,7 @@ try:
     driver.find_element(By.ID, "tenant-id").send_keys("made")
     driver.find_element(By.ID, "tenant-name").send_keys("Made by the super admin")
     driver.find_element(By.ID, "create-tenant").click()
-    wait.until(lambda d: "made" in dropdown())
+    wait.until(lambda d: "made" in (dropdown() or []))
     check(dropdown() == ["made"], f"the super admin's new tenant is in their dropdown: {dropdown()}")
     driver.find_element(By.LINK_TEXT, "made").click()
     wait.until(lambda d: d.current_url == base + "/ui/made/flows")
