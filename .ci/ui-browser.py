@@ -132,7 +132,12 @@ try:
             "return Array.from(s.options).map(o => o.value).filter(v => v);")
 
     def text_of(element_id):
-        return driver.find_element(By.ID, element_id).text
+        # One script call too: live pages (logs, state) replace their nodes.
+        text = driver.execute_script(
+            "const e = document.getElementById(arguments[0]); return e ? e.innerText.trim() : null;", element_id)
+        if text is None:
+            raise NoSuchElementException(f"no element #{element_id}")
+        return text
 
     # Sign in: the dropdown holds exactly the user's two tenants.
     driver.get(base + "/ui")
