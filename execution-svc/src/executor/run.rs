@@ -123,11 +123,13 @@ const PERSISTED_RETRY_WAIT: std::time::Duration = std::time::Duration::from_secs
 
 /// Staged task runs written at once by a long run of instant tasks. On
 /// SQLite each write holds the file's one writer turn, and a neighbour's
-/// write waits for the turn under way: a ForEach writing its items 25 at a
-/// time instead of 100 ends about 25% later (10,000 items: 0.8 -> 1.0 s),
-/// and the neighbours' p95 beside it falls by about a third
-/// (`aerie-bench noisy-neighbour`, bench/README.md).
-const STAGED_FLUSH_ROWS: usize = 25;
+/// write waits for the turn under way. Shorter turns cost the looping
+/// tenant, not its neighbours: from 100 rows to 25 a ForEach over 10,000
+/// items took about 25% longer and the neighbours' p95 beside it fell by a
+/// third; from 25 to 10, the neighbours' round-trip p95 fell from 7.3 to
+/// 6.7 ms (four runs each) and the looping tenant ran about 8% fewer
+/// executions (`aerie-bench noisy-neighbour`, bench/README.md).
+const STAGED_FLUSH_ROWS: usize = 10;
 
 /// Largest file the Write task stores.
 const MAX_WRITE_BYTES: usize = 10 * 1024 * 1024;
