@@ -121,15 +121,16 @@ fn leaf(outputs: Value) -> Done {
 /// Retry waits this long or longer write the RETRYING state at once.
 const PERSISTED_RETRY_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 
-/// Staged task runs written at once by a long run of instant tasks. On
-/// SQLite each write holds the file's one writer turn, and a neighbour's
-/// write waits for the turn under way. Shorter turns cost the looping
-/// tenant, not its neighbours: from 100 rows to 25 a ForEach over 10,000
-/// items took about 25% longer and the neighbours' p95 beside it fell by a
-/// third; from 25 to 10, the neighbours' round-trip p95 fell from 7.3 to
-/// 6.7 ms (four runs each) and the looping tenant ran about 8% fewer
-/// executions (`aerie-bench noisy-neighbour`, bench/README.md).
-const STAGED_FLUSH_ROWS: usize = 10;
+/// Staged task runs written at once by a long run of instant tasks. A
+/// neighbour's write waits for the one under way (SQLite's one writer
+/// turn; on PostgreSQL, the shared cores and WAL), so shorter writes cost
+/// the looping tenant, not its neighbours. Neighbours' round-trip p95
+/// beside a tenant looping, flooding and sleeping (`aerie-bench noisy-neighbour`,
+/// bench/README.md): PostgreSQL 1.30-1.36x its p95 alone at 4 rows,
+/// 1.72-1.75x at 10, 2.03-2.07x at 100; SQLite 1.10-1.48x at 4, 1.26-1.40x
+/// at 10, 1.31-1.49x at 25. A ForEach over 10,000 items takes 1.4 s on
+/// SQLite and 2.9 s on PostgreSQL at 4 rows (bar: 10 s).
+const STAGED_FLUSH_ROWS: usize = 4;
 
 /// Largest file the Write task stores.
 const MAX_WRITE_BYTES: usize = 10 * 1024 * 1024;
