@@ -290,15 +290,7 @@ async fn ended_executions(
             {
                 continue;
             }
-            let at = |state: &str| {
-                execution["state"]["histories"]
-                    .as_array()?
-                    .iter()
-                    .find(|h| h["state"] == state)?["date"]
-                    .as_str()
-                    .and_then(|d| DateTime::parse_from_rfc3339(d).ok())
-                    .map(|d| d.to_utc())
-            };
+            let at = |state| crate::measure::history_date(execution, state);
             if let (Some(created), Some(success)) = (at("CREATED"), at("SUCCESS")) {
                 found.push((created, success));
             }

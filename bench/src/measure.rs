@@ -73,3 +73,18 @@ where
         latencies,
     }
 }
+
+/// When `execution` (an execution as the REST API answers it) entered
+/// `state`, from its state histories.
+pub fn history_date(
+    execution: &serde_json::Value,
+    state: &str,
+) -> Option<chrono::DateTime<chrono::Utc>> {
+    execution["state"]["histories"]
+        .as_array()?
+        .iter()
+        .find(|h| h["state"] == state)?["date"]
+        .as_str()
+        .and_then(|d| chrono::DateTime::parse_from_rfc3339(d).ok())
+        .map(|d| d.to_utc())
+}

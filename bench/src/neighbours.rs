@@ -8,15 +8,14 @@
 //!
 //! `aerie-bench noisy-neighbour`: tenant `quiet` runs 1,000 executions a
 //! minute of a two-task flow (`?wait=true`, Log then Return; the client's
-//! round trip and the CREATED to SUCCESS history), first alone, then while tenant `noisy`
-//! creates long Sleeps, big ForEach loops and log floods as fast as its own
-//! quotas let it. Reports quiet's p50/p95/p99 in both phases, in one run.
+//! round trip and the CREATED to SUCCESS history), first alone, then while
+//! tenant `noisy` creates long Sleeps, big ForEach loops and log floods as
+//! fast as its own quotas let it. Reports quiet's p50/p95/p99 in both
+//! phases, in one run.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
-
-use chrono::{DateTime, Utc};
 
 use crate::server::{Server, login, start_server_quotas};
 
@@ -478,15 +477,7 @@ async fn quiet_phase(bench: &Bench, options: &NoisyOptions) -> QuietLatencies {
             let response = request.send().await.ok()?;
             let body: serde_json::Value = response.json().await.ok()?;
             let round_trip = started.elapsed();
-            let at = |state: &str| -> Option<DateTime<Utc>> {
-                body["state"]["histories"]
-                    .as_array()?
-                    .iter()
-                    .find(|h| h["state"] == state)?["date"]
-                    .as_str()
-                    .and_then(|d| DateTime::parse_from_rfc3339(d).ok())
-                    .map(|d| d.to_utc())
-            };
+            let at = |state| crate::measure::history_date(&body, state);
             let server = (at("SUCCESS")? - at("CREATED")?).to_std().ok()?;
             Some((round_trip, server))
         }));

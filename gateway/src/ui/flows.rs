@@ -259,19 +259,7 @@ async fn flow_page(
     (edited, problems, heading): (Option<String>, Vec<Problem>, &str),
 ) -> Result<Response, UiError> {
     let chrome = Chrome::load(state, session, Some(here), "flows").await?;
-    let flow = state
-        .flows
-        .clone()
-        .get_flow(here.request(
-            session,
-            pb::GetFlowRequest {
-                namespace: namespace.clone(),
-                id: id.clone(),
-                revision: 0,
-            },
-        ))
-        .await?
-        .into_inner();
+    let flow = current_flow(state, session, here, (&namespace, &id)).await?;
     let revisions: Vec<Flow> = state
         .flows
         .clone()
@@ -359,15 +347,14 @@ fn is_read_only(flow: &pb::Flow) -> bool {
         .is_some_and(|v| v == "true")
 }
 
-/// Refuses a change from the UI to a read-only flow (a form posted by
-/// hand as much as the page's own).
-async fn writable(
+/// The flow's current revision, read as the session's user.
+async fn current_flow(
     state: &AppState,
     session: &Session,
     here: &Here,
     (namespace, id): (&str, &str),
 ) -> Result<pb::Flow, UiError> {
-    let flow = state
+    Ok(state
         .flows
         .clone()
         .get_flow(here.request(
@@ -379,7 +366,18 @@ async fn writable(
             },
         ))
         .await?
-        .into_inner();
+        .into_inner())
+}
+
+/// Refuses a change from the UI to a read-only flow (a form posted by
+/// hand as much as the page's own).
+async fn writable(
+    state: &AppState,
+    session: &Session,
+    here: &Here,
+    (namespace, id): (&str, &str),
+) -> Result<pb::Flow, UiError> {
+    let flow = current_flow(state, session, here, (namespace, id)).await?;
     if is_read_only(&flow) {
         return Err(UiError::new(
             StatusCode::CONFLICT,
