@@ -10,10 +10,10 @@ use aerie_proto::tenant::internal::v1::TenantExistsRequest;
 use aerie_proto::tenant::internal::v1::tenant_internal_service_client::TenantInternalServiceClient;
 use aerie_proto::tenant::v1::GetTenantRequest;
 use aerie_proto::tenant::v1::tenant_service_client::TenantServiceClient;
-use moka::future::Cache;
 use tonic::{Code, Status};
 
 use crate::auth::Caller;
+use crate::cache::Cache;
 use crate::changes::{Change, ChangeWatch, WATCHED_TTL};
 use crate::tenant::{TenantId, TenantPolicy};
 
@@ -65,22 +65,17 @@ impl TenantDirectory {
         service_token: Option<String>,
         watch: &ChangeWatch,
     ) -> Self {
-        let live: Cache<LiveKey, Instant> = Cache::builder()
-            .max_capacity(100_000)
-            .time_to_live(WATCHED_TTL)
-            .support_invalidation_closures()
-            .build();
+        let live: Cache<LiveKey, Instant> = Cache::new(100_000, WATCHED_TTL);
         let entries = live.clone();
         // Whether a caller sees a tenant depends on its bindings there too.
         watch.on_change(move |change| match change {
             Change::Everything => entries.invalidate_all(),
             Change::Tenant(tenant) => {
-                let tenant = tenant.clone();
-                let _ = entries.invalidate_entries_if(move |(t, _), _| *t == tenant);
+                entries.invalidate_if(|(t, _), _| t == tenant);
             }
             Change::Principal(kind, id) => {
                 let principal = Some((*kind, id.clone()));
-                let _ = entries.invalidate_entries_if(move |(_, p), _| *p == principal);
+                entries.invalidate_if(|(_, p), _| *p == principal);
             }
         });
         TenantDirectory {
@@ -95,10 +90,7 @@ impl TenantDirectory {
 
     /// Whether `key` was found live and may still be believed.
     async fn known_live(&self, key: &LiveKey) -> bool {
-        self.live
-            .get(key)
-            .await
-            .is_some_and(|at| self.watch.trusts(at))
+        self.live.get(key).is_some_and(|at| self.watch.trusts(at))
     }
 
     /// The policy this directory enforces.
@@ -135,7 +127,7 @@ impl TenantDirectory {
         match lookup {
             Ok(_) => {
                 if self.watch.epoch() == epoch {
-                    self.live.insert(key, Instant::now()).await;
+                    self.live.insert(key, Instant::now());
                 }
                 Ok(())
             }
@@ -177,17 +169,13 @@ impl TenantDirectory {
             return Err(Status::not_found(format!("tenant {tenant} not found")));
         }
         if self.watch.epoch() == epoch {
-            self.live.insert(key, Instant::now()).await;
+            self.live.insert(key, Instant::now());
         }
         Ok(())
     }
 
     /// Drops what is cached for `tenant`, for every caller (after a delete).
     pub fn forget(&self, tenant: &TenantId) {
-        let tenant = tenant.clone();
-        // Entries are few per tenant; the predicate runs lazily in moka.
-        let _ = self
-            .live
-            .invalidate_entries_if(move |(t, _), _| *t == tenant);
+        self.live.invalidate_if(|(t, _), _| t == tenant);
     }
 }

@@ -9,10 +9,10 @@ use std::time::Instant;
 use crate::grpc::Channel;
 use aerie_proto::auth::internal::v1::auth_internal_service_client::AuthInternalServiceClient;
 use aerie_proto::auth::internal::v1::{CheckAccessRequest, GetGrantedNamespacesRequest};
-use moka::future::Cache;
 use tonic::Status;
 
 use super::{Caller, Grant};
+use crate::cache::Cache;
 use crate::changes::{Change, ChangeWatch, WATCHED_TTL};
 use crate::tenant::TenantId;
 
@@ -72,16 +72,9 @@ pub struct AccessClient {
 impl AccessClient {
     /// Asks auth-svc behind `channel`; `watch` says what changed.
     pub fn new(channel: Channel, watch: &ChangeWatch) -> AccessClient {
-        let decisions: Cache<DecisionKey, Instant> = Cache::builder()
-            .max_capacity(200_000)
-            .time_to_live(WATCHED_TTL)
-            .support_invalidation_closures()
-            .build();
-        let scopes: Cache<ScopeKey, (std::sync::Arc<NamespaceScope>, Instant)> = Cache::builder()
-            .max_capacity(200_000)
-            .time_to_live(WATCHED_TTL)
-            .support_invalidation_closures()
-            .build();
+        let decisions: Cache<DecisionKey, Instant> = Cache::new(200_000, WATCHED_TTL);
+        let scopes: Cache<ScopeKey, (std::sync::Arc<NamespaceScope>, Instant)> =
+            Cache::new(200_000, WATCHED_TTL);
         {
             let (decisions, scopes) = (decisions.clone(), scopes.clone());
             watch.on_change(move |change| match change {
@@ -90,16 +83,13 @@ impl AccessClient {
                     scopes.invalidate_all();
                 }
                 Change::Tenant(tenant) => {
-                    let t = tenant.clone();
-                    let _ = decisions.invalidate_entries_if(move |key, _| key.tenant == t);
-                    let t = tenant.clone();
-                    let _ = scopes.invalidate_entries_if(move |key, _| key.tenant == t);
+                    decisions.invalidate_if(|key, _| key.tenant == *tenant);
+                    scopes.invalidate_if(|key, _| key.tenant == *tenant);
                 }
                 Change::Principal(kind, id) => {
                     let p = (*kind, id.clone());
-                    let _ = decisions.invalidate_entries_if(move |key, _| key.principal == p);
-                    let p = (*kind, id.clone());
-                    let _ = scopes.invalidate_entries_if(move |key, _| key.principal == p);
+                    decisions.invalidate_if(|key, _| key.principal == p);
+                    scopes.invalidate_if(|key, _| key.principal == p);
                 }
             });
         }
@@ -115,7 +105,6 @@ impl AccessClient {
     async fn cached_scope(&self, key: &ScopeKey) -> Option<std::sync::Arc<NamespaceScope>> {
         self.scopes
             .get(key)
-            .await
             .filter(|(_, at)| self.watch.trusts(*at))
             .map(|(scope, _)| scope)
     }
@@ -154,7 +143,7 @@ impl AccessClient {
             grant,
             namespace: None,
         };
-        if let Some(at) = self.decisions.get(&key).await
+        if let Some(at) = self.decisions.get(&key)
             && self.watch.trusts(at)
         {
             return Ok(true);
@@ -182,7 +171,7 @@ impl AccessClient {
         // stops when auth-svc announces it. An answer read before a change
         // that arrived meanwhile is not kept.
         if allowed && self.watch.epoch() == epoch {
-            self.decisions.insert(key, Instant::now()).await;
+            self.decisions.insert(key, Instant::now());
         }
         Ok(allowed)
     }
@@ -258,8 +247,7 @@ impl AccessClient {
         };
         if self.watch.epoch() == epoch {
             self.scopes
-                .insert(key, (std::sync::Arc::new(scope.clone()), Instant::now()))
-                .await;
+                .insert(key, (std::sync::Arc::new(scope.clone()), Instant::now()));
         }
         Ok(scope)
     }

@@ -11,13 +11,13 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use crate::cache::Cache;
 use crate::grpc::Channel;
 use aerie_proto::auth::internal::v1::auth_internal_service_client::AuthInternalServiceClient;
 use aerie_proto::auth::internal::v1::{AuthenticateApiTokenRequest, CheckTokenRevokedRequest};
 use aerie_proto::auth::v1::GetJwksRequest;
 use aerie_proto::auth::v1::auth_service_client::AuthServiceClient;
 use jsonwebtoken::{DecodingKey, Validation};
-use moka::future::Cache;
 use serde::{Deserialize, Serialize};
 use tonic::{Code, Status};
 
@@ -123,17 +123,12 @@ impl TokenVerifier {
     }
 
     fn verified_cache(watch: &ChangeWatch) -> Cache<Arc<str>, VerifiedToken> {
-        let cache: Cache<Arc<str>, VerifiedToken> = Cache::builder()
-            .max_capacity(100_000)
-            .time_to_live(Duration::from_secs(300))
-            .support_invalidation_closures()
-            .build();
+        let cache: Cache<Arc<str>, VerifiedToken> = Cache::new(100_000, Duration::from_secs(300));
         let tokens = cache.clone();
         watch.on_change(move |change| match change {
             Change::Everything => tokens.invalidate_all(),
             Change::Principal(PrincipalKind::User, id) => {
-                let id = id.clone();
-                let _ = tokens.invalidate_entries_if(move |_, verified| verified.caller.id == id);
+                tokens.invalidate_if(|_, verified| verified.caller.id == *id);
             }
             Change::Principal(PrincipalKind::ServiceAccount, _) | Change::Tenant(_) => {}
         });
@@ -141,19 +136,14 @@ impl TokenVerifier {
     }
 
     fn api_token_cache(watch: &ChangeWatch) -> Cache<Arc<str>, ResolvedToken> {
-        let cache: Cache<Arc<str>, ResolvedToken> = Cache::builder()
-            .max_capacity(100_000)
-            .time_to_live(WATCHED_TTL)
-            .support_invalidation_closures()
-            .build();
+        let cache: Cache<Arc<str>, ResolvedToken> = Cache::new(100_000, WATCHED_TTL);
         let tokens = cache.clone();
         watch.on_change(move |change| match change {
             Change::Everything => tokens.invalidate_all(),
             Change::Principal(PrincipalKind::ServiceAccount, id) => {
-                let id = id.clone();
-                let _ = tokens.invalidate_entries_if(move |_, resolved| {
+                tokens.invalidate_if(|_, resolved| {
                     resolved.caller.kind == PrincipalKind::ServiceAccount
-                        && resolved.caller.id == id
+                        && resolved.caller.id == *id
                 });
             }
             Change::Principal(PrincipalKind::User, _) | Change::Tenant(_) => {}
@@ -180,7 +170,7 @@ impl TokenVerifier {
     }
 
     async fn authenticate_api_token(&self, token: &str, header: &str) -> Result<Caller, Status> {
-        if let Some(resolved) = self.api_tokens.get(token).await
+        if let Some(resolved) = self.api_tokens.get(token)
             && self.watch.trusts(resolved.at)
             && resolved.expires.is_none_or(|at| now_secs() < at)
         {
@@ -216,13 +206,13 @@ impl TokenVerifier {
                 at: Instant::now(),
                 expires,
             };
-            self.api_tokens.insert(Arc::from(token), resolved).await;
+            self.api_tokens.insert(Arc::from(token), resolved);
         }
         Ok(caller)
     }
 
     async fn authenticate_jwt(&self, token: &str, header: &str) -> Result<Caller, Status> {
-        if let Some(verified) = self.verified.get(token).await
+        if let Some(verified) = self.verified.get(token)
             && verified.expires + LEEWAY_SECS > now_secs()
             && self.watch.trusts(verified.at)
         {
@@ -272,7 +262,7 @@ impl TokenVerifier {
                 expires: claims.exp,
                 at: Instant::now(),
             };
-            self.verified.insert(Arc::from(token), verified).await;
+            self.verified.insert(Arc::from(token), verified);
         }
         Ok(caller)
     }
