@@ -81,19 +81,37 @@ impl<K: Hash + Eq, V: Clone> Cache<K, V> {
     /// then, if still full, a quarter of its entries (the map's order,
     /// which is random): a dropped answer is only asked for again.
     pub fn insert(&self, key: K, value: V) {
-        let mut shard = self.shard(&key).write().unwrap_or_else(|p| p.into_inner());
-        if shard.len() >= self.inner.shard_capacity && !shard.contains_key(&key) {
-            let ttl = self.inner.ttl;
-            shard.retain(|_, entry| entry.inserted.elapsed() < ttl);
-            if shard.len() >= self.inner.shard_capacity {
-                let mut dropped = 0;
-                let quarter = (shard.len() / 4).max(1);
-                shard.retain(|_, _| {
-                    dropped += 1;
-                    dropped > quarter
-                });
-            }
+        self.insert_if(key, value, || true);
+    }
+
+    /// Room for `key` in its full `shard`.
+    fn make_room(&self, shard: &mut HashMap<K, Entry<V>>, key: &K) {
+        if shard.len() < self.inner.shard_capacity || shard.contains_key(key) {
+            return;
         }
+        let ttl = self.inner.ttl;
+        shard.retain(|_, entry| entry.inserted.elapsed() < ttl);
+        if shard.len() >= self.inner.shard_capacity {
+            let mut dropped = 0;
+            let quarter = (shard.len() / 4).max(1);
+            shard.retain(|_, _| {
+                dropped += 1;
+                dropped > quarter
+            });
+        }
+    }
+
+    /// Puts `value` under `key` if `still()` holds, asked while no
+    /// invalidation can run on that part of the cache: an answer read
+    /// before a change is announced is either dropped by the change's
+    /// invalidation or never stored (`still` compares the change epoch,
+    /// which is advanced before invalidating).
+    pub fn insert_if(&self, key: K, value: V, still: impl FnOnce() -> bool) -> bool {
+        let mut shard = self.shard(&key).write().unwrap_or_else(|p| p.into_inner());
+        if !still() {
+            return false;
+        }
+        self.make_room(&mut shard, &key);
         shard.insert(
             key,
             Entry {
@@ -101,6 +119,7 @@ impl<K: Hash + Eq, V: Clone> Cache<K, V> {
                 inserted: Instant::now(),
             },
         );
+        true
     }
 
     /// Drops the entry under `key`.
@@ -163,6 +182,18 @@ mod tests {
         cache.insert(Arc::from("a"), 3);
         assert_eq!(cache.get("a"), Some(3));
         assert_eq!(cache.len(), 2);
+    }
+
+    #[test]
+    fn a_conditional_insert_stores_only_while_its_condition_holds() {
+        let cache: Cache<u32, u32> = Cache::new(100, Duration::from_secs(60));
+        let epoch = std::sync::atomic::AtomicU64::new(1);
+        let read_at = epoch.load(std::sync::atomic::Ordering::SeqCst);
+        assert!(cache.insert_if(1, 1, || epoch.load(std::sync::atomic::Ordering::SeqCst) == read_at));
+        epoch.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        assert!(!cache.insert_if(2, 2, || epoch.load(std::sync::atomic::Ordering::SeqCst) == read_at));
+        assert_eq!(cache.get(&1), Some(1));
+        assert_eq!(cache.get(&2), None);
     }
 
     #[test]

@@ -126,9 +126,8 @@ impl TenantDirectory {
         let lookup = self.client.clone().get_tenant(request).await;
         match lookup {
             Ok(_) => {
-                if self.watch.epoch() == epoch {
-                    self.live.insert(key, Instant::now());
-                }
+                self.live
+                    .insert_if(key, Instant::now(), || self.watch.epoch() == epoch);
                 Ok(())
             }
             Err(status) if status.code() == Code::NotFound => {
@@ -168,9 +167,8 @@ impl TenantDirectory {
         if !exists {
             return Err(Status::not_found(format!("tenant {tenant} not found")));
         }
-        if self.watch.epoch() == epoch {
-            self.live.insert(key, Instant::now());
-        }
+        self.live
+            .insert_if(key, Instant::now(), || self.watch.epoch() == epoch);
         Ok(())
     }
 

@@ -170,8 +170,9 @@ impl AccessClient {
         // Only grants are cached: a new binding works at once, a revoked one
         // stops when auth-svc announces it. An answer read before a change
         // that arrived meanwhile is not kept.
-        if allowed && self.watch.epoch() == epoch {
-            self.decisions.insert(key, Instant::now());
+        if allowed {
+            self.decisions
+                .insert_if(key, Instant::now(), || self.watch.epoch() == epoch);
         }
         Ok(allowed)
     }
@@ -245,10 +246,11 @@ impl AccessClient {
         } else {
             NamespaceScope::Within(granted.namespaces)
         };
-        if self.watch.epoch() == epoch {
-            self.scopes
-                .insert(key, (std::sync::Arc::new(scope.clone()), Instant::now()));
-        }
+        self.scopes.insert_if(
+            key,
+            (std::sync::Arc::new(scope.clone()), Instant::now()),
+            || self.watch.epoch() == epoch,
+        );
         Ok(scope)
     }
 

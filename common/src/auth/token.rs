@@ -200,14 +200,13 @@ impl TokenVerifier {
         let expires = principal
             .expire_time
             .map(|t| u64::try_from(t.seconds).unwrap_or(0));
-        if self.watch.epoch() == epoch {
-            let resolved = ResolvedToken {
-                caller: caller.clone(),
-                at: Instant::now(),
-                expires,
-            };
-            self.api_tokens.insert(Arc::from(token), resolved);
-        }
+        let resolved = ResolvedToken {
+            caller: caller.clone(),
+            at: Instant::now(),
+            expires,
+        };
+        self.api_tokens
+            .insert_if(Arc::from(token), resolved, || self.watch.epoch() == epoch);
         Ok(caller)
     }
 
@@ -256,14 +255,13 @@ impl TokenVerifier {
         }
         let caller = Caller::new(PrincipalKind::User, &claims.sub, &claims.name, header);
         // A change announced while asking may be this very revocation.
-        if self.watch.epoch() == epoch {
-            let verified = VerifiedToken {
-                caller: caller.clone(),
-                expires: claims.exp,
-                at: Instant::now(),
-            };
-            self.verified.insert(Arc::from(token), verified);
-        }
+        let verified = VerifiedToken {
+            caller: caller.clone(),
+            expires: claims.exp,
+            at: Instant::now(),
+        };
+        self.verified
+            .insert_if(Arc::from(token), verified, || self.watch.epoch() == epoch);
         Ok(caller)
     }
 
