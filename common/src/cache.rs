@@ -186,12 +186,15 @@ mod tests {
 
     #[test]
     fn a_conditional_insert_stores_only_while_its_condition_holds() {
+        use std::sync::atomic::{AtomicU64, Ordering};
         let cache: Cache<u32, u32> = Cache::new(100, Duration::from_secs(60));
-        let epoch = std::sync::atomic::AtomicU64::new(1);
-        let read_at = epoch.load(std::sync::atomic::Ordering::SeqCst);
-        assert!(cache.insert_if(1, 1, || epoch.load(std::sync::atomic::Ordering::SeqCst) == read_at));
-        epoch.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        assert!(!cache.insert_if(2, 2, || epoch.load(std::sync::atomic::Ordering::SeqCst) == read_at));
+        let epoch = AtomicU64::new(1);
+        let read_at = epoch.load(Ordering::SeqCst);
+        let unchanged = || epoch.load(Ordering::SeqCst) == read_at;
+        assert!(cache.insert_if(1, 1, unchanged));
+        // A change announced between the read and the store.
+        epoch.fetch_add(1, Ordering::SeqCst);
+        assert!(!cache.insert_if(2, 2, unchanged));
         assert_eq!(cache.get(&1), Some(1));
         assert_eq!(cache.get(&2), None);
     }
