@@ -126,8 +126,8 @@ const PERSISTED_RETRY_WAIT: std::time::Duration = std::time::Duration::from_secs
 /// turn; on PostgreSQL, the shared cores and WAL), so shorter writes cost
 /// the looping tenant, not its neighbours. Neighbours' round-trip p95
 /// beside a tenant looping, flooding and sleeping (`aerie-bench noisy-neighbour`,
-/// bench/README.md): PostgreSQL 1.12-1.79x its p95 alone at 4 rows (18
-/// runs of 21 within 1.5x), 1.72-1.75x at 10, 2.03-2.07x at 100; SQLite
+/// bench/README.md, which counts the runs within 1.5x): PostgreSQL
+/// 1.12-1.79x its p95 alone at 4 rows, 1.72-1.75x at 10, 2.03-2.07x at 100; SQLite
 /// 1.10-1.48x at 4, 1.26-1.40x at 10, 1.31-1.49x at 25. A ForEach over 10,000 items takes 1.4 s on
 /// SQLite and 2.9 s on PostgreSQL at 4 rows (bar: 10 s).
 const STAGED_FLUSH_ROWS: usize = 4;
